@@ -1,0 +1,1 @@
+"""Contracts shared by every package: settings, errors, table names, record layouts, keys."""

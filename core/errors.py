@@ -1,0 +1,101 @@
+"""The one error hierarchy. The API maps it to HTTP status and the CLI to exit codes, each in one place.
+
+``UserError`` subclasses mean the caller can fix it (bad input, not allowed, not found);
+``InternalError`` means the service is at fault. Messages never carry key material.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class C2CError(Exception):
+    """Base of every error the service raises on purpose."""
+
+    code = "error"
+
+
+class UserError(C2CError):
+    """Input the caller can correct."""
+
+    code = "invalid_input"
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where in a received file a problem is."""
+
+    file: str
+    line: int | None = None
+    field: str | None = None
+    value: str | None = None
+    rule: str | None = None
+
+    def describe(self) -> str:
+        parts = [self.file]
+        if self.line is not None:
+            parts.append(f"line {self.line}")
+        if self.field:
+            parts.append(f"field {self.field}")
+        text = ", ".join(parts)
+        if self.value is not None:
+            text += f": value {self.value!r}"
+        if self.rule:
+            text += f" ({self.rule})"
+        return text
+
+
+class InputRejected(UserError):
+    """A received file (or part of it) breaks a rule; carries the location."""
+
+    code = "input_rejected"
+
+    def __init__(self, message: str, location: Location | None = None) -> None:
+        self.location = location
+        super().__init__(f"{location.describe()}: {message}" if location else message)
+
+
+class NotAuthenticated(UserError):
+    code = "not_authenticated"
+
+
+class PermissionDenied(UserError):
+    code = "permission_denied"
+
+
+class NotFound(UserError):
+    code = "not_found"
+
+
+class Conflict(UserError):
+    """The request is valid but the current state does not allow it."""
+
+    code = "conflict"
+
+
+class Expired(UserError):
+    code = "expired"
+
+
+class Held(UserError):
+    """Data arrived from a partner without an active data-sharing agreement."""
+
+    code = "held"
+
+
+class KeyError_(UserError):
+    """A key is missing or wrong. Named with a trailing underscore to not shadow the builtin."""
+
+    code = "key_error"
+
+
+class IntegrityError_(UserError):
+    """Data failed an integrity check (tampering, wrong key)."""
+
+    code = "integrity_error"
+
+
+class InternalError(C2CError):
+    """A fault of the service, not of its caller."""
+
+    code = "internal_error"

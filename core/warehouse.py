@@ -1,0 +1,70 @@
+"""Open the encrypted DuckDB warehouse.
+
+DuckDB writes encrypted databases securely only with the httpfs extension (OpenSSL) loaded,
+and extensions cannot be downloaded here, so the extension file shipped by the
+``duckdb-ext-httpfs`` wheel is loaded by path (DESIGN.md, "Encryption at rest").
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from core.errors import InternalError, KeyError_
+
+WAREHOUSE_ALIAS = "wh"
+
+
+def httpfs_extension_path() -> Path:
+    import duckdb_ext  # type: ignore[import-not-found]  # shipped by duckdb-ext-httpfs
+
+    version = duckdb.__version__
+    base = Path(next(iter(duckdb_ext.__path__)))
+    matches = sorted(base.glob(f"extensions/v{version}/*/httpfs.duckdb_extension"))
+    if not matches:
+        raise InternalError(
+            f"httpfs extension for DuckDB {version} not found under {base}; "
+            "install duckdb-ext-httpfs of the same version as duckdb"
+        )
+    return matches[0]
+
+
+def load_httpfs(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(f"LOAD '{httpfs_extension_path()}'")
+
+
+def connect_encrypted(
+    path: Path,
+    key_hex: str,
+    *,
+    threads: int = 2,
+    memory_limit: str = "6GB",
+    temp_dir: Path | None = None,
+    read_only: bool = False,
+) -> duckdb.DuckDBPyConnection:
+    """An in-memory connection with the encrypted file attached and set as default database.
+
+    Spill files go to ``temp_dir`` (under C2C_HOME) and are encrypted too
+    (``temp_file_encryption``), so no plaintext identifier lands in a temp file.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(":memory:", config={"threads": threads, "memory_limit": memory_limit})
+    load_httpfs(con)
+    if temp_dir is not None:
+        temp_dir.mkdir(parents=True, exist_ok=True)
+        con.execute(f"SET temp_directory = '{temp_dir}'")
+    con.execute("SET temp_file_encryption = true")
+    mode = ", READ_ONLY" if read_only else ""
+    try:
+        con.execute(
+            f"ATTACH '{path}' AS {WAREHOUSE_ALIAS} (ENCRYPTION_KEY '{key_hex}'{mode})"
+        )
+    except duckdb.Error as exc:
+        con.close()
+        # The key is in the statement; never echo the statement or DuckDB's text verbatim.
+        raise KeyError_(
+            f"cannot open encrypted database {path}: wrong key, or the file is damaged"
+        ) from exc
+    con.execute(f"USE {WAREHOUSE_ALIAS}")
+    return con
