@@ -1,0 +1,172 @@
+"""Partner registry and data-sharing agreements (MOUs).
+
+Ingest receives partners as ``core.partners.Partner`` records (it never reads this store);
+:func:`list_partners` produces them. A partner's *current* agreement is its newest agreement
+row; earlier rows stay as history.
+"""
+
+from __future__ import annotations
+
+import csv
+from datetime import date
+from pathlib import Path
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.errors import InputRejected, Location, NotFound, UserError
+from core.partners import AgreementStatus, Partner, PartnerKind
+from governance.models import Agreement, PartnerRow
+
+CSV_COLUMNS = (
+    "org_code", "name", "kind", "charter", "agreement_status", "agreement_start",
+    "agreement_end", "liaison_contact", "data_security_contact", "swp_rounds",
+)
+
+
+def to_record(row: PartnerRow) -> Partner:
+    current = row.agreements[-1] if row.agreements else None
+    return Partner(
+        org_code=row.org_code,
+        name=row.name,
+        kind=PartnerKind(row.kind),
+        charter=row.charter,
+        agreement_status=AgreementStatus(current.status) if current else AgreementStatus.NONE,
+        agreement_start=current.start_date if current else None,
+        agreement_end=current.end_date if current else None,
+        liaison_contact=row.liaison_contact,
+        data_security_contact=row.data_security_contact,
+        swp_rounds=[int(r) for r in row.swp_rounds],
+    )
+
+
+def list_partners(session: Session) -> list[Partner]:
+    rows = session.execute(select(PartnerRow).order_by(PartnerRow.org_code)).scalars()
+    return [to_record(row) for row in rows]
+
+
+def get_partner(session: Session, org_code: str) -> Partner:
+    row = session.get(PartnerRow, org_code)
+    if row is None:
+        raise NotFound(f"no partner with org_code {org_code!r}")
+    return to_record(row)
+
+
+def upsert_partner(session: Session, partner: Partner) -> Partner:
+    """Create or update a partner; records a new agreement row only when the agreement changed."""
+    row = session.get(PartnerRow, partner.org_code)
+    if row is None:
+        row = PartnerRow(org_code=partner.org_code, name=partner.name, kind=partner.kind.value,
+                         charter=partner.charter, swp_rounds=[])
+        session.add(row)
+    row.name = partner.name
+    row.kind = partner.kind.value
+    row.charter = partner.charter
+    row.liaison_contact = partner.liaison_contact
+    row.data_security_contact = partner.data_security_contact
+    row.swp_rounds = sorted(set(partner.swp_rounds))
+    session.flush()
+    current = to_record(row)
+    agreement_changed = (
+        current.agreement_status, current.agreement_start, current.agreement_end
+    ) != (partner.agreement_status, partner.agreement_start, partner.agreement_end)
+    if agreement_changed and not (
+        partner.agreement_status == AgreementStatus.NONE and not row.agreements
+    ):
+        record_agreement(session, partner.org_code, partner.agreement_status,
+                         partner.agreement_start, partner.agreement_end)
+    session.refresh(row)
+    return to_record(row)
+
+
+def record_agreement(
+    session: Session,
+    org_code: str,
+    status: AgreementStatus,
+    start: date | None,
+    end: date | None,
+    note: str | None = None,
+) -> Partner:
+    """Add a new agreement version for a partner (it becomes the current one)."""
+    row = session.get(PartnerRow, org_code)
+    if row is None:
+        raise NotFound(f"no partner with org_code {org_code!r}")
+    if start and end and end < start:
+        raise UserError(f"agreement end {end} is before its start {start}")
+    session.add(Agreement(org_code=org_code, status=AgreementStatus(status).value,
+                          start_date=start, end_date=end, note=note))
+    session.flush()
+    session.refresh(row)
+    return to_record(row)
+
+
+def _parse_row(raw: dict[str, str | None], path: Path, line: int) -> Partner:
+    def text(name: str) -> str:
+        return (raw.get(name) or "").strip()
+
+    def parse_date(name: str) -> date | None:
+        value = text(name)
+        if not value:
+            return None
+        try:
+            return date.fromisoformat(value)
+        except ValueError as exc:
+            raise InputRejected("expected a date YYYY-MM-DD",
+                                Location(str(path), line, name, value, "iso_date")) from exc
+
+    rounds_text = text("swp_rounds")
+    try:
+        rounds = [int(r) for r in rounds_text.replace(",", ";").split(";") if r.strip()]
+    except ValueError as exc:
+        where = Location(str(path), line, "swp_rounds", rounds_text, "int_list")
+        raise InputRejected("expected round numbers separated by ';' (e.g. 1;3)", where) from exc
+    charter_text = text("charter").lower()
+    if charter_text not in {"", "true", "false", "1", "0", "yes", "no", "y", "n"}:
+        raise InputRejected("expected true or false",
+                            Location(str(path), line, "charter", text("charter"), "boolean"))
+    for name, enum in (("kind", PartnerKind), ("agreement_status", AgreementStatus)):
+        value = text(name).lower() or ("none" if name == "agreement_status" else "")
+        allowed = [member.value for member in enum]
+        if value not in allowed:
+            raise InputRejected(f"expected one of {', '.join(allowed)}",
+                                Location(str(path), line, name, text(name), "code_set"))
+    if not text("org_code") or not text("name"):
+        field = "org_code" if not text("org_code") else "name"
+        raise InputRejected("must not be empty", Location(str(path), line, field, "", "required"))
+    try:
+        return Partner(
+            org_code=text("org_code"),
+            name=text("name"),
+            kind=PartnerKind(text("kind").lower()),
+            charter=charter_text in {"true", "1", "yes", "y"},
+            agreement_status=AgreementStatus(text("agreement_status").lower() or "none"),
+            agreement_start=parse_date("agreement_start"),
+            agreement_end=parse_date("agreement_end"),
+            liaison_contact=text("liaison_contact") or None,
+            data_security_contact=text("data_security_contact") or None,
+            swp_rounds=rounds,
+        )
+    except ValidationError as exc:
+        raise InputRejected(str(exc.errors()[0]["msg"]), Location(str(path), line)) from exc
+
+
+def import_partners_csv(session: Session, path: Path) -> list[Partner]:
+    """Create or update every partner in the generator's ``partners.csv``.
+
+    All rows are checked before any is written, so a bad file changes nothing.
+    """
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise InputRejected(f"missing column(s) {', '.join(missing)}; expected "
+                                f"{','.join(CSV_COLUMNS)}", Location(str(path), 1))
+        parsed = [_parse_row(raw, path, number) for number, raw in enumerate(reader, start=2)]
+    seen: set[str] = set()
+    for line, partner in enumerate(parsed, start=2):
+        if partner.org_code in seen:
+            raise InputRejected("duplicate org_code",
+                                Location(str(path), line, "org_code", partner.org_code, "unique"))
+        seen.add(partner.org_code)
+    return [upsert_partner(session, partner) for partner in parsed]

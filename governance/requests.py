@@ -1,0 +1,483 @@
+"""Data requests: lifecycle, board decisions, fulfilment hand-off, extract registry, public log.
+
+Lifecycle (DESIGN.md, C2C data request process)::
+
+    draft -> submitted -> approved | denied;  approved -> fulfilled -> expired
+    draft | submitted -> withdrawn
+
+Two kinds: ``aggregate`` tables the published aggregates do not already give (expedited
+review), and ``individual`` extracts (comprehensive review: research-training attestation and
+an IRB reference are required before submission).
+
+Concurrency: a decision locks the request row (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite
+serialises writers with ``BEGIN IMMEDIATE``), every state change is a conditional UPDATE whose
+row count is checked, and ``fulfilment_jobs.request_id`` is unique. So two board members
+approving at the same moment give exactly one approval transition and one fulfilment job.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field, field_validator
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from core.catalog import VARIABLE_BY_NAME
+from core.errors import Conflict, Expired, NotFound, PermissionDenied, UserError
+from core.requests import ApprovedRequest, CohortFilter, RequestKind
+from governance.models import (
+    BoardDecision,
+    DataRequest,
+    ExtractRecord,
+    FulfilmentJob,
+    User,
+    utcnow,
+)
+
+
+class RequestStatus(StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    APPROVED = "approved"
+    DENIED = "denied"
+    FULFILLED = "fulfilled"
+    EXPIRED = "expired"
+    WITHDRAWN = "withdrawn"
+
+
+class Decision(StrEnum):
+    APPROVE = "approve"
+    DENY = "deny"
+
+
+MAX_TEXT = 5000
+
+
+def _check_variables(names: list[str], field: str) -> list[str]:
+    unknown = [n for n in names if n not in VARIABLE_BY_NAME]
+    if unknown:
+        raise ValueError(
+            f"unknown {field} {', '.join(unknown)}; see the variable catalog (docs/metrics.md)"
+        )
+    if len(set(names)) != len(names):
+        raise ValueError(f"{field} lists a variable twice")
+    return names
+
+
+class RequestInput(BaseModel):
+    """What a researcher writes; every field may change while the request is a draft."""
+
+    kind: RequestKind
+    title: str = Field(min_length=3, max_length=300)
+    purpose: str = Field(min_length=10, max_length=MAX_TEXT)
+    variables: list[str] = Field(default_factory=list, max_length=len(VARIABLE_BY_NAME))
+    cohort: CohortFilter = Field(default_factory=CohortFilter)
+    group_by: list[str] = Field(default_factory=list, max_length=8)
+    requested_expiry: date | None = None
+    training_attested: bool = False
+    irb_reference: str | None = Field(default=None, max_length=200)
+
+    @field_validator("variables")
+    @classmethod
+    def _variables_known(cls, value: list[str]) -> list[str]:
+        return _check_variables(value, "variables")
+
+    @field_validator("group_by")
+    @classmethod
+    def _group_by_known(cls, value: list[str]) -> list[str]:
+        _check_variables(value, "group_by")
+        if "person_id" in value:
+            raise ValueError("group_by cannot use person_id: aggregates are over groups")
+        return value
+
+
+class RequestPatch(BaseModel):
+    """Partial edit of a draft: only the fields given change."""
+
+    kind: RequestKind | None = None
+    title: str | None = Field(default=None, min_length=3, max_length=300)
+    purpose: str | None = Field(default=None, min_length=10, max_length=MAX_TEXT)
+    variables: list[str] | None = Field(default=None, max_length=len(VARIABLE_BY_NAME))
+    cohort: CohortFilter | None = None
+    group_by: list[str] | None = Field(default=None, max_length=8)
+    requested_expiry: date | None = None
+    training_attested: bool | None = None
+    irb_reference: str | None = Field(default=None, max_length=200)
+
+    @field_validator("variables")
+    @classmethod
+    def _variables_known(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else _check_variables(value, "variables")
+
+    @field_validator("group_by")
+    @classmethod
+    def _group_by_known(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else RequestInput._group_by_known(value)
+
+
+def new_request_id() -> str:
+    return f"req-{secrets.token_hex(6)}"
+
+
+def create_request(session: Session, requester_id: int, data: RequestInput) -> DataRequest:
+    now = utcnow()
+    request = DataRequest(
+        id=new_request_id(),
+        requester_id=requester_id,
+        kind=data.kind.value,
+        title=data.title.strip(),
+        purpose=data.purpose.strip(),
+        variables=list(data.variables),
+        cohort=data.cohort.model_dump(mode="json"),
+        group_by=list(data.group_by),
+        requested_expiry=data.requested_expiry,
+        training_attested=data.training_attested,
+        irb_reference=(data.irb_reference or "").strip() or None,
+        status=RequestStatus.DRAFT.value,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(request)
+    session.flush()
+    return request
+
+
+def own_request(
+    session: Session, request_id: str, requester_id: int, *, lock: bool = False
+) -> DataRequest:
+    """The caller's own request. Someone else's request is reported exactly like a missing one,
+    so ids cannot be probed."""
+    query = select(DataRequest).where(DataRequest.id == request_id)
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    request = session.execute(query).scalar_one_or_none()
+    if request is None or request.requester_id != requester_id:
+        raise NotFound(f"no request {request_id!r} of yours")
+    return request
+
+
+def list_own_requests(session: Session, requester_id: int) -> list[DataRequest]:
+    query = (select(DataRequest).where(DataRequest.requester_id == requester_id)
+             .order_by(DataRequest.created_at, DataRequest.id))
+    return list(session.execute(query).scalars())
+
+
+def _require_status(request: DataRequest, *allowed: RequestStatus, doing: str) -> None:
+    if request.status not in {s.value for s in allowed}:
+        names = " or ".join(s.value for s in allowed)
+        raise Conflict(
+            f"request {request.id} is {request.status}; you can {doing} only a {names} request"
+        )
+
+
+def update_request(
+    session: Session, request_id: str, requester_id: int, patch: RequestPatch
+) -> DataRequest:
+    request = own_request(session, request_id, requester_id, lock=True)
+    _require_status(request, RequestStatus.DRAFT, doing="edit")
+    changes = patch.model_dump(exclude_unset=True)
+    if not changes:
+        return request
+    for name, value in changes.items():
+        if name == "kind":
+            request.kind = RequestKind(value).value
+        elif name == "cohort":
+            request.cohort = CohortFilter.model_validate(value).model_dump(mode="json")
+        elif name in {"title", "purpose"}:
+            if value is None:
+                raise UserError(f"{name} cannot be removed")
+            setattr(request, name, str(value).strip())
+        elif name in {"variables", "group_by"}:
+            setattr(request, name, list(value or []))
+        elif name == "training_attested":
+            request.training_attested = bool(value)
+        elif name == "irb_reference":
+            request.irb_reference = (value or "").strip() or None
+        elif name == "requested_expiry":
+            request.requested_expiry = value
+    request.updated_at = utcnow()
+    session.flush()
+    return request
+
+
+def submission_problems(request: DataRequest, today: date) -> list[str]:
+    """What stops a draft from being submitted, in words the researcher can act on."""
+    problems = []
+    if not request.variables:
+        problems.append("list at least one variable from the catalog")
+    if request.kind == RequestKind.INDIVIDUAL.value:
+        if not request.training_attested:
+            problems.append("individual-level requests need the research-training attestation")
+        if not request.irb_reference:
+            problems.append("individual-level requests need an IRB approval reference")
+        if request.group_by:
+            problems.append("group_by applies to aggregate requests only")
+    if request.kind == RequestKind.AGGREGATE.value and "person_id" in request.variables:
+        problems.append("aggregate requests cannot include person_id")
+    if request.requested_expiry is not None and request.requested_expiry <= today:
+        problems.append("requested_expiry must be a future date")
+    return problems
+
+
+def _transition(
+    session: Session, request: DataRequest, source: RequestStatus, **values: Any
+) -> None:
+    """Conditional UPDATE: applies only if the row is still in ``source`` (a lost race is a
+    Conflict, never a second transition)."""
+    result = session.execute(
+        update(DataRequest)
+        .where(DataRequest.id == request.id, DataRequest.status == source.value)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(result, "rowcount", 0) != 1:
+        raise Conflict(f"request {request.id} changed meanwhile; reload it and try again")
+    session.refresh(request)
+
+
+def submit_request(session: Session, request_id: str, requester_id: int) -> DataRequest:
+    request = own_request(session, request_id, requester_id, lock=True)
+    _require_status(request, RequestStatus.DRAFT, doing="submit")
+    now = utcnow()
+    problems = submission_problems(request, now.date())
+    if problems:
+        raise UserError("cannot submit: " + "; ".join(problems))
+    _transition(session, request, RequestStatus.DRAFT, status=RequestStatus.SUBMITTED.value,
+                submitted_at=now, updated_at=now)
+    return request
+
+
+def withdraw_request(session: Session, request_id: str, requester_id: int) -> DataRequest:
+    request = own_request(session, request_id, requester_id, lock=True)
+    _require_status(request, RequestStatus.DRAFT, RequestStatus.SUBMITTED, doing="withdraw")
+    now = utcnow()
+    _transition(session, request, RequestStatus(request.status),
+                status=RequestStatus.WITHDRAWN.value, withdrawn_at=now, updated_at=now)
+    return request
+
+
+def list_submitted(session: Session) -> list[DataRequest]:
+    """What the board has to review, oldest first."""
+    query = (select(DataRequest).where(DataRequest.status == RequestStatus.SUBMITTED.value)
+             .order_by(DataRequest.submitted_at, DataRequest.id))
+    return list(session.execute(query).scalars())
+
+
+def get_for_board(session: Session, request_id: str) -> DataRequest:
+    """Board members see submitted and already decided requests, not researchers' drafts."""
+    request = session.get(DataRequest, request_id)
+    if request is None or request.status in {RequestStatus.DRAFT.value}:
+        raise NotFound(f"no submitted request {request_id!r}")
+    return request
+
+
+def approvals(request: DataRequest) -> int:
+    return sum(1 for d in request.decisions if d.decision == Decision.APPROVE.value)
+
+
+def _expiry(request: DataRequest, now: datetime, default_days: int) -> datetime:
+    """The requested expiry (end of that day, UTC), never later than the default term."""
+    latest = now + timedelta(days=default_days)
+    if request.requested_expiry is None:
+        return latest
+    requested = datetime.combine(request.requested_expiry, time(23, 59, 59), tzinfo=UTC)
+    return min(requested, latest)
+
+
+def decide(
+    session: Session,
+    request_id: str,
+    board_member_id: int,
+    decision: Decision | str,
+    reason: str,
+    *,
+    quorum: int,
+    default_days: int = 365,
+) -> DataRequest:
+    """Record one board member's decision; may approve (quorum reached) or deny the request.
+
+    One denial with a reason ends the request. Approval needs ``quorum`` distinct members'
+    approvals; when reached the request becomes ``approved`` and one fulfilment job is queued.
+    """
+    decision = Decision(decision)
+    reason = reason.strip()
+    if len(reason) < 3:
+        raise UserError("a decision needs a written reason")
+    if quorum < 1:
+        raise UserError("board quorum must be at least 1")
+    request = session.execute(
+        select(DataRequest).where(DataRequest.id == request_id)
+        .with_for_update().execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    if request is None or request.status == RequestStatus.DRAFT.value:
+        raise NotFound(f"no submitted request {request_id!r}")
+    if request.requester_id == board_member_id:
+        raise PermissionDenied("you made this request, so you cannot decide on it")
+    _require_status(request, RequestStatus.SUBMITTED, doing="decide on")
+    if any(d.board_member_id == board_member_id for d in request.decisions):
+        raise Conflict(f"you already decided on request {request_id}")
+    session.add(BoardDecision(request_id=request.id, board_member_id=board_member_id,
+                              decision=decision.value, reason=reason))
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"you already decided on request {request_id}") from exc
+    session.refresh(request)
+    now = utcnow()
+    if decision == Decision.DENY:
+        _transition(session, request, RequestStatus.SUBMITTED, status=RequestStatus.DENIED.value,
+                    decided_at=now, denial_reason=reason, updated_at=now)
+    elif approvals(request) >= quorum:
+        _transition(session, request, RequestStatus.SUBMITTED, status=RequestStatus.APPROVED.value,
+                    decided_at=now, expires_at=_expiry(request, now, default_days), updated_at=now)
+        session.add(FulfilmentJob(request_id=request.id, status="queued"))
+        try:
+            session.flush()
+        except IntegrityError as exc:
+            raise Conflict(f"request {request_id} is already queued for fulfilment") from exc
+    return request
+
+
+def to_approved(request: DataRequest) -> ApprovedRequest:
+    if request.expires_at is None:
+        raise Conflict(f"request {request.id} has no expiry; it was never approved")
+    return ApprovedRequest(
+        request_id=request.id,
+        kind=RequestKind(request.kind),
+        title=request.title,
+        purpose=request.purpose,
+        variables=list(request.variables),
+        cohort=CohortFilter.model_validate(request.cohort),
+        group_by=list(request.group_by),
+        expires_at=request.expires_at,
+        requester=request.requester.name,
+    )
+
+
+def requests_ready_for_fulfilment(session: Session) -> list[ApprovedRequest]:
+    """Approved requests whose fulfilment job is queued (for the Dagster sensor/asset)."""
+    query = (
+        select(DataRequest)
+        .join(FulfilmentJob, FulfilmentJob.request_id == DataRequest.id)
+        .where(FulfilmentJob.status == "queued",
+               DataRequest.status == RequestStatus.APPROVED.value)
+        .order_by(FulfilmentJob.id)
+    )
+    return [to_approved(r) for r in session.execute(query).scalars()]
+
+
+class ExtractInfo(BaseModel):
+    """What the extract builder reports back for the registry."""
+
+    package_path: str
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    expires_at: datetime | None = None  # defaults to the request's expiry
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+def mark_fulfilled(session: Session, request_id: str, extract_info: ExtractInfo) -> ExtractRecord:
+    """Register the built extract and move the request to ``fulfilled`` (exactly once)."""
+    request = session.execute(
+        select(DataRequest).where(DataRequest.id == request_id)
+        .with_for_update().execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    if request is None:
+        raise NotFound(f"no request {request_id!r}")
+    _require_status(request, RequestStatus.APPROVED, doing="fulfil")
+    now = utcnow()
+    expires_at = extract_info.expires_at or request.expires_at or now
+    if expires_at.tzinfo is None:
+        expires_at = expires_at.replace(tzinfo=UTC)
+    _transition(session, request, RequestStatus.APPROVED, status=RequestStatus.FULFILLED.value,
+                fulfilled_at=now, updated_at=now)
+    record = ExtractRecord(request_id=request.id, package_path=extract_info.package_path,
+                           sha256=extract_info.sha256, created_at=now, expires_at=expires_at,
+                           status="available", detail=extract_info.detail)
+    session.add(record)
+    session.execute(
+        update(FulfilmentJob).where(FulfilmentJob.request_id == request.id)
+        .values(status="done", done_at=now).execution_options(synchronize_session=False)
+    )
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"request {request_id} already has an extract") from exc
+    return record
+
+
+def expire_due(session: Session, now: datetime | None = None) -> list[str]:
+    """Move fulfilled requests whose extract expired to ``expired``; returns their ids."""
+    now = now or utcnow()
+    due = session.execute(
+        select(ExtractRecord).where(ExtractRecord.status == "available",
+                                    ExtractRecord.expires_at <= now)
+    ).scalars().all()
+    expired = []
+    for record in due:
+        record.status = "expired"
+        session.execute(
+            update(DataRequest)
+            .where(DataRequest.id == record.request_id,
+                   DataRequest.status == RequestStatus.FULFILLED.value)
+            .values(status=RequestStatus.EXPIRED.value, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        expired.append(record.request_id)
+    session.flush()
+    return expired
+
+
+def extract_for_download(session: Session, request_id: str, requester_id: int,
+                         now: datetime | None = None) -> ExtractRecord:
+    """The caller's extract, if fulfilled and not expired (expired ones are marked so)."""
+    now = now or utcnow()
+    request = own_request(session, request_id, requester_id)
+    record = session.execute(
+        select(ExtractRecord).where(ExtractRecord.request_id == request.id)
+    ).scalar_one_or_none()
+    if record is None:
+        raise Conflict(f"request {request_id} is {request.status}; it has no extract yet")
+    if record.status != "available" or record.expires_at <= now:
+        raise Expired(f"the extract of request {request_id} expired on "
+                      f"{record.expires_at:%Y-%m-%d}; submit a new request for continued access")
+    return record
+
+
+class PublicLogEntry(BaseModel):
+    """One row of the public request log: no requester, no personal data."""
+
+    request_id: str
+    kind: RequestKind
+    title: str
+    purpose: str
+    status: RequestStatus
+    submitted_at: datetime | None
+    decided_at: datetime | None
+    fulfilled_at: datetime | None
+
+
+def public_log(
+    session: Session, *, limit: int = 100, offset: int = 0
+) -> tuple[int, list[PublicLogEntry]]:
+    """Every request that was ever submitted (drafts are private), newest first."""
+    base = select(DataRequest).where(DataRequest.submitted_at.is_not(None))
+    total = session.execute(select(func.count()).select_from(base.subquery())).scalar_one()
+    rows = session.execute(
+        base.order_by(DataRequest.submitted_at.desc(), DataRequest.id).limit(limit).offset(offset)
+    ).scalars()
+    return total, [
+        PublicLogEntry(request_id=r.id, kind=RequestKind(r.kind), title=r.title, purpose=r.purpose,
+                       status=RequestStatus(r.status), submitted_at=r.submitted_at,
+                       decided_at=r.decided_at, fulfilled_at=r.fulfilled_at)
+        for r in rows
+    ]
+
+
+def requester_name(session: Session, request: DataRequest) -> str:
+    user = session.get(User, request.requester_id)
+    return user.name if user else "?"

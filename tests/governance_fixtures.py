@@ -1,0 +1,83 @@
+"""Store fixtures shared by tests/test_governance_* and tests/test_api_*.
+
+``store_url`` is parametrised over SQLite (always) and PostgreSQL (when
+``C2C_TEST_DATABASE_URL`` is set): each PostgreSQL test gets a fresh schema, put on the
+search path through the URL, and dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, sessionmaker
+
+from governance.db import make_engine, upgrade
+
+PG_ENV = "C2C_TEST_DATABASE_URL"
+
+BACKENDS = [
+    "sqlite",
+    pytest.param(
+        "postgres",
+        marks=[
+            pytest.mark.postgres,
+            pytest.mark.skipif(not os.environ.get(PG_ENV), reason=f"{PG_ENV} not set"),
+        ],
+    ),
+]
+
+
+def _pg_url_with_schema(base: str, schema: str) -> str:
+    sep = "&" if "?" in base else "?"
+    return f"{base}{sep}options={quote(f'-csearch_path={schema}')}"
+
+
+@pytest.fixture(params=BACKENDS)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated, empty governance store; yields its URL."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'governance.db'}"
+        upgrade(url)
+        yield url
+        return
+    base = os.environ[PG_ENV]
+    schema = f"gov_test_{secrets.token_hex(6)}"
+    admin = sa.create_engine(base)
+    with admin.begin() as con:
+        con.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    url = _pg_url_with_schema(base, schema)
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        with admin.begin() as con:
+            con.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def sessions(store_url: str) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(store_url)
+    yield sessionmaker(engine, expire_on_commit=False)
+    engine.dispose()
+
+
+PARTNERS_CSV = "".join(
+    'org_code,name,kind,charter,agreement_status,agreement_start,agreement_end,liaison_contact,data_security_contact,swp_rounds\n'
+    '1964733,LA Unified,lea,false,executed,2024-07-01,2030-06-30,li@lausd.ex,sec@lausd.ex,1;3\n'
+    '3768338,San Diego Unified,lea,false,pending,,,li@sdusd.ex,,2\n'
+    '3467439,Sacramento City Unified,lea,true,expired,2019-07-01,2022-06-30,,,\n'
+    '841,Pasadena CC,college,false,executed,2024-01-01,,ir@pcc.ex,sec@pcc.ex,1\n'
+    'CCGI,California College Guidance Initiative,ccgi,false,executed,2023-01-01,2031-12-31,,,\n'
+)
+
+
+def write_partners_csv(path: Path) -> Path:
+    path.write_text(PARTNERS_CSV, encoding="utf-8")
+    return path
