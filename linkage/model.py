@@ -1,0 +1,249 @@
+"""The Splink model: comparisons, blocking rules (chosen from measured counts), training,
+prediction, and the per-run artefacts (model JSON + offline charts, no identifiers).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import duckdb
+import pyarrow as pa
+import splink.comparison_level_library as cll
+import splink.comparison_library as cl
+from splink import Linker, SettingsCreator, block_on
+from splink.blocking_analysis import count_comparisons_from_blocking_rules
+from splink.internals.blocking_rule_creator import BlockingRuleCreator
+from splink.internals.charts import SplinkChart
+from splink.internals.database_api import DatabaseAPISubClass
+from splink.internals.splink_dataframe import SplinkDataFrame
+
+from core import tables
+
+# Columns handed to Splink (identities minus the crosswalk keys: Splink never sees who is who
+# at a partner, only the standardised identity).
+MODEL_COLUMNS = (
+    "unit_id", "ssid", "first_name", "first_nick", "given_tokens", "last_name", "last_tokens",
+    "last1", "last2", "dob", "dob_str", "dob_sym", "birth_year", "gender", "zip",
+)
+
+# Candidate prediction blocking rules, in order. ``dob_sym`` is year + sorted(month, day), so a
+# day/month-swapped date lands in the same block. last1/last2 are the first and last surname
+# tokens: "GARCIA LOPEZ" meets "LOPEZ" through last2 and "GARCIA" through last1.
+CANDIDATE_RULES: tuple[tuple[str, ...], ...] = (
+    ("ssid",),
+    ("first_name", "last_name"),
+    ("last1", "dob_sym"),
+    ("last2", "dob_sym"),
+    ("first_name", "dob_sym"),
+    ("dob", "substr(last_name, 1, 1)", "gender"),
+)
+ALWAYS_KEEP = {("ssid",), ("first_name", "last_name")}
+# A rule is dropped when it alone would generate more than this many pairs per record.
+MAX_PAIRS_PER_RECORD = 40
+EM_MAX_PAIRS = 2_000_000
+U_MAX_PAIRS = 5_000_000
+SEED = 20_240_601
+
+
+@dataclass
+class BlockingChoice:
+    rule: str
+    pairs: int  # comparisons this rule generates on its own (exact, from GROUP BY counts)
+    kept: bool
+    marginal_pairs: int | None = None  # new pairs it adds after the rules before it
+
+
+@dataclass
+class ModelRun:
+    linker: Linker
+    predictions: SplinkDataFrame
+    blocking: list[BlockingChoice] = field(default_factory=list)
+    pairs_scored: int = 0
+
+
+def comparisons() -> list[Any]:
+    """Fellegi-Sunter comparisons. Names carry term-frequency adjustments on exact levels."""
+    first = cl.CustomComparison(
+        output_column_name="first_name",
+        comparison_levels=[
+            cll.NullLevel("first_name"),
+            cll.ExactMatchLevel("first_name", term_frequency_adjustments=True),
+            cll.ArrayIntersectLevel("first_nick", 1).configure(
+                label_for_charts="nickname-equivalent (nicknames table)"),
+            cll.JaroWinklerLevel("first_name", 0.92),
+            cll.ArrayIntersectLevel("given_tokens", 1).configure(
+                label_for_charts="shares a first/middle token (middle folded into first)"),
+            cll.JaroWinklerLevel("first_name", 0.8),
+            cll.ElseLevel(),
+        ],
+    )
+    last = cl.CustomComparison(
+        output_column_name="last_name",
+        comparison_levels=[
+            cll.NullLevel("last_name"),
+            cll.ExactMatchLevel("last_name", term_frequency_adjustments=True),
+            cll.ArrayIntersectLevel("last_tokens", 1).configure(
+                label_for_charts="shares a surname token (compound surnames)"),
+            cll.JaroWinklerLevel("last_name", 0.92),
+            cll.JaroWinklerLevel("last_name", 0.8),
+            cll.ElseLevel(),
+        ],
+    )
+    dob = cl.CustomComparison(
+        output_column_name="dob",
+        comparison_levels=[
+            cll.NullLevel("dob"),
+            cll.ExactMatchLevel("dob"),
+            cll.CustomLevel(
+                'year("dob_l") = year("dob_r") AND month("dob_l") = day("dob_r") '
+                'AND day("dob_l") = month("dob_r")',
+                label_for_charts="day and month swapped",
+            ),
+            cll.DamerauLevenshteinLevel("dob_str", 1).configure(
+                label_for_charts="one digit typo or transposition"),
+            cll.CustomLevel(
+                'abs(date_diff(\'day\', "dob_l", "dob_r")) <= 31',
+                label_for_charts="within 31 days",
+            ),
+            cll.ElseLevel(),
+        ],
+    )
+    return [
+        first,
+        last,
+        dob,
+        cl.ExactMatch("ssid"),
+        cl.ExactMatch("gender"),
+        cl.ExactMatch("zip"),
+    ]
+
+
+def _rule_sql(rule: tuple[str, ...]) -> str:
+    return ", ".join(rule)
+
+
+def measure_rules(con: duckdb.DuckDBPyConnection, records: int) -> list[BlockingChoice]:
+    """Exact pair count of each candidate rule (sum of n*(n-1)/2 over its blocks, nulls out).
+
+    Cheap GROUP BY counts on the warehouse, so the choice is made from measured figures on the
+    data being linked, not from a guess.
+    """
+    choices = []
+    cap = max(1_000_000, MAX_PAIRS_PER_RECORD * records)
+    for rule in CANDIDATE_RULES:
+        not_null = " AND ".join(f"({c}) IS NOT NULL" for c in rule)
+        row = con.execute(
+            f"SELECT coalesce(sum(n * (n - 1) / 2), 0) FROM ("
+            f"SELECT count(*) AS n FROM {tables.IDENTITIES} WHERE {not_null} "
+            f"GROUP BY {_rule_sql(rule)})"
+        ).fetchone()
+        pairs = int(row[0]) if row else 0
+        choices.append(BlockingChoice(
+            rule=_rule_sql(rule), pairs=pairs, kept=rule in ALWAYS_KEEP or pairs <= cap
+        ))
+    return choices
+
+
+def _register_inputs(
+    con: duckdb.DuckDBPyConnection, db_api: DatabaseAPISubClass
+) -> list[SplinkDataFrame]:
+    cols = ", ".join(MODEL_COLUMNS)
+    frames = []
+    for (system,) in con.execute(
+        f"SELECT DISTINCT source_system FROM {tables.IDENTITIES} ORDER BY 1"
+    ).fetchall():
+        arrow: pa.Table = con.execute(
+            f"SELECT {cols} FROM {tables.IDENTITIES} WHERE source_system = ? ORDER BY unit_id",
+            [system],
+        ).fetch_arrow_table()
+        arrow = arrow.rename_columns(["unique_id", *MODEL_COLUMNS[1:]])
+        # display names are put in SQL unquoted: keep them plain identifiers
+        frames.append(db_api.register(arrow, dataset_display_name=f"src_{system}"))
+    return frames
+
+
+def train_and_predict(
+    con: duckdb.DuckDBPyConnection,
+    db_api: DatabaseAPISubClass,
+    *,
+    records: int,
+    lower_threshold: float,
+) -> ModelRun:
+    """Train u (random sampling) and m (EM on two blocking rules), then score blocked pairs."""
+    choices = measure_rules(con, records)
+    kept: list[BlockingRuleCreator | dict[str, Any]] = [
+        block_on(*rule) for rule, c in zip(CANDIDATE_RULES, choices, strict=True) if c.kept
+    ]
+    frames = _register_inputs(con, db_api)
+    link_type: Literal["link_and_dedupe", "dedupe_only"] = (
+        "link_and_dedupe" if len(frames) > 1 else "dedupe_only")
+    settings = SettingsCreator(
+        link_type=link_type,
+        unique_id_column_name="unique_id",
+        comparisons=comparisons(),
+        blocking_rules_to_generate_predictions=kept,
+        retain_matching_columns=False,
+        retain_intermediate_calculation_columns=False,
+    )
+    linker = Linker(frames, settings, log_level=logging.WARNING)
+
+    counted = count_comparisons_from_blocking_rules(
+        frames, blocking_rules=kept, link_type=link_type, unique_id_column_name="unique_id",
+        record_sample_proportion=1.0,
+    )
+    kept_choices = [c for c in choices if c.kept]
+    for choice, record in zip(kept_choices, counted, strict=True):
+        choice.marginal_pairs = int(record["marginal_comparison_count"])
+    pairs_scored = int(counted[-1]["cumulative_comparison_count"]) if counted else 0
+
+    training = linker.training
+    training.estimate_probability_two_random_records_match(
+        [block_on("ssid"), block_on("first_name", "last_name", "dob")], recall=0.9
+    )
+    training.estimate_u_using_random_sampling(max_pairs=U_MAX_PAIRS, seed=SEED)
+    # EM cannot train a comparison used in its own blocking rule: two sessions cover all.
+    training.estimate_parameters_using_expectation_maximisation(
+        block_on("first_name", "last_name"), max_pairs=EM_MAX_PAIRS
+    )
+    training.estimate_parameters_using_expectation_maximisation(
+        block_on("dob"), max_pairs=EM_MAX_PAIRS
+    )
+    predictions = linker.inference.predict(threshold_match_probability=lower_threshold)
+    return ModelRun(linker, predictions, choices, pairs_scored)
+
+
+def prediction_edges(run: ModelRun) -> pa.Table:
+    """(unit_id_l, unit_id_r, match_probability) for every scored pair above the lower band."""
+    table = run.predictions.as_pyarrow_table()
+    return pa.table({
+        "unit_id_l": table.column("unique_id_l").cast(pa.int64()),
+        "unit_id_r": table.column("unique_id_r").cast(pa.int64()),
+        "match_probability": table.column("match_probability").cast(pa.float64()),
+    })
+
+
+def save_artefacts(run: ModelRun, run_dir: Path) -> list[str]:
+    """Model JSON and offline charts (vega bundled inline, no CDN).
+
+    None of these hold identifiers: the model has parameters and SQL conditions only, the
+    charts show weights and a histogram. The comparison viewer and the term-frequency chart
+    show names, so they are not written (clerical review works from ``mdm.review_queue``
+    inside the encrypted warehouse).
+    """
+    run_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    run.linker.misc.save_model_to_json(str(run_dir / "model.json"), overwrite=True)
+    written.append("model.json")
+    charts: dict[str, SplinkChart] = {
+        "match_weights.html": run.linker.visualisations.match_weights_chart(),
+        "m_u_parameters.html": run.linker.visualisations.m_u_parameters_chart(),
+        "match_weights_histogram.html": run.linker.visualisations.match_weights_histogram(
+            run.predictions),
+    }
+    for name, chart in charts.items():
+        (run_dir / name).write_text(chart.to_html(inline=True), encoding="utf-8")
+        written.append(name)
+    return written

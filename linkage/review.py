@@ -1,0 +1,114 @@
+"""Clerical review: the queue of uncertain pairs and the decisions that label them.
+
+A pair is identified by its two crosswalk units, not by per-run row numbers, so a decision
+made on this year's queue still applies next year: ``pair_id`` is a hash of the two unit keys
+in sorted order. Decisions are used as labels in the next run: "match" becomes a must-link
+and "non_match" a cannot-link in the clustering.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import duckdb
+import pyarrow as pa
+
+from core import tables
+from core.errors import InputRejected, NotFound
+from linkage.schema import ensure_schema
+
+DECISIONS = ("match", "non_match")
+UnitKey = tuple[str, str, str]
+
+
+def pair_id(a: UnitKey, b: UnitKey) -> str:
+    first, second = sorted((a, b))
+    text = "\x1f".join((*first, *second))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
+
+
+def record_review_decision(
+    con: duckdb.DuckDBPyConnection, pair_id: str, decision: str, reviewer: str
+) -> None:
+    """Record a clerical decision on a queued pair (the latest decision on a pair wins)."""
+    if decision not in DECISIONS:
+        raise InputRejected(f"decision must be one of {', '.join(DECISIONS)}, not {decision!r}")
+    if not reviewer.strip():
+        raise InputRejected("reviewer is required")
+    ensure_schema(con)
+    row = con.execute(
+        f"SELECT source_system_l, partner_org_l, source_person_id_l, source_system_r, "
+        f"partner_org_r, source_person_id_r FROM {tables.REVIEW_QUEUE} WHERE pair_id = ?",
+        [pair_id],
+    ).fetchone()
+    if row is None:
+        raise NotFound(f"no pair {pair_id!r} in the review queue")
+    con.execute(
+        f"INSERT INTO {tables.REVIEW_DECISIONS} (pair_id, source_system_l, partner_org_l, "
+        f"source_person_id_l, source_system_r, partner_org_r, source_person_id_r, decision, "
+        f"reviewer) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [pair_id, *row, decision, reviewer],
+    )
+
+
+def decision_links(
+    con: duckdb.DuckDBPyConnection,
+) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """(must_link, cannot_link) unit-id pairs from the latest decision on each pair."""
+    rows = con.execute(f"""
+        WITH latest AS (
+            SELECT * FROM {tables.REVIEW_DECISIONS}
+            QUALIFY row_number() OVER (PARTITION BY pair_id ORDER BY decided_at DESC) = 1
+        )
+        SELECT l.unit_id, r.unit_id, d.decision
+        FROM latest d
+        JOIN {tables.IDENTITIES} l ON l.source_system = d.source_system_l
+             AND l.partner_org = d.partner_org_l AND l.source_person_id = d.source_person_id_l
+        JOIN {tables.IDENTITIES} r ON r.source_system = d.source_system_r
+             AND r.partner_org = d.partner_org_r AND r.source_person_id = d.source_person_id_r
+    """).fetchall()
+    must = [(int(a), int(b)) for a, b, d in rows if d == "match"]
+    cannot = [(int(a), int(b)) for a, b, d in rows if d == "non_match"]
+    return must, cannot
+
+
+def write_queue(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    pairs: list[tuple[int, int, float, str]],
+) -> int:
+    """Replace the queue with this run's uncertain pairs (unit_l, unit_r, probability, reason),
+    leaving out pairs that already carry a decision. Returns the queue size."""
+    con.execute(f"DELETE FROM {tables.REVIEW_QUEUE}")
+    if not pairs:
+        return 0
+    unit_l, unit_r, prob, reasons = zip(*pairs, strict=True)
+    con.register("_link_review", pa.table({
+        "unit_l": pa.array(unit_l, pa.int64()), "unit_r": pa.array(unit_r, pa.int64()),
+        "p": pa.array(prob, pa.float64()), "reason": pa.array(reasons, pa.string()),
+    }))
+    keyed = con.execute(f"""
+        SELECT l.source_system, l.partner_org, l.source_person_id,
+               r.source_system, r.partner_org, r.source_person_id, q.p, q.reason
+        FROM _link_review q
+        JOIN {tables.IDENTITIES} l ON l.unit_id = q.unit_l
+        JOIN {tables.IDENTITIES} r ON r.unit_id = q.unit_r
+    """).fetchall()
+    decided = {r[0] for r in con.execute(
+        f"SELECT DISTINCT pair_id FROM {tables.REVIEW_DECISIONS}").fetchall()}
+    rows = {}
+    for sl, ol, il, sr, orr, ir, p, reason in keyed:
+        a, b = sorted(((sl, ol, il), (sr, orr, ir)))
+        pid = pair_id(a, b)
+        if pid not in decided:
+            rows[pid] = (pid, run_id, *a, *b, p, reason)
+    con.unregister("_link_review")
+    if rows:
+        columns = list(zip(*rows.values(), strict=True))
+        names = ["pair_id", "run_id", "source_system_l", "partner_org_l", "source_person_id_l",
+                 "source_system_r", "partner_org_r", "source_person_id_r", "match_probability",
+                 "reason"]
+        con.register("_link_queue", pa.table(dict(zip(names, columns, strict=True))))
+        con.execute(f"INSERT INTO {tables.REVIEW_QUEUE} SELECT * FROM _link_queue")
+        con.unregister("_link_queue")
+    return len(rows)

@@ -1,0 +1,211 @@
+"""The annual link: standardise -> Splink -> constrained clustering -> stable ids -> summary."""
+
+from __future__ import annotations
+
+import json
+import re
+import resource
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from core import tables
+from core.errors import Conflict, InputRejected, InternalError
+from core.settings import Settings
+from linkage import model, review
+from linkage.backend import create_db_api
+from linkage.clustering import cluster
+from linkage.rates import source_pair_rates, subgroup_rates
+from linkage.schema import ensure_schema
+from linkage.stable_ids import assign_person_ids
+from linkage.standardise import build_identities
+from linkage.twins import twin_conflicts
+
+RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+@dataclass
+class LinkRunSummary:
+    run_id: str
+    records_by_source: dict[str, int]
+    pairs_scored: int
+    pairs_above_lower_threshold: int
+    pairs_above_threshold: int
+    clusters: int
+    match_threshold: float
+    review_lower_threshold: float
+    review_queue_size: int
+    review_labels_used: int
+    pairs_refused_by_cannot_link: int
+    match_rates: dict[str, float]
+    subgroup_rates: dict[str, list[dict[str, object]]]
+    blocking_rules: list[dict[str, object]]
+    id_changes: dict[str, int]
+    artefacts: list[str]
+    seconds: float
+    peak_memory_mb: float
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def records(self) -> int:
+        return sum(self.records_by_source.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _peak_memory_mb() -> float:
+    # ru_maxrss is KiB on Linux; it is the process peak (includes anything run before).
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_annual_link(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    settings: Settings,
+    run_id: str | None = None,
+    runs_dir: Path,
+) -> LinkRunSummary:
+    """Link every identity in staging and publish the crosswalk for this run."""
+    started = time.perf_counter()
+    started_at = datetime.now(UTC).replace(tzinfo=None)
+    run_id = run_id or "link-" + started_at.strftime("%Y%m%dT%H%M%S")
+    if not RUN_ID_PATTERN.match(run_id):
+        raise InputRejected(f"run id {run_id!r}: use letters, digits, '.', '_' or '-'")
+    if not settings.review_lower_threshold <= settings.link_match_threshold:
+        raise InputRejected("review_lower_threshold must not exceed link_match_threshold")
+    ensure_schema(con)
+    if con.execute(f"SELECT 1 FROM {tables.LINK_RUNS} WHERE run_id = ?", [run_id]).fetchone():
+        raise Conflict(f"link run {run_id!r} already exists")
+    con.execute(
+        f"INSERT INTO {tables.LINK_RUNS} (run_id, started_at, status) VALUES (?, ?, 'running')",
+        [run_id, started_at],
+    )
+    stages: dict[str, float] = {}
+
+    def lap(name: str, since: float) -> float:
+        now = time.perf_counter()
+        stages[name] = round(now - since, 3)
+        return now
+
+    try:
+        t = time.perf_counter()
+        by_source = build_identities(con, run_id)
+        records = sum(by_source.values())
+        if records == 0:
+            raise InputRejected("no identity records in staging: ingest files before linking")
+        max_unit_row = con.execute(f"SELECT max(unit_id) FROM {tables.IDENTITIES}").fetchone()
+        max_unit = int(max_unit_row[0]) if max_unit_row else 0
+        t = lap("standardise", t)
+
+        db_api = create_db_api(settings)
+        fitted = model.train_and_predict(
+            con, db_api, records=records, lower_threshold=settings.review_lower_threshold
+        )
+        edges = model.prediction_edges(fitted)
+        t = lap("train_predict", t)
+        artefacts = model.save_artefacts(fitted, runs_dir / run_id)
+        t = lap("artefacts", t)
+
+        twins = twin_conflicts(con)
+        must, cannot = review.decision_links(con)
+        result = cluster(
+            max_unit, edges, settings.link_match_threshold,
+            cannot_link=twins + cannot, must_link=must,
+        )
+        t = lap("cluster", t)
+
+        queue_pairs = _review_pairs(edges, result.refused, settings)
+        con.execute("BEGIN TRANSACTION")
+        try:
+            changes = assign_person_ids(con, run_id, result.cluster_of)
+            queue_size = review.write_queue(con, run_id, queue_pairs)
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        t = lap("stable_ids", t)
+
+        prob = edges.column("match_probability").to_numpy()
+        summary = LinkRunSummary(
+            run_id=run_id,
+            records_by_source=by_source,
+            pairs_scored=fitted.pairs_scored,
+            pairs_above_lower_threshold=int(len(prob)),
+            pairs_above_threshold=int(np.count_nonzero(prob >= settings.link_match_threshold)),
+            clusters=int(len(np.unique(result.cluster_of[1:]))),
+            match_threshold=settings.link_match_threshold,
+            review_lower_threshold=settings.review_lower_threshold,
+            review_queue_size=queue_size,
+            review_labels_used=len(must) + len(cannot),
+            pairs_refused_by_cannot_link=sum(1 for *_, p in result.refused if p < 1.0),
+            match_rates=source_pair_rates(con),
+            subgroup_rates=subgroup_rates(con),
+            blocking_rules=[asdict(b) for b in fitted.blocking],
+            id_changes=asdict(changes),
+            artefacts=artefacts,
+            seconds=0.0,
+            peak_memory_mb=0.0,
+            stage_seconds=stages,
+        )
+        lap("summary", t)
+        summary.seconds = round(time.perf_counter() - started, 3)
+        summary.peak_memory_mb = round(_peak_memory_mb(), 1)
+        (runs_dir / run_id / "summary.json").write_text(
+            json.dumps(_without_leas(summary.to_dict()), indent=2), encoding="utf-8")
+        _finish(con, run_id, "succeeded", summary)
+        return summary
+    except Exception as exc:
+        _finish(con, run_id, "failed", None)
+        if isinstance(exc, InputRejected | Conflict | InternalError):
+            raise
+        raise InternalError(f"link run {run_id} failed: {type(exc).__name__}: {exc}") from exc
+
+
+def _without_leas(summary: dict[str, Any]) -> dict[str, Any]:
+    """The run-directory copy holds aggregates only (no small per-LEA cells outside the
+    warehouse); the full summary is in ``mdm.link_runs``."""
+    copy = dict(summary)
+    copy["subgroup_rates"] = {k: v for k, v in summary["subgroup_rates"].items() if k != "lea"}
+    return copy
+
+
+def _review_pairs(
+    edges: pa.Table, refused: list[tuple[int, int, float]], settings: Settings
+) -> list[tuple[int, int, float, str]]:
+    """Uncertain band [lower, threshold) plus confident pairs the twin rule refused."""
+    prob = edges.column("match_probability").to_numpy()
+    band = (prob >= settings.review_lower_threshold) & (prob < settings.link_match_threshold)
+    left = edges.column("unit_id_l").to_numpy()[band]
+    right = edges.column("unit_id_r").to_numpy()[band]
+    pairs = [(int(a), int(b), float(p), "uncertain_band")
+             for a, b, p in zip(left, right, prob[band], strict=True)]
+    pairs += [(a, b, p, "twin_rule") for a, b, p in refused if p < 1.0]
+    return pairs
+
+
+def _finish(
+    con: duckdb.DuckDBPyConnection, run_id: str, status: str, summary: LinkRunSummary | None
+) -> None:
+    con.execute(
+        f"""UPDATE {tables.LINK_RUNS} SET finished_at = ?, status = ?, records = ?,
+            pairs_scored = ?, clusters = ?, review_queue_size = ?, seconds = ?,
+            peak_memory_mb = ?, summary_json = ? WHERE run_id = ?""",
+        [
+            datetime.now(UTC).replace(tzinfo=None), status,
+            summary.records if summary else None,
+            summary.pairs_scored if summary else None,
+            summary.clusters if summary else None,
+            summary.review_queue_size if summary else None,
+            summary.seconds if summary else None,
+            summary.peak_memory_mb if summary else None,
+            json.dumps(summary.to_dict()) if summary else None,
+            run_id,
+        ],
+    )

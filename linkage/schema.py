@@ -1,0 +1,91 @@
+"""DDL of the ``mdm.*`` tables this package owns (created on demand, never dropped).
+
+``mdm.identities`` is rebuilt every run (it is the standardised input of the link).
+``mdm.crosswalk`` holds the current person_id of every crosswalk unit; its history lives in
+``mdm.person_lineage`` (every create / merge / split / retire) and ``mdm.link_runs``.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from core import tables
+
+DDL: tuple[str, ...] = (
+    f"CREATE SCHEMA IF NOT EXISTS {tables.MDM}",
+    f"""CREATE TABLE IF NOT EXISTS {tables.CROSSWALK} (
+        source_system VARCHAR NOT NULL,
+        partner_org VARCHAR NOT NULL,
+        source_person_id VARCHAR NOT NULL,
+        person_id VARCHAR NOT NULL,
+        run_id VARCHAR NOT NULL,
+        PRIMARY KEY (source_system, partner_org, source_person_id)
+    )""",
+    # Registry of every person_id ever minted; ``seq`` orders ids by age (merges keep the oldest).
+    """CREATE TABLE IF NOT EXISTS mdm.person_ids (
+        person_id VARCHAR PRIMARY KEY,
+        seq BIGINT NOT NULL,
+        created_run_id VARCHAR NOT NULL,
+        retired_run_id VARCHAR,
+        successor_person_id VARCHAR
+    )""",
+    f"""CREATE TABLE IF NOT EXISTS {tables.PERSON_LINEAGE} (
+        run_id VARCHAR NOT NULL,
+        event VARCHAR NOT NULL,          -- create | merge | split | retire
+        person_id VARCHAR NOT NULL,      -- the id the event is about
+        related_person_id VARCHAR,       -- merge: survivor; split: the id it split from
+        records INTEGER NOT NULL,        -- crosswalk units involved
+        recorded_at TIMESTAMP NOT NULL DEFAULT current_timestamp
+    )""",
+    f"""CREATE TABLE IF NOT EXISTS {tables.REVIEW_QUEUE} (
+        pair_id VARCHAR PRIMARY KEY,     -- stable across runs: hash of the two unit keys
+        run_id VARCHAR NOT NULL,
+        source_system_l VARCHAR, partner_org_l VARCHAR, source_person_id_l VARCHAR,
+        source_system_r VARCHAR, partner_org_r VARCHAR, source_person_id_r VARCHAR,
+        match_probability DOUBLE NOT NULL,
+        reason VARCHAR NOT NULL          -- uncertain_band | twin_rule
+    )""",
+    f"""CREATE TABLE IF NOT EXISTS {tables.REVIEW_DECISIONS} (
+        pair_id VARCHAR NOT NULL,
+        source_system_l VARCHAR, partner_org_l VARCHAR, source_person_id_l VARCHAR,
+        source_system_r VARCHAR, partner_org_r VARCHAR, source_person_id_r VARCHAR,
+        decision VARCHAR NOT NULL,       -- match | non_match
+        reviewer VARCHAR NOT NULL,
+        decided_at TIMESTAMP NOT NULL DEFAULT current_timestamp
+    )""",
+    f"""CREATE TABLE IF NOT EXISTS {tables.LINK_RUNS} (
+        run_id VARCHAR PRIMARY KEY,
+        started_at TIMESTAMP NOT NULL,
+        finished_at TIMESTAMP,
+        status VARCHAR NOT NULL,
+        records BIGINT,
+        pairs_scored BIGINT,
+        clusters BIGINT,
+        review_queue_size BIGINT,
+        seconds DOUBLE,
+        peak_memory_mb DOUBLE,
+        summary_json VARCHAR
+    )""",
+)
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the mdm tables if missing (idempotent)."""
+    for statement in DDL:
+        con.execute(statement)
+    # identity record -> person_id of the latest run (the name core.tables reserves)
+    con.execute(
+        f"""CREATE OR REPLACE VIEW {tables.RECORD_PERSON} AS
+        SELECT source_system, partner_org, source_person_id, person_id, run_id
+        FROM {tables.CROSSWALK}"""
+    )
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
+    schema, name = qualified.split(".", 1)
+    row = con.execute(
+        "SELECT count(*) FROM information_schema.tables "
+        "WHERE table_schema = ? AND table_name = ? AND table_catalog = current_database()",
+        [schema, name],
+    ).fetchone()
+    return bool(row and row[0])

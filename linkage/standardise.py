@@ -1,0 +1,203 @@
+"""Build ``mdm.identities``: one standardised identity per crosswalk unit.
+
+Crosswalk unit = (source_system, partner_org, source_person_id):
+CALPADS (reporting LEA, SSID), college (college code, student id), CCGI ("CCGI", account id).
+
+Representative values: a unit usually has many staging rows (one per enrolment, program,
+course ...). Its identity is the most frequent (first, middle, last, birth date, gender)
+combination among its rows, preferring the record types that are *about* the person
+(SINF student information, then SENR enrolment, then the rest), ties broken by the latest
+file / line. ZIP is the most frequent non-empty value. ``n_rows`` keeps the support.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pyarrow as pa
+
+from core import tables
+from core.calpads import FILE_TYPES
+from linkage import names
+from linkage.schema import table_exists
+
+# CALPADS record types with student identity fields, by preference (1 = most authoritative).
+_CALPADS_PRIORITY = {"SINF": 1, "SENR": 2}
+
+
+def _columns(con: duckdb.DuckDBPyConnection, qualified: str) -> set[str]:
+    schema, name = qualified.split(".", 1)
+    return {r[0] for r in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = ? "
+        "AND table_name = ? AND table_catalog = current_database()", [schema, name]
+    ).fetchall()}
+
+
+def _col(cols: set[str], name: str) -> str:
+    """The column if the staging table has it, else NULL (older layouts lack some fields)."""
+    return name if name in cols else "NULL"
+
+
+def _calpads_selects(con: duckdb.DuckDBPyConnection) -> list[str]:
+    selects = []
+    for file_type in FILE_TYPES:
+        table = tables.calpads_staging(file_type)
+        if not table_exists(con, table):
+            continue
+        cols = _columns(con, table)
+        if not {"reporting_lea", "ssid", "last_name", "birth_date"} <= cols:
+            continue  # CRSC (courses) carries no student identity
+        selects.append(
+            f"""SELECT 'calpads' AS source_system, reporting_lea AS partner_org,
+                ssid AS source_person_id, ssid, {_col(cols, "first_name")} AS first_name,
+                {_col(cols, "middle_name")} AS middle_name, last_name, birth_date,
+                {_col(cols, "gender")} AS gender, {_col(cols, "address_zip")} AS zip,
+                {_CALPADS_PRIORITY.get(file_type, 3)} AS pri,
+                CAST(file_id AS VARCHAR) AS file_key, line_no
+            FROM {table}"""
+        )
+    return selects
+
+
+def _partner_selects(con: duckdb.DuckDBPyConnection) -> list[str]:
+    selects = []
+    college = tables.csv_staging("college_students")
+    if table_exists(con, college):
+        c = _columns(con, college)
+        selects.append(
+            f"""SELECT 'college', college_code, student_id, {_col(c, "ssid")},
+                {_col(c, "first_name")}, {_col(c, "middle_name")}, last_name,
+                {_col(c, "birth_date")}, {_col(c, "gender")}, {_col(c, "zip_code")}, 1,
+                CAST(file_id AS VARCHAR), line_no
+            FROM {college}"""
+        )
+    ccgi = tables.csv_staging("ccgi_activity")
+    if table_exists(con, ccgi):
+        c = _columns(con, ccgi)
+        selects.append(
+            f"""SELECT 'ccgi', 'CCGI', ccgi_account_id, {_col(c, "ssid")},
+                {_col(c, "first_name")}, NULL, {_col(c, "last_name")},
+                {_col(c, "birth_date")}, {_col(c, "gender")}, NULL, 1,
+                CAST(file_id AS VARCHAR), line_no
+            FROM {ccgi}"""
+        )
+    return selects
+
+
+def _name_lookup(con: duckdb.DuckDBPyConnection) -> None:
+    """Standardise each distinct raw name once in Python; join back in SQL."""
+    firsts = [r[0] for r in con.execute(
+        "SELECT DISTINCT first_name FROM _link_rep WHERE first_name IS NOT NULL "
+        "UNION SELECT DISTINCT middle_name FROM _link_rep WHERE middle_name IS NOT NULL"
+    ).fetchall()]
+    lasts = [r[0] for r in con.execute(
+        "SELECT DISTINCT last_name FROM _link_rep WHERE last_name IS NOT NULL"
+    ).fetchall()]
+    given_clean = [names.clean(v) for v in firsts]
+    given_first = [c.split(" ")[0] if c else None for c in given_clean]
+    given = pa.table({
+        "raw": pa.array(firsts, pa.string()),
+        "std": pa.array(given_clean, pa.string()),
+        "first_token": pa.array(given_first, pa.string()),
+        "nick": pa.array([names.nickname_forms(t) for t in given_first], pa.list_(pa.string())),
+    })
+    tokens = [names.surname_tokens(v) for v in lasts]
+    surname = pa.table({
+        "raw": pa.array(lasts, pa.string()),
+        "std": pa.array([names.standard_surname(v) for v in lasts], pa.string()),
+        "tokens": pa.array(tokens, pa.list_(pa.string())),
+    })
+    con.register("_link_given_arrow", given)
+    con.register("_link_surname_arrow", surname)
+    con.execute("CREATE OR REPLACE TEMP TABLE _link_given AS FROM _link_given_arrow")
+    con.execute("CREATE OR REPLACE TEMP TABLE _link_surname AS FROM _link_surname_arrow")
+    con.unregister("_link_given_arrow")
+    con.unregister("_link_surname_arrow")
+
+
+def build_identities(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, int]:
+    """(Re)write ``mdm.identities`` from staging; returns units per source system."""
+    selects = _calpads_selects(con) + _partner_selects(con)
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {tables.MDM}")
+    if not selects:
+        con.execute(f"DROP TABLE IF EXISTS {tables.IDENTITIES}")
+        return {}
+    union = "\nUNION ALL\n".join(selects)
+    # TEMP tables live in memory (spills are encrypted): no plaintext identifiers at rest.
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _link_raw AS
+        SELECT source_system, trim(partner_org) AS partner_org,
+               trim(source_person_id) AS source_person_id,
+               nullif(trim(ssid), '') AS ssid, nullif(trim(first_name), '') AS first_name,
+               nullif(trim(middle_name), '') AS middle_name,
+               nullif(trim(last_name), '') AS last_name, birth_date,
+               nullif(upper(trim(gender)), '') AS gender,
+               nullif(substr(regexp_replace(CAST(zip AS VARCHAR), '[^0-9]', '', 'g'), 1, 5), '')
+                   AS zip,
+               pri, file_key, line_no
+        FROM ({union})
+        WHERE nullif(trim(source_person_id), '') IS NOT NULL
+    """)
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE _link_rep AS
+        WITH tuples AS (
+            SELECT source_system, partner_org, source_person_id, first_name, middle_name,
+                   last_name, birth_date, gender, min(pri) AS pri, count(*) AS n,
+                   max(file_key || ':' || lpad(CAST(line_no AS VARCHAR), 12, '0')) AS latest,
+                   max(ssid) AS ssid
+            FROM _link_raw
+            GROUP BY ALL
+        ), ranked AS (
+            SELECT *, row_number() OVER (
+                PARTITION BY source_system, partner_org, source_person_id
+                ORDER BY pri, n DESC, latest DESC) AS rk,
+                sum(n) OVER (PARTITION BY source_system, partner_org, source_person_id) AS n_rows
+            FROM tuples
+        ), zips AS (
+            SELECT source_system, partner_org, source_person_id, mode(zip) AS zip
+            FROM _link_raw WHERE zip IS NOT NULL GROUP BY ALL
+        )
+        SELECT r.source_system, r.partner_org, r.source_person_id, r.ssid, r.first_name,
+               r.middle_name, r.last_name, r.birth_date, r.gender, z.zip, r.n_rows
+        FROM ranked r LEFT JOIN zips z USING (source_system, partner_org, source_person_id)
+        WHERE r.rk = 1
+    """)
+    _name_lookup(con)
+    con.execute(f"""
+        CREATE OR REPLACE TABLE {tables.IDENTITIES} AS
+        SELECT CAST(row_number() OVER (
+                   ORDER BY r.source_system, r.partner_org, r.source_person_id) AS BIGINT)
+                   AS unit_id,
+               r.source_system, r.partner_org, r.source_person_id,
+               -- an SSID that is the unit's own key (CALPADS) or carried by a partner record
+               r.ssid,
+               f.first_token AS first_name,
+               f.nick AS first_nick,
+               -- middle name folded into first: every given-name token, for order-free overlap
+               list_filter(list_distinct(string_split(concat_ws(' ', f.std, m.std), ' ')),
+                           t -> t <> '') AS given_tokens,
+               s.std AS last_name,
+               s.tokens AS last_tokens,
+               s.tokens[1] AS last1,
+               s.tokens[-1] AS last2,
+               r.birth_date AS dob,
+               strftime(r.birth_date, '%Y%m%d') AS dob_str,
+               CAST(year(r.birth_date) AS INTEGER) AS birth_year,
+               -- the same for a date and its day/month swap: blocks swapped dates together
+               strftime(r.birth_date, '%Y') || lpad(CAST(least(month(r.birth_date),
+                   day(r.birth_date)) AS VARCHAR), 2, '0') || lpad(CAST(greatest(
+                   month(r.birth_date), day(r.birth_date)) AS VARCHAR), 2, '0') AS dob_sym,
+               CASE WHEN r.gender IN ('M', 'F', 'X') THEN r.gender END AS gender,
+               r.zip,
+               r.n_rows,
+               '{run_id}' AS run_id
+        FROM _link_rep r
+        LEFT JOIN _link_given f ON f.raw = r.first_name
+        LEFT JOIN _link_given m ON m.raw = r.middle_name
+        LEFT JOIN _link_surname s ON s.raw = r.last_name
+    """)
+    for temp in ("_link_raw", "_link_rep", "_link_given", "_link_surname"):
+        con.execute(f"DROP TABLE IF EXISTS {temp}")
+    rows = con.execute(
+        f"SELECT source_system, count(*) FROM {tables.IDENTITIES} GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+    return {str(s): int(n) for s, n in rows}

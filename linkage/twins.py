@@ -1,0 +1,34 @@
+"""The twin rule: same surname and birth date but a different first name are two people.
+
+Different first name means: not equal, not nickname-equivalent, no shared first/middle
+token, and Jaro-Winkler below 0.85 (so a typo such as JOHN / JOHM is not a "twin"). Records
+that carry the same SSID are exempt (the state id says they are one student). The pairs found
+become cannot-links for the clustering (a clerical "match" decision overrides one).
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from core import tables
+
+TWIN_FIRST_NAME_JW = 0.85
+
+
+def twin_conflicts(con: duckdb.DuckDBPyConnection) -> list[tuple[int, int]]:
+    rows = con.execute(f"""
+        WITH t AS (
+            SELECT unit_id, dob, unnest(last_tokens) AS token, first_name, first_nick,
+                   given_tokens, ssid
+            FROM {tables.IDENTITIES}
+            WHERE dob IS NOT NULL AND first_name IS NOT NULL
+        )
+        SELECT DISTINCT a.unit_id, b.unit_id
+        FROM t a JOIN t b ON a.dob = b.dob AND a.token = b.token AND a.unit_id < b.unit_id
+        WHERE a.first_name <> b.first_name
+          AND NOT list_has_any(a.first_nick, b.first_nick)
+          AND NOT list_has_any(a.given_tokens, b.given_tokens)
+          AND jaro_winkler_similarity(a.first_name, b.first_name) < {TWIN_FIRST_NAME_JW}
+          AND (a.ssid IS NULL OR b.ssid IS NULL OR a.ssid <> b.ssid)
+    """).fetchall()
+    return [(int(a), int(b)) for a, b in rows]
