@@ -1,0 +1,308 @@
+"""Load one file's rows into staging: bulk ``read_csv`` (all VARCHAR), rules in SQL, typed insert.
+
+Runs inside the caller's transaction; inserts into staging only when no rule is broken, so
+the caller commits (accepted) or rolls back (rejected) the whole file at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from core import tables
+from core.calpads import FILE_TYPES, ODS_TRAILING_FIELDS, Layout, find_layout
+from core.errors import InputRejected, Location
+from core.partner_formats import CsvFormat
+from ingest.models import FileError
+from ingest.schema import calpads_column_types, csv_column_types
+from ingest.validate import (
+    DATE_FORMATS_CSV,
+    MAX_STORED_ERRORS,
+    ODS_DATE_FORMATS,
+    Rule,
+    field_rules,
+    find_errors,
+    in_list,
+    q,
+)
+
+LOAD_TABLE = "_ingest_load"
+CANDIDATE_DELIMITERS = (",", "\t", "|", ";", "^")
+
+
+@dataclass
+class LoadResult:
+    rows: int = 0
+    errors: list[FileError] = field(default_factory=list)
+    error_count: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CalpadsShape:
+    layout: Layout
+    ods: bool
+    record_type: str
+    columns: int
+
+
+def _reject(file_name: str, message: str, line: int | None = None, fld: str | None = None,
+            value: str | None = None, rule: str = "file") -> InputRejected:
+    return InputRejected(message, Location(file_name, line, fld, value, rule))
+
+
+def sniff_calpads(first_line: str, file_name: str) -> CalpadsShape:
+    """Record type and column count of line 1 pick the layout; anything else is a rejection."""
+    if "^" not in first_line:
+        found = next((d for d in CANDIDATE_DELIMITERS if d in first_line), None)
+        shown = {"\t": "tab"}.get(found or "", found or "none")
+        raise _reject(file_name, f"wrong delimiter: CALPADS files are caret (^) delimited, "
+                      f"line 1 has no caret (found {shown!r})", 1, None, shown, "delimiter_caret")
+    values = first_line.split("^")
+    record_type = values[0].strip().upper()
+    base = record_type[:-2] if record_type.endswith("-R") else record_type
+    if base not in FILE_TYPES:
+        raise _reject(file_name, f"unknown record type; expected one of {', '.join(FILE_TYPES)} "
+                      "(or the -R ODS form)", 1, "record_type_code", values[0], "record_type")
+    found_layout = find_layout(record_type, len(values))
+    if found_layout is None:
+        from core.calpads import LAYOUTS
+
+        ods = record_type.endswith("-R")
+        expected = sorted({
+            (lay.ods_column_count if ods else lay.upload_column_count)
+            for lay in LAYOUTS if lay.file_type == base
+        })
+        raise _reject(
+            file_name,
+            f"wrong column count: {record_type} has {' or '.join(map(str, expected))} columns "
+            f"in the known layouts, line 1 has {len(values)}",
+            1, None, str(len(values)), "column_count",
+        )
+    layout, ods = found_layout
+    return CalpadsShape(layout, ods, record_type, len(values))
+
+
+def _read_csv_sql(path: Path, columns: list[str], *, delim: str, header: bool, quote: str) -> str:
+    cols = "{" + ", ".join(f"{q(c)}: 'VARCHAR'" for c in columns) + "}"
+    return (
+        f"read_csv({q(str(path))}, columns = {cols}, delim = {q(delim)}, quote = {q(quote)}, "
+        f"escape = {q(quote)}, header = {str(header).lower()}, auto_detect = false, "
+        "strict_mode = true, null_padding = false, all_varchar = true, "
+        f"rejects_table = '_ingest_rej', rejects_scan = '_ingest_rejs', "
+        f"rejects_limit = {MAX_STORED_ERRORS})"
+    )
+
+
+def _structural_errors(con: duckdb.DuckDBPyConnection, file_name: str) -> list[FileError]:
+    rows = con.execute(
+        "SELECT line, error_type, error_message FROM _ingest_rej "
+        "WHERE scan_id = (SELECT max(scan_id) FROM _ingest_rejs) ORDER BY line"
+    ).fetchall()
+    errors = []
+    for line, error_type, message in rows:
+        rule = str(error_type).lower().replace(" ", "_")
+        if rule in ("too_many_columns", "missing_columns"):
+            rule = "column_count"
+        errors.append(FileError(file=file_name, line=int(line), rule=rule, message=str(message)))
+    return errors
+
+
+def _bulk_load(
+    con: duckdb.DuckDBPyConnection, source_sql: str, select_list: str, line_offset: int,
+    file_name: str,
+) -> tuple[list[FileError], int]:
+    """Read the whole file into ``LOAD_TABLE`` (trimmed, empty -> NULL, with line_no)."""
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {LOAD_TABLE} AS "
+        f"SELECT row_number() OVER () + {line_offset} AS line_no, {select_list} FROM {source_sql}"
+    )
+    structural = _structural_errors(con, file_name)
+    count_row = con.execute(f"SELECT count(*) FROM {LOAD_TABLE}").fetchone()
+    return structural, int(count_row[0]) if count_row else 0
+
+
+def load_calpads(
+    con: duckdb.DuckDBPyConnection,
+    fifo: Path,
+    *,
+    file_id: str,
+    file_name: str,
+    shape: CalpadsShape,
+    year_id: str | None,
+    partner_org: str | None,
+) -> LoadResult:
+    """Load a caret file of the given shape; check rules; insert into staging when clean."""
+    layout, ods = shape.layout, shape.ods
+    names = layout.column_names(ods)
+    source = _read_csv_sql(fifo, names, delim="^", header=False, quote="")
+    select_list = ", ".join(f"nullif(trim({c}), '') AS {c}" for c in names)
+    structural, loaded = _bulk_load(con, source, select_list, 0, file_name)
+    result = LoadResult()
+    if structural:
+        result.errors, result.error_count = structural, len(structural)
+        return result
+    if loaded == 0:
+        raise _reject(file_name, "the file has no records", None, None, None, "file_not_empty")
+
+    rules: list[Rule] = []
+    for spec in layout.fields:
+        rules.extend(field_rules(spec))
+    rules.append(Rule(
+        "record_type_code", f"(upper(record_type_code) <> {q(shape.record_type)})",
+        "record_type_consistent", f"every record of this file must be {shape.record_type}",
+    ))
+    if year_id:
+        rules.append(Rule(
+            "academic_year_id", f"(academic_year_id <> {q(year_id)})", "name_content_year",
+            f"the file name says academic year {year_id}, this record says another year",
+        ))
+    if partner_org:
+        rules.append(Rule(
+            "reporting_lea", f"(reporting_lea <> {q(partner_org)})", "name_content_lea",
+            f"the file was sent as LEA {partner_org}, this record names another reporting LEA",
+        ))
+    result.errors, result.error_count = find_errors(con, LOAD_TABLE, rules, file_name)
+    if result.error_count:
+        return result
+
+    types = calpads_column_types(layout.file_type)
+    targets, exprs = [], []
+    for col in names:
+        targets.append(col)
+        if col in ODS_TRAILING_FIELDS:
+            fmts = "[" + ", ".join(q(f) for f in ODS_DATE_FORMATS) + "]"
+            exprs.append(f"CAST(try_strptime({col}, {fmts}) AS DATE)")
+        elif types[col] == "DATE":
+            exprs.append(f"CAST(strptime({col}, '%Y%m%d') AS DATE)")
+        elif col == "record_type_code":
+            exprs.append(f"upper({col})")
+        else:
+            exprs.append(col)
+    if ods:
+        bad_row = con.execute(
+            f"SELECT " + ", ".join(
+                f"count(*) FILTER ({c} IS NOT NULL AND try_strptime({c}, "
+                f"[{', '.join(q(f) for f in ODS_DATE_FORMATS)}]) IS NULL)"
+                for c in ODS_TRAILING_FIELDS
+            ) + f" FROM {LOAD_TABLE}"
+        ).fetchone()
+        for col, bad in zip(ODS_TRAILING_FIELDS, bad_row or (), strict=False):
+            if bad:
+                result.warnings.append(f"{bad} values of {col} are not dates; stored as empty")
+    table = tables.calpads_staging(layout.file_type)
+    con.execute(
+        f"INSERT INTO {table} ({', '.join(targets)}, file_id, line_no) "
+        f"SELECT {', '.join(exprs)}, {q(file_id)}, line_no FROM {LOAD_TABLE}"
+    )
+    con.execute(f"DROP TABLE {LOAD_TABLE}")
+    result.rows = loaded
+    return result
+
+
+# --- college and CCGI CSV files -------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CsvShape:
+    fmt: CsvFormat
+    file_columns: int
+    mapping: tuple[str | None, ...]  # canonical name per file column (None = ignored)
+    warnings: tuple[str, ...]
+
+
+def _norm(name: str) -> str:
+    return name.strip().strip('"').strip().lower().replace(" ", "_").replace("-", "_")
+
+
+def sniff_csv(
+    header_line: str, fmt: CsvFormat, column_map: Mapping[str, str], file_name: str
+) -> CsvShape:
+    """Map the header onto the canonical columns through ``column_map`` (partner name -> ours)."""
+    if "," not in header_line:
+        found = next((d for d in CANDIDATE_DELIMITERS if d in header_line), None)
+        if found is not None or len(fmt.columns) > 1:
+            shown = {"\t": "tab"}.get(found or "", found or "none")
+            raise _reject(file_name, f"wrong delimiter: {fmt.kind} files are comma-separated "
+                          f"with a header row (found {shown!r})", 1, None, shown, "delimiter_comma")
+    lookup = {_norm(k): v for k, v in column_map.items()}
+    mapping: list[str | None] = []
+    warnings: list[str] = []
+    for raw in header_line.split(","):
+        name = lookup.get(_norm(raw), _norm(raw))
+        if name in fmt.columns:
+            if name in mapping:
+                raise _reject(file_name, f"column {name} appears twice in the header", 1, name,
+                              raw, "header_duplicate")
+            mapping.append(name)
+        else:
+            mapping.append(None)
+            warnings.append(f"column {raw.strip()!r} is not part of {fmt.kind}; ignored")
+    missing = [c for c in fmt.required if c not in mapping]
+    if missing:
+        raise _reject(file_name, f"required column(s) missing from the header: "
+                      f"{', '.join(missing)} (map partner names with a column map)", 1,
+                      missing[0], None, "header_required_column")
+    absent = [c for c in fmt.columns if c not in mapping and c not in fmt.required]
+    if absent:
+        warnings.append(f"optional column(s) not sent: {', '.join(absent)}")
+    return CsvShape(fmt, len(mapping), tuple(mapping), tuple(warnings))
+
+
+def load_csv(
+    con: duckdb.DuckDBPyConnection,
+    fifo: Path,
+    *,
+    file_id: str,
+    file_name: str,
+    shape: CsvShape,
+    partner_org: str | None,
+) -> LoadResult:
+    fmt = shape.fmt
+    positional = [f"c{i}" for i in range(shape.file_columns)]
+    source = _read_csv_sql(fifo, positional, delim=",", header=True, quote='"')
+    picked = {name: pos for pos, name in zip(positional, shape.mapping, strict=True) if name}
+    select_list = ", ".join(
+        f"nullif(trim({picked[c]}), '') AS {c}" if c in picked else f"CAST(NULL AS VARCHAR) AS {c}"
+        for c in fmt.columns
+    )
+    structural, loaded = _bulk_load(con, source, select_list, 1, file_name)
+    result = LoadResult(warnings=list(shape.warnings))
+    if structural:
+        result.errors, result.error_count = structural, len(structural)
+        return result
+    if loaded == 0:
+        raise _reject(file_name, "the file has a header but no records", None, None, None,
+                      "file_not_empty")
+    rules = [Rule(c, f"({c} IS NULL)", "required", "required field is empty") for c in fmt.required]
+    fmts = "[" + ", ".join(q(f) for f in DATE_FORMATS_CSV) + "]"
+    for c in fmt.date_columns:
+        rules.append(Rule(
+            c, f"({c} IS NOT NULL AND (NOT regexp_full_match({c}, '[0-9]{{4}}-?[0-9]{{2}}-?[0-9]{{2}}')"
+            f" OR try_strptime({c}, {fmts}) IS NULL))",
+            "date_iso", "not a valid date (YYYY-MM-DD or CCYYMMDD)",
+        ))
+    for c, codes in fmt.code_sets:
+        rules.append(Rule(c, f"({c} IS NOT NULL AND {c} NOT IN ({in_list(codes - {''})}))",
+                          f"code_set_{c}", f"not one of: {', '.join(sorted(codes - {''}))}"))
+    if partner_org and "college_code" in fmt.columns:
+        rules.append(Rule(
+            "college_code", f"(college_code <> {q(partner_org)})", "name_content_college",
+            f"the file was sent as college {partner_org}, this record names another college",
+        ))
+    result.errors, result.error_count = find_errors(con, LOAD_TABLE, rules, file_name)
+    if result.error_count:
+        return result
+    exprs = [
+        f"CAST(try_strptime({c}, {fmts}) AS DATE)" if t == "DATE" else c
+        for c, t in csv_column_types(fmt.kind).items()
+    ]
+    con.execute(
+        f"INSERT INTO {tables.csv_staging(fmt.kind)} ({', '.join(fmt.columns)}, file_id, line_no) "
+        f"SELECT {', '.join(exprs)}, {q(file_id)}, line_no FROM {LOAD_TABLE}"
+    )
+    con.execute(f"DROP TABLE {LOAD_TABLE}")
+    result.rows = loaded
+    return result

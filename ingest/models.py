@@ -1,0 +1,57 @@
+"""Result objects of ingest: receipts and the errors they carry (pydantic, so they serialise to JSON)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel
+
+from core.errors import Location
+
+
+class ReceiptStatus(StrEnum):
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    HELD = "held"
+
+
+class FileError(BaseModel):
+    """One broken rule, where it is and the value that broke it."""
+
+    file: str
+    line: int | None = None
+    field: str | None = None
+    value: str | None = None
+    rule: str
+    message: str
+
+    def location(self) -> Location:
+        return Location(self.file, self.line, self.field, self.value, self.rule)
+
+    def describe(self) -> str:
+        return f"{self.location().describe()}: {self.message}"
+
+
+class Receipt(BaseModel):
+    """What became of one received (or unpacked / reassembled) file."""
+
+    receipt_id: str
+    file_id: str
+    file_name: str
+    status: ReceiptStatus
+    source_system: str | None = None
+    kind: str | None = None
+    partner_org: str | None = None
+    period: str | None = None
+    rows: int = 0
+    warnings: list[str] = []
+    errors: list[FileError] = []
+    error_count: int = 0
+    message: str = ""
+    superseded: list[str] = []
+    created_at: datetime | None = None
+
+    @property
+    def rejected(self) -> bool:
+        return self.status == ReceiptStatus.REJECTED

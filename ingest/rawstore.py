@@ -1,0 +1,188 @@
+"""The raw store: every received file, byte for byte, encrypted at rest and named by its SHA-256.
+
+Format of one stored file (``<raw_dir>/<sha[:2]>/<sha>.c2craw``)::
+
+    MAGIC (8 bytes) | chunk size (4 bytes, big endian) | nonce prefix (8 bytes)
+    then one AES-256-GCM block per plaintext chunk: ciphertext + 16-byte tag
+
+Chunk ``i`` uses nonce ``prefix || i`` (4 bytes) and authenticates the header, its index and
+whether it is the last chunk, so chunks cannot be reordered, dropped or the file truncated
+without the tag check failing. Fixed-size chunks make the file seekable without decrypting
+what comes before, which lets :class:`EncryptedReader` hand a stored ``.zip`` to ``zipfile``
+without a plaintext copy anywhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import secrets
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from core.errors import IntegrityError_, NotFound
+
+MAGIC = b"C2CRAW1\n"
+CHUNK = 1024 * 1024
+TAG = 16
+_HEADER = struct.Struct(">4s8s")  # chunk size (as 4 raw bytes), nonce prefix
+HEADER_LEN = len(MAGIC) + _HEADER.size
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    sha256: str
+    size: int
+    path: Path
+    already_stored: bool
+
+
+def _aad(header: bytes, index: int, last: bool) -> bytes:
+    return header + struct.pack(">I?", index, last)
+
+
+def raw_path(raw_dir: Path, sha256: str) -> Path:
+    return raw_dir / sha256[:2] / f"{sha256}.c2craw"
+
+
+def store_file(source: Path, raw_dir: Path, key: bytes) -> StoredFile:
+    """Encrypt ``source`` into the raw store in one streaming pass; returns its SHA-256.
+
+    The encrypted copy is written to a temporary name, fsynced, then renamed, so a crash never
+    leaves a truncated file under the final name. Storing the same bytes twice keeps the first.
+    """
+    raw_dir.mkdir(parents=True, exist_ok=True)
+    aes = AESGCM(key)
+    header = MAGIC + _HEADER.pack(struct.pack(">I", CHUNK), secrets.token_bytes(8))
+    prefix = header[-8:]
+    digest = hashlib.sha256()
+    tmp = raw_dir / f".incoming-{secrets.token_hex(8)}.tmp"
+    size = 0
+    try:
+        with open(source, "rb") as src, open(tmp, "wb") as out:
+            out.write(header)
+            index = 0
+            chunk = src.read(CHUNK)
+            while True:
+                following = src.read(CHUNK) if len(chunk) == CHUNK else b""
+                last = not following
+                digest.update(chunk)
+                size += len(chunk)
+                nonce = prefix + struct.pack(">I", index)
+                out.write(aes.encrypt(nonce, chunk, _aad(header, index, last)))
+                if last:
+                    break
+                chunk = following
+                index += 1
+            out.flush()
+            os.fsync(out.fileno())
+        sha = digest.hexdigest()
+        final = raw_path(raw_dir, sha)
+        if final.exists():
+            tmp.unlink()
+            return StoredFile(sha, size, final, already_stored=True)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp, final)
+        return StoredFile(sha, size, final, already_stored=False)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+class EncryptedReader(io.RawIOBase):
+    """A read-only, seekable file object over a stored file: plaintext only ever in memory."""
+
+    def __init__(self, path: Path, key: bytes) -> None:
+        super().__init__()
+        if not path.exists():
+            raise NotFound(f"raw file {path.name} is not in the raw store")
+        self._handle = open(path, "rb")  # noqa: SIM115 - closed in close()
+        self._aes = AESGCM(key)
+        self._header = self._handle.read(HEADER_LEN)
+        if len(self._header) != HEADER_LEN or not self._header.startswith(MAGIC):
+            self._handle.close()
+            raise IntegrityError_(f"raw file {path.name} is not a raw-store file")
+        chunk_raw, self._prefix = _HEADER.unpack(self._header[len(MAGIC):])
+        self._chunk = struct.unpack(">I", chunk_raw)[0]
+        total = os.fstat(self._handle.fileno()).st_size - HEADER_LEN
+        block = self._chunk + TAG
+        self._chunks = max(1, -(-total // block))
+        self.size = total - self._chunks * TAG
+        self._name = path.name
+        self._pos = 0
+        self._cached: tuple[int, bytes] | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self.size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def _chunk_plain(self, index: int) -> bytes:
+        if self._cached and self._cached[0] == index:
+            return self._cached[1]
+        block = self._chunk + TAG
+        self._handle.seek(HEADER_LEN + index * block)
+        data = self._handle.read(block)
+        last = index == self._chunks - 1
+        nonce = self._prefix + struct.pack(">I", index)
+        try:
+            plain = self._aes.decrypt(nonce, data, _aad(self._header, index, last))
+        except InvalidTag as exc:
+            raise IntegrityError_(
+                f"raw file {self._name} failed its integrity check at chunk {index}: "
+                "wrong raw-store key or the file was altered"
+            ) from exc
+        self._cached = (index, plain)
+        return plain
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        if self._pos >= self.size:
+            return 0
+        index, offset = divmod(self._pos, self._chunk)
+        plain = self._chunk_plain(index)
+        piece = plain[offset: offset + len(buffer)]
+        buffer[: len(piece)] = piece
+        self._pos += len(piece)
+        return len(piece)
+
+    def iter_chunks(self) -> Iterator[bytes]:
+        """Every plaintext chunk in order, from the current position (fast sequential read)."""
+        while self._pos < self.size:
+            index, offset = divmod(self._pos, self._chunk)
+            piece = self._chunk_plain(index)[offset:]
+            self._cached = None
+            self._pos += len(piece)
+            yield piece
+
+    def close(self) -> None:
+        self._handle.close()
+        super().close()
+
+
+def iter_plaintext(raw_dir: Path, sha256: str, key: bytes) -> Iterator[bytes]:
+    """Decrypt a stored file chunk by chunk (bounded memory)."""
+    reader = EncryptedReader(raw_path(raw_dir, sha256), key)
+    try:
+        yield from reader.iter_chunks()
+    finally:
+        reader.close()
+
+
+def read_all(raw_dir: Path, sha256: str, key: bytes) -> bytes:
+    """The whole plaintext (tests and small files only)."""
+    return b"".join(iter_plaintext(raw_dir, sha256, key))

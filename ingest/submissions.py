@@ -1,0 +1,150 @@
+"""Submission tracking for the K12 Strong Workforce Program (SWP).
+
+Per partner and academic year: rows received per CALPADS file type (current files only), what
+the partner's funding rounds still need, and where it stands against the deadline. The rounds
+(which years each needs, which file types, the deadline) are data: ``swp_rounds.csv``.
+The deadline for academic year ``2022-23`` is the deadline day (1 November) of 2023, the
+autumn after the year ends.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from datetime import date
+from importlib import resources
+from pathlib import Path
+
+import duckdb
+
+from core import tables
+from core.calpads import FILE_TYPES
+from core.partners import Partner, PartnerKind
+from ingest.schema import ensure_schema
+
+CSV_COLUMNS = (
+    "Org_Name", "Academic_Year", *FILE_TYPES, "Org_Code", "Rounds", "Missing", "Deadline",
+    "Deadline_Status",
+)
+
+
+@dataclass(frozen=True)
+class Round:
+    number: int
+    years: tuple[str, ...]
+    deadline_month_day: tuple[int, int]
+    file_types: tuple[str, ...]
+
+
+@dataclass
+class SubmissionRow:
+    org_code: str
+    org_name: str
+    academic_year: str
+    counts: dict[str, int]
+    rounds: list[int] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    deadline: date | None = None
+    deadline_status: str = ""
+
+    def as_csv_row(self) -> dict[str, str]:
+        row = {"Org_Name": self.org_name, "Academic_Year": self.academic_year}
+        row.update({t: str(self.counts.get(t, 0)) for t in FILE_TYPES})
+        row.update(
+            Org_Code=self.org_code, Rounds=";".join(map(str, self.rounds)),
+            Missing=";".join(self.missing),
+            Deadline=self.deadline.isoformat() if self.deadline else "",
+            Deadline_Status=self.deadline_status,
+        )
+        return row
+
+
+def _years(first: str, last: str) -> tuple[str, ...]:
+    start, end = int(first[:4]), int(last[:4])
+    return tuple(f"{y}-{str(y + 1)[-2:]}" for y in range(start, end + 1))
+
+
+def load_rounds(path: Path | None = None) -> dict[int, Round]:
+    """The rounds table (the packaged ``swp_rounds.csv`` unless another file is given)."""
+    text = (path.read_text(encoding="utf-8") if path else
+            resources.files("ingest").joinpath("swp_rounds.csv").read_text(encoding="utf-8"))
+    rounds = {}
+    for rec in csv.DictReader(text.splitlines()):
+        month, day = (int(x) for x in rec["deadline_month_day"].split("-"))
+        rounds[int(rec["round"])] = Round(
+            int(rec["round"]), _years(rec["first_year"], rec["last_year"]), (month, day),
+            tuple(t for t in rec["file_types"].split(";") if t),
+        )
+    return rounds
+
+
+def _received(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], dict[str, tuple[int, date]]]:
+    """(org, year) -> file type -> (rows, last load date), over current accepted files."""
+    found: dict[tuple[str, str], dict[str, tuple[int, date]]] = {}
+    for org, year, kind, rows, loaded in con.execute(
+        f"SELECT f.partner_org, f.period, f.kind, sum(r.rows), max(f.loaded_at) "
+        f"FROM {tables.FILES} f JOIN {tables.RECEIPTS} r USING (file_id) "
+        "WHERE f.source_system = 'calpads' AND f.status = 'accepted' "
+        "GROUP BY ALL"
+    ).fetchall():
+        found.setdefault((org, year), {})[kind] = (int(rows), loaded.date())
+    return found
+
+
+def submission_report(
+    con: duckdb.DuckDBPyConnection,
+    partners: list[Partner],
+    as_of: date,
+    rounds: dict[int, Round] | None = None,
+) -> list[SubmissionRow]:
+    """One row per LEA/COE partner and academic year (years its rounds need, plus years sent)."""
+    ensure_schema(con)
+    rounds = rounds if rounds is not None else load_rounds()
+    received = _received(con)
+    names = {p.org_code: p for p in partners}
+    orgs = {p.org_code for p in partners if p.kind in (PartnerKind.LEA, PartnerKind.COE)}
+    orgs |= {org for org, _ in received}
+    rows: list[SubmissionRow] = []
+    for org in sorted(orgs):
+        partner = names.get(org)
+        needs: dict[str, list[Round]] = {}
+        for number in (partner.swp_rounds if partner else []):
+            if number in rounds:
+                for year in rounds[number].years:
+                    needs.setdefault(year, []).append(rounds[number])
+        years = set(needs) | {year for o, year in received if o == org}
+        for year in sorted(years):
+            got = received.get((org, year), {})
+            counts = {t: got[t][0] if t in got else 0 for t in FILE_TYPES}
+            year_rounds = needs.get(year, [])
+            required = sorted({t for r in year_rounds for t in r.file_types})
+            missing = [t for t in required if counts.get(t, 0) == 0]
+            deadline = None
+            status = "not required"
+            if year_rounds:
+                month, day = min(r.deadline_month_day for r in year_rounds)
+                deadline = date(int(year[:4]) + 1, month, day)
+                status = _status(missing, deadline, as_of, [got[t][1] for t in required if t in got])
+            rows.append(SubmissionRow(
+                org_code=org, org_name=partner.name if partner else f"(unregistered {org})",
+                academic_year=year, counts=counts, rounds=sorted(r.number for r in year_rounds),
+                missing=missing, deadline=deadline, deadline_status=status,
+            ))
+    return rows
+
+
+def _status(missing: list[str], deadline: date, as_of: date, loaded: list[date]) -> str:
+    if not missing:
+        late = any(d > deadline for d in loaded)
+        return "complete (late)" if late else "complete"
+    if as_of > deadline:
+        return f"overdue by {(as_of - deadline).days} days"
+    return f"due in {(deadline - as_of).days} days"
+
+
+def write_csv(rows: list[SubmissionRow], path: Path) -> None:
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(CSV_COLUMNS))
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(row.as_csv_row())
