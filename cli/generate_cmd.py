@@ -1,10 +1,47 @@
-"""CLI commands: generate."""
+"""CLI commands: generate (synthetic partner landing tree)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+from synth import DEFAULT_YEARS, generate
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the app (filled in by its issue)."""
-    del app
+    """Add ``c2c generate`` to the app."""
+
+    @app.command("generate")
+    def generate_command(
+        out: Path = typer.Option(..., "--out", help="Folder to write the landing tree into."),
+        students: int = typer.Option(1000, "--students", help="Number of K-12 students."),
+        seed: int = typer.Option(1, "--seed", help="Random seed; same seed, same bytes."),
+        years: str = typer.Option(
+            ",".join(DEFAULT_YEARS), "--years", help="Academic years, comma separated."
+        ),
+    ) -> None:
+        """Generate synthetic CALPADS, college and CCGI files plus truth.parquet."""
+        console = Console()
+        year_list = [y for y in years.split(",") if y.strip()]
+        with Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(), console=console,
+        ) as bar:
+            tasks: dict[str, TaskID] = {}
+
+            def progress(stage: str, done: int, total: int) -> None:
+                if stage not in tasks:
+                    tasks[stage] = bar.add_task(stage, total=max(total, 1))
+                bar.update(tasks[stage], completed=done, total=max(total, 1))
+
+            summary = generate(out, students=students, seed=seed, years=year_list,
+                               progress=progress)
+        size_mb = summary.bytes / 1e6
+        console.print(
+            f"Wrote {summary.files} files ({size_mb:.1f} MB) for {summary.students:,} students "
+            f"({summary.people:,} people, years {', '.join(summary.years)}) to {summary.out_dir} "
+            f"in {summary.seconds:.1f} s; truth rows: {summary.truth_rows:,}."
+        )

@@ -1,0 +1,131 @@
+"""K-12 school histories: enrolment stints per LEA and year (moves, drop-outs, graduation)."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from synth.orgs import LEAS, Lea, School
+from synth.population import Person
+
+# Drop-out probability per year by grade, and exit codes used for drop-outs (weights).
+DROPOUT_RATE = {7: 0.002, 8: 0.004, 9: 0.01, 10: 0.015, 11: 0.025, 12: 0.03}
+DROPOUT_EXITS = (("E400", 6), ("E300", 2), ("E140", 2))
+MOVE_MIDYEAR_RATE = 0.05  # moves to another LEA during the year (T160 + new stint)
+MOVE_SUMMER_RATE = 0.03  # switches LEA between years
+GRADUATION_OUTCOMES = (("100", 90), ("120", 3), ("360", 4), ("retained", 3))
+
+
+@dataclass
+class Stint:
+    """One SENR enrolment: a person at one school of one LEA within one academic year."""
+
+    person: Person
+    year: int  # index into years
+    lea: Lea
+    school: School
+    grade: int
+    ssid: str
+    start: date
+    exit: date
+    exit_reason: str
+    completion: str = ""
+    full_year: bool = True  # attended until year end (gets course completions)
+
+
+def year_start(lea: Lea, start_year: int) -> date:
+    return date(start_year, 8, 8 + int(lea.code[-2:]) % 10)
+
+
+def year_end(lea: Lea, start_year: int) -> date:
+    return date(start_year + 1, 6, 2 + int(lea.code[-2:]) % 10)
+
+
+def _pick_lea(rng: random.Random, grade: int, avoid: Lea | None = None) -> Lea:
+    options = [lea for lea in LEAS if lea is not avoid and (
+        grade >= 9 or any(s.level == "MS" for s in lea.schools))]
+    return rng.choices(options, weights=[lea.weight for lea in options])[0]
+
+
+def _random_day(rng: random.Random, first: date, last: date) -> date:
+    return first + timedelta(days=rng.randrange(max(1, (last - first).days)))
+
+
+def simulate(rng: random.Random, people: list[Person], years: list[int]) -> list[Stint]:
+    """School histories for K-12 ``people`` across ``years`` (start years of academic years)."""
+    stints: list[Stint] = []
+    state = rng.getstate()
+    for person in people:
+        if person.twin_of is not None:
+            # twins: same LEAs, schools and dates as the elder twin (replay the same draws)
+            rng.setstate(state)
+        state = rng.getstate()
+        stints.extend(_history(rng, person, years))
+    return stints
+
+
+def _history(rng: random.Random, person: Person, years: list[int]) -> list[Stint]:
+    out: list[Stint] = []
+    grade = person.grade_at_entry
+    lea = _pick_lea(rng, grade)
+    school = rng.choice(lea.schools_for(grade))
+    ssid = person.ssid
+    # A two-SSID student changes LEA once, in a chosen year; the new LEA mints a second SSID.
+    mid_year = rng.randrange(person.entry_year, len(years)) if person.ssid2 else -1
+    used_second = False
+    for y in range(person.entry_year, len(years)):
+        start_year = years[y]
+        if grade > 12:
+            break
+        start = year_start(lea, start_year)
+        if y == person.entry_year and y > 0 and rng.random() < 0.5:
+            start = _random_day(rng, start, date(start_year + 1, 3, 1))  # arrived mid-year
+        end = year_end(lea, start_year)
+        school = school if school in lea.schools_for(grade) else rng.choice(lea.schools_for(grade))
+        person.last_k12_year = y
+        if y == mid_year or (mid_year < 0 and rng.random() < MOVE_MIDYEAR_RATE):
+            leave = _random_day(rng, max(start + timedelta(days=20), date(start_year, 10, 1)),
+                                date(start_year + 1, 4, 15))
+            out.append(Stint(person, y, lea, school, grade, ssid, start, leave, "T160",
+                             full_year=False))
+            lea = _pick_lea(rng, grade, avoid=lea)
+            school = rng.choice(lea.schools_for(grade))
+            if y == mid_year:
+                ssid, used_second = person.ssid2, True
+            start = leave + timedelta(days=rng.randrange(1, 15))
+            end = year_end(lea, start_year)
+        drop_p = DROPOUT_RATE.get(grade, 0.0)
+        if rng.random() < drop_p:
+            leave = _random_day(rng, start + timedelta(days=10), end)
+            reason = rng.choices([c for c, _ in DROPOUT_EXITS],
+                                 weights=[w for _, w in DROPOUT_EXITS])[0]
+            out.append(Stint(person, y, lea, school, grade, ssid, start, leave, reason,
+                             full_year=False))
+            person.dropped_year = y
+            break
+        if grade == 12:
+            outcome = rng.choices([c for c, _ in GRADUATION_OUTCOMES],
+                                  weights=[w for _, w in GRADUATION_OUTCOMES])[0]
+            if outcome != "retained":
+                out.append(Stint(person, y, lea, school, grade, ssid, start, end, "E230",
+                                 completion=outcome))
+                if outcome == "100":
+                    person.graduated_year = y
+                else:
+                    person.dropped_year = y
+                break
+            out.append(Stint(person, y, lea, school, grade, ssid, start, end, "E155"))
+            continue  # repeats grade 12
+        if grade <= 11 and rng.random() < MOVE_SUMMER_RATE and y + 1 < len(years):
+            out.append(Stint(person, y, lea, school, grade, ssid, start, end, "T160"))
+            lea = _pick_lea(rng, grade + 1, avoid=lea)
+            school = rng.choice(lea.schools_for(grade + 1))
+        else:
+            reason = "E155"
+            out.append(Stint(person, y, lea, school, grade, ssid, start, end, reason))
+        grade += 1
+    if person.ssid2 and not used_second:
+        person.ssid2 = ""
+        person.has_second_ssid = False
+    return out

@@ -1,0 +1,81 @@
+"""Name pools: hand-curated, rank-ordered lists per heritage group (``synth/data/names.json``).
+
+Lists are in rough frequency order; a name's weight is Zipf-like (1 / (rank + 2)), which gives
+realistic collisions on common names ("José García", "Kevin Nguyen") without a census file.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+
+@dataclass(frozen=True)
+class WeightedPool:
+    """Names with cumulative weights, for ``random.choices(..., cum_weights=...)``."""
+
+    names: tuple[str, ...]
+    cum_weights: tuple[float, ...]
+
+    def pick(self, rng: random.Random) -> str:
+        return rng.choices(self.names, cum_weights=self.cum_weights)[0]
+
+
+def _pool(names: list[str]) -> WeightedPool:
+    weights = [1.0 / (rank + 2) for rank in range(len(names))]
+    return WeightedPool(tuple(names), tuple(itertools.accumulate(weights)))
+
+
+@dataclass(frozen=True)
+class Group:
+    """One heritage group: its name pools and how CALPADS would record its race/ethnicity."""
+
+    key: str
+    race_ethnicity: str  # evaluation subgroup: hispanic, white, asian, filipino, black, other
+    race_codes: tuple[str, ...]
+    hispanic: bool
+    male: WeightedPool
+    female: WeightedPool
+    middle_male: WeightedPool
+    middle_female: WeightedPool
+    surname: WeightedPool
+    double_surname_share: float
+    two_given_share: float
+
+
+@dataclass(frozen=True)
+class NamePools:
+    groups: tuple[Group, ...]
+    cum_shares: tuple[float, ...]
+
+    def pick_group(self, rng: random.Random) -> Group:
+        return rng.choices(self.groups, cum_weights=self.cum_shares)[0]
+
+
+@lru_cache(maxsize=1)
+def load_pools() -> NamePools:
+    """Read the packaged name file once."""
+    text = resources.files("synth").joinpath("data/names.json").read_text(encoding="utf-8")
+    data = json.loads(text)
+    groups = []
+    shares = []
+    for key, g in data["groups"].items():
+        groups.append(Group(
+            key=key,
+            race_ethnicity=g["race_ethnicity"],
+            race_codes=tuple(g["race_codes"]),
+            hispanic=bool(g["hispanic"]),
+            male=_pool(g["male"]),
+            female=_pool(g["female"]),
+            middle_male=_pool(g["middle_male"]),
+            middle_female=_pool(g["middle_female"]),
+            surname=_pool(g["surname"]),
+            double_surname_share=float(g["double_surname_share"]),
+            two_given_share=float(g["two_given_share"]),
+        ))
+        shares.append(float(data["group_shares"][key]))
+    return NamePools(tuple(groups), tuple(itertools.accumulate(shares)))

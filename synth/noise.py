@@ -1,0 +1,205 @@
+"""Agency-to-agency identity noise: how one person's name and birth date drift between partners.
+
+Each partner keeps its own copy of a person (one per LEA, college, CCGI account). Noise is drawn
+once per copy, so a copy is consistent across every file and year of that partner, the way a
+student information system keeps one record per student. Every change made is tagged; the tags
+go to the truth file (column ``noise``) so evaluations and tests can measure the rates.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+
+from nicknames import NickNamer
+from pydantic import BaseModel, Field
+from unidecode import unidecode
+
+
+def _rate(default: float, description: str) -> float:
+    """A probability field with its documentation."""
+    result: float = Field(default=default, ge=0, le=1, description=description)
+    return result
+
+
+class NoiseRates(BaseModel):
+    """Probabilities of each kind of identity noise. Defaults aim at what linkage meets in practice.
+
+    Per-copy rates apply independently to each partner's copy of a person; "among ..." rates
+    apply only when the condition holds (e.g. the name has accents). Population anomalies
+    (twins, two SSIDs, name collisions) are shares of K-12 students.
+    """
+
+    typo: float = _rate(0.03, "one character edit in first or last name")
+    nickname: float = _rate(0.06, "first name recorded as a common nickname (when one exists)")
+    accent_dropped: float = _rate(0.5, "among names with accents: recorded in plain ASCII")
+    punctuation_dropped: float = _rate(
+        0.3, "among names with an apostrophe, hyphen or period: those removed")
+    double_surname_variant: float = _rate(
+        0.6, "among double surnames: recorded as one surname, hyphenated or joined")
+    middle_in_first: float = _rate(
+        0.04, "among people with a middle name: middle folded into the first name")
+    name_swap: float = _rate(0.01, "first and last name swapped")
+    dob_day_month_swap: float = _rate(
+        0.015, "among birth days <= 12 (and != month): day and month swapped")
+    dob_typo: float = _rate(0.005, "birth day off by one (or set to 15)")
+    missing_dob: float = _rate(0.01, "birth date left blank")
+    missing_gender: float = _rate(0.02, "gender left blank")
+    second_ssid: float = _rate(
+        0.01, "K-12 students given a second SSID by the next LEA they move to (a MID)")
+    twins: float = _rate(0.02, "K-12 students who are one of a twin pair (surname, DOB, LEA)")
+    name_collision: float = _rate(
+        0.01, "K-12 students sharing first + last name and birth year with another student")
+
+
+@dataclass(frozen=True)
+class TrueIdentity:
+    """A person as they really are (the truth the noise starts from)."""
+
+    first: str
+    middle: str
+    surname1: str
+    surname2: str  # second (maternal) surname, "" when none
+    birth: date
+    gender: str  # M / F / X
+
+
+@dataclass(frozen=True)
+class RecordedIdentity:
+    """A person as one partner recorded them."""
+
+    first: str
+    middle: str
+    last: str
+    birth: str  # CCYYMMDD or ""
+    gender: str
+    noise: str  # ";"-joined tags of the noise applied, "" when clean
+
+
+_KEYBOARD_NEIGHBOURS = {
+    "a": "qwsz", "b": "vghn", "c": "xdfv", "d": "serfcx", "e": "wsdr", "f": "drtgvc",
+    "g": "ftyhbv", "h": "gyujnb", "i": "ujko", "j": "huikmn", "k": "jiolm", "l": "kop",
+    "m": "njk", "n": "bhjm", "o": "iklp", "p": "ol", "q": "wa", "r": "edft", "s": "awedxz",
+    "t": "rfgy", "u": "yhji", "v": "cfgb", "w": "qase", "x": "zsdc", "y": "tghu", "z": "asx",
+}
+
+
+@lru_cache(maxsize=1)
+def _nicknamer() -> NickNamer:
+    return NickNamer()
+
+
+# Spanish and other given names the English nickname list lacks (SSA POMS: "immaterial" variants).
+_EXTRA_NICKNAMES: dict[str, tuple[str, ...]] = {
+    "alejandro": ("Alex", "Alejo"), "alejandra": ("Alex", "Ale"), "guadalupe": ("Lupe", "Lupita"),
+    "francisco": ("Paco", "Frank", "Pancho"), "jose": ("Joe", "Pepe"), "jesus": ("Chuy",),
+    "roberto": ("Beto", "Rob"), "alberto": ("Beto", "Al"), "eduardo": ("Lalo", "Eddie"),
+    "ignacio": ("Nacho",), "enrique": ("Kike", "Henry"), "dolores": ("Lola",),
+    "concepcion": ("Conchita", "Connie"), "manuel": ("Manny",), "antonio": ("Tony",),
+    "guillermo": ("Memo", "Will"), "rafael": ("Rafa", "Ralph"), "fernando": ("Fer", "Nando"),
+    "daniela": ("Dani",), "gabriela": ("Gaby",), "jacqueline": ("Jackie",), "maria": ("Mary",),
+    "sebastian": ("Sebas",), "emiliano": ("Emi",), "ximena": ("Xime",), "valeria": ("Vale",),
+    "fernanda": ("Fer",), "hovhannes": ("John",), "davit": ("David",), "levon": ("Leo",),
+    "jonathan": ("Jon", "Johnny"), "christopher": ("Chris",), "anthony": ("Tony",),
+}
+
+
+def nicknames_for(first: str) -> tuple[str, ...]:
+    """Nicknames of a given name, capitalised, in a fixed order (deterministic choices)."""
+    key = unidecode(first).lower()
+    found = set(_nicknamer().nicknames_of(key)) if " " not in key else set()
+    result = {n.capitalize() for n in found if len(n) > 1}
+    result.update(_EXTRA_NICKNAMES.get(key, ()))
+    return tuple(sorted(result))
+
+
+def _typo(name: str, rng: random.Random) -> str:
+    if len(name) < 3:
+        return name + name[-1:].lower()
+    i = rng.randrange(1, len(name))  # keep the initial: most typos are not in the first letter
+    kind = rng.randrange(4)
+    ch = name[i]
+    if kind == 0 and ch.lower() in _KEYBOARD_NEIGHBOURS:
+        sub = rng.choice(_KEYBOARD_NEIGHBOURS[ch.lower()])
+        return name[:i] + (sub.upper() if ch.isupper() else sub) + name[i + 1:]
+    if kind == 1:
+        return name[:i] + name[i + 1:]
+    if kind == 2 and i + 1 < len(name):
+        return name[:i] + name[i + 1] + name[i] + name[i + 2:]
+    return name[:i] + ch + name[i:]
+
+
+def _drop_punctuation(name: str) -> str:
+    return name.replace("'", "").replace("-", " ").replace(".", "")
+
+
+def _ccyymmdd(d: date) -> str:
+    return f"{d.year:04d}{d.month:02d}{d.day:02d}"
+
+
+def record(
+    person: TrueIdentity, rates: NoiseRates, rng: random.Random, upper: bool = False
+) -> RecordedIdentity:
+    """Draw one partner's copy of ``person`` with noise at ``rates``; ``upper``: all-caps system."""
+    tags: list[str] = []
+    first, middle = person.first, person.middle
+    last = person.surname1
+    if person.surname2:
+        last = f"{person.surname1} {person.surname2}"
+        if rng.random() < rates.double_surname_variant:
+            variant = rng.choice(("first_only", "first_only", "hyphen", "joined", "second_only"))
+            last = {
+                "first_only": person.surname1,
+                "hyphen": f"{person.surname1}-{person.surname2}",
+                "joined": f"{person.surname1}{person.surname2}".replace(" ", ""),
+                "second_only": person.surname2,
+            }[variant]
+            tags.append(f"surname_{variant}")
+    if rng.random() < rates.nickname:
+        options = nicknames_for(first)
+        if options:
+            first = rng.choice(options)
+            tags.append("nickname")
+    if middle and rng.random() < rates.middle_in_first:
+        first, middle = f"{first} {middle}", ""
+        tags.append("middle_in_first")
+    if rng.random() < rates.typo:
+        if rng.random() < 0.5:
+            first = _typo(first, rng)
+        else:
+            last = _typo(last, rng)
+        tags.append("typo")
+    full = first + middle + last
+    if not full.isascii() and rng.random() < rates.accent_dropped:
+        first, middle, last = unidecode(first), unidecode(middle), unidecode(last)
+        tags.append("accent_dropped")
+    if any(c in full for c in "'-.") and rng.random() < rates.punctuation_dropped:
+        first, middle, last = _drop_punctuation(first), _drop_punctuation(middle), (
+            _drop_punctuation(last)
+        )
+        tags.append("punctuation_dropped")
+    if rng.random() < rates.name_swap:
+        first, last = last, first
+        tags.append("name_swap")
+
+    birth = person.birth
+    birth_text = _ccyymmdd(birth)
+    if birth.day <= 12 and birth.day != birth.month and rng.random() < rates.dob_day_month_swap:
+        birth_text = f"{birth.year:04d}{birth.day:02d}{birth.month:02d}"
+        tags.append("dob_swap")
+    if rng.random() < rates.dob_typo:
+        day = birth.day + rng.choice((-1, 1)) if 1 < birth.day < 28 else 15
+        birth_text = birth_text[:6] + f"{day:02d}"
+        tags.append("dob_typo")
+    if rng.random() < rates.missing_dob:
+        birth_text = ""
+        tags.append("missing_dob")
+    gender = person.gender
+    if rng.random() < rates.missing_gender:
+        gender = ""
+        tags.append("missing_gender")
+    if upper:
+        first, middle, last = first.upper(), middle.upper(), last.upper()
+    return RecordedIdentity(first, middle, last, birth_text, gender, ";".join(tags))
