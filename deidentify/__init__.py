@@ -1,0 +1,47 @@
+"""De-identified, encrypted research extracts (docs/deidentify.md).
+
+Plain library functions: the caller passes the DuckDB connection, the KeyProvider, the output
+directory and the clock; nothing here reads settings or global state.
+"""
+
+from deidentify.extract import (
+    DATA_CSV,
+    DATA_PARQUET,
+    MANIFEST,
+    PACKAGE_SUFFIX,
+    DisclosureReport,
+    ExtractResult,
+    OpenedExtract,
+    VerifiedExtract,
+    build_extract,
+    extract_data_key,
+    open_extract,
+    package_header,
+    package_table,
+    read_key_file,
+    verify_extract,
+    write_key_file,
+)
+from deidentify.scan import Finding, IdentifierFound, scan_table
+
+__all__ = [
+    "DATA_CSV",
+    "DATA_PARQUET",
+    "MANIFEST",
+    "PACKAGE_SUFFIX",
+    "DisclosureReport",
+    "ExtractResult",
+    "Finding",
+    "IdentifierFound",
+    "OpenedExtract",
+    "VerifiedExtract",
+    "build_extract",
+    "extract_data_key",
+    "open_extract",
+    "package_header",
+    "package_table",
+    "read_key_file",
+    "scan_table",
+    "verify_extract",
+    "write_key_file",
+]

@@ -1,0 +1,676 @@
+"""Build, open and verify research extracts (docs/deidentify.md).
+
+``build_extract`` turns an approved individual-level request into an encrypted package:
+only the requested catalog variables of ``analytics.student_year`` under the cohort filter,
+``person_id`` replaced by a per-request pseudonym, quasi-identifiers generalised until
+k-anonymity holds, the remaining small classes suppressed and counted, a scan for anything
+that looks like a direct identifier, then Parquet + CSV + manifest.json sealed with
+AES-256-GCM under a random per-extract key kept wrapped in the keyring.
+
+The de-identified rows live in a DuckDB temporary table (spilling to the encrypted temp
+directory) and are streamed out in record batches; no plaintext file is ever written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+import secrets
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import duckdb
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from core.catalog import STUDENT_YEAR, VARIABLE_BY_NAME
+from core.errors import (
+    Conflict,
+    Expired,
+    InputRejected,
+    IntegrityError_,
+    KeyError_,
+    Location,
+    NotFound,
+)
+from core.keys import KeyProvider, write_secret_file
+from core.requests import ApprovedRequest, CohortFilter, RequestKind
+from deidentify import generalise, scan
+from deidentify.package import (
+    DEFAULT_CHUNK_SIZE,
+    KEY_BYTES,
+    EntrySink,
+    FileDigest,
+    FileReceiver,
+    PackageHeader,
+    read_header,
+    read_package,
+    utc,
+    write_package,
+)
+from deidentify.pseudonym import PSEUDONYM_COLUMN, SCHEME, pseudonym_batches, pseudonym_key
+
+DATA_PARQUET = "data.parquet"
+DATA_CSV = "data.csv"
+MANIFEST = "manifest.json"
+PACKAGE_SUFFIX = ".c2cx"
+DEFAULT_MAX_SUPPRESSION = 0.02
+_BATCH_ROWS = 262_144
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+# -- results -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DisclosureReport:
+    """What disclosure control did to one extract (also in its manifest)."""
+
+    k: int
+    quasi_identifiers: list[str]
+    generalisations: dict[str, str]  # quasi-identifier -> rung released
+    rows_before_suppression: int
+    suppressed_rows: int
+    released_rows: int
+    equivalence_classes: int
+    smallest_class: int | None  # distinct persons in the smallest released class
+    max_suppression: float
+    steps: list[dict[str, Any]]
+    scan: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ExtractResult:
+    """A built package. Carries no key material."""
+
+    request_id: str
+    package_path: Path
+    package_sha256: str
+    package_bytes: int
+    rows: int
+    suppressed_rows: int
+    variables: list[str]  # columns of the released data files
+    created_at: datetime
+    expires_at: datetime
+    disclosure: DisclosureReport | None  # None for aggregate tables (suppressed upstream)
+    manifest: dict[str, Any]
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+
+
+@dataclass(frozen=True)
+class OpenedExtract:
+    """A decrypted, authenticated package: files in memory, or written to a directory."""
+
+    request_id: str
+    created_at: datetime
+    expires_at: datetime
+    manifest: dict[str, Any]
+    files: dict[str, bytes]  # in-memory mode
+    paths: dict[str, Path]  # out_dir mode
+
+    def table(self) -> pa.Table:
+        """The released rows (from data.parquet)."""
+        if DATA_PARQUET in self.paths:
+            return pq.read_table(self.paths[DATA_PARQUET])
+        return pq.read_table(pa.BufferReader(self.files[DATA_PARQUET]))
+
+
+@dataclass(frozen=True)
+class VerifiedExtract:
+    """``verify_extract``: the package authenticates and every file matches its manifest."""
+
+    request_id: str
+    created_at: datetime
+    expires_at: datetime
+    expired: bool
+    manifest: dict[str, Any]
+    files: dict[str, FileDigest]
+
+
+# -- keys --------------------------------------------------------------------------------
+
+
+def extract_data_key(keys: KeyProvider, request_id: str) -> bytes:
+    """The data key of one extract (for its owner's ``c2c extract decrypt --key-file``)."""
+    return keys.stored_key(f"extract:{request_id}", create=False)
+
+
+def write_key_file(path: Path, key: bytes) -> None:
+    """Save an extract data key as base64 text, readable by the owner only (0600)."""
+    import base64
+
+    write_secret_file(path, base64.b64encode(key) + b"\n")
+
+
+def read_key_file(path: Path) -> bytes:
+    """An extract data key from a file written by ``write_key_file`` (or the API)."""
+    import base64
+    import binascii
+
+    if not path.exists():
+        raise KeyError_(f"no key file at {path}")
+    try:
+        key = base64.b64decode(path.read_bytes().strip(), validate=True)
+    except (ValueError, binascii.Error):
+        raise KeyError_(f"key file {path} is not base64 text") from None
+    if len(key) != KEY_BYTES:
+        raise KeyError_(f"key file {path} does not hold a {KEY_BYTES}-byte extract key")
+    return key
+
+
+def _package_key(header: PackageHeader, keys: KeyProvider | None, data_key: bytes | None) -> bytes:
+    if data_key is not None:
+        return data_key
+    if keys is None:
+        raise KeyError_("opening an extract needs the keyring or the extract's data key")
+    if not keys.has_key(header.key_name):
+        raise IntegrityError_(
+            f"no key for request {header.request_id!r} in this keyring: the package was made "
+            "elsewhere, or its header was altered"
+        )
+    return keys.stored_key(header.key_name, create=False)
+
+
+# -- request checks ------------------------------------------------------------------------
+
+
+def _reject(request_id: str, field_name: str, value: object, rule: str) -> InputRejected:
+    where = Location(file=f"request {request_id}", field=field_name, value=str(value), rule=rule)
+    return InputRejected("request cannot be built", where)
+
+
+def _check_request(request: ApprovedRequest, now: datetime) -> None:
+    if not _REQUEST_ID.match(request.request_id):
+        raise _reject(request.request_id, "request_id", request.request_id,
+                      "letters, digits, '.', '_' or '-', at most 64")
+    if utc(now) >= utc(request.expires_at):
+        raise Expired(f"request {request.request_id} expired at {utc(request.expires_at)}")
+
+
+def _check_variables(request: ApprovedRequest) -> list[str]:
+    variables = list(dict.fromkeys(request.variables))
+    if not variables:
+        raise _reject(request.request_id, "variables", "[]", "at least one catalog variable")
+    for name in variables:
+        if name not in VARIABLE_BY_NAME:
+            raise _reject(request.request_id, "variables", name, "not in the variable catalog")
+    return variables
+
+
+def _cohort_sql(request: ApprovedRequest) -> tuple[str, dict[str, Any]]:
+    cohort: CohortFilter = request.cohort
+    clauses: list[str] = []
+    params: dict[str, Any] = {}
+    for column, values in (
+        ("academic_year", cohort.academic_years),
+        ("reporting_lea", cohort.reporting_leas),
+        ("grade_level", cohort.grade_levels),
+    ):
+        if values:
+            params[column] = list(values)
+            clauses.append(f"list_contains(${column}, {column})")
+    for number, (column, value) in enumerate(sorted(cohort.subgroup_equals.items())):
+        variable = VARIABLE_BY_NAME.get(column)
+        if variable is None or variable.role == "key":
+            raise _reject(request.request_id, "cohort.subgroup_equals", column,
+                          "not a catalog variable that can filter a cohort")
+        params[f"s{number}"] = value
+        clauses.append(f'"{column}" = $s{number}')
+    return (" AND ".join(clauses) or "TRUE"), params
+
+
+# -- build -------------------------------------------------------------------------------
+
+
+def _quoted(column: str) -> str:
+    return f'"{column}"'
+
+
+def _now_iso(moment: datetime) -> str:
+    return utc(moment).isoformat()
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+ReaderFactory = Callable[[], pa.RecordBatchReader]
+
+
+def _write_data_files(
+    writer_files: Callable[[str], AbstractContextManager[EntrySink]], reader_factory: ReaderFactory
+) -> None:
+    """Stream the rows twice (Parquet, then CSV) from ``reader_factory()`` into the package."""
+    reader: pa.RecordBatchReader = reader_factory()
+    with writer_files(DATA_PARQUET) as sink:
+        parquet = pq.ParquetWriter(sink, reader.schema, compression="zstd")
+        for batch in reader:
+            parquet.write_batch(batch)
+        parquet.close()
+    reader = reader_factory()
+    with writer_files(DATA_CSV) as sink:
+        csv = pacsv.CSVWriter(sink, reader.schema)
+        for batch in reader:
+            csv.write_batch(batch)
+        csv.close()
+
+
+def _seal(
+    request: ApprovedRequest,
+    keys: KeyProvider,
+    out_dir: Path,
+    now: datetime,
+    reader_factory: ReaderFactory,
+    manifest: dict[str, Any],
+    chunk_size: int,
+) -> tuple[Path, dict[str, Any]]:
+    """Write the package; returns its path and the manifest with file digests filled in."""
+    header = PackageHeader.new(request.request_id, now, request.expires_at, chunk_size)
+    data_key = keys.stored_key(header.key_name)
+    path = out_dir / f"{request.request_id}{PACKAGE_SUFFIX}"
+    with write_package(path, data_key, header) as writer:
+        _write_data_files(writer.file, reader_factory)
+        manifest["files"] = {
+            name: {"sha256": digest.sha256, "bytes": digest.bytes}
+            for name, digest in writer.digests.items()
+        }
+        writer.add_bytes(MANIFEST, json.dumps(manifest, indent=2, sort_keys=True).encode())
+    return path, manifest
+
+
+def _base_manifest(request: ApprovedRequest, now: datetime) -> dict[str, Any]:
+    return {
+        "format": "c2c-extract-manifest",
+        "version": 1,
+        "request_id": request.request_id,
+        "kind": str(request.kind),
+        "title": request.title,
+        "requester": request.requester,
+        "created_at": _now_iso(now),
+        "expires_at": _now_iso(request.expires_at),
+        "cohort": request.cohort.model_dump(mode="json"),
+        "requested_variables": list(request.variables),
+    }
+
+
+def build_extract(
+    con: duckdb.DuckDBPyConnection,
+    request: ApprovedRequest,
+    keys: KeyProvider,
+    out_dir: Path,
+    *,
+    k: int = 11,
+    now: datetime,
+    max_suppression: float = DEFAULT_MAX_SUPPRESSION,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+) -> ExtractResult:
+    """Build the encrypted extract for an approved individual-level request.
+
+    ``max_suppression`` is the share of rows the k-anonymity search may suppress before it
+    generalises further. Raises ``Expired``, ``InputRejected`` (unknown variable or filter),
+    ``Conflict`` (not an individual-level request) or ``scan.IdentifierFound``.
+    """
+    if k < 2:
+        raise ValueError("k must be at least 2")
+    _check_request(request, now)
+    if request.kind != RequestKind.INDIVIDUAL:
+        raise Conflict(f"request {request.request_id} is {request.kind}: aggregate tables are "
+                       "made by analytics and packaged with package_table")
+    variables = _check_variables(request)
+    where, params = _cohort_sql(request)
+    quasi = generalise.quasi_identifiers_in(variables)
+    outputs = [v for v in variables if v != "person_id"]
+    wants_pseudonym = "person_id" in variables
+    source_columns = list(dict.fromkeys(outputs + sorted(generalise.source_columns_for(quasi))))
+
+    tag = secrets.token_hex(4)
+    src, pseudo, out = f"_deid_src_{tag}", f"_deid_pseudo_{tag}", f"_deid_out_{tag}"
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal started
+        timings[stage] = round(time.perf_counter() - started, 3)
+        started = time.perf_counter()
+
+    try:
+        select = ", ".join(["CAST(person_id AS VARCHAR) AS person_id"]
+                           + [f'"{c}"' for c in source_columns])
+        con.execute(
+            f"CREATE TEMP TABLE {src} AS SELECT {select} FROM {STUDENT_YEAR} WHERE {where}",
+            params,
+        )
+        lap("select")
+        plan = generalise.plan_generalisation(
+            con, src, quasi, k=k, max_suppression=max_suppression
+        )
+        lap("generalise")
+
+        exprs = plan.expressions()
+        projected = ", ".join(
+            ["person_id"] + [f'{exprs.get(c, _quoted(c))} AS {_quoted(c)}' for c in outputs]
+        )
+        if quasi:
+            keys_sql = ", ".join(f'"{q}"' for q in quasi)
+            on = " AND ".join(f'g."{q}" IS NOT DISTINCT FROM ok."{q}"' for q in quasi)
+            keep = (f"SEMI JOIN (SELECT {keys_sql} FROM g GROUP BY ALL "
+                    f"HAVING count(DISTINCT person_id) >= {int(k)}) ok ON {on}")
+        else:
+            keep = f"WHERE (SELECT count(DISTINCT person_id) FROM g) >= {int(k)}"
+        if wants_pseudonym:
+            key = pseudonym_key(keys, request.request_id)
+            ids = con.execute(f"SELECT DISTINCT person_id FROM {src}").fetch_record_batch(
+                _BATCH_ROWS
+            )
+            mapping = pa.Table.from_batches(
+                list(pseudonym_batches(ids, key)),
+                schema=pa.schema([("person_id", pa.string()), (PSEUDONYM_COLUMN, pa.string())]),
+            )
+            del key
+            con.register(pseudo, mapping)
+            lap("pseudonymise")
+            columns = ", ".join([f"p.{PSEUDONYM_COLUMN}"] + [f'kept."{c}"' for c in outputs])
+            joined = f"kept JOIN {pseudo} p ON kept.person_id = p.person_id"
+        else:
+            columns = ", ".join(f'kept."{c}"' for c in outputs)
+            joined = "kept"
+        con.execute(
+            f"""CREATE TEMP TABLE {out} AS
+            WITH g AS (SELECT {projected} FROM {src}),
+                 kept AS (SELECT g.* FROM g {keep})
+            SELECT {columns} FROM {joined} ORDER BY ALL"""
+        )
+        if wants_pseudonym:
+            con.unregister(pseudo)
+            del mapping
+        con.execute(f"DROP TABLE {src}")
+        lap("apply")
+
+        released_columns = [str(r[0]) for r in con.execute(f"DESCRIBE {out}").fetchall()]
+        distinct = {
+            c: con.execute(f'SELECT DISTINCT "{c}" FROM {out}').fetch_arrow_table().column(0)
+            for c in released_columns
+            if c != PSEUDONYM_COLUMN  # made here by HMAC: 32 hex characters by construction
+        }
+        scan.require_clean(scan.scan_columns(distinct), f"extract for {request.request_id}")
+        released = con.execute(f"SELECT count(*) FROM {out}").fetchone()
+        released_rows = int(released[0]) if released else 0
+        lap("scan")
+
+        disclosure = DisclosureReport(
+            k=k,
+            quasi_identifiers=plan.quasi_identifiers,
+            generalisations=plan.rung_names(),
+            rows_before_suppression=plan.rows,
+            suppressed_rows=plan.suppressed_rows,
+            released_rows=released_rows,
+            equivalence_classes=plan.classes,
+            smallest_class=plan.smallest_class,
+            max_suppression=max_suppression,
+            steps=[asdict(step) for step in plan.steps],
+            scan="passed",
+        )
+        manifest = _base_manifest(request, now) | {
+            "variables": released_columns,
+            "rows": released_rows,
+            "suppressed_rows": plan.suppressed_rows,
+            "pseudonym": {"column": PSEUDONYM_COLUMN, "scheme": SCHEME} if wants_pseudonym
+            else None,
+            "disclosure": disclosure.to_dict(),
+        }
+        path, manifest = _seal(
+            request, keys, out_dir, now,
+            lambda: con.execute(f"SELECT * FROM {out}").fetch_record_batch(_BATCH_ROWS),
+            manifest, chunk_size,
+        )
+        lap("package")
+    finally:
+        for table in (src, out):
+            con.execute(f"DROP TABLE IF EXISTS {table}")
+    return ExtractResult(
+        request_id=request.request_id,
+        package_path=path,
+        package_sha256=_file_sha256(path),
+        package_bytes=path.stat().st_size,
+        rows=released_rows,
+        suppressed_rows=plan.suppressed_rows,
+        variables=released_columns,
+        created_at=utc(now),
+        expires_at=utc(request.expires_at),
+        disclosure=disclosure,
+        manifest=manifest,
+        timings=timings,
+    )
+
+
+def package_table(
+    table: pa.Table,
+    request: ApprovedRequest,
+    keys: KeyProvider,
+    out_dir: Path,
+    now: datetime,
+    *,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+) -> ExtractResult:
+    """Package an aggregate table (already suppressed by analytics) for an aggregate request."""
+    _check_request(request, now)
+    if request.kind != RequestKind.AGGREGATE:
+        raise Conflict(f"request {request.request_id} is {request.kind}: individual-level "
+                       "extracts are built with build_extract")
+    scan.require_clean(scan.scan_table(table), f"aggregate table for {request.request_id}")
+    manifest = _base_manifest(request, now) | {
+        "variables": list(table.column_names),
+        "group_by": list(request.group_by),
+        "rows": table.num_rows,
+        "suppressed_rows": 0,
+        "pseudonym": None,
+        "disclosure": {"method": "aggregate table; small cells suppressed by analytics",
+                       "scan": "passed"},
+    }
+    path, manifest = _seal(
+        request, keys, out_dir, now,
+        lambda: pa.RecordBatchReader.from_batches(table.schema, table.to_batches(_BATCH_ROWS)),
+        manifest, chunk_size,
+    )
+    return ExtractResult(
+        request_id=request.request_id,
+        package_path=path,
+        package_sha256=_file_sha256(path),
+        package_bytes=path.stat().st_size,
+        rows=table.num_rows,
+        suppressed_rows=0,
+        variables=list(table.column_names),
+        created_at=utc(now),
+        expires_at=utc(request.expires_at),
+        disclosure=None,
+        manifest=manifest,
+    )
+
+
+# -- open / verify -------------------------------------------------------------------------
+
+
+class _MemoryFile(io.BytesIO):
+    def __init__(self, receiver: _MemoryReceiver, name: str) -> None:
+        super().__init__()
+        self._receiver, self._name = receiver, name
+
+    def close(self) -> None:
+        if not self.closed:
+            self._receiver.files[self._name] = self.getvalue()
+        super().close()
+
+
+class _MemoryReceiver(FileReceiver):
+    def __init__(self) -> None:
+        self.files: dict[str, bytes] = {}
+
+    def begin(self, name: str) -> BinaryIO:
+        return _MemoryFile(self, name)
+
+    def discard(self) -> None:
+        self.files.clear()
+
+    def read(self, name: str) -> bytes:
+        return self.files.get(name, b"")
+
+
+class _ManifestOnlyReceiver(_MemoryReceiver):
+    """For verification: keep manifest.json, drop data (their digests are still computed)."""
+
+    def begin(self, name: str) -> BinaryIO:
+        return _MemoryFile(self, name) if name == MANIFEST else open(os.devnull, "wb")
+
+
+class _DirReceiver(FileReceiver):
+    """Writes ``.<name>.partial`` files, renamed only once everything is authenticated."""
+
+    def __init__(self, out_dir: Path) -> None:
+        out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.out_dir = out_dir
+        self.partials: dict[str, Path] = {}
+
+    def begin(self, name: str) -> BinaryIO:
+        partial = self.out_dir / f".{name}.{secrets.token_hex(4)}.partial"
+        self.partials[name] = partial
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        return os.fdopen(fd, "wb")
+
+    def read(self, name: str) -> bytes:
+        return self.partials[name].read_bytes() if name in self.partials else b""
+
+    def commit(self) -> None:
+        for name, partial in self.partials.items():
+            os.replace(partial, self.out_dir / name)
+
+    def discard(self) -> None:
+        for partial in self.partials.values():
+            partial.unlink(missing_ok=True)
+
+
+def _check_manifest(
+    raw: bytes, digests: dict[str, FileDigest], header: PackageHeader
+) -> dict[str, Any]:
+    try:
+        manifest: dict[str, Any] = json.loads(raw.decode("utf-8"))
+        listed = {
+            name: FileDigest(str(entry["sha256"]), int(entry["bytes"]))
+            for name, entry in manifest["files"].items()
+        }
+        request_id = manifest["request_id"]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise IntegrityError_("extract package has no readable manifest.json") from None
+    data_digests = {name: d for name, d in digests.items() if name != MANIFEST}
+    if listed != data_digests or request_id != header.request_id:
+        raise IntegrityError_("extract package files do not match their manifest")
+    return manifest
+
+
+def _open(
+    package: Path,
+    keys: KeyProvider | None,
+    data_key: bytes | None,
+    now: datetime | None,
+    receiver: _MemoryReceiver | _DirReceiver,
+) -> tuple[PackageHeader, dict[str, Any], dict[str, FileDigest]]:
+    """Authenticate and unpack ``package`` into ``receiver``; ``now`` None skips expiry."""
+    if not package.exists():
+        raise NotFound(f"no extract package at {package}")
+
+    with open(package, "rb") as source:
+        header, header_bytes = read_header(source)
+        key = _package_key(header, keys, data_key)
+
+        def refuse_if_expired() -> None:
+            if now is not None and utc(now) >= header.expires_at:
+                raise Expired(
+                    f"extract for request {header.request_id} expired at "
+                    f"{header.expires_at.isoformat()}; it can no longer be opened"
+                )
+
+        try:
+            digests = read_package(
+                source, header, header_bytes, key, receiver, before_data=refuse_if_expired
+            )
+            manifest = _check_manifest(receiver.read(MANIFEST), digests, header)
+        except BaseException:
+            receiver.discard()
+            raise
+    receiver.commit()
+    return header, manifest, digests
+
+
+def open_extract(
+    package: Path,
+    *,
+    keys: KeyProvider | None = None,
+    data_key: bytes | None = None,
+    now: datetime,
+    out_dir: Path | None = None,
+) -> OpenedExtract:
+    """Decrypt and authenticate a package with the keyring (operator) or its data key (owner).
+
+    Files go to ``out_dir`` when given (only after the whole package authenticated), else
+    stay in memory. Raises ``IntegrityError_`` on any tampering or a wrong key, ``Expired``
+    once the package's expiry has passed.
+    """
+    receiver: _MemoryReceiver | _DirReceiver = (
+        _DirReceiver(out_dir) if out_dir is not None else _MemoryReceiver()
+    )
+    header, manifest, _ = _open(package, keys, data_key, now, receiver)
+    return OpenedExtract(
+        request_id=header.request_id,
+        created_at=header.created_at,
+        expires_at=header.expires_at,
+        manifest=manifest,
+        files=dict(receiver.files) if isinstance(receiver, _MemoryReceiver) else {},
+        paths=(
+            {name: receiver.out_dir / name for name in receiver.partials}
+            if isinstance(receiver, _DirReceiver) else {}
+        ),
+    )
+
+
+def verify_extract(
+    package: Path,
+    *,
+    keys: KeyProvider | None = None,
+    data_key: bytes | None = None,
+    now: datetime,
+) -> VerifiedExtract:
+    """Authenticate every byte and check every file digest without keeping the data.
+
+    Works on expired packages too (an operator may audit them); ``expired`` says so.
+    """
+    receiver = _ManifestOnlyReceiver()
+    header, manifest, digests = _open(package, keys, data_key, None, receiver)
+    return VerifiedExtract(
+        request_id=header.request_id,
+        created_at=header.created_at,
+        expires_at=header.expires_at,
+        expired=utc(now) >= header.expires_at,
+        manifest=manifest,
+        files=digests,
+    )
+
+
+def package_header(package: Path) -> PackageHeader:
+    """The public header of a package (no key needed; not authenticated by itself)."""
+    with open(package, "rb") as source:
+        return read_header(source)[0]
