@@ -39,6 +39,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("cte_participant", "outcome", "BOOLEAN", "Has an SCTE pathway record"),
     Variable("cte_completer", "outcome", "BOOLEAN", "SCTE pathway completion year present"),
     Variable("hs_graduate", "outcome", "BOOLEAN", "SENR completion status 100"),
+    Variable("hs_leaver", "outcome", "BOOLEAN",
+             "Left high school in the LEA this year (completion status, or exit from grade 12)"),
     Variable("ccgi_account", "outcome", "BOOLEAN", "Has a CaliforniaColleges.edu account"),
     Variable("cccapply_submitted", "outcome", "BOOLEAN", "CCCApply application submitted"),
     Variable("csu_apply_submitted", "outcome", "BOOLEAN", "Cal State Apply submitted"),

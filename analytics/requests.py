@@ -1,0 +1,188 @@
+"""Aggregate tables for approved data requests (issue 7), with the published suppression rule.
+
+A request names outcome variables, a grouping and a cohort. The table holds every cell of
+the full grouping (zeros too) plus every margin (``all`` in any grouping column), so the sums
+an attacker could use are all inside the table the disclosure audit protects.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from collections.abc import Sequence
+
+import duckdb
+import pyarrow as pa
+
+from analytics.disclosure import Key, Relation, protect
+from analytics.metrics import ALL, METRIC_BY_NAME, POPULATIONS, SUBGROUP_DOMAINS
+from core import catalog
+from core.errors import Conflict, UserError
+from core.requests import ApprovedRequest, RequestKind
+
+MAX_GROUP_BY = 4
+MAX_CELLS = 200_000
+GROUPABLE = tuple(
+    v.name for v in catalog.VARIABLES if v.role in ("quasi_identifier", "subgroup")
+)
+
+
+def _value_sql(name: str) -> str:
+    if catalog.VARIABLE_BY_NAME[name].dtype == "BOOLEAN":
+        return f"CASE WHEN {name} THEN 'true' ELSE 'false' END"
+    return f"coalesce(CAST({name} AS VARCHAR), 'unknown')"
+
+
+def _cohort_where(request: ApprovedRequest) -> tuple[str, list[object]]:
+    clauses: list[str] = ["TRUE"]
+    params: list[object] = []
+    for column, values in (
+        ("academic_year", request.cohort.academic_years),
+        ("reporting_lea", request.cohort.reporting_leas),
+        ("grade_level", request.cohort.grade_levels),
+    ):
+        if values:
+            clauses.append(f"{column} IN ({', '.join('?' for _ in values)})")
+            params.extend(values)
+    for name, value in sorted(request.cohort.subgroup_equals.items()):
+        if name not in GROUPABLE:
+            raise UserError(f"cohort filter on unknown or non-groupable variable {name!r}")
+        clauses.append(f"{name} = ?")
+        params.append(value)
+    return " AND ".join(clauses), params
+
+
+def _validate(request: ApprovedRequest) -> tuple[list[str], list[str]]:
+    if request.kind != RequestKind.AGGREGATE:
+        raise Conflict(f"request {request.request_id} is not an aggregate request")
+    metrics = [v for v in request.variables if v in METRIC_BY_NAME]
+    unknown = [v for v in request.variables if v not in METRIC_BY_NAME and v not in GROUPABLE]
+    if unknown:
+        raise UserError(f"request {request.request_id}: unknown variables {unknown}")
+    if not metrics:
+        raise UserError(f"request {request.request_id}: no outcome variable requested")
+    group_by = list(dict.fromkeys(request.group_by))
+    bad = [g for g in group_by if g not in GROUPABLE]
+    if bad:
+        raise UserError(f"request {request.request_id}: cannot group by {bad}")
+    if len(group_by) > MAX_GROUP_BY:
+        raise UserError(f"request {request.request_id}: at most {MAX_GROUP_BY} grouping columns")
+    return metrics, group_by
+
+
+def aggregate_for_request(
+    con: duckdb.DuckDBPyConnection, request: ApprovedRequest, min_cell: int = 11
+) -> pa.Table:
+    """Suppressed counts: group_by columns, metric, numerator, denominator, rate, flags."""
+    metrics, group_by = _validate(request)
+    where, params = _cohort_where(request)
+    populations = sorted({METRIC_BY_NAME[m].population for m in metrics})
+    dims = ", ".join(f"{_value_sql(g)} AS g{i}" for i, g in enumerate(group_by))
+    counts = ", ".join(
+        [f"count(*) FILTER (WHERE {POPULATIONS[p]})" for p in populations]
+        + [f"count(*) FILTER (WHERE {POPULATIONS[METRIC_BY_NAME[m].population]} AND {m})"
+           for m in metrics]
+    )
+    select = f"{dims}, {counts}" if dims else counts
+    group = " GROUP BY ALL" if dims else ""
+    fetched = con.execute(
+        f"SELECT {select} FROM {catalog.STUDENT_YEAR} WHERE {where}{group}", params
+    ).fetchall()
+
+    k = len(group_by)
+    domains: list[list[str]] = []
+    for i, name in enumerate(group_by):
+        observed = {str(r[i]) for r in fetched}
+        fixed = SUBGROUP_DOMAINS.get(name)
+        domains.append([*fixed, *sorted(observed - set(fixed))] if fixed else sorted(observed))
+    size = 1
+    for domain in domains:
+        size *= len(domain) + 1
+    if size * len(metrics) > MAX_CELLS:
+        raise UserError(f"request {request.request_id}: table would have too many cells")
+
+    # finest cells (zeros included), then every margin by summing: sums hold exactly
+    finest: dict[tuple[str, ...], list[int]] = {
+        key: [0] * (len(populations) + len(metrics)) for key in itertools.product(*domains)
+    }
+    for row in fetched:
+        finest[tuple(str(v) for v in row[:k])] = [int(v) for v in row[k:]]
+    totals: dict[tuple[str, ...], list[int]] = defaultdict(
+        lambda: [0] * (len(populations) + len(metrics))
+    )
+    for key, cell_counts in finest.items():
+        for mask in itertools.product((False, True), repeat=k):
+            target = tuple(ALL if m else v for v, m in zip(key, mask, strict=True))
+            acc = totals[target]
+            for i, count in enumerate(cell_counts):
+                acc[i] += count
+    keys = sorted(totals)
+    relations = _relations(keys, domains)
+
+    d_hidden: dict[str, set[Key]] = {}
+    for p_index, population in enumerate(populations):
+        d_table = {key: totals[key][p_index] for key in keys}
+        d_primary = {key for key, v in d_table.items() if v < min_cell}
+        d_hidden[population] = protect(d_table, relations, d_primary)
+
+    columns: dict[str, list[object]] = {g: [] for g in group_by}
+    for name in ("metric", "numerator", "denominator", "rate", "suppressed",
+                 "suppression_reason"):
+        columns[name] = []
+    for m_index, metric in enumerate(metrics):
+        population = METRIC_BY_NAME[metric].population
+        p_index = populations.index(population)
+        n_values = {key: totals[key][len(populations) + m_index] for key in keys}
+        d_values = {key: totals[key][p_index] for key in keys}
+        hidden_d = d_hidden[population]
+        primary = {
+            key for key in keys
+            if key in hidden_d or n_values[key] < min_cell
+            or d_values[key] - n_values[key] < min_cell
+        }
+        upper = {key: d for key, d in d_values.items() if key not in hidden_d}
+        hidden_n = protect(n_values, relations, primary, upper=upper)
+        for key in keys:
+            for g, v in zip(group_by, key, strict=True):
+                columns[g].append(v)
+            n, d = n_values[key], d_values[key]
+            shown_n = key not in hidden_n
+            columns["metric"].append(metric)
+            columns["numerator"].append(n if shown_n else None)
+            columns["denominator"].append(None if key in hidden_d else d)
+            columns["rate"].append(round(n / d, 4) if shown_n and d else None)
+            columns["suppressed"].append(not shown_n)
+            columns["suppression_reason"].append(
+                None if shown_n else _reason(n, d, key in hidden_d, min_cell)
+            )
+    schema = pa.schema(
+        [(g, pa.string()) for g in group_by]
+        + [("metric", pa.string()), ("numerator", pa.int64()), ("denominator", pa.int64()),
+           ("rate", pa.float64()), ("suppressed", pa.bool_()),
+           ("suppression_reason", pa.string())]
+    )
+    return pa.table(columns, schema=schema)
+
+
+def _reason(n: int, d: int, d_hidden: bool, min_cell: int) -> str:
+    if d_hidden:
+        return "denominator_below_min" if d < min_cell else "complementary"
+    if n < min_cell:
+        return "numerator_below_min"
+    if d - n < min_cell:
+        return "complement_below_min"
+    return "complementary"
+
+
+def _relations(keys: Sequence[tuple[str, ...]], domains: list[list[str]]) -> list[Relation]:
+    present = set(keys)
+    relations: list[Relation] = []
+    for key in keys:
+        for j, value in enumerate(key):
+            if value != ALL:
+                continue
+            parts = tuple(key[:j] + (v,) + key[j + 1:] for v in domains[j])
+            parts = tuple(p for p in parts if p in present)
+            if parts:
+                relations.append(Relation(key, parts))
+    return relations
