@@ -1,10 +1,137 @@
-"""CLI commands: link."""
+"""CLI commands: ``link``, ``evaluate``, ``review-decide`` and ``export crosswalk``."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
 import typer
+from rich.console import Console
+from rich.table import Table
+
+import linkage
+from core.keys import KeyProvider
+from core.settings import Settings, get_settings
+from core.warehouse import connect_encrypted
+
+console = Console()
+
+
+@contextmanager
+def _warehouse(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
+    kp = KeyProvider(settings.master_key_path, settings.keyring_path)
+    con = connect_encrypted(
+        settings.warehouse_path, kp.warehouse_key_hex(), temp_dir=settings.tmp_dir,
+        threads=settings.duckdb_threads, memory_limit=settings.duckdb_memory_limit,
+    )
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def print_summary(summary: linkage.LinkRunSummary) -> None:
+    """The run summary as the operator reads it (also used by ``c2c demo``)."""
+    console.print(f"[bold]link run {summary.run_id}[/] in {summary.seconds:.1f} s, "
+                  f"peak memory {summary.peak_memory_mb:.0f} MB")
+    sources = ", ".join(f"{k} {v:,}" for k, v in summary.records_by_source.items())
+    console.print(f"records: {summary.records:,} ({sources})")
+    console.print(f"pairs scored: {summary.pairs_scored:,}; at or above threshold "
+                  f"{summary.match_threshold}: {summary.pairs_above_threshold:,}; "
+                  f"persons (clusters): {summary.clusters:,}")
+    console.print(f"review queue: {summary.review_queue_size:,} pairs in "
+                  f"[{summary.review_lower_threshold}, {summary.match_threshold}); "
+                  f"labels used: {summary.review_labels_used}; "
+                  f"pairs refused by twin rule / non-match labels: "
+                  f"{summary.pairs_refused_by_cannot_link}")
+    changes = summary.id_changes
+    console.print(f"person ids: kept {changes['kept']:,}, created {changes['created']:,}, "
+                  f"merged {changes['merged']:,}, split {changes['split']:,}, "
+                  f"retired {changes['retired']:,}")
+    rates = Table("source -> also in", "match rate", title="match rates")
+    for key, rate in summary.match_rates.items():
+        rates.add_row(key, f"{rate:.3f}")
+    console.print(rates)
+    groups = Table("dimension", "value", "K-12 records", "linked beyond K-12",
+                   title="CALPADS records linked to college or CCGI, by subgroup")
+    for dimension in ("ethnicity", "gender"):
+        for row in summary.subgroup_rates.get(dimension, []):
+            groups.add_row(dimension, str(row["value"]), f"{row['records']:,}",
+                           f"{float(row['rate']):.3f}")  # type: ignore[arg-type]
+    console.print(groups)
+    console.print(f"LEAs: {len(summary.subgroup_rates.get('lea', []))} "
+                  "(per-LEA rates in mdm.link_runs.summary_json)")
+
+
+def print_evaluation(result: linkage.Evaluation) -> None:
+    console.print(f"[bold]pairwise[/]: precision {result.precision:.4f}  recall "
+                  f"{result.recall:.4f}  F1 {result.f1:.4f}  (true pairs {result.true_pairs:,},"
+                  f" predicted {result.predicted_pairs:,}, correct "
+                  f"{result.true_positive_pairs:,})")
+    console.print(f"[bold]clusters[/]: true persons {result.true_persons:,}, predicted "
+                  f"{result.predicted_clusters:,}, exact {result.exact_cluster_rate:.4f}, "
+                  f"pure {result.pure_cluster_rate:.4f}")
+    twins = ("n/a" if result.twins_apart_rate is None
+             else f"{result.twins_apart_rate:.4f} of {result.twin_pairs:,} pairs")
+    console.print(f"twins kept apart: {twins}")
+    for group, values in result.recall_by_group.items():
+        shown = ", ".join(f"{k}: {'n/a' if v is None else f'{v:.4f}'}"
+                          for k, v in values.items())
+        console.print(f"recall by {group}: {shown}")
+    if result.units_missing_from_crosswalk:
+        console.print(f"[yellow]{result.units_missing_from_crosswalk:,} truth records "
+                      "are not in the crosswalk[/]")
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the app (filled in by its issue)."""
-    del app
+    """Add ``link``, ``evaluate``, ``review-decide`` and ``export crosswalk``."""
+
+    @app.command("link")
+    def link(
+        run_id: str | None = typer.Option(None, "--run-id", help="Default: link-<UTC time>."),
+    ) -> None:
+        """Annual link: standardise identities, Splink, stable person ids, run summary."""
+        settings = get_settings()
+        with _warehouse(settings) as con:
+            with console.status("linking (standardise, train, predict, cluster) ..."):
+                summary = linkage.run_annual_link(
+                    con, settings=settings, run_id=run_id, runs_dir=settings.runs_dir)
+            print_summary(summary)
+            console.print(f"model and charts: {settings.runs_dir / summary.run_id}")
+
+    @app.command("evaluate")
+    def evaluate(
+        truth: Path = typer.Option(..., "--truth", help="The generator's truth.parquet."),
+    ) -> None:
+        """Pairwise precision / recall / F1 and cluster metrics of the current crosswalk."""
+        settings = get_settings()
+        with _warehouse(settings) as con:
+            print_evaluation(linkage.evaluate(con, truth))
+
+    @app.command("review-decide")
+    def review_decide(
+        pair_id: str = typer.Argument(..., help="pair_id from mdm.review_queue"),
+        decision: str = typer.Argument(..., help="match | non_match"),
+        reviewer: str = typer.Option(..., "--reviewer"),
+    ) -> None:
+        """Record a clerical decision; the next link run uses it as a label."""
+        settings = get_settings()
+        with _warehouse(settings) as con:
+            linkage.record_review_decision(con, pair_id, decision, reviewer)
+        console.print(f"recorded {decision} for {pair_id}")
+
+    export_app = typer.Typer(help="Operator exports.", no_args_is_help=True)
+
+    @export_app.command("crosswalk")
+    def crosswalk(
+        out: Path = typer.Option(..., "--out", help="Target .csv or .parquet file."),
+    ) -> None:
+        """Write mdm.crosswalk (holds partner ids: keep the file in the secure area)."""
+        settings = get_settings()
+        with _warehouse(settings) as con:
+            rows = linkage.export_crosswalk(con, out)
+        console.print(f"wrote {rows:,} crosswalk rows to {out}")
+
+    app.add_typer(export_app, name="export")

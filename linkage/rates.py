@@ -18,7 +18,8 @@ ETHNICITY_SQL = """CASE
     WHEN CAST(hispanic_indicator AS VARCHAR) = 'Y' THEN 'Hispanic or Latino'
     WHEN n_races > 1 THEN 'Two or more races'
     WHEN CAST(race_1 AS VARCHAR) = '100' THEN 'American Indian or Alaska Native'
-    WHEN CAST(race_1 AS VARCHAR) IN ('201','202','203','204','205','206','207','208','299') THEN 'Asian'
+    WHEN CAST(race_1 AS VARCHAR) IN ('201','202','203','204','205','206','207','208','299')
+        THEN 'Asian'
     WHEN CAST(race_1 AS VARCHAR) IN ('301','302','303','304','399') THEN 'Pacific Islander'
     WHEN CAST(race_1 AS VARCHAR) = '400' THEN 'Filipino'
     WHEN CAST(race_1 AS VARCHAR) = '600' THEN 'Black or African American'
@@ -49,11 +50,13 @@ def subgroup_rates(con: duckdb.DuckDBPyConnection) -> dict[str, list[dict[str, o
     if table_exists(con, sinf):
         ethnicity = f"""SELECT reporting_lea AS partner_org, ssid AS source_person_id,
                 {ETHNICITY_SQL} AS ethnicity
-            FROM (SELECT *, (CASE WHEN coalesce(CAST(race_1 AS VARCHAR), '') <> '' THEN 1 ELSE 0 END
+            FROM (SELECT *, (
+                    CASE WHEN coalesce(CAST(race_1 AS VARCHAR), '') <> '' THEN 1 ELSE 0 END
                   + CASE WHEN coalesce(CAST(race_2 AS VARCHAR), '') <> '' THEN 1 ELSE 0 END
                   + CASE WHEN coalesce(CAST(race_3 AS VARCHAR), '') <> '' THEN 1 ELSE 0 END
                   + CASE WHEN coalesce(CAST(race_4 AS VARCHAR), '') <> '' THEN 1 ELSE 0 END
-                  + CASE WHEN coalesce(CAST(race_5 AS VARCHAR), '') <> '' THEN 1 ELSE 0 END) AS n_races
+                  + CASE WHEN coalesce(CAST(race_5 AS VARCHAR), '') <> '' THEN 1 ELSE 0 END
+                  ) AS n_races
                   FROM {sinf})
             QUALIFY row_number() OVER (PARTITION BY reporting_lea, ssid
                 ORDER BY CAST(file_id AS VARCHAR) DESC, line_no DESC) = 1"""
