@@ -1,10 +1,138 @@
-"""CLI commands: extract."""
+"""CLI commands: ``c2c extract build | decrypt | verify`` (docs/deidentify.md).
+
+``build`` is for operators (reads the encrypted warehouse, writes ``$C2C_HOME/extracts``);
+``decrypt`` and ``verify`` also run on a researcher's machine with ``--key-file`` (the data
+key the API hands to the request's owner), needing no keyring or warehouse there.
+"""
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
 import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from core.errors import InputRejected, Location
+from core.keys import KeyProvider
+from core.requests import ApprovedRequest
+from core.settings import Settings, get_settings
+from core.warehouse import connect_encrypted
+from deidentify import build_extract, open_extract, read_key_file, verify_extract
+
+extract_app = typer.Typer(
+    help="Research extracts: build (operator), decrypt and verify (operator or owner).",
+    no_args_is_help=True,
+)
+
+
+def _provider(settings: Settings) -> KeyProvider:
+    return KeyProvider(settings.master_key_path, settings.keyring_path)
+
+
+def load_request(path: Path) -> ApprovedRequest:
+    """An ApprovedRequest from JSON, with errors that name the file and field."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputRejected(f"cannot read request file: {exc.strerror}",
+                            Location(str(path))) from None
+    try:
+        return ApprovedRequest.model_validate_json(text)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or None
+        line = None
+        if first["type"] == "json_invalid":
+            try:
+                json.loads(text)
+            except json.JSONDecodeError as decode_error:
+                line = decode_error.lineno
+        raise InputRejected(
+            f"not an approved request: {first['msg']} ({exc.error_count()} problem(s))",
+            Location(str(path), line=line, field=field, rule="core.requests.ApprovedRequest"),
+        ) from None
+
+
+@extract_app.command("build")
+def build_cmd(
+    request_file: Path = typer.Option(..., "--request", help="ApprovedRequest as JSON."),
+    out: Path | None = typer.Option(None, help="Output folder (default $C2C_HOME/extracts)."),
+) -> None:
+    """Build the encrypted extract for an approved individual-level request."""
+    settings = get_settings()
+    request = load_request(request_file)
+    keys = _provider(settings)
+    con = connect_encrypted(
+        settings.warehouse_path, keys.warehouse_key_hex(), threads=settings.duckdb_threads,
+        memory_limit=settings.duckdb_memory_limit, temp_dir=settings.tmp_dir, read_only=True,
+    )
+    try:
+        result = build_extract(
+            con, request, keys, out or settings.extracts_dir, k=settings.k_anonymity,
+            now=datetime.now(UTC),
+        )
+    finally:
+        con.close()
+    console = Console()
+    console.print(f"extract {result.package_path} ({result.package_bytes:,} bytes, "
+                  f"sha256 {result.package_sha256})", highlight=False)
+    console.print(f"rows released {result.rows:,}, suppressed {result.suppressed_rows:,}; "
+                  f"expires {result.expires_at.isoformat()}", highlight=False)
+    if result.disclosure is not None:
+        general = ", ".join(f"{q} -> {rung}" for q, rung in
+                            result.disclosure.generalisations.items())
+        console.print(f"k={result.disclosure.k} over: {general or 'no quasi-identifiers'}",
+                      highlight=False)
+
+
+def _key_source(key_file: Path | None) -> tuple[KeyProvider | None, bytes | None]:
+    if key_file is not None:
+        return None, read_key_file(key_file)
+    return _provider(get_settings()), None
+
+
+@extract_app.command("decrypt")
+def decrypt_cmd(
+    package: Path = typer.Argument(..., help="The .c2cx package."),
+    out: Path = typer.Option(..., "--out", help="Folder for data.parquet, data.csv, manifest."),
+    key_file: Path | None = typer.Option(
+        None, "--key-file", help="The extract's data key (from the API); default: keyring."),
+) -> None:
+    """Decrypt a package after authenticating every byte; refuses expired packages."""
+    keys, data_key = _key_source(key_file)
+    opened = open_extract(package, keys=keys, data_key=data_key, now=datetime.now(UTC),
+                          out_dir=out)
+    console = Console()
+    for path in sorted(opened.paths.values()):
+        console.print(f"wrote {path}", highlight=False)
+    console.print(f"request {opened.request_id}: {opened.manifest.get('rows', '?')} rows; "
+                  f"expires {opened.expires_at.isoformat()}", highlight=False)
+
+
+@extract_app.command("verify")
+def verify_cmd(
+    package: Path = typer.Argument(..., help="The .c2cx package."),
+    key_file: Path | None = typer.Option(
+        None, "--key-file", help="The extract's data key; default: keyring."),
+) -> None:
+    """Authenticate a package and check each file against its manifest (writes nothing)."""
+    keys, data_key = _key_source(key_file)
+    verified = verify_extract(package, keys=keys, data_key=data_key, now=datetime.now(UTC))
+    console = Console()
+    console.print(f"[green]ok[/]: request {verified.request_id}, created "
+                  f"{verified.created_at.isoformat()}, expires {verified.expires_at.isoformat()}"
+                  f"{' [yellow](expired)[/]' if verified.expired else ''}", highlight=False)
+    for name, digest in sorted(verified.files.items()):
+        console.print(f"  {name}: {digest.bytes:,} bytes sha256 {digest.sha256}",
+                      highlight=False)
+    manifest = verified.manifest
+    console.print(f"  rows {manifest.get('rows')}, suppressed {manifest.get('suppressed_rows')}",
+                  highlight=False)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the app (filled in by its issue)."""
-    del app
+    """Add ``c2c extract ...``."""
+    app.add_typer(extract_app, name="extract")
