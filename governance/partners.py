@@ -53,6 +53,11 @@ def get_partner(session: Session, org_code: str) -> Partner:
     return to_record(row)
 
 
+def find_partner(session: Session, org_code: str) -> Partner | None:
+    row = session.get(PartnerRow, org_code)
+    return to_record(row) if row is not None else None
+
+
 def upsert_partner(session: Session, partner: Partner) -> Partner:
     """Create or update a partner; records a new agreement row only when the agreement changed."""
     row = session.get(PartnerRow, partner.org_code)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
@@ -38,11 +39,11 @@ def _pg_url_with_schema(base: str, schema: str) -> str:
     return f"{base}{sep}options={quote(f'-csearch_path={schema}')}"
 
 
-@pytest.fixture(params=BACKENDS)
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A migrated, empty governance store; yields its URL."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'governance.db'}"
+@contextmanager
+def make_store(backend: str, directory: Path) -> Iterator[str]:
+    """A migrated, empty governance store on ``backend``; yields its URL, drops it after."""
+    if backend == "sqlite":
+        url = f"sqlite:///{directory / 'governance.db'}"
         upgrade(url)
         yield url
         return
@@ -59,6 +60,13 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         with admin.begin() as con:
             con.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated, empty governance store per test; yields its URL."""
+    with make_store(request.param, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

@@ -1,0 +1,51 @@
+"""The FastAPI application: the only door in or out of c2c-link (composition root)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy.orm import sessionmaker
+
+from api import errors
+from api.routes import admin, board, partner, public, researcher
+from api.serving import ServingSnapshot
+from core.settings import Settings
+from governance.db import make_engine, upgrade
+
+DESCRIPTION = """
+Governed access to the c2c-link cradle-to-career data system.
+
+* **anyone**: published (suppressed) aggregates, the variable catalog, the public request log;
+* **partner**: upload files for your organisation, see your submissions and what is missing;
+* **researcher**: create, edit, submit and withdraw data requests; download fulfilled extracts;
+* **board**: review submitted requests; approve (quorum) or deny with a written reason;
+* **admin**: users and API keys, partners and agreements, audit verification.
+
+Authenticate with `Authorization: Bearer <api key>`. Errors are
+`{"error": {"code": ..., "message": ...}}`; see docs/api.md.
+"""
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Build the app for ``settings``: migrates the governance store, opens nothing else yet."""
+    engine = make_engine(settings.governance_url)
+    upgrade(engine)
+    serving = ServingSnapshot(settings.serving_path)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        serving.close()
+        engine.dispose()
+
+    app = FastAPI(title="c2c-link API", version="1", description=DESCRIPTION, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.sessions = sessionmaker(engine, expire_on_commit=False)
+    app.state.serving = serving
+    errors.install(app)
+    for router in (public.router, admin.me_router, partner.router, researcher.router,
+                   board.router, admin.router):
+        app.include_router(router)
+    return app

@@ -1,0 +1,149 @@
+"""The one place that turns errors into HTTP responses.
+
+Every error body is ``{"error": {"code": <stable code>, "message": <what to do>}}`` (plus
+``details`` for request validation). Service errors come from ``core.errors``; the few below
+exist only at the HTTP edge.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from core.errors import (
+    C2CError,
+    Conflict,
+    Expired,
+    Held,
+    InputRejected,
+    IntegrityError_,
+    InternalError,
+    KeyError_,
+    NotAuthenticated,
+    NotFound,
+    PermissionDenied,
+    UserError,
+)
+
+log = logging.getLogger("c2c.api")
+
+
+class BadRequest(UserError):
+    """The HTTP request itself is malformed (e.g. broken multipart)."""
+
+    code = "bad_request"
+
+
+class TooLarge(UserError):
+    code = "too_large"
+
+
+class Busy(C2CError):
+    """A store is locked by a pipeline run; retrying later will work."""
+
+    code = "busy"
+
+
+# Most specific class first is not needed: the lookup walks the error's MRO.
+STATUS: dict[type[C2CError], int] = {
+    NotAuthenticated: 401,
+    PermissionDenied: 403,
+    NotFound: 404,
+    Conflict: 409,
+    # Held as an *error* means nothing was kept (a held file that was stored comes back as a
+    # 202 receipt instead): the agreement state forbids the action, so 409.
+    Held: 409,
+    Expired: 410,
+    TooLarge: 413,
+    BadRequest: 400,
+    InputRejected: 422,
+    UserError: 422,
+    Busy: 503,
+    # Key and integrity problems inside the service are not the caller's to fix.
+    KeyError_: 500,
+    IntegrityError_: 500,
+    InternalError: 500,
+    C2CError: 500,
+}
+
+
+def status_for(error: C2CError) -> int:
+    for cls in type(error).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 500
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    details: list[dict[str, Any]] | None = None
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+def error_response(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
+    body: dict[str, Any] = {"error": {"code": code, "message": message}}
+    body["error"].update({k: v for k, v in extra.items() if v is not None})
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if status == 503:
+        headers = {"Retry-After": "60"}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+# Responses every route may give, for the OpenAPI document.
+COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody, "description": text}
+    for code, text in [
+        (401, "Missing, unknown or revoked API key"),
+        (403, "Your role may not use this route"),
+        (422, "The input breaks a rule"),
+    ]
+}
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers on ``app``."""
+
+    @app.exception_handler(C2CError)
+    async def _service_error(_: Request, error: C2CError) -> JSONResponse:
+        status = status_for(error)
+        if status >= 500:
+            log.error("service error %s: %s", error.code, error)
+            message = str(error) if not isinstance(error, KeyError_) else (
+                "the service cannot open its keys; the operator has been told")
+        else:
+            message = str(error)
+        return error_response(status, error.code, message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_: Request, error: RequestValidationError) -> JSONResponse:
+        details = [
+            {"location": ".".join(str(p) for p in e.get("loc", ())), "message": e.get("msg", "")}
+            for e in error.errors()
+        ]
+        first = details[0] if details else {"location": "", "message": "invalid input"}
+        message = f"{first['location']}: {first['message']}" if first["location"] else str(
+            first["message"])
+        return error_response(422, "invalid_input", message, details=details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
+        codes = {404: "not_found", 405: "method_not_allowed", 401: "not_authenticated",
+                 403: "permission_denied", 413: "too_large", 400: "bad_request"}
+        code = codes.get(error.status_code, "http_error")
+        return error_response(error.status_code, code, str(error.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, error: Exception) -> JSONResponse:
+        log.exception("unexpected error")
+        return error_response(500, "internal_error",
+                              "the service failed unexpectedly; the operator has been told")

@@ -1,0 +1,175 @@
+"""Admin routes: users and API keys, partners and their agreements, the audit log."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from api.deps import AdminUser, CurrentUser, SessionDep
+from api.errors import COMMON_RESPONSES
+from api.schemas import (
+    AgreementIn,
+    AuditEntryOut,
+    AuditVerifyOut,
+    KeyOut,
+    Me,
+    NewKey,
+    PartnerIn,
+    UserCreated,
+    UserIn,
+    UserOut,
+    UserPatch,
+)
+from core.partners import Partner
+from governance import audit as gaudit
+from governance import partners as gp
+from governance import users as gu
+from governance.audit import audited
+
+router = APIRouter(prefix="/v1/admin", tags=["admin"], responses=COMMON_RESPONSES)
+me_router = APIRouter(tags=["any role"], responses=COMMON_RESPONSES)
+ROLE = "admin"
+
+UserId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+KeyId = Annotated[str, Path(min_length=1, max_length=32)]
+OrgCode = Annotated[str, Path(min_length=1, max_length=16)]
+
+
+@me_router.get("/v1/me", response_model=Me)
+def me(caller: CurrentUser) -> Me:
+    """Who your key belongs to and which roles it carries."""
+    return Me(name=caller.name, roles=sorted(caller.roles), org_code=caller.org_code,
+              key_id=caller.key_id)
+
+
+@router.get("/users", response_model=list[UserOut])
+def users(session: SessionDep, caller: AdminUser) -> list[UserOut]:
+    """All users."""
+    with audited(session, actor=caller.name, role=ROLE, action="user.list"):
+        out = [UserOut.of(u) for u in gu.list_users(session)]
+    return out
+
+
+@router.post("/users", status_code=201, response_model=UserCreated)
+def create_user(body: UserIn, session: SessionDep, caller: AdminUser) -> UserCreated:
+    """Create a user and its first API key (the key is shown in this response only)."""
+    with audited(session, actor=caller.name, role=ROLE, action="user.create") as audit:
+        user = gu.create_user(session, body.name, body.roles, body.org_code)
+        key = gu.issue_key(session, user.id, label="initial")
+        audit["_target"] = f"user:{user.id}"
+        audit["key_id"] = key.key_id
+        out = UserCreated(user=UserOut.of(user),
+                          key=NewKey(key_id=key.key_id, user_id=user.id, token=key.token))
+    return out
+
+
+@router.patch("/users/{user_id}", response_model=UserOut)
+def update_user(user_id: UserId, body: UserPatch, session: SessionDep,
+                caller: AdminUser) -> UserOut:
+    """Activate or deactivate a user (a deactivated user's keys stop working)."""
+    with audited(session, actor=caller.name, role=ROLE, action="user.update",
+                 target=f"user:{user_id}", detail={"active": body.active}):
+        out = UserOut.of(gu.set_active(session, user_id, body.active))
+    return out
+
+
+@router.post("/users/{user_id}/keys", status_code=201, response_model=NewKey)
+def issue_key(user_id: UserId, session: SessionDep, caller: AdminUser) -> NewKey:
+    """Issue another API key for a user (shown in this response only)."""
+    with audited(session, actor=caller.name, role=ROLE, action="key.issue",
+                 target=f"user:{user_id}") as audit:
+        key = gu.issue_key(session, user_id, label=f"issued by {caller.name}")
+        audit["key_id"] = key.key_id
+        out = NewKey(key_id=key.key_id, user_id=user_id, token=key.token)
+    return out
+
+
+@router.get("/keys", response_model=list[KeyOut])
+def keys(session: SessionDep, caller: AdminUser,
+         user_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None) -> list[KeyOut]:
+    """API keys (ids and dates only; secrets are never stored)."""
+    with audited(session, actor=caller.name, role=ROLE, action="key.list"):
+        out = [KeyOut(key_id=k.key_id, user_id=k.user_id, label=k.label,
+                      created_at=k.created_at, revoked_at=k.revoked_at)
+               for k in gu.list_keys(session, user_id)]
+    return out
+
+
+@router.post("/keys/{key_id}/revoke", response_model=KeyOut)
+def revoke_key(key_id: KeyId, session: SessionDep, caller: AdminUser) -> KeyOut:
+    """Revoke an API key; it stops working at once."""
+    with audited(session, actor=caller.name, role=ROLE, action="key.revoke",
+                 target=f"key:{key_id}"):
+        k = gu.revoke_key(session, key_id)
+        out = KeyOut(key_id=k.key_id, user_id=k.user_id, label=k.label,
+                     created_at=k.created_at, revoked_at=k.revoked_at)
+    return out
+
+
+@router.get("/partners", response_model=list[Partner])
+def partners(session: SessionDep, caller: AdminUser) -> list[Partner]:
+    """The partner registry with each partner's current agreement."""
+    with audited(session, actor=caller.name, role=ROLE, action="partner.list"):
+        out = gp.list_partners(session)
+    return out
+
+
+@router.put("/partners/{org_code}", response_model=Partner)
+def put_partner(org_code: OrgCode, body: PartnerIn, session: SessionDep,
+                caller: AdminUser) -> Partner:
+    """Create or update a partner (its agreement is managed with the agreements route)."""
+    with audited(session, actor=caller.name, role=ROLE, action="partner.put",
+                 target=f"partner:{org_code}"):
+        record = Partner(
+            org_code=org_code, name=body.name, kind=body.kind, charter=body.charter,
+            liaison_contact=body.liaison_contact,
+            data_security_contact=body.data_security_contact, swp_rounds=body.swp_rounds,
+        )
+        current = gp.find_partner(session, org_code)
+        if current is not None:
+            record = record.model_copy(update={
+                "agreement_status": current.agreement_status,
+                "agreement_start": current.agreement_start,
+                "agreement_end": current.agreement_end,
+            })
+        out = gp.upsert_partner(session, record)
+    return out
+
+
+@router.post("/partners/{org_code}/agreements", status_code=201, response_model=Partner)
+def add_agreement(org_code: OrgCode, body: AgreementIn, session: SessionDep,
+                  caller: AdminUser) -> Partner:
+    """Record a new version of a partner's data-sharing agreement (it becomes current)."""
+    with audited(session, actor=caller.name, role=ROLE, action="agreement.record",
+                 target=f"partner:{org_code}",
+                 detail={"status": body.status.value, "start": str(body.start),
+                         "end": str(body.end)}):
+        out = gp.record_agreement(session, org_code, body.status, body.start, body.end,
+                                  body.note)
+    return out
+
+
+@router.get("/audit", response_model=list[AuditEntryOut])
+def audit_entries(session: SessionDep, caller: AdminUser,
+                  limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+                  offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> list[AuditEntryOut]:
+    """The newest audit entries."""
+    with audited(session, actor=caller.name, role=ROLE, action="audit.read"):
+        out = [AuditEntryOut(seq=e.seq, at=e.at, actor=e.actor, role=e.role, action=e.action,
+                             target=e.target, outcome=e.outcome, detail=e.detail)
+               for e in gaudit.recent(session, limit=limit, offset=offset)]
+    return out
+
+
+@router.get("/audit/verify", response_model=AuditVerifyOut)
+def audit_verify(session: SessionDep, caller: AdminUser) -> AuditVerifyOut:
+    """Recompute the audit hash chain: reports any edited or deleted entry."""
+    result = gaudit.verify(session)
+    session.rollback()
+    with audited(session, actor=caller.name, role=ROLE, action="audit.verify",
+                 detail={"ok": result.ok, "entries": result.entries}):
+        pass
+    return AuditVerifyOut(ok=result.ok, entries=result.entries, head_seq=result.head_seq,
+                          head_hash=result.head_hash, first_bad_seq=result.first_bad_seq,
+                          problems=result.problems)

@@ -1,0 +1,49 @@
+"""Governance board routes: review submitted requests, approve or deny with a reason."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+
+from api.deps import BoardUser, SessionDep, SettingsDep
+from api.errors import COMMON_RESPONSES
+from api.schemas import DecisionIn, RequestOut
+from governance import requests as gr
+from governance.audit import audited
+
+router = APIRouter(prefix="/v1/board/requests", tags=["board"], responses=COMMON_RESPONSES)
+
+RequestId = Annotated[str, Path(min_length=1, max_length=64)]
+ROLE = "board"
+
+
+@router.get("", response_model=list[RequestOut])
+def submitted(session: SessionDep, caller: BoardUser) -> list[RequestOut]:
+    """Requests waiting for a decision, oldest first."""
+    with audited(session, actor=caller.name, role=ROLE, action="board.list"):
+        out = [RequestOut.of(r, for_board=True) for r in gr.list_submitted(session)]
+    return out
+
+
+@router.get("/{request_id}", response_model=RequestOut)
+def read(request_id: RequestId, session: SessionDep, caller: BoardUser) -> RequestOut:
+    """A submitted (or already decided) request with its decisions so far."""
+    with audited(session, actor=caller.name, role=ROLE, action="board.read",
+                 target=f"request:{request_id}"):
+        out = RequestOut.of(gr.get_for_board(session, request_id), for_board=True)
+    return out
+
+
+@router.post("/{request_id}/decisions", response_model=RequestOut)
+def decide(request_id: RequestId, body: DecisionIn, session: SessionDep, settings: SettingsDep,
+           caller: BoardUser) -> RequestOut:
+    """Approve or deny with a written reason. Quorum approves; one denial ends the request."""
+    with audited(session, actor=caller.name, role=ROLE, action=f"board.{body.decision.value}",
+                 target=f"request:{request_id}") as audit:
+        request = gr.decide(session, request_id, caller.user_id, body.decision, body.reason,
+                            quorum=settings.board_quorum,
+                            default_days=settings.extract_default_days)
+        audit["status"] = request.status
+        out = RequestOut.of(request, for_board=True)
+    return out

@@ -1,0 +1,162 @@
+"""Routes anyone may call: published aggregates, metrics, the variable catalog, the public
+request log. They read only data that is public by design (suppressed aggregates, request
+titles), so they need no key and are not audited (an anonymous caller could otherwise grow the
+audit log without limit)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel
+
+from api.deps import SessionDep
+from api.schemas import Page
+from api.serving import ServingSnapshot
+from core.catalog import VARIABLES
+from core.errors import NotFound
+from governance.requests import PublicLogEntry, public_log
+
+router = APIRouter(tags=["public"])
+
+Limit = Annotated[int, Query(ge=1, le=1000, description="Page size")]
+Offset = Annotated[int, Query(ge=0, le=10_000_000, description="Rows to skip")]
+Filter = Annotated[str | None, Query(max_length=100)]
+
+AGGREGATE_COLUMNS = (
+    "academic_year", "reporting_lea", "subgroup", "subgroup_value", "metric", "numerator",
+    "denominator", "rate", "suppressed", "suppression_reason", "run_id",
+)
+
+
+class AggregateRow(BaseModel):
+    academic_year: str | None
+    reporting_lea: str | None
+    subgroup: str | None
+    subgroup_value: str | None
+    metric: str
+    numerator: int | None
+    denominator: int | None
+    rate: float | None
+    suppressed: bool
+    suppression_reason: str | None
+    run_id: str | None
+
+
+class AggregatePage(Page[AggregateRow]):
+    snapshot: dict[str, Any]
+
+
+def _snapshot(request: Request) -> ServingSnapshot:
+    snapshot: ServingSnapshot = request.app.state.serving
+    return snapshot
+
+
+def _row(values: tuple[Any, ...]) -> AggregateRow:
+    row = dict(zip(AGGREGATE_COLUMNS, values, strict=True))
+    if row["suppressed"]:
+        # Belt and braces: a suppressed cell never carries its numbers, whatever the file says.
+        row["numerator"] = row["denominator"] = row["rate"] = None
+    for name in ("academic_year", "reporting_lea", "subgroup", "subgroup_value", "run_id"):
+        if row[name] is not None:
+            row[name] = str(row[name])
+    row["suppressed"] = bool(row["suppressed"])
+    return AggregateRow.model_validate(row)
+
+
+@router.get("/health", tags=["public"])
+def health() -> dict[str, str]:
+    """Liveness check."""
+    return {"status": "ok"}
+
+
+@router.get("/v1/aggregates", response_model=AggregatePage)
+def aggregates(
+    request: Request,
+    academic_year: Filter = None,
+    reporting_lea: Filter = None,
+    subgroup: Filter = None,
+    subgroup_value: Filter = None,
+    metric: Filter = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> AggregatePage:
+    """Approved aggregates from the serving snapshot, suppressed as published; filter and page."""
+    filters = {"academic_year": academic_year, "reporting_lea": reporting_lea,
+               "subgroup": subgroup, "subgroup_value": subgroup_value, "metric": metric}
+    where = [f"CAST({name} AS VARCHAR) = ?" for name, value in filters.items() if value is not None]
+    params: list[Any] = [value for value in filters.values() if value is not None]
+    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    cursor = _snapshot(request).cursor()
+    try:
+        count_row = cursor.execute(
+            f"SELECT count(*) FROM published_aggregates {clause}", params).fetchone()
+        rows = cursor.execute(
+            f"SELECT {', '.join(AGGREGATE_COLUMNS)} FROM published_aggregates {clause} "
+            "ORDER BY academic_year, reporting_lea, metric, subgroup, subgroup_value "
+            "LIMIT ? OFFSET ?", [*params, limit, offset]).fetchall()
+        info = _snapshot_info(cursor)
+    finally:
+        cursor.close()
+    return AggregatePage(data=[_row(r) for r in rows], count=int(count_row[0]) if count_row else 0,
+                         limit=limit, offset=offset, snapshot=info)
+
+
+def _records(cursor: Any, sql: str) -> list[dict[str, Any]]:
+    result = cursor.execute(sql)
+    names = [d[0] for d in result.description]
+    return [
+        {k: (v if isinstance(v, str | int | float | bool) or v is None else str(v))
+         for k, v in zip(names, row, strict=True)}
+        for row in result.fetchall()
+    ]
+
+
+def _snapshot_info(cursor: Any) -> dict[str, Any]:
+    rows = _records(cursor, "SELECT * FROM snapshot_info LIMIT 1")
+    return rows[0] if rows else {}
+
+
+@router.get("/v1/metrics")
+def metrics(request: Request) -> list[dict[str, Any]]:
+    """The metrics published in the serving snapshot, with their definitions."""
+    cursor = _snapshot(request).cursor()
+    try:
+        return _records(cursor, "SELECT * FROM metrics")
+    finally:
+        cursor.close()
+
+
+@router.get("/v1/snapshot")
+def snapshot(request: Request) -> dict[str, Any]:
+    """Which publish run the aggregates come from, and its suppression settings."""
+    cursor = _snapshot(request).cursor()
+    try:
+        info = _snapshot_info(cursor)
+    finally:
+        cursor.close()
+    if not info:
+        raise NotFound("the serving snapshot has no snapshot_info row")
+    return info
+
+
+class CatalogVariable(BaseModel):
+    name: str
+    role: str
+    dtype: str
+    description: str
+
+
+@router.get("/v1/catalog", response_model=list[CatalogVariable])
+def catalog() -> list[CatalogVariable]:
+    """Variables a researcher may request (docs/metrics.md)."""
+    return [CatalogVariable(name=v.name, role=v.role, dtype=v.dtype, description=v.description)
+            for v in VARIABLES]
+
+
+@router.get("/v1/public/requests", response_model=Page[PublicLogEntry])
+def public_requests(session: SessionDep, limit: Limit = 100,
+                    offset: Offset = 0) -> Page[PublicLogEntry]:
+    """The public request log: title, purpose, status and decision dates; no personal data."""
+    total, entries = public_log(session, limit=limit, offset=offset)
+    return Page[PublicLogEntry](data=entries, count=total, limit=limit, offset=offset)

@@ -1,0 +1,112 @@
+"""Researcher routes: own data requests and, once fulfilled, their extract.
+
+Another researcher's request answers 404 exactly like a missing one (no existence leak).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path as FsPath
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import FileResponse
+
+from api.deps import ResearcherUser, SessionDep
+from api.errors import COMMON_RESPONSES
+from api.extracts import data_key_hex
+from api.schemas import ExtractKey, RequestOut
+from core.errors import InternalError
+from governance import requests as gr
+from governance.audit import audited
+
+router = APIRouter(prefix="/v1/requests", tags=["researcher"], responses=COMMON_RESPONSES)
+
+RequestId = Annotated[str, Path(min_length=1, max_length=64)]
+ROLE = "researcher"
+
+
+@router.post("", status_code=201, response_model=RequestOut)
+def create(body: gr.RequestInput, session: SessionDep, caller: ResearcherUser) -> RequestOut:
+    """Create a draft data request."""
+    with audited(session, actor=caller.name, role=ROLE, action="request.create") as audit:
+        request = gr.create_request(session, caller.user_id, body)
+        audit["_target"] = f"request:{request.id}"
+        out = RequestOut.of(request)
+    return out
+
+
+@router.get("", response_model=list[RequestOut])
+def list_own(session: SessionDep, caller: ResearcherUser) -> list[RequestOut]:
+    """Your own requests."""
+    with audited(session, actor=caller.name, role=ROLE, action="request.list"):
+        out = [RequestOut.of(r) for r in gr.list_own_requests(session, caller.user_id)]
+    return out
+
+
+@router.get("/{request_id}", response_model=RequestOut)
+def get(request_id: RequestId, session: SessionDep, caller: ResearcherUser) -> RequestOut:
+    """One of your requests."""
+    with audited(session, actor=caller.name, role=ROLE, action="request.read",
+                 target=f"request:{request_id}"):
+        out = RequestOut.of(gr.own_request(session, request_id, caller.user_id))
+    return out
+
+
+@router.patch("/{request_id}", response_model=RequestOut)
+def edit(request_id: RequestId, body: gr.RequestPatch, session: SessionDep,
+         caller: ResearcherUser) -> RequestOut:
+    """Edit a draft (only the fields sent change)."""
+    with audited(session, actor=caller.name, role=ROLE, action="request.edit",
+                 target=f"request:{request_id}",
+                 detail={"fields": sorted(body.model_fields_set)}):
+        out = RequestOut.of(gr.update_request(session, request_id, caller.user_id, body))
+    return out
+
+
+@router.post("/{request_id}/submit", response_model=RequestOut)
+def submit(request_id: RequestId, session: SessionDep, caller: ResearcherUser) -> RequestOut:
+    """Submit a draft to the governance board."""
+    with audited(session, actor=caller.name, role=ROLE, action="request.submit",
+                 target=f"request:{request_id}"):
+        out = RequestOut.of(gr.submit_request(session, request_id, caller.user_id))
+    return out
+
+
+@router.post("/{request_id}/withdraw", response_model=RequestOut)
+def withdraw(request_id: RequestId, session: SessionDep, caller: ResearcherUser) -> RequestOut:
+    """Withdraw a draft or submitted request."""
+    with audited(session, actor=caller.name, role=ROLE, action="request.withdraw",
+                 target=f"request:{request_id}"):
+        out = RequestOut.of(gr.withdraw_request(session, request_id, caller.user_id))
+    return out
+
+
+@router.get("/{request_id}/extract", response_class=FileResponse,
+            responses={200: {"content": {"application/octet-stream": {}},
+                             "description": "The encrypted extract package"},
+                       404: {"description": "No such request of yours"},
+                       409: {"description": "Not fulfilled yet"},
+                       410: {"description": "The extract expired"}})
+def download(request_id: RequestId, session: SessionDep, caller: ResearcherUser) -> FileResponse:
+    """Download the encrypted extract of your fulfilled request, before it expires."""
+    with audited(session, actor=caller.name, role=ROLE, action="extract.download",
+                 target=f"request:{request_id}") as audit:
+        record = gr.extract_for_download(session, request_id, caller.user_id)
+        path = FsPath(record.package_path)
+        if not path.is_file():
+            raise InternalError(f"the extract of request {request_id} is missing on disk")
+        audit["sha256"] = record.sha256
+    return FileResponse(path, media_type="application/octet-stream",
+                        filename=f"{request_id}.c2cx", headers={"X-SHA256": record.sha256})
+
+
+@router.get("/{request_id}/extract/key", response_model=ExtractKey)
+def extract_key(request_id: RequestId, request: Request, session: SessionDep,
+                caller: ResearcherUser) -> ExtractKey:
+    """The data key that opens your extract package (audited; keep it secret)."""
+    with audited(session, actor=caller.name, role=ROLE, action="extract.key",
+                 target=f"request:{request_id}"):
+        record = gr.extract_for_download(session, request_id, caller.user_id)
+        key_hex = data_key_hex(request.app.state.settings, request_id)
+        out = ExtractKey(request_id=request_id, key_hex=key_hex, expires_at=record.expires_at)
+    return out

@@ -1,0 +1,133 @@
+"""Helpers for tests/test_api_*: a real app on a temporary C2C_HOME with users of every role.
+
+Everything is real: the governance store (SQLite, or PostgreSQL when C2C_TEST_DATABASE_URL
+is set), the master key and keyring, the encrypted warehouse that uploads go into, generated
+partner files, and a small serving snapshot written here the way ``c2c publish`` lays it out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+from fastapi.testclient import TestClient
+from governance_fixtures import BACKENDS, make_store
+from sqlalchemy.orm import sessionmaker
+
+from api.app import create_app
+from core.keys import create_master_key
+from core.settings import Settings
+from governance.db import make_engine
+from governance.partners import import_partners_csv, list_partners
+from governance.users import create_user, issue_key
+
+# Orgs of the generated partners.csv (synth.generate_small): executed agreements.
+LEA = "1062166"
+OTHER_LEA = "0161119"
+
+LEAS = ("1062166", "0161119", "1964212")
+YEARS = ("2022-23", "2023-24")
+METRICS = ("hs_graduate", "cte_completer", "cc_enrolled_within_1yr")
+
+
+def write_serving_snapshot(path: Path) -> int:
+    """A small serving snapshot; returns the number of aggregate rows."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path))
+    con.execute("""CREATE TABLE published_aggregates (academic_year VARCHAR,
+        reporting_lea VARCHAR, subgroup VARCHAR, subgroup_value VARCHAR, metric VARCHAR,
+        numerator BIGINT, denominator BIGINT, rate DOUBLE, suppressed BOOLEAN,
+        suppression_reason VARCHAR, run_id VARCHAR)""")
+    rows = []
+    n = 0
+    for year in YEARS:
+        for lea in LEAS:
+            for metric in METRICS:
+                for subgroup, value in (("all", "all"), ("gender", "F"), ("gender", "M"),
+                                        ("homeless", "true")):
+                    n += 1
+                    denominator = 40 + n
+                    numerator = (n * 7) % denominator
+                    small = subgroup == "homeless"
+                    rows.append((year, lea, subgroup, value, metric,
+                                 None if small else numerator, None if small else denominator,
+                                 None if small else numerator / denominator, small,
+                                 "primary" if small else None, "run-1"))
+    con.executemany("INSERT INTO published_aggregates VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+    con.execute("CREATE TABLE snapshot_info AS SELECT 'run-1' AS run_id, "
+                "TIMESTAMP '2026-11-01 12:00:00' AS published_at, 11 AS min_cell")
+    con.execute("CREATE TABLE metrics (metric VARCHAR, description VARCHAR)")
+    con.executemany("INSERT INTO metrics VALUES (?, ?)", [(m, f"share with {m}") for m in METRICS])
+    con.close()
+    return len(rows)
+
+
+ROLE_USERS = {
+    "partner": (["partner"], LEA),
+    "partner_other": (["partner"], OTHER_LEA),
+    "researcher": (["researcher"], None),
+    "researcher_2": (["researcher"], None),
+    "board": (["board"], None),
+    "board_2": (["board"], None),
+    "board_3": (["board"], None),
+    "admin": (["admin"], None),
+    "researcher_board": (["researcher", "board"], None),
+}
+
+
+@dataclass
+class ApiEnv:
+    client: TestClient
+    settings: Settings
+    keys: dict[str, str]
+    sessions: sessionmaker  # type: ignore[type-arg]
+
+    def auth(self, who: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.keys[who]}"}
+
+
+@contextmanager
+def api_env(store_url: str, home: Path, partners_csv: Path, *, quorum: int = 2,
+            upload_max_bytes: int = 5_000_000) -> Iterator[ApiEnv]:
+    settings = Settings(home=home, database_url=store_url, board_quorum=quorum,
+                        upload_max_bytes=upload_max_bytes, duckdb_memory_limit="500MB",
+                        duckdb_threads=1)
+    create_master_key(settings.master_key_path)
+    write_serving_snapshot(settings.serving_path)
+    engine = make_engine(store_url)
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    app = create_app(settings)
+    keys: dict[str, str] = {}
+    with sessions.begin() as s:
+        import_partners_csv(s, partners_csv)
+        assert any(p.org_code == LEA and p.agreement_active(date.today())
+                   for p in list_partners(s))
+        for name, (roles, org) in ROLE_USERS.items():
+            user = create_user(s, name, roles, org)
+            keys[name] = issue_key(s, user.id).token
+    with TestClient(app) as client:
+        yield ApiEnv(client=client, settings=settings, keys=keys, sessions=sessions)
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small generated landing tree (synthetic partners.csv, CALPADS, college, CCGI files)."""
+    from synth.generator import generate_small
+
+    out = tmp_path_factory.mktemp("generated")
+    generate_small(out)
+    return out
+
+
+@pytest.fixture(params=BACKENDS)
+def env(request: pytest.FixtureRequest, tmp_path: Path, generated: Path) -> Iterator[ApiEnv]:
+    """A fresh app and store per test."""
+    with make_store(request.param, tmp_path) as url, \
+            api_env(url, tmp_path / "home", generated / "partners.csv") as e:
+        yield e
