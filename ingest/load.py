@@ -102,11 +102,15 @@ def _structural_errors(con: duckdb.DuckDBPyConnection, file_name: str) -> list[F
         "SELECT line, error_type, error_message FROM _ingest_rej "
         "WHERE scan_id = (SELECT max(scan_id) FROM _ingest_rejs) ORDER BY line"
     ).fetchall()
-    errors = []
+    errors: list[FileError] = []
+    seen: set[tuple[int, str]] = set()
     for line, error_type, message in rows:
         rule = str(error_type).lower().replace(" ", "_")
         if rule in ("too_many_columns", "missing_columns"):
             rule = "column_count"
+        if (int(line), rule) in seen:  # DuckDB reports a short line once per missing column
+            continue
+        seen.add((int(line), rule))
         errors.append(FileError(file=file_name, line=int(line), rule=rule, message=str(message)))
     return errors
 
@@ -273,9 +277,8 @@ def load_csv(
     if structural:
         result.errors, result.error_count = structural, len(structural)
         return result
-    if loaded == 0:
-        raise _reject(file_name, "the file has a header but no records", None, None, None,
-                      "file_not_empty")
+    if loaded == 0:  # a header-only file is a valid "nobody this term"
+        result.warnings.append("the file has a header but no records")
     rules = [Rule(c, f"({c} IS NULL)", "required", "required field is empty") for c in fmt.required]
     fmts = "[" + ", ".join(q(f) for f in DATE_FORMATS_CSV) + "]"
     for c in fmt.date_columns:

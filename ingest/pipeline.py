@@ -51,7 +51,7 @@ class IngestOptions:
 
     column_maps: ColumnMaps = field(default_factory=dict)
     zip_limits: archive.ZipLimits = field(default_factory=archive.ZipLimits)
-    today: date | None = None
+    today: date | None = None  # date of receipt and of the agreement check (default: today)
     on_event: Callable[[str], None] | None = None
 
 
@@ -71,6 +71,11 @@ class _Ctx:
     @property
     def today(self) -> date:
         return self.options.today or date.today()
+
+    def now(self) -> datetime:
+        """Receipt time; ``options.today`` (back-fills, tests) fixes its date."""
+        now = datetime.now()
+        return datetime.combine(self.options.today, now.time()) if self.options.today else now
 
 
 # --- public entry points ------------------------------------------------------------------
@@ -126,7 +131,7 @@ def ingest_file(
         row = FileRow(
             file_id=stored.sha256, sha256=stored.sha256, origin="raw", parent_id=None,
             member=None, part_ids=None, original_name=name, source_path=shown,
-            size_bytes=stored.size, received_at=datetime.now(), submitted_by=submitted_by,
+            size_bytes=stored.size, received_at=ctx.now(), submitted_by=submitted_by,
             kind="part" if part else ("zip" if name.lower().endswith(".zip") else None),
         )
         manifest.insert_file(con, row)
@@ -477,7 +482,7 @@ def _load(ctx: _Ctx, row: FileRow, found: _Identified, encoding: str) -> Receipt
         manifest.update_file(
             con, row.file_id, status="accepted", source_system=row.source_system, kind=row.kind,
             partner_org=row.partner_org, period=row.period, layout_version=row.layout_version,
-            encoding=encoding, loaded_at=datetime.now(),
+            encoding=encoding, loaded_at=ctx.now(),
         )
         manifest.write_receipt(con, receipt)
         con.execute("COMMIT")
@@ -539,7 +544,6 @@ def _handle_zip(ctx: _Ctx, container: FileRow) -> list[Receipt]:
                           message="the zip archive holds no files")
         return [_reject(ctx, container, [error], 1)]
     folder = str(PurePosixPath((container.source_path or "").replace("\\", "/")).parent)
-    receipts = []
     for member in members:
         member_id = _derived_id("zip", container.file_id, member.name)
         row = manifest.get_file(ctx.con, member_id)
@@ -553,11 +557,11 @@ def _handle_zip(ctx: _Ctx, container: FileRow) -> list[Receipt]:
             )
             manifest.insert_file(ctx.con, row)
         if row.status == "received":
-            receipts.append(_process(ctx, row))
-        else:
-            receipts.extend(_receipts_of(ctx.con, row))
+            _process(ctx, row)
     manifest.update_file(ctx.con, container.file_id, status="unpacked")
-    return receipts
+    container.status = "unpacked"
+    # Read back in the stored order, so a re-send returns the very same list.
+    return _receipts_of(ctx.con, container)
 
 
 def _handle_part(ctx: _Ctx, part_row: FileRow) -> list[Receipt]:

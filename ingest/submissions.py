@@ -78,16 +78,19 @@ def load_rounds(path: Path | None = None) -> dict[int, Round]:
     return rounds
 
 
-def _received(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], dict[str, tuple[int, date]]]:
-    """(org, year) -> file type -> (rows, last load date), over current accepted files."""
-    found: dict[tuple[str, str], dict[str, tuple[int, date]]] = {}
-    for org, year, kind, rows, loaded in con.execute(
-        f"SELECT f.partner_org, f.period, f.kind, sum(r.rows), max(f.loaded_at) "
+Received = dict[tuple[str, str], dict[str, tuple[int, date]]]
+
+
+def _received(con: duckdb.DuckDBPyConnection, as_of: date) -> Received:
+    """(org, year) -> file type -> (rows, date received), current files received by ``as_of``."""
+    found: Received = {}
+    for org, year, kind, rows, received in con.execute(
+        f"SELECT f.partner_org, f.period, f.kind, sum(r.rows), max(f.received_at) "
         f"FROM {tables.FILES} f JOIN {tables.RECEIPTS} r USING (file_id) "
         "WHERE f.source_system = 'calpads' AND f.status = 'accepted' "
-        "GROUP BY ALL"
+        "AND CAST(f.received_at AS DATE) <= ? GROUP BY ALL", [as_of]
     ).fetchall():
-        found.setdefault((org, year), {})[kind] = (int(rows), loaded.date())
+        found.setdefault((org, year), {})[kind] = (int(rows), received.date())
     return found
 
 
@@ -100,7 +103,7 @@ def submission_report(
     """One row per LEA/COE partner and academic year (years its rounds need, plus years sent)."""
     ensure_schema(con)
     rounds = rounds if rounds is not None else load_rounds()
-    received = _received(con)
+    received = _received(con, as_of)
     names = {p.org_code: p for p in partners}
     orgs = {p.org_code for p in partners if p.kind in (PartnerKind.LEA, PartnerKind.COE)}
     orgs |= {org for org, _ in received}
