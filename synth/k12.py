@@ -72,7 +72,8 @@ def _history(rng: random.Random, person: Person, years: list[int]) -> list[Stint
     school = rng.choice(lea.schools_for(grade))
     ssid = person.ssid
     # A two-SSID student changes LEA once, in a chosen year; the new LEA mints a second SSID.
-    mid_year = rng.randrange(person.entry_year, len(years)) if person.ssid2 else -1
+    years_left = min(len(years) - person.entry_year, 13 - grade)
+    mid_year = person.entry_year + rng.randrange(years_left) if person.ssid2 else -1
     used_second = False
     for y in range(person.entry_year, len(years)):
         start_year = years[y]

@@ -1,0 +1,29 @@
+"""``c2c generate`` end to end through the Typer app and the console entry point."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from cli.main import app
+
+
+def test_generate_command_writes_the_tree_and_reports_time(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["generate", "--out", str(tmp_path), "--students", "150",
+                                      "--seed", "4", "--years", "2022-23,2023-24"])
+    assert result.exit_code == 0, result.output
+    assert "Wrote" in result.output and " s;" in result.output
+    assert (tmp_path / "calpads" / "1975309" / "2022-23" / "SCTE 2022-23.txt").exists()
+    assert (tmp_path / "truth.parquet").exists() and (tmp_path / "partners.csv").exists()
+
+
+def test_bad_years_exit_with_code_2_and_name_the_field(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", "from cli.main import main; main()", "generate", "--out",
+         str(tmp_path), "--students", "10", "--years", "2022-24"],
+        capture_output=True, text=True, check=False)
+    assert done.returncode == 2
+    assert "years" in done.stderr and "2022-24" in done.stderr

@@ -1,0 +1,108 @@
+"""Noise rates come out as configured: measured on the truth tags and on the files themselves."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from synth import NoiseRates, generate
+from synth.noise import TrueIdentity, nicknames_for, record
+from tests.synth_support import calpads_rows, truth
+
+HIGH = NoiseRates(
+    typo=0.3, nickname=0.4, middle_in_first=0.5, name_swap=0.2, dob_day_month_swap=0.5,
+    missing_dob=0.1, missing_gender=0.25, double_surname_variant=0.9, accent_dropped=0.8,
+    twins=0.1, second_ssid=0.1, name_collision=0.05,
+)
+
+
+def _units(out: Path) -> dict[tuple[object, object, object], dict[str, object]]:
+    units: dict[tuple[object, object, object], dict[str, object]] = {}
+    for r in truth(out):
+        units[(r["source_system"], r["partner_org"], r["source_person_id"])] = r
+    return units
+
+
+def _share(units: list[dict[str, object]], tag: str) -> float:
+    return sum(tag in str(u["noise"]).split(";") for u in units) / len(units)
+
+
+@pytest.fixture(scope="module")
+def noisy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("noisy")
+    generate(out, students=1500, seed=21, years=["2022-23", "2023-24"], noise=HIGH)
+    return out
+
+
+def test_unconditional_rates_match_configuration(noisy: Path) -> None:
+    units = list(_units(noisy).values())
+    assert len(units) > 2000
+    for tag, rate in (("typo", HIGH.typo), ("name_swap", HIGH.name_swap),
+                      ("missing_gender", HIGH.missing_gender), ("missing_dob", HIGH.missing_dob)):
+        assert _share(units, tag) == pytest.approx(rate, abs=0.03), tag
+
+
+def test_double_surname_variants_match_configuration(noisy: Path) -> None:
+    doubles = [u for u in _units(noisy).values() if u["has_double_surname"]]
+    assert len(doubles) > 200
+    varied = sum(any(t.startswith("surname_") for t in str(u["noise"]).split(";"))
+                 for u in doubles) / len(doubles)
+    assert varied == pytest.approx(HIGH.double_surname_variant, abs=0.05)
+
+
+def test_population_anomalies_match_configuration(noisy: Path) -> None:
+    people: dict[object, dict[str, object]] = {}
+    for u in _units(noisy).values():
+        if u["source_system"] == "calpads":
+            people[u["true_person_id"]] = u
+    k12 = list(people.values())
+    twins = sum(bool(p["is_twin"]) for p in k12) / len(k12)
+    second = sum(bool(p["has_second_ssid"]) for p in k12) / len(k12)
+    assert twins == pytest.approx(HIGH.twins, abs=0.025)
+    assert second == pytest.approx(HIGH.second_ssid, abs=0.03)
+
+
+def test_tags_agree_with_the_file_contents(noisy: Path) -> None:
+    """A unit tagged missing_gender has a blank gender in the file, and only then."""
+    units = _units(noisy)
+    checked = 0
+    for path in sorted((noisy / "calpads").glob("*/*/SENR *.txt")):
+        lea = path.parent.parent.name
+        for _, row in calpads_rows(path):
+            unit = units[("calpads", lea, row["ssid"])]
+            tags = str(unit["noise"]).split(";")
+            assert (row["gender"] == "") == ("missing_gender" in tags)
+            assert (row["birth_date"] == "") == ("missing_dob" in tags)
+            checked += 1
+    assert checked > 1000
+
+
+def test_zero_rates_give_clean_copies(tmp_path: Path) -> None:
+    zero = NoiseRates(**{name: 0.0 for name in NoiseRates.model_fields})
+    generate(tmp_path, students=300, seed=2, years=["2023-24"], noise=zero)
+    rows = truth(tmp_path)
+    assert rows and all(r["noise"] == "" for r in rows)
+    assert not any(r["is_twin"] or r["has_second_ssid"] for r in rows)
+
+
+def test_record_applies_conditional_noise_only_when_it_can() -> None:
+    person = TrueIdentity("José", "Luis", "García", "López", date(2007, 3, 5), "M")
+    rates = NoiseRates(nickname=1.0, dob_day_month_swap=1.0, double_surname_variant=0.0,
+                       accent_dropped=1.0, typo=0.0, name_swap=0.0, middle_in_first=0.0,
+                       missing_dob=0.0, missing_gender=0.0, dob_typo=0.0)
+    copy = record(person, rates, random.Random(1))
+    assert copy.first in ("Joe", "Pepe")
+    assert copy.last == "Garcia Lopez" and copy.birth == "20070503"
+    late = TrueIdentity("Ana", "", "Kim", "", date(2007, 3, 25), "F")
+    assert record(late, rates, random.Random(1)).birth == "20070325"  # day > 12: no swap
+    assert "Alex" in nicknames_for("Alejandro") and "Alex" in nicknames_for("Alexander")
+
+
+def test_nickname_rate_among_names_with_nicknames(noisy: Path) -> None:
+    counts = Counter(tag for u in _units(noisy).values() for tag in str(u["noise"]).split(";"))
+    assert counts["nickname"] > 100 and counts["middle_in_first"] > 100
+    assert counts["dob_swap"] > 100 and counts["accent_dropped"] > 100
