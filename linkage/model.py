@@ -70,9 +70,18 @@ def comparisons() -> list[Any]:
         output_column_name="first_name",
         comparison_levels=[
             cll.NullLevel("first_name"),
+            cll.CustomLevel(
+                '"given_tokens_l" = "given_tokens_r" AND len("given_tokens_l") > 1',
+                label_for_charts="first and middle names agree",
+            ),
             cll.ExactMatchLevel("first_name", term_frequency_adjustments=True),
             cll.ArrayIntersectLevel("first_nick", 1).configure(
                 label_for_charts="nickname-equivalent (nicknames table)"),
+            cll.CustomLevel(
+                'list_contains("last_tokens_r", "first_name_l") '
+                'OR list_contains("last_tokens_l", "first_name_r")',
+                label_for_charts="first name found in the other's surname (names swapped)",
+            ),
             cll.JaroWinklerLevel("first_name", 0.92),
             cll.ArrayIntersectLevel("given_tokens", 1).configure(
                 label_for_charts="shares a first/middle token (middle folded into first)"),
@@ -87,6 +96,11 @@ def comparisons() -> list[Any]:
             cll.ExactMatchLevel("last_name", term_frequency_adjustments=True),
             cll.ArrayIntersectLevel("last_tokens", 1).configure(
                 label_for_charts="shares a surname token (compound surnames)"),
+            cll.CustomLevel(
+                'list_has_any("last_tokens_l", "given_tokens_r") '
+                'OR list_has_any("last_tokens_r", "given_tokens_l")',
+                label_for_charts="surname found in the other's given names (names swapped)",
+            ),
             cll.JaroWinklerLevel("last_name", 0.92),
             cll.JaroWinklerLevel("last_name", 0.8),
             cll.ElseLevel(),
@@ -116,7 +130,16 @@ def comparisons() -> list[Any]:
         last,
         dob,
         cl.ExactMatch("ssid"),
-        cl.ExactMatch("gender"),
+        cl.CustomComparison(
+            output_column_name="gender",
+            comparison_levels=[
+                cll.NullLevel("gender"),
+                cll.ExactMatchLevel("gender"),
+                # EM drives m to ~0 on clean training blocks, which would veto any match with
+                # a miscoded gender; a fixed small m keeps it strong evidence, not a veto.
+                cll.ElseLevel().configure(m_probability=0.02, fix_m_probability=True),
+            ],
+        ),
         cl.ExactMatch("zip"),
     ]
 

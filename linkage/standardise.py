@@ -173,8 +173,8 @@ def build_identities(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, i
                f.first_token AS first_name,
                f.nick AS first_nick,
                -- middle name folded into first: every given-name token, for order-free overlap
-               list_filter(list_distinct(string_split(concat_ws(' ', f.std, m.std), ' ')),
-                           t -> t <> '') AS given_tokens,
+               list_sort(list_filter(list_distinct(string_split(concat_ws(' ', f.std, m.std),
+                   ' ')), t -> t <> '')) AS given_tokens,
                s.std AS last_name,
                s.tokens AS last_tokens,
                s.tokens[1] AS last1,
