@@ -76,7 +76,7 @@ def build_cmd(
         )
     finally:
         con.close()
-    console = Console()
+    console = Console(soft_wrap=True)
     console.print(f"extract {result.package_path} ({result.package_bytes:,} bytes, "
                   f"sha256 {result.package_sha256})", highlight=False)
     console.print(f"rows released {result.rows:,}, suppressed {result.suppressed_rows:,}; "
@@ -105,7 +105,7 @@ def decrypt_cmd(
     keys, data_key = _key_source(key_file)
     opened = open_extract(package, keys=keys, data_key=data_key, now=datetime.now(UTC),
                           out_dir=out)
-    console = Console()
+    console = Console(soft_wrap=True)
     for path in sorted(opened.paths.values()):
         console.print(f"wrote {path}", highlight=False)
     console.print(f"request {opened.request_id}: {opened.manifest.get('rows', '?')} rows; "
@@ -121,7 +121,7 @@ def verify_cmd(
     """Authenticate a package and check each file against its manifest (writes nothing)."""
     keys, data_key = _key_source(key_file)
     verified = verify_extract(package, keys=keys, data_key=data_key, now=datetime.now(UTC))
-    console = Console()
+    console = Console(soft_wrap=True)
     console.print(f"[green]ok[/]: request {verified.request_id}, created "
                   f"{verified.created_at.isoformat()}, expires {verified.expires_at.isoformat()}"
                   f"{' [yellow](expired)[/]' if verified.expired else ''}", highlight=False)

@@ -40,8 +40,10 @@ def init_cmd() -> None:
         )
     create_master_key(path)
     keys.warehouse_key_hex()  # creates the root data key: the keyring exists from now on
-    Console().print(f"created master key {path} (mode 0600) and keyring {settings.keyring_path}",
-                    highlight=False)
+    Console(soft_wrap=True).print(
+        f"created master key {path} (mode 0600) and keyring {settings.keyring_path}",
+        highlight=False,
+    )
 
 
 @keys_app.command("rotate")
@@ -49,8 +51,10 @@ def rotate_cmd() -> None:
     """Replace the master key and re-wrap every keyring key. No data is re-encrypted."""
     settings = get_settings()
     count = _provider(settings).rotate_master_key()
-    Console().print(f"rotated master key {settings.master_key_path}: re-wrapped {count} keys",
-                    highlight=False)
+    Console(soft_wrap=True).print(
+        f"rotated master key {settings.master_key_path}: re-wrapped {count} keys",
+        highlight=False,
+    )
 
 
 @keys_app.command("status")
@@ -58,7 +62,7 @@ def status_cmd() -> None:
     """Show the master key file, its permissions, and the keyring entries (names only)."""
     settings = get_settings()
     status = _provider(settings).status()
-    console = Console()
+    console = Console(soft_wrap=True)
     if not status.master_key_present:
         console.print(f"master key: [red]missing[/] at {status.master_key_path} "
                       "(create one with `c2c keys init`)", highlight=False)

@@ -1,4 +1,4 @@
-"""Extracts: minimal, unlinkable across requests, k-anonymous, encrypted, expiring, rotation-proof."""
+"""Extracts: minimal, unlinkable across requests, k-anonymous, expiring, rotation-proof."""
 
 from __future__ import annotations
 
@@ -48,7 +48,8 @@ def test_only_requested_variables_and_cohort(con: duckdb.DuckDBPyConnection, key
                                              home: Path) -> None:
     result = build(con, keys, home / "out-a", request_id="R-cohort",
                    variables=["academic_year", "gender", "hs_graduate"],
-                   cohort=CohortFilter(academic_years=["2022-23"], subgroup_equals={"homeless": False}))
+                   cohort=CohortFilter(academic_years=["2022-23"],
+                                       subgroup_equals={"homeless": False}))
     table = deidentify.open_extract(result.package_path, keys=keys, now=NOW).table()
     assert table.column_names == ["academic_year", "gender", "hs_graduate"]
     assert set(table.column("academic_year").to_pylist()) == {"2022-23"}
@@ -163,7 +164,8 @@ def test_expired_extracts_refuse_to_open(con: duckdb.DuckDBPyConnection, keys: K
     with pytest.raises(Expired):
         deidentify.open_extract(result.package_path, data_key=key, now=NOW + timedelta(days=2))
     # An operator can still audit it.
-    verified = deidentify.verify_extract(result.package_path, keys=keys, now=NOW + timedelta(days=2))
+    verified = deidentify.verify_extract(result.package_path, keys=keys,
+                                         now=NOW + timedelta(days=2))
     assert verified.expired
     # An expired request is not built at all.
     with pytest.raises(Expired):

@@ -1,4 +1,4 @@
-"""The warehouse is encrypted at rest: no plaintext identifier on disk, no opening without the key."""
+"""The warehouse is encrypted at rest: no plaintext identifier on disk, no open without the key."""
 
 from __future__ import annotations
 
