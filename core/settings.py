@@ -19,7 +19,9 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="Governance store; SQLite under home when unset."
     )
-    landing_dir: Path | None = None
+    # Partners' drop folder. Outside home on purpose: dropped files are plaintext, and nothing
+    # under home may be (the raw store keeps the encrypted copy of every file received).
+    landing_dir: Path = Path("./landing")
 
     duckdb_threads: int = 2
     duckdb_memory_limit: str = "6GB"
@@ -60,7 +62,7 @@ class Settings(BaseSettings):
 
     @property
     def landing_path(self) -> Path:
-        return self.landing_dir or self.resolved_home / "landing"
+        return self.landing_dir.expanduser().absolute()
 
     @property
     def extracts_dir(self) -> Path:
@@ -69,6 +71,14 @@ class Settings(BaseSettings):
     @property
     def runs_dir(self) -> Path:
         return self.resolved_home / "runs"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.resolved_home / "reports"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.resolved_home / "dagster"
 
     @property
     def tmp_dir(self) -> Path:
