@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+
 from core.keys import KeyProvider
 from core.settings import Settings
+from deidentify import extract_data_key
 
 
-def data_key_hex(settings: Settings, request_id: str) -> str:
-    from deidentify import extract_data_key
-
+def data_key_base64(settings: Settings, request_id: str) -> str:
+    """Base64, the format of the key files ``deidentify.write_key_file`` writes."""
     keys = KeyProvider(settings.master_key_path, settings.keyring_path)
-    return extract_data_key(keys, request_id).hex()
+    return base64.b64encode(extract_data_key(keys, request_id)).decode("ascii")

@@ -90,7 +90,8 @@ class DecisionIn(BaseModel):
 
 class ExtractKey(BaseModel):
     request_id: str
-    key_hex: str = Field(description="Data key of the extract package (keep it secret)")
+    key_base64: str = Field(description="Data key of the extract package, base64; save it as "
+                            "a key file for `c2c extract decrypt --key-file` (keep it secret)")
     expires_at: datetime
 
 

@@ -13,7 +13,7 @@ from fastapi.responses import FileResponse
 
 from api.deps import ResearcherUser, SessionDep
 from api.errors import COMMON_RESPONSES
-from api.extracts import data_key_hex
+from api.extracts import data_key_base64
 from api.schemas import ExtractKey, RequestOut
 from core.errors import InternalError
 from governance import requests as gr
@@ -107,6 +107,6 @@ def extract_key(request_id: RequestId, request: Request, session: SessionDep,
     with audited(session, actor=caller.name, role=ROLE, action="extract.key",
                  target=f"request:{request_id}"):
         record = gr.extract_for_download(session, request_id, caller.user_id)
-        key_hex = data_key_hex(request.app.state.settings, request_id)
-        out = ExtractKey(request_id=request_id, key_hex=key_hex, expires_at=record.expires_at)
+        key = data_key_base64(request.app.state.settings, request_id)
+        out = ExtractKey(request_id=request_id, key_base64=key, expires_at=record.expires_at)
     return out

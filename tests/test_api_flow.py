@@ -1,0 +1,234 @@
+"""End-to-end API behaviour: requests, board rules, extracts, uploads, audit, aggregates."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import sqlalchemy as sa
+from api_support import LEA, OTHER_LEA, ApiEnv, env, generated  # noqa: F401
+
+from core.keys import KeyProvider
+from deidentify import extract_data_key
+from governance import requests as gr
+
+BODY = {"kind": "aggregate", "title": "CTE and college going",
+        "purpose": "Does CTE completion predict community college enrollment?",
+        "variables": ["cte_completer", "cc_enrolled_within_1yr"], "group_by": ["gender"]}
+
+
+def _submitted(e: ApiEnv, who: str = "researcher") -> str:
+    created = e.client.post("/v1/requests", json=BODY, headers=e.auth(who))
+    assert created.status_code == 201, created.text
+    rid = created.json()["id"]
+    assert e.client.post(f"/v1/requests/{rid}/submit", headers=e.auth(who)).status_code == 200
+    return rid
+
+
+def _decide(e: ApiEnv, rid: str, who: str, decision: str = "approve") -> dict:
+    response = e.client.post(f"/v1/board/requests/{rid}/decisions", headers=e.auth(who),
+                             json={"decision": decision, "reason": f"{decision} by {who}"})
+    return {**response.json(), "http": response.status_code}
+
+
+def test_request_lifecycle_quorum_download_and_expiry(env: ApiEnv) -> None:  # noqa: F811
+    e = env
+    created = e.client.post("/v1/requests", json=BODY, headers=e.auth("researcher")).json()
+    rid = created["id"]
+    assert created["status"] == "draft"
+    edited = e.client.patch(f"/v1/requests/{rid}", json={"title": "CTE, college going"},
+                            headers=e.auth("researcher"))
+    assert edited.json()["title"] == "CTE, college going"
+    # someone else's request does not exist for them
+    for method, path in [("GET", f"/v1/requests/{rid}"), ("POST", f"/v1/requests/{rid}/submit"),
+                         ("GET", f"/v1/requests/{rid}/extract")]:
+        other = e.client.request(method, path, headers=e.auth("researcher_2"))
+        assert other.status_code == 404 and other.json()["error"]["code"] == "not_found"
+    assert e.client.get("/v1/board/requests", headers=e.auth("board")).json() == []
+    assert e.client.post(f"/v1/requests/{rid}/submit",
+                         headers=e.auth("researcher")).json()["status"] == "submitted"
+    assert e.client.patch(f"/v1/requests/{rid}", json={"title": "late edit"},
+                          headers=e.auth("researcher")).status_code == 409
+    board_view = e.client.get("/v1/board/requests", headers=e.auth("board")).json()
+    assert [r["id"] for r in board_view] == [rid] and board_view[0]["requester"] == "researcher"
+
+    first = _decide(e, rid, "board")
+    assert first["http"] == 200 and first["status"] == "submitted"
+    assert len(first["decisions"]) == 1
+    assert _decide(e, rid, "board")["http"] == 409  # same member twice does not count
+    with e.sessions() as s:
+        assert gr.requests_ready_for_fulfilment(s) == []
+    second = _decide(e, rid, "board_2")
+    assert second["http"] == 200 and second["status"] == "approved"
+    assert e.client.get(f"/v1/requests/{rid}", headers=e.auth("researcher")).json()[
+        "status"] == "approved"
+    assert e.client.get(f"/v1/requests/{rid}/extract",
+                        headers=e.auth("researcher")).status_code == 409  # not built yet
+
+    # the pipeline builds the extract (which creates its data key) and registers it
+    keys = KeyProvider(e.settings.master_key_path, e.settings.keyring_path)
+    data_key = keys.stored_key(f"extract:{rid}")
+    package = e.settings.extracts_dir / f"{rid}.c2cx"
+    package.parent.mkdir(parents=True, exist_ok=True)
+    package.write_bytes(b"encrypted package bytes")
+    digest = hashlib.sha256(package.read_bytes()).hexdigest()
+    with e.sessions.begin() as s:
+        [ready] = gr.requests_ready_for_fulfilment(s)
+        assert ready.request_id == rid
+        gr.mark_fulfilled(s, rid, gr.ExtractInfo(package_path=str(package), sha256=digest))
+    download = e.client.get(f"/v1/requests/{rid}/extract", headers=e.auth("researcher"))
+    assert download.status_code == 200 and download.content == b"encrypted package bytes"
+    assert download.headers["x-sha256"] == digest
+    key = e.client.get(f"/v1/requests/{rid}/extract/key", headers=e.auth("researcher")).json()
+    assert base64.b64decode(key["key_base64"]) == data_key == extract_data_key(keys, rid)
+
+    log = e.client.get("/v1/public/requests").json()
+    assert log["count"] == 1 and log["data"][0]["status"] == "fulfilled"
+    assert "researcher" not in str(log) and log["data"][0]["decided_at"]
+
+    # expiry: the extract expired yesterday
+    with e.sessions.begin() as s:
+        s.execute(sa.text("UPDATE extracts SET expires_at = :t"),
+                  {"t": (datetime.now(UTC) - timedelta(days=1)).replace(tzinfo=None)})
+    gone = e.client.get(f"/v1/requests/{rid}/extract", headers=e.auth("researcher"))
+    assert gone.status_code == 410 and gone.json()["error"]["code"] == "expired"
+    assert e.client.get(f"/v1/requests/{rid}/extract/key",
+                        headers=e.auth("researcher")).status_code == 410
+
+
+def test_self_approval_is_refused(env: ApiEnv) -> None:  # noqa: F811
+    rid = _submitted(env, "researcher_board")
+    refused = _decide(env, rid, "researcher_board")
+    assert refused["http"] == 403 and refused["error"]["code"] == "permission_denied"
+    assert "you made this request" in refused["error"]["message"]
+
+
+def test_one_denial_ends_it_and_reason_is_required(env: ApiEnv) -> None:  # noqa: F811
+    rid = _submitted(env)
+    no_reason = env.client.post(f"/v1/board/requests/{rid}/decisions", headers=env.auth("board"),
+                                json={"decision": "deny", "reason": ""})
+    assert no_reason.status_code == 422
+    assert _decide(env, rid, "board")["http"] == 200
+    denied = _decide(env, rid, "board_2", "deny")
+    assert denied["http"] == 200 and denied["status"] == "denied"
+    assert denied["denial_reason"] == "deny by board_2"
+    late = _decide(env, rid, "board_3")
+    assert late["http"] == 409 and late["error"]["code"] == "conflict"
+    with env.sessions() as s:
+        assert gr.requests_ready_for_fulfilment(s) == []
+
+
+def test_individual_request_needs_attestation_and_irb(env: ApiEnv) -> None:  # noqa: F811
+    body = {**BODY, "kind": "individual", "group_by": []}
+    rid = env.client.post("/v1/requests", json=body, headers=env.auth("researcher")).json()["id"]
+    refused = env.client.post(f"/v1/requests/{rid}/submit", headers=env.auth("researcher"))
+    assert refused.status_code == 422
+    assert "IRB" in refused.json()["error"]["message"]
+    env.client.patch(f"/v1/requests/{rid}", headers=env.auth("researcher"),
+                     json={"training_attested": True, "irb_reference": "IRB-2026-7"})
+    assert env.client.post(f"/v1/requests/{rid}/submit",
+                           headers=env.auth("researcher")).status_code == 200
+    unknown = env.client.post("/v1/requests", headers=env.auth("researcher"),
+                              json={**BODY, "variables": ["ssn"]})
+    assert unknown.status_code == 422 and "unknown variables ssn" in unknown.text
+
+
+def _upload(e: ApiEnv, who: str, name: str, data: bytes):  # type: ignore[no-untyped-def]
+    return e.client.post("/v1/partner/uploads", headers=e.auth(who),
+                         files=[("files", (name, data, "text/plain"))])
+
+
+def _senr(generated: Path, org: str) -> bytes:  # noqa: F811
+    return (generated / "calpads" / org / "2022-23" / "SENR 2022-23.txt").read_bytes()
+
+
+def test_upload_accepted_rejected_and_partner_isolation(
+    env: ApiEnv, generated: Path  # noqa: F811
+) -> None:
+    good = _upload(env, "partner", "SENR 2022-23.txt", _senr(generated, LEA))
+    assert good.status_code == 201, good.text
+    [sub] = good.json()["submissions"]
+    receipt = sub["receipt"]["receipts"][0]
+    assert sub["status"] == "accepted" and receipt["partner_org"] == LEA and receipt["rows"] > 0
+    assert sub["sha256"] == hashlib.sha256(_senr(generated, LEA)).hexdigest()
+
+    lines = _senr(generated, LEA).split(b"\r\n")
+    fields = lines[1].split(b"^")
+    fields[0] = b"XXXX-R"  # unknown record type on line 2
+    lines[1] = b"^".join(fields)
+    bad = _upload(env, "partner", "SENR 2022-23.txt", b"\r\n".join(lines))
+    assert bad.status_code == 422, bad.text
+    body = bad.json()
+    assert body["error"]["code"] == "input_rejected" and "line 2" in body["error"]["message"]
+    assert body["submissions"][0]["status"] == "rejected"
+
+    # another partner's file is not accepted from this partner
+    foreign = _upload(env, "partner", "SENR 2022-23.txt", _senr(generated, OTHER_LEA))
+    assert foreign.status_code == 422
+
+    mine = env.client.get("/v1/partner/submissions", headers=env.auth("partner")).json()
+    theirs = env.client.get("/v1/partner/submissions", headers=env.auth("partner_other")).json()
+    assert mine["count"] == 3 and theirs["count"] == 0
+    peek = env.client.get(f"/v1/partner/submissions/{sub['id']}",
+                          headers=env.auth("partner_other"))
+    assert peek.status_code == 404
+    missing = env.client.get("/v1/partner/missing", headers=env.auth("partner"))
+    assert missing.status_code == 200
+    assert {row["org_code"] for row in missing.json()} <= {LEA}
+
+
+def test_upload_is_held_without_active_agreement(env: ApiEnv, generated: Path) -> None:  # noqa: F811
+    terminated = env.client.post(f"/v1/admin/partners/{OTHER_LEA}/agreements",
+                                 headers=env.auth("admin"),
+                                 json={"status": "terminated", "note": "MOU ended"})
+    assert terminated.status_code == 201 and terminated.json()["agreement_status"] == "terminated"
+    held = _upload(env, "partner_other", "SENR 2022-23.txt", _senr(generated, OTHER_LEA))
+    assert held.status_code == 202, held.text
+    assert held.json()["status"] == "held"
+    assert "agreement" in held.json()["submissions"][0]["receipt"]["receipts"][0]["message"]
+
+
+def test_upload_limits_and_malformed_bodies(tmp_path: Path, env: ApiEnv) -> None:  # noqa: F811
+    too_big = _upload(env, "partner", "SENR 2022-23.txt", b"x" * (5_000_001))
+    assert too_big.status_code == 413 and too_big.json()["error"]["code"] == "too_large"
+    bad_name = _upload(env, "partner", "../../etc/passwd", b"x")
+    assert bad_name.status_code in (400, 422)
+    not_multipart = env.client.post("/v1/partner/uploads", headers=env.auth("partner"),
+                                    content=b"hello", )
+    assert not_multipart.status_code == 400
+    leftovers = list((env.settings.tmp_dir / "uploads").glob("*"))
+    assert leftovers == []  # no plaintext upload left behind
+
+
+def test_audit_route_sees_activity_and_tampering(env: ApiEnv) -> None:  # noqa: F811
+    _submitted(env)
+    env.client.get("/v1/board/requests", headers=env.auth("researcher"))  # refused, audited
+    verify = env.client.get("/v1/admin/audit/verify", headers=env.auth("admin")).json()
+    assert verify["ok"] and verify["entries"] >= 3
+    entries = env.client.get("/v1/admin/audit", headers=env.auth("admin")).json()
+    actions = {(e["action"], e["outcome"]) for e in entries}
+    assert {("request.create", "ok"), ("request.submit", "ok"),
+            ("authz.denied", "permission_denied")} <= actions
+    with env.sessions.begin() as s:
+        s.execute(sa.text("UPDATE audit_log SET outcome = 'ok' WHERE action = 'authz.denied'"))
+    tampered = env.client.get("/v1/admin/audit/verify", headers=env.auth("admin")).json()
+    assert not tampered["ok"] and tampered["first_bad_seq"] is not None
+
+
+def test_aggregates_filter_page_and_suppression(env: ApiEnv) -> None:  # noqa: F811
+    everything = env.client.get("/v1/aggregates?limit=1000").json()
+    assert everything["count"] == len(everything["data"]) == 72
+    assert everything["snapshot"]["run_id"] == "run-1"
+    page = env.client.get("/v1/aggregates", params={"metric": "hs_graduate", "reporting_lea": LEA,
+                                                    "limit": 3, "offset": 3}).json()
+    assert page["count"] == 8 and len(page["data"]) == 3
+    assert all(r["metric"] == "hs_graduate" and r["reporting_lea"] == LEA for r in page["data"])
+    small = env.client.get("/v1/aggregates", params={"subgroup": "homeless"}).json()["data"]
+    assert small and all(r["suppressed"] and r["numerator"] is None and r["rate"] is None
+                         for r in small)
+    assert env.client.get("/v1/aggregates?limit=0").status_code == 422
+    env.settings.serving_path.unlink()
+    missing = env.client.get("/v1/aggregates")
+    assert missing.status_code == 404 and "c2c publish" in missing.json()["error"]["message"]
