@@ -13,7 +13,6 @@ directory) and are streamed out in record batches; no plaintext file is ever wri
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -242,14 +241,6 @@ def _now_iso(moment: datetime) -> str:
     return utc(moment).isoformat()
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 ReaderFactory = Callable[[], pa.RecordBatchReader]
 
 
@@ -279,8 +270,8 @@ def _seal(
     reader_factory: ReaderFactory,
     manifest: dict[str, Any],
     chunk_size: int,
-) -> tuple[Path, dict[str, Any]]:
-    """Write the package; returns its path and the manifest with file digests filled in."""
+) -> tuple[Path, FileDigest, dict[str, Any]]:
+    """Write the package; returns its path and digest, and the manifest with file digests."""
     header = PackageHeader.new(request.request_id, now, request.expires_at, chunk_size)
     data_key = keys.stored_key(header.key_name)
     path = out_dir / f"{request.request_id}{PACKAGE_SUFFIX}"
@@ -291,7 +282,8 @@ def _seal(
             for name, digest in writer.digests.items()
         }
         writer.add_bytes(MANIFEST, json.dumps(manifest, indent=2, sort_keys=True).encode())
-    return path, manifest
+    assert writer.package is not None
+    return path, writer.package, manifest
 
 
 def _base_manifest(request: ApprovedRequest, now: datetime) -> dict[str, Any]:
@@ -434,7 +426,7 @@ def build_extract(
             else None,
             "disclosure": disclosure.to_dict(),
         }
-        path, manifest = _seal(
+        path, digest, manifest = _seal(
             request, keys, out_dir, now,
             lambda: con.execute(f"SELECT * FROM {out}").fetch_record_batch(_BATCH_ROWS),
             manifest, chunk_size,
@@ -446,8 +438,8 @@ def build_extract(
     return ExtractResult(
         request_id=request.request_id,
         package_path=path,
-        package_sha256=_file_sha256(path),
-        package_bytes=path.stat().st_size,
+        package_sha256=digest.sha256,
+        package_bytes=digest.bytes,
         rows=released_rows,
         suppressed_rows=plan.suppressed_rows,
         variables=released_columns,
@@ -483,7 +475,7 @@ def package_table(
         "disclosure": {"method": "aggregate table; small cells suppressed by analytics",
                        "scan": "passed"},
     }
-    path, manifest = _seal(
+    path, digest, manifest = _seal(
         request, keys, out_dir, now,
         lambda: pa.RecordBatchReader.from_batches(table.schema, table.to_batches(_BATCH_ROWS)),
         manifest, chunk_size,
@@ -491,8 +483,8 @@ def package_table(
     return ExtractResult(
         request_id=request.request_id,
         package_path=path,
-        package_sha256=_file_sha256(path),
-        package_bytes=path.stat().st_size,
+        package_sha256=digest.sha256,
+        package_bytes=digest.bytes,
         rows=table.num_rows,
         suppressed_rows=0,
         variables=list(table.column_names),

@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -174,10 +174,14 @@ def _nonce(prefix: bytes, counter: int, last: bool) -> bytes:
     return prefix + struct.pack(">I", counter) + (b"\x01" if last else b"\x00")
 
 
+class _Writable(Protocol):
+    def write(self, data: bytes, /) -> int: ...
+
+
 class _StreamEncryptor:
     """Buffers plaintext and writes sealed chunks; the final chunk is written by ``finish``."""
 
-    def __init__(self, sink: BinaryIO, data_key: bytes, header: PackageHeader) -> None:
+    def __init__(self, sink: _Writable, data_key: bytes, header: PackageHeader) -> None:
         self._sink = sink
         self._header_bytes = header.encode()
         self._aead = _chunk_key(data_key, header.salt)
@@ -318,12 +322,28 @@ class EntrySink:
         return FileDigest(self._hash.hexdigest(), self._size)
 
 
+class _HashingSink:
+    """Passes writes on to a file while hashing them (the package's own SHA-256, one pass)."""
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self._handle = handle
+        self.hash = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self.hash.update(data)
+        self.size += len(data)
+        return self._handle.write(data)
+
+
 class PackageWriter:
     """Writes one package to ``path`` atomically (a ``.partial`` file renamed at the end)."""
 
     def __init__(self, handle: BinaryIO, data_key: bytes, header: PackageHeader) -> None:
-        self._encryptor = _StreamEncryptor(handle, data_key, header)
+        self._sink = _HashingSink(handle)
+        self._encryptor = _StreamEncryptor(self._sink, data_key, header)
         self.digests: dict[str, FileDigest] = {}
+        self.package: FileDigest | None = None  # the whole file, set once it is complete
 
     @contextlib.contextmanager
     def file(self, name: str) -> Iterator[EntrySink]:
@@ -341,6 +361,7 @@ class PackageWriter:
     def _finish(self) -> None:
         self._encryptor.write(b"Z")
         self._encryptor.finish()
+        self.package = FileDigest(self._sink.hash.hexdigest(), self._sink.size)
 
 
 @contextlib.contextmanager

@@ -48,6 +48,17 @@ def test_intact_package_opens_and_verifies(package: Path, keys: KeyProvider) -> 
     assert verified.manifest["files"]["data.csv"]["sha256"] == verified.files["data.csv"].sha256
 
 
+def test_result_reports_the_package_digest(keys: KeyProvider, tmp_path: Path) -> None:
+    import hashlib
+
+    table = pa.table({"county_code": ["10"], "students": [40]})
+    req = request(request_id="R-digest", kind=RequestKind.AGGREGATE, variables=["gender"])
+    result = deidentify.package_table(table, req, keys, tmp_path, NOW)
+    data = result.package_path.read_bytes()
+    assert result.package_sha256 == hashlib.sha256(data).hexdigest()
+    assert result.package_bytes == len(data)
+
+
 def test_flipping_any_single_bit_fails_loudly(package: Path, keys: KeyProvider,
                                               tmp_path: Path) -> None:
     original = package.read_bytes()
