@@ -1,10 +1,37 @@
-"""CLI commands: audit."""
+"""CLI command: ``c2c audit verify`` recomputes the governance audit hash chain."""
 
 from __future__ import annotations
 
 import typer
+from rich.console import Console
+
+from core.settings import get_settings
+from governance import audit
+from governance.db import session_factory
+
+audit_app = typer.Typer(help="Governance audit log.", no_args_is_help=True)
+
+
+@audit_app.command("verify")
+def verify_cmd() -> None:
+    """Check that no audit entry was edited or deleted. Exit 1 when tampering is found.
+
+    Prints the head hash: record it outside the database to detect a full rewrite later.
+    """
+    console = Console()
+    sessions = session_factory(get_settings().governance_url)
+    with sessions() as session:
+        result = audit.verify(session)
+    if result.ok:
+        console.print(f"[green]audit log intact[/]: {result.entries} entries, "
+                      f"head {result.head_seq} {result.head_hash}", highlight=False)
+        return
+    console.print(f"[bold red]audit log damaged[/]: {len(result.problems)} problem(s), first at "
+                  f"entry {result.first_bad_seq}", highlight=False)
+    for problem in result.problems:
+        console.print(f"  {problem}", highlight=False, markup=False)
+    raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the app (filled in by its issue)."""
-    del app
+    app.add_typer(audit_app, name="audit")
