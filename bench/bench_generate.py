@@ -21,13 +21,15 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="c2c-bench-gen-") as scratch:
         out = args.out or Path(scratch)
-        began = time.perf_counter()
+        began, cpu_began = time.perf_counter(), time.process_time()
         summary = generate(out, students=args.students, seed=args.seed)
         wall = time.perf_counter() - began
+        cpu = time.process_time() - cpu_began
         print(f"students        {summary.students:,}")
         print(f"people          {summary.people:,}")
         print(f"years           {', '.join(summary.years)}")
         print(f"wall time       {wall:.1f} s")
+        print(f"cpu time        {cpu:.1f} s (wall > cpu means the machine was busy)")
         print(f"students/s      {summary.students / wall:,.0f}")
         print(f"files           {summary.files:,} {summary.files_by_source}")
         print(f"bytes           {summary.bytes:,} ({summary.bytes / 1e6:.1f} MB)")

@@ -10,6 +10,7 @@ import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import cache
 from pathlib import Path
 
 from core.calpads import CURRENT_LAYOUT, academic_year_id, short_year
@@ -28,6 +29,7 @@ from synth.noise import NoiseRates, RecordedIdentity, record
 from synth.orgs import LEAS, Lea
 from synth.population import Person
 from synth.truth import TruthRecorder
+from synth.weighted import Weighted
 
 CALPADS = 0  # index in truth.SOURCE_SYSTEMS
 
@@ -52,6 +54,7 @@ class RowBuilder:
 BUILDERS = {ft: RowBuilder(ft) for ft in CURRENT_LAYOUT}
 
 
+@cache
 def d8(d: date | None) -> str:
     """CCYYMMDD, the CALPADS date form."""
     return "" if d is None else f"{d.year:04d}{d.month:02d}{d.day:02d}"
@@ -61,11 +64,17 @@ _LANGUAGE = {  # CALPADS primary language codes by heritage group (00 = English)
     "hispanic": "01", "vietnamese": "02", "chinese": "03", "korean": "04", "filipino": "05",
     "armenian": "11", "south_asian": "99", "white": "99", "black": "99", "other": "99",
 }
+_ELA_CODES = ("EO", "EL", "RFEP", "IFEP", "TBD")
 _ELA_MIX = {  # (EO, EL, RFEP, IFEP, TBD) weights by group
-    "hispanic": (35, 18, 37, 7, 3), "vietnamese": (25, 15, 40, 18, 2),
-    "chinese": (30, 14, 36, 18, 2), "korean": (35, 12, 33, 18, 2), "filipino": (60, 6, 20, 13, 1),
-    "armenian": (40, 12, 33, 13, 2), "south_asian": (40, 10, 30, 19, 1),
+    key: Weighted(_ELA_CODES, weights) for key, weights in {
+        "hispanic": (35, 18, 37, 7, 3), "vietnamese": (25, 15, 40, 18, 2),
+        "chinese": (30, 14, 36, 18, 2), "korean": (35, 12, 33, 18, 2),
+        "filipino": (60, 6, 20, 13, 1), "armenian": (40, 12, 33, 13, 2),
+        "south_asian": (40, 10, 30, 19, 1),
+    }.items()
 }
+_ELA_DEFAULT = Weighted(_ELA_CODES, (92, 3, 2, 3, 0))
+COURSE_GRADES = Weighted(GRADES, GRADE_WEIGHTS)
 _BIRTH_COUNTRY = {
     "hispanic": ("MX", "SV", "GT"), "vietnamese": ("VN",), "chinese": ("CN", "TW", "HK"),
     "korean": ("KR",), "filipino": ("PH",), "armenian": ("AM",), "south_asian": ("IN",),
@@ -130,8 +139,8 @@ class CalpadsWriter:
         r = rng.random()
         meal = "181" if r < sed_rate else ("182" if r < sed_rate + 0.08 else "")
         homeless = rng.choice(("100", "110", "110", "120", "130")) if rng.random() < 0.03 else ""
-        ela_mix = _ELA_MIX.get(key, (92, 3, 2, 3, 0))
-        ela = rng.choices(("EO", "EL", "RFEP", "IFEP", "TBD"), weights=ela_mix)[0]
+        ela_mix = _ELA_MIX.get(key, _ELA_DEFAULT)
+        ela = ela_mix.pick(rng)
         reclass = rng.randrange(len(self.years)) if ela == "EL" and rng.random() < 0.35 else None
         foreign = rng.random() < (0.22 if key not in ("white", "black") else 0.04)
         birth_country = rng.choice(_BIRTH_COUNTRY[key]) if foreign else "US"
@@ -211,12 +220,7 @@ class CalpadsWriter:
         (self.out / rel).write_bytes(data)
         self.files_written += 1
         self.bytes_written += len(data)
-        if owners:
-            file_code = self.truth.files(rel)
-            partner_code = self.truth.partners(partner)
-            add = self.truth.add
-            for line_no, (person, ssid, noise) in enumerate(owners, start=1):
-                add(CALPADS, partner_code, ssid, file_code, line_no, person, noise)
+        self.truth.add_file(CALPADS, partner, rel, owners, first_line=1)
 
     def _stint_rows(
         self, stint: Stint, lea_pos: int, ayid: str, extract_day: date,
@@ -350,11 +354,11 @@ class CalpadsWriter:
         updated = d8(extract_day - timedelta(days=20))
         cte_grade = ""
         for course in courses:
-            section_id = f"{course.local_id}-{rng.randrange(1, n_sections + 1):02d}"
+            section_id = f"{course.local_id}-{int(rng.random() * n_sections) + 1:02d}"
             key = (school, course.local_id, section_id)
             if key not in sections:
                 sections[key] = (course, f"{rng.randrange(10**9, 10**10)}")
-            grade = rng.choices(GRADES, weights=GRADE_WEIGHTS)[0]
+            grade = COURSE_GRADES.pick(rng)
             if course is cte_course:
                 cte_grade = grade
             lines["SCSC"].append(BUILDERS["SCSC"].line({

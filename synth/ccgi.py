@@ -110,12 +110,12 @@ class CcgiWriter:
                     accounts[person.index].append(self._new_account(
                         person, created + timedelta(days=7 * rng.randrange(1, 30))))
             for account in accounts[person.index]:
-                active = {start_week + timedelta(days=7 * rng.randrange(span))
+                active = {start_week + timedelta(days=7 * int(rng.random() * span))
                           for _ in range(ACTIVITY_WEEKS_PER_YEAR)}
                 if start_week <= account.created <= end_week:
                     active.add(account.created)
                 if stint.grade == 12:
-                    active.update(start_week + timedelta(days=7 * rng.randrange(min(span, 20)))
+                    active.update(start_week + timedelta(days=7 * int(rng.random() * min(span, 20)))
                                   for _ in range(3))
                 for week in sorted(active):
                     if week >= account.created:
@@ -177,8 +177,4 @@ class CcgiWriter:
             writer.writerows(rows)
         self.files_written += 1
         self.bytes_written += path.stat().st_size
-        if owners:
-            file_code = self.truth.files(rel)
-            partner_code = self.truth.partners("CCGI")
-            for line_no, (person, source_id, noise) in enumerate(owners, start=2):
-                self.truth.add(CCGI, partner_code, source_id, file_code, line_no, person, noise)
+        self.truth.add_file(CCGI, "CCGI", rel, owners, first_line=2)

@@ -17,6 +17,7 @@ from synth.noise import NoiseRates, RecordedIdentity, record
 from synth.orgs import COLLEGES, LEAS, College
 from synth.population import Person
 from synth.truth import TruthRecorder
+from synth.weighted import Weighted
 
 COLLEGE = 1  # index in truth.SOURCE_SYSTEMS
 
@@ -43,7 +44,7 @@ _COURSES: tuple[tuple[str, str, str], ...] = (
     ("CULN 110", "130630", "B"), ("WELD 101", "095650", "A"), ("ECE 101", "130500", "D"),
 )
 _GRADES = ("A", "B", "C", "D", "F", "W", "P")
-_GRADE_WEIGHTS = (25, 25, 18, 6, 8, 14, 4)
+_GRADE_PICK = Weighted(_GRADES, (25, 25, 18, 6, 8, 14, 4))
 _AWARDS = (("A", 30), ("S", 25), ("B", 15), ("L", 10), ("T", 8), ("F", 4), ("N", 5), ("M", 3))
 
 
@@ -202,7 +203,7 @@ class CollegeWriter:
                     count = 1 if p.dual else rng.randrange(2, 5)
                     for k in range(count):
                         course_id, top, sam = rng.choice(_COURSES)
-                        grade = rng.choices(_GRADES, weights=_GRADE_WEIGHTS)[0]
+                        grade = _GRADE_PICK.pick(rng)
                         units = "0.00" if grade in ("F", "W") else "3.00"
                         enrolls.append([college.code, student_id, term,
                                         f"{(t * 7919 + k * 131 + len(enrolls)) % 90000 + 10000}",
@@ -234,12 +235,7 @@ class CollegeWriter:
             writer.writerows(rows)
         self.files_written += 1
         self.bytes_written += path.stat().st_size
-        if owners:
-            file_code = self.truth.files(rel)
-            partner_code = self.truth.partners(partner)
-            for line_no, (person, source_id, noise) in enumerate(owners, start=2):
-                self.truth.add(COLLEGE, partner_code, source_id, file_code, line_no, person,
-                               noise)
+        self.truth.add_file(COLLEGE, partner, rel, owners, first_line=2)
 
 
 def _college_zip(college: College, rng: random.Random) -> str:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import cache
 
 from synth.orgs import LEAS, Lea, School
 from synth.population import Person
+from synth.weighted import Weighted
 
 # Drop-out probability per year by grade, and exit codes used for drop-outs (weights).
 DROPOUT_RATE = {7: 0.002, 8: 0.004, 9: 0.01, 10: 0.015, 11: 0.025, 12: 0.03}
@@ -42,10 +44,15 @@ def year_end(lea: Lea, start_year: int) -> date:
     return date(start_year + 1, 6, 2 + int(lea.code[-2:]) % 10)
 
 
-def _pick_lea(rng: random.Random, grade: int, avoid: Lea | None = None) -> Lea:
+@cache
+def _lea_choice(middle_school: bool, avoid: Lea | None) -> Weighted[Lea]:
     options = [lea for lea in LEAS if lea is not avoid and (
-        grade >= 9 or any(s.level == "MS" for s in lea.schools))]
-    return rng.choices(options, weights=[lea.weight for lea in options])[0]
+        not middle_school or any(s.level == "MS" for s in lea.schools))]
+    return Weighted(options, [lea.weight for lea in options])
+
+
+def _pick_lea(rng: random.Random, grade: int, avoid: Lea | None = None) -> Lea:
+    return _lea_choice(grade <= 8, avoid).pick(rng)
 
 
 def _random_day(rng: random.Random, first: date, last: date) -> date:

@@ -6,28 +6,19 @@ realistic collisions on common names ("José García", "Kevin Nguyen") without a
 
 from __future__ import annotations
 
-import itertools
 import json
 import random
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
+from synth.weighted import Weighted
 
-@dataclass(frozen=True)
-class WeightedPool:
-    """Names with cumulative weights, for ``random.choices(..., cum_weights=...)``."""
-
-    names: tuple[str, ...]
-    cum_weights: tuple[float, ...]
-
-    def pick(self, rng: random.Random) -> str:
-        return rng.choices(self.names, cum_weights=self.cum_weights)[0]
+WeightedPool = Weighted[str]
 
 
 def _pool(names: list[str]) -> WeightedPool:
-    weights = [1.0 / (rank + 2) for rank in range(len(names))]
-    return WeightedPool(tuple(names), tuple(itertools.accumulate(weights)))
+    return Weighted(names, [1.0 / (rank + 2) for rank in range(len(names))])
 
 
 @dataclass(frozen=True)
@@ -49,11 +40,10 @@ class Group:
 
 @dataclass(frozen=True)
 class NamePools:
-    groups: tuple[Group, ...]
-    cum_shares: tuple[float, ...]
+    groups: Weighted[Group]
 
     def pick_group(self, rng: random.Random) -> Group:
-        return rng.choices(self.groups, cum_weights=self.cum_shares)[0]
+        return self.groups.pick(rng)
 
 
 @lru_cache(maxsize=1)
@@ -78,4 +68,4 @@ def load_pools() -> NamePools:
             two_given_share=float(g["two_given_share"]),
         ))
         shares.append(float(data["group_shares"][key]))
-    return NamePools(tuple(groups), tuple(itertools.accumulate(shares)))
+    return NamePools(Weighted(groups, shares))

@@ -8,8 +8,10 @@ from datetime import date, timedelta
 
 from synth.names import Group, NamePools
 from synth.noise import NoiseRates, TrueIdentity
+from synth.weighted import Weighted
 
 GENDER_X_SHARE = 0.004
+ENTRY_GRADES = Weighted((7, 8, 9, 10, 11, 12), (5, 8, 22, 22, 22, 21))
 
 
 @dataclass
@@ -92,7 +94,7 @@ def make_k12_students(
         group = pools.pick_group(rng)
         gender = _gender(rng)
         entry_year = 0 if rng.random() < 0.9 else rng.randrange(len(years))
-        grade = rng.choices((7, 8, 9, 10, 11, 12), weights=(5, 8, 22, 22, 22, 21))[0]
+        grade = ENTRY_GRADES.pick(rng)
         birth = _birth_for_grade(rng, grade, years[entry_year])
         first, middle = _given_names(rng, group, gender)
         s1, s2 = _surnames(rng, group)

@@ -63,18 +63,23 @@ class TruthRecorder:
     def __len__(self) -> int:
         return len(self._line)
 
-    def add(
-        self, system: int, partner: int, source_id: str, file: int, line: int, person: int,
-        noise: int,
+    def add_file(
+        self, system: int, partner: str, file: str, owners: list[tuple[int, str, int]],
+        first_line: int,
     ) -> None:
-        """Record one line; ints come from ``partners`` / ``files`` / ``noises`` interners."""
-        self._system.append(system)
-        self._partner.append(partner)
-        self._file.append(file)
-        self._line.append(line)
-        self._person.append(person)
-        self._noise.append(noise)
-        self._source_id.append(source_id)
+        """Record every line of one file: ``owners[i]`` = (person index, source id, noise code)
+        of physical line ``first_line + i``."""
+        if not owners:
+            return
+        n = len(owners)
+        persons, source_ids, noises = zip(*owners, strict=True)
+        self._system.extend([system] * n)
+        self._partner.extend([self.partners(partner)] * n)
+        self._file.extend([self.files(file)] * n)
+        self._line.extend(range(first_line, first_line + n))
+        self._person.extend(persons)
+        self._noise.extend(noises)
+        self._source_id.extend(source_ids)
 
     def write(self, path: Path, people: list[Person]) -> int:
         """Write the Parquet file; returns its row count."""
