@@ -25,7 +25,7 @@ from synth.courses import (
     pathways_offered,
 )
 from synth.k12 import Stint, year_end
-from synth.noise import NoiseRates, RecordedIdentity, record
+from synth.noise import NoiseRates, RecordedIdentity, nicknames_for, record
 from synth.orgs import LEAS, Lea
 from synth.population import Person
 from synth.truth import TruthRecorder
@@ -85,6 +85,16 @@ _STREETS = ("Main St", "Oak Ave", "Mission Blvd", "Chavez Ave", "Pine St", "Oliv
             "Avenida del Sol", "Peña Ct", "Jacaranda Way", "Magnolia Ave")
 
 
+ALIAS_RATE = 0.05  # students with a preferred first name recorded as SENR alias
+
+
+def _alias(person: Person, rng: random.Random) -> str:
+    if rng.random() >= ALIAS_RATE:
+        return ""
+    options = nicknames_for(person.truth.first)
+    return rng.choice(options) if options else ""
+
+
 @dataclass
 class Profile:
     """Stable K-12 attributes of a student (programs, language, CTE, birthplace)."""
@@ -103,6 +113,7 @@ class Profile:
     parent_ed: str
     guardian_first: str
     elective: Course
+    alias: str  # preferred first name the school also records (SENR alias), "" mostly
     cte_pathway: Pathway | None = None
     cte_start: int = 0
     cte_done: bool = False
@@ -159,7 +170,8 @@ class CalpadsWriter:
             parent_ed=rng.choice(("10", "11", "12", "12", "13", "13", "14", "14", "15")),
             guardian_first=(person.group.female if rng.random() < 0.6 else person.group.male)
             .pick(rng),
-            elective=rng.choice(ELECTIVES), cte_pathway=cte, cte_start=rng.choice((10, 10, 11)),
+            elective=rng.choice(ELECTIVES), alias=_alias(person, rng), cte_pathway=cte,
+            cte_start=rng.choice((10, 10, 11)),
         )
         self.profiles[person.index] = prof
         return prof
@@ -249,6 +261,7 @@ class CalpadsWriter:
             "enrollment_start_date": d8(stint.start), "enrollment_status_code": "10",
             "grade_level_code": grade, "enrollment_exit_date": d8(stint.exit),
             "exit_reason_code": stint.exit_reason, "completion_status_code": stint.completion,
+            "alias_first_name": prof.alias,
             "met_uc_csu_requirements": ("Y" if rng.random() < 0.5 else "N") if graduate else "",
             "district_of_residence": lea.cd_code,
             "golden_state_seal": ("Y" if rng.random() < 0.2 else "N") if graduate else "",

@@ -16,6 +16,8 @@ DROPOUT_RATE = {7: 0.002, 8: 0.004, 9: 0.01, 10: 0.015, 11: 0.025, 12: 0.03}
 DROPOUT_EXITS = (("E400", 6), ("E300", 2), ("E140", 2))
 MOVE_MIDYEAR_RATE = 0.05  # moves to another LEA during the year (T160 + new stint)
 MOVE_SUMMER_RATE = 0.03  # switches LEA between years
+LEAVE_SYSTEM_RATE = 0.01  # leaves California public schools mid-year (never seen again)
+LEAVE_EXITS = (("T180", 4), ("T200", 4), ("T240", 2))  # private school, out of state, abroad
 GRADUATION_OUTCOMES = (("100", 90), ("120", 3), ("360", 4), ("retained", 3))
 
 
@@ -42,6 +44,9 @@ def year_start(lea: Lea, start_year: int) -> date:
 
 def year_end(lea: Lea, start_year: int) -> date:
     return date(start_year + 1, 6, 2 + int(lea.code[-2:]) % 10)
+
+
+_LEAVE_PICK = Weighted([c for c, _ in LEAVE_EXITS], [w for _, w in LEAVE_EXITS])
 
 
 @cache
@@ -103,6 +108,11 @@ def _history(rng: random.Random, person: Person, years: list[int]) -> list[Stint
                 ssid, used_second = person.ssid2, True
             start = leave + timedelta(days=rng.randrange(1, 15))
             end = year_end(lea, start_year)
+        if rng.random() < LEAVE_SYSTEM_RATE:
+            leave = _random_day(rng, start + timedelta(days=10), end)
+            out.append(Stint(person, y, lea, school, grade, ssid, start, leave,
+                             _LEAVE_PICK.pick(rng), full_year=False))
+            break
         drop_p = DROPOUT_RATE.get(grade, 0.0)
         if rng.random() < drop_p:
             leave = _random_day(rng, start + timedelta(days=10), end)

@@ -106,11 +106,15 @@ _EXTRA_NICKNAMES: dict[str, tuple[str, ...]] = {
 }
 
 
+_SHORT_NICKNAMES = frozenset({"al", "ed", "jo", "bo", "di", "vi", "cy", "mo", "ty"})
+
+
 def nicknames_for(first: str) -> tuple[str, ...]:
     """Nicknames of a given name, capitalised, in a fixed order (deterministic choices)."""
     key = unidecode(first).lower()
     found = set(_nicknamer().nicknames_of(key)) if " " not in key else set()
-    result = {n.capitalize() for n in found if len(n) > 1}
+    # two-letter entries are mostly initials-like noise ("ry"); keep the real short nicknames
+    result = {n.capitalize() for n in found if len(n) > 2 or n in _SHORT_NICKNAMES}
     result.update(_EXTRA_NICKNAMES.get(key, ()))
     return tuple(sorted(result))
 
