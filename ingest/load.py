@@ -129,31 +129,16 @@ def _bulk_load(
     return structural, int(count_row[0]) if count_row else 0
 
 
-def load_calpads(
-    con: duckdb.DuckDBPyConnection,
-    fifo: Path,
-    *,
-    file_id: str,
-    file_name: str,
-    shape: CalpadsShape,
-    year_id: str | None,
-    partner_org: str | None,
-) -> LoadResult:
-    """Load a caret file of the given shape; check rules; insert into staging when clean."""
-    layout, ods = shape.layout, shape.ods
-    names = layout.column_names(ods)
-    source = _read_csv_sql(fifo, names, delim="^", header=False, quote="")
-    select_list = ", ".join(f"nullif(trim({c}), '') AS {c}" for c in names)
-    structural, loaded = _bulk_load(con, source, select_list, 0, file_name)
-    result = LoadResult()
-    if structural:
-        result.errors, result.error_count = structural, len(structural)
-        return result
-    if loaded == 0:
-        raise _reject(file_name, "the file has no records", None, None, None, "file_not_empty")
+class DiagnoseNeeded(Exception):
+    """The fast path met a value it cannot type (a bad date): reload the file to name the rows."""
 
+
+BAD_DATE_MARK = "c2c-invalid-date"
+
+
+def _calpads_rules(shape: CalpadsShape, year_id: str | None, partner_org: str | None) -> list[Rule]:
     rules: list[Rule] = []
-    for spec in layout.fields:
+    for spec in shape.layout.fields:
         rules.extend(field_rules(spec))
     rules.append(Rule(
         "record_type_code", f"(upper(record_type_code) <> {q(shape.record_type)})",
@@ -169,38 +154,91 @@ def load_calpads(
             "reporting_lea", f"(reporting_lea <> {q(partner_org)})", "name_content_lea",
             f"the file was sent as LEA {partner_org}, this record names another reporting LEA",
         ))
+    return rules
+
+
+def _typed(col: str, sql_type: str, value: str, strict_dates: bool) -> str:
+    """SQL turning the trimmed text ``value`` of ``col`` into its staging type."""
+    if col in ODS_TRAILING_FIELDS:  # format unconfirmed: CCYYMMDD first (coalesce is lazy)
+        tries = ", ".join(f"try_strptime({value}, {q(f)})" for f in ODS_DATE_FORMATS)
+        return f"CAST(coalesce({tries}) AS DATE)"
+    if sql_type == "DATE":
+        if strict_dates:  # a bad date stops the fast path; the diagnostic pass names the row
+            return (f"CASE WHEN {value} IS NULL THEN NULL WHEN length({value}) = 8 "
+                    f"THEN CAST(coalesce(try_strptime({value}, '%Y%m%d'), "
+                    f"error({q(BAD_DATE_MARK)})) AS DATE) ELSE error({q(BAD_DATE_MARK)}) END")
+        return f"CAST(strptime({value}, '%Y%m%d') AS DATE)"
+    if col == "record_type_code":
+        return f"upper({value})"
+    return value
+
+
+def load_calpads(
+    con: duckdb.DuckDBPyConnection,
+    fifo: Path,
+    *,
+    file_id: str,
+    file_name: str,
+    shape: CalpadsShape,
+    year_id: str | None,
+    partner_org: str | None,
+    fast: bool = True,
+) -> LoadResult:
+    """Load a caret file of the given shape; check rules; rows stay in staging only when clean.
+
+    Fast path (``fast``): one streaming ``INSERT INTO staging ... SELECT ... FROM read_csv``
+    typing as it goes, then the rules as one SQL scan over the file's new staging rows (text
+    columns are kept as sent, so values can be named). A value that cannot be typed (bad
+    date) raises :class:`DiagnoseNeeded`; the caller rolls back and calls again with
+    ``fast=False``, which loads all-VARCHAR into a temp table first so every bad value is named.
+    """
+    layout, ods = shape.layout, shape.ods
+    names = layout.column_names(ods)
+    types = calpads_column_types(layout.file_type)
+    table = tables.calpads_staging(layout.file_type)
+    source = _read_csv_sql(fifo, names, delim="^", header=False, quote="")
+    rules = _calpads_rules(shape, year_id, partner_org)
+    result = LoadResult()
+    if fast:
+        exprs = ", ".join(_typed(c, types[c], f"nullif(trim({c}), '')", True) for c in names)
+        try:
+            con.execute(
+                f"INSERT INTO {table} ({', '.join(names)}, file_id, line_no) "
+                f"SELECT {exprs}, {q(file_id)}, row_number() OVER () FROM {source}"
+            )
+        except duckdb.InvalidInputException as exc:
+            if BAD_DATE_MARK in str(exc):
+                raise DiagnoseNeeded() from exc
+            raise
+        structural = _structural_errors(con, file_name)
+        if structural:
+            result.errors, result.error_count = structural, len(structural)
+            return result
+        loaded_row = con.execute(f"SELECT count(*) FROM {table} WHERE file_id = ?", [file_id])
+        loaded = int((loaded_row.fetchone() or (0,))[0])
+        if loaded == 0:
+            raise _reject(file_name, "the file has no records", None, None, None,
+                          "file_not_empty")
+        text_rules = [r for r in rules if not r.rule.startswith("date_")]
+        scope = f"(SELECT * FROM {table} WHERE file_id = {q(file_id)})"
+        result.errors, result.error_count = find_errors(con, scope, text_rules, file_name)
+        result.rows = 0 if result.error_count else loaded
+        return result
+
+    select_list = ", ".join(f"nullif(trim({c}), '') AS {c}" for c in names)
+    structural, loaded = _bulk_load(con, source, select_list, 0, file_name)
+    if structural:
+        result.errors, result.error_count = structural, len(structural)
+        return result
+    if loaded == 0:
+        raise _reject(file_name, "the file has no records", None, None, None, "file_not_empty")
     result.errors, result.error_count = find_errors(con, LOAD_TABLE, rules, file_name)
     if result.error_count:
         return result
-
-    types = calpads_column_types(layout.file_type)
-    targets, exprs = [], []
-    for col in names:
-        targets.append(col)
-        if col in ODS_TRAILING_FIELDS:
-            fmts = "[" + ", ".join(q(f) for f in ODS_DATE_FORMATS) + "]"
-            exprs.append(f"CAST(try_strptime({col}, {fmts}) AS DATE)")
-        elif types[col] == "DATE":
-            exprs.append(f"CAST(strptime({col}, '%Y%m%d') AS DATE)")
-        elif col == "record_type_code":
-            exprs.append(f"upper({col})")
-        else:
-            exprs.append(col)
-    if ods:
-        bad_row = con.execute(
-            f"SELECT " + ", ".join(
-                f"count(*) FILTER ({c} IS NOT NULL AND try_strptime({c}, "
-                f"[{', '.join(q(f) for f in ODS_DATE_FORMATS)}]) IS NULL)"
-                for c in ODS_TRAILING_FIELDS
-            ) + f" FROM {LOAD_TABLE}"
-        ).fetchone()
-        for col, bad in zip(ODS_TRAILING_FIELDS, bad_row or (), strict=False):
-            if bad:
-                result.warnings.append(f"{bad} values of {col} are not dates; stored as empty")
-    table = tables.calpads_staging(layout.file_type)
+    exprs = ", ".join(_typed(c, types[c], c, False) for c in names)
     con.execute(
-        f"INSERT INTO {table} ({', '.join(targets)}, file_id, line_no) "
-        f"SELECT {', '.join(exprs)}, {q(file_id)}, line_no FROM {LOAD_TABLE}"
+        f"INSERT INTO {table} ({', '.join(names)}, file_id, line_no) "
+        f"SELECT {exprs}, {q(file_id)}, line_no FROM {LOAD_TABLE}"
     )
     con.execute(f"DROP TABLE {LOAD_TABLE}")
     result.rows = loaded

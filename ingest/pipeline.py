@@ -29,6 +29,7 @@ from ingest.identify import NameInfo, identify_name, parse_part, year_is_consist
 from ingest.load import (
     CalpadsShape,
     CsvShape,
+    DiagnoseNeeded,
     LoadResult,
     load_calpads,
     load_csv,
@@ -430,10 +431,17 @@ def _process(ctx: _Ctx, row: FileRow) -> Receipt:
         receipt = _receipt(row, ReceiptStatus.ACCEPTED, message)
         return _finish(ctx, row, receipt, "superseded")
     ctx.event(f"loading {row.original_name} ({row.size_bytes or 0} bytes)")
-    for encoding in ("utf-8", "cp1252"):
+    attempts = [("utf-8", True), ("utf-8", False), ("cp1252", True), ("cp1252", False)]
+    index = 0
+    while index < len(attempts):
+        encoding, fast = attempts[index]
         try:
-            return _load(ctx, row, found, encoding)
+            return _load(ctx, row, found, encoding, fast)
         except NotUtf8:
+            index = 2  # read as Windows-1252 from now on
+            continue
+        except DiagnoseNeeded:
+            index += 1  # same encoding, all-VARCHAR pass that names every bad value
             continue
         except InputRejected as exc:
             return _reject(ctx, row, [_rejection(row, exc)], 1)
@@ -441,10 +449,10 @@ def _process(ctx: _Ctx, row: FileRow) -> Receipt:
             error = FileError(file=row.original_name, rule="unreadable",
                               message=f"the file could not be read: {type(exc).__name__}")
             return _reject(ctx, row, [error], 1)
-    raise AssertionError("unreachable")
+    raise AssertionError("every load attempt ends in a receipt or an exception")
 
 
-def _load(ctx: _Ctx, row: FileRow, found: _Identified, encoding: str) -> Receipt:
+def _load(ctx: _Ctx, row: FileRow, found: _Identified, encoding: str, fast: bool) -> Receipt:
     """One transaction: bulk load + rules; commit with supersede + receipt, or roll back."""
     con = ctx.con
     chunks = normalised(_opener(ctx, row)(), encoding)
@@ -454,8 +462,8 @@ def _load(ctx: _Ctx, row: FileRow, found: _Identified, encoding: str) -> Receipt
         with fifo_feed(chunks) as feed:
             loader_error: Exception | None = None
             try:
-                result = _run_loader(ctx, row, found, feed.fifo)
-            except (InputRejected, duckdb.Error) as exc:
+                result = _run_loader(ctx, row, found, feed.fifo, fast)
+            except (InputRejected, DiagnoseNeeded, duckdb.Error) as exc:
                 loader_error = exc
             feed.stop()
             # The writer's own failure (not UTF-8, tampered raw file) explains a reader failure.
@@ -494,12 +502,14 @@ def _load(ctx: _Ctx, row: FileRow, found: _Identified, encoding: str) -> Receipt
     return manifest.read_receipt(con, row.file_id) or receipt
 
 
-def _run_loader(ctx: _Ctx, row: FileRow, found: _Identified, fifo: Path) -> LoadResult:
+def _run_loader(
+    ctx: _Ctx, row: FileRow, found: _Identified, fifo: Path, fast: bool
+) -> LoadResult:
     if found.calpads is not None:
         return load_calpads(
             ctx.con, fifo, file_id=row.file_id, file_name=row.original_name, shape=found.calpads,
             year_id=academic_year_id(row.period) if row.period else None,
-            partner_org=row.partner_org,
+            partner_org=row.partner_org, fast=fast,
         )
     assert found.csv is not None
     return load_csv(ctx.con, fifo, file_id=row.file_id, file_name=row.original_name,
