@@ -1,4 +1,4 @@
-"""Ingest: receive partner files into the encrypted raw store, validate, load staging, track submissions.
+"""Ingest: receive partner files (encrypted raw store), validate, load staging, track submissions.
 
 Public entry points (take a DuckDB warehouse connection, the raw-store folder and key, and the
 partner registry as arguments; no global state):

@@ -31,6 +31,7 @@ from ingest.validate import (
 
 LOAD_TABLE = "_ingest_load"
 CANDIDATE_DELIMITERS = (",", "\t", "|", ";", "^")
+ISO_OR_CCYYMMDD = "[0-9]{4}-?[0-9]{2}-?[0-9]{2}"
 
 
 @dataclass
@@ -321,7 +322,7 @@ def load_csv(
     fmts = "[" + ", ".join(q(f) for f in DATE_FORMATS_CSV) + "]"
     for c in fmt.date_columns:
         rules.append(Rule(
-            c, f"({c} IS NOT NULL AND (NOT regexp_full_match({c}, '[0-9]{{4}}-?[0-9]{{2}}-?[0-9]{{2}}')"
+            c, f"({c} IS NOT NULL AND (NOT regexp_full_match({c}, {q(ISO_OR_CCYYMMDD)})"
             f" OR try_strptime({c}, {fmts}) IS NULL))",
             "date_iso", "not a valid date (YYYY-MM-DD or CCYYMMDD)",
         ))

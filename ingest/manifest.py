@@ -76,7 +76,7 @@ def update_file(con: duckdb.DuckDBPyConnection, file_id: str, **changes: Any) ->
 
 
 def write_receipt(con: duckdb.DuckDBPyConnection, receipt: Receipt) -> None:
-    """Insert or replace the receipt of a file and its stored errors (caller owns the transaction)."""
+    """Insert or replace a file's receipt and stored errors (the caller owns the transaction)."""
     now = datetime.now()
     created = receipt.created_at or now
     con.execute(f"DELETE FROM {tables.RECEIPTS} WHERE receipt_id = ?", [receipt.receipt_id])

@@ -1,4 +1,4 @@
-"""Result objects of ingest: receipts and the errors they carry (pydantic, so they serialise to JSON)."""
+"""Result objects of ingest: receipts and their errors (pydantic, so they serialise to JSON)."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from core.errors import InputRejected, Location
-from core.partners import Partner
+from core.partners import AgreementStatus, Partner, PartnerKind
 
 REQUIRED = ("org_code", "name", "kind")
 
@@ -33,6 +33,14 @@ def load_partners_csv(path: Path) -> list[Partner]:
         partners = []
         for line, record in enumerate(reader, start=2):
             values = {k: (v or "").strip() for k, v in record.items() if k}
+            field = "kind"
+            try:
+                kind = PartnerKind(values.get("kind", "").lower())
+                field = "agreement_status"
+                status = AgreementStatus((values.get("agreement_status") or "none").lower())
+            except ValueError as exc:
+                raise InputRejected(f"invalid {field}", Location(
+                    str(path), line, field, values.get(field), "partner_record")) from exc
             field = "swp_rounds"
             try:
                 rounds = [int(r) for r in values.get("swp_rounds", "").split(";") if r.strip()]
@@ -42,9 +50,9 @@ def load_partners_csv(path: Path) -> list[Partner]:
                 end = _date(values.get("agreement_end", ""))
                 field = "org_code"
                 partners.append(Partner(
-                    org_code=values["org_code"], name=values["name"], kind=values["kind"].lower(),
+                    org_code=values["org_code"], name=values["name"], kind=kind,
                     charter=values.get("charter", "").lower() in ("1", "true", "y", "yes"),
-                    agreement_status=(values.get("agreement_status") or "none").lower(),
+                    agreement_status=status,
                     agreement_start=start, agreement_end=end,
                     liaison_contact=values.get("liaison_contact") or None,
                     data_security_contact=values.get("data_security_contact") or None,

@@ -96,10 +96,10 @@ def ingest_files(
     A bad file gets a rejection receipt and the batch goes on. ``submitted_by`` is the org code
     of the partner uploading (API); files naming another partner are rejected.
     """
+    ctx = _context(con, raw_dir, raw_key, partners, submitted_by, options)
     receipts: list[Receipt] = []
     for path in expand_paths(paths):
-        receipts.extend(ingest_file(con, path, raw_dir, raw_key, partners,
-                                    submitted_by=submitted_by, options=options))
+        receipts.extend(_ingest_one(ctx, path, str(path)))
     return receipts
 
 
@@ -120,7 +120,11 @@ def ingest_file(
     temporary upload file; defaults to ``path``.
     """
     ctx = _context(con, raw_dir, raw_key, partners, submitted_by, options)
-    shown = display_path or str(path)
+    return _ingest_one(ctx, path, display_path or str(path))
+
+
+def _ingest_one(ctx: _Ctx, path: Path, shown: str) -> list[Receipt]:
+    con, raw_dir, raw_key, submitted_by = ctx.con, ctx.raw_dir, ctx.key, ctx.submitted_by
     ctx.event(f"storing {shown}")
     stored = store_file(path, raw_dir, raw_key)
     existing = manifest.get_file(con, stored.sha256)
@@ -187,7 +191,8 @@ def expand_paths(paths: Sequence[Path]) -> list[Path]:
         if path.is_dir():
             found.extend(
                 p for p in sorted(path.rglob("*"))
-                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+                if p.is_file()
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
             )
         else:
             found.append(path)
@@ -523,7 +528,7 @@ def _staging_table(row: FileRow) -> str:
 
 
 def _supersede(ctx: _Ctx, row: FileRow) -> list[str]:
-    """Older current files of the same partner, kind and period leave staging (not the raw store)."""
+    """Older current files of the same partner, kind and period leave staging (not raw)."""
     older = manifest.files_where(
         ctx.con, "source_system = ? AND kind = ? AND partner_org = ? AND period = ? "
         "AND status = 'accepted' AND file_id <> ?",

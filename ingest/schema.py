@@ -10,8 +10,8 @@ from core.partner_formats import CSV_FORMATS
 
 FILES_DDL = f"""
 CREATE TABLE IF NOT EXISTS {tables.FILES} (
-    file_id VARCHAR PRIMARY KEY,      -- sha256 of received bytes, or derived for zip members / parts
-    sha256 VARCHAR,                   -- sha256 of the received bytes (raw store name); NULL if derived
+    file_id VARCHAR PRIMARY KEY,      -- sha256 of received bytes, or derived (zip member, parts)
+    sha256 VARCHAR,                   -- raw store name; NULL when derived
     origin VARCHAR NOT NULL,          -- raw | zip_member | parts
     parent_id VARCHAR,                -- zip container file_id
     member VARCHAR,                   -- name inside the zip
@@ -30,7 +30,8 @@ CREATE TABLE IF NOT EXISTS {tables.FILES} (
     part_group VARCHAR,
     part_no INTEGER,
     part_total INTEGER,
-    status VARCHAR NOT NULL,          -- received | accepted | rejected | held | superseded | part | unpacked
+    -- received | accepted | rejected | held | superseded | part | unpacked
+    status VARCHAR NOT NULL,
     superseded_by VARCHAR,
     loaded_at TIMESTAMP
 )"""
@@ -93,6 +94,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(RECEIPTS_DDL)
     con.execute(ERRORS_DDL)
     for file_type in FILE_TYPES:
-        con.execute(_staging_ddl(tables.calpads_staging(file_type), calpads_column_types(file_type)))
+        table = tables.calpads_staging(file_type)
+        con.execute(_staging_ddl(table, calpads_column_types(file_type)))
     for kind in CSV_FORMATS:
         con.execute(_staging_ddl(tables.csv_staging(kind), csv_column_types(kind)))

@@ -127,7 +127,8 @@ def submission_report(
             if year_rounds:
                 month, day = min(r.deadline_month_day for r in year_rounds)
                 deadline = date(int(year[:4]) + 1, month, day)
-                status = _status(missing, deadline, as_of, [got[t][1] for t in required if t in got])
+                received_on = [got[t][1] for t in required if t in got]
+                status = _status(missing, deadline, as_of, received_on)
             rows.append(SubmissionRow(
                 org_code=org, org_name=partner.name if partner else f"(unregistered {org})",
                 academic_year=year, counts=counts, rounds=sorted(r.number for r in year_rounds),

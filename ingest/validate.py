@@ -54,7 +54,8 @@ def field_rules(spec: FieldSpec) -> list[Rule]:
     if spec.kind == "id" and spec.length:
         rules.append(Rule(
             c, f"({c} IS NOT NULL AND NOT regexp_full_match({c}, '[0-9]{{{spec.length}}}'))",
-            f"id_{spec.length}_digits", f"must be exactly {spec.length} digits (keep leading zeros)",
+            f"id_{spec.length}_digits",
+            f"must be exactly {spec.length} digits (keep leading zeros)",
         ))
     if spec.max_length:
         rules.append(Rule(
@@ -88,7 +89,7 @@ def find_errors(
     file_name: str,
     limit: int = MAX_STORED_ERRORS,
 ) -> tuple[list[FileError], int]:
-    """All rules in one scan of ``table`` (which has ``line_no``); first ``limit`` errors + total."""
+    """All rules in one scan of ``table`` (has ``line_no``); first ``limit`` errors + total."""
     if not rules:
         return [], 0
     structs = ", ".join(

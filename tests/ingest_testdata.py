@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from core.calpads import CODE_SETS, CURRENT_LAYOUT, FieldSpec, Layout
@@ -53,7 +52,8 @@ def record(layout: Layout, ods: bool, i: int = 0, **overrides: str) -> str:
     return "^".join(values[name] for name in layout.column_names(ods))
 
 
-def calpads_text(file_type: str = "SENR", n: int = 3, ods: bool = True, layout: Layout | None = None,
+def calpads_text(file_type: str = "SENR", n: int = 3, ods: bool = True,
+                 layout: Layout | None = None,
                  newline: str = "\r\n", **overrides: str) -> str:
     lay = layout or CURRENT_LAYOUT[file_type]
     return "".join(record(lay, ods, i, **overrides) + newline for i in range(n))

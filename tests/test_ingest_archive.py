@@ -9,12 +9,14 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from ingest_testdata import LEA, YEAR, Env, calpads_text, env, partner, zip_of  # noqa: F401
+from ingest_testdata import LEA, YEAR, Env, calpads_text, partner, zip_of
 
 from core import tables
 from core.errors import IntegrityError_
 from ingest import ReceiptStatus, ingest_files
 from ingest.rawstore import CHUNK, EncryptedReader, raw_path, read_all, store_file
+
+pytest_plugins = ["ingest_testdata"]  # provides the env fixture
 
 
 def run(env: Env, *paths: Path) -> list:  # type: ignore[type-arg]
@@ -94,11 +96,11 @@ def test_zip_entry_escaping_its_folder_rejected(env: Env) -> None:
 
 def test_zip_bomb_rejected(env: Env) -> None:
     path = folder(env) / "bomb.zip"
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        with archive.open(f"SENR {YEAR}.txt", "w") as member:
-            block = b"\0" * (1024 * 1024)
-            for _ in range(64):
-                member.write(block)
+    block = b"\0" * (1024 * 1024)
+    with (zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive,
+          archive.open(f"SENR {YEAR}.txt", "w") as member):
+        for _ in range(64):
+            member.write(block)
     assert path.stat().st_size < 200_000
     [receipt] = run(env, path)
     assert receipt.status == ReceiptStatus.REJECTED

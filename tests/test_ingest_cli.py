@@ -1,4 +1,4 @@
-"""`c2c ingest` / `c2c submissions` as real subprocesses: exit codes, a SIGKILL mid-file, no plaintext."""
+"""`c2c ingest` / `c2c submissions` as subprocesses: exit codes, SIGKILL mid-file, no plaintext."""
 
 from __future__ import annotations
 

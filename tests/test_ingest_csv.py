@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ingest_testdata import Env, env, partner  # noqa: F401
+from ingest_testdata import Env, partner
 
 from core.partners import PartnerKind
 from ingest import IngestOptions, ReceiptStatus, ingest_files
@@ -12,6 +12,8 @@ from ingest import IngestOptions, ReceiptStatus, ingest_files
 COLLEGE = "111"
 STUDENTS_HEADER = ("college_code,student_id,student_id_status,ccc_id,ssid,first_name,middle_name,"
                    "last_name,birth_date,gender,zip_code,first_term_id")
+
+pytest_plugins = ["ingest_testdata"]  # provides the env fixture
 
 
 def college_file(env: Env, name: str, text: str) -> Path:

@@ -7,7 +7,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from ingest_testdata import LEA, OTHER_LEA, Env, env, partner, write_calpads  # noqa: F401
+from ingest_testdata import LEA, OTHER_LEA, Env, partner, write_calpads
 
 from core.errors import InputRejected
 from core.partners import AgreementStatus
@@ -15,6 +15,8 @@ from ingest import IngestOptions, ingest_files
 from ingest.checks import no_files_left_received, row_counts_match_receipts
 from ingest.partners import load_partners_csv
 from ingest.submissions import CSV_COLUMNS, load_rounds, submission_report, write_csv
+
+pytest_plugins = ["ingest_testdata"]  # provides the env fixture
 
 
 def test_rounds_table_is_data_with_the_required_years() -> None:
