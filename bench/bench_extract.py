@@ -9,6 +9,7 @@ nothing. Usage: ``.venv/bin/python bench/bench_extract.py [--rows N]``.
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import sys
 import tempfile
@@ -23,6 +24,11 @@ from deid_support import NOW, make_keys, request, student_year_sql  # noqa: E402
 
 import deidentify  # noqa: E402
 from core.warehouse import connect_encrypted  # noqa: E402
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def peak_rss_mb() -> float:
@@ -55,14 +61,15 @@ def main() -> None:
             "english_learner", "cte_participant", "cte_completer", "hs_graduate",
             "ag_eligible", "cc_enrolled_within_1yr",
         ])
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), cpu_seconds()
         result = deidentify.build_extract(con, req, keys, home / "extracts", now=NOW)
-        build_seconds = time.perf_counter() - started
+        build_seconds, build_cpu = time.perf_counter() - started, cpu_seconds() - cpu
         con.close()
         assert result.disclosure is not None
         print(f"build_extract: {build_seconds:.1f} s for {result.rows:,} released rows "
               f"({result.suppressed_rows:,} suppressed); package {result.package_bytes / 1e6:,.0f}"
-              f" MB; peak RSS {peak_rss_mb():,.0f} MB")
+              f" MB; peak RSS {peak_rss_mb():,.0f} MB; CPU {build_cpu:.1f} s "
+              f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
         print("  stages (s): " + ", ".join(f"{k} {v:.1f}" for k, v in result.timings.items()))
         print(f"  generalisations: {result.disclosure.generalisations}")
         files = result.manifest["files"]

@@ -382,11 +382,22 @@ def build_extract(
         else:
             columns = ", ".join(f'kept."{c}"' for c in outputs)
             joined = "kept"
+        # A total, deterministic order that reveals nothing about person_id: rows grouped by
+        # person in pseudonym-hash order, then by year, then by a hash of the whole row
+        # (only identical rows can tie, and their order does not matter). Integer keys sort
+        # far faster than ORDER BY ALL over every column.
+        qualified = [f'kept."{c}"' for c in outputs]
+        if wants_pseudonym:
+            qualified.insert(0, f"p.{PSEUDONYM_COLUMN}")
+        order_keys = [f"hash(p.{PSEUDONYM_COLUMN})"] if wants_pseudonym else []
+        order_keys += ['kept."academic_year"'] if "academic_year" in outputs else []
+        order_keys.append(f"hash({', '.join(qualified)})")
+        order = ", ".join(order_keys)
         con.execute(
             f"""CREATE TEMP TABLE {out} AS
             WITH g AS (SELECT {projected} FROM {src}),
                  kept AS (SELECT g.* FROM g {keep})
-            SELECT {columns} FROM {joined} ORDER BY ALL"""
+            SELECT {columns} FROM {joined} ORDER BY {order}"""
         )
         if wants_pseudonym:
             con.unregister(pseudo)

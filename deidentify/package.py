@@ -194,15 +194,20 @@ class _StreamEncryptor:
     def write(self, data: bytes | bytearray | memoryview) -> None:
         self._buffer += data
         # Strictly more than one chunk buffered: the final chunk is never emitted here.
-        while len(self._buffer) > self._size:
-            self._seal(bytes(self._buffer[: self._size]), last=False)
-            del self._buffer[: self._size]
+        # Seal from a view and trim once, so a large write costs no repeated memmove.
+        offset = 0
+        with memoryview(self._buffer) as view:
+            while len(view) - offset > self._size:
+                self._seal(view[offset : offset + self._size], last=False)
+                offset += self._size
+        if offset:
+            del self._buffer[:offset]
 
     def finish(self) -> None:
         self._seal(bytes(self._buffer), last=True)
         self._buffer.clear()
 
-    def _seal(self, chunk: bytes, last: bool) -> None:
+    def _seal(self, chunk: bytes | memoryview, last: bool) -> None:
         nonce = _nonce(self._prefix, self._counter, last)
         self._sink.write(self._aead.encrypt(nonce, chunk, self._header_bytes))
         self._counter += 1
@@ -292,10 +297,13 @@ class EntrySink:
         return len(view)
 
     def _emit(self) -> None:
-        if self._pending:
-            self._encryptor.write(b"D" + struct.pack(">I", len(self._pending)))
-            self._encryptor.write(self._pending)
-            self._pending = bytearray()
+        """Write the pending bytes as ``D`` records of at most ``_DATA_BLOCK`` bytes each."""
+        with memoryview(self._pending) as view:
+            for start in range(0, len(view), _DATA_BLOCK):
+                block = view[start : start + _DATA_BLOCK]
+                self._encryptor.write(b"D" + struct.pack(">I", len(block)))
+                self._encryptor.write(block)
+        self._pending = bytearray()
 
     def tell(self) -> int:
         return self._size
