@@ -205,7 +205,7 @@ class CalpadsWriter:
 
     # -- files ---------------------------------------------------------------------------
     def write_lea_year(self, y: int, lea_pos: int, stints: list[Stint]) -> None:
-        """Write the seven files for one LEA and year (every file, even when empty)."""
+        """Write the seven files for one LEA and year (a file type without records is skipped)."""
         lea = LEAS[lea_pos]
         start_year = self.years[y]
         ayid = academic_year_id(f"{start_year}-{str(start_year + 1)[-2:]}")
@@ -228,7 +228,9 @@ class CalpadsWriter:
 
     def _write(self, rel: str, lines: list[str], owners: list[tuple[int, str, int]],
                partner: str) -> None:
-        data = ("\r\n".join(lines) + "\r\n" if lines else "").encode("utf-8")
+        if not lines:
+            return  # nothing to report (tiny runs only): an LEA uploads no empty file
+        data = ("\r\n".join(lines) + "\r\n").encode("utf-8")
         (self.out / rel).write_bytes(data)
         self.files_written += 1
         self.bytes_written += len(data)

@@ -30,14 +30,13 @@ def test_every_lea_and_year_has_all_seven_files_named_by_upload_convention(tree:
             assert sorted(p.name for p in folder.iterdir()) == sorted(
                 f"{ft} {year}.txt" for ft in FILE_TYPES)
     assert len(calpads_files(tree)) == len(LEAS) * len(YEARS) * 7
+    assert all(p.stat().st_size > 0 for p in calpads_files(tree))
 
 
 def test_lines_end_in_crlf_have_no_header_and_match_a_layout(tree: Path) -> None:
     checked = 0
     for path in calpads_files(tree):
         data = path.read_bytes()
-        if not data:
-            continue
         assert data.endswith(b"\r\n")
         assert data.count(b"\n") == data.count(b"\r\n"), path
         file_type = path.name[:4]

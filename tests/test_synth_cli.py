@@ -16,7 +16,7 @@ def test_generate_command_writes_the_tree_and_reports_time(tmp_path: Path) -> No
                                       "--seed", "4", "--years", "2022-23,2023-24"])
     assert result.exit_code == 0, result.output
     assert "Wrote" in result.output and " s;" in result.output
-    assert (tmp_path / "calpads" / "1975309" / "2022-23" / "SCTE 2022-23.txt").exists()
+    assert (tmp_path / "calpads" / "1975309" / "2022-23" / "SENR 2022-23.txt").exists()
     assert (tmp_path / "truth.parquet").exists() and (tmp_path / "partners.csv").exists()
 
 
