@@ -4,17 +4,26 @@ The snapshot is a plain DuckDB file (suppressed aggregates only, no identifiers)
 atomically by the publisher. One read-only connection is shared and each request takes its own
 cursor; when the file on disk is replaced (new inode or mtime) the connection is reopened, so
 the API serves the new snapshot without a restart and never blocks the publisher.
+
+Because a snapshot never changes in place, query results are cached per snapshot (bounded,
+cleared when the file is replaced): repeated public reads cost a dictionary lookup.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import duckdb
 
 from core.errors import NotFound
+
+T = TypeVar("T")
+CACHE_ENTRIES = 2048
 
 
 class ServingSnapshot:
@@ -23,6 +32,8 @@ class ServingSnapshot:
         self._lock = threading.Lock()
         self._con: duckdb.DuckDBPyConnection | None = None
         self._stamp: tuple[int, int] | None = None
+        self._info: dict[str, Any] = {}
+        self._cache: OrderedDict[Hashable, Any] = OrderedDict()
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A cursor on the current snapshot (the caller closes it)."""
@@ -38,10 +49,51 @@ class ServingSnapshot:
                 self._con = duckdb.connect(str(self.path), read_only=True,
                                            config={"threads": 1})
                 self._stamp = stamp
+                self._info = _first_record(self._con, "SELECT * FROM snapshot_info LIMIT 1")
+                self._cache.clear()
             return self._con.cursor()
+
+    def cached(self, key: Hashable, compute: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+        """``compute(cursor)`` for the current snapshot, memoised until the file changes."""
+        cursor = self.cursor()  # also detects a replaced file and clears the cache
+        try:
+            with self._lock:
+                if key in self._cache:
+                    self._cache.move_to_end(key)
+                    return self._cache[key]  # type: ignore[no-any-return]
+            value = compute(cursor)
+        finally:
+            cursor.close()
+        with self._lock:
+            self._cache[key] = value
+            while len(self._cache) > CACHE_ENTRIES:
+                self._cache.popitem(last=False)
+        return value
+
+    def info(self) -> dict[str, Any]:
+        """``snapshot_info`` of the snapshot the last cursor came from (read once per file)."""
+        return dict(self._info)
 
     def close(self) -> None:
         with self._lock:
             if self._con is not None:
                 self._con.close()
                 self._con = None
+
+
+def jsonable(value: Any) -> Any:
+    return value if isinstance(value, str | int | float | bool) or value is None else str(value)
+
+
+def records(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
+    result = con.execute(sql)
+    names = [d[0] for d in result.description or []]
+    return [{k: jsonable(v) for k, v in zip(names, row, strict=True)} for row in result.fetchall()]
+
+
+def _first_record(con: duckdb.DuckDBPyConnection, sql: str) -> dict[str, Any]:
+    try:
+        rows = records(con, sql)
+    except duckdb.Error:
+        return {}
+    return rows[0] if rows else {}

@@ -8,7 +8,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
-from api_support import LEA, OTHER_LEA, ApiEnv, env, generated  # noqa: F401
+from api_support import (  # noqa: F401
+    LEA,
+    OTHER_LEA,
+    ApiEnv,
+    env,
+    generated,
+    write_serving_snapshot,
+)
 
 from core.keys import KeyProvider
 from deidentify import extract_data_key
@@ -232,3 +239,20 @@ def test_aggregates_filter_page_and_suppression(env: ApiEnv) -> None:  # noqa: F
     env.settings.serving_path.unlink()
     missing = env.client.get("/v1/aggregates")
     assert missing.status_code == 404 and "c2c publish" in missing.json()["error"]["message"]
+
+
+def test_replaced_snapshot_is_served_at_once(env: ApiEnv, tmp_path: Path) -> None:  # noqa: F811
+    import os
+
+    import duckdb
+
+    assert env.client.get("/v1/aggregates").json()["count"] == 72
+    fresh = tmp_path / "next.duckdb"
+    write_serving_snapshot(fresh)
+    con = duckdb.connect(str(fresh))
+    con.execute("DELETE FROM published_aggregates WHERE metric <> 'hs_graduate'")
+    con.execute("UPDATE snapshot_info SET run_id = 'run-2'")
+    con.close()
+    os.replace(fresh, env.settings.serving_path)  # the publisher's atomic swap
+    after = env.client.get("/v1/aggregates").json()
+    assert after["count"] == 24 and after["snapshot"]["run_id"] == "run-2"

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from api.deps import SessionDep
 from api.schemas import Page
-from api.serving import ServingSnapshot
+from api.serving import ServingSnapshot, records
 from core.catalog import VARIABLES
 from core.errors import NotFound
 from governance.requests import PublicLogEntry, public_log
@@ -87,34 +87,23 @@ def aggregates(
     where = [f"CAST({name} AS VARCHAR) = ?" for name, value in filters.items() if value is not None]
     params: list[Any] = [value for value in filters.values() if value is not None]
     clause = f"WHERE {' AND '.join(where)}" if where else ""
-    cursor = _snapshot(request).cursor()
-    try:
+    snapshot = _snapshot(request)
+
+    def compute(cursor: Any) -> tuple[list[AggregateRow], int]:
+        # One query gives the page and the total; only an empty page needs a separate count.
+        rows = cursor.execute(
+            f"SELECT {', '.join(AGGREGATE_COLUMNS)}, count(*) OVER () FROM published_aggregates "
+            f"{clause} ORDER BY academic_year, reporting_lea, metric, subgroup, subgroup_value "
+            "LIMIT ? OFFSET ?", [*params, limit, offset]).fetchall()
+        if rows:
+            return [_row(r[:-1]) for r in rows], int(rows[0][-1])
         count_row = cursor.execute(
             f"SELECT count(*) FROM published_aggregates {clause}", params).fetchone()
-        rows = cursor.execute(
-            f"SELECT {', '.join(AGGREGATE_COLUMNS)} FROM published_aggregates {clause} "
-            "ORDER BY academic_year, reporting_lea, metric, subgroup, subgroup_value "
-            "LIMIT ? OFFSET ?", [*params, limit, offset]).fetchall()
-        info = _snapshot_info(cursor)
-    finally:
-        cursor.close()
-    return AggregatePage(data=[_row(r) for r in rows], count=int(count_row[0]) if count_row else 0,
-                         limit=limit, offset=offset, snapshot=info)
+        return [], int(count_row[0]) if count_row else 0
 
-
-def _records(cursor: Any, sql: str) -> list[dict[str, Any]]:
-    result = cursor.execute(sql)
-    names = [d[0] for d in result.description]
-    return [
-        {k: (v if isinstance(v, str | int | float | bool) or v is None else str(v))
-         for k, v in zip(names, row, strict=True)}
-        for row in result.fetchall()
-    ]
-
-
-def _snapshot_info(cursor: Any) -> dict[str, Any]:
-    rows = _records(cursor, "SELECT * FROM snapshot_info LIMIT 1")
-    return rows[0] if rows else {}
+    data, total = snapshot.cached(("aggregates", tuple(filters.items()), limit, offset), compute)
+    return AggregatePage(data=data, count=total, limit=limit, offset=offset,
+                         snapshot=snapshot.info())
 
 
 @router.get("/v1/metrics")
@@ -122,7 +111,7 @@ def metrics(request: Request) -> list[dict[str, Any]]:
     """The metrics published in the serving snapshot, with their definitions."""
     cursor = _snapshot(request).cursor()
     try:
-        return _records(cursor, "SELECT * FROM metrics")
+        return records(cursor, "SELECT * FROM metrics")
     finally:
         cursor.close()
 
@@ -130,11 +119,9 @@ def metrics(request: Request) -> list[dict[str, Any]]:
 @router.get("/v1/snapshot")
 def snapshot(request: Request) -> dict[str, Any]:
     """Which publish run the aggregates come from, and its suppression settings."""
-    cursor = _snapshot(request).cursor()
-    try:
-        info = _snapshot_info(cursor)
-    finally:
-        cursor.close()
+    snapshot = _snapshot(request)
+    snapshot.cursor().close()  # (re)opens the current file
+    info = snapshot.info()
     if not info:
         raise NotFound("the serving snapshot has no snapshot_info row")
     return info
