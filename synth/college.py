@@ -27,6 +27,7 @@ DUAL_ENROLLMENT_RATE = 0.06  # grade 11-12 students taking a college course that
 SSN_ID_RATE = 0.55  # student_id is an SSN (status S); else a college id (C)
 SSID_POPULATED_RATE = 0.35  # college record carries the K-12 SSID (CCCApply SSID lookup)
 CCCID_RATE = 0.9  # college record carries the CCC Apply id
+DUPLICATE_CCCID_RATE = 0.05  # a student's record at another college carries a new CCC id
 SECOND_COLLEGE_RATE = 0.08  # students who later also enrol at another college
 CONTINUE_RATE = 0.8  # chance to enrol again next term
 AWARD_RATE = 0.15  # students with three or more terms who earn an award in a spring term
@@ -150,7 +151,8 @@ class CollegeWriter:
             n = self.counters.get(college.code, 0) + 1
             self.counters[college.code] = n
             student_id, status = f"{college.id_prefix}{n + 1000000 * (person.index % 7):08d}", "C"
-        if person.index not in self.cccid:
+        if person.index not in self.cccid or rng.random() < DUPLICATE_CCCID_RATE:
+            # a second OpenCCC account (duplicate CCCID) shows up at the next college
             letters = "".join(rng.choice("ABCDEFGHJKLMNPQRSTUVWXYZ") for _ in range(3))
             self.cccid[person.index] = f"{letters}{rng.randrange(10000):04d}"
         ccc_id = self.cccid[person.index] if rng.random() < CCCID_RATE else ""

@@ -39,6 +39,8 @@ class NoiseRates(BaseModel):
         0.3, "among names with an apostrophe, hyphen or period: those removed")
     double_surname_variant: float = _rate(
         0.6, "among double surnames: recorded as one surname, hyphenated or joined")
+    compound_given_joined: float = _rate(
+        0.3, "among two-part first names (Jia Hui, Min-jun, John Paul): written as one word")
     middle_in_first: float = _rate(
         0.04, "among people with a middle name: middle folded into the first name")
     name_swap: float = _rate(0.01, "first and last name swapped")
@@ -175,6 +177,10 @@ def record(
         else:
             last = _typo(last, rng)
         tags.append("typo")
+    compound = (" " in first or "-" in first) and "middle_in_first" not in tags
+    if compound and rng.random() < rates.compound_given_joined:
+        first = first.replace(" ", "").replace("-", "").capitalize()
+        tags.append("compound_given_joined")
     full = first + middle + last
     if not full.isascii() and rng.random() < rates.accent_dropped:
         first, middle, last = unidecode(first), unidecode(middle), unidecode(last)
