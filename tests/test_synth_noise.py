@@ -106,3 +106,28 @@ def test_nickname_rate_among_names_with_nicknames(noisy: Path) -> None:
     counts = Counter(tag for u in _units(noisy).values() for tag in str(u["noise"]).split(";"))
     assert counts["nickname"] > 100 and counts["middle_in_first"] > 100
     assert counts["dob_swap"] > 100 and counts["accent_dropped"] > 100
+
+
+def test_conditional_rates_on_many_copies_of_one_person() -> None:
+    person = TrueIdentity("Alejandro", "José", "Hernández", "Núñez", date(2006, 4, 9), "M")
+    rates = NoiseRates(nickname=0.3, middle_in_first=0.2, dob_day_month_swap=0.25,
+                       double_surname_variant=0.7, accent_dropped=0.4)
+    rng = random.Random(5)
+    counts: Counter[str] = Counter()
+    n = 4000
+    for _ in range(n):
+        tags = record(person, rates, rng).noise.split(";")
+        counts.update(tags)
+        counts["surname_any"] += any(t.startswith("surname_") for t in tags)
+    assert counts["nickname"] / n == pytest.approx(0.3, abs=0.03)
+    assert counts["middle_in_first"] / n == pytest.approx(0.2, abs=0.03)
+    assert counts["dob_swap"] / n == pytest.approx(0.25, abs=0.03)
+    assert counts["surname_any"] / n == pytest.approx(0.7, abs=0.03)
+    # accents survive only a surname variant that drops both accented surnames: none here
+    assert counts["accent_dropped"] / n == pytest.approx(0.4, abs=0.03)
+
+
+def test_every_noise_rate_is_documented() -> None:
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "formats.md").read_text()
+    for name, info in NoiseRates.model_fields.items():
+        assert f"`{name}` | {info.default} |" in doc, name
