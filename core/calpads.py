@@ -142,7 +142,8 @@ CRSC_V2019 = Layout("CRSC", "v2019", _CRSC_COMMON)
 CRSC_V2020 = Layout("CRSC", "v2020", _CRSC_COMMON + (
     _f("content_area_subcategory_code"), _f("standards_grade_range_code"),
     _f("standards_alignment_code"), _f("charter_noncore_indicator", "flag"),
-    _f("ap_ib_code"), _f("online_instruction_type_code"), _f("middle_school_core_indicator", "flag"),
+    _f("ap_ib_code"), _f("online_instruction_type_code"),
+    _f("middle_school_core_indicator", "flag"),
     _f("local_assignment_option_code"), _f("high_quality_cte_indicator", "flag"),
 ))
 

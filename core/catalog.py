@@ -24,7 +24,8 @@ class Variable:
 
 
 VARIABLES: tuple[Variable, ...] = (
-    Variable("person_id", "key", "VARCHAR", "Stable person id (replaced by a pseudonym in extracts)"),
+    Variable("person_id", "key", "VARCHAR",
+             "Stable person id (replaced by a pseudonym in extracts)"),
     Variable("academic_year", "quasi_identifier", "VARCHAR", "Academic year, e.g. 2022-23"),
     Variable("reporting_lea", "quasi_identifier", "VARCHAR", "7-digit reporting LEA (district)"),
     Variable("county_code", "quasi_identifier", "VARCHAR", "2-digit county code of the LEA"),

@@ -1,4 +1,4 @@
-"""The one error hierarchy. The API maps it to HTTP status and the CLI to exit codes, each in one place.
+"""The one error hierarchy, mapped to HTTP status (api) and exit codes (cli) in one place each.
 
 ``UserError`` subclasses mean the caller can fix it (bad input, not allowed, not found);
 ``InternalError`` means the service is at fault. Messages never carry key material.

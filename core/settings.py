@@ -10,7 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
-    """Every path derives from ``home`` unless set on its own, so one variable moves a deployment."""
+    """Every path derives from ``home`` unless set on its own: one variable moves a deployment."""
 
     model_config = SettingsConfigDict(env_prefix="C2C_", env_file=".env", extra="ignore")
 
@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     linkage_backend: str = "duckdb"
     link_match_threshold: float = Field(default=0.95, ge=0.0, le=1.0)
     review_lower_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+
+    # Asset-check floors: share of the first source's people found in the second.
+    match_rate_floors: dict[str, float] = Field(default_factory=lambda: {"ccgi->calpads": 0.9})
 
     suppression_min_cell: int = 11
     k_anonymity: int = 11

@@ -1,0 +1,1 @@
+"""Assets: one module per library package; each body calls one library function."""

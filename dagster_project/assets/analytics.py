@@ -1,0 +1,41 @@
+"""Outcomes keyed by person_id only, and the suppressed serving snapshot."""
+
+
+from typing import Any
+
+import dagster as dg
+
+from analytics import build_outcomes, publish
+from dagster_project.resources import C2CResource
+
+GROUP = "analytics"
+
+
+@dg.asset(group_name=GROUP, deps=["mdm_crosswalk"])
+def student_outcomes(c2c: C2CResource) -> dg.MaterializeResult:
+    """analytics.student_year: K12 SWP outcomes per person, year and LEA (no identifiers)."""
+    with c2c.warehouse() as con:
+        summary = build_outcomes(con)
+    return dg.MaterializeResult(metadata=summary_metadata(summary))
+
+
+@dg.asset(group_name=GROUP, deps=[student_outcomes])
+def published_aggregates(c2c: C2CResource) -> dg.MaterializeResult:
+    """The serving snapshot: aggregates by year x LEA x subgroup x metric, small cells hidden."""
+    settings = c2c.settings()
+    with c2c.warehouse() as con:
+        summary = publish(con, settings.serving_path, min_cell=settings.suppression_min_cell)
+    return dg.MaterializeResult(metadata={
+        "run_id": summary.run_id,
+        "cells": summary.cells,
+        "suppressed_cells": summary.suppressed_cells,
+        "academic_years": ", ".join(summary.academic_years),
+        "snapshot": dg.MetadataValue.path(str(summary.serving_path)),
+    })
+
+
+def summary_metadata(summary: object) -> dict[str, Any]:
+    """Scalar fields of a library summary dataclass as metadata."""
+    fields = getattr(summary, "__dataclass_fields__", {})
+    values = {name: getattr(summary, name) for name in fields}
+    return {k: v for k, v in values.items() if isinstance(v, int | float | str)}

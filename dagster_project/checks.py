@@ -1,0 +1,75 @@
+"""Asset checks: each wraps a validator the library's own tests cover."""
+
+
+from typing import Any
+
+import dagster as dg
+
+from analytics.checks import no_identifiers, suppression_applied
+from dagster_project.assets.analytics import published_aggregates, student_outcomes
+from dagster_project.assets.ingest import calpads_staging, ccgi_staging, college_staging
+from dagster_project.resources import C2CResource
+from ingest.checks import no_files_left_received, row_counts_match_receipts
+from linkage.checks import match_rate_floors
+
+
+def _result(passed: bool, description: str, metadata: dict[str, Any]) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        passed=passed,
+        description=description,
+        metadata={k: v if isinstance(v, int | float | str) else dg.MetadataValue.json(v)
+                  for k, v in metadata.items()},
+    )
+
+
+def _staging_checks(asset: dg.AssetsDefinition) -> list[dg.AssetChecksDefinition]:
+
+    @dg.asset_check(asset=asset, name="staging_rows_match_receipts")
+    def rows_match(c2c: C2CResource) -> dg.AssetCheckResult:
+        """Staging holds exactly the rows every accepted file's receipt reports."""
+        with c2c.warehouse() as con:
+            r = row_counts_match_receipts(con)
+        return _result(r.passed, r.description, dict(r.metadata))
+
+    @dg.asset_check(asset=asset, name="no_half_loaded_files")
+    def none_stuck(c2c: C2CResource) -> dg.AssetCheckResult:
+        """No file was left received but unloaded by an interrupted run."""
+        with c2c.warehouse() as con:
+            r = no_files_left_received(con)
+        return _result(r.passed, r.description, dict(r.metadata))
+
+    return [rows_match, none_stuck]
+
+
+@dg.asset_check(asset="mdm_crosswalk")
+def match_rates_above_floors(c2c: C2CResource) -> dg.AssetCheckResult:
+    """Match rate of each configured source pair is at least its floor (C2C_MATCH_RATE_FLOORS)."""
+    floors = {tuple(k.split("->", 1)): v for k, v in c2c.settings().match_rate_floors.items()}
+    with c2c.warehouse() as con:
+        r = match_rate_floors(con, floors)  # type: ignore[arg-type]
+    return _result(r.passed, r.description, dict(r.metadata))
+
+
+@dg.asset_check(asset=student_outcomes)
+def analytics_holds_no_identifiers(c2c: C2CResource) -> dg.AssetCheckResult:
+    """No name, birth date, SSID, SSN, address or local id in any analytics column."""
+    with c2c.warehouse() as con:
+        r = no_identifiers(con)
+    return _result(r.passed, r.description, dict(r.metadata))
+
+
+@dg.asset_check(asset=published_aggregates)
+def small_cells_suppressed(c2c: C2CResource) -> dg.AssetCheckResult:
+    """Every published cell is at least the minimum or suppressed, and none is recoverable."""
+    r = suppression_applied(c2c.settings().serving_path)
+    return _result(r.passed, r.description, dict(r.metadata))
+
+
+ASSET_CHECKS = [
+    *_staging_checks(calpads_staging),
+    *_staging_checks(college_staging),
+    *_staging_checks(ccgi_staging),
+    match_rates_above_floors,
+    analytics_holds_no_identifiers,
+    small_cells_suppressed,
+]

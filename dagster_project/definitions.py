@@ -1,0 +1,44 @@
+"""The one Definitions object of c2c-link."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from dagster_project.assets.analytics import published_aggregates, student_outcomes
+from dagster_project.assets.extracts import research_extracts
+from dagster_project.assets.ingest import (
+    calpads_staging,
+    calpads_submission_report,
+    ccgi_staging,
+    college_staging,
+)
+from dagster_project.assets.linkage import annual_link
+from dagster_project.checks import ASSET_CHECKS
+from dagster_project.jobs import JOBS
+from dagster_project.resources import C2CResource
+from dagster_project.schedules import SCHEDULES
+from dagster_project.sensors import SENSORS
+
+ASSETS = [
+    calpads_staging, college_staging, ccgi_staging, calpads_submission_report,
+    annual_link, student_outcomes, published_aggregates, research_extracts,
+]
+
+
+def build_definitions(c2c: C2CResource | None = None) -> dg.Definitions:
+    """Definitions with the given resource (default: settings from the environment).
+
+    DuckDB allows one writing process per file, so every run executes in-process.
+    """
+    return dg.Definitions(
+        assets=ASSETS,
+        asset_checks=ASSET_CHECKS,
+        jobs=JOBS,
+        schedules=SCHEDULES,
+        sensors=SENSORS,
+        resources={"c2c": c2c or C2CResource()},
+        executor=dg.in_process_executor,
+    )
+
+
+defs = build_definitions()

@@ -1,0 +1,49 @@
+"""The one Definitions object loads and holds every stage, job, schedule, sensor and check."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from dagster_project import defs
+
+STAGES = {
+    "calpads_staging", "college_staging", "ccgi_staging", "calpads_submission_report",
+    "mdm_identities", "mdm_crosswalk", "student_outcomes", "published_aggregates",
+    "research_extracts",
+}
+
+
+def test_every_stage_is_an_asset() -> None:
+    keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
+    assert keys == STAGES
+
+
+def test_calpads_ingest_is_partitioned_by_academic_year() -> None:
+    asset = defs.resolve_assets_def("calpads_staging")
+    assert asset.partitions_def is not None
+    assert "2022-23" in asset.partitions_def.get_partition_keys()
+
+
+def test_jobs_schedules_and_sensors_resolve() -> None:
+    for job in ("calpads_ingest_job", "ccgi_ingest_job", "college_ingest_job",
+                "calpads_completeness_job", "annual_link_job", "extract_job"):
+        assert defs.resolve_job_def(job).name == job
+    schedules = {s.name: s for s in defs.schedules or []}
+    assert isinstance(schedules["ccgi_weekly"], dg.ScheduleDefinition)
+    assert schedules["ccgi_weekly"].cron_schedule == "0 6 * * 1"
+    assert schedules["calpads_completeness_after_deadline"].cron_schedule == "0 7 2 11 *"
+    assert {s.name for s in defs.sensors or []} == {"landing_sensor", "approved_request_sensor"}
+
+
+def test_checks_cover_ingest_linkage_analytics_and_publish() -> None:
+    graph = defs.resolve_asset_graph()
+    checks = {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys}
+    assert ("calpads_staging", "staging_rows_match_receipts") in checks
+    assert ("mdm_crosswalk", "match_rates_above_floors") in checks
+    assert ("student_outcomes", "analytics_holds_no_identifiers") in checks
+    assert ("published_aggregates", "small_cells_suppressed") in checks
+
+
+def test_annual_link_job_does_not_build_extracts() -> None:
+    job = defs.resolve_job_def("annual_link_job")
+    assert "research_extracts" not in {n.name for n in job.graph.node_defs}

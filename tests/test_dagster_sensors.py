@@ -1,0 +1,85 @@
+"""Sensors: landing files start ingest of just those files; quorum starts an extract."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from dagster_support import make_deployment
+
+from core.requests import RequestKind
+from dagster_project.sensors import approved_request_sensor, landing_sensor
+from governance import requests as gr
+from governance.requests import Decision, RequestInput
+from governance.users import Role, create_user
+
+
+def _tick(deployment_c2c: object, cursor: str | None) -> dg.SensorResult:
+    context = dg.build_sensor_context(cursor=cursor, resources={"c2c": deployment_c2c})
+    result = landing_sensor(context)
+    assert isinstance(result, dg.SensorResult)
+    return result
+
+
+def test_landing_sensor_runs_new_files_only(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    dep = make_deployment(tmp_path, monkeypatch, data=False)
+    senr = dep.landing / "calpads" / "1234567" / "2022-23" / "SENR 2022-23.txt"
+    senr.parent.mkdir(parents=True)
+    senr.write_bytes(b"placeholder\r\n")
+
+    first = _tick(dep.c2c, None)
+    assert len(first.run_requests or []) == 1
+    request = (first.run_requests or [])[0]
+    assert request.partition_key == "2022-23"
+    assert request.job_name == "calpads_ingest_job"
+    assert request.run_config["ops"]["calpads_staging"]["config"]["files"] == [str(senr)]
+
+    again = _tick(dep.c2c, first.cursor)
+    assert not again.run_requests  # the old file does not start another run
+
+    ccgi = dep.landing / "ccgi" / "ccgi_activity_2023-01-02.csv"
+    ccgi.parent.mkdir(parents=True)
+    ccgi.write_text("ccgi_account_id\n", encoding="utf-8")
+    third = _tick(dep.c2c, again.cursor)
+    assert [r.job_name for r in third.run_requests or []] == ["ccgi_ingest_job"]
+    assert json.loads(third.cursor or "{}").keys() == {str(senr), str(ccgi)}
+
+    os.utime(senr, ns=(1, 1))  # a re-sent file (new mtime) counts as new
+    fourth = _tick(dep.c2c, third.cursor)
+    assert [r.partition_key for r in fourth.run_requests or []] == ["2022-23"]
+
+
+def test_request_sensor_waits_for_quorum(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    dep = make_deployment(tmp_path, monkeypatch, data=False)
+    with dep.c2c.governance() as session:
+        researcher = create_user(session, "r", [Role.RESEARCHER], None)
+        board = [create_user(session, f"b{i}", [Role.BOARD], None) for i in (1, 2)]
+        request = gr.create_request(session, researcher.id, RequestInput(
+            kind=RequestKind.AGGREGATE, title="FAFSA by gender",
+            purpose="Completion gaps in financial aid applications.",
+            variables=["fafsa_or_cadaa_completed"], group_by=["gender"]))
+        gr.submit_request(session, request.id, researcher.id)
+        gr.decide(session, request.id, board[0].id, Decision.APPROVE, "fits", quorum=2,
+                  default_days=30)
+        session.commit()
+        request_id = request.id
+
+    def requests_now() -> list[dg.RunRequest]:
+        context = dg.build_sensor_context(resources={"c2c": dep.c2c})
+        result = approved_request_sensor(context)
+        assert isinstance(result, dg.SensorResult)
+        return list(result.run_requests or [])
+
+    assert requests_now() == []  # one approval of a quorum of two
+    with dep.c2c.governance() as session:
+        gr.decide(session, request_id, board[1].id, Decision.APPROVE, "fits", quorum=2,
+                  default_days=30)
+        session.commit()
+    started = requests_now()
+    assert [r.run_key for r in started] == [f"extract:{request_id}"]
+    config = started[0].run_config["ops"]["research_extracts"]["config"]
+    assert config["request_ids"] == [request_id]
