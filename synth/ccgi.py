@@ -24,6 +24,7 @@ ACCOUNT_RATE = 0.6  # high-school students with a CCGI account
 SSID_POPULATED_RATE = 0.9
 DUPLICATE_ACCOUNT_RATE = 0.02  # students who opened a second account
 ACTIVITY_WEEKS_PER_YEAR = 2  # extra weeks with activity beyond status changes
+SUMMER_ACTIVITY_RATE = 0.3  # accounts active once in the summer after a full school year
 
 _COLLEGES = ("UC Davis", "UCLA", "UC Riverside", "Cal State LA", "San Jose State",
              "Cal Poly Pomona", "Fresno State", "Bayview City College",
@@ -85,7 +86,7 @@ class CcgiWriter:
     def write(self, stints: list[Stint]) -> None:
         """Simulate weekly activity for every high-school stint and write the weekly files."""
         rng = self.rng
-        first_week = monday_on_or_after(date(self.years[0], 8, 1))
+        first_week = monday_on_or_after(date(self.years[0], 8, 8))  # first school week
         last_week = monday_on_or_after(date(self.years[-1] + 1, 6, 24))
         weeks: dict[date, list[tuple[Account, Stint]]] = {}
         accounts: dict[int, list[Account]] = {}
@@ -117,6 +118,9 @@ class CcgiWriter:
                 if stint.grade == 12:
                     active.update(start_week + timedelta(days=7 * int(rng.random() * min(span, 20)))
                                   for _ in range(3))
+                if stint.full_year and rng.random() < SUMMER_ACTIVITY_RATE:
+                    # summer log-ins (planning, aid checks) before the next school year
+                    active.add(end_week + timedelta(days=7 * (1 + int(rng.random() * 9))))
                 for week in sorted(active):
                     if week >= account.created:
                         weeks.setdefault(week, []).append((account, stint))
