@@ -42,6 +42,7 @@ def test_csv_headers_equal_core_formats_and_values_follow_code_sets(tree: Path) 
         codes = dict(fmt.code_sets)
         for line_no, row in csv_rows(path):
             rows_seen += 1
+            assert None not in row and None not in row.values(), (path.name, line_no)
             for name in fmt.required:
                 assert row[name], (path.name, line_no, name)
             for name, allowed in codes.items():
