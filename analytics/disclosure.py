@@ -36,6 +36,7 @@ from core.errors import InternalError
 Key = Any  # a hashable cell key, e.g. (reporting_lea, subgroup, subgroup_value)
 MIN_RANGE = 1.0  # a hidden count must have at least this much room between its LP bounds
 _EPS = 1e-6
+_SMALL_COMPONENT = 12  # below this, per-cell LPs are cheaper than vertex certificates
 
 REASON_DENOMINATOR = "denominator_below_min"
 REASON_NUMERATOR = "numerator_below_min"
@@ -143,23 +144,52 @@ def exposed_cells(
         a_eq = np.array(rows) if rows else None
         b_eq = np.array(rhs) if rows else None
         bounds = [(0.0, float(upper[k]) if k in upper else None) for k in component]
-        for k, i in index.items():
-            objective = np.zeros(len(component))
-            objective[i] = -1.0
-            top = linprog(objective, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs")
-            if top.status == 3:  # unbounded above: cannot be pinned
+
+        def solve(
+            objective: np.ndarray,
+            a_eq: np.ndarray | None = a_eq,
+            b_eq: np.ndarray | None = b_eq,
+            bounds: list[tuple[float, float | None]] = bounds,
+        ) -> np.ndarray | None:
+            """A vertex optimising ``objective``; None when unbounded in that direction."""
+            result = linprog(objective, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs")
+            if result.status == 3:
+                return None
+            if result.status != 0:
+                raise InternalError(f"disclosure audit LP failed ({result.message})")
+            return np.asarray(result.x)
+
+        # Cheap certificates first: a few vertices of the feasible set. A cell whose value
+        # differs by >= min_range between two feasible points (the truth counts as one) cannot
+        # be pinned. Per-cell LPs only for what is left.
+        size = len(component)
+        lo = np.full(size, np.inf)
+        hi = np.full(size, -np.inf)
+        truth = [values.get(k) for k in component]
+        for i, v in enumerate(truth):
+            if v is not None:
+                lo[i] = hi[i] = float(v)
+        rng = np.random.default_rng(size)
+        objectives = [] if size <= _SMALL_COMPONENT else [
+            rng.choice([-1.0, 1.0], size) for _ in range(4)
+        ]
+        for objective in objectives:
+            point = solve(objective)
+            if point is not None:
+                lo = np.minimum(lo, point)
+                hi = np.maximum(hi, point)
+        for i, k in enumerate(component):
+            if hi[i] - lo[i] >= min_range - _EPS:
                 continue
-            if top.status != 0:
-                raise InternalError(f"disclosure audit LP failed ({top.message})")
-            hi = -float(top.fun)
-            true = values.get(k)
-            if true is not None and hi - true >= min_range - _EPS:
+            objective = np.zeros(size)
+            objective[i] = -1.0
+            top = solve(objective)
+            if top is None or (truth[i] is not None and top[i] - lo[i] >= min_range - _EPS):
                 continue
             objective[i] = 1.0
-            bottom = linprog(objective, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs")
-            if bottom.status != 0:
-                raise InternalError(f"disclosure audit LP failed ({bottom.message})")
-            if hi - float(bottom.fun) < min_range - _EPS:
+            bottom = solve(objective)
+            assert bottom is not None  # bounded below by 0
+            if top[i] - bottom[i] < min_range - _EPS:
                 exposed.add(k)
     return exposed
 
@@ -209,14 +239,22 @@ def protect(
         while changed:
             changed = False
             for rel in relations:
+                hidden_parts = [p for p in rel.parts if p in hidden]
                 if sum(1 for m in rel.members if m in hidden) == 1:
                     options = candidates([rel])
-                    if options:
-                        hidden.add(options[0])
-                        changed = True
+                elif hidden_parts and rel.total not in hidden \
+                        and sum(values[p] for p in hidden_parts) == 0:
+                    # hidden parts that add up to a known zero are all known to be zero
+                    options = [p for p in candidates([rel]) if values[p] > 0]
+                else:
+                    continue
+                if options:
+                    hidden.add(options[0])
+                    changed = True
         exposed = exposed_cells(values, relations, hidden, upper=upper)
         if not exposed:
             return hidden
+        added = False
         for k in sorted(exposed, key=repr):
             frontier = list(by_member[k])
             seen: set[Relation] = set()
@@ -224,14 +262,15 @@ def protect(
                 options = candidates(frontier)
                 if options:
                     hidden.add(options[0])
+                    added = True
                     break
                 seen.update(frontier)
                 frontier = [
                     r for rel in frontier for m in rel.members for r in by_member[m]
                     if r not in seen
                 ]
-            else:
-                raise InternalError(f"cannot protect suppressed cell {k!r}")
+        if not added:  # everything around the exposed cells is hidden already
+            raise InternalError(f"cannot protect suppressed cells {sorted(exposed, key=repr)}")
 
 
 # ---------------------------------------------------------------- published tables
