@@ -358,7 +358,9 @@ def build_extract(
         projected = ", ".join(
             ["person_id"] + [f'{exprs.get(c, _quoted(c))} AS {_quoted(c)}' for c in outputs]
         )
-        if quasi:
+        if plan.suppressed_rows == 0:
+            keep = ""  # the search's last evaluation found no class smaller than k
+        elif quasi:
             keys_sql = ", ".join(f'"{q}"' for q in quasi)
             on = " AND ".join(f'g."{q}" IS NOT DISTINCT FROM ok."{q}"' for q in quasi)
             keep = (f"SEMI JOIN (SELECT {keys_sql} FROM g GROUP BY ALL "
