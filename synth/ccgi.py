@@ -15,7 +15,7 @@ from pathlib import Path
 from core.partner_formats import CCGI_ACTIVITY
 from synth.college import iso
 from synth.k12 import Stint
-from synth.noise import NoiseRates, RecordedIdentity, record
+from synth.noise import NoiseRates, RecordedIdentity, record, transpose_digits, with_tag
 from synth.population import Person
 from synth.truth import TruthRecorder
 
@@ -80,7 +80,10 @@ class CcgiWriter:
         favorites = (";".join(rng.sample(_COLLEGES, rng.randrange(0, 4))),
                      ";".join(rng.sample(_CAREERS, rng.randrange(0, 3))),
                      ";".join(rng.sample(_MAJORS, rng.randrange(0, 3))))
-        return Account(account_id, person, ident, self.truth.noises(ident.noise), ssid, created,
+        noise = ident.noise
+        if ssid and self.noise_rng.random() < self.rates.ssid_typo:
+            ssid, noise = transpose_digits(ssid, self.noise_rng), with_tag(noise, "ssid_typo")
+        return Account(account_id, person, ident, self.truth.noises(noise), ssid, created,
                        favorites)
 
     def write(self, stints: list[Stint]) -> None:

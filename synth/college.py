@@ -13,7 +13,7 @@ from pathlib import Path
 
 from core.partner_formats import COLLEGE_AWARDS, COLLEGE_ENROLLMENTS, COLLEGE_STUDENTS
 from synth.k12 import Stint
-from synth.noise import NoiseRates, RecordedIdentity, record
+from synth.noise import NoiseRates, RecordedIdentity, record, transpose_digits, with_tag
 from synth.orgs import COLLEGES, LEAS, College
 from synth.population import Person
 from synth.truth import TruthRecorder
@@ -160,7 +160,10 @@ class CollegeWriter:
         if person.ssid and rng.random() < SSID_POPULATED_RATE:
             ssid = person.ssid2 if person.ssid2 and rng.random() < 0.5 else person.ssid
         ident = record(person.truth, self.rates, self.noise_rng, upper=college.upper_case)
-        found = (student_id, status, ccc_id, ssid, ident, self.truth.noises(ident.noise))
+        noise = ident.noise
+        if ssid and self.noise_rng.random() < self.rates.ssid_typo:
+            ssid, noise = transpose_digits(ssid, self.noise_rng), with_tag(noise, "ssid_typo")
+        found = (student_id, status, ccc_id, ssid, ident, self.truth.noises(noise))
         self.ids[key] = found
         return found
 

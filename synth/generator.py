@@ -16,7 +16,7 @@ from synth.ccgi import CcgiWriter
 from synth.college import CollegeWriter
 from synth.names import load_pools
 from synth.noise import NoiseRates
-from synth.orgs import LEAS, write_partners
+from synth.orgs import write_partners
 from synth.population import make_adults, make_k12_students
 from synth.truth import TruthRecorder
 
@@ -117,8 +117,7 @@ def generate(
     ccgi = CcgiWriter(out, starts, seed, rates, truth)
     ccgi.write(stints)
     tick("CCGI weekly files", 1, 1)
-    n_partners = write_partners(out / "partners.csv")
-    del n_partners
+    write_partners(out / "partners.csv")
     tick("truth file", 0, 1)
     truth_rows = truth.write(out / "truth.parquet", people + adults)
     tick("truth file", 1, 1)
@@ -143,5 +142,4 @@ def generate_small(out_dir: Path, seed: int = 7) -> GenerationSummary:
     return generate(Path(out_dir), students=200, seed=seed, years=["2022-23", "2023-24"])
 
 
-__all__ = ["DEFAULT_YEARS", "LEAS", "GenerationSummary", "generate", "generate_small",
-           "parse_years"]
+__all__ = ["DEFAULT_YEARS", "GenerationSummary", "generate", "generate_small", "parse_years"]

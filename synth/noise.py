@@ -49,6 +49,8 @@ class NoiseRates(BaseModel):
     dob_typo: float = _rate(0.005, "birth day off by one (or set to 15)")
     missing_dob: float = _rate(0.01, "birth date left blank")
     missing_gender: float = _rate(0.02, "gender left blank")
+    ssid_typo: float = _rate(
+        0.005, "college and CCGI copies carrying an SSID: two adjacent digits transposed")
     second_ssid: float = _rate(
         0.01, "K-12 students given a second SSID by the next LEA they move to (a MID)")
     twins: float = _rate(0.02, "K-12 students who are one of a twin pair (surname, DOB, LEA)")
@@ -213,3 +215,16 @@ def record(
     if upper:
         first, middle, last = first.upper(), middle.upper(), last.upper()
     return RecordedIdentity(first, middle, last, birth_text, gender, ";".join(tags))
+
+
+def transpose_digits(ssid: str, rng: random.Random) -> str:
+    """Swap two adjacent differing digits (a keying error); unchanged if all digits are equal."""
+    spots = [i for i in range(len(ssid) - 1) if ssid[i] != ssid[i + 1]]
+    if not spots:
+        return ssid
+    i = rng.choice(spots)
+    return ssid[:i] + ssid[i + 1] + ssid[i] + ssid[i + 2:]
+
+
+def with_tag(noise: str, tag: str) -> str:
+    return f"{noise};{tag}" if noise else tag

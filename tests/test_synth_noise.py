@@ -11,12 +11,12 @@ import pytest
 
 from synth import NoiseRates, generate
 from synth.noise import TrueIdentity, nicknames_for, record
-from tests.synth_support import calpads_rows, truth
+from tests.synth_support import calpads_rows, csv_rows, truth
 
 HIGH = NoiseRates(
     typo=0.3, nickname=0.4, middle_in_first=0.5, name_swap=0.2, dob_day_month_swap=0.5,
     missing_dob=0.1, missing_gender=0.25, double_surname_variant=0.9, accent_dropped=0.8,
-    twins=0.1, second_ssid=0.1, name_collision=0.05,
+    twins=0.1, second_ssid=0.1, name_collision=0.05, ssid_typo=0.3,
 )
 
 
@@ -131,3 +131,25 @@ def test_every_noise_rate_is_documented() -> None:
     doc = (Path(__file__).resolve().parent.parent / "docs" / "formats.md").read_text()
     for name, info in NoiseRates.model_fields.items():
         assert f"`{name}` | {info.default} |" in doc, name
+
+
+def test_ssid_typos_in_ccgi_files_match_tags_and_rate(noisy: Path) -> None:
+    units = _units(noisy)
+    real: dict[object, set[object]] = {}
+    for (system, _, ssid), unit in units.items():
+        if system == "calpads":
+            real.setdefault(unit["true_person_id"], set()).add(ssid)
+    typos = total = 0
+    seen = set()
+    for path in sorted((noisy / "ccgi").glob("*.csv")):
+        for _, row in csv_rows(path):
+            if not row["ssid"] or row["ccgi_account_id"] in seen:
+                continue
+            seen.add(row["ccgi_account_id"])
+            unit = units[("ccgi", "CCGI", row["ccgi_account_id"])]
+            tagged = "ssid_typo" in str(unit["noise"]).split(";")
+            assert (row["ssid"] not in real[unit["true_person_id"]]) == tagged
+            typos += tagged
+            total += 1
+    assert total > 300
+    assert typos / total == pytest.approx(HIGH.ssid_typo, abs=0.05)
