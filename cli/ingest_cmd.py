@@ -33,10 +33,19 @@ def _open(settings: Settings) -> tuple[duckdb.DuckDBPyConnection, bytes]:
 
 
 def _partners(settings: Settings, registry: Path | None) -> list[Partner]:
-    path = registry or settings.resolved_home / "partners.csv"
-    if registry is None and not path.exists():
-        return []
-    return load_partners_csv(path)
+    """The partner registry: a CSV when named, else the governance store, else the legacy
+    ``$C2C_HOME/partners.csv``."""
+    if registry is not None:
+        return load_partners_csv(registry)
+    from governance.db import session_factory
+    from governance.partners import list_partners
+
+    with session_factory(settings.governance_url)() as session:
+        partners = list_partners(session)
+    legacy = settings.resolved_home / "partners.csv"
+    if not partners and legacy.exists():
+        return load_partners_csv(legacy)
+    return partners
 
 
 def _column_maps(path: Path | None) -> dict[str, dict[str, str]]:
@@ -74,7 +83,7 @@ def _print_receipts(console: Console, receipts: list[Receipt]) -> None:
 def ingest_cmd(
     paths: list[Path] = typer.Argument(..., help="Files or folders (walked recursively)."),
     partner_registry: Path | None = typer.Option(
-        None, help="Partners CSV (default: $C2C_HOME/partners.csv when present)."),
+        None, help="Partners CSV (default: the governance store, `c2c partners import`)."),
     column_map: Path | None = typer.Option(
         None, help='JSON: {"college_students": {"Partner Header": "student_id"}}.'),
     json_out: Path | None = typer.Option(None, "--json", help="Also write receipts as JSON."),
