@@ -1,10 +1,91 @@
-"""CLI commands: publish."""
+"""CLI commands: ``outcomes`` (rebuild analytics.student_year) and ``publish`` (snapshot)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
 import typer
+from rich.console import Console
+from rich.table import Table
+
+import analytics
+from core.keys import KeyProvider
+from core.settings import Settings, get_settings
+from core.warehouse import connect_encrypted
+
+console = Console()
+
+
+@contextmanager
+def _warehouse(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
+    keys = KeyProvider(settings.master_key_path, settings.keyring_path)
+    con = connect_encrypted(
+        settings.warehouse_path, keys.warehouse_key_hex(), temp_dir=settings.tmp_dir,
+        threads=settings.duckdb_threads, memory_limit=settings.duckdb_memory_limit,
+    )
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def print_outcomes(summary: analytics.OutcomeSummary) -> None:
+    console.print(
+        f"[bold]analytics.student_year[/]: {summary.rows:,} rows, {summary.persons:,} persons, "
+        f"years {', '.join(summary.academic_years) or '-'} ({summary.seconds:.1f} s); "
+        f"linked but not in K-12: CCGI only {summary.persons_only_in_ccgi:,}, "
+        f"college only {summary.persons_only_in_college:,}"
+    )
+
+
+def print_published(serving_path: Path, limit: int = 12) -> None:
+    """The short table of published outcomes (also what ``make demo`` shows)."""
+    rows = analytics.summary_table(serving_path, limit=limit)
+    table = Table(title="Published outcomes, all students (* = suppressed)")
+    for column in ("academic_year", "reporting_lea", "metric", "numerator", "denominator",
+                   "rate"):
+        table.add_column(column, justify="right" if column in ("numerator", "denominator",
+                                                                 "rate") else "left")
+    for row in rows:
+        table.add_row(*row.values())
+    console.print(table)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the app (filled in by its issue)."""
-    del app
+    """Add ``outcomes`` and ``publish`` to the app."""
+
+    @app.command("outcomes")
+    def outcomes_command() -> None:
+        """Rebuild analytics.student_year (outcomes keyed by person_id; fails on identifiers)."""
+        settings = get_settings()
+        with _warehouse(settings) as con:
+            print_outcomes(analytics.build_outcomes(con))
+
+    @app.command("publish")
+    def publish_command(
+        min_cell: int | None = typer.Option(
+            None, "--min-cell", help="Smallest count shown (default C2C_SUPPRESSION_MIN_CELL)."
+        ),
+        rebuild_outcomes: bool = typer.Option(
+            True, "--rebuild-outcomes/--no-rebuild-outcomes",
+            help="Rebuild analytics.student_year first.",
+        ),
+        rows: int = typer.Option(12, "--rows", help="Rows of the summary table to print."),
+    ) -> None:
+        """Write the serving snapshot (suppressed aggregates) atomically and print a summary."""
+        settings = get_settings()
+        threshold = min_cell if min_cell is not None else settings.suppression_min_cell
+        with _warehouse(settings) as con:
+            if rebuild_outcomes:
+                print_outcomes(analytics.build_outcomes(con))
+            with console.status("suppressing and publishing aggregates"):
+                summary = analytics.publish(con, settings.serving_path, min_cell=threshold)
+        console.print(
+            f"[bold]published[/] {summary.cells:,} cells ({summary.suppressed_cells:,} "
+            f"suppressed, min cell {threshold}) to {summary.serving_path} as run "
+            f"{summary.run_id} in {summary.seconds:.1f} s"
+        )
+        print_published(settings.serving_path, limit=rows)

@@ -34,6 +34,129 @@ class Attack:
     checked: int
 
 
+def attack_table(year: str, metric: str, cells: list[Cell], published: list[Cell],
+                 truth: dict[tuple[str, ...], tuple[int, int]]) -> tuple[list[str], int]:
+    """Attack one (year, metric) table; returns (pinned descriptions, values checked)."""
+    pinned: list[str] = []
+    checked = 0
+    population = METRIC_BY_NAME[metric].population
+    # denominators of every metric with this population (they are the same numbers)
+    d_known: dict[tuple[str, str, str], int] = {}
+    for other in published:
+        if other.academic_year == year and \
+                METRIC_BY_NAME[other.metric].population == population and \
+                other.denominator is not None:
+            d_known[(other.reporting_lea, other.subgroup, other.subgroup_value)] = \
+                other.denominator
+    keys = sorted({(c.reporting_lea, c.subgroup, c.subgroup_value) for c in cells})
+    n_known = {(c.reporting_lea, c.subgroup, c.subgroup_value): c.numerator for c in cells}
+    var: dict[tuple[str, ...], int] = {}
+    for k in keys:
+        if n_known[k] is None:
+            var[("n", *k)] = len(var)
+        if k not in d_known:
+            var[("d", *k)] = len(var)
+    if not var:
+        return [], 0
+
+    def term(kind: str, k: tuple[str, str, str]) -> tuple[int | None, float]:
+        if (kind, *k) in var:
+            return var[(kind, *k)], 0.0
+        value = n_known[k] if kind == "n" else d_known[k]
+        assert value is not None
+        return None, float(value)
+
+    rows: list[np.ndarray] = []
+    rhs: list[float] = []
+    leas = sorted({k[0] for k in keys} - {STATE})
+    subgroups: dict[str, list[str]] = defaultdict(list)
+    for _, s, v in keys:
+        if s != ALL and v not in subgroups[s]:
+            subgroups[s].append(v)
+    sums: list[tuple[tuple[str, str, str], list[tuple[str, str, str]]]] = []
+    for lea in [x for x in [*leas, STATE] if (x, ALL, ALL) in n_known]:
+        for s, values in subgroups.items():
+            sums.append(((lea, ALL, ALL), [(lea, s, v) for v in values]))
+    for _, s, v in [k for k in keys if k[0] == STATE]:
+        sums.append(((STATE, s, v), [(lea, s, v) for lea in leas]))
+    for kind in ("n", "d"):
+        for total, parts in sums:
+            row = np.zeros(len(var))
+            constant = 0.0
+            for k, coef in [(total, -1.0)] + [(p, 1.0) for p in parts]:
+                index, value = term(kind, k)
+                if index is None:
+                    constant += coef * value
+                else:
+                    row[index] += coef
+            if row.any():
+                rows.append(row)
+                rhs.append(-constant)
+    ineq: list[np.ndarray] = []
+    ineq_rhs: list[float] = []
+    for k in keys:  # n - d <= 0
+        n_index, n_value = term("n", k)
+        d_index, d_value = term("d", k)
+        row = np.zeros(len(var))
+        constant = 0.0
+        if n_index is None:
+            constant += n_value
+        else:
+            row[n_index] += 1
+        if d_index is None:
+            constant -= d_value
+        else:
+            row[d_index] -= 1
+        if row.any():
+            ineq.append(row)
+            ineq_rhs.append(-constant)
+    a_eq = np.array(rows) if rows else None
+    b_eq = np.array(rhs) if rows else None
+    a_ub = np.array(ineq) if ineq else None
+    b_ub = np.array(ineq_rhs) if ineq else None
+
+    def value_range(objective: np.ndarray, true: float) -> float:
+        """Width of the feasible range of objective . x (early exit when clearly wide)."""
+        top = linprog(-objective, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq,
+                      bounds=[(0, None)] * len(var), method="highs")
+        if top.status == 3:
+            return float("inf")
+        assert top.status == 0, top.message
+        hi = -top.fun
+        if hi - true >= 1 - 1e-6:
+            return hi - true
+        bottom = linprog(objective, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq,
+                         bounds=[(0, None)] * len(var), method="highs")
+        assert bottom.status == 0, bottom.message
+        return hi - bottom.fun
+
+    for k in keys:
+        true_n, true_d = truth[(year, metric, *k)]
+        targets: list[tuple[str, np.ndarray, float]] = []
+        if ("n", *k) in var:
+            e = np.zeros(len(var))
+            e[var[("n", *k)]] = 1
+            targets.append(("numerator", e, true_n))
+            c = -e.copy()  # complement d - n
+            index, value = term("d", k)
+            if index is None:
+                targets.append(("complement", c, true_d - true_n))
+            else:
+                c[index] += 1
+                targets.append(("complement", c, true_d - true_n))
+        if ("d", *k) in var:
+            e = np.zeros(len(var))
+            e[var[("d", *k)]] = 1
+            targets.append(("denominator", e, true_d))
+        for what, objective, true in targets:
+            checked += 1
+            if what == "complement" and not objective.any():
+                continue
+            if value_range(objective, float(true)) < 1 - 1e-6:
+                pinned.append(f"{year} {metric} {k} {what}={true}")
+    return pinned, checked
+
+
 def attack(published: list[Cell], truth: dict[tuple[str, ...], tuple[int, int]],
            metrics: list[str]) -> Attack:
     """LP attack on each (year, metric) table joined with its population's denominators."""
@@ -44,121 +167,9 @@ def attack(published: list[Cell], truth: dict[tuple[str, ...], tuple[int, int]],
         if c.metric in metrics:
             by_year_metric[(c.academic_year, c.metric)].append(c)
     for (year, metric), cells in by_year_metric.items():
-        population = METRIC_BY_NAME[metric].population
-        # denominators of every metric with this population (they are the same numbers)
-        d_known: dict[tuple[str, str, str], int] = {}
-        for other in published:
-            if other.academic_year == year and \
-                    METRIC_BY_NAME[other.metric].population == population and \
-                    other.denominator is not None:
-                d_known[(other.reporting_lea, other.subgroup, other.subgroup_value)] = \
-                    other.denominator
-        keys = sorted({(c.reporting_lea, c.subgroup, c.subgroup_value) for c in cells})
-        n_known = {(c.reporting_lea, c.subgroup, c.subgroup_value): c.numerator for c in cells}
-        var: dict[tuple[str, ...], int] = {}
-        for k in keys:
-            if n_known[k] is None:
-                var[("n", *k)] = len(var)
-            if k not in d_known:
-                var[("d", *k)] = len(var)
-        if not var:
-            continue
-
-        def term(kind: str, k: tuple[str, str, str]) -> tuple[int | None, float]:
-            if (kind, *k) in var:
-                return var[(kind, *k)], 0.0
-            value = n_known[k] if kind == "n" else d_known[k]
-            assert value is not None
-            return None, float(value)
-
-        rows: list[np.ndarray] = []
-        rhs: list[float] = []
-        leas = sorted({k[0] for k in keys} - {STATE})
-        subgroups: dict[str, list[str]] = defaultdict(list)
-        for _, s, v in keys:
-            if s != ALL and v not in subgroups[s]:
-                subgroups[s].append(v)
-        sums: list[tuple[tuple[str, str, str], list[tuple[str, str, str]]]] = []
-        for lea in [x for x in [*leas, STATE] if (x, ALL, ALL) in n_known]:
-            for s, values in subgroups.items():
-                sums.append(((lea, ALL, ALL), [(lea, s, v) for v in values]))
-        for _, s, v in [k for k in keys if k[0] == STATE]:
-            sums.append(((STATE, s, v), [(lea, s, v) for lea in leas]))
-        for kind in ("n", "d"):
-            for total, parts in sums:
-                row = np.zeros(len(var))
-                constant = 0.0
-                for k, coef in [(total, -1.0)] + [(p, 1.0) for p in parts]:
-                    index, value = term(kind, k)
-                    if index is None:
-                        constant += coef * value
-                    else:
-                        row[index] += coef
-                if row.any():
-                    rows.append(row)
-                    rhs.append(-constant)
-        ineq: list[np.ndarray] = []
-        ineq_rhs: list[float] = []
-        for k in keys:  # n - d <= 0
-            n_index, n_value = term("n", k)
-            d_index, d_value = term("d", k)
-            row = np.zeros(len(var))
-            constant = 0.0
-            if n_index is None:
-                constant += n_value
-            else:
-                row[n_index] += 1
-            if d_index is None:
-                constant -= d_value
-            else:
-                row[d_index] -= 1
-            if row.any():
-                ineq.append(row)
-                ineq_rhs.append(-constant)
-        a_eq = np.array(rows) if rows else None
-        b_eq = np.array(rhs) if rows else None
-        a_ub = np.array(ineq) if ineq else None
-        b_ub = np.array(ineq_rhs) if ineq else None
-
-        def value_range(objective: np.ndarray, true: float) -> float:
-            """Width of the feasible range of objective . x (early exit when clearly wide)."""
-            top = linprog(-objective, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq,
-                          bounds=[(0, None)] * len(var), method="highs")
-            if top.status == 3:
-                return float("inf")
-            assert top.status == 0, top.message
-            hi = -top.fun
-            if hi - true >= 1 - 1e-6:
-                return hi - true
-            bottom = linprog(objective, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq,
-                             bounds=[(0, None)] * len(var), method="highs")
-            assert bottom.status == 0, bottom.message
-            return hi - bottom.fun
-
-        for k in keys:
-            true_n, true_d = truth[(year, metric, *k)]
-            targets: list[tuple[str, np.ndarray, float]] = []
-            if ("n", *k) in var:
-                e = np.zeros(len(var))
-                e[var[("n", *k)]] = 1
-                targets.append(("numerator", e, true_n))
-                c = -e.copy()  # complement d - n
-                index, value = term("d", k)
-                if index is None:
-                    targets.append(("complement", c, true_d - true_n))
-                else:
-                    c[index] += 1
-                    targets.append(("complement", c, true_d - true_n))
-            if ("d", *k) in var:
-                e = np.zeros(len(var))
-                e[var[("d", *k)]] = 1
-                targets.append(("denominator", e, true_d))
-            for what, objective, true in targets:
-                checked += 1
-                if what == "complement" and not objective.any():
-                    continue
-                if value_range(objective, float(true)) < 1 - 1e-6:
-                    pinned.append(f"{year} {metric} {k} {what}={true}")
+        found, count = attack_table(year, metric, cells, published, truth)
+        pinned.extend(found)
+        checked += count
     return Attack(pinned, checked)
 
 

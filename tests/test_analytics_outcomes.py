@@ -1,4 +1,4 @@
-"""Outcome metrics on hand-built staging + crosswalk tables (people P1..P7 in analytics_fixtures)."""
+"""Outcome metrics on hand-built staging + crosswalk tables (people P1..P7, analytics_fixtures)."""
 
 from __future__ import annotations
 
@@ -121,7 +121,8 @@ def test_missing_partner_tables_mean_false(tmp_path: Path) -> None:
      ("241", "2024-01-01"), ("997", "1999-08-15"), ("2X", None), ("", None)],
 )
 def test_term_id_to_start_date(term_id: str, expected: str | None) -> None:
-    value = duckdb.sql(f"SELECT CAST({term_start_sql('?')} AS VARCHAR)".replace("?", f"'{term_id}'"))
+    sql = term_start_sql(f"'{term_id}'")
+    value = duckdb.sql(f"SELECT CAST({sql} AS VARCHAR)")
     assert value.fetchone() == (expected,)
 
 
