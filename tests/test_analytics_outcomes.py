@@ -130,3 +130,11 @@ def test_term_id_to_start_date(term_id: str, expected: str | None) -> None:
                                                ("2022-23", "2022-23")])
 def test_short_year(year_id: str, short: str) -> None:
     assert duckdb.sql(f"SELECT {short_year_sql(repr(year_id))}").fetchone() == (short,)
+
+
+def test_docs_cover_every_metric_and_subgroup() -> None:
+    from analytics.metrics import METRICS, POPULATIONS
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "metrics.md").read_text()
+    for name in [m.name for m in METRICS] + list(catalog.SUBGROUPS) + list(POPULATIONS):
+        assert f"`{name}`" in text, name
