@@ -66,10 +66,10 @@ def _gender(rng: random.Random) -> str:
 
 
 def _surnames(rng: random.Random, group: Group) -> tuple[str, str]:
-    s1 = group.surname.pick(rng)
+    s1 = group.pick_surname(rng)
     s2 = ""
     if rng.random() < group.double_surname_share:
-        s2 = group.surname.pick(rng)
+        s2 = group.pick_surname(rng)
         if s2 == s1:
             s2 = ""
     return s1, s2
