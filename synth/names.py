@@ -1,9 +1,10 @@
 """Name pools: hand-curated, rank-ordered lists per heritage group (``synth/data/names.json``).
 
-Lists are in rough frequency order; a name's weight is Zipf-like (1 / (rank + 3); surnames 1 / (rank + 15)), which gives
-realistic collisions on common names ("José García", "Kevin Nguyen"). Surnames also come, at a
-per-group share, from the 1990 Census surname list (``synth/data/census1990_surnames.csv``,
-weighted by frequency) so that blocks on surname have a realistic long tail.
+Lists are in rough frequency order; a name's weight is Zipf-like, 1 / (rank + 3) (surnames
+1 / (rank + 15)), which gives realistic collisions on common names ("José García", "Kevin
+Nguyen"). Surnames also come, at a per-group share, from the 1990 Census surname list
+(``synth/data/census1990_surnames.csv``, weighted by frequency) so that blocks on surname have
+a realistic long tail.
 """
 
 from __future__ import annotations
