@@ -34,6 +34,7 @@ def main() -> None:
         print(f"files           {summary.files:,} {summary.files_by_source}")
         print(f"bytes           {summary.bytes:,} ({summary.bytes / 1e6:.1f} MB)")
         print(f"truth rows      {summary.truth_rows:,}")
+        print(f"stage seconds   {summary.stage_seconds}")
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ class GenerationSummary:
     truth_rows: int
     seconds: float
     files_by_source: dict[str, int] = field(default_factory=dict)
+    stage_seconds: dict[str, float] = field(default_factory=dict)
 
 
 def parse_years(years: list[str]) -> list[int]:
@@ -86,9 +87,16 @@ def generate(
     for sub in ("calpads", "college", "ccgi"):
         shutil.rmtree(out / sub, ignore_errors=True)
 
+    stage_seconds: dict[str, float] = {}
+    stage_began = [time.perf_counter()]
+
     def tick(stage: str, done: int, total: int) -> None:
         if progress:
             progress(stage, done, total)
+        if done >= total:
+            now = time.perf_counter()
+            stage_seconds[stage] = round(now - stage_began[0], 3)
+            stage_began[0] = now
 
     pools = load_pools()
     tick("people", 0, students)
@@ -97,6 +105,7 @@ def generate(
                          int(students * ADULT_SHARE), len(people))
     tick("people", students, students)
     stints = k12.simulate(random.Random(f"{seed}:k12"), people, starts)
+    tick("school histories", 1, 1)
 
     truth = TruthRecorder()
     calpads = CalpadsWriter(out, starts, seed, rates, truth)
@@ -134,6 +143,7 @@ def generate(
         seconds=time.perf_counter() - began,
         files_by_source={"calpads": calpads.files_written, "college": college.files_written,
                          "ccgi": ccgi.files_written, "registry": 1, "truth": 1},
+        stage_seconds=stage_seconds,
     )
 
 
