@@ -15,16 +15,21 @@ import duckdb
 import pyarrow as pa
 
 from analytics.disclosure import Key, Relation, protect
-from analytics.metrics import ALL, METRIC_BY_NAME, POPULATIONS, SUBGROUP_DOMAINS
+from analytics.metrics import (
+    ALL,
+    BOOLEAN_VALUES,
+    METRIC_BY_NAME,
+    POPULATIONS,
+    SUBGROUP_DOMAINS,
+)
 from core import catalog
 from core.errors import Conflict, UserError
 from core.requests import ApprovedRequest, RequestKind
 
 MAX_GROUP_BY = 4
 MAX_CELLS = 200_000
-GROUPABLE = tuple(
-    v.name for v in catalog.VARIABLES if v.role in ("quasi_identifier", "subgroup")
-)
+# Any variable but the person key; outcomes too ("FAFSA completion by CTE participation").
+GROUPABLE = tuple(v.name for v in catalog.VARIABLES if v.role != "key")
 
 
 def _value_sql(name: str) -> str:
@@ -93,7 +98,8 @@ def aggregate_for_request(
     domains: list[list[str]] = []
     for i, name in enumerate(group_by):
         observed = {str(r[i]) for r in fetched}
-        fixed = SUBGROUP_DOMAINS.get(name)
+        boolean = catalog.VARIABLE_BY_NAME[name].dtype == "BOOLEAN"
+        fixed = SUBGROUP_DOMAINS.get(name, BOOLEAN_VALUES if boolean else None)
         domains.append([*fixed, *sorted(observed - set(fixed))] if fixed else sorted(observed))
     size = 1
     for domain in domains:

@@ -135,18 +135,18 @@ def request(**kw: object) -> ApprovedRequest:
 def test_aggregate_request_is_suppressed_like_published(
     warehouse: duckdb.DuckDBPyConnection,
 ) -> None:
-    table = aggregate_for_request(warehouse, request(group_by=["gender", "homeless"]))
+    table = aggregate_for_request(warehouse, request(group_by=["gender", "cte_participant"]))
     rows = table.to_pylist()
-    assert table.column_names[:2] == ["gender", "homeless"]
+    assert table.column_names[:2] == ["gender", "cte_participant"]
     assert {r["metric"] for r in rows} == {"fafsa_or_cadaa_completed", "hs_graduate"}
-    # 5 gender values (incl. all) x 3 homeless values x 2 metrics
+    # 5 gender values (incl. all) x 3 cte_participant values x 2 metrics
     assert len(rows) == 5 * 3 * 2
     for r in rows:
         if r["suppressed"]:
             assert r["numerator"] is None and r["suppression_reason"]
         else:
             assert r["numerator"] >= 11 and r["denominator"] - r["numerator"] >= 11
-    grand = [r for r in rows if r["gender"] == "all" and r["homeless"] == "all"
+    grand = [r for r in rows if r["gender"] == "all" and r["cte_participant"] == "all"
              and r["metric"] == "fafsa_or_cadaa_completed"]
     assert grand[0]["denominator"] == 400
     assert any(r["suppressed"] for r in rows)
