@@ -157,7 +157,8 @@ class CalpadsWriter:
         birth_country = rng.choice(_BIRTH_COUNTRY[key]) if foreign else "US"
         us_entry = None
         if foreign:
-            us_entry = person.truth.birth + timedelta(days=365 * rng.randrange(5, 15))
+            us_entry = min(person.truth.birth + timedelta(days=365 * rng.randrange(5, 15)),
+                           date(self.years[person.entry_year], 8, 1))  # before first enrolment
         lea = LEAS[lea_pos]
         offered = pathways_offered(lea_pos)
         cte = rng.choice(offered) if rng.random() < 0.28 else None
