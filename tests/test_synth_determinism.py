@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from synth import generate, generate_small
@@ -42,3 +45,13 @@ def test_regenerating_into_the_same_folder_replaces_the_tree(tmp_path: Path) -> 
     generate(tmp_path, students=100, seed=4, years=["2021-22", "2022-23"])
     generate(tmp_path, students=100, seed=4, years=["2023-24"])
     assert sorted(p.name for p in (tmp_path / "calpads" / "0161119").iterdir()) == ["2023-24"]
+
+
+def test_identical_across_processes_with_different_hash_seeds(tmp_path: Path) -> None:
+    """No output may depend on set/dict order of strings (PYTHONHASHSEED varies per process)."""
+    code = ("import sys; from pathlib import Path; from synth import generate; "
+            "generate(Path(sys.argv[1]), students=300, seed=6, years=['2023-24'])")
+    for name, hash_seed in (("a", "1"), ("b", "4242")):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        subprocess.run([sys.executable, "-c", code, str(tmp_path / name)], env=env, check=True)
+    assert _digest(tmp_path / "a") == _digest(tmp_path / "b")
