@@ -62,7 +62,11 @@ def main() -> None:
         wall = time.perf_counter() - t
         ev = linkage.evaluate(con, home / "truth.parquet")
         print(f"FEBRL4: {summary.records:,} records, {summary.pairs_scored:,} pairs scored, "
-              f"{wall:.1f} s, peak RSS {summary.peak_memory_mb:.0f} MB")
+              f"{wall:.1f} s, peak RSS {summary.peak_memory_mb:.0f} MB; stages "
+              f"{summary.stage_seconds}")
+        for rule in summary.blocking_rules:
+            print(f"  rule [{rule['rule']}] pairs {rule['pairs']:,} marginal "
+                  f"{rule['marginal_pairs']} kept {rule['kept']}")
         print(f"threshold {settings.link_match_threshold}: precision {ev.precision:.5f} "
               f"recall {ev.recall:.5f} F1 {ev.f1:.5f} (true pairs {ev.true_pairs:,}, "
               f"predicted {ev.predicted_pairs:,}, correct {ev.true_positive_pairs:,})")

@@ -9,6 +9,7 @@ checkpoint directory, see the Splink notes); it is not installed in this deploym
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -20,17 +21,34 @@ from core.settings import Settings
 from core.warehouse import load_httpfs
 
 
-def create_db_api(settings: Settings) -> DatabaseAPISubClass:
-    """A fresh Splink database API for one run."""
+def create_db_api(settings: Settings, run_id: str) -> DatabaseAPISubClass:
+    """A fresh Splink database API for one run (close it with :func:`close_db_api`)."""
     backend = settings.linkage_backend.lower()
     if backend == "duckdb":
-        return DuckDBAPI(connection=_duckdb_workspace(settings.tmp_dir, settings))
+        return DuckDBAPI(connection=_duckdb_workspace(workspace_tmp(settings, run_id), settings))
     if backend == "spark":
         raise InternalError(
             "linkage_backend=spark needs pyspark and a Spark session: not installed here; "
             "wire splink.SparkAPI in linkage.backend.create_db_api"
         )
     raise InternalError(f"unknown linkage_backend {settings.linkage_backend!r}")
+
+
+def workspace_tmp(settings: Settings, run_id: str) -> Path:
+    """Spill folder of one run's Splink workspace, apart from the warehouse's own."""
+    return settings.tmp_dir / f"splink-{run_id}"
+
+
+def close_db_api(db_api: DatabaseAPISubClass, settings: Settings, run_id: str) -> None:
+    """Close the workspace and remove its (encrypted) spill files.
+
+    DuckDB refuses to open a database with ``temp_file_encryption`` while stale temp files
+    sit in its temp directory, so a run must not leave any behind.
+    """
+    con = getattr(db_api, "duckdb_con", None)
+    if con is not None:
+        con.close()
+    shutil.rmtree(workspace_tmp(settings, run_id), ignore_errors=True)
 
 
 def _duckdb_workspace(tmp_dir: Path, settings: Settings) -> duckdb.DuckDBPyConnection:

@@ -100,13 +100,11 @@ def evaluate(con: duckdb.DuckDBPyConnection, truth_path: Path) -> Evaluation:
     true_persons = scalar("SELECT count(DISTINCT true_person_id) FROM _eval_units")
     clusters = scalar("SELECT count(DISTINCT person_id) FROM _eval_units")
     exact = scalar("""
-        WITH tp AS (SELECT true_person_id, count(DISTINCT person_id) k, count(*) n
-                    FROM _eval_units GROUP BY 1),
-             pp AS (SELECT person_id, count(*) n FROM _eval_units GROUP BY 1)
-        SELECT count(*) FROM tp JOIN (SELECT DISTINCT true_person_id, person_id
-                                      FROM _eval_units) m USING (true_person_id)
-        JOIN pp ON pp.person_id = m.person_id
-        WHERE tp.k = 1 AND pp.n = tp.n""")
+        WITH pp AS (SELECT person_id, count(*) AS pn FROM _eval_units GROUP BY 1),
+             tp AS (SELECT true_person_id, min(person_id) AS lo, max(person_id) AS hi,
+                           count(*) AS tn FROM _eval_units GROUP BY 1)
+        SELECT count(*) FROM tp JOIN pp ON pp.person_id = tp.lo
+        WHERE tp.lo = tp.hi AND pp.pn = tp.tn""")
     pure = scalar("SELECT count(*) FROM (SELECT person_id FROM _eval_units GROUP BY 1 "
                   "HAVING count(DISTINCT true_person_id) = 1)")
 
@@ -151,11 +149,12 @@ def _recall_by(con: duckdb.DuckDBPyConnection, column: str) -> dict[str, float |
     rows = con.execute(f"""
         WITH truth AS (SELECT true_person_id, any_value({column}) AS g, count(*) AS n
                        FROM _eval_units GROUP BY 1),
-             hit AS (SELECT true_person_id, count(*) AS n FROM _eval_units GROUP BY 1, person_id)
-        SELECT CAST(t.g AS VARCHAR), {_pairs('t.n')},
-               (SELECT {_pairs('h.n')} FROM hit h JOIN truth t2 USING (true_person_id)
-                WHERE t2.g IS NOT DISTINCT FROM t.g)
-        FROM truth t GROUP BY t.g ORDER BY 1
+             hit AS (SELECT true_person_id, count(*) AS n FROM _eval_units
+                     GROUP BY true_person_id, person_id),
+             found AS (SELECT true_person_id, {_pairs('n')} AS tp FROM hit GROUP BY 1)
+        SELECT CAST(t.g AS VARCHAR), {_pairs('t.n')}, coalesce(sum(f.tp), 0)
+        FROM truth t LEFT JOIN found f USING (true_person_id)
+        GROUP BY t.g ORDER BY 1
     """).fetchall()
     return {str(g).lower() if g in ("true", "false") else str(g):
             (int(hit) / int(true) if true else None) for g, true, hit in rows}

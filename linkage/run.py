@@ -19,7 +19,7 @@ from core import tables
 from core.errors import Conflict, InputRejected, InternalError
 from core.settings import Settings
 from linkage import model, review
-from linkage.backend import create_db_api
+from linkage.backend import close_db_api, create_db_api
 from linkage.clustering import cluster
 from linkage.rates import source_pair_rates, subgroup_rates
 from linkage.schema import ensure_schema
@@ -104,14 +104,17 @@ def run_annual_link(
         max_unit = int(max_unit_row[0]) if max_unit_row else 0
         t = lap("standardise", t)
 
-        db_api = create_db_api(settings)
-        fitted = model.train_and_predict(
-            con, db_api, records=records, lower_threshold=settings.review_lower_threshold
-        )
-        edges = model.prediction_edges(fitted)
-        t = lap("train_predict", t)
-        artefacts = model.save_artefacts(fitted, runs_dir / run_id)
-        t = lap("artefacts", t)
+        db_api = create_db_api(settings, run_id)
+        try:
+            fitted = model.train_and_predict(
+                con, db_api, records=records, lower_threshold=settings.review_lower_threshold
+            )
+            edges = model.prediction_edges(fitted)
+            t = lap("train_predict", t)
+            artefacts = model.save_artefacts(fitted, runs_dir / run_id)
+            t = lap("artefacts", t)
+        finally:
+            close_db_api(db_api, settings, run_id)
 
         twins = twin_conflicts(con)
         must, cannot = review.decision_links(con)

@@ -34,7 +34,11 @@ def _columns(con: duckdb.DuckDBPyConnection, qualified: str) -> set[str]:
 
 def _col(cols: set[str], name: str) -> str:
     """The column if the staging table has it, else NULL (older layouts lack some fields)."""
-    return name if name in cols else "NULL"
+    return name if name in cols else "NULL::VARCHAR"
+
+
+def _date(cols: set[str]) -> str:
+    return "birth_date" if "birth_date" in cols else "NULL::DATE"
 
 
 def _calpads_selects(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -64,20 +68,24 @@ def _partner_selects(con: duckdb.DuckDBPyConnection) -> list[str]:
     if table_exists(con, college):
         c = _columns(con, college)
         selects.append(
-            f"""SELECT 'college', college_code, student_id, {_col(c, "ssid")},
-                {_col(c, "first_name")}, {_col(c, "middle_name")}, last_name,
-                {_col(c, "birth_date")}, {_col(c, "gender")}, {_col(c, "zip_code")}, 1,
-                CAST(file_id AS VARCHAR), line_no
+            f"""SELECT 'college' AS source_system, college_code AS partner_org,
+                student_id AS source_person_id, {_col(c, "ssid")} AS ssid,
+                {_col(c, "first_name")} AS first_name, {_col(c, "middle_name")} AS middle_name,
+                last_name, {_date(c)} AS birth_date, {_col(c, "gender")} AS gender,
+                {_col(c, "zip_code")} AS zip, 1 AS pri, CAST(file_id AS VARCHAR) AS file_key,
+                line_no
             FROM {college}"""
         )
     ccgi = tables.csv_staging("ccgi_activity")
     if table_exists(con, ccgi):
         c = _columns(con, ccgi)
         selects.append(
-            f"""SELECT 'ccgi', 'CCGI', ccgi_account_id, {_col(c, "ssid")},
-                {_col(c, "first_name")}, NULL, {_col(c, "last_name")},
-                {_col(c, "birth_date")}, {_col(c, "gender")}, NULL, 1,
-                CAST(file_id AS VARCHAR), line_no
+            f"""SELECT 'ccgi' AS source_system, 'CCGI' AS partner_org,
+                ccgi_account_id AS source_person_id, {_col(c, "ssid")} AS ssid,
+                {_col(c, "first_name")} AS first_name, NULL::VARCHAR AS middle_name,
+                {_col(c, "last_name")} AS last_name, {_date(c)} AS birth_date,
+                {_col(c, "gender")} AS gender, NULL::VARCHAR AS zip, 1 AS pri,
+                CAST(file_id AS VARCHAR) AS file_key, line_no
             FROM {ccgi}"""
         )
     return selects
@@ -125,17 +133,18 @@ def build_identities(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, i
     # TEMP tables live in memory (spills are encrypted): no plaintext identifiers at rest.
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _link_raw AS
-        SELECT source_system, trim(partner_org) AS partner_org,
-               trim(source_person_id) AS source_person_id,
-               nullif(trim(ssid), '') AS ssid, nullif(trim(first_name), '') AS first_name,
-               nullif(trim(middle_name), '') AS middle_name,
-               nullif(trim(last_name), '') AS last_name, birth_date,
-               nullif(upper(trim(gender)), '') AS gender,
+        SELECT source_system, trim(CAST(partner_org AS VARCHAR)) AS partner_org,
+               trim(CAST(source_person_id AS VARCHAR)) AS source_person_id,
+               nullif(trim(CAST(ssid AS VARCHAR)), '') AS ssid,
+               nullif(trim(CAST(first_name AS VARCHAR)), '') AS first_name,
+               nullif(trim(CAST(middle_name AS VARCHAR)), '') AS middle_name,
+               nullif(trim(CAST(last_name AS VARCHAR)), '') AS last_name, birth_date,
+               nullif(upper(trim(CAST(gender AS VARCHAR))), '') AS gender,
                nullif(substr(regexp_replace(CAST(zip AS VARCHAR), '[^0-9]', '', 'g'), 1, 5), '')
                    AS zip,
                pri, file_key, line_no
         FROM ({union})
-        WHERE nullif(trim(source_person_id), '') IS NOT NULL
+        WHERE nullif(trim(CAST(source_person_id AS VARCHAR)), '') IS NOT NULL
     """)
     con.execute("""
         CREATE OR REPLACE TEMP TABLE _link_rep AS
