@@ -60,10 +60,31 @@ def _print_stage_metadata(run: Any) -> None:
 
 
 def _submissions(settings: Settings) -> None:
-    from cli.ingest_cmd import submissions_cmd
+    """A compact view of `c2c submissions` (the full report goes to CSV)."""
+    from datetime import date as date_type
 
-    submissions_cmd(csv=settings.reports_dir / "submissions.csv", as_of=None,
-                    partner_registry=None)
+    from cli.ingest_cmd import load_partner_registry, open_warehouse
+    from core.calpads import FILE_TYPES
+    from ingest.submissions import submission_report, write_csv
+
+    partners = load_partner_registry(settings, None)
+    con, _ = open_warehouse(settings)
+    try:
+        rows = submission_report(con, partners, date_type.today())
+    finally:
+        con.close()
+    out = settings.reports_dir / "submissions.csv"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_csv(rows, out)
+    table = Table(title="CALPADS submissions: rows per file type")
+    for column in ("LEA", "year", *FILE_TYPES, "missing", "status"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(row.org_code, row.academic_year,
+                      *(str(row.counts.get(t, 0)) for t in FILE_TYPES),
+                      str(len(row.missing)) if row.missing else "", row.deadline_status)
+    console.print(table)
+    console.print(f"full report: {out}", highlight=False)
 
 
 def _link_report(settings: Settings, truth: Path) -> None:
@@ -95,7 +116,8 @@ def _published(settings: Settings) -> None:
 
 
 def _demo_requests(client: Any, keys: dict[str, str]) -> list[str]:
-    """A researcher asks for one extract and one aggregate table; two board members approve."""
+    """A researcher asks for one extract and one aggregate table, which two board members
+    approve, and a third table left waiting for the board."""
     def auth(role: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {keys[role]}"}
 
@@ -123,6 +145,14 @@ def _demo_requests(client: Any, keys: dict[str, str]) -> list[str]:
                         json={"decision": "approve", "reason": "Purpose and variables fit."},
                         headers=auth(board)).raise_for_status()
         ids.append(request_id)
+    pending = {"kind": "aggregate", "title": "a-g eligibility by race/ethnicity",
+               "purpose": "Which groups meet UC/CSU requirements less often, by district?",
+               "variables": ["ag_eligible"], "group_by": ["reporting_lea", "race_ethnicity"],
+               "requested_expiry": expiry}
+    created = client.post("/v1/requests", json=pending, headers=auth("researcher"))
+    created.raise_for_status()
+    client.post(f"/v1/requests/{created.json()['id']}/submit",
+                headers=auth("researcher")).raise_for_status()
     return ids
 
 
@@ -135,7 +165,8 @@ def _print_access(keys: dict[str, str], port: int, request_id: str) -> None:
     console.print(table)
     base = f"http://127.0.0.1:{port}"
     console.print("Try these while the server runs:", highlight=False)
-    console.print(f"  curl -s '{base}/v1/aggregates?metric=hs_graduate&limit=5'",
+    state_rates = "reporting_lea=STATE&subgroup=all&metric=hs_graduate"
+    console.print(f"  curl -s '{base}/v1/aggregates?{state_rates}'",
                   highlight=False, markup=False, soft_wrap=True)
     console.print(f"  curl -s -H 'Authorization: Bearer {keys['board']}' {base}/v1/board/requests",
                   highlight=False, markup=False, soft_wrap=True)

@@ -23,7 +23,7 @@ from ingest.submissions import CSV_COLUMNS, submission_report, write_csv
 SHOWN_ERRORS = 5
 
 
-def _open(settings: Settings) -> tuple[duckdb.DuckDBPyConnection, bytes]:
+def open_warehouse(settings: Settings) -> tuple[duckdb.DuckDBPyConnection, bytes]:
     keys = KeyProvider(settings.master_key_path, settings.keyring_path)
     con = connect_encrypted(
         settings.warehouse_path, keys.warehouse_key_hex(), threads=settings.duckdb_threads,
@@ -32,7 +32,7 @@ def _open(settings: Settings) -> tuple[duckdb.DuckDBPyConnection, bytes]:
     return con, keys.derive("raw-store")
 
 
-def _partners(settings: Settings, registry: Path | None) -> list[Partner]:
+def load_partner_registry(settings: Settings, registry: Path | None) -> list[Partner]:
     """The partner registry: a CSV when named, else the governance store, else the legacy
     ``$C2C_HOME/partners.csv``."""
     if registry is not None:
@@ -91,10 +91,10 @@ def ingest_cmd(
     """Receive partner files: raw store, validate, load staging; exit 2 if any file is rejected."""
     settings = get_settings()
     console, err = Console(), Console(stderr=True)
-    partners = _partners(settings, partner_registry)
+    partners = load_partner_registry(settings, partner_registry)
     options = IngestOptions(column_maps=_column_maps(column_map),
                             on_event=lambda text: err.print(text, highlight=False, markup=False))
-    con, raw_key = _open(settings)
+    con, raw_key = open_warehouse(settings)
     try:
         receipts = ingest_files(con, paths, settings.raw_dir, raw_key, partners, options=options)
     finally:
@@ -118,8 +118,8 @@ def release_cmd(
 ) -> None:
     """Load held files whose partner now has an executed, current agreement."""
     settings = get_settings()
-    partners = _partners(settings, partner_registry)
-    con, raw_key = _open(settings)
+    partners = load_partner_registry(settings, partner_registry)
+    con, raw_key = open_warehouse(settings)
     try:
         receipts = release_held(con, settings.raw_dir, raw_key, partners,
                                 file_ids=file_id or None)
@@ -146,8 +146,8 @@ def submissions_cmd(
     except ValueError as exc:
         raise InputRejected("--as-of must be a date like 2023-11-01",
                             Location("--as-of", value=as_of, rule="date_iso")) from exc
-    partners = _partners(settings, partner_registry)
-    con, _ = _open(settings)
+    partners = load_partner_registry(settings, partner_registry)
+    con, _ = open_warehouse(settings)
     try:
         rows = submission_report(con, partners, on)
     finally:
