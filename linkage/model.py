@@ -5,6 +5,7 @@ prediction, and the per-run artefacts (model JSON + offline charts, no identifie
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -34,17 +35,23 @@ MODEL_COLUMNS = (
 # tokens: "GARCIA LOPEZ" meets "LOPEZ" through last2 and "GARCIA" through last1.
 CANDIDATE_RULES: tuple[tuple[str, ...], ...] = (
     ("ssid",),
-    ("first_name", "last_name"),
+    # first + last name with part of the birth date: any single DOB error (year, or month/day)
+    # keeps one of the two. Plain first + last name is quadratic in common names (JOSE GARCIA):
+    # 2M pairs at 50k students, ~30M at 200k.
+    ("first_name", "last_name", "birth_year"),
+    ("first_name", "last_name", "substr(dob_sym, 5, 4)"),
     ("last1", "dob_sym"),
     ("last2", "dob_sym"),
     ("first_name", "dob_sym"),
     ("dob", "substr(last_name, 1, 1)", "gender"),
 )
-ALWAYS_KEEP = {("ssid",), ("first_name", "last_name")}
+ALWAYS_KEEP = {("ssid",), ("first_name", "last_name", "birth_year")}
 # A rule is dropped when it alone would generate more than this many pairs per record.
 MAX_PAIRS_PER_RECORD = 40
-EM_MAX_PAIRS = 2_000_000
-U_MAX_PAIRS = 5_000_000
+# Training caps: u from 1M random pairs is stable to the third decimal on these comparisons
+# and takes ~1 s; EM sessions are record-sampled by Splink to about this many pairs.
+EM_MAX_PAIRS = 1_000_000
+U_MAX_PAIRS = 1_000_000
 SEED = 20_240_601
 
 
@@ -62,6 +69,7 @@ class ModelRun:
     predictions: SplinkDataFrame
     blocking: list[BlockingChoice] = field(default_factory=list)
     pairs_scored: int = 0
+    stage_seconds: dict[str, float] = field(default_factory=dict)
 
 
 def comparisons() -> list[Any]:
@@ -196,6 +204,14 @@ def train_and_predict(
     lower_threshold: float,
 ) -> ModelRun:
     """Train u (random sampling) and m (EM on two blocking rules), then score blocked pairs."""
+    stages: dict[str, float] = {}
+    clock = [time.perf_counter()]
+
+    def lap(name: str) -> None:
+        now = time.perf_counter()
+        stages[name] = round(now - clock[0], 3)
+        clock[0] = now
+
     choices = measure_rules(con, records)
     kept: list[BlockingRuleCreator | dict[str, Any]] = [
         block_on(*rule) for rule, c in zip(CANDIDATE_RULES, choices, strict=True) if c.kept
@@ -221,21 +237,29 @@ def train_and_predict(
     for choice, record in zip(kept_choices, counted, strict=True):
         choice.marginal_pairs = int(record["marginal_comparison_count"])
     pairs_scored = int(counted[-1]["cumulative_comparison_count"]) if counted else 0
+    lap("blocking_counts")
 
     training = linker.training
     training.estimate_probability_two_random_records_match(
         [block_on("ssid"), block_on("first_name", "last_name", "dob")], recall=0.9
     )
     training.estimate_u_using_random_sampling(max_pairs=U_MAX_PAIRS, seed=SEED)
+    lap("train_u")
     # EM cannot train a comparison used in its own blocking rule: two sessions cover all.
+    # Term frequencies are left out of the EM iterations (much faster; they still apply when
+    # scoring).
     training.estimate_parameters_using_expectation_maximisation(
-        block_on("first_name", "last_name"), max_pairs=EM_MAX_PAIRS
+        block_on("first_name", "last_name"), max_pairs=EM_MAX_PAIRS,
+        estimate_without_term_frequencies=True,
     )
+    lap("train_em_names")
     training.estimate_parameters_using_expectation_maximisation(
-        block_on("dob"), max_pairs=EM_MAX_PAIRS
+        block_on("dob"), max_pairs=EM_MAX_PAIRS, estimate_without_term_frequencies=True,
     )
+    lap("train_em_dob")
     predictions = linker.inference.predict(threshold_match_probability=lower_threshold)
-    return ModelRun(linker, predictions, choices, pairs_scored)
+    lap("predict")
+    return ModelRun(linker, predictions, choices, pairs_scored, stages)
 
 
 def prediction_edges(run: ModelRun) -> pa.Table:

@@ -111,6 +111,7 @@ def run_annual_link(
             )
             edges = model.prediction_edges(fitted)
             t = lap("train_predict", t)
+            stages.update({f"model.{k}": v for k, v in fitted.stage_seconds.items()})
             artefacts = model.save_artefacts(fitted, runs_dir / run_id)
             t = lap("artefacts", t)
         finally:
