@@ -7,11 +7,13 @@ and extensions cannot be downloaded here, so the extension file shipped by the
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import duckdb
 
-from core.errors import InternalError, KeyError_
+from core.errors import Conflict, InternalError, KeyError_
 
 WAREHOUSE_ALIAS = "wh"
 
@@ -52,8 +54,7 @@ def connect_encrypted(
     con = duckdb.connect(":memory:", config={"threads": threads, "memory_limit": memory_limit})
     load_httpfs(con)
     if temp_dir is not None:
-        temp_dir.mkdir(parents=True, exist_ok=True)
-        con.execute(f"SET temp_directory = '{temp_dir}'")
+        con.execute(f"SET temp_directory = '{process_temp_dir(temp_dir)}'")
     con.execute("SET temp_file_encryption = true")
     mode = ", READ_ONLY" if read_only else ""
     try:
@@ -63,8 +64,40 @@ def connect_encrypted(
     except duckdb.Error as exc:
         con.close()
         # The key is in the statement; never echo the statement or DuckDB's text verbatim.
+        if isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower():
+            raise Conflict(
+                f"{path} is in use by another process (DuckDB allows one writer); "
+                "try again when the running pipeline step has finished"
+            ) from exc
         raise KeyError_(
             f"cannot open encrypted database {path}: wrong key, or the file is damaged"
         ) from exc
     con.execute(f"USE {WAREHOUSE_ALIAS}")
     return con
+
+
+def process_temp_dir(temp_dir: Path) -> Path:
+    """A spill folder of this process's own under ``temp_dir``.
+
+    DuckDB refuses to start when its temp folder holds files of another (crashed) process, so
+    each process gets ``duckdb-<pid>``; folders of processes that no longer exist are removed
+    (their spill files are encrypted, but nothing should linger).
+    """
+    temp_dir.mkdir(parents=True, exist_ok=True)
+    for stale in temp_dir.glob("duckdb-*"):
+        pid = stale.name.removeprefix("duckdb-")
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+    own = temp_dir / f"duckdb-{os.getpid()}"
+    own.mkdir(exist_ok=True)
+    return own
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

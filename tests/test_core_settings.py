@@ -27,3 +27,16 @@ def test_environment_overrides(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     assert settings.raw_dir == tmp_path / "svc" / "raw"
     assert settings.master_key_path == tmp_path / "k" / "master.key"
     assert settings.board_quorum == 3
+
+
+def test_warehouse_spill_folder_is_per_process_and_stale_ones_go(tmp_path: Path) -> None:
+    import os
+
+    from core.warehouse import process_temp_dir
+
+    stale = tmp_path / "duckdb-999999999"  # no such process
+    stale.mkdir()
+    (stale / "spill.tmp").write_bytes(b"x")
+    own = process_temp_dir(tmp_path)
+    assert own == tmp_path / f"duckdb-{os.getpid()}"
+    assert own.is_dir() and not stale.exists()
