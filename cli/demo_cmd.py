@@ -40,8 +40,11 @@ def _configure(home: Path, landing: Path) -> Settings:
     os.environ["DAGSTER_HOME"] = str(home / "dagster")
     settings = Settings()
     settings.dagster_home.mkdir(parents=True, exist_ok=True)
-    # No usage statistics leave this machine.
-    (settings.dagster_home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    # One run at a time (one DuckDB writer), no telemetry: the project's instance settings.
+    import dagster_project
+
+    instance_yaml = Path(dagster_project.__file__).with_name("dagster.yaml")
+    shutil.copyfile(instance_yaml, settings.dagster_home / "dagster.yaml")
     return settings
 
 

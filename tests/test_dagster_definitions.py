@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-import dagster as dg
+import shutil
+from pathlib import Path
 
+import dagster as dg
+import pytest
+
+import dagster_project
 from dagster_project import defs
 
 STAGES = {
@@ -47,3 +52,17 @@ def test_checks_cover_ingest_linkage_analytics_and_publish() -> None:
 def test_annual_link_job_does_not_build_extracts() -> None:
     job = defs.resolve_job_def("annual_link_job")
     assert "research_extracts" not in {n.name for n in job.graph.node_defs}
+
+
+def test_instance_settings_queue_one_run_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+
+    shutil.copyfile(Path(dagster_project.__file__).with_name("dagster.yaml"),
+                    tmp_path / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    instance = dg.DagsterInstance.get()
+    try:
+        assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 1
+    finally:
+        instance.dispose()
