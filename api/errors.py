@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.errors import (
+    Busy,
     C2CError,
     Conflict,
     Expired,
@@ -42,12 +43,6 @@ class BadRequest(UserError):
 
 class TooLarge(UserError):
     code = "too_large"
-
-
-class Busy(C2CError):
-    """A store is locked by a pipeline run; retrying later will work."""
-
-    code = "busy"
 
 
 # Most specific class first is not needed: the lookup walks the error's MRO.

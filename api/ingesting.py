@@ -11,13 +11,11 @@ from typing import Any
 
 import duckdb
 
-from api.errors import Busy
 from api.schemas import SubmissionOut, UploadResult
 from api.uploads import Upload
-from core.errors import KeyError_
 from core.keys import KeyProvider
 from core.settings import Settings
-from core.warehouse import connect_encrypted
+from core.warehouse import open_warehouse as core_open_warehouse
 from governance import submissions as gs
 from governance.audit import audited
 from governance.partners import list_partners
@@ -28,18 +26,8 @@ SEVERITY = {"accepted": 0, "held": 1, "rejected": 2}
 
 
 def open_warehouse(settings: Settings) -> duckdb.DuckDBPyConnection:
-    keys = KeyProvider(settings.master_key_path, settings.keyring_path)
-    try:
-        return connect_encrypted(
-            settings.warehouse_path, keys.warehouse_key_hex(), threads=settings.duckdb_threads,
-            memory_limit=settings.duckdb_memory_limit, temp_dir=settings.tmp_dir,
-        )
-    except KeyError_ as error:
-        cause = error.__cause__
-        if isinstance(cause, duckdb.IOException) and "lock" in str(cause).lower():
-            raise Busy("the warehouse is busy with a pipeline run; try again in a few "
-                       "minutes") from None
-        raise
+    """Per upload; a pipeline run holding the warehouse surfaces as ``Busy`` (503)."""
+    return core_open_warehouse(settings)
 
 
 def worst(statuses: list[str]) -> str:

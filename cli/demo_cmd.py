@@ -93,17 +93,11 @@ def _submissions(settings: Settings) -> None:
 def _link_report(settings: Settings, truth: Path) -> None:
     import linkage
     from cli.link_cmd import print_evaluation
-    from core.keys import KeyProvider
-    from core.warehouse import connect_encrypted
+    from core.warehouse import warehouse
 
-    keys = KeyProvider(settings.master_key_path, settings.keyring_path)
-    con = connect_encrypted(settings.warehouse_path, keys.warehouse_key_hex(),
-                            temp_dir=settings.tmp_dir, read_only=True)
-    try:
+    with warehouse(settings, read_only=True) as con:
         console.rule("Linkage evaluation against the generator's truth file")
         print_evaluation(linkage.evaluate(con, truth))
-    finally:
-        con.close()
 
 
 def _published(settings: Settings) -> None:

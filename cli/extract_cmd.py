@@ -19,7 +19,7 @@ from core.errors import InputRejected, Location
 from core.keys import KeyProvider
 from core.requests import ApprovedRequest
 from core.settings import Settings, get_settings
-from core.warehouse import connect_encrypted
+from core.warehouse import open_warehouse
 from deidentify import build_extract, open_extract, read_key_file, verify_extract
 
 extract_app = typer.Typer(
@@ -65,10 +65,7 @@ def build_cmd(
     settings = get_settings()
     request = load_request(request_file)
     keys = _provider(settings)
-    con = connect_encrypted(
-        settings.warehouse_path, keys.warehouse_key_hex(), threads=settings.duckdb_threads,
-        memory_limit=settings.duckdb_memory_limit, temp_dir=settings.tmp_dir, read_only=True,
-    )
+    con = open_warehouse(settings, read_only=True)
     try:
         result = build_extract(
             con, request, keys, out or settings.extracts_dir, k=settings.k_anonymity,

@@ -15,7 +15,7 @@ from core.errors import InputRejected, Location
 from core.keys import KeyProvider
 from core.partners import Partner
 from core.settings import Settings, get_settings
-from core.warehouse import connect_encrypted
+from core.warehouse import open_warehouse as core_open_warehouse
 from ingest import IngestOptions, Receipt, ingest_files, release_held
 from ingest.partners import load_partners_csv
 from ingest.submissions import CSV_COLUMNS, submission_report, write_csv
@@ -25,11 +25,7 @@ SHOWN_ERRORS = 5
 
 def open_warehouse(settings: Settings) -> tuple[duckdb.DuckDBPyConnection, bytes]:
     keys = KeyProvider(settings.master_key_path, settings.keyring_path)
-    con = connect_encrypted(
-        settings.warehouse_path, keys.warehouse_key_hex(), threads=settings.duckdb_threads,
-        memory_limit=settings.duckdb_memory_limit, temp_dir=settings.tmp_dir,
-    )
-    return con, keys.derive("raw-store")
+    return core_open_warehouse(settings), keys.derive("raw-store")
 
 
 def load_partner_registry(settings: Settings, registry: Path | None) -> list[Partner]:

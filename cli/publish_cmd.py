@@ -2,34 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-import duckdb
 import typer
 from rich.console import Console
 from rich.table import Table
 
 import analytics
-from core.keys import KeyProvider
-from core.settings import Settings, get_settings
-from core.warehouse import connect_encrypted
+from core.settings import get_settings
+from core.warehouse import warehouse
 
 console = Console()
-
-
-@contextmanager
-def _warehouse(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
-    keys = KeyProvider(settings.master_key_path, settings.keyring_path)
-    con = connect_encrypted(
-        settings.warehouse_path, keys.warehouse_key_hex(), temp_dir=settings.tmp_dir,
-        threads=settings.duckdb_threads, memory_limit=settings.duckdb_memory_limit,
-    )
-    try:
-        yield con
-    finally:
-        con.close()
 
 
 def print_outcomes(summary: analytics.OutcomeSummary) -> None:
@@ -61,7 +44,7 @@ def register(app: typer.Typer) -> None:
     def outcomes_command() -> None:
         """Rebuild analytics.student_year (outcomes keyed by person_id; fails on identifiers)."""
         settings = get_settings()
-        with _warehouse(settings) as con:
+        with warehouse(settings) as con:
             print_outcomes(analytics.build_outcomes(con))
 
     @app.command("publish")
@@ -78,7 +61,7 @@ def register(app: typer.Typer) -> None:
         """Write the serving snapshot (suppressed aggregates) atomically and print a summary."""
         settings = get_settings()
         threshold = min_cell if min_cell is not None else settings.suppression_min_cell
-        with _warehouse(settings) as con:
+        with warehouse(settings) as con:
             if rebuild_outcomes:
                 print_outcomes(analytics.build_outcomes(con))
             with console.status("suppressing and publishing aggregates"):

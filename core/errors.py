@@ -95,6 +95,12 @@ class IntegrityError_(UserError):
     code = "integrity_error"
 
 
+class Busy(C2CError):
+    """A store is in use by another process (DuckDB allows one writer); retrying later works."""
+
+    code = "busy"
+
+
 class InternalError(C2CError):
     """A fault of the service, not of its caller."""
 

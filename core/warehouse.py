@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 
-from core.errors import Conflict, InternalError, KeyError_
+from core.errors import Busy, InternalError, KeyError_
+from core.keys import KeyProvider
+from core.settings import Settings
 
 WAREHOUSE_ALIAS = "wh"
 
@@ -65,7 +69,7 @@ def connect_encrypted(
         con.close()
         # The key is in the statement; never echo the statement or DuckDB's text verbatim.
         if isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower():
-            raise Conflict(
+            raise Busy(
                 f"{path} is in use by another process (DuckDB allows one writer); "
                 "try again when the running pipeline step has finished"
             ) from exc
@@ -101,3 +105,28 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def open_warehouse(settings: Settings, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """The deployment's warehouse as settings describe it, under its derived key."""
+    keys = KeyProvider(settings.master_key_path, settings.keyring_path)
+    return connect_encrypted(
+        settings.warehouse_path,
+        keys.warehouse_key_hex(),
+        threads=settings.duckdb_threads,
+        memory_limit=settings.duckdb_memory_limit,
+        temp_dir=settings.tmp_dir,
+        read_only=read_only,
+    )
+
+
+@contextmanager
+def warehouse(
+    settings: Settings, *, read_only: bool = False
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """``open_warehouse`` for the length of a ``with`` block."""
+    con = open_warehouse(settings, read_only=read_only)
+    try:
+        yield con
+    finally:
+        con.close()

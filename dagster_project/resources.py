@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from core.keys import KeyProvider
 from core.settings import Settings
-from core.warehouse import connect_encrypted
+from core.warehouse import warehouse
 
 
 class C2CResource(dg.ConfigurableResource):  # type: ignore[misc]
@@ -33,18 +33,8 @@ class C2CResource(dg.ConfigurableResource):  # type: ignore[misc]
     @contextmanager
     def warehouse(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """The encrypted warehouse, opened for writing for the length of one asset body."""
-        settings = self.settings()
-        con = connect_encrypted(
-            settings.warehouse_path,
-            self.key_provider().warehouse_key_hex(),
-            threads=settings.duckdb_threads,
-            memory_limit=settings.duckdb_memory_limit,
-            temp_dir=settings.tmp_dir,
-        )
-        try:
+        with warehouse(self.settings()) as con:
             yield con
-        finally:
-            con.close()
 
     @contextmanager
     def governance(self) -> Iterator[Session]:
