@@ -16,6 +16,7 @@ import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from splink import Linker, SettingsCreator, block_on
 from splink.blocking_analysis import count_comparisons_from_blocking_rules
+from splink.blocking_rule_library import CustomRule
 from splink.internals.blocking_rule_creator import BlockingRuleCreator
 from splink.internals.charts import SplinkChart
 from splink.internals.database_api import DatabaseAPISubClass
@@ -30,22 +31,63 @@ MODEL_COLUMNS = (
     "last1", "last2", "dob", "dob_str", "dob_sym", "birth_year", "gender", "zip",
 )
 
+@dataclass(frozen=True)
+class Rule:
+    """A candidate prediction blocking rule: equality on ``columns`` (SQL expressions), or a
+    custom ``condition`` over ``l.`` / ``r.`` (used when the rule is not a plain equality)."""
+
+    name: str
+    columns: tuple[str, ...] = ()
+    condition: str | None = None
+
+    def creator(self) -> BlockingRuleCreator:
+        if self.condition is not None:
+            return CustomRule(self.condition, sql_dialect="duckdb")
+        return block_on(*self.columns)
+
+    def count_sql(self) -> str:
+        """Exact pair count on ``mdm.identities``: sum of n(n-1)/2 over blocks for equality
+        rules, a self-join count (selective conditions only) for custom ones."""
+        if self.condition is not None:
+            return (f"SELECT count(*) FROM {tables.IDENTITIES} l JOIN {tables.IDENTITIES} r "
+                    f"ON {self.condition} AND l.unit_id < r.unit_id")
+        not_null = " AND ".join(f"({c}) IS NOT NULL" for c in self.columns)
+        return (f"SELECT coalesce(sum(n * (n - 1) / 2), 0) FROM (SELECT count(*) AS n "
+                f"FROM {tables.IDENTITIES} WHERE {not_null} GROUP BY {', '.join(self.columns)})")
+
+
+def _eq(*columns: str) -> Rule:
+    return Rule(", ".join(columns), columns=columns)
+
+
 # Candidate prediction blocking rules, in order. ``dob_sym`` is year + sorted(month, day), so a
 # day/month-swapped date lands in the same block. last1/last2 are the first and last surname
 # tokens: "GARCIA LOPEZ" meets "LOPEZ" through last2 and "GARCIA" through last1.
-CANDIDATE_RULES: tuple[tuple[str, ...], ...] = (
-    ("ssid",),
+CANDIDATE_RULES: tuple[Rule, ...] = (
+    _eq("ssid"),
+    # either half of the SSID: a one-digit keying error leaves the other half intact
+    _eq("substr(ssid, 1, length(ssid) // 2)", "birth_year"),
+    _eq("substr(ssid, length(ssid) // 2 + 1)", "birth_year"),
     # first + last name with part of the birth date: any single DOB error (year, or month/day)
     # keeps one of the two. Plain first + last name is quadratic in common names (JOSE GARCIA):
     # 2M pairs at 50k students, ~30M at 200k.
-    ("first_name", "last_name", "birth_year"),
-    ("first_name", "last_name", "substr(dob_sym, 5, 4)"),
-    ("last1", "dob_sym"),
-    ("last2", "dob_sym"),
-    ("first_name", "dob_sym"),
-    ("dob", "substr(last_name, 1, 1)", "gender"),
+    _eq("first_name", "last_name", "birth_year"),
+    _eq("first_name", "last_name", "substr(dob_sym, 5, 4)"),
+    # ... and the same names when one side has no birth date at all
+    Rule("first_name, last_name, one dob missing", condition=(
+        "l.first_name = r.first_name AND l.last_name = r.last_name "
+        "AND (l.dob IS NULL OR r.dob IS NULL)")),
+    # first and last name swapped between the two records
+    Rule("first_name = last_name swapped", condition=(
+        "l.first_name = r.last_name AND l.last_name = r.first_name")),
+    _eq("last1", "dob_sym"),
+    _eq("last2", "dob_sym"),
+    _eq("first_name", "dob_sym"),
+    _eq("dob", "substr(last_name, 1, 1)", "gender"),
+    # both names changed or misspelt: same birth date and ZIP
+    _eq("dob", "zip"),
 )
-ALWAYS_KEEP = {("ssid",), ("first_name", "last_name", "birth_year")}
+ALWAYS_KEEP = {"ssid", "first_name, last_name, birth_year"}
 # A rule is dropped when it alone would generate more than this many pairs per record.
 MAX_PAIRS_PER_RECORD = 40
 # Training caps: u from 1M random pairs is stable to the third decimal on these comparisons
@@ -81,6 +123,13 @@ def comparisons() -> list[Any]:
             cll.CustomLevel(
                 '"given_tokens_l" = "given_tokens_r" AND len("given_tokens_l") > 1',
                 label_for_charts="first and middle names agree",
+            ),
+            # Same first name but both records carry middle names and they differ (JOSE ANTONIO
+            # / JOSE ANGEL): a different person far more often than an equal first name alone.
+            cll.CustomLevel(
+                '"first_name_l" = "first_name_r" AND len("given_tokens_l") > 1 '
+                'AND len("given_tokens_r") > 1 AND "given_tokens_l" <> "given_tokens_r"',
+                label_for_charts="first names agree, middle names differ",
             ),
             cll.ExactMatchLevel("first_name", term_frequency_adjustments=True),
             cll.ArrayIntersectLevel("first_nick", 1).configure(
@@ -137,7 +186,22 @@ def comparisons() -> list[Any]:
         first,
         last,
         dob,
-        cl.ExactMatch("ssid"),
+        cl.CustomComparison(
+            output_column_name="ssid",
+            comparison_levels=[
+                cll.NullLevel("ssid"),
+                cll.ExactMatchLevel("ssid"),
+                # keying error (adjacent digits transposed, one digit wrong) kept apart from a
+                # truly different SSID, so "else" is strong evidence of two students
+                # Fixed: EM rarely sees one in its sample and random pairs never do (about 100
+                # of the 1e10 ten-digit ids are one keystroke away from a given id).
+                cll.DamerauLevenshteinLevel("ssid", 1).configure(
+                    label_for_charts="one digit typo or transposition",
+                    m_probability=0.01, u_probability=1e-6,
+                    fix_m_probability=True, fix_u_probability=True),
+                cll.ElseLevel(),
+            ],
+        ),
         cl.CustomComparison(
             output_column_name="gender",
             comparison_levels=[
@@ -152,12 +216,8 @@ def comparisons() -> list[Any]:
     ]
 
 
-def _rule_sql(rule: tuple[str, ...]) -> str:
-    return ", ".join(rule)
-
-
 def measure_rules(con: duckdb.DuckDBPyConnection, records: int) -> list[BlockingChoice]:
-    """Exact pair count of each candidate rule (sum of n*(n-1)/2 over its blocks, nulls out).
+    """Exact pair count of each candidate rule (nulls never block together).
 
     Cheap GROUP BY counts on the warehouse, so the choice is made from measured figures on the
     data being linked, not from a guess.
@@ -165,15 +225,10 @@ def measure_rules(con: duckdb.DuckDBPyConnection, records: int) -> list[Blocking
     choices = []
     cap = max(1_000_000, MAX_PAIRS_PER_RECORD * records)
     for rule in CANDIDATE_RULES:
-        not_null = " AND ".join(f"({c}) IS NOT NULL" for c in rule)
-        row = con.execute(
-            f"SELECT coalesce(sum(n * (n - 1) / 2), 0) FROM ("
-            f"SELECT count(*) AS n FROM {tables.IDENTITIES} WHERE {not_null} "
-            f"GROUP BY {_rule_sql(rule)})"
-        ).fetchone()
+        row = con.execute(rule.count_sql()).fetchone()
         pairs = int(row[0]) if row else 0
         choices.append(BlockingChoice(
-            rule=_rule_sql(rule), pairs=pairs, kept=rule in ALWAYS_KEEP or pairs <= cap
+            rule=rule.name, pairs=pairs, kept=rule.name in ALWAYS_KEEP or pairs <= cap
         ))
     return choices
 
@@ -214,7 +269,7 @@ def train_and_predict(
 
     choices = measure_rules(con, records)
     kept: list[BlockingRuleCreator | dict[str, Any]] = [
-        block_on(*rule) for rule, c in zip(CANDIDATE_RULES, choices, strict=True) if c.kept
+        rule.creator() for rule, c in zip(CANDIDATE_RULES, choices, strict=True) if c.kept
     ]
     frames = _register_inputs(con, db_api)
     link_type: Literal["link_and_dedupe", "dedupe_only"] = (
