@@ -151,8 +151,19 @@ def comparisons() -> list[Any]:
         comparison_levels=[
             cll.NullLevel("last_name"),
             cll.ExactMatchLevel("last_name", term_frequency_adjustments=True),
+            cll.CustomLevel(
+                'replace("last_name_l", \' \', \'\') = replace("last_name_r", \' \', \'\')',
+                label_for_charts="same surname with spaces removed (joined compound)",
+            ),
+            # one record keeps part of a compound surname (GARCIA / GARCIA LOPEZ): far more
+            # often the same person than two compound surnames sharing one token
+            cll.CustomLevel(
+                'list_has_all("last_tokens_l", "last_tokens_r") '
+                'OR list_has_all("last_tokens_r", "last_tokens_l")',
+                label_for_charts="one surname is part of the other (compound surnames)",
+            ),
             cll.ArrayIntersectLevel("last_tokens", 1).configure(
-                label_for_charts="shares a surname token (compound surnames)"),
+                label_for_charts="shares a surname token, each has another"),
             cll.CustomLevel(
                 'list_has_any("last_tokens_l", "given_tokens_r") '
                 'OR list_has_any("last_tokens_r", "given_tokens_l")',
