@@ -15,7 +15,6 @@ import pyarrow as pa
 import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from splink import Linker, SettingsCreator, block_on
-from splink.blocking_analysis import count_comparisons_from_blocking_rules
 from splink.blocking_rule_library import CustomRule
 from splink.internals.blocking_rule_creator import BlockingRuleCreator
 from splink.internals.charts import SplinkChart
@@ -83,18 +82,19 @@ CANDIDATE_RULES: tuple[Rule, ...] = (
     _eq("last1", "dob_sym"),
     _eq("last2", "dob_sym"),
     _eq("first_name", "dob_sym"),
-    _eq("dob", "substr(last_name, 1, 1)", "gender"),
+    _eq("dob", "substr(first_name, 1, 1)", "substr(last_name, 1, 1)"),
     # both names changed or misspelt: same birth date and ZIP
     _eq("dob", "zip"),
 )
 ALWAYS_KEEP = {"ssid", "first_name, last_name, birth_year"}
 # A rule is dropped when it alone would generate more than this many pairs per record.
-MAX_PAIRS_PER_RECORD = 40
+MAX_PAIRS_PER_RECORD = 3
 # Training caps: u from 1M random pairs is stable to the third decimal on these comparisons
 # and takes ~1 s; EM sessions are record-sampled by Splink to about this many pairs.
-EM_MAX_PAIRS = 1_000_000
+EM_MAX_PAIRS = 500_000
 U_MAX_PAIRS = 1_000_000
 SEED = 20_240_601
+PREDICTIONS_TABLE = "c2c_predictions_above_lower"
 
 
 @dataclass
@@ -295,15 +295,6 @@ def train_and_predict(
     )
     linker = Linker(frames, settings, log_level=logging.WARNING)
 
-    counted = count_comparisons_from_blocking_rules(
-        frames, blocking_rules=kept, link_type=link_type, unique_id_column_name="unique_id",
-        record_sample_proportion=1.0,
-    )
-    kept_choices = [c for c in choices if c.kept]
-    for choice, record in zip(kept_choices, counted, strict=True):
-        choice.marginal_pairs = int(record["marginal_comparison_count"])
-    pairs_scored = int(counted[-1]["cumulative_comparison_count"]) if counted else 0
-    lap("blocking_counts")
 
     training = linker.training
     training.estimate_probability_two_random_records_match(
@@ -323,9 +314,30 @@ def train_and_predict(
         block_on("dob"), max_pairs=EM_MAX_PAIRS, estimate_without_term_frequencies=True,
     )
     lap("train_em_dob")
-    predictions = linker.inference.predict(threshold_match_probability=lower_threshold)
+    # Every blocked pair is scored once; keeping them all (a few columns, in memory) gives the
+    # exact pairs-scored figure and each rule's marginal pairs from Splink's ``match_key`` (the
+    # first rule that generated the pair) without a separate counting pass over the blocks.
+    scored = linker.inference.predict(threshold_match_probability=None)
     lap("predict")
+    kept_choices = [c for c in choices if c.kept]
+    marginal = dict(_sql(db_api, f"SELECT CAST(match_key AS INTEGER), count(*) "
+                                 f"FROM {scored.physical_name} GROUP BY 1"))
+    for key, choice in enumerate(kept_choices):
+        choice.marginal_pairs = int(marginal.get(key, 0))
+    pairs_scored = int(sum(marginal.values()))
+    _sql(db_api, f"CREATE OR REPLACE TABLE {PREDICTIONS_TABLE} AS "
+                 f"SELECT unique_id_l, unique_id_r, match_weight, match_probability "
+                 f"FROM {scored.physical_name} "
+                 f"WHERE match_probability >= {float(lower_threshold)!r}")
+    predictions = db_api.table_to_splink_dataframe("__splink__df_predict", PREDICTIONS_TABLE)
+    scored.drop_table_from_database_and_remove_from_cache()
+    lap("predict_filter")
     return ModelRun(linker, predictions, choices, pairs_scored, stages)
+
+
+def _sql(db_api: DatabaseAPISubClass, sql: str) -> list[tuple[Any, ...]]:
+    con: duckdb.DuckDBPyConnection = db_api.duckdb_con  # type: ignore[attr-defined]
+    return con.execute(sql).fetchall()
 
 
 def prediction_edges(run: ModelRun) -> pa.Table:
