@@ -11,16 +11,18 @@ import duckdb
 
 from core import tables
 
-DDL: tuple[str, ...] = (
-    f"CREATE SCHEMA IF NOT EXISTS {tables.MDM}",
-    f"""CREATE TABLE IF NOT EXISTS {tables.CROSSWALK} (
+CROSSWALK_DDL = f"""CREATE TABLE IF NOT EXISTS {tables.CROSSWALK} (
         source_system VARCHAR NOT NULL,
         partner_org VARCHAR NOT NULL,
         source_person_id VARCHAR NOT NULL,
         person_id VARCHAR NOT NULL,
         run_id VARCHAR NOT NULL,
         PRIMARY KEY (source_system, partner_org, source_person_id)
-    )""",
+    )"""
+
+DDL: tuple[str, ...] = (
+    f"CREATE SCHEMA IF NOT EXISTS {tables.MDM}",
+    CROSSWALK_DDL,
     # Registry of every person_id ever minted; ``seq`` orders ids by age (merges keep the oldest).
     """CREATE TABLE IF NOT EXISTS mdm.person_ids (
         person_id VARCHAR PRIMARY KEY,

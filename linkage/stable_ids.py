@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from core import tables
+from linkage.schema import CROSSWALK_DDL
 
 ID_PREFIX = "P"
 ID_DIGITS = 10
@@ -109,7 +110,11 @@ def assign_person_ids(
     con.execute("""UPDATE mdm.person_ids SET retired_run_id = ?
         WHERE person_id IN (SELECT person_id FROM _link_gone)""", [run_id])
 
-    con.execute(f"DELETE FROM {tables.CROSSWALK}")
+    # Replace the table rather than DELETE every row: deleting 450k rows from a primary-key
+    # table rebuilds its index entry by entry (12 s at 200k students); drop + create + insert
+    # takes ~2 s and is just as transactional.
+    con.execute(f"DROP TABLE {tables.CROSSWALK}")
+    con.execute(CROSSWALK_DDL)
     con.execute(f"""INSERT INTO {tables.CROSSWALK}
         SELECT c.source_system, c.partner_org, c.source_person_id, a.person_id, ?
         FROM _link_clusters c JOIN _link_assigned a USING (cluster_id)""", [run_id])
