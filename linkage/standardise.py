@@ -42,7 +42,13 @@ def _date(cols: set[str]) -> str:
 
 
 def _calpads_selects(con: duckdb.DuckDBPyConnection) -> list[str]:
-    selects = []
+    """One SELECT per CALPADS record type with identity fields.
+
+    The person records (SINF, SENR) are read whole. The others (course enrolments, programs,
+    ...: millions of rows, pri 3) only matter for a unit with no person record, so they are
+    anti-joined to the person records' units first (5M -> ~0 rows to group at 200k students).
+    """
+    usable = []
     for file_type in FILE_TYPES:
         table = tables.calpads_staging(file_type)
         if not table_exists(con, table):
@@ -50,6 +56,16 @@ def _calpads_selects(con: duckdb.DuckDBPyConnection) -> list[str]:
         cols = _columns(con, table)
         if not {"reporting_lea", "ssid", "last_name", "birth_date"} <= cols:
             continue  # CRSC (courses) carries no student identity
+        usable.append((file_type, table, cols))
+    person = [t for f, t, _ in usable if f in _CALPADS_PRIORITY]
+    con.execute("CREATE OR REPLACE TEMP TABLE _link_person_units AS " + (
+        " UNION ".join(f"SELECT DISTINCT reporting_lea, ssid FROM {t}" for t in person)
+        if person else "SELECT NULL::VARCHAR AS reporting_lea, NULL::VARCHAR AS ssid LIMIT 0"))
+    selects = []
+    for file_type, table, cols in usable:
+        source = table if file_type in _CALPADS_PRIORITY else (
+            f"(SELECT * FROM {table} t ANTI JOIN _link_person_units k "
+            f"ON k.reporting_lea = t.reporting_lea AND k.ssid = t.ssid)")
         selects.append(
             f"""SELECT 'calpads' AS source_system, reporting_lea AS partner_org,
                 ssid AS source_person_id, ssid, {_col(cols, "first_name")} AS first_name,
@@ -57,7 +73,7 @@ def _calpads_selects(con: duckdb.DuckDBPyConnection) -> list[str]:
                 {_col(cols, "gender")} AS gender, {_col(cols, "address_zip")} AS zip,
                 {_CALPADS_PRIORITY.get(file_type, 3)} AS pri,
                 CAST(file_id AS VARCHAR) AS file_key, line_no
-            FROM {table}"""
+            FROM {source}"""
         )
     return selects
 
@@ -216,7 +232,7 @@ def build_identities(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, i
         LEFT JOIN _link_given m ON m.raw = r.middle_name
         LEFT JOIN _link_surname s ON s.raw = r.last_name
     """)
-    for temp in ("_link_raw", "_link_rep", "_link_given", "_link_surname"):
+    for temp in ("_link_raw", "_link_rep", "_link_given", "_link_surname", "_link_person_units"):
         con.execute(f"DROP TABLE IF EXISTS {temp}")
     rows = con.execute(
         f"SELECT source_system, count(*) FROM {tables.IDENTITIES} GROUP BY 1 ORDER BY 1"
