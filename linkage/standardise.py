@@ -71,6 +71,7 @@ def _calpads_selects(con: duckdb.DuckDBPyConnection) -> list[str]:
                 ssid AS source_person_id, ssid, {_col(cols, "first_name")} AS first_name,
                 {_col(cols, "middle_name")} AS middle_name, last_name, birth_date,
                 {_col(cols, "gender")} AS gender, {_col(cols, "address_zip")} AS zip,
+                {_col(cols, "address_line_1")} AS address, {_col(cols, "address_city")} AS city,
                 {_CALPADS_PRIORITY.get(file_type, 3)} AS pri,
                 CAST(file_id AS VARCHAR) AS file_key, line_no
             FROM {source}"""
@@ -88,7 +89,8 @@ def _partner_selects(con: duckdb.DuckDBPyConnection) -> list[str]:
                 student_id AS source_person_id, {_col(c, "ssid")} AS ssid,
                 {_col(c, "first_name")} AS first_name, {_col(c, "middle_name")} AS middle_name,
                 last_name, {_date(c)} AS birth_date, {_col(c, "gender")} AS gender,
-                {_col(c, "zip_code")} AS zip, 1 AS pri, CAST(file_id AS VARCHAR) AS file_key,
+                {_col(c, "zip_code")} AS zip, {_col(c, "address_line_1")} AS address,
+                {_col(c, "address_city")} AS city, 1 AS pri, CAST(file_id AS VARCHAR) AS file_key,
                 line_no
             FROM {college}"""
         )
@@ -100,7 +102,8 @@ def _partner_selects(con: duckdb.DuckDBPyConnection) -> list[str]:
                 ccgi_account_id AS source_person_id, {_col(c, "ssid")} AS ssid,
                 {_col(c, "first_name")} AS first_name, NULL::VARCHAR AS middle_name,
                 {_col(c, "last_name")} AS last_name, {_date(c)} AS birth_date,
-                {_col(c, "gender")} AS gender, NULL::VARCHAR AS zip, 1 AS pri,
+                {_col(c, "gender")} AS gender, NULL::VARCHAR AS zip, NULL::VARCHAR AS address,
+                NULL::VARCHAR AS city, 1 AS pri,
                 CAST(file_id AS VARCHAR) AS file_key, line_no
             FROM {ccgi}"""
         )
@@ -154,7 +157,8 @@ def build_identities(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, i
         CREATE OR REPLACE TEMP TABLE _link_raw AS
         WITH grouped AS (
             SELECT source_system, partner_org, source_person_id, ssid, first_name, middle_name,
-                   last_name, birth_date, gender, zip, min(pri) AS pri, count(*) AS n,
+                   last_name, birth_date, gender, zip, address, city, min(pri) AS pri,
+                   count(*) AS n,
                    max({{'f': file_key, 'l': line_no}}) AS latest
             FROM ({union})
             GROUP BY ALL
@@ -168,6 +172,11 @@ def build_identities(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, i
                nullif(upper(trim(CAST(gender AS VARCHAR))), '') AS gender,
                nullif(substr(regexp_replace(CAST(zip AS VARCHAR), '[^0-9]', '', 'g'), 1, 5), '')
                    AS zip,
+               -- street line and city (when a layout has them): upper-case, one space
+               nullif(trim(regexp_replace(upper(CAST(address AS VARCHAR)), '[^A-Z0-9]+', ' ',
+                   'g')), '') AS address,
+               nullif(trim(regexp_replace(upper(CAST(city AS VARCHAR)), '[^A-Z0-9]+', ' ',
+                   'g')), '') AS city,
                pri, n, latest
         FROM grouped
         WHERE nullif(trim(CAST(source_person_id AS VARCHAR)), '') IS NOT NULL
@@ -192,10 +201,20 @@ def build_identities(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, i
             FROM (SELECT source_system, partner_org, source_person_id, zip, sum(n) AS n
                   FROM _link_raw WHERE zip IS NOT NULL GROUP BY ALL)
             GROUP BY ALL
+        ), addresses AS (
+            SELECT source_system, partner_org, source_person_id,
+                   arg_max(address, {'n': n, 'a': address, 'c': city}) AS address,
+                   arg_max(city, {'n': n, 'a': address, 'c': city}) AS city
+            FROM (SELECT source_system, partner_org, source_person_id, address, city,
+                         sum(n) AS n
+                  FROM _link_raw WHERE address IS NOT NULL OR city IS NOT NULL GROUP BY ALL)
+            GROUP BY ALL
         )
         SELECT r.source_system, r.partner_org, r.source_person_id, r.ssid, r.first_name,
-               r.middle_name, r.last_name, r.birth_date, r.gender, z.zip, r.n_rows
+               r.middle_name, r.last_name, r.birth_date, r.gender, z.zip, a.address, a.city,
+               r.n_rows
         FROM ranked r LEFT JOIN zips z USING (source_system, partner_org, source_person_id)
+        LEFT JOIN addresses a USING (source_system, partner_org, source_person_id)
         WHERE r.rk = 1
     """)
     _name_lookup(con)
@@ -225,6 +244,8 @@ def build_identities(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, i
                    month(r.birth_date), day(r.birth_date)) AS VARCHAR), 2, '0') AS dob_sym,
                CASE WHEN r.gender IN ('M', 'F', 'X') THEN r.gender END AS gender,
                r.zip,
+               r.address,
+               r.city,
                r.n_rows,
                '{run_id}' AS run_id
         FROM _link_rep r

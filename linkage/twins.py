@@ -2,8 +2,10 @@
 
 Different first name means: not equal, not nickname-equivalent, no shared first/middle
 token, and Jaro-Winkler below 0.85 (so a typo such as JOHN / JOHM is not a "twin"). Records
-that carry the same SSID are exempt (the state id says they are one student). The pairs found
-become cannot-links for the clustering (a clerical "match" decision overrides one).
+that carry the same SSID are exempt (the state id says they are one student), and so are
+records whose SSIDs are one keying error apart (a transposition, or one wrong digit that is
+not the last: consecutive ids given to twins enrolled together differ in the last digit).
+The pairs found become cannot-links for the clustering (a clerical "match" decision overrides one).
 """
 
 from __future__ import annotations
@@ -29,6 +31,10 @@ def twin_conflicts(con: duckdb.DuckDBPyConnection) -> list[tuple[int, int]]:
           AND NOT list_has_any(a.first_nick, b.first_nick)
           AND NOT list_has_any(a.given_tokens, b.given_tokens)
           AND jaro_winkler_similarity(a.first_name, b.first_name) < {TWIN_FIRST_NAME_JW}
-          AND (a.ssid IS NULL OR b.ssid IS NULL OR a.ssid <> b.ssid)
+          AND (a.ssid IS NULL OR b.ssid IS NULL OR (a.ssid <> b.ssid AND NOT (
+              -- one keystroke apart (a keying error), except in the last digit only, which is
+              -- how consecutive ids handed to twins enrolled together differ
+              damerau_levenshtein(a.ssid, b.ssid) = 1
+              AND left(a.ssid, -1) <> left(b.ssid, -1))))
     """).fetchall()
     return [(int(a), int(b)) for a, b in rows]
