@@ -93,8 +93,6 @@ CANDIDATE_RULES: tuple[Rule, ...] = (
     _eq("dob", "zip"),
     # same street line and ZIP (where a layout carries addresses): any birth-date error
     _eq("address", "zip"),
-    # same names and city: birth date wrong in two parts, street line misspelt
-    _eq("first_name", "last_name", "city"),
 )
 ALWAYS_KEEP = {"ssid", "first_name, last_name, birth_year, month(dob)"}
 # A rule is dropped when it alone would generate more than this many pairs per record.
