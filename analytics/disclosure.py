@@ -37,6 +37,8 @@ Key = Any  # a hashable cell key, e.g. (reporting_lea, subgroup, subgroup_value)
 MIN_RANGE = 1.0  # a hidden count must have at least this much room between its LP bounds
 _EPS = 1e-6
 _SMALL_COMPONENT = 12  # below this, per-cell LPs are cheaper than vertex certificates
+_RANDOM_VERTICES = 4  # random-direction vertices tried first in larger components
+_PUSH_MIN_GAIN = 0.05  # keep pushing while a round clears this share of the open keys
 
 REASON_DENOMINATOR = "denominator_below_min"
 REASON_NUMERATOR = "numerator_below_min"
@@ -109,24 +111,36 @@ def exposed_cells(
     relations: Sequence[Relation],
     hidden: Collection[Key],
     *,
-    upper: Mapping[Key, int] | None = None,
     min_range: float = MIN_RANGE,
 ) -> set[Key]:
     """Hidden keys an attacker can pin to a range narrower than ``min_range``.
 
-    The attacker knows every value not in ``hidden``, every relation, that counts are >= 0
-    and at most ``upper`` where given. ``values`` of hidden keys may be None (auditing a
-    published table); when present they only speed up the check.
+    The attacker knows every value not in ``hidden``, every relation and that counts are
+    >= 0 (upper bounds such as numerator <= denominator are relations too: see
+    ``rate_relations``). ``values`` of hidden keys may be None (auditing a published table);
+    when present they only speed up the check.
     """
     unknown = set(hidden)
-    upper = upper or {}
     exposed: set[Key] = set()
     touching = [r for r in relations if any(m in unknown for m in r.members)]
     for component in _components(unknown, touching):
+        lp = _ComponentLP(component, values, touching)
+        exposed.update(lp.pinned(min_range))
+    return exposed
+
+
+class _ComponentLP:
+    """The attacker's feasible set for one connected group of hidden keys."""
+
+    def __init__(
+        self, component: list[Key], values: Mapping[Key, int | None],
+        relations: Sequence[Relation],
+    ) -> None:
+        self.component = component
         index = {k: i for i, k in enumerate(component)}
         rows: list[list[float]] = []
         rhs: list[float] = []
-        for rel in touching:
+        for rel in relations:
             if not any(m in index for m in rel.members):
                 continue
             row = [0.0] * len(component)
@@ -141,57 +155,68 @@ def exposed_cells(
                     constant += coef * known
             rows.append(row)
             rhs.append(-constant)
-        a_eq = np.array(rows) if rows else None
-        b_eq = np.array(rhs) if rows else None
-        bounds = [(0.0, float(upper[k]) if k in upper else None) for k in component]
-
-        def solve(
-            objective: np.ndarray,
-            a_eq: np.ndarray | None = a_eq,
-            b_eq: np.ndarray | None = b_eq,
-            bounds: list[tuple[float, float | None]] = bounds,
-        ) -> np.ndarray | None:
-            """A vertex optimising ``objective``; None when unbounded in that direction."""
-            result = linprog(objective, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs")
-            if result.status == 3:
-                return None
-            if result.status != 0:
-                raise InternalError(f"disclosure audit LP failed ({result.message})")
-            return np.asarray(result.x)
-
-        # Cheap certificates first: a few vertices of the feasible set. A cell whose value
-        # differs by >= min_range between two feasible points (the truth counts as one) cannot
-        # be pinned. Per-cell LPs only for what is left.
-        size = len(component)
-        lo = np.full(size, np.inf)
-        hi = np.full(size, -np.inf)
-        truth = [values.get(k) for k in component]
-        for i, v in enumerate(truth):
-            if v is not None:
-                lo[i] = hi[i] = float(v)
-        rng = np.random.default_rng(size)
-        objectives = [] if size <= _SMALL_COMPONENT else [
-            rng.choice([-1.0, 1.0], size) for _ in range(4)
-        ]
-        for objective in objectives:
-            point = solve(objective)
-            if point is not None:
-                lo = np.minimum(lo, point)
-                hi = np.maximum(hi, point)
+        self.a_eq = np.array(rows) if rows else None
+        self.b_eq = np.array(rhs) if rows else None
+        # lo / hi: the smallest and largest value of each key seen at a feasible point so far
+        self.lo = np.full(len(component), np.inf)
+        self.hi = np.full(len(component), -np.inf)
         for i, k in enumerate(component):
-            if hi[i] - lo[i] >= min_range - _EPS:
+            v = values.get(k)
+            if v is not None:  # the truth is a feasible point too
+                self.lo[i] = self.hi[i] = float(v)
+
+    def solve(self, objective: np.ndarray) -> np.ndarray | None:
+        """Minimise ``objective``; the vertex found also widens lo / hi. None if unbounded."""
+        result = linprog(objective, A_eq=self.a_eq, b_eq=self.b_eq,
+                         bounds=[(0.0, None)] * len(self.component), method="highs")
+        if result.status == 3:
+            return None
+        if result.status != 0:
+            raise InternalError(f"disclosure audit LP failed ({result.message})")
+        point = np.asarray(result.x)
+        np.minimum(self.lo, point, out=self.lo)
+        np.maximum(self.hi, point, out=self.hi)
+        return point
+
+    def open_cells(self, min_range: float) -> np.ndarray:
+        return np.flatnonzero(self.hi - self.lo < min_range - _EPS)
+
+    def pinned(self, min_range: float) -> list[Key]:
+        """Keys whose feasible range is narrower than ``min_range``.
+
+        A key whose value differs by >= min_range between two feasible points cannot be
+        pinned, so cheap certificates come first: a few random vertices, then vertices that
+        push every still-open key up (and down) together. Exact per-key min / max LPs only for
+        what is left; each of those points clears other keys too.
+        """
+        size = len(self.component)
+        rng = np.random.default_rng(size)
+        if size > _SMALL_COMPONENT:
+            for _ in range(_RANDOM_VERTICES):
+                self.solve(rng.choice([-1.0, 1.0], size))
+            still_open = self.open_cells(min_range)
+            while len(still_open):
+                before = len(still_open)
+                for sign in (-1.0, 1.0):
+                    objective = np.zeros(size)
+                    objective[still_open] = sign * rng.uniform(0.5, 1.5, before)
+                    self.solve(objective)
+                still_open = self.open_cells(min_range)
+                if before - len(still_open) < max(1.0, before * _PUSH_MIN_GAIN):
+                    break  # little gain: go per key
+        pinned: list[Key] = []
+        for i in self.open_cells(min_range):
+            if self.hi[i] - self.lo[i] >= min_range - _EPS:  # cleared by an earlier LP
                 continue
             objective = np.zeros(size)
             objective[i] = -1.0
-            top = solve(objective)
-            if top is None or (truth[i] is not None and top[i] - lo[i] >= min_range - _EPS):
+            if self.solve(objective) is None or self.hi[i] - self.lo[i] >= min_range - _EPS:
                 continue
             objective[i] = 1.0
-            bottom = solve(objective)
-            assert bottom is not None  # bounded below by 0
-            if top[i] - bottom[i] < min_range - _EPS:
-                exposed.add(k)
-    return exposed
+            self.solve(objective)
+            if self.hi[i] - self.lo[i] < min_range - _EPS:
+                pinned.append(self.component[i])
+        return pinned
 
 
 def _preference(
@@ -208,12 +233,16 @@ def protect(
     relations: Sequence[Relation],
     primary: Iterable[Key],
     *,
-    upper: Mapping[Key, int] | None = None,
     known: Collection[Key] = (),
+    fixed: Collection[Key] = (),
+    linked: Mapping[Key, Collection[Key]] | None = None,
 ) -> set[Key]:
     """Primary plus complementary suppression: the set of keys to hide.
 
     ``known`` keys are assumed public elsewhere (never counted as protection and never hidden).
+    ``fixed`` keys were decided elsewhere (denominators shared by every metric of a
+    population): hidden when in ``primary``, never chosen here. ``linked`` keys are hidden
+    together (hiding a numerator hides its complement: see ``protect_rates``).
     Complements are chosen among published cells of the relations around an exposed cell,
     smallest value first, non-totals before totals (totals are what users need most).
     """
@@ -221,7 +250,16 @@ def protect(
         if values[rel.total] != sum(values[p] for p in rel.parts):
             raise InternalError(f"cells are not additive at {rel.total!r}")
     known_set = set(known)
-    hidden = set(primary) - known_set
+    fixed_set = set(fixed)
+    linked = linked or {}
+    hidden: set[Key] = set()
+
+    def hide(k: Key) -> None:
+        hidden.add(k)
+        hidden.update(linked.get(k, ()))
+
+    for k in set(primary) - known_set:
+        hide(k)
     totals = {r.total for r in relations}
     by_member: dict[Key, list[Relation]] = defaultdict(list)
     for rel in relations:
@@ -230,7 +268,10 @@ def protect(
     order = _preference(values, totals)
 
     def candidates(rels: Iterable[Relation]) -> list[Key]:
-        found = {m for r in rels for m in r.members if m not in hidden and m not in known_set}
+        found = {
+            m for r in rels for m in r.members
+            if m not in hidden and m not in known_set and m not in fixed_set
+        }
         return sorted(found, key=order)
 
     while True:
@@ -249,9 +290,9 @@ def protect(
                 else:
                     continue
                 if options:
-                    hidden.add(options[0])
+                    hide(options[0])
                     changed = True
-        exposed = exposed_cells(values, relations, hidden, upper=upper)
+        exposed = exposed_cells(values, relations, hidden)
         if not exposed:
             return hidden
         added = False
@@ -261,7 +302,7 @@ def protect(
             while frontier:
                 options = candidates(frontier)
                 if options:
-                    hidden.add(options[0])
+                    hide(options[0])
                     added = True
                     break
                 seen.update(frontier)
@@ -271,6 +312,78 @@ def protect(
                 ]
         if not added:  # everything around the exposed cells is hidden already
             raise InternalError(f"cannot protect suppressed cells {sorted(exposed, key=repr)}")
+
+
+# ------------------------------------------------------------------ rate tables
+
+
+NUMERATOR = "numerator"
+COMPLEMENT = "complement"  # denominator - numerator: "all but 3 graduated" is a count too
+DENOMINATOR = "denominator"
+
+
+def rate_relations(keys: Collection[Key], relations: Sequence[Relation]) -> list[Relation]:
+    """The relations of one rate table (one metric) as an attacker sees them.
+
+    Numerators, complements and denominators each obey the table's sums, and every cell has
+    ``denominator = numerator + complement``. With all three >= 0 this also says
+    ``numerator <= denominator``. Keys become ``(part, key)``. Auditing numerators and
+    denominators in separate tables misses what they reveal together: two hidden cells whose
+    hidden numerators and hidden denominators have the same known sum both have complement 0.
+    """
+    out = [
+        Relation((part, rel.total), tuple((part, p) for p in rel.parts))
+        for part in (NUMERATOR, COMPLEMENT, DENOMINATOR)
+        for rel in relations
+    ]
+    out.extend(Relation((DENOMINATOR, k), ((NUMERATOR, k), (COMPLEMENT, k))) for k in keys)
+    return out
+
+
+def rate_values(
+    numerators: Mapping[Key, int | None], denominators: Mapping[Key, int | None]
+) -> dict[Key, int | None]:
+    """``(part, key)`` values for ``rate_relations``; a complement is unknown if either is."""
+    values: dict[Key, int | None] = {}
+    for k, n in numerators.items():
+        d = denominators[k]
+        values[(NUMERATOR, k)] = n
+        values[(DENOMINATOR, k)] = d
+        values[(COMPLEMENT, k)] = None if n is None or d is None else d - n
+    return values
+
+
+def protect_rates(
+    numerators: Mapping[Key, int],
+    denominators: Mapping[Key, int],
+    relations: Sequence[Relation],
+    hidden_denominators: Collection[Key],
+    min_cell: int,
+) -> set[Key]:
+    """Keys whose numerator (and rate) must be hidden in one metric's table.
+
+    ``hidden_denominators`` were protected once for the metric's population (they are shared
+    with its other metrics) and are not changed here; their numerators are hidden too.
+    Primary: numerator or complement under ``min_cell``. Complementary suppression and the
+    audit run on numerators, complements and denominators jointly (``rate_relations``).
+    """
+    primary = {
+        k for k, n in numerators.items()
+        if k in hidden_denominators or n < min_cell or denominators[k] - n < min_cell
+    }
+    values = {k: v for k, v in rate_values(numerators, denominators).items() if v is not None}
+    linked: dict[Key, tuple[Key, ...]] = {}
+    for k in numerators:
+        linked[(NUMERATOR, k)] = ((COMPLEMENT, k),)
+        linked[(COMPLEMENT, k)] = ((NUMERATOR, k),)
+    hidden = protect(
+        values,
+        rate_relations(numerators.keys(), relations),
+        {(NUMERATOR, k) for k in primary} | {(DENOMINATOR, k) for k in hidden_denominators},
+        fixed={(DENOMINATOR, k) for k in numerators},
+        linked=linked,
+    )
+    return {k for part, k in hidden if part == NUMERATOR}
 
 
 # ---------------------------------------------------------------- published tables
@@ -324,7 +437,7 @@ def suppress(cells: Sequence[Cell], min_cell: int = 11) -> list[Cell]:
         primary = {k for k, v in d_values.items() if v < min_cell}
         hidden_d[name] = protect(d_values, table_relations(d_values.keys()), primary)
 
-    # 2. numerators, per (year, metric), bounded by published denominators
+    # 2. numerators, per (year, metric), audited with complements and denominators
     by_table: dict[tuple[str, str], list[Cell]] = defaultdict(list)
     for c in cells:
         by_table[(c.academic_year, c.metric)].append(c)
@@ -333,16 +446,9 @@ def suppress(cells: Sequence[Cell], min_cell: int = 11) -> list[Cell]:
         population = table_cells[0].population_name
         d_hidden = hidden_d[(year, population)]
         n_values: dict[Key, int] = {c.table_key: c.numerator or 0 for c in table_cells}
-        primary = {
-            c.table_key for c in table_cells
-            if c.table_key in d_hidden
-            or (c.numerator or 0) < min_cell
-            or (c.denominator or 0) - (c.numerator or 0) < min_cell
-        }
-        upper = {c.table_key: c.denominator or 0 for c in table_cells
-                 if c.table_key not in d_hidden}
-        n_hidden = protect(
-            n_values, table_relations(n_values.keys()), primary, upper=upper
+        n_hidden = protect_rates(
+            n_values, denominators[(year, population)], table_relations(n_values.keys()),
+            d_hidden, min_cell,
         )
         for c in table_cells:
             out.append(_mark(c, c.table_key in n_hidden, c.table_key in d_hidden, min_cell))
@@ -372,28 +478,27 @@ def audit_published(
     """Hidden values of a published table that an attacker could pin (should be empty).
 
     ``rows`` are (academic_year, reporting_lea, subgroup, subgroup_value, metric, numerator,
-    denominator) with None for hidden counts, exactly as in the serving snapshot.
+    denominator) with None for hidden counts, exactly as in the serving snapshot. Each
+    (year, metric) table is audited with its population's denominators (shown in any metric
+    of the population) and complements jointly; findings are
+    ``(part, year, metric, reporting_lea, subgroup, subgroup_value)``, part one of
+    ``numerator``, ``complement``, ``denominator``.
     """
     d_tables: dict[tuple[str, str], dict[Key, int | None]] = defaultdict(dict)
     n_tables: dict[tuple[str, str], dict[Key, int | None]] = defaultdict(dict)
-    upper: dict[tuple[str, str], dict[Key, int]] = defaultdict(dict)
+    population_of: dict[str, str] = {}
     for year, lea, subgroup, value, metric, n, d in rows:
         cell = Cell(year, lea, subgroup, value, metric, n, d)
-        key = cell.table_key
+        population_of[metric] = cell.population_name
         d_table = d_tables[(year, cell.population_name)]
-        if d_table.get(key) is None:
-            d_table[key] = d
-        n_tables[(year, metric)][key] = n
-        if d is not None:
-            upper[(year, metric)][key] = d
+        if d_table.get(cell.table_key) is None:
+            d_table[cell.table_key] = d
+        n_tables[(year, metric)][cell.table_key] = n
     exposed: set[tuple[str, ...]] = set()
-    for (year, population), table in d_tables.items():
-        hidden = {k for k, v in table.items() if v is None}
-        for k in exposed_cells(table, table_relations(table.keys()), hidden):
-            exposed.add(("denominator", year, population, *k))
-    for (year, metric), table in n_tables.items():
-        hidden = {k for k, v in table.items() if v is None}
-        relations = table_relations(table.keys())
-        for k in exposed_cells(table, relations, hidden, upper=upper[(year, metric)]):
-            exposed.add(("numerator", year, metric, *k))
+    for (year, metric), n_table in n_tables.items():
+        values = rate_values(n_table, d_tables[(year, population_of[metric])])
+        hidden = {k for k, v in values.items() if v is None}
+        relations = rate_relations(n_table.keys(), table_relations(n_table.keys()))
+        for part, k in exposed_cells(values, relations, hidden):
+            exposed.add((part, year, metric, *k))
     return exposed

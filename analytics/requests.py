@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import duckdb
 import pyarrow as pa
 
-from analytics.disclosure import Key, Relation, protect
+from analytics.disclosure import Key, Relation, protect, protect_rates
 from analytics.metrics import (
     ALL,
     BOOLEAN_VALUES,
@@ -141,13 +141,7 @@ def aggregate_for_request(
         n_values = {key: totals[key][len(populations) + m_index] for key in keys}
         d_values = {key: totals[key][p_index] for key in keys}
         hidden_d = d_hidden[population]
-        primary = {
-            key for key in keys
-            if key in hidden_d or n_values[key] < min_cell
-            or d_values[key] - n_values[key] < min_cell
-        }
-        upper = {key: d for key, d in d_values.items() if key not in hidden_d}
-        hidden_n = protect(n_values, relations, primary, upper=upper)
+        hidden_n = protect_rates(n_values, d_values, relations, hidden_d, min_cell)
         for key in keys:
             for g, v in zip(group_by, key, strict=True):
                 columns[g].append(v)

@@ -12,19 +12,23 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import duckdb
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
 
 from analytics.aggregates import compute_cells
-from analytics.disclosure import Cell, suppress
+from analytics.disclosure import Cell, audit_published, suppress
 from analytics.metrics import ALL, METRIC_BY_NAME, RACE_VALUES, STATE
+from analytics.requests import aggregate_for_request
 from core import catalog
+from core.requests import ApprovedRequest, RequestKind
 
 
 # ------------------------------------------------------------------ independent attacker
@@ -213,7 +217,8 @@ def truth_of(cells: list[Cell]) -> dict[tuple[str, ...], tuple[int, int]]:
     }
 
 
-def cell(lea: str, subgroup: str, value: str, n: int, d: int, metric: str = "hs_graduate") -> Cell:
+def cell(lea: str, subgroup: str, value: str, n: int | None, d: int | None,
+         metric: str = "hs_graduate") -> Cell:
     return Cell("2022-23", lea, subgroup, value, metric, n, d)
 
 
@@ -263,7 +268,7 @@ def test_cells_are_complete_and_additive() -> None:
     cells = compute_cells(student_year(random_rows(seed=3, leas=2, people=80)))
     # 2 LEAs + STATE, all + 4 + 9 + 2 + 2 + 2 subgroup values, every metric
     assert len(cells) == 3 * 20 * len(METRIC_BY_NAME)
-    total = {(c.reporting_lea, c.metric): c.denominator for c in cells if c.subgroup == ALL}
+    total = {(c.reporting_lea, c.metric): c.denominator or 0 for c in cells if c.subgroup == ALL}
     assert total[(STATE, "hs_graduate")] == total[("L0", "hs_graduate")] + total[
         ("L1", "hs_graduate")]
 
@@ -286,6 +291,63 @@ def test_attacker_finds_a_naive_suppression() -> None:
     assert any("numerator=4" in p for p in result.pinned)
 
 
+# Found by the property test (seed=204, leas=1, people=59, min_cell=3): gender X (8 of 8)
+# and unknown (0 of 0) had their denominators hidden (unknown < 3, X as its partner) and so
+# their numerators; M and F were shown. Then hidden numerators and hidden denominators have
+# the same known sum (59-19-32 = 52-16-28 = 8), so both complements are pinned at 0 although
+# no numerator or denominator is pinned on its own.
+COMPLEMENT_ZERO = [(ALL, 52, 59), ("M", 16, 19), ("F", 28, 32), ("X", 8, 8), ("unknown", 0, 0)]
+
+
+def gender_table(rows: Sequence[tuple[str, int | None, int | None]]) -> list[Cell]:
+    return [cell("L0", ALL if v == ALL else "gender", v, n, d, "cte_participant")
+            for v, n, d in rows]
+
+
+def audit_rows(cells: list[Cell]) -> list[tuple[str, str, str, str, str, int | None, int | None]]:
+    return [(c.academic_year, c.reporting_lea, c.subgroup, c.subgroup_value, c.metric,
+             c.numerator, c.denominator) for c in cells]
+
+
+def test_hidden_cells_whose_complements_sum_to_zero_get_a_partner() -> None:
+    cells = gender_table(COMPLEMENT_ZERO)
+    truth = truth_of(cells)
+    # what the engine published when it audited numerators and denominators separately
+    naive = gender_table([(v, None, None) if v in ("X", "unknown") else (v, n, d)
+                          for v, n, d in COMPLEMENT_ZERO])
+    assert any("complement=0" in p for p in attack(naive, truth, ["cte_participant"]).pinned)
+    assert ("complement", "2022-23", "cte_participant", "L0", "gender", "X") in \
+        audit_published(audit_rows(naive))
+
+    out = suppress(cells, min_cell=3)
+    hidden = {c.subgroup_value for c in out if c.suppressed}
+    assert {"X", "unknown"} < hidden  # a third gender value protects their complements
+    assert attack(out, truth, ["cte_participant"]).pinned == []
+    assert audit_published(audit_rows(out)) == set()
+
+
+def test_request_tables_use_the_same_joint_protection() -> None:
+    """aggregate_for_request on the property test's failing data: nothing recoverable."""
+    con = student_year(random_rows(seed=204, leas=1, people=59))
+    request = ApprovedRequest.model_validate({
+        "request_id": "R1", "kind": RequestKind.AGGREGATE, "title": "t", "purpose": "p",
+        "variables": ["cte_participant"], "group_by": ["gender"],
+        "expires_at": datetime.now(UTC) + timedelta(days=30), "requester": "r",
+    })
+
+    def as_cells(min_cell: int) -> list[Cell]:
+        table = aggregate_for_request(con, request, min_cell=min_cell)
+        return [Cell("2020-20", "L0", ALL if r["gender"] == ALL else "gender", r["gender"],
+                     r["metric"], r["numerator"], r["denominator"], suppressed=r["suppressed"])
+                for r in table.to_pylist()]
+
+    truth = truth_of(as_cells(0))  # min_cell 0 hides nothing: the true counts
+    assert truth[("2020-20", "cte_participant", "L0", "gender", "X")] == (8, 8)
+    out = as_cells(3)
+    assert {c.subgroup_value for c in out if c.suppressed} > {"X", "unknown"}
+    assert attack(out, truth, ["cte_participant"]).pinned == []
+
+
 @pytest.mark.slow
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
@@ -296,6 +358,7 @@ def test_attacker_finds_a_naive_suppression() -> None:
     metrics=st.lists(st.sampled_from(sorted(METRIC_BY_NAME)), min_size=1, max_size=2,
                      unique=True),
 )
+@example(seed=204, leas=1, people=59, min_cell=3, metrics=["cte_participant"])  # complement 0
 def test_no_suppressed_value_can_be_recovered(
     seed: int, leas: int, people: int, min_cell: int, metrics: list[str]
 ) -> None:
