@@ -9,10 +9,12 @@ Rule (docs/metrics.md, "Disclosure control"):
 2. Complementary suppression. Published cells are linked by exact sums: every subgroup's
    values add up to the ``all`` cell of the same LEA, and the LEAs add up to ``STATE``.
    Denominators are shared by every metric with the same population, so they are protected
-   once per population and hidden alike in every metric. After primary suppression, more
+   once per population and hidden alike in every metric. Each metric's table is then
+   protected as numerators, complements and denominators jointly (``protect_rates``): more
    cells are hidden until an attacker who knows every published value, every sum and that
-   counts lie in ``[0, denominator]`` cannot pin any hidden value to a range narrower than 1
-   (checked with linear programming, not assumed from a pattern rule).
+   counts lie in ``[0, denominator]`` cannot pin any hidden numerator, complement or
+   denominator to a range narrower than 1 (checked with linear programming, not assumed from
+   a pattern rule).
 3. Suppression is marked (``suppressed``, ``suppression_reason``); a hidden count is NULL,
    never zero.
 
