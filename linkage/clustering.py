@@ -66,7 +66,7 @@ class _ConstrainedUnionFind:
         return True
 
 
-def _components(size: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+def components(size: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """Connected components, vectorised: each node's label becomes the smallest unit id of its
     component (min-label propagation along edges plus pointer jumping; person clusters are
     small, so a handful of rounds)."""
@@ -116,7 +116,7 @@ def cluster(
     right = edges.column("unit_id_r").to_numpy().astype(np.int64)[keep]
     prob = prob[keep]
     must_arr = np.array(must, dtype=np.int64).reshape(-1, 2)
-    labels = _components(size, np.concatenate([left, must_arr[:, 0]]),
+    labels = components(size, np.concatenate([left, must_arr[:, 0]]),
                          np.concatenate([right, must_arr[:, 1]]))
 
     cannot_arr = np.array(cannot, dtype=np.int64).reshape(-1, 2)

@@ -21,6 +21,7 @@ from core.settings import Settings
 from linkage import model, review
 from linkage.backend import close_db_api, create_db_api
 from linkage.clustering import cluster
+from linkage.enrolment import enrolment_conflicts
 from linkage.rates import source_pair_rates, subgroup_rates
 from linkage.schema import ensure_schema
 from linkage.stable_ids import assign_person_ids
@@ -118,10 +119,11 @@ def run_annual_link(
             close_db_api(db_api, settings, run_id)
 
         twins = twin_conflicts(con)
+        enrolled = enrolment_conflicts(con, max_unit, edges, settings.link_match_threshold)
         must, cannot = review.decision_links(con)
         result = cluster(
             max_unit, edges, settings.link_match_threshold,
-            cannot_link=twins + cannot, must_link=must,
+            cannot_link=twins + enrolled + cannot, must_link=must,
         )
         t = lap("cluster", t)
 
@@ -183,14 +185,15 @@ def _without_leas(summary: dict[str, Any]) -> dict[str, Any]:
 def _review_pairs(
     edges: pa.Table, refused: list[tuple[int, int, float]], settings: Settings
 ) -> list[tuple[int, int, float, str]]:
-    """Uncertain band [lower, threshold) plus confident pairs the twin rule refused."""
+    """Uncertain band [lower, threshold) plus confident pairs a cannot-link refused (twin
+    rule, overlapping enrolments, a clerical non-match)."""
     prob = edges.column("match_probability").to_numpy()
     band = (prob >= settings.review_lower_threshold) & (prob < settings.link_match_threshold)
     left = edges.column("unit_id_l").to_numpy()[band]
     right = edges.column("unit_id_r").to_numpy()[band]
     pairs = [(int(a), int(b), float(p), "uncertain_band")
              for a, b, p in zip(left, right, prob[band], strict=True)]
-    pairs += [(a, b, p, "twin_rule") for a, b, p in refused if p < 1.0]
+    pairs += [(a, b, p, "cannot_link") for a, b, p in refused if p < 1.0]
     return pairs
 
 

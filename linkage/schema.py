@@ -45,7 +45,7 @@ DDL: tuple[str, ...] = (
         source_system_l VARCHAR, partner_org_l VARCHAR, source_person_id_l VARCHAR,
         source_system_r VARCHAR, partner_org_r VARCHAR, source_person_id_r VARCHAR,
         match_probability DOUBLE NOT NULL,
-        reason VARCHAR NOT NULL          -- uncertain_band | twin_rule
+        reason VARCHAR NOT NULL          -- uncertain_band | cannot_link
     )""",
     f"""CREATE TABLE IF NOT EXISTS {tables.REVIEW_DECISIONS} (
         pair_id VARCHAR NOT NULL,
