@@ -27,7 +27,9 @@ class Settings(BaseSettings):
     duckdb_memory_limit: str = "6GB"
 
     linkage_backend: str = "duckdb"
-    link_match_threshold: float = Field(default=0.95, ge=0.0, le=1.0)
+    # 0.9: with the enrolment cannot-link (linkage/enrolment.py) separating namesakes, a lower
+    # threshold regains recall at the precision target (docs/linkage.md section 7).
+    link_match_threshold: float = Field(default=0.9, ge=0.0, le=1.0)
     review_lower_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
 
     # Asset-check floors: share of the first source's people found in the second.

@@ -151,6 +151,14 @@ class ModelRun:
     stage_seconds: dict[str, float] = field(default_factory=dict)
 
 
+def _joined_part(short: str, long: str) -> str:
+    """SQL: the ``short`` side's surname (4+ letters, spaces removed) begins or ends the
+    ``long`` side's, which is at least 4 letters longer (a joined compound surname)."""
+    a = f"replace(\"last_name_{short}\", ' ', '')"
+    b = f"replace(\"last_name_{long}\", ' ', '')"
+    return (f"(length({a}) >= 4 AND length({b}) >= length({a}) + 4 "
+            f"AND (starts_with({b}, {a}) OR suffix({b}, {a})))")
+
 def comparisons() -> list[Any]:
     """Fellegi-Sunter comparisons. Names carry term-frequency adjustments on exact levels."""
     first = cl.CustomComparison(
@@ -195,9 +203,12 @@ def comparisons() -> list[Any]:
             ),
             # one record keeps part of a compound surname (GARCIA / GARCIA LOPEZ): far more
             # often the same person than two compound surnames sharing one token
+            # ... or of a compound written joined (PEREZ / GARCIAPEREZ): the shorter surname
+            # (4+ letters) starts or ends the longer one with spaces removed
             cll.CustomLevel(
                 'list_has_all("last_tokens_l", "last_tokens_r") '
-                'OR list_has_all("last_tokens_r", "last_tokens_l")',
+                'OR list_has_all("last_tokens_r", "last_tokens_l") '
+                f"OR {_joined_part('l', 'r')} OR {_joined_part('r', 'l')}",
                 label_for_charts="one surname is part of the other (compound surnames)",
             ),
             cll.CustomLevel('list_has_any("last_tokens_l", "last_tokens_r")',
