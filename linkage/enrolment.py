@@ -30,6 +30,8 @@ from linkage.schema import table_exists
 
 # A reporting lag of up to a month between one LEA's exit and the next LEA's start is normal.
 OVERLAP_TOLERANCE_DAYS = 30
+# An exit and the next start this close (either order) read as a move between LEAs.
+MOVE_DAYS = 30
 
 _NEEDED = {"reporting_lea", "ssid", "enrollment_status_code", "enrollment_start_date",
            "enrollment_exit_date"}
@@ -45,6 +47,27 @@ def _has_enrolment_dates(con: duckdb.DuckDBPyConnection) -> bool:
         "AND table_name = ? AND table_catalog = current_database()", [schema, name]
     ).fetchall()}
     return cols >= _NEEDED
+
+
+def add_enrolment_spans(con: duckdb.DuckDBPyConnection) -> None:
+    """Add ``enrol_start`` / ``enrol_end`` to ``mdm.identities``: the first primary enrolment
+    start and last exit (open = NULL exit -> far future) of each CALPADS unit, NULL for the
+    others. The model compares them: one unit's exit close to the other's start (a move
+    between LEAs) is evidence for one student holding two SSIDs."""
+    con.execute(f"ALTER TABLE {tables.IDENTITIES} ADD COLUMN IF NOT EXISTS enrol_start DATE")
+    con.execute(f"ALTER TABLE {tables.IDENTITIES} ADD COLUMN IF NOT EXISTS enrol_end DATE")
+    if not _has_enrolment_dates(con):
+        return
+    con.execute(f"""
+        UPDATE {tables.IDENTITIES} i SET enrol_start = s.s, enrol_end = s.e
+        FROM (SELECT reporting_lea AS lea, ssid, min(enrollment_start_date) AS s,
+                     max(coalesce(enrollment_exit_date, DATE '9999-12-31')) AS e
+              FROM {tables.calpads_staging("SENR")}
+              WHERE enrollment_status_code = '10' AND enrollment_start_date IS NOT NULL
+              GROUP BY ALL) s
+        WHERE i.source_system = 'calpads' AND i.partner_org = s.lea
+          AND i.source_person_id = s.ssid
+    """)
 
 
 def enrolment_conflicts(

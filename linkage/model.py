@@ -22,13 +22,14 @@ from splink.internals.database_api import DatabaseAPISubClass
 from splink.internals.splink_dataframe import SplinkDataFrame
 
 from core import tables
+from linkage.enrolment import MOVE_DAYS, OVERLAP_TOLERANCE_DAYS
 
 # Columns handed to Splink (identities minus the crosswalk keys: Splink never sees who is who
 # at a partner, only the standardised identity).
 MODEL_COLUMNS = (
     "unit_id", "ssid", "first_name", "first_nick", "given_tokens", "last_name", "last_tokens",
     "last1", "last2", "dob", "dob_str", "dob_sym", "birth_year", "gender", "zip", "address",
-    "city",
+    "city", "enrol_start", "enrol_end",
 )
 
 @dataclass(frozen=True)
@@ -294,6 +295,26 @@ def comparisons() -> list[Any]:
             ],
         ),
         cl.ExactMatch("city"),
+        # Primary-enrolment spans of two CALPADS units (linkage/enrolment.py): one ending
+        # within MOVE_DAYS of the other's start is a move between LEAs, the way one student
+        # comes to hold a second SSID; spans overlapping by more than the tolerance are two
+        # students at once (also a cannot-link in the clustering). NULL outside CALPADS.
+        cl.CustomComparison(
+            output_column_name="enrolment",
+            comparison_levels=[
+                cll.CustomLevel('"enrol_start_l" IS NULL OR "enrol_start_r" IS NULL'
+                                ).configure(is_null_level=True),
+                cll.CustomLevel(
+                    'least("enrol_end_l", "enrol_end_r") - greatest("enrol_start_l", '
+                    f'"enrol_start_r") > {OVERLAP_TOLERANCE_DAYS}',
+                    label_for_charts="enrolled at the same time (overlap beyond tolerance)"),
+                cll.CustomLevel(
+                    f'abs("enrol_end_l" - "enrol_start_r") <= {MOVE_DAYS} '
+                    f'OR abs("enrol_end_r" - "enrol_start_l") <= {MOVE_DAYS}',
+                    label_for_charts="one enrolment follows the other (a move)"),
+                cll.ElseLevel(),
+            ],
+        ),
     ]
 
 

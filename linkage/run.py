@@ -21,7 +21,7 @@ from core.settings import Settings
 from linkage import model, review
 from linkage.backend import close_db_api, create_db_api
 from linkage.clustering import cluster
-from linkage.enrolment import enrolment_conflicts
+from linkage.enrolment import add_enrolment_spans, enrolment_conflicts
 from linkage.rates import source_pair_rates, subgroup_rates
 from linkage.schema import ensure_schema
 from linkage.stable_ids import assign_person_ids
@@ -98,6 +98,7 @@ def run_annual_link(
     try:
         t = time.perf_counter()
         by_source = build_identities(con, run_id)
+        add_enrolment_spans(con)
         records = sum(by_source.values())
         if records == 0:
             raise InputRejected("no identity records in staging: ingest files before linking")
