@@ -2,34 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-import duckdb
 import typer
 from rich.console import Console
 from rich.table import Table
 
 import linkage
-from core.keys import KeyProvider
-from core.settings import Settings, get_settings
-from core.warehouse import connect_encrypted
+from core.settings import get_settings
+from core.warehouse import warehouse
 
 console = Console()
-
-
-@contextmanager
-def _warehouse(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
-    kp = KeyProvider(settings.master_key_path, settings.keyring_path)
-    con = connect_encrypted(
-        settings.warehouse_path, kp.warehouse_key_hex(), temp_dir=settings.tmp_dir,
-        threads=settings.duckdb_threads, memory_limit=settings.duckdb_memory_limit,
-    )
-    try:
-        yield con
-    finally:
-        con.close()
 
 
 def print_summary(summary: linkage.LinkRunSummary) -> None:
@@ -94,7 +77,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Annual link: standardise identities, Splink, stable person ids, run summary."""
         settings = get_settings()
-        with _warehouse(settings) as con:
+        with warehouse(settings) as con:
             with console.status("linking (standardise, train, predict, cluster) ..."):
                 summary = linkage.run_annual_link(
                     con, settings=settings, run_id=run_id, runs_dir=settings.runs_dir)
@@ -107,7 +90,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Pairwise precision / recall / F1 and cluster metrics of the current crosswalk."""
         settings = get_settings()
-        with _warehouse(settings) as con:
+        with warehouse(settings) as con:
             print_evaluation(linkage.evaluate(con, truth))
 
     @app.command("review-decide")
@@ -118,7 +101,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Record a clerical decision; the next link run uses it as a label."""
         settings = get_settings()
-        with _warehouse(settings) as con:
+        with warehouse(settings) as con:
             linkage.record_review_decision(con, pair_id, decision, reviewer)
         console.print(f"recorded {decision} for {pair_id}")
 
@@ -130,7 +113,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Write mdm.crosswalk (holds partner ids: keep the file in the secure area)."""
         settings = get_settings()
-        with _warehouse(settings) as con:
+        with warehouse(settings) as con:
             rows = linkage.export_crosswalk(con, out)
         console.print(f"wrote {rows:,} crosswalk rows to {out}")
 
