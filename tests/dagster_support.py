@@ -6,10 +6,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from sqlalchemy.orm import Session
 
 from core.keys import create_master_key
+from core.requests import RequestKind
 from dagster_project.resources import C2CResource
+from governance import requests as gr
 from governance.partners import import_partners_csv
+from governance.requests import Decision, RequestInput
+from governance.users import Role, create_user
 from synth import generate_small
 
 
@@ -36,3 +41,25 @@ def make_deployment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, data: bo
             import_partners_csv(session, landing / "partners.csv")
             session.commit()
     return Deployment(c2c, home, landing)
+
+
+def submitted_request(c2c: C2CResource, *, approvals: int) -> tuple[str, list[int]]:
+    """An aggregate request submitted by a researcher and approved by ``approvals`` of two
+    board members (quorum two). Returns the request id and both board members' user ids."""
+    with c2c.governance() as session:
+        researcher = create_user(session, "r", [Role.RESEARCHER], None)
+        board = [create_user(session, f"b{i}", [Role.BOARD], None).id for i in (1, 2)]
+        request = gr.create_request(session, researcher.id, RequestInput(
+            kind=RequestKind.AGGREGATE, title="Graduation by gender",
+            purpose="High school graduation gaps by gender.",
+            variables=["hs_graduate"], group_by=["gender"]))
+        gr.submit_request(session, request.id, researcher.id)
+        for member in board[:approvals]:
+            approve(session, request.id, member)
+        session.commit()
+        return request.id, board
+
+
+def approve(session: Session, request_id: str, board_member: int) -> None:
+    gr.decide(session, request_id, board_member, Decision.APPROVE, "fits", quorum=2,
+              default_days=30)

@@ -7,13 +7,10 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
-from dagster_support import make_deployment
+from dagster_support import make_deployment, submitted_request
 
-from core.requests import RequestKind
 from dagster_project.run import materialize_extracts, materialize_pipeline
 from governance import requests as gr
-from governance.requests import Decision, RequestInput
-from governance.users import Role, create_user
 
 
 @pytest.mark.slow
@@ -38,19 +35,7 @@ def test_full_graph_materialises_and_checks_pass(tmp_path: Path,
         serving.close()
 
     # A request that reaches quorum is fulfilled by the extract asset.
-    with dep.c2c.governance() as session:
-        researcher = create_user(session, "r", [Role.RESEARCHER], None)
-        board = [create_user(session, f"b{i}", [Role.BOARD], None) for i in (1, 2)]
-        request = gr.create_request(session, researcher.id, RequestInput(
-            kind=RequestKind.AGGREGATE, title="Graduation by gender",
-            purpose="High school graduation gaps by gender.",
-            variables=["hs_graduate"], group_by=["gender"]))
-        gr.submit_request(session, request.id, researcher.id)
-        for member in board:
-            gr.decide(session, request.id, member.id, Decision.APPROVE, "fits", quorum=2,
-                      default_days=30)
-        session.commit()
-        request_id = request.id
+    request_id, _ = submitted_request(dep.c2c, approvals=2)
     extracts = materialize_extracts(dep.c2c, instance)
     assert extracts.metadata["research_extracts"]["extracts_built"] == 1
     with dep.c2c.governance() as session:

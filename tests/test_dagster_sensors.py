@@ -8,13 +8,9 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from dagster_support import make_deployment
+from dagster_support import approve, make_deployment, submitted_request
 
-from core.requests import RequestKind
 from dagster_project.sensors import approved_request_sensor, landing_sensor
-from governance import requests as gr
-from governance.requests import Decision, RequestInput
-from governance.users import Role, create_user
 
 
 def _tick(deployment_c2c: object, cursor: str | None) -> dg.SensorResult:
@@ -55,18 +51,7 @@ def test_landing_sensor_runs_new_files_only(tmp_path: Path,
 
 def test_request_sensor_waits_for_quorum(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     dep = make_deployment(tmp_path, monkeypatch, data=False)
-    with dep.c2c.governance() as session:
-        researcher = create_user(session, "r", [Role.RESEARCHER], None)
-        board = [create_user(session, f"b{i}", [Role.BOARD], None) for i in (1, 2)]
-        request = gr.create_request(session, researcher.id, RequestInput(
-            kind=RequestKind.AGGREGATE, title="FAFSA by gender",
-            purpose="Completion gaps in financial aid applications.",
-            variables=["fafsa_or_cadaa_completed"], group_by=["gender"]))
-        gr.submit_request(session, request.id, researcher.id)
-        gr.decide(session, request.id, board[0].id, Decision.APPROVE, "fits", quorum=2,
-                  default_days=30)
-        session.commit()
-        request_id = request.id
+    request_id, board = submitted_request(dep.c2c, approvals=1)
 
     def requests_now() -> list[dg.RunRequest]:
         context = dg.build_sensor_context(resources={"c2c": dep.c2c})
@@ -76,8 +61,7 @@ def test_request_sensor_waits_for_quorum(tmp_path: Path, monkeypatch: pytest.Mon
 
     assert requests_now() == []  # one approval of a quorum of two
     with dep.c2c.governance() as session:
-        gr.decide(session, request_id, board[1].id, Decision.APPROVE, "fits", quorum=2,
-                  default_days=30)
+        approve(session, request_id, board[1])
         session.commit()
     started = requests_now()
     assert [r.run_key for r in started] == [f"extract:{request_id}"]
