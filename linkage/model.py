@@ -29,7 +29,8 @@ from linkage.enrolment import MOVE_DAYS, OVERLAP_TOLERANCE_DAYS
 MODEL_COLUMNS = (
     "unit_id", "ssid", "first_name", "first_nick", "given_tokens", "last_name", "last_tokens",
     "last1", "last2", "dob", "dob_str", "dob_sym", "birth_year", "gender", "zip", "address",
-    "city", "enrol_start", "enrol_end",
+    "city", "enrol_start", "enrol_end", "enrolled_schools",
+    "reported_schools",
 )
 
 @dataclass(frozen=True)
@@ -104,6 +105,15 @@ CANDIDATE_RULES: tuple[Rule, ...] = (
     Rule("first_name = last_name swapped, birth_year or zip", condition=(
         "l.first_name = r.last_name AND l.last_name = r.first_name "
         "AND (l.birth_year = r.birth_year OR l.zip = r.zip)")),
+    # ... and swapped in a record with a compound surname (FRANCISCO LOPEZ AGUILAR / LOPEZ
+    # FRANCISCO): the swapped record's surname field holds the given name, its first-name
+    # field one of the other's surname tokens; one rule per direction (Splink pairs l < r)
+    Rule("first_name = last1 swapped with a surname token, dob_sym", condition=(
+        "l.first_name = r.last1 AND l.dob_sym = r.dob_sym "
+        "AND list_contains(l.last_tokens, r.first_name)")),
+    Rule("last1 = first_name swapped with a surname token, dob_sym", condition=(
+        "l.last1 = r.first_name AND l.dob_sym = r.dob_sym "
+        "AND list_contains(r.last_tokens, l.first_name)")),
     _eq("last1", "dob_sym"),
     # the second surname token: only pairs whose first tokens differ (compound surnames)
     Rule("last2, dob_sym", condition=(
@@ -160,6 +170,17 @@ def _joined_part(short: str, long: str) -> str:
     return (f"(length({a}) >= 4 AND length({b}) >= length({a}) + 4 "
             f"AND (starts_with({b}, {a}) OR suffix({b}, {a})))")
 
+# A unit's schools: CALPADS enrolments or the school its CCGI account names (never both).
+_SCHOOLS = 'coalesce("reported_schools_{s}", "enrolled_schools_{s}")'
+
+
+def _kept_part(single: str, compound: str, part: str) -> str:
+    """SQL: the ``single`` side has one surname token and it is the ``part`` (``last1`` or
+    ``last2``) of the ``compound`` side, which has more than one token."""
+    return (f'(len("last_tokens_{single}") = 1 AND len("last_tokens_{compound}") > 1 '
+            f'AND "last1_{single}" = "{part}_{compound}")')
+
+
 def comparisons() -> list[Any]:
     """Fellegi-Sunter comparisons. Names carry term-frequency adjustments on exact levels."""
     first = cl.CustomComparison(
@@ -202,15 +223,27 @@ def comparisons() -> list[Any]:
                 'replace("last_name_l", \' \', \'\') = replace("last_name_r", \' \', \'\')',
                 label_for_charts="same surname with spaces removed (joined compound)",
             ),
-            # one record keeps part of a compound surname (GARCIA / GARCIA LOPEZ): far more
-            # often the same person than two compound surnames sharing one token
-            # ... or of a compound written joined (PEREZ / GARCIAPEREZ): the shorter surname
-            # (4+ letters) starts or ends the longer one with spaces removed
+            # One record keeps part of a compound surname: far more often the same person than
+            # two compound surnames sharing one token. Which part is kept is evidence of its
+            # own: a person who drops one of two surnames (Spanish order: paternal, then
+            # maternal) mostly keeps the first, while a chance match of a single surname is
+            # as likely to hit either part, so EM weighs the two apart.
+            cll.CustomLevel(
+                f"{_kept_part('l', 'r', 'last1')} OR {_kept_part('r', 'l', 'last1')}",
+                label_for_charts="one record keeps only the first surname of the other's two",
+            ),
+            cll.CustomLevel(
+                f"{_kept_part('l', 'r', 'last2')} OR {_kept_part('r', 'l', 'last2')}",
+                label_for_charts="one record keeps only the last surname of the other's two",
+            ),
+            # ... any other subset (two of three surnames), or a compound written joined
+            # (PEREZ / GARCIAPEREZ): the shorter surname (4+ letters) starts or ends the
+            # longer one with spaces removed
             cll.CustomLevel(
                 'list_has_all("last_tokens_l", "last_tokens_r") '
                 'OR list_has_all("last_tokens_r", "last_tokens_l") '
                 f"OR {_joined_part('l', 'r')} OR {_joined_part('r', 'l')}",
-                label_for_charts="one surname is part of the other (compound surnames)",
+                label_for_charts="one surname is part of the other (other compound forms)",
             ),
             cll.CustomLevel('list_has_any("last_tokens_l", "last_tokens_r")',
                             label_for_charts="shares a surname token, each has another"),
@@ -295,6 +328,22 @@ def comparisons() -> list[Any]:
             ],
         ),
         cl.ExactMatch("city"),
+        # Schools (linkage/schools.py): the high school a CCGI account names against the
+        # schools of CALPADS enrolments (or of another CCGI account). Neutral for college
+        # records (no school) and for two CALPADS units (a second SSID comes from a move).
+        cl.CustomComparison(
+            output_column_name="school",
+            comparison_levels=[
+                cll.CustomLevel(
+                    f"{_SCHOOLS.format(s='l')} IS NULL OR {_SCHOOLS.format(s='r')} IS NULL "
+                    'OR ("reported_schools_l" IS NULL AND "reported_schools_r" IS NULL)'
+                ).configure(is_null_level=True),
+                cll.CustomLevel(
+                    f"list_has_any({_SCHOOLS.format(s='l')}, {_SCHOOLS.format(s='r')})",
+                    label_for_charts="school named by CCGI is one the other attended"),
+                cll.ElseLevel(),
+            ],
+        ),
         # Primary-enrolment spans of two CALPADS units (linkage/enrolment.py): one ending
         # within MOVE_DAYS of the other's start is a move between LEAs, the way one student
         # comes to hold a second SSID; spans overlapping by more than the tolerance are two

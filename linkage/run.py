@@ -24,6 +24,7 @@ from linkage.clustering import cluster
 from linkage.enrolment import add_enrolment_spans, enrolment_conflicts
 from linkage.rates import source_pair_rates, subgroup_rates
 from linkage.schema import ensure_schema
+from linkage.schools import add_schools
 from linkage.stable_ids import assign_person_ids
 from linkage.standardise import build_identities
 from linkage.twins import twin_conflicts
@@ -99,6 +100,7 @@ def run_annual_link(
         t = time.perf_counter()
         by_source = build_identities(con, run_id)
         add_enrolment_spans(con)
+        add_schools(con)
         records = sum(by_source.values())
         if records == 0:
             raise InputRejected("no identity records in staging: ingest files before linking")
