@@ -2,13 +2,19 @@
 
 Runs inside the caller's transaction; inserts into staging only when no rule is broken, so
 the caller commits (accepted) or rolls back (rejected) the whole file at once.
+
+Line numbers: ``row_number() OVER ()`` numbers the rows of one ``read_csv`` scan in file order,
+but it makes that scan's whole pipeline (parse, typing, insert) single-threaded. A
+:class:`Source` may therefore name several line-aligned pieces of one file; each piece is its
+own scan numbering its own rows from the count of lines before it, and the scans run side by
+side (``UNION ALL`` under :func:`unordered_inserts`), one thread each.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import duckdb
 
@@ -18,6 +24,7 @@ from core.errors import InputRejected, Location
 from core.partner_formats import CsvFormat
 from ingest.models import FileError
 from ingest.schema import calpads_column_types, csv_column_types
+from ingest.stream import NotUtf8
 from ingest.validate import (
     DATE_FORMATS_CSV,
     MAX_STORED_ERRORS,
@@ -40,6 +47,22 @@ class LoadResult:
     errors: list[FileError] = field(default_factory=list)
     error_count: int = 0
     warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where ``read_csv`` finds a file's plaintext: ``paths`` are consecutive pieces of it.
+
+    ``lines_before[i]``: how many lines of the file come before piece ``i``, so row ``n`` of
+    piece ``i`` is line ``lines_before[i] + n`` (plus a CSV header line).
+    """
+
+    paths: tuple[str, ...]
+    lines_before: tuple[int, ...]
+
+    @classmethod
+    def single(cls, path: str) -> Source:
+        return cls((path,), (0,))
 
 
 @dataclass(frozen=True)
@@ -87,10 +110,10 @@ def sniff_calpads(first_line: str, file_name: str) -> CalpadsShape:
     return CalpadsShape(layout, ods, record_type, len(values))
 
 
-def _read_csv_sql(path: Path, columns: list[str], *, delim: str, header: bool, quote: str) -> str:
+def _read_csv_sql(path: str, columns: list[str], *, delim: str, header: bool, quote: str) -> str:
     cols = "{" + ", ".join(f"{q(c)}: 'VARCHAR'" for c in columns) + "}"
     return (
-        f"read_csv({q(str(path))}, columns = {cols}, delim = {q(delim)}, quote = {q(quote)}, "
+        f"read_csv({q(path)}, columns = {cols}, delim = {q(delim)}, quote = {q(quote)}, "
         f"escape = {q(quote)}, header = {str(header).lower()}, auto_detect = false, "
         "strict_mode = true, null_padding = false, all_varchar = true, "
         f"rejects_table = '_ingest_rej', rejects_scan = '_ingest_rejs', "
@@ -98,43 +121,93 @@ def _read_csv_sql(path: Path, columns: list[str], *, delim: str, header: bool, q
     )
 
 
-def _structural_errors(con: duckdb.DuckDBPyConnection, file_name: str) -> list[FileError]:
+def _scans_sql(source: Source, read_csv: Callable[[str], str], select_list: str,
+               header_lines: int) -> str:
+    """One scan per piece of ``source``, each numbering its rows as lines of the whole file."""
+    return " UNION ALL ".join(
+        f"SELECT {select_list}, row_number() OVER () + {before + header_lines} AS line_no "
+        f"FROM {read_csv(path)}"
+        for path, before in zip(source.paths, source.lines_before, strict=True)
+    )
+
+
+@contextmanager
+def unordered_inserts(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Let the scans of a multi-piece :class:`Source` run side by side (rows carry ``line_no``).
+
+    With ``preserve_insertion_order`` on, DuckDB runs the branches of a ``UNION ALL`` feeding
+    an insert one after the other. The caller wraps a whole load transaction in this (a SET
+    fails inside an aborted transaction); the setting is restored on the shared connection.
+    """
+    row = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
+    before = bool(row[0]) if row else True
+    con.execute("SET preserve_insertion_order = false")
+    try:
+        yield
+    finally:
+        con.execute(f"SET preserve_insertion_order = {str(before).lower()}")
+
+
+def _execute_load(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    """Run an ``INSERT``/``CREATE ... AS`` reading the file; rows written.
+
+    DuckDB rejects invalid UTF-8 itself, as an exception or (with a rejects table) as a
+    rejected line; either way the caller retries the file as Windows-1252.
+    """
+    try:
+        row = con.execute(sql).fetchone()
+    except duckdb.InvalidInputException as exc:
+        if "invalid unicode" in str(exc).lower():
+            raise NotUtf8(str(exc).splitlines()[0]) from exc
+        raise
+    return int(row[0]) if row else 0
+
+
+def _structural_errors(
+    con: duckdb.DuckDBPyConnection, file_name: str, source: Source
+) -> list[FileError]:
+    """Lines ``read_csv`` rejected (column count, ...), numbered as lines of the whole file."""
     rows = con.execute(
-        "SELECT line, error_type, error_message FROM _ingest_rej "
-        "WHERE scan_id = (SELECT max(scan_id) FROM _ingest_rejs) ORDER BY line"
+        "SELECT s.file_path, r.line, r.error_type, r.error_message FROM _ingest_rej r "
+        "JOIN _ingest_rejs s USING (scan_id, file_id) "
+        "WHERE r.scan_id = (SELECT max(scan_id) FROM _ingest_rejs)"
     ).fetchall()
+    offsets = dict(zip(source.paths, source.lines_before, strict=True))
+    if any(str(error_type) == "INVALID ENCODING" for _, _, error_type, _ in rows):
+        raise NotUtf8("read_csv found bytes that are not UTF-8")
     errors: list[FileError] = []
     seen: set[tuple[int, str]] = set()
-    for line, error_type, message in rows:
+    for path, piece_line, error_type, message in rows:
+        line = int(piece_line) + offsets.get(str(path), 0)
         rule = str(error_type).lower().replace(" ", "_")
         if rule in ("too_many_columns", "missing_columns"):
             rule = "column_count"
-        if (int(line), rule) in seen:  # DuckDB reports a short line once per missing column
+        if (line, rule) in seen:  # DuckDB reports a short line once per missing column
             continue
-        seen.add((int(line), rule))
-        errors.append(FileError(file=file_name, line=int(line), rule=rule, message=str(message)))
-    return errors
+        seen.add((line, rule))
+        errors.append(FileError(file=file_name, line=line, rule=rule, message=str(message)))
+    return sorted(errors, key=lambda e: e.line or 0)
 
 
 def _bulk_load(
-    con: duckdb.DuckDBPyConnection, source_sql: str, select_list: str, line_offset: int,
-    file_name: str,
+    con: duckdb.DuckDBPyConnection, source: Source, read_csv: Callable[[str], str],
+    select_list: str, header_lines: int, file_name: str,
 ) -> tuple[list[FileError], int]:
     """Read the whole file into ``LOAD_TABLE`` (trimmed, empty -> NULL, with line_no)."""
-    con.execute(
+    loaded = _execute_load(
+        con,
         f"CREATE OR REPLACE TEMP TABLE {LOAD_TABLE} AS "
-        f"SELECT row_number() OVER () + {line_offset} AS line_no, {select_list} FROM {source_sql}"
+        f"{_scans_sql(source, read_csv, select_list, header_lines)}",
     )
-    structural = _structural_errors(con, file_name)
-    count_row = con.execute(f"SELECT count(*) FROM {LOAD_TABLE}").fetchone()
-    return structural, int(count_row[0]) if count_row else 0
+    return _structural_errors(con, file_name, source), loaded
 
 
 class DiagnoseNeeded(Exception):
-    """The fast path met a value it cannot type (a bad date): reload the file to name the rows."""
+    """The fast path met a bad value (untypable date, broken rule): reload to name every one."""
 
 
-BAD_DATE_MARK = "c2c-invalid-date"
+# error() text the fast path raises on a bad value; it aborts the INSERT at the first one.
+BAD_VALUE_MARK = "c2c-bad-value"
 
 
 def _calpads_rules(shape: CalpadsShape, year_id: str | None, partner_org: str | None) -> list[Rule]:
@@ -167,7 +240,7 @@ def _typed(col: str, sql_type: str, value: str, strict_dates: bool) -> str:
         if strict_dates:  # a bad date stops the fast path; the diagnostic pass names the row
             return (f"CASE WHEN {value} IS NULL THEN NULL WHEN length({value}) = 8 "
                     f"THEN CAST(coalesce(try_strptime({value}, '%Y%m%d'), "
-                    f"error({q(BAD_DATE_MARK)})) AS DATE) ELSE error({q(BAD_DATE_MARK)}) END")
+                    f"error({q(BAD_VALUE_MARK)})) AS DATE) ELSE error({q(BAD_VALUE_MARK)}) END")
         return f"CAST(strptime({value}, '%Y%m%d') AS DATE)"
     if col == "record_type_code":
         return f"upper({value})"
@@ -176,7 +249,7 @@ def _typed(col: str, sql_type: str, value: str, strict_dates: bool) -> str:
 
 def load_calpads(
     con: duckdb.DuckDBPyConnection,
-    fifo: Path,
+    source: Source,
     *,
     file_id: str,
     file_name: str,
@@ -188,46 +261,42 @@ def load_calpads(
     """Load a caret file of the given shape; check rules; rows stay in staging only when clean.
 
     Fast path (``fast``): one streaming ``INSERT INTO staging ... SELECT ... FROM read_csv``
-    typing as it goes, then the rules as one SQL scan over the file's new staging rows (text
-    columns are kept as sent, so values can be named). A value that cannot be typed (bad
-    date) raises :class:`DiagnoseNeeded`; the caller rolls back and calls again with
-    ``fast=False``, which loads all-VARCHAR into a temp table first so every bad value is named.
+    that types every value and checks every rule as it goes: the first bad value (a broken
+    rule, a date that cannot be typed) stops it with ``error()`` and raises
+    :class:`DiagnoseNeeded`. Clean files, the common case, are thus read once. The caller
+    then rolls back and calls again with ``fast=False``, which loads all-VARCHAR into a temp
+    table and checks the rules as one scan over it, so every bad value is named with its line.
     """
     layout, ods = shape.layout, shape.ods
     names = layout.column_names(ods)
     types = calpads_column_types(layout.file_type)
     table = tables.calpads_staging(layout.file_type)
-    source = _read_csv_sql(fifo, names, delim="^", header=False, quote="")
     rules = _calpads_rules(shape, year_id, partner_org)
+    select_list = ", ".join(f"nullif(trim({c}), '') AS {c}" for c in names)
+    scans = _scans_sql(source, _caret_reader(names), select_list, 0)
     result = LoadResult()
     if fast:
-        exprs = ", ".join(_typed(c, types[c], f"nullif(trim({c}), '')", True) for c in names)
+        # Dates are checked by typing them (strict); the other rules by the line_no guard.
+        text_rules = [r for r in rules if not r.rule.startswith("date_")]
         try:
-            con.execute(
-                f"INSERT INTO {table} ({', '.join(names)}, file_id, line_no) "
-                f"SELECT {exprs}, {q(file_id)}, row_number() OVER () FROM {source}"
-            )
+            loaded = _execute_load(con, _checked_insert_sql(table, names, types, text_rules,
+                                                            file_id, scans))
         except duckdb.InvalidInputException as exc:
-            if BAD_DATE_MARK in str(exc):
+            if BAD_VALUE_MARK in str(exc):
                 raise DiagnoseNeeded() from exc
             raise
-        structural = _structural_errors(con, file_name)
+        structural = _structural_errors(con, file_name, source)
         if structural:
             result.errors, result.error_count = structural, len(structural)
             return result
-        loaded_row = con.execute(f"SELECT count(*) FROM {table} WHERE file_id = ?", [file_id])
-        loaded = int((loaded_row.fetchone() or (0,))[0])
         if loaded == 0:
             raise _reject(file_name, "the file has no records", None, None, None,
                           "file_not_empty")
-        text_rules = [r for r in rules if not r.rule.startswith("date_")]
-        scope = f"(SELECT * FROM {table} WHERE file_id = {q(file_id)})"
-        result.errors, result.error_count = find_errors(con, scope, text_rules, file_name)
-        result.rows = 0 if result.error_count else loaded
+        result.rows = loaded
         return result
 
-    select_list = ", ".join(f"nullif(trim({c}), '') AS {c}" for c in names)
-    structural, loaded = _bulk_load(con, source, select_list, 0, file_name)
+    structural, loaded = _bulk_load(con, source, _caret_reader(names), select_list, 0,
+                                    file_name)
     if structural:
         result.errors, result.error_count = structural, len(structural)
         return result
@@ -244,6 +313,27 @@ def load_calpads(
     con.execute(f"DROP TABLE {LOAD_TABLE}")
     result.rows = loaded
     return result
+
+
+def _caret_reader(names: list[str]) -> Callable[[str], str]:
+    return lambda path: _read_csv_sql(path, names, delim="^", header=False, quote="")
+
+
+def _checked_insert_sql(table: str, names: list[str], types: Mapping[str, str],
+                        rules: list[Rule], file_id: str, scans: str) -> str:
+    """``INSERT`` typing every value; ``line_no`` raises the mark on a row breaking a rule.
+
+    The rule conditions see the trimmed text (the scans' columns), as the diagnostic pass does.
+    """
+    typed = ", ".join(_typed(c, types[c], c, True) for c in names)
+    line_no = "line_no"
+    if rules:
+        broken = " OR ".join(f"coalesce({r.condition}, false)" for r in rules)
+        line_no = f"CASE WHEN {broken} THEN error({q(BAD_VALUE_MARK)}) ELSE line_no END"
+    return (
+        f"INSERT INTO {table} ({', '.join(names)}, file_id, line_no) "
+        f"SELECT {typed}, {q(file_id)}, {line_no} FROM ({scans})"
+    )
 
 
 # --- college and CCGI CSV files -------------------------------------------------------------
@@ -296,7 +386,7 @@ def sniff_csv(
 
 def load_csv(
     con: duckdb.DuckDBPyConnection,
-    fifo: Path,
+    source: Source,
     *,
     file_id: str,
     file_name: str,
@@ -305,13 +395,17 @@ def load_csv(
 ) -> LoadResult:
     fmt = shape.fmt
     positional = [f"c{i}" for i in range(shape.file_columns)]
-    source = _read_csv_sql(fifo, positional, delim=",", header=True, quote='"')
     picked = {name: pos for pos, name in zip(positional, shape.mapping, strict=True) if name}
     select_list = ", ".join(
         f"nullif(trim({picked[c]}), '') AS {c}" if c in picked else f"CAST(NULL AS VARCHAR) AS {c}"
         for c in fmt.columns
     )
-    structural, loaded = _bulk_load(con, source, select_list, 1, file_name)
+    def reader(path: str) -> str:
+        return _read_csv_sql(path, positional, delim=",", header=True, quote='"')
+
+    # One scan only: a quoted CSV value may hold a newline, so the file cannot be cut at one.
+    assert len(source.paths) == 1, "CSV files are read in one piece"
+    structural, loaded = _bulk_load(con, source, reader, select_list, 1, file_name)
     result = LoadResult(warnings=list(shape.warnings))
     if structural:
         result.errors, result.error_count = structural, len(structural)

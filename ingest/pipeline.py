@@ -7,6 +7,11 @@ Order for every received file (DESIGN.md "Data flow"):
 4. load in one transaction: bulk read, rules in SQL, typed insert, supersede older files of the
    same partner + kind + period, write the receipt. A killed process commits nothing, and the
    manifest row still says ``received``, so running again completes the load.
+
+How DuckDB reads the plaintext: a UTF-8 file stored whole is read straight from the raw store
+(``ingest.rawfs``, decrypted in memory, parallel). Zip members, reassembled parts and
+Windows-1252 files go through a FIFO fed by a writer thread (``ingest.stream``), which unpacks,
+joins or transcodes on the way. Neither writes plaintext anywhere.
 """
 
 from __future__ import annotations
@@ -24,17 +29,19 @@ from core.calpads import FILE_TYPES, academic_year_id, short_year
 from core.errors import InputRejected, Location
 from core.partner_formats import CSV_FORMATS
 from core.partners import Partner
-from ingest import archive, manifest
+from ingest import archive, manifest, rawfs
 from ingest.identify import NameInfo, identify_name, parse_part, year_is_consistent
 from ingest.load import (
     CalpadsShape,
     CsvShape,
     DiagnoseNeeded,
     LoadResult,
+    Source,
     load_calpads,
     load_csv,
     sniff_calpads,
     sniff_csv,
+    unordered_inserts,
 )
 from ingest.manifest import FileRow
 from ingest.models import FileError, Receipt, ReceiptStatus
@@ -43,6 +50,9 @@ from ingest.schema import ensure_schema
 from ingest.stream import BOM, NotUtf8, fifo_feed, normalised
 
 FIRST_LINE_LIMIT = 1024 * 1024
+# A CALPADS file at least this big is read as one piece per DuckDB thread (ingest.load):
+# cutting it costs a decrypting pass that counts lines, about a second per GiB.
+SPLIT_MIN_BYTES = 64 * 1024 * 1024
 ColumnMaps = Mapping[str, Mapping[str, str]]
 
 
@@ -460,25 +470,21 @@ def _process(ctx: _Ctx, row: FileRow) -> Receipt:
 def _load(ctx: _Ctx, row: FileRow, found: _Identified, encoding: str, fast: bool) -> Receipt:
     """One transaction: bulk load + rules; commit with supersede + receipt, or roll back."""
     con = ctx.con
-    chunks = normalised(_opener(ctx, row)(), encoding)
+    with unordered_inserts(con):  # staging rows carry line_no; physical order is irrelevant
+        return _load_transaction(ctx, row, found, encoding, fast)
+
+
+def _load_transaction(
+    ctx: _Ctx, row: FileRow, found: _Identified, encoding: str, fast: bool
+) -> Receipt:
+    con = ctx.con
     con.execute("BEGIN")
     committed = False
     try:
-        with fifo_feed(chunks) as feed:
-            loader_error: Exception | None = None
-            try:
-                result = _run_loader(ctx, row, found, feed.fifo, fast)
-            except (InputRejected, DiagnoseNeeded, duckdb.Error) as exc:
-                loader_error = exc
-            feed.stop()
-            # The writer's own failure (not UTF-8, tampered raw file) explains a reader failure.
-            if feed.error is not None and not isinstance(feed.error, BrokenPipeError):
-                raise feed.error
-            if loader_error is not None:
-                raise loader_error
-            if not feed.finished:
-                raise InputRejected("the file could not be read to its end",
-                                    Location(row.original_name, rule="unreadable"))
+        if row.origin == "raw" and encoding == "utf-8":
+            result = _load_direct(ctx, row, found, fast)
+        else:
+            result = _load_piped(ctx, row, found, encoding, fast)
         row.encoding = encoding
         if result.error_count:
             con.execute("ROLLBACK")
@@ -507,17 +513,71 @@ def _load(ctx: _Ctx, row: FileRow, found: _Identified, encoding: str, fast: bool
     return manifest.read_receipt(con, row.file_id) or receipt
 
 
+def _load_direct(ctx: _Ctx, row: FileRow, found: _Identified, fast: bool) -> LoadResult:
+    """DuckDB reads the stored file itself through ``c2craw://`` (in parallel, no FIFO).
+
+    DuckDB checks the UTF-8 itself (``NotUtf8`` from the loader retries as Windows-1252) and
+    drops a leading BOM. A failed decryption (wrong key, altered file) is raised as such, not
+    as whatever DuckDB made of it.
+    """
+    sha = row.sha256 or row.file_id
+    with rawfs.registered(ctx.con, ctx.raw_dir, ctx.key) as fs:
+        try:
+            return _run_loader(ctx, row, found, _direct_source(ctx, sha, found, row), fast)
+        except (InputRejected, DiagnoseNeeded, NotUtf8, duckdb.Error) as exc:
+            if fs.error is not None:
+                raise fs.error from exc
+            raise
+
+
+def _direct_source(ctx: _Ctx, sha: str, found: _Identified, row: FileRow) -> Source:
+    """The whole stored file, or for a big CALPADS file one line-aligned piece per thread.
+
+    CSV files stay whole: a quoted value may hold a newline, so a cut could split a record.
+    """
+    if found.calpads is None or int(row.size_bytes or 0) < SPLIT_MIN_BYTES:
+        return Source.single(rawfs.whole_path(sha))
+    threads_row = ctx.con.execute("SELECT current_setting('threads')").fetchone()
+    threads = int(threads_row[0]) if threads_row else 1
+    pieces = rawfs.line_ranges(ctx.raw_dir, sha, ctx.key, max(1, threads))
+    return Source(tuple(rawfs.range_path(sha, p) for p in pieces),
+                  tuple(p.lines_before for p in pieces))
+
+
+def _load_piped(
+    ctx: _Ctx, row: FileRow, found: _Identified, encoding: str, fast: bool
+) -> LoadResult:
+    """DuckDB reads a FIFO that a writer thread fills with decrypted (transcoded) bytes."""
+    chunks = normalised(_opener(ctx, row)(), encoding)
+    with fifo_feed(chunks) as feed:
+        loader_error: Exception | None = None
+        try:
+            result = _run_loader(ctx, row, found, Source.single(str(feed.fifo)), fast)
+        except (InputRejected, DiagnoseNeeded, NotUtf8, duckdb.Error) as exc:
+            loader_error = exc
+        feed.stop()
+        # The writer's own failure (not UTF-8, tampered raw file) explains a reader failure.
+        if feed.error is not None and not isinstance(feed.error, BrokenPipeError):
+            raise feed.error
+        if loader_error is not None:
+            raise loader_error
+        if not feed.finished:
+            raise InputRejected("the file could not be read to its end",
+                                Location(row.original_name, rule="unreadable"))
+    return result
+
+
 def _run_loader(
-    ctx: _Ctx, row: FileRow, found: _Identified, fifo: Path, fast: bool
+    ctx: _Ctx, row: FileRow, found: _Identified, source: Source, fast: bool
 ) -> LoadResult:
     if found.calpads is not None:
         return load_calpads(
-            ctx.con, fifo, file_id=row.file_id, file_name=row.original_name, shape=found.calpads,
-            year_id=academic_year_id(row.period) if row.period else None,
+            ctx.con, source, file_id=row.file_id, file_name=row.original_name,
+            shape=found.calpads, year_id=academic_year_id(row.period) if row.period else None,
             partner_org=row.partner_org, fast=fast,
         )
     assert found.csv is not None
-    return load_csv(ctx.con, fifo, file_id=row.file_id, file_name=row.original_name,
+    return load_csv(ctx.con, source, file_id=row.file_id, file_name=row.original_name,
                     shape=found.csv, partner_org=row.partner_org)
 
 
