@@ -30,7 +30,7 @@ MODEL_COLUMNS = (
     "unit_id", "ssid", "first_name", "first_nick", "given_tokens", "last_name", "last_tokens",
     "last1", "last2", "dob", "dob_str", "dob_sym", "birth_year", "gender", "zip", "address",
     "city", "enrol_start", "enrol_end", "enrolled_schools",
-    "reported_schools",
+    "reported_schools", "guardian_tokens",
 )
 
 @dataclass(frozen=True)
@@ -70,6 +70,7 @@ def _eq(*columns: str) -> Rule:
 # them: at 200k students the rules generated 4.7M candidate pairs for 1.6M distinct ones.
 _NAMES_DIFFER = ("coalesce(l.first_name <> r.first_name, true) "
                  "AND coalesce(l.last1 <> r.last1, true) AND coalesce(l.last2 <> r.last2, true)")
+_PREFIX = "left(replace({s}.last_name, ' ', ''), 4)"
 _HALF_1 = "substr({s}.ssid, 1, length({s}.ssid) // 2)"
 _HALF_2 = "substr({s}.ssid, length({s}.ssid) // 2 + 1)"
 
@@ -118,6 +119,12 @@ CANDIDATE_RULES: tuple[Rule, ...] = (
     # the second surname token: only pairs whose first tokens differ (compound surnames)
     Rule("last2, dob_sym", condition=(
         "l.last2 = r.last2 AND l.dob_sym = r.dob_sym AND coalesce(l.last1 <> r.last1, true)")),
+    # a compound written joined meets its parts (MORALESJIMENEZ / MORALES, DIAZRAMIREZ /
+    # DIAZ RAMIREZ) when the first names differ too (PEPE / JOSE): same first four letters
+    # of the surname with spaces removed; pairs sharing the first token came from last1
+    Rule("surname prefix (4, spaces removed), dob_sym", condition=(
+        f"{_PREFIX.format(s='l')} = {_PREFIX.format(s='r')} AND l.dob_sym = r.dob_sym "
+        "AND coalesce(l.last1 <> r.last1, true)")),
     Rule("first_name, dob_sym", condition=(
         "l.first_name = r.first_name AND l.dob_sym = r.dob_sym "
         "AND coalesce(l.last1 <> r.last1, true) AND coalesce(l.last2 <> r.last2, true)")),
@@ -247,6 +254,13 @@ def comparisons() -> list[Any]:
             ),
             cll.CustomLevel('list_has_any("last_tokens_l", "last_tokens_r")',
                             label_for_charts="shares a surname token, each has another"),
+            # the surnames differ, but one is a surname of a guardian the other record lists
+            # (linkage/guardians.py): each record kept a different one of two surnames
+            cll.CustomLevel(
+                'list_has_any("last_tokens_l", "guardian_tokens_r") '
+                'OR list_has_any("last_tokens_r", "guardian_tokens_l")',
+                label_for_charts="surname is a guardian's surname on the other record",
+            ),
             cll.CustomLevel(
                 'list_has_any("last_tokens_l", "given_tokens_r") '
                 'OR list_has_any("last_tokens_r", "given_tokens_l")',
@@ -337,7 +351,8 @@ def comparisons() -> list[Any]:
                 cll.CustomLevel(
                     f"{_SCHOOLS.format(s='l')} IS NULL OR {_SCHOOLS.format(s='r')} IS NULL "
                     'OR ("reported_schools_l" IS NULL AND "reported_schools_r" IS NULL)'
-                ).configure(is_null_level=True),
+                ).configure(is_null_level=True,
+                            label_for_charts="no school to compare (college, two CALPADS units)"),
                 cll.CustomLevel(
                     f"list_has_any({_SCHOOLS.format(s='l')}, {_SCHOOLS.format(s='r')})",
                     label_for_charts="school named by CCGI is one the other attended"),
