@@ -22,6 +22,7 @@ from linkage import model, review
 from linkage.backend import close_db_api, create_db_api
 from linkage.clustering import cluster
 from linkage.enrolment import add_enrolment_spans, enrolment_conflicts
+from linkage.guardians import add_guardian_tokens
 from linkage.rates import source_pair_rates, subgroup_rates
 from linkage.schema import ensure_schema
 from linkage.schools import add_schools
@@ -101,6 +102,7 @@ def run_annual_link(
         by_source = build_identities(con, run_id)
         add_enrolment_spans(con)
         add_schools(con)
+        add_guardian_tokens(con)
         records = sum(by_source.values())
         if records == 0:
             raise InputRejected("no identity records in staging: ingest files before linking")

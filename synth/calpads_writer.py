@@ -86,6 +86,43 @@ _STREETS = ("Main St", "Oak Ave", "Mission Blvd", "Chavez Ave", "Pine St", "Oliv
 
 
 ALIAS_RATE = 0.05  # students with a preferred first name recorded as SENR alias
+# Guardians recorded in SINF. Assumed rates (no published figures): guardian 1 is the mother
+# as often as the first-name draw says (60%), a second guardian (the other parent) is listed
+# for half the students, and one guardian in ten is not a parent (grandparent, foster
+# parent, step-parent: an unrelated surname). A mother's own surname is the student's
+# second surname in a two-surname family; elsewhere she shares the family surname mostly.
+SECOND_GUARDIAN_RATE = 0.5
+UNRELATED_GUARDIAN_RATE = 0.1
+MOTHER_SHARES_SURNAME = 0.8
+
+
+@dataclass(frozen=True)
+class Guardian:
+    first: str
+    last: str
+
+
+def _guardian_surname(person: Person, female: bool, rng: random.Random) -> str:
+    truth = person.truth
+    if rng.random() < UNRELATED_GUARDIAN_RATE:
+        return person.group.pick_surname(rng)
+    if not female:
+        return truth.surname1
+    if truth.surname2:
+        return truth.surname2
+    return truth.surname1 if rng.random() < MOTHER_SHARES_SURNAME else (
+        person.group.pick_surname(rng))
+
+
+def _guardians(
+    person: Person, first_female: bool, first_name: str, rng: random.Random
+) -> tuple[Guardian, ...]:
+    """Guardian 1 (and sometimes 2, the other parent) as SINF records them."""
+    found = [Guardian(first_name, _guardian_surname(person, first_female, rng))]
+    if rng.random() < SECOND_GUARDIAN_RATE:
+        other = (person.group.male if first_female else person.group.female).pick(rng)
+        found.append(Guardian(other, _guardian_surname(person, not first_female, rng)))
+    return tuple(found)
 
 
 def _alias(person: Person, rng: random.Random) -> str:
@@ -93,6 +130,14 @@ def _alias(person: Person, rng: random.Random) -> str:
         return ""
     options = nicknames_for(person.truth.first)
     return rng.choice(options) if options else ""
+
+
+def _guardian_fields(guardians: tuple[Guardian, ...]) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for number, guardian in enumerate(guardians, start=1):
+        fields[f"guardian_{number}_first_name"] = guardian.first
+        fields[f"guardian_{number}_last_name"] = guardian.last
+    return fields
 
 
 @dataclass
@@ -111,7 +156,7 @@ class Profile:
     birth_country: str
     us_entry: date | None
     parent_ed: str
-    guardian_first: str
+    guardians: tuple[Guardian, ...]
     elective: Course
     alias: str  # preferred first name the school also records (SENR alias), "" mostly
     cte_pathway: Pathway | None = None
@@ -133,6 +178,8 @@ class CalpadsWriter:
         self.truth = truth
         self.rng = random.Random(f"{seed}:calpads")
         self.noise_rng = random.Random(f"{seed}:noise:calpads")
+        # own stream: guardians drawn here leave every other generated value unchanged
+        self.guardian_rng = random.Random(f"{seed}:guardians:calpads")
         self.profiles: dict[int, Profile] = {}
         self.identities: dict[tuple[int, str], tuple[RecordedIdentity, int]] = {}
         self.local_counter: dict[str, int] = {}
@@ -169,13 +216,19 @@ class CalpadsWriter:
             birth_city="" if foreign else lea.city, birth_state="" if foreign else "CA",
             birth_country=birth_country, us_entry=us_entry,
             parent_ed=rng.choice(("10", "11", "12", "12", "13", "13", "14", "14", "15")),
-            guardian_first=(person.group.female if rng.random() < 0.6 else person.group.male)
-            .pick(rng),
+            guardians=self._guardians(person),
             elective=rng.choice(ELECTIVES), alias=_alias(person, rng), cte_pathway=cte,
             cte_start=rng.choice((10, 10, 11)),
         )
         self.profiles[person.index] = prof
         return prof
+
+    def _guardians(self, person: Person) -> tuple[Guardian, ...]:
+        # Guardian 1's sex and first name come from the main stream (as they always have), the
+        # rest from the guardian stream, so no other generated value moves.
+        female = self.rng.random() < 0.6
+        first_name = (person.group.female if female else person.group.male).pick(self.rng)
+        return _guardians(person, female, first_name, self.guardian_rng)
 
     def identity(self, person: Person, lea: Lea) -> tuple[RecordedIdentity, int]:
         key = (person.index, lea.code)
@@ -291,8 +344,7 @@ class CalpadsWriter:
             "us_school_under_three_years": "N" if prof.us_entry is None else "Y"
             if (stint.start - prof.us_entry).days < 3 * 365 else "N",
             "parent_education_level": prof.parent_ed,
-            "guardian_1_first_name": prof.guardian_first,
-            "guardian_1_last_name": person.truth.surname1,
+            **_guardian_fields(prof.guardians),
             "upload_date": uploaded, "last_date_updated": uploaded,
         }))
         owners["SINF"].append(owner)

@@ -153,3 +153,41 @@ def test_names_are_utf8_with_accents(tree: Path) -> None:
         names.extend(row["last_name"] + row["first_name"] for _, row in calpads_rows(path))
     assert any(not n.isascii() for n in names)
     assert any("-" in n for n in names)
+
+
+def test_sinf_guardians_are_parents_with_the_family_surnames(tree: Path) -> None:
+    """Guardian 1 always, guardian 2 (the other parent) for about half the students; a
+    parent's surname is one of the student's, an unrelated guardian's mostly not."""
+    students: dict[tuple[str, str], dict[str, str]] = {}
+    for path in calpads_files(tree):
+        if path.name.startswith("SINF"):
+            for _, row in calpads_rows(path):
+                students[(row["reporting_lea"], row["ssid"])] = row
+    assert students and all(r["guardian_1_last_name"] for r in students.values())
+    second = sum(bool(r["guardian_2_last_name"]) for r in students.values()) / len(students)
+    assert 0.4 < second < 0.6
+    shares = sum(r["guardian_1_last_name"].split("-")[0].split(" ")[0] in r["last_name"]
+                 for r in students.values()) / len(students)
+    assert 0.5 < shares < 0.95  # recorded surnames carry noise; mothers and others differ
+
+
+def test_guardian_surnames_follow_two_surname_naming() -> None:
+    import random
+    from types import SimpleNamespace
+
+    from synth.calpads_writer import _guardian_surname
+
+    rng = random.Random(3)
+    group = SimpleNamespace(pick_surname=lambda r: "OTHER")
+    two = SimpleNamespace(truth=SimpleNamespace(surname1="GONZALEZ", surname2="ZUNIGA"),
+                          group=group)
+    one = SimpleNamespace(truth=SimpleNamespace(surname1="SMITH", surname2=""), group=group)
+    draws = 4000
+
+    def share(person: object, female: bool, surname: str) -> float:
+        return sum(_guardian_surname(person, female, rng) == surname  # type: ignore[arg-type]
+                   for _ in range(draws)) / draws
+
+    assert 0.87 < share(two, False, "GONZALEZ") < 0.93  # father: first surname
+    assert 0.87 < share(two, True, "ZUNIGA") < 0.93  # mother: her own, the second
+    assert 0.68 < share(one, True, "SMITH") < 0.76  # a mother shares a single surname mostly

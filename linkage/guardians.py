@@ -1,0 +1,67 @@
+"""Guardian surnames: a parent's surname is one of a two-surname student's surnames.
+
+CALPADS SINF records up to two guardians. In a two-surname family the father's surname is the
+student's first surname and the mother's the second, so a record that keeps only one of the
+student's surnames (GONZALEZ) still meets a record that keeps the other (ZUNIGA) through the
+guardian listed with it. The tokens of every guardian surname a CALPADS unit's SINF rows carry
+go to ``mdm.identities.guardian_tokens`` (NULL for other sources and for units without one);
+the model compares them with the other record's surname tokens as one level of the surname
+comparison, and EM weighs it (a guardian's surname is also often simply the family surname).
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pyarrow as pa
+
+from core import tables
+from linkage import names
+from linkage.schema import table_exists
+
+GUARDIAN_SURNAME_FIELDS = ("guardian_1_last_name", "guardian_2_last_name")
+
+
+def _sinf_fields(con: duckdb.DuckDBPyConnection) -> list[str]:
+    schema, name = tables.calpads_staging("SINF").split(".", 1)
+    cols = {r[0] for r in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = ? "
+        "AND table_name = ? AND table_catalog = current_database()", [schema, name]
+    ).fetchall()}
+    return [f for f in GUARDIAN_SURNAME_FIELDS if f in cols]
+
+
+def add_guardian_tokens(con: duckdb.DuckDBPyConnection) -> None:
+    """Add ``guardian_tokens`` (sorted distinct surname tokens of the unit's guardians)."""
+    con.execute(
+        f"ALTER TABLE {tables.IDENTITIES} ADD COLUMN IF NOT EXISTS guardian_tokens VARCHAR[]")
+    sinf = tables.calpads_staging("SINF")
+    if not table_exists(con, sinf):
+        return
+    fields = _sinf_fields(con)
+    if not fields:
+        return
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _link_guardians AS "
+        + " UNION ".join(
+            f"SELECT DISTINCT trim(reporting_lea) AS lea, trim(ssid) AS ssid, {f} AS raw "
+            f"FROM {sinf} WHERE nullif(trim({f}), '') IS NOT NULL" for f in fields))
+    # each distinct raw surname is tokenised once in Python (the same rules as the students')
+    raws = [r[0] for r in con.execute("SELECT DISTINCT raw FROM _link_guardians").fetchall()]
+    lookup = pa.table({
+        "raw": pa.array(raws, pa.string()),
+        "tokens": pa.array([names.surname_tokens(v) for v in raws], pa.list_(pa.string())),
+    })
+    con.register("_link_guardian_tokens", lookup)
+    try:
+        con.execute(f"""
+            UPDATE {tables.IDENTITIES} i SET guardian_tokens = g.tokens
+            FROM (SELECT lea, ssid, list_sort(list(DISTINCT token)) AS tokens
+                  FROM (SELECT g.lea, g.ssid, unnest(t.tokens) AS token
+                        FROM _link_guardians g JOIN _link_guardian_tokens t USING (raw))
+                  GROUP BY ALL) g
+            WHERE i.source_system = 'calpads' AND i.partner_org = g.lea
+              AND i.source_person_id = g.ssid
+        """)
+    finally:
+        con.unregister("_link_guardian_tokens")
+        con.execute("DROP TABLE IF EXISTS _link_guardians")
