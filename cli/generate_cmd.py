@@ -24,7 +24,8 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Generate synthetic CALPADS, college and CCGI files plus truth.parquet."""
-        console = Console()
+        # soft wrap: the summary line holds a path, and a hard wrap would split it
+        console = Console(soft_wrap=True)
         year_list = [y for y in years.split(",") if y.strip()]
         with Progress(
             TextColumn("[bold]{task.description}"), BarColumn(),
