@@ -26,7 +26,7 @@ import pyarrow as pa
 
 from core import tables
 from linkage.clustering import components
-from linkage.schema import table_exists
+from linkage.schema import IdentityColumns, table_exists
 
 # A reporting lag of up to a month between one LEA's exit and the next LEA's start is normal.
 OVERLAP_TOLERANCE_DAYS = 30
@@ -49,25 +49,21 @@ def _has_enrolment_dates(con: duckdb.DuckDBPyConnection) -> bool:
     return cols >= _NEEDED
 
 
-def add_enrolment_spans(con: duckdb.DuckDBPyConnection) -> None:
-    """Add ``enrol_start`` / ``enrol_end`` to ``mdm.identities``: the first primary enrolment
-    start and last exit (open = NULL exit -> far future) of each CALPADS unit, NULL for the
-    others. The model compares them: one unit's exit close to the other's start (a move
-    between LEAs) is evidence for one student holding two SSIDs."""
-    con.execute(f"ALTER TABLE {tables.IDENTITIES} ADD COLUMN IF NOT EXISTS enrol_start DATE")
-    con.execute(f"ALTER TABLE {tables.IDENTITIES} ADD COLUMN IF NOT EXISTS enrol_end DATE")
+def enrolment_span_columns(con: duckdb.DuckDBPyConnection) -> IdentityColumns:
+    """``enrol_start`` / ``enrol_end``: the first primary enrolment start and last exit
+    (open = NULL exit -> far future) of each CALPADS unit, NULL for the others. The model
+    compares them: one unit's exit close to the other's start (a move between LEAs) is
+    evidence for one student holding two SSIDs."""
+    columns = {"enrol_start": "DATE", "enrol_end": "DATE"}
     if not _has_enrolment_dates(con):
-        return
-    con.execute(f"""
-        UPDATE {tables.IDENTITIES} i SET enrol_start = s.s, enrol_end = s.e
-        FROM (SELECT reporting_lea AS lea, ssid, min(enrollment_start_date) AS s,
-                     max(coalesce(enrollment_exit_date, DATE '9999-12-31')) AS e
-              FROM {tables.calpads_staging("SENR")}
-              WHERE enrollment_status_code = '10' AND enrollment_start_date IS NOT NULL
-              GROUP BY ALL) s
-        WHERE i.source_system = 'calpads' AND i.partner_org = s.lea
-          AND i.source_person_id = s.ssid
-    """)
+        return IdentityColumns(columns, None)
+    return IdentityColumns(columns, f"""
+        SELECT 'calpads' AS source_system, trim(reporting_lea) AS partner_org,
+               trim(ssid) AS source_person_id, min(enrollment_start_date) AS enrol_start,
+               max(coalesce(enrollment_exit_date, DATE '9999-12-31')) AS enrol_end
+        FROM {tables.calpads_staging("SENR")}
+        WHERE enrollment_status_code = '10' AND enrollment_start_date IS NOT NULL
+        GROUP BY ALL""")
 
 
 def enrolment_conflicts(

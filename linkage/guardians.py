@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from core import tables
 from linkage import names
-from linkage.schema import table_exists
+from linkage.schema import IdentityColumns, table_exists
 
 GUARDIAN_SURNAME_FIELDS = ("guardian_1_last_name", "guardian_2_last_name")
 
@@ -30,16 +30,13 @@ def _sinf_fields(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [f for f in GUARDIAN_SURNAME_FIELDS if f in cols]
 
 
-def add_guardian_tokens(con: duckdb.DuckDBPyConnection) -> None:
-    """Add ``guardian_tokens`` (sorted distinct surname tokens of the unit's guardians)."""
-    con.execute(
-        f"ALTER TABLE {tables.IDENTITIES} ADD COLUMN IF NOT EXISTS guardian_tokens VARCHAR[]")
+def guardian_columns(con: duckdb.DuckDBPyConnection) -> IdentityColumns:
+    """``guardian_tokens``: sorted distinct surname tokens of the unit's guardians."""
+    columns = {"guardian_tokens": "VARCHAR[]"}
     sinf = tables.calpads_staging("SINF")
-    if not table_exists(con, sinf):
-        return
-    fields = _sinf_fields(con)
+    fields = _sinf_fields(con) if table_exists(con, sinf) else []
     if not fields:
-        return
+        return IdentityColumns(columns, None)
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _link_guardians AS "
         + " UNION ".join(
@@ -51,17 +48,12 @@ def add_guardian_tokens(con: duckdb.DuckDBPyConnection) -> None:
         "raw": pa.array(raws, pa.string()),
         "tokens": pa.array([names.surname_tokens(v) for v in raws], pa.list_(pa.string())),
     })
-    con.register("_link_guardian_tokens", lookup)
-    try:
-        con.execute(f"""
-            UPDATE {tables.IDENTITIES} i SET guardian_tokens = g.tokens
-            FROM (SELECT lea, ssid, list_sort(list(DISTINCT token)) AS tokens
-                  FROM (SELECT g.lea, g.ssid, unnest(t.tokens) AS token
-                        FROM _link_guardians g JOIN _link_guardian_tokens t USING (raw))
-                  GROUP BY ALL) g
-            WHERE i.source_system = 'calpads' AND i.partner_org = g.lea
-              AND i.source_person_id = g.ssid
-        """)
-    finally:
-        con.unregister("_link_guardian_tokens")
-        con.execute("DROP TABLE IF EXISTS _link_guardians")
+    con.register("_link_guardian_arrow", lookup)
+    con.execute("CREATE OR REPLACE TEMP TABLE _link_guardian_tokens AS FROM _link_guardian_arrow")
+    con.unregister("_link_guardian_arrow")
+    return IdentityColumns(columns, """
+        SELECT 'calpads' AS source_system, lea AS partner_org, ssid AS source_person_id,
+               list_sort(list(DISTINCT token)) AS guardian_tokens
+        FROM (SELECT g.lea, g.ssid, unnest(t.tokens) AS token
+              FROM _link_guardians g JOIN _link_guardian_tokens t USING (raw))
+        GROUP BY ALL""", temp_tables=("_link_guardians", "_link_guardian_tokens"))

@@ -21,11 +21,11 @@ from core.settings import Settings
 from linkage import model, review
 from linkage.backend import close_db_api, create_db_api
 from linkage.clustering import cluster
-from linkage.enrolment import add_enrolment_spans, enrolment_conflicts
-from linkage.guardians import add_guardian_tokens
+from linkage.enrolment import enrolment_conflicts, enrolment_span_columns
+from linkage.guardians import guardian_columns
 from linkage.rates import source_pair_rates, subgroup_rates
 from linkage.schema import ensure_schema
-from linkage.schools import add_schools
+from linkage.schools import school_columns
 from linkage.stable_ids import assign_person_ids
 from linkage.standardise import build_identities
 from linkage.twins import twin_conflicts
@@ -99,10 +99,8 @@ def run_annual_link(
 
     try:
         t = time.perf_counter()
-        by_source = build_identities(con, run_id)
-        add_enrolment_spans(con)
-        add_schools(con)
-        add_guardian_tokens(con)
+        by_source = build_identities(con, run_id, extras=[
+            enrolment_span_columns(con), school_columns(con), guardian_columns(con)])
         records = sum(by_source.values())
         if records == 0:
             raise InputRejected("no identity records in staging: ingest files before linking")

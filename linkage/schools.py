@@ -17,7 +17,7 @@ from __future__ import annotations
 import duckdb
 
 from core import tables
-from linkage.schema import table_exists
+from linkage.schema import IdentityColumns, table_exists
 
 CDS_DIGITS = 14
 
@@ -48,25 +48,19 @@ def _school_selects(con: duckdb.DuckDBPyConnection) -> list[str]:
     return selects
 
 
-def add_schools(con: duckdb.DuckDBPyConnection) -> None:
-    """Add ``enrolled_schools`` / ``reported_schools`` (sorted distinct CDS codes, NULL when
-    none) to ``mdm.identities``."""
-    for column in ("enrolled_schools", "reported_schools"):
-        con.execute(
-            f"ALTER TABLE {tables.IDENTITIES} ADD COLUMN IF NOT EXISTS {column} VARCHAR[]")
+def school_columns(con: duckdb.DuckDBPyConnection) -> IdentityColumns:
+    """``enrolled_schools`` / ``reported_schools``: sorted distinct CDS codes, NULL when none."""
+    columns = {"enrolled_schools": "VARCHAR[]", "reported_schools": "VARCHAR[]"}
     selects = _school_selects(con)
     if not selects:
-        return
-    con.execute(f"""
-        UPDATE {tables.IDENTITIES} i
-        SET enrolled_schools = CASE WHEN s.source_system = 'calpads' THEN s.schools END,
-            reported_schools = CASE WHEN s.source_system = 'ccgi' THEN s.schools END
+        return IdentityColumns(columns, None)
+    return IdentityColumns(columns, f"""
+        SELECT source_system, partner_org, source_person_id,
+               CASE WHEN source_system = 'calpads' THEN schools END AS enrolled_schools,
+               CASE WHEN source_system = 'ccgi' THEN schools END AS reported_schools
         FROM (SELECT source_system, trim(partner_org) AS partner_org,
                      trim(source_person_id) AS source_person_id,
                      list_sort(list(DISTINCT trim(cds))) AS schools
               FROM ({' UNION ALL '.join(selects)})
               WHERE length(trim(cds)) = {CDS_DIGITS}
-              GROUP BY ALL) s
-        WHERE i.source_system = s.source_system AND i.partner_org = s.partner_org
-          AND i.source_person_id = s.source_person_id
-    """)
+              GROUP BY ALL)""")

@@ -12,13 +12,15 @@ file / line. ZIP is the most frequent non-empty value. ``n_rows`` keeps the supp
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import duckdb
 import pyarrow as pa
 
 from core import tables
 from core.calpads import FILE_TYPES
 from linkage import names
-from linkage.schema import table_exists
+from linkage.schema import IdentityColumns, table_exists
 
 # CALPADS record types with student identity fields, by preference (1 = most authoritative).
 _CALPADS_PRIORITY = {"SINF": 1, "SENR": 2}
@@ -141,8 +143,27 @@ def _name_lookup(con: duckdb.DuckDBPyConnection) -> None:
     con.unregister("_link_surname_arrow")
 
 
-def build_identities(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, int]:
-    """(Re)write ``mdm.identities`` from staging; returns units per source system."""
+def _extra_sql(extras: Sequence[IdentityColumns]) -> tuple[str, str]:
+    """The select-list tail and the LEFT JOINs that bring the ``extras`` columns in."""
+    columns, joins = "", ""
+    for index, extra in enumerate(extras):
+        alias = f"x{index}"
+        for name, sql_type in extra.columns.items():
+            value = f"{alias}.{name}" if extra.keyed_select else "NULL"
+            columns += f",\n               CAST({value} AS {sql_type}) AS {name}"
+        if extra.keyed_select:
+            joins += (f"\n        LEFT JOIN ({extra.keyed_select}) {alias} "
+                      f"ON {alias}.source_system = r.source_system "
+                      f"AND {alias}.partner_org = r.partner_org "
+                      f"AND {alias}.source_person_id = r.source_person_id")
+    return columns, joins
+
+
+def build_identities(
+    con: duckdb.DuckDBPyConnection, run_id: str, extras: Sequence[IdentityColumns] = ()
+) -> dict[str, int]:
+    """(Re)write ``mdm.identities`` from staging, with the ``extras`` columns joined in (one
+    CREATE TABLE); returns units per source system."""
     selects = _calpads_selects(con) + _partner_selects(con)
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {tables.MDM}")
     if not selects:
@@ -218,6 +239,7 @@ def build_identities(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, i
         WHERE r.rk = 1
     """)
     _name_lookup(con)
+    extra_columns, extra_joins = _extra_sql(extras)
     con.execute(f"""
         CREATE OR REPLACE TABLE {tables.IDENTITIES} AS
         SELECT CAST(row_number() OVER (
@@ -247,13 +269,16 @@ def build_identities(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, i
                r.address,
                r.city,
                r.n_rows,
-               '{run_id}' AS run_id
+               '{run_id}' AS run_id{extra_columns}
         FROM _link_rep r
         LEFT JOIN _link_given f ON f.raw = r.first_name
         LEFT JOIN _link_given m ON m.raw = r.middle_name
-        LEFT JOIN _link_surname s ON s.raw = r.last_name
+        LEFT JOIN _link_surname s ON s.raw = r.last_name{extra_joins}
     """)
-    for temp in ("_link_raw", "_link_rep", "_link_given", "_link_surname", "_link_person_units"):
+    temps = ["_link_raw", "_link_rep", "_link_given", "_link_surname", "_link_person_units"]
+    for extra in extras:
+        temps.extend(extra.temp_tables)
+    for temp in temps:
         con.execute(f"DROP TABLE IF EXISTS {temp}")
     rows = con.execute(
         f"SELECT source_system, count(*) FROM {tables.IDENTITIES} GROUP BY 1 ORDER BY 1"

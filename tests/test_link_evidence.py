@@ -13,9 +13,9 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from linkage.guardians import add_guardian_tokens
+from linkage.guardians import guardian_columns
 from linkage.model import CANDIDATE_RULES, comparisons
-from linkage.schools import add_schools
+from linkage.schools import school_columns
 from linkage.standardise import build_identities
 
 LEA_A, LEA_B = "0134445", "3367090"
@@ -54,9 +54,7 @@ def staged() -> duckdb.DuckDBPyConnection:
         "middle_name": [None], "last_name": ["Gonzalez Zuniga"],
         "birth_date": [date(2006, 3, 4)], "gender": ["F"], "zip_code": ["94606"],
         "file_id": ["f4"], "line_no": [2]})
-    build_identities(con, "t1")
-    add_schools(con)
-    add_guardian_tokens(con)
+    build_identities(con, "t1", extras=[school_columns(con), guardian_columns(con)])
     return con
 
 
