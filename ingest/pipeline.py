@@ -36,12 +36,11 @@ from ingest.load import (
     CsvShape,
     DiagnoseNeeded,
     LoadResult,
-    Source,
+    insertion_order_kept,
     load_calpads,
     load_csv,
     sniff_calpads,
     sniff_csv,
-    unordered_inserts,
 )
 from ingest.manifest import FileRow
 from ingest.models import FileError, Receipt, ReceiptStatus
@@ -50,9 +49,6 @@ from ingest.schema import ensure_schema
 from ingest.stream import BOM, NotUtf8, fifo_feed, normalised
 
 FIRST_LINE_LIMIT = 1024 * 1024
-# A CALPADS file at least this big is read as one piece per DuckDB thread (ingest.load):
-# cutting it costs a decrypting pass that counts lines, about a second per GiB.
-SPLIT_MIN_BYTES = 64 * 1024 * 1024
 ColumnMaps = Mapping[str, Mapping[str, str]]
 
 
@@ -470,7 +466,7 @@ def _process(ctx: _Ctx, row: FileRow) -> Receipt:
 def _load(ctx: _Ctx, row: FileRow, found: _Identified, encoding: str, fast: bool) -> Receipt:
     """One transaction: bulk load + rules; commit with supersede + receipt, or roll back."""
     con = ctx.con
-    with unordered_inserts(con):  # staging rows carry line_no; physical order is irrelevant
+    with insertion_order_kept(con):  # line numbers follow from the order rows are appended in
         return _load_transaction(ctx, row, found, encoding, fast)
 
 
@@ -523,25 +519,11 @@ def _load_direct(ctx: _Ctx, row: FileRow, found: _Identified, fast: bool) -> Loa
     sha = row.sha256 or row.file_id
     with rawfs.registered(ctx.con, ctx.raw_dir, ctx.key) as fs:
         try:
-            return _run_loader(ctx, row, found, _direct_source(ctx, sha, found, row), fast)
+            return _run_loader(ctx, row, found, rawfs.stored_path(sha), fast)
         except (InputRejected, DiagnoseNeeded, NotUtf8, duckdb.Error) as exc:
             if fs.error is not None:
                 raise fs.error from exc
             raise
-
-
-def _direct_source(ctx: _Ctx, sha: str, found: _Identified, row: FileRow) -> Source:
-    """The whole stored file, or for a big CALPADS file one line-aligned piece per thread.
-
-    CSV files stay whole: a quoted value may hold a newline, so a cut could split a record.
-    """
-    if found.calpads is None or int(row.size_bytes or 0) < SPLIT_MIN_BYTES:
-        return Source.single(rawfs.whole_path(sha))
-    threads_row = ctx.con.execute("SELECT current_setting('threads')").fetchone()
-    threads = int(threads_row[0]) if threads_row else 1
-    pieces = rawfs.line_ranges(ctx.raw_dir, sha, ctx.key, max(1, threads))
-    return Source(tuple(rawfs.range_path(sha, p) for p in pieces),
-                  tuple(p.lines_before for p in pieces))
 
 
 def _load_piped(
@@ -552,7 +534,7 @@ def _load_piped(
     with fifo_feed(chunks) as feed:
         loader_error: Exception | None = None
         try:
-            result = _run_loader(ctx, row, found, Source.single(str(feed.fifo)), fast)
+            result = _run_loader(ctx, row, found, str(feed.fifo), fast)
         except (InputRejected, DiagnoseNeeded, NotUtf8, duckdb.Error) as exc:
             loader_error = exc
         feed.stop()
@@ -568,16 +550,16 @@ def _load_piped(
 
 
 def _run_loader(
-    ctx: _Ctx, row: FileRow, found: _Identified, source: Source, fast: bool
+    ctx: _Ctx, row: FileRow, found: _Identified, path: str, fast: bool
 ) -> LoadResult:
     if found.calpads is not None:
         return load_calpads(
-            ctx.con, source, file_id=row.file_id, file_name=row.original_name,
+            ctx.con, path, file_id=row.file_id, file_name=row.original_name,
             shape=found.calpads, year_id=academic_year_id(row.period) if row.period else None,
             partner_org=row.partner_org, fast=fast,
         )
     assert found.csv is not None
-    return load_csv(ctx.con, source, file_id=row.file_id, file_name=row.original_name,
+    return load_csv(ctx.con, path, file_id=row.file_id, file_name=row.original_name,
                     shape=found.csv, partner_org=row.partner_org)
 
 

@@ -1,4 +1,5 @@
-"""DuckDB reading the encrypted raw store directly (ingest.rawfs): same rows, no FIFO, no leak."""
+"""The fast load: DuckDB reads the encrypted raw store directly (ingest.rawfs), types and checks
+every value in one parallel insert and numbers lines from the insertion order."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ import duckdb
 import pytest
 from ingest_testdata import LEA, YEAR, Env, calpads_text, partner, write_calpads, zip_of
 
-from core.errors import IntegrityError_
+from core.errors import IntegrityError_, InternalError
 from core.partners import AgreementStatus
 from ingest import ReceiptStatus, ingest_files, pipeline, rawfs, release_held
-from ingest.load import _execute_load
+from ingest.load import _execute_load, trimmed
 from ingest.rawstore import CHUNK, HEADER_LEN, TAG, raw_path, store_file
 from ingest.stream import NotUtf8
 
@@ -41,12 +42,6 @@ def staging_rows(env: Env, file_id: str) -> list[tuple[object, ...]]:
 
 
 @pytest.fixture
-def split_every_file(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Cut even small CALPADS files into one piece per thread (the path big files take)."""
-    monkeypatch.setattr(pipeline, "SPLIT_MIN_BYTES", 0)
-
-
-@pytest.fixture
 def no_fifo(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Fail the test if a load goes through the FIFO instead of reading the raw store."""
     def refuse(*args: object, **kwargs: object) -> None:
@@ -56,36 +51,34 @@ def no_fifo(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
-@pytest.mark.parametrize("split", [False, True], ids=["whole", "pieces"])
-def test_direct_read_gives_the_same_rows_and_lines_as_the_fifo(
-    env: Env, monkeypatch: pytest.MonkeyPatch, split: bool
-) -> None:
-    if split:
-        monkeypatch.setattr(pipeline, "SPLIT_MIN_BYTES", 0)
-    text = "".join(senr_lines(15_000)).encode("utf-8")  # several 1 MiB raw-store chunks
-    assert len(text) > 2 * CHUNK
+@pytest.mark.slow
+def test_direct_read_gives_the_same_rows_and_lines_as_the_fifo(env: Env) -> None:
+    """Big enough for DuckDB to parse with both threads and write several row groups."""
+    rows = 200_000
+    text = "".join(senr_lines(rows)).encode("utf-8")
+    assert len(text) > 24 * CHUNK
     folder = env.land / "calpads" / LEA / YEAR
     folder.mkdir(parents=True)
     (folder / f"SENR {YEAR}.txt").write_bytes(text)
     [direct] = run(env)
     assert direct.status == ReceiptStatus.ACCEPTED, direct.errors
+    expected = staging_rows(env, direct.file_id)
+    assert [r[-1] for r in expected] == list(range(1, rows + 1))
+    assert [r[0] for r in expected] == [f"{i:010d}" for i in range(rows)]  # file order
     # The same bytes as a zip member are read through the FIFO (the path every load used).
     zipped = zip_of(env.root / "senr.zip", {f"calpads/{LEA}/{YEAR}/SENR {YEAR}.txt": text})
-    expected_direct = staging_rows(env, direct.file_id)
     [piped] = run(env, zipped)
     assert piped.status == ReceiptStatus.ACCEPTED, piped.errors
-    assert piped.rows == direct.rows == 15_000
-    assert staging_rows(env, piped.file_id) == expected_direct
-    assert [r[-1] for r in expected_direct] == list(range(1, 15_001))
-    assert [r[0] for r in expected_direct] == [f"{i:010d}" for i in range(15_000)]
+    assert piped.rows == direct.rows == rows
+    assert staging_rows(env, piped.file_id) == expected
 
 
-def test_pieces_use_no_fifo_and_keep_line_numbers(env: Env, split_every_file: None,
-                                                  no_fifo: None) -> None:
+def test_direct_read_uses_no_fifo_drops_the_bom_and_numbers_lines(env: Env, no_fifo: None
+                                                                  ) -> None:
     folder = env.land / "calpads" / LEA / YEAR
     folder.mkdir(parents=True)
     (folder / f"SENR {YEAR}.txt").write_bytes(
-        b"\xef\xbb\xbf" + "".join(senr_lines(7)).encode("utf-8"))  # BOM, odd line count
+        b"\xef\xbb\xbf" + "".join(senr_lines(7)).encode("utf-8"))
     [receipt] = run(env)
     assert receipt.status == ReceiptStatus.ACCEPTED, receipt.errors
     rows = env.con.execute("SELECT record_type_code, ssid, line_no FROM staging.calpads_senr "
@@ -93,9 +86,7 @@ def test_pieces_use_no_fifo_and_keep_line_numbers(env: Env, split_every_file: No
     assert rows == [("SENR-R", f"{i:010d}", i + 1) for i in range(7)]  # no BOM in field 1
 
 
-def test_bad_values_in_the_second_piece_are_named_with_their_file_line(
-    env: Env, split_every_file: None
-) -> None:
+def test_bad_values_are_all_named_with_their_lines(env: Env) -> None:
     lines = senr_lines(10)
     lines[7] = lines[7].replace("20070115", "20070231", 1)  # line 8: bad date
     lines[8] = lines[8].replace("^0000000008^", "^12345^", 1)  # line 9: SSID not 10 digits
@@ -118,8 +109,7 @@ def test_broken_rule_on_a_clean_typed_row_is_caught_inside_the_insert(env: Env) 
     assert env.scalar("SELECT count(*) FROM staging.calpads_senr") == 0
 
 
-def test_short_line_in_the_second_piece_names_its_file_line(env: Env,
-                                                            split_every_file: None) -> None:
+def test_short_line_names_its_line(env: Env) -> None:
     lines = senr_lines(10)
     lines[8] = lines[8].rstrip("\r\n").rsplit("^", 3)[0] + "\r\n"
     path = write_calpads(env.land, "SENR", 0)
@@ -128,14 +118,9 @@ def test_short_line_in_the_second_piece_names_its_file_line(env: Env,
     assert [(e.line, e.rule) for e in receipt.errors] == [(9, "column_count")]
 
 
-@pytest.mark.parametrize("split", [False, True], ids=["whole", "pieces"])
-def test_invalid_utf8_falls_back_to_windows_1252(
-    env: Env, monkeypatch: pytest.MonkeyPatch, split: bool
-) -> None:
-    if split:
-        monkeypatch.setattr(pipeline, "SPLIT_MIN_BYTES", 0)
+def test_invalid_utf8_falls_back_to_windows_1252(env: Env) -> None:
     lines = senr_lines(10)
-    lines[8] = lines[8].replace("^Ana^", "^Zoë^", 1)  # late in the file: second piece
+    lines[8] = lines[8].replace("^Ana^", "^Zoë^", 1)  # DuckDB rejects line 9 as not UTF-8
     path = write_calpads(env.land, "SENR", 0)
     path.write_bytes("".join(lines).encode("cp1252"))
     [receipt] = run(env)
@@ -149,17 +134,28 @@ def test_duckdb_utf8_exception_is_not_utf8(tmp_path: Path) -> None:
     """Without a rejects table DuckDB raises instead of rejecting the line: same fallback."""
     path = tmp_path / "latin1.txt"
     path.write_bytes(b"a^b\nJos\xe9^c\n")
-    con = duckdb.connect()
-    sql = (f"SELECT count(*) FROM read_csv('{path}', delim = '^', header = false, "
+    con = duckdb.connect(config={"threads": 2})
+    sql = (f"CREATE TABLE t AS SELECT * FROM read_csv('{path}', delim = '^', header = false, "
            "auto_detect = false, columns = {'a': 'VARCHAR', 'b': 'VARCHAR'})")
     with pytest.raises(NotUtf8):
         _execute_load(con, sql)
     con.close()
 
 
-def test_filesystem_is_unregistered_after_accepted_rejected_and_failed_loads(
-    env: Env, split_every_file: None
-) -> None:
+def test_a_load_that_would_lose_file_order_is_refused(tmp_path: Path) -> None:
+    """An IN list of 5+ constants becomes a join: DuckDB then inserts out of file order."""
+    path = tmp_path / "codes.txt"
+    path.write_bytes(b"a^b\nc^d\n")
+    con = duckdb.connect(config={"threads": 2})
+    rows = (f"FROM read_csv('{path}', delim = '^', header = false, auto_detect = false, "
+            "columns = {'a': 'VARCHAR', 'b': 'VARCHAR'})")
+    with pytest.raises(InternalError, match="insertion order"):
+        _execute_load(con, f"CREATE TABLE t AS SELECT a NOT IN ('1', '2', '3', '4', '5') {rows}")
+    assert _execute_load(con, f"CREATE TABLE t AS SELECT a {rows}") == 2
+    con.close()
+
+
+def test_filesystem_is_unregistered_after_accepted_and_rejected_loads(env: Env) -> None:
     write_calpads(env.land, "SENR", 3)
     write_calpads(env.land, "SINF", 2, gender="Q")
     receipts = run(env)
@@ -179,12 +175,7 @@ def tamper_chunk(path: Path, index: int) -> None:
         handle.write(struct.pack("B", byte[0] ^ 0xFF))
 
 
-@pytest.mark.parametrize("split", [False, True], ids=["whole", "pieces"])
-def test_altered_raw_file_is_an_integrity_error_and_nothing_loads(
-    env: Env, monkeypatch: pytest.MonkeyPatch, split: bool
-) -> None:
-    if split:
-        monkeypatch.setattr(pipeline, "SPLIT_MIN_BYTES", 0)
+def test_altered_raw_file_is_an_integrity_error_and_nothing_loads(env: Env) -> None:
     folder = env.land / "calpads" / LEA / YEAR
     folder.mkdir(parents=True)
     (folder / f"SENR {YEAR}.txt").write_bytes("".join(senr_lines(15_000)).encode("utf-8"))
@@ -206,7 +197,7 @@ def test_wrong_key_through_the_filesystem_is_an_integrity_error(tmp_path: Path) 
     con = duckdb.connect()
     with rawfs.registered(con, tmp_path / "raw", os.urandom(32)) as fs, \
             pytest.raises(duckdb.Error):
-        con.execute(f"SELECT * FROM read_csv('{rawfs.whole_path(stored.sha256)}', "
+        con.execute(f"SELECT * FROM read_csv('{rawfs.stored_path(stored.sha256)}', "
                     "delim = '^', header = false, auto_detect = false, "
                     "columns = {'a': 'VARCHAR', 'b': 'VARCHAR'})").fetchall()
     assert isinstance(fs.error, IntegrityError_)
@@ -214,40 +205,39 @@ def test_wrong_key_through_the_filesystem_is_an_integrity_error(tmp_path: Path) 
     con.close()
 
 
-def test_filesystem_serves_plaintext_and_line_aligned_ranges(tmp_path: Path) -> None:
-    lines = [b"%06d^" % i + b"x" * (i % 50) + b"\r\n" for i in range(40_000)]
-    data = b"".join(lines) + b"last^line-without-newline"
+def test_filesystem_serves_the_plaintext_at_any_offset(tmp_path: Path) -> None:
+    data = b"".join(b"%06d^" % i + b"x" * (i % 50) + b"\r\n" for i in range(40_000))
     source = tmp_path / "in.txt"
     source.write_bytes(data)
     key = os.urandom(32)
     stored = store_file(source, tmp_path / "raw", key)
-    for parts in (1, 2, 3, 7):
-        ranges = rawfs.line_ranges(tmp_path / "raw", stored.sha256, key, parts)
-        assert len(ranges) == parts
-        assert ranges[0].start == 0 and ranges[-1].end == len(data)
-        for before, after in zip(ranges, ranges[1:], strict=False):
-            assert before.end == after.start and data[after.start - 1:after.start] == b"\n"
-            assert after.lines_before == data[:after.start].count(b"\n")
-    tiny = store_file(_write(tmp_path / "tiny.txt", b"one\ntwo"), tmp_path / "raw", key)
-    assert rawfs.line_ranges(tmp_path / "raw", tiny.sha256, key, 4) == [
-        rawfs.LineRange(0, 4, 0), rawfs.LineRange(4, 7, 1)]
+    path = rawfs.stored_path(stored.sha256)
+    fs = rawfs.RawStoreFileSystem(tmp_path / "raw", key)
+    assert fs.info(path)["size"] == len(data)
+    with fs.open(path) as handle:
+        handle.seek(CHUNK - 3)
+        assert handle.read(10) == data[CHUNK - 3: CHUNK + 7]
+        handle.seek(0)
+        assert handle.read() == data
+    with pytest.raises(FileNotFoundError):
+        fs.info("c2craw://not-a-sha.txt")
     con = duckdb.connect()
     with rawfs.registered(con, tmp_path / "raw", key):
-        fs = rawfs.RawStoreFileSystem(tmp_path / "raw", key)
-        assert fs.info(rawfs.whole_path(stored.sha256))["size"] == len(data)
-        with fs.open(rawfs.whole_path(stored.sha256)) as handle:
-            handle.seek(CHUNK - 3)
-            assert handle.read(10) == data[CHUNK - 3: CHUNK + 7]
-        piece = rawfs.line_ranges(tmp_path / "raw", stored.sha256, key, 2)[1]
-        with fs.open(rawfs.range_path(stored.sha256, piece)) as handle:
-            assert handle.read() == data[piece.start:]
-        count = con.execute(f"SELECT count(*) FROM read_csv('{rawfs.whole_path(stored.sha256)}'"
-                            ", delim = '^', header = false, auto_detect = false, "
+        count = con.execute(f"SELECT count(*) FROM read_csv('{path}', delim = '^', "
+                            "header = false, auto_detect = false, "
                             "columns = {'a': 'VARCHAR', 'b': 'VARCHAR'})").fetchone()
-        assert count == (40_001,)
+        assert count == (40_000,)
     con.close()
 
 
-def _write(path: Path, data: bytes) -> Path:
-    path.write_bytes(data)
-    return path
+def test_trimmed_is_nullif_trim_for_every_kind_of_value() -> None:
+    values = ["", " ", "  ", "a", " a", "a ", " a ", "a b", "José", "José ", " Zoë",
+              "\u00a0x\u00a0", "\u3000y", "z\u2003", "\u2003", "a\tb", "\t", "\ta\t", "é",
+              "\u200bq", "x\u00a0y", None]
+    con = duckdb.connect()
+    con.execute("CREATE TABLE v (c VARCHAR)")
+    con.executemany("INSERT INTO v VALUES (?)", [[v] for v in values])
+    rows = con.execute(f"SELECT c, {trimmed('c')}, nullif(trim(c), '') FROM v").fetchall()
+    assert [r[1] for r in rows] == [r[2] for r in rows]
+    assert rows[4][1] == "a" and rows[11][1] == "x" and rows[0][1] is None
+    con.close()
