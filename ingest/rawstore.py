@@ -17,11 +17,14 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import queue
 import secrets
 import struct
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -56,30 +59,22 @@ def store_file(source: Path, raw_dir: Path, key: bytes) -> StoredFile:
 
     The encrypted copy is written to a temporary name, fsynced, then renamed, so a crash never
     leaves a truncated file under the final name. Storing the same bytes twice keeps the first.
+    Hashing (this thread) and encrypting + writing (:class:`_ChunkWriter`) overlap: both
+    release the GIL, so a large file is stored in about the time of the slower of the two.
     """
     raw_dir.mkdir(parents=True, exist_ok=True)
-    aes = AESGCM(key)
     header = MAGIC + _HEADER.pack(struct.pack(">I", CHUNK), secrets.token_bytes(8))
-    prefix = header[-8:]
     digest = hashlib.sha256()
     tmp = raw_dir / f".incoming-{secrets.token_hex(8)}.tmp"
     size = 0
     try:
         with open(source, "rb") as src, open(tmp, "wb") as out:
             out.write(header)
-            index = 0
-            chunk = src.read(CHUNK)
-            while True:
-                following = src.read(CHUNK) if len(chunk) == CHUNK else b""
-                last = not following
-                digest.update(chunk)
-                size += len(chunk)
-                nonce = prefix + struct.pack(">I", index)
-                out.write(aes.encrypt(nonce, chunk, _aad(header, index, last)))
-                if last:
-                    break
-                chunk = following
-                index += 1
+            with _ChunkWriter(out, AESGCM(key), header) as writer:
+                for index, chunk, last in _chunks(src):
+                    writer.put(index, chunk, last)
+                    digest.update(chunk)
+                    size += len(chunk)
             out.flush()
             os.fsync(out.fileno())
         sha = digest.hexdigest()
@@ -93,6 +88,60 @@ def store_file(source: Path, raw_dir: Path, key: bytes) -> StoredFile:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def _chunks(src: BinaryIO) -> Iterator[tuple[int, bytes, bool]]:
+    """``(index, chunk, is_last)`` for every ``CHUNK`` of ``src``; an empty file is one chunk."""
+    index = 0
+    chunk = src.read(CHUNK)
+    while True:
+        following = src.read(CHUNK) if len(chunk) == CHUNK else b""
+        yield index, chunk, not following
+        if not following:
+            return
+        chunk = following
+        index += 1
+
+
+class _ChunkWriter:
+    """Encrypts chunks and appends them to ``out`` on a thread of its own, in order.
+
+    The queue is short, so at most a few chunks wait in memory. A failure on the thread (disk
+    full) is raised in the caller at its next ``put`` or on leaving the ``with`` block.
+    """
+
+    def __init__(self, out: BinaryIO, aes: AESGCM, header: bytes) -> None:
+        self._out, self._aes, self._header = out, aes, header
+        self._queue: queue.Queue[tuple[int, bytes, bool] | None] = queue.Queue(maxsize=4)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> _ChunkWriter:
+        self._thread.start()
+        return self
+
+    def put(self, index: int, chunk: bytes, last: bool) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put((index, chunk, last))
+
+    def _run(self) -> None:
+        prefix = self._header[-8:]
+        while (item := self._queue.get()) is not None:
+            if self._error is not None:
+                continue  # drain, so the producer never blocks on a full queue
+            index, chunk, last = item
+            try:
+                nonce = prefix + struct.pack(">I", index)
+                self._out.write(self._aes.encrypt(nonce, chunk, _aad(self._header, index, last)))
+            except BaseException as exc:  # noqa: BLE001 - raised in the caller
+                self._error = exc
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
 
 
 class EncryptedReader(io.RawIOBase):

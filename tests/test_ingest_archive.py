@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import struct
@@ -13,7 +14,7 @@ from ingest_testdata import LEA, YEAR, Env, calpads_text, partner, zip_of
 
 from core import tables
 from core.errors import IntegrityError_
-from ingest import ReceiptStatus, ingest_files
+from ingest import ReceiptStatus, ingest_files, rawstore
 from ingest.rawstore import CHUNK, EncryptedReader, raw_path, read_all, store_file
 
 pytest_plugins = ["ingest_testdata"]  # provides the env fixture
@@ -51,6 +52,37 @@ def test_raw_store_round_trip_multi_chunk_and_no_plaintext(tmp_path: Path) -> No
     stored.path.write_bytes(truncated)
     with pytest.raises(IntegrityError_):
         read_all(tmp_path / "raw", stored.sha256, key)
+
+
+@pytest.mark.parametrize("size", [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK])
+def test_raw_store_round_trip_at_chunk_boundaries(tmp_path: Path, size: int) -> None:
+    data = os.urandom(size)
+    source = tmp_path / "in.bin"
+    source.write_bytes(data)
+    key = os.urandom(32)
+    stored = store_file(source, tmp_path / "raw", key)
+    assert (stored.size, stored.sha256) == (size, hashlib.sha256(data).hexdigest())
+    assert read_all(tmp_path / "raw", stored.sha256, key) == data
+    assert EncryptedReader(stored.path, key).size == size
+    assert not list((tmp_path / "raw").glob(".incoming-*"))
+
+
+def test_raw_store_write_failure_is_raised_and_leaves_no_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = tmp_path / "in.bin"
+    source.write_bytes(os.urandom(5 * CHUNK))
+
+    class Full(Exception):
+        pass
+
+    def refuse(*args: object) -> bytes:
+        raise Full("disk full")
+
+    monkeypatch.setattr(rawstore.AESGCM, "encrypt", refuse)
+    with pytest.raises(Full):
+        store_file(source, tmp_path / "raw", os.urandom(32))
+    assert list((tmp_path / "raw").rglob("*")) == []
 
 
 def test_zip_with_two_files_loads_both_from_the_raw_store(env: Env) -> None:
