@@ -15,7 +15,7 @@ from ingest_testdata import LEA, YEAR, Env, calpads_text, partner, write_calpads
 from core.errors import IntegrityError_, InternalError
 from core.partners import AgreementStatus
 from ingest import ReceiptStatus, ingest_files, pipeline, rawfs, release_held
-from ingest.load import _execute_load, trimmed
+from ingest.load import _calpads_rules, _execute_load, _guard_rules, sniff_calpads, trimmed
 from ingest.rawstore import CHUNK, HEADER_LEN, TAG, raw_path, store_file
 from ingest.stream import NotUtf8
 
@@ -241,3 +241,29 @@ def test_trimmed_is_nullif_trim_for_every_kind_of_value() -> None:
     assert [r[1] for r in rows] == [r[2] for r in rows]
     assert rows[4][1] == "a" and rows[11][1] == "x" and rows[0][1] is None
     con.close()
+
+
+def test_fast_path_skips_only_rules_a_valid_pinned_value_implies() -> None:
+    shape = sniff_calpads(calpads_text("SENR", 1).rstrip("\r\n"), "SENR.txt")
+    con = duckdb.connect()
+    rules = _calpads_rules(shape, "2022-2023", LEA)
+    kept = {(r.field, r.rule) for r in _guard_rules(con, rules, {
+        "academic_year_id": "2022-2023", "reporting_lea": LEA})}
+    assert ("reporting_lea", "id_7_digits") not in kept
+    assert ("academic_year_id", "academic_year_ccyy_ccyy") not in kept
+    assert {("reporting_lea", "required"), ("reporting_lea", "name_content_lea"),
+            ("academic_year_id", "name_content_year"), ("ssid", "id_10_digits")} <= kept
+    odd = _calpads_rules(shape, "2022-2023", "12345")  # a pinned value that breaks a rule
+    kept_odd = {(r.field, r.rule) for r in _guard_rules(con, odd, {"reporting_lea": "12345"})}
+    assert ("reporting_lea", "id_7_digits") in kept_odd
+    con.close()
+
+
+def test_a_pinned_column_that_differs_is_reported_with_every_rule_it_breaks(env: Env) -> None:
+    lines = senr_lines(3)
+    lines[1] = lines[1].replace(f"^{LEA}^", "^12345^", 1)
+    path = write_calpads(env.land, "SENR", 0)
+    path.write_bytes("".join(lines).encode("utf-8"))
+    [receipt] = run(env)
+    assert {(e.line, e.field, e.rule) for e in receipt.errors} == {
+        (2, "reporting_lea", "id_7_digits"), (2, "reporting_lea", "name_content_lea")}
