@@ -15,7 +15,6 @@ filesystem from the connection afterwards.
 from __future__ import annotations
 
 import contextlib
-import io
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,7 +26,6 @@ from fsspec.spec import AbstractFileSystem
 from ingest.rawstore import EncryptedReader, raw_path
 
 PROTOCOL = "c2craw"
-READ_BUFFER = 1024 * 1024  # one raw-store chunk: each read decrypts whole chunks once
 _PATH = re.compile(r"^(?P<sha>[0-9a-f]{64})\.txt$")
 
 
@@ -50,6 +48,13 @@ class _RecordingReader(EncryptedReader):
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
         try:
             return super().readinto(buffer)
+        except BaseException as exc:
+            self._fs.record(exc)
+            raise
+
+    def read(self, size: int | None = -1) -> bytes:
+        try:
+            return super().read(size)
         except BaseException as exc:
             self._fs.record(exc)
             raise
@@ -82,10 +87,11 @@ class RawStoreFileSystem(AbstractFileSystem):  # type: ignore[misc]  # fsspec is
             self.record(exc)
             raise
 
-    def _open(self, path: str, mode: str = "rb", **kwargs: Any) -> io.BufferedReader:
+    def _open(self, path: str, mode: str = "rb", **kwargs: Any) -> EncryptedReader:
+        # Unbuffered: DuckDB reads large blocks, and EncryptedReader.read joins whole chunks.
         if mode != "rb":
             raise PermissionError(f"{PROTOCOL}:// is read-only")
-        return io.BufferedReader(self._reader(path), buffer_size=READ_BUFFER)
+        return self._reader(path)
 
     def info(self, path: str, **kwargs: Any) -> dict[str, Any]:
         reader = self._reader(path)  # reads the header only: the size needs no decryption

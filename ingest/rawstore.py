@@ -209,6 +209,23 @@ class EncryptedReader(io.RawIOBase):
         self._pos += len(piece)
         return len(piece)
 
+    def read(self, size: int | None = -1) -> bytes:
+        """Up to ``size`` bytes from the current position (the rest when ``size`` is negative).
+
+        Decrypts every chunk the span touches and joins them once: DuckDB reads stored files
+        in blocks of many MiB through this (``ingest.rawfs``), and piecewise ``readinto``
+        calls copied each byte several times.
+        """
+        end = self.size if size is None or size < 0 else min(self.size, self._pos + size)
+        pieces: list[bytes] = []
+        while self._pos < end:
+            index, offset = divmod(self._pos, self._chunk)
+            plain = self._chunk_plain(index)
+            piece = plain[offset: offset + end - self._pos]  # the whole chunk: no copy
+            pieces.append(piece)
+            self._pos += len(piece)
+        return b"".join(pieces)
+
     def iter_chunks(self) -> Iterator[bytes]:
         """Every plaintext chunk in order, from the current position (fast sequential read)."""
         while self._pos < self.size:
