@@ -78,21 +78,28 @@ def run_bare(work: Path, memory_limit: str) -> dict[str, float]:
 
 
 def run_ingest(work: Path, memory_limit: str) -> dict[str, float]:
-    from ingest import ingest_file
+    from ingest import IngestOptions, ingest_file
 
     con = connect_encrypted(work / "wh.duckdb", secrets.token_hex(32), memory_limit=memory_limit,
                             temp_dir=work / "tmp-wh")
     partner = Partner(org_code=LEA, name="Bench USD", kind=PartnerKind.LEA,
                       agreement_status=AgreementStatus.EXECUTED, agreement_start=date(2018, 1, 1))
     folder = work / "land" / "calpads" / LEA / "2022-23"
+    marks: dict[str, float] = {}
+
+    def mark(event: str) -> None:  # "storing ...", "loading ...", "accepted ..."
+        marks.setdefault(event.split()[0], time.perf_counter())
+
     start = time.perf_counter()
     [receipt] = ingest_file(con, work / NAME, work / "raw", secrets.token_bytes(32), [partner],
-                            display_path=str(folder / NAME))
+                            display_path=str(folder / NAME), options=IngestOptions(on_event=mark))
     seconds = time.perf_counter() - start
     con.close()
     if receipt.status != "accepted":
         raise SystemExit(f"bench file was not accepted: {receipt.message}")
-    return {"seconds": seconds, "rows": float(receipt.rows)}
+    return {"seconds": seconds, "rows": float(receipt.rows),
+            "store_seconds": marks["loading"] - start,
+            "load_seconds": marks["accepted"] - marks["loading"]}
 
 
 def child(mode: str, work: Path, memory_limit: str) -> None:
@@ -146,7 +153,11 @@ def main() -> None:
                 )
                 results[mode] = json.loads(out.stdout.strip().splitlines()[-1])
                 r = results[mode]
-                print(f"{mode:>6}: {r['seconds']:.1f} s, {int(r['rows']):,} rows, "
+                parts = ""
+                if "store_seconds" in r:
+                    parts = (f" (schema, raw store, identify {r['store_seconds']:.1f} s, "
+                             f"load {r['load_seconds']:.1f} s)")
+                print(f"{mode:>6}: {r['seconds']:.1f} s{parts}, {int(r['rows']):,} rows, "
                       f"{size / 1024**2 / r['seconds']:.0f} MiB/s, peak RSS "
                       f"{r['peak_rss_mb']:.0f} MiB (load average after: {_load()})")
             ratios.append(results["ingest"]["seconds"] / results["bare"]["seconds"])
