@@ -1,5 +1,5 @@
-"""The fast load: DuckDB reads the encrypted raw store directly (ingest.rawfs), types every value
-in one parallel insert, numbers lines from the insertion order, then screens the rules."""
+"""The fast load: DuckDB reads the encrypted raw store directly (ingest.rawfs), types and checks
+every value in one parallel insert and numbers lines from the insertion order."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from ingest_testdata import LEA, YEAR, Env, calpads_text, partner, write_calpads
 
 from core.errors import IntegrityError_, InternalError
 from core.partners import AgreementStatus
-from ingest import ReceiptStatus, ingest_files, load, pipeline, rawfs, release_held
-from ingest.load import _calpads_rules, _execute_load, _screening_rules, sniff_calpads, trimmed
+from ingest import ReceiptStatus, ingest_files, pipeline, rawfs, release_held
+from ingest.load import _calpads_rules, _execute_load, _guard_rules, sniff_calpads, trimmed
 from ingest.rawstore import CHUNK, HEADER_LEN, TAG, raw_path, store_file
 from ingest.stream import NotUtf8
 
@@ -100,24 +100,13 @@ def test_bad_values_are_all_named_with_their_lines(env: Env) -> None:
     assert env.scalar("SELECT count(*) FROM staging.calpads_senr") == 0
 
 
-def test_broken_rules_are_named_without_reading_the_file_again(
-    env: Env, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    diagnostic_reads: list[str] = []
-    real_bulk_load = load._bulk_load
-
-    def counted(*args: object, **kwargs: object) -> object:
-        diagnostic_reads.append("read")
-        return real_bulk_load(*args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(load, "_bulk_load", counted)
+def test_broken_rule_on_a_clean_typed_row_is_caught_inside_the_insert(env: Env) -> None:
     write_calpads(env.land, "SENR", 3, grade_level_code="13")
     [receipt] = run(env)
     assert receipt.status == ReceiptStatus.REJECTED
     assert {(e.line, e.rule) for e in receipt.errors} == {
         (1, "code_set_grade_level"), (2, "code_set_grade_level"), (3, "code_set_grade_level")}
     assert env.scalar("SELECT count(*) FROM staging.calpads_senr") == 0
-    assert diagnostic_reads == []  # named from the staging rows of the fast path
 
 
 def test_short_line_names_its_line(env: Env) -> None:
@@ -254,18 +243,18 @@ def test_trimmed_is_nullif_trim_for_every_kind_of_value() -> None:
     con.close()
 
 
-def test_screening_skips_only_rules_a_valid_pinned_value_implies() -> None:
+def test_fast_path_skips_only_rules_a_valid_pinned_value_implies() -> None:
     shape = sniff_calpads(calpads_text("SENR", 1).rstrip("\r\n"), "SENR.txt")
     con = duckdb.connect()
     rules = _calpads_rules(shape, "2022-2023", LEA)
-    kept = {(r.field, r.rule) for r in _screening_rules(con, rules, {
+    kept = {(r.field, r.rule) for r in _guard_rules(con, rules, {
         "academic_year_id": "2022-2023", "reporting_lea": LEA})}
     assert ("reporting_lea", "id_7_digits") not in kept
     assert ("academic_year_id", "academic_year_ccyy_ccyy") not in kept
     assert {("reporting_lea", "required"), ("reporting_lea", "name_content_lea"),
             ("academic_year_id", "name_content_year"), ("ssid", "id_10_digits")} <= kept
     odd = _calpads_rules(shape, "2022-2023", "12345")  # a pinned value that breaks a rule
-    kept_odd = {(r.field, r.rule) for r in _screening_rules(con, odd, {"reporting_lea": "12345"})}
+    kept_odd = {(r.field, r.rule) for r in _guard_rules(con, odd, {"reporting_lea": "12345"})}
     assert ("reporting_lea", "id_7_digits") in kept_odd
     con.close()
 
