@@ -329,7 +329,18 @@ def comparisons() -> list[Any]:
                 cll.ElseLevel().configure(m_probability=0.02, fix_m_probability=True),
             ],
         ),
-        cl.ExactMatch("zip"),
+        # A ZIP's first three digits name its sectional centre, a region: a student who moves
+        # within the region, or gives a term address near the college, keeps them.
+        cl.CustomComparison(
+            output_column_name="zip",
+            comparison_levels=[
+                cll.NullLevel("zip"),
+                cll.ExactMatchLevel("zip"),
+                cll.CustomLevel('left("zip_l", 3) = left("zip_r", 3)',
+                                label_for_charts="same 3-digit ZIP area"),
+                cll.ElseLevel(),
+            ],
+        ),
         # Street line and city: CALPADS SINF carries them (college / CCGI layouts do not, so
         # for most cross-source pairs these are null and neutral).
         cl.CustomComparison(

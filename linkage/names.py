@@ -12,6 +12,8 @@ from functools import lru_cache
 from nicknames import NickNamer
 from unidecode import unidecode
 
+from core.name_variants import names_of
+
 _DROP = re.compile(r"['’`.]")  # O'Brien -> OBRIEN, St. -> ST
 _SEPARATORS = re.compile(r"[^A-Z]+")  # hyphens, commas, digits, spaces -> one space
 
@@ -69,4 +71,5 @@ def nickname_forms(first_token: str | None) -> list[str]:
         return []
     forms = {first_token}
     forms.update(c.upper() for c in _nicknamer().canonicals_of(first_token.lower()))
+    forms.update(names_of(first_token))  # Spanish / Armenian hypocorisms (PEPE -> JOSE)
     return sorted(forms)

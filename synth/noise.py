@@ -17,6 +17,8 @@ from nicknames import NickNamer
 from pydantic import BaseModel, Field
 from unidecode import unidecode
 
+from core.name_variants import variants_of
+
 
 def _rate(default: float, description: str) -> float:
     """A probability field with its documentation."""
@@ -95,21 +97,6 @@ def _nicknamer() -> NickNamer:
     return NickNamer()
 
 
-# Spanish and other given names the English nickname list lacks (SSA POMS: "immaterial" variants).
-_EXTRA_NICKNAMES: dict[str, tuple[str, ...]] = {
-    "alejandro": ("Alex", "Alejo"), "alejandra": ("Alex", "Ale"), "guadalupe": ("Lupe", "Lupita"),
-    "francisco": ("Paco", "Frank", "Pancho"), "jose": ("Joe", "Pepe"), "jesus": ("Chuy",),
-    "roberto": ("Beto", "Rob"), "alberto": ("Beto", "Al"), "eduardo": ("Lalo", "Eddie"),
-    "ignacio": ("Nacho",), "enrique": ("Kike", "Henry"), "dolores": ("Lola",),
-    "concepcion": ("Conchita", "Connie"), "manuel": ("Manny",), "antonio": ("Tony",),
-    "guillermo": ("Memo", "Will"), "rafael": ("Rafa", "Ralph"), "fernando": ("Fer", "Nando"),
-    "daniela": ("Dani",), "gabriela": ("Gaby",), "jacqueline": ("Jackie",), "maria": ("Mary",),
-    "sebastian": ("Sebas",), "emiliano": ("Emi",), "ximena": ("Xime",), "valeria": ("Vale",),
-    "fernanda": ("Fer",), "hovhannes": ("John",), "davit": ("David",), "levon": ("Leo",),
-    "jonathan": ("Jon", "Johnny"), "christopher": ("Chris",), "anthony": ("Tony",),
-}
-
-
 _SHORT_NICKNAMES = frozenset({"al", "ed", "jo", "bo", "di", "vi", "cy", "mo", "ty"})
 
 
@@ -119,7 +106,7 @@ def nicknames_for(first: str) -> tuple[str, ...]:
     found = set(_nicknamer().nicknames_of(key)) if " " not in key else set()
     # two-letter entries are mostly initials-like noise ("ry"); keep the real short nicknames
     result = {n.capitalize() for n in found if len(n) > 2 or n in _SHORT_NICKNAMES}
-    result.update(_EXTRA_NICKNAMES.get(key, ()))
+    result.update(v.capitalize() for v in variants_of(key.upper()))
     return tuple(sorted(result))
 
 

@@ -170,3 +170,27 @@ def test_swapped_names_with_a_compound_surname_are_blocked_together() -> None:
     assert pairs(swapped[1].condition or "") >= {(4, 5)}
     row = con.execute(swapped[1].count_sql()).fetchone()
     assert row is not None and int(row[0]) == len(pairs(swapped[1].condition or ""))
+
+
+def test_zip_area_level_between_exact_and_else(staged) -> None:  # type: ignore[no-untyped-def]
+    def level(left: str | None, right: str | None) -> str:
+        return _level(staged, "zip", {"zip": left}, {"zip": right})
+
+    assert level("94606", "94606") == "Exact match on zip"
+    assert level("94606", "94621") == "same 3-digit ZIP area"
+    assert level("94606", "90022") == "All other comparisons"
+    assert level(None, "94606") == "zip is NULL"
+
+
+def test_spanish_hypocorisms_are_nickname_equivalent(staged) -> None:  # type: ignore[no-untyped-def]
+    from linkage.names import nickname_forms
+
+    def level(left: str, right: str) -> str:
+        side = {n: {"first_name": n, "first_nick": nickname_forms(n), "given_tokens": [n],
+                    "last_tokens": ["LOPEZ"]} for n in (left, right)}
+        return _level(staged, "first_name", side[left], side[right])
+
+    nick = "nickname-equivalent (nicknames table)"
+    assert level("PEPE", "JOSE") == nick and level("JOSE", "PEPE") == nick
+    assert level("CHUY", "JESUS") == nick and level("LUPITA", "GUADALUPE") == nick
+    assert level("PEPE", "JESUS") != nick
