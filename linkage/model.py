@@ -244,14 +244,17 @@ def comparisons() -> list[Any]:
                 label_for_charts="one record keeps only the last surname of the other's two",
             ),
             # ... any other subset (two of three surnames), or a compound written joined
-            # (PEREZ / GARCIAPEREZ): the shorter surname (4+ letters) starts or ends the
-            # longer one with spaces removed
+            # (PEREZ / GARCIAPEREZ) that standardisation did not split (linkage/names.py
+            # split_joined): the shorter surname (4+ letters) starts or ends the longer one
+            # with spaces removed. m fixed: once joined compounds are split, EM sees too few
+            # true pairs here and drove m to ~1e-30, a veto (measured at 200k).
             cll.CustomLevel(
                 'list_has_all("last_tokens_l", "last_tokens_r") '
                 'OR list_has_all("last_tokens_r", "last_tokens_l") '
                 f"OR {_joined_part('l', 'r')} OR {_joined_part('r', 'l')}",
+            ).configure(
                 label_for_charts="one surname is part of the other (other compound forms)",
-            ),
+                m_probability=0.005, fix_m_probability=True),
             cll.CustomLevel('list_has_any("last_tokens_l", "last_tokens_r")',
                             label_for_charts="shares a surname token, each has another"),
             # the surnames differ, but one is a surname of a guardian the other record lists

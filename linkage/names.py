@@ -73,3 +73,34 @@ def nickname_forms(first_token: str | None) -> list[str]:
     forms.update(c.upper() for c in _nicknamer().canonicals_of(first_token.lower()))
     forms.update(names_of(first_token))  # Spanish / Armenian hypocorisms (PEPE -> JOSE)
     return sorted(forms)
+
+
+# A one-token surname is split only when it is long enough to hold two surnames, each part
+# has at least this many letters (PAZ, GIL, REY), and each part is far more common as a
+# surname token than the joined form itself: GARCIALOPEZ (a few records) against GARCIA and
+# LOPEZ (thousands) is split, WOODWARD (a few times rarer than WOOD or WARD) is not.
+_JOINED_MIN_LENGTH = 8
+_JOINED_MIN_PART = 3
+_JOINED_PART_RATIO = 10
+
+
+def split_joined(tokens: list[str], token_units: dict[str, int]) -> list[str]:
+    """Two surnames written as one (GARCIALOPEZ, as many registration systems store
+    compounds) -> their two tokens; anything else unchanged.
+
+    ``token_units`` counts, per surname token, the identities whose surname holds it: the
+    data itself is the vocabulary, so no surname list is needed and a new partner's names
+    count as soon as they arrive. Of several possible cuts the one whose rarer part is most
+    common wins.
+    """
+    if len(tokens) != 1 or len(tokens[0]) < _JOINED_MIN_LENGTH:
+        return tokens
+    whole = tokens[0]
+    needed = _JOINED_PART_RATIO * max(token_units.get(whole, 0), 1)
+    best: tuple[int, list[str]] | None = None
+    for cut in range(_JOINED_MIN_PART, len(whole) - _JOINED_MIN_PART + 1):
+        left, right = whole[:cut], whole[cut:]
+        support = min(token_units.get(left, 0), token_units.get(right, 0))
+        if support >= needed and (best is None or support > best[0]):
+            best = (support, [left, right])
+    return best[1] if best else tokens

@@ -12,6 +12,7 @@ file / line. ZIP is the most frequent non-empty value. ``n_rows`` keeps the supp
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 
 import duckdb
@@ -118,9 +119,10 @@ def _name_lookup(con: duckdb.DuckDBPyConnection) -> None:
         "SELECT DISTINCT first_name FROM _link_rep WHERE first_name IS NOT NULL "
         "UNION SELECT DISTINCT middle_name FROM _link_rep WHERE middle_name IS NOT NULL"
     ).fetchall()]
-    lasts = [r[0] for r in con.execute(
-        "SELECT DISTINCT last_name FROM _link_rep WHERE last_name IS NOT NULL"
-    ).fetchall()]
+    last_rows = con.execute(
+        "SELECT last_name, count(*) FROM _link_rep WHERE last_name IS NOT NULL GROUP BY 1"
+    ).fetchall()
+    lasts = [r[0] for r in last_rows]
     given_clean = [names.clean(v) for v in firsts]
     given_first = [c.split(" ")[0] if c else None for c in given_clean]
     given = pa.table({
@@ -130,6 +132,11 @@ def _name_lookup(con: duckdb.DuckDBPyConnection) -> None:
         "nick": pa.array([names.nickname_forms(t) for t in given_first], pa.list_(pa.string())),
     })
     tokens = [names.surname_tokens(v) for v in lasts]
+    token_units: Counter[str] = Counter()
+    for found, (_, units) in zip(tokens, last_rows, strict=True):
+        for token in set(found):
+            token_units[token] += units
+    tokens = [names.split_joined(found, token_units) for found in tokens]
     surname = pa.table({
         "raw": pa.array(lasts, pa.string()),
         "std": pa.array([names.standard_surname(v) for v in lasts], pa.string()),

@@ -194,3 +194,28 @@ def test_spanish_hypocorisms_are_nickname_equivalent(staged) -> None:  # type: i
     assert level("PEPE", "JOSE") == nick and level("JOSE", "PEPE") == nick
     assert level("CHUY", "JESUS") == nick and level("LUPITA", "GUADALUPE") == nick
     assert level("PEPE", "JESUS") != nick
+
+
+def test_joined_compound_is_split_into_tokens_from_the_data() -> None:
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA staging")
+    surnames = ["Garcia"] * 12 + ["Lopez"] * 12 + ["GarciaLopez", "Woodward"]
+    n = len(surnames)
+    _table(con, "college_students", {
+        "college_code": ["061"] * n, "student_id": [f"C{i}" for i in range(n)],
+        "ssid": [None] * n, "first_name": ["Ana"] * n, "middle_name": [None] * n,
+        "last_name": surnames, "birth_date": [date(2006, 3, 4)] * n, "gender": ["F"] * n,
+        "zip_code": ["94606"] * n, "file_id": ["f"] * n, "line_no": list(range(2, n + 2))})
+    build_identities(con, "t1")
+    joined = _identity(con, "college", f"C{n - 2}")
+    # tokens split for the surname levels and blocking; the surname itself is kept as sent
+    assert joined["last_tokens"] == ["GARCIA", "LOPEZ"]
+    assert (joined["last1"], joined["last2"], joined["last_name"]) == (
+        "GARCIA", "LOPEZ", "GARCIALOPEZ")
+    assert _identity(con, "college", f"C{n - 1}")["last_tokens"] == ["WOODWARD"]
+    def surname(identity: dict[str, Any]) -> dict[str, Any]:
+        return {c: identity.get(c) for c in _SURNAME_COLUMNS}  # no guardians: college only
+
+    garcia = surname(_identity(con, "college", "C0"))
+    assert _level(con, "last_name", garcia, surname(joined)) == (
+        "one record keeps only the first surname of the other's two")

@@ -116,3 +116,16 @@ def test_evaluation_metrics_on_hand_built_truth(tmp_path: Path) -> None:
     assert (result.twin_pairs, result.twins_apart_rate) == (1, 1.0)
     assert result.recall_by_group["has_double_surname"] == {
         "false": pytest.approx(0.0), "true": pytest.approx(1.0)}
+
+
+def test_joined_compound_surnames_are_split_only_when_both_parts_are_common() -> None:
+    units = {"GARCIA": 400, "LOPEZ": 300, "WOOD": 40, "WARD": 60, "WOODWARD": 10,
+             "GARCIALOPEZ": 2, "PAZ": 50, "RUIZPAZ": 1, "HERNANDEZ": 500, "ZUNIGA": 30,
+             "HERNANDEZZUNIGA": 1}
+    assert names.split_joined(["GARCIALOPEZ"], units) == ["GARCIA", "LOPEZ"]
+    assert names.split_joined(["HERNANDEZZUNIGA"], units) == ["HERNANDEZ", "ZUNIGA"]
+    # WOOD and WARD are each less than ten times as common as WOODWARD: a surname of its own
+    assert names.split_joined(["WOODWARD"], units) == ["WOODWARD"]
+    assert names.split_joined(["RUIZPAZ"], units) == ["RUIZPAZ"]  # too short to hold two
+    assert names.split_joined(["GARCIA", "LOPEZ"], units) == ["GARCIA", "LOPEZ"]
+    assert names.split_joined(["MONTGOMERY"], units) == ["MONTGOMERY"]  # unknown parts
