@@ -91,6 +91,11 @@ def link(work: Path, run_id: str) -> None:
     for group, values in ev.recall_by_group.items():
         print(f"  recall by {group}: " + ", ".join(
             f"{k}={'n/a' if v is None else f'{v:.4f}'}" for k, v in values.items()))
+    double = ev.recall_by_group.get("has_double_surname", {})
+    with_double, rest = double.get("true"), double.get("false")
+    if with_double is not None and rest is not None:
+        print(f"double-surname recall gap {100 * (rest - with_double):.2f} points "
+              "(target: within 1 point)")
 
 
 def main() -> None:
