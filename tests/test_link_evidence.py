@@ -213,6 +213,7 @@ def test_joined_compound_is_split_into_tokens_from_the_data() -> None:
     assert (joined["last1"], joined["last2"], joined["last_name"]) == (
         "GARCIA", "LOPEZ", "GARCIALOPEZ")
     assert _identity(con, "college", f"C{n - 1}")["last_tokens"] == ["WOODWARD"]
+
     def surname(identity: dict[str, Any]) -> dict[str, Any]:
         return {c: identity.get(c) for c in _SURNAME_COLUMNS}  # no guardians: college only
 
