@@ -63,8 +63,12 @@ def register(app: typer.Typer) -> None:
         threshold = min_cell if min_cell is not None else settings.suppression_min_cell
         with warehouse(settings) as con:
             if rebuild_outcomes:
-                print_outcomes(analytics.build_outcomes(con))
-            with console.status("suppressing and publishing aggregates"):
+                with console.status("rebuilding analytics.student_year ..."):
+                    outcomes = analytics.build_outcomes(con)
+                print_outcomes(outcomes)
+            from cli.progress import stages
+
+            with stages(console, "suppress and publish aggregates"):
                 summary = analytics.publish(con, settings.serving_path, min_cell=threshold)
         console.print(
             f"[bold]published[/] {summary.cells:,} cells ({summary.suppressed_cells:,} "

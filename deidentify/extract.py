@@ -154,16 +154,24 @@ def write_key_file(path: Path, key: bytes) -> None:
 
 
 def read_key_file(path: Path) -> bytes:
-    """An extract data key from a file written by ``write_key_file`` (or the API)."""
+    """An extract data key from a file: the API key route's JSON response saved as is
+    (``{"key_base64": ...}``), or bare base64 text as ``write_key_file`` writes it."""
     import base64
     import binascii
 
     if not path.exists():
         raise KeyError_(f"no key file at {path}")
+    text = path.read_bytes().strip()
+    if text.startswith(b"{"):
+        try:
+            text = json.loads(text.decode("utf-8"))["key_base64"].encode("ascii")
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise KeyError_(f"key file {path} is JSON without a key_base64 field") from None
     try:
-        key = base64.b64decode(path.read_bytes().strip(), validate=True)
+        key = base64.b64decode(text, validate=True)
     except (ValueError, binascii.Error):
-        raise KeyError_(f"key file {path} is not base64 text") from None
+        raise KeyError_(f"key file {path} is neither the API's key response nor base64 "
+                        "text") from None
     if len(key) != KEY_BYTES:
         raise KeyError_(f"key file {path} does not hold a {KEY_BYTES}-byte extract key")
     return key
@@ -175,9 +183,13 @@ def _package_key(header: PackageHeader, keys: KeyProvider | None, data_key: byte
     if keys is None:
         raise KeyError_("opening an extract needs the keyring or the extract's data key")
     if not keys.has_key(header.key_name):
+        # Most often a researcher's download opened without --key-file: say that first, and
+        # only then the rarer causes (a package from another deployment, an edited header).
         raise IntegrityError_(
-            f"no key for request {header.request_id!r} in this keyring: the package was made "
-            "elsewhere, or its header was altered"
+            f"this keyring holds no key for request {header.request_id!r}: pass the key the "
+            "API gives the request's owner with --key-file (GET /v1/requests/"
+            f"{header.request_id}/extract/key); otherwise the package comes from another "
+            "deployment or its header was altered"
         )
     return keys.stored_key(header.key_name, create=False)
 

@@ -32,6 +32,9 @@ class Role(StrEnum):
     RESEARCHER = "researcher"
     BOARD = "board"
     ADMIN = "admin"
+    # Sees both records of a clerical-review pair, identifiers included (`c2c review`); every
+    # viewing is audited. Operators without it see only which fields agree.
+    REVIEWER = "reviewer"
 
 
 @dataclass(frozen=True)

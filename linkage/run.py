@@ -6,6 +6,7 @@ import json
 import re
 import resource
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -74,8 +75,11 @@ def run_annual_link(
     settings: Settings,
     run_id: str | None = None,
     runs_dir: Path,
+    on_stage: Callable[[str, float], None] | None = None,
 ) -> LinkRunSummary:
-    """Link every identity in staging and publish the crosswalk for this run."""
+    """Link every identity in staging and publish the crosswalk for this run.
+
+    ``on_stage(name, seconds)`` is called as each stage ends (progress for the CLI)."""
     started = time.perf_counter()
     started_at = datetime.now(UTC).replace(tzinfo=None)
     run_id = run_id or "link-" + started_at.strftime("%Y%m%dT%H%M%S")
@@ -95,6 +99,8 @@ def run_annual_link(
     def lap(name: str, since: float) -> float:
         now = time.perf_counter()
         stages[name] = round(now - since, 3)
+        if on_stage is not None:
+            on_stage(name, stages[name])
         return now
 
     try:

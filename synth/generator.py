@@ -126,7 +126,7 @@ def generate(
     ccgi = CcgiWriter(out, starts, seed, rates, truth)
     ccgi.write(stints)
     tick("CCGI weekly files", 1, 1)
-    write_partners(out / "partners.csv")
+    write_partners(out / "partners.csv", list(labels))
     tick("truth file", 0, 1)
     truth_rows = truth.write(out / "truth.parquet", people + adults)
     tick("truth file", 1, 1)
