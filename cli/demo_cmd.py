@@ -166,6 +166,19 @@ def _print_access(keys: dict[str, str], port: int, request_id: str, serving: boo
     console.print(f"OpenAPI docs: {base}/docs", highlight=False, soft_wrap=True)
 
 
+def _print_next_steps(settings: Settings, landing: Path) -> None:
+    """The operator's walkthrough (README, "After the demo") in the demo's own folders."""
+    home = settings.resolved_home
+    console.print("Next, as the operator (README, 'After the demo'):", highlight=False)
+    for line in (
+        f"export C2C_HOME={home} C2C_LANDING_DIR={landing}",
+        "c2c review list            # pairs the link was unsure about",
+        "c2c fulfil                 # extracts of approved requests",
+        "c2c extract decryptor      # the researcher's standalone decryptor",
+    ):
+        console.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
+
+
 def demo(
     students: int = typer.Option(2000, min=50, help="Synthetic K-12 students to generate."),
     seed: int = typer.Option(42, help="Generator seed (same seed, same data)."),
@@ -231,10 +244,12 @@ def demo(
                       soft_wrap=True)
 
         console.rule("5. API")
-        _print_access(keys, api_port, request_ids[0], serve, settings)
+        # --no-serve: the server above stops with the demo, so show the port `c2c serve` uses
+        _print_access(keys, api_port if serve else port, request_ids[0], serve, settings)
         console.print(f"Dagster UI: DAGSTER_HOME={settings.dagster_home} C2C_HOME={home} "
                       f"C2C_LANDING_DIR={landing} dagster dev -m dagster_project",
                       highlight=False, markup=False, soft_wrap=True)
+        _print_next_steps(settings, landing)
         if serve:
             console.print(f"serving on {server.base_url} (Ctrl-C stops)", highlight=False)
             server.wait()

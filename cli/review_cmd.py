@@ -69,12 +69,12 @@ def list_cmd(
     from core.warehouse import warehouse
     from governance import audit
     from governance.db import session_factory
-    from linkage.review import queued_pairs
+    from linkage.review import queue_size, queued_pairs
 
     settings = get_settings()
     with warehouse(settings, read_only=True) as con:
         pairs = queued_pairs(con, limit)
-        total = con.execute("SELECT count(*) FROM mdm.review_queue").fetchone()
+        count = queue_size(con)
     shown_to = None
     if show_identities:
         token = api_key or typer.prompt("API key", hide_input=True)
@@ -85,7 +85,6 @@ def list_cmd(
                          detail={"pairs": [p["pair_id"] for p in pairs]})
             session.commit()
             shown_to = principal.name
-    count = int(total[0]) if total else 0
     console.print(f"review queue: {count} pair(s); showing {len(pairs)}"
                   + (f" with identities (shown to {shown_to}, audited)" if shown_to else
                      " (field agreement only; --show-identities for values)"),

@@ -126,13 +126,13 @@ def queued_pairs(con: duckdb.DuckDBPyConnection, limit: int | None = None,
     records side by side: ``{"pair_id", "match_probability", "reason", "left": {...},
     "right": {...}}`` where left/right hold the source keys and ``REVIEW_FIELDS``.
 
-    The records hold identifiers: callers decide who may see them (see ``compare_fields``)."""
-    ensure_schema(con)
+    The records hold identifiers: callers decide who may see them (see ``compare_fields``).
+    Read-only: before any link run (no queue or identities yet) the queue is empty."""
     present = {r[0] for r in con.execute(
         "SELECT column_name FROM duckdb_columns() WHERE schema_name = ? AND table_name = ?",
         tables.IDENTITIES.split(".", 1)).fetchall()}
     fields = [f for f in REVIEW_FIELDS if f in present]
-    if not present:
+    if not present or queue_size(con) == 0:
         return []
     keys = ("source_system", "partner_org", "source_person_id", *fields)
     side = ", ".join("struct_pack(" + ", ".join(f"{k} := {a}.{k}" for k in keys) + ")"
@@ -150,6 +150,15 @@ def queued_pairs(con: duckdb.DuckDBPyConnection, limit: int | None = None,
     return [{"pair_id": pid, "match_probability": float(p), "reason": reason,
              "left": dict(left), "right": dict(right)}
             for pid, p, reason, left, right in rows]
+
+
+def queue_size(con: duckdb.DuckDBPyConnection) -> int:
+    """Pairs waiting in the review queue (0 before the first link run)."""
+    try:
+        row = con.execute(f"SELECT count(*) FROM {tables.REVIEW_QUEUE}").fetchone()
+    except duckdb.CatalogException:
+        return 0
+    return int(row[0]) if row else 0
 
 
 def compare_fields(left: dict[str, object], right: dict[str, object]) -> dict[str, str]:
