@@ -156,8 +156,9 @@ def ingest_cmd(
                             encoding="utf-8")
     rejected = [r for r in receipts if r.rejected]
     held = [r for r in receipts if str(r.status) == "held"]
-    console.print(f"{len(receipts) - len(rejected) - len(held)} accepted, {len(held)} held "
-                  f"(not loaded), {len(rejected)} rejected", highlight=False)
+    console.print(f"{len(receipts) - len(rejected) - len(held)} accepted, {len(held)} held, "
+                  f"{len(rejected)} rejected" + (" (held files are stored, not loaded)"
+                                                 if held else ""), highlight=False)
     if rejected:
         raise InputRejected(f"{len(rejected)} of {len(receipts)} file(s) rejected; first: "
                             f"{rejected[0].message}")

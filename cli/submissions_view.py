@@ -17,11 +17,11 @@ def row_line(row: SubmissionRow) -> str:
     """One row in well under 80 characters (names and per-type counts are in the CSV)."""
     sent = sum(1 for n in row.counts.values() if n)
     rows = sum(row.counts.values())
-    rounds = ("rounds " + ",".join(map(str, row.rounds))) if row.rounds else "no round"
+    rounds = ("round " + ",".join(map(str, row.rounds))) if row.rounds else "no round"
     # Status only where a funding round requires the year; otherwise it is simply what was sent.
     status = row.deadline_status if row.rounds else "not required"
     missing = f", {len(row.missing)} missing" if row.missing else ""
-    return (f"{row.org_code} {row.academic_year} ({rounds}): {sent}/{len(row.counts)} types, "
+    return (f"{row.org_code} {row.academic_year} {rounds}: {sent}/{len(row.counts)} types, "
             f"{rows:,} rows{missing}; {status}")
 
 
@@ -32,7 +32,7 @@ def print_submissions(console: Console, rows: list[SubmissionRow], title: str) -
     if not (console.is_terminal and console.width >= WIDE):
         console.print(title, highlight=False)
         for row in rows:
-            console.print("  " + row_line(row), highlight=False, markup=False, soft_wrap=True)
+            console.print(row_line(row), highlight=False, markup=False, soft_wrap=True)
         return
     from core.calpads import FILE_TYPES
 
