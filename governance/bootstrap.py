@@ -18,14 +18,15 @@ DEMO_USERS: tuple[tuple[str, str, Role], ...] = (
     ("board", "demo-board-1", Role.BOARD),
     ("board_2", "demo-board-2", Role.BOARD),  # the default quorum is two board members
     ("admin", "demo-admin", Role.ADMIN),
+    ("reviewer", "demo-reviewer", Role.REVIEWER),  # clerical review: `c2c review list`
 )
 
 
 def create_demo_users(session: Session, today: date | None = None) -> dict[str, str]:
     """Create (or reuse) one demo user per role and issue each a fresh key.
 
-    Returns ``{"partner", "researcher", "board", "board_2", "admin"} -> token``; ``board_2`` is
-    a second board member so a request can reach the default quorum of two. The partner user
+    Returns ``{"partner", "researcher", "board", "board_2", "admin", "reviewer"} -> token``;
+    ``board_2`` is a second board member so a request can reach the default quorum of two. The partner user
     belongs to the first partner (by org_code) whose agreement is active ``today``. Partners
     must be imported first. The caller commits.
     """
