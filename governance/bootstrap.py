@@ -26,9 +26,9 @@ def create_demo_users(session: Session, today: date | None = None) -> dict[str, 
     """Create (or reuse) one demo user per role and issue each a fresh key.
 
     Returns ``{"partner", "researcher", "board", "board_2", "admin", "reviewer"} -> token``;
-    ``board_2`` is a second board member so a request can reach the default quorum of two. The partner user
-    belongs to the first partner (by org_code) whose agreement is active ``today``. Partners
-    must be imported first. The caller commits.
+    ``board_2`` is a second board member so a request can reach the default quorum of two.
+    The partner user belongs to the first partner (by org_code) whose agreement is active
+    ``today``. Partners must be imported first. The caller commits.
     """
     today = today or date.today()
     partners = list_partners(session)
