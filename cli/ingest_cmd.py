@@ -85,7 +85,8 @@ def _print_receipts(console: Console, receipts: list[Receipt]) -> None:
         for r in receipts:
             what = " ".join(x for x in (r.kind, r.partner_org, r.period) if x)
             console.print(f"{str(r.status):8} {r.file_name} ({what or 'unidentified'}): "
-                          f"{r.rows:,} rows" + (f"; {r.message}" if r.message else ""),
+                          f"{r.rows:,} rows" + (f"; {r.message}" if r.message and
+                                                 str(r.status) != "accepted" else ""),
                           highlight=False, markup=False, soft_wrap=True)
     for r in receipts:
         if r.errors:
