@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import dagster as dg
 
-from dagster_project.partitions import academic_year_partitions
-
 calpads_ingest_job = dg.define_asset_job(
-    "calpads_ingest_job", selection=["calpads_staging"], partitions_def=academic_year_partitions,
+    "calpads_ingest_job", selection=["calpads_staging"],  # partitioned like its asset
     description="Ingest one academic year of CALPADS extracts (the partition); config "
                 "ops.calpads_staging.config.files names files, empty means every landed one.",
 )
