@@ -65,15 +65,19 @@ def build_cmd(
     settings = get_settings()
     request = load_request(request_file)
     keys = _provider(settings)
+    from cli.progress import stages
+
+    console = Console(soft_wrap=True)
     con = open_warehouse(settings, read_only=True)
     try:
-        result = build_extract(
-            con, request, keys, out or settings.extracts_dir, k=settings.k_anonymity,
-            now=datetime.now(UTC),
-        )
+        with stages(console, f"extract for {request.request_id} (select, generalise, "
+                             "suppress, scan, encrypt)"):
+            result = build_extract(
+                con, request, keys, out or settings.extracts_dir, k=settings.k_anonymity,
+                now=datetime.now(UTC),
+            )
     finally:
         con.close()
-    console = Console(soft_wrap=True)
     console.print(f"extract {result.package_path} ({result.package_bytes:,} bytes, "
                   f"sha256 {result.package_sha256})", highlight=False)
     console.print(f"rows released {result.rows:,}, suppressed {result.suppressed_rows:,}; "
