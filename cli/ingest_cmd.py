@@ -127,6 +127,8 @@ def ingest_cmd(
     column_map: Path | None = typer.Option(
         None, help='JSON: {"college_students": {"Partner Header": "student_id"}}.'),
     json_out: Path | None = typer.Option(None, "--json", help="Also write receipts as JSON."),
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help="Also log each step of each file to stderr."),
 ) -> None:
     """Receive partner files: raw store, validate, load staging; exit 2 if any file is rejected."""
     from cli.progress import steps
@@ -139,7 +141,11 @@ def ingest_cmd(
         console.print(f"skipped {path}: {NOT_PARTNER_FILES[path.name]}", highlight=False,
                       markup=False, soft_wrap=True)
     partners = load_partner_registry(settings, partner_registry)
-    options = IngestOptions(column_maps=_column_maps(column_map))
+    err = Console(stderr=True)
+    options = IngestOptions(
+        column_maps=_column_maps(column_map),
+        on_event=(lambda text: err.print(text, highlight=False, markup=False)) if verbose
+        else None)
     con, raw_key = open_warehouse(settings)
     receipts: list[Receipt] = []
     try:

@@ -75,7 +75,8 @@ def test_killed_mid_file_leaves_nothing_half_loaded_and_rerun_completes(tmp_path
     with open(folder / f"SENR {YEAR}.txt", "w", encoding="utf-8", newline="") as handle:
         for i in range(rows):
             handle.write(line.replace("^0000000000^", f"^{i:010d}^", 1))
-    proc = subprocess.Popen([*C2C, "ingest", str(tmp_path / "land")], env=env, cwd=ROOT,
+    proc = subprocess.Popen([*C2C, "ingest", "--verbose", str(tmp_path / "land")], env=env,
+                            cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     assert proc.stderr is not None
     for text in proc.stderr:
