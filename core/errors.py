@@ -109,6 +109,13 @@ class InternalError(C2CError):
     code = "internal_error"
 
 
+class ConfigError(InternalError):
+    """A setting breaks the policy's bounds (``core.protection``). The operator fixes it; whoever
+    called the service did nothing wrong, so it is a service fault (exit 1, HTTP 500)."""
+
+    code = "config_error"
+
+
 class IdentifierFound(InternalError):
     """Something about to leave (an extract) or to be kept (``analytics.*``) looks like a
     direct identifier. The service's fault, never the caller's: upstream code or data put it

@@ -43,6 +43,7 @@ from core.errors import (
     NotFound,
 )
 from core.keys import KeyProvider, write_secret_file
+from core.protection import K_ANONYMITY, MAX_SUPPRESSION, require_k, require_max_suppression
 from core.requests import ApprovedRequest, RequestKind
 from deidentify import generalise, scan
 from deidentify.package import (
@@ -63,7 +64,7 @@ DATA_PARQUET = "data.parquet"
 DATA_CSV = "data.csv"
 MANIFEST = "manifest.json"
 PACKAGE_SUFFIX = ".c2cx"
-DEFAULT_MAX_SUPPRESSION = 0.02
+DEFAULT_MAX_SUPPRESSION = MAX_SUPPRESSION  # kept for callers of the old name
 _BATCH_ROWS = 262_144
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -286,7 +287,7 @@ def build_extract(
     keys: KeyProvider,
     out_dir: Path,
     *,
-    k: int = 11,
+    k: int = K_ANONYMITY,
     now: datetime,
     max_suppression: float = DEFAULT_MAX_SUPPRESSION,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
@@ -297,8 +298,8 @@ def build_extract(
     generalises further. Raises ``Expired``, ``InputRejected`` (unknown variable or filter),
     ``Conflict`` (not an individual-level request) or ``scan.IdentifierFound``.
     """
-    if k < 2:
-        raise ValueError("k must be at least 2")
+    require_k(k)
+    require_max_suppression(max_suppression)
     _check_request(request, now)
     if request.kind != RequestKind.INDIVIDUAL:
         raise Conflict(f"request {request.request_id} is {request.kind}: aggregate tables are "
