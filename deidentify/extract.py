@@ -160,14 +160,16 @@ def read_key_file(path: Path) -> bytes:
     import base64
     import binascii
 
+    # the key file is the caller's input (a researcher's download): its faults are theirs
+    where = Location(file=str(path), field="key")
     if not path.exists():
-        raise KeyError_(f"no key file at {path}")
+        raise InputRejected("no such key file", Location(file=str(path)))
     try:
         key = base64.b64decode(path.read_bytes().strip(), validate=True)
     except (ValueError, binascii.Error):
-        raise KeyError_(f"key file {path} is not base64 text") from None
+        raise InputRejected("not base64 text", where) from None
     if len(key) != KEY_BYTES:
-        raise KeyError_(f"key file {path} does not hold a {KEY_BYTES}-byte extract key")
+        raise InputRejected(f"does not hold a {KEY_BYTES}-byte extract key", where)
     return key
 
 
