@@ -13,7 +13,7 @@ import duckdb
 
 from api.schemas import SubmissionOut, UploadResult
 from api.uploads import Upload
-from core.keys import KeyProvider
+from core.keys import RAW_STORE_PURPOSE, KeyProvider
 from core.settings import Settings
 from core.warehouse import open_warehouse as core_open_warehouse
 from governance import submissions as gs
@@ -42,7 +42,7 @@ def ingest_upload(state: Any, caller: Principal, upload: Upload) -> UploadResult
         partners = list_partners(session)
         session.rollback()
         keys = KeyProvider(settings.master_key_path, settings.keyring_path)
-        raw_key = keys.derive("raw-store")
+        raw_key = keys.derive(RAW_STORE_PURPOSE)
         results: list[tuple[str, int, str, list[Receipt]]] = []
         with audited(session, actor=caller.name, role="partner", action="upload",
                      target=f"partner:{org}") as audit:

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from core.errors import Conflict
 from core.keys import create_master_key
-from core.settings import Settings
+from core.settings import Settings, get_settings
 
 console = Console()
 MARKER = ".c2c-demo"
@@ -38,7 +38,7 @@ def _configure(home: Path, landing: Path) -> Settings:
     os.environ.pop("C2C_MASTER_KEY_FILE", None)
     os.environ.pop("C2C_DATABASE_URL", None)
     os.environ["DAGSTER_HOME"] = str(home / "dagster")
-    settings = Settings()
+    settings = get_settings()
     settings.dagster_home.mkdir(parents=True, exist_ok=True)
     # One run at a time (one DuckDB writer), no telemetry: the project's instance settings.
     import dagster_project

@@ -58,6 +58,6 @@ def require_extract_days(value: int) -> int:
 
 
 def require_max_suppression(value: float) -> float:
-    if not 0.0 <= value < 1.0:
-        raise ConfigError("max_suppression must be a share in [0, 1)")
+    if not 0.0 <= value <= 1.0:
+        raise ConfigError("max_suppression must be a share in [0, 1]")
     return value

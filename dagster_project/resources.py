@@ -10,7 +10,7 @@ import duckdb
 from sqlalchemy.orm import Session
 
 from core.keys import KeyProvider
-from core.settings import Settings
+from core.settings import Settings, get_settings
 from core.warehouse import warehouse
 
 
@@ -24,7 +24,8 @@ class C2CResource(dg.ConfigurableResource):  # type: ignore[misc]
     home: str = ""
 
     def settings(self) -> Settings:
-        return Settings(home=Path(self.home)) if self.home else Settings()
+        # validated here, so a bad C2C_ variable fails the run at its first resource use
+        return get_settings(home=Path(self.home)) if self.home else get_settings()
 
     def key_provider(self) -> KeyProvider:
         settings = self.settings()

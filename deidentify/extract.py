@@ -42,7 +42,7 @@ from core.errors import (
     Location,
     NotFound,
 )
-from core.keys import KeyProvider, write_secret_file
+from core.keys import KeyProvider, extract_key_name, write_secret_file
 from core.protection import K_ANONYMITY, MAX_SUPPRESSION, require_k, require_max_suppression
 from core.requests import ApprovedRequest, RequestKind
 from deidentify import generalise, scan
@@ -145,7 +145,7 @@ class VerifiedExtract:
 
 def extract_data_key(keys: KeyProvider, request_id: str) -> bytes:
     """The data key of one extract (for its owner's ``c2c extract decrypt --key-file``)."""
-    return keys.stored_key(f"extract:{request_id}", create=False)
+    return keys.stored_key(extract_key_name(request_id), create=False)
 
 
 def write_key_file(path: Path, key: bytes) -> None:

@@ -66,9 +66,9 @@ def test_max_suppression_is_a_share() -> None:
     with pytest.raises(ConfigError):
         protection.require_max_suppression(-0.01)
     assert protection.require_max_suppression(0.0) == 0.0
-    assert protection.require_max_suppression(0.99) == 0.99
+    assert protection.require_max_suppression(1.0) == 1.0
     with pytest.raises(ConfigError):
-        protection.require_max_suppression(1.0)
+        protection.require_max_suppression(1.01)
 
 
 @pytest.mark.parametrize(("value", "ok"), [("duckdb", True), ("spark", True), ("DuckDB", True),
