@@ -24,6 +24,7 @@ from synth.courses import (
     Pathway,
     pathways_offered,
 )
+from synth.defects import Defects
 from synth.k12 import Stint, year_end
 from synth.noise import NoiseRates, RecordedIdentity, nicknames_for, record
 from synth.orgs import LEAS, Lea
@@ -170,9 +171,11 @@ class CalpadsWriter:
     """Owns the CALPADS side: per-person profiles, per-LEA identities, files and truth rows."""
 
     def __init__(
-        self, out: Path, years: list[int], seed: int, rates: NoiseRates, truth: TruthRecorder
+        self, out: Path, years: list[int], seed: int, rates: NoiseRates, truth: TruthRecorder,
+        defects: Defects | None = None,
     ) -> None:
         self.out = out
+        self.defects = defects if defects is not None and defects.calpads else None
         self.years = years
         self.rates = rates
         self.truth = truth
@@ -276,19 +279,20 @@ class CalpadsWriter:
         for (school, _local, section_id), (course, seid) in sorted(sections.items()):
             lines["CRSC"].append(self._crsc(lea, school, ayid, course, section_id, seid,
                                             extract_day))
+        tags = self.defects.calpads_lea_year(lea, y, lines, owners) if self.defects else {}
         for ft in CURRENT_LAYOUT:
             rel = f"calpads/{lea.code}/{label}/{ft} {label}.txt"
-            self._write(rel, lines[ft], owners[ft], lea.code)
+            self._write(rel, lines[ft], owners[ft], lea.code, tags.get(ft))
 
     def _write(self, rel: str, lines: list[str], owners: list[tuple[int, str, int]],
-               partner: str) -> None:
+               partner: str, defects: list[str] | None = None) -> None:
         if not lines:
             return  # nothing to report (tiny runs only): an LEA uploads no empty file
         data = ("\r\n".join(lines) + "\r\n").encode("utf-8")
         (self.out / rel).write_bytes(data)
         self.files_written += 1
         self.bytes_written += len(data)
-        self.truth.add_file(CALPADS, partner, rel, owners, first_line=1)
+        self.truth.add_file(CALPADS, partner, rel, owners, first_line=1, defects=defects)
 
     def _stint_rows(
         self, stint: Stint, lea_pos: int, ayid: str, extract_day: date,

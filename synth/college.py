@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.partner_formats import COLLEGE_AWARDS, COLLEGE_ENROLLMENTS, COLLEGE_STUDENTS
+from synth.defects import Defects
 from synth.k12 import Stint
 from synth.noise import NoiseRates, RecordedIdentity, record, transpose_digits, with_tag
 from synth.orgs import COLLEGES, LEAS, College
@@ -76,8 +77,9 @@ class Enrolment:
 
 class CollegeWriter:
     def __init__(self, out: Path, years: list[int], seed: int, rates: NoiseRates,
-                 truth: TruthRecorder) -> None:
+                 truth: TruthRecorder, defects: Defects | None = None) -> None:
         self.out = out
+        self.defects = defects
         self.years = years
         self.terms = term_ids(years)
         self.rates = rates
@@ -233,6 +235,10 @@ class CollegeWriter:
 
     def _csv(self, partner: str, rel: str, header: tuple[str, ...], rows: list[list[str]],
              owners: list[tuple[int, str, int]]) -> None:
+        tags = None
+        if self.defects is not None:
+            kind = rel.rsplit("/", 1)[-1].rsplit("_", 1)[0]
+            tags = self.defects.college_rows(partner, kind, header, rows)
         path = self.out / rel
         with path.open("w", encoding="utf-8", newline="") as fh:
             writer = csv.writer(fh, lineterminator="\n")
@@ -240,7 +246,7 @@ class CollegeWriter:
             writer.writerows(rows)
         self.files_written += 1
         self.bytes_written += path.stat().st_size
-        self.truth.add_file(COLLEGE, partner, rel, owners, first_line=2)
+        self.truth.add_file(COLLEGE, partner, rel, owners, first_line=2, defects=tags)
 
 
 def _college_zip(college: College, rng: random.Random) -> str:
