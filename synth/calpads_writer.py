@@ -27,10 +27,11 @@ from synth.courses import (
 from synth.defects import Defects
 from synth.k12 import Stint, year_end
 from synth.noise import NoiseRates, RecordedIdentity, nicknames_for, record
-from synth.orgs import LEAS, Lea
+from synth.orgs import Lea
 from synth.population import Person
 from synth.truth import TruthRecorder
 from synth.weighted import Weighted
+from synth.world import SMALL_WORLD, World
 
 CALPADS = 0  # index in truth.SOURCE_SYSTEMS
 
@@ -172,9 +173,10 @@ class CalpadsWriter:
 
     def __init__(
         self, out: Path, years: list[int], seed: int, rates: NoiseRates, truth: TruthRecorder,
-        defects: Defects | None = None,
+        defects: Defects | None = None, world: World = SMALL_WORLD,
     ) -> None:
         self.out = out
+        self.world = world
         self.defects = defects if defects is not None and defects.calpads else None
         self.years = years
         self.rates = rates
@@ -209,7 +211,7 @@ class CalpadsWriter:
         if foreign:
             us_entry = min(person.truth.birth + timedelta(days=365 * rng.randrange(5, 15)),
                            date(self.years[person.entry_year], 8, 1))  # before first enrolment
-        lea = LEAS[lea_pos]
+        lea = self.world.leas[lea_pos]
         offered = pathways_offered(lea_pos)
         cte = rng.choice(offered) if rng.random() < 0.28 else None
         prof = Profile(
@@ -243,7 +245,7 @@ class CalpadsWriter:
         return found
 
     def local_id(self, prof: Profile, lea_pos: int) -> str:
-        lea = LEAS[lea_pos]
+        lea = self.world.leas[lea_pos]
         found = prof.local_ids.get(lea.code)
         if found is None:
             n = self.local_counter.get(lea.code, 0) + 1
@@ -263,7 +265,7 @@ class CalpadsWriter:
     # -- files ---------------------------------------------------------------------------
     def write_lea_year(self, y: int, lea_pos: int, stints: list[Stint]) -> None:
         """Write the seven files for one LEA and year (a file type without records is skipped)."""
-        lea = LEAS[lea_pos]
+        lea = self.world.leas[lea_pos]
         start_year = self.years[y]
         ayid = academic_year_id(f"{start_year}-{str(start_year + 1)[-2:]}")
         label = short_year(ayid)
@@ -482,11 +484,12 @@ def write_all(
 ) -> None:
     """Group stints by (year, LEA) and write every LEA-year's seven files."""
     buckets: dict[tuple[int, int], list[Stint]] = {}
-    lea_pos = {lea.code: i for i, lea in enumerate(LEAS)}
+    leas = writer.world.leas
+    lea_pos = writer.world.lea_index
     for stint in stints:
         buckets.setdefault((stint.year, lea_pos[stint.lea.code]), []).append(stint)
     for y in range(len(writer.years)):
-        for pos in range(len(LEAS)):
+        for pos in range(len(leas)):
             bucket = buckets.pop((y, pos), [])
             writer.write_lea_year(y, pos, bucket)
             if progress:
