@@ -26,10 +26,12 @@ LEA's start). Absence is never read as evidence:
 keying error apart (a mistyped SSID makes a phantom unit carrying a copy of the real
 enrolment; as in the twin rule, ids differing in the last digit only are not a keying error
 but consecutive ids, as twins enrolled together get), whose *proven* enrolments overlap by
-more than ``OVERLAP_TOLERANCE_DAYS``. The tolerance covers an exit recorded up to about three
-months after the next LEA's start. Only unit pairs that the confident edges could put in one
-cluster are checked (both units in one connected component at the match threshold), so the
-cost follows the clusters, not the square of the population.
+more than ``OVERLAP_TOLERANCE_DAYS``, or, at the same LEA, that began within
+``SIDE_BY_SIDE_START_DAYS`` of each other and overlap by more than ``MOVE_DAYS``. The tolerance
+covers an exit recorded up to about three months after the next LEA's start (a late exit is
+the old LEA's, so never at the same LEA as the new start). Only unit pairs that the confident
+edges could put in one cluster are checked (both units in one connected component at the
+match threshold), so the cost follows the clusters, not the square of the population.
 
 **The evidence the model weighs** (``enrolment_comparison``) uses the unit's span from its
 first start to its last *effective* end, and the last *proven* end, so an overlap that rests
@@ -53,6 +55,12 @@ from linkage.schema import IdentityColumns, table_exists
 # An exit recorded up to about three months after the next LEA's start is common (late
 # exits); two students enrolled side by side overlap for most of a school year.
 OVERLAP_TOLERANCE_DAYS = 120
+# ... but two enrolments at the same LEA that began together (within this many days) and
+# overlap by more than MOVE_DAYS are two students side by side however short they were (twins
+# who left after three months, RIYA / PRIYA, were merged at 50k with the long tolerance
+# alone). A late exit is at another LEA: the old LEA's row, possibly rolled over to the new
+# year and so starting the same week as the new LEA's.
+SIDE_BY_SIDE_START_DAYS = 7
 # An exit and the next start this close (either order) read as a move between LEAs.
 MOVE_DAYS = 30
 # ... and this close, a move over the summer (an exit in June, or a year end inferred for a
@@ -206,6 +214,8 @@ def enrolment_conflicts(
             JOIN iv x ON x.lea = p.la AND x.ssid = p.sa
             JOIN iv y ON y.lea = p.lb AND y.ssid = p.sb
             WHERE date_diff('day', greatest(x.s, y.s), least(x.p, y.p)) > ?
+               OR (x.lea = y.lea AND abs(date_diff('day', x.s, y.s)) <= {SIDE_BY_SIDE_START_DAYS}
+                   AND date_diff('day', greatest(x.s, y.s), least(x.p, y.p)) > {MOVE_DAYS})
         """, [tolerance_days]).fetchall()
     finally:
         con.unregister("_link_enrol_nodes")

@@ -151,3 +151,17 @@ def test_late_exits_and_impossible_exits() -> None:
                          ("B", "2222222222", "2021-2022", date(2021, 8, 20), date(2022, 6, 10))])
         assert _conflicts(con, 2) == [], bad
     con.close()
+
+
+def test_short_enrolments_side_by_side_at_one_lea_are_two_students() -> None:
+    con = duckdb.connect()
+    # twins enrolled together who both left after three months: two students
+    _senr_rows(con, [("A", "1111111111", "2021-2022", date(2021, 8, 14), date(2021, 11, 18)),
+                     ("A", "2222222222", "2021-2022", date(2021, 8, 14), date(2021, 11, 18))])
+    assert _conflicts(con, 2) == [(1, 2)]
+    # a summer mover the old LEA rolled over into the new year and exited two months late: the
+    # same first week, but at another LEA, so a late exit (one student)
+    _senr_rows(con, [("A", "1111111111", "2022-2023", date(2022, 8, 10), date(2022, 10, 20)),
+                     ("B", "2222222222", "2022-2023", date(2022, 8, 15), date(2023, 6, 10))])
+    assert _conflicts(con, 2) == []
+    con.close()
