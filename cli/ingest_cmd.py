@@ -31,11 +31,11 @@ NOT_PARTNER_FILES = {
 
 
 def open_warehouse(settings: Settings) -> tuple[duckdb.DuckDBPyConnection, bytes]:
-    from core.keys import KeyProvider
+    from core.keys import RAW_STORE_PURPOSE, KeyProvider
     from core.warehouse import open_warehouse as core_open_warehouse
 
     keys = KeyProvider(settings.master_key_path, settings.keyring_path)
-    return core_open_warehouse(settings), keys.derive("raw-store")
+    return core_open_warehouse(settings), keys.derive(RAW_STORE_PURPOSE)
 
 
 def load_partner_registry(settings: Settings, registry: Path | None) -> list[Partner]:

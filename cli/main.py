@@ -53,6 +53,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "audit": ("audit_cmd", "Governance audit log."),
     "partners": ("partners_cmd", "Partner registry and data-sharing agreements."),
     "users": ("partners_cmd", "Users, roles and API keys."),
+    "migrate": ("migrate_cmd", "Apply pending governance-store migrations (idempotent; run "
+                               "after each upgrade)."),
 }
 
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+from sqlalchemy.orm import Session, sessionmaker
 
 from analytics import aggregate_for_request
 from core.keys import KeyProvider
@@ -40,6 +41,7 @@ def fulfil_approved(
     request_ids: Sequence[str] = (),
     on_built: Callable[[ExtractResult], None] | None = None,
     now: datetime | None = None,
+    sessions: sessionmaker[Session] | None = None,
 ) -> list[ExtractResult]:
     """Build the extract of every approved request whose fulfilment is queued (only those in
     ``request_ids`` when given), register each in governance and mark it fulfilled.
@@ -47,12 +49,13 @@ def fulfil_approved(
     The one fulfilment routine: ``c2c fulfil`` calls it, and so does the ``research_extracts``
     asset that ``approved_request_sensor`` starts. One request at a time, each committed on its
     own, so a failure leaves the ones before it fulfilled and the rest queued for a re-run.
+    ``sessions``: the caller's governance sessions (Dagster's resource), else opened here.
     """
     from core.warehouse import warehouse
     from governance.db import session_factory
     from governance.requests import ExtractInfo, mark_fulfilled, requests_ready_for_fulfilment
 
-    sessions = session_factory(settings.governance_url)
+    sessions = sessions or session_factory(settings.governance_url)
     with sessions() as session:
         ready = requests_ready_for_fulfilment(session)
     wanted = [r for r in ready if not request_ids or r.request_id in request_ids]

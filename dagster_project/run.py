@@ -1,6 +1,5 @@
 """Materialise the whole graph in-process (``make demo``, tests), stage by stage."""
 
-import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,17 +36,12 @@ def _collect(result: dg.ExecuteInProcessResult, into: PipelineRun) -> None:
         into.checks[f"{check.asset_key.to_user_string()}:{check.check_name}"] = check.passed
 
 
-@functools.cache
-def _definitions(c2c: C2CResource) -> dg.Definitions:
-    return build_definitions(c2c)  # once per deployment: resolving jobs is not free
-
-
 def _job(c2c: C2CResource, instance: dg.DagsterInstance, job_name: str,
          partition_key: str | None = None, log_level: str = "WARNING",
          ) -> dg.ExecuteInProcessResult:
     """Run one of the named jobs (as the schedules and sensors do), so the run shows in the
     Dagster UI under that job's name rather than as an ad-hoc selection."""
-    job = _definitions(c2c).resolve_job_def(job_name)
+    job = build_definitions(c2c).resolve_job_def(job_name)
     return job.execute_in_process(
         instance=instance,
         partition_key=partition_key,

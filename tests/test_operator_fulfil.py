@@ -66,7 +66,7 @@ def test_requests_over_http_fulfil_and_standalone_decrypt(
     con = connect_encrypted(settings.warehouse_path, keys.warehouse_key_hex())
     make_student_year(con, 400)
     con.close()
-    with session_factory(settings.governance_url)() as session:
+    with session_factory(settings.governance_url, migrate=True)() as session:
         import_partners_csv(session, write_partners_csv(tmp_path / "partners.csv"))
         demo_keys = create_demo_users(session)
         session.commit()

@@ -46,7 +46,7 @@ def test_review_list_decide_and_next_run_uses_the_decision(
                                         runs_dir=settings.runs_dir)
     assert first.review_queue_size > 0
 
-    sessions = session_factory(settings.governance_url)
+    sessions = session_factory(settings.governance_url, migrate=True)  # as `c2c migrate`
     with sessions() as session:
         reviewer = issue_key(session, create_user(session, "rita", [Role.REVIEWER]).id).token
         outsider = issue_key(session, create_user(session, "bob", [Role.BOARD]).id).token

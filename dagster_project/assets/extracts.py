@@ -24,7 +24,7 @@ def research_extracts(
     """Encrypted, de-identified packages for approved requests; registered in governance
     (the same routine as `c2c fulfil`)."""
     built = fulfil_approved(
-        c2c.settings(), request_ids=config.request_ids,
+        c2c.settings(), request_ids=config.request_ids, sessions=c2c.sessions(),
         on_built=lambda r: context.log.info(f"extract for request {r.request_id}: {r.rows} rows"))
     suppressed = sum(r.suppressed_rows for r in built)
     rows = [(r.request_id, r.rows, r.suppressed_rows, r.package_bytes, r.expires_at.date())

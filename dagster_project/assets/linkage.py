@@ -1,6 +1,7 @@
 """The annual link: standardised identities, Splink model, clusters, stable ids, crosswalk."""
 
 
+import json
 from typing import Any
 
 import dagster as dg
@@ -50,6 +51,8 @@ def annual_link(config: LinkConfig, c2c: C2CResource) -> tuple[dg.MaterializeRes
         "stage_seconds": dg.MetadataValue.md(md_table(
             ("stage", "seconds"), [(k, float(v)) for k, v in summary.stage_seconds.items()
                                    if "." not in k])),
+        # fallbacks to fixed parameters and Splink's own messages (linkage/training.py)
+        "training": dg.MetadataValue.json(json.loads(json.dumps(summary.training))),
     }
     return (
         dg.MaterializeResult(asset_key="mdm_identities", metadata=identities),
