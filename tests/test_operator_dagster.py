@@ -30,8 +30,8 @@ def test_landing_sensor_skips_files_already_received_by_another_route(
                                 registered_partners(dep.c2c))
     assert receipts and all(not r.rejected for r in receipts)
 
-    context = dg.build_sensor_context(cursor=None, resources={"c2c": dep.c2c})
-    result = landing_sensor(context)
+    with dg.build_sensor_context(cursor=None, resources={"c2c": dep.c2c}) as context:
+        result = landing_sensor(context)
     assert isinstance(result, dg.SensorResult)
     jobs = {r.job_name for r in result.run_requests or []}
     assert "college_ingest_job" not in jobs  # every college file is already in the warehouse
@@ -41,8 +41,8 @@ def test_landing_sensor_skips_files_already_received_by_another_route(
     assert not set(map(str, college)) & set(named)
     # all were seen: the next tick starts nothing
     assert set(json.loads(result.cursor or "{}")) >= set(map(str, college))
-    again = landing_sensor(dg.build_sensor_context(cursor=result.cursor,
-                                                   resources={"c2c": dep.c2c}))
+    with dg.build_sensor_context(cursor=result.cursor, resources={"c2c": dep.c2c}) as context:
+        again = landing_sensor(context)
     assert isinstance(again, dg.SensorResult) and not again.run_requests
 
 
