@@ -14,6 +14,7 @@ from ingest_testdata import LEA, YEAR, calpads_text, write_calpads
 from core.keys import KeyProvider, create_master_key
 from core.settings import Settings
 from core.warehouse import connect_encrypted
+from governance.db import upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
 C2C = [sys.executable, "-c", "from cli.main import main; main()"]
@@ -27,6 +28,7 @@ def setup_home(tmp_path: Path) -> dict[str, str]:
     home.mkdir()
     create_master_key(home / "master.key")
     (home / "partners.csv").write_text(PARTNERS, encoding="utf-8")
+    upgrade(Settings(home=home).governance_url)  # what `c2c migrate` does on a deployment
     return {**os.environ, "C2C_HOME": str(home), "PYTHONPATH": str(ROOT)}
 
 
