@@ -116,8 +116,8 @@ def write_queue(
 
 # Fields an operator compares when reviewing a pair, in display order (those present in
 # mdm.identities are shown; the rest are skipped).
-REVIEW_FIELDS = ("first_name", "middle_name", "last_name", "birth_date", "gender", "ssid",
-                 "zip", "city")
+REVIEW_FIELDS = ("first_name", "last_name", "dob", "gender", "ssid", "zip", "address",
+                 "city")
 
 
 def queued_pairs(con: duckdb.DuckDBPyConnection, limit: int | None = None,
