@@ -18,7 +18,6 @@ import json
 import os
 import re
 import secrets
-import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
@@ -33,6 +32,7 @@ import pyarrow.parquet as pq
 
 from core.catalog import STUDENT_YEAR, VARIABLE_BY_NAME
 from core.cohort import cohort_where
+from core.duck import StageTimer
 from core.errors import (
     Conflict,
     Expired,
@@ -315,13 +315,8 @@ def build_extract(
 
     tag = secrets.token_hex(4)
     src, pseudo, out = f"_deid_src_{tag}", f"_deid_pseudo_{tag}", f"_deid_out_{tag}"
-    timings: dict[str, float] = {}
-    started = time.perf_counter()
-
-    def lap(stage: str) -> None:
-        nonlocal started
-        timings[stage] = round(time.perf_counter() - started, 3)
-        started = time.perf_counter()
+    timer = StageTimer()
+    lap, timings = timer.lap, timer.stages
 
     try:
         select = ", ".join(["CAST(person_id AS VARCHAR) AS person_id"]

@@ -25,8 +25,9 @@ import numpy as np
 import pyarrow as pa
 
 from core import tables
+from core.duck import columns_of, table_exists
 from linkage.clustering import components
-from linkage.schema import IdentityColumns, table_exists
+from linkage.schema import IdentityColumns
 
 # A reporting lag of up to a month between one LEA's exit and the next LEA's start is normal.
 OVERLAP_TOLERANCE_DAYS = 30
@@ -41,11 +42,7 @@ def _has_enrolment_dates(con: duckdb.DuckDBPyConnection) -> bool:
     senr = tables.calpads_staging("SENR")
     if not table_exists(con, senr):
         return False
-    schema, name = senr.split(".", 1)
-    cols = {r[0] for r in con.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_schema = ? "
-        "AND table_name = ? AND table_catalog = current_database()", [schema, name]
-    ).fetchall()}
+    cols = columns_of(con, senr)
     return cols >= _NEEDED
 
 
