@@ -8,14 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
-from api_support import (  # noqa: F401
-    LEA,
-    OTHER_LEA,
-    ApiEnv,
-    env,
-    generated,
-    write_serving_snapshot,
-)
+from api_support import LEA, OTHER_LEA, ApiEnv, write_serving_snapshot
 
 from core.keys import KeyProvider
 from deidentify import extract_data_key
@@ -40,7 +33,7 @@ def _decide(e: ApiEnv, rid: str, who: str, decision: str = "approve") -> dict:
     return {**response.json(), "http": response.status_code}
 
 
-def test_request_lifecycle_quorum_download_and_expiry(env: ApiEnv) -> None:  # noqa: F811
+def test_request_lifecycle_quorum_download_and_expiry(env: ApiEnv) -> None:
     e = env
     created = e.client.post("/v1/requests", json=BODY, headers=e.auth("researcher")).json()
     rid = created["id"]
@@ -105,14 +98,14 @@ def test_request_lifecycle_quorum_download_and_expiry(env: ApiEnv) -> None:  # n
                         headers=e.auth("researcher")).status_code == 410
 
 
-def test_self_approval_is_refused(env: ApiEnv) -> None:  # noqa: F811
+def test_self_approval_is_refused(env: ApiEnv) -> None:
     rid = _submitted(env, "researcher_board")
     refused = _decide(env, rid, "researcher_board")
     assert refused["http"] == 403 and refused["error"]["code"] == "permission_denied"
     assert "you made this request" in refused["error"]["message"]
 
 
-def test_one_denial_ends_it_and_reason_is_required(env: ApiEnv) -> None:  # noqa: F811
+def test_one_denial_ends_it_and_reason_is_required(env: ApiEnv) -> None:
     rid = _submitted(env)
     no_reason = env.client.post(f"/v1/board/requests/{rid}/decisions", headers=env.auth("board"),
                                 json={"decision": "deny", "reason": ""})
@@ -127,7 +120,7 @@ def test_one_denial_ends_it_and_reason_is_required(env: ApiEnv) -> None:  # noqa
         assert gr.requests_ready_for_fulfilment(s) == []
 
 
-def test_individual_request_needs_attestation_and_irb(env: ApiEnv) -> None:  # noqa: F811
+def test_individual_request_needs_attestation_and_irb(env: ApiEnv) -> None:
     body = {**BODY, "kind": "individual", "group_by": []}
     rid = env.client.post("/v1/requests", json=body, headers=env.auth("researcher")).json()["id"]
     refused = env.client.post(f"/v1/requests/{rid}/submit", headers=env.auth("researcher"))
@@ -147,12 +140,12 @@ def _upload(e: ApiEnv, who: str, name: str, data: bytes):  # type: ignore[no-unt
                          files=[("files", (name, data, "text/plain"))])
 
 
-def _senr(generated: Path, org: str) -> bytes:  # noqa: F811
+def _senr(generated: Path, org: str) -> bytes:
     return (generated / "calpads" / org / "2022-23" / "SENR 2022-23.txt").read_bytes()
 
 
 def test_upload_accepted_rejected_and_partner_isolation(
-    env: ApiEnv, generated: Path  # noqa: F811
+    env: ApiEnv, generated: Path
 ) -> None:
     good = _upload(env, "partner", "SENR 2022-23.txt", _senr(generated, LEA))
     assert good.status_code == 201, good.text
@@ -186,7 +179,7 @@ def test_upload_accepted_rejected_and_partner_isolation(
     assert {row["org_code"] for row in missing.json()} <= {LEA}
 
 
-def test_upload_is_held_without_active_agreement(env: ApiEnv, generated: Path) -> None:  # noqa: F811
+def test_upload_is_held_without_active_agreement(env: ApiEnv, generated: Path) -> None:
     terminated = env.client.post(f"/v1/admin/partners/{OTHER_LEA}/agreements",
                                  headers=env.auth("admin"),
                                  json={"status": "terminated", "note": "MOU ended"})
@@ -197,7 +190,7 @@ def test_upload_is_held_without_active_agreement(env: ApiEnv, generated: Path) -
     assert "agreement" in held.json()["submissions"][0]["receipt"]["receipts"][0]["message"]
 
 
-def test_upload_limits_and_malformed_bodies(tmp_path: Path, env: ApiEnv) -> None:  # noqa: F811
+def test_upload_limits_and_malformed_bodies(tmp_path: Path, env: ApiEnv) -> None:
     too_big = _upload(env, "partner", "SENR 2022-23.txt", b"x" * (5_000_001))
     assert too_big.status_code == 413 and too_big.json()["error"]["code"] == "too_large"
     bad_name = _upload(env, "partner", "../../etc/passwd", b"x")
@@ -209,7 +202,7 @@ def test_upload_limits_and_malformed_bodies(tmp_path: Path, env: ApiEnv) -> None
     assert leftovers == []  # no plaintext upload left behind
 
 
-def test_audit_route_sees_activity_and_tampering(env: ApiEnv) -> None:  # noqa: F811
+def test_audit_route_sees_activity_and_tampering(env: ApiEnv) -> None:
     _submitted(env)
     env.client.get("/v1/board/requests", headers=env.auth("researcher"))  # refused, audited
     verify = env.client.get("/v1/admin/audit/verify", headers=env.auth("admin")).json()
@@ -224,7 +217,7 @@ def test_audit_route_sees_activity_and_tampering(env: ApiEnv) -> None:  # noqa: 
     assert not tampered["ok"] and tampered["first_bad_seq"] is not None
 
 
-def test_aggregates_filter_page_and_suppression(env: ApiEnv) -> None:  # noqa: F811
+def test_aggregates_filter_page_and_suppression(env: ApiEnv) -> None:
     everything = env.client.get("/v1/aggregates?limit=1000").json()
     assert everything["count"] == len(everything["data"]) == 72
     assert everything["snapshot"]["run_id"] == "run-1"
@@ -241,7 +234,7 @@ def test_aggregates_filter_page_and_suppression(env: ApiEnv) -> None:  # noqa: F
     assert missing.status_code == 404 and "c2c publish" in missing.json()["error"]["message"]
 
 
-def test_replaced_snapshot_is_served_at_once(env: ApiEnv, tmp_path: Path) -> None:  # noqa: F811
+def test_replaced_snapshot_is_served_at_once(env: ApiEnv, tmp_path: Path) -> None:
     import os
 
     import duckdb
