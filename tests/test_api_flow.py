@@ -235,6 +235,8 @@ def test_aggregates_filter_page_and_suppression(env: ApiEnv) -> None:  # noqa: F
     small = env.client.get("/v1/aggregates", params={"subgroup": "homeless"}).json()["data"]
     assert small and all(r["suppressed"] and r["numerator"] is None and r["rate"] is None
                          for r in small)
+    # only the reasons the disclosure standard allows reach the public (the file says more)
+    assert {r["suppression_reason"] for r in small} == {"count_below_min"}
     assert env.client.get("/v1/aggregates?limit=0").status_code == 422
     env.settings.serving_path.unlink()
     missing = env.client.get("/v1/aggregates")

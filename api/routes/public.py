@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from api.deps import SessionDep
 from api.schemas import Page
+from analytics.disclosure import public_reason
 from api.serving import ServingSnapshot, records
 from core.catalog import VARIABLES
 from core.errors import NotFound
@@ -56,7 +57,10 @@ def _row(values: tuple[Any, ...]) -> AggregateRow:
     row = dict(zip(AGGREGATE_COLUMNS, values, strict=True))
     if row["suppressed"]:
         # Belt and braces: a suppressed cell never carries its numbers, whatever the file says.
-        row["numerator"] = row["denominator"] = row["rate"] = None
+        row["numerator"] = row["rate"] = None
+        # Only the reasons the standard allows: an older snapshot said whether the numerator
+        # or its complement was small, which tells "almost nobody" from "almost everybody".
+        row["suppression_reason"] = public_reason(row["suppression_reason"])
     for name in ("academic_year", "reporting_lea", "subgroup", "subgroup_value", "run_id"):
         if row[name] is not None:
             row[name] = str(row[name])
