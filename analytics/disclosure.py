@@ -35,6 +35,7 @@ import duckdb
 
 from analytics.metrics import METRIC_BY_NAME
 from core.errors import InternalError
+from core.protection import MIN_CELL
 
 RECORD_KEY_RANGE = 4096  # record keys are 0..4095 (the ONS package's larger range)
 ROUNDING_BASE = 5
@@ -227,7 +228,7 @@ class Cell:
         return metric.population if metric else f"metric:{self.metric}"
 
 
-def suppress(cells: Sequence[Cell], min_cell: int = 11) -> list[Cell]:
+def suppress(cells: Sequence[Cell], min_cell: int = MIN_CELL) -> list[Cell]:
     """Apply ``release`` to cells holding true counts and key sums (see module docstring)."""
     out: list[Cell] = []
     for c in cells:

@@ -21,7 +21,7 @@ from analytics.aggregates import TRUE_CELLS, build_true_cells
 from analytics.disclosure import release_select
 from analytics.metrics import ALL, STATE, metric_descriptions
 from core import catalog, tables
-from core.errors import InternalError
+from core.protection import MIN_CELL, require_min_cell
 
 SNAPSHOT_DDL: tuple[str, ...] = (
     """CREATE TABLE published_aggregates (
@@ -67,7 +67,7 @@ def publish(
     con: duckdb.DuckDBPyConnection,
     serving_path: Path,
     *,
-    min_cell: int = 11,
+    min_cell: int = MIN_CELL,
     run_id: str | None = None,
     progress: Progress | None = None,
     salt: str | None = None,
@@ -79,8 +79,7 @@ def publish(
     ``progress`` is told each step; ``salt`` fixes new record keys (tests).
     """
     started = time.perf_counter()
-    if min_cell < 1:
-        raise InternalError("min_cell must be at least 1")
+    require_min_cell(min_cell)
     run_id = run_id or f"pub-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
     tell = progress or (lambda _step, _done, _total: None)
 

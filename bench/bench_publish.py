@@ -70,7 +70,8 @@ def build(con: duckdb.DuckDBPyConnection, sizes: list[int]) -> int:
                      ['M', 'F', 'M', 'F', 'X', 'unknown'][CAST(1 + p.h % 6 AS BIGINT)] AS gender,
                      ['hispanic_or_latino', 'white', 'asian', 'filipino',
                       'black_or_african_american', 'two_or_more', 'not_reported',
-                      'pacific_islander', 'american_indian_or_alaska_native'][CAST(1 + p.h // 7 % 9 AS BIGINT)]
+                      'pacific_islander', 'american_indian_or_alaska_native']
+                         [CAST(1 + p.h // 7 % 9 AS BIGINT)]
                          AS race_ethnicity,
                      {flags}
               FROM p, range({YEARS}) y)""")
