@@ -32,6 +32,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from core.catalog import STUDENT_YEAR, VARIABLE_BY_NAME
+from core.cohort import cohort_where
 from core.errors import (
     Conflict,
     Expired,
@@ -41,8 +42,9 @@ from core.errors import (
     Location,
     NotFound,
 )
-from core.keys import KeyProvider, write_secret_file
-from core.requests import ApprovedRequest, CohortFilter, RequestKind
+from core.keys import KeyProvider, extract_key_name, write_secret_file
+from core.protection import K_ANONYMITY, MAX_SUPPRESSION, require_k, require_max_suppression
+from core.requests import ApprovedRequest, RequestKind
 from deidentify import generalise, scan
 from deidentify.package import (
     DEFAULT_CHUNK_SIZE,
@@ -62,7 +64,7 @@ DATA_PARQUET = "data.parquet"
 DATA_CSV = "data.csv"
 MANIFEST = "manifest.json"
 PACKAGE_SUFFIX = ".c2cx"
-DEFAULT_MAX_SUPPRESSION = 0.02
+DEFAULT_MAX_SUPPRESSION = MAX_SUPPRESSION  # kept for callers of the old name
 _BATCH_ROWS = 262_144
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -143,7 +145,7 @@ class VerifiedExtract:
 
 def extract_data_key(keys: KeyProvider, request_id: str) -> bytes:
     """The data key of one extract (for its owner's ``c2c extract decrypt --key-file``)."""
-    return keys.stored_key(f"extract:{request_id}", create=False)
+    return keys.stored_key(extract_key_name(request_id), create=False)
 
 
 def write_key_file(path: Path, key: bytes) -> None:
@@ -158,14 +160,16 @@ def read_key_file(path: Path) -> bytes:
     import base64
     import binascii
 
+    # the key file is the caller's input (a researcher's download): its faults are theirs
+    where = Location(file=str(path), field="key")
     if not path.exists():
-        raise KeyError_(f"no key file at {path}")
+        raise InputRejected("no such key file", Location(file=str(path)))
     try:
         key = base64.b64decode(path.read_bytes().strip(), validate=True)
     except (ValueError, binascii.Error):
-        raise KeyError_(f"key file {path} is not base64 text") from None
+        raise InputRejected("not base64 text", where) from None
     if len(key) != KEY_BYTES:
-        raise KeyError_(f"key file {path} does not hold a {KEY_BYTES}-byte extract key")
+        raise InputRejected(f"does not hold a {KEY_BYTES}-byte extract key", where)
     return key
 
 
@@ -206,28 +210,6 @@ def _check_variables(request: ApprovedRequest) -> list[str]:
         if name not in VARIABLE_BY_NAME:
             raise _reject(request.request_id, "variables", name, "not in the variable catalog")
     return variables
-
-
-def _cohort_sql(request: ApprovedRequest) -> tuple[str, dict[str, Any]]:
-    cohort: CohortFilter = request.cohort
-    clauses: list[str] = []
-    params: dict[str, Any] = {}
-    for column, values in (
-        ("academic_year", cohort.academic_years),
-        ("reporting_lea", cohort.reporting_leas),
-        ("grade_level", cohort.grade_levels),
-    ):
-        if values:
-            params[column] = list(values)
-            clauses.append(f"list_contains(${column}, {column})")
-    for number, (column, value) in enumerate(sorted(cohort.subgroup_equals.items())):
-        variable = VARIABLE_BY_NAME.get(column)
-        if variable is None or variable.role == "key":
-            raise _reject(request.request_id, "cohort.subgroup_equals", column,
-                          "not a catalog variable that can filter a cohort")
-        params[f"s{number}"] = value
-        clauses.append(f'"{column}" = $s{number}')
-    return (" AND ".join(clauses) or "TRUE"), params
 
 
 # -- build -------------------------------------------------------------------------------
@@ -307,7 +289,7 @@ def build_extract(
     keys: KeyProvider,
     out_dir: Path,
     *,
-    k: int = 11,
+    k: int = K_ANONYMITY,
     now: datetime,
     max_suppression: float = DEFAULT_MAX_SUPPRESSION,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
@@ -318,14 +300,14 @@ def build_extract(
     generalises further. Raises ``Expired``, ``InputRejected`` (unknown variable or filter),
     ``Conflict`` (not an individual-level request) or ``scan.IdentifierFound``.
     """
-    if k < 2:
-        raise ValueError("k must be at least 2")
+    require_k(k)
+    require_max_suppression(max_suppression)
     _check_request(request, now)
     if request.kind != RequestKind.INDIVIDUAL:
         raise Conflict(f"request {request.request_id} is {request.kind}: aggregate tables are "
                        "made by analytics and packaged with package_table")
     variables = _check_variables(request)
-    where, params = _cohort_sql(request)
+    where, params = cohort_where(request.request_id, request.cohort)
     quasi = generalise.quasi_identifiers_in(variables)
     outputs = [v for v in variables if v != "person_id"]
     wants_pseudonym = "person_id" in variables

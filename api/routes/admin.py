@@ -58,7 +58,7 @@ def create_user(body: UserIn, session: SessionDep, caller: AdminUser) -> UserCre
     with audited(session, actor=caller.name, role=ROLE, action="user.create") as audit:
         user = gu.create_user(session, body.name, body.roles, body.org_code)
         key = gu.issue_key(session, user.id, label="initial")
-        audit["_target"] = f"user:{user.id}"
+        audit.target = f"user:{user.id}"
         audit["key_id"] = key.key_id
         out = UserCreated(user=UserOut.of(user),
                           key=NewKey(key_id=key.key_id, user_id=user.id, token=key.token))
