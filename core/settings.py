@@ -40,6 +40,17 @@ class Settings(BaseSettings):
     board_quorum: int = 2
     upload_max_bytes: int = 2 * 1024**3
     extract_default_days: int = 365
+    # Provider review window (business days) for the data stewards of partners whose records a
+    # request would use (governance.provider_review).
+    provider_review_days: int = Field(default=10, ge=1, le=60)
+
+    # E-mail notifications (governance.notify); off while smtp_host is unset.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_sender: str = "c2c-link@localhost"
+    smtp_starttls: bool = False
+    smtp_username: str | None = None
+    smtp_password: str | None = None
 
     @cached_property
     def resolved_home(self) -> Path:
