@@ -156,6 +156,7 @@ class DataRequest(Base):
     provider_reviews: Mapped[list[ProviderReview]] = relationship(
         order_by="ProviderReview.org_code")
     output_reviews: Mapped[list[OutputReview]] = relationship(order_by="OutputReview.id")
+    extract: Mapped[ExtractRecord | None] = relationship(viewonly=True)
 
 
 class ProviderReview(Base):

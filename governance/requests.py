@@ -18,6 +18,7 @@ approving at the same moment give exactly one approval transition and one fulfil
 from __future__ import annotations
 
 import secrets
+from collections import Counter
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
@@ -289,6 +290,8 @@ def get_for_board(session: Session, request_id: str) -> DataRequest:
     request = session.get(DataRequest, request_id)
     if request is None or request.status in {RequestStatus.DRAFT.value}:
         raise NotFound(f"no submitted request {request_id!r}")
+    if request.status == RequestStatus.SUBMITTED.value:
+        provider_review.close_if_due(session, request)
     return request
 
 
@@ -529,6 +532,8 @@ class PublicLogEntry(BaseModel):
     submitted_at: datetime | None
     decided_at: datetime | None
     fulfilled_at: datetime | None
+    provider_review: dict[str, int] = Field(
+        default_factory=dict, description="How many partners answered what; nobody is named")
 
 
 def public_log(
@@ -543,7 +548,8 @@ def public_log(
     return total, [
         PublicLogEntry(request_id=r.id, kind=RequestKind(r.kind), title=r.title, purpose=r.purpose,
                        status=RequestStatus(r.status), submitted_at=r.submitted_at,
-                       decided_at=r.decided_at, fulfilled_at=r.fulfilled_at)
+                       decided_at=r.decided_at, fulfilled_at=r.fulfilled_at,
+                       provider_review=dict(Counter(p.status for p in r.provider_reviews)))
         for r in rows
     ]
 
