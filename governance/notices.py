@@ -12,7 +12,8 @@ SIGNATURE = "\n\n-- c2c-link (this message was sent automatically; do not reply)
 
 
 def _request_line(request: DataRequest) -> str:
-    return f"Request {request.id}: {request.title!r} ({request.kind}, purpose {request.purpose_code})"
+    return (f"Request {request.id}: {request.title!r} ({request.kind}, "
+            f"purpose {request.purpose_code})")
 
 
 def request_submitted(session: Session, request: DataRequest) -> None:

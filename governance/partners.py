@@ -15,8 +15,8 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.errors import InputRejected, Location, NotFound, UserError
 from core.data_use import OnObjection, Purpose, SilenceMeans
+from core.errors import InputRejected, Location, NotFound, UserError
 from core.partners import AgreementStatus, Partner, PartnerKind
 from governance.models import Agreement, PartnerRow
 
