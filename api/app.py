@@ -9,10 +9,12 @@ from fastapi import FastAPI
 from sqlalchemy.orm import sessionmaker
 
 from api import errors
+from api.deps import Services
 from api.routes import admin, board, checker, partner, public, researcher, steward
 from api.serving import ServingSnapshot
+from core.keys import KeyProvider
 from core.settings import Settings
-from governance.db import make_engine, upgrade
+from governance.db import make_engine, require_current
 
 DESCRIPTION = """
 Governed access to the c2c-link cradle-to-career data system.
@@ -31,10 +33,24 @@ Authenticate with `Authorization: Bearer <api key>`. Errors are
 
 
 def create_app(settings: Settings) -> FastAPI:
-    """Build the app for ``settings``: migrates the governance store, opens nothing else yet."""
+    """Build the app for ``settings``; opens nothing but the governance store's engine.
+
+    Does not migrate: a store behind this version stops start-up with ``SchemaOutOfDate``
+    naming ``c2c migrate`` (the explicit step the demo and CI run).
+    """
     engine = make_engine(settings.governance_url)
-    upgrade(engine)
+    try:
+        require_current(engine)
+    except BaseException:
+        engine.dispose()
+        raise
     serving = ServingSnapshot(settings.serving_path)
+    services = Services(
+        settings=settings,
+        sessions=sessionmaker(engine, expire_on_commit=False),
+        serving=serving,
+        keys=KeyProvider(settings.master_key_path, settings.keyring_path),
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -43,9 +59,7 @@ def create_app(settings: Settings) -> FastAPI:
         engine.dispose()
 
     app = FastAPI(title="c2c-link API", version="1", description=DESCRIPTION, lifespan=lifespan)
-    app.state.settings = settings
-    app.state.sessions = sessionmaker(engine, expire_on_commit=False)
-    app.state.serving = serving
+    app.state.services = services  # read only by api.deps.get_services
     errors.install(app)
     for router in (public.router, admin.me_router, partner.router, researcher.router,
                    board.router, steward.router, checker.router, admin.router):

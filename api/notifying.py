@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import BackgroundTasks, Request
+from fastapi import BackgroundTasks
+from sqlalchemy.orm import Session, sessionmaker
 
+from core.settings import Settings
 from governance.notify import deliver, smtp_config
 
 
-def deliver_later(background: BackgroundTasks, request: Request) -> None:
-    """Queue a send of every pending message for after this response: a slow or absent mail
-    server never delays or fails the action that caused the message."""
-    state = request.app.state
-    background.add_task(deliver, state.sessions, smtp_config(state.settings))
+def deliver_later(background: BackgroundTasks, sessions: sessionmaker[Session],
+                  settings: Settings) -> None:
+    """Send every pending message after this response: a slow or absent mail server never
+    delays or fails the action that caused the message."""
+    background.add_task(deliver, sessions, smtp_config(settings))

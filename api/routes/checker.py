@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Path, Request
+from fastapi import APIRouter, BackgroundTasks, Path
 
-from api.deps import CheckerUser, SessionDep
+from api.deps import CheckerUser, SessionDep, SessionsDep, SettingsDep
 from api.errors import COMMON_RESPONSES
 from api.notifying import deliver_later
 from api.partner_control_schemas import CheckerDecisionIn, ReleaseOut, ReleaseReport
@@ -51,7 +51,8 @@ def read(request_id: RequestId, session: SessionDep, caller: CheckerUser) -> Rel
 
 @router.post("/{request_id}/decisions", response_model=ReleaseOut)
 def decide(request_id: RequestId, body: CheckerDecisionIn, session: SessionDep,
-           caller: CheckerUser, background: BackgroundTasks, request: Request) -> ReleaseOut:
+           caller: CheckerUser, background: BackgroundTasks, sessions: SessionsDep,
+           settings: SettingsDep) -> ReleaseOut:
     """Approve or reject with a reason. Two approvals release; a split needs a third checker."""
     with audited(session, actor=caller.name, role=ROLE, action=f"checker.{body.decision.value}",
                  target=f"request:{request_id}") as audit:
@@ -59,5 +60,5 @@ def decide(request_id: RequestId, body: CheckerDecisionIn, session: SessionDep,
                                               decision=body.decision, reason=body.reason)
         audit["state"] = release.state.value
         out = ReleaseOut.of(release)
-    deliver_later(background, request)
+    deliver_later(background, sessions, settings)
     return out

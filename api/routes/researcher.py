@@ -8,10 +8,10 @@ from __future__ import annotations
 from pathlib import Path as FsPath
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Path, Request
+from fastapi import APIRouter, BackgroundTasks, Path
 from fastapi.responses import FileResponse
 
-from api.deps import ResearcherUser, SessionDep, SettingsDep
+from api.deps import KeysDep, ResearcherUser, SessionDep, SessionsDep, SettingsDep
 from api.errors import COMMON_RESPONSES
 from api.extracts import data_key_base64
 from api.notifying import deliver_later
@@ -32,7 +32,7 @@ def create(body: gr.RequestInput, session: SessionDep, caller: ResearcherUser) -
     """Create a draft data request."""
     with audited(session, actor=caller.name, role=ROLE, action="request.create") as audit:
         request = gr.create_request(session, caller.user_id, body)
-        audit["_target"] = f"request:{request.id}"
+        audit.target = f"request:{request.id}"
         out = RequestOut.of(request)
     return out
 
@@ -67,14 +67,15 @@ def edit(request_id: RequestId, body: gr.RequestPatch, session: SessionDep,
 
 @router.post("/{request_id}/submit", response_model=RequestOut)
 def submit(request_id: RequestId, session: SessionDep, settings: SettingsDep,
-           caller: ResearcherUser, background: BackgroundTasks, request: Request) -> RequestOut:
+           caller: ResearcherUser, background: BackgroundTasks,
+           sessions: SessionsDep) -> RequestOut:
     """Submit a draft to the governance board and to the data stewards of every partner whose
     records it would use (provider review)."""
     with audited(session, actor=caller.name, role=ROLE, action="request.submit",
                  target=f"request:{request_id}"):
         out = RequestOut.of(gr.submit_request(session, request_id, caller.user_id,
                                               review_days=settings.provider_review_days))
-    deliver_later(background, request)
+    deliver_later(background, sessions, settings)
     return out
 
 
@@ -89,7 +90,8 @@ def withdraw(request_id: RequestId, session: SessionDep, caller: ResearcherUser)
 
 @router.post("/{request_id}/regroup", response_model=RequestOut)
 def regroup(request_id: RequestId, body: RegroupIn, session: SessionDep,
-            caller: ResearcherUser, background: BackgroundTasks, request: Request) -> RequestOut:
+            caller: ResearcherUser, background: BackgroundTasks, sessions: SessionsDep,
+            settings: SettingsDep) -> RequestOut:
     """After the output failed its checks, drop grouping or outcome variables (never add any);
     the request goes back to fulfilment with the coarser table."""
     with audited(session, actor=caller.name, role=ROLE, action="request.regroup",
@@ -99,7 +101,7 @@ def regroup(request_id: RequestId, body: RegroupIn, session: SessionDep,
                                           group_by=body.group_by, variables=body.variables)
         out = RequestOut.of(updated)
     FsPath(old_package).unlink(missing_ok=True)
-    deliver_later(background, request)
+    deliver_later(background, sessions, settings)
     return out
 
 
@@ -123,12 +125,12 @@ def download(request_id: RequestId, session: SessionDep, caller: ResearcherUser)
 
 
 @router.get("/{request_id}/extract/key", response_model=ExtractKey)
-def extract_key(request_id: RequestId, request: Request, session: SessionDep,
+def extract_key(request_id: RequestId, session: SessionDep, keys: KeysDep,
                 caller: ResearcherUser) -> ExtractKey:
     """The data key that opens your extract package (audited; keep it secret)."""
     with audited(session, actor=caller.name, role=ROLE, action="extract.key",
                  target=f"request:{request_id}"):
         record = gr.extract_for_download(session, request_id, caller.user_id)
-        key = data_key_base64(request.app.state.settings, request_id)
+        key = data_key_base64(keys, request_id)
         out = ExtractKey(request_id=request_id, key_base64=key, expires_at=record.expires_at)
     return out

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Path, Request
+from fastapi import APIRouter, BackgroundTasks, Path
 from sqlalchemy.orm import Session
 
-from api.deps import SessionDep, StewardUser
+from api.deps import SessionDep, SessionsDep, SettingsDep, StewardUser
 from api.errors import COMMON_RESPONSES
 from api.notifying import deliver_later
 from api.partner_control_schemas import (
@@ -59,8 +59,8 @@ def reviews(session: SessionDep, caller: StewardUser) -> list[StewardReviewOut]:
 
 @router.post("/reviews/{request_id}", response_model=ProviderReviewOut)
 def decide(request_id: RequestId, body: StewardDecisionIn, session: SessionDep,
-           caller: StewardUser, background: BackgroundTasks,
-           request: Request) -> ProviderReviewOut:
+           caller: StewardUser, background: BackgroundTasks, sessions: SessionsDep,
+           settings: SettingsDep) -> ProviderReviewOut:
     """Approve, or object with a reason, for your organisation, inside the review window."""
     org = _org(caller)
     with audited(session, actor=caller.name, role=ROLE, action=f"steward.{body.decision.value}",
@@ -69,7 +69,7 @@ def decide(request_id: RequestId, body: StewardDecisionIn, session: SessionDep,
             session, request_id, steward_id=caller.user_id, org_code=org,
             decision=body.decision, reason=body.reason)
         out = ProviderReviewOut.of(review, with_reason=True)
-    deliver_later(background, request)
+    deliver_later(background, sessions, settings)
     return out
 
 
