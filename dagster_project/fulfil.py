@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -47,3 +48,13 @@ def build_package(
     if all(c.passed for c in checks):
         record_release(con, request, table)
     return result
+
+
+def extract_detail(request: ApprovedRequest, result: ExtractResult) -> dict[str, Any]:
+    """What the governance store keeps of a built output: the release report a checker and the
+    partners whose records it used read (no identifier; counts and names of variables)."""
+    return {"rows": result.rows, "suppressed_rows": result.suppressed_rows,
+            "variables": list(result.variables),
+            "excluded_partners": list(request.excluded_partners),
+            "withheld_variables": list(request.withheld_variables),
+            OUTPUT_CHECKS: list(result.manifest.get(OUTPUT_CHECKS, []))}

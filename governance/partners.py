@@ -127,16 +127,23 @@ def record_agreement(
         raise NotFound(f"no partner with org_code {org_code!r}")
     if start and end and end < start:
         raise UserError(f"agreement end {end} is before its start {start}")
-    source = terms or to_record(row)
-    session.add(Agreement(
-        org_code=org_code, status=AgreementStatus(status).value, start_date=start,
-        end_date=end, note=note, silence_means=source.silence_means.value,
-        on_objection=source.on_objection.value,
-        permitted_purposes=(None if source.permitted_purposes is None
-                            else sorted(p.value for p in source.permitted_purposes))))
+    session.add(_agreement_row(to_record(row), status, start, end, note, terms=terms))
     session.flush()
     session.refresh(row)
     return to_record(row)
+
+
+def _agreement_row(partner: Partner, status: AgreementStatus, start: date | None,
+                   end: date | None, note: str | None, *, terms: Partner | None) -> Agreement:
+    """A new agreement version; its review terms come from ``terms``, else they carry over
+    from ``partner``'s current agreement."""
+    source = terms or partner
+    return Agreement(
+        org_code=partner.org_code, status=AgreementStatus(status).value, start_date=start,
+        end_date=end, note=note, silence_means=source.silence_means.value,
+        on_objection=source.on_objection.value,
+        permitted_purposes=(None if source.permitted_purposes is None
+                            else sorted(p.value for p in source.permitted_purposes)))
 
 
 def _parse_row(raw: dict[str, str | None], path: Path, line: int) -> Partner:
@@ -260,15 +267,16 @@ def _upsert_many(session: Session, partners: list[Partner]) -> list[Partner]:
         row.liaison_contact = partner.liaison_contact
         row.data_security_contact = partner.data_security_contact
         row.swp_rounds = sorted(set(partner.swp_rounds))
-        current = row.agreements[-1] if row.agreements else None
-        now = ((AgreementStatus(current.status), current.start_date, current.end_date)
-               if current else (AgreementStatus.NONE, None, None))
-        wanted = (partner.agreement_status, partner.agreement_start, partner.agreement_end)
+        current = to_record(row) if row.agreements else None
+        now = ((current.agreement_status, current.agreement_start, current.agreement_end,
+                *_terms(current)) if current else (AgreementStatus.NONE, None, None))
+        wanted = (partner.agreement_status, partner.agreement_start, partner.agreement_end,
+                  *_terms(partner))
         if now != wanted and not (partner.agreement_status == AgreementStatus.NONE
                                   and not row.agreements):
-            row.agreements.append(Agreement(
-                org_code=partner.org_code, status=AgreementStatus(partner.agreement_status).value,
-                start_date=partner.agreement_start, end_date=partner.agreement_end))
+            row.agreements.append(_agreement_row(partner, partner.agreement_status,
+                                                 partner.agreement_start,
+                                                 partner.agreement_end, None, terms=partner))
         touched.append(row)
     session.flush()
     return [to_record(row) for row in touched]

@@ -151,13 +151,16 @@ def steward_decide(session: Session, request_id: str, *, steward_id: int, org_co
     review = _locked_review(session, request_id, org_code)
     if request.status != "submitted":
         raise Conflict(f"request {request_id} is {request.status}; its review has ended")
+    window_closed = request.review_due_at is not None and now > request.review_due_at
+    silent = review.status in {ReviewStatus.SILENT_CONSENT.value,
+                               ReviewStatus.SILENT_OBJECTION.value}
+    if window_closed or silent:
+        due = f"{request.review_due_at:%Y-%m-%d}" if request.review_due_at else "-"
+        raise Conflict(f"the review window of {request_id} closed on {due}; your agreement's "
+                       "rule for silence applies")
     if review.status != ReviewStatus.PENDING.value:
         raise Conflict(f"your organisation's review of {request_id} is already "
                        f"{review.status}")
-    if request.review_due_at is not None and now > request.review_due_at:
-        raise Conflict(f"the review window of {request_id} closed on "
-                       f"{request.review_due_at:%Y-%m-%d}; your agreement's rule for silence "
-                       "applies")
     status = (ReviewStatus.APPROVED if decision == StewardDecision.APPROVE
               else ReviewStatus.OBJECTED)
     result = session.execute(
@@ -200,6 +203,9 @@ def close_if_due(session: Session, request: DataRequest, now: datetime | None = 
         session.refresh(request)
         for review in request.provider_reviews:
             session.refresh(review)
+        from governance import notices  # import cycle: notices reads this module's outcome()
+
+        notices.review_progress(session, request)
     return closed
 
 
