@@ -479,3 +479,32 @@ def test_business_days_skip_weekends() -> None:
     assert provider_review.add_business_days(friday, 1) == datetime(2026, 11, 30, 9, tzinfo=UTC)
     assert provider_review.add_business_days(friday, 10) == datetime(2026, 12, 11, 9,
                                                                      tzinfo=UTC)
+
+
+def test_cli_reminders_mail_each_liaison_what_is_missing_before_the_deadline(
+        tmp_path: Path, smtp: tuple[Inbox, int], monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    inbox, port = smtp
+    home = tmp_path / "home"
+    for name, value in {"C2C_HOME": str(home), "C2C_SMTP_HOST": "127.0.0.1",
+                        "C2C_SMTP_PORT": str(port), "C2C_DUCKDB_MEMORY_LIMIT": "500MB"}.items():
+        monkeypatch.setenv(name, value)
+    csv_path = tmp_path / "partners.csv"
+    csv_path.write_text(PARTNERS, encoding="utf-8")
+    runner = CliRunner()
+    for args in (["keys", "init"], ["migrate"], ["partners", "import", str(csv_path)]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+    # round 1 needs 2018-19..2021-22; the last deadline is 1 November 2022
+    result = runner.invoke(app, ["notify", "reminders", "--as-of", "2022-10-20"])
+    assert result.exit_code == 0, result.output
+    assert "reminder(s) queued, 3 sent" in result.output
+    [subject] = inbox.to("li1@north.ex")
+    assert subject == f"[C2C] Files still missing for {LEA1} (due 2022-11-01)"
+    assert inbox.to("ir@valley.ex") == []  # colleges have no CALPADS rounds
+    # after the deadline nothing is sent: a reminder is for what can still be on time
+    result = runner.invoke(app, ["notify", "reminders", "--as-of", "2022-11-02"])
+    assert "0 reminder(s) queued" in result.output
