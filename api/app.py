@@ -10,7 +10,7 @@ from sqlalchemy.orm import sessionmaker
 
 from api import errors
 from api.deps import Services
-from api.routes import admin, board, partner, public, researcher
+from api.routes import admin, board, checker, partner, public, researcher, steward
 from api.serving import ServingSnapshot
 from core.keys import KeyProvider
 from core.settings import Settings
@@ -23,6 +23,8 @@ Governed access to the c2c-link cradle-to-career data system.
 * **partner**: upload files for your organisation, see your submissions and what is missing;
 * **researcher**: create, edit, submit and withdraw data requests; download fulfilled extracts;
 * **board**: review submitted requests; approve (quorum) or deny with a written reason;
+* **steward**: review requests that would use your organisation's records; see who used them;
+* **checker**: check each output before release (two independent checkers);
 * **admin**: users and API keys, partners and agreements, audit verification.
 
 Authenticate with `Authorization: Bearer <api key>`. Errors are
@@ -60,6 +62,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.services = services  # read only by api.deps.get_services
     errors.install(app)
     for router in (public.router, admin.me_router, partner.router, researcher.router,
-                   board.router, admin.router):
+                   board.router, steward.router, checker.router, admin.router):
         app.include_router(router)
     return app

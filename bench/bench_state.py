@@ -54,7 +54,8 @@ def stage_generate(home: Path, data: Path, args: argparse.Namespace) -> dict[str
     from synth import generate
 
     summary = generate(data, students=args.students, seed=args.seed,
-                       years=args.years.split(","), world="state", defects=args.defects or None)
+                       years=args.years.split(","), world=args.world,
+                       defects=args.defects or None)
     return {"files": summary.files, "MB": round(summary.bytes / 1e6, 1),
             "people": summary.people}
 
@@ -180,10 +181,14 @@ def run_stage(stage: str, home: Path, data: Path, args: argparse.Namespace) -> d
     (home / "dagster").mkdir(parents=True, exist_ok=True)
     command = [sys.executable, __file__, "--child", stage, "--home", str(home), "--data",
                str(data), "--students", str(args.students), "--seed", str(args.seed),
-               "--years", args.years, "--defects", args.defects]
+               "--years", args.years, "--defects", args.defects, "--world", args.world]
     began = time.perf_counter()
-    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False,
-                          cwd=ROOT)
+    try:
+        done = subprocess.run(command, env=env, capture_output=True, text=True, check=False,
+                              cwd=ROOT, timeout=args.stage_timeout)
+    except subprocess.TimeoutExpired:  # subprocess.run kills the child on timeout
+        return {"seconds": time.perf_counter() - began,
+                "error": f"stopped after --stage-timeout {args.stage_timeout} s"}
     wall = time.perf_counter() - began
     lines = [x for x in done.stdout.splitlines() if x.startswith("RESULT ")]
     if done.returncode != 0 or not lines:
@@ -208,11 +213,11 @@ def _percentile(values: list[float], q: float) -> float:
 
 def api_routes(home: Path, args: argparse.Namespace) -> list[tuple[str, dict[str, object]]]:
     import httpx
+    from sqlalchemy import func, select
 
     from governance.db import session_factory
     from governance.models import Submission
     from governance.users import create_user, issue_key
-    from sqlalchemy import func, select
 
     settings = _settings(home)
     sessions = session_factory(settings.governance_url)
@@ -285,7 +290,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--years", default="2022-23,2023-24")
     parser.add_argument("--defects", default="")
+    parser.add_argument("--world", default="state", help="state (default); small to try it")
     parser.add_argument("--requests", type=int, default=200, help="per list route")
+    parser.add_argument("--stage-timeout", type=float, default=1800.0,
+                        help="stop a stage after this many seconds and go on")
     parser.add_argument("--keep", type=Path, default=None,
                         help="work in this folder and keep it (default: a temp folder)")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
@@ -299,8 +307,9 @@ def main() -> None:
     home, data = work / "home", work / "data"
     shutil.rmtree(home, ignore_errors=True)
     home.mkdir(parents=True)
-    print(f"state world, {args.students:,} students, years {args.years}, "
-          f"defects {args.defects or 'none'}; work folder {work}", flush=True)
+    print(f"{args.world} world, {args.students:,} students, years {args.years}, "
+          f"defects {args.defects or 'none'}; work folder {work}; load average "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
     results: list[tuple[str, dict[str, object]]] = []
     for stage in STAGES:
         result = run_stage(stage, home, data, args)
@@ -331,6 +340,7 @@ def main() -> None:
         details = {k: v for k, v in r.items() if k not in ("seconds", "peak_mb", "process_s")}
         print(f"{stage:<42} {seconds:>8.2f} {float(str(r['peak_mb'])):>8.0f}  {verdict}"
               f"{details}")
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     if args.keep is None:
         shutil.rmtree(work, ignore_errors=True)
 

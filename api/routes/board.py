@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, BackgroundTasks, Path
 
-from api.deps import BoardUser, SessionDep, SettingsDep
+from api.deps import BoardUser, SessionDep, SessionsDep, SettingsDep
 from api.errors import COMMON_RESPONSES
+from api.notifying import deliver_later
 from api.schemas import DecisionIn, RequestOut
 from governance import requests as gr
 from governance.audit import audited
@@ -37,7 +38,7 @@ def read(request_id: RequestId, session: SessionDep, caller: BoardUser) -> Reque
 
 @router.post("/{request_id}/decisions", response_model=RequestOut)
 def decide(request_id: RequestId, body: DecisionIn, session: SessionDep, settings: SettingsDep,
-           caller: BoardUser) -> RequestOut:
+           caller: BoardUser, background: BackgroundTasks, sessions: SessionsDep) -> RequestOut:
     """Approve or deny with a written reason. Quorum approves; one denial ends the request."""
     with audited(session, actor=caller.name, role=ROLE, action=f"board.{body.decision.value}",
                  target=f"request:{request_id}") as audit:
@@ -46,4 +47,5 @@ def decide(request_id: RequestId, body: DecisionIn, session: SessionDep, setting
                             default_days=settings.extract_default_days)
         audit["status"] = request.status
         out = RequestOut.of(request, for_board=True)
+    deliver_later(background, sessions, settings)
     return out

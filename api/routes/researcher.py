@@ -8,12 +8,14 @@ from __future__ import annotations
 from pathlib import Path as FsPath
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, BackgroundTasks, Path
 from fastapi.responses import FileResponse
 
-from api.deps import KeysDep, ResearcherUser, SessionDep
+from api.deps import KeysDep, ResearcherUser, SessionDep, SessionsDep, SettingsDep
 from api.errors import COMMON_RESPONSES
 from api.extracts import data_key_base64
+from api.notifying import deliver_later
+from api.partner_control_schemas import RegroupIn
 from api.schemas import ExtractKey, RequestOut
 from core.errors import InternalError
 from governance import requests as gr
@@ -64,11 +66,16 @@ def edit(request_id: RequestId, body: gr.RequestPatch, session: SessionDep,
 
 
 @router.post("/{request_id}/submit", response_model=RequestOut)
-def submit(request_id: RequestId, session: SessionDep, caller: ResearcherUser) -> RequestOut:
-    """Submit a draft to the governance board."""
+def submit(request_id: RequestId, session: SessionDep, settings: SettingsDep,
+           caller: ResearcherUser, background: BackgroundTasks,
+           sessions: SessionsDep) -> RequestOut:
+    """Submit a draft to the governance board and to the data stewards of every partner whose
+    records it would use (provider review)."""
     with audited(session, actor=caller.name, role=ROLE, action="request.submit",
                  target=f"request:{request_id}"):
-        out = RequestOut.of(gr.submit_request(session, request_id, caller.user_id))
+        out = RequestOut.of(gr.submit_request(session, request_id, caller.user_id,
+                                              review_days=settings.provider_review_days))
+    deliver_later(background, sessions, settings)
     return out
 
 
@@ -78,6 +85,23 @@ def withdraw(request_id: RequestId, session: SessionDep, caller: ResearcherUser)
     with audited(session, actor=caller.name, role=ROLE, action="request.withdraw",
                  target=f"request:{request_id}"):
         out = RequestOut.of(gr.withdraw_request(session, request_id, caller.user_id))
+    return out
+
+
+@router.post("/{request_id}/regroup", response_model=RequestOut)
+def regroup(request_id: RequestId, body: RegroupIn, session: SessionDep,
+            caller: ResearcherUser, background: BackgroundTasks, sessions: SessionsDep,
+            settings: SettingsDep) -> RequestOut:
+    """After the output failed its checks, drop grouping or outcome variables (never add any);
+    the request goes back to fulfilment with the coarser table."""
+    with audited(session, actor=caller.name, role=ROLE, action="request.regroup",
+                 target=f"request:{request_id}",
+                 detail={"group_by": body.group_by, "variables": body.variables}):
+        updated, old_package = gr.regroup(session, request_id, caller.user_id,
+                                          group_by=body.group_by, variables=body.variables)
+        out = RequestOut.of(updated)
+    FsPath(old_package).unlink(missing_ok=True)
+    deliver_later(background, sessions, settings)
     return out
 
 
