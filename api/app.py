@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from sqlalchemy.orm import sessionmaker
 
-from api import errors
+from api import docs_offline, errors, portal
 from api.routes import admin, board, partner, public, researcher
 from api.serving import ServingSnapshot
 from core.settings import Settings
@@ -22,6 +22,8 @@ Governed access to the c2c-link cradle-to-career data system.
 * **researcher**: create, edit, submit and withdraw data requests; download fulfilled extracts;
 * **board**: review submitted requests; approve (quorum) or deny with a written reason;
 * **admin**: users and API keys, partners and agreements, audit verification.
+
+People can do the same in a browser: the portal at `/portal`.
 
 Authenticate with `Authorization: Bearer <api key>`. Errors are
 `{"error": {"code": ..., "message": ...}}`; see docs/api.md.
@@ -40,7 +42,8 @@ def create_app(settings: Settings) -> FastAPI:
         serving.close()
         engine.dispose()
 
-    app = FastAPI(title="c2c-link API", version="1", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(title="c2c-link API", version="1", description=DESCRIPTION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None)  # served offline by api.docs_offline
     app.state.settings = settings
     app.state.sessions = sessionmaker(engine, expire_on_commit=False)
     app.state.serving = serving
@@ -48,4 +51,6 @@ def create_app(settings: Settings) -> FastAPI:
     for router in (public.router, admin.me_router, partner.router, researcher.router,
                    board.router, admin.router):
         app.include_router(router)
+    docs_offline.install(app)
+    portal.install(app, settings)
     return app

@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     board_quorum: int = 2
     upload_max_bytes: int = 2 * 1024**3
     extract_default_days: int = 365
+    # Portal sign-ins end after this many idle minutes (the API key itself does not expire).
+    portal_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
 
     @cached_property
     def resolved_home(self) -> Path:

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
+from api.choices import check_aggregate_filters, choices
 from api.deps import SessionDep
 from api.schemas import Page
 from api.serving import ServingSnapshot, records
@@ -81,7 +82,12 @@ def aggregates(
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> AggregatePage:
-    """Approved aggregates from the serving snapshot, suppressed as published; filter and page."""
+    """Approved aggregates from the serving snapshot, suppressed as published; filter and page.
+
+    A filter value the snapshot has no data for is refused (422 naming the valid choices)."""
+    check_aggregate_filters(choices(_snapshot(request)), academic_year=academic_year,
+                            reporting_lea=reporting_lea, subgroup=subgroup,
+                            subgroup_value=subgroup_value, metric=metric)
     filters = {"academic_year": academic_year, "reporting_lea": reporting_lea,
                "subgroup": subgroup, "subgroup_value": subgroup_value, "metric": metric}
     where = [f"CAST({name} AS VARCHAR) = ?" for name, value in filters.items() if value is not None]

@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import FileResponse
 
+from api.choices import check_cohort, choices
 from api.deps import ResearcherUser, SessionDep
 from api.errors import COMMON_RESPONSES
 from api.extracts import data_key_base64
@@ -26,9 +27,12 @@ ROLE = "researcher"
 
 
 @router.post("", status_code=201, response_model=RequestOut)
-def create(body: gr.RequestInput, session: SessionDep, caller: ResearcherUser) -> RequestOut:
-    """Create a draft data request."""
+def create(body: gr.RequestInput, http: Request, session: SessionDep,
+           caller: ResearcherUser) -> RequestOut:
+    """Create a draft data request (cohort years and LEAs must exist: 422 names the choices)."""
     with audited(session, actor=caller.name, role=ROLE, action="request.create") as audit:
+        check_cohort(choices(http.app.state.serving), body.cohort.academic_years,
+                     body.cohort.reporting_leas)
         request = gr.create_request(session, caller.user_id, body)
         audit["_target"] = f"request:{request.id}"
         out = RequestOut.of(request)
@@ -53,12 +57,15 @@ def get(request_id: RequestId, session: SessionDep, caller: ResearcherUser) -> R
 
 
 @router.patch("/{request_id}", response_model=RequestOut)
-def edit(request_id: RequestId, body: gr.RequestPatch, session: SessionDep,
+def edit(request_id: RequestId, body: gr.RequestPatch, request: Request, session: SessionDep,
          caller: ResearcherUser) -> RequestOut:
     """Edit a draft (only the fields sent change)."""
     with audited(session, actor=caller.name, role=ROLE, action="request.edit",
                  target=f"request:{request_id}",
                  detail={"fields": sorted(body.model_fields_set)}):
+        if body.cohort is not None:
+            check_cohort(choices(request.app.state.serving), body.cohort.academic_years,
+                         body.cohort.reporting_leas)
         out = RequestOut.of(gr.update_request(session, request_id, caller.user_id, body))
     return out
 
