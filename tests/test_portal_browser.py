@@ -112,7 +112,8 @@ def portal(tmp_path: Path, generated: Path) -> Iterator[Portal]:  # noqa: F811
     keys = {}
     with sessions.begin() as s:
         import_partners_csv(s, generated / "partners.csv")
-        for name, roles, org in [("partner", ["partner"], LEA), ("researcher", ["researcher"], None),
+        for name, roles, org in [("partner", ["partner"], LEA),
+                                 ("researcher", ["researcher"], None),
                                  ("board", ["board"], None), ("board_2", ["board"], None)]:
             keys[name] = issue_key(s, create_user(s, name, roles, org).id).token
     app = create_app(settings)
