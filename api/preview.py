@@ -15,6 +15,7 @@ import duckdb
 from pydantic import BaseModel, Field, field_validator
 
 from core.catalog import STUDENT_YEAR
+from core.cohort import cohort_where
 from core.errors import Busy, UserError
 from core.requests import ApprovedRequest, CohortFilter, RequestKind
 from core.settings import Settings
@@ -80,9 +81,7 @@ def preview(settings: Settings, data: PreviewInput) -> Preview:
 
 
 def _cohort_rows(con: duckdb.DuckDBPyConnection, request: ApprovedRequest) -> int:
-    from analytics.requests import _cohort_where  # same cohort SQL as the aggregate build
-
-    where, params = _cohort_where(request)
+    where, params = cohort_where(request.request_id, request.cohort)  # the builds' own SQL
     row = con.execute(f"SELECT count(*) FROM {STUDENT_YEAR} WHERE {where}", params).fetchone()
     return int(row[0]) if row else 0
 

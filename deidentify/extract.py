@@ -294,7 +294,7 @@ def plan_for_request(
     if k < 2:
         raise ValueError("k must be at least 2")
     variables = _check_variables(request)
-    where, params = _cohort_sql(request)
+    where, params = cohort_where(request.request_id, request.cohort)
     quasi = generalise.quasi_identifiers_in(variables)
     source_columns = list(dict.fromkeys(
         [v for v in variables if v != "person_id"] + sorted(generalise.source_columns_for(quasi))))

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request
 
 from api.deps import BoardUser, SessionDep, SettingsDep
 from api.errors import COMMON_RESPONSES
+from api.preview import Preview, PreviewInput, preview
 from api.schemas import DecisionIn, RequestOut
+from core.requests import CohortFilter, RequestKind
 from governance import requests as gr
 from governance.audit import audited
 
@@ -32,6 +34,21 @@ def read(request_id: RequestId, session: SessionDep, caller: BoardUser) -> Reque
     with audited(session, actor=caller.name, role=ROLE, action="board.read",
                  target=f"request:{request_id}"):
         out = RequestOut.of(gr.get_for_board(session, request_id), for_board=True)
+    return out
+
+
+@router.get("/{request_id}/preview", response_model=Preview,
+            responses={503: {"description": "Warehouse busy or nothing linked yet"}})
+def preview_request(request_id: RequestId, request: Request, session: SessionDep,
+                    caller: BoardUser) -> Preview:
+    """What the request would release if fulfilled today (the researcher saw the same)."""
+    with audited(session, actor=caller.name, role=ROLE, action="board.preview",
+                 target=f"request:{request_id}"):
+        r = gr.get_for_board(session, request_id)
+        body = PreviewInput(kind=RequestKind(r.kind), variables=list(r.variables),
+                            cohort=CohortFilter.model_validate(r.cohort),
+                            group_by=list(r.group_by))
+        out = preview(request.app.state.settings, body)
     return out
 
 

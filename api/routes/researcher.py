@@ -15,6 +15,7 @@ from api.choices import check_cohort, choices
 from api.deps import ResearcherUser, SessionDep
 from api.errors import COMMON_RESPONSES
 from api.extracts import data_key_base64
+from api.preview import Preview, PreviewInput, preview
 from api.schemas import ExtractKey, RequestOut
 from core.errors import InternalError
 from governance import requests as gr
@@ -36,6 +37,19 @@ def create(body: gr.RequestInput, http: Request, session: SessionDep,
         request = gr.create_request(session, caller.user_id, body)
         audit["_target"] = f"request:{request.id}"
         out = RequestOut.of(request)
+    return out
+
+
+@router.post("/preview", response_model=Preview,
+             responses={503: {"description": "Warehouse busy or nothing linked yet"}})
+def preview_request(body: PreviewInput, http: Request, session: SessionDep,
+                    caller: ResearcherUser) -> Preview:
+    """Disclosure preview before submitting: rows, quasi-identifiers generalised or withheld at
+    k (individual), cells suppressed (aggregate). Runs what fulfilment would run; keeps nothing."""
+    with audited(session, actor=caller.name, role=ROLE, action="request.preview"):
+        check_cohort(choices(http.app.state.serving), body.cohort.academic_years,
+                     body.cohort.reporting_leas)
+        out = preview(http.app.state.settings, body)
     return out
 
 
