@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from core.catalog import STUDENT_YEAR
 from core.cohort import cohort_where
-from core.errors import Busy, UserError
+from core.errors import Busy, NotFound, UserError
 from core.requests import ApprovedRequest, CohortFilter, RequestKind
 from core.settings import Settings
 from core.warehouse import open_warehouse
@@ -62,7 +62,7 @@ def preview(settings: Settings, data: PreviewInput) -> Preview:
     if not data.variables:
         raise UserError("variables: choose at least one variable to preview")
     if not settings.warehouse_path.exists():
-        raise Busy("no data has been linked yet, so there is nothing to preview")
+        raise NotFound("no data has been linked yet, so there is nothing to preview")
     request = ApprovedRequest(
         request_id="preview", kind=data.kind, title="preview", purpose="preview",
         variables=data.variables, cohort=data.cohort, group_by=data.group_by,
@@ -74,6 +74,10 @@ def preview(settings: Settings, data: PreviewInput) -> Preview:
         raise Busy("the warehouse is busy with a pipeline run; try the preview again in a "
                    "minute") from exc
     try:
+        if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'analytics' "
+                           "AND table_name = 'student_year'").fetchone()[0]:  # type: ignore[index]
+            raise NotFound("no outcomes have been built yet (c2c outcomes), so there is "
+                           "nothing to preview")
         return _individual(con, request, settings) if data.kind == RequestKind.INDIVIDUAL \
             else _aggregate(con, request, settings)
     finally:

@@ -110,6 +110,49 @@ def test_a_session_cannot_reach_another_roles_pages(env: ApiEnv) -> None:  # noq
     assert len(denied) == 6
 
 
+def _portal_routes() -> list[tuple[str, str]]:
+    """Every route of every portal router (api.portal.install mounts exactly these)."""
+    from fastapi.routing import APIRoute
+
+    from api.portal import ROUTERS
+
+    out = []
+    for router in ROUTERS:
+        for route in router.routes:
+            if isinstance(route, APIRoute) and route.path.startswith("/portal/"):
+                for method in route.methods:
+                    out.append((method, route.path.replace("{request_id}", "req-000000000000")))
+    return sorted(out)
+
+
+def test_page_matrix_every_portal_route_by_role(env: ApiEnv) -> None:  # noqa: F811
+    """Every portal route (read from the app, so a new page cannot be forgotten) against every
+    role: pages of a role refuse other roles with 403 and anonymous callers are sent to sign in."""
+    e = env
+    routes = _portal_routes()
+    owner = {"partner": "partner", "researcher": "researcher", "board": "board"}
+    assert {p.split("/")[2] for _, p in routes} == {"signin", "signout", "public", *owner}
+    for who in ("anonymous", *owner):
+        e.client.cookies.clear()
+        if who != "anonymous":
+            _sign_in(e, who)
+        token = TOKEN.search(e.client.get("/portal/signin").text).group(1)  # type: ignore[union-attr]
+        for method, path in routes:
+            area = path.split("/")[2]
+            if area not in owner:
+                continue
+            data = {"csrf_token": token} if method == "POST" else None
+            got = e.client.request(method, path, data=data, params=data,  # upload: in the URL
+                                   follow_redirects=False)
+            assert got.status_code < 500, (who, method, path, got.text)
+            if who == "anonymous":
+                assert got.status_code == 303, (method, path)
+            elif owner[area] == who:
+                assert got.status_code not in (303, 401, 403), (who, method, path)
+            else:
+                assert got.status_code == 403, (who, method, path, got.status_code)
+
+
 def test_revoked_key_ends_the_portal_session(env: ApiEnv) -> None:  # noqa: F811
     e = env
     _sign_in(e, "board")

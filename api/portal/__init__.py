@@ -21,10 +21,13 @@ from api.portal.sessions import SessionStore
 from api.portal.web import HERE, install_handlers
 from core.settings import Settings
 
+ROUTERS = tuple(m.router for m in (routes_auth, routes_public, routes_partner, routes_researcher,
+                                   routes_board))
+
 
 def install(app: FastAPI, settings: Settings) -> None:
     app.state.portal_sessions = SessionStore(idle_seconds=settings.portal_idle_minutes * 60)
     install_handlers(app)
     app.mount("/portal/static", StaticFiles(directory=HERE / "static"), name="portal-static")
-    for module in (routes_auth, routes_public, routes_partner, routes_researcher, routes_board):
-        app.include_router(module.router)
+    for router in ROUTERS:
+        app.include_router(router)
