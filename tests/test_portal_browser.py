@@ -204,6 +204,7 @@ def test_every_role_does_its_job_in_a_browser(portal: Portal, generated: Path) -
         [str(folder / "SENR 2022-23.txt"), str(folder / "SINF 2022-23.txt")])
     partner.get_by_role("button", name="Upload").click()
     expect(partner.get_by_role("status")).to_contain_text("All files were accepted")
+    expect(partner.locator("#upload-progress")).to_have_count(0)  # the receipts replaced the form
     expect(partner.locator("article.receipt")).to_have_count(2)
     p.check(partner, "partner-receipts")
     partner.goto(f"{p.base}/portal/partner")
@@ -224,8 +225,14 @@ def test_every_role_does_its_job_in_a_browser(portal: Portal, generated: Path) -
         researcher.get_by_label(name, exact=True).first.check()
     researcher.get_by_label("research-training").check()
     researcher.get_by_label("IRB approval reference").fill("IRB-2026-41")
-    researcher.get_by_role("button", name="Preview disclosure").click()
     preview = researcher.locator("#preview")
+    # refreshed as the form changes (portal.js) ...
+    expect(preview).to_contain_text("Rows you would receive")
+    researcher.get_by_label("school_code", exact=True).first.check()
+    expect(preview).to_contain_text("school_code")
+    researcher.get_by_label("school_code", exact=True).first.uncheck()
+    # ... and by the plain button, which works without scripts
+    researcher.get_by_role("button", name="Preview disclosure").click()
     expect(preview).to_contain_text("Rows you would receive")
     expect(preview).to_contain_text("Rows suppressed at k = 11")
     p.check(researcher, "researcher-preview")
