@@ -239,3 +239,60 @@ def test_resent_file_says_when_it_was_received(env: ApiEnv, generated: Path) -> 
     _sign_in(e, "partner")
     page = e.client.get("/portal/partner")
     assert page.status_code == 200 and receipt_id in page.text and "SENR" in page.text
+
+
+def test_idle_sessions_end_and_the_store_is_bounded() -> None:
+    from api.portal.sessions import SessionStore
+    from governance.users import Principal, Role
+
+    now = [1000.0]
+    store = SessionStore(idle_seconds=60, clock=lambda: now[0])
+    who = Principal(user_id=1, name="p", roles=frozenset({Role.PARTNER}), org_code=None,
+                    key_id="k")
+    s = store.rotate(store.new(), who)
+    now[0] += 59
+    assert store.get(s.id) is s  # activity keeps it alive ...
+    now[0] += 59
+    assert store.get(s.id) is s
+    now[0] += 61
+    assert store.get(s.id) is None  # ... idleness ends it
+    assert store.get(None) is None and store.get("made-up") is None
+
+
+def test_partner_page_shows_landing_folder_receipts_with_line_and_field(
+        env: ApiEnv, generated: Path, tmp_path: Path) -> None:  # noqa: F811
+    """A file dropped in the landing folder (ingested by the pipeline, not the API) is on the
+    partner's page with its errors by line and field, and never echoes the offending value."""
+    from core.keys import KeyProvider
+    from core.warehouse import open_warehouse
+    from governance.partners import list_partners
+    from ingest import ingest_files
+
+    e = env
+    source = generated / "calpads" / LEA / "2022-23" / "SENR 2022-23.txt"
+    lines = source.read_bytes().split(b"\r\n")
+    fields = lines[2].split(b"^")
+    at = next(i for i, f in enumerate(fields) if re.fullmatch(rb"(19|20)\d{6}", f))
+    fields[at] = fields[at][:4] + b"0231"  # 31 February: a date that does not exist
+    bad_value = fields[at].decode()
+    lines[2] = b"^".join(fields)
+    landing = tmp_path / "landing" / "calpads" / LEA / "2022-23"
+    landing.mkdir(parents=True)
+    (landing / "SENR 2022-23.txt").write_bytes(b"\r\n".join(lines))
+    with e.sessions() as s:
+        partners = list_partners(s)
+    con = open_warehouse(e.settings)
+    try:
+        keys = KeyProvider(e.settings.master_key_path, e.settings.keyring_path)
+        [receipt] = ingest_files(con, [tmp_path / "landing"], e.settings.raw_dir,
+                                 keys.derive("raw-store"), partners)
+    finally:
+        con.close()
+    assert receipt.status == "rejected" and receipt.errors, receipt
+    _sign_in(e, "partner")
+    page = e.client.get("/portal/partner").text
+    assert receipt.receipt_id in page and "rejected" in page
+    first = receipt.errors[0]
+    assert f'<td class="num">{first.line}</td><td>{first.field}</td>' in page
+    assert first.line == 3 and first.field
+    assert bad_value not in page  # the offending value (a date, maybe a birth date) stays out

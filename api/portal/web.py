@@ -14,17 +14,31 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from api.deps import SessionDep
 from api.portal.sessions import COOKIE, PortalSession, SessionStore, still_valid
-from core.errors import PermissionDenied, UserError
+from core.errors import PermissionDenied
 from governance import audit
 from governance.users import Principal, Role
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
+
+
+def withhold(text: str | None, errors: Any) -> str:
+    """``text`` without the offending values of ``errors``: a receipt may quote the value that
+    broke a rule (a birth date, a name), and pages never show identifier values."""
+    out = text or ""
+    for error in errors or []:
+        value = error.get("value") if isinstance(error, dict) else getattr(error, "value", None)
+        if value and len(str(value)) > 1:
+            out = out.replace(str(value), "[value withheld]")
+    return out
+
+
+templates.env.filters["withhold"] = withhold
 
 # Pages never load anything from elsewhere; inline SVG charts need no script or style.
 SECURITY_HEADERS = {
@@ -180,8 +194,3 @@ def safe_next(value: str | None) -> str:
     return _safe_next(value or "/portal")
 
 
-def form_error(message: str) -> UserError:
-    return UserError(message)
-
-
-HTML = HTMLResponse
