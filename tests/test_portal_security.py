@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from api_support import LEA, ApiEnv, env, generated  # noqa: F401
 
@@ -62,6 +63,8 @@ def test_sign_in_needs_csrf_and_rotates_the_session_id(env: ApiEnv) -> None:  # 
 
 
 def test_cookie_flags_and_security_headers(env: ApiEnv) -> None:  # noqa: F811
+    public = env.client.get("/portal/public")
+    assert public.status_code == 200 and "set-cookie" not in public.headers  # no session needed
     page = env.client.get("/portal/signin")
     cookie = page.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=strict" in cookie
@@ -257,6 +260,23 @@ def test_idle_sessions_end_and_the_store_is_bounded() -> None:
     now[0] += 61
     assert store.get(s.id) is None  # ... idleness ends it
     assert store.get(None) is None and store.get("made-up") is None
+
+
+def test_anonymous_flood_never_pushes_out_a_signed_in_session(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from api.portal import sessions
+    from governance.users import Principal, Role
+
+    monkeypatch.setattr(sessions, "MAX_ANONYMOUS", 5)
+    store = sessions.SessionStore(idle_seconds=600)
+    who = Principal(user_id=1, name="p", roles=frozenset({Role.BOARD}), org_code=None,
+                    key_id="k")
+    signed = store.rotate(None, who)
+    first = store.new()
+    for _ in range(50):
+        store.new()
+    assert store.get(signed.id) is signed
+    assert store.get(first.id) is None  # the oldest anonymous ones went
 
 
 def test_partner_page_shows_landing_folder_receipts_with_line_and_field(

@@ -12,6 +12,7 @@ from api.portal.web import (
     HOME_FOR_ROLE,
     check_csrf,
     current,
+    peek,
     redirect,
     render,
     safe_next,
@@ -27,7 +28,8 @@ router = APIRouter(prefix="/portal", include_in_schema=False)
 
 @router.get("")
 def home(request: Request) -> Response:
-    me = current(request).principal
+    s = peek(request)
+    me = s.principal if s else None
     homes = [] if me is None else [(url, f"{role.value.capitalize()} pages")
                                    for role, url in HOME_FOR_ROLE.items() if me.has(role)]
     return render(request, "home.html", {"title": "Welcome", "homes": homes})
@@ -35,6 +37,7 @@ def home(request: Request) -> Response:
 
 @router.get("/signin")
 def signin_form(request: Request, next: str | None = None) -> Response:  # noqa: A002
+    current(request)  # the form needs a CSRF token, so this browser gets a session
     return render(request, "signin.html", {
         "title": "Sign in", "next": safe_next(next),
         "idle": request.app.state.settings.portal_idle_minutes})
@@ -61,7 +64,7 @@ def signin(request: Request, db: SessionDep, api_key: Annotated[str, Form(max_le
     db.rollback()
     # A fresh session id and CSRF token at every sign-in: an id someone planted in this
     # browser beforehand (session fixation) is dropped, never promoted.
-    s = store(request).rotate(current(request), principal)
+    s = store(request).rotate(peek(request), principal)
     set_session(request, s)
     audit.append(db, actor=principal.name, role=",".join(sorted(principal.roles)),
                  action="portal.signin", target=f"key:{principal.key_id}", outcome="ok")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -25,7 +26,11 @@ from governance.models import ApiKey, User
 from governance.users import Principal, Role
 
 COOKIE = "c2c_portal"
-MAX_SESSIONS = 10_000  # memory bound: the oldest idle sessions go first
+# Memory bounds. Anyone can open an anonymous session (the sign-in form needs a CSRF token), so
+# anonymous sessions have their own pool, oldest dropped first: a flood of them can never push
+# out a signed-in session. Signed-in sessions need a valid key to create.
+MAX_ANONYMOUS = 10_000
+MAX_SIGNED_IN = 10_000
 
 
 @dataclass
@@ -44,14 +49,18 @@ class SessionStore:
         self.idle_seconds = idle_seconds
         self._clock = clock
         self._lock = threading.Lock()
-        self._sessions: dict[str, PortalSession] = {}
+        self._anonymous: OrderedDict[str, PortalSession] = OrderedDict()
+        self._signed_in: OrderedDict[str, PortalSession] = OrderedDict()
 
     def new(self, principal: Principal | None = None) -> PortalSession:
         with self._lock:
-            self._evict()
             s = PortalSession(id=secrets.token_urlsafe(32), csrf=secrets.token_urlsafe(32),
                               last_seen=self._clock(), principal=principal)
-            self._sessions[s.id] = s
+            pool, limit = ((self._anonymous, MAX_ANONYMOUS) if principal is None
+                           else (self._signed_in, MAX_SIGNED_IN))
+            pool[s.id] = s
+            while len(pool) > limit:
+                pool.popitem(last=False)
             return s
 
     def get(self, session_id: str | None) -> PortalSession | None:
@@ -59,14 +68,16 @@ class SessionStore:
         if not session_id:
             return None
         with self._lock:
-            s = self._sessions.get(session_id)
+            pool = self._signed_in if session_id in self._signed_in else self._anonymous
+            s = pool.get(session_id)
             if s is None:
                 return None
             now = self._clock()
             if now - s.last_seen > self.idle_seconds:
-                del self._sessions[session_id]
+                del pool[session_id]
                 return None
             s.last_seen = now
+            pool.move_to_end(session_id)  # pools stay ordered by last use
             return s
 
     def rotate(self, old: PortalSession | None, principal: Principal) -> PortalSession:
@@ -77,15 +88,8 @@ class SessionStore:
     def drop(self, s: PortalSession | None) -> None:
         if s is not None:
             with self._lock:
-                self._sessions.pop(s.id, None)
-
-    def _evict(self) -> None:
-        now = self._clock()
-        for sid in [k for k, v in self._sessions.items() if now - v.last_seen > self.idle_seconds]:
-            del self._sessions[sid]
-        while len(self._sessions) >= MAX_SESSIONS:
-            oldest = min(self._sessions.values(), key=lambda v: v.last_seen)
-            del self._sessions[oldest.id]
+                self._anonymous.pop(s.id, None)
+                self._signed_in.pop(s.id, None)
 
 
 def still_valid(db: DbSession, principal: Principal) -> bool:

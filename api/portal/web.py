@@ -68,12 +68,20 @@ def store(request: Request) -> SessionStore:
     return s
 
 
-def current(request: Request) -> PortalSession:
-    """This browser's session, anonymous if need be (it still carries a CSRF token)."""
+def peek(request: Request) -> PortalSession | None:
+    """This browser's live session, if it has one (never creates one)."""
     cached: PortalSession | None = getattr(request.state, "portal_session", None)
     if cached is not None:
         return cached
     s = store(request).get(request.cookies.get(COOKIE))
+    request.state.portal_session = s
+    return s
+
+
+def current(request: Request) -> PortalSession:
+    """This browser's session, anonymous if need be (it still carries a CSRF token). Only
+    pages with a form call this: public pages create no sessions."""
+    s = peek(request)
     if s is None:
         s = store(request).new()
         request.state.portal_cookie = s.id
@@ -103,9 +111,10 @@ def finish(request: Request, response: Response) -> Response:
 
 def render(request: Request, name: str, context: dict[str, Any] | None = None,
            status: int = 200) -> Response:
-    s = current(request)
-    ctx: dict[str, Any] = {"csrf": s.csrf, "me": s.principal, "title": "", "nav": _nav(s)}
-    if s.flash:
+    s = peek(request)
+    ctx: dict[str, Any] = {"csrf": s.csrf if s else "", "me": s.principal if s else None,
+                           "title": "", "nav": _nav(s)}
+    if s is not None and s.flash:
         ctx["flash"], s.flash = list(s.flash), []
     ctx.update(context or {})
     response = templates.TemplateResponse(request=request, name=name, context=ctx,
@@ -117,9 +126,9 @@ def redirect(request: Request, url: str) -> Response:
     return finish(request, RedirectResponse(url, status_code=303))
 
 
-def _nav(s: PortalSession) -> list[tuple[str, str]]:
+def _nav(s: PortalSession | None) -> list[tuple[str, str]]:
     items = [("/portal/public", "Public dashboard"), ("/portal/public/requests", "Request log")]
-    if s.principal is not None:
+    if s is not None and s.principal is not None:
         items += [(url, role.value.capitalize()) for role, url in HOME_FOR_ROLE.items()
                   if s.principal.has(role)]
     return items
@@ -127,16 +136,16 @@ def _nav(s: PortalSession) -> list[tuple[str, str]]:
 
 def check_csrf(request: Request, token: str | None) -> None:
     """A state-changing form must carry this session's token (SameSite=Strict is the second
-    lock). A missing token is a refusal, never a pass."""
-    expected = current(request).csrf
-    if not token or not secrets.compare_digest(token.encode(), expected.encode()):
+    lock). A missing token, or no session to compare with, is a refusal, never a pass."""
+    s = peek(request)
+    if s is None or not token or not secrets.compare_digest(token.encode(), s.csrf.encode()):
         raise PermissionDenied("the form's security token is missing or out of date; "
                                "reload the page and send it again")
 
 
 def signed_in(request: Request, db: SessionDep) -> Principal:
-    s = current(request)
-    if s.principal is None:
+    s = peek(request)
+    if s is None or s.principal is None:
         raise SignInRequired()
     if not still_valid(db, s.principal):
         store(request).drop(s)
@@ -178,8 +187,6 @@ def error_page(request: Request, status: int, code: str, message: str) -> Respon
 def install_handlers(app: Any) -> None:
     @app.exception_handler(SignInRequired)
     async def _to_signin(request: Request, _: SignInRequired) -> Response:
-        s = current(request)
-        s.flash.append("Please sign in to open that page.")
         return redirect(request, "/portal/signin?next=" + _safe_next(request.url.path))
 
     app.state.portal_error_page = error_page
