@@ -225,6 +225,13 @@ def test_filters_and_cohorts_that_do_not_exist_are_refused(env: ApiEnv) -> None:
     # the public page says so in words, not as an empty table
     page = e.client.get("/portal/public?year=2023")
     assert page.status_code == 200 and "valid choices" in page.text
+    # districts are found by name: one match filters, none or several say so
+    one = e.client.get("/portal/public?find=bayview&metric=hs_graduate")
+    assert "0161119" in one.text and "1062166)</td>" not in one.text
+    none = e.client.get("/portal/public?find=Atlantis")
+    assert "no district or charter with published data is named like" in none.text
+    several = e.client.get("/portal/public?find=Unified")
+    assert "3 match &#39;Unified&#39;" in several.text
 
 
 def test_resent_file_says_when_it_was_received(env: ApiEnv, generated: Path) -> None:  # noqa: F811

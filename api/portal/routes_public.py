@@ -52,12 +52,29 @@ def _query(request: Request, year: str | None, lea: str | None, group: str | Non
     return page.data, page.count
 
 
+def find_lea(labels: dict[str, str], text: str) -> tuple[str | None, str | None]:
+    """``(code, None)`` for the one district or charter whose name contains ``text``, else
+    ``(None, message)`` saying there is none or listing the candidates."""
+    wanted = text.strip().casefold()
+    hits = sorted((label, code) for code, label in labels.items() if wanted in label.casefold())
+    if len(hits) == 1:
+        return hits[0][1], None
+    if not hits:
+        return None, f"no district or charter with published data is named like {text!r}"
+    shown = "; ".join(label for label, _ in hits[:10])
+    return None, f"{len(hits)} match {text!r}: {shown}{' ...' if len(hits) > 10 else ''}"
+
+
 @router.get("")
 def dashboard(request: Request, db: SessionDep, year: Filter = None, lea: Filter = None,
-              group: Filter = None, metric: Filter = None) -> Response:
+              group: Filter = None, metric: Filter = None, find: Filter = None) -> Response:
     year, lea, group, metric = (_blank(v) for v in (year, lea, group, metric))
     c = choices(request.app.state.serving)
     labels = _lea_labels(db, c)
+    found_problem = None
+    if find and find.strip():
+        found, found_problem = find_lea(labels, find)
+        lea = found or lea
     if metric is None and c.metrics:
         metric = c.metrics[0]  # one metric at a time keeps chart and table readable
     if group is None and "all" in c.subgroups:
@@ -68,14 +85,23 @@ def dashboard(request: Request, db: SessionDep, year: Filter = None, lea: Filter
         rows, total = _query(request, year, lea, group, metric)
     except (UserError, NotFound) as exc:
         problem = str(exc)
-    bars = [Bar(f"{r.academic_year} {labels.get(r.reporting_lea or '', r.reporting_lea)} "
-                f"{r.subgroup_value}", None if r.suppressed else r.rate) for r in rows]
+    if found_problem:
+        problem, rows, total = found_problem, [], 0
+
+    def label(r: AggregateRow) -> str:
+        name = labels.get(r.reporting_lea or "", r.reporting_lea or "").split(" (")[0]
+        parts = ([] if year else [r.academic_year or ""]) + [name] + (
+            [] if group else [f"{r.subgroup}={r.subgroup_value}"])
+        return " ".join(parts)
+
+    bars = [Bar(label(r), None if r.suppressed else r.rate) for r in rows]
     chart = Markup(bar_chart(f"{metric or 'metric'}: share of students", bars))  # noqa: S704
     groups = [(f"{g}:{v}", f"{g} = {v}") for g, vs in c.subgroups.items() for v in vs]
     return render(request, "public.html", {
         "title": "Published outcomes", "rows": rows, "total": total, "problem": problem,
         "chart": chart if rows else None, "labels": labels, "choices": c, "groups": groups,
-        "f": {"year": year or "", "lea": lea or "", "group": group or "", "metric": metric or ""},
+        "f": {"year": year or "", "lea": lea or "", "group": group or "", "metric": metric or "",
+              "find": find or ""},
         "query": request.url.query, "max_rows": MAX_ROWS,
         "snapshot": request.app.state.serving.info()})
 
