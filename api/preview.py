@@ -70,7 +70,7 @@ def preview(settings: Settings, data: PreviewInput) -> Preview:
     )
     try:
         con = open_warehouse(settings, read_only=True)
-    except duckdb.IOException as exc:
+    except duckdb.Error as exc:  # locked by a pipeline run, or open for an upload right now
         raise Busy("the warehouse is busy with a pipeline run; try the preview again in a "
                    "minute") from exc
     try:
