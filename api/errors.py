@@ -24,9 +24,7 @@ from core.errors import (
     Expired,
     Held,
     InputRejected,
-    IntegrityError_,
     InternalError,
-    KeyError_,
     NotAuthenticated,
     NotFound,
     PermissionDenied,
@@ -61,11 +59,17 @@ STATUS: dict[type[C2CError], int] = {
     InputRejected: 422,
     UserError: 422,
     Busy: 503,
-    # Key and integrity problems inside the service are not the caller's to fix.
-    KeyError_: 500,
-    IntegrityError_: 500,
+    # Key, integrity, settings and identifier problems inside the service are not the
+    # caller's to fix: every InternalError is a 500.
     InternalError: 500,
     C2CError: 500,
+}
+
+# A 5xx body never carries str(error): it can name a keyring path, a file or a setting. The
+# message goes to the operator's log; the caller gets what to do.
+GENERIC_5XX: dict[int, str] = {
+    503: "the service is busy; retry in a minute",
+    500: "the service failed; the operator has been told",
 }
 
 
@@ -124,8 +128,7 @@ def install(app: FastAPI) -> None:
         status = status_for(error)
         if status >= 500:
             log.error("service error %s: %s", error.code, error)
-            message = str(error) if not isinstance(error, KeyError_) else (
-                "the service cannot open its keys; the operator has been told")
+            message = GENERIC_5XX.get(status, GENERIC_5XX[500])
         else:
             message = str(error)
         page = _portal_page(request)

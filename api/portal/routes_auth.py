@@ -8,6 +8,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
 from api.deps import SessionDep
+from api.deps import get_services as services
 from api.portal.web import (
     HOME_FOR_ROLE,
     check_csrf,
@@ -40,7 +41,7 @@ def signin_form(request: Request, next: str | None = None) -> Response:  # noqa:
     current(request)  # the form needs a CSRF token, so this browser gets a session
     return render(request, "signin.html", {
         "title": "Sign in", "next": safe_next(next),
-        "idle": request.app.state.settings.portal_idle_minutes})
+        "idle": services(request).settings.portal_idle_minutes})
 
 
 @router.post("/signin")
@@ -58,7 +59,7 @@ def signin(request: Request, db: SessionDep, api_key: Annotated[str, Form(max_le
             db.commit()
         return render(request, "signin.html", {
             "title": "Sign in", "next": safe_next(next),
-            "idle": request.app.state.settings.portal_idle_minutes,
+            "idle": services(request).settings.portal_idle_minutes,
             "error": "That key was not accepted: check it was copied whole, or ask your "
                      "administrator for a new one."}, status=401)
     db.rollback()

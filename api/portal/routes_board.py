@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Path, Request
+from fastapi import APIRouter, BackgroundTasks, Form, Path, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 
 from api.deps import SessionDep
+from api.deps import get_services as services
 from api.portal.web import BoardPage, check_csrf, redirect, render
 from api.preview import Preview, PreviewInput, preview
+from api.routes import board as api
+from api.schemas import DecisionIn
 from core.errors import Busy, UserError
 from core.requests import CohortFilter, RequestKind
 from governance import requests as gr
@@ -35,21 +38,21 @@ def queue(request: Request, db: SessionDep, me: BoardPage) -> Response:
                 for r in gr.list_submitted(db)]
     return render(request, "board.html", {"title": "Requests waiting for the board",
                                           "rows": rows,
-                                          "quorum": request.app.state.settings.board_quorum})
+                                          "quorum": services(request).settings.board_quorum})
 
 
 def request_preview(request: Request, r: DataRequest) -> tuple[Preview | None, str | None]:
     data = PreviewInput(kind=RequestKind(r.kind), variables=list(r.variables),
                         cohort=CohortFilter.model_validate(r.cohort), group_by=list(r.group_by))
     try:
-        return preview(request.app.state.settings, data), None
+        return preview(services(request).settings, data), None
     except (UserError, Busy, ValueError) as exc:
         return None, str(exc)
 
 
 @router.get("/requests/{request_id}")
 def read(request_id: RequestId, request: Request, db: SessionDep, me: BoardPage) -> Response:
-    settings = request.app.state.settings
+    settings = services(request).settings
     with audited(db, actor=me.name, role=ROLE, action="board.read",
                  target=f"request:{request_id}"):
         r = gr.get_for_board(db, request_id)
@@ -76,15 +79,13 @@ def read(request_id: RequestId, request: Request, db: SessionDep, me: BoardPage)
 
 @router.post("/requests/{request_id}/decide")
 def decide(request_id: RequestId, request: Request, db: SessionDep, me: BoardPage,
+           background: BackgroundTasks,
            decision: Annotated[gr.Decision, Form()],
-           reason: Annotated[str, Form(min_length=1, max_length=gr.MAX_TEXT)],
+           reason: Annotated[str, Form(min_length=3, max_length=gr.MAX_TEXT)],
            csrf_token: Annotated[str | None, Form(max_length=100)] = None) -> Response:
     check_csrf(request, csrf_token)
-    settings = request.app.state.settings
-    with audited(db, actor=me.name, role=ROLE, action=f"board.{decision.value}",
-                 target=f"request:{request_id}") as audit:
-        decided = gr.decide(db, request_id, me.user_id, decision, reason,
-                            quorum=settings.board_quorum,
-                            default_days=settings.extract_default_days)
-        audit["status"] = decided.status
+    svc = services(request)
+    # The API's own route function: quorum, self-approval rule, audit and notifications.
+    api.decide(request_id, DecisionIn(decision=decision, reason=reason), db, svc.settings, me,
+               background, svc.sessions)
     return redirect(request, f"/portal/board/requests/{request_id}")

@@ -14,6 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from api.deps import SessionDep
+from api.deps import get_services as services
 from api.ingesting import all_duplicates, ingest_upload, partner_overview
 from api.portal.web import PartnerPage, check_csrf, render
 from api.uploads import receive_upload
@@ -48,7 +49,7 @@ def _missing_words(row: Any) -> str:
 @router.get("")
 def overview(request: Request, db: SessionDep, me: PartnerPage) -> Response:
     org = _org(me)
-    settings = request.app.state.settings
+    settings = services(request).settings
     with audited(db, actor=me.name, role=ROLE, action="portal.partner.view",
                  target=f"partner:{org}"):
         partner = find_partner(db, org)
@@ -73,12 +74,14 @@ async def upload(request: Request, me: PartnerPage, csrf_token: str | None = Non
     file parts only."""
     check_csrf(request, csrf_token)
     org = _org(me)
-    settings = request.app.state.settings
+    svc = services(request)
+    settings = svc.settings
     received = await receive_upload(
         request.headers.get("content-type"), request.headers.get("content-length"),
         request.stream(), settings.tmp_dir / "uploads", settings.upload_max_bytes, org)
     try:
-        result = await run_in_threadpool(ingest_upload, request.app.state, me, received)
+        result = await run_in_threadpool(
+            ingest_upload, svc.settings, svc.sessions, svc.keys, me, received)
     finally:
         received.remove()
     return render(request, "partner_upload.html", {

@@ -17,6 +17,7 @@ from markupsafe import Markup
 
 from api.choices import Choices, choices
 from api.deps import SessionDep
+from api.deps import get_services as services
 from api.portal.charts import Bar, bar_chart
 from api.portal.web import finish, render
 from api.routes.public import AGGREGATE_COLUMNS, AggregateRow, aggregates
@@ -47,8 +48,9 @@ def _lea_labels(db: Any, c: Choices) -> dict[str, str]:
 def _query(request: Request, year: str | None, lea: str | None, group: str | None,
            metric: str | None) -> tuple[list[AggregateRow], int]:
     subgroup, value = (group.split(":", 1) + [None])[:2] if group else (None, None)
-    page = aggregates(request, academic_year=year, reporting_lea=lea, subgroup=subgroup,
-                      subgroup_value=value, metric=metric, limit=MAX_ROWS, offset=0)
+    page = aggregates(services(request).serving, academic_year=year, reporting_lea=lea,
+                      subgroup=subgroup, subgroup_value=value, metric=metric, limit=MAX_ROWS,
+                      offset=0)
     return page.data, page.count
 
 
@@ -69,7 +71,7 @@ def find_lea(labels: dict[str, str], text: str) -> tuple[str | None, str | None]
 def dashboard(request: Request, db: SessionDep, year: Filter = None, lea: Filter = None,
               group: Filter = None, metric: Filter = None, find: Filter = None) -> Response:
     year, lea, group, metric = (_blank(v) for v in (year, lea, group, metric))
-    c = choices(request.app.state.serving)
+    c = choices(services(request).serving)
     labels = _lea_labels(db, c)
     found_problem = None
     if find and find.strip():
@@ -103,7 +105,7 @@ def dashboard(request: Request, db: SessionDep, year: Filter = None, lea: Filter
         "f": {"year": year or "", "lea": lea or "", "group": group or "", "metric": metric or "",
               "find": find or ""},
         "query": request.url.query, "max_rows": MAX_ROWS,
-        "snapshot": request.app.state.serving.info()})
+        "snapshot": services(request).serving.info()})
 
 
 @router.get("/aggregates.csv")

@@ -7,20 +7,20 @@ audit actions as ``api.routes.researcher``; the preview is ``api.preview`` (also
 
 from __future__ import annotations
 
-from pathlib import Path as FsPath
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Path, Request
+from fastapi import APIRouter, BackgroundTasks, Form, Path, Request
 from fastapi.responses import FileResponse, Response
 from pydantic import ValidationError
 
 from api.choices import check_cohort, choices
 from api.deps import SessionDep
-from api.extracts import data_key_base64
+from api.deps import get_services as services
 from api.portal.requestform import FormData, catalog_rows, form_choices, problems_of
 from api.portal.web import ResearcherPage, check_csrf, redirect, render
 from api.preview import Preview, PreviewInput, preview
-from core.errors import Busy, InternalError, UserError
+from api.routes import researcher as api
+from core.errors import Busy, UserError
 from core.requests import RequestKind
 from governance import requests as gr
 from governance.audit import audited
@@ -56,7 +56,7 @@ def _lea_names(db: Any) -> dict[str, str]:
 
 @router.get("")
 def home(request: Request, db: SessionDep, me: ResearcherPage) -> Response:
-    quorum = request.app.state.settings.board_quorum
+    quorum = services(request).settings.board_quorum
     with audited(db, actor=me.name, role=ROLE, action="request.list"):
         rows = [{"r": r, "approvals": gr.approvals(r), "next": next_step(r, quorum)}
                 for r in gr.list_own_requests(db, me.user_id)]
@@ -65,7 +65,7 @@ def home(request: Request, db: SessionDep, me: ResearcherPage) -> Response:
 
 @router.get("/catalog")
 def catalog(request: Request, me: ResearcherPage) -> Response:
-    snapshot = request.app.state.serving
+    snapshot = services(request).serving
     c = choices(snapshot)
 
     def metric_years(cursor: Any) -> dict[str, list[str]]:
@@ -92,7 +92,7 @@ def _form(kind: str, title: str, purpose: str, variables: list[str], years: list
 def _render_form(request: Request, db: Any, form: FormData, *, problems: list[str] | None = None,
                  shown: Preview | None = None, preview_error: str | None = None,
                  status: int = 200) -> Response:
-    c = choices(request.app.state.serving)
+    c = choices(services(request).serving)
     return render(request, "request_form.html", {
         "title": "New data request", "form": form, "problems": problems or [],
         "preview": shown, "preview_error": preview_error, **form_choices(c, _lea_names(db))},
@@ -105,7 +105,7 @@ def new(request: Request, db: SessionDep, me: ResearcherPage) -> Response:
 
 
 @router.post("/new")
-def create(request: Request, db: SessionDep, me: ResearcherPage,
+def create(request: Request, db: SessionDep, me: ResearcherPage, background: BackgroundTasks,
            kind: Annotated[str, Form(max_length=20)] = "aggregate",
            title: Annotated[str, Form(max_length=300)] = "",
            purpose: Annotated[str, Form(max_length=gr.MAX_TEXT)] = "",
@@ -121,14 +121,14 @@ def create(request: Request, db: SessionDep, me: ResearcherPage,
     check_csrf(request, csrf_token)
     form = _form(kind, title, purpose, variables, years, leas, group_by, training_attested,
                  irb_reference, requested_expiry)
-    c = choices(request.app.state.serving)
+    c = choices(services(request).serving)
     if action == "preview":
         try:
             check_cohort(c, form.years, form.leas)
             data = PreviewInput(kind=RequestKind(form.kind), variables=form.variables,
                                 cohort=form.cohort(),
                                 group_by=form.group_by if form.kind == "aggregate" else [])
-            shown = preview(request.app.state.settings, data)
+            shown = preview(services(request).settings, data)
         except (ValidationError, ValueError) as exc:
             return _render_form(request, db, form, problems=problems_of(exc), status=422)
         except (UserError, Busy) as exc:
@@ -138,16 +138,13 @@ def create(request: Request, db: SessionDep, me: ResearcherPage,
         body = form.to_input()
     except (ValidationError, ValueError) as exc:
         return _render_form(request, db, form, problems=problems_of(exc), status=422)
+    svc = services(request)
     try:
-        with audited(db, actor=me.name, role=ROLE, action="request.create") as audit:
-            check_cohort(c, body.cohort.academic_years, body.cohort.reporting_leas)
-            created = gr.create_request(db, me.user_id, body)
-            audit["_target"] = f"request:{created.id}"
-            rid = created.id
+        # The API's own route functions: same door checks, same audit entries, same
+        # notifications (provider review), so the page and the API cannot drift.
+        rid = api.create(body, svc.serving, db, me).id
         if action == "submit":
-            with audited(db, actor=me.name, role=ROLE, action="request.submit",
-                         target=f"request:{rid}"):
-                gr.submit_request(db, rid, me.user_id)
+            api.submit(rid, db, svc.settings, me, background, svc.sessions)
     except UserError as exc:
         return _render_form(request, db, form, problems=[str(exc)], status=422)
     return redirect(request, f"/portal/researcher/requests/{rid}")
@@ -156,7 +153,7 @@ def create(request: Request, db: SessionDep, me: ResearcherPage,
 @router.get("/requests/{request_id}")
 def detail(request_id: RequestId, request: Request, db: SessionDep,
            me: ResearcherPage) -> Response:
-    quorum = request.app.state.settings.board_quorum
+    quorum = services(request).settings.board_quorum
     with audited(db, actor=me.name, role=ROLE, action="request.read",
                  target=f"request:{request_id}"):
         r = gr.own_request(db, request_id, me.user_id)
@@ -168,11 +165,11 @@ def detail(request_id: RequestId, request: Request, db: SessionDep,
 
 @router.post("/requests/{request_id}/submit")
 def submit(request_id: RequestId, request: Request, db: SessionDep, me: ResearcherPage,
+           background: BackgroundTasks,
            csrf_token: Annotated[str | None, Form(max_length=100)] = None) -> Response:
     check_csrf(request, csrf_token)
-    with audited(db, actor=me.name, role=ROLE, action="request.submit",
-                 target=f"request:{request_id}"):
-        gr.submit_request(db, request_id, me.user_id)
+    svc = services(request)
+    api.submit(request_id, db, svc.settings, me, background, svc.sessions)
     return redirect(request, f"/portal/researcher/requests/{request_id}")
 
 
@@ -180,23 +177,13 @@ def submit(request_id: RequestId, request: Request, db: SessionDep, me: Research
 def withdraw(request_id: RequestId, request: Request, db: SessionDep, me: ResearcherPage,
              csrf_token: Annotated[str | None, Form(max_length=100)] = None) -> Response:
     check_csrf(request, csrf_token)
-    with audited(db, actor=me.name, role=ROLE, action="request.withdraw",
-                 target=f"request:{request_id}"):
-        gr.withdraw_request(db, request_id, me.user_id)
+    api.withdraw(request_id, db, me)
     return redirect(request, f"/portal/researcher/requests/{request_id}")
 
 
 @router.get("/requests/{request_id}/extract")
 def download(request_id: RequestId, db: SessionDep, me: ResearcherPage) -> FileResponse:
-    with audited(db, actor=me.name, role=ROLE, action="extract.download",
-                 target=f"request:{request_id}") as audit:
-        record = gr.extract_for_download(db, request_id, me.user_id)
-        path = FsPath(record.package_path)
-        if not path.is_file():
-            raise InternalError(f"the extract of request {request_id} is missing on disk")
-        audit["sha256"] = record.sha256
-    return FileResponse(path, media_type="application/octet-stream",
-                        filename=f"{request_id}.c2cx", headers={"X-SHA256": record.sha256})
+    return api.download(request_id, db, me)
 
 
 @router.post("/requests/{request_id}/key")
@@ -204,10 +191,7 @@ def key(request_id: RequestId, request: Request, db: SessionDep, me: ResearcherP
         csrf_token: Annotated[str | None, Form(max_length=100)] = None) -> Response:
     """The data key is shown only on a deliberate, CSRF-checked request (it opens the data)."""
     check_csrf(request, csrf_token)
-    with audited(db, actor=me.name, role=ROLE, action="extract.key",
-                 target=f"request:{request_id}"):
-        record = gr.extract_for_download(db, request_id, me.user_id)
-        value = data_key_base64(request.app.state.settings, request_id)
+    out = api.extract_key(request_id, db, services(request).keys, me)
     return render(request, "extract_key.html", {"title": f"Key for {request_id}",
-                                                "key": value, "rid": request_id,
-                                                "expires": record.expires_at})
+                                                "key": out.key_base64, "rid": request_id,
+                                                "expires": out.expires_at})

@@ -4,9 +4,8 @@
 import dagster as dg
 
 from dagster_project.assets.analytics import student_outcomes
-from dagster_project.fulfil import build_package
+from dagster_project.fulfil import build_package, extract_detail
 from dagster_project.resources import C2CResource
-from deidentify import ExtractResult
 from governance.requests import ExtractInfo, mark_fulfilled, requests_ready_for_fulfilment
 
 GROUP = "deidentify"
@@ -37,7 +36,7 @@ def research_extracts(
                 mark_fulfilled(session, request.request_id, ExtractInfo(
                     package_path=str(result.package_path), sha256=result.package_sha256,
                     expires_at=result.expires_at,
-                    detail=release_detail(result)))
+                    detail=extract_detail(request, result)))
                 session.commit()
             context.log.info(f"extract for request {request.request_id}: {result.rows} rows")
             built.append(request.request_id)
@@ -47,11 +46,3 @@ def research_extracts(
         "suppressed_rows": suppressed,
     })
 
-
-def release_detail(result: ExtractResult) -> dict[str, object]:
-    """The release report the board reads after fulfilment (rows, generalisation, suppression)."""
-    detail: dict[str, object] = {"rows": result.rows, "suppressed_rows": result.suppressed_rows}
-    if result.disclosure is not None:
-        detail["k"] = result.disclosure.k
-        detail["generalisations"] = result.disclosure.generalisations
-    return detail
