@@ -5,7 +5,13 @@ directory and the clock; nothing here reads settings or global state.
 """
 
 from deidentify.contents import DATA_CSV, DATA_PARQUET, MANIFEST, PACKAGE_SUFFIX
-from deidentify.extract import DisclosureReport, ExtractResult, build_extract, package_table
+from deidentify.extract import (
+    DisclosureReport,
+    ExtractResult,
+    build_extract,
+    package_table,
+    plan_for_request,
+)
 from deidentify.keyfiles import extract_data_key, read_key_file, write_key_file
 from deidentify.opening import (
     OpenedExtract,
@@ -32,6 +38,7 @@ __all__ = [
     "open_extract",
     "package_header",
     "package_table",
+    "plan_for_request",
     "read_key_file",
     "scan_table",
     "verify_extract",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from governance_fixtures import write_partners_csv
+from governance_fixtures import clear_provider_review, write_partners_csv
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.errors import C2CError
@@ -57,6 +57,7 @@ def test_concurrent_approvals_give_exactly_one_fulfilment_job(
             "kind": "aggregate", "title": "Race", "purpose": "Concurrency of approvals",
             "variables": ["hs_graduate"]})).id
         gr.submit_request(s, rid, res)
+        clear_provider_review(s, rid)
 
     outcomes = _race(sessions, rid, members, quorum)
 
