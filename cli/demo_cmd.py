@@ -164,6 +164,10 @@ def _print_access(keys: dict[str, str], port: int, request_id: str, serving: boo
     ):
         console.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
     console.print(f"OpenAPI docs: {base}/docs", highlight=False, soft_wrap=True)
+    console.print(f"Portal (browser): {base}/portal  -- public dashboard {base}/portal/public "
+                  "needs no key; sign in at /portal/signin with a key above: " + ", ".join(
+                      f"{role} -> {PORTAL_PAGE.get(role, 'API only')}" for role in keys),
+                  highlight=False, markup=False, soft_wrap=True)
 
 
 def _print_next_steps(settings: Settings, landing: Path) -> None:
@@ -177,6 +181,11 @@ def _print_next_steps(settings: Settings, landing: Path) -> None:
         "c2c extract decryptor      # the researcher's standalone decryptor",
     ):
         console.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
+
+
+# Where each demo sign-in lands in the portal (api/portal).
+PORTAL_PAGE = {"partner": "/portal/partner", "researcher": "/portal/researcher",
+               "board": "/portal/board", "board_2": "/portal/board"}
 
 
 def demo(

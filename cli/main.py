@@ -55,6 +55,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "users": ("partners_cmd", "Users, roles and API keys."),
     "migrate": ("migrate_cmd", "Apply pending governance-store migrations (idempotent; run "
                                "after each upgrade)."),
+    "notify": ("notify_cmd", "E-mail notifications (off until C2C_SMTP_HOST is set)."),
 }
 
 

@@ -27,6 +27,7 @@ def setup_home(tmp_path: Path) -> dict[str, str]:
     home = tmp_path / "home"
     home.mkdir()
     create_master_key(home / "master.key")
+    upgrade(Settings(home=home).governance_url)  # the operator's `c2c migrate`
     (home / "partners.csv").write_text(PARTNERS, encoding="utf-8")
     upgrade(Settings(home=home).governance_url)  # what `c2c migrate` does on a deployment
     return {**os.environ, "C2C_HOME": str(home), "PYTHONPATH": str(ROOT)}

@@ -36,3 +36,4 @@ def research_extracts(
         "extracts": dg.MetadataValue.md(md_table(
             ("request", "rows", "suppressed rows", "bytes", "expires"), rows)),
     })
+
