@@ -104,9 +104,34 @@ def _published(settings: Settings) -> None:
     console.print(table)
 
 
-def _demo_requests(client: ApiClient, keys: dict[str, str]) -> list[str]:
-    """A researcher asks for one extract and one aggregate table, which two board members
-    approve, and a third table left waiting for the board (all over HTTP)."""
+def _provider_review(client: ApiClient, stewards: dict[str, str], request_id: str) -> int:
+    """Each partner the request was routed to approves through its steward; returns how many."""
+    answered = 0
+    for token in stewards.values():
+        for item in client.get("/v1/steward/reviews", token):
+            if item["request"]["id"] == request_id and item["review"]["status"] == "pending":
+                client.post(f"/v1/steward/reviews/{request_id}", token,
+                            {"decision": "approve",
+                             "reason": "The agreement permits this purpose."})
+                answered += 1
+    return answered
+
+
+def _output_checks(client: ApiClient, keys: dict[str, str], request_ids: list[str]) -> None:
+    """Two output checkers release each built extract (the researcher can download it then)."""
+    for request_id in request_ids:
+        for checker in ("checker", "checker_2"):
+            client.post(f"/v1/checker/requests/{request_id}/decisions", keys[checker],
+                        {"decision": "approve", "reason": "Tables and rows checked."})
+        console.print(f"  two output checkers released {request_id}", highlight=False,
+                      markup=False)
+
+
+def _demo_requests(client: ApiClient, keys: dict[str, str],
+                   stewards: dict[str, str]) -> list[str]:
+    """A researcher asks for one extract and one aggregate table; the partners' stewards
+    answer provider review and two board members approve; a third table waits for the board
+    (all over HTTP)."""
     expiry = (date.today() + timedelta(days=90)).isoformat()
     bodies: list[dict[str, Any]] = [
         {"kind": "individual", "title": "CTE pathways and college enrollment",
@@ -125,6 +150,9 @@ def _demo_requests(client: ApiClient, keys: dict[str, str]) -> list[str]:
         client.post(f"/v1/requests/{request_id}/submit", keys["researcher"])
         console.print(f"  researcher submitted {request_id} ({body['kind']}): {body['title']}",
                       highlight=False, markup=False, soft_wrap=True)
+        answered = _provider_review(client, stewards, request_id)
+        console.print(f"  {answered} partner steward(s) approved it in provider review",
+                      highlight=False, markup=False)
         for board in ("board", "board_2"):
             client.post(f"/v1/board/requests/{request_id}/decisions", keys[board],
                         {"decision": "approve", "reason": "Purpose and variables fit."})
@@ -137,6 +165,7 @@ def _demo_requests(client: ApiClient, keys: dict[str, str]) -> list[str]:
                "requested_expiry": expiry}
     waiting = client.post("/v1/requests", keys["researcher"], pending)["id"]
     client.post(f"/v1/requests/{waiting}/submit", keys["researcher"])
+    _provider_review(client, stewards, waiting)
     console.print(f"  researcher submitted {waiting}; it waits for the board",
                   highlight=False, markup=False)
     return ids
@@ -203,7 +232,7 @@ def demo(
     from cli.loopback import free_port, serve_in_thread
     from dagster_project.resources import C2CResource
     from dagster_project.run import materialize_extracts, materialize_pipeline
-    from governance.bootstrap import create_demo_users
+    from governance.bootstrap import create_demo_stewards, create_demo_users
     from governance.partners import import_partners_csv
     from synth import generate
 
@@ -231,6 +260,7 @@ def demo(
     with c2c.governance() as session:
         partners = import_partners_csv(session, data / "partners.csv")
         keys = create_demo_users(session)
+        stewards = create_demo_stewards(session)
         session.commit()
     console.print(f"{len(partners)} partners registered")
 
@@ -249,11 +279,13 @@ def demo(
     api_port = port if serve else free_port()
     with serve_in_thread(create_app(settings), api_port) as server:
         console.print(f"API started on {server.base_url}", highlight=False)
-        request_ids = _demo_requests(ApiClient(server.base_url), keys)
+        api = ApiClient(server.base_url)
+        request_ids = _demo_requests(api, keys, stewards)
         extracts = materialize_extracts(c2c, instance).metadata.get("research_extracts", {})
         console.print(f"extracts built: {extracts.get('extracts_built', 0)} "
                       f"(requests {extracts.get('requests', 'none')})", highlight=False,
                       soft_wrap=True)
+        _output_checks(api, keys, request_ids)
         c2c.close()  # the demo's own governance engine; the API has its own
 
         console.rule("5. API")

@@ -320,7 +320,8 @@ def test_demo_users_one_key_per_role(
         gp.import_partners_csv(s, write_partners_csv(tmp_path / "p.csv"))
         keys = create_demo_users(s, today=date(2025, 1, 1))
         again = create_demo_users(s, today=date(2025, 1, 1))
-    assert set(keys) == {"partner", "researcher", "board", "board_2", "admin", "reviewer"}
+    assert set(keys) == {"partner", "researcher", "board", "board_2", "admin", "reviewer",
+                         "checker", "checker_2"}
     assert keys["partner"] != again["partner"]
     with sessions() as s:
         partner = gu.authenticate(s, keys["partner"])

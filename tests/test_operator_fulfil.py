@@ -17,7 +17,7 @@ from governance_fixtures import write_partners_csv
 from typer.testing import CliRunner
 
 from api.app import create_app
-from cli.demo_cmd import _demo_requests
+from cli.demo_cmd import _demo_requests, _output_checks
 from cli.loopback import ApiClient, ApiError, free_port, serve_in_thread
 from cli.main import app
 from core.errors import KeyError_
@@ -25,7 +25,7 @@ from core.keys import KeyProvider, create_master_key
 from core.settings import Settings
 from core.warehouse import connect_encrypted
 from deidentify import c2c_decrypt
-from governance.bootstrap import create_demo_users
+from governance.bootstrap import create_demo_stewards, create_demo_users
 from governance.db import session_factory
 from governance.partners import import_partners_csv
 
@@ -69,6 +69,7 @@ def test_requests_over_http_fulfil_and_standalone_decrypt(
     with session_factory(settings.governance_url, migrate=True)() as session:
         import_partners_csv(session, write_partners_csv(tmp_path / "partners.csv"))
         demo_keys = create_demo_users(session)
+        stewards = create_demo_stewards(session)
         session.commit()
 
     with serve_in_thread(create_app(settings), free_port()) as server:
@@ -76,7 +77,7 @@ def test_requests_over_http_fulfil_and_standalone_decrypt(
         assert client.get("/health")["status"] == "ok"
         with pytest.raises(ApiError, match="HTTP 401"):
             client.get("/v1/requests", "c2c.nope.nope")
-        request_id, aggregate_id = _demo_requests(client, demo_keys)
+        request_id, aggregate_id = _demo_requests(client, demo_keys, stewards)
 
         built = runner.invoke(app, ["fulfil"])
         assert built.exit_code == 0, built.output
@@ -86,6 +87,7 @@ def test_requests_over_http_fulfil_and_standalone_decrypt(
         assert "no approved request is waiting" in again.output
         assert client.get(f"/v1/requests/{request_id}", demo_keys["researcher"])[
             "status"] == "fulfilled"
+        _output_checks(client, demo_keys, [request_id])  # two checkers release the file
 
         researcher = tmp_path / "researcher"
         researcher.mkdir()
