@@ -95,6 +95,13 @@ class IntegrityError_(UserError):
     code = "integrity_error"
 
 
+class ConfigurationError(UserError):
+    """The deployment is set up wrong (a missing runtime, a wrong version, an unreachable
+    service); the operator can fix it, the message says what and how."""
+
+    code = "configuration_error"
+
+
 class Busy(C2CError):
     """A store is in use by another process (DuckDB allows one writer); retrying later works."""
 

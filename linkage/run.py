@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 
 from core import tables
-from core.errors import Conflict, InputRejected, InternalError
+from core.errors import ConfigurationError, Conflict, InputRejected, InternalError
 from core.settings import Settings
 from linkage import model, review
 from linkage.backend import close_db_api, create_db_api
@@ -172,7 +172,7 @@ def run_annual_link(
         return summary
     except Exception as exc:
         _finish(con, run_id, "failed", None)
-        if isinstance(exc, InputRejected | Conflict | InternalError):
+        if isinstance(exc, InputRejected | Conflict | InternalError | ConfigurationError):
             raise
         raise InternalError(f"link run {run_id} failed: {type(exc).__name__}: {exc}") from exc
 
