@@ -44,7 +44,7 @@ _SAME_IN_BOTH = {
 }
 
 
-def _base_column(node: exp.Expression) -> str | None:
+def _base_column(node: exp.Expr) -> str | None:
     """The model column behind ``"x_l"`` / ``"x_r"`` / ``l.x`` (None for expressions)."""
     if not isinstance(node, exp.Column):
         return None
@@ -57,18 +57,18 @@ def _base_column(node: exp.Expression) -> str | None:
     return name
 
 
-def _fn(name: str, *args: exp.Expression) -> exp.Expression:
+def _fn(name: str, *args: exp.Expr) -> exp.Expr:
     return exp.Anonymous(this=name, expressions=list(args))
 
 
-def _hamming(a: exp.Expression, b: exp.Expression) -> exp.Expression:
+def _hamming(a: exp.Expr, b: exp.Expr) -> exp.Expr:
     sql = (f"aggregate(sequence(1, length({a.sql('spark')})), 0, (acc, i) -> acc + "
            f"CASE WHEN substr({a.sql('spark')}, i, 1) = substr({b.sql('spark')}, i, 1) "
            "THEN 0 ELSE 1 END)")
     return sqlglot.parse_one(sql, read="spark")
 
 
-def _rewrite(node: exp.Expression, array_columns: frozenset[str]) -> exp.Expression:
+def _rewrite(node: exp.Expr, array_columns: frozenset[str]) -> exp.Expr:
     if isinstance(node, exp.Length) and _base_column(node.this) in array_columns:
         return _fn("size", node.this)
     if isinstance(node, exp.ArrayOverlaps):
