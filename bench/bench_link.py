@@ -73,21 +73,32 @@ def prepare(work: Path, students: int, seed: int, years: list[str] | None) -> No
 def link(work: Path, run_id: str) -> None:
     import linkage
     con, _, s = _connect(work)
+    import resource
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_before = usage.ru_utime + usage.ru_stime
     t = time.perf_counter()
     summary = linkage.run_annual_link(con, settings=s, run_id=run_id, runs_dir=s.runs_dir)
     wall = time.perf_counter() - t
     ev = linkage.evaluate(con, work / "landing" / "truth.parquet")
     con.close()
-    jvm_mb = 0.0
+    jvm_mb = jvm_cpu = 0.0
     if s.linkage_backend == "spark":
         from linkage import spark_backend
-        jvm_mb = spark_backend.LAST_JVM_PEAK_MB
+        jvm_mb, jvm_cpu = spark_backend.LAST_JVM_PEAK_MB, spark_backend.LAST_JVM_CPU_SECONDS
+    import resource
+    # CPU seconds of the link (this process, plus the Spark JVM): on a shared machine the
+    # wall time swings with the load, the CPU time much less
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = own.ru_utime + own.ru_stime - cpu_before + jvm_cpu
+    load = os.getloadavg()[0]
     print(f"backend {s.linkage_backend}; records {summary.records:,} {summary.records_by_source}")
-    print(f"link wall {wall:.1f} s (stages {summary.stage_seconds}); "
+    print(f"link wall {wall:.1f} s, CPU {cpu:.1f} s (load average {load:.1f} at the end; "
+          f"stages {summary.stage_seconds}); "
           f"peak RSS {summary.peak_memory_mb / 1024:.2f} GB"
           + (f" + Spark JVM {jvm_mb / 1024:.2f} GB" if jvm_mb else ""))
     print("BENCH_JSON " + json.dumps({
-        "backend": s.linkage_backend, "wall": wall, "peak_mb": summary.peak_memory_mb + jvm_mb,
+        "backend": s.linkage_backend, "wall": wall, "cpu": cpu,
+        "peak_mb": summary.peak_memory_mb + jvm_mb,
         "precision": ev.precision, "recall": ev.recall, "f1": ev.f1,
         "pairs_scored": summary.pairs_scored, "clusters": summary.clusters}))
     print(f"pairs scored {summary.pairs_scored:,}; >= threshold "
@@ -126,11 +137,13 @@ def run_link_phases(script: str, work: Path, size_args: list[str], backend: str)
         results.append(json.loads(line.removeprefix("BENCH_JSON ")))
     if len(results) == 2:
         d, sp = results
-        print(f"{'backend':8} {'wall s':>9} {'peak GB':>8} {'precision':>10} {'recall':>8}")
+        print(f"{'backend':8} {'wall s':>9} {'CPU s':>9} {'peak GB':>8} {'precision':>10} "
+              f"{'recall':>8}")
         for r in results:
-            print(f"{r['backend']:8} {r['wall']:9.1f} {r['peak_mb'] / 1024:8.2f} "
+            print(f"{r['backend']:8} {r['wall']:9.1f} {r['cpu']:9.1f} {r['peak_mb'] / 1024:8.2f} "
                   f"{r['precision']:10.5f} {r['recall']:8.5f}")
         print(f"spark / duckdb: time x{sp['wall'] / d['wall']:.1f}, "
+              f"CPU x{sp['cpu'] / d['cpu']:.1f}, "
               f"memory x{sp['peak_mb'] / d['peak_mb']:.1f}; same pairs scored "
               f"{sp['pairs_scored'] == d['pairs_scored']}, same cluster count "
               f"{sp['clusters'] == d['clusters']}")

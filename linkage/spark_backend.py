@@ -20,6 +20,7 @@ jar missing, an unreachable master.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import socket
@@ -45,6 +46,7 @@ SUPPORTED_SPARK = ((3, 5), (4, 0))
 MASTER_TIMEOUT_SECONDS = 5.0
 # Peak RSS of the last run's driver JVM in MB (read by bench/bench_link.py).
 LAST_JVM_PEAK_MB = 0.0
+LAST_JVM_CPU_SECONDS = 0.0
 INSTALL_HINT = "install the extra: pip install 'c2c-link[spark]' (see README, Spark backend)"
 
 
@@ -249,24 +251,28 @@ def create_spark_api(settings: Settings, run_id: str, env: dict[str, str]) -> An
 
 
 def stop_session(db_api: DatabaseAPISubClass, settings: Settings, run_id: str) -> None:
-    global LAST_JVM_PEAK_MB
+    global LAST_JVM_PEAK_MB, LAST_JVM_CPU_SECONDS
     spark = getattr(db_api, "spark", None)
     if spark is not None:
-        LAST_JVM_PEAK_MB = _jvm_peak_mb(spark)
+        LAST_JVM_PEAK_MB, LAST_JVM_CPU_SECONDS = _jvm_usage(spark)
         spark.catalog.clearCache()
         spark.stop()
     shutil.rmtree(spark_work_dir(settings, run_id), ignore_errors=True)
 
 
-def _jvm_peak_mb(spark: Any) -> float:
-    """Peak RSS of the driver JVM (local mode: the whole engine), for the benchmarks."""
+def _jvm_usage(spark: Any) -> tuple[float, float]:
+    """Peak RSS (MB) and CPU seconds of the driver JVM (local mode: the whole engine), for
+    the benchmarks; zeros when they cannot be read (not Linux, a remote driver)."""
     try:
         pid = spark._jvm.java.lang.ProcessHandle.current().pid()  # noqa: SLF001
         status = Path(f"/proc/{pid}/status").read_text(encoding="ascii")
-    except Exception:  # not Linux, or a remote driver: no figure rather than a failed run
-        return 0.0
+        fields = Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
+        ticks = os.sysconf("SC_CLK_TCK")
+    except Exception:  # no figure rather than a failed run
+        return 0.0, 0.0
     match = re.search(r"VmHWM:\s+(\d+) kB", status)
-    return int(match.group(1)) / 1024 if match else 0.0
+    cpu = (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+    return (int(match.group(1)) / 1024 if match else 0.0), cpu
 
 
 def query(db_api: DatabaseAPISubClass, sql: str) -> list[tuple[Any, ...]]:
