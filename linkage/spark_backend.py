@@ -34,7 +34,7 @@ import pyarrow as pa
 
 from core.errors import ConfigurationError
 from core.settings import Settings
-from linkage.dialect import DAY_NUMBER_COLUMNS
+from linkage.dialect import DAY_NUMBER_COLUMNS, JARO_WINKLER_UDF
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -296,6 +296,18 @@ def _spark_input(table: pa.Table) -> pa.Table:
     return table
 
 
+def _register_jaro_winkler(spark: Any) -> None:
+    """DuckDB's Jaro-Winkler as a Spark SQL function (linkage/dialect.py uses it). Shipped by
+    value, so executors need Python 3.11 but not this package installed."""
+    from pyspark import cloudpickle
+    from pyspark.sql.types import DoubleType
+
+    from linkage import jaro
+
+    cloudpickle.register_pickle_by_value(jaro)
+    spark.udf.register(JARO_WINKLER_UDF, jaro.jaro_winkler, DoubleType())
+
+
 def _api_class() -> type:
     from splink.backends.spark import SparkAPI
 
@@ -306,6 +318,10 @@ def _api_class() -> type:
             if isinstance(input, pa.Table):
                 input = _spark_input(input)  # noqa: A001
             super()._table_registration(input, table_name)
+
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            _register_jaro_winkler(self.spark)
 
         def _break_lineage_and_repartition(
             self, spark_df: Any, templated_name: str, physical_name: str

@@ -35,7 +35,7 @@ def test_every_comparison_level_is_generated_for_spark() -> None:
     for duck in ("jaro_winkler_similarity", "list_has_any", "list_contains", "list_has_all",
                  "hamming", "date_diff", "suffix(", "len(", '"'):
         assert duck not in text, duck
-    for spark in ("jaro_winkler(", "arrays_overlap(", "array_contains(", "size(",
+    for spark in ("c2c_jaro_winkler(", "arrays_overlap(", "array_contains(", "size(",
                   "forall(", "datediff(", "endswith(", "damerau_levenshtein("):
         assert spark in text, spark
     # Splink re-reads every statement with sqlglot's Spark dialect: it must parse and survive
@@ -146,3 +146,26 @@ def test_unknown_backend_is_a_configuration_error(tmp_path: Path) -> None:
     settings = Settings(home=tmp_path, linkage_backend="flink")
     with pytest.raises(ConfigurationError, match="duckdb or spark"):
         linkage.run_annual_link(con, settings=settings, run_id="r1", runs_dir=tmp_path / "runs")
+
+
+def test_python_jaro_winkler_is_duckdbs() -> None:
+    # the Spark UDF must score exactly as DuckDB's jaro_winkler_similarity: names of the
+    # fixture, one-letter deletions and swaps of them, and edge cases
+    from test_link_fixtures import FIRST, LAST
+
+    from linkage.jaro import jaro_winkler
+
+    words = set(FIRST[:12] + LAST[:12])
+    for w in list(words):
+        words |= {w[:i] + w[i + 1:] for i in range(len(w))}
+        words |= {w[:i] + w[i + 1] + w[i] + w[i + 2:] for i in range(len(w) - 1)}
+    pairs = [(a, b) for a in sorted(words) for b in sorted(words) if a < b]
+    pairs += [("", ""), ("", "A"), ("A", "A"), ("AB", "BA"), ("123 MAIN ST", "123 MIAN ST")]
+    con = duckdb.connect()
+    got = con.execute("SELECT a, b, jaro_winkler_similarity(a, b) FROM "
+                      "(SELECT unnest(?) AS a, unnest(?) AS b)",
+                      [[p[0] for p in pairs], [p[1] for p in pairs]]).fetchall()
+    assert len(got) == len(pairs) > 1000
+    for a, b, want in got:
+        assert jaro_winkler(a, b) == pytest.approx(want, abs=1e-12), (a, b)
+    assert jaro_winkler(None, "A") is None
