@@ -1,20 +1,22 @@
 """Aggregate tables for approved data requests (issue 7), with the published suppression rule.
 
 A request names outcome variables, a grouping and a cohort. The table holds every cell of
-the full grouping (zeros too) plus every margin (``all`` in any grouping column), so the sums
-an attacker could use are all inside the table the disclosure audit protects.
+the full grouping (zeros too) plus every margin (``all`` in any grouping column). Each count is
+released by ``analytics.disclosure.release`` with the key sum of exactly the rows it counts, so
+a request cell made of the same rows as a published cell (or as a cell of an earlier request)
+shows the same rounded number: subtracting a request from the snapshot gives an interval,
+never the hidden count (docs/metrics.md, "Disclosure control").
 """
 
 from __future__ import annotations
 
 import itertools
 from collections import defaultdict
-from collections.abc import Sequence
 
 import duckdb
 import pyarrow as pa
 
-from analytics.disclosure import Key, Relation, protect, protect_rates
+from analytics.disclosure import RECORD_KEYS, ensure_record_keys, release
 from analytics.metrics import (
     ALL,
     BOOLEAN_VALUES,
@@ -25,6 +27,7 @@ from analytics.metrics import (
 from core import catalog
 from core.cohort import cohort_where
 from core.errors import Conflict, UserError
+from core.protection import MIN_CELL
 from core.requests import ApprovedRequest, RequestKind
 
 MAX_GROUP_BY = 4
@@ -58,22 +61,27 @@ def _validate(request: ApprovedRequest) -> tuple[list[str], list[str]]:
 
 
 def aggregate_for_request(
-    con: duckdb.DuckDBPyConnection, request: ApprovedRequest, min_cell: int = 11
+    con: duckdb.DuckDBPyConnection, request: ApprovedRequest, min_cell: int = MIN_CELL
 ) -> pa.Table:
     """Suppressed counts: group_by columns, metric, numerator, denominator, rate, flags."""
     metrics, group_by = _validate(request)
     where, params = cohort_where(request.request_id, request.cohort)
     populations = sorted({METRIC_BY_NAME[m].population for m in metrics})
     dims = ", ".join(f"{_value_sql(g)} AS g{i}" for i, g in enumerate(group_by))
+    conditions = [POPULATIONS[p] for p in populations] + [
+        f"{POPULATIONS[METRIC_BY_NAME[m].population]} AND {m}" for m in metrics
+    ]
+    # per condition: the count, then the sum of the record keys of the rows counted
     counts = ", ".join(
-        [f"count(*) FILTER (WHERE {POPULATIONS[p]})" for p in populations]
-        + [f"count(*) FILTER (WHERE {POPULATIONS[METRIC_BY_NAME[m].population]} AND {m})"
-           for m in metrics]
+        f"count(*) FILTER (WHERE {c}), coalesce(sum(k.record_key) FILTER (WHERE {c}), 0)"
+        for c in conditions
     )
     select = f"{dims}, {counts}" if dims else counts
     group = " GROUP BY ALL" if dims else ""
+    ensure_record_keys(con, f"SELECT person_id FROM {catalog.STUDENT_YEAR}")
     fetched = con.execute(
-        f"SELECT {select} FROM {catalog.STUDENT_YEAR} WHERE {where}{group}", params
+        f"SELECT {select} FROM {catalog.STUDENT_YEAR} s JOIN {RECORD_KEYS} k "
+        f"ON k.person_id = CAST(s.person_id AS VARCHAR) WHERE {where}{group}", params
     ).fetchall()
 
     k = len(group_by)
@@ -89,15 +97,14 @@ def aggregate_for_request(
     if size * len(metrics) > MAX_CELLS:
         raise UserError(f"request {request.request_id}: table would have too many cells")
 
-    # finest cells (zeros included), then every margin by summing: sums hold exactly
+    # finest cells (zeros included), then every margin by summing counts and key sums
+    width = 2 * (len(populations) + len(metrics))
     finest: dict[tuple[str, ...], list[int]] = {
-        key: [0] * (len(populations) + len(metrics)) for key in itertools.product(*domains)
+        key: [0] * width for key in itertools.product(*domains)
     }
     for row in fetched:
         finest[tuple(str(v) for v in row[:k])] = [int(v) for v in row[k:]]
-    totals: dict[tuple[str, ...], list[int]] = defaultdict(
-        lambda: [0] * (len(populations) + len(metrics))
-    )
+    totals: dict[tuple[str, ...], list[int]] = defaultdict(lambda: [0] * width)
     for key, cell_counts in finest.items():
         for mask in itertools.product((False, True), repeat=k):
             target = tuple(ALL if m else v for v, m in zip(key, mask, strict=True))
@@ -105,38 +112,26 @@ def aggregate_for_request(
             for i, count in enumerate(cell_counts):
                 acc[i] += count
     keys = sorted(totals)
-    relations = _relations(keys, domains)
-
-    d_hidden: dict[str, set[Key]] = {}
-    for p_index, population in enumerate(populations):
-        d_table = {key: totals[key][p_index] for key in keys}
-        d_primary = {key for key, v in d_table.items() if v < min_cell}
-        d_hidden[population] = protect(d_table, relations, d_primary)
 
     columns: dict[str, list[object]] = {g: [] for g in group_by}
     for name in ("metric", "numerator", "denominator", "rate", "suppressed",
                  "suppression_reason"):
         columns[name] = []
     for m_index, metric in enumerate(metrics):
-        population = METRIC_BY_NAME[metric].population
-        p_index = populations.index(population)
-        n_values = {key: totals[key][len(populations) + m_index] for key in keys}
-        d_values = {key: totals[key][p_index] for key in keys}
-        hidden_d = d_hidden[population]
-        hidden_n = protect_rates(n_values, d_values, relations, hidden_d, min_cell)
+        p_index = populations.index(METRIC_BY_NAME[metric].population)
+        n_at = 2 * (len(populations) + m_index)
         for key in keys:
+            acc = totals[key]
+            released = release(acc[n_at], acc[n_at + 1], acc[2 * p_index],
+                               acc[2 * p_index + 1], min_cell)
             for g, v in zip(group_by, key, strict=True):
                 columns[g].append(v)
-            n, d = n_values[key], d_values[key]
-            shown_n = key not in hidden_n
             columns["metric"].append(metric)
-            columns["numerator"].append(n if shown_n else None)
-            columns["denominator"].append(None if key in hidden_d else d)
-            columns["rate"].append(round(n / d, 4) if shown_n and d else None)
-            columns["suppressed"].append(not shown_n)
-            columns["suppression_reason"].append(
-                None if shown_n else _reason(n, d, key in hidden_d, min_cell)
-            )
+            columns["numerator"].append(released.numerator)
+            columns["denominator"].append(released.denominator)
+            columns["rate"].append(released.rate)
+            columns["suppressed"].append(released.suppressed)
+            columns["suppression_reason"].append(released.suppression_reason)
     schema = pa.schema(
         [(g, pa.string()) for g in group_by]
         + [("metric", pa.string()), ("numerator", pa.int64()), ("denominator", pa.int64()),
@@ -144,27 +139,3 @@ def aggregate_for_request(
            ("suppression_reason", pa.string())]
     )
     return pa.table(columns, schema=schema)
-
-
-def _reason(n: int, d: int, d_hidden: bool, min_cell: int) -> str:
-    if d_hidden:
-        return "denominator_below_min" if d < min_cell else "complementary"
-    if n < min_cell:
-        return "numerator_below_min"
-    if d - n < min_cell:
-        return "complement_below_min"
-    return "complementary"
-
-
-def _relations(keys: Sequence[tuple[str, ...]], domains: list[list[str]]) -> list[Relation]:
-    present = set(keys)
-    relations: list[Relation] = []
-    for key in keys:
-        for j, value in enumerate(key):
-            if value != ALL:
-                continue
-            parts = tuple(key[:j] + (v,) + key[j + 1:] for v in domains[j])
-            parts = tuple(p for p in parts if p in present)
-            if parts:
-                relations.append(Relation(key, parts))
-    return relations

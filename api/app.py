@@ -8,11 +8,13 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from sqlalchemy.orm import sessionmaker
 
-from api import errors
-from api.routes import admin, board, partner, public, researcher
+from api import docs_offline, errors, portal
+from api.deps import Services
+from api.routes import admin, board, checker, partner, public, researcher, steward
 from api.serving import ServingSnapshot
+from core.keys import KeyProvider
 from core.settings import Settings
-from governance.db import make_engine, upgrade
+from governance.db import make_engine, require_current
 
 DESCRIPTION = """
 Governed access to the c2c-link cradle-to-career data system.
@@ -21,7 +23,11 @@ Governed access to the c2c-link cradle-to-career data system.
 * **partner**: upload files for your organisation, see your submissions and what is missing;
 * **researcher**: create, edit, submit and withdraw data requests; download fulfilled extracts;
 * **board**: review submitted requests; approve (quorum) or deny with a written reason;
+* **steward**: review requests that would use your organisation's records; see who used them;
+* **checker**: check each output before release (two independent checkers);
 * **admin**: users and API keys, partners and agreements, audit verification.
+
+People can do the same in a browser: the portal at `/portal`.
 
 Authenticate with `Authorization: Bearer <api key>`. Errors are
 `{"error": {"code": ..., "message": ...}}`; see docs/api.md.
@@ -29,10 +35,24 @@ Authenticate with `Authorization: Bearer <api key>`. Errors are
 
 
 def create_app(settings: Settings) -> FastAPI:
-    """Build the app for ``settings``: migrates the governance store, opens nothing else yet."""
+    """Build the app for ``settings``; opens nothing but the governance store's engine.
+
+    Does not migrate: a store behind this version stops start-up with ``SchemaOutOfDate``
+    naming ``c2c migrate`` (the explicit step the demo and CI run).
+    """
     engine = make_engine(settings.governance_url)
-    upgrade(engine)
+    try:
+        require_current(engine)
+    except BaseException:
+        engine.dispose()
+        raise
     serving = ServingSnapshot(settings.serving_path)
+    services = Services(
+        settings=settings,
+        sessions=sessionmaker(engine, expire_on_commit=False),
+        serving=serving,
+        keys=KeyProvider(settings.master_key_path, settings.keyring_path),
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -40,12 +60,13 @@ def create_app(settings: Settings) -> FastAPI:
         serving.close()
         engine.dispose()
 
-    app = FastAPI(title="c2c-link API", version="1", description=DESCRIPTION, lifespan=lifespan)
-    app.state.settings = settings
-    app.state.sessions = sessionmaker(engine, expire_on_commit=False)
-    app.state.serving = serving
+    app = FastAPI(title="c2c-link API", version="1", description=DESCRIPTION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None)  # served offline by api.docs_offline
+    app.state.services = services  # read only by api.deps.get_services
     errors.install(app)
     for router in (public.router, admin.me_router, partner.router, researcher.router,
-                   board.router, admin.router):
+                   board.router, steward.router, checker.router, admin.router):
         app.include_router(router)
+    docs_offline.install(app)
+    portal.install(app, settings)
     return app

@@ -19,14 +19,14 @@ import duckdb
 from splink import DuckDBAPI
 from splink.internals.database_api import DatabaseAPISubClass
 
-from core.errors import ConfigurationError
+from core.errors import ConfigError
 from core.settings import Settings
 from core.warehouse import load_httpfs
 
 
 def create_db_api(settings: Settings, run_id: str) -> DatabaseAPISubClass:
     """A fresh Splink database API for one run (close it with :func:`close_db_api`)."""
-    backend = settings.linkage_backend.lower()
+    backend = settings.linkage_backend
     if backend == "duckdb":
         return DuckDBAPI(connection=_duckdb_workspace(workspace_tmp(settings, run_id), settings))
     if backend == "spark":
@@ -35,7 +35,7 @@ def create_db_api(settings: Settings, run_id: str) -> DatabaseAPISubClass:
         api: DatabaseAPISubClass = spark_backend.create_spark_api(
             settings, run_id, dict(os.environ))
         return api
-    raise ConfigurationError(
+    raise ConfigError(
         f"unknown C2C_LINKAGE_BACKEND {settings.linkage_backend!r}: use duckdb or spark")
 
 

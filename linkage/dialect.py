@@ -20,9 +20,9 @@ Semantics kept equal (tested in tests/test_link_spark.py on both engines):
   ``list_has_all(a, b)`` -> ``forall(b, x -> array_contains(a, x))``;
 - ``hamming(a, b)`` -> a character count over ``sequence(1, length(a))`` (callers guard
   equal lengths, as DuckDB requires);
-- ``date_diff('day', a, b)`` -> ``datediff(b, a)``; ``suffix`` -> ``endswith``;
-- date minus date (the enrolment spans): DuckDB gives days; the Spark backend hands those
-  columns to Spark as day numbers (``DAY_NUMBER_COLUMNS``), so the same ``-`` gives days.
+- ``date_diff('day', a, b)`` -> ``datediff(b, a)``; ``suffix`` -> ``endswith``.
+Date arithmetic must go through ``date_diff``: DuckDB's ``date - date`` is days, Spark's an
+interval (the cross-backend test would catch a level written that way).
 """
 
 from __future__ import annotations
@@ -37,8 +37,6 @@ from core.errors import InternalError
 
 # The Spark UDF computing DuckDB's jaro_winkler_similarity (registered by spark_backend).
 JARO_WINKLER_UDF = "c2c_jaro_winkler"
-# DATE columns the Spark backend passes as days since 1970-01-01 (see module docstring).
-DAY_NUMBER_COLUMNS = ("enrol_start", "enrol_end")
 
 # Functions spelt and behaving the same in DuckDB and Spark SQL (plus Splink's Spark jar UDF
 # damerau_levenshtein); anything else must be rewritten below or the translation fails.

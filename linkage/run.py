@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 
 from core import tables
-from core.errors import ConfigurationError, Conflict, InputRejected, InternalError
+from core.errors import Conflict, InputRejected, InternalError
 from core.settings import Settings
 from linkage import model, review
 from linkage.backend import close_db_api, create_db_api
@@ -54,6 +54,8 @@ class LinkRunSummary:
     seconds: float
     peak_memory_mb: float
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    # what training estimated, what fell back to fixed values, Splink's messages (training.py)
+    training: dict[str, Any] = field(default_factory=dict)
 
     @property
     def records(self) -> int:
@@ -162,6 +164,7 @@ def run_annual_link(
             seconds=0.0,
             peak_memory_mb=0.0,
             stage_seconds=stages,
+            training=fitted.training.to_dict(),
         )
         lap("summary", t)
         summary.seconds = round(time.perf_counter() - started, 3)
@@ -172,7 +175,7 @@ def run_annual_link(
         return summary
     except Exception as exc:
         _finish(con, run_id, "failed", None)
-        if isinstance(exc, InputRejected | Conflict | InternalError | ConfigurationError):
+        if isinstance(exc, InputRejected | Conflict | InternalError):
             raise
         raise InternalError(f"link run {run_id} failed: {type(exc).__name__}: {exc}") from exc
 

@@ -13,7 +13,7 @@ session that is safe to run on identifiers:
 - Every Spark directory (local dirs, checkpoints, warehouse) lives under
   ``$C2C_HOME/tmp/spark-<run>`` and is removed when the run ends, failed or not.
 
-Bad configuration fails before the JVM starts, with a :class:`ConfigurationError` naming the
+Bad configuration fails before the JVM starts, with a :class:`ConfigError` naming the
 fix: no Java (or older than 17), no pyspark, a Spark version Splink's jar does not cover, the
 jar missing, an unreachable master.
 """
@@ -30,11 +30,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import pyarrow as pa
-
-from core.errors import ConfigurationError
+from core.errors import ConfigError
 from core.settings import Settings
-from linkage.dialect import DAY_NUMBER_COLUMNS, JARO_WINKLER_UDF
+from linkage.dialect import JARO_WINKLER_UDF
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -67,7 +65,7 @@ def java_major(version_output: str) -> int:
     """Major version from ``java -version`` output ('1.8.0_392' -> 8, '17.0.15' -> 17)."""
     match = re.search(r'version "(\d+)(?:\.(\d+))?', version_output)
     if not match:
-        raise ConfigurationError(
+        raise ConfigError(
             f"could not read the Java version from `java -version`; Spark needs Java "
             f"{MIN_JAVA}+ (set JAVA_HOME to a JDK {MIN_JAVA})")
     major = int(match.group(1))
@@ -82,12 +80,12 @@ def find_java(java_home: str | None, path: str | None) -> str:
         candidate = Path(java_home) / "bin" / "java"
         if candidate.is_file():
             return str(candidate)
-        raise ConfigurationError(
+        raise ConfigError(
             f"JAVA_HOME={java_home} has no bin/java: point it at a Java {MIN_JAVA}+ "
             "installation (Spark needs it), or unset it to use java on PATH")
     found = shutil.which("java", path=path)
     if not found:
-        raise ConfigurationError(
+        raise ConfigError(
             f"no Java runtime found (JAVA_HOME unset, no java on PATH): the Spark backend "
             f"needs Java {MIN_JAVA}+, e.g. apt-get install openjdk-17-jre-headless, or use "
             "C2C_LINKAGE_BACKEND=duckdb")
@@ -101,7 +99,7 @@ def check_java(java_home: str | None, path: str | None) -> tuple[str, int]:
                           check=False)
     major = java_major(done.stderr + done.stdout)
     if major < MIN_JAVA:
-        raise ConfigurationError(
+        raise ConfigError(
             f"{java} is Java {major}; Spark 4 needs Java {MIN_JAVA}+ (set JAVA_HOME)")
     return java, major
 
@@ -110,11 +108,11 @@ def check_spark_version(version: str) -> None:
     """Spark 3.5.x or 4.x (Splink 5 ships a similarity jar per major; 3.5 is its floor)."""
     match = re.match(r"(\d+)\.(\d+)", version)
     if not match:
-        raise ConfigurationError(f"unreadable pyspark version {version!r}; {INSTALL_HINT}")
+        raise ConfigError(f"unreadable pyspark version {version!r}; {INSTALL_HINT}")
     got = (int(match.group(1)), int(match.group(2)))
     ok = (got[0] == 3 and got >= SUPPORTED_SPARK[0]) or got[0] == SUPPORTED_SPARK[1][0]
     if not ok:
-        raise ConfigurationError(
+        raise ConfigError(
             f"pyspark {version} is not supported: Splink 5's similarity jar covers Spark 3.5 "
             f"and 4.x (this project pins 4.3); {INSTALL_HINT}")
 
@@ -122,7 +120,7 @@ def check_spark_version(version: str) -> None:
 def check_jar(jar: str | Path) -> Path:
     path = Path(jar)
     if not path.is_file():
-        raise ConfigurationError(
+        raise ConfigError(
             f"Splink's similarity jar is missing ({path}): jaro_winkler and "
             "damerau_levenshtein would be undefined on Spark; reinstall splink "
             "(pip install --force-reinstall 'splink>=5,<6')")
@@ -139,7 +137,7 @@ def check_master(master: str, timeout: float = MASTER_TIMEOUT_SECONDS) -> None:
     if master == "yarn":
         return
     if master.startswith("sc://"):
-        raise ConfigurationError(
+        raise ConfigError(
             f"C2C_SPARK_MASTER={master}: Spark Connect is not supported by this build (Splink "
             "registers its similarity jar UDFs on a classic session); use spark://host:port, "
             "yarn, k8s://... or local[N]")
@@ -149,7 +147,7 @@ def check_master(master: str, timeout: float = MASTER_TIMEOUT_SECONDS) -> None:
         url = master[len("k8s://"):]
         endpoints = [urlsplit(url if "://" in url else "https://" + url)]
     else:
-        raise ConfigurationError(
+        raise ConfigError(
             f"C2C_SPARK_MASTER={master!r} is not a Spark master URL: use local[N], "
             "spark://host:port, yarn or k8s://https://host:port")
     for endpoint in endpoints:
@@ -162,7 +160,7 @@ def check_master(master: str, timeout: float = MASTER_TIMEOUT_SECONDS) -> None:
                 return
         except OSError:
             continue
-    raise ConfigurationError(
+    raise ConfigError(
         f"Spark master {master} is unreachable (no TCP answer within {timeout:.0f} s): start "
         "the cluster or fix C2C_SPARK_MASTER")
 
@@ -173,7 +171,7 @@ def check_runtime(settings: Settings, env: dict[str, str]) -> SparkRuntime:
     try:
         import pyspark
     except ImportError as exc:
-        raise ConfigurationError(
+        raise ConfigError(
             f"C2C_LINKAGE_BACKEND=spark but pyspark is not installed; {INSTALL_HINT}") from exc
     check_spark_version(pyspark.__version__)
     java, major = check_java(env.get("JAVA_HOME"), env.get("PATH"))
@@ -221,7 +219,7 @@ def start_session(settings: Settings, run_id: str, runtime: SparkRuntime) -> Spa
     if SparkContext._active_spark_context is not None:  # noqa: SLF001
         # getOrCreate would hand back that context and ignore this run's jar and
         # encryption settings: refuse rather than link on a session we did not configure
-        raise ConfigurationError(
+        raise ConfigError(
             "a Spark context is already running in this process; the link run needs its own "
             "(jar, I/O encryption, local dirs)")
     work = spark_work_dir(settings, run_id)
@@ -234,7 +232,7 @@ def start_session(settings: Settings, run_id: str, runtime: SparkRuntime) -> Spa
         spark = SparkSession.builder.config(conf=conf).getOrCreate()
     except Exception as exc:
         shutil.rmtree(work, ignore_errors=True)
-        raise ConfigurationError(
+        raise ConfigError(
             f"Spark did not start on master {settings.spark_master}: "
             f"{type(exc).__name__}: {str(exc)[:300]}") from exc
     spark.sparkContext.setLogLevel("ERROR")
@@ -286,16 +284,6 @@ def materialise(db_api: DatabaseAPISubClass, name: str, select_sql: str) -> None
     frame.createOrReplaceTempView(name)
 
 
-def _spark_input(table: pa.Table) -> pa.Table:
-    """Enrolment dates as day numbers: DuckDB's date - date is days, Spark's an interval."""
-    for name in DAY_NUMBER_COLUMNS:
-        if name in table.column_names:
-            i = table.column_names.index(name)
-            days = table.column(name).cast(pa.date32()).cast(pa.int32())
-            table = table.set_column(i, name, days)
-    return table
-
-
 def _register_jaro_winkler(spark: Any) -> None:
     """DuckDB's Jaro-Winkler as a Spark SQL function (linkage/dialect.py uses it). Shipped by
     value, so executors need Python 3.11 but not this package installed."""
@@ -312,12 +300,7 @@ def _api_class() -> type:
     from splink.backends.spark import SparkAPI
 
     class C2CSparkAPI(SparkAPI):  # type: ignore[misc]
-        """Splink's SparkAPI with the input adapted to the shared comparison SQL."""
-
-        def _table_registration(self, input: Any, table_name: str) -> None:  # noqa: A002
-            if isinstance(input, pa.Table):
-                input = _spark_input(input)  # noqa: A001
-            super()._table_registration(input, table_name)
+        """Splink's SparkAPI with DuckDB's Jaro-Winkler and plan-cutting lineage breaks."""
 
         def __init__(self, **kwargs: Any) -> None:
             super().__init__(**kwargs)

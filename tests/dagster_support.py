@@ -6,12 +6,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from governance_fixtures import clear_provider_review
 from sqlalchemy.orm import Session
 
 from core.keys import create_master_key
 from core.requests import RequestKind
 from dagster_project.resources import C2CResource
 from governance import requests as gr
+from governance.db import upgrade
 from governance.partners import import_partners_csv
 from governance.requests import Decision, RequestInput
 from governance.users import Role, create_user
@@ -34,6 +36,7 @@ def make_deployment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, data: bo
         monkeypatch.delenv(name, raising=False)
     create_master_key(home / "master.key")
     c2c = C2CResource(home=str(home))
+    upgrade(c2c.settings().governance_url)  # what `c2c migrate` does on a deployment
     if data:
         generate_small(landing, seed=7)
         (landing / "truth.parquet").rename(tmp_path / "truth.parquet")
@@ -54,6 +57,7 @@ def submitted_request(c2c: C2CResource, *, approvals: int) -> tuple[str, list[in
             purpose="High school graduation gaps by gender.",
             variables=["hs_graduate"], group_by=["gender"]))
         gr.submit_request(session, request.id, researcher.id)
+        clear_provider_review(session, request.id)
         for member in board[:approvals]:
             approve(session, request.id, member)
         session.commit()

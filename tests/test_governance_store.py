@@ -9,7 +9,13 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from governance_fixtures import sessions, store_url, write_partners_csv  # noqa: F401
+from governance_fixtures import (  # noqa: F401
+    clear_provider_review,
+    release_output,
+    sessions,
+    store_url,
+    write_partners_csv,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.errors import (
@@ -208,6 +214,7 @@ def _submitted(
         ids = _setup_people(s, tmp_path)
         rid = gr.create_request(s, ids["res"], _draft()).id
         gr.submit_request(s, rid, ids["res"])
+        clear_provider_review(s, rid)
     return ids, rid
 
 
@@ -237,6 +244,9 @@ def test_quorum_of_distinct_board_members_then_one_fulfilment(
         assert gr.requests_ready_for_fulfilment(s) == []
         with pytest.raises(Conflict):
             gr.mark_fulfilled(s, rid, info)
+    with sessions.begin() as s:
+        release_output(s, rid)
+    with sessions() as s:
         assert gr.extract_for_download(s, rid, ids["res"]).sha256 == "a" * 64
         with pytest.raises(NotFound):
             gr.extract_for_download(s, rid, ids["res2"])
@@ -322,3 +332,19 @@ def test_demo_users_one_key_per_role(
         partner = gu.authenticate(s, keys["partner"])
         assert partner.org_code in {"1964733", "841", "CCGI"}
         assert gu.authenticate(s, again["admin"]).roles == {gu.Role.ADMIN}
+
+
+def test_an_operators_quorum_out_of_bounds_is_a_service_fault(
+    sessions: sessionmaker[Session], tmp_path: Path  # noqa: F811
+) -> None:
+    """A board member must not get a 422 for an operator's setting (issue 17)."""
+    from core.errors import ConfigError
+
+    ids, rid = _submitted(sessions, tmp_path)
+    for bad in ({"quorum": 0}, {"quorum": 2, "default_days": 0}):
+        with sessions() as s, pytest.raises(ConfigError) as caught:
+            gr.decide(s, rid, ids["b1"], "approve", "sound design", **bad)  # type: ignore[arg-type]
+        assert not isinstance(caught.value, UserError)
+    with sessions.begin() as s:  # at the floor: one approval is a quorum of one
+        assert gr.decide(s, rid, ids["b1"], "approve", "fine", quorum=1,
+                         default_days=1).status == "approved"

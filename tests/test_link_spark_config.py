@@ -1,5 +1,5 @@
 """The Spark backend without a JVM: comparison SQL per dialect, and bad configuration failing
-early with a ConfigurationError that names the fix (no Java, wrong Spark, no jar, no master).
+early with a ConfigError that names the fix (no Java, wrong Spark, no jar, no master).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sqlglot
 from test_link_fixtures import make_population, write_staging
 
 import linkage
-from core.errors import ConfigurationError, InternalError
+from core.errors import ConfigError, InternalError
 from core.settings import Settings
 from linkage import dialect, model, spark_backend
 
@@ -79,9 +79,9 @@ def test_hamming_translation_counts_differing_characters() -> None:
 
 
 def test_no_java_is_a_configuration_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigurationError, match="no Java runtime"):
+    with pytest.raises(ConfigError, match="no Java runtime"):
         spark_backend.find_java(None, str(tmp_path))
-    with pytest.raises(ConfigurationError, match="JAVA_HOME"):
+    with pytest.raises(ConfigError, match="JAVA_HOME"):
         spark_backend.find_java(str(tmp_path / "nojdk"), None)
 
 
@@ -91,7 +91,7 @@ def test_java_older_than_17_is_refused(tmp_path: Path) -> None:
     fake.parent.mkdir(parents=True)
     fake.write_text('#!/bin/sh\necho \'openjdk version "11.0.22" 2024-01-16\' >&2\n')
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
-    with pytest.raises(ConfigurationError, match="Java 11"):
+    with pytest.raises(ConfigError, match="Java 11"):
         spark_backend.check_java(str(tmp_path / "jdk11"), None)
     assert spark_backend.java_major('java version "1.8.0_392"') == 8
 
@@ -100,12 +100,12 @@ def test_spark_versions() -> None:
     for ok in ("4.3.0", "4.0.1", "3.5.8"):
         spark_backend.check_spark_version(ok)
     for bad in ("3.4.1", "2.4.8", "5.0.0"):
-        with pytest.raises(ConfigurationError, match="not supported"):
+        with pytest.raises(ConfigError, match="not supported"):
             spark_backend.check_spark_version(bad)
 
 
 def test_missing_jar_is_a_configuration_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigurationError, match="similarity jar is missing"):
+    with pytest.raises(ConfigError, match="similarity jar is missing"):
         spark_backend.check_jar(tmp_path / "scala-udf-similarity.jar")
 
 
@@ -118,9 +118,9 @@ def _closed_port() -> int:
 def test_master_urls() -> None:
     for ok in ("local", "local[2]", "local[*]", "local[4,2]", "yarn"):
         spark_backend.check_master(ok)
-    with pytest.raises(ConfigurationError, match="Spark Connect"):
+    with pytest.raises(ConfigError, match="Spark Connect"):
         spark_backend.check_master("sc://127.0.0.1:15002")
-    with pytest.raises(ConfigurationError, match="not a Spark master URL"):
+    with pytest.raises(ConfigError, match="not a Spark master URL"):
         spark_backend.check_master("mesos://x:5050")
     with socket.socket() as listener:  # a listening port counts as reachable
         listener.bind(("127.0.0.1", 0))
@@ -133,19 +133,11 @@ def test_unreachable_master_fails_the_run_before_spark_starts(tmp_path: Path) ->
     write_staging(con, make_population(40))
     settings = Settings(home=tmp_path, linkage_backend="spark",
                         spark_master=f"spark://127.0.0.1:{_closed_port()}")
-    with pytest.raises(ConfigurationError, match="unreachable"):
+    with pytest.raises(ConfigError, match="unreachable"):
         linkage.run_annual_link(con, settings=settings, run_id="r1", runs_dir=tmp_path / "runs")
     assert con.execute("SELECT status FROM mdm.link_runs WHERE run_id = 'r1'"
                        ).fetchone() == ("failed",)
     assert not (tmp_path / "tmp" / "spark-r1").exists()
-
-
-def test_unknown_backend_is_a_configuration_error(tmp_path: Path) -> None:
-    con = duckdb.connect(str(tmp_path / "w.duckdb"))
-    write_staging(con, make_population(40))
-    settings = Settings(home=tmp_path, linkage_backend="flink")
-    with pytest.raises(ConfigurationError, match="duckdb or spark"):
-        linkage.run_annual_link(con, settings=settings, run_id="r1", runs_dir=tmp_path / "runs")
 
 
 def test_python_jaro_winkler_is_duckdbs() -> None:

@@ -3,23 +3,20 @@ still missing for your funding rounds. A partner never sees another partner's an
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from api.deps import PartnerUser, SessionDep
+from api.deps import KeysDep, PartnerUser, SessionDep, SessionsDep, SettingsDep
 from api.errors import COMMON_RESPONSES, ErrorBody
-from api.ingesting import ingest_upload, open_warehouse
+from api.ingesting import all_duplicates, ingest_upload, partner_overview
 from api.schemas import Page, SubmissionOut, UploadResult
 from api.uploads import UPLOAD_SCHEMA, receive_upload
 from core.errors import PermissionDenied
-from core.settings import Settings
 from governance import submissions as gs
 from governance.audit import audited
-from governance.partners import list_partners
 from governance.users import Principal
 
 router = APIRouter(prefix="/v1/partner", tags=["partner"], responses=COMMON_RESPONSES)
@@ -39,6 +36,8 @@ def _org(caller: Principal) -> str:
     status_code=201,
     response_model=UploadResult,
     responses={
+        200: {"model": UploadResult, "description": "Nothing new: every file was received "
+              "before; each receipt says 'already received on <date>, receipt <id>'"},
         202: {"model": UploadResult, "description": "Stored but held: no active agreement"},
         400: {"model": ErrorBody, "description": "Malformed multipart body or file name"},
         413: {"model": ErrorBody, "description": "Larger than the upload limit"},
@@ -46,7 +45,8 @@ def _org(caller: Principal) -> str:
         503: {"model": ErrorBody, "description": "Warehouse busy with a pipeline run; retry"},
     },
 )
-async def upload(request: Request, caller: PartnerUser) -> JSONResponse:
+async def upload(request: Request, caller: PartnerUser, settings: SettingsDep,
+                 sessions: SessionsDep, keys: KeysDep) -> JSONResponse:
     """Upload files (multipart field ``files``) for your organisation.
 
     Files are validated exactly as ``c2c ingest`` does and each gets a receipt. 201: all
@@ -54,17 +54,20 @@ async def upload(request: Request, caller: PartnerUser) -> JSONResponse:
     file was rejected (the receipts name file, line and field).
     """
     org = _org(caller)
-    settings: Settings = request.app.state.settings
     received = await receive_upload(
         request.headers.get("content-type"), request.headers.get("content-length"),
         request.stream(), settings.tmp_dir / "uploads", settings.upload_max_bytes, org,
     )
     try:
-        result = await run_in_threadpool(ingest_upload, request.app.state, caller, received)
+        result = await run_in_threadpool(
+            ingest_upload, settings, sessions, keys, caller, received
+        )
     finally:
         received.remove()
     body: dict[str, Any] = result.model_dump(mode="json")
     status = HTTP_FOR_STATUS.get(result.status, 201)
+    if status == 201 and all_duplicates(result):
+        status = 200  # nothing new was received: every file was here already
     if result.status == "rejected":
         first = next((s.receipt for s in result.submissions if s.status == "rejected"), {})
         message = _first_problem(first)
@@ -115,24 +118,18 @@ def submission(submission_id: Annotated[int, Path(ge=1, le=2**31 - 1)], session:
 
 
 @router.get("/missing", responses={503: {"model": ErrorBody, "description": "Warehouse busy"}})
-def missing(request: Request, session: SessionDep, caller: PartnerUser) -> list[dict[str, Any]]:
+def missing(session: SessionDep, settings: SettingsDep,
+            caller: PartnerUser) -> list[dict[str, Any]]:
     """What your organisation still has to send for its funding rounds, per academic year."""
-    from ingest.submissions import submission_report
-
     org = _org(caller)
     with audited(session, actor=caller.name, role=ROLE, action="submission.missing",
                  target=f"partner:{org}"):
-        partners = list_partners(session)
-        con = open_warehouse(request.app.state.settings)
-        try:
-            rows = submission_report(con, partners, as_of=date.today())
-        finally:
-            con.close()
+        rows = partner_overview(settings, session, org, with_receipts=False).report
         out = [
             {"org_code": r.org_code, "academic_year": r.academic_year, "rounds": r.rounds,
              "file_rows": r.counts, "missing": r.missing,
              "deadline": r.deadline.isoformat() if r.deadline else None,
              "deadline_status": r.deadline_status}
-            for r in rows if r.org_code == org
+            for r in rows
         ]
     return out

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from api.deps import SessionDep
+from analytics.disclosure import public_reason
+from api.choices import check_aggregate_filters, choices
+from api.deps import ServingDep, SessionDep
 from api.schemas import Page
-from api.serving import ServingSnapshot, records
+from api.serving import records
 from core.catalog import VARIABLES
 from core.errors import NotFound
 from governance.requests import PublicLogEntry, public_log
@@ -47,16 +49,14 @@ class AggregatePage(Page[AggregateRow]):
     snapshot: dict[str, Any]
 
 
-def _snapshot(request: Request) -> ServingSnapshot:
-    snapshot: ServingSnapshot = request.app.state.serving
-    return snapshot
-
-
 def _row(values: tuple[Any, ...]) -> AggregateRow:
     row = dict(zip(AGGREGATE_COLUMNS, values, strict=True))
     if row["suppressed"]:
         # Belt and braces: a suppressed cell never carries its numbers, whatever the file says.
-        row["numerator"] = row["denominator"] = row["rate"] = None
+        row["numerator"] = row["rate"] = None
+        # Only the reasons the standard allows: an older snapshot said whether the numerator
+        # or its complement was small, which tells "almost nobody" from "almost everybody".
+        row["suppression_reason"] = public_reason(row["suppression_reason"])
     for name in ("academic_year", "reporting_lea", "subgroup", "subgroup_value", "run_id"):
         if row[name] is not None:
             row[name] = str(row[name])
@@ -72,7 +72,7 @@ def health() -> dict[str, str]:
 
 @router.get("/v1/aggregates", response_model=AggregatePage)
 def aggregates(
-    request: Request,
+    snapshot: ServingDep,
     academic_year: Filter = None,
     reporting_lea: Filter = None,
     subgroup: Filter = None,
@@ -81,13 +81,17 @@ def aggregates(
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> AggregatePage:
-    """Approved aggregates from the serving snapshot, suppressed as published; filter and page."""
+    """Approved aggregates from the serving snapshot, suppressed as published; filter and page.
+
+    A filter value the snapshot has no data for is refused (422 naming the valid choices)."""
+    check_aggregate_filters(choices(snapshot), academic_year=academic_year,
+                            reporting_lea=reporting_lea, subgroup=subgroup,
+                            subgroup_value=subgroup_value, metric=metric)
     filters = {"academic_year": academic_year, "reporting_lea": reporting_lea,
                "subgroup": subgroup, "subgroup_value": subgroup_value, "metric": metric}
     where = [f"CAST({name} AS VARCHAR) = ?" for name, value in filters.items() if value is not None]
     params: list[Any] = [value for value in filters.values() if value is not None]
     clause = f"WHERE {' AND '.join(where)}" if where else ""
-    snapshot = _snapshot(request)
 
     def compute(cursor: Any) -> tuple[list[AggregateRow], int]:
         # One query gives the page and the total; only an empty page needs a separate count.
@@ -107,9 +111,9 @@ def aggregates(
 
 
 @router.get("/v1/metrics")
-def metrics(request: Request) -> list[dict[str, Any]]:
+def metrics(snapshot: ServingDep) -> list[dict[str, Any]]:
     """The metrics published in the serving snapshot, with their definitions."""
-    cursor = _snapshot(request).cursor()
+    cursor = snapshot.cursor()
     try:
         return records(cursor, "SELECT * FROM metrics")
     finally:
@@ -117,9 +121,8 @@ def metrics(request: Request) -> list[dict[str, Any]]:
 
 
 @router.get("/v1/snapshot")
-def snapshot(request: Request) -> dict[str, Any]:
+def snapshot(snapshot: ServingDep) -> dict[str, Any]:
     """Which publish run the aggregates come from, and its suppression settings."""
-    snapshot = _snapshot(request)
     snapshot.cursor().close()  # (re)opens the current file
     info = snapshot.info()
     if not info:
