@@ -11,6 +11,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel
 
+from core.data_use import OnObjection, Purpose, SilenceMeans
+
 
 class AgreementStatus(StrEnum):
     NONE = "none"
@@ -38,6 +40,10 @@ class Partner(BaseModel):
     liaison_contact: str | None = None
     data_security_contact: str | None = None
     swp_rounds: list[int] = []
+    # Terms of the current agreement for requests that would use this partner's records.
+    silence_means: SilenceMeans = SilenceMeans.OBJECTION
+    on_objection: OnObjection = OnObjection.EXCLUDE
+    permitted_purposes: list[Purpose] | None = None  # None: the MOU template's purposes
 
     def agreement_active(self, on: date) -> bool:
         """An agreement counts only when executed and ``on`` lies within its dates."""

@@ -24,6 +24,9 @@ class CohortFilter(BaseModel):
     reporting_leas: list[str] = Field(default_factory=list)
     grade_levels: list[str] = Field(default_factory=list)
     subgroup_equals: dict[str, str | bool] = Field(default_factory=dict)  # e.g. {"homeless": True}
+    # LEAs whose records provider review kept out (governance.provider_review); set by the
+    # service when a request is approved, never needed from a researcher.
+    excluded_leas: list[str] = Field(default_factory=list)
 
 
 class ApprovedRequest(BaseModel):
@@ -36,3 +39,7 @@ class ApprovedRequest(BaseModel):
     group_by: list[str] = Field(default_factory=list)  # aggregate requests only
     expires_at: datetime
     requester: str
+    # Partners whose records provider review kept out, and the variables withheld because a
+    # college or CCGI that feeds them objected (the release report shows both).
+    excluded_partners: list[str] = Field(default_factory=list)
+    withheld_variables: list[str] = Field(default_factory=list)

@@ -16,9 +16,10 @@ from urllib.parse import quote
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from governance.db import make_engine, upgrade
+from governance import users as gu
+from governance.db import upgrade
 
 PG_ENV = "C2C_TEST_DATABASE_URL"
 
@@ -62,20 +63,6 @@ def make_store(backend: str, directory: Path) -> Iterator[str]:
         admin.dispose()
 
 
-@pytest.fixture(params=BACKENDS)
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A migrated, empty governance store per test; yields its URL."""
-    with make_store(request.param, tmp_path) as url:
-        yield url
-
-
-@pytest.fixture
-def sessions(store_url: str) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(store_url)
-    yield sessionmaker(engine, expire_on_commit=False)
-    engine.dispose()
-
-
 PARTNERS_CSV = "".join(
     'org_code,name,kind,charter,agreement_status,agreement_start,agreement_end,liaison_contact,data_security_contact,swp_rounds\n'
     '1964733,LA Unified,lea,false,executed,2024-07-01,2030-06-30,li@lausd.ex,sec@lausd.ex,1;3\n'
@@ -89,3 +76,38 @@ PARTNERS_CSV = "".join(
 def write_partners_csv(path: Path) -> Path:
     path.write_text(PARTNERS_CSV, encoding="utf-8")
     return path
+
+
+def clear_provider_review(session: Session, request_id: str) -> None:
+    """Every partner a submitted request was routed to approves through a steward of its own
+    (for tests about what happens after provider review)."""
+    from governance import provider_review
+    from governance.models import DataRequest, User
+
+    request = session.get(DataRequest, request_id)
+    assert request is not None
+    for review in list(request.provider_reviews):
+        if review.status != "pending":
+            continue
+        name = f"steward-{review.org_code}"
+        steward = session.query(User).filter_by(name=name).one_or_none()
+        if steward is None:
+            steward = gu.create_user(session, name, ["steward"], review.org_code)
+        provider_review.steward_decide(session, request_id, steward_id=steward.id,
+                                       org_code=review.org_code, decision="approve",
+                                       reason="fits our agreement")
+    session.flush()
+
+
+def release_output(session: Session, request_id: str) -> None:
+    """Two output checkers approve the built output of a fulfilled request."""
+    from governance import output_check
+    from governance.models import User
+
+    for name in ("checker-a", "checker-b"):
+        checker = session.query(User).filter_by(name=name).one_or_none()
+        if checker is None:
+            checker = gu.create_user(session, name, ["checker"])
+        output_check.checker_decide(session, request_id, checker_id=checker.id,
+                                    decision="approve", reason="safe to release")
+    session.flush()
