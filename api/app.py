@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from sqlalchemy.orm import sessionmaker
 
-from api import errors
+from api import docs_offline, errors, portal
 from api.deps import Services
 from api.routes import admin, board, checker, partner, public, researcher, steward
 from api.serving import ServingSnapshot
@@ -26,6 +26,8 @@ Governed access to the c2c-link cradle-to-career data system.
 * **steward**: review requests that would use your organisation's records; see who used them;
 * **checker**: check each output before release (two independent checkers);
 * **admin**: users and API keys, partners and agreements, audit verification.
+
+People can do the same in a browser: the portal at `/portal`.
 
 Authenticate with `Authorization: Bearer <api key>`. Errors are
 `{"error": {"code": ..., "message": ...}}`; see docs/api.md.
@@ -58,10 +60,13 @@ def create_app(settings: Settings) -> FastAPI:
         serving.close()
         engine.dispose()
 
-    app = FastAPI(title="c2c-link API", version="1", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(title="c2c-link API", version="1", description=DESCRIPTION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None)  # served offline by api.docs_offline
     app.state.services = services  # read only by api.deps.get_services
     errors.install(app)
     for router in (public.router, admin.me_router, partner.router, researcher.router,
                    board.router, steward.router, checker.router, admin.router):
         app.include_router(router)
+    docs_offline.install(app)
+    portal.install(app, settings)
     return app

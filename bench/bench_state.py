@@ -35,7 +35,7 @@ TARGETS = {  # stage -> (seconds, text); issue 13 and DESIGN.md
     "dagster defs load": (5.0, "< 5 s"),
     "publish": (120.0, "< 2 min statewide (issue of its own; printed here)"),
 }
-STAGES = ("generate", "partner import", "ingest", "link", "outcomes", "publish",
+STAGES = ("generate", "migrate", "partner import", "ingest", "link", "outcomes", "publish",
           "submissions report", "dagster defs load")
 
 
@@ -60,14 +60,23 @@ def stage_generate(home: Path, data: Path, args: argparse.Namespace) -> dict[str
             "people": summary.people}
 
 
-def stage_partner_import(home: Path, data: Path, args: argparse.Namespace) -> dict[str, object]:
+def stage_migrate(home: Path, data: Path, args: argparse.Namespace) -> dict[str, object]:
+    """``c2c keys init`` and ``c2c migrate``: the set-up before the registry is imported."""
     from core.keys import create_master_key
-    from governance.db import session_factory
-    from governance.partners import import_partners_csv
+    from governance.db import upgrade
 
     settings = _settings(home)
     if not settings.master_key_path.exists():
         create_master_key(settings.master_key_path)
+    upgrade(settings.governance_url)
+    return {}
+
+
+def stage_partner_import(home: Path, data: Path, args: argparse.Namespace) -> dict[str, object]:
+    from governance.db import session_factory
+    from governance.partners import import_partners_csv
+
+    settings = _settings(home)
     with session_factory(settings.governance_url).begin() as session:
         partners = import_partners_csv(session, data / "partners.csv")
     return {"partners": len(partners)}
@@ -93,7 +102,7 @@ def stage_ingest(home: Path, data: Path, args: argparse.Namespace) -> dict[str, 
     # what the API would have recorded had the partners uploaded these files (bench setup:
     # gives GET /v1/partner/submissions real rows)
     with sessions.begin() as session:
-        uploader = create_user(session, "bench-uploader", ["admin"]).id
+        uploader = create_user(session, f"bench-uploader-{os.getpid()}", ["admin"]).id
         session.add_all(Submission(
             org_code=r.partner_org or "", submitted_by=uploader, filename=r.file_name,
             size_bytes=0, sha256=None, status=str(r.status),
@@ -160,7 +169,8 @@ def stage_dagster_defs_load(home: Path, data: Path,
 
 
 RUNNERS: dict[str, Callable[[Path, Path, argparse.Namespace], dict[str, object]]] = {
-    "generate": stage_generate, "partner import": stage_partner_import, "ingest": stage_ingest,
+    "generate": stage_generate, "migrate": stage_migrate,
+    "partner import": stage_partner_import, "ingest": stage_ingest,
     "link": stage_link, "outcomes": stage_outcomes, "publish": stage_publish,
     "submissions report": stage_submissions_report,
     "dagster defs load": stage_dagster_defs_load,
@@ -226,9 +236,9 @@ def api_routes(home: Path, args: argparse.Namespace) -> list[tuple[str, dict[str
             select(Submission.org_code, func.count()).group_by(Submission.org_code)
             .order_by(func.count().desc()).limit(1)).first()
         org = busiest[0] if busiest else ""
-        admin = create_user(session, "bench-admin", ["admin"]).id
+        admin = create_user(session, f"bench-admin-{os.getpid()}", ["admin"]).id
         admin_key = issue_key(session, admin, label="bench").token
-        partner = create_user(session, "bench-partner", ["partner"], org or None).id
+        partner = create_user(session, f"bench-partner-{os.getpid()}", ["partner"], org or None).id
         partner_key = issue_key(session, partner, label="bench").token
     port = _free_port()
     server = subprocess.Popen(
@@ -296,6 +306,8 @@ def main() -> None:
                         help="stop a stage after this many seconds and go on")
     parser.add_argument("--keep", type=Path, default=None,
                         help="work in this folder and keep it (default: a temp folder)")
+    parser.add_argument("--from", dest="start", default=STAGES[0], choices=STAGES,
+                        help="resume in --keep DIR at this stage (ingest skips files it has)")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--home", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, default=None, help=argparse.SUPPRESS)
@@ -305,17 +317,18 @@ def main() -> None:
         return
     work = args.keep or Path(tempfile.mkdtemp(prefix="c2c-bench-state-"))
     home, data = work / "home", work / "data"
-    shutil.rmtree(home, ignore_errors=True)
-    home.mkdir(parents=True)
+    if args.start == STAGES[0]:
+        shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True, exist_ok=True)
     print(f"{args.world} world, {args.students:,} students, years {args.years}, "
           f"defects {args.defects or 'none'}; work folder {work}; load average "
           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
     results: list[tuple[str, dict[str, object]]] = []
-    for stage in STAGES:
+    for stage in STAGES[STAGES.index(args.start):]:
         result = run_stage(stage, home, data, args)
         results.append((stage, result))
         print(f"  {stage}: {json.dumps(result)}", flush=True)
-        if "error" in result and stage in ("generate", "partner import", "ingest"):
+        if "error" in result and stage in ("generate", "migrate", "partner import", "ingest"):
             break
     else:
         results += api_routes(home, args)

@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     # request would use (governance.provider_review).
     provider_review_days: int = Field(default=10, ge=1, le=60)
 
+    # Portal sign-ins end after this many idle minutes (the API key itself does not expire).
+    portal_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+
     # E-mail notifications (governance.notify); off while smtp_host is unset.
     smtp_host: str | None = None
     smtp_port: int = Field(default=25, ge=1, le=65535)

@@ -53,8 +53,13 @@ def build_package(
 def extract_detail(request: ApprovedRequest, result: ExtractResult) -> dict[str, Any]:
     """What the governance store keeps of a built output: the release report a checker and the
     partners whose records it used read (no identifier; counts and names of variables)."""
-    return {"rows": result.rows, "suppressed_rows": result.suppressed_rows,
-            "variables": list(result.variables),
-            "excluded_partners": list(request.excluded_partners),
-            "withheld_variables": list(request.withheld_variables),
-            OUTPUT_CHECKS: list(result.manifest.get(OUTPUT_CHECKS, []))}
+    detail: dict[str, Any] = {
+        "rows": result.rows, "suppressed_rows": result.suppressed_rows,
+        "variables": list(result.variables),
+        "excluded_partners": list(request.excluded_partners),
+        "withheld_variables": list(request.withheld_variables),
+        OUTPUT_CHECKS: list(result.manifest.get(OUTPUT_CHECKS, []))}
+    if result.disclosure is not None:  # the board's release report shows how it was protected
+        detail["k"] = result.disclosure.k
+        detail["generalisations"] = result.disclosure.generalisations
+    return detail

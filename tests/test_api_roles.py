@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from api_support import ApiEnv, api_env, generated  # noqa: F401
+from api_support import ApiEnv, api_env
 from governance_fixtures import BACKENDS, make_store
 
 REQUEST_BODY = {"kind": "aggregate", "title": "Matrix request",
@@ -27,6 +27,8 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None, str | None]] = [
     ("GET", "/v1/partner/submissions/1", None, "partner"),
     ("GET", "/v1/partner/missing", None, "partner"),
     ("POST", "/v1/requests", REQUEST_BODY, "researcher"),
+    ("POST", "/v1/requests/preview", {"kind": "aggregate", "variables": ["hs_graduate"]},
+     "researcher"),
     ("GET", "/v1/requests", None, "researcher"),
     ("GET", "/v1/requests/req-000000000000", None, "researcher"),
     ("PATCH", "/v1/requests/req-000000000000", {"title": "New title"}, "researcher"),
@@ -36,6 +38,7 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None, str | None]] = [
     ("GET", "/v1/requests/req-000000000000/extract/key", None, "researcher"),
     ("GET", "/v1/board/requests", None, "board"),
     ("GET", "/v1/board/requests/req-000000000000", None, "board"),
+    ("GET", "/v1/board/requests/req-000000000000/preview", None, "board"),
     ("POST", "/v1/board/requests/req-000000000000/decisions",
      {"decision": "approve", "reason": "fine"}, "board"),
     ("GET", "/v1/admin/users", None, "admin"),
@@ -55,7 +58,7 @@ CALLERS = ["anonymous", "partner", "researcher", "board", "admin"]
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def shared_env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
-               generated: Path) -> Iterator[ApiEnv]:  # noqa: F811
+               generated: Path) -> Iterator[ApiEnv]:
     base = tmp_path_factory.mktemp("matrix")
     with make_store(request.param, base) as url, \
             api_env(url, base / "home", generated / "partners.csv") as e:

@@ -9,7 +9,9 @@ from fastapi import APIRouter, BackgroundTasks, Path
 from api.deps import BoardUser, SessionDep, SessionsDep, SettingsDep
 from api.errors import COMMON_RESPONSES
 from api.notifying import deliver_later
+from api.preview import Preview, PreviewInput, preview
 from api.schemas import DecisionIn, RequestOut
+from core.requests import CohortFilter, RequestKind
 from governance import requests as gr
 from governance.audit import audited
 
@@ -33,6 +35,21 @@ def read(request_id: RequestId, session: SessionDep, caller: BoardUser) -> Reque
     with audited(session, actor=caller.name, role=ROLE, action="board.read",
                  target=f"request:{request_id}"):
         out = RequestOut.of(gr.get_for_board(session, request_id), for_board=True)
+    return out
+
+
+@router.get("/{request_id}/preview", response_model=Preview,
+            responses={503: {"description": "Warehouse busy or nothing linked yet"}})
+def preview_request(request_id: RequestId, session: SessionDep, settings: SettingsDep,
+                    caller: BoardUser) -> Preview:
+    """What the request would release if fulfilled today (the researcher saw the same)."""
+    with audited(session, actor=caller.name, role=ROLE, action="board.preview",
+                 target=f"request:{request_id}"):
+        r = gr.get_for_board(session, request_id)
+        body = PreviewInput(kind=RequestKind(r.kind), variables=list(r.variables),
+                            cohort=CohortFilter.model_validate(r.cohort),
+                            group_by=list(r.group_by))
+        out = preview(settings, body)
     return out
 
 

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from analytics.disclosure import public_reason
+from api.choices import check_aggregate_filters, choices
 from api.deps import ServingDep, SessionDep
 from api.schemas import Page
 from api.serving import records
@@ -80,12 +81,18 @@ def aggregates(
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> AggregatePage:
-    """Approved aggregates from the serving snapshot, suppressed as published; filter and page."""
+    """Approved aggregates from the serving snapshot, suppressed as published; filter and page.
+
+    A filter value the snapshot has no data for is refused (422 naming the valid choices)."""
+    check_aggregate_filters(choices(snapshot), academic_year=academic_year,
+                            reporting_lea=reporting_lea, subgroup=subgroup,
+                            subgroup_value=subgroup_value, metric=metric)
     filters = {"academic_year": academic_year, "reporting_lea": reporting_lea,
                "subgroup": subgroup, "subgroup_value": subgroup_value, "metric": metric}
     where = [f"CAST({name} AS VARCHAR) = ?" for name, value in filters.items() if value is not None]
     params: list[Any] = [value for value in filters.values() if value is not None]
     clause = f"WHERE {' AND '.join(where)}" if where else ""
+
     def compute(cursor: Any) -> tuple[list[AggregateRow], int]:
         # One query gives the page and the total; only an empty page needs a separate count.
         rows = cursor.execute(

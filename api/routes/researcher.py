@@ -11,11 +11,20 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Path
 from fastapi.responses import FileResponse
 
-from api.deps import KeysDep, ResearcherUser, SessionDep, SessionsDep, SettingsDep
+from api.choices import check_cohort, choices
+from api.deps import (
+    KeysDep,
+    ResearcherUser,
+    ServingDep,
+    SessionDep,
+    SessionsDep,
+    SettingsDep,
+)
 from api.errors import COMMON_RESPONSES
 from api.extracts import data_key_base64
 from api.notifying import deliver_later
 from api.partner_control_schemas import RegroupIn
+from api.preview import Preview, PreviewInput, preview
 from api.schemas import ExtractKey, RequestOut
 from core.errors import InternalError
 from governance import requests as gr
@@ -28,12 +37,26 @@ ROLE = "researcher"
 
 
 @router.post("", status_code=201, response_model=RequestOut)
-def create(body: gr.RequestInput, session: SessionDep, caller: ResearcherUser) -> RequestOut:
-    """Create a draft data request."""
+def create(body: gr.RequestInput, serving: ServingDep, session: SessionDep,
+           caller: ResearcherUser) -> RequestOut:
+    """Create a draft data request (cohort years and LEAs must exist: 422 names the choices)."""
     with audited(session, actor=caller.name, role=ROLE, action="request.create") as audit:
+        check_cohort(choices(serving), body.cohort.academic_years, body.cohort.reporting_leas)
         request = gr.create_request(session, caller.user_id, body)
         audit.target = f"request:{request.id}"
         out = RequestOut.of(request)
+    return out
+
+
+@router.post("/preview", response_model=Preview,
+             responses={503: {"description": "Warehouse busy or nothing linked yet"}})
+def preview_request(body: PreviewInput, serving: ServingDep, settings: SettingsDep,
+                    session: SessionDep, caller: ResearcherUser) -> Preview:
+    """Disclosure preview before submitting: rows, quasi-identifiers generalised or withheld at
+    k (individual), cells suppressed (aggregate). Runs what fulfilment would run; keeps nothing."""
+    with audited(session, actor=caller.name, role=ROLE, action="request.preview"):
+        check_cohort(choices(serving), body.cohort.academic_years, body.cohort.reporting_leas)
+        out = preview(settings, body)
     return out
 
 
@@ -55,12 +78,15 @@ def get(request_id: RequestId, session: SessionDep, caller: ResearcherUser) -> R
 
 
 @router.patch("/{request_id}", response_model=RequestOut)
-def edit(request_id: RequestId, body: gr.RequestPatch, session: SessionDep,
+def edit(request_id: RequestId, body: gr.RequestPatch, serving: ServingDep, session: SessionDep,
          caller: ResearcherUser) -> RequestOut:
     """Edit a draft (only the fields sent change)."""
     with audited(session, actor=caller.name, role=ROLE, action="request.edit",
                  target=f"request:{request_id}",
                  detail={"fields": sorted(body.model_fields_set)}):
+        if body.cohort is not None:
+            check_cohort(choices(serving), body.cohort.academic_years,
+                         body.cohort.reporting_leas)
         out = RequestOut.of(gr.update_request(session, request_id, caller.user_id, body))
     return out
 

@@ -45,3 +45,4 @@ def research_extracts(
         "extracts_built": len(built), "requests": ", ".join(built) or "none",
         "suppressed_rows": suppressed,
     })
+
