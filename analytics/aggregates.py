@@ -17,8 +17,11 @@ import duckdb
 from analytics.disclosure import RECORD_KEYS, Cell, ensure_record_keys
 from analytics.metrics import ALL, METRICS, POPULATIONS, STATE, SUBGROUP_DOMAINS
 from core import catalog
+from core.errors import InternalError
 
 TRUE_CELLS = "_true_cells"  # temp table: one row per published cell, true counts and key sums
+_PACK = 2**32
+_MAX_FINEST_ROWS = 2**20  # 2^20 rows x record keys < 4096 stay under 2^32
 
 
 def _subgroup_value_sql(subgroup: str) -> str:
@@ -38,13 +41,20 @@ def build_true_cells(con: duckdb.DuckDBPyConnection, *, salt: str | None = None)
     subgroups = list(SUBGROUP_DOMAINS)
     dims = ", ".join(f"{_subgroup_value_sql(g)} AS g_{g}" for g in subgroups)
     pops = list(POPULATIONS)
-    counts = ", ".join(
-        [f"count(*) FILTER (WHERE {POPULATIONS[p]}) AS d_{p}, "
-         f"coalesce(sum(k.record_key) FILTER (WHERE {POPULATIONS[p]}), 0) AS dk_{p}"
-         for p in pops]
-        + [f"count(*) FILTER (WHERE {POPULATIONS[m.population]} AND {m.name}) AS n_{m.name}, "
-           f"coalesce(sum(k.record_key) FILTER (WHERE {POPULATIONS[m.population]} AND "
-           f"{m.name}), 0) AS nk_{m.name}" for m in METRICS]
+    # (count, key sum) pairs, each packed in one BIGINT sum: 2^32 * count + key sum. Half the
+    # aggregates over millions of rows; exact while a finest cell has under 2^20 rows (its
+    # key sum stays under 2^32), checked below.
+    conditions = [(p, POPULATIONS[p]) for p in pops] + [
+        (m.name, f"{POPULATIONS[m.population]} AND {m.name}") for m in METRICS
+    ]
+    packed = ", ".join(
+        f"sum(CASE WHEN {cond} THEN k.packed ELSE 0 END) AS p_{name}"
+        for name, cond in conditions
+    )
+    unpack = ", ".join(
+        f"CAST(p_{name} // {_PACK} AS BIGINT) AS {'d' if name in POPULATIONS else 'n'}_{name}, "
+        f"CAST(p_{name} % {_PACK} AS BIGINT) AS {'dk' if name in POPULATIONS else 'nk'}_{name}"
+        for name, _ in conditions
     )
     sets = []
     for lea in ("academic_year, reporting_lea", "academic_year"):
@@ -61,13 +71,21 @@ def build_true_cells(con: duckdb.DuckDBPyConnection, *, salt: str | None = None)
         + [f"n_{m.name}" for m in METRICS] + [f"nk_{m.name}" for m in METRICS]
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _finest AS
-            SELECT CAST(s.academic_year AS VARCHAR) AS academic_year,
-                   CAST(s.reporting_lea AS VARCHAR) AS reporting_lea, {dims}, {counts}
-            FROM {catalog.STUDENT_YEAR} s
-            JOIN {RECORD_KEYS} k ON k.person_id = CAST(s.person_id AS VARCHAR)
-            GROUP BY ALL"""
+            SELECT * EXCLUDE ({', '.join(f'p_{name}' for name, _ in conditions)}), {unpack},
+                   CAST(p_students // {_PACK} AS BIGINT) AS _rows
+            FROM (
+                SELECT CAST(s.academic_year AS VARCHAR) AS academic_year,
+                       CAST(s.reporting_lea AS VARCHAR) AS reporting_lea, {dims}, {packed}
+                FROM {catalog.STUDENT_YEAR} s
+                JOIN (SELECT person_id, {_PACK} + record_key AS packed FROM {RECORD_KEYS}) k
+                  ON k.person_id = CAST(s.person_id AS VARCHAR)
+                GROUP BY ALL)"""
     )
-    sums = ", ".join(f"sum({c}) AS {c}" for c in names)
+    biggest = con.execute("SELECT coalesce(max(_rows), 0) FROM _finest").fetchone()
+    if biggest and int(biggest[0]) >= _MAX_FINEST_ROWS:
+        raise InternalError("a finest aggregate cell has over 2^20 rows; packed sums would "
+                            "overflow (analytics.aggregates)")
+    sums = ", ".join(f"CAST(sum({c}) AS BIGINT) AS {c}" for c in names)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _grouped AS
             SELECT academic_year,

@@ -3,8 +3,8 @@
 Every aggregate table that leaves for a request is checked here before any output checker sees
 it (governance.output_check reads the results):
 
-- ``minimum_cell``: every shown numerator and denominator, and every shown complement
-  (denominator - numerator), is at least ``min_cell``;
+- ``minimum_cell``: every shown numerator and denominator is at least ``min_cell``, and every
+  shown complement (denominator - numerator) at least ``min_cell`` less the two roundings;
 - ``dominance``: no shown cell says that all or none of a group has the outcome (a rate of 0 or
   1 discloses the outcome of every member of the group);
 - ``differencing_snapshot``: the table's cells, subtracted from the published statewide cells of
@@ -28,6 +28,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from analytics.disclosure import ROUNDING_BASE
 from analytics.metrics import ALL, STATE
 from core import catalog, tables
 from core.cohort import cohort_where
@@ -54,12 +55,15 @@ def _rows(table: pa.Table) -> Iterator[dict[str, Any]]:
 
 
 def minimum_cell(table: pa.Table, min_cell: int) -> CheckResult:
+    # Shown counts are cell-key rounded separately (analytics.disclosure): the true complement
+    # is at least min_cell, but shown denominator - shown numerator can be up to 2 x 4 less.
+    complement_floor = min_cell - 2 * (ROUNDING_BASE - 1)
     bad = 0
     for row in _rows(table):
         n, d = row["numerator"], row["denominator"]
         if d is not None and d < min_cell:
             bad += 1
-        if n is not None and (n < min_cell or (d is not None and d - n < min_cell)):
+        if n is not None and (n < min_cell or (d is not None and d - n < complement_floor)):
             bad += 1
     return CheckResult("minimum_cell", bad == 0,
                        f"{bad} shown value(s) below {min_cell}" if bad

@@ -35,7 +35,7 @@ TARGETS = {  # stage -> (seconds, text); issue 13 and DESIGN.md
     "dagster defs load": (5.0, "< 5 s"),
     "publish": (120.0, "< 2 min statewide (issue of its own; printed here)"),
 }
-STAGES = ("generate", "partner import", "ingest", "link", "outcomes", "publish",
+STAGES = ("generate", "migrate", "partner import", "ingest", "link", "outcomes", "publish",
           "submissions report", "dagster defs load")
 
 
@@ -60,14 +60,23 @@ def stage_generate(home: Path, data: Path, args: argparse.Namespace) -> dict[str
             "people": summary.people}
 
 
-def stage_partner_import(home: Path, data: Path, args: argparse.Namespace) -> dict[str, object]:
+def stage_migrate(home: Path, data: Path, args: argparse.Namespace) -> dict[str, object]:
+    """``c2c keys init`` and ``c2c migrate``: the set-up before the registry is imported."""
     from core.keys import create_master_key
-    from governance.db import session_factory
-    from governance.partners import import_partners_csv
+    from governance.db import upgrade
 
     settings = _settings(home)
     if not settings.master_key_path.exists():
         create_master_key(settings.master_key_path)
+    upgrade(settings.governance_url)
+    return {}
+
+
+def stage_partner_import(home: Path, data: Path, args: argparse.Namespace) -> dict[str, object]:
+    from governance.db import session_factory
+    from governance.partners import import_partners_csv
+
+    settings = _settings(home)
     with session_factory(settings.governance_url).begin() as session:
         partners = import_partners_csv(session, data / "partners.csv")
     return {"partners": len(partners)}
@@ -160,7 +169,8 @@ def stage_dagster_defs_load(home: Path, data: Path,
 
 
 RUNNERS: dict[str, Callable[[Path, Path, argparse.Namespace], dict[str, object]]] = {
-    "generate": stage_generate, "partner import": stage_partner_import, "ingest": stage_ingest,
+    "generate": stage_generate, "migrate": stage_migrate,
+    "partner import": stage_partner_import, "ingest": stage_ingest,
     "link": stage_link, "outcomes": stage_outcomes, "publish": stage_publish,
     "submissions report": stage_submissions_report,
     "dagster defs load": stage_dagster_defs_load,
@@ -315,7 +325,7 @@ def main() -> None:
         result = run_stage(stage, home, data, args)
         results.append((stage, result))
         print(f"  {stage}: {json.dumps(result)}", flush=True)
-        if "error" in result and stage in ("generate", "partner import", "ingest"):
+        if "error" in result and stage in ("generate", "migrate", "partner import", "ingest"):
             break
     else:
         results += api_routes(home, args)
