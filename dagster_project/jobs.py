@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import dagster as dg
 
-from dagster_project.partitions import academic_year_partitions
-
-calpads_ingest_job = dg.define_asset_job(
-    "calpads_ingest_job", selection=["calpads_staging"], partitions_def=academic_year_partitions
-)
+# partitioned by academic year through its asset (Dagster infers it; naming it here is deprecated)
+calpads_ingest_job = dg.define_asset_job("calpads_ingest_job", selection=["calpads_staging"])
 college_ingest_job = dg.define_asset_job("college_ingest_job", selection=["college_staging"])
 ccgi_ingest_job = dg.define_asset_job("ccgi_ingest_job", selection=["ccgi_staging"])
 calpads_completeness_job = dg.define_asset_job(

@@ -5,7 +5,6 @@ prediction, and the per-run artefacts (model JSON + offline charts, no identifie
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -22,6 +21,7 @@ from splink.internals.database_api import DatabaseAPISubClass
 from splink.internals.splink_dataframe import SplinkDataFrame
 
 from core import tables
+from core.duck import StageTimer
 from linkage.enrolment import enrolment_comparison
 from linkage.training import TrainingReport, captured_splink_messages, train
 
@@ -430,13 +430,8 @@ def train_and_predict(
     lower_threshold: float,
 ) -> ModelRun:
     """Train u (random sampling) and m (EM on two blocking rules), then score blocked pairs."""
-    stages: dict[str, float] = {}
-    clock = [time.perf_counter()]
-
-    def lap(name: str) -> None:
-        now = time.perf_counter()
-        stages[name] = round(now - clock[0], 3)
-        clock[0] = now
+    timer = StageTimer()
+    lap, stages = timer.lap, timer.stages
 
     choices = measure_rules(con, records)
     kept: list[BlockingRuleCreator | dict[str, Any]] = [

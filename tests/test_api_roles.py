@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from api_support import ApiEnv, api_env, generated  # noqa: F401
+from api_support import ApiEnv, api_env
 from governance_fixtures import BACKENDS, make_store
 
 REQUEST_BODY = {"kind": "aggregate", "title": "Matrix request",
@@ -67,7 +67,7 @@ CALLERS = ["anonymous", "partner", "researcher", "board", "admin"]
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def shared_env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
-               generated: Path) -> Iterator[ApiEnv]:  # noqa: F811
+               generated: Path) -> Iterator[ApiEnv]:
     base = tmp_path_factory.mktemp("matrix")
     with make_store(request.param, base) as url, \
             api_env(url, base / "home", generated / "partners.csv") as e:

@@ -14,6 +14,7 @@ from ingest_testdata import LEA, YEAR, calpads_text, write_calpads
 from core.keys import KeyProvider, create_master_key
 from core.settings import Settings
 from core.warehouse import connect_encrypted
+from governance.db import upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
 C2C = [sys.executable, "-c", "from cli.main import main; main()"]
@@ -26,6 +27,7 @@ def setup_home(tmp_path: Path) -> dict[str, str]:
     home = tmp_path / "home"
     home.mkdir()
     create_master_key(home / "master.key")
+    upgrade(Settings(home=home).governance_url)  # the operator's `c2c migrate`
     (home / "partners.csv").write_text(PARTNERS, encoding="utf-8")
     return {**os.environ, "C2C_HOME": str(home), "PYTHONPATH": str(ROOT)}
 

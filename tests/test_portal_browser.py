@@ -24,7 +24,6 @@ from typing import Any
 
 import pytest
 from api_support import LEA, write_serving_snapshot
-from api_support import generated as generated  # noqa: F401  (session fixture)
 from deid_support import student_year_sql
 from governance_fixtures import clear_provider_review, release_output
 
@@ -86,7 +85,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def portal(tmp_path: Path, generated: Path) -> Iterator[Portal]:  # noqa: F811
+def portal(tmp_path: Path, generated: Path) -> Iterator[Portal]:
     import uvicorn
     from sqlalchemy.orm import sessionmaker
 
@@ -163,7 +162,7 @@ def _fulfil(p: Portal) -> None:
             expires_at=result.expires_at, detail=extract_detail(ready[0], result)))
 
 
-def test_every_role_does_its_job_in_a_browser(portal: Portal, generated: Path) -> None:  # noqa: F811
+def test_every_role_does_its_job_in_a_browser(portal: Portal, generated: Path) -> None:
     p = portal
     outside: list[str] = []
 
