@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from api_support import LEA, ApiEnv
+from governance_fixtures import clear_provider_review
 
 from api.portal.sessions import COOKIE
 
@@ -185,6 +186,8 @@ def test_board_decision_needs_csrf(env: ApiEnv) -> None:
             "variables": ["cte_completer"], "group_by": ["gender"]}
     rid = e.client.post("/v1/requests", json=body, headers=e.auth("researcher")).json()["id"]
     e.client.post(f"/v1/requests/{rid}/submit", headers=e.auth("researcher"))
+    with e.sessions.begin() as s:
+        clear_provider_review(s, rid)  # the partners' stewards (issue 19) go first
     _sign_in(e, "board")
     forged = e.client.post(f"/portal/board/requests/{rid}/decide",
                            data={"decision": "approve", "reason": "fine"})
