@@ -97,6 +97,10 @@ class _Receiver:
         self._disposition = b""
         self._handle: BinaryIO | None = None
         self._current: ReceivedFile | None = None
+        self.ended = False  # the closing boundary arrived: the body is complete
+
+    def on_end(self) -> None:
+        self.ended = True
 
     def on_part_begin(self) -> None:
         self._disposition = b""
@@ -178,12 +182,18 @@ async def receive_upload(
         "on_header_value": receiver.on_header_value,
         "on_header_end": receiver.on_header_end,
         "on_headers_finished": receiver.on_headers_finished,
+        "on_end": receiver.on_end,
     }
     try:
         parser = MultipartParser(params[b"boundary"], callbacks)  # type: ignore[arg-type]
         async for chunk in stream:
             parser.write(chunk)
         parser.finalize()
+        if not receiver.ended:
+            # A cut body parses as a shorter file: without the closing boundary nothing proves
+            # the last part is whole, so nothing of it may be ingested.
+            raise BadRequest("malformed multipart body: no closing boundary (the upload was "
+                             "cut short); send it again")
     except FormParserError as exc:
         receiver.close()
         upload.remove()

@@ -133,14 +133,14 @@ def _ingest_one(ctx: _Ctx, path: Path, shown: str) -> list[Receipt]:
     con, raw_dir, raw_key, submitted_by = ctx.con, ctx.raw_dir, ctx.key, ctx.submitted_by
     ctx.event(f"storing {shown}")
     stored = store_file(path, raw_dir, raw_key)
-    existing = manifest.get_file(con, stored.sha256)
+    file_id, existing = _file_for_sender(con, stored.sha256, submitted_by)
     if existing is not None and existing.status != "received":
         return _receipts_of(con, existing)
     name = PurePosixPath(shown.replace("\\", "/")).name
     part = parse_part(name)
     if existing is None:
         row = FileRow(
-            file_id=stored.sha256, sha256=stored.sha256, origin="raw", parent_id=None,
+            file_id=file_id, sha256=stored.sha256, origin="raw", parent_id=None,
             member=None, part_ids=None, original_name=name, source_path=shown,
             size_bytes=stored.size, received_at=ctx.now(), submitted_by=submitted_by,
             kind="part" if part else ("zip" if name.lower().endswith(".zip") else None),
@@ -153,6 +153,29 @@ def _ingest_one(ctx: _Ctx, path: Path, shown: str) -> list[Receipt]:
     if name.lower().endswith(".zip"):
         return _handle_zip(ctx, row)
     return [_process(ctx, row)]
+
+
+def _file_for_sender(
+    con: duckdb.DuckDBPyConnection, sha256: str, submitted_by: str | None
+) -> tuple[str, FileRow | None]:
+    """The manifest id these bytes get from this sender, and its row if they sent them before.
+
+    De-duplication is per sender, after the partner check: bytes another partner sent are a
+    new file for this one (loaded and judged as new bytes would be), so a re-send never hands
+    back the other partner's receipt nor tells that they sent the file. The operator (no
+    ``submitted_by``) and the partner who owns the file see the first copy.
+    """
+    first = manifest.get_file(con, sha256)
+    if first is None or submitted_by is None or _sent_by(first, submitted_by):
+        return sha256, first
+    own_id = f"{sha256}-{submitted_by}"
+    return own_id, manifest.get_file(con, own_id)
+
+
+def _sent_by(row: FileRow, org: str) -> bool:
+    if row.submitted_by is not None:
+        return row.submitted_by == org
+    return row.partner_org == org  # dropped in the landing folder: the partner it names
 
 
 def release_held(

@@ -1,0 +1,91 @@
+"""Issue #20 (keep every promise under attack), the API side: each test failed before its fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from api_support import (  # noqa: F401
+    LEA,
+    OTHER_LEA,
+    ApiEnv,
+    env,
+    generated,
+)
+
+BODY = {"kind": "aggregate", "title": "CTE and college going",
+        "purpose": "Does CTE completion predict community college enrollment?",
+        "variables": ["cte_completer", "cc_enrolled_within_1yr"], "group_by": ["gender"]}
+
+
+def _senr(generated: Path, org: str) -> bytes:  # noqa: F811
+    return (generated / "calpads" / org / "2022-23" / "SENR 2022-23.txt").read_bytes()
+
+
+def _upload(e: ApiEnv, who: str, name: str, data: bytes):  # type: ignore[no-untyped-def]
+    return e.client.post("/v1/partner/uploads", headers=e.auth(who),
+                         files=[("files", (name, data, "text/plain"))])
+
+
+# --- 9: a null for a field that cannot be empty is the caller's mistake (422), not a 500 ---
+
+@pytest.mark.parametrize("field", ["kind", "cohort", "variables", "group_by", "title",
+                                   "purpose", "training_attested"])
+def test_patch_with_null_for_required_field_is_422(env: ApiEnv, field: str) -> None:  # noqa: F811
+    rid = env.client.post("/v1/requests", json=BODY, headers=env.auth("researcher")).json()["id"]
+    response = env.client.patch(f"/v1/requests/{rid}", json={field: None},
+                                headers=env.auth("researcher"))
+    assert response.status_code == 422, response.text
+    assert field in response.json()["error"]["message"]
+    after = env.client.get(f"/v1/requests/{rid}", headers=env.auth("researcher")).json()
+    assert after["kind"] == "aggregate" and after["variables"] == BODY["variables"]
+
+
+# --- 2: a multipart body cut before its closing boundary is refused, nothing ingested ---
+
+def test_multipart_without_closing_boundary_is_400_and_nothing_ingested(
+    env: ApiEnv, generated: Path  # noqa: F811
+) -> None:
+    data = _senr(generated, LEA)
+    boundary = "c2cboundary1234"
+    half = data[: len(data) // 2]
+    half = half[: half.rfind(b"\r\n") + 2]  # whole records only: it would load if accepted
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; "
+            f"filename=\"SENR 2022-23.txt\"\r\nContent-Type: text/plain\r\n\r\n").encode() + half
+    response = env.client.post(
+        "/v1/partner/uploads", content=body,
+        headers={**env.auth("partner"),
+                 "Content-Type": f"multipart/form-data; boundary={boundary}"})
+    assert response.status_code == 400, response.text
+    assert "closing boundary" in response.json()["error"]["message"]
+    listed = env.client.get("/v1/partner/submissions", headers=env.auth("partner")).json()
+    assert listed["count"] == 0
+    assert list((env.settings.tmp_dir / "uploads").glob("*/*")) == []
+
+
+# --- 3: identical bytes of another partner's file get the same answer as new bytes would ---
+
+def test_resending_another_partners_bytes_does_not_reveal_their_receipt(
+    env: ApiEnv, generated: Path  # noqa: F811
+) -> None:
+    theirs = _senr(generated, OTHER_LEA)
+    first = _upload(env, "partner_other", "SENR 2022-23.txt", theirs)
+    assert first.status_code == 201, first.text
+    their_receipt = first.json()["submissions"][0]["receipt"]["receipts"][0]
+
+    replay = _upload(env, "partner", "SENR 2022-23.txt", theirs)
+    assert replay.status_code == 422, replay.text
+    receipt = replay.json()["submissions"][0]["receipt"]["receipts"][0]
+    assert receipt["status"] == "rejected"
+    assert receipt["receipt_id"] != their_receipt["receipt_id"]
+    assert their_receipt["created_at"] not in replay.text
+    # the same content as new bytes (LF line ends) is refused for the same reasons
+    fresh = _upload(env, "partner", "SENR 2022-23.txt", theirs.replace(b"\r\n", b"\n"))
+    assert fresh.status_code == 422
+    fresh_receipt = fresh.json()["submissions"][0]["receipt"]["receipts"][0]
+    assert [e["rule"] for e in fresh_receipt["errors"]] == [e["rule"] for e in receipt["errors"]]
+    # and the owner still gets their own receipt back on a re-send (de-duplication kept)
+    again = _upload(env, "partner_other", "SENR 2022-23.txt", theirs)
+    assert again.status_code == 201
+    assert again.json()["submissions"][0]["receipt"]["receipts"][0]["receipt_id"] == \
+        their_receipt["receipt_id"]
