@@ -11,6 +11,7 @@ from sqlalchemy.orm import sessionmaker
 from api import errors
 from api.routes import admin, board, partner, public, researcher
 from api.serving import ServingSnapshot
+from api.uploads import remove_stale_uploads
 from core.settings import Settings
 from governance.db import make_engine, upgrade
 
@@ -32,6 +33,8 @@ def create_app(settings: Settings) -> FastAPI:
     """Build the app for ``settings``: migrates the governance store, opens nothing else yet."""
     engine = make_engine(settings.governance_url)
     upgrade(engine)
+    # Plaintext partner files left by a process killed mid-upload go before anything else.
+    remove_stale_uploads(settings.tmp_dir / "uploads")
     serving = ServingSnapshot(settings.serving_path)
 
     @asynccontextmanager

@@ -1,0 +1,37 @@
+"""Issue #20, the ingest side: no identifier value at rest in receipts, errors or run metadata."""
+
+from __future__ import annotations
+
+from ingest_testdata import Env, partner, write_calpads
+
+from dagster_project.assets.ingest import receipt_metadata
+from ingest import ReceiptStatus, ingest_files
+
+pytest_plugins = ["ingest_testdata"]  # provides the env fixture
+
+ISO_DOB = "2007-01-15"
+BAD_SSID = "12345678A9"
+
+
+def test_rejection_names_file_line_field_but_never_the_value(env: Env) -> None:
+    write_calpads(env.land, "SINF", 3, birth_date=ISO_DOB, ssid=BAD_SSID)
+    [receipt] = ingest_files(env.con, [env.land], env.raw_dir, env.key, [partner()])
+    assert receipt.status == ReceiptStatus.REJECTED
+    fields = {(e.line, e.field) for e in receipt.errors}
+    assert {(1, "birth_date"), (1, "ssid")} <= fields
+    dob = next(e for e in receipt.errors if e.field == "birth_date")
+    assert dob.value == "9999-99-99"  # the shape tells what is wrong, not whose date it is
+    assert "line 1, field birth_date" in dob.describe()
+    stored = receipt.model_dump_json()
+    metadata = str(receipt_metadata([receipt]))
+    for text in (stored, metadata, receipt.message):
+        assert ISO_DOB not in text and BAD_SSID not in text
+
+
+
+def test_shape_mask() -> None:
+    from core.errors import masked_value
+
+    assert masked_value("2007-01-15") == "9999-99-99"
+    assert masked_value("Ana María") == "Aaa Aaaaa"
+    assert masked_value("x" * 40) == "a" * 16 + "…"
