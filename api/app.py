@@ -10,6 +10,7 @@ from sqlalchemy.orm import sessionmaker
 
 from api import errors
 from api.routes import admin, board, partner, public, researcher
+from api.limits import BodyGuard
 from api.serving import ServingSnapshot
 from api.uploads import remove_stale_uploads
 from core.settings import Settings
@@ -48,6 +49,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.sessions = sessionmaker(engine, expire_on_commit=False)
     app.state.serving = serving
     errors.install(app)
+    app.add_middleware(BodyGuard)
     for router in (public.router, admin.me_router, partner.router, researcher.router,
                    board.router, admin.router):
         app.include_router(router)

@@ -43,8 +43,13 @@ def get_principal(
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise NotAuthenticated("send your API key as 'Authorization: Bearer <key>'")
+    return principal_for(session, credentials.credentials)
+
+
+def principal_for(session: Session, token: str) -> Principal:
+    """Authenticate ``token``; a refused real key (revoked, deactivated) is audited."""
     try:
-        principal = authenticate(session, credentials.credentials)
+        principal = authenticate(session, token)
     except KeyRefused as refused:
         # A real key that no longer works is worth recording (a leaked, revoked key in use).
         session.rollback()

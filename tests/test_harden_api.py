@@ -89,3 +89,18 @@ def test_resending_another_partners_bytes_does_not_reveal_their_receipt(
     assert again.status_code == 201
     assert again.json()["submissions"][0]["receipt"]["receipts"][0]["receipt_id"] == \
         their_receipt["receipt_id"]
+
+
+# --- 4: a body without a length is counted as it streams and cut off ---
+
+def test_chunked_body_over_the_limit_is_413(env: ApiEnv) -> None:  # noqa: F811
+    def chunks():  # type: ignore[no-untyped-def]
+        yield b'{"kind": "aggregate", "title": "'
+        for _ in range(40):
+            yield b"x" * 65536
+
+    response = env.client.post("/v1/requests", content=chunks(),
+                               headers={**env.auth("researcher"),
+                                        "Content-Type": "application/json"})
+    assert response.status_code == 413, response.text
+    assert response.json()["error"]["code"] == "too_large"

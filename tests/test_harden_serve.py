@@ -97,3 +97,34 @@ def test_kill_9_mid_upload_leaves_no_plaintext_after_restart(
     assert list(uploads.glob("*/*/*")), "kill -9 leaves the partial plaintext file behind"
     with serving(env, _free_port()):
         assert list(uploads.iterdir()) == []
+
+
+def _raw_post(port: int, path: str, headers: dict[str, str], body: bytes,
+              timeout: float = 10.0) -> tuple[int, float]:
+    """Send headers and ``body`` (maybe less than Content-Length says); status and seconds."""
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        sock.sendall(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{head}\r\n".encode() + body)
+        reply = sock.recv(65536)
+    return int(reply.split(b" ", 2)[1]), time.monotonic() - started
+
+
+def test_huge_bodies_are_refused_before_they_are_read(
+    tmp_path: Path, generated: Path  # noqa: F811
+) -> None:
+    env, token = _home(tmp_path, generated / "partners.csv")
+    huge = str(200 * 1024 * 1024)
+    json_headers = {"Content-Type": "application/json", "Content-Length": huge}
+    port = _free_port()
+    with serving(env, port):
+        # anonymous: 401 without waiting for 200 MiB that never come (old code waited: timeout)
+        status, seconds = _raw_post(port, "/v1/requests", json_headers, b'{"kind": "')
+        assert status == 401 and seconds < 10
+        bad_key = {**json_headers, "Authorization": "Bearer c2c.nokey.nosecret"}
+        assert _raw_post(port, "/v1/requests", bad_key, b"{")[0] == 401
+        # a valid key does not buy an unbounded body either
+        keyed = {**json_headers, "Authorization": f"Bearer {token}"}
+        assert _raw_post(port, "/v1/requests", keyed, b"{")[0] == 413
+        upload = {"Content-Type": "multipart/form-data; boundary=x", "Content-Length": huge}
+        assert _raw_post(port, "/v1/partner/uploads", upload, b"--x\r\n")[0] == 401
