@@ -9,8 +9,8 @@ from fastapi import FastAPI
 from sqlalchemy.orm import sessionmaker
 
 from api import errors
-from api.routes import admin, board, partner, public, researcher
 from api.limits import BodyGuard
+from api.routes import admin, board, partner, public, researcher
 from api.serving import ServingSnapshot
 from api.uploads import remove_stale_uploads
 from core.settings import Settings

@@ -5,8 +5,11 @@ atomically by the publisher. One read-only connection is shared and each request
 cursor; when the file on disk is replaced (new inode or mtime) the connection is reopened, so
 the API serves the new snapshot without a restart and never blocks the publisher.
 
-Because a snapshot never changes in place, query results are cached per snapshot (bounded,
-cleared when the file is replaced): repeated public reads cost a dictionary lookup.
+Because a snapshot never changes in place, query results are cached per snapshot (cleared
+when the file is replaced): repeated public reads cost a dictionary lookup. The cache holds
+rendered response bytes and is bounded by their total size (:data:`CACHE_MAX_BYTES`, least
+recently used out first), not by a count of entries: anonymous callers choose the pages, and
+a count bound let 2,048 large pages grow the server by gigabytes.
 """
 
 from __future__ import annotations
@@ -16,24 +19,26 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import duckdb
 
 from core.errors import NotFound
 
-T = TypeVar("T")
-CACHE_ENTRIES = 2048
+CACHE_MAX_BYTES = 64 * 1024 * 1024
+ENTRY_OVERHEAD = 512  # key tuple, dict slot: counted so that many tiny entries are bounded too
 
 
 class ServingSnapshot:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, max_bytes: int = CACHE_MAX_BYTES) -> None:
         self.path = path
+        self.max_bytes = max_bytes
+        self.cached_bytes = 0
         self._lock = threading.Lock()
         self._con: duckdb.DuckDBPyConnection | None = None
         self._stamp: tuple[int, int] | None = None
         self._info: dict[str, Any] = {}
-        self._cache: OrderedDict[Hashable, Any] = OrderedDict()
+        self._cache: OrderedDict[Hashable, bytes] = OrderedDict()
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A cursor on the current snapshot (the caller closes it)."""
@@ -51,23 +56,33 @@ class ServingSnapshot:
                 self._stamp = stamp
                 self._info = _first_record(self._con, "SELECT * FROM snapshot_info LIMIT 1")
                 self._cache.clear()
+                self.cached_bytes = 0
             return self._con.cursor()
 
-    def cached(self, key: Hashable, compute: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
-        """``compute(cursor)`` for the current snapshot, memoised until the file changes."""
+    def cached(self, key: Hashable, compute: Callable[[duckdb.DuckDBPyConnection], bytes]) -> bytes:
+        """``compute(cursor)`` (response bytes) for the current snapshot, memoised until the
+        file changes, within :attr:`max_bytes` in all."""
         cursor = self.cursor()  # also detects a replaced file and clears the cache
         try:
             with self._lock:
                 if key in self._cache:
                     self._cache.move_to_end(key)
-                    return self._cache[key]  # type: ignore[no-any-return]
+                    return self._cache[key]
             value = compute(cursor)
         finally:
             cursor.close()
+        size = len(value) + ENTRY_OVERHEAD
+        if size > self.max_bytes:
+            return value  # larger than the whole cache: served, not kept
         with self._lock:
+            old = self._cache.pop(key, None)
+            if old is not None:
+                self.cached_bytes -= len(old) + ENTRY_OVERHEAD
             self._cache[key] = value
-            while len(self._cache) > CACHE_ENTRIES:
-                self._cache.popitem(last=False)
+            self.cached_bytes += size
+            while self.cached_bytes > self.max_bytes:
+                _, dropped = self._cache.popitem(last=False)
+                self.cached_bytes -= len(dropped) + ENTRY_OVERHEAD
         return value
 
     def info(self) -> dict[str, Any]:

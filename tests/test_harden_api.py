@@ -104,3 +104,18 @@ def test_chunked_body_over_the_limit_is_413(env: ApiEnv) -> None:  # noqa: F811
                                         "Content-Type": "application/json"})
     assert response.status_code == 413, response.text
     assert response.json()["error"]["code"] == "too_large"
+
+
+# --- 5: the aggregates cache is bounded by the bytes it holds, not by a count of pages ---
+
+def test_aggregates_cache_is_bounded_by_bytes(env: ApiEnv) -> None:  # noqa: F811
+    serving = env.client.app.state.serving  # type: ignore[attr-defined]
+    serving.max_bytes = 40_000
+    first = env.client.get("/v1/aggregates", params={"limit": 1000}).json()
+    assert first["count"] == 72 and len(first["data"]) == 72
+    for offset in range(60):
+        page = env.client.get("/v1/aggregates", params={"limit": 1000, "offset": offset})
+        assert page.status_code == 200 and page.json()["data"][0] == first["data"][offset]
+        assert serving.cached_bytes <= serving.max_bytes
+    again = env.client.get("/v1/aggregates", params={"limit": 1000}).json()
+    assert again == first

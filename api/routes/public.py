@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
 from api.deps import SessionDep
@@ -80,7 +80,7 @@ def aggregates(
     metric: Filter = None,
     limit: Limit = 100,
     offset: Offset = 0,
-) -> AggregatePage:
+) -> Response:
     """Approved aggregates from the serving snapshot, suppressed as published; filter and page."""
     filters = {"academic_year": academic_year, "reporting_lea": reporting_lea,
                "subgroup": subgroup, "subgroup_value": subgroup_value, "metric": metric}
@@ -89,21 +89,24 @@ def aggregates(
     clause = f"WHERE {' AND '.join(where)}" if where else ""
     snapshot = _snapshot(request)
 
-    def compute(cursor: Any) -> tuple[list[AggregateRow], int]:
+    def compute(cursor: Any) -> bytes:
         # One query gives the page and the total; only an empty page needs a separate count.
         rows = cursor.execute(
             f"SELECT {', '.join(AGGREGATE_COLUMNS)}, count(*) OVER () FROM published_aggregates "
             f"{clause} ORDER BY academic_year, reporting_lea, metric, subgroup, subgroup_value "
             "LIMIT ? OFFSET ?", [*params, limit, offset]).fetchall()
         if rows:
-            return [_row(r[:-1]) for r in rows], int(rows[0][-1])
-        count_row = cursor.execute(
-            f"SELECT count(*) FROM published_aggregates {clause}", params).fetchone()
-        return [], int(count_row[0]) if count_row else 0
+            data, total = [_row(r[:-1]) for r in rows], int(rows[0][-1])
+        else:
+            count_row = cursor.execute(
+                f"SELECT count(*) FROM published_aggregates {clause}", params).fetchone()
+            data, total = [], int(count_row[0]) if count_row else 0
+        page = AggregatePage(data=data, count=total, limit=limit, offset=offset,
+                             snapshot=snapshot.info())
+        return page.model_dump_json().encode("utf-8")
 
-    data, total = snapshot.cached(("aggregates", tuple(filters.items()), limit, offset), compute)
-    return AggregatePage(data=data, count=total, limit=limit, offset=offset,
-                         snapshot=snapshot.info())
+    body = snapshot.cached(("aggregates", tuple(filters.items()), limit, offset), compute)
+    return Response(content=body, media_type="application/json")
 
 
 @router.get("/v1/metrics")
