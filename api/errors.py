@@ -111,10 +111,14 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(C2CError)
     async def _service_error(_: Request, error: C2CError) -> JSONResponse:
         status = status_for(error)
-        if status >= 500:
+        if status >= 500 and not isinstance(error, Busy):
+            # The service's own fault (disk full, keys, integrity): the detail goes to the
+            # operator's log; the caller learns only that it was not their input.
             log.error("service error %s: %s", error.code, error)
-            message = str(error) if not isinstance(error, KeyError_) else (
-                "the service cannot open its keys; the operator has been told")
+            message = ("the service cannot open its keys; the operator has been told"
+                       if isinstance(error, KeyError_) else
+                       "the service failed (not your input); the operator has been told, "
+                       "try again later")
         else:
             message = str(error)
         return error_response(status, error.code, message)
