@@ -13,6 +13,7 @@ from api.limits import BodyGuard
 from api.routes import admin, board, partner, public, researcher
 from api.serving import ServingSnapshot
 from api.uploads import remove_stale_uploads
+from core.private_files import restrict_umask
 from core.settings import Settings
 from governance.db import make_engine, upgrade
 
@@ -32,6 +33,7 @@ Authenticate with `Authorization: Bearer <api key>`. Errors are
 
 def create_app(settings: Settings) -> FastAPI:
     """Build the app for ``settings``: migrates the governance store, opens nothing else yet."""
+    restrict_umask()
     engine = make_engine(settings.governance_url)
     upgrade(engine)
     # Plaintext partner files left by a process killed mid-upload go before anything else.

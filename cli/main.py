@@ -21,6 +21,7 @@ from cli import (
 )
 from cli.errors import exit_code_for
 from core.errors import C2CError
+from core.private_files import restrict_umask
 
 app = typer.Typer(
     name="c2c",
@@ -39,6 +40,7 @@ for module in (
 
 def main() -> None:
     """Console entry point: run the app and map service errors to exit codes."""
+    restrict_umask()
     try:
         app()
     except C2CError as error:
