@@ -119,3 +119,24 @@ def test_aggregates_cache_is_bounded_by_bytes(env: ApiEnv) -> None:  # noqa: F81
         assert serving.cached_bytes <= serving.max_bytes
     again = env.client.get("/v1/aggregates", params={"limit": 1000}).json()
     assert again == first
+
+
+# --- 12: a partner's org_code is a CDS LEA code, a college code or CCGI, matching its kind ---
+
+@pytest.mark.parametrize(("org_code", "kind"), [
+    ("' OR 1=1", "lea"), ("123456", "lea"), ("12345678", "coe"), ("1234567", "college"),
+    ("12a", "college"), ("ccgi", "ccgi"), ("1234567", "ccgi")])
+def test_partner_org_code_must_fit_its_kind(env: ApiEnv, org_code: str, kind: str) -> None:  # noqa: F811
+    from urllib.parse import quote
+
+    response = env.client.put(f"/v1/admin/partners/{quote(org_code)}", headers=env.auth("admin"),
+                              json={"name": "Somewhere", "kind": kind})
+    assert response.status_code == 422, response.text
+    assert "org_code must be" in response.json()["error"]["message"]
+
+
+def test_valid_org_codes_are_accepted(env: ApiEnv) -> None:  # noqa: F811
+    for org_code, kind in (("3467330", "lea"), ("3410348", "coe"), ("861", "college")):
+        response = env.client.put(f"/v1/admin/partners/{org_code}", headers=env.auth("admin"),
+                                  json={"name": "Somewhere", "kind": kind})
+        assert response.status_code == 200, response.text

@@ -35,3 +35,30 @@ def test_shape_mask() -> None:
     assert masked_value("2007-01-15") == "9999-99-99"
     assert masked_value("Ana María") == "Aaa Aaaaa"
     assert masked_value("x" * 40) == "a" * 16 + "…"
+
+
+def test_a_killed_link_run_is_marked_abandoned_when_the_next_one_starts(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import secrets
+    from datetime import datetime
+
+    import pytest
+
+    from core import tables
+    from core.errors import InputRejected
+    from core.settings import Settings
+    from core.warehouse import connect_encrypted
+    from linkage.run import run_annual_link
+    from linkage.schema import ensure_schema
+
+    con = connect_encrypted(tmp_path / "wh.duckdb", secrets.token_hex(32), temp_dir=tmp_path)
+    ensure_schema(con)
+    # What kill -9 leaves: the run's row is written at its start, autocommitted, never finished.
+    con.execute(f"INSERT INTO {tables.LINK_RUNS} (run_id, started_at, status) "
+                "VALUES ('killed-1', ?, 'running')", [datetime(2026, 11, 1)])
+    with pytest.raises(InputRejected):  # nothing staged: this run stops early, but it started
+        run_annual_link(con, settings=Settings(home=tmp_path), run_id="next-1",
+                        runs_dir=tmp_path / "runs")
+    status, finished = con.execute(f"SELECT status, finished_at FROM {tables.LINK_RUNS} "
+                                   "WHERE run_id = 'killed-1'").fetchone()
+    assert status == "abandoned" and finished is not None
+    con.close()

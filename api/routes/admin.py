@@ -21,7 +21,8 @@ from api.schemas import (
     UserOut,
     UserPatch,
 )
-from core.partners import Partner
+from core.errors import UserError
+from core.partners import Partner, org_code_problem
 from governance import audit as gaudit
 from governance import partners as gp
 from governance import users as gu
@@ -121,6 +122,9 @@ def put_partner(org_code: OrgCode, body: PartnerIn, session: SessionDep,
     """Create or update a partner (its agreement is managed with the agreements route)."""
     with audited(session, actor=caller.name, role=ROLE, action="partner.put",
                  target=f"partner:{org_code}"):
+        problem = org_code_problem(org_code, body.kind.value)
+        if problem:
+            raise UserError(problem)
         record = Partner(
             org_code=org_code, name=body.name, kind=body.kind, charter=body.charter,
             liaison_contact=body.liaison_contact,
