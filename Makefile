@@ -4,13 +4,17 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck venv clean bench
+.PHONY: demo test lint typecheck venv clean bench lock wheel-check
 
-$(STAMP): pyproject.toml
+# constraints.txt locks every version make installs (see `make lock`); pyproject.toml keeps the
+# ranges for people who install the package themselves.
+CONSTRAINTS := constraints.txt
+
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e '.[dev]'
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -30,8 +34,23 @@ typecheck: $(STAMP)
 	$(BIN)/mypy .
 
 bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e '.[bench]'
 	@echo "see bench/README.md for each script"
 
 clean:
 	rm -rf $(VENV) .c2c .pytest_cache .mypy_cache .ruff_cache
+
+# Deliberate update of the locked versions: resolve the newest versions pyproject.toml allows (all
+# extras) in a throw-away venv and write them to constraints.txt. Review the diff, run make test, commit.
+lock:
+	rm -rf .lock-venv
+	$(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet --upgrade pip
+	.lock-venv/bin/python -m pip install --quiet '.[dev,bench,spark,portal]'
+	{ echo "# Locked versions for make demo / make test / CI. Update with: make lock"; \
+	  .lock-venv/bin/python -m pip freeze --exclude c2c-link; } > $(CONSTRAINTS)
+	rm -rf .lock-venv build
+
+# The package as users install it (what CI runs before make test).
+wheel-check:
+	bash .ci/wheel_check.sh

@@ -15,45 +15,30 @@ import duckdb
 
 from analytics.metrics import CATEGORY_VALUES
 from core import tables
-
-ALLOWED_COLUMNS = frozenset({"person_id", "birth_year", "county_code"})
-
-# Column-name rules: (rule, regex on the lower-case column name).
-NAME_RULES: tuple[tuple[str, str], ...] = (
-    ("name", r"name"),
-    ("birth_date", r"(^|_)dob($|_)|birth_?date|date_?of_?birth|birthday"),
-    ("ssid", r"ssid|state_?student_?id|statewide_?student"),
-    ("ssn", r"ssn|social_?security|(^|_)tin($|_)"),
-    ("address", r"address|street|(^|_)city($|_)|residence"),
-    ("zip", r"zip|postal"),
-    ("contact", r"phone|e_?mail"),
-    ("local_id", r"local_?(student_?|record_?)?id|student_?id|ccc_?id|account_?id|seid|staff_?id"),
+from core.identifiers import (
+    ANALYTICS_ALLOWED_COLUMNS,
+    BY_COLUMN_NAME,
+    BY_COLUMN_TYPE,
+    BY_STAGING_VALUES,
+    BY_VALUES,
+    DOB,
+    LOCAL_ID,
+    NAME,
+    STAGING_ID_COLUMN,
+    STAGING_ID_MIN_LENGTH,
+    STAGING_NAME_COLUMN,
+    STAGING_NAME_MIN_LENGTH,
+    VALUE_RULES,
+    Finding,
+    column_name_kind,
 )
 
-# Value rules: (rule, DuckDB regular expression matched against the whole trimmed value).
-VALUE_RULES: tuple[tuple[str, str], ...] = (
-    ("ssid_like", r"\d{10}"),
-    ("ssn_like", r"\d{3}-\d{2}-\d{4}|\d{9}"),
-    ("date_ccyymmdd", r"(19|20)\d\d(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])"),
-    ("date_iso", r"(19|20)\d\d[-/](0[1-9]|1[0-2])[-/](0[1-9]|[12]\d|3[01]).*"),
-)
+__all__ = ["CheckResult", "Finding", "no_identifiers", "scan_for_identifiers",
+           "suppression_applied"]
+
 TEXT_TYPES = ("VARCHAR",)
 NUMBER_TYPES = ("BIGINT", "HUGEINT", "INTEGER", "UBIGINT", "UINTEGER", "DECIMAL")
 DATE_TYPES = ("DATE", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "TIMESTAMP_NS")
-NAME_MIN_LENGTH = 3  # shorter staging names ("Al", "Bo") would flag codes such as "M"
-ID_MIN_LENGTH = 8  # shorter local ids collide with 7-digit LEA / school codes
-
-
-@dataclass(frozen=True)
-class Finding:
-    table: str
-    column: str
-    rule: str
-    rows: int  # rows affected (0 for a column-name finding)
-
-    def describe(self) -> str:
-        where = f"{self.table}.{self.column}"
-        return f"{where}: {self.rule}" + (f" in {self.rows} rows" if self.rows else "")
 
 
 @dataclass(frozen=True)
@@ -81,10 +66,10 @@ def _build_staging_values(con: duckdb.DuckDBPyConnection) -> bool:
         if not dtype.startswith("VARCHAR"):
             continue
         col = column.lower()
-        if re.search(r"(first|middle|last)_name$", col):
-            kind, min_len = "staging_name", NAME_MIN_LENGTH
-        elif re.search(r"^(ssid|local_student_id|student_id|ccc_id|ccgi_account_id)$", col):
-            kind, min_len = "staging_id", ID_MIN_LENGTH
+        if re.search(STAGING_NAME_COLUMN, col):
+            kind, min_len = NAME, STAGING_NAME_MIN_LENGTH
+        elif re.search(STAGING_ID_COLUMN, col):
+            kind, min_len = LOCAL_ID, STAGING_ID_MIN_LENGTH
         else:
             continue
         parts.append(
@@ -100,46 +85,51 @@ def _build_staging_values(con: duckdb.DuckDBPyConnection) -> bool:
     return True
 
 
+def _sql_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
 def scan_for_identifiers(
     con: duckdb.DuckDBPyConnection, schema: str = tables.ANALYTICS
 ) -> list[Finding]:
-    """Every column of ``schema``: identifier-like names, value patterns, staging names/ids."""
+    """Every column of ``schema``: the shared rules of ``core.identifiers`` on column names and
+    values, plus names and ids seen in staging. Counts rows; never returns a value."""
     findings: list[Finding] = []
     have_staging = _build_staging_values(con)
     categories = ", ".join(f"'{v}'" for v in sorted(CATEGORY_VALUES))
     for table, column, dtype in _columns(con, schema):
         qualified = f'{schema}."{table}"'
-        col = column.lower()
-        if col not in ALLOWED_COLUMNS:
-            for rule, pattern in NAME_RULES:
-                if re.search(pattern, col):
-                    findings.append(Finding(f"{schema}.{table}", column, f"column_{rule}", 0))
-                    break
+        where = f"{schema}.{table}"
+        kind = column_name_kind(column, ANALYTICS_ALLOWED_COLUMNS)
+        if kind is not None:
+            findings.append(Finding(column, kind, BY_COLUMN_NAME, table=where))
         base = dtype.split("(")[0]
         if base in DATE_TYPES:
-            findings.append(Finding(f"{schema}.{table}", column, "full_date_column", 0))
+            findings.append(Finding(column, DOB, BY_COLUMN_TYPE, table=where))
             continue
         if base not in TEXT_TYPES and base not in NUMBER_TYPES:
             continue
         text = f'trim(CAST("{column}" AS VARCHAR))'
         checks = [
-            (rule, f"count(*) FILTER (WHERE regexp_full_match({text}, '{pattern}'))")
-            for rule, pattern in VALUE_RULES
+            ((rule.kind, BY_VALUES),
+             f"count(*) FILTER (WHERE regexp_matches({text}, {_sql_literal(rule.pattern)}))")
+            for rule in VALUE_RULES
+            if base in TEXT_TYPES or rule.numbers
         ]
         if have_staging and base in TEXT_TYPES:
-            for kind in ("staging_name", "staging_id"):
+            for staged in (NAME, LOCAL_ID):
                 checks.append((
-                    f"value_{kind}",
+                    (staged, BY_STAGING_VALUES),
                     f"count(*) FILTER (WHERE upper({text}) NOT IN ({categories}) AND upper("
                     f"{text}) IN (SELECT value FROM _staging_identifier_values "
-                    f"WHERE kind = '{kind}'))",
+                    f"WHERE kind = '{staged}'))",
                 ))
         row = con.execute(
             f"SELECT {', '.join(sql for _, sql in checks)} FROM {qualified}"
         ).fetchone()
-        for (rule, _), count in zip(checks, row or (), strict=False):
+        for ((rule_kind, evidence), _), count in zip(checks, row or (), strict=False):
             if count:
-                findings.append(Finding(f"{schema}.{table}", column, rule, int(count)))
+                findings.append(Finding(column, rule_kind, evidence, int(count), table=where))
     return findings
 
 

@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 import duckdb
 
 from analytics import metrics
-from analytics.checks import Finding, scan_for_identifiers
+from analytics.checks import scan_for_identifiers
 from core import calpads, catalog, tables
 from core.errors import InternalError
+from core.identifiers import require_clean
 from core.partner_formats import (
     CCGI_ACTIVITY,
     CERTIFICATE_AWARDS,
@@ -277,22 +278,12 @@ def build_outcomes(con: duckdb.DuckDBPyConnection) -> OutcomeSummary:
             FROM _spine_cc s LEFT JOIN _sinf p ON p.person_id = s.person_id
             ORDER BY academic_year, reporting_lea, person_id""")
         findings = scan_for_identifiers(con, schema=tables.ANALYTICS)
-        if findings:
-            raise IdentifierFound(findings)
+        require_clean(findings, "analytics build")
     except BaseException:
         con.execute("ROLLBACK")
         raise
     con.execute("COMMIT")
     return _summary(con, time.perf_counter() - started)
-
-
-class IdentifierFound(InternalError):
-    """The analytics schema would hold an identifier; the build is rolled back."""
-
-    def __init__(self, findings: list[Finding]) -> None:
-        self.findings = findings
-        described = "; ".join(f.describe() for f in findings[:10])
-        super().__init__(f"identifier check failed in analytics: {described}")
 
 
 def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:

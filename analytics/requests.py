@@ -23,6 +23,7 @@ from analytics.metrics import (
     SUBGROUP_DOMAINS,
 )
 from core import catalog
+from core.cohort import cohort_where
 from core.errors import Conflict, UserError
 from core.requests import ApprovedRequest, RequestKind
 
@@ -36,25 +37,6 @@ def _value_sql(name: str) -> str:
     if catalog.VARIABLE_BY_NAME[name].dtype == "BOOLEAN":
         return f"CASE WHEN {name} THEN 'true' ELSE 'false' END"
     return f"coalesce(CAST({name} AS VARCHAR), 'unknown')"
-
-
-def _cohort_where(request: ApprovedRequest) -> tuple[str, list[object]]:
-    clauses: list[str] = ["TRUE"]
-    params: list[object] = []
-    for column, values in (
-        ("academic_year", request.cohort.academic_years),
-        ("reporting_lea", request.cohort.reporting_leas),
-        ("grade_level", request.cohort.grade_levels),
-    ):
-        if values:
-            clauses.append(f"{column} IN ({', '.join('?' for _ in values)})")
-            params.extend(values)
-    for name, value in sorted(request.cohort.subgroup_equals.items()):
-        if name not in GROUPABLE:
-            raise UserError(f"cohort filter on unknown or non-groupable variable {name!r}")
-        clauses.append(f"{name} = ?")
-        params.append(value)
-    return " AND ".join(clauses), params
 
 
 def _validate(request: ApprovedRequest) -> tuple[list[str], list[str]]:
@@ -80,7 +62,7 @@ def aggregate_for_request(
 ) -> pa.Table:
     """Suppressed counts: group_by columns, metric, numerator, denominator, rate, flags."""
     metrics, group_by = _validate(request)
-    where, params = _cohort_where(request)
+    where, params = cohort_where(request.request_id, request.cohort)
     populations = sorted({METRIC_BY_NAME[m].population for m in metrics})
     dims = ", ".join(f"{_value_sql(g)} AS g{i}" for i, g in enumerate(group_by))
     counts = ", ".join(

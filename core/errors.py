@@ -6,7 +6,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 
 class C2CError(Exception):
@@ -131,3 +133,15 @@ class InternalError(C2CError):
     """A fault of the service, not of its caller."""
 
     code = "internal_error"
+
+
+class IdentifierFound(InternalError):
+    """Something about to leave (an extract) or to be kept (``analytics.*``) looks like a
+    direct identifier. The service's fault, never the caller's: upstream code or data put it
+    there. ``findings`` (``core.identifiers.Finding``) carry counts, never values."""
+
+    code = "identifier_found"
+
+    def __init__(self, message: str, findings: Sequence[Any] = ()) -> None:
+        self.findings = list(findings)
+        super().__init__(message)

@@ -32,6 +32,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from core.catalog import STUDENT_YEAR, VARIABLE_BY_NAME
+from core.cohort import cohort_where
 from core.errors import (
     Conflict,
     Expired,
@@ -42,7 +43,7 @@ from core.errors import (
     NotFound,
 )
 from core.keys import KeyProvider, write_secret_file
-from core.requests import ApprovedRequest, CohortFilter, RequestKind
+from core.requests import ApprovedRequest, RequestKind
 from deidentify import generalise, scan
 from deidentify.package import (
     DEFAULT_CHUNK_SIZE,
@@ -208,28 +209,6 @@ def _check_variables(request: ApprovedRequest) -> list[str]:
     return variables
 
 
-def _cohort_sql(request: ApprovedRequest) -> tuple[str, dict[str, Any]]:
-    cohort: CohortFilter = request.cohort
-    clauses: list[str] = []
-    params: dict[str, Any] = {}
-    for column, values in (
-        ("academic_year", cohort.academic_years),
-        ("reporting_lea", cohort.reporting_leas),
-        ("grade_level", cohort.grade_levels),
-    ):
-        if values:
-            params[column] = list(values)
-            clauses.append(f"list_contains(${column}, {column})")
-    for number, (column, value) in enumerate(sorted(cohort.subgroup_equals.items())):
-        variable = VARIABLE_BY_NAME.get(column)
-        if variable is None or variable.role == "key":
-            raise _reject(request.request_id, "cohort.subgroup_equals", column,
-                          "not a catalog variable that can filter a cohort")
-        params[f"s{number}"] = value
-        clauses.append(f'"{column}" = $s{number}')
-    return (" AND ".join(clauses) or "TRUE"), params
-
-
 # -- build -------------------------------------------------------------------------------
 
 
@@ -325,7 +304,7 @@ def build_extract(
         raise Conflict(f"request {request.request_id} is {request.kind}: aggregate tables are "
                        "made by analytics and packaged with package_table")
     variables = _check_variables(request)
-    where, params = _cohort_sql(request)
+    where, params = cohort_where(request.request_id, request.cohort)
     quasi = generalise.quasi_identifiers_in(variables)
     outputs = [v for v in variables if v != "person_id"]
     wants_pseudonym = "person_id" in variables

@@ -2,7 +2,9 @@
 
 The extract builder only reads catalog variables, so a finding here means a bug or a bad input
 table upstream; the extract is refused (``IdentifierFound``, an ``InternalError``) rather than
-cleaned. Two kinds of evidence:
+cleaned. The rules (column names and value patterns) are ``core.identifiers``, shared with the
+analytics scanner; this module applies them to an extract's distinct values and adds the
+name-shape heuristic, which needs only the values. Evidence:
 
 - column names that name an identifier (``first_name``, ``dob``, ``ssid``, ``address``, ...);
 - values: SSIDs (10 digits), SSNs, full dates (ISO, US, CALPADS ``CCYYMMDD``), street
@@ -17,50 +19,28 @@ Findings carry counts, never the values themselves: the values would be the iden
 from __future__ import annotations
 
 import csv
-import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from core.errors import InternalError
-
-# Column names that name a direct identifier (matched on the lower-cased name).
-_NAME_HINTS: tuple[tuple[str, str], ...] = (
-    (
-        "name",
-        r"(^|_)(first|last|middle|given|family|sur|full|student|legal|preferred)_?names?($|_)",
-    ),
-    ("name", r"^(name|names)$"),
-    ("dob", r"(^|_)(dob|birth_?date|date_?of_?birth|birthday)($|_)"),
-    ("ssid", r"(^|_)(ssid|statewide_student_id)($|_)"),
-    ("ssn", r"(^|_)(ssn|social_security)"),
-    ("address", r"(^|_)(address|addr|street|zip|zipcode|zip_code|postal)"),
-    ("contact", r"(^|_)(phone|email|e_mail)($|_)"),
-    ("local_id", r"(^|_)local_(student_)?id($|_)|^(student|person)_id$"),
+from core.errors import IdentifierFound
+from core.identifiers import (
+    BY_COLUMN_NAME,
+    BY_COLUMN_TYPE,
+    BY_VALUES,
+    DOB,
+    NAME,
+    VALUE_RULES,
+    Finding,
+    column_name_kind,
+    require_clean,
 )
 
-# Value patterns (RE2 syntax, applied to the whole value after trimming). Any match flags.
-_VALUE_PATTERNS: tuple[tuple[str, str], ...] = (
-    ("ssid", r"^\d{10}$"),
-    ("ssn", r"^\d{3}-\d{2}-\d{4}$|^\d{9}$"),
-    ("dob", r"^(19|20)\d\d-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])([ T].*)?$"),
-    ("dob", r"^(0?[1-9]|1[0-2])/(0?[1-9]|[12]\d|3[01])/(\d\d|\d{4})$"),
-    ("dob", r"^(19|20)\d\d(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])$"),
-    (
-        "address",
-        r"(?i)^\d{1,6}\s+([a-z0-9.'-]+\s+){0,4}(st|street|ave|avenue|rd|road|blvd|boulevard|"
-        r"dr|drive|ln|lane|way|ct|court|pl|place|ter|terrace|hwy|highway|cir|circle|pkwy|"
-        r"parkway)\b",
-    ),
-    ("address", r"(?i)\bp\.?\s*o\.?\s*box\s+\d+"),
-    ("zip", r"^\d{5}(-\d{4})?$"),
-    ("contact", r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$"),
-    ("contact", r"^\(?\d{3}\)?[-. ]\d{3}[-. ]\d{4}$"),
-)
+__all__ = ["Finding", "IdentifierFound", "require_clean", "scan_column", "scan_columns",
+           "scan_table"]
 
 # One to four alphabetic tokens ("Maria", "GARCIA, MARIA", "Mary Ann O'Neil").
 _NAME_SHAPE = r"^[A-Za-z][A-Za-z'.-]{1,24}(,?\s[A-Za-z][A-Za-z'.-]{0,24}){0,3}$"
@@ -94,31 +74,6 @@ smith johnson williams brown jones miller davis wilson anderson thomas taylor mo
 jackson martin thompson harris clark lewis robinson walker young allen king wright
 scott green baker adams nelson hill campbell mitchell roberts carter phillips evans turner
 """
-
-
-class IdentifierFound(InternalError):
-    """An extract about to be packaged holds something that looks like a direct identifier."""
-
-    code = "identifier_found"
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One suspicious column; counts only, never values."""
-
-    column: str
-    kind: str  # name, ssid, ssn, dob, address, zip, contact, local_id
-    evidence: str  # "column name" or "values"
-    matches: int  # distinct values matching (0 for a column-name finding)
-    distinct: int  # distinct non-null values scanned
-
-    def describe(self) -> str:
-        if self.evidence == "column name":
-            return f"column {self.column!r}: its name suggests {self.kind}"
-        return (
-            f"column {self.column!r}: {self.matches} of {self.distinct} distinct values "
-            f"look like {self.kind}"
-        )
 
 
 @cache
@@ -167,35 +122,31 @@ def _name_finding(column: str, values: pa.Array) -> Finding | None:
     if (with_known >= _KNOWN_NAME_MIN and with_known >= _KNOWN_NAME_SHARE * distinct) or len(
         shaped
     ) >= _MANY_DISTINCT:
-        return Finding(column, "name", "values", max(with_known, len(shaped)), distinct)
+        return Finding(column, NAME, BY_VALUES, max(with_known, len(shaped)), distinct)
     return None
 
 
 def scan_column(column: str, array: pa.Array | pa.ChunkedArray) -> list[Finding]:
     """Findings for one column (name hints, then value patterns)."""
     findings: list[Finding] = []
-    lowered = column.lower()
-    for kind, pattern in _NAME_HINTS:
-        if re.search(pattern, lowered):
-            findings.append(Finding(column, kind, "column name", 0, 0))
-            break
+    kind = column_name_kind(column)
+    if kind is not None:
+        findings.append(Finding(column, kind, BY_COLUMN_NAME))
     if pa.types.is_date(array.type) or pa.types.is_timestamp(array.type):
         distinct = len(pc.unique(pc.drop_null(array)))
         if distinct:
-            findings.append(Finding(column, "dob", "values", distinct, distinct))
+            findings.append(Finding(column, DOB, BY_COLUMN_TYPE, distinct, distinct))
         return findings
     values = _string_values(array)
     if values is None or len(values) == 0:
         return findings
     is_integer = pa.types.is_integer(array.type)
-    for kind, pattern in _VALUE_PATTERNS:
-        if is_integer and kind not in ("ssid", "ssn"):
-            continue  # counts and years are integers; only id-length integers are suspect
-        matches = _count(values, pattern)
-        if is_integer and matches < 0.9 * len(values):
-            continue  # a few 9/10-digit totals in a column of numbers are not ids
+    for rule in VALUE_RULES:
+        if is_integer and not rule.numbers:
+            continue  # counts and years are integers; only id- and date-shaped ones are suspect
+        matches = _count(values, rule.pattern)
         if matches:
-            findings.append(Finding(column, kind, "values", matches, len(values)))
+            findings.append(Finding(column, rule.kind, BY_VALUES, matches, len(values)))
     if not is_integer:
         name = _name_finding(column, values)
         if name is not None:
@@ -220,10 +171,3 @@ def scan_table(table: pa.Table, *, skip: Iterable[str] = ()) -> list[Finding]:
     return scan_columns(
         {name: table.column(name) for name in table.column_names}, skip=skip
     )
-
-
-def require_clean(findings: list[Finding], what: str) -> None:
-    """Refuse to package ``what`` when the scanner found anything."""
-    if findings:
-        details = "; ".join(f.describe() for f in findings)
-        raise IdentifierFound(f"{what} refused: possible direct identifiers: {details}")

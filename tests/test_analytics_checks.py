@@ -28,7 +28,11 @@ def plant(con: duckdb.DuckDBPyConnection, column: str, dtype: str, value: object
 
 
 def rules(con: duckdb.DuckDBPyConnection) -> set[tuple[str, str]]:
-    return {(f.column, f.rule) for f in scan_for_identifiers(con)}
+    return {(f.column, f.kind) for f in scan_for_identifiers(con)}
+
+
+def evidence(con: duckdb.DuckDBPyConnection) -> set[tuple[str, str, str]]:
+    return {(f.column, f.kind, f.evidence) for f in scan_for_identifiers(con)}
 
 
 def test_clean_outcomes_pass(con: duckdb.DuckDBPyConnection) -> None:
@@ -39,10 +43,12 @@ def test_clean_outcomes_pass(con: duckdb.DuckDBPyConnection) -> None:
 
 @pytest.mark.parametrize(
     ("column", "rule"),
-    [("first_name", "column_name"), ("student_dob", "column_birth_date"),
-     ("birth_date", "column_birth_date"), ("ssid", "column_ssid"), ("ssn", "column_ssn"),
-     ("home_address", "column_address"), ("zip_code", "column_zip"),
-     ("local_student_id", "column_local_id"), ("ccgi_account_id", "column_local_id")],
+    [("first_name", "name"), ("student_dob", "dob"),
+     ("birth_date", "dob"), ("ssid", "ssid"), ("ssn", "ssn"),
+     ("home_address", "address"), ("zip_code", "zip"),
+     ("local_student_id", "local_id"), ("ccgi_account_id", "local_id"),
+     # flagged by the extract scanner before the rules were shared (issue 17)
+     ("email", "contact"), ("LastName", "name"), ("addr1", "address")],
 )
 def test_identifier_column_names_are_caught(
     con: duckdb.DuckDBPyConnection, column: str, rule: str
@@ -53,10 +59,14 @@ def test_identifier_column_names_are_caught(
 
 @pytest.mark.parametrize(
     ("dtype", "value", "rule"),
-    [("VARCHAR", "1000000001", "ssid_like"), ("BIGINT", 1234567890, "ssid_like"),
-     ("VARCHAR", "123-45-6789", "ssn_like"), ("VARCHAR", "20050304", "date_ccyymmdd"),
-     ("VARCHAR", "2005-03-04", "date_iso"), ("VARCHAR", "Nguyen", "value_staging_name"),
-     ("VARCHAR", " maria ", "value_staging_name")],
+    [("VARCHAR", "1000000001", "ssid"), ("BIGINT", 1234567890, "ssid"),
+     ("VARCHAR", "123-45-6789", "ssn"), ("VARCHAR", "20050304", "dob"),
+     ("VARCHAR", "2005-03-04", "dob"), ("VARCHAR", "Nguyen", "name"),
+     ("VARCHAR", " maria ", "name"),
+     # value rules the extract scanner had and this one lacked before issue 17
+     ("VARCHAR", "maria.g@example.com", "contact"), ("VARCHAR", "(916) 555-0142", "contact"),
+     ("VARCHAR", "4417 Mission Creek Blvd", "address"), ("VARCHAR", "PO Box 12", "address"),
+     ("VARCHAR", "95814", "zip"), ("VARCHAR", "3/17/2008", "dob")],
 )
 def test_identifier_values_are_caught(
     con: duckdb.DuckDBPyConnection, dtype: str, value: object, rule: str
@@ -69,12 +79,12 @@ def test_staging_ids_are_caught(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("INSERT INTO staging.college_students (college_code, student_id, last_name)"
                 " VALUES ('111', 'C00456789X', 'Ortiz')")
     plant(con, "notes", "VARCHAR", "c00456789x")
-    assert ("notes", "value_staging_id") in rules(con)
+    assert ("notes", "local_id", "staging values") in evidence(con)
 
 
 def test_full_date_columns_are_caught(con: duckdb.DuckDBPyConnection) -> None:
     plant(con, "exit_day", "DATE", "2023-06-09")
-    assert ("exit_day", "full_date_column") in rules(con)
+    assert ("exit_day", "dob", "column type") in evidence(con)
 
 
 def test_category_values_are_not_names(con: duckdb.DuckDBPyConnection) -> None:

@@ -168,6 +168,10 @@ def test_aggregate_request_validation(warehouse: duckdb.DuckDBPyConnection) -> N
         aggregate_for_request(warehouse, request(variables=["first_name"]))
     with pytest.raises(UserError, match="cannot group by"):
         aggregate_for_request(warehouse, request(group_by=["person_id"]))
+    # the cohort check shared with the extract builder (core.cohort) names the field
+    with pytest.raises(UserError, match="cohort.subgroup_equals"):
+        aggregate_for_request(
+            warehouse, request(cohort=CohortFilter(subgroup_equals={"person_id": "P1"})))
 
 
 def test_cli_publish_on_the_encrypted_warehouse(

@@ -61,6 +61,7 @@ PLANTS: dict[str, tuple[str, pa.Array]] = {
     "dob iso": ("when", pa.array(["2022-23"] * (N - 1) + ["2008-03-17"])),
     "dob us": ("when", pa.array(["x"] * (N - 1) + ["3/17/2008"])),
     "dob calpads": ("when", pa.array(["x"] * (N - 1) + ["20080317"])),
+    "dob calpads as integer": ("when", pa.array([20080317 + i for i in range(N)], pa.int64())),
     "dob date type": ("when", pa.array([dt.date(2008, 3, 17)] * N)),
     "address": ("where", pa.array(["x"] * (N - 1) + ["4417 Mission Creek Blvd"])),
     "po box": ("where", pa.array(["x"] * (N - 1) + ["PO Box 1234"])),
@@ -91,7 +92,9 @@ def test_planted_identifier_values_are_caught(plant: str) -> None:
 
 @pytest.mark.parametrize("column", ["first_name", "LastName", "student_name", "dob",
                                     "birth_date", "ssid", "ssn", "home_address", "zip_code",
-                                    "email", "person_id", "local_student_id"])
+                                    "email", "person_id", "local_student_id",
+                                    # flagged by the analytics scanner before issue 17
+                                    "city", "tin", "ccc_id", "ccgi_account_id"])
 def test_identifier_column_names_are_caught(column: str) -> None:
     table = _normal().append_column(column, pa.array(["*"] * N))
     assert [f.column for f in scan_table(table)] == [column]
