@@ -28,17 +28,25 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
+def get_read_session(request: Request) -> Iterator[Session]:
+    """A session for routes that only read (their audit entry is written apart): on SQLite it
+    takes no write lock, so a slow listing never stalls other callers."""
+    with request.app.state.read_sessions() as session:
+        yield session
+
+
 def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+ReadSessionDep = Annotated[Session, Depends(get_read_session)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
 def get_principal(
-    session: SessionDep,
+    session: ReadSessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
@@ -53,9 +61,9 @@ def principal_for(session: Session, token: str) -> Principal:
     except KeyRefused as refused:
         # A real key that no longer works is worth recording (a leaked, revoked key in use).
         session.rollback()
-        audit.append(session, actor=refused.user_name, role="-", action="auth.refused",
-                     target=f"key:{refused.key_id}", outcome=refused.code)
-        session.commit()
+        audit.append_committed(session, actor=refused.user_name, role="-",
+                               action="auth.refused", target=f"key:{refused.key_id}",
+                               outcome=refused.code)
         raise
     session.rollback()  # end the read transaction; routes open their own
     return principal
@@ -65,12 +73,13 @@ CurrentUser = Annotated[Principal, Depends(get_principal)]
 
 
 def require(role: Role) -> Callable[[Request, Session, Principal], Principal]:
-    def dependency(request: Request, session: SessionDep, principal: CurrentUser) -> Principal:
+    def dependency(request: Request, session: ReadSessionDep,
+                   principal: CurrentUser) -> Principal:
         if not principal.has(role):
-            audit.append(session, actor=principal.name, role=",".join(sorted(principal.roles)),
-                         action="authz.denied", target=f"{request.method} {request.url.path}",
-                         outcome=PermissionDenied.code)
-            session.commit()
+            audit.append_committed(
+                session, actor=principal.name, role=",".join(sorted(principal.roles)),
+                action="authz.denied", target=f"{request.method} {request.url.path}",
+                outcome=PermissionDenied.code)
             raise PermissionDenied(f"this route is for the {role.value} role; your key has "
                                    f"{', '.join(sorted(principal.roles))}")
         return principal

@@ -61,7 +61,7 @@ def _key_refusal(state: Any, authorization: str | None) -> str | None:
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return "send your API key as 'Authorization: Bearer <key>'"
-    with state.sessions() as session:
+    with state.read_sessions() as session:
         try:
             principal_for(session, token)
         except NotAuthenticated as refused:

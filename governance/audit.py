@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.errors import C2CError
+from governance.db import writer_of
 from governance.models import AuditEntry, AuditHead, utcnow
 
 GENESIS_HASH = "0" * 64
@@ -88,6 +89,23 @@ def append(
     return entry
 
 
+def append_committed(session: Session, **entry: Any) -> None:
+    """Append one entry and commit it, outside whatever ``session`` was doing.
+
+    A read-only session (``governance.db.read_engine``) writes its entry through the writing
+    engine in a transaction of its own, so the read never held the write lock.
+    """
+    writer = writer_of(session)
+    if writer is None:
+        append(session, **entry)
+        session.commit()
+        return
+    session.rollback()
+    with Session(writer) as own:
+        append(own, **entry)
+        own.commit()
+
+
 @contextmanager
 def audited(
     session: Session,
@@ -112,17 +130,15 @@ def audited(
     except C2CError as error:
         session.rollback()
         final_target = str(extra.pop("_target"))
-        append(session, actor=actor, role=role, action=action, target=final_target,
-               outcome=error.code, detail=extra)
-        session.commit()
+        append_committed(session, actor=actor, role=role, action=action, target=final_target,
+                         outcome=error.code, detail=extra)
         raise
     except BaseException:
         session.rollback()
         raise
     final_target = str(extra.pop("_target"))
-    append(session, actor=actor, role=role, action=action, target=final_target,
-           outcome="ok", detail=extra)
-    session.commit()
+    append_committed(session, actor=actor, role=role, action=action, target=final_target,
+                     outcome="ok", detail=extra)
 
 
 @dataclass(frozen=True)

@@ -140,3 +140,19 @@ def test_valid_org_codes_are_accepted(env: ApiEnv) -> None:  # noqa: F811
         response = env.client.put(f"/v1/admin/partners/{org_code}", headers=env.auth("admin"),
                                   json={"name": "Somewhere", "kind": kind})
         assert response.status_code == 200, response.text
+
+
+# --- 6: request inputs are bounded ---
+
+@pytest.mark.parametrize("cohort", [
+    {"academic_years": ["2022-23"] * 1000}, {"reporting_leas": ["1062166"] * 5000},
+    {"grade_levels": ["09"] * 100}, {"academic_years": ["x" * 1000]},
+    {"subgroup_equals": {f"v{i}": "x" for i in range(100)}}])
+def test_oversized_cohorts_are_refused(env: ApiEnv, cohort: dict) -> None:  # type: ignore[type-arg]  # noqa: F811
+    created = env.client.post("/v1/requests", json={**BODY, "cohort": cohort},
+                              headers=env.auth("researcher"))
+    assert created.status_code == 422, created.text[:300]
+    rid = env.client.post("/v1/requests", json=BODY, headers=env.auth("researcher")).json()["id"]
+    patched = env.client.patch(f"/v1/requests/{rid}", json={"cohort": cohort},
+                               headers=env.auth("researcher"))
+    assert patched.status_code == 422

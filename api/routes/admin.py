@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from api.deps import AdminUser, CurrentUser, SessionDep
+from api.deps import AdminUser, CurrentUser, ReadSessionDep, SessionDep
 from api.errors import COMMON_RESPONSES
 from api.schemas import (
     AgreementIn,
@@ -45,7 +45,7 @@ def me(caller: CurrentUser) -> Me:
 
 
 @router.get("/users", response_model=list[UserOut])
-def users(session: SessionDep, caller: AdminUser) -> list[UserOut]:
+def users(session: ReadSessionDep, caller: AdminUser) -> list[UserOut]:
     """All users."""
     with audited(session, actor=caller.name, role=ROLE, action="user.list"):
         out = [UserOut.of(u) for u in gu.list_users(session)]
@@ -87,7 +87,7 @@ def issue_key(user_id: UserId, session: SessionDep, caller: AdminUser) -> NewKey
 
 
 @router.get("/keys", response_model=list[KeyOut])
-def keys(session: SessionDep, caller: AdminUser,
+def keys(session: ReadSessionDep, caller: AdminUser,
          user_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None) -> list[KeyOut]:
     """API keys (ids and dates only; secrets are never stored)."""
     with audited(session, actor=caller.name, role=ROLE, action="key.list"):
@@ -109,7 +109,7 @@ def revoke_key(key_id: KeyId, session: SessionDep, caller: AdminUser) -> KeyOut:
 
 
 @router.get("/partners", response_model=list[Partner])
-def partners(session: SessionDep, caller: AdminUser) -> list[Partner]:
+def partners(session: ReadSessionDep, caller: AdminUser) -> list[Partner]:
     """The partner registry with each partner's current agreement."""
     with audited(session, actor=caller.name, role=ROLE, action="partner.list"):
         out = gp.list_partners(session)
@@ -155,7 +155,7 @@ def add_agreement(org_code: OrgCode, body: AgreementIn, session: SessionDep,
 
 
 @router.get("/audit", response_model=list[AuditEntryOut])
-def audit_entries(session: SessionDep, caller: AdminUser,
+def audit_entries(session: ReadSessionDep, caller: AdminUser,
                   limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                   offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> list[AuditEntryOut]:
     """The newest audit entries."""
@@ -167,7 +167,7 @@ def audit_entries(session: SessionDep, caller: AdminUser,
 
 
 @router.get("/audit/verify", response_model=AuditVerifyOut)
-def audit_verify(session: SessionDep, caller: AdminUser) -> AuditVerifyOut:
+def audit_verify(session: ReadSessionDep, caller: AdminUser) -> AuditVerifyOut:
     """Recompute the audit hash chain: reports any edited or deleted entry."""
     result = gaudit.verify(session)
     session.rollback()

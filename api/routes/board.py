@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from api.deps import BoardUser, SessionDep, SettingsDep
+from api.deps import BoardUser, ReadSessionDep, SessionDep, SettingsDep
 from api.errors import COMMON_RESPONSES
 from api.schemas import DecisionIn, RequestOut
 from governance import requests as gr
@@ -19,7 +19,7 @@ ROLE = "board"
 
 
 @router.get("", response_model=list[RequestOut])
-def submitted(session: SessionDep, caller: BoardUser) -> list[RequestOut]:
+def submitted(session: ReadSessionDep, caller: BoardUser) -> list[RequestOut]:
     """Requests waiting for a decision, oldest first."""
     with audited(session, actor=caller.name, role=ROLE, action="board.list"):
         out = [RequestOut.of(r, for_board=True) for r in gr.list_submitted(session)]
@@ -27,7 +27,7 @@ def submitted(session: SessionDep, caller: BoardUser) -> list[RequestOut]:
 
 
 @router.get("/{request_id}", response_model=RequestOut)
-def read(request_id: RequestId, session: SessionDep, caller: BoardUser) -> RequestOut:
+def read(request_id: RequestId, session: ReadSessionDep, caller: BoardUser) -> RequestOut:
     """A submitted (or already decided) request with its decisions so far."""
     with audited(session, actor=caller.name, role=ROLE, action="board.read",
                  target=f"request:{request_id}"):

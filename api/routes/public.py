@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
-from api.deps import SessionDep
+from api.deps import ReadSessionDep
 from api.schemas import Page
 from api.serving import ServingSnapshot, records
 from core.catalog import VARIABLES
@@ -145,7 +145,7 @@ def catalog() -> list[CatalogVariable]:
 
 
 @router.get("/v1/public/requests", response_model=Page[PublicLogEntry])
-def public_requests(session: SessionDep, limit: Limit = 100,
+def public_requests(session: ReadSessionDep, limit: Limit = 100,
                     offset: Offset = 0) -> Page[PublicLogEntry]:
     """The public request log: title, purpose, status and decision dates; no personal data."""
     total, entries = public_log(session, limit=limit, offset=offset)

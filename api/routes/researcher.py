@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import FileResponse
 
-from api.deps import ResearcherUser, SessionDep
+from api.deps import ReadSessionDep, ResearcherUser, SessionDep
 from api.errors import COMMON_RESPONSES
 from api.extracts import data_key_base64
 from api.schemas import ExtractKey, RequestOut
@@ -36,7 +36,7 @@ def create(body: gr.RequestInput, session: SessionDep, caller: ResearcherUser) -
 
 
 @router.get("", response_model=list[RequestOut])
-def list_own(session: SessionDep, caller: ResearcherUser) -> list[RequestOut]:
+def list_own(session: ReadSessionDep, caller: ResearcherUser) -> list[RequestOut]:
     """Your own requests."""
     with audited(session, actor=caller.name, role=ROLE, action="request.list"):
         out = [RequestOut.of(r) for r in gr.list_own_requests(session, caller.user_id)]
@@ -44,7 +44,7 @@ def list_own(session: SessionDep, caller: ResearcherUser) -> list[RequestOut]:
 
 
 @router.get("/{request_id}", response_model=RequestOut)
-def get(request_id: RequestId, session: SessionDep, caller: ResearcherUser) -> RequestOut:
+def get(request_id: RequestId, session: ReadSessionDep, caller: ResearcherUser) -> RequestOut:
     """One of your requests."""
     with audited(session, actor=caller.name, role=ROLE, action="request.read",
                  target=f"request:{request_id}"):
