@@ -32,12 +32,15 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _home(tmp_path: Path, partners_csv: Path) -> tuple[dict[str, str], str]:
+def _home(tmp_path: Path, partners_csv: Path,
+          database_url: str | None = None) -> tuple[dict[str, str], str]:
     home = tmp_path / "home"
     env = {**os.environ, "C2C_HOME": str(home), "PYTHONPATH": str(REPO),
            "C2C_DUCKDB_MEMORY_LIMIT": "500MB", "C2C_DUCKDB_THREADS": "1"}
     env.pop("C2C_DATABASE_URL", None)
-    settings = Settings(home=home)
+    if database_url:
+        env["C2C_DATABASE_URL"] = database_url
+    settings = Settings(home=home, database_url=database_url)
     create_master_key(settings.master_key_path)
     engine = make_engine(settings.governance_url)
     upgrade(engine)
