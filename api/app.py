@@ -15,6 +15,7 @@ from api.serving import ServingSnapshot
 from api.uploads import remove_stale_uploads
 from core.private_files import restrict_umask
 from core.settings import Settings
+from governance.anchor import anchor_for, session_info
 from governance.db import make_engine, read_engine, upgrade
 
 DESCRIPTION = """
@@ -48,8 +49,10 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="c2c-link API", version="1", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
-    app.state.sessions = sessionmaker(engine, expire_on_commit=False)
-    app.state.read_sessions = sessionmaker(read_engine(engine), expire_on_commit=False)
+    info = session_info(anchor_for(settings))  # every audit commit anchored outside the DB
+    app.state.sessions = sessionmaker(engine, expire_on_commit=False, info=info)
+    app.state.read_sessions = sessionmaker(read_engine(engine), expire_on_commit=False,
+                                           info=info)
     app.state.serving = serving
     errors.install(app)
     app.add_middleware(BodyGuard)

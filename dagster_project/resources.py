@@ -38,8 +38,11 @@ class C2CResource(dg.ConfigurableResource):  # type: ignore[misc]
 
     @contextmanager
     def governance(self) -> Iterator[Session]:
+        from governance.anchor import anchor_for, session_info
         from governance.db import session_factory
 
-        factory = session_factory(self.settings().governance_url)
+        settings = self.settings()
+        factory = session_factory(settings.governance_url,
+                                  info=session_info(anchor_for(settings)))
         with factory() as session:
             yield session

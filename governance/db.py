@@ -102,9 +102,12 @@ def upgrade(target: str | Engine, revision: str = "head") -> None:
             engine.dispose()
 
 
-def session_factory(url: str, *, migrate: bool = True) -> sessionmaker[Session]:
-    """Sessions on the store at ``url``; applies pending migrations first unless told not to."""
+def session_factory(url: str, *, migrate: bool = True,
+                    info: dict[str, Any] | None = None) -> sessionmaker[Session]:
+    """Sessions on the store at ``url``; applies pending migrations first unless told not to.
+
+    ``info`` is given to every session (``governance.anchor.session_info`` anchors audits)."""
     engine = make_engine(url)
     if migrate:
         upgrade(engine)
-    return sessionmaker(engine, expire_on_commit=False)
+    return sessionmaker(engine, expire_on_commit=False, info=info or {})
