@@ -57,6 +57,6 @@ def create_app(settings: Settings) -> FastAPI:
     errors.install(app)
     app.add_middleware(BodyGuard)
     for router in (public.router, admin.me_router, partner.router, researcher.router,
-                   board.router, admin.router):
+                   board.router, board.grants_router, admin.router):
         app.include_router(router)
     return app

@@ -156,3 +156,75 @@ def test_oversized_cohorts_are_refused(env: ApiEnv, cohort: dict) -> None:  # ty
     patched = env.client.patch(f"/v1/requests/{rid}", json={"cohort": cohort},
                                headers=env.auth("researcher"))
     assert patched.status_code == 422
+
+
+# --- 8: separation of duties: one admin cannot reach board quorum alone ---
+
+def _submitted(e: ApiEnv) -> str:
+    rid = e.client.post("/v1/requests", json=BODY, headers=e.auth("researcher")).json()["id"]
+    assert e.client.post(f"/v1/requests/{rid}/submit", headers=e.auth("researcher")).status_code \
+        == 200
+    return rid
+
+
+def _user_id(e: ApiEnv, name: str) -> int:
+    users = e.client.get("/v1/admin/users", headers=e.auth("admin")).json()
+    return int(next(u["id"] for u in users if u["name"] == name))
+
+
+def test_one_admin_cannot_make_or_impersonate_board_members(env: ApiEnv) -> None:  # noqa: F811
+    admin = env.auth("admin")
+    # the attack of the issue: create board users, or mint keys for existing ones
+    created = env.client.post("/v1/admin/users", headers=admin,
+                              json={"name": "sock1", "roles": ["board"]})
+    assert created.status_code == 403, created.text
+    minted = env.client.post(f"/v1/admin/users/{_user_id(env, 'board')}/keys", headers=admin)
+    assert minted.status_code == 403, minted.text
+    # a board grant requested by this admin cannot be approved by the same admin
+    plain = env.client.post("/v1/admin/users", headers=admin,
+                            json={"name": "newcomer", "roles": ["researcher"]}).json()
+    asked = env.client.post(f"/v1/admin/users/{plain['user']['id']}/board-grants",
+                            headers=admin, json={"kind": "role"})
+    assert asked.status_code == 201, asked.text
+    grant = asked.json()["grant_id"]
+    alone = env.client.post(f"/v1/admin/board-grants/{grant}/approve", headers=admin)
+    assert alone.status_code == 403
+    rid = _submitted(env)
+    vote = env.client.post(f"/v1/board/requests/{rid}/decisions",
+                           headers={"Authorization": f"Bearer {plain['key']['token']}"},
+                           json={"decision": "approve", "reason": "sock puppet"})
+    assert vote.status_code == 403  # still not a board member
+    # the board sees the pending grant and who asked
+    seen = env.client.get("/v1/board/grants", headers=env.auth("board")).json()
+    assert seen[0]["user_name"] == "newcomer" and seen[0]["approved_by"] is None
+    assert seen[0]["requested_by"] == "admin"
+
+
+def test_second_admin_approves_a_grant_and_the_requester_holds_no_board_key(
+    env: ApiEnv  # noqa: F811
+) -> None:
+    admin = env.auth("admin")
+    with env.sessions.begin() as s:
+        from governance.users import create_user, issue_key
+
+        second = issue_key(s, create_user(s, "admin_2", ["admin"]).id).token
+    plain = env.client.post("/v1/admin/users", headers=admin,
+                            json={"name": "newcomer", "roles": ["researcher"]}).json()
+    grant = env.client.post(f"/v1/admin/users/{plain['user']['id']}/board-grants",
+                            headers=admin, json={"kind": "role"}).json()["grant_id"]
+    approved = env.client.post(f"/v1/admin/board-grants/{grant}/approve",
+                               headers={"Authorization": f"Bearer {second}"})
+    assert approved.status_code == 201, approved.text
+    again = env.client.post(f"/v1/admin/board-grants/{grant}/approve",
+                            headers={"Authorization": f"Bearer {second}"})
+    assert again.status_code == 409
+    # the key the first admin saw at creation no longer works; the approver's key does
+    old = env.client.get("/v1/me", headers={"Authorization": f"Bearer {plain['key']['token']}"})
+    assert old.status_code == 401
+    member = {"Authorization": f"Bearer {approved.json()['token']}"}
+    assert "board" in env.client.get("/v1/me", headers=member).json()["roles"]
+    # the member rotates their own key
+    own = env.client.post("/v1/me/keys", headers=member)
+    assert own.status_code == 201
+    seen = env.client.get("/v1/board/grants", headers=env.auth("board")).json()
+    assert seen[0]["approved_by"] == "admin_2"

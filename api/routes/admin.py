@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
 
 from api.deps import AdminUser, CurrentUser, ReadSessionDep, SessionDep
 from api.errors import COMMON_RESPONSES
@@ -21,9 +25,10 @@ from api.schemas import (
     UserOut,
     UserPatch,
 )
-from core.errors import UserError
+from core.errors import C2CError, UserError
 from core.partners import Partner, org_code_problem
 from governance import audit as gaudit
+from governance import board_grants as gb
 from governance import partners as gp
 from governance import users as gu
 from governance.audit import audited
@@ -56,6 +61,7 @@ def users(session: ReadSessionDep, caller: AdminUser) -> list[UserOut]:
 def create_user(body: UserIn, session: SessionDep, caller: AdminUser) -> UserCreated:
     """Create a user and its first API key (the key is shown in this response only)."""
     with audited(session, actor=caller.name, role=ROLE, action="user.create") as audit:
+        gb.ensure_no_board_role([r.value for r in body.roles])
         user = gu.create_user(session, body.name, body.roles, body.org_code)
         key = gu.issue_key(session, user.id, label="initial")
         audit["_target"] = f"user:{user.id}"
@@ -80,10 +86,67 @@ def issue_key(user_id: UserId, session: SessionDep, caller: AdminUser) -> NewKey
     """Issue another API key for a user (shown in this response only)."""
     with audited(session, actor=caller.name, role=ROLE, action="key.issue",
                  target=f"user:{user_id}") as audit:
+        gb.ensure_not_board_member(session, user_id)
         key = gu.issue_key(session, user_id, label=f"issued by {caller.name}")
         audit["key_id"] = key.key_id
         out = NewKey(key_id=key.key_id, user_id=user_id, token=key.token)
     return out
+
+
+class GrantIn(BaseModel):
+    kind: gb.GrantKind
+
+
+class GrantRequested(BaseModel):
+    grant_id: int
+
+
+@router.post("/users/{user_id}/board-grants", status_code=201, response_model=GrantRequested)
+def request_board_grant(user_id: UserId, body: GrantIn, session: SessionDep,
+                        caller: AdminUser) -> GrantRequested:
+    """Ask for a board grant: ``role`` makes the user a board member, ``key`` gets a board
+    member a new key. Another admin must approve it; the board sees both."""
+    with refusals_audited(session, caller.name, gb.REQUEST, f"user:{user_id}"):
+        grant_id = gb.request_grant(session, caller.name, user_id, body.kind)
+        session.commit()
+    return GrantRequested(grant_id=grant_id)
+
+
+@router.post("/board-grants/{grant_id}/approve", status_code=201, response_model=NewKey)
+def approve_board_grant(grant_id: Annotated[int, Path(ge=1, le=2**62)], session: SessionDep,
+                        caller: AdminUser) -> NewKey:
+    """Approve another admin's board grant. The member's earlier keys are revoked and the new
+    key is shown to you once, to hand to the member."""
+    with refusals_audited(session, caller.name, gb.APPROVE, f"grant:{grant_id}"):
+        issued = gb.approve_grant(session, caller.name, grant_id)
+        user_id = int(next(k.user_id for k in gu.list_keys(session)
+                           if k.key_id == issued.key_id))
+        session.commit()
+    return NewKey(key_id=issued.key_id, user_id=user_id, token=issued.token)
+
+
+@me_router.post("/v1/me/keys", status_code=201, response_model=NewKey)
+def rotate_own_key(session: SessionDep, caller: CurrentUser) -> NewKey:
+    """Issue yourself a new API key (then revoke the old one with your admin, or keep both)."""
+    with audited(session, actor=caller.name, role="self", action="key.issue.self",
+                 target=f"user:{caller.user_id}") as audit:
+        key = gu.issue_key(session, caller.user_id, label="issued by the user")
+        audit["key_id"] = key.key_id
+        out = NewKey(key_id=key.key_id, user_id=caller.user_id, token=key.token)
+    return out
+
+
+@contextmanager
+def refusals_audited(session: Session, actor: str, action: str,
+                     target: str) -> Iterator[None]:
+    """For routes whose library call writes its own audit entry: record refusals only."""
+    try:
+        yield
+    except C2CError as error:
+        session.rollback()
+        gaudit.append_committed(session, actor=actor, role=ROLE, action=action, target=target,
+                                outcome=error.code)
+        raise
 
 
 @router.get("/keys", response_model=list[KeyOut])

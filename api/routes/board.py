@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path
+from pydantic import BaseModel
 
 from api.deps import BoardUser, ReadSessionDep, SessionDep, SettingsDep
 from api.errors import COMMON_RESPONSES
 from api.schemas import DecisionIn, RequestOut
+from governance import board_grants as gb
 from governance import requests as gr
 from governance.audit import audited
 
@@ -46,4 +48,27 @@ def decide(request_id: RequestId, body: DecisionIn, session: SessionDep, setting
                             default_days=settings.extract_default_days)
         audit["status"] = request.status
         out = RequestOut.of(request, for_board=True)
+    return out
+
+
+grants_router = APIRouter(prefix="/v1/board/grants", tags=["board"], responses=COMMON_RESPONSES)
+
+
+class GrantOut(BaseModel):
+    id: int
+    kind: str
+    user_id: int
+    user_name: str
+    requested_by: str
+    requested_at: str
+    approved_by: str | None
+    approved_at: str | None
+
+
+@grants_router.get("", response_model=list[GrantOut])
+def grants(session: ReadSessionDep, caller: BoardUser) -> list[GrantOut]:
+    """Every request to make someone a board member or give a board member a new key, who
+    asked and which second admin approved: the board sees who joins it."""
+    with audited(session, actor=caller.name, role=ROLE, action="board.grants"):
+        out = [GrantOut(**vars(g)) for g in gb.list_grants(session)]
     return out
