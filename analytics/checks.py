@@ -32,6 +32,7 @@ from core.identifiers import (
     Finding,
     column_name_kind,
 )
+from core.protection import MIN_CELL
 
 __all__ = ["CheckResult", "Finding", "no_identifiers", "scan_for_identifiers",
            "suppression_applied"]
@@ -150,7 +151,8 @@ def suppression_applied(serving_path: Path) -> CheckResult:
     con = duckdb.connect(str(serving_path), read_only=True)
     try:
         info = con.execute("SELECT min_cell FROM snapshot_info").fetchone()
-        min_cell = int(info[0]) if info else 11
+        # a snapshot without its info row is checked against the policy's threshold
+        min_cell = int(info[0]) if info else MIN_CELL
         bad_rows = con.execute(
             """SELECT count(*) FROM published_aggregates WHERE
                (NOT suppressed AND (numerator IS NULL OR denominator IS NULL

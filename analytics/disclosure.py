@@ -34,6 +34,7 @@ from scipy.optimize import linprog
 
 from analytics.metrics import ALL, METRIC_BY_NAME, STATE
 from core.errors import InternalError
+from core.protection import MIN_CELL
 
 Key = Any  # a hashable cell key, e.g. (reporting_lea, subgroup, subgroup_value)
 MIN_RANGE = 1.0  # a hidden count must have at least this much room between its LP bounds
@@ -415,7 +416,65 @@ def table_relations(keys: Collection[tuple[str, str, str]]) -> list[Relation]:
     return relations
 
 
-def suppress(cells: Sequence[Cell], min_cell: int = 11) -> list[Cell]:
+@dataclass(frozen=True)
+class Shown:
+    """What one cell of a rate table publishes after suppression (None = hidden)."""
+
+    numerator: int | None
+    denominator: int | None
+    rate: float | None
+    suppressed: bool
+    reason: str | None
+
+
+def suppress_rate_tables(
+    denominators: Mapping[str, Mapping[Key, int]],
+    numerators: Mapping[str, tuple[str, Mapping[Key, int]]],
+    relations_for: Callable[[Collection[Key]], Sequence[Relation]],
+    min_cell: int,
+) -> dict[str, dict[Key, Shown]]:
+    """The suppression routine (module docstring) for a family of rate tables.
+
+    ``denominators``: true counts per population; ``numerators``: per metric, its population
+    and true counts. ``relations_for(keys)`` gives the sum relations among a table's keys.
+    Denominators are protected once per population (shared by its metrics), then each
+    metric's numerators jointly with complements and denominators. Returns, per metric and
+    key, what is published. Used by ``suppress`` (the serving snapshot) and by
+    ``analytics.requests`` (request tables), so both follow one rule.
+    """
+    hidden_d: dict[str, set[Key]] = {}
+    for population, d_values in denominators.items():
+        primary = {k for k, v in d_values.items() if v < min_cell}
+        hidden_d[population] = protect(d_values, relations_for(d_values.keys()), primary)
+    shown: dict[str, dict[Key, Shown]] = {}
+    for metric, (population, n_values) in numerators.items():
+        d_values = denominators[population]
+        d_hidden = hidden_d[population]
+        n_hidden = protect_rates(
+            n_values, d_values, relations_for(n_values.keys()), d_hidden, min_cell
+        )
+        shown[metric] = {
+            k: _shown(n, d_values[k], k in n_hidden, k in d_hidden, min_cell)
+            for k, n in n_values.items()
+        }
+    return shown
+
+
+def _shown(n: int, d: int, n_hidden: bool, d_hidden: bool, min_cell: int) -> Shown:
+    if not n_hidden:
+        return Shown(n, d, round(n / d, 4) if d else None, False, None)
+    if d_hidden:
+        reason = REASON_DENOMINATOR if d < min_cell else REASON_COMPLEMENTARY
+    elif n < min_cell:
+        reason = REASON_NUMERATOR
+    elif d - n < min_cell:
+        reason = REASON_COMPLEMENT
+    else:
+        reason = REASON_COMPLEMENTARY
+    return Shown(None, None if d_hidden else d, None, True, reason)
+
+
+def suppress(cells: Sequence[Cell], min_cell: int = MIN_CELL) -> list[Cell]:
     """Apply primary and complementary suppression to published cells (see module docstring).
 
     ``cells`` hold true counts for every (year, LEA incl. STATE, subgroup value incl. all,
@@ -427,51 +486,31 @@ def suppress(cells: Sequence[Cell], min_cell: int = 11) -> list[Cell]:
         if not 0 <= c.numerator <= c.denominator:
             raise InternalError(f"numerator outside [0, denominator] in {c}")
 
-    # 1. denominators, once per (year, population)
-    denominators: dict[tuple[str, str], dict[Key, int]] = defaultdict(dict)
+    # denominators once per (year, population); numerators per (year, metric)
+    by_year: dict[str, dict[str, dict[Key, int]]] = defaultdict(lambda: defaultdict(dict))
     for c in cells:
-        table = denominators[(c.academic_year, c.population_name)]
+        table = by_year[c.academic_year][c.population_name]
         previous = table.setdefault(c.table_key, c.denominator or 0)
         if previous != c.denominator:
             raise InternalError(f"metrics of one population disagree on a denominator: {c}")
-    hidden_d: dict[tuple[str, str], set[Key]] = {}
-    for name, d_values in denominators.items():
-        primary = {k for k, v in d_values.items() if v < min_cell}
-        hidden_d[name] = protect(d_values, table_relations(d_values.keys()), primary)
-
-    # 2. numerators, per (year, metric), audited with complements and denominators
     by_table: dict[tuple[str, str], list[Cell]] = defaultdict(list)
     for c in cells:
         by_table[(c.academic_year, c.metric)].append(c)
     out: list[Cell] = []
-    for (year, _metric), table_cells in sorted(by_table.items()):
-        population = table_cells[0].population_name
-        d_hidden = hidden_d[(year, population)]
-        n_values: dict[Key, int] = {c.table_key: c.numerator or 0 for c in table_cells}
-        n_hidden = protect_rates(
-            n_values, denominators[(year, population)], table_relations(n_values.keys()),
-            d_hidden, min_cell,
-        )
-        for c in table_cells:
-            out.append(_mark(c, c.table_key in n_hidden, c.table_key in d_hidden, min_cell))
+    for year, denominators in sorted(by_year.items()):
+        tables = sorted((m, cs) for (y, m), cs in by_table.items() if y == year)
+        numerators = {
+            metric: (cs[0].population_name, {c.table_key: c.numerator or 0 for c in cs})
+            for metric, cs in tables
+        }
+        shown = suppress_rate_tables(denominators, numerators, table_relations, min_cell)
+        for metric, cs in tables:
+            for c in cs:
+                s = shown[metric][c.table_key]
+                out.append(replace(c, numerator=s.numerator, denominator=s.denominator,
+                                   rate=s.rate, suppressed=s.suppressed,
+                                   suppression_reason=s.reason))
     return out
-
-
-def _mark(c: Cell, n_hidden: bool, d_hidden: bool, min_cell: int) -> Cell:
-    n, d = c.numerator or 0, c.denominator or 0
-    if not n_hidden:
-        return replace(c, rate=round(n / d, 4) if d else None, suppressed=False,
-                       suppression_reason=None)
-    if d_hidden:
-        reason = REASON_DENOMINATOR if d < min_cell else REASON_COMPLEMENTARY
-    elif n < min_cell:
-        reason = REASON_NUMERATOR
-    elif d - n < min_cell:
-        reason = REASON_COMPLEMENT
-    else:
-        reason = REASON_COMPLEMENTARY
-    return replace(c, numerator=None, denominator=None if d_hidden else c.denominator,
-                   rate=None, suppressed=True, suppression_reason=reason)
 
 
 def audit_published(

@@ -20,7 +20,7 @@ from analytics.aggregates import compute_cells
 from analytics.disclosure import Cell, suppress
 from analytics.metrics import ALL, STATE, metric_descriptions
 from core import catalog, tables
-from core.errors import InternalError
+from core.protection import MIN_CELL, require_min_cell
 
 SNAPSHOT_DDL: tuple[str, ...] = (
     """CREATE TABLE published_aggregates (
@@ -60,7 +60,7 @@ def publish(
     con: duckdb.DuckDBPyConnection,
     serving_path: Path,
     *,
-    min_cell: int = 11,
+    min_cell: int = MIN_CELL,
     run_id: str | None = None,
 ) -> PublishSummary:
     """Suppress the aggregates of ``analytics.student_year`` and swap in a new snapshot.
@@ -68,8 +68,7 @@ def publish(
     Also keeps the published cells in ``analytics.aggregates`` (what was released, for audit).
     """
     started = time.perf_counter()
-    if min_cell < 1:
-        raise InternalError("min_cell must be at least 1")
+    require_min_cell(min_cell)
     run_id = run_id or f"pub-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
     cells = suppress(compute_cells(con), min_cell=min_cell)
     rows = _rows(cells, run_id)

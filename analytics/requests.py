@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import duckdb
 import pyarrow as pa
 
-from analytics.disclosure import Key, Relation, protect, protect_rates
+from analytics.disclosure import Relation, suppress_rate_tables
 from analytics.metrics import (
     ALL,
     BOOLEAN_VALUES,
@@ -25,6 +25,7 @@ from analytics.metrics import (
 from core import catalog
 from core.cohort import cohort_where
 from core.errors import Conflict, UserError
+from core.protection import MIN_CELL
 from core.requests import ApprovedRequest, RequestKind
 
 MAX_GROUP_BY = 4
@@ -58,7 +59,7 @@ def _validate(request: ApprovedRequest) -> tuple[list[str], list[str]]:
 
 
 def aggregate_for_request(
-    con: duckdb.DuckDBPyConnection, request: ApprovedRequest, min_cell: int = 11
+    con: duckdb.DuckDBPyConnection, request: ApprovedRequest, min_cell: int = MIN_CELL
 ) -> pa.Table:
     """Suppressed counts: group_by columns, metric, numerator, denominator, rate, flags."""
     metrics, group_by = _validate(request)
@@ -107,36 +108,33 @@ def aggregate_for_request(
     keys = sorted(totals)
     relations = _relations(keys, domains)
 
-    d_hidden: dict[str, set[Key]] = {}
-    for p_index, population in enumerate(populations):
-        d_table = {key: totals[key][p_index] for key in keys}
-        d_primary = {key for key, v in d_table.items() if v < min_cell}
-        d_hidden[population] = protect(d_table, relations, d_primary)
+    # the one suppression routine, as for the serving snapshot; every table shares the keys
+    denominators = {
+        population: {key: totals[key][p_index] for key in keys}
+        for p_index, population in enumerate(populations)
+    }
+    numerators = {
+        metric: (METRIC_BY_NAME[metric].population,
+                 {key: totals[key][len(populations) + m_index] for key in keys})
+        for m_index, metric in enumerate(metrics)
+    }
+    shown = suppress_rate_tables(denominators, numerators, lambda _: relations, min_cell)
 
     columns: dict[str, list[object]] = {g: [] for g in group_by}
     for name in ("metric", "numerator", "denominator", "rate", "suppressed",
                  "suppression_reason"):
         columns[name] = []
-    for m_index, metric in enumerate(metrics):
-        population = METRIC_BY_NAME[metric].population
-        p_index = populations.index(population)
-        n_values = {key: totals[key][len(populations) + m_index] for key in keys}
-        d_values = {key: totals[key][p_index] for key in keys}
-        hidden_d = d_hidden[population]
-        hidden_n = protect_rates(n_values, d_values, relations, hidden_d, min_cell)
+    for metric in metrics:
         for key in keys:
             for g, v in zip(group_by, key, strict=True):
                 columns[g].append(v)
-            n, d = n_values[key], d_values[key]
-            shown_n = key not in hidden_n
+            cell = shown[metric][key]
             columns["metric"].append(metric)
-            columns["numerator"].append(n if shown_n else None)
-            columns["denominator"].append(None if key in hidden_d else d)
-            columns["rate"].append(round(n / d, 4) if shown_n and d else None)
-            columns["suppressed"].append(not shown_n)
-            columns["suppression_reason"].append(
-                None if shown_n else _reason(n, d, key in hidden_d, min_cell)
-            )
+            columns["numerator"].append(cell.numerator)
+            columns["denominator"].append(cell.denominator)
+            columns["rate"].append(cell.rate)
+            columns["suppressed"].append(cell.suppressed)
+            columns["suppression_reason"].append(cell.reason)
     schema = pa.schema(
         [(g, pa.string()) for g in group_by]
         + [("metric", pa.string()), ("numerator", pa.int64()), ("denominator", pa.int64()),
@@ -144,16 +142,6 @@ def aggregate_for_request(
            ("suppression_reason", pa.string())]
     )
     return pa.table(columns, schema=schema)
-
-
-def _reason(n: int, d: int, d_hidden: bool, min_cell: int) -> str:
-    if d_hidden:
-        return "denominator_below_min" if d < min_cell else "complementary"
-    if n < min_cell:
-        return "numerator_below_min"
-    if d - n < min_cell:
-        return "complement_below_min"
-    return "complementary"
 
 
 def _relations(keys: Sequence[tuple[str, ...]], domains: list[list[str]]) -> list[Relation]:

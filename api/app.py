@@ -9,14 +9,16 @@ from fastapi import FastAPI
 from sqlalchemy.orm import sessionmaker
 
 from api import errors
+from api.deps import Services
 from api.limits import BodyGuard
 from api.routes import admin, board, partner, public, researcher
 from api.serving import ServingSnapshot
 from api.uploads import remove_stale_uploads
+from core.keys import KeyProvider
 from core.private_files import restrict_umask
 from core.settings import Settings
 from governance.anchor import anchor_for, session_info
-from governance.db import make_engine, read_engine, upgrade
+from governance.db import make_engine, read_engine, require_current
 
 DESCRIPTION = """
 Governed access to the c2c-link cradle-to-career data system.
@@ -33,13 +35,29 @@ Authenticate with `Authorization: Bearer <api key>`. Errors are
 
 
 def create_app(settings: Settings) -> FastAPI:
-    """Build the app for ``settings``: migrates the governance store, opens nothing else yet."""
-    restrict_umask()
+    """Build the app for ``settings``; opens nothing but the governance store's engine.
+
+    Does not migrate: a store behind this version stops start-up with ``SchemaOutOfDate``
+    naming ``c2c migrate`` (the explicit step the demo and CI run).
+    """
+    restrict_umask()  # every file this process creates is owner-only
     engine = make_engine(settings.governance_url)
-    upgrade(engine)
+    try:
+        require_current(engine)
+    except BaseException:
+        engine.dispose()
+        raise
     # Plaintext partner files left by a process killed mid-upload go before anything else.
     remove_stale_uploads(settings.tmp_dir / "uploads")
     serving = ServingSnapshot(settings.serving_path)
+    info = session_info(anchor_for(settings))  # every audit commit anchored outside the DB
+    services = Services(
+        settings=settings,
+        sessions=sessionmaker(engine, expire_on_commit=False, info=info),
+        serving=serving,
+        keys=KeyProvider(settings.master_key_path, settings.keyring_path),
+        read_sessions=sessionmaker(read_engine(engine), expire_on_commit=False, info=info),
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -48,12 +66,7 @@ def create_app(settings: Settings) -> FastAPI:
         engine.dispose()
 
     app = FastAPI(title="c2c-link API", version="1", description=DESCRIPTION, lifespan=lifespan)
-    app.state.settings = settings
-    info = session_info(anchor_for(settings))  # every audit commit anchored outside the DB
-    app.state.sessions = sessionmaker(engine, expire_on_commit=False, info=info)
-    app.state.read_sessions = sessionmaker(read_engine(engine), expire_on_commit=False,
-                                           info=info)
-    app.state.serving = serving
+    app.state.services = services  # read only by api.deps.get_services
     errors.install(app)
     app.add_middleware(BodyGuard)
     for router in (public.router, admin.me_router, partner.router, researcher.router,

@@ -1,4 +1,10 @@
-"""Request-scoped dependencies: the store session, the caller, role checks.
+"""Dependencies: the services built once per process, the store session, the caller, roles.
+
+``create_app`` builds one ``Services`` from ``Settings`` (engine, session factory, serving
+snapshot, key provider); routes receive each part through ``Depends`` (``SettingsDep``,
+``ServingDep``, ``SessionsDep``, ``KeysDep``), never from ``request.app.state``, so a test can
+swap any of them with ``app.dependency_overrides``. ``get_services`` is the one function that
+reads the application state.
 
 A route's signature reads as its policy: ``caller: ResearcherUser`` means "needs a valid key of
 a user holding the researcher role". 401 = no usable key; 403 = a valid key without the role.
@@ -7,13 +13,16 @@ a user holding the researcher role". 401 = no usable key; 403 = a valid key with
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from api.serving import ServingSnapshot
 from core.errors import NotAuthenticated, PermissionDenied
+from core.keys import KeyProvider
 from core.settings import Settings
 from governance import audit
 from governance.users import KeyRefused, Principal, Role, authenticate
@@ -23,26 +32,68 @@ bearer = HTTPBearer(
 )
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    with request.app.state.sessions() as session:
+@dataclass(frozen=True)
+class Services:
+    """What the API uses, built once per process from ``Settings`` by ``create_app``."""
+
+    settings: Settings
+    sessions: sessionmaker[Session]
+    serving: ServingSnapshot
+    keys: KeyProvider
+    # Sessions for routes that only read: on SQLite they begin DEFERRED and take no write
+    # lock (governance.db.read_engine); their audit entry is written in its own transaction.
+    read_sessions: sessionmaker[Session]
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def get_settings(services: ServicesDep) -> Settings:
+    return services.settings
+
+
+def get_sessions(services: ServicesDep) -> sessionmaker[Session]:
+    return services.sessions
+
+
+def get_serving(services: ServicesDep) -> ServingSnapshot:
+    return services.serving
+
+
+def get_keys(services: ServicesDep) -> KeyProvider:
+    return services.keys
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+def get_read_sessions(services: ServicesDep) -> sessionmaker[Session]:
+    return services.read_sessions
+
+
+SessionsDep = Annotated[sessionmaker[Session], Depends(get_sessions)]
+ReadSessionsDep = Annotated[sessionmaker[Session], Depends(get_read_sessions)]
+ServingDep = Annotated[ServingSnapshot, Depends(get_serving)]
+KeysDep = Annotated[KeyProvider, Depends(get_keys)]
+
+
+def get_session(sessions: SessionsDep) -> Iterator[Session]:
+    with sessions() as session:
         yield session
 
 
-def get_read_session(request: Request) -> Iterator[Session]:
-    """A session for routes that only read (their audit entry is written apart): on SQLite it
-    takes no write lock, so a slow listing never stalls other callers."""
-    with request.app.state.read_sessions() as session:
+def get_read_session(sessions: ReadSessionsDep) -> Iterator[Session]:
+    """A session for routes that only read: it never holds SQLite's write lock, so a slow
+    listing does not stall other callers."""
+    with sessions() as session:
         yield session
-
-
-def get_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
 ReadSessionDep = Annotated[Session, Depends(get_read_session)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
 def get_principal(

@@ -23,9 +23,7 @@ from core.errors import (
     Expired,
     Held,
     InputRejected,
-    IntegrityError_,
     InternalError,
-    KeyError_,
     NotAuthenticated,
     NotFound,
     PermissionDenied,
@@ -60,11 +58,17 @@ STATUS: dict[type[C2CError], int] = {
     InputRejected: 422,
     UserError: 422,
     Busy: 503,
-    # Key and integrity problems inside the service are not the caller's to fix.
-    KeyError_: 500,
-    IntegrityError_: 500,
+    # Key, integrity, settings and identifier problems inside the service are not the
+    # caller's to fix: every InternalError is a 500.
     InternalError: 500,
     C2CError: 500,
+}
+
+# A 5xx body never carries str(error): it can name a keyring path, a file or a setting. The
+# message goes to the operator's log; the caller gets what to do.
+GENERIC_5XX: dict[int, str] = {
+    503: "the service is busy; retry in a minute",
+    500: "the service failed; the operator has been told",
 }
 
 
@@ -111,14 +115,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(C2CError)
     async def _service_error(_: Request, error: C2CError) -> JSONResponse:
         status = status_for(error)
-        if status >= 500 and not isinstance(error, Busy):
-            # The service's own fault (disk full, keys, integrity): the detail goes to the
-            # operator's log; the caller learns only that it was not their input.
+        if status >= 500:
             log.error("service error %s: %s", error.code, error)
-            message = ("the service cannot open its keys; the operator has been told"
-                       if isinstance(error, KeyError_) else
-                       "the service failed (not your input); the operator has been told, "
-                       "try again later")
+            message = GENERIC_5XX.get(status, GENERIC_5XX[500])
         else:
             message = str(error)
         return error_response(status, error.code, message)

@@ -7,13 +7,12 @@ upload answers 503 (retry later) instead of waiting.
 
 from __future__ import annotations
 
-from typing import Any
-
 import duckdb
+from sqlalchemy.orm import Session, sessionmaker
 
 from api.schemas import SubmissionOut, UploadResult
 from api.uploads import Upload
-from core.keys import KeyProvider
+from core.keys import RAW_STORE_PURPOSE, KeyProvider
 from core.settings import Settings
 from core.warehouse import open_warehouse as core_open_warehouse
 from governance import submissions as gs
@@ -34,15 +33,14 @@ def worst(statuses: list[str]) -> str:
     return max(statuses, key=lambda s: SEVERITY.get(s, 2)) if statuses else "rejected"
 
 
-def ingest_upload(state: Any, caller: Principal, upload: Upload) -> UploadResult:
+def ingest_upload(settings: Settings, sessions: sessionmaker[Session], keys: KeyProvider,
+                  caller: Principal, upload: Upload) -> UploadResult:
     """Ingest every received file as ``c2c ingest`` would, then record and audit the receipts."""
-    settings: Settings = state.settings
     org = caller.org_code or ""
-    with state.sessions() as session:
+    with sessions() as session:
         partners = list_partners(session)
         session.rollback()
-        keys = KeyProvider(settings.master_key_path, settings.keyring_path)
-        raw_key = keys.derive("raw-store")
+        raw_key = keys.derive(RAW_STORE_PURPOSE)
         results: list[tuple[str, int, str, list[Receipt]]] = []
         with audited(session, actor=caller.name, role="partner", action="upload",
                      target=f"partner:{org}") as audit:

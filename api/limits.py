@@ -40,12 +40,12 @@ class BodyGuard:
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1")
                    for k, v in scope.get("headers", [])}
-        state = scope["app"].state
-        refusal = await run_in_threadpool(_key_refusal, state, headers.get("authorization"))
+        services = scope["app"].state.services
+        refusal = await run_in_threadpool(_key_refusal, services, headers.get("authorization"))
         if refusal is not None:
             await error_response(401, NotAuthenticated.code, refusal)(scope, receive, send)
             return
-        limit = (state.settings.upload_max_bytes + MULTIPART_OVERHEAD
+        limit = (services.settings.upload_max_bytes + MULTIPART_OVERHEAD
                  if scope["path"] in UPLOAD_PATHS else MAX_JSON_BODY)
         length = headers.get("content-length", "")
         if length.isdigit() and int(length) > limit:
@@ -55,13 +55,13 @@ class BodyGuard:
         await self.app(scope, _counted(receive, limit), send)
 
 
-def _key_refusal(state: Any, authorization: str | None) -> str | None:
+def _key_refusal(services: Any, authorization: str | None) -> str | None:
     """Why the key is refused (401 text), or None for a key that authenticates (the same
     check, and refusal audit, as every route's)."""
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return "send your API key as 'Authorization: Bearer <key>'"
-    with state.read_sessions() as session:
+    with services.read_sessions() as session:
         try:
             principal_for(session, token)
         except NotAuthenticated as refused:

@@ -48,6 +48,7 @@ def prepare(work: Path, students: int, seed: int, years: list[str] | None) -> No
     import shutil
 
     import synth
+    from core.keys import RAW_STORE_PURPOSE
     from ingest import ingest_files
     from ingest.partners import load_partners_csv
     shutil.rmtree(work, ignore_errors=True)
@@ -59,7 +60,7 @@ def prepare(work: Path, students: int, seed: int, years: list[str] | None) -> No
     partners = load_partners_csv(work / "landing" / "partners.csv")
     t = time.perf_counter()
     paths = [work / "landing" / d for d in ("calpads", "college", "ccgi")]
-    receipts = ingest_files(con, paths, s.raw_dir, kp.derive("raw-store"), partners)
+    receipts = ingest_files(con, paths, s.raw_dir, kp.derive(RAW_STORE_PURPOSE), partners)
     bad = [r for r in receipts if str(getattr(r, "status", "")).lower().find("accept") < 0]
     print(f"ingested {len(receipts)} files in {time.perf_counter() - t:.1f} s "
           f"({len(bad)} not accepted)")

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from core.errors import Conflict
 from core.keys import create_master_key
-from core.settings import Settings
+from core.settings import Settings, get_settings
 
 console = Console()
 MARKER = ".c2c-demo"
@@ -38,7 +38,7 @@ def _configure(home: Path, landing: Path) -> Settings:
     os.environ.pop("C2C_MASTER_KEY_FILE", None)
     os.environ.pop("C2C_DATABASE_URL", None)
     os.environ["DAGSTER_HOME"] = str(home / "dagster")
-    settings = Settings()
+    settings = get_settings()
     settings.dagster_home.mkdir(parents=True, exist_ok=True)
     # One run at a time (one DuckDB writer), no telemetry: the project's instance settings.
     import dagster_project
@@ -207,6 +207,9 @@ def demo(
                   f"-> {landing}")
 
     console.rule("2. Register partners and demo users (governance store)")
+    from cli.migrate_cmd import migrate
+
+    migrate()  # the explicit step an operator runs after each upgrade
     c2c = C2CResource(home=str(home))
     with c2c.governance() as session:
         partners = import_partners_csv(session, landing / "partners.csv")
@@ -229,6 +232,7 @@ def demo(
     extracts = materialize_extracts(c2c, instance).metadata.get("research_extracts", {})
     console.print(f"requests approved by quorum: {', '.join(request_ids)}; "
                   f"extracts built: {extracts.get('extracts_built', 0)}")
+    c2c.close()  # the demo's own governance engine; the API below has its own
 
     console.rule("5. API")
     _print_access(keys, port, request_ids[0])

@@ -22,6 +22,15 @@ def register(app: typer.Typer) -> None:
         years: str = typer.Option(
             ",".join(DEFAULT_YEARS), "--years", help="Academic years, comma separated."
         ),
+        defects: str = typer.Option(
+            "", "--defects",
+            help="Data-defect profiles, comma separated, or 'all' (see docs/formats.md).",
+        ),
+        world: str = typer.Option(
+            "small", "--world",
+            help="small (7 LEAs, 4 colleges) or state (California's shape: 2,376 LEAs, "
+                 "116 colleges).",
+        ),
     ) -> None:
         """Generate synthetic CALPADS, college and CCGI files plus truth.parquet."""
         # soft wrap: the summary line holds a path, and a hard wrap would split it
@@ -39,10 +48,13 @@ def register(app: typer.Typer) -> None:
                 bar.update(tasks[stage], completed=done, total=max(total, 1))
 
             summary = generate(out, students=students, seed=seed, years=year_list,
-                               progress=progress)
+                               progress=progress, defects=defects or None,
+                               world=world)
         size_mb = summary.bytes / 1e6
         console.print(
             f"Wrote {summary.files} files ({size_mb:.1f} MB) for {summary.students:,} students "
             f"({summary.people:,} people, years {', '.join(summary.years)}) to {summary.out_dir} "
             f"in {summary.seconds:.1f} s; truth rows: {summary.truth_rows:,}."
         )
+        for name, codes in summary.defect_partners.items():
+            console.print(f"defect {name}: {', '.join(codes)}")

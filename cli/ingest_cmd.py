@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from core.errors import InputRejected, Location
-from core.keys import KeyProvider
+from core.keys import RAW_STORE_PURPOSE, KeyProvider
 from core.partners import Partner
 from core.settings import Settings, get_settings
 from core.warehouse import open_warehouse as core_open_warehouse
@@ -25,7 +25,7 @@ SHOWN_ERRORS = 5
 
 def open_warehouse(settings: Settings) -> tuple[duckdb.DuckDBPyConnection, bytes]:
     keys = KeyProvider(settings.master_key_path, settings.keyring_path)
-    return core_open_warehouse(settings), keys.derive("raw-store")
+    return core_open_warehouse(settings), keys.derive(RAW_STORE_PURPOSE)
 
 
 def load_partner_registry(settings: Settings, registry: Path | None) -> list[Partner]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 
-from core.errors import KeyError_
+from core.errors import Conflict
 from core.keys import KeyProvider, create_master_key
 from core.settings import Settings, get_settings
 
@@ -32,9 +32,9 @@ def init_cmd() -> None:
     keys = _provider(settings)
     path = settings.master_key_path
     if path.exists():
-        raise KeyError_(f"master key file already exists at {path}; refusing to overwrite it")
+        raise Conflict(f"master key file already exists at {path}; refusing to overwrite it")
     if keys.key_names():
-        raise KeyError_(
+        raise Conflict(
             f"keyring {settings.keyring_path} already holds keys wrapped by another master "
             "key; restore that master key file instead of creating a new one"
         )

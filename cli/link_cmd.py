@@ -46,6 +46,11 @@ def print_summary(summary: linkage.LinkRunSummary) -> None:
     console.print(groups)
     console.print(f"LEAs: {len(summary.subgroup_rates.get('lea', []))} "
                   "(per-LEA rates in mdm.link_runs.summary_json)")
+    # fallbacks and Splink's own messages, summarised (linkage/training.py)
+    from linkage.training import TrainingReport
+    report = TrainingReport(**summary.training) if summary.training else TrainingReport()
+    for line in report.lines() or ["model trained from this run's data; no fallbacks"]:
+        console.print(f"training: {line}", markup=False, highlight=False)
 
 
 def print_evaluation(result: linkage.Evaluation) -> None:

@@ -15,6 +15,7 @@ from cli import (
     ingest_cmd,
     keys_cmd,
     link_cmd,
+    migrate_cmd,
     partners_cmd,
     publish_cmd,
     serve_cmd,
@@ -33,7 +34,7 @@ app = typer.Typer(
 
 for module in (
     demo_cmd, generate_cmd, ingest_cmd, link_cmd, publish_cmd, serve_cmd, keys_cmd,
-    extract_cmd, audit_cmd, partners_cmd,
+    extract_cmd, audit_cmd, partners_cmd, migrate_cmd,
 ):
     module.register(app)
 

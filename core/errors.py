@@ -1,7 +1,10 @@
 """The one error hierarchy, mapped to HTTP status (api) and exit codes (cli) in one place each.
 
-``UserError`` subclasses mean the caller can fix it (bad input, not allowed, not found);
-``InternalError`` means the service is at fault. Messages never carry key material.
+``UserError`` subclasses mean the caller can fix it (bad input, not allowed, not found):
+HTTP 4xx, exit code 2. ``InternalError`` subclasses and ``Busy`` mean the service is at fault
+or cannot serve now: HTTP 5xx, exit code 1. ``tests/test_error_map.py`` walks the hierarchy and
+checks that ``api.errors`` and ``cli.errors`` agree on every class. Messages never carry key
+material; 5xx bodies carry none of the message anyway (a key error names a keyring path).
 """
 
 from __future__ import annotations
@@ -111,18 +114,6 @@ class Held(UserError):
     code = "held"
 
 
-class KeyError_(UserError):
-    """A key is missing or wrong. Named with a trailing underscore to not shadow the builtin."""
-
-    code = "key_error"
-
-
-class IntegrityError_(UserError):
-    """Data failed an integrity check (tampering, wrong key)."""
-
-    code = "integrity_error"
-
-
 class Busy(C2CError):
     """A store is in use by another process (DuckDB allows one writer); retrying later works."""
 
@@ -133,6 +124,26 @@ class InternalError(C2CError):
     """A fault of the service, not of its caller."""
 
     code = "internal_error"
+
+
+class KeyError_(InternalError):
+    """A key of the service is missing or wrong (master key, keyring). The operator's to fix,
+    never the caller's. Named with a trailing underscore to not shadow the builtin."""
+
+    code = "key_error"
+
+
+class IntegrityError_(InternalError):
+    """Data failed an integrity check (tampering, wrong key): a service fault."""
+
+    code = "integrity_error"
+
+
+class ConfigError(InternalError):
+    """A setting breaks the policy's bounds (``core.protection``). The operator fixes it; whoever
+    called the service did nothing wrong, so it is a service fault (exit 1, HTTP 500)."""
+
+    code = "config_error"
 
 
 class IdentifierFound(InternalError):

@@ -41,6 +41,21 @@ KEY_BYTES = 32
 _NONCE_BYTES = 12
 _ROOT_ENTRY = "root_data_key"
 
+# Key purposes, named once (issue 17): the HKDF ``info`` of a derived key, or the keyring entry
+# of a stored one. A purpose never changes once data is encrypted under it.
+WAREHOUSE_PURPOSE = "warehouse-encryption"
+RAW_STORE_PURPOSE = "raw-store"
+
+
+def pseudonym_purpose(request_id: str) -> str:
+    """Per-request pseudonym key: two extracts' pseudonyms cannot be joined."""
+    return f"pseudonym:{request_id}"
+
+
+def extract_key_name(request_id: str) -> str:
+    """Keyring entry of one extract's random data key (wrapped by the master key)."""
+    return f"extract:{request_id}"
+
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
@@ -238,7 +253,7 @@ class KeyProvider:
 
     def warehouse_key_hex(self) -> str:
         """DuckDB's ENCRYPTION_KEY for the warehouse, as hex text."""
-        return self.derive("warehouse-encryption").hex()
+        return self.derive(WAREHOUSE_PURPOSE).hex()
 
     def rotate_master_key(self) -> int:
         """Make a new master key and re-wrap every keyring entry; returns how many.

@@ -1,12 +1,25 @@
-"""Service settings, read from the environment (prefix ``C2C_``) or a ``.env`` file."""
+"""Service settings, read from the environment (prefix ``C2C_``) or a ``.env`` file.
+
+Every setting is validated against the policy (``core.protection``) when it is read, so a
+value out of bounds stops the command or the API at start-up with ``ConfigError`` naming the
+variable, instead of failing later in front of someone who cannot fix it.
+"""
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 from pathlib import Path
+from typing import Any, Literal, Self
 
-from pydantic import Field
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core import protection
+from core.errors import ConfigError
+
+# Splink backends: DuckDB in this deployment; Spark (splink.SparkAPI) where a cluster exists.
+LinkageBackend = Literal["duckdb", "spark"]
 
 
 class Settings(BaseSettings):
@@ -23,10 +36,10 @@ class Settings(BaseSettings):
     # under home may be (the raw store keeps the encrypted copy of every file received).
     landing_dir: Path = Path("./landing")
 
-    duckdb_threads: int = 2
+    duckdb_threads: int = Field(default=2, ge=1)
     duckdb_memory_limit: str = "6GB"
 
-    linkage_backend: str = "duckdb"
+    linkage_backend: LinkageBackend = "duckdb"
     # 0.9: with the enrolment cannot-link (linkage/enrolment.py) separating namesakes, a lower
     # threshold regains recall at the precision target (docs/linkage.md section 7).
     link_match_threshold: float = Field(default=0.9, ge=0.0, le=1.0)
@@ -35,11 +48,41 @@ class Settings(BaseSettings):
     # Asset-check floors: share of the first source's people found in the second.
     match_rate_floors: dict[str, float] = Field(default_factory=lambda: {"ccgi->calpads": 0.9})
 
-    suppression_min_cell: int = 11
-    k_anonymity: int = 11
-    board_quorum: int = 2
-    upload_max_bytes: int = 2 * 1024**3
-    extract_default_days: int = 365
+    suppression_min_cell: int = Field(default=protection.MIN_CELL, ge=protection.MIN_CELL_FLOOR)
+    k_anonymity: int = Field(default=protection.K_ANONYMITY, ge=protection.K_ANONYMITY_FLOOR)
+    board_quorum: int = Field(default=protection.BOARD_QUORUM, ge=protection.BOARD_QUORUM_FLOOR)
+    upload_max_bytes: int = Field(default=2 * 1024**3, ge=1)
+    extract_default_days: int = Field(
+        default=protection.EXTRACT_DEFAULT_DAYS, ge=protection.EXTRACT_DAYS_FLOOR
+    )
+
+    @field_validator("linkage_backend", mode="before")
+    @classmethod
+    def _backend_lower_case(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("duckdb_memory_limit")
+    @classmethod
+    def _memory_is_a_size(cls, value: str) -> str:
+        if not re.fullmatch(r"(?i)\s*\d+(\.\d+)?\s*([KMGT]i?)?B\s*", value):
+            raise ValueError("a size such as 6GB, 512MB or 4GiB")
+        return value
+
+    @field_validator("match_rate_floors")
+    @classmethod
+    def _floors_are_shares(cls, value: dict[str, float]) -> dict[str, float]:
+        for pair, floor in value.items():
+            if "->" not in pair:
+                raise ValueError(f"{pair!r}: name a source pair as 'source->target'")
+            if not 0.0 <= floor <= 1.0:
+                raise ValueError(f"{pair!r}: a match-rate floor is a share in [0, 1]")
+        return value
+
+    @model_validator(mode="after")
+    def _review_band_below_match(self) -> Self:
+        if self.review_lower_threshold > self.link_match_threshold:
+            raise ValueError("review_lower_threshold must not exceed link_match_threshold")
+        return self
 
     @cached_property
     def resolved_home(self) -> Path:
@@ -94,6 +137,23 @@ class Settings(BaseSettings):
         return self.database_url or f"sqlite:///{self.resolved_home / 'governance.db'}"
 
 
-def get_settings() -> Settings:
-    """Read settings now; callers pass the result on instead of reading globals."""
-    return Settings()
+def get_settings(**overrides: Any) -> Settings:
+    """Read settings now; callers pass the result on instead of reading globals.
+
+    ``ConfigError`` names each variable out of bounds (never its value: a URL can hold a
+    password).
+    """
+    try:
+        return Settings(**overrides)
+    except ValidationError as invalid:
+        raise ConfigError(f"invalid settings: {describe_invalid(invalid)}") from None
+
+
+def describe_invalid(invalid: ValidationError) -> str:
+    """``C2C_NAME: what is wrong`` for every error; the input values are left out."""
+    parts = []
+    for error in invalid.errors(include_input=False, include_url=False):
+        field = ".".join(str(p) for p in error.get("loc", ()) if isinstance(p, str))
+        name = f"C2C_{field.split('.')[0].upper()}" if field else "settings"
+        parts.append(f"{name}: {error.get('msg', 'invalid')}")
+    return "; ".join(parts)

@@ -42,7 +42,8 @@ from core.errors import (
     Location,
     NotFound,
 )
-from core.keys import KeyProvider, write_secret_file
+from core.keys import KeyProvider, extract_key_name, write_secret_file
+from core.protection import K_ANONYMITY, MAX_SUPPRESSION, require_k, require_max_suppression
 from core.requests import ApprovedRequest, RequestKind
 from deidentify import generalise, scan
 from deidentify.package import (
@@ -63,7 +64,7 @@ DATA_PARQUET = "data.parquet"
 DATA_CSV = "data.csv"
 MANIFEST = "manifest.json"
 PACKAGE_SUFFIX = ".c2cx"
-DEFAULT_MAX_SUPPRESSION = 0.02
+DEFAULT_MAX_SUPPRESSION = MAX_SUPPRESSION  # kept for callers of the old name
 _BATCH_ROWS = 262_144
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -144,7 +145,7 @@ class VerifiedExtract:
 
 def extract_data_key(keys: KeyProvider, request_id: str) -> bytes:
     """The data key of one extract (for its owner's ``c2c extract decrypt --key-file``)."""
-    return keys.stored_key(f"extract:{request_id}", create=False)
+    return keys.stored_key(extract_key_name(request_id), create=False)
 
 
 def write_key_file(path: Path, key: bytes) -> None:
@@ -159,14 +160,16 @@ def read_key_file(path: Path) -> bytes:
     import base64
     import binascii
 
+    # the key file is the caller's input (a researcher's download): its faults are theirs
+    where = Location(file=str(path), field="key")
     if not path.exists():
-        raise KeyError_(f"no key file at {path}")
+        raise InputRejected("no such key file", Location(file=str(path)))
     try:
         key = base64.b64decode(path.read_bytes().strip(), validate=True)
     except (ValueError, binascii.Error):
-        raise KeyError_(f"key file {path} is not base64 text") from None
+        raise InputRejected("not base64 text", where) from None
     if len(key) != KEY_BYTES:
-        raise KeyError_(f"key file {path} does not hold a {KEY_BYTES}-byte extract key")
+        raise InputRejected(f"does not hold a {KEY_BYTES}-byte extract key", where)
     return key
 
 
@@ -286,7 +289,7 @@ def build_extract(
     keys: KeyProvider,
     out_dir: Path,
     *,
-    k: int = 11,
+    k: int = K_ANONYMITY,
     now: datetime,
     max_suppression: float = DEFAULT_MAX_SUPPRESSION,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
@@ -297,8 +300,8 @@ def build_extract(
     generalises further. Raises ``Expired``, ``InputRejected`` (unknown variable or filter),
     ``Conflict`` (not an individual-level request) or ``scan.IdentifierFound``.
     """
-    if k < 2:
-        raise ValueError("k must be at least 2")
+    require_k(k)
+    require_max_suppression(max_suppression)
     _check_request(request, now)
     if request.kind != RequestKind.INDIVIDUAL:
         raise Conflict(f"request {request.request_id} is {request.kind}: aggregate tables are "

@@ -39,6 +39,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from core.errors import IntegrityError_, KeyError_
+from core.keys import extract_key_name
 
 MAGIC = b"C2C-EXTRACT\n"
 FORMAT = "c2c-extract"
@@ -78,7 +79,7 @@ class PackageHeader:
     @property
     def key_name(self) -> str:
         """The keyring entry holding this package's data key."""
-        return f"extract:{self.request_id}"
+        return extract_key_name(self.request_id)
 
     @classmethod
     def new(

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 
 import pyarrow as pa
 
-from core.keys import KeyProvider
+from core.keys import KeyProvider, pseudonym_purpose
 
 PSEUDONYM_COLUMN = "pseudonym_id"
 PSEUDONYM_HEX_CHARS = 32
@@ -28,7 +28,7 @@ SCHEME = (
 
 
 def pseudonym_key(keys: KeyProvider, request_id: str) -> bytes:
-    return keys.derive(f"pseudonym:{request_id}")
+    return keys.derive(pseudonym_purpose(request_id))
 
 
 def pseudonymise(ids: pa.Array | pa.ChunkedArray, key: bytes) -> pa.Array:

@@ -108,6 +108,22 @@ def append_committed(session: Session, **entry: Any) -> None:
         own.commit()
 
 
+@dataclass
+class Audited:
+    """The entry ``audited`` will write: the body may set ``target`` (e.g. to the id it just
+    created) and add detail with ``entry[key] = value``. Before issue 17 the target travelled
+    in the detail dict under a magic ``"_target"`` key."""
+
+    target: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.detail[key] = value
+
+    def __getitem__(self, key: str) -> Any:
+        return self.detail[key]
+
+
 @contextmanager
 def audited(
     session: Session,
@@ -117,30 +133,27 @@ def audited(
     action: str,
     target: str = "",
     detail: dict[str, Any] | None = None,
-) -> Iterator[dict[str, Any]]:
+) -> Iterator[Audited]:
     """Run a unit of work and audit it, success or refusal, then commit.
 
     On success the entry is written in the same transaction as the change. When the body
     raises a service error, the change is rolled back and the refusal is recorded (outcome =
-    the error code) in its own transaction, then the error propagates. The yielded dict lets
-    the body add detail (e.g. the id it created) and change the target.
+    the error code) in its own transaction, then the error propagates. The yielded
+    ``Audited`` lets the body set the target and add detail.
     """
-    extra: dict[str, Any] = dict(detail or {})
-    extra["_target"] = target
+    entry = Audited(target=target, detail=dict(detail or {}))
     try:
-        yield extra
+        yield entry
     except C2CError as error:
         session.rollback()
-        final_target = str(extra.pop("_target"))
-        append_committed(session, actor=actor, role=role, action=action, target=final_target,
-                         outcome=error.code, detail=extra)
+        append_committed(session, actor=actor, role=role, action=action, target=entry.target,
+                         outcome=error.code, detail=entry.detail)
         raise
     except BaseException:
         session.rollback()
         raise
-    final_target = str(extra.pop("_target"))
-    append_committed(session, actor=actor, role=role, action=action, target=final_target,
-                     outcome="ok", detail=extra)
+    append_committed(session, actor=actor, role=role, action=action, target=entry.target,
+                     outcome="ok", detail=entry.detail)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,11 @@ SQLite (a file under ``$C2C_HOME``) is the embedded default; PostgreSQL is what 
 (``C2C_DATABASE_URL``). The schema is owned by the Alembic migrations shipped inside this
 package and applied with :func:`upgrade`, never by ``create_all``, so both back ends always
 have the same, versioned schema.
+
+Migrating is an explicit step (``c2c migrate``, which the demo and CI run): the API, the CLI
+and Dagster only check that the store is at the code's revision (:func:`require_current`) and
+stop with ``SchemaOutOfDate`` naming the command when it is not. Before issue 17 the API
+migrated on start-up and the Dagster resource on every call (the sensor every minute).
 """
 
 from __future__ import annotations
@@ -13,9 +18,20 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+from core.errors import ConfigError
+
+
+class SchemaOutOfDate(ConfigError):
+    """The governance store is not at the revision this code needs: the operator runs
+    ``c2c migrate`` (a service fault for whoever called: exit 1, HTTP 500)."""
+
+    code = "schema_out_of_date"
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -102,12 +118,42 @@ def upgrade(target: str | Engine, revision: str = "head") -> None:
             engine.dispose()
 
 
-def session_factory(url: str, *, migrate: bool = True,
-                    info: dict[str, Any] | None = None) -> sessionmaker[Session]:
-    """Sessions on the store at ``url``; applies pending migrations first unless told not to.
+def head_revision() -> str:
+    """The newest revision shipped with this code."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None  # the package ships at least one migration
+    return head
 
-    ``info`` is given to every session (``governance.anchor.session_info`` anchors audits)."""
+
+def current_revision(engine: Engine) -> str | None:
+    """The store's revision (None: never migrated)."""
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def require_current(engine: Engine) -> None:
+    """``SchemaOutOfDate`` unless the store is at :func:`head_revision`."""
+    current, head = current_revision(engine), head_revision()
+    if current != head:
+        state = "has no schema yet" if current is None else f"is at revision {current}"
+        raise SchemaOutOfDate(
+            f"the governance store {state}; this version needs {head}: run `c2c migrate`"
+        )
+
+
+def session_factory(url: str, *, migrate: bool = False,
+                    info: dict[str, Any] | None = None) -> sessionmaker[Session]:
+    """Sessions on the store at ``url``, after checking its schema is current.
+
+    ``migrate=True`` applies pending migrations first (``c2c migrate`` and test set-up only).
+    ``info`` is given to every session (``governance.anchor.session_info`` anchors audits).
+    """
     engine = make_engine(url)
-    if migrate:
-        upgrade(engine)
+    try:
+        if migrate:
+            upgrade(engine)
+        require_current(engine)
+    except BaseException:
+        engine.dispose()
+        raise
     return sessionmaker(engine, expire_on_commit=False, info=info or {})

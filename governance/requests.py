@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from core.catalog import VARIABLE_BY_NAME
 from core.errors import Conflict, Expired, NotFound, PermissionDenied, UserError
+from core.protection import EXTRACT_DEFAULT_DAYS, require_extract_days, require_quorum
 from core.requests import ApprovedRequest, CohortFilter, RequestKind
 from governance.models import (
     BoardDecision,
@@ -313,7 +314,7 @@ def decide(
     reason: str,
     *,
     quorum: int,
-    default_days: int = 365,
+    default_days: int = EXTRACT_DEFAULT_DAYS,
 ) -> DataRequest:
     """Record one board member's decision; may approve (quorum reached) or deny the request.
 
@@ -324,8 +325,9 @@ def decide(
     reason = reason.strip()
     if len(reason) < 3:
         raise UserError("a decision needs a written reason")
-    if quorum < 1:
-        raise UserError("board quorum must be at least 1")
+    # the operator's settings, checked at start-up; out of bounds here is the service's fault
+    require_quorum(quorum)
+    require_extract_days(default_days)
     request = session.execute(
         select(DataRequest).where(DataRequest.id == request_id)
         .with_for_update().execution_options(populate_existing=True)

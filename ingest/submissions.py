@@ -107,6 +107,11 @@ def submission_report(
     names = {p.org_code: p for p in partners}
     orgs = {p.org_code for p in partners if p.kind in (PartnerKind.LEA, PartnerKind.COE)}
     orgs |= {org for org, _ in received}
+    # years each org sent, built once: scanning ``received`` per org is quadratic in the
+    # number of LEAs (2,400 statewide)
+    sent_years: dict[str, set[str]] = {}
+    for org, year in received:
+        sent_years.setdefault(org, set()).add(year)
     rows: list[SubmissionRow] = []
     for org in sorted(orgs):
         partner = names.get(org)
@@ -115,7 +120,7 @@ def submission_report(
             if number in rounds:
                 for year in rounds[number].years:
                     needs.setdefault(year, []).append(rounds[number])
-        years = set(needs) | {year for o, year in received if o == org}
+        years = set(needs) | sent_years.get(org, set())
         for year in sorted(years):
             got = received.get((org, year), {})
             counts = {t: got[t][0] if t in got else 0 for t in FILE_TYPES}

@@ -23,7 +23,7 @@ from core.warehouse import load_httpfs
 
 def create_db_api(settings: Settings, run_id: str) -> DatabaseAPISubClass:
     """A fresh Splink database API for one run (close it with :func:`close_db_api`)."""
-    backend = settings.linkage_backend.lower()
+    backend = settings.linkage_backend
     if backend == "duckdb":
         return DuckDBAPI(connection=_duckdb_workspace(workspace_tmp(settings, run_id), settings))
     if backend == "spark":

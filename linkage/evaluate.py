@@ -39,6 +39,9 @@ class Evaluation:
     twin_pairs: int  # pairs of twins (different people, same surname + birth date)
     twins_apart_rate: float | None
     recall_by_group: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    # cross-agency recall: of the true pairs with one unit in each of two source systems
+    # ("calpads-college", "calpads-ccgi", "college-ccgi"), the share put in one person
+    recall_by_source_pair: dict[str, float | None] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -112,6 +115,7 @@ def evaluate(con: duckdb.DuckDBPyConnection, truth_path: Path) -> Evaluation:
     by_group: dict[str, dict[str, float | None]] = {}
     for column in [*flags, *groups]:
         by_group[column] = _recall_by(con, column)
+    by_source = _recall_by_source_pair(con)
     con.execute("DROP TABLE IF EXISTS _eval_units")
     return Evaluation(
         units_evaluated=int(missing_row[1]),
@@ -124,6 +128,7 @@ def evaluate(con: duckdb.DuckDBPyConnection, truth_path: Path) -> Evaluation:
         twin_pairs=twin_pairs,
         twins_apart_rate=(twins_apart / twin_pairs) if twin_pairs else None,
         recall_by_group=by_group,
+        recall_by_source_pair=by_source,
     )
 
 
@@ -158,3 +163,27 @@ def _recall_by(con: duckdb.DuckDBPyConnection, column: str) -> dict[str, float |
     """).fetchall()
     return {str(g).lower() if g in ("true", "false") else str(g):
             (int(hit) / int(true) if true else None) for g, true, hit in rows}
+
+
+SOURCE_ORDER = ("calpads", "college", "ccgi")
+
+
+def _recall_by_source_pair(con: duckdb.DuckDBPyConnection) -> dict[str, float | None]:
+    """Recall over the true pairs joining two different source systems, per pair of systems."""
+    order = "CASE source_system " + " ".join(
+        f"WHEN '{s}' THEN {i}" for i, s in enumerate(SOURCE_ORDER)) + " ELSE 9 END"
+    rows = con.execute(f"""
+        WITH c AS (SELECT true_person_id, person_id, source_system, {order} AS k,
+                          count(*) AS n FROM _eval_units GROUP BY ALL),
+             t AS (SELECT true_person_id, source_system, k, sum(n) AS n FROM c GROUP BY ALL),
+             truth AS (SELECT a.source_system AS sa, b.source_system AS sb, sum(a.n * b.n) AS n
+                       FROM t a JOIN t b ON a.true_person_id = b.true_person_id
+                        AND (a.k, a.source_system) < (b.k, b.source_system) GROUP BY ALL),
+             hit AS (SELECT a.source_system AS sa, b.source_system AS sb, sum(a.n * b.n) AS n
+                     FROM c a JOIN c b ON a.true_person_id = b.true_person_id
+                      AND a.person_id = b.person_id
+                      AND (a.k, a.source_system) < (b.k, b.source_system) GROUP BY ALL)
+        SELECT truth.sa, truth.sb, truth.n, coalesce(hit.n, 0)
+        FROM truth LEFT JOIN hit USING (sa, sb) ORDER BY 1, 2
+    """).fetchall()
+    return {f"{a}-{b}": (int(h) / int(n) if n else None) for a, b, n, h in rows}

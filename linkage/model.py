@@ -22,14 +22,15 @@ from splink.internals.database_api import DatabaseAPISubClass
 from splink.internals.splink_dataframe import SplinkDataFrame
 
 from core import tables
-from linkage.enrolment import MOVE_DAYS, OVERLAP_TOLERANCE_DAYS
+from linkage.enrolment import enrolment_comparison
+from linkage.training import TrainingReport, captured_splink_messages, train
 
 # Columns handed to Splink (identities minus the crosswalk keys: Splink never sees who is who
 # at a partner, only the standardised identity).
 MODEL_COLUMNS = (
     "unit_id", "ssid", "first_name", "first_nick", "given_tokens", "last_name", "last_tokens",
     "last1", "last2", "dob", "dob_str", "dob_sym", "birth_year", "gender", "zip", "address",
-    "city", "enrol_start", "enrol_end", "enrolled_schools",
+    "city", "enrol_start", "enrol_end", "enrol_proven_end", "enrolled_schools",
     "reported_schools", "guardian_tokens",
 )
 
@@ -167,6 +168,7 @@ class ModelRun:
     blocking: list[BlockingChoice] = field(default_factory=list)
     pairs_scored: int = 0
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    training: TrainingReport = field(default_factory=TrainingReport)
 
 
 def _joined_part(short: str, long: str) -> str:
@@ -373,26 +375,10 @@ def comparisons() -> list[Any]:
                 cll.ElseLevel(),
             ],
         ),
-        # Primary-enrolment spans of two CALPADS units (linkage/enrolment.py): one ending
-        # within MOVE_DAYS of the other's start is a move between LEAs, the way one student
-        # comes to hold a second SSID; spans overlapping by more than the tolerance are two
-        # students at once (also a cannot-link in the clustering). NULL outside CALPADS.
-        cl.CustomComparison(
-            output_column_name="enrolment",
-            comparison_levels=[
-                cll.CustomLevel('"enrol_start_l" IS NULL OR "enrol_start_r" IS NULL'
-                                ).configure(is_null_level=True),
-                cll.CustomLevel(
-                    'least("enrol_end_l", "enrol_end_r") - greatest("enrol_start_l", '
-                    f'"enrol_start_r") > {OVERLAP_TOLERANCE_DAYS}',
-                    label_for_charts="enrolled at the same time (overlap beyond tolerance)"),
-                cll.CustomLevel(
-                    f'abs("enrol_end_l" - "enrol_start_r") <= {MOVE_DAYS} '
-                    f'OR abs("enrol_end_r" - "enrol_start_l") <= {MOVE_DAYS}',
-                    label_for_charts="one enrolment follows the other (a move)"),
-                cll.ElseLevel(),
-            ],
-        ),
+        # Primary-enrolment spans of two CALPADS units (linkage/enrolment.py): a move between
+        # LEAs is how one student comes to hold a second SSID; enrolled at the same time on
+        # proven dates is two students. NULL outside CALPADS.
+        enrolment_comparison(),
     ]
 
 
@@ -461,33 +447,17 @@ def train_and_predict(
         retain_matching_columns=False,
         retain_intermediate_calculation_columns=False,
     )
-    linker = Linker(frames, settings, log_level=logging.WARNING)
-
-
-    training = linker.training
-    training.estimate_probability_two_random_records_match(
-        [block_on("ssid"), block_on("first_name", "last_name", "dob")], recall=0.9
-    )
-    training.estimate_u_using_random_sampling(max_pairs=U_MAX_PAIRS, seed=SEED)
-    lap("train_u")
-    # EM cannot train a comparison used in its own blocking rule: two sessions cover all.
-    # Term frequencies are left out of the EM iterations (much faster; they still apply when
-    # scoring).
-    training.estimate_parameters_using_expectation_maximisation(
-        block_on("first_name", "last_name"), max_pairs=EM_MAX_PAIRS,
-        estimate_without_term_frequencies=True,
-        fix_probability_two_random_records_match=True,
-    )
-    lap("train_em_names")
-    training.estimate_parameters_using_expectation_maximisation(
-        block_on("dob"), max_pairs=EM_MAX_PAIRS, estimate_without_term_frequencies=True,
-        fix_probability_two_random_records_match=True,
-    )
-    lap("train_em_dob")
-    # Every blocked pair is scored once; keeping them all (a few columns, in memory) gives the
-    # exact pairs-scored figure and each rule's marginal pairs from Splink's ``match_key`` (the
-    # first rule that generated the pair) without a separate counting pass over the blocks.
-    scored = linker.inference.predict(threshold_match_probability=None)
+    report = TrainingReport()
+    # Splink's own log lines go into the run summary (training.py), not to stderr
+    with captured_splink_messages(report):
+        linker = Linker(frames, settings, log_level=logging.WARNING)
+        train(linker, con, report, records=records, u_max_pairs=U_MAX_PAIRS,
+              em_max_pairs=EM_MAX_PAIRS, seed=SEED, lap=lap)
+        # Every blocked pair is scored once; keeping them all (a few columns, in memory) gives
+        # the exact pairs-scored figure and each rule's marginal pairs from Splink's
+        # ``match_key`` (the first rule that generated the pair) without a separate counting
+        # pass over the blocks.
+        scored = linker.inference.predict(threshold_match_probability=None)
     lap("predict")
     kept_choices = [c for c in choices if c.kept]
     marginal = dict(_sql(db_api, f"SELECT CAST(match_key AS INTEGER), count(*) "
@@ -502,7 +472,7 @@ def train_and_predict(
     predictions = db_api.table_to_splink_dataframe("__splink__df_predict", PREDICTIONS_TABLE)
     scored.drop_table_from_database_and_remove_from_cache()
     lap("predict_filter")
-    return ModelRun(linker, predictions, choices, pairs_scored, stages)
+    return ModelRun(linker, predictions, choices, pairs_scored, stages, report)
 
 
 def _sql(db_api: DatabaseAPISubClass, sql: str) -> list[tuple[Any, ...]]:
@@ -530,14 +500,18 @@ def save_artefacts(run: ModelRun, run_dir: Path) -> list[str]:
     """
     run_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    run.linker.misc.save_model_to_json(str(run_dir / "model.json"), overwrite=True)
-    written.append("model.json")
-    charts: dict[str, SplinkChart] = {
-        "match_weights.html": run.linker.visualisations.match_weights_chart(),
-        "m_u_parameters.html": run.linker.visualisations.m_u_parameters_chart(),
-        "match_weights_histogram.html": run.linker.visualisations.match_weights_histogram(
-            run.predictions),
-    }
+    with captured_splink_messages(run.training):
+        run.linker.misc.save_model_to_json(str(run_dir / "model.json"), overwrite=True)
+        written.append("model.json")
+        charts: dict[str, SplinkChart] = {
+            "match_weights.html": run.linker.visualisations.match_weights_chart(),
+            "m_u_parameters.html": run.linker.visualisations.m_u_parameters_chart(),
+        }
+        # a histogram of no pairs is no chart (Splink fails on it): a tiny first-year link
+        # may keep no pair above the lower band
+        if run.predictions.as_record_list(limit=1):
+            charts["match_weights_histogram.html"] = (
+                run.linker.visualisations.match_weights_histogram(run.predictions))
     for name, chart in charts.items():
         (run_dir / name).write_text(chart.to_html(inline=True), encoding="utf-8")
         written.append(name)

@@ -54,6 +54,8 @@ class LinkRunSummary:
     seconds: float
     peak_memory_mb: float
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    # what training estimated, what fell back to fixed values, Splink's messages (training.py)
+    training: dict[str, Any] = field(default_factory=dict)
 
     @property
     def records(self) -> int:
@@ -163,6 +165,7 @@ def run_annual_link(
             seconds=0.0,
             peak_memory_mb=0.0,
             stage_seconds=stages,
+            training=fitted.training.to_dict(),
         )
         lap("summary", t)
         summary.seconds = round(time.perf_counter() - started, 3)

@@ -1,8 +1,15 @@
 """Schools attended: CALPADS enrolments and the school a CCGI account reports.
 
 A CCGI account names the student's high school (``school_cds``, the 14-digit CDS code); a
-CALPADS unit's SENR records say where the student was enrolled (reporting LEA + school of
-attendance, which together make the CDS code). Two records naming a school in common is
+CALPADS unit's SENR records say where the student was enrolled (``school_of_attendance``).
+Schools are compared on the **7-digit school code**, the last seven digits of the CDS code
+and unique statewide: the first seven (county + district) are not the reporting LEA for a
+charter school, which reports as its own LEA (its code is its school code) while its CDS
+code carries the authorising district (joining reporting LEA and school, as this module did
+until 2026-11-30, made ``19753091975309`` of the charter that CCGI calls ``19642121975309``,
+and a third of the CCGI accounts without an SSID that the link missed at 50k were such).
+School code ``0000000`` (the district office, no school) and ``0000001`` (nonpublic) are not
+schools and are left out. Two records naming a school in common is
 evidence for one student, and it is the only identity evidence beyond name and birth date
 that CCGI carries: it lifts a CALPADS / CCGI pair whose surnames differ in form (one of two
 surnames kept, a joined compound) over the threshold. College records name no school, so
@@ -20,6 +27,8 @@ from core import tables
 from linkage.schema import IdentityColumns, table_exists
 
 CDS_DIGITS = 14
+SCHOOL_DIGITS = 7
+NOT_A_SCHOOL = ("0000000", "0000001")
 
 
 def _columns(con: duckdb.DuckDBPyConnection, qualified: str) -> set[str]:
@@ -31,25 +40,27 @@ def _columns(con: duckdb.DuckDBPyConnection, qualified: str) -> set[str]:
 
 
 def _school_selects(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """SELECTs of (source_system, partner_org, source_person_id, cds) from staging."""
+    """SELECTs of (source_system, partner_org, source_person_id, school) from staging."""
     selects = []
     senr = tables.calpads_staging("SENR")
     if table_exists(con, senr) and {"reporting_lea", "ssid", "school_of_attendance"} <= (
             _columns(con, senr)):
         selects.append(
             f"SELECT 'calpads' AS source_system, reporting_lea AS partner_org, "
-            f"ssid AS source_person_id, reporting_lea || school_of_attendance AS cds "
-            f"FROM {senr}")
+            f"ssid AS source_person_id, trim(school_of_attendance) AS school FROM {senr}")
     ccgi = tables.csv_staging("ccgi_activity")
     if table_exists(con, ccgi) and "school_cds" in _columns(con, ccgi):
         selects.append(
             f"SELECT 'ccgi' AS source_system, 'CCGI' AS partner_org, "
-            f"ccgi_account_id AS source_person_id, school_cds AS cds FROM {ccgi}")
+            f"ccgi_account_id AS source_person_id, CASE WHEN length(trim(school_cds)) = "
+            f"{CDS_DIGITS} THEN right(trim(school_cds), {SCHOOL_DIGITS}) END AS school "
+            f"FROM {ccgi}")
     return selects
 
 
 def school_columns(con: duckdb.DuckDBPyConnection) -> IdentityColumns:
-    """``enrolled_schools`` / ``reported_schools``: sorted distinct CDS codes, NULL when none."""
+    """``enrolled_schools`` / ``reported_schools``: sorted distinct 7-digit school codes, NULL
+    when none."""
     columns = {"enrolled_schools": "VARCHAR[]", "reported_schools": "VARCHAR[]"}
     selects = _school_selects(con)
     if not selects:
@@ -60,7 +71,8 @@ def school_columns(con: duckdb.DuckDBPyConnection) -> IdentityColumns:
                CASE WHEN source_system = 'ccgi' THEN schools END AS reported_schools
         FROM (SELECT source_system, trim(partner_org) AS partner_org,
                      trim(source_person_id) AS source_person_id,
-                     list_sort(list(DISTINCT trim(cds))) AS schools
+                     list_sort(list(DISTINCT school)) AS schools
               FROM ({' UNION ALL '.join(selects)})
-              WHERE length(trim(cds)) = {CDS_DIGITS}
+              WHERE regexp_full_match(school, '[0-9]{{{SCHOOL_DIGITS}}}')
+                AND school NOT IN {NOT_A_SCHOOL!r}
               GROUP BY ALL)""")

@@ -24,12 +24,14 @@ from synth.courses import (
     Pathway,
     pathways_offered,
 )
+from synth.defects import Defects
 from synth.k12 import Stint, year_end
 from synth.noise import NoiseRates, RecordedIdentity, nicknames_for, record
-from synth.orgs import LEAS, Lea
+from synth.orgs import Lea
 from synth.population import Person
 from synth.truth import TruthRecorder
 from synth.weighted import Weighted
+from synth.world import SMALL_WORLD, World
 
 CALPADS = 0  # index in truth.SOURCE_SYSTEMS
 
@@ -170,9 +172,12 @@ class CalpadsWriter:
     """Owns the CALPADS side: per-person profiles, per-LEA identities, files and truth rows."""
 
     def __init__(
-        self, out: Path, years: list[int], seed: int, rates: NoiseRates, truth: TruthRecorder
+        self, out: Path, years: list[int], seed: int, rates: NoiseRates, truth: TruthRecorder,
+        defects: Defects | None = None, world: World = SMALL_WORLD,
     ) -> None:
         self.out = out
+        self.world = world
+        self.defects = defects if defects is not None and defects.calpads else None
         self.years = years
         self.rates = rates
         self.truth = truth
@@ -206,7 +211,7 @@ class CalpadsWriter:
         if foreign:
             us_entry = min(person.truth.birth + timedelta(days=365 * rng.randrange(5, 15)),
                            date(self.years[person.entry_year], 8, 1))  # before first enrolment
-        lea = LEAS[lea_pos]
+        lea = self.world.leas[lea_pos]
         offered = pathways_offered(lea_pos)
         cte = rng.choice(offered) if rng.random() < 0.28 else None
         prof = Profile(
@@ -240,7 +245,7 @@ class CalpadsWriter:
         return found
 
     def local_id(self, prof: Profile, lea_pos: int) -> str:
-        lea = LEAS[lea_pos]
+        lea = self.world.leas[lea_pos]
         found = prof.local_ids.get(lea.code)
         if found is None:
             n = self.local_counter.get(lea.code, 0) + 1
@@ -260,7 +265,7 @@ class CalpadsWriter:
     # -- files ---------------------------------------------------------------------------
     def write_lea_year(self, y: int, lea_pos: int, stints: list[Stint]) -> None:
         """Write the seven files for one LEA and year (a file type without records is skipped)."""
-        lea = LEAS[lea_pos]
+        lea = self.world.leas[lea_pos]
         start_year = self.years[y]
         ayid = academic_year_id(f"{start_year}-{str(start_year + 1)[-2:]}")
         label = short_year(ayid)
@@ -276,19 +281,20 @@ class CalpadsWriter:
         for (school, _local, section_id), (course, seid) in sorted(sections.items()):
             lines["CRSC"].append(self._crsc(lea, school, ayid, course, section_id, seid,
                                             extract_day))
+        tags = self.defects.calpads_lea_year(lea, y, lines, owners) if self.defects else {}
         for ft in CURRENT_LAYOUT:
             rel = f"calpads/{lea.code}/{label}/{ft} {label}.txt"
-            self._write(rel, lines[ft], owners[ft], lea.code)
+            self._write(rel, lines[ft], owners[ft], lea.code, tags.get(ft))
 
     def _write(self, rel: str, lines: list[str], owners: list[tuple[int, str, int]],
-               partner: str) -> None:
+               partner: str, defects: list[str] | None = None) -> None:
         if not lines:
             return  # nothing to report (tiny runs only): an LEA uploads no empty file
         data = ("\r\n".join(lines) + "\r\n").encode("utf-8")
         (self.out / rel).write_bytes(data)
         self.files_written += 1
         self.bytes_written += len(data)
-        self.truth.add_file(CALPADS, partner, rel, owners, first_line=1)
+        self.truth.add_file(CALPADS, partner, rel, owners, first_line=1, defects=defects)
 
     def _stint_rows(
         self, stint: Stint, lea_pos: int, ayid: str, extract_day: date,
@@ -478,11 +484,12 @@ def write_all(
 ) -> None:
     """Group stints by (year, LEA) and write every LEA-year's seven files."""
     buckets: dict[tuple[int, int], list[Stint]] = {}
-    lea_pos = {lea.code: i for i, lea in enumerate(LEAS)}
+    leas = writer.world.leas
+    lea_pos = writer.world.lea_index
     for stint in stints:
         buckets.setdefault((stint.year, lea_pos[stint.lea.code]), []).append(stint)
     for y in range(len(writer.years)):
-        for pos in range(len(LEAS)):
+        for pos in range(len(leas)):
             bucket = buckets.pop((y, pos), [])
             writer.write_lea_year(y, pos, bucket)
             if progress:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from core.partner_formats import CCGI_ACTIVITY
 from synth.college import iso
+from synth.defects import Defects
 from synth.k12 import Stint
 from synth.noise import NoiseRates, RecordedIdentity, record, transpose_digits, with_tag
 from synth.population import Person
@@ -55,8 +56,9 @@ class Account:
 
 class CcgiWriter:
     def __init__(self, out: Path, years: list[int], seed: int, rates: NoiseRates,
-                 truth: TruthRecorder) -> None:
+                 truth: TruthRecorder, defects: Defects | None = None) -> None:
         self.out = out
+        self.defects = defects
         self.years = years
         self.rates = rates
         self.truth = truth
@@ -177,6 +179,9 @@ class CcgiWriter:
                 ";".join(subgroups), week.isoformat(),
             ])
             owners.append((stint.person.index, account.account_id, account.noise))
+        tags = None
+        if self.defects is not None:
+            tags = self.defects.ccgi_rows(CCGI_ACTIVITY.columns, rows)
         path = self.out / rel
         with path.open("w", encoding="utf-8", newline="") as fh:
             writer = csv.writer(fh, lineterminator="\n")
@@ -184,4 +189,4 @@ class CcgiWriter:
             writer.writerows(rows)
         self.files_written += 1
         self.bytes_written += path.stat().st_size
-        self.truth.add_file(CCGI, "CCGI", rel, owners, first_line=2)
+        self.truth.add_file(CCGI, "CCGI", rel, owners, first_line=2, defects=tags)

@@ -7,17 +7,20 @@ students taking a dual-enrollment course, and adults who never attended K-12 her
 from __future__ import annotations
 
 import csv
+import itertools
 import random
 from dataclasses import dataclass
 from pathlib import Path
 
 from core.partner_formats import COLLEGE_AWARDS, COLLEGE_ENROLLMENTS, COLLEGE_STUDENTS
+from synth.defects import Defects
 from synth.k12 import Stint
 from synth.noise import NoiseRates, RecordedIdentity, record, transpose_digits, with_tag
-from synth.orgs import COLLEGES, LEAS, College
+from synth.orgs import College, Lea
 from synth.population import Person
 from synth.truth import TruthRecorder
 from synth.weighted import Weighted
+from synth.world import SMALL_WORLD, World
 
 COLLEGE = 1  # index in truth.SOURCE_SYSTEMS
 
@@ -31,10 +34,6 @@ DUPLICATE_CCCID_RATE = 0.05  # a student's record at another college carries a n
 SECOND_COLLEGE_RATE = 0.08  # students who later also enrol at another college
 CONTINUE_RATE = 0.8  # chance to enrol again next term
 AWARD_RATE = 0.15  # students with three or more terms who earn an award in a spring term
-
-# LEA code -> the nearest college (students mostly go local).
-_NEAREST = {"0161119": "021", "0134445": "021", "1964212": "231", "1975309": "231",
-            "3367090": "441", "1062166": "571", "3710371": "441"}
 
 # (course id, TOP code, SAM code, vocational award TOP?)
 _COURSES: tuple[tuple[str, str, str], ...] = (
@@ -76,8 +75,16 @@ class Enrolment:
 
 class CollegeWriter:
     def __init__(self, out: Path, years: list[int], seed: int, rates: NoiseRates,
-                 truth: TruthRecorder) -> None:
+                 truth: TruthRecorder, defects: Defects | None = None,
+                 world: World = SMALL_WORLD) -> None:
         self.out = out
+        self.world = world
+        # precomputed: the state world has 116 colleges and 2,400 LEAs
+        self.college_weights = list(itertools.accumulate(c.weight for c in world.colleges))
+        self.near_leas: dict[str, list[Lea]] = {}
+        for lea in world.leas:
+            self.near_leas.setdefault(world.nearest_college[lea.code], []).append(lea)
+        self.defects = defects
         self.years = years
         self.terms = term_ids(years)
         self.rates = rates
@@ -96,7 +103,10 @@ class CollegeWriter:
         """Decide who enrols where and when."""
         rng = self.rng
         n_terms = len(self.terms)
-        by_code = {c.code: c for c in COLLEGES}
+        colleges = self.world.colleges
+        nearest = self.world.nearest_college
+        default = colleges[0].code
+        by_code = {c.code: c for c in colleges}
         last_lea: dict[int, str] = {}
         dual_years: dict[int, list[int]] = {}
         for s in stints:
@@ -111,15 +121,15 @@ class CollegeWriter:
                 last += 1
             plans.append(Enrolment(person, college, first, last, dual))
             if not dual and last + 1 < n_terms and rng.random() < SECOND_COLLEGE_RATE:
-                other = rng.choice([c for c in COLLEGES if c is not college])
+                other = rng.choice([c for c in colleges if c is not college])
                 span(person, other, last + 1)
 
         for person in k12:
-            home = by_code[_NEAREST.get(last_lea.get(person.index, ""), "021")]
+            home = by_code[nearest.get(last_lea.get(person.index, ""), default)]
             for y in dual_years.get(person.index, []):
                 if rng.random() < DUAL_ENROLLMENT_RATE:
                     span(person, home, 2 * y + rng.randrange(2), dual=True)
-            college = home if rng.random() < 0.8 else rng.choice(COLLEGES)
+            college = home if rng.random() < 0.8 else rng.choice(colleges)
             if person.graduated_year is not None:
                 first = 2 * (person.graduated_year + 1)
                 if first < n_terms and rng.random() < GOING_RATE:
@@ -129,7 +139,7 @@ class CollegeWriter:
                 if first < n_terms and rng.random() < NONCOMPLETER_RATE:
                     span(person, college, first)
         for person in adults:
-            college = rng.choices(COLLEGES, weights=[c.weight for c in COLLEGES])[0]
+            college = rng.choices(colleges, cum_weights=self.college_weights)[0]
             span(person, college, rng.randrange(n_terms))
         return plans
 
@@ -170,13 +180,14 @@ class CollegeWriter:
     def _zip(self, person: Person, college: College) -> str:
         found = self.zips.get(person.index)
         if found is None:
-            found = self.zips[person.index] = _college_zip(college, self.rng)
+            near = self.near_leas.get(college.code) or list(self.world.leas)
+            found = self.zips[person.index] = self.rng.choice(self.rng.choice(near).zip_codes)
         return found
 
     def write(self, plans: list[Enrolment]) -> None:
         """Write the three files of every college and term (header-only when nobody enrolled)."""
         rng = self.rng
-        for college in COLLEGES:
+        for college in self.world.colleges:
             folder = self.out / "college" / college.code
             folder.mkdir(parents=True, exist_ok=True)
             mine = [p for p in plans if p.college is college]
@@ -233,6 +244,10 @@ class CollegeWriter:
 
     def _csv(self, partner: str, rel: str, header: tuple[str, ...], rows: list[list[str]],
              owners: list[tuple[int, str, int]]) -> None:
+        tags = None
+        if self.defects is not None:
+            kind = rel.rsplit("/", 1)[-1].rsplit("_", 1)[0]
+            tags = self.defects.college_rows(partner, kind, header, rows)
         path = self.out / rel
         with path.open("w", encoding="utf-8", newline="") as fh:
             writer = csv.writer(fh, lineterminator="\n")
@@ -240,9 +255,4 @@ class CollegeWriter:
             writer.writerows(rows)
         self.files_written += 1
         self.bytes_written += path.stat().st_size
-        self.truth.add_file(COLLEGE, partner, rel, owners, first_line=2)
-
-
-def _college_zip(college: College, rng: random.Random) -> str:
-    near = [lea for lea in LEAS if _NEAREST[lea.code] == college.code] or list(LEAS)
-    return rng.choice(rng.choice(near).zip_codes)
+        self.truth.add_file(COLLEGE, partner, rel, owners, first_line=2, defects=tags)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,11 +14,13 @@ from synth import k12
 from synth.calpads_writer import CalpadsWriter, write_all
 from synth.ccgi import CcgiWriter
 from synth.college import CollegeWriter
+from synth.defects import Defects, parse_defects
 from synth.names import load_pools
 from synth.noise import NoiseRates
 from synth.orgs import write_partners
 from synth.population import make_adults, make_k12_students
 from synth.truth import TruthRecorder
+from synth.world import WORLDS, get_world
 
 DEFAULT_YEARS: tuple[str, ...] = ("2021-22", "2022-23", "2023-24")
 ADULT_SHARE = 0.2  # college-only people, as a share of the K-12 students
@@ -39,6 +41,9 @@ class GenerationSummary:
     seconds: float
     files_by_source: dict[str, int] = field(default_factory=dict)
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    defects: tuple[str, ...] = ()
+    defect_partners: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    world: str = "small"
 
 
 def parse_years(years: list[str]) -> list[int]:
@@ -69,17 +74,28 @@ def generate(
     years: list[str] | None = None,
     noise: NoiseRates | None = None,
     progress: ProgressFn | None = None,
+    defects: str | Sequence[str] | None = None,
+    world: str = "small",
 ) -> GenerationSummary:
     """Write a complete landing tree for ``students`` K-12 students under ``out_dir``.
 
-    The same (students, seed, years, noise) always gives byte-identical files. ``out_dir`` is
-    emptied of a previous generated tree (its ``calpads``, ``college`` and ``ccgi`` folders).
+    The same (students, seed, years, noise, defects) always gives byte-identical files.
+    ``out_dir`` is emptied of a previous generated tree (its ``calpads``, ``college`` and
+    ``ccgi`` folders). ``defects``: profile names of :data:`synth.defects.PROFILES` (or
+    ``"all"``); they change only the files they name and add a ``defects`` column to the truth
+    file; without them the output is what it always was. ``world``: ``"small"`` (7 LEAs, 4
+    colleges; the default) or ``"state"`` (California's organisational shape, synth.world).
     """
     began = time.perf_counter()
     if students < 1:
         raise InputRejected("--students must be at least 1", Location(
             file="arguments", field="students", value=str(students), rule=">= 1"))
     rates = noise or NoiseRates()
+    defect_names = parse_defects(defects)
+    if world not in WORLDS:
+        raise InputRejected(f"unknown world {world!r}; known: {', '.join(WORLDS)}", Location(
+            file="arguments", field="world", value=world, rule="small or state"))
+    orgs = get_world(world)
     starts = parse_years(list(years or DEFAULT_YEARS))
     labels = tuple(f"{y}-{(y + 1) % 100:02d}" for y in starts)
     out = Path(out_dir)
@@ -104,11 +120,15 @@ def generate(
     adults = make_adults(random.Random(f"{seed}:adults"), pools,
                          int(students * ADULT_SHARE), len(people))
     tick("people", students, students)
-    stints = k12.simulate(random.Random(f"{seed}:k12"), people, starts)
+    stints = k12.simulate(random.Random(f"{seed}:k12"), people, starts, orgs)
     tick("school histories", 1, 1)
 
-    truth = TruthRecorder()
-    calpads = CalpadsWriter(out, starts, seed, rates, truth)
+    truth = TruthRecorder(track_defects=bool(defect_names))
+    chosen = None
+    if defect_names:
+        chosen = Defects(defect_names, seed, starts, orgs.leas, orgs.colleges)
+        chosen.prepare(stints)
+    calpads = CalpadsWriter(out, starts, seed, rates, truth, chosen, orgs)
     total = len(stints)
     done = 0
 
@@ -119,14 +139,14 @@ def generate(
 
     write_all(calpads, stints, calpads_tick)
     tick("college files", 0, 1)
-    college = CollegeWriter(out, starts, seed, rates, truth)
+    college = CollegeWriter(out, starts, seed, rates, truth, chosen, orgs)
     college.write(college.plan(people, stints, adults))
     tick("college files", 1, 1)
     tick("CCGI weekly files", 0, 1)
-    ccgi = CcgiWriter(out, starts, seed, rates, truth)
+    ccgi = CcgiWriter(out, starts, seed, rates, truth, chosen)
     ccgi.write(stints)
     tick("CCGI weekly files", 1, 1)
-    write_partners(out / "partners.csv")
+    write_partners(out / "partners.csv", orgs.leas, orgs.colleges, orgs.silent)
     tick("truth file", 0, 1)
     truth_rows = truth.write(out / "truth.parquet", people + adults)
     tick("truth file", 1, 1)
@@ -144,6 +164,9 @@ def generate(
         files_by_source={"calpads": calpads.files_written, "college": college.files_written,
                          "ccgi": ccgi.files_written, "registry": 1, "truth": 1},
         stage_seconds=stage_seconds,
+        defects=defect_names,
+        defect_partners=chosen.partners() if chosen else {},
+        world=world,
     )
 
 

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
 
-from synth.orgs import LEAS, Lea, School
+from synth.orgs import Lea, School
 from synth.population import Person
 from synth.weighted import Weighted
+from synth.world import SMALL_WORLD, World
 
 # Drop-out probability per year by grade, and exit codes used for drop-outs (weights).
 DROPOUT_RATE = {7: 0.002, 8: 0.004, 9: 0.01, 10: 0.015, 11: 0.025, 12: 0.03}
@@ -49,22 +50,30 @@ def year_end(lea: Lea, start_year: int) -> date:
 _LEAVE_PICK = Weighted([c for c, _ in LEAVE_EXITS], [w for _, w in LEAVE_EXITS])
 
 
+def serves(lea: Lea, grade: int) -> bool:
+    """Whether the LEA has a school for ``grade`` (elementary districts stop at 8, high
+    districts start at 9)."""
+    level = "MS" if grade <= 8 else "HS"
+    return any(s.level == level for s in lea.schools)
+
+
 @cache
-def _lea_choice(middle_school: bool, avoid: Lea | None) -> Weighted[Lea]:
-    options = [lea for lea in LEAS if lea is not avoid and (
-        not middle_school or any(s.level == "MS" for s in lea.schools))]
+def _lea_choice(world: World, middle_school: bool, avoid: Lea | None) -> Weighted[Lea]:
+    options = [lea for lea in world.leas if lea is not avoid
+               and serves(lea, 8 if middle_school else 9)]
     return Weighted(options, [lea.weight for lea in options])
 
 
-def _pick_lea(rng: random.Random, grade: int, avoid: Lea | None = None) -> Lea:
-    return _lea_choice(grade <= 8, avoid).pick(rng)
+def _pick_lea(rng: random.Random, world: World, grade: int, avoid: Lea | None = None) -> Lea:
+    return _lea_choice(world, grade <= 8, avoid).pick(rng)
 
 
 def _random_day(rng: random.Random, first: date, last: date) -> date:
     return first + timedelta(days=rng.randrange(max(1, (last - first).days)))
 
 
-def simulate(rng: random.Random, people: list[Person], years: list[int]) -> list[Stint]:
+def simulate(rng: random.Random, people: list[Person], years: list[int],
+             world: World = SMALL_WORLD) -> list[Stint]:
     """School histories for K-12 ``people`` across ``years`` (start years of academic years)."""
     stints: list[Stint] = []
     state = rng.getstate()
@@ -73,14 +82,14 @@ def simulate(rng: random.Random, people: list[Person], years: list[int]) -> list
             # twins: same LEAs, schools and dates as the elder twin (replay the same draws)
             rng.setstate(state)
         state = rng.getstate()
-        stints.extend(_history(rng, person, years))
+        stints.extend(_history(rng, person, years, world))
     return stints
 
 
-def _history(rng: random.Random, person: Person, years: list[int]) -> list[Stint]:
+def _history(rng: random.Random, person: Person, years: list[int], world: World) -> list[Stint]:
     out: list[Stint] = []
     grade = person.grade_at_entry
-    lea = _pick_lea(rng, grade)
+    lea = _pick_lea(rng, world, grade)
     school = rng.choice(lea.schools_for(grade))
     ssid = person.ssid
     # A two-SSID student changes LEA once, in a chosen year; the new LEA mints a second SSID.
@@ -91,6 +100,12 @@ def _history(rng: random.Random, person: Person, years: list[int]) -> list[Stint
         start_year = years[y]
         if grade > 12:
             break
+        if not serves(lea, grade):
+            # an elementary district's 8th grader moves on to a high school district (never in
+            # the small world, whose LEAs all have high schools: its draws are unchanged)
+            if out and out[-1].exit_reason == "E155":
+                out[-1].exit_reason = "T160"
+            lea = _pick_lea(rng, world, grade, avoid=lea)
         start = year_start(lea, start_year)
         if y == person.entry_year and y > 0 and rng.random() < 0.5:
             start = _random_day(rng, start, date(start_year + 1, 3, 1))  # arrived mid-year
@@ -102,7 +117,7 @@ def _history(rng: random.Random, person: Person, years: list[int]) -> list[Stint
                                 date(start_year + 1, 4, 15))
             out.append(Stint(person, y, lea, school, grade, ssid, start, leave, "T160",
                              full_year=False))
-            lea = _pick_lea(rng, grade, avoid=lea)
+            lea = _pick_lea(rng, world, grade, avoid=lea)
             school = rng.choice(lea.schools_for(grade))
             if y == mid_year:
                 ssid, used_second = person.ssid2, True
@@ -137,7 +152,7 @@ def _history(rng: random.Random, person: Person, years: list[int]) -> list[Stint
             continue  # repeats grade 12
         if grade <= 11 and rng.random() < MOVE_SUMMER_RATE and y + 1 < len(years):
             out.append(Stint(person, y, lea, school, grade, ssid, start, end, "T160"))
-            lea = _pick_lea(rng, grade + 1, avoid=lea)
+            lea = _pick_lea(rng, world, grade + 1, avoid=lea)
             school = rng.choice(lea.schools_for(grade + 1))
         else:
             reason = "E155"

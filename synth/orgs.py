@@ -79,6 +79,11 @@ COLLEGES: tuple[College, ...] = (
     College("571", "Sanger Flats College", 0.15, "S", False),
 )
 
+# LEA code -> the nearest college (students mostly go local).
+NEAREST_COLLEGE: dict[str, str] = {
+    "0161119": "021", "0134445": "021", "1964212": "231", "1975309": "231",
+    "3367090": "441", "1062166": "571", "3710371": "441"}
+
 # Partners in the registry that send nothing (agreement not in force): the ingest side uses them
 # to test "uploads only under an executed agreement".
 _SILENT_PARTNERS: tuple[tuple[str, str, str, str, str, str], ...] = (
@@ -99,21 +104,24 @@ def _slug(name: str) -> str:
     return "".join(c for c in name.lower() if c.isalnum())[:24]
 
 
-def write_partners(path: Path) -> int:
+def write_partners(
+    path: Path, leas: tuple[Lea, ...] = LEAS, colleges: tuple[College, ...] = COLLEGES,
+    silent: tuple[tuple[str, str, str, str, str, str], ...] = _SILENT_PARTNERS,
+) -> int:
     """Write partners.csv (the registry the governance store imports); returns the row count."""
     rows: list[list[str]] = []
-    for i, lea in enumerate(LEAS):
+    for i, lea in enumerate(leas):
         rounds = "1;3" if i % 2 == 0 else ("2" if i % 3 else "")
         rows.append([lea.code, lea.name, lea.kind, "true" if lea.charter else "false",
                      "executed", "2021-07-01", "", f"data.liaison@{_slug(lea.name)}.example.org",
                      f"security@{_slug(lea.name)}.example.org", rounds])
-    for college in COLLEGES:
+    for college in colleges:
         rows.append([college.code, college.name, "college", "false", "executed", "2021-07-01",
                      "", f"ir.office@{_slug(college.name)}.example.edu",
                      f"iso@{_slug(college.name)}.example.edu", ""])
     rows.append(["CCGI", "California College Guidance Initiative", "ccgi", "false", "executed",
                  "2021-07-01", "", "data@ccgi.example.org", "security@ccgi.example.org", ""])
-    for code, name, kind, status, start, end in _SILENT_PARTNERS:
+    for code, name, kind, status, start, end in silent:
         rows.append([code, name, kind, "false", status, start, end,
                      f"contact@{_slug(name)}.example.org", "", ""])
     with path.open("w", encoding="utf-8", newline="") as fh:

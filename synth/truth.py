@@ -48,7 +48,12 @@ def _int_array(values: array) -> pa.Array:
 class TruthRecorder:
     """Append one entry per record line written; ``write`` produces truth.parquet."""
 
-    def __init__(self) -> None:
+    def __init__(self, track_defects: bool = False) -> None:
+        # the defects column is written only when defect profiles were asked for, so the
+        # default truth file stays byte-identical to what it was before the profiles existed
+        self.track_defects = track_defects
+        self._defects = array("i")
+        self.defect_tags = _Interner()
         self._system = array("i")
         self._partner = array("i")
         self._file = array("i")
@@ -65,13 +70,16 @@ class TruthRecorder:
 
     def add_file(
         self, system: int, partner: str, file: str, owners: list[tuple[int, str, int]],
-        first_line: int,
+        first_line: int, defects: list[str] | None = None,
     ) -> None:
         """Record every line of one file: ``owners[i]`` = (person index, source id, noise code)
-        of physical line ``first_line + i``."""
+        of physical line ``first_line + i``; ``defects[i]``: its defect tags (";"-joined)."""
         if not owners:
             return
         n = len(owners)
+        if self.track_defects:
+            tags = defects if defects is not None else [""] * n
+            self._defects.extend(self.defect_tags(t) for t in tags[:n])
         persons, source_ids, noises = zip(*owners, strict=True)
         self._system.extend([system] * n)
         self._partner.extend([self.partners(partner)] * n)
@@ -106,5 +114,7 @@ class TruthRecorder:
             "gender": person_col([p.truth.gender for p in people], pa.string()),
             "noise": self.noises.decode(self._noise),
         })
+        if self.track_defects:
+            table = table.append_column("defects", self.defect_tags.decode(self._defects))
         pq.write_table(table, path, compression="zstd")
         return table.num_rows

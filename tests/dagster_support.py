@@ -12,6 +12,7 @@ from core.keys import create_master_key
 from core.requests import RequestKind
 from dagster_project.resources import C2CResource
 from governance import requests as gr
+from governance.db import upgrade
 from governance.partners import import_partners_csv
 from governance.requests import Decision, RequestInput
 from governance.users import Role, create_user
@@ -34,6 +35,7 @@ def make_deployment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, data: bo
         monkeypatch.delenv(name, raising=False)
     create_master_key(home / "master.key")
     c2c = C2CResource(home=str(home))
+    upgrade(c2c.settings().governance_url)  # what `c2c migrate` does on a deployment
     if data:
         generate_small(landing, seed=7)
         (landing / "truth.parquet").rename(tmp_path / "truth.parquet")

@@ -256,3 +256,25 @@ def test_replaced_snapshot_is_served_at_once(env: ApiEnv, tmp_path: Path) -> Non
     os.replace(fresh, env.settings.serving_path)  # the publisher's atomic swap
     after = env.client.get("/v1/aggregates").json()
     assert after["count"] == 24 and after["snapshot"]["run_id"] == "run-2"
+
+
+def test_partner_registry_pages_and_never_returns_it_all(env: ApiEnv) -> None:  # noqa: F811
+    admin = env.auth("admin")
+    first = env.client.get("/v1/admin/partners", params={"limit": 5}, headers=admin).json()
+    total = first["count"]
+    assert total >= 10 and len(first["data"]) == 5 and first["offset"] == 0
+    seen = [p["org_code"] for p in first["data"]]
+    offset = 5
+    while offset < total:
+        page = env.client.get("/v1/admin/partners", params={"limit": 5, "offset": offset},
+                              headers=admin).json()
+        assert page["count"] == total and len(page["data"]) <= 5
+        seen += [p["org_code"] for p in page["data"]]
+        offset += 5
+    assert seen == sorted(seen) and len(set(seen)) == total  # each partner once, in order
+    default = env.client.get("/v1/admin/partners", headers=admin).json()
+    assert default["limit"] == 100
+    assert env.client.get("/v1/admin/partners", params={"limit": 1001},
+                          headers=admin).status_code == 422
+    assert env.client.get("/v1/admin/partners", params={"offset": -1},
+                          headers=admin).status_code == 422

@@ -14,8 +14,9 @@ from dagster_project.sensors import approved_request_sensor, landing_sensor
 
 
 def _tick(deployment_c2c: object, cursor: str | None) -> dg.SensorResult:
-    context = dg.build_sensor_context(cursor=cursor, resources={"c2c": deployment_c2c})
-    result = landing_sensor(context)
+    # a context manager: the resource's engine is set up and torn down with the evaluation
+    with dg.build_sensor_context(cursor=cursor, resources={"c2c": deployment_c2c}) as context:
+        result = landing_sensor(context)
     assert isinstance(result, dg.SensorResult)
     return result
 
@@ -54,8 +55,8 @@ def test_request_sensor_waits_for_quorum(tmp_path: Path, monkeypatch: pytest.Mon
     request_id, board = submitted_request(dep.c2c, approvals=1)
 
     def requests_now() -> list[dg.RunRequest]:
-        context = dg.build_sensor_context(resources={"c2c": dep.c2c})
-        result = approved_request_sensor(context)
+        with dg.build_sensor_context(resources={"c2c": dep.c2c}) as context:
+            result = approved_request_sensor(context)
         assert isinstance(result, dg.SensorResult)
         return list(result.run_requests or [])
 
@@ -67,3 +68,59 @@ def test_request_sensor_waits_for_quorum(tmp_path: Path, monkeypatch: pytest.Mon
     assert [r.run_key for r in started] == [f"extract:{request_id}"]
     config = started[0].run_config["ops"]["research_extracts"]["config"]
     assert config["request_ids"] == [request_id]
+
+
+def test_the_resource_builds_one_engine_per_evaluation_and_never_migrates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17: the 60-second sensor built an engine and ran the migrations on every call."""
+    import sqlalchemy as sa
+
+    import governance.db as db
+
+    dep = make_deployment(tmp_path, monkeypatch, data=False)
+    built: list[sa.Engine] = []
+    disposed: list[sa.Engine] = []
+    real_make_engine = db.make_engine
+
+    def counting_make_engine(url: str, **kwargs: object) -> sa.Engine:
+        engine = real_make_engine(url, **kwargs)  # type: ignore[arg-type]
+        sa.event.listen(engine, "engine_disposed", lambda e: disposed.append(e))
+        built.append(engine)
+        return engine
+
+    def no_upgrade(*_: object, **__: object) -> None:
+        raise AssertionError("the resource must not migrate")
+
+    monkeypatch.setattr(db, "make_engine", counting_make_engine)
+    monkeypatch.setattr(db, "upgrade", no_upgrade)
+
+    resource = type(dep.c2c)(home=str(dep.home))
+    for _ in range(5):  # many uses inside one run share one engine
+        with resource.governance() as session:
+            session.execute(sa.text("SELECT 1"))
+    assert len(built) == 1 and disposed == []
+    resource.close()
+    assert disposed == built
+
+    built.clear()
+    disposed.clear()
+    with dg.build_resources({"c2c": type(dep.c2c)(home=str(dep.home))}) as resources:
+        for _ in range(3):
+            with resources.c2c.governance() as session:
+                session.execute(sa.text("SELECT 1"))
+        assert len(built) == 1 and disposed == []
+    assert disposed == built  # torn down with the run
+
+
+def test_a_store_behind_the_code_stops_the_resource(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dagster_project.resources import C2CResource
+    from governance.db import SchemaOutOfDate
+
+    dep = make_deployment(tmp_path, monkeypatch, data=False)
+    (dep.home / "governance.db").unlink()
+    resource = C2CResource(home=str(dep.home))
+    with pytest.raises(SchemaOutOfDate, match="c2c migrate"), resource.governance():
+        pass

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 import deidentify
 from cli.main import app
-from core.errors import KeyError_
+from core.errors import Conflict
 from core.keys import KeyProvider
 from core.warehouse import connect_encrypted
 
@@ -37,7 +37,7 @@ def test_keys_init_creates_an_owner_only_key_and_refuses_to_overwrite(tmp_path: 
     assert before.strip().decode() not in result.output
 
     again = runner.invoke(app, ["keys", "init"], env=env)
-    assert isinstance(again.exception, KeyError_)
+    assert isinstance(again.exception, Conflict)
     assert "refusing to overwrite" in str(again.exception)
     assert key_file.read_bytes() == before
 

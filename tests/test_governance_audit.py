@@ -81,3 +81,19 @@ def test_audited_records_success_and_refusal(sessions: sessionmaker[Session]) ->
         assert audit.verify(s).ok
     assert rows == [("a", "thing.do", "ok", '{"created":"x1"}'),
                     ("b", "thing.fail", "conflict", "{}")]
+
+
+def test_audited_target_is_set_explicitly(sessions: sessionmaker[Session]) -> None:  # noqa: F811
+    """The body names the target it created; no magic "_target" detail key (issue 17)."""
+    with sessions() as s:
+        with audit.audited(s, actor="a", role="admin", action="thing.create") as entry:
+            entry.target = "thing:7"
+            entry["_target"] = "just detail now"
+        with pytest.raises(Conflict), audit.audited(s, actor="a", role="admin",
+                                                    action="thing.create") as entry:
+            entry.target = "thing:8"
+            raise Conflict("taken")
+    with sessions() as s:
+        rows = [(e.target, e.outcome, e.detail) for e in reversed(audit.recent(s))]
+    assert rows == [("thing:7", "ok", '{"_target":"just detail now"}'),
+                    ("thing:8", "conflict", "{}")]

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from core.settings import Settings
-from governance.db import session_factory
+from governance.db import SchemaOutOfDate, session_factory
 from governance.users import authenticate
 
 
@@ -25,6 +25,14 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_partners_users_and_audit_verify(home: Path, tmp_path: Path) -> None:
     runner = CliRunner()
     csv_path = write_partners_csv(tmp_path / "partners.csv")
+    # nothing migrates implicitly: the store must be brought up with `c2c migrate` (issue 17)
+    early = runner.invoke(app, ["partners", "import", str(csv_path)])
+    assert isinstance(early.exception, SchemaOutOfDate)
+    assert "c2c migrate" in str(early.exception)
+    migrated = runner.invoke(app, ["migrate"])
+    assert migrated.exit_code == 0 and "migrated from empty" in migrated.output
+    again = runner.invoke(app, ["migrate"])
+    assert again.exit_code == 0 and "already at revision" in again.output
     result = runner.invoke(app, ["partners", "import", str(csv_path)])
     assert result.exit_code == 0, result.output
     listed = runner.invoke(app, ["partners", "list"])

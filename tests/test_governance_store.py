@@ -324,3 +324,19 @@ def test_demo_users_one_key_per_role(
         partner = gu.authenticate(s, keys["partner"])
         assert partner.org_code in {"1964733", "841", "CCGI"}
         assert gu.authenticate(s, again["admin"]).roles == {gu.Role.ADMIN}
+
+
+def test_an_operators_quorum_out_of_bounds_is_a_service_fault(
+    sessions: sessionmaker[Session], tmp_path: Path  # noqa: F811
+) -> None:
+    """A board member must not get a 422 for an operator's setting (issue 17)."""
+    from core.errors import ConfigError
+
+    ids, rid = _submitted(sessions, tmp_path)
+    for bad in ({"quorum": 0}, {"quorum": 2, "default_days": 0}):
+        with sessions() as s, pytest.raises(ConfigError) as caught:
+            gr.decide(s, rid, ids["b1"], "approve", "sound design", **bad)  # type: ignore[arg-type]
+        assert not isinstance(caught.value, UserError)
+    with sessions.begin() as s:  # at the floor: one approval is a quorum of one
+        assert gr.decide(s, rid, ids["b1"], "approve", "fine", quorum=1,
+                         default_days=1).status == "approved"

@@ -109,7 +109,7 @@ def test_chunked_body_over_the_limit_is_413(env: ApiEnv) -> None:  # noqa: F811
 # --- 5: the aggregates cache is bounded by the bytes it holds, not by a count of pages ---
 
 def test_aggregates_cache_is_bounded_by_bytes(env: ApiEnv) -> None:  # noqa: F811
-    serving = env.client.app.state.serving  # type: ignore[attr-defined]
+    serving = env.client.app.state.services.serving  # type: ignore[attr-defined]
     serving.max_bytes = 40_000
     first = env.client.get("/v1/aggregates", params={"limit": 1000}).json()
     assert first["count"] == 72 and len(first["data"]) == 72

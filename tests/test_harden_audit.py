@@ -20,6 +20,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("C2C_DATABASE_URL", raising=False)
     monkeypatch.delenv("C2C_MASTER_KEY_FILE", raising=False)
     create_master_key(tmp_path / "home" / "master.key")
+    assert CliRunner().invoke(app, ["migrate"]).exit_code == 0
     return tmp_path / "home"
 
 

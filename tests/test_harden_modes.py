@@ -25,6 +25,7 @@ def test_stores_are_owner_only_under_umask_022(tmp_path: Path) -> None:
         assert done.returncode == 0, done.stdout + done.stderr
 
     run("keys", "init")
+    run("migrate")
     run("partners", "import", str(tmp_path / "partners.csv"))
     run("ingest", str(land))
     run("users", "create", "alice", "--role", "admin")

@@ -27,7 +27,11 @@ def setup_home(tmp_path: Path) -> dict[str, str]:
     home.mkdir()
     create_master_key(home / "master.key")
     (home / "partners.csv").write_text(PARTNERS, encoding="utf-8")
-    return {**os.environ, "C2C_HOME": str(home), "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "C2C_HOME": str(home), "PYTHONPATH": str(ROOT)}
+    env.pop("C2C_DATABASE_URL", None)
+    migrated = c2c(env, "migrate")  # nothing migrates implicitly (issue 17)
+    assert migrated.returncode == 0, migrated.stderr
+    return env
 
 
 def c2c(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

@@ -19,7 +19,8 @@ from linkage.schools import school_columns
 from linkage.standardise import build_identities
 
 LEA_A, LEA_B = "0134445", "3367090"
-SCHOOL = "0134445" + "3330512"  # CDS code = LEA (county + district) + school
+SCHOOL_CODE = "3330512"  # the 7-digit school code, unique statewide
+SCHOOL = "0134445" + SCHOOL_CODE  # CDS code = county + district + school
 
 
 def _table(con: duckdb.DuckDBPyConnection, name: str, rows: dict[str, list[Any]]) -> None:
@@ -69,11 +70,32 @@ def _identity(con: duckdb.DuckDBPyConnection, system: str, person_id: str) -> di
 
 def test_schools_come_from_enrolments_and_the_ccgi_account(staged) -> None:  # type: ignore[no-untyped-def]
     calpads = _identity(staged, "calpads", "1000000001")
-    assert calpads["enrolled_schools"] == [SCHOOL] and calpads["reported_schools"] is None
+    assert calpads["enrolled_schools"] == [SCHOOL_CODE] and calpads["reported_schools"] is None
     ccgi = _identity(staged, "ccgi", "G1")
-    assert ccgi["reported_schools"] == [SCHOOL] and ccgi["enrolled_schools"] is None
+    assert ccgi["reported_schools"] == [SCHOOL_CODE] and ccgi["enrolled_schools"] is None
     college = _identity(staged, "college", "C1")
     assert college["enrolled_schools"] is None and college["reported_schools"] is None
+
+
+def test_a_charter_school_meets_its_cds_code() -> None:
+    """A charter reports as its own LEA (its code = its school code) while CCGI names its CDS
+    code under the authorising district: both come down to the same school code."""
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA staging")
+    _table(con, "calpads_senr", {
+        "reporting_lea": ["1975309"], "ssid": ["1000000001"], "first_name": ["Ana"],
+        "middle_name": [None], "last_name": ["Lopez"], "birth_date": [date(2006, 3, 4)],
+        "gender": ["F"], "school_of_attendance": ["1975309"], "file_id": ["f1"],
+        "line_no": [1]})
+    _table(con, "ccgi_activity", {
+        "ccgi_account_id": ["G1", "G2"], "ssid": [None, None], "first_name": ["Ana"] * 2,
+        "last_name": ["Lopez"] * 2, "birth_date": [date(2006, 3, 4)] * 2, "gender": ["F"] * 2,
+        "school_cds": ["19642121975309", "19642120000000"], "file_id": ["f3"] * 2,
+        "line_no": [2, 3]})
+    build_identities(con, "t1", extras=[school_columns(con)])
+    assert _identity(con, "calpads", "1000000001")["enrolled_schools"] == ["1975309"]
+    assert _identity(con, "ccgi", "G1")["reported_schools"] == ["1975309"]
+    assert _identity(con, "ccgi", "G2")["reported_schools"] is None  # a district office
 
 
 def test_guardian_surnames_are_tokenised_per_calpads_unit(staged) -> None:  # type: ignore[no-untyped-def]

@@ -118,6 +118,29 @@ def test_evaluation_metrics_on_hand_built_truth(tmp_path: Path) -> None:
         "false": pytest.approx(0.0), "true": pytest.approx(1.0)}
 
 
+def test_cross_agency_recall_per_source_pair(tmp_path: Path) -> None:
+    con = duckdb.connect()
+    ensure_schema(con)
+    con.execute("CREATE TABLE mdm.identities (source_system VARCHAR, partner_org VARCHAR, "
+                "source_person_id VARCHAR, dob DATE, last_tokens VARCHAR[])")
+    # T1: calpads k1, college c1, ccgi g1 all linked; T2: calpads k2 + college c2 linked,
+    # ccgi g2 apart; T3: calpads k3 and ccgi g3 apart
+    rows = [("calpads", "1", "k1", "P1", "T1"), ("college", "061", "c1", "P1", "T1"),
+            ("ccgi", "CCGI", "g1", "P1", "T1"), ("calpads", "1", "k2", "P2", "T2"),
+            ("college", "061", "c2", "P2", "T2"), ("ccgi", "CCGI", "g2", "P3", "T2"),
+            ("calpads", "1", "k3", "P4", "T3"), ("ccgi", "CCGI", "g3", "P5", "T3")]
+    con.executemany("INSERT INTO mdm.crosswalk VALUES (?, ?, ?, ?, 'r')",
+                    [r[:4] for r in rows])
+    pq.write_table(pa.table({
+        "source_system": [r[0] for r in rows], "partner_org": [r[1] for r in rows],
+        "source_person_id": [r[2] for r in rows], "true_person_id": [r[4] for r in rows],
+    }), tmp_path / "truth.parquet")
+    result = evaluate(con, tmp_path / "truth.parquet")
+    assert result.recall_by_source_pair == {
+        "calpads-college": pytest.approx(1.0), "calpads-ccgi": pytest.approx(1 / 3),
+        "college-ccgi": pytest.approx(1 / 2)}
+
+
 def test_joined_compound_surnames_are_split_only_when_both_parts_are_common() -> None:
     units = {"GARCIA": 400, "LOPEZ": 300, "WOOD": 40, "WARD": 60, "WOODWARD": 10,
              "GARCIALOPEZ": 2, "PAZ": 50, "RUIZPAZ": 1, "HERNANDEZ": 500, "ZUNIGA": 30,

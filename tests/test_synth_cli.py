@@ -27,3 +27,21 @@ def test_bad_years_exit_with_code_2_and_name_the_field(tmp_path: Path) -> None:
         capture_output=True, text=True, check=False)
     assert done.returncode == 2
     assert "years" in done.stderr and "2022-24" in done.stderr
+
+
+def test_generate_with_defects_names_the_chosen_partners(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["generate", "--out", str(tmp_path), "--students", "150",
+                                      "--seed", "4", "--years", "2023-24",
+                                      "--defects", "upper_ascii_lea,college_no_ssid"])
+    assert result.exit_code == 0, result.output
+    assert "defect upper_ascii_lea:" in result.output
+    assert "defect college_no_ssid:" in result.output
+
+
+def test_unknown_defect_profile_exits_with_code_2(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", "from cli.main import main; main()", "generate", "--out",
+         str(tmp_path), "--students", "10", "--defects", "late_exit,bogus"],
+        capture_output=True, text=True, check=False)
+    assert done.returncode == 2
+    assert "defects" in done.stderr and "bogus" in done.stderr

@@ -19,6 +19,7 @@ from api.schemas import (
     KeyOut,
     Me,
     NewKey,
+    Page,
     PartnerIn,
     UserCreated,
     UserIn,
@@ -64,7 +65,7 @@ def create_user(body: UserIn, session: SessionDep, caller: AdminUser) -> UserCre
         gb.ensure_no_board_role([r.value for r in body.roles])
         user = gu.create_user(session, body.name, body.roles, body.org_code)
         key = gu.issue_key(session, user.id, label="initial")
-        audit["_target"] = f"user:{user.id}"
+        audit.target = f"user:{user.id}"
         audit["key_id"] = key.key_id
         out = UserCreated(user=UserOut.of(user),
                           key=NewKey(key_id=key.key_id, user_id=user.id, token=key.token))
@@ -171,11 +172,19 @@ def revoke_key(key_id: KeyId, session: SessionDep, caller: AdminUser) -> KeyOut:
     return out
 
 
-@router.get("/partners", response_model=list[Partner])
-def partners(session: ReadSessionDep, caller: AdminUser) -> list[Partner]:
-    """The partner registry with each partner's current agreement."""
+# The state registry has about 2,500 partners: pages, never the whole registry at once.
+PageLimit = Annotated[int, Query(ge=1, le=1000)]
+PageOffset = Annotated[int, Query(ge=0, le=10_000_000)]
+
+
+@router.get("/partners", response_model=Page[Partner])
+def partners(session: ReadSessionDep, caller: AdminUser, limit: PageLimit = 100,
+             offset: PageOffset = 0) -> Page[Partner]:
+    """The partner registry with each partner's current agreement, by org_code, a page at a
+    time (``limit`` at most 1000; ``count`` is the registry's size)."""
     with audited(session, actor=caller.name, role=ROLE, action="partner.list"):
-        out = gp.list_partners(session)
+        total, rows = gp.list_partners_page(session, limit=limit, offset=offset)
+        out = Page[Partner](data=rows, count=total, limit=limit, offset=offset)
     return out
 
 

@@ -10,13 +10,12 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from api.deps import PartnerUser, ReadSessionDep
+from api.deps import KeysDep, PartnerUser, ReadSessionDep, SessionsDep, SettingsDep
 from api.errors import COMMON_RESPONSES, ErrorBody
 from api.ingesting import ingest_upload, open_warehouse
 from api.schemas import Page, SubmissionOut, UploadResult
 from api.uploads import UPLOAD_SCHEMA, receive_upload
 from core.errors import PermissionDenied
-from core.settings import Settings
 from governance import submissions as gs
 from governance.audit import audited
 from governance.partners import list_partners
@@ -46,7 +45,8 @@ def _org(caller: Principal) -> str:
         503: {"model": ErrorBody, "description": "Warehouse busy with a pipeline run; retry"},
     },
 )
-async def upload(request: Request, caller: PartnerUser) -> JSONResponse:
+async def upload(request: Request, caller: PartnerUser, settings: SettingsDep,
+                 sessions: SessionsDep, keys: KeysDep) -> JSONResponse:
     """Upload files (multipart field ``files``) for your organisation.
 
     Files are validated exactly as ``c2c ingest`` does and each gets a receipt. 201: all
@@ -54,13 +54,14 @@ async def upload(request: Request, caller: PartnerUser) -> JSONResponse:
     file was rejected (the receipts name file, line and field).
     """
     org = _org(caller)
-    settings: Settings = request.app.state.settings
     received = await receive_upload(
         request.headers.get("content-type"), request.headers.get("content-length"),
         request.stream(), settings.tmp_dir / "uploads", settings.upload_max_bytes, org,
     )
     try:
-        result = await run_in_threadpool(ingest_upload, request.app.state, caller, received)
+        result = await run_in_threadpool(
+            ingest_upload, settings, sessions, keys, caller, received
+        )
     finally:
         received.remove()
     body: dict[str, Any] = result.model_dump(mode="json")
@@ -115,7 +116,8 @@ def submission(submission_id: Annotated[int, Path(ge=1, le=2**31 - 1)], session:
 
 
 @router.get("/missing", responses={503: {"model": ErrorBody, "description": "Warehouse busy"}})
-def missing(request: Request, session: ReadSessionDep, caller: PartnerUser) -> list[dict[str, Any]]:
+def missing(session: ReadSessionDep, settings: SettingsDep,
+            caller: PartnerUser) -> list[dict[str, Any]]:
     """What your organisation still has to send for its funding rounds, per academic year."""
     from ingest.submissions import submission_report
 
@@ -123,7 +125,7 @@ def missing(request: Request, session: ReadSessionDep, caller: PartnerUser) -> l
     with audited(session, actor=caller.name, role=ROLE, action="submission.missing",
                  target=f"partner:{org}"):
         partners = list_partners(session)
-        con = open_warehouse(request.app.state.settings)
+        con = open_warehouse(settings)
         try:
             rows = submission_report(con, partners, as_of=date.today())
         finally:

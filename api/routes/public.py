@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
 
-from api.deps import ReadSessionDep
+from api.deps import ReadSessionDep, ServingDep
 from api.schemas import Page
-from api.serving import ServingSnapshot, records
+from api.serving import records
 from core.catalog import VARIABLES
 from core.errors import NotFound
 from governance.requests import PublicLogEntry, public_log
@@ -47,11 +47,6 @@ class AggregatePage(Page[AggregateRow]):
     snapshot: dict[str, Any]
 
 
-def _snapshot(request: Request) -> ServingSnapshot:
-    snapshot: ServingSnapshot = request.app.state.serving
-    return snapshot
-
-
 def _row(values: tuple[Any, ...]) -> AggregateRow:
     row = dict(zip(AGGREGATE_COLUMNS, values, strict=True))
     if row["suppressed"]:
@@ -72,7 +67,7 @@ def health() -> dict[str, str]:
 
 @router.get("/v1/aggregates", response_model=AggregatePage)
 def aggregates(
-    request: Request,
+    snapshot: ServingDep,
     academic_year: Filter = None,
     reporting_lea: Filter = None,
     subgroup: Filter = None,
@@ -87,7 +82,6 @@ def aggregates(
     where = [f"CAST({name} AS VARCHAR) = ?" for name, value in filters.items() if value is not None]
     params: list[Any] = [value for value in filters.values() if value is not None]
     clause = f"WHERE {' AND '.join(where)}" if where else ""
-    snapshot = _snapshot(request)
 
     def compute(cursor: Any) -> bytes:
         # One query gives the page and the total; only an empty page needs a separate count.
@@ -110,9 +104,9 @@ def aggregates(
 
 
 @router.get("/v1/metrics")
-def metrics(request: Request) -> list[dict[str, Any]]:
+def metrics(snapshot: ServingDep) -> list[dict[str, Any]]:
     """The metrics published in the serving snapshot, with their definitions."""
-    cursor = _snapshot(request).cursor()
+    cursor = snapshot.cursor()
     try:
         return records(cursor, "SELECT * FROM metrics")
     finally:
@@ -120,9 +114,8 @@ def metrics(request: Request) -> list[dict[str, Any]]:
 
 
 @router.get("/v1/snapshot")
-def snapshot(request: Request) -> dict[str, Any]:
+def snapshot(snapshot: ServingDep) -> dict[str, Any]:
     """Which publish run the aggregates come from, and its suppression settings."""
-    snapshot = _snapshot(request)
     snapshot.cursor().close()  # (re)opens the current file
     info = snapshot.info()
     if not info:

@@ -8,10 +8,10 @@ from __future__ import annotations
 from pathlib import Path as FsPath
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path
 from fastapi.responses import FileResponse
 
-from api.deps import ReadSessionDep, ResearcherUser, SessionDep
+from api.deps import KeysDep, ReadSessionDep, ResearcherUser, SessionDep
 from api.errors import COMMON_RESPONSES
 from api.extracts import data_key_base64
 from api.schemas import ExtractKey, RequestOut
@@ -30,7 +30,7 @@ def create(body: gr.RequestInput, session: SessionDep, caller: ResearcherUser) -
     """Create a draft data request."""
     with audited(session, actor=caller.name, role=ROLE, action="request.create") as audit:
         request = gr.create_request(session, caller.user_id, body)
-        audit["_target"] = f"request:{request.id}"
+        audit.target = f"request:{request.id}"
         out = RequestOut.of(request)
     return out
 
@@ -101,12 +101,12 @@ def download(request_id: RequestId, session: SessionDep, caller: ResearcherUser)
 
 
 @router.get("/{request_id}/extract/key", response_model=ExtractKey)
-def extract_key(request_id: RequestId, request: Request, session: SessionDep,
+def extract_key(request_id: RequestId, session: SessionDep, keys: KeysDep,
                 caller: ResearcherUser) -> ExtractKey:
     """The data key that opens your extract package (audited; keep it secret)."""
     with audited(session, actor=caller.name, role=ROLE, action="extract.key",
                  target=f"request:{request_id}"):
         record = gr.extract_for_download(session, request_id, caller.user_id)
-        key = data_key_base64(request.app.state.settings, request_id)
+        key = data_key_base64(keys, request_id)
         out = ExtractKey(request_id=request_id, key_base64=key, expires_at=record.expires_at)
     return out

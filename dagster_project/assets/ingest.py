@@ -7,6 +7,7 @@ from typing import Any
 
 import dagster as dg
 
+from core.keys import RAW_STORE_PURPOSE
 from core.partners import Partner
 from dagster_project.landing import files_for
 from dagster_project.partitions import academic_year_partitions
@@ -34,7 +35,7 @@ def ingest_and_describe(c2c: C2CResource, paths: list[Path]) -> dg.MaterializeRe
     settings = c2c.settings()
     partners = registered_partners(c2c)
     with c2c.warehouse() as con:
-        raw_key = c2c.key_provider().derive("raw-store")
+        raw_key = c2c.key_provider().derive(RAW_STORE_PURPOSE)
         receipts = ingest_files(con, paths, settings.raw_dir, raw_key, partners)
     return dg.MaterializeResult(metadata=receipt_metadata(receipts))
 

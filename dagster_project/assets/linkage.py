@@ -45,6 +45,8 @@ def annual_link(config: LinkConfig, c2c: C2CResource) -> tuple[dg.MaterializeRes
         "peak_memory_mb": round(summary.peak_memory_mb),
         "match_rates": dg.MetadataValue.json(summary.match_rates),
         "id_changes": dg.MetadataValue.json(json.loads(json.dumps(summary.id_changes))),
+        # fallbacks to fixed parameters and Splink's own messages (linkage/training.py)
+        "training": dg.MetadataValue.json(json.loads(json.dumps(summary.training))),
     }
     return (
         dg.MaterializeResult(asset_key="mdm_identities", metadata=identities),

@@ -1,0 +1,339 @@
+"""Every stage at the statewide structure: time and peak memory, stage by stage.
+
+Generates the state world (2,376 LEAs, 116 colleges, CCGI; ``synth.world``) at a student count
+that fits here, then runs each stage in its own process (so each peak RSS is that stage's own):
+generate, partner import, ingest, link, outcomes, publish, submissions report, Dagster
+definitions load; then serves the API with uvicorn on 127.0.0.1 and times the list routes
+(partners, a partner's submissions, public aggregates), walking pages. Prints a table with the
+targets of issue 13; asserts nothing.
+
+    .venv/bin/python bench/bench_state.py [--students 20000] [--years 2022-23,2023-24]
+        [--defects all] [--requests 200] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGETS = {  # stage -> (seconds, text); issue 13 and DESIGN.md
+    "partner import": (10.0, "< 10 s for 2,500 partners"),
+    "submissions report": (10.0, "< 10 s"),
+    "dagster defs load": (5.0, "< 5 s"),
+    "publish": (120.0, "< 2 min statewide (issue of its own; printed here)"),
+}
+STAGES = ("generate", "partner import", "ingest", "link", "outcomes", "publish",
+          "submissions report", "dagster defs load")
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def _settings(home: Path):  # type: ignore[no-untyped-def]
+    from core.settings import Settings
+
+    return Settings(home=home)
+
+
+# -- stages, each run in a child process -------------------------------------------------------
+def stage_generate(home: Path, data: Path, args: argparse.Namespace) -> dict[str, object]:
+    from synth import generate
+
+    summary = generate(data, students=args.students, seed=args.seed,
+                       years=args.years.split(","), world="state", defects=args.defects or None)
+    return {"files": summary.files, "MB": round(summary.bytes / 1e6, 1),
+            "people": summary.people}
+
+
+def stage_partner_import(home: Path, data: Path, args: argparse.Namespace) -> dict[str, object]:
+    from core.keys import create_master_key
+    from governance.db import session_factory
+    from governance.partners import import_partners_csv
+
+    settings = _settings(home)
+    if not settings.master_key_path.exists():
+        create_master_key(settings.master_key_path)
+    with session_factory(settings.governance_url).begin() as session:
+        partners = import_partners_csv(session, data / "partners.csv")
+    return {"partners": len(partners)}
+
+
+def stage_ingest(home: Path, data: Path, args: argparse.Namespace) -> dict[str, object]:
+    from core.keys import KeyProvider
+    from core.warehouse import warehouse
+    from governance.db import session_factory
+    from governance.models import Submission
+    from governance.partners import list_partners
+    from governance.users import create_user
+    from ingest import ingest_files
+
+    settings = _settings(home)
+    sessions = session_factory(settings.governance_url)
+    with sessions() as session:
+        partners = list_partners(session)
+    raw_key = KeyProvider(settings.master_key_path, settings.keyring_path).derive("raw-store")
+    with warehouse(settings) as con:
+        receipts = ingest_files(con, [data / "calpads", data / "college", data / "ccgi"],
+                                settings.raw_dir, raw_key, partners)
+    # what the API would have recorded had the partners uploaded these files (bench setup:
+    # gives GET /v1/partner/submissions real rows)
+    with sessions.begin() as session:
+        uploader = create_user(session, "bench-uploader", ["admin"]).id
+        session.add_all(Submission(
+            org_code=r.partner_org or "", submitted_by=uploader, filename=r.file_name,
+            size_bytes=0, sha256=None, status=str(r.status),
+            receipt={"receipts": [r.model_dump(mode="json")]}) for r in receipts)
+    status: dict[str, int] = {}
+    for r in receipts:
+        status[str(r.status)] = status.get(str(r.status), 0) + 1
+    return {"files": len(receipts), **status}
+
+
+def stage_link(home: Path, data: Path, args: argparse.Namespace) -> dict[str, object]:
+    import linkage
+    from core.warehouse import warehouse
+
+    settings = _settings(home)
+    with warehouse(settings) as con:
+        summary = linkage.run_annual_link(con, settings=settings, runs_dir=settings.runs_dir)
+        evaluation = linkage.evaluate(con, data / "truth.parquet")
+    return {"records": getattr(summary, "records", ""), "F1": round(evaluation.f1, 4),
+            "precision": round(evaluation.precision, 4), "recall": round(evaluation.recall, 4)}
+
+
+def stage_outcomes(home: Path, data: Path, args: argparse.Namespace) -> dict[str, object]:
+    import analytics
+    from core.warehouse import warehouse
+
+    with warehouse(_settings(home)) as con:
+        summary = analytics.build_outcomes(con)
+    return {"rows": summary.rows, "persons": summary.persons}
+
+
+def stage_publish(home: Path, data: Path, args: argparse.Namespace) -> dict[str, object]:
+    import analytics
+    from core.warehouse import warehouse
+
+    settings = _settings(home)
+    with warehouse(settings) as con:
+        summary = analytics.publish(con, settings.serving_path,
+                                    min_cell=settings.suppression_min_cell)
+    return {"cells": summary.cells, "suppressed": summary.suppressed_cells}
+
+
+def stage_submissions_report(home: Path, data: Path,
+                             args: argparse.Namespace) -> dict[str, object]:
+    from core.warehouse import warehouse
+    from governance.db import session_factory
+    from governance.partners import list_partners
+    from ingest.submissions import submission_report
+
+    settings = _settings(home)
+    with session_factory(settings.governance_url)() as session:
+        partners = list_partners(session)
+    with warehouse(settings) as con:
+        rows = submission_report(con, partners, as_of=date(2024, 11, 15))
+    return {"rows": len(rows)}
+
+
+def stage_dagster_defs_load(home: Path, data: Path,
+                            args: argparse.Namespace) -> dict[str, object]:
+    from dagster_project import defs
+
+    jobs = list(defs.resolve_all_job_defs()) if hasattr(defs, "resolve_all_job_defs") else []
+    return {"jobs": len(jobs)}
+
+
+RUNNERS: dict[str, Callable[[Path, Path, argparse.Namespace], dict[str, object]]] = {
+    "generate": stage_generate, "partner import": stage_partner_import, "ingest": stage_ingest,
+    "link": stage_link, "outcomes": stage_outcomes, "publish": stage_publish,
+    "submissions report": stage_submissions_report,
+    "dagster defs load": stage_dagster_defs_load,
+}
+
+
+def run_child(stage: str, home: Path, data: Path, args: argparse.Namespace) -> None:
+    """In the child: run one stage, print one JSON line (seconds, peak MB, details)."""
+    began = time.perf_counter()
+    details = RUNNERS[stage](home, data, args)
+    seconds = time.perf_counter() - began
+    print("RESULT " + json.dumps({"seconds": seconds, "peak_mb": _peak_mb(), **details}))
+
+
+def run_stage(stage: str, home: Path, data: Path, args: argparse.Namespace) -> dict[str, object]:
+    env = {**os.environ, "C2C_HOME": str(home), "PYTHONPATH": str(ROOT),
+           "DAGSTER_HOME": str(home / "dagster"), "C2C_LANDING_DIR": str(data)}
+    (home / "dagster").mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, __file__, "--child", stage, "--home", str(home), "--data",
+               str(data), "--students", str(args.students), "--seed", str(args.seed),
+               "--years", args.years, "--defects", args.defects]
+    began = time.perf_counter()
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False,
+                          cwd=ROOT)
+    wall = time.perf_counter() - began
+    lines = [x for x in done.stdout.splitlines() if x.startswith("RESULT ")]
+    if done.returncode != 0 or not lines:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
+        return {"seconds": wall, "error": " | ".join(tail)}
+    result: dict[str, object] = json.loads(lines[-1][len("RESULT "):])
+    result["process_s"] = wall  # with interpreter start and imports
+    return result
+
+
+# -- the API list routes -----------------------------------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def api_routes(home: Path, args: argparse.Namespace) -> list[tuple[str, dict[str, object]]]:
+    import httpx
+    from sqlalchemy import func, select
+
+    from governance.db import session_factory
+    from governance.models import Submission
+    from governance.users import create_user, issue_key
+
+    settings = _settings(home)
+    sessions = session_factory(settings.governance_url)
+    with sessions.begin() as session:
+        busiest = session.execute(
+            select(Submission.org_code, func.count()).group_by(Submission.org_code)
+            .order_by(func.count().desc()).limit(1)).first()
+        org = busiest[0] if busiest else ""
+        admin = create_user(session, "bench-admin", ["admin"]).id
+        admin_key = issue_key(session, admin, label="bench").token
+        partner = create_user(session, "bench-partner", ["partner"], org or None).id
+        partner_key = issue_key(session, partner, label="bench").token
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "cli.serve_cmd:app_from_environment", "--factory",
+         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+         "--no-access-log"],
+        env={**os.environ, "C2C_HOME": str(home), "PYTHONPATH": str(ROOT)}, cwd=ROOT)
+    base = f"http://127.0.0.1:{port}"
+    results: list[tuple[str, dict[str, object]]] = []
+    try:
+        for _ in range(400):
+            try:
+                if httpx.get(f"{base}/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        routes = (
+            ("GET /v1/admin/partners", "/v1/admin/partners", admin_key),
+            (f"GET /v1/partner/submissions ({org})", "/v1/partner/submissions", partner_key),
+            ("GET /v1/aggregates", "/v1/aggregates", None),
+        )
+        with httpx.Client(base_url=base, timeout=30) as client:
+            for label, path, key in routes:
+                headers = {"Authorization": f"Bearer {key}"} if key else {}
+                first = client.get(path, params={"limit": 100}, headers=headers)
+                if first.status_code != 200:
+                    results.append((label, {"error": f"HTTP {first.status_code}"}))
+                    continue
+                total = int(first.json()["count"])
+                pages = max(1, -(-total // 100))
+                latencies: list[float] = []
+                biggest = 0
+                bad = 0
+                for i in range(args.requests):
+                    offset = (i % pages) * 100  # walk the pages, round and round
+                    began = time.perf_counter()
+                    response = client.get(path, params={"limit": 100, "offset": offset},
+                                          headers=headers)
+                    latencies.append(time.perf_counter() - began)
+                    biggest = max(biggest, len(response.content))
+                    bad += response.status_code != 200
+                over = client.get(path, params={"limit": 100_000}, headers=headers)
+                results.append((label, {
+                    "rows": total, "pages": pages, "requests": len(latencies),
+                    "p50_ms": round(1000 * statistics.median(latencies), 1),
+                    "p99_ms": round(1000 * _percentile(latencies, 0.99), 1),
+                    "largest_KB": round(biggest / 1024, 1), "errors": bad,
+                    "limit_100000": over.status_code,
+                }))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--students", type=int, default=20000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--years", default="2022-23,2023-24")
+    parser.add_argument("--defects", default="")
+    parser.add_argument("--requests", type=int, default=200, help="per list route")
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="work in this folder and keep it (default: a temp folder)")
+    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--home", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--data", type=Path, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        run_child(args.child, args.home, args.data, args)
+        return
+    work = args.keep or Path(tempfile.mkdtemp(prefix="c2c-bench-state-"))
+    home, data = work / "home", work / "data"
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    print(f"state world, {args.students:,} students, years {args.years}, "
+          f"defects {args.defects or 'none'}; work folder {work}", flush=True)
+    results: list[tuple[str, dict[str, object]]] = []
+    for stage in STAGES:
+        result = run_stage(stage, home, data, args)
+        results.append((stage, result))
+        print(f"  {stage}: {json.dumps(result)}", flush=True)
+        if "error" in result and stage in ("generate", "partner import", "ingest"):
+            break
+    else:
+        results += api_routes(home, args)
+    print()
+    print(f"{'stage':<42} {'seconds':>8} {'peak MB':>8}  target / details")
+    for stage, r in results:
+        if "p99_ms" in r:
+            ok = "ok" if float(str(r["p99_ms"])) < 100 else "MISSED"
+            print(f"{stage:<42} {'':>8} {'':>8}  p99 {r['p99_ms']} ms (< 100 ms: {ok}), "
+                  f"p50 {r['p50_ms']} ms, {r['rows']:,} rows in {r['pages']} pages of <= 100, "
+                  f"largest response {r['largest_KB']} KB, limit=100000 -> HTTP "
+                  f"{r['limit_100000']}")
+            continue
+        if "error" in r:
+            print(f"{stage:<42} FAILED: {r['error']}")
+            continue
+        seconds = float(str(r["seconds"]))
+        target = TARGETS.get(stage)
+        verdict = ""
+        if target:
+            verdict = f"{target[1]}: {'ok' if seconds < target[0] else 'MISSED'}; "
+        details = {k: v for k, v in r.items() if k not in ("seconds", "peak_mb", "process_s")}
+        print(f"{stage:<42} {seconds:>8.2f} {float(str(r['peak_mb'])):>8.0f}  {verdict}"
+              f"{details}")
+    if args.keep is None:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""Per data-defect profile, on a few hundred generated students: the linker keeps each
+two-SSID student together and the twins apart (the figures at 50,000 students are
+bench/bench_robustness.py's)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+import linkage
+import synth
+from core.settings import Settings
+from ingest import ingest_files
+from ingest.partners import load_partners_csv
+
+defects = pytest.importorskip("synth.defects")
+STUDENTS = 400
+SEED = 3
+
+
+def _link(root: Path, profile: str) -> duckdb.DuckDBPyConnection:
+    landing = root / "landing"
+    synth.generate(landing, students=STUDENTS, seed=SEED,
+                   defects=profile)  # type: ignore[call-arg, unused-ignore]
+    con = duckdb.connect(str(root / "warehouse.duckdb"))
+    ingest_files(con, [landing / d for d in ("calpads", "college", "ccgi")], root / "raw",
+                 b"k" * 32, load_partners_csv(landing / "partners.csv"))
+    settings = Settings(home=root)
+    linkage.run_annual_link(con, settings=settings, run_id="d1", runs_dir=root / "runs")
+    con.execute(f"""CREATE TEMP TABLE judged AS
+        SELECT t.true_person_id, bool_or(t.has_second_ssid) AS second, bool_or(t.is_twin) AS
+               twin, x.person_id, x.source_system, any_value(i.dob) AS dob,
+               any_value(i.last_tokens) AS last_tokens
+        FROM read_parquet('{landing / "truth.parquet"}') t
+        JOIN mdm.crosswalk x USING (source_system, partner_org, source_person_id)
+        JOIN mdm.identities i USING (source_system, partner_org, source_person_id)
+        GROUP BY t.true_person_id, x.person_id, x.source_system, x.partner_org,
+                 x.source_person_id""")
+    return con
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("profile", [*defects.PROFILES])
+def test_profile_keeps_second_ssid_students_together_and_twins_apart(
+    tmp_path: Path, profile: str
+) -> None:
+    con = _link(tmp_path, profile)
+    split = con.execute("""
+        SELECT true_person_id FROM judged WHERE second AND source_system = 'calpads'
+        GROUP BY 1 HAVING count(DISTINCT person_id) > 1""").fetchall()
+    seconds = con.execute("SELECT count(DISTINCT true_person_id) FROM judged "
+                          "WHERE second").fetchone()
+    assert seconds and seconds[0] > 0, "the sample holds no two-SSID student"
+    assert not split, f"{profile}: {len(split)} two-SSID student(s) split"
+    merged = con.execute("""
+        SELECT count(*) FROM judged a JOIN judged b ON a.dob = b.dob
+            AND a.true_person_id < b.true_person_id AND list_has_any(a.last_tokens, b.last_tokens)
+        WHERE a.twin AND b.twin AND a.person_id = b.person_id""").fetchone()
+    assert merged == (0,), f"{profile}: twins merged"
+    con.close()
