@@ -377,10 +377,25 @@ def build_extract(
         order_keys += ['kept."academic_year"'] if "academic_year" in outputs else []
         order_keys.append(f"hash({', '.join(qualified)})")
         order = ", ".join(order_keys)
+        # k per person, not only per row: a person's rows together (their multi-year pattern
+        # of generalised quasi-identifiers, and how many rows they have) must be shared by at
+        # least k people, else the pattern singles them out across rows. People whose whole
+        # pattern is rarer than k are suppressed with all their rows. Every row class then
+        # still has k people: the k people sharing a pattern share each of its rows.
+        row_key = (f"CAST(struct_pack({', '.join(f'{_quoted(q)} := {_quoted(q)}' for q in quasi)})"
+                   " AS VARCHAR)") if quasi else "''"
         con.execute(
             f"""CREATE TEMP TABLE {out} AS
             WITH g AS (SELECT {projected} FROM {src}),
-                 kept AS (SELECT g.* FROM g {keep})
+                 rowkept AS (SELECT g.* FROM g {keep}),
+                 pattern AS (
+                     SELECT person_id, count(*) || chr(30) ||
+                            string_agg({row_key}, chr(31) ORDER BY {row_key}) AS pat
+                     FROM rowkept GROUP BY person_id),
+                 shared AS (
+                     SELECT person_id FROM pattern WHERE pat IN (
+                         SELECT pat FROM pattern GROUP BY pat HAVING count(*) >= {int(k)})),
+                 kept AS (SELECT rowkept.* FROM rowkept SEMI JOIN shared USING (person_id))
             SELECT {columns} FROM {joined} ORDER BY {order}"""
         )
         if wants_pseudonym:
@@ -398,6 +413,8 @@ def build_extract(
         scan.require_clean(scan.scan_columns(distinct), f"extract for {request.request_id}")
         released = con.execute(f"SELECT count(*) FROM {out}").fetchone()
         released_rows = int(released[0]) if released else 0
+        # Rows suppressed by the row-level search and by the per-person pattern rule.
+        suppressed_rows = plan.rows - released_rows
         lap("scan")
 
         disclosure = DisclosureReport(
@@ -405,7 +422,7 @@ def build_extract(
             quasi_identifiers=plan.quasi_identifiers,
             generalisations=plan.rung_names(),
             rows_before_suppression=plan.rows,
-            suppressed_rows=plan.suppressed_rows,
+            suppressed_rows=suppressed_rows,
             released_rows=released_rows,
             equivalence_classes=plan.classes,
             smallest_class=plan.smallest_class,
@@ -416,7 +433,7 @@ def build_extract(
         manifest = _base_manifest(request, now) | {
             "variables": released_columns,
             "rows": released_rows,
-            "suppressed_rows": plan.suppressed_rows,
+            "suppressed_rows": suppressed_rows,
             "pseudonym": {"column": PSEUDONYM_COLUMN, "scheme": SCHEME} if wants_pseudonym
             else None,
             "disclosure": disclosure.to_dict(),
@@ -436,7 +453,7 @@ def build_extract(
         package_sha256=digest.sha256,
         package_bytes=digest.bytes,
         rows=released_rows,
-        suppressed_rows=plan.suppressed_rows,
+        suppressed_rows=suppressed_rows,
         variables=released_columns,
         created_at=utc(now),
         expires_at=utc(request.expires_at),
