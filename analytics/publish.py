@@ -10,14 +10,15 @@ from __future__ import annotations
 import os
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 
-from analytics.aggregates import compute_cells
-from analytics.disclosure import Cell, suppress
+from analytics.aggregates import TRUE_CELLS, build_true_cells
+from analytics.disclosure import release_select
 from analytics.metrics import ALL, STATE, metric_descriptions
 from core import catalog, tables
 from core.protection import MIN_CELL, require_min_cell
@@ -48,12 +49,18 @@ class PublishSummary:
     seconds: float
 
 
-def _rows(cells: list[Cell], run_id: str) -> list[tuple[object, ...]]:
-    return [
-        (c.academic_year, c.reporting_lea, c.subgroup, c.subgroup_value, c.metric, c.numerator,
-         c.denominator, c.rate, c.suppressed, c.suppression_reason, run_id)
-        for c in cells
-    ]
+Progress = Callable[[str, int, int], None]  # (step description, steps done, steps in all)
+STEPS = ("record keys and true counts", "cell-key rounding and suppression",
+         "writing the serving snapshot")
+
+
+def _released_select(min_cell: int) -> str:
+    return (
+        "SELECT academic_year, reporting_lea, subgroup, subgroup_value, metric, numerator, "
+        "denominator, rate, suppressed, suppression_reason, ? AS run_id FROM ("
+        f"{release_select(TRUE_CELLS, min_cell)}) "
+        "ORDER BY academic_year, reporting_lea, metric, subgroup, subgroup_value"
+    )
 
 
 def publish(
@@ -62,53 +69,66 @@ def publish(
     *,
     min_cell: int = MIN_CELL,
     run_id: str | None = None,
+    progress: Progress | None = None,
+    salt: str | None = None,
 ) -> PublishSummary:
-    """Suppress the aggregates of ``analytics.student_year`` and swap in a new snapshot.
+    """Release the aggregates of ``analytics.student_year`` and swap in a new snapshot.
 
-    Also keeps the published cells in ``analytics.aggregates`` (what was released, for audit).
+    The rule is ``analytics.disclosure`` (threshold + cell-key rounding), run in SQL. Also
+    keeps the released cells in ``analytics.aggregates`` (what was released, for audit).
+    ``progress`` is told each step; ``salt`` fixes new record keys (tests).
     """
     started = time.perf_counter()
     require_min_cell(min_cell)
     run_id = run_id or f"pub-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
-    cells = suppress(compute_cells(con), min_cell=min_cell)
-    rows = _rows(cells, run_id)
-    suppressed = sum(1 for c in cells if c.suppressed)
+    tell = progress or (lambda _step, _done, _total: None)
 
+    tell(STEPS[0], 0, len(STEPS))
+    build_true_cells(con, salt=salt)
+    tell(STEPS[1], 1, len(STEPS))
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {tables.ANALYTICS}")
     con.execute(AGGREGATES_DDL)
-    if rows:
-        con.executemany(f"INSERT INTO {tables.AGGREGATES} VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+    con.execute(f"INSERT INTO {tables.AGGREGATES} {_released_select(min_cell)}", [run_id])
+    con.execute(f"DROP TABLE {TRUE_CELLS}")
+    counted = con.execute(
+        f"SELECT count(*), count(*) FILTER (WHERE suppressed), "
+        f"list(DISTINCT academic_year ORDER BY academic_year) FROM {tables.AGGREGATES}"
+    ).fetchone()
+    cells, suppressed, years = (int(counted[0]), int(counted[1]), list(counted[2] or [])) \
+        if counted else (0, 0, [])
 
+    tell(STEPS[2], 2, len(STEPS))
     serving_path.parent.mkdir(parents=True, exist_ok=True)
     temp = serving_path.with_name(f".{serving_path.name}.{uuid.uuid4().hex}.tmp")
+    alias = f"snap_{uuid.uuid4().hex[:8]}"
     try:
-        out = duckdb.connect(str(temp))
+        # ATTACH from the warehouse connection: the rows go table to table inside DuckDB
+        # (no Python round trip for millions of rows); the snapshot file is plain on purpose.
+        con.execute(f"ATTACH '{temp}' AS {alias}")
         try:
             for ddl in SNAPSHOT_DDL:
-                out.execute(ddl)
-            if rows:
-                out.executemany(
-                    "INSERT INTO published_aggregates VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows
-                )
-            out.executemany("INSERT INTO metrics VALUES (?, ?)", metric_descriptions())
-            out.execute(
-                "INSERT INTO snapshot_info VALUES (?, ?, ?, ?, ?)",
-                [datetime.now(UTC).replace(tzinfo=None), run_id, min_cell, len(cells),
-                 suppressed],
+                con.execute(ddl.replace("CREATE TABLE ", f"CREATE TABLE {alias}.", 1))
+            con.execute(f"INSERT INTO {alias}.published_aggregates SELECT * FROM "
+                        f"{tables.AGGREGATES} ORDER BY academic_year, reporting_lea, metric, "
+                        "subgroup, subgroup_value")
+            con.executemany(f"INSERT INTO {alias}.metrics VALUES (?, ?)", metric_descriptions())
+            con.execute(
+                f"INSERT INTO {alias}.snapshot_info VALUES (?, ?, ?, ?, ?)",
+                [datetime.now(UTC).replace(tzinfo=None), run_id, min_cell, cells, suppressed],
             )
-            out.execute("CHECKPOINT")
         finally:
-            out.close()
+            con.execute(f"DETACH {alias}")
         os.replace(temp, serving_path)
     finally:
         temp.unlink(missing_ok=True)
         Path(f"{temp}.wal").unlink(missing_ok=True)
+    tell("done", len(STEPS), len(STEPS))
     return PublishSummary(
         serving_path=serving_path,
         run_id=run_id,
-        cells=len(cells),
+        cells=cells,
         suppressed_cells=suppressed,
-        academic_years=sorted({c.academic_year for c in cells}),
+        academic_years=[str(y) for y in years],
         seconds=round(time.perf_counter() - started, 3),
     )
 

@@ -1,20 +1,22 @@
 """Aggregate tables for approved data requests (issue 7), with the published suppression rule.
 
 A request names outcome variables, a grouping and a cohort. The table holds every cell of
-the full grouping (zeros too) plus every margin (``all`` in any grouping column), so the sums
-an attacker could use are all inside the table the disclosure audit protects.
+the full grouping (zeros too) plus every margin (``all`` in any grouping column). Each count is
+released by ``analytics.disclosure.release`` with the key sum of exactly the rows it counts, so
+a request cell made of the same rows as a published cell (or as a cell of an earlier request)
+shows the same rounded number: subtracting a request from the snapshot gives an interval,
+never the hidden count (docs/metrics.md, "Disclosure control").
 """
 
 from __future__ import annotations
 
 import itertools
 from collections import defaultdict
-from collections.abc import Sequence
 
 import duckdb
 import pyarrow as pa
 
-from analytics.disclosure import Relation, suppress_rate_tables
+from analytics.disclosure import RECORD_KEYS, ensure_record_keys, release
 from analytics.metrics import (
     ALL,
     BOOLEAN_VALUES,
@@ -66,15 +68,20 @@ def aggregate_for_request(
     where, params = cohort_where(request.request_id, request.cohort)
     populations = sorted({METRIC_BY_NAME[m].population for m in metrics})
     dims = ", ".join(f"{_value_sql(g)} AS g{i}" for i, g in enumerate(group_by))
+    conditions = [POPULATIONS[p] for p in populations] + [
+        f"{POPULATIONS[METRIC_BY_NAME[m].population]} AND {m}" for m in metrics
+    ]
+    # per condition: the count, then the sum of the record keys of the rows counted
     counts = ", ".join(
-        [f"count(*) FILTER (WHERE {POPULATIONS[p]})" for p in populations]
-        + [f"count(*) FILTER (WHERE {POPULATIONS[METRIC_BY_NAME[m].population]} AND {m})"
-           for m in metrics]
+        f"count(*) FILTER (WHERE {c}), coalesce(sum(k.record_key) FILTER (WHERE {c}), 0)"
+        for c in conditions
     )
     select = f"{dims}, {counts}" if dims else counts
     group = " GROUP BY ALL" if dims else ""
+    ensure_record_keys(con, f"SELECT person_id FROM {catalog.STUDENT_YEAR}")
     fetched = con.execute(
-        f"SELECT {select} FROM {catalog.STUDENT_YEAR} WHERE {where}{group}", params
+        f"SELECT {select} FROM {catalog.STUDENT_YEAR} s JOIN {RECORD_KEYS} k "
+        f"ON k.person_id = CAST(s.person_id AS VARCHAR) WHERE {where}{group}", params
     ).fetchall()
 
     k = len(group_by)
@@ -90,15 +97,14 @@ def aggregate_for_request(
     if size * len(metrics) > MAX_CELLS:
         raise UserError(f"request {request.request_id}: table would have too many cells")
 
-    # finest cells (zeros included), then every margin by summing: sums hold exactly
+    # finest cells (zeros included), then every margin by summing counts and key sums
+    width = 2 * (len(populations) + len(metrics))
     finest: dict[tuple[str, ...], list[int]] = {
-        key: [0] * (len(populations) + len(metrics)) for key in itertools.product(*domains)
+        key: [0] * width for key in itertools.product(*domains)
     }
     for row in fetched:
         finest[tuple(str(v) for v in row[:k])] = [int(v) for v in row[k:]]
-    totals: dict[tuple[str, ...], list[int]] = defaultdict(
-        lambda: [0] * (len(populations) + len(metrics))
-    )
+    totals: dict[tuple[str, ...], list[int]] = defaultdict(lambda: [0] * width)
     for key, cell_counts in finest.items():
         for mask in itertools.product((False, True), repeat=k):
             target = tuple(ALL if m else v for v, m in zip(key, mask, strict=True))
@@ -106,35 +112,26 @@ def aggregate_for_request(
             for i, count in enumerate(cell_counts):
                 acc[i] += count
     keys = sorted(totals)
-    relations = _relations(keys, domains)
-
-    # the one suppression routine, as for the serving snapshot; every table shares the keys
-    denominators = {
-        population: {key: totals[key][p_index] for key in keys}
-        for p_index, population in enumerate(populations)
-    }
-    numerators = {
-        metric: (METRIC_BY_NAME[metric].population,
-                 {key: totals[key][len(populations) + m_index] for key in keys})
-        for m_index, metric in enumerate(metrics)
-    }
-    shown = suppress_rate_tables(denominators, numerators, lambda _: relations, min_cell)
 
     columns: dict[str, list[object]] = {g: [] for g in group_by}
     for name in ("metric", "numerator", "denominator", "rate", "suppressed",
                  "suppression_reason"):
         columns[name] = []
-    for metric in metrics:
+    for m_index, metric in enumerate(metrics):
+        p_index = populations.index(METRIC_BY_NAME[metric].population)
+        n_at = 2 * (len(populations) + m_index)
         for key in keys:
+            acc = totals[key]
+            released = release(acc[n_at], acc[n_at + 1], acc[2 * p_index],
+                               acc[2 * p_index + 1], min_cell)
             for g, v in zip(group_by, key, strict=True):
                 columns[g].append(v)
-            cell = shown[metric][key]
             columns["metric"].append(metric)
-            columns["numerator"].append(cell.numerator)
-            columns["denominator"].append(cell.denominator)
-            columns["rate"].append(cell.rate)
-            columns["suppressed"].append(cell.suppressed)
-            columns["suppression_reason"].append(cell.reason)
+            columns["numerator"].append(released.numerator)
+            columns["denominator"].append(released.denominator)
+            columns["rate"].append(released.rate)
+            columns["suppressed"].append(released.suppressed)
+            columns["suppression_reason"].append(released.suppression_reason)
     schema = pa.schema(
         [(g, pa.string()) for g in group_by]
         + [("metric", pa.string()), ("numerator", pa.int64()), ("denominator", pa.int64()),
@@ -142,17 +139,3 @@ def aggregate_for_request(
            ("suppression_reason", pa.string())]
     )
     return pa.table(columns, schema=schema)
-
-
-def _relations(keys: Sequence[tuple[str, ...]], domains: list[list[str]]) -> list[Relation]:
-    present = set(keys)
-    relations: list[Relation] = []
-    for key in keys:
-        for j, value in enumerate(key):
-            if value != ALL:
-                continue
-            parts = tuple(key[:j] + (v,) + key[j + 1:] for v in domains[j])
-            parts = tuple(p for p in parts if p in present)
-            if parts:
-                relations.append(Relation(key, parts))
-    return relations

@@ -8,10 +8,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from sqlalchemy.orm import sessionmaker
 
-from api import errors
+from api import docs_offline, errors, portal
 from api.deps import Services
 from api.limits import BodyGuard
-from api.routes import admin, board, partner, public, researcher
+from api.routes import admin, board, checker, partner, public, researcher, steward
 from api.serving import ServingSnapshot
 from api.uploads import remove_stale_uploads
 from core.keys import KeyProvider
@@ -27,7 +27,11 @@ Governed access to the c2c-link cradle-to-career data system.
 * **partner**: upload files for your organisation, see your submissions and what is missing;
 * **researcher**: create, edit, submit and withdraw data requests; download fulfilled extracts;
 * **board**: review submitted requests; approve (quorum) or deny with a written reason;
+* **steward**: review requests that would use your organisation's records; see who used them;
+* **checker**: check each output before release (two independent checkers);
 * **admin**: users and API keys, partners and agreements, audit verification.
+
+People can do the same in a browser: the portal at `/portal`.
 
 Authenticate with `Authorization: Bearer <api key>`. Errors are
 `{"error": {"code": ..., "message": ...}}`; see docs/api.md.
@@ -65,11 +69,15 @@ def create_app(settings: Settings) -> FastAPI:
         serving.close()
         engine.dispose()
 
-    app = FastAPI(title="c2c-link API", version="1", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(title="c2c-link API", version="1", description=DESCRIPTION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None)  # served offline by api.docs_offline
     app.state.services = services  # read only by api.deps.get_services
     errors.install(app)
     app.add_middleware(BodyGuard)
     for router in (public.router, admin.me_router, partner.router, researcher.router,
-                   board.router, board.grants_router, admin.router):
+                   board.router, board.grants_router, steward.router, checker.router,
+                   admin.router):
         app.include_router(router)
+    docs_offline.install(app)
+    portal.install(app, settings)
     return app

@@ -7,6 +7,10 @@ upload answers 503 (retry later) instead of waiting.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
 import duckdb
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -20,6 +24,7 @@ from governance.audit import audited
 from governance.partners import list_partners
 from governance.users import Principal
 from ingest import Receipt, ingest_file
+from ingest.submissions import SubmissionRow, submission_report
 
 SEVERITY = {"accepted": 0, "held": 1, "rejected": 2}
 
@@ -33,9 +38,29 @@ def worst(statuses: list[str]) -> str:
     return max(statuses, key=lambda s: SEVERITY.get(s, 2)) if statuses else "rejected"
 
 
+def duplicate_note(receipt: Receipt, started: datetime) -> str | None:
+    """A re-sent file gets its first receipt back (ingest stores a file once per SHA-256);
+    saying so stops a partner from reading it as a new submission. Without a receipt date
+    there is no evidence of an earlier receipt, so nothing is said."""
+    if receipt.created_at is None or receipt.created_at >= started:
+        return None
+    return (f"already received on {receipt.created_at:%Y-%m-%d}, "
+            f"receipt {receipt.receipt_id}")
+
+
+def receipt_json(receipt: Receipt, started: datetime) -> dict[str, Any]:
+    out = receipt.model_dump(mode="json")
+    note = duplicate_note(receipt, started)
+    if note:
+        out["duplicate"] = note
+    return out
+
+
 def ingest_upload(settings: Settings, sessions: sessionmaker[Session], keys: KeyProvider,
                   caller: Principal, upload: Upload) -> UploadResult:
     """Ingest every received file as ``c2c ingest`` would, then record and audit the receipts."""
+    # Receipts are stamped with this process's local clock (ingest.manifest).
+    started = datetime.now()
     org = caller.org_code or ""
     with sessions() as session:
         partners = list_partners(session)
@@ -60,7 +85,7 @@ def ingest_upload(settings: Settings, sessions: sessionmaker[Session], keys: Key
                 rows.append(gs.record_submission(
                     session, org_code=org, submitted_by=caller.user_id, filename=name,
                     size_bytes=size, sha256=sha256, status=status,
-                    receipt={"receipts": [r.model_dump(mode="json") for r in receipts]},
+                    receipt={"receipts": [receipt_json(r, started) for r in receipts]},
                 ))
             audit["files"] = [
                 {"name": n, "sha256": h, "status": worst([str(r.status) for r in rs])}
@@ -68,3 +93,40 @@ def ingest_upload(settings: Settings, sessions: sessionmaker[Session], keys: Key
             ]
             out = [SubmissionOut.of(row) for row in rows]
     return UploadResult(status=worst([s.status for s in out]), submissions=out)
+
+
+def all_duplicates(result: UploadResult) -> bool:
+    receipts = [r for s in result.submissions for r in s.receipt.get("receipts", [])]
+    return bool(receipts) and all("duplicate" in r for r in receipts)
+
+
+@dataclass
+class PartnerOverview:
+    """What a partner sees about its own data: the member list and every receipt."""
+
+    report: list[SubmissionRow]
+    receipts: list[Receipt]
+
+
+def partner_overview(settings: Settings, session: Session, org: str, *,
+                     with_receipts: bool = True) -> PartnerOverview:
+    """Rows per academic year and file type, what is missing, and the receipt of every file
+    the warehouse holds from ``org`` (API, portal or landing folder alike)."""
+    from ingest.manifest import files_where
+    from ingest.pipeline import get_receipts
+
+    partners = list_partners(session)
+    session.rollback()
+    con = open_warehouse(settings)
+    try:
+        report = [r for r in submission_report(con, partners, as_of=date.today())
+                  if r.org_code == org]
+        receipts: list[Receipt] = []
+        if with_receipts:
+            for row in files_where(con, "parent_id IS NULL AND (partner_org = ? OR "
+                                   "submitted_by = ?)", [org, org]):
+                receipts.extend(get_receipts(con, row.file_id))
+    finally:
+        con.close()
+    receipts.sort(key=lambda r: r.created_at or datetime.min, reverse=True)
+    return PartnerOverview(report=report, receipts=receipts)

@@ -4,7 +4,8 @@ FastAPI reads and parses a JSON body before it resolves the dependencies that ch
 so an anonymous caller could make the service read and parse any amount of data. This ASGI
 middleware runs first for every request that may carry a body (POST, PUT, PATCH, DELETE):
 
-* no usable key -> 401 at once, the body never read (every such route needs a key);
+* no usable key -> 401 at once, the body never read (every such API route needs a key;
+  the portal's cookie-authenticated forms under ``/portal`` get the size bounds only);
 * ``Content-Length`` above the route's limit -> 413 at once;
 * a body sent without a length (chunked) is counted as it streams and cut off with 413.
 
@@ -26,7 +27,10 @@ from core.errors import NotAuthenticated
 
 MAX_JSON_BODY = 1024 * 1024
 MULTIPART_OVERHEAD = 64 * 1024
-UPLOAD_PATHS = ("/v1/partner/uploads",)
+UPLOAD_PATHS = ("/v1/partner/uploads", "/portal/partner/upload")
+# Portal pages authenticate with a session cookie (and CSRF token), not a bearer key: only the
+# size bounds apply to them here.
+PORTAL_PREFIX = "/portal"
 BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
@@ -41,7 +45,10 @@ class BodyGuard:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1")
                    for k, v in scope.get("headers", [])}
         services = scope["app"].state.services
-        refusal = await run_in_threadpool(_key_refusal, services, headers.get("authorization"))
+        refusal = None
+        if not scope["path"].startswith(PORTAL_PREFIX):  # the portal signs in by cookie
+            refusal = await run_in_threadpool(_key_refusal, services,
+                                              headers.get("authorization"))
         if refusal is not None:
             await error_response(401, NotAuthenticated.code, refusal)(scope, receive, send)
             return

@@ -7,9 +7,12 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, Field
 
+from api.partner_control_schemas import ProviderReviewOut, ReleaseOut
+from core.data_use import Purpose
 from core.partners import AgreementStatus, PartnerKind
 from core.requests import CohortFilter, RequestKind
 from governance.models import DataRequest, Submission, User
+from governance.output_check import release_of
 from governance.requests import Decision, RequestStatus
 from governance.users import Role
 
@@ -60,6 +63,12 @@ class RequestOut(BaseModel):
     denial_reason: str | None
     decisions: list[DecisionOut]
     requester: str | None = Field(default=None, description="Shown to the board only")
+    purpose_code: Purpose = Purpose.RESEARCH
+    review_due_at: datetime | None = None
+    provider_reviews: list[ProviderReviewOut] = Field(
+        default_factory=list, description="Each partner's review; reasons shown to the board")
+    release: ReleaseOut | None = Field(
+        default=None, description="Output checking of the built output, once fulfilled")
 
     @classmethod
     def of(cls, request: DataRequest, *, for_board: bool = False) -> RequestOut:
@@ -80,6 +89,11 @@ class RequestOut(BaseModel):
                 for d in request.decisions
             ],
             requester=request.requester.name if for_board else None,
+            purpose_code=Purpose(request.purpose_code), review_due_at=request.review_due_at,
+            provider_reviews=[ProviderReviewOut.of(r, with_reason=for_board)
+                              for r in request.provider_reviews],
+            release=(ReleaseOut.of(release_of(request, request.extract))
+                     if request.extract is not None else None),
         )
 
 
@@ -138,8 +152,10 @@ class PartnerIn(BaseModel):
 
 class UserIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
-    roles: list[Role] = Field(min_length=1, max_length=4)
+    roles: list[Role] = Field(min_length=1, max_length=6)
     org_code: str | None = Field(default=None, max_length=16)
+    email: str | None = Field(default=None, max_length=320,
+                              description="Work address for notifications")
 
 
 class UserPatch(BaseModel):

@@ -15,16 +15,18 @@ a count bound let 2,048 large pages grow the server by gigabytes.
 from __future__ import annotations
 
 import os
+import pickle
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 
 from core.errors import NotFound
 
+T = TypeVar("T")
 CACHE_MAX_BYTES = 64 * 1024 * 1024
 ENTRY_OVERHEAD = 512  # key tuple, dict slot: counted so that many tiny entries are bounded too
 
@@ -38,7 +40,7 @@ class ServingSnapshot:
         self._con: duckdb.DuckDBPyConnection | None = None
         self._stamp: tuple[int, int] | None = None
         self._info: dict[str, Any] = {}
-        self._cache: OrderedDict[Hashable, bytes] = OrderedDict()
+        self._cache: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()  # value, size
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A cursor on the current snapshot (the caller closes it)."""
@@ -59,30 +61,32 @@ class ServingSnapshot:
                 self.cached_bytes = 0
             return self._con.cursor()
 
-    def cached(self, key: Hashable, compute: Callable[[duckdb.DuckDBPyConnection], bytes]) -> bytes:
-        """``compute(cursor)`` (response bytes) for the current snapshot, memoised until the
-        file changes, within :attr:`max_bytes` in all."""
+    def cached(self, key: Hashable, compute: Callable[[duckdb.DuckDBPyConnection], T],
+               size: Callable[[T], int] | None = None) -> T:
+        """``compute(cursor)`` for the current snapshot, memoised until the file changes,
+        within :attr:`max_bytes` in all. ``size`` measures a value (default: ``len`` of bytes,
+        else the length of its pickle)."""
         cursor = self.cursor()  # also detects a replaced file and clears the cache
         try:
             with self._lock:
                 if key in self._cache:
                     self._cache.move_to_end(key)
-                    return self._cache[key]
+                    return self._cache[key][0]  # type: ignore[no-any-return]
             value = compute(cursor)
         finally:
             cursor.close()
-        size = len(value) + ENTRY_OVERHEAD
-        if size > self.max_bytes:
+        bytes_ = (size or _size_of)(value) + ENTRY_OVERHEAD
+        if bytes_ > self.max_bytes:
             return value  # larger than the whole cache: served, not kept
         with self._lock:
             old = self._cache.pop(key, None)
             if old is not None:
-                self.cached_bytes -= len(old) + ENTRY_OVERHEAD
-            self._cache[key] = value
-            self.cached_bytes += size
+                self.cached_bytes -= old[1]
+            self._cache[key] = (value, bytes_)
+            self.cached_bytes += bytes_
             while self.cached_bytes > self.max_bytes:
-                _, dropped = self._cache.popitem(last=False)
-                self.cached_bytes -= len(dropped) + ENTRY_OVERHEAD
+                _, (_, dropped) = self._cache.popitem(last=False)
+                self.cached_bytes -= dropped
         return value
 
     def info(self) -> dict[str, Any]:
@@ -94,6 +98,12 @@ class ServingSnapshot:
             if self._con is not None:
                 self._con.close()
                 self._con = None
+
+
+def _size_of(value: Any) -> int:
+    if isinstance(value, bytes | bytearray):
+        return len(value)
+    return len(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def jsonable(value: Any) -> Any:

@@ -35,7 +35,7 @@ TARGETS = {  # stage -> (seconds, text); issue 13 and DESIGN.md
     "dagster defs load": (5.0, "< 5 s"),
     "publish": (120.0, "< 2 min statewide (issue of its own; printed here)"),
 }
-STAGES = ("generate", "partner import", "ingest", "link", "outcomes", "publish",
+STAGES = ("generate", "migrate", "partner import", "ingest", "link", "outcomes", "publish",
           "submissions report", "dagster defs load")
 
 
@@ -54,19 +54,29 @@ def stage_generate(home: Path, data: Path, args: argparse.Namespace) -> dict[str
     from synth import generate
 
     summary = generate(data, students=args.students, seed=args.seed,
-                       years=args.years.split(","), world="state", defects=args.defects or None)
+                       years=args.years.split(","), world=args.world,
+                       defects=args.defects or None)
     return {"files": summary.files, "MB": round(summary.bytes / 1e6, 1),
             "people": summary.people}
 
 
-def stage_partner_import(home: Path, data: Path, args: argparse.Namespace) -> dict[str, object]:
+def stage_migrate(home: Path, data: Path, args: argparse.Namespace) -> dict[str, object]:
+    """``c2c keys init`` and ``c2c migrate``: the set-up before the registry is imported."""
     from core.keys import create_master_key
-    from governance.db import session_factory
-    from governance.partners import import_partners_csv
+    from governance.db import upgrade
 
     settings = _settings(home)
     if not settings.master_key_path.exists():
         create_master_key(settings.master_key_path)
+    upgrade(settings.governance_url)
+    return {}
+
+
+def stage_partner_import(home: Path, data: Path, args: argparse.Namespace) -> dict[str, object]:
+    from governance.db import session_factory
+    from governance.partners import import_partners_csv
+
+    settings = _settings(home)
     with session_factory(settings.governance_url).begin() as session:
         partners = import_partners_csv(session, data / "partners.csv")
     return {"partners": len(partners)}
@@ -159,7 +169,8 @@ def stage_dagster_defs_load(home: Path, data: Path,
 
 
 RUNNERS: dict[str, Callable[[Path, Path, argparse.Namespace], dict[str, object]]] = {
-    "generate": stage_generate, "partner import": stage_partner_import, "ingest": stage_ingest,
+    "generate": stage_generate, "migrate": stage_migrate,
+    "partner import": stage_partner_import, "ingest": stage_ingest,
     "link": stage_link, "outcomes": stage_outcomes, "publish": stage_publish,
     "submissions report": stage_submissions_report,
     "dagster defs load": stage_dagster_defs_load,
@@ -180,10 +191,14 @@ def run_stage(stage: str, home: Path, data: Path, args: argparse.Namespace) -> d
     (home / "dagster").mkdir(parents=True, exist_ok=True)
     command = [sys.executable, __file__, "--child", stage, "--home", str(home), "--data",
                str(data), "--students", str(args.students), "--seed", str(args.seed),
-               "--years", args.years, "--defects", args.defects]
+               "--years", args.years, "--defects", args.defects, "--world", args.world]
     began = time.perf_counter()
-    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False,
-                          cwd=ROOT)
+    try:
+        done = subprocess.run(command, env=env, capture_output=True, text=True, check=False,
+                              cwd=ROOT, timeout=args.stage_timeout)
+    except subprocess.TimeoutExpired:  # subprocess.run kills the child on timeout
+        return {"seconds": time.perf_counter() - began,
+                "error": f"stopped after --stage-timeout {args.stage_timeout} s"}
     wall = time.perf_counter() - began
     lines = [x for x in done.stdout.splitlines() if x.startswith("RESULT ")]
     if done.returncode != 0 or not lines:
@@ -285,7 +300,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--years", default="2022-23,2023-24")
     parser.add_argument("--defects", default="")
+    parser.add_argument("--world", default="state", help="state (default); small to try it")
     parser.add_argument("--requests", type=int, default=200, help="per list route")
+    parser.add_argument("--stage-timeout", type=float, default=1800.0,
+                        help="stop a stage after this many seconds and go on")
     parser.add_argument("--keep", type=Path, default=None,
                         help="work in this folder and keep it (default: a temp folder)")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
@@ -299,14 +317,15 @@ def main() -> None:
     home, data = work / "home", work / "data"
     shutil.rmtree(home, ignore_errors=True)
     home.mkdir(parents=True)
-    print(f"state world, {args.students:,} students, years {args.years}, "
-          f"defects {args.defects or 'none'}; work folder {work}", flush=True)
+    print(f"{args.world} world, {args.students:,} students, years {args.years}, "
+          f"defects {args.defects or 'none'}; work folder {work}; load average "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
     results: list[tuple[str, dict[str, object]]] = []
     for stage in STAGES:
         result = run_stage(stage, home, data, args)
         results.append((stage, result))
         print(f"  {stage}: {json.dumps(result)}", flush=True)
-        if "error" in result and stage in ("generate", "partner import", "ingest"):
+        if "error" in result and stage in ("generate", "migrate", "partner import", "ingest"):
             break
     else:
         results += api_routes(home, args)
@@ -331,6 +350,7 @@ def main() -> None:
         details = {k: v for k, v in r.items() if k not in ("seconds", "peak_mb", "process_s")}
         print(f"{stage:<42} {seconds:>8.2f} {float(str(r['peak_mb'])):>8.0f}  {verdict}"
               f"{details}")
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     if args.keep is None:
         shutil.rmtree(work, ignore_errors=True)
 

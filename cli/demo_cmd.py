@@ -171,6 +171,15 @@ def _print_access(keys: dict[str, str], port: int, request_id: str) -> None:
                   f"-o extract.c2cx {base}/v1/requests/{request_id}/extract",
                   highlight=False, markup=False, soft_wrap=True)
     console.print(f"OpenAPI docs: {base}/docs", highlight=False)
+    console.print(f"Portal (browser): {base}/portal  -- public dashboard {base}/portal/public "
+                  "needs no key; sign in at /portal/signin with a key above: " + ", ".join(
+                      f"{role} -> {PORTAL_PAGE.get(role, 'API only')}" for role in keys),
+                  highlight=False, markup=False, soft_wrap=True)
+
+
+# Where each demo sign-in lands in the portal (api/portal).
+PORTAL_PAGE = {"partner": "/portal/partner", "researcher": "/portal/researcher",
+               "board": "/portal/board", "board_2": "/portal/board"}
 
 
 def demo(

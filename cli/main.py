@@ -16,6 +16,7 @@ from cli import (
     keys_cmd,
     link_cmd,
     migrate_cmd,
+    notify_cmd,
     partners_cmd,
     publish_cmd,
     serve_cmd,
@@ -34,7 +35,7 @@ app = typer.Typer(
 
 for module in (
     demo_cmd, generate_cmd, ingest_cmd, link_cmd, publish_cmd, serve_cmd, keys_cmd,
-    extract_cmd, audit_cmd, partners_cmd, migrate_cmd,
+    extract_cmd, audit_cmd, partners_cmd, migrate_cmd, notify_cmd,
 ):
     module.register(app)
 

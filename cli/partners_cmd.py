@@ -59,11 +59,13 @@ def list_cmd() -> None:
 def create_cmd(
     name: str = typer.Argument(..., help="Unique user name"),
     role: list[Role] = typer.Option(..., "--role", help="Role; repeat for several roles"),
-    org: str | None = typer.Option(None, "--org", help="Partner org_code (partner users)"),
+    org: str | None = typer.Option(None, "--org",
+                                   help="Partner org_code (partner and steward users)"),
+    email: str | None = typer.Option(None, "--email", help="Work address for notifications"),
 ) -> None:
     """Create a user and print its API key once (only a hash is stored)."""
     with _sessions().begin() as session:
-        user = create_user(session, name, role, org)
+        user = create_user(session, name, role, org, email)
         key = issue_key(session, user.id, label="cli")
         audit.append(session, actor=OPERATOR, role="admin", action="user.create",
                      target=f"user:{user.id}", detail={"key_id": key.key_id})

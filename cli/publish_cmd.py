@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 import analytics
@@ -37,6 +39,23 @@ def print_published(serving_path: Path, limit: int = 12) -> None:
     console.print(table)
 
 
+def _publish_with_progress(
+    con: duckdb.DuckDBPyConnection, serving_path: Path, min_cell: int
+) -> analytics.PublishSummary:
+    """Run publish with a rich progress bar on a terminal; elsewhere one line per step
+    would be noise in logs, so the summary line printed afterwards is the only output."""
+    if not console.is_terminal:
+        return analytics.publish(con, serving_path, min_cell=min_cell)
+    with Progress(TextColumn("[bold]publish[/]"), BarColumn(), TextColumn("{task.description}"),
+                  TimeElapsedColumn(), console=console, transient=True) as bar:
+        task = bar.add_task("starting", total=3)
+
+        def tell(step: str, done: int, total: int) -> None:
+            bar.update(task, description=step, completed=done, total=total)
+
+        return analytics.publish(con, serving_path, min_cell=min_cell, progress=tell)
+
+
 def register(app: typer.Typer) -> None:
     """Add ``outcomes`` and ``publish`` to the app."""
 
@@ -64,11 +83,11 @@ def register(app: typer.Typer) -> None:
         with warehouse(settings) as con:
             if rebuild_outcomes:
                 print_outcomes(analytics.build_outcomes(con))
-            with console.status("suppressing and publishing aggregates"):
-                summary = analytics.publish(con, settings.serving_path, min_cell=threshold)
+            summary = _publish_with_progress(con, settings.serving_path, threshold)
         console.print(
             f"[bold]published[/] {summary.cells:,} cells ({summary.suppressed_cells:,} "
-            f"suppressed, min cell {threshold}) to {summary.serving_path} as run "
+            f"suppressed, min cell {threshold}, counts cell-key rounded to 5) to "
+            f"{summary.serving_path} as run "
             f"{summary.run_id} in {summary.seconds:.1f} s"
         )
         print_published(settings.serving_path, limit=rows)

@@ -49,6 +49,10 @@ def cohort_where(request_id: str, cohort: CohortFilter) -> tuple[str, dict[str, 
         if values:
             params[column] = list(values)
             clauses.append(f'list_contains(${column}, "{column}")')
+    if cohort.excluded_leas:
+        # Partners whose provider review kept their records out (governance.provider_review).
+        params["excluded_leas"] = list(cohort.excluded_leas)
+        clauses.append('NOT list_contains($excluded_leas, "reporting_lea")')
     for number, (column, value) in enumerate(sorted(cohort.subgroup_equals.items())):
         params[f"cohort_{number}"] = value
         clauses.append(f'"{column}" = $cohort_{number}')

@@ -12,6 +12,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, model_validator
 
+from core.data_use import OnObjection, Purpose, SilenceMeans
+
 
 class AgreementStatus(StrEnum):
     NONE = "none"
@@ -60,6 +62,10 @@ class Partner(BaseModel):
     liaison_contact: str | None = None
     data_security_contact: str | None = None
     swp_rounds: list[int] = []
+    # Terms of the current agreement for requests that would use this partner's records.
+    silence_means: SilenceMeans = SilenceMeans.OBJECTION
+    on_objection: OnObjection = OnObjection.EXCLUDE
+    permitted_purposes: list[Purpose] | None = None  # None: the MOU template's purposes
 
     @model_validator(mode="after")
     def _org_code_fits_kind(self) -> Partner:

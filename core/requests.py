@@ -40,6 +40,9 @@ class CohortFilter(BaseModel):
     grade_levels: list[CohortValue] = Field(default_factory=list, max_length=MAX_COHORT_GRADES)
     subgroup_equals: dict[FilterName, FilterValue] = Field(  # e.g. {"homeless": True}
         default_factory=dict, max_length=MAX_COHORT_FILTERS)
+    # LEAs whose records provider review kept out (governance.provider_review); set by the
+    # service when a request is approved, never needed from a researcher.
+    excluded_leas: list[str] = Field(default_factory=list)
 
 
 class ApprovedRequest(BaseModel):
@@ -52,3 +55,7 @@ class ApprovedRequest(BaseModel):
     group_by: list[str] = Field(default_factory=list)  # aggregate requests only
     expires_at: datetime
     requester: str
+    # Partners whose records provider review kept out, and the variables withheld because a
+    # college or CCGI that feeds them objected (the release report shows both).
+    excluded_partners: list[str] = Field(default_factory=list)
+    withheld_variables: list[str] = Field(default_factory=list)

@@ -56,6 +56,21 @@ class Settings(BaseSettings):
         default=protection.EXTRACT_DEFAULT_DAYS, ge=protection.EXTRACT_DAYS_FLOOR
     )
 
+    # Provider review window (business days) for the data stewards of partners whose records a
+    # request would use (governance.provider_review).
+    provider_review_days: int = Field(default=10, ge=1, le=60)
+
+    # Portal sign-ins end after this many idle minutes (the API key itself does not expire).
+    portal_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+
+    # E-mail notifications (governance.notify); off while smtp_host is unset.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_sender: str = "c2c-link@localhost"
+    smtp_starttls: bool = False
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+
     @field_validator("linkage_backend", mode="before")
     @classmethod
     def _backend_lower_case(cls, value: object) -> object:

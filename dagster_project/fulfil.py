@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
 from analytics import aggregate_for_request
+from analytics.output_checks import check_aggregate, record_release
 from core.keys import KeyProvider
 from core.requests import ApprovedRequest, RequestKind
 from deidentify import ExtractResult, build_extract, package_table
+
+# Key of the automated output checks in a result's manifest and the extract record's detail
+# (governance.output_check reads them there).
+OUTPUT_CHECKS = "output_checks"
 
 
 def build_package(
@@ -27,6 +33,33 @@ def build_package(
     small-cell suppression as the published aggregates, then the same encrypted packaging."""
     now = now or datetime.now(UTC)
     if request.kind == RequestKind.INDIVIDUAL:
-        return build_extract(con, request, keys, out_dir, k=k, now=now)
+        result = build_extract(con, request, keys, out_dir, k=k, now=now)
+        # build_extract refuses to seal a package that is not k-anonymous or holds an
+        # identifier, so reaching here is the pass of both checks.
+        result.manifest[OUTPUT_CHECKS] = [
+            {"check": "k_anonymity", "passed": True, "detail": f"every row's quasi-identifiers "
+             f"are shared by at least {k} people ({result.suppressed_rows} rows suppressed)"},
+            {"check": "identifier_scan", "passed": True, "detail": "no identifier found"}]
+        return result
     table = aggregate_for_request(con, request, min_cell=min_cell)
-    return package_table(table, request, keys, out_dir, now)
+    checks = check_aggregate(con, request, table, min_cell)
+    result = package_table(table, request, keys, out_dir, now)
+    result.manifest[OUTPUT_CHECKS] = [c.as_dict() for c in checks]
+    if all(c.passed for c in checks):
+        record_release(con, request, table)
+    return result
+
+
+def extract_detail(request: ApprovedRequest, result: ExtractResult) -> dict[str, Any]:
+    """What the governance store keeps of a built output: the release report a checker and the
+    partners whose records it used read (no identifier; counts and names of variables)."""
+    detail: dict[str, Any] = {
+        "rows": result.rows, "suppressed_rows": result.suppressed_rows,
+        "variables": list(result.variables),
+        "excluded_partners": list(request.excluded_partners),
+        "withheld_variables": list(request.withheld_variables),
+        OUTPUT_CHECKS: list(result.manifest.get(OUTPUT_CHECKS, []))}
+    if result.disclosure is not None:  # the board's release report shows how it was protected
+        detail["k"] = result.disclosure.k
+        detail["generalisations"] = result.disclosure.generalisations
+    return detail

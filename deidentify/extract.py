@@ -283,6 +283,36 @@ def _base_manifest(request: ApprovedRequest, now: datetime) -> dict[str, Any]:
     }
 
 
+def plan_for_request(
+    con: duckdb.DuckDBPyConnection,
+    request: ApprovedRequest,
+    *,
+    k: int = 11,
+    max_suppression: float = DEFAULT_MAX_SUPPRESSION,
+) -> generalise.Plan:
+    """What ``build_extract`` would do to ``request`` today, without building anything: the
+    rows, the rung each quasi-identifier would be generalised to (``withheld`` = dropped) and
+    the rows suppressed at ``k``. The disclosure preview a researcher and the board see before
+    approval; same cohort SQL and search as the build, so the preview cannot drift from it."""
+    if k < 2:
+        raise ValueError("k must be at least 2")
+    variables = _check_variables(request)
+    where, params = cohort_where(request.request_id, request.cohort)
+    quasi = generalise.quasi_identifiers_in(variables)
+    source_columns = list(dict.fromkeys(
+        [v for v in variables if v != "person_id"] + sorted(generalise.source_columns_for(quasi))))
+    src = f"_deid_preview_{secrets.token_hex(4)}"
+    select = ", ".join(["CAST(person_id AS VARCHAR) AS person_id"]
+                       + [f'"{c}"' for c in source_columns])
+    con.execute(f"CREATE TEMP TABLE {src} AS SELECT {select} FROM {STUDENT_YEAR} WHERE {where}",
+                params)
+    try:
+        return generalise.plan_generalisation(con, src, quasi, k=k,
+                                              max_suppression=max_suppression)
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {src}")
+
+
 def build_extract(
     con: duckdb.DuckDBPyConnection,
     request: ApprovedRequest,

@@ -67,6 +67,8 @@ class User(Base):
     org_code: Mapped[str | None] = mapped_column(ForeignKey("partners.org_code"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Work address for notifications (a staff contact, never a student's); optional.
+    email: Mapped[str | None] = mapped_column(String(320))
 
     keys: Mapped[list[ApiKey]] = relationship(back_populates="user")
 
@@ -114,6 +116,11 @@ class Agreement(Base):
     end_date: Mapped[date | None] = mapped_column(Date)
     note: Mapped[str | None] = mapped_column(Text)
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # What the MOU says about requests that would use this partner's records
+    # (core.partners.AgreementTerms; governance.provider_review reads them).
+    silence_means: Mapped[str] = mapped_column(String(16), default="objection")
+    on_objection: Mapped[str] = mapped_column(String(16), default="exclude")
+    permitted_purposes: Mapped[list[Any] | None] = mapped_column(default=None)
 
     partner: Mapped[PartnerRow] = relationship(back_populates="agreements")
 
@@ -141,9 +148,67 @@ class DataRequest(Base):
     withdrawn_at: Mapped[datetime | None] = mapped_column()
     expires_at: Mapped[datetime | None] = mapped_column()
     denial_reason: Mapped[str | None] = mapped_column(Text)
+    purpose_code: Mapped[str] = mapped_column(String(32), default="research")
+    review_due_at: Mapped[datetime | None] = mapped_column()
 
     requester: Mapped[User] = relationship()
     decisions: Mapped[list[BoardDecision]] = relationship(order_by="BoardDecision.id")
+    provider_reviews: Mapped[list[ProviderReview]] = relationship(
+        order_by="ProviderReview.org_code")
+    output_reviews: Mapped[list[OutputReview]] = relationship(order_by="OutputReview.id")
+    extract: Mapped[ExtractRecord | None] = relationship(viewonly=True)
+
+
+class ProviderReview(Base):
+    """One partner's review of a request that would use its records."""
+
+    __tablename__ = "provider_reviews"
+    __table_args__ = (UniqueConstraint("request_id", "org_code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("data_requests.id"), index=True)
+    org_code: Mapped[str] = mapped_column(ForeignKey("partners.org_code"), index=True)
+    source_system: Mapped[str] = mapped_column(String(16))  # calpads | college | ccgi
+    # governance.provider_review.ReviewStatus
+    status: Mapped[str] = mapped_column(String(24))
+    reason: Mapped[str | None] = mapped_column(Text)
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column()
+    # What an objection does, copied from the agreement when the review opened, so a later
+    # MOU change cannot rewrite a decided request.
+    on_objection: Mapped[str] = mapped_column(String(16))
+    silence_means: Mapped[str] = mapped_column(String(16))
+
+
+class OutputReview(Base):
+    """One output checker's decision on the table(s) a fulfilled request would release."""
+
+    __tablename__ = "output_reviews"
+    __table_args__ = (UniqueConstraint("request_id", "checker_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("data_requests.id"), index=True)
+    checker_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    decision: Mapped[str] = mapped_column(String(8))  # approve | reject
+    reason: Mapped[str] = mapped_column(Text)
+    decided_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Notification(Base):
+    """Outbox: written in the transaction that caused it, sent after commit by
+    governance.notify (so a rolled-back action never mails, and a mail outage loses nothing)."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    to_addr: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    event: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column()
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(300))
 
 
 class BoardDecision(Base):

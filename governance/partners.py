@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from core.data_use import OnObjection, Purpose, SilenceMeans
 from core.errors import InputRejected, Location, NotFound, UserError
 from core.partners import AgreementStatus, Partner, PartnerKind, org_code_problem
 from governance.models import Agreement, PartnerRow
@@ -23,6 +24,9 @@ CSV_COLUMNS = (
     "org_code", "name", "kind", "charter", "agreement_status", "agreement_start",
     "agreement_end", "liaison_contact", "data_security_contact", "swp_rounds",
 )
+# Optional columns: the agreement's terms for provider review (docs/api.md). Absent means the
+# safe default: silence is an objection, an objection excludes, the MOU template's purposes.
+TERMS_COLUMNS = ("silence_means", "on_objection", "permitted_purposes")
 
 
 def to_record(row: PartnerRow) -> Partner:
@@ -38,7 +42,16 @@ def to_record(row: PartnerRow) -> Partner:
         liaison_contact=row.liaison_contact,
         data_security_contact=row.data_security_contact,
         swp_rounds=[int(r) for r in row.swp_rounds],
+        silence_means=SilenceMeans(current.silence_means) if current else SilenceMeans.OBJECTION,
+        on_objection=OnObjection(current.on_objection) if current else OnObjection.EXCLUDE,
+        permitted_purposes=(None if current is None or current.permitted_purposes is None
+                            else [Purpose(p) for p in current.permitted_purposes]),
     )
+
+
+def _terms(partner: Partner) -> tuple[object, ...]:
+    purposes = None if partner.permitted_purposes is None else sorted(partner.permitted_purposes)
+    return (partner.silence_means, partner.on_objection, purposes)
 
 
 def list_partners(session: Session) -> list[Partner]:
@@ -84,13 +97,15 @@ def upsert_partner(session: Session, partner: Partner) -> Partner:
     session.flush()
     current = to_record(row)
     agreement_changed = (
-        current.agreement_status, current.agreement_start, current.agreement_end
-    ) != (partner.agreement_status, partner.agreement_start, partner.agreement_end)
+        current.agreement_status, current.agreement_start, current.agreement_end,
+        *_terms(current),
+    ) != (partner.agreement_status, partner.agreement_start, partner.agreement_end,
+          *_terms(partner))
     if agreement_changed and not (
         partner.agreement_status == AgreementStatus.NONE and not row.agreements
     ):
         record_agreement(session, partner.org_code, partner.agreement_status,
-                         partner.agreement_start, partner.agreement_end)
+                         partner.agreement_start, partner.agreement_end, terms=partner)
     session.refresh(row)
     return to_record(row)
 
@@ -102,18 +117,33 @@ def record_agreement(
     start: date | None,
     end: date | None,
     note: str | None = None,
+    *,
+    terms: Partner | None = None,
 ) -> Partner:
-    """Add a new agreement version for a partner (it becomes the current one)."""
+    """Add a new agreement version for a partner (it becomes the current one). Its review
+    terms come from ``terms``, else they carry over from the current agreement."""
     row = session.get(PartnerRow, org_code)
     if row is None:
         raise NotFound(f"no partner with org_code {org_code!r}")
     if start and end and end < start:
         raise UserError(f"agreement end {end} is before its start {start}")
-    session.add(Agreement(org_code=org_code, status=AgreementStatus(status).value,
-                          start_date=start, end_date=end, note=note))
+    session.add(_agreement_row(to_record(row), status, start, end, note, terms=terms))
     session.flush()
     session.refresh(row)
     return to_record(row)
+
+
+def _agreement_row(partner: Partner, status: AgreementStatus, start: date | None,
+                   end: date | None, note: str | None, *, terms: Partner | None) -> Agreement:
+    """A new agreement version; its review terms come from ``terms``, else they carry over
+    from ``partner``'s current agreement."""
+    source = terms or partner
+    return Agreement(
+        org_code=partner.org_code, status=AgreementStatus(status).value, start_date=start,
+        end_date=end, note=note, silence_means=source.silence_means.value,
+        on_objection=source.on_objection.value,
+        permitted_purposes=(None if source.permitted_purposes is None
+                            else sorted(p.value for p in source.permitted_purposes)))
 
 
 def _parse_row(raw: dict[str, str | None], path: Path, line: int) -> Partner:
@@ -146,6 +176,20 @@ def _parse_row(raw: dict[str, str | None], path: Path, line: int) -> Partner:
         if value not in allowed:
             raise InputRejected(f"expected one of {', '.join(allowed)}",
                                 Location(str(path), line, name, text(name), "code_set"))
+    terms_codes = {"silence_means": [m.value for m in SilenceMeans],
+                   "on_objection": [m.value for m in OnObjection]}
+    for name, allowed in terms_codes.items():
+        if text(name) and text(name).lower() not in allowed:
+            raise InputRejected(f"expected one of {', '.join(allowed)}",
+                                Location(str(path), line, name, text(name), "code_set"))
+    purposes_text = text("permitted_purposes")
+    purposes = [p.strip().lower() for p in purposes_text.split(";") if p.strip()]
+    unknown = [p for p in purposes if p not in {member.value for member in Purpose}]
+    if unknown:
+        raise InputRejected(f"unknown purpose(s) {', '.join(unknown)}; expected "
+                            f"{', '.join(member.value for member in Purpose)} separated by ';'",
+                            Location(str(path), line, "permitted_purposes", purposes_text,
+                                     "code_set"))
     if not text("org_code") or not text("name"):
         field = "org_code" if not text("org_code") else "name"
         raise InputRejected("must not be empty", Location(str(path), line, field, "", "required"))
@@ -165,6 +209,9 @@ def _parse_row(raw: dict[str, str | None], path: Path, line: int) -> Partner:
             liaison_contact=text("liaison_contact") or None,
             data_security_contact=text("data_security_contact") or None,
             swp_rounds=rounds,
+            silence_means=SilenceMeans(text("silence_means").lower() or "objection"),
+            on_objection=OnObjection(text("on_objection").lower() or "exclude"),
+            permitted_purposes=[Purpose(p) for p in purposes] if purposes_text else None,
         )
     except ValidationError as exc:
         raise InputRejected(str(exc.errors()[0]["msg"]), Location(str(path), line)) from exc
@@ -224,15 +271,16 @@ def _upsert_many(session: Session, partners: list[Partner]) -> list[Partner]:
         row.liaison_contact = partner.liaison_contact
         row.data_security_contact = partner.data_security_contact
         row.swp_rounds = sorted(set(partner.swp_rounds))
-        current = row.agreements[-1] if row.agreements else None
-        now = ((AgreementStatus(current.status), current.start_date, current.end_date)
-               if current else (AgreementStatus.NONE, None, None))
-        wanted = (partner.agreement_status, partner.agreement_start, partner.agreement_end)
+        current = to_record(row) if row.agreements else None
+        now = ((current.agreement_status, current.agreement_start, current.agreement_end,
+                *_terms(current)) if current else (AgreementStatus.NONE, None, None))
+        wanted = (partner.agreement_status, partner.agreement_start, partner.agreement_end,
+                  *_terms(partner))
         if now != wanted and not (partner.agreement_status == AgreementStatus.NONE
                                   and not row.agreements):
-            row.agreements.append(Agreement(
-                org_code=partner.org_code, status=AgreementStatus(partner.agreement_status).value,
-                start_date=partner.agreement_start, end_date=partner.agreement_end))
+            row.agreements.append(_agreement_row(partner, partner.agreement_status,
+                                                 partner.agreement_start,
+                                                 partner.agreement_end, None, terms=partner))
         touched.append(row)
     session.flush()
     return [to_record(row) for row in touched]

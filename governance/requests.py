@@ -18,6 +18,7 @@ approving at the same moment give exactly one approval transition and one fulfil
 from __future__ import annotations
 
 import secrets
+from collections import Counter
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
@@ -28,9 +29,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.catalog import VARIABLE_BY_NAME
+from core.data_use import DEFAULT_REVIEW_BUSINESS_DAYS, Purpose
 from core.errors import Conflict, Expired, NotFound, PermissionDenied, UserError
 from core.protection import EXTRACT_DEFAULT_DAYS, require_extract_days, require_quorum
 from core.requests import ApprovedRequest, CohortFilter, RequestKind
+from governance import notices, output_check, provider_review
 from governance.models import (
     BoardDecision,
     DataRequest,
@@ -76,6 +79,8 @@ class RequestInput(BaseModel):
     kind: RequestKind
     title: str = Field(min_length=3, max_length=300)
     purpose: str = Field(min_length=10, max_length=MAX_TEXT)
+    purpose_code: Purpose = Field(default=Purpose.RESEARCH, description=(
+        "Why the data is wanted; partners' agreements list the purposes they permit"))
     variables: list[str] = Field(default_factory=list, max_length=len(VARIABLE_BY_NAME))
     cohort: CohortFilter = Field(default_factory=CohortFilter)
     group_by: list[str] = Field(default_factory=list, max_length=8)
@@ -109,6 +114,7 @@ class RequestPatch(BaseModel):
     kind: RequestKind | None = None
     title: str | None = Field(default=None, min_length=3, max_length=300)
     purpose: str | None = Field(default=None, min_length=10, max_length=MAX_TEXT)
+    purpose_code: Purpose | None = None
     variables: list[str] | None = Field(default=None, max_length=len(VARIABLE_BY_NAME))
     cohort: CohortFilter | None = None
     group_by: list[str] | None = Field(default=None, max_length=8)
@@ -149,6 +155,7 @@ def create_request(session: Session, requester_id: int, data: RequestInput) -> D
         kind=data.kind.value,
         title=data.title.strip(),
         purpose=data.purpose.strip(),
+        purpose_code=data.purpose_code.value,
         variables=list(data.variables),
         cohort=data.cohort.model_dump(mode="json"),
         group_by=list(data.group_by),
@@ -217,6 +224,10 @@ def update_request(
             request.irb_reference = (value or "").strip() or None
         elif name == "requested_expiry":
             request.requested_expiry = value
+        elif name == "purpose_code":
+            if value is None:
+                raise UserError("purpose_code cannot be removed")
+            request.purpose_code = Purpose(value).value
     request.updated_at = utcnow()
     session.flush()
     return request
@@ -257,7 +268,10 @@ def _transition(
     session.refresh(request)
 
 
-def submit_request(session: Session, request_id: str, requester_id: int) -> DataRequest:
+def submit_request(session: Session, request_id: str, requester_id: int, *,
+                   review_days: int = DEFAULT_REVIEW_BUSINESS_DAYS) -> DataRequest:
+    """Submit a draft: the board sees it, and every partner whose records it would use gets a
+    provider review with a window of ``review_days`` business days."""
     request = own_request(session, request_id, requester_id, lock=True)
     _require_status(request, RequestStatus.DRAFT, doing="submit")
     now = utcnow()
@@ -266,6 +280,9 @@ def submit_request(session: Session, request_id: str, requester_id: int) -> Data
         raise UserError("cannot submit: " + "; ".join(problems))
     _transition(session, request, RequestStatus.DRAFT, status=RequestStatus.SUBMITTED.value,
                 submitted_at=now, updated_at=now)
+    provider_review.open_reviews(session, request, now=now, business_days=review_days)
+    session.refresh(request)
+    notices.request_submitted(session, request)
     return request
 
 
@@ -290,6 +307,8 @@ def get_for_board(session: Session, request_id: str) -> DataRequest:
     request = session.get(DataRequest, request_id)
     if request is None or request.status in {RequestStatus.DRAFT.value}:
         raise NotFound(f"no submitted request {request_id!r}")
+    if request.status == RequestStatus.SUBMITTED.value:
+        provider_review.close_if_due(session, request)
     return request
 
 
@@ -337,6 +356,8 @@ def decide(
     if request.requester_id == board_member_id:
         raise PermissionDenied("you made this request, so you cannot decide on it")
     _require_status(request, RequestStatus.SUBMITTED, doing="decide on")
+    if decision == Decision.APPROVE:
+        provider_review.require_complete_for_approval(session, request)
     if any(d.board_member_id == board_member_id for d in request.decisions):
         raise Conflict(f"you already decided on request {request_id}")
     session.add(BoardDecision(request_id=request.id, board_member_id=board_member_id,
@@ -358,22 +379,30 @@ def decide(
             session.flush()
         except IntegrityError as exc:
             raise Conflict(f"request {request_id} is already queued for fulfilment") from exc
+    if request.status != RequestStatus.SUBMITTED.value:
+        notices.status_changed(session, request)
     return request
 
 
 def to_approved(request: DataRequest) -> ApprovedRequest:
     if request.expires_at is None:
         raise Conflict(f"request {request.id} has no expiry; it was never approved")
+    removed = provider_review.exclusions(request)
+    cohort = CohortFilter.model_validate(request.cohort)
+    cohort.excluded_leas = sorted(set(cohort.excluded_leas) | set(removed.leas))
+    withheld = set(removed.variables)
     return ApprovedRequest(
         request_id=request.id,
         kind=RequestKind(request.kind),
         title=request.title,
         purpose=request.purpose,
-        variables=list(request.variables),
-        cohort=CohortFilter.model_validate(request.cohort),
-        group_by=list(request.group_by),
+        variables=[v for v in request.variables if v not in withheld],
+        cohort=cohort,
+        group_by=[g for g in request.group_by if g not in withheld],
         expires_at=request.expires_at,
         requester=request.requester.name,
+        excluded_partners=removed.partners,
+        withheld_variables=removed.variables,
     )
 
 
@@ -425,6 +454,8 @@ def mark_fulfilled(session: Session, request_id: str, extract_info: ExtractInfo)
         session.flush()
     except IntegrityError as exc:
         raise Conflict(f"request {request_id} already has an extract") from exc
+    notices.status_changed(session, request, "Its output now goes through output checking.")
+    notices.output_ready(session, request)
     return record
 
 
@@ -463,7 +494,49 @@ def extract_for_download(session: Session, request_id: str, requester_id: int,
     if record.status != "available" or record.expires_at <= now:
         raise Expired(f"the extract of request {request_id} expired on "
                       f"{record.expires_at:%Y-%m-%d}; submit a new request for continued access")
+    output_check.require_released(session, request)
     return record
+
+
+def regroup(session: Session, request_id: str, requester_id: int, *, group_by: list[str],
+            variables: list[str] | None = None) -> tuple[DataRequest, str]:
+    """After the output failed its checks, ask for a coarser table: only dropping grouping
+    variables or outcome variables the board approved (never adding any), so the board's
+    approval still covers it. The old package is unregistered (its path is returned for the
+    caller to delete) and the request goes back to the fulfilment queue."""
+    request = own_request(session, request_id, requester_id, lock=True)
+    _require_status(request, RequestStatus.FULFILLED, doing="re-group")
+    record = output_check.extract_record(session, request.id)
+    release = output_check.release_of(request, record)
+    if record is None or release.state not in {output_check.ReleaseState.AUTOMATED_CHECKS_FAILED,
+                                               output_check.ReleaseState.REJECTED}:
+        raise Conflict(f"the output of request {request_id} is {release.state.value}; only "
+                       "output that failed its checks or was rejected can be re-grouped")
+    variables = list(request.variables) if variables is None else list(variables)
+    extra = sorted((set(group_by) - set(request.group_by)) | (set(variables)
+                                                              - set(request.variables)))
+    if extra:
+        raise UserError(f"a re-grouping may only drop variables the board approved; "
+                        f"{', '.join(extra)} were not approved")
+    if not variables:
+        raise UserError("keep at least one variable")
+    if set(group_by) == set(request.group_by) and set(variables) == set(request.variables):
+        raise UserError("drop at least one grouping or outcome variable: the same table would "
+                        "fail the same checks")
+    old_path = record.package_path
+    now = utcnow()
+    for review in list(request.output_reviews):
+        session.delete(review)
+    session.delete(record)
+    session.flush()
+    _transition(session, request, RequestStatus.FULFILLED, status=RequestStatus.APPROVED.value,
+                group_by=list(group_by), variables=variables, fulfilled_at=None,
+                updated_at=now)
+    session.execute(
+        update(FulfilmentJob).where(FulfilmentJob.request_id == request.id)
+        .values(status="queued", done_at=None).execution_options(synchronize_session=False))
+    session.flush()
+    return request, old_path
 
 
 class PublicLogEntry(BaseModel):
@@ -477,6 +550,8 @@ class PublicLogEntry(BaseModel):
     submitted_at: datetime | None
     decided_at: datetime | None
     fulfilled_at: datetime | None
+    provider_review: dict[str, int] = Field(
+        default_factory=dict, description="How many partners answered what; nobody is named")
 
 
 def public_log(
@@ -491,7 +566,8 @@ def public_log(
     return total, [
         PublicLogEntry(request_id=r.id, kind=RequestKind(r.kind), title=r.title, purpose=r.purpose,
                        status=RequestStatus(r.status), submitted_at=r.submitted_at,
-                       decided_at=r.decided_at, fulfilled_at=r.fulfilled_at)
+                       decided_at=r.decided_at, fulfilled_at=r.fulfilled_at,
+                       provider_review=dict(Counter(p.status for p in r.provider_reviews)))
         for r in rows
     ]
 

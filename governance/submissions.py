@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.errors import NotFound
+from governance import notices
 from governance.models import Submission
 
 
@@ -30,6 +31,8 @@ def record_submission(
                      size_bytes=size_bytes, sha256=sha256, status=status, receipt=receipt)
     session.add(row)
     session.flush()
+    problems = sum(len(r.get("errors") or []) for r in receipt.get("receipts") or [])
+    notices.upload_receipt(session, org_code, filename, status, problems, row.id)
     return row
 
 

@@ -32,6 +32,12 @@ class Role(StrEnum):
     RESEARCHER = "researcher"
     BOARD = "board"
     ADMIN = "admin"
+    STEWARD = "steward"  # a partner's data steward: reviews requests that use its records
+    CHECKER = "checker"  # output checker: reviews tables before they leave the system
+
+
+# Roles that act for one partner organisation and so must name it.
+ORG_ROLES = frozenset({Role.PARTNER, Role.STEWARD})
 
 
 @dataclass(frozen=True)
@@ -59,7 +65,8 @@ def hash_token(token: str) -> str:
 
 
 def create_user(
-    session: Session, name: str, roles: Iterable[Role | str], org_code: str | None = None
+    session: Session, name: str, roles: Iterable[Role | str], org_code: str | None = None,
+    email: str | None = None,
 ) -> User:
     """Add a user with one or more roles. A partner user must name an existing partner."""
     try:
@@ -72,16 +79,22 @@ def create_user(
         raise UserError("user name must not be empty")
     if not role_set:
         raise UserError("a user needs at least one role")
-    if Role.PARTNER in role_set:
+    if role_set & ORG_ROLES:
         if not org_code:
-            raise UserError("a partner user needs an organisation: the partner's org_code (--org)")
+            raise UserError("a partner or steward user needs an organisation: the partner's "
+                            "org_code (--org)")
         if session.get(PartnerRow, org_code) is None:
             raise NotFound(f"no partner with org_code {org_code!r}; import or add it first")
     elif org_code:
-        raise UserError("only partner users belong to an organisation")
+        raise UserError("only partner and steward users belong to an organisation")
+    email = (email or "").strip() or None
+    if email is not None and ("@" not in email or len(email) > 320 or any(c in email for c in
+                                                                        " \r\n<>,;")):
+        raise UserError("email must be one plain address like name@agency.ca.gov")
     if session.execute(select(User.id).where(User.name == name)).first():
         raise Conflict(f"a user named {name!r} already exists")
-    user = User(name=name, roles=sorted(r.value for r in role_set), org_code=org_code or None)
+    user = User(name=name, roles=sorted(r.value for r in role_set), org_code=org_code or None,
+                email=email)
     session.add(user)
     try:
         session.flush()

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from governance_fixtures import clear_provider_review
 from sqlalchemy.orm import Session
 
 from core.keys import create_master_key
@@ -56,6 +57,7 @@ def submitted_request(c2c: C2CResource, *, approvals: int) -> tuple[str, list[in
             purpose="High school graduation gaps by gender.",
             variables=["hs_graduate"], group_by=["gender"]))
         gr.submit_request(session, request.id, researcher.id)
+        clear_provider_review(session, request.id)
         for member in board[:approvals]:
             approve(session, request.id, member)
         session.commit()

@@ -18,6 +18,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
+from governance import users as gu
 from governance.db import make_engine, upgrade
 
 PG_ENV = "C2C_TEST_DATABASE_URL"
@@ -89,3 +90,38 @@ PARTNERS_CSV = "".join(
 def write_partners_csv(path: Path) -> Path:
     path.write_text(PARTNERS_CSV, encoding="utf-8")
     return path
+
+
+def clear_provider_review(session: Session, request_id: str) -> None:
+    """Every partner a submitted request was routed to approves through a steward of its own
+    (for tests about what happens after provider review)."""
+    from governance import provider_review
+    from governance.models import DataRequest, User
+
+    request = session.get(DataRequest, request_id)
+    assert request is not None
+    for review in list(request.provider_reviews):
+        if review.status != "pending":
+            continue
+        name = f"steward-{review.org_code}"
+        steward = session.query(User).filter_by(name=name).one_or_none()
+        if steward is None:
+            steward = gu.create_user(session, name, ["steward"], review.org_code)
+        provider_review.steward_decide(session, request_id, steward_id=steward.id,
+                                       org_code=review.org_code, decision="approve",
+                                       reason="fits our agreement")
+    session.flush()
+
+
+def release_output(session: Session, request_id: str) -> None:
+    """Two output checkers approve the built output of a fulfilled request."""
+    from governance import output_check
+    from governance.models import User
+
+    for name in ("checker-a", "checker-b"):
+        checker = session.query(User).filter_by(name=name).one_or_none()
+        if checker is None:
+            checker = gu.create_user(session, name, ["checker"])
+        output_check.checker_decide(session, request_id, checker_id=checker.id,
+                                    decision="approve", reason="safe to release")
+    session.flush()

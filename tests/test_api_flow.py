@@ -16,6 +16,7 @@ from api_support import (  # noqa: F401
     generated,
     write_serving_snapshot,
 )
+from governance_fixtures import clear_provider_review, release_output
 
 from core.keys import KeyProvider
 from deidentify import extract_data_key
@@ -31,6 +32,8 @@ def _submitted(e: ApiEnv, who: str = "researcher") -> str:
     assert created.status_code == 201, created.text
     rid = created.json()["id"]
     assert e.client.post(f"/v1/requests/{rid}/submit", headers=e.auth(who)).status_code == 200
+    with e.sessions.begin() as s:
+        clear_provider_review(s, rid)
     return rid
 
 
@@ -61,6 +64,11 @@ def test_request_lifecycle_quorum_download_and_expiry(env: ApiEnv) -> None:  # n
     board_view = e.client.get("/v1/board/requests", headers=e.auth("board")).json()
     assert [r["id"] for r in board_view] == [rid] and board_view[0]["requester"] == "researcher"
 
+    # approval waits for provider review (the board may deny meanwhile)
+    early = _decide(e, rid, "board")
+    assert early["http"] == 409 and "provider review" in early["error"]["message"]
+    with e.sessions.begin() as s:
+        clear_provider_review(s, rid)
     first = _decide(e, rid, "board")
     assert first["http"] == 200 and first["status"] == "submitted"
     assert len(first["decisions"]) == 1
@@ -85,6 +93,11 @@ def test_request_lifecycle_quorum_download_and_expiry(env: ApiEnv) -> None:  # n
         [ready] = gr.requests_ready_for_fulfilment(s)
         assert ready.request_id == rid
         gr.mark_fulfilled(s, rid, gr.ExtractInfo(package_path=str(package), sha256=digest))
+    # nothing leaves before two output checkers release it
+    held = e.client.get(f"/v1/requests/{rid}/extract", headers=e.auth("researcher"))
+    assert held.status_code == 409 and "output checkers" in held.json()["error"]["message"]
+    with e.sessions.begin() as s:
+        release_output(s, rid)
     download = e.client.get(f"/v1/requests/{rid}/extract", headers=e.auth("researcher"))
     assert download.status_code == 200 and download.content == b"encrypted package bytes"
     assert download.headers["x-sha256"] == digest
@@ -235,6 +248,8 @@ def test_aggregates_filter_page_and_suppression(env: ApiEnv) -> None:  # noqa: F
     small = env.client.get("/v1/aggregates", params={"subgroup": "homeless"}).json()["data"]
     assert small and all(r["suppressed"] and r["numerator"] is None and r["rate"] is None
                          for r in small)
+    # only the reasons the disclosure standard allows reach the public (the file says more)
+    assert {r["suppression_reason"] for r in small} == {"count_below_min"}
     assert env.client.get("/v1/aggregates?limit=0").status_code == 422
     env.settings.serving_path.unlink()
     missing = env.client.get("/v1/aggregates")

@@ -7,7 +7,12 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from governance_fixtures import sessions, store_url, write_partners_csv  # noqa: F401
+from governance_fixtures import (  # noqa: F401
+    clear_provider_review,
+    sessions,
+    store_url,
+    write_partners_csv,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.errors import C2CError
@@ -57,6 +62,7 @@ def test_concurrent_approvals_give_exactly_one_fulfilment_job(
             "kind": "aggregate", "title": "Race", "purpose": "Concurrency of approvals",
             "variables": ["hs_graduate"]})).id
         gr.submit_request(s, rid, res)
+        clear_provider_review(s, rid)
 
     outcomes = _race(sessions, rid, members, quorum)
 

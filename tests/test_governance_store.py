@@ -9,7 +9,13 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from governance_fixtures import sessions, store_url, write_partners_csv  # noqa: F401
+from governance_fixtures import (  # noqa: F401
+    clear_provider_review,
+    release_output,
+    sessions,
+    store_url,
+    write_partners_csv,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.errors import (
@@ -210,6 +216,7 @@ def _submitted(
         ids = _setup_people(s, tmp_path)
         rid = gr.create_request(s, ids["res"], _draft()).id
         gr.submit_request(s, rid, ids["res"])
+        clear_provider_review(s, rid)
     return ids, rid
 
 
@@ -239,6 +246,9 @@ def test_quorum_of_distinct_board_members_then_one_fulfilment(
         assert gr.requests_ready_for_fulfilment(s) == []
         with pytest.raises(Conflict):
             gr.mark_fulfilled(s, rid, info)
+    with sessions.begin() as s:
+        release_output(s, rid)
+    with sessions() as s:
         assert gr.extract_for_download(s, rid, ids["res"]).sha256 == "a" * 64
         with pytest.raises(NotFound):
             gr.extract_for_download(s, rid, ids["res2"])

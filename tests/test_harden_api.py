@@ -86,7 +86,7 @@ def test_resending_another_partners_bytes_does_not_reveal_their_receipt(
     assert [e["rule"] for e in fresh_receipt["errors"]] == [e["rule"] for e in receipt["errors"]]
     # and the owner still gets their own receipt back on a re-send (de-duplication kept)
     again = _upload(env, "partner_other", "SENR 2022-23.txt", theirs)
-    assert again.status_code == 201
+    assert again.status_code in (200, 201)  # a re-send: the first receipt back
     assert again.json()["submissions"][0]["receipt"]["receipts"][0]["receipt_id"] == \
         their_receipt["receipt_id"]
 

@@ -63,7 +63,7 @@ def create_user(body: UserIn, session: SessionDep, caller: AdminUser) -> UserCre
     """Create a user and its first API key (the key is shown in this response only)."""
     with audited(session, actor=caller.name, role=ROLE, action="user.create") as audit:
         gb.ensure_no_board_role([r.value for r in body.roles])
-        user = gu.create_user(session, body.name, body.roles, body.org_code)
+        user = gu.create_user(session, body.name, body.roles, body.org_code, body.email)
         key = gu.issue_key(session, user.id, label="initial")
         audit.target = f"user:{user.id}"
         audit["key_id"] = key.key_id

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, BackgroundTasks, Path
 from pydantic import BaseModel
 
-from api.deps import BoardUser, ReadSessionDep, SessionDep, SettingsDep
+from api.deps import BoardUser, ReadSessionDep, SessionDep, SessionsDep, SettingsDep
 from api.errors import COMMON_RESPONSES
+from api.notifying import deliver_later
+from api.preview import Preview, PreviewInput, preview
 from api.schemas import DecisionIn, RequestOut
+from core.requests import CohortFilter, RequestKind
 from governance import board_grants as gb
 from governance import requests as gr
 from governance.audit import audited
@@ -37,9 +40,24 @@ def read(request_id: RequestId, session: ReadSessionDep, caller: BoardUser) -> R
     return out
 
 
+@router.get("/{request_id}/preview", response_model=Preview,
+            responses={503: {"description": "Warehouse busy or nothing linked yet"}})
+def preview_request(request_id: RequestId, session: SessionDep, settings: SettingsDep,
+                    caller: BoardUser) -> Preview:
+    """What the request would release if fulfilled today (the researcher saw the same)."""
+    with audited(session, actor=caller.name, role=ROLE, action="board.preview",
+                 target=f"request:{request_id}"):
+        r = gr.get_for_board(session, request_id)
+        body = PreviewInput(kind=RequestKind(r.kind), variables=list(r.variables),
+                            cohort=CohortFilter.model_validate(r.cohort),
+                            group_by=list(r.group_by))
+        out = preview(settings, body)
+    return out
+
+
 @router.post("/{request_id}/decisions", response_model=RequestOut)
 def decide(request_id: RequestId, body: DecisionIn, session: SessionDep, settings: SettingsDep,
-           caller: BoardUser) -> RequestOut:
+           caller: BoardUser, background: BackgroundTasks, sessions: SessionsDep) -> RequestOut:
     """Approve or deny with a written reason. Quorum approves; one denial ends the request."""
     with audited(session, actor=caller.name, role=ROLE, action=f"board.{body.decision.value}",
                  target=f"request:{request_id}") as audit:
@@ -48,6 +66,7 @@ def decide(request_id: RequestId, body: DecisionIn, session: SessionDep, setting
                             default_days=settings.extract_default_days)
         audit["status"] = request.status
         out = RequestOut.of(request, for_board=True)
+    deliver_later(background, sessions, settings)
     return out
 
 

@@ -3,7 +3,6 @@ still missing for your funding rounds. A partner never sees another partner's an
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
@@ -12,13 +11,12 @@ from fastapi.responses import JSONResponse
 
 from api.deps import KeysDep, PartnerUser, ReadSessionDep, SessionsDep, SettingsDep
 from api.errors import COMMON_RESPONSES, ErrorBody
-from api.ingesting import ingest_upload, open_warehouse
+from api.ingesting import all_duplicates, ingest_upload, partner_overview
 from api.schemas import Page, SubmissionOut, UploadResult
 from api.uploads import UPLOAD_SCHEMA, receive_upload
 from core.errors import PermissionDenied
 from governance import submissions as gs
 from governance.audit import audited
-from governance.partners import list_partners
 from governance.users import Principal
 
 router = APIRouter(prefix="/v1/partner", tags=["partner"], responses=COMMON_RESPONSES)
@@ -38,6 +36,8 @@ def _org(caller: Principal) -> str:
     status_code=201,
     response_model=UploadResult,
     responses={
+        200: {"model": UploadResult, "description": "Nothing new: every file was received "
+              "before; each receipt says 'already received on <date>, receipt <id>'"},
         202: {"model": UploadResult, "description": "Stored but held: no active agreement"},
         400: {"model": ErrorBody, "description": "Malformed multipart body or file name"},
         413: {"model": ErrorBody, "description": "Larger than the upload limit"},
@@ -66,6 +66,8 @@ async def upload(request: Request, caller: PartnerUser, settings: SettingsDep,
         received.remove()
     body: dict[str, Any] = result.model_dump(mode="json")
     status = HTTP_FOR_STATUS.get(result.status, 201)
+    if status == 201 and all_duplicates(result):
+        status = 200  # nothing new was received: every file was here already
     if result.status == "rejected":
         first = next((s.receipt for s in result.submissions if s.status == "rejected"), {})
         message = _first_problem(first)
@@ -119,22 +121,15 @@ def submission(submission_id: Annotated[int, Path(ge=1, le=2**31 - 1)], session:
 def missing(session: ReadSessionDep, settings: SettingsDep,
             caller: PartnerUser) -> list[dict[str, Any]]:
     """What your organisation still has to send for its funding rounds, per academic year."""
-    from ingest.submissions import submission_report
-
     org = _org(caller)
     with audited(session, actor=caller.name, role=ROLE, action="submission.missing",
                  target=f"partner:{org}"):
-        partners = list_partners(session)
-        con = open_warehouse(settings)
-        try:
-            rows = submission_report(con, partners, as_of=date.today())
-        finally:
-            con.close()
+        rows = partner_overview(settings, session, org, with_receipts=False).report
         out = [
             {"org_code": r.org_code, "academic_year": r.academic_year, "rounds": r.rounds,
              "file_rows": r.counts, "missing": r.missing,
              "deadline": r.deadline.isoformat() if r.deadline else None,
              "deadline_status": r.deadline_status}
-            for r in rows if r.org_code == org
+            for r in rows
         ]
     return out

@@ -10,9 +10,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
 
+from analytics.disclosure import public_reason
+from api.choices import check_aggregate_filters, choices
 from api.deps import ReadSessionDep, ServingDep
 from api.schemas import Page
-from api.serving import records
+from api.serving import ServingSnapshot, records
 from core.catalog import VARIABLES
 from core.errors import NotFound
 from governance.requests import PublicLogEntry, public_log
@@ -51,7 +53,10 @@ def _row(values: tuple[Any, ...]) -> AggregateRow:
     row = dict(zip(AGGREGATE_COLUMNS, values, strict=True))
     if row["suppressed"]:
         # Belt and braces: a suppressed cell never carries its numbers, whatever the file says.
-        row["numerator"] = row["denominator"] = row["rate"] = None
+        row["numerator"] = row["rate"] = None
+        # Only the reasons the standard allows: an older snapshot said whether the numerator
+        # or its complement was small, which tells "almost nobody" from "almost everybody".
+        row["suppression_reason"] = public_reason(row["suppression_reason"])
     for name in ("academic_year", "reporting_lea", "subgroup", "subgroup_value", "run_id"):
         if row[name] is not None:
             row[name] = str(row[name])
@@ -76,7 +81,31 @@ def aggregates(
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> Response:
-    """Approved aggregates from the serving snapshot, suppressed as published; filter and page."""
+    """Approved aggregates from the serving snapshot, suppressed as published; filter and page.
+
+    A filter value the snapshot has no data for is refused (422 naming the valid choices)."""
+    body = aggregate_page_json(snapshot, academic_year, reporting_lea, subgroup,
+                               subgroup_value, metric, limit, offset)
+    return Response(content=body, media_type="application/json")
+
+
+def aggregate_page(snapshot: ServingSnapshot, academic_year: str | None = None,
+                   reporting_lea: str | None = None, subgroup: str | None = None,
+                   subgroup_value: str | None = None, metric: str | None = None,
+                   limit: int = 100, offset: int = 0) -> AggregatePage:
+    """The page ``GET /v1/aggregates`` answers, as a model (for the portal)."""
+    return AggregatePage.model_validate_json(aggregate_page_json(
+        snapshot, academic_year, reporting_lea, subgroup, subgroup_value, metric, limit, offset))
+
+
+def aggregate_page_json(snapshot: ServingSnapshot, academic_year: str | None,
+                        reporting_lea: str | None, subgroup: str | None,
+                        subgroup_value: str | None, metric: str | None, limit: int,
+                        offset: int) -> bytes:
+    """The page as JSON bytes, cached per snapshot (the cache is bounded by these bytes)."""
+    check_aggregate_filters(choices(snapshot), academic_year=academic_year,
+                            reporting_lea=reporting_lea, subgroup=subgroup,
+                            subgroup_value=subgroup_value, metric=metric)
     filters = {"academic_year": academic_year, "reporting_lea": reporting_lea,
                "subgroup": subgroup, "subgroup_value": subgroup_value, "metric": metric}
     where = [f"CAST({name} AS VARCHAR) = ?" for name, value in filters.items() if value is not None]
@@ -99,8 +128,7 @@ def aggregates(
                              snapshot=snapshot.info())
         return page.model_dump_json().encode("utf-8")
 
-    body = snapshot.cached(("aggregates", tuple(filters.items()), limit, offset), compute)
-    return Response(content=body, media_type="application/json")
+    return snapshot.cached(("aggregates", tuple(filters.items()), limit, offset), compute)
 
 
 @router.get("/v1/metrics")

@@ -8,12 +8,24 @@ from __future__ import annotations
 from pathlib import Path as FsPath
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, BackgroundTasks, Path
 from fastapi.responses import FileResponse
 
-from api.deps import KeysDep, ReadSessionDep, ResearcherUser, SessionDep
+from api.choices import check_cohort, choices
+from api.deps import (
+    KeysDep,
+    ReadSessionDep,
+    ResearcherUser,
+    ServingDep,
+    SessionDep,
+    SessionsDep,
+    SettingsDep,
+)
 from api.errors import COMMON_RESPONSES
 from api.extracts import data_key_base64
+from api.notifying import deliver_later
+from api.partner_control_schemas import RegroupIn
+from api.preview import Preview, PreviewInput, preview
 from api.schemas import ExtractKey, RequestOut
 from core.errors import InternalError
 from governance import requests as gr
@@ -26,12 +38,26 @@ ROLE = "researcher"
 
 
 @router.post("", status_code=201, response_model=RequestOut)
-def create(body: gr.RequestInput, session: SessionDep, caller: ResearcherUser) -> RequestOut:
-    """Create a draft data request."""
+def create(body: gr.RequestInput, serving: ServingDep, session: SessionDep,
+           caller: ResearcherUser) -> RequestOut:
+    """Create a draft data request (cohort years and LEAs must exist: 422 names the choices)."""
     with audited(session, actor=caller.name, role=ROLE, action="request.create") as audit:
+        check_cohort(choices(serving), body.cohort.academic_years, body.cohort.reporting_leas)
         request = gr.create_request(session, caller.user_id, body)
         audit.target = f"request:{request.id}"
         out = RequestOut.of(request)
+    return out
+
+
+@router.post("/preview", response_model=Preview,
+             responses={503: {"description": "Warehouse busy or nothing linked yet"}})
+def preview_request(body: PreviewInput, serving: ServingDep, settings: SettingsDep,
+                    session: SessionDep, caller: ResearcherUser) -> Preview:
+    """Disclosure preview before submitting: rows, quasi-identifiers generalised or withheld at
+    k (individual), cells suppressed (aggregate). Runs what fulfilment would run; keeps nothing."""
+    with audited(session, actor=caller.name, role=ROLE, action="request.preview"):
+        check_cohort(choices(serving), body.cohort.academic_years, body.cohort.reporting_leas)
+        out = preview(settings, body)
     return out
 
 
@@ -53,22 +79,30 @@ def get(request_id: RequestId, session: ReadSessionDep, caller: ResearcherUser) 
 
 
 @router.patch("/{request_id}", response_model=RequestOut)
-def edit(request_id: RequestId, body: gr.RequestPatch, session: SessionDep,
+def edit(request_id: RequestId, body: gr.RequestPatch, serving: ServingDep, session: SessionDep,
          caller: ResearcherUser) -> RequestOut:
     """Edit a draft (only the fields sent change)."""
     with audited(session, actor=caller.name, role=ROLE, action="request.edit",
                  target=f"request:{request_id}",
                  detail={"fields": sorted(body.model_fields_set)}):
+        if body.cohort is not None:
+            check_cohort(choices(serving), body.cohort.academic_years,
+                         body.cohort.reporting_leas)
         out = RequestOut.of(gr.update_request(session, request_id, caller.user_id, body))
     return out
 
 
 @router.post("/{request_id}/submit", response_model=RequestOut)
-def submit(request_id: RequestId, session: SessionDep, caller: ResearcherUser) -> RequestOut:
-    """Submit a draft to the governance board."""
+def submit(request_id: RequestId, session: SessionDep, settings: SettingsDep,
+           caller: ResearcherUser, background: BackgroundTasks,
+           sessions: SessionsDep) -> RequestOut:
+    """Submit a draft to the governance board and to the data stewards of every partner whose
+    records it would use (provider review)."""
     with audited(session, actor=caller.name, role=ROLE, action="request.submit",
                  target=f"request:{request_id}"):
-        out = RequestOut.of(gr.submit_request(session, request_id, caller.user_id))
+        out = RequestOut.of(gr.submit_request(session, request_id, caller.user_id,
+                                              review_days=settings.provider_review_days))
+    deliver_later(background, sessions, settings)
     return out
 
 
@@ -78,6 +112,23 @@ def withdraw(request_id: RequestId, session: SessionDep, caller: ResearcherUser)
     with audited(session, actor=caller.name, role=ROLE, action="request.withdraw",
                  target=f"request:{request_id}"):
         out = RequestOut.of(gr.withdraw_request(session, request_id, caller.user_id))
+    return out
+
+
+@router.post("/{request_id}/regroup", response_model=RequestOut)
+def regroup(request_id: RequestId, body: RegroupIn, session: SessionDep,
+            caller: ResearcherUser, background: BackgroundTasks, sessions: SessionsDep,
+            settings: SettingsDep) -> RequestOut:
+    """After the output failed its checks, drop grouping or outcome variables (never add any);
+    the request goes back to fulfilment with the coarser table."""
+    with audited(session, actor=caller.name, role=ROLE, action="request.regroup",
+                 target=f"request:{request_id}",
+                 detail={"group_by": body.group_by, "variables": body.variables}):
+        updated, old_package = gr.regroup(session, request_id, caller.user_id,
+                                          group_by=body.group_by, variables=body.variables)
+        out = RequestOut.of(updated)
+    FsPath(old_package).unlink(missing_ok=True)
+    deliver_later(background, sessions, settings)
     return out
 
 

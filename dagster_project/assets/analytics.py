@@ -20,16 +20,25 @@ def student_outcomes(c2c: C2CResource) -> dg.MaterializeResult:
 
 
 @dg.asset(group_name=GROUP, deps=[student_outcomes])
-def published_aggregates(c2c: C2CResource) -> dg.MaterializeResult:
-    """The serving snapshot: aggregates by year x LEA x subgroup x metric, small cells hidden."""
+def published_aggregates(
+    context: dg.AssetExecutionContext, c2c: C2CResource
+) -> dg.MaterializeResult:
+    """The serving snapshot: aggregates by year x LEA x subgroup x metric, small cells hidden,
+    shown counts cell-key rounded (docs/metrics.md)."""
     settings = c2c.settings()
+
+    def progress(step: str, done: int, total: int) -> None:
+        context.log.info(f"publish {done}/{total}: {step}")
+
     with c2c.warehouse() as con:
-        summary = publish(con, settings.serving_path, min_cell=settings.suppression_min_cell)
+        summary = publish(con, settings.serving_path, min_cell=settings.suppression_min_cell,
+                          progress=progress)
     return dg.MaterializeResult(metadata={
         "run_id": summary.run_id,
         "cells": summary.cells,
         "suppressed_cells": summary.suppressed_cells,
         "academic_years": ", ".join(summary.academic_years),
+        "seconds": summary.seconds,
         "snapshot": dg.MetadataValue.path(str(summary.serving_path)),
     })
 

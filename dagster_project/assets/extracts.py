@@ -4,7 +4,7 @@
 import dagster as dg
 
 from dagster_project.assets.analytics import student_outcomes
-from dagster_project.fulfil import build_package
+from dagster_project.fulfil import build_package, extract_detail
 from dagster_project.resources import C2CResource
 from governance.requests import ExtractInfo, mark_fulfilled, requests_ready_for_fulfilment
 
@@ -36,7 +36,7 @@ def research_extracts(
                 mark_fulfilled(session, request.request_id, ExtractInfo(
                     package_path=str(result.package_path), sha256=result.package_sha256,
                     expires_at=result.expires_at,
-                    detail={"rows": result.rows, "suppressed_rows": result.suppressed_rows}))
+                    detail=extract_detail(request, result)))
                 session.commit()
             context.log.info(f"extract for request {request.request_id}: {result.rows} rows")
             built.append(request.request_id)
@@ -45,3 +45,4 @@ def research_extracts(
         "extracts_built": len(built), "requests": ", ".join(built) or "none",
         "suppressed_rows": suppressed,
     })
+

@@ -1,0 +1,33 @@
+"""The web portal: server-rendered pages for partners, researchers, the board and the public.
+
+Pages call the same governance, ingest, analytics and deidentify functions as the API routes
+(``api.routes``), and refuse the same things; the portal adds only a browser session (see
+``sessions``) in front. Every asset is served from ``static/``.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from api.portal import (
+    routes_auth,
+    routes_board,
+    routes_partner,
+    routes_public,
+    routes_researcher,
+)
+from api.portal.sessions import SessionStore
+from api.portal.web import HERE, install_handlers
+from core.settings import Settings
+
+ROUTERS = tuple(m.router for m in (routes_auth, routes_public, routes_partner, routes_researcher,
+                                   routes_board))
+
+
+def install(app: FastAPI, settings: Settings) -> None:
+    app.state.portal_sessions = SessionStore(idle_seconds=settings.portal_idle_minutes * 60)
+    install_handlers(app)
+    app.mount("/portal/static", StaticFiles(directory=HERE / "static"), name="portal-static")
+    for router in ROUTERS:
+        app.include_router(router)

@@ -1,0 +1,88 @@
+"""Partner pages: upload several files at once, every receipt, the member list, what is missing.
+
+The upload goes through the API's own receiving and ingest functions (``api.uploads``,
+``api.ingesting``); the overview through ``api.ingesting.partner_overview``, which the API's
+``/v1/partner/missing`` uses too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+
+from api.deps import SessionDep
+from api.deps import get_services as services
+from api.ingesting import all_duplicates, ingest_upload, partner_overview
+from api.portal.web import PartnerPage, check_csrf, render
+from api.uploads import receive_upload
+from core.calpads import FILE_TYPES
+from core.errors import Busy, PermissionDenied
+from governance import submissions as gs
+from governance.audit import audited
+from governance.partners import find_partner
+from governance.users import Principal
+
+router = APIRouter(prefix="/portal/partner", include_in_schema=False)
+ROLE = "partner"
+
+
+def _org(principal: Principal) -> str:
+    if not principal.org_code:
+        raise PermissionDenied("your partner key is not tied to an organisation; ask an admin")
+    return principal.org_code
+
+
+def _missing_words(row: Any) -> str:
+    if not row.rounds:
+        return "Not required by any of your funding rounds."
+    rounds = ", ".join(f"round {n}" for n in row.rounds)
+    due = f"{row.deadline:%-d %B %Y}" if row.deadline else "no deadline"
+    if not row.missing:
+        return f"Everything {rounds} needs for {row.academic_year} is here ({row.deadline_status})."
+    return (f"{rounds.capitalize()} still needs {', '.join(row.missing)} for "
+            f"{row.academic_year}, due {due} ({row.deadline_status}).")
+
+
+@router.get("")
+def overview(request: Request, db: SessionDep, me: PartnerPage) -> Response:
+    org = _org(me)
+    settings = services(request).settings
+    with audited(db, actor=me.name, role=ROLE, action="portal.partner.view",
+                 target=f"partner:{org}"):
+        partner = find_partner(db, org)
+        total, uploads = gs.list_submissions(db, org, limit=50)
+        busy = None
+        try:
+            view = partner_overview(settings, db, org)
+            report, receipts = view.report, view.receipts
+        except Busy as exc:
+            busy, report, receipts = str(exc), [], []
+    return render(request, "partner.html", {
+        "title": f"Partner: {partner.name if partner else org}", "org": org,
+        "report": report, "receipts": receipts, "uploads": uploads, "upload_total": total,
+        "file_types": FILE_TYPES, "busy": busy, "words": _missing_words,
+        "max_mb": settings.upload_max_bytes // (1024 * 1024)})
+
+
+@router.post("/upload")
+async def upload(request: Request, me: PartnerPage, csrf_token: str | None = None) -> Response:
+    """Multipart field ``files`` (several at once). The CSRF token rides in the query string
+    because the upload body is streamed straight to disk by the API's receiver, which accepts
+    file parts only."""
+    check_csrf(request, csrf_token)
+    org = _org(me)
+    svc = services(request)
+    settings = svc.settings
+    received = await receive_upload(
+        request.headers.get("content-type"), request.headers.get("content-length"),
+        request.stream(), settings.tmp_dir / "uploads", settings.upload_max_bytes, org)
+    try:
+        result = await run_in_threadpool(
+            ingest_upload, svc.settings, svc.sessions, svc.keys, me, received)
+    finally:
+        received.remove()
+    return render(request, "partner_upload.html", {
+        "title": "Upload receipts", "result": result, "all_duplicates": all_duplicates(result)})

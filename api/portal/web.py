@@ -1,0 +1,203 @@
+"""What every portal page shares: templates, the session cookie, sign-in and role checks, CSRF.
+
+Pages are rendered on the server from ``templates/``; every asset comes from ``static/``
+(no CDN). A page for a role needs a signed-in session whose user holds that role; anything else
+is sent to sign in (no session) or refused with an audited 403 (wrong role), exactly like the
+API's ``require``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from api.deps import SessionDep
+from api.portal.sessions import COOKIE, PortalSession, SessionStore, still_valid
+from core.errors import PermissionDenied
+from governance import audit
+from governance.users import Principal, Role
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=HERE / "templates")
+
+
+def withhold(text: str | None, errors: Any) -> str:
+    """``text`` without the offending values of ``errors``: a receipt may quote the value that
+    broke a rule (a birth date, a name), and pages never show identifier values."""
+    out = text or ""
+    for error in errors or []:
+        value = error.get("value") if isinstance(error, dict) else getattr(error, "value", None)
+        if value and len(str(value)) > 1:
+            out = out.replace(str(value), "[value withheld]")
+    return out
+
+
+templates.env.filters["withhold"] = withhold
+
+# Pages never load anything from elsewhere; inline SVG charts need no script or style.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+}
+
+HOME_FOR_ROLE = {
+    Role.PARTNER: "/portal/partner",
+    Role.RESEARCHER: "/portal/researcher",
+    Role.BOARD: "/portal/board",
+}
+
+
+class SignInRequired(Exception):
+    """No live signed-in session: the handler sends the browser to the sign-in page."""
+
+
+def store(request: Request) -> SessionStore:
+    s: SessionStore = request.app.state.portal_sessions
+    return s
+
+
+def peek(request: Request) -> PortalSession | None:
+    """This browser's live session, if it has one (never creates one)."""
+    cached: PortalSession | None = getattr(request.state, "portal_session", None)
+    if cached is not None:
+        return cached
+    s = store(request).get(request.cookies.get(COOKIE))
+    request.state.portal_session = s
+    return s
+
+
+def current(request: Request) -> PortalSession:
+    """This browser's session, anonymous if need be (it still carries a CSRF token). Only
+    pages with a form call this: public pages create no sessions."""
+    s = peek(request)
+    if s is None:
+        s = store(request).new()
+        request.state.portal_cookie = s.id
+    request.state.portal_session = s
+    return s
+
+
+def set_session(request: Request, s: PortalSession) -> None:
+    request.state.portal_session = s
+    request.state.portal_cookie = s.id
+
+
+def finish(request: Request, response: Response) -> Response:
+    """Security headers, and the session cookie when it changed."""
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    sid = getattr(request.state, "portal_cookie", None)
+    if sid is not None:
+        response.set_cookie(
+            COOKIE, sid, httponly=True, samesite="strict", path="/",
+            # Behind TLS (directly or via a proxy that uvicorn trusts) the cookie never
+            # travels in clear; on plain loopback http a Secure cookie would not come back.
+            secure=request.url.scheme == "https",
+        )
+    return response
+
+
+def render(request: Request, name: str, context: dict[str, Any] | None = None,
+           status: int = 200) -> Response:
+    s = peek(request)
+    ctx: dict[str, Any] = {"csrf": s.csrf if s else "", "me": s.principal if s else None,
+                           "title": "", "nav": _nav(s)}
+    if s is not None and s.flash:
+        ctx["flash"], s.flash = list(s.flash), []
+    ctx.update(context or {})
+    response = templates.TemplateResponse(request=request, name=name, context=ctx,
+                                          status_code=status)
+    return finish(request, response)
+
+
+def redirect(request: Request, url: str) -> Response:
+    return finish(request, RedirectResponse(url, status_code=303))
+
+
+def _nav(s: PortalSession | None) -> list[tuple[str, str]]:
+    items = [("/portal/public", "Public dashboard"), ("/portal/public/requests", "Request log")]
+    if s is not None and s.principal is not None:
+        items += [(url, role.value.capitalize()) for role, url in HOME_FOR_ROLE.items()
+                  if s.principal.has(role)]
+    return items
+
+
+def check_csrf(request: Request, token: str | None) -> None:
+    """A state-changing form must carry this session's token (SameSite=Strict is the second
+    lock). A missing token, or no session to compare with, is a refusal, never a pass."""
+    s = peek(request)
+    if s is None or not token or not secrets.compare_digest(token.encode(), s.csrf.encode()):
+        raise PermissionDenied("the form's security token is missing or out of date; "
+                               "reload the page and send it again")
+
+
+def signed_in(request: Request, db: SessionDep) -> Principal:
+    s = peek(request)
+    if s is None or s.principal is None:
+        raise SignInRequired()
+    if not still_valid(db, s.principal):
+        store(request).drop(s)
+        request.state.portal_session = None
+        raise SignInRequired()
+    return s.principal
+
+
+def require_role(role: Role) -> Callable[..., Principal]:
+    def dependency(request: Request, db: SessionDep,
+                   principal: Annotated[Principal, Depends(signed_in)]) -> Principal:
+        if not principal.has(role):
+            audit.append(db, actor=principal.name, role=",".join(sorted(principal.roles)),
+                         action="authz.denied", target=f"{request.method} {request.url.path}",
+                         outcome=PermissionDenied.code)
+            db.commit()
+            raise PermissionDenied(f"this page is for the {role.value} role; you signed in as "
+                                   f"{', '.join(sorted(principal.roles))}")
+        return principal
+
+    return dependency
+
+
+PartnerPage = Annotated[Principal, Depends(require_role(Role.PARTNER))]
+ResearcherPage = Annotated[Principal, Depends(require_role(Role.RESEARCHER))]
+BoardPage = Annotated[Principal, Depends(require_role(Role.BOARD))]
+
+
+def roles_of(principal: Principal) -> str:
+    return ",".join(sorted(principal.roles))
+
+
+def error_page(request: Request, status: int, code: str, message: str) -> Response:
+    """HTML for errors on portal pages (the API keeps its JSON bodies)."""
+    return render(request, "error.html", {"title": f"Error {status}", "status": status,
+                                          "code": code, "message": message}, status=status)
+
+
+def install_handlers(app: Any) -> None:
+    @app.exception_handler(SignInRequired)
+    async def _to_signin(request: Request, _: SignInRequired) -> Response:
+        return redirect(request, "/portal/signin?next=" + _safe_next(request.url.path))
+
+    app.state.portal_error_page = error_page
+
+
+def _safe_next(path: str) -> str:
+    # Only our own pages: an open redirect after sign-in would help a phishing page.
+    return path if path.startswith("/portal/") and "//" not in path else "/portal"
+
+
+def safe_next(value: str | None) -> str:
+    return _safe_next(value or "/portal")
+
+

@@ -1,0 +1,129 @@
+"""Disclosure preview of a data request before anyone approves it (API and portal share it).
+
+It runs what fulfilment would run, on today's warehouse, without building or keeping anything:
+individual-level requests go through ``deidentify.plan_for_request`` (rows, the rung each
+quasi-identifier is generalised to or withheld at k, rows suppressed); aggregate requests go
+through ``analytics.aggregate_for_request`` (cells, and cells suppressed by the published
+rule). The warehouse is opened read-only for the length of one preview.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import duckdb
+from pydantic import BaseModel, Field, field_validator
+
+from core.catalog import STUDENT_YEAR
+from core.cohort import cohort_where
+from core.errors import Busy, NotFound, UserError
+from core.requests import ApprovedRequest, CohortFilter, RequestKind
+from core.settings import Settings
+from core.warehouse import open_warehouse
+from governance.requests import RequestInput
+
+
+class PreviewInput(BaseModel):
+    """The parts of a request that decide what would leave."""
+
+    kind: RequestKind
+    variables: list[str] = Field(default_factory=list, max_length=64)
+    cohort: CohortFilter = Field(default_factory=CohortFilter)
+    group_by: list[str] = Field(default_factory=list, max_length=8)
+
+    @field_validator("variables")
+    @classmethod
+    def _known(cls, value: list[str]) -> list[str]:
+        return RequestInput._variables_known(value)
+
+    @field_validator("group_by")
+    @classmethod
+    def _group_known(cls, value: list[str]) -> list[str]:
+        return RequestInput._group_by_known(value)
+
+
+class Preview(BaseModel):
+    kind: RequestKind
+    k: int
+    cohort_rows: int = Field(description="rows of analytics.student_year the cohort selects")
+    expected_rows: int = Field(description="rows (individual) or cells (aggregate) released")
+    persons: int | None = None
+    generalised: dict[str, str] = Field(default_factory=dict,
+                                        description="quasi-identifier -> rung it is released at")
+    withheld: list[str] = Field(default_factory=list)
+    suppressed_rows: int = 0
+    cells: int = 0
+    suppressed_cells: int = 0
+    notes: list[str] = Field(default_factory=list)
+
+
+def preview(settings: Settings, data: PreviewInput) -> Preview:
+    """The preview for ``data``; ``Busy`` when the pipeline holds the warehouse."""
+    if not data.variables:
+        raise UserError("variables: choose at least one variable to preview")
+    if not settings.warehouse_path.exists():
+        raise NotFound("no data has been linked yet, so there is nothing to preview")
+    request = ApprovedRequest(
+        request_id="preview", kind=data.kind, title="preview", purpose="preview",
+        variables=data.variables, cohort=data.cohort, group_by=data.group_by,
+        expires_at=datetime.now(UTC) + timedelta(days=1), requester="preview",
+    )
+    try:
+        con = open_warehouse(settings, read_only=True)
+    except duckdb.Error as exc:  # locked by a pipeline run, or open for an upload right now
+        raise Busy("the warehouse is busy with a pipeline run; try the preview again in a "
+                   "minute") from exc
+    try:
+        if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'analytics' "
+                           "AND table_name = 'student_year'").fetchone()[0]:  # type: ignore[index]
+            raise NotFound("no outcomes have been built yet (c2c outcomes), so there is "
+                           "nothing to preview")
+        return _individual(con, request, settings) if data.kind == RequestKind.INDIVIDUAL \
+            else _aggregate(con, request, settings)
+    finally:
+        con.close()
+
+
+def _cohort_rows(con: duckdb.DuckDBPyConnection, request: ApprovedRequest) -> int:
+    where, params = cohort_where(request.request_id, request.cohort)  # the builds' own SQL
+    row = con.execute(f"SELECT count(*) FROM {STUDENT_YEAR} WHERE {where}", params).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _individual(con: duckdb.DuckDBPyConnection, request: ApprovedRequest,
+                settings: Settings) -> Preview:
+    from deidentify import plan_for_request
+
+    plan = plan_for_request(con, request, k=settings.k_anonymity)
+    rungs = plan.rung_names()
+    withheld = [q for q, rung in rungs.items() if rung == "withheld"]
+    generalised = {q: rung for q, rung in rungs.items() if rung != q and rung != "withheld"}
+    notes = []
+    if plan.rows == 0:
+        notes.append("the cohort selects no rows: check the years, LEAs and filters")
+    if withheld:
+        notes.append(f"{', '.join(withheld)} would be replaced by '*' for everyone: with these "
+                     f"variables no finer value keeps every group at {plan.k} or more people")
+    return Preview(kind=request.kind, k=plan.k, cohort_rows=plan.rows,
+                   expected_rows=plan.rows - plan.suppressed_rows, persons=plan.persons,
+                   generalised=generalised, withheld=withheld,
+                   suppressed_rows=plan.suppressed_rows, notes=notes)
+
+
+def _aggregate(con: duckdb.DuckDBPyConnection, request: ApprovedRequest,
+               settings: Settings) -> Preview:
+    from analytics.requests import aggregate_for_request
+
+    table = aggregate_for_request(con, request, min_cell=settings.suppression_min_cell)
+    flags = table.column("suppressed").to_pylist()
+    cells, hidden = len(flags), sum(1 for f in flags if f)
+    rows = _cohort_rows(con, request)
+    notes = []
+    if rows == 0:
+        notes.append("the cohort selects no rows: check the years, LEAs and filters")
+    if cells and hidden == cells:
+        notes.append("every cell would be suppressed: group by fewer variables or widen the "
+                     "cohort")
+    return Preview(kind=request.kind, k=settings.suppression_min_cell, cohort_rows=rows,
+                   expected_rows=cells - hidden, cells=cells, suppressed_cells=hidden,
+                   notes=notes)

@@ -1,0 +1,276 @@
+"""Each role's main path in a real Chromium against a real uvicorn on loopback.
+
+Real parts only: Debian's ``chromium`` driven by Playwright (nothing downloads a browser), the
+app served by uvicorn, the encrypted warehouse with a synthetic ``analytics.student_year``,
+generated partner files, and the pipeline's own fulfilment function. Every page is checked
+with axe-core (WCAG 2.0/2.1 A and AA) and screenshotted under the test's tmp dir.
+
+Skipped, with the reason, when Chromium or Playwright is missing: install with
+``apt-get install -y chromium`` and ``pip install playwright==1.65.2 axe-playwright-python==0.1.8``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from api_support import LEA, write_serving_snapshot
+from api_support import generated as generated  # noqa: F401  (session fixture)
+from deid_support import student_year_sql
+
+CHROMIUM = os.environ.get("C2C_CHROMIUM", "/usr/bin/chromium")
+if not Path(CHROMIUM).exists() and shutil.which("chromium"):
+    CHROMIUM = shutil.which("chromium") or CHROMIUM
+
+try:
+    from axe_playwright_python.sync_playwright import Axe
+    from playwright.sync_api import Browser, Page, expect, sync_playwright
+except ImportError as exc:  # pragma: no cover - depends on the machine
+    pytest.skip(f"BROWSER TESTS SKIPPED: {exc}; pip install playwright==1.65.2 "
+                "axe-playwright-python==0.1.8", allow_module_level=True)
+
+if not Path(CHROMIUM).exists():  # pragma: no cover - depends on the machine
+    pytest.skip(f"BROWSER TESTS SKIPPED: no Chromium at {CHROMIUM}; install Debian's "
+                "`apt-get install -y chromium` (or set C2C_CHROMIUM)", allow_module_level=True)
+
+WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+pytestmark = pytest.mark.slow
+
+
+@dataclass
+class Portal:
+    base: str
+    keys: dict[str, str]
+    settings: Any
+    sessions: Any
+    shots: Path
+    browser: Browser
+    violations: dict[str, list[str]]
+    axe: Any
+
+    def page(self) -> Page:
+        # A fresh context per person: nobody shares cookies with anybody else.
+        return self.browser.new_context(bypass_csp=False, accept_downloads=True).new_page()
+
+    def check(self, page: Page, name: str) -> None:
+        """Screenshot and axe-core scan of the page as it is now."""
+        page.screenshot(path=str(self.shots / f"{name}.png"), full_page=True)
+        results = self.axe.run(page, options={"runOnly": {"type": "tag", "values": WCAG}})
+        assert results.response["passes"], f"axe-core checked nothing on {name}"
+        found = [f"{v['id']}: {v['help']} ({len(v['nodes'])} nodes: "
+                 f"{v['nodes'][0]['target']})" for v in results.response["violations"]]
+        if found:
+            self.violations[name] = found
+
+    def sign_in(self, page: Page, who: str) -> None:
+        page.goto(f"{self.base}/portal/signin")
+        page.get_by_label("API key").fill(self.keys[who])
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_text(f"Signed in as {who}")).to_be_visible()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def portal(tmp_path: Path, generated: Path) -> Iterator[Portal]:  # noqa: F811
+    import uvicorn
+    from sqlalchemy.orm import sessionmaker
+
+    from api.app import create_app
+    from core.keys import create_master_key
+    from core.settings import Settings
+    from core.warehouse import open_warehouse
+    from governance.db import make_engine, upgrade
+    from governance.partners import import_partners_csv
+    from governance.users import create_user, issue_key
+
+    home = tmp_path / "home"
+    settings = Settings(home=home, database_url=f"sqlite:///{home / 'governance.db'}",
+                        duckdb_memory_limit="500MB", duckdb_threads=1, board_quorum=2)
+    home.mkdir()
+    create_master_key(settings.master_key_path)
+    write_serving_snapshot(settings.serving_path)
+    con = open_warehouse(settings)
+    con.execute(student_year_sql(400, years=2))
+    con.close()
+    upgrade(settings.governance_url)
+    engine = make_engine(settings.governance_url)
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    keys = {}
+    with sessions.begin() as s:
+        import_partners_csv(s, generated / "partners.csv")
+        for name, roles, org in [("partner", ["partner"], LEA),
+                                 ("researcher", ["researcher"], None),
+                                 ("board", ["board"], None), ("board_2", ["board"], None)]:
+            keys[name] = issue_key(s, create_user(s, name, roles, org).id).token
+    app = create_app(settings)
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM,
+                                         args=["--no-sandbox", "--disable-dev-shm-usage"])
+            yield Portal(f"http://127.0.0.1:{port}", keys, settings, sessions, shots, browser,
+                         {}, Axe())
+            browser.close()
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        engine.dispose()
+
+
+def _fulfil(p: Portal) -> None:
+    """What the pipeline's research_extracts asset does for a request at quorum."""
+    from core.keys import KeyProvider
+    from core.warehouse import open_warehouse
+    from dagster_project.assets.extracts import release_detail
+    from dagster_project.fulfil import build_package
+    from governance import requests as gr
+
+    keys = KeyProvider(p.settings.master_key_path, p.settings.keyring_path)
+    with p.sessions.begin() as s:
+        ready = gr.requests_ready_for_fulfilment(s)
+        assert len(ready) == 1
+        con = open_warehouse(p.settings)
+        try:
+            result = build_package(con, ready[0], keys, p.settings.extracts_dir,
+                                   min_cell=11, k=11)
+        finally:
+            con.close()
+        gr.mark_fulfilled(s, ready[0].request_id, gr.ExtractInfo(
+            package_path=str(result.package_path), sha256=result.package_sha256,
+            expires_at=result.expires_at, detail=release_detail(result)))
+
+
+def test_every_role_does_its_job_in_a_browser(portal: Portal, generated: Path) -> None:  # noqa: F811
+    p = portal
+    outside: list[str] = []
+
+    # -- the public: dashboard, filters, chart, CSV, a clear message for an unknown value
+    public = p.page()
+    public.on("request", lambda r: None if r.url.startswith(p.base) or r.url.startswith(
+        "data:") else outside.append(r.url))
+    public.goto(f"{p.base}/portal/public")
+    p.check(public, "public-dashboard")
+    public.get_by_label("Academic year").select_option("2022-23")
+    public.get_by_label("Metric").select_option("cte_completer")
+    public.get_by_role("button", name="Show").click()
+    expect(public.locator("svg.chart")).to_be_visible()
+    expect(public.get_by_role("table")).to_contain_text("cte_completer")
+    expect(public.get_by_role("table")).not_to_contain_text("2023-24")
+    p.check(public, "public-filtered")
+    with public.expect_download() as csv_download:
+        public.get_by_role("link", name="Download these rows as CSV").click()
+    text = Path(csv_download.value.path()).read_text()
+    assert text.startswith("academic_year,reporting_lea") and "cte_completer" in text
+    assert "2023-24" not in text
+    public.goto(f"{p.base}/portal/public?year=2023")
+    expect(public.get_by_role("alert")).to_contain_text("valid choices: 2022-23, 2023-24")
+    p.check(public, "public-unknown-filter")
+    public.goto(f"{p.base}/portal/public/requests")
+    p.check(public, "public-request-log")
+    public.goto(f"{p.base}/docs")
+    expect(public.locator(".swagger-ui .info")).to_be_visible(timeout=15_000)
+    public.screenshot(path=str(p.shots / "docs.png"))
+
+    # -- partner: several files at once, a receipt for each, the member list
+    partner = p.page()
+    p.sign_in(partner, "partner")
+    expect(partner).to_have_url(f"{p.base}/portal/partner")
+    p.check(partner, "partner-home")
+    folder = generated / "calpads" / LEA / "2022-23"
+    partner.get_by_label("Files (CALPADS").set_input_files(
+        [str(folder / "SENR 2022-23.txt"), str(folder / "SINF 2022-23.txt")])
+    partner.get_by_role("button", name="Upload").click()
+    expect(partner.get_by_role("status")).to_contain_text("All files were accepted")
+    expect(partner.locator("#upload-progress")).to_have_count(0)  # the receipts replaced the form
+    expect(partner.locator("article.receipt")).to_have_count(2)
+    p.check(partner, "partner-receipts")
+    partner.goto(f"{p.base}/portal/partner")
+    expect(partner.get_by_role("table").first).to_contain_text("2022-23")
+    p.check(partner, "partner-member-list")
+
+    # -- researcher: catalog, a request with its disclosure preview, submit
+    researcher = p.page()
+    p.sign_in(researcher, "researcher")
+    researcher.goto(f"{p.base}/portal/researcher/catalog")
+    expect(researcher.get_by_role("table")).to_contain_text("race_ethnicity")
+    p.check(researcher, "researcher-catalog")
+    researcher.goto(f"{p.base}/portal/researcher/new")
+    researcher.get_by_label("Individual-level extract").check()
+    researcher.get_by_label("Title").fill("Birth cohorts and CTE")
+    researcher.get_by_label("Purpose").fill("Does CTE completion differ by birth cohort?")
+    for name in ("birth_year", "gender", "race_ethnicity", "cte_completer"):
+        researcher.get_by_label(name, exact=True).first.check()
+    researcher.get_by_label("research-training").check()
+    researcher.get_by_label("IRB approval reference").fill("IRB-2026-41")
+    preview = researcher.locator("#preview")
+    # refreshed as the form changes (portal.js) ...
+    expect(preview).to_contain_text("Rows you would receive")
+    researcher.get_by_label("school_code", exact=True).first.check()
+    expect(preview).to_contain_text("school_code")
+    researcher.get_by_label("school_code", exact=True).first.uncheck()
+    # ... and by the plain button, which works without scripts
+    researcher.get_by_role("button", name="Preview disclosure").click()
+    expect(preview).to_contain_text("Rows you would receive")
+    expect(preview).to_contain_text("Rows suppressed at k = 11")
+    p.check(researcher, "researcher-preview")
+    researcher.get_by_role("button", name="Submit to the board").click()
+    expect(researcher.get_by_text("The board: 0 of 2 approvals")).to_be_visible()
+    rid = researcher.url.rsplit("/", 1)[1]
+    p.check(researcher, "researcher-submitted")
+
+    # -- two board members approve with a reason, after reading the preview and the requester
+    for who in ("board", "board_2"):
+        board = p.page()
+        p.sign_in(board, who)
+        board.get_by_role("link", name=rid).click()
+        expect(board.locator("#preview")).to_contain_text("Rows you would receive")
+        expect(board.get_by_text("IRB-2026-41")).to_be_visible()
+        p.check(board, f"{who}-request")
+        board.get_by_label("Approve").check()
+        board.get_by_label("Reason").fill(f"IRB and training in order ({who})")
+        board.get_by_role("button", name="Record decision").click()
+        expect(board.locator("dl.facts").first).to_contain_text("approvals")
+        p.check(board, f"{who}-decided")
+    expect(board.locator("dl.facts").first).to_contain_text("approved")
+
+    # -- the pipeline fulfils; the researcher downloads; the board reads the release report
+    _fulfil(p)
+    researcher.goto(f"{p.base}/portal/researcher/requests/{rid}")
+    expect(researcher.get_by_text("fulfilled", exact=True)).to_be_visible()
+    p.check(researcher, "researcher-fulfilled")
+    with researcher.expect_download() as package:
+        researcher.get_by_role("link", name="Download the encrypted package").click()
+    got = Path(package.value.path()).read_bytes()
+    on_disk = next(p.settings.extracts_dir.glob(f"{rid}*")).read_bytes()
+    assert hashlib.sha256(got).digest() == hashlib.sha256(on_disk).digest()
+    board.goto(f"{p.base}/portal/board/requests/{rid}")
+    expect(board.get_by_text("Release report")).to_be_visible()
+    p.check(board, "board-release-report")
+
+    assert outside == [], f"the portal loaded something from elsewhere: {outside}"
+    assert p.violations == {}, "axe-core WCAG 2 A/AA violations:\n" + "\n".join(
+        f"{page}: {v}" for page, vs in p.violations.items() for v in vs)
+    assert len(list(p.shots.glob("*.png"))) >= 15
