@@ -46,10 +46,10 @@ def masked_value(value: str) -> str:
 
 @dataclass(frozen=True)
 class Location:
-    """Where in a received file a problem is.
+    """Where in a received file (or a request) a problem is.
 
-    A ``value`` that came from a data field (``field`` set) is kept only as its shape
-    (:func:`masked_value`), so no message or stored receipt carries an identifier.
+    Ingest keeps a data field's value only as its shape (``ingest.models.FileError``), so no
+    stored receipt carries an identifier.
     """
 
     file: str
@@ -58,9 +58,6 @@ class Location:
     value: str | None = None
     rule: str | None = None
 
-    def __post_init__(self) -> None:
-        if self.field is not None and self.value is not None:
-            object.__setattr__(self, "value", masked_value(self.value))
 
     def describe(self) -> str:
         parts = [self.file]
