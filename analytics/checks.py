@@ -54,7 +54,8 @@ def _columns(con: duckdb.DuckDBPyConnection, schema: str) -> list[tuple[str, str
         (str(t), str(c), str(d).upper())
         for t, c, d in con.execute(
             "SELECT table_name, column_name, data_type FROM information_schema.columns "
-            "WHERE table_schema = ? ORDER BY table_name, ordinal_position",
+            "WHERE table_schema = ? AND table_catalog = current_database() "
+            "ORDER BY table_name, ordinal_position",
             [schema],
         ).fetchall()
     ]

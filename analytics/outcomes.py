@@ -16,6 +16,7 @@ import duckdb
 from analytics import metrics
 from analytics.checks import scan_for_identifiers
 from core import calpads, catalog, tables
+from core.duck import table_exists, transaction
 from core.errors import InternalError
 from core.identifiers import require_clean
 from core.partner_formats import (
@@ -72,18 +73,9 @@ def term_start_sql(term_id: str) -> str:
     )
 
 
-def _table_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
-    schema, name = qualified.split(".")
-    row = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-        [schema, name],
-    ).fetchone()
-    return bool(row and row[0])
-
-
 def _source(con: duckdb.DuckDBPyConnection, qualified: str, columns: list[str]) -> str:
     """The staging table, or an empty relation with its columns when it was never loaded."""
-    if _table_exists(con, qualified):
+    if table_exists(con, qualified):
         return qualified
     names = [*columns, *tables.PROVENANCE_COLUMNS]
     cols = ", ".join(f"CAST(NULL AS VARCHAR) AS {c}" for c in names)
@@ -261,7 +253,7 @@ def build_outcomes(con: duckdb.DuckDBPyConnection) -> OutcomeSummary:
     finds anything in ``analytics.*``.
     """
     started = time.perf_counter()
-    if not _table_exists(con, tables.CROSSWALK):
+    if not table_exists(con, tables.CROSSWALK):
         raise InternalError(f"{tables.CROSSWALK} is missing: run the link first")
     _create_working_views(con)
     con.execute("""CREATE OR REPLACE TEMP VIEW _spine_cc AS
@@ -271,18 +263,13 @@ def build_outcomes(con: duckdb.DuckDBPyConnection) -> OutcomeSummary:
                      AS first_cc_term_start
         FROM _spine sp""")
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {tables.ANALYTICS}")
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.execute(f"""CREATE OR REPLACE TABLE {catalog.STUDENT_YEAR} AS
             SELECT {_select_list()}
             FROM _spine_cc s LEFT JOIN _sinf p ON p.person_id = s.person_id
             ORDER BY academic_year, reporting_lea, person_id""")
         findings = scan_for_identifiers(con, schema=tables.ANALYTICS)
         require_clean(findings, "analytics build")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    con.execute("COMMIT")
     return _summary(con, time.perf_counter() - started)
 
 

@@ -4,7 +4,7 @@ It runs what fulfilment would run, on today's warehouse, without building or kee
 individual-level requests go through ``deidentify.plan_for_request`` (rows, the rung each
 quasi-identifier is generalised to or withheld at k, rows suppressed); aggregate requests go
 through ``analytics.aggregate_for_request`` (cells, and cells suppressed by the published
-rule). The warehouse is opened read-only for the length of one preview.
+rule). The warehouse is opened for the length of one preview.
 """
 
 from __future__ import annotations
@@ -69,7 +69,10 @@ def preview(settings: Settings, data: PreviewInput) -> Preview:
         expires_at=datetime.now(UTC) + timedelta(days=1), requester="preview",
     )
     try:
-        con = open_warehouse(settings, read_only=True)
+        # Aggregate tables need each person's stable record key (cell-key rounding), which the
+        # first table ever made creates: that preview opens the warehouse for writing, as an
+        # upload does. Individual-level previews only read.
+        con = open_warehouse(settings, read_only=data.kind == RequestKind.INDIVIDUAL)
     except duckdb.Error as exc:  # locked by a pipeline run, or open for an upload right now
         raise Busy("the warehouse is busy with a pipeline run; try the preview again in a "
                    "minute") from exc

@@ -1,11 +1,13 @@
 """Benchmark the annual link on generated data: time, peak memory, accuracy vs truth.
 
-    .venv/bin/python bench/bench_link.py --students 200000 [--work DIR]
+    .venv/bin/python bench/bench_link.py --students 200000 [--work DIR] [--backend spark]
 
 Phase 1 (this process): generate the landing tree with ``synth`` and ingest it into an
 encrypted warehouse under DIR (skipped if DIR already holds one for the same size/seed).
 Phase 2 (a fresh process, so peak RSS is the link's own): ``run_annual_link`` then
-``evaluate`` against truth.parquet. Prints figures; asserts nothing.
+``evaluate`` against truth.parquet. ``--backend spark`` runs phase 2 on DuckDB and then on
+Spark (C2C_SPARK_MASTER, default local[2]) and prints both with the ratio. Prints figures;
+asserts nothing.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 def _settings(work: Path):  # type: ignore[no-untyped-def]
     from core.settings import Settings
+    # C2C_LINKAGE_BACKEND / C2C_SPARK_* from the environment (--backend sets them per phase)
     return Settings(home=work / "home")
 
 
@@ -71,14 +74,34 @@ def prepare(work: Path, students: int, seed: int, years: list[str] | None) -> No
 def link(work: Path, run_id: str) -> None:
     import linkage
     con, _, s = _connect(work)
+    import resource
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_before = usage.ru_utime + usage.ru_stime
     t = time.perf_counter()
     summary = linkage.run_annual_link(con, settings=s, run_id=run_id, runs_dir=s.runs_dir)
     wall = time.perf_counter() - t
     ev = linkage.evaluate(con, work / "landing" / "truth.parquet")
     con.close()
-    print(f"records {summary.records:,} {summary.records_by_source}")
-    print(f"link wall {wall:.1f} s (stages {summary.stage_seconds}); "
-          f"peak RSS {summary.peak_memory_mb / 1024:.2f} GB")
+    jvm_mb = jvm_cpu = 0.0
+    if s.linkage_backend == "spark":
+        from linkage import spark_backend
+        jvm_mb, jvm_cpu = spark_backend.LAST_JVM_PEAK_MB, spark_backend.LAST_JVM_CPU_SECONDS
+    import resource
+    # CPU seconds of the link (this process, plus the Spark JVM): on a shared machine the
+    # wall time swings with the load, the CPU time much less
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = own.ru_utime + own.ru_stime - cpu_before + jvm_cpu
+    load = os.getloadavg()[0]
+    print(f"backend {s.linkage_backend}; records {summary.records:,} {summary.records_by_source}")
+    print(f"link wall {wall:.1f} s, CPU {cpu:.1f} s (load average {load:.1f} at the end; "
+          f"stages {summary.stage_seconds}); "
+          f"peak RSS {summary.peak_memory_mb / 1024:.2f} GB"
+          + (f" + Spark JVM {jvm_mb / 1024:.2f} GB" if jvm_mb else ""))
+    print("BENCH_JSON " + json.dumps({
+        "backend": s.linkage_backend, "wall": wall, "cpu": cpu,
+        "peak_mb": summary.peak_memory_mb + jvm_mb,
+        "precision": ev.precision, "recall": ev.recall, "f1": ev.f1,
+        "pairs_scored": summary.pairs_scored, "clusters": summary.clusters}))
     print(f"pairs scored {summary.pairs_scored:,}; >= threshold "
           f"{summary.pairs_above_threshold:,}; clusters {summary.clusters:,}; "
           f"review queue {summary.review_queue_size:,}")
@@ -99,6 +122,34 @@ def link(work: Path, run_id: str) -> None:
               "(target: within 1 point)")
 
 
+def run_link_phases(script: str, work: Path, size_args: list[str], backend: str) -> None:
+    """The link phase in a fresh process per backend; with ``spark``, DuckDB first and the
+    two side by side (time, peak memory incl. the Spark JVM, ratio, precision / recall)."""
+    backends = ["duckdb", "spark"] if backend == "spark" else [backend]
+    results = []
+    for name in backends:
+        env = os.environ.copy()
+        env["C2C_LINKAGE_BACKEND"] = name
+        print(f"--- link on {name} ---", flush=True)
+        done = subprocess.run([sys.executable, script, "--phase", "link", "--work", str(work),
+                               *size_args], check=True, env=env, capture_output=True, text=True)
+        print(done.stdout, end="")
+        line = [x for x in done.stdout.splitlines() if x.startswith("BENCH_JSON ")][-1]
+        results.append(json.loads(line.removeprefix("BENCH_JSON ")))
+    if len(results) == 2:
+        d, sp = results
+        print(f"{'backend':8} {'wall s':>9} {'CPU s':>9} {'peak GB':>8} {'precision':>10} "
+              f"{'recall':>8}")
+        for r in results:
+            print(f"{r['backend']:8} {r['wall']:9.1f} {r['cpu']:9.1f} {r['peak_mb'] / 1024:8.2f} "
+                  f"{r['precision']:10.5f} {r['recall']:8.5f}")
+        print(f"spark / duckdb: time x{sp['wall'] / d['wall']:.1f}, "
+              f"CPU x{sp['cpu'] / d['cpu']:.1f}, "
+              f"memory x{sp['peak_mb'] / d['peak_mb']:.1f}; same pairs scored "
+              f"{sp['pairs_scored'] == d['pairs_scored']}, same cluster count "
+              f"{sp['clusters'] == d['clusters']}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--students", type=int, default=200_000)
@@ -106,14 +157,15 @@ def main() -> None:
     parser.add_argument("--years", nargs="*", default=None)
     parser.add_argument("--work", type=Path, default=None)
     parser.add_argument("--phase", choices=["all", "link"], default="all")
+    parser.add_argument("--backend", choices=["duckdb", "spark"], default="duckdb",
+                        help="spark: link on DuckDB, then on Spark, and print both")
     args = parser.parse_args()
     work = args.work or Path(f"/tmp/bench_link_{args.students}")
     if args.phase == "link":
         link(work, f"bench-{int(time.time())}")
         return
     prepare(work, args.students, args.seed, args.years)
-    subprocess.run([sys.executable, __file__, "--phase", "link", "--work", str(work),
-                    "--students", str(args.students)], check=True, env=os.environ.copy())
+    run_link_phases(__file__, work, ["--students", str(args.students)], args.backend)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Benchmark the annual link on a large person register: N + N records (default 1M + 1M).
 
-    .venv/bin/python bench/bench_link_persons.py --records 1000000 [--work DIR]
+    .venv/bin/python bench/bench_link_persons.py --records 1000000 [--work DIR] [--backend spark]
 
 Generating 1M + 1M through ``synth`` (students with years of enrolments, courses, CCGI weeks)
 would take far longer than the link, so this bench has its own light generator of *person
@@ -25,8 +25,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
-import subprocess
 import sys
 import time
 from datetime import date, timedelta
@@ -211,6 +209,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--work", type=Path, default=None)
     parser.add_argument("--phase", choices=["all", "link"], default="all")
+    parser.add_argument("--backend", choices=["duckdb", "spark"], default="duckdb",
+                        help="spark: link on DuckDB, then on Spark, and print both")
     args = parser.parse_args()
     work = args.work or Path(f"/tmp/bench_link_persons_{args.records}")
     if args.phase == "link":
@@ -218,8 +218,8 @@ def main() -> None:
         link(work, f"bench-{int(time.time())}")
         return
     prepare(work, args.records, args.seed)
-    subprocess.run([sys.executable, __file__, "--phase", "link", "--work", str(work),
-                    "--records", str(args.records)], check=True, env=os.environ.copy())
+    from bench_link import run_link_phases
+    run_link_phases(__file__, work, ["--records", str(args.records)], args.backend)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,8 @@ auditing every row). Each size runs in its own process so the peak RSS is its ow
 Prints figures; asserts nothing. Usage:
 ``.venv/bin/python bench/bench_publish.py [--leas 10,100,1000,2300] [--threads 2]``.
 Targets (issue 18): 2,300 LEAs x 3 years in under 2 minutes and 4 GB; the check under 30 s.
+Measured 2026-11-30 (load average ~33 on the shared 2-core machine): 2,300 LEAs, 17.7M rows:
+publish 31.6 CPU s (311 s wall under that load), peak RSS 1.4 GB; check 5.7 s.
 """
 
 from __future__ import annotations

@@ -102,7 +102,7 @@ def stage_ingest(home: Path, data: Path, args: argparse.Namespace) -> dict[str, 
     # what the API would have recorded had the partners uploaded these files (bench setup:
     # gives GET /v1/partner/submissions real rows)
     with sessions.begin() as session:
-        uploader = create_user(session, "bench-uploader", ["admin"]).id
+        uploader = create_user(session, f"bench-uploader-{os.getpid()}", ["admin"]).id
         session.add_all(Submission(
             org_code=r.partner_org or "", submitted_by=uploader, filename=r.file_name,
             size_bytes=0, sha256=None, status=str(r.status),
@@ -236,9 +236,9 @@ def api_routes(home: Path, args: argparse.Namespace) -> list[tuple[str, dict[str
             select(Submission.org_code, func.count()).group_by(Submission.org_code)
             .order_by(func.count().desc()).limit(1)).first()
         org = busiest[0] if busiest else ""
-        admin = create_user(session, "bench-admin", ["admin"]).id
+        admin = create_user(session, f"bench-admin-{os.getpid()}", ["admin"]).id
         admin_key = issue_key(session, admin, label="bench").token
-        partner = create_user(session, "bench-partner", ["partner"], org or None).id
+        partner = create_user(session, f"bench-partner-{os.getpid()}", ["partner"], org or None).id
         partner_key = issue_key(session, partner, label="bench").token
     port = _free_port()
     server = subprocess.Popen(
@@ -306,6 +306,8 @@ def main() -> None:
                         help="stop a stage after this many seconds and go on")
     parser.add_argument("--keep", type=Path, default=None,
                         help="work in this folder and keep it (default: a temp folder)")
+    parser.add_argument("--from", dest="start", default=STAGES[0], choices=STAGES,
+                        help="resume in --keep DIR at this stage (ingest skips files it has)")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--home", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, default=None, help=argparse.SUPPRESS)
@@ -315,13 +317,14 @@ def main() -> None:
         return
     work = args.keep or Path(tempfile.mkdtemp(prefix="c2c-bench-state-"))
     home, data = work / "home", work / "data"
-    shutil.rmtree(home, ignore_errors=True)
-    home.mkdir(parents=True)
+    if args.start == STAGES[0]:
+        shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True, exist_ok=True)
     print(f"{args.world} world, {args.students:,} students, years {args.years}, "
           f"defects {args.defects or 'none'}; work folder {work}; load average "
           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
     results: list[tuple[str, dict[str, object]]] = []
-    for stage in STAGES:
+    for stage in STAGES[STAGES.index(args.start):]:
         result = run_stage(stage, home, data, args)
         results.append((stage, result))
         print(f"  {stage}: {json.dumps(result)}", flush=True)

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cli.loopback import ApiClient
 from core.errors import Conflict
 from core.keys import create_master_key
 from core.settings import Settings, get_settings
@@ -49,45 +50,36 @@ def _configure(home: Path, landing: Path) -> Settings:
 
 
 def _print_stage_metadata(run: Any) -> None:
-    table = Table(title="Pipeline (Dagster assets)")
-    table.add_column("asset")
-    table.add_column("metadata")
+    """One line per asset (a table of free-form metadata does not fit 80 columns)."""
+    console.print("What each asset reported (full metadata in the Dagster UI):", highlight=False)
     for asset, metadata in run.metadata.items():
-        shown = {k: v for k, v in metadata.items() if not isinstance(v, dict | list)}
-        table.add_row(asset, ", ".join(f"{k}={v}" for k, v in list(shown.items())[:8]))
-    console.print(table)
+        shown = {k: v for k, v in metadata.items()
+                 if isinstance(v, int | float | str) and "\n" not in str(v)}
+        text = ", ".join(f"{k}={v}" for k, v in list(shown.items())[:6])
+        console.print(f"  {asset}: {text}", highlight=False, markup=False, soft_wrap=True)
     failed = run.failed_checks
     colour = "red" if failed else "green"
     console.print(f"[{colour}]asset checks: {len(run.checks) - len(failed)} passed, "
-                  f"{len(failed)} failed[/] {', '.join(failed)}")
+                  f"{len(failed)} failed[/] {', '.join(failed)}", highlight=False)
 
 
 def _submissions(settings: Settings) -> None:
     """A compact view of `c2c submissions` (the full report goes to CSV)."""
-    from datetime import date as date_type
-
     from cli.ingest_cmd import load_partner_registry, open_warehouse
-    from core.calpads import FILE_TYPES
+    from cli.submissions_view import print_submissions
     from ingest.submissions import submission_report, write_csv
 
     partners = load_partner_registry(settings, None)
     con, _ = open_warehouse(settings)
     try:
-        rows = submission_report(con, partners, date_type.today())
+        rows = submission_report(con, partners, date.today())
     finally:
         con.close()
     out = settings.reports_dir / "submissions.csv"
     out.parent.mkdir(parents=True, exist_ok=True)
     write_csv(rows, out)
-    table = Table(title="CALPADS submissions: rows per file type")
-    for column in ("LEA", "year", *FILE_TYPES, "missing", "status"):
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        table.add_row(row.org_code, row.academic_year,
-                      *(str(row.counts.get(t, 0)) for t in FILE_TYPES),
-                      str(len(row.missing)) if row.missing else "", row.deadline_status)
-    console.print(table)
-    console.print(f"full report: {out}", highlight=False)
+    print_submissions(console, rows, "CALPADS submissions (SWP rounds)")
+    console.print(f"full report: {out}", highlight=False, soft_wrap=True)
 
 
 def _link_report(settings: Settings, truth: Path) -> None:
@@ -112,14 +104,36 @@ def _published(settings: Settings) -> None:
     console.print(table)
 
 
-def _demo_requests(client: Any, keys: dict[str, str]) -> list[str]:
-    """A researcher asks for one extract and one aggregate table, which two board members
-    approve, and a third table left waiting for the board."""
-    def auth(role: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {keys[role]}"}
+def _provider_review(client: ApiClient, stewards: dict[str, str], request_id: str) -> int:
+    """Each partner the request was routed to approves through its steward; returns how many."""
+    answered = 0
+    for token in stewards.values():
+        for item in client.get("/v1/steward/reviews", token):
+            if item["request"]["id"] == request_id and item["review"]["status"] == "pending":
+                client.post(f"/v1/steward/reviews/{request_id}", token,
+                            {"decision": "approve",
+                             "reason": "The agreement permits this purpose."})
+                answered += 1
+    return answered
 
+
+def _output_checks(client: ApiClient, keys: dict[str, str], request_ids: list[str]) -> None:
+    """Two output checkers release each built extract (the researcher can download it then)."""
+    for request_id in request_ids:
+        for checker in ("checker", "checker_2"):
+            client.post(f"/v1/checker/requests/{request_id}/decisions", keys[checker],
+                        {"decision": "approve", "reason": "Tables and rows checked."})
+        console.print(f"  two output checkers released {request_id}", highlight=False,
+                      markup=False)
+
+
+def _demo_requests(client: ApiClient, keys: dict[str, str],
+                   stewards: dict[str, str]) -> list[str]:
+    """A researcher asks for one extract and one aggregate table; the partners' stewards
+    answer provider review and two board members approve; a third table waits for the board
+    (all over HTTP)."""
     expiry = (date.today() + timedelta(days=90)).isoformat()
-    bodies = [
+    bodies: list[dict[str, Any]] = [
         {"kind": "individual", "title": "CTE pathways and college enrollment",
          "purpose": "Does completing a CTE pathway raise community college enrollment?",
          "variables": ["person_id", "academic_year", "reporting_lea", "gender",
@@ -132,49 +146,70 @@ def _demo_requests(client: Any, keys: dict[str, str]) -> list[str]:
     ]
     ids = []
     for body in bodies:
-        created = client.post("/v1/requests", json=body, headers=auth("researcher"))
-        created.raise_for_status()
-        request_id = created.json()["id"]
-        client.post(f"/v1/requests/{request_id}/submit",
-                    headers=auth("researcher")).raise_for_status()
+        request_id = client.post("/v1/requests", keys["researcher"], body)["id"]
+        client.post(f"/v1/requests/{request_id}/submit", keys["researcher"])
+        console.print(f"  researcher submitted {request_id} ({body['kind']}): {body['title']}",
+                      highlight=False, markup=False, soft_wrap=True)
+        answered = _provider_review(client, stewards, request_id)
+        console.print(f"  {answered} partner steward(s) approved it in provider review",
+                      highlight=False, markup=False)
         for board in ("board", "board_2"):
-            client.post(f"/v1/board/requests/{request_id}/decisions",
-                        json={"decision": "approve", "reason": "Purpose and variables fit."},
-                        headers=auth(board)).raise_for_status()
+            client.post(f"/v1/board/requests/{request_id}/decisions", keys[board],
+                        {"decision": "approve", "reason": "Purpose and variables fit."})
+        console.print(f"  two board members approved {request_id} (quorum reached)",
+                      highlight=False, markup=False)
         ids.append(request_id)
     pending = {"kind": "aggregate", "title": "a-g eligibility by race/ethnicity",
                "purpose": "Which groups meet UC/CSU requirements less often, by district?",
                "variables": ["ag_eligible"], "group_by": ["reporting_lea", "race_ethnicity"],
                "requested_expiry": expiry}
-    created = client.post("/v1/requests", json=pending, headers=auth("researcher"))
-    created.raise_for_status()
-    client.post(f"/v1/requests/{created.json()['id']}/submit",
-                headers=auth("researcher")).raise_for_status()
+    waiting = client.post("/v1/requests", keys["researcher"], pending)["id"]
+    client.post(f"/v1/requests/{waiting}/submit", keys["researcher"])
+    _provider_review(client, stewards, waiting)
+    console.print(f"  researcher submitted {waiting}; it waits for the board",
+                  highlight=False, markup=False)
     return ids
 
 
-def _print_access(keys: dict[str, str], port: int, request_id: str) -> None:
-    table = Table(title="Demo API keys (shown once; stored hashed)")
-    table.add_column("role")
-    table.add_column("key")
+def _print_access(keys: dict[str, str], port: int, request_id: str, serving: bool,
+                  settings: Settings) -> None:
+    console.print("Demo API keys (one per role; shown once, stored hashed):", highlight=False)
     for role, key in keys.items():
-        table.add_row(role, key)
-    console.print(table)
+        console.print(f"  {role:10} {key}", highlight=False, markup=False, soft_wrap=True)
     base = f"http://127.0.0.1:{port}"
-    console.print("Try these while the server runs:", highlight=False)
+    if serving:
+        console.print("Try these while the server runs (another terminal):", highlight=False)
+    else:
+        console.print("The API is not running (--no-serve). Start it on the demo's state with\n"
+                      f"  C2C_HOME={settings.resolved_home} c2c serve --port {port}\n"
+                      "then these work:", highlight=False, markup=False, soft_wrap=True)
     state_rates = "reporting_lea=STATE&subgroup=all&metric=hs_graduate"
-    console.print(f"  curl -s '{base}/v1/aggregates?{state_rates}'",
-                  highlight=False, markup=False, soft_wrap=True)
-    console.print(f"  curl -s -H 'Authorization: Bearer {keys['board']}' {base}/v1/board/requests",
-                  highlight=False, markup=False, soft_wrap=True)
-    console.print(f"  curl -s -H 'Authorization: Bearer {keys['researcher']}' "
-                  f"-o extract.c2cx {base}/v1/requests/{request_id}/extract",
-                  highlight=False, markup=False, soft_wrap=True)
-    console.print(f"OpenAPI docs: {base}/docs", highlight=False)
+    researcher = f"-H 'Authorization: Bearer {keys['researcher']}'"
+    for line in (
+        f"curl -s '{base}/v1/aggregates?{state_rates}'",
+        f"curl -s -H 'Authorization: Bearer {keys['board']}' {base}/v1/board/requests",
+        f"curl -s {researcher} -o extract.c2cx {base}/v1/requests/{request_id}/extract",
+        f"curl -s {researcher} -o extract.key {base}/v1/requests/{request_id}/extract/key",
+    ):
+        console.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
+    console.print(f"OpenAPI docs: {base}/docs", highlight=False, soft_wrap=True)
     console.print(f"Portal (browser): {base}/portal  -- public dashboard {base}/portal/public "
                   "needs no key; sign in at /portal/signin with a key above: " + ", ".join(
                       f"{role} -> {PORTAL_PAGE.get(role, 'API only')}" for role in keys),
                   highlight=False, markup=False, soft_wrap=True)
+
+
+def _print_next_steps(settings: Settings, landing: Path) -> None:
+    """The operator's walkthrough (README, "After the demo") in the demo's own folders."""
+    home = settings.resolved_home
+    console.print("Next, as the operator (README, 'After the demo'):", highlight=False)
+    for line in (
+        f"export C2C_HOME={home} C2C_LANDING_DIR={landing}",
+        "c2c review list            # pairs the link was unsure about",
+        "c2c fulfil                 # extracts of approved requests",
+        "c2c extract decryptor      # the researcher's standalone decryptor",
+    ):
+        console.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
 
 
 # Where each demo sign-in lands in the portal (api/portal).
@@ -192,12 +227,12 @@ def demo(
 ) -> None:
     """Generate partner data, run the whole pipeline through Dagster, then serve the API."""
     import dagster as dg
-    from fastapi.testclient import TestClient
 
     from api.app import create_app
+    from cli.loopback import free_port, serve_in_thread
     from dagster_project.resources import C2CResource
     from dagster_project.run import materialize_extracts, materialize_pipeline
-    from governance.bootstrap import create_demo_users
+    from governance.bootstrap import create_demo_stewards, create_demo_users
     from governance.partners import import_partners_csv
     from synth import generate
 
@@ -211,7 +246,9 @@ def demo(
     console.rule(f"1. Generate synthetic partner data ({students:,} students, seed {seed})")
     summary = generate(landing, students=students, seed=seed, years=["2021-22", "2022-23",
                                                                      "2023-24"])
+    # The registry and the answer key are not partner data: keep them out of the landing tree.
     (landing / "truth.parquet").rename(data / "truth.parquet")
+    (landing / "partners.csv").rename(data / "partners.csv")
     console.print(f"{summary.files} files, {summary.bytes / 1e6:.1f} MB in {summary.seconds:.1f} s "
                   f"-> {landing}")
 
@@ -221,8 +258,9 @@ def demo(
     migrate()  # the explicit step an operator runs after each upgrade
     c2c = C2CResource(home=str(home))
     with c2c.governance() as session:
-        partners = import_partners_csv(session, landing / "partners.csv")
+        partners = import_partners_csv(session, data / "partners.csv")
         keys = create_demo_users(session)
+        stewards = create_demo_stewards(session)
         session.commit()
     console.print(f"{len(partners)} partners registered")
 
@@ -235,24 +273,31 @@ def demo(
     _link_report(settings, data / "truth.parquet")
     _published(settings)
 
-    console.rule("4. Governed data requests: submit, board quorum, extracts")
-    with TestClient(create_app(settings)) as client:
-        request_ids = _demo_requests(client, keys)
-    extracts = materialize_extracts(c2c, instance).metadata.get("research_extracts", {})
-    console.print(f"requests approved by quorum: {', '.join(request_ids)}; "
-                  f"extracts built: {extracts.get('extracts_built', 0)}")
-    c2c.close()  # the demo's own governance engine; the API below has its own
+    console.rule("4. Governed data requests over HTTP: submit, board quorum, extracts")
+    # The API runs for real on a loopback port (the --port one when it keeps serving) and the
+    # demo is its client, as a researcher's and the board's tools would be.
+    api_port = port if serve else free_port()
+    with serve_in_thread(create_app(settings), api_port) as server:
+        console.print(f"API started on {server.base_url}", highlight=False)
+        api = ApiClient(server.base_url)
+        request_ids = _demo_requests(api, keys, stewards)
+        extracts = materialize_extracts(c2c, instance).metadata.get("research_extracts", {})
+        console.print(f"extracts built: {extracts.get('extracts_built', 0)} "
+                      f"(requests {extracts.get('requests', 'none')})", highlight=False,
+                      soft_wrap=True)
+        _output_checks(api, keys, request_ids)
+        c2c.close()  # the demo's own governance engine; the API has its own
 
-    console.rule("5. API")
-    _print_access(keys, port, request_ids[0])
-    console.print(f"Dagster UI: DAGSTER_HOME={settings.dagster_home} C2C_HOME={home} "
-                  f"C2C_LANDING_DIR={landing} .venv/bin/dagster dev -m dagster_project",
-                  highlight=False, markup=False, soft_wrap=True)
-    if serve:
-        import uvicorn
-
-        console.print(f"serving on http://127.0.0.1:{port} (Ctrl-C stops)")
-        uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+        console.rule("5. API")
+        # --no-serve: the server above stops with the demo, so show the port `c2c serve` uses
+        _print_access(keys, api_port if serve else port, request_ids[0], serve, settings)
+        console.print(f"Dagster UI: DAGSTER_HOME={settings.dagster_home} C2C_HOME={home} "
+                      f"C2C_LANDING_DIR={landing} dagster dev -m dagster_project",
+                      highlight=False, markup=False, soft_wrap=True)
+        _print_next_steps(settings, landing)
+        if serve:
+            console.print(f"serving on {server.base_url} (Ctrl-C stops)", highlight=False)
+            server.wait()
 
 
 def register(app: typer.Typer) -> None:

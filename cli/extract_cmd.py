@@ -15,12 +15,12 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
-from core.errors import InputRejected, Location
+from core.errors import C2CError, InputRejected, KeyError_, Location
 from core.keys import KeyProvider
 from core.requests import ApprovedRequest
 from core.settings import Settings, get_settings
 from core.warehouse import open_warehouse
-from deidentify import build_extract, open_extract, read_key_file, verify_extract
+from deidentify import build_extract, open_extract, verify_extract
 
 extract_app = typer.Typer(
     help="Research extracts: build (operator), decrypt and verify (operator or owner).",
@@ -65,15 +65,19 @@ def build_cmd(
     settings = get_settings()
     request = load_request(request_file)
     keys = _provider(settings)
+    from cli.progress import stages
+
+    console = Console(soft_wrap=True)
     con = open_warehouse(settings, read_only=True)
     try:
-        result = build_extract(
-            con, request, keys, out or settings.extracts_dir, k=settings.k_anonymity,
-            now=datetime.now(UTC),
-        )
+        with stages(console, f"extract for {request.request_id} (select, generalise, "
+                             "suppress, scan, encrypt)"):
+            result = build_extract(
+                con, request, keys, out or settings.extracts_dir, k=settings.k_anonymity,
+                now=datetime.now(UTC),
+            )
     finally:
         con.close()
-    console = Console(soft_wrap=True)
     console.print(f"extract {result.package_path} ({result.package_bytes:,} bytes, "
                   f"sha256 {result.package_sha256})", highlight=False)
     console.print(f"rows released {result.rows:,}, suppressed {result.suppressed_rows:,}; "
@@ -85,10 +89,30 @@ def build_cmd(
                       highlight=False)
 
 
-def _key_source(key_file: Path | None) -> tuple[KeyProvider | None, bytes | None]:
+def _key_source(key_file: Path | None, package: Path) -> tuple[KeyProvider | None, bytes | None]:
+    """The extract's key from ``--key-file``, else this deployment's keyring. Without
+    ``--key-file`` on a machine whose keyring lacks the package's key (a researcher's), say
+    that, rather than let the library report a failed authentication."""
+    from deidentify import read_key_file
+    from deidentify.package import read_header
+
     if key_file is not None:
         return None, read_key_file(key_file)
-    return _provider(get_settings()), None
+    settings = get_settings()
+    provider = _provider(settings)
+    try:
+        with package.open("rb") as handle:
+            request_id = read_header(handle)[0].request_id
+    except OSError:
+        return provider, None  # the library names the missing file
+    except C2CError:
+        return provider, None  # a damaged header: the library reports it
+    if not settings.master_key_path.exists() or not provider.has_key(f"extract:{request_id}"):
+        raise KeyError_(
+            f"no --key-file given, and this machine's keyring has no key for request "
+            f"{request_id}: save the key the API gives you (GET /v1/requests/{request_id}/"
+            "extract/key, as is) and pass it with --key-file")
+    return provider, None
 
 
 @extract_app.command("decrypt")
@@ -96,10 +120,11 @@ def decrypt_cmd(
     package: Path = typer.Argument(..., help="The .c2cx package."),
     out: Path = typer.Option(..., "--out", help="Folder for data.parquet, data.csv, manifest."),
     key_file: Path | None = typer.Option(
-        None, "--key-file", help="The extract's data key (from the API); default: keyring."),
+        None, "--key-file",
+        help="The key route's response saved as is (or its base64); default: keyring."),
 ) -> None:
     """Decrypt a package after authenticating every byte; refuses expired packages."""
-    keys, data_key = _key_source(key_file)
+    keys, data_key = _key_source(key_file, package)
     opened = open_extract(package, keys=keys, data_key=data_key, now=datetime.now(UTC),
                           out_dir=out)
     console = Console(soft_wrap=True)
@@ -116,7 +141,7 @@ def verify_cmd(
         None, "--key-file", help="The extract's data key; default: keyring."),
 ) -> None:
     """Authenticate a package and check each file against its manifest (writes nothing)."""
-    keys, data_key = _key_source(key_file)
+    keys, data_key = _key_source(key_file, package)
     verified = verify_extract(package, keys=keys, data_key=data_key, now=datetime.now(UTC))
     console = Console(soft_wrap=True)
     console.print(f"[green]ok[/]: request {verified.request_id}, created "
@@ -128,6 +153,21 @@ def verify_cmd(
     manifest = verified.manifest
     console.print(f"  rows {manifest.get('rows')}, suppressed {manifest.get('suppressed_rows')}",
                   highlight=False)
+
+
+@extract_app.command("decryptor")
+def decryptor_cmd(
+    out: Path = typer.Option(Path("c2c_decrypt.py"), "--out", help="Where to write it."),
+) -> None:
+    """Write the standalone decryptor a researcher runs without c2c-link installed."""
+    from importlib import resources
+
+    source = resources.files("deidentify").joinpath("c2c_decrypt.py").read_bytes()
+    out.write_bytes(source)
+    Console(soft_wrap=True).print(
+        f"wrote {out} ({len(source):,} bytes). A researcher needs Python and `pip install "
+        "cryptography`, then: python c2c_decrypt.py EXTRACT.c2cx extract.key OUT_DIR",
+        highlight=False, markup=False)
 
 
 def register(app: typer.Typer) -> None:

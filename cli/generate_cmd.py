@@ -57,4 +57,6 @@ def register(app: typer.Typer) -> None:
             f"in {summary.seconds:.1f} s; truth rows: {summary.truth_rows:,}."
         )
         for name, codes in summary.defect_partners.items():
-            console.print(f"defect {name}: {', '.join(codes)}")
+            # the state world picks hundreds of LEAs: name the first few, count the rest
+            more = f" and {len(codes) - 10:,} more" if len(codes) > 10 else ""
+            console.print(f"defect {name}: {', '.join(codes[:10])}{more}")

@@ -5,25 +5,35 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import duckdb
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from core.errors import InputRejected, Location
-from core.keys import RAW_STORE_PURPOSE, KeyProvider
-from core.partners import Partner
 from core.settings import Settings, get_settings
-from core.warehouse import open_warehouse as core_open_warehouse
-from ingest import IngestOptions, Receipt, ingest_files, release_held
-from ingest.partners import load_partners_csv
-from ingest.submissions import CSV_COLUMNS, submission_report, write_csv
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from core.partners import Partner
+    from ingest import Receipt
 
 SHOWN_ERRORS = 5
+WIDE = 110  # narrower consoles and logs get one line per receipt or row instead of a table
+NOT_PARTNER_FILES = {
+    "partners.csv": "the partner registry, not partner data (load it with `c2c partners "
+                    "import`)",
+    "truth.parquet": "the generator's answer key, not partner data (use it with `c2c evaluate "
+                     "--truth`)",
+}
 
 
 def open_warehouse(settings: Settings) -> tuple[duckdb.DuckDBPyConnection, bytes]:
+    from core.keys import RAW_STORE_PURPOSE, KeyProvider
+    from core.warehouse import open_warehouse as core_open_warehouse
+
     keys = KeyProvider(settings.master_key_path, settings.keyring_path)
     return core_open_warehouse(settings), keys.derive(RAW_STORE_PURPOSE)
 
@@ -31,6 +41,8 @@ def open_warehouse(settings: Settings) -> tuple[duckdb.DuckDBPyConnection, bytes
 def load_partner_registry(settings: Settings, registry: Path | None) -> list[Partner]:
     """The partner registry: a CSV when named, else the governance store, else the legacy
     ``$C2C_HOME/partners.csv``."""
+    from ingest.partners import load_partners_csv
+
     if registry is not None:
         return load_partners_csv(registry)
     from governance.db import session_factory
@@ -59,14 +71,23 @@ def _column_maps(path: Path | None) -> dict[str, dict[str, str]]:
 
 
 def _print_receipts(console: Console, receipts: list[Receipt]) -> None:
-    table = Table(title="Receipts")
-    for column in ("status", "file", "type", "partner", "year/period", "rows", "message"):
-        table.add_column(column)
+    """A table on a wide terminal; one line per receipt otherwise (an 80-column log)."""
     colour = {"accepted": "green", "rejected": "red", "held": "yellow"}
-    for r in receipts:
-        table.add_row(f"[{colour[str(r.status)]}]{r.status}[/]", r.file_name, r.kind or "",
-                      r.partner_org or "", r.period or "", str(r.rows), r.message)
-    console.print(table)
+    if console.is_terminal and console.width >= WIDE:
+        table = Table(title="Receipts")
+        for column in ("status", "file", "type", "partner", "year/period", "rows", "message"):
+            table.add_column(column)
+        for r in receipts:
+            table.add_row(f"[{colour[str(r.status)]}]{r.status}[/]", r.file_name, r.kind or "",
+                          r.partner_org or "", r.period or "", f"{r.rows:,}", r.message)
+        console.print(table)
+    else:
+        for r in receipts:
+            what = " ".join(x for x in (r.kind, r.partner_org, r.period) if x)
+            console.print(f"{str(r.status):8} {r.file_name} ({what or 'unidentified'}): "
+                          f"{r.rows:,} rows" + (f"; {r.message}" if r.message and
+                                                 str(r.status) != "accepted" else ""),
+                          highlight=False, markup=False, soft_wrap=True)
     for r in receipts:
         if r.errors:
             console.print(f"[red]{r.file_name}[/]: {r.error_count} error(s)", highlight=False)
@@ -74,6 +95,29 @@ def _print_receipts(console: Console, receipts: list[Receipt]) -> None:
                 console.print(f"  {error.describe()}", highlight=False, markup=False)
         for warning in r.warnings:
             console.print(f"[yellow]warning[/] {r.file_name}: {warning}", highlight=False)
+    held = [r for r in receipts if str(r.status) == "held"]
+    if held:
+        console.print(f"[yellow]{len(held)} file(s) HELD, not loaded[/]: stored encrypted, "
+                      "loaded by `c2c release-held` once the partner's agreement is active",
+                      highlight=False)
+        for r in held:
+            console.print(f"  held {r.file_name}: {r.message}", highlight=False, markup=False)
+
+
+def partner_files(paths: list[Path]) -> tuple[list[Path], list[Path]]:
+    """Files to ingest, and the generator's side files that are not partner data: a
+    ``partners.csv`` (the registry) or ``truth.parquet`` (the answer key) at the top of a
+    folder given on the command line. A file named explicitly is always ingested."""
+    from ingest.pipeline import expand_paths
+
+    keep: list[Path] = []
+    skipped: list[Path] = []
+    for path in paths:
+        found = expand_paths([path])
+        for f in found:
+            side = path.is_dir() and f.parent == path and f.name in NOT_PARTNER_FILES
+            (skipped if side else keep).append(f)
+    return keep, skipped
 
 
 def ingest_cmd(
@@ -83,16 +127,34 @@ def ingest_cmd(
     column_map: Path | None = typer.Option(
         None, help='JSON: {"college_students": {"Partner Header": "student_id"}}.'),
     json_out: Path | None = typer.Option(None, "--json", help="Also write receipts as JSON."),
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help="Also log each step of each file to stderr."),
 ) -> None:
     """Receive partner files: raw store, validate, load staging; exit 2 if any file is rejected."""
+    from cli.progress import steps
+    from ingest import IngestOptions, ingest_files
+
     settings = get_settings()
-    console, err = Console(), Console(stderr=True)
+    console = Console()
+    files, skipped = partner_files(paths)
+    for path in skipped:
+        console.print(f"skipped {path}: {NOT_PARTNER_FILES[path.name]}", highlight=False,
+                      markup=False, soft_wrap=True)
     partners = load_partner_registry(settings, partner_registry)
-    options = IngestOptions(column_maps=_column_maps(column_map),
-                            on_event=lambda text: err.print(text, highlight=False, markup=False))
+    err = Console(stderr=True)
+    options = IngestOptions(
+        column_maps=_column_maps(column_map),
+        on_event=(lambda text: err.print(text, highlight=False, markup=False)) if verbose
+        else None)
     con, raw_key = open_warehouse(settings)
+    receipts: list[Receipt] = []
     try:
-        receipts = ingest_files(con, paths, settings.raw_dir, raw_key, partners, options=options)
+        sizes = [f.stat().st_size for f in files]
+        with steps(console, "ingest files", len(files), sum(sizes)) as progress:
+            for path, size in zip(files, sizes, strict=True):
+                receipts += ingest_files(con, [path], settings.raw_dir, raw_key, partners,
+                                         options=options)
+                progress.advance(size, path.name)
     finally:
         con.close()
     _print_receipts(console, receipts)
@@ -102,7 +164,8 @@ def ingest_cmd(
     rejected = [r for r in receipts if r.rejected]
     held = [r for r in receipts if str(r.status) == "held"]
     console.print(f"{len(receipts) - len(rejected) - len(held)} accepted, {len(held)} held, "
-                  f"{len(rejected)} rejected")
+                  f"{len(rejected)} rejected" + (" (held files are stored, not loaded)"
+                                                 if held else ""), highlight=False)
     if rejected:
         raise InputRejected(f"{len(rejected)} of {len(receipts)} file(s) rejected; first: "
                             f"{rejected[0].message}")
@@ -113,6 +176,8 @@ def release_cmd(
     partner_registry: Path | None = typer.Option(None, help="Partners CSV."),
 ) -> None:
     """Load held files whose partner now has an executed, current agreement."""
+    from ingest import release_held
+
     settings = get_settings()
     partners = load_partner_registry(settings, partner_registry)
     con, raw_key = open_warehouse(settings)
@@ -136,6 +201,9 @@ def submissions_cmd(
     partner_registry: Path | None = typer.Option(None, help="Partners CSV."),
 ) -> None:
     """Rows received per partner, academic year and file type; what SWP rounds still need."""
+    from cli.submissions_view import print_submissions
+    from ingest.submissions import submission_report, write_csv
+
     settings = get_settings()
     try:
         on = date.fromisoformat(as_of) if as_of else date.today()
@@ -148,14 +216,7 @@ def submissions_cmd(
         rows = submission_report(con, partners, on)
     finally:
         con.close()
-    table = Table(title=f"Submissions as of {on}")
-    shown = [c for c in CSV_COLUMNS if c != "Org_Code"]
-    for column in shown:
-        table.add_column(column)
-    for row in rows:
-        values = row.as_csv_row()
-        table.add_row(*(values[c] for c in shown))
-    Console().print(table)
+    print_submissions(Console(), rows, f"Submissions as of {on}")
     if csv:
         write_csv(rows, csv)
         Console().print(f"wrote {csv}")

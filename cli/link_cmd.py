@@ -82,10 +82,14 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Annual link: standardise identities, Splink, stable person ids, run summary."""
         settings = get_settings()
+        from cli.progress import stages
+
         with warehouse(settings) as con:
-            with console.status("linking (standardise, train, predict, cluster) ..."):
+            with stages(console, "link (standardise, train_predict, cluster, stable_ids)"
+                        ) as on_stage:
                 summary = linkage.run_annual_link(
-                    con, settings=settings, run_id=run_id, runs_dir=settings.runs_dir)
+                    con, settings=settings, run_id=run_id, runs_dir=settings.runs_dir,
+                    on_stage=on_stage)
             print_summary(summary)
             console.print(f"model and charts: {settings.runs_dir / summary.run_id}")
 

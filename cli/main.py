@@ -1,50 +1,136 @@
-"""``c2c``: the operator's command line. A composition root: it wires the libraries."""
+"""``c2c``: the operator's command line. A composition root: it wires the libraries.
+
+Start-up is kept light on purpose: ``c2c --help`` lists the commands from the table below
+without importing any command module (each pulls in DuckDB, Splink, Dagster or FastAPI), and
+a command's module is imported only when that command runs or shows its own help.
+"""
 
 from __future__ import annotations
 
+import importlib
 import sys
+from typing import Any
 
 import typer
-from rich.console import Console
+from typer.core import TyperGroup
 
-from cli import (
-    audit_cmd,
-    demo_cmd,
-    extract_cmd,
-    generate_cmd,
-    ingest_cmd,
-    keys_cmd,
-    link_cmd,
-    migrate_cmd,
-    notify_cmd,
-    partners_cmd,
-    publish_cmd,
-    serve_cmd,
-)
-from cli.errors import exit_code_for
-from core.errors import C2CError
-from core.private_files import restrict_umask
+from cli.help_text import humanise_metavars
 
-app = typer.Typer(
-    name="c2c",
-    help="c2c-link: cradle-to-career data linking service.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
+HELP = "c2c-link: cradle-to-career data linking service."
 
-for module in (
-    demo_cmd, generate_cmd, ingest_cmd, link_cmd, publish_cmd, serve_cmd, keys_cmd,
-    extract_cmd, audit_cmd, partners_cmd, migrate_cmd, notify_cmd,
-):
-    module.register(app)
+# command name -> (module under cli/, the one-line help shown by `c2c --help`).
+# tests/test_cli_startup.py checks each line against the command's own docstring.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("demo_cmd", "Generate partner data, run the whole pipeline through Dagster, "
+                         "then serve the API."),
+    "generate": ("generate_cmd", "Generate synthetic CALPADS, college and CCGI files plus "
+                                 "truth.parquet."),
+    "ingest": ("ingest_cmd", "Receive partner files: raw store, validate, load staging; exit 2 "
+                             "if any file is rejected."),
+    "submissions": ("ingest_cmd", "Rows received per partner, academic year and file type; what "
+                                  "SWP rounds still need."),
+    "release-held": ("ingest_cmd", "Load held files whose partner now has an executed, current "
+                                   "agreement."),
+    "link": ("link_cmd", "Annual link: standardise identities, Splink, stable person ids, run "
+                         "summary."),
+    "evaluate": ("link_cmd", "Pairwise precision / recall / F1 and cluster metrics of the "
+                             "current crosswalk."),
+    "review": ("review_cmd", "Clerical review of uncertain pairs: list them, decide."),
+    "review-decide": ("link_cmd", "Record a clerical decision; the next link run uses it as a "
+                                  "label."),
+    "outcomes": ("publish_cmd", "Rebuild analytics.student_year (outcomes keyed by person_id; "
+                                "fails on identifiers)."),
+    "publish": ("publish_cmd", "Write the serving snapshot (suppressed aggregates) atomically "
+                               "and print a summary."),
+    "fulfil": ("fulfil_cmd", "Build the extract of every request the board approved and that "
+                             "has none yet."),
+    "serve": ("serve_cmd", "Serve the API (OpenAPI docs at /docs). Settings come from C2C_* "
+                           "variables."),
+    "export": ("link_cmd", "Operator exports."),
+    "keys": ("keys_cmd", "Master key and keyring: create, rotate, inspect."),
+    "extract": ("extract_cmd", "Research extracts: build (operator), decrypt and verify "
+                               "(operator or owner)."),
+    "audit": ("audit_cmd", "Governance audit log."),
+    "partners": ("partners_cmd", "Partner registry and data-sharing agreements."),
+    "users": ("partners_cmd", "Users, roles and API keys."),
+    "migrate": ("migrate_cmd", "Apply pending governance-store migrations (idempotent; run "
+                               "after each upgrade)."),
+    "notify": ("notify_cmd", "E-mail notifications (off until C2C_SMTP_HOST is set)."),
+}
+
+
+def _module_commands(module_name: str) -> dict[str, Any]:
+    """The click commands one cli module registers (imports that module)."""
+    module = importlib.import_module(f"cli.{module_name}")
+    holder = typer.Typer()
+    module.register(holder)
+    # A Typer with several commands becomes a group; add a no-op callback so one command
+    # still comes back as a group and its name is kept.
+    holder.callback()(lambda: None)
+    group = typer.main.get_command(holder)
+    return dict(group.commands)  # type: ignore[attr-defined]
+
+
+class LazyGroup(TyperGroup):
+    """Lists commands from ``COMMANDS``; imports a command's module only to run it."""
+
+    _listing = False
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in COMMANDS:
+            return None
+        module_name, short = COMMANDS[cmd_name]
+        if self._listing:  # the overview needs only the name and one line
+            return typer.core.TyperCommand(name=cmd_name, help=short, callback=None)
+        command = _module_commands(module_name)[cmd_name]
+        humanise_metavars(command)
+        return command
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
+
+
+def build_cli() -> LazyGroup:
+    cli = LazyGroup(name="c2c", help=HELP, no_args_is_help=True, rich_markup_mode="rich")
+    humanise_metavars(cli)
+    return cli
+
+
+def full_app() -> typer.Typer:
+    """Every command registered eagerly (for tests driving ``typer.testing.CliRunner``)."""
+    app = typer.Typer(name="c2c", help=HELP, no_args_is_help=True,
+                      pretty_exceptions_enable=False, add_completion=False)
+    for module_name in dict.fromkeys(module for module, _ in COMMANDS.values()):
+        importlib.import_module(f"cli.{module_name}").register(app)
+    return app
+
+
+def __getattr__(name: str) -> Any:
+    # ``from cli.main import app`` keeps working for tests without slowing the entry point.
+    if name == "app":
+        return full_app()
+    raise AttributeError(name)
 
 
 def main() -> None:
-    """Console entry point: run the app and map service errors to exit codes."""
-    restrict_umask()
+    """Console entry point: run the commands and map service errors to exit codes."""
+    from core.errors import C2CError
+    from core.private_files import restrict_umask
+
+    restrict_umask()  # every store this process creates is owner-only
     try:
-        app()
+        build_cli().main(prog_name="c2c", standalone_mode=True)
     except C2CError as error:
+        from rich.console import Console
+
+        from cli.errors import exit_code_for
+
         Console(stderr=True).print(f"[bold red]error:[/] {error}", highlight=False, markup=True)
         sys.exit(exit_code_for(error))

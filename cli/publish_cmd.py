@@ -82,7 +82,9 @@ def register(app: typer.Typer) -> None:
         threshold = min_cell if min_cell is not None else settings.suppression_min_cell
         with warehouse(settings) as con:
             if rebuild_outcomes:
-                print_outcomes(analytics.build_outcomes(con))
+                with console.status("rebuilding analytics.student_year ..."):
+                    outcomes = analytics.build_outcomes(con)
+                print_outcomes(outcomes)
             summary = _publish_with_progress(con, settings.serving_path, threshold)
         console.print(
             f"[bold]published[/] {summary.cells:,} cells ({summary.suppressed_cells:,} "

@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     duckdb_memory_limit: str = "6GB"
 
     linkage_backend: LinkageBackend = "duckdb"
+    # Spark backend (linkage/spark_backend.py, docs/linkage.md): master URL (local[N],
+    # spark://host:port, yarn, k8s://...), driver memory (fixed when the JVM starts) and
+    # shuffle partitions (Splink's guide: about 5x the cores in the cluster).
+    spark_master: str = "local[2]"
+    spark_driver_memory: str = "4g"
+    spark_shuffle_partitions: int = Field(default=4, ge=1)
     # 0.9: with the enrolment cannot-link (linkage/enrolment.py) separating namesakes, a lower
     # threshold regains recall at the precision target (docs/linkage.md section 7).
     link_match_threshold: float = Field(default=0.9, ge=0.0, le=1.0)

@@ -8,6 +8,7 @@ import dagster as dg
 from analytics.checks import no_identifiers, suppression_applied
 from dagster_project.assets.analytics import published_aggregates, student_outcomes
 from dagster_project.assets.ingest import calpads_staging, ccgi_staging, college_staging
+from dagster_project.metadata import md_table
 from dagster_project.resources import C2CResource
 from ingest.checks import no_files_left_received, row_counts_match_receipts
 from linkage.checks import match_rate_floors
@@ -17,9 +18,18 @@ def _result(passed: bool, description: str, metadata: dict[str, Any]) -> dg.Asse
     return dg.AssetCheckResult(
         passed=passed,
         description=description,
-        metadata={k: v if isinstance(v, int | float | str) else dg.MetadataValue.json(v)
-                  for k, v in metadata.items()},
+        metadata={k: _value(v) for k, v in metadata.items()},
     )
+
+
+def _value(value: Any) -> Any:
+    """Scalars as they are; a flat mapping as a two-column table; anything else as JSON."""
+    if isinstance(value, int | float | str):
+        return value
+    if isinstance(value, dict) and all(isinstance(v, int | float | str | None)
+                                       for v in value.values()):
+        return dg.MetadataValue.md(md_table(("key", "value"), sorted(value.items())))
+    return dg.MetadataValue.json(value)
 
 
 def _staging_checks(asset: dg.AssetsDefinition) -> list[dg.AssetChecksDefinition]:

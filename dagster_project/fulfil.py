@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
+from sqlalchemy.orm import Session, sessionmaker
 
 from analytics import aggregate_for_request
 from analytics.output_checks import check_aggregate, record_release
 from core.keys import KeyProvider
 from core.requests import ApprovedRequest, RequestKind
+from core.settings import Settings
 from deidentify import ExtractResult, build_extract, package_table
 
 # Key of the automated output checks in a result's manifest and the extract record's detail
@@ -63,3 +66,48 @@ def extract_detail(request: ApprovedRequest, result: ExtractResult) -> dict[str,
         detail["k"] = result.disclosure.k
         detail["generalisations"] = result.disclosure.generalisations
     return detail
+
+
+def fulfil_approved(
+    settings: Settings,
+    *,
+    request_ids: Sequence[str] = (),
+    on_built: Callable[[ExtractResult], None] | None = None,
+    now: datetime | None = None,
+    sessions: sessionmaker[Session] | None = None,
+) -> list[ExtractResult]:
+    """Build the extract of every approved request whose fulfilment is queued (only those in
+    ``request_ids`` when given), register each in governance and mark it fulfilled.
+
+    The one fulfilment routine: ``c2c fulfil`` calls it, and so does the ``research_extracts``
+    asset that ``approved_request_sensor`` starts. One request at a time, each committed on its
+    own, so a failure leaves the ones before it fulfilled and the rest queued for a re-run.
+    ``sessions``: the caller's governance sessions (Dagster's resource), else opened here.
+    """
+    from core.warehouse import warehouse
+    from governance.db import session_factory
+    from governance.requests import ExtractInfo, mark_fulfilled, requests_ready_for_fulfilment
+
+    sessions = sessions or session_factory(settings.governance_url)
+    with sessions() as session:
+        ready = requests_ready_for_fulfilment(session)
+    wanted = [r for r in ready if not request_ids or r.request_id in request_ids]
+    if not wanted:
+        return []
+    keys = KeyProvider(settings.master_key_path, settings.keyring_path)
+    built: list[ExtractResult] = []
+    with warehouse(settings) as con:
+        for request in wanted:
+            result = build_package(con, request, keys, settings.extracts_dir,
+                                   min_cell=settings.suppression_min_cell,
+                                   k=settings.k_anonymity, now=now)
+            with sessions() as session:
+                mark_fulfilled(session, request.request_id, ExtractInfo(
+                    package_path=str(result.package_path), sha256=result.package_sha256,
+                    expires_at=result.expires_at,
+                    detail=extract_detail(request, result)))
+                session.commit()
+            built.append(result)
+            if on_built is not None:
+                on_built(result)
+    return built

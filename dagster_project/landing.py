@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
+
+import duckdb
+
+from core import tables
 
 YEAR_IN_PATH = re.compile(r"(?<!\d)(20\d\d-\d\d)(?!\d)")
 SOURCES = ("calpads", "college", "ccgi")
@@ -53,3 +58,26 @@ def files_for(landing: Path, source: str, academic_year: str | None = None) -> l
         f.path for f in scan(landing)
         if f.source == source and (academic_year is None or f.academic_year == academic_year)
     ]
+
+
+def content_hash(path: Path) -> str:
+    """SHA-256 of a file's bytes: the id the raw store gives a received file."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def received_hashes(con: duckdb.DuckDBPyConnection, hashes: list[str]) -> set[str]:
+    """Which of ``hashes`` the warehouse already received, whoever sent them (landing sensor,
+    `c2c ingest`, API upload, the demo). A warehouse with no ingest tables yet knows none."""
+    if not hashes:
+        return set()
+    try:
+        rows = con.execute(
+            f"SELECT sha256 FROM {tables.FILES} WHERE sha256 IN (SELECT unnest(?))", [hashes]
+        ).fetchall()
+    except duckdb.CatalogException:
+        return set()
+    return {r[0] for r in rows}

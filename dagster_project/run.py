@@ -1,5 +1,6 @@
 """Materialise the whole graph in-process (``make demo``, tests), stage by stage."""
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -7,8 +8,7 @@ from typing import Any
 
 import dagster as dg
 
-from dagster_project.checks import ASSET_CHECKS
-from dagster_project.definitions import ASSETS
+from dagster_project.definitions import build_definitions
 from dagster_project.landing import scan
 from dagster_project.resources import C2CResource
 
@@ -36,15 +36,15 @@ def _collect(result: dg.ExecuteInProcessResult, into: PipelineRun) -> None:
         into.checks[f"{check.asset_key.to_user_string()}:{check.check_name}"] = check.passed
 
 
-def _stage(c2c: C2CResource, instance: dg.DagsterInstance, selection: list[str],
-           partition_key: str | None = None, log_level: str = "WARNING",
-           ) -> dg.ExecuteInProcessResult:
-    return dg.materialize(
-        [*ASSETS, *ASSET_CHECKS],
-        selection=selection,
-        partition_key=partition_key,
-        resources={"c2c": c2c},
+def _job(c2c: C2CResource, instance: dg.DagsterInstance, job_name: str,
+         partition_key: str | None = None, log_level: str = "WARNING",
+         ) -> dg.ExecuteInProcessResult:
+    """Run one of the named jobs (as the schedules and sensors do), so the run shows in the
+    Dagster UI under that job's name rather than as an ad-hoc selection."""
+    job = build_definitions(c2c).resolve_job_def(job_name)
+    return job.execute_in_process(
         instance=instance,
+        partition_key=partition_key,
         run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
     )
 
@@ -57,25 +57,31 @@ def materialize_pipeline(
     on_stage: Callable[[str], None] | None = None,
 ) -> PipelineRun:
     """Ingest every landed file (CALPADS one year partition at a time), link, compute outcomes,
-    publish, and build extracts for approved requests. Raises if a stage fails."""
+    publish, and build extracts for approved requests. Raises if a stage fails.
+
+    ``on_stage`` hears "<label> (job <name>)" before each stage and "<label>: done in N s" after.
+    """
     run = PipelineRun()
     landing = c2c.settings().landing_path
     years = sorted(set(_calpads_years(landing)))
-    stages: list[tuple[str, list[str], str | None]] = [
-        (f"ingest CALPADS {year}", ["calpads_staging"], year) for year in years
+    stages: list[tuple[str, str, str | None]] = [
+        (f"ingest CALPADS {year}", "calpads_ingest_job", year) for year in years
     ]
     stages += [
-        ("ingest college and CCGI", ["college_staging", "ccgi_staging"], None),
-        ("submission report", ["calpads_submission_report"], None),
-        ("annual link, outcomes, publish",
-         ["mdm_identities", "mdm_crosswalk", "student_outcomes", "published_aggregates"], None),
+        ("ingest college files", "college_ingest_job", None),
+        ("ingest CCGI files", "ccgi_ingest_job", None),
+        ("submission report", "calpads_completeness_job", None),
+        ("annual link, outcomes, publish", "annual_link_job", None),
     ]
     if with_extracts:
-        stages.append(("research extracts", ["research_extracts"], None))
-    for label, selection, partition in stages:
+        stages.append(("research extracts", "extract_job", None))
+    for label, job_name, partition in stages:
         if on_stage:
-            on_stage(label)
-        _collect(_stage(c2c, instance, selection, partition), run)
+            on_stage(f"{label} (job {job_name})")
+        started = time.perf_counter()
+        _collect(_job(c2c, instance, job_name, partition), run)
+        if on_stage:
+            on_stage(f"{label}: done in {time.perf_counter() - started:.1f} s")
     return run
 
 
@@ -85,7 +91,7 @@ def _calpads_years(landing: Path) -> list[str]:
 
 
 def materialize_extracts(c2c: C2CResource, instance: dg.DagsterInstance) -> PipelineRun:
-    """Build extracts for every approved request whose fulfilment is queued."""
+    """Build extracts for every approved request whose fulfilment is queued (``extract_job``)."""
     run = PipelineRun()
-    _collect(_stage(c2c, instance, ["research_extracts"]), run)
+    _collect(_job(c2c, instance, "extract_job"), run)
     return run

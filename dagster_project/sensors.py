@@ -5,14 +5,16 @@ import json
 from collections import defaultdict
 
 import dagster as dg
+import duckdb
 
+from core.warehouse import warehouse
 from dagster_project.jobs import (
     calpads_ingest_job,
     ccgi_ingest_job,
     college_ingest_job,
     extract_job,
 )
-from dagster_project.landing import LandedFile, new_files
+from dagster_project.landing import LandedFile, content_hash, new_files, received_hashes
 from dagster_project.resources import C2CResource
 from governance.requests import requests_ready_for_fulfilment
 
@@ -37,18 +39,45 @@ def ingest_requests(files: list[LandedFile]) -> list[dg.RunRequest]:
     return requests
 
 
+def _not_yet_received(c2c: C2CResource, files: list[LandedFile]) -> list[LandedFile] | None:
+    """``files`` less those whose content the warehouse already holds; None when the
+    warehouse is busy (a run is writing): the sensor then waits for its next tick."""
+    settings = c2c.settings()
+    if not files or not settings.warehouse_path.exists():
+        return files
+    hashes = {f.key: content_hash(f.path) for f in files}
+    try:
+        with warehouse(settings, read_only=True) as con:
+            known = received_hashes(con, sorted(set(hashes.values())))
+    except duckdb.IOException:  # DuckDB's lock: another process is writing the warehouse
+        return None
+    return [f for f in files if hashes[f.key] not in known]
+
+
 @dg.sensor(jobs=[calpads_ingest_job, college_ingest_job, ccgi_ingest_job],
-           minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING)
+           minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
+           description="Starts one ingest run per source (and CALPADS year) naming the files "
+                       "that appeared or changed in the landing folder. Files whose content "
+                       "was already received (by any route: this sensor, `c2c ingest`, an API "
+                       "upload, the demo) are recorded as seen and not ingested again.")
 def landing_sensor(context: dg.SensorEvaluationContext, c2c: C2CResource) -> dg.SensorResult:
     """Files that appeared (or changed) in the landing folder since the last tick."""
     seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
     fresh = new_files(c2c.settings().landing_path, seen)
+    wanted = _not_yet_received(c2c, fresh)
+    if wanted is None:
+        return dg.SensorResult(skip_reason="warehouse busy (a run is writing); next tick")
+    if len(wanted) < len(fresh):
+        context.log.info(f"{len(fresh) - len(wanted)} landed file(s) already received: skipped")
     seen.update({f.key: f.signature for f in fresh})
-    return dg.SensorResult(run_requests=ingest_requests(fresh), cursor=json.dumps(seen))
+    return dg.SensorResult(run_requests=ingest_requests(wanted), cursor=json.dumps(seen))
 
 
 @dg.sensor(job=extract_job, minimum_interval_seconds=60,
-           default_status=dg.DefaultSensorStatus.RUNNING)
+           default_status=dg.DefaultSensorStatus.RUNNING,
+           description="Starts extract_job for each data request whose board approvals "
+                       "reached quorum and whose extract is not built yet (the same "
+                       "fulfilment routine as `c2c fulfil`).")
 def approved_request_sensor(c2c: C2CResource) -> dg.SensorResult:
     """Requests whose approvals reached quorum and whose extract is not built yet."""
     with c2c.governance() as session:

@@ -4,24 +4,21 @@ Plain library functions: the caller passes the DuckDB connection, the KeyProvide
 directory and the clock; nothing here reads settings or global state.
 """
 
+from deidentify.contents import DATA_CSV, DATA_PARQUET, MANIFEST, PACKAGE_SUFFIX
 from deidentify.extract import (
-    DATA_CSV,
-    DATA_PARQUET,
-    MANIFEST,
-    PACKAGE_SUFFIX,
     DisclosureReport,
     ExtractResult,
-    OpenedExtract,
-    VerifiedExtract,
     build_extract,
-    extract_data_key,
-    open_extract,
-    package_header,
     package_table,
     plan_for_request,
-    read_key_file,
+)
+from deidentify.keyfiles import extract_data_key, read_key_file, write_key_file
+from deidentify.opening import (
+    OpenedExtract,
+    VerifiedExtract,
+    open_extract,
+    package_header,
     verify_extract,
-    write_key_file,
 )
 from deidentify.scan import Finding, IdentifierFound, scan_table
 

@@ -1,4 +1,5 @@
-"""Build, open and verify research extracts (docs/deidentify.md).
+"""Build research extracts (docs/deidentify.md); opening and verifying is ``deidentify.opening``,
+key files ``deidentify.keyfiles``, the package's file names ``deidentify.contents``.
 
 ``build_extract`` turns an approved individual-level request into an encrypted package:
 only the requested catalog variables of ``analytics.student_year`` under the cohort filter,
@@ -13,18 +14,15 @@ directory) and are streamed out in record batches; no plaintext file is ever wri
 
 from __future__ import annotations
 
-import io
 import json
-import os
 import re
 import secrets
-import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -33,37 +31,28 @@ import pyarrow.parquet as pq
 
 from core.catalog import STUDENT_YEAR, VARIABLE_BY_NAME
 from core.cohort import cohort_where
+from core.duck import StageTimer
 from core.errors import (
     Conflict,
     Expired,
     InputRejected,
-    IntegrityError_,
-    KeyError_,
     Location,
-    NotFound,
 )
-from core.keys import KeyProvider, extract_key_name, write_secret_file
+from core.keys import KeyProvider
 from core.protection import K_ANONYMITY, MAX_SUPPRESSION, require_k, require_max_suppression
 from core.requests import ApprovedRequest, RequestKind
 from deidentify import generalise, scan
+from deidentify.contents import DATA_CSV, DATA_PARQUET, MANIFEST, PACKAGE_SUFFIX
 from deidentify.package import (
     DEFAULT_CHUNK_SIZE,
-    KEY_BYTES,
     EntrySink,
     FileDigest,
-    FileReceiver,
     PackageHeader,
-    read_header,
-    read_package,
     utc,
     write_package,
 )
 from deidentify.pseudonym import PSEUDONYM_COLUMN, SCHEME, pseudonym_batches, pseudonym_key
 
-DATA_PARQUET = "data.parquet"
-DATA_CSV = "data.csv"
-MANIFEST = "manifest.json"
-PACKAGE_SUFFIX = ".c2cx"
 DEFAULT_MAX_SUPPRESSION = MAX_SUPPRESSION  # kept for callers of the old name
 _BATCH_ROWS = 262_144
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -108,82 +97,6 @@ class ExtractResult:
     disclosure: DisclosureReport | None  # None for aggregate tables (suppressed upstream)
     manifest: dict[str, Any]
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
-
-
-@dataclass(frozen=True)
-class OpenedExtract:
-    """A decrypted, authenticated package: files in memory, or written to a directory."""
-
-    request_id: str
-    created_at: datetime
-    expires_at: datetime
-    manifest: dict[str, Any]
-    files: dict[str, bytes]  # in-memory mode
-    paths: dict[str, Path]  # out_dir mode
-
-    def table(self) -> pa.Table:
-        """The released rows (from data.parquet)."""
-        if DATA_PARQUET in self.paths:
-            return pq.read_table(self.paths[DATA_PARQUET])
-        return pq.read_table(pa.BufferReader(self.files[DATA_PARQUET]))
-
-
-@dataclass(frozen=True)
-class VerifiedExtract:
-    """``verify_extract``: the package authenticates and every file matches its manifest."""
-
-    request_id: str
-    created_at: datetime
-    expires_at: datetime
-    expired: bool
-    manifest: dict[str, Any]
-    files: dict[str, FileDigest]
-
-
-# -- keys --------------------------------------------------------------------------------
-
-
-def extract_data_key(keys: KeyProvider, request_id: str) -> bytes:
-    """The data key of one extract (for its owner's ``c2c extract decrypt --key-file``)."""
-    return keys.stored_key(extract_key_name(request_id), create=False)
-
-
-def write_key_file(path: Path, key: bytes) -> None:
-    """Save an extract data key as base64 text, readable by the owner only (0600)."""
-    import base64
-
-    write_secret_file(path, base64.b64encode(key) + b"\n")
-
-
-def read_key_file(path: Path) -> bytes:
-    """An extract data key from a file written by ``write_key_file`` (or the API)."""
-    import base64
-    import binascii
-
-    # the key file is the caller's input (a researcher's download): its faults are theirs
-    where = Location(file=str(path), field="key")
-    if not path.exists():
-        raise InputRejected("no such key file", Location(file=str(path)))
-    try:
-        key = base64.b64decode(path.read_bytes().strip(), validate=True)
-    except (ValueError, binascii.Error):
-        raise InputRejected("not base64 text", where) from None
-    if len(key) != KEY_BYTES:
-        raise InputRejected(f"does not hold a {KEY_BYTES}-byte extract key", where)
-    return key
-
-
-def _package_key(header: PackageHeader, keys: KeyProvider | None, data_key: bytes | None) -> bytes:
-    if data_key is not None:
-        return data_key
-    if keys is None:
-        raise KeyError_("opening an extract needs the keyring or the extract's data key")
-    if not keys.has_key(header.key_name):
-        raise IntegrityError_(
-            f"no key for request {header.request_id!r} in this keyring: the package was made "
-            "elsewhere, or its header was altered"
-        )
-    return keys.stored_key(header.key_name, create=False)
 
 
 # -- request checks ------------------------------------------------------------------------
@@ -287,15 +200,15 @@ def plan_for_request(
     con: duckdb.DuckDBPyConnection,
     request: ApprovedRequest,
     *,
-    k: int = 11,
+    k: int = K_ANONYMITY,
     max_suppression: float = DEFAULT_MAX_SUPPRESSION,
 ) -> generalise.Plan:
     """What ``build_extract`` would do to ``request`` today, without building anything: the
     rows, the rung each quasi-identifier would be generalised to (``withheld`` = dropped) and
     the rows suppressed at ``k``. The disclosure preview a researcher and the board see before
     approval; same cohort SQL and search as the build, so the preview cannot drift from it."""
-    if k < 2:
-        raise ValueError("k must be at least 2")
+    require_k(k)
+    require_max_suppression(max_suppression)
     variables = _check_variables(request)
     where, params = cohort_where(request.request_id, request.cohort)
     quasi = generalise.quasi_identifiers_in(variables)
@@ -345,13 +258,8 @@ def build_extract(
 
     tag = secrets.token_hex(4)
     src, pseudo, out = f"_deid_src_{tag}", f"_deid_pseudo_{tag}", f"_deid_out_{tag}"
-    timings: dict[str, float] = {}
-    started = time.perf_counter()
-
-    def lap(stage: str) -> None:
-        nonlocal started
-        timings[stage] = round(time.perf_counter() - started, 3)
-        started = time.perf_counter()
+    timer = StageTimer()
+    lap, timings = timer.lap, timer.stages
 
     try:
         select = ", ".join(["CAST(person_id AS VARCHAR) AS person_id"]
@@ -370,25 +278,9 @@ def build_extract(
         projected = ", ".join(
             ["person_id"] + [f'{exprs.get(c, _quoted(c))} AS {_quoted(c)}' for c in outputs]
         )
-        if plan.suppressed_rows == 0:
-            keep = ""  # the search's last evaluation found no class smaller than k
-        elif quasi:
-            keys_sql = ", ".join(f'"{q}"' for q in quasi)
-            on = " AND ".join(f'g."{q}" IS NOT DISTINCT FROM ok."{q}"' for q in quasi)
-            keep = (f"SEMI JOIN (SELECT {keys_sql} FROM g GROUP BY ALL "
-                    f"HAVING count(DISTINCT person_id) >= {int(k)}) ok ON {on}")
-        else:
-            keep = f"WHERE (SELECT count(DISTINCT person_id) FROM g) >= {int(k)}"
+        keep = _keep_clause(plan, quasi, k)
         if wants_pseudonym:
-            key = pseudonym_key(keys, request.request_id)
-            ids = con.execute(f"SELECT DISTINCT person_id FROM {src}").fetch_record_batch(
-                _BATCH_ROWS
-            )
-            mapping = pa.Table.from_batches(
-                list(pseudonym_batches(ids, key)),
-                schema=pa.schema([("person_id", pa.string()), (PSEUDONYM_COLUMN, pa.string())]),
-            )
-            del key
+            mapping = _pseudonym_mapping(con, src, keys, request.request_id)
             con.register(pseudo, mapping)
             lap("pseudonymise")
             columns = ", ".join([f"p.{PSEUDONYM_COLUMN}"] + [f'kept."{c}"' for c in outputs])
@@ -396,17 +288,7 @@ def build_extract(
         else:
             columns = ", ".join(f'kept."{c}"' for c in outputs)
             joined = "kept"
-        # A total, deterministic order that reveals nothing about person_id: rows grouped by
-        # person in pseudonym-hash order, then by year, then by a hash of the whole row
-        # (only identical rows can tie, and their order does not matter). Integer keys sort
-        # far faster than ORDER BY ALL over every column.
-        qualified = [f'kept."{c}"' for c in outputs]
-        if wants_pseudonym:
-            qualified.insert(0, f"p.{PSEUDONYM_COLUMN}")
-        order_keys = [f"hash(p.{PSEUDONYM_COLUMN})"] if wants_pseudonym else []
-        order_keys += ['kept."academic_year"'] if "academic_year" in outputs else []
-        order_keys.append(f"hash({', '.join(qualified)})")
-        order = ", ".join(order_keys)
+        order = _release_order(outputs, wants_pseudonym)
         # k per person, not only per row: a person's rows together (their multi-year pattern
         # of generalised quasi-identifiers, and how many rows they have) must be shared by at
         # least k people, else the pattern singles them out across rows. People whose whole
@@ -434,32 +316,12 @@ def build_extract(
         con.execute(f"DROP TABLE {src}")
         lap("apply")
 
-        released_columns = [str(r[0]) for r in con.execute(f"DESCRIBE {out}").fetchall()]
-        distinct = {
-            c: con.execute(f'SELECT DISTINCT "{c}" FROM {out}').fetch_arrow_table().column(0)
-            for c in released_columns
-            if c != PSEUDONYM_COLUMN  # made here by HMAC: 32 hex characters by construction
-        }
-        scan.require_clean(scan.scan_columns(distinct), f"extract for {request.request_id}")
-        released = con.execute(f"SELECT count(*) FROM {out}").fetchone()
-        released_rows = int(released[0]) if released else 0
+        released_columns, released_rows = _scan_released(con, out, request.request_id)
         # Rows suppressed by the row-level search and by the per-person pattern rule.
         suppressed_rows = plan.rows - released_rows
         lap("scan")
 
-        disclosure = DisclosureReport(
-            k=k,
-            quasi_identifiers=plan.quasi_identifiers,
-            generalisations=plan.rung_names(),
-            rows_before_suppression=plan.rows,
-            suppressed_rows=suppressed_rows,
-            released_rows=released_rows,
-            equivalence_classes=plan.classes,
-            smallest_class=plan.smallest_class,
-            max_suppression=max_suppression,
-            steps=[asdict(step) for step in plan.steps],
-            scan="passed",
-        )
+        disclosure = _disclosure_report(plan, k, max_suppression, released_rows)
         manifest = _base_manifest(request, now) | {
             "variables": released_columns,
             "rows": released_rows,
@@ -490,6 +352,79 @@ def build_extract(
         disclosure=disclosure,
         manifest=manifest,
         timings=timings,
+    )
+
+
+def _keep_clause(plan: generalise.Plan, quasi: list[str], k: int) -> str:
+    """SQL over ``g`` (the generalised rows) keeping only classes of at least ``k`` persons."""
+    if plan.suppressed_rows == 0:
+        return ""  # the search's last evaluation found no class smaller than k
+    if quasi:
+        keys_sql = ", ".join(f'"{q}"' for q in quasi)
+        on = " AND ".join(f'g."{q}" IS NOT DISTINCT FROM ok."{q}"' for q in quasi)
+        return (f"SEMI JOIN (SELECT {keys_sql} FROM g GROUP BY ALL "
+                f"HAVING count(DISTINCT person_id) >= {int(k)}) ok ON {on}")
+    return f"WHERE (SELECT count(DISTINCT person_id) FROM g) >= {int(k)}"
+
+
+def _pseudonym_mapping(
+    con: duckdb.DuckDBPyConnection, src: str, keys: KeyProvider, request_id: str
+) -> pa.Table:
+    """person_id -> this request's pseudonym, for every person in ``src``."""
+    key = pseudonym_key(keys, request_id)
+    ids = con.execute(f"SELECT DISTINCT person_id FROM {src}").fetch_record_batch(_BATCH_ROWS)
+    mapping = pa.Table.from_batches(
+        list(pseudonym_batches(ids, key)),
+        schema=pa.schema([("person_id", pa.string()), (PSEUDONYM_COLUMN, pa.string())]),
+    )
+    del key
+    return mapping
+
+
+def _release_order(outputs: list[str], wants_pseudonym: bool) -> str:
+    """A total, deterministic order that reveals nothing about person_id: rows grouped by
+    person in pseudonym-hash order, then by year, then by a hash of the whole row (only
+    identical rows can tie, and their order does not matter). Integer keys sort far faster
+    than ORDER BY ALL over every column."""
+    qualified = [f'kept."{c}"' for c in outputs]
+    if wants_pseudonym:
+        qualified.insert(0, f"p.{PSEUDONYM_COLUMN}")
+    order_keys = [f"hash(p.{PSEUDONYM_COLUMN})"] if wants_pseudonym else []
+    order_keys += ['kept."academic_year"'] if "academic_year" in outputs else []
+    order_keys.append(f"hash({', '.join(qualified)})")
+    return ", ".join(order_keys)
+
+
+def _scan_released(
+    con: duckdb.DuckDBPyConnection, out: str, request_id: str
+) -> tuple[list[str], int]:
+    """The identifier scan over the released rows' distinct values; (columns, rows)."""
+    released_columns = [str(r[0]) for r in con.execute(f"DESCRIBE {out}").fetchall()]
+    distinct = {
+        c: con.execute(f'SELECT DISTINCT "{c}" FROM {out}').fetch_arrow_table().column(0)
+        for c in released_columns
+        if c != PSEUDONYM_COLUMN  # made here by HMAC: 32 hex characters by construction
+    }
+    scan.require_clean(scan.scan_columns(distinct), f"extract for {request_id}")
+    released = con.execute(f"SELECT count(*) FROM {out}").fetchone()
+    return released_columns, int(released[0]) if released else 0
+
+
+def _disclosure_report(
+    plan: generalise.Plan, k: int, max_suppression: float, released_rows: int
+) -> DisclosureReport:
+    return DisclosureReport(
+        k=k,
+        quasi_identifiers=plan.quasi_identifiers,
+        generalisations=plan.rung_names(),
+        rows_before_suppression=plan.rows,
+        suppressed_rows=plan.rows - released_rows,  # row-level and per-person suppression
+        released_rows=released_rows,
+        equivalence_classes=plan.classes,
+        smallest_class=plan.smallest_class,
+        max_suppression=max_suppression,
+        steps=[asdict(step) for step in plan.steps],
+        scan="passed",
     )
 
 
@@ -535,176 +470,3 @@ def package_table(
         disclosure=None,
         manifest=manifest,
     )
-
-
-# -- open / verify -------------------------------------------------------------------------
-
-
-class _MemoryFile(io.BytesIO):
-    def __init__(self, receiver: _MemoryReceiver, name: str) -> None:
-        super().__init__()
-        self._receiver, self._name = receiver, name
-
-    def close(self) -> None:
-        if not self.closed:
-            self._receiver.files[self._name] = self.getvalue()
-        super().close()
-
-
-class _MemoryReceiver(FileReceiver):
-    def __init__(self) -> None:
-        self.files: dict[str, bytes] = {}
-
-    def begin(self, name: str) -> BinaryIO:
-        return _MemoryFile(self, name)
-
-    def discard(self) -> None:
-        self.files.clear()
-
-    def read(self, name: str) -> bytes:
-        return self.files.get(name, b"")
-
-
-class _ManifestOnlyReceiver(_MemoryReceiver):
-    """For verification: keep manifest.json, drop data (their digests are still computed)."""
-
-    def begin(self, name: str) -> BinaryIO:
-        return _MemoryFile(self, name) if name == MANIFEST else open(os.devnull, "wb")
-
-
-class _DirReceiver(FileReceiver):
-    """Writes ``.<name>.partial`` files, renamed only once everything is authenticated."""
-
-    def __init__(self, out_dir: Path) -> None:
-        out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.out_dir = out_dir
-        self.partials: dict[str, Path] = {}
-
-    def begin(self, name: str) -> BinaryIO:
-        partial = self.out_dir / f".{name}.{secrets.token_hex(4)}.partial"
-        self.partials[name] = partial
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        return os.fdopen(fd, "wb")
-
-    def read(self, name: str) -> bytes:
-        return self.partials[name].read_bytes() if name in self.partials else b""
-
-    def commit(self) -> None:
-        for name, partial in self.partials.items():
-            os.replace(partial, self.out_dir / name)
-
-    def discard(self) -> None:
-        for partial in self.partials.values():
-            partial.unlink(missing_ok=True)
-
-
-def _check_manifest(
-    raw: bytes, digests: dict[str, FileDigest], header: PackageHeader
-) -> dict[str, Any]:
-    try:
-        manifest: dict[str, Any] = json.loads(raw.decode("utf-8"))
-        listed = {
-            name: FileDigest(str(entry["sha256"]), int(entry["bytes"]))
-            for name, entry in manifest["files"].items()
-        }
-        request_id = manifest["request_id"]
-    except (ValueError, KeyError, TypeError, AttributeError):
-        raise IntegrityError_("extract package has no readable manifest.json") from None
-    data_digests = {name: d for name, d in digests.items() if name != MANIFEST}
-    if listed != data_digests or request_id != header.request_id:
-        raise IntegrityError_("extract package files do not match their manifest")
-    return manifest
-
-
-def _open(
-    package: Path,
-    keys: KeyProvider | None,
-    data_key: bytes | None,
-    now: datetime | None,
-    receiver: _MemoryReceiver | _DirReceiver,
-) -> tuple[PackageHeader, dict[str, Any], dict[str, FileDigest]]:
-    """Authenticate and unpack ``package`` into ``receiver``; ``now`` None skips expiry."""
-    if not package.exists():
-        raise NotFound(f"no extract package at {package}")
-
-    with open(package, "rb") as source:
-        header, header_bytes = read_header(source)
-        key = _package_key(header, keys, data_key)
-
-        def refuse_if_expired() -> None:
-            if now is not None and utc(now) >= header.expires_at:
-                raise Expired(
-                    f"extract for request {header.request_id} expired at "
-                    f"{header.expires_at.isoformat()}; it can no longer be opened"
-                )
-
-        try:
-            digests = read_package(
-                source, header, header_bytes, key, receiver, before_data=refuse_if_expired
-            )
-            manifest = _check_manifest(receiver.read(MANIFEST), digests, header)
-        except BaseException:
-            receiver.discard()
-            raise
-    receiver.commit()
-    return header, manifest, digests
-
-
-def open_extract(
-    package: Path,
-    *,
-    keys: KeyProvider | None = None,
-    data_key: bytes | None = None,
-    now: datetime,
-    out_dir: Path | None = None,
-) -> OpenedExtract:
-    """Decrypt and authenticate a package with the keyring (operator) or its data key (owner).
-
-    Files go to ``out_dir`` when given (only after the whole package authenticated), else
-    stay in memory. Raises ``IntegrityError_`` on any tampering or a wrong key, ``Expired``
-    once the package's expiry has passed.
-    """
-    receiver: _MemoryReceiver | _DirReceiver = (
-        _DirReceiver(out_dir) if out_dir is not None else _MemoryReceiver()
-    )
-    header, manifest, _ = _open(package, keys, data_key, now, receiver)
-    return OpenedExtract(
-        request_id=header.request_id,
-        created_at=header.created_at,
-        expires_at=header.expires_at,
-        manifest=manifest,
-        files=dict(receiver.files) if isinstance(receiver, _MemoryReceiver) else {},
-        paths=(
-            {name: receiver.out_dir / name for name in receiver.partials}
-            if isinstance(receiver, _DirReceiver) else {}
-        ),
-    )
-
-
-def verify_extract(
-    package: Path,
-    *,
-    keys: KeyProvider | None = None,
-    data_key: bytes | None = None,
-    now: datetime,
-) -> VerifiedExtract:
-    """Authenticate every byte and check every file digest without keeping the data.
-
-    Works on expired packages too (an operator may audit them); ``expired`` says so.
-    """
-    receiver = _ManifestOnlyReceiver()
-    header, manifest, digests = _open(package, keys, data_key, None, receiver)
-    return VerifiedExtract(
-        request_id=header.request_id,
-        created_at=header.created_at,
-        expires_at=header.expires_at,
-        expired=utc(now) >= header.expires_at,
-        manifest=manifest,
-        files=digests,
-    )
-
-
-def package_header(package: Path) -> PackageHeader:
-    """The public header of a package (no key needed; not authenticated by itself)."""
-    with open(package, "rb") as source:
-        return read_header(source)[0]

@@ -34,6 +34,9 @@ class Role(StrEnum):
     ADMIN = "admin"
     STEWARD = "steward"  # a partner's data steward: reviews requests that use its records
     CHECKER = "checker"  # output checker: reviews tables before they leave the system
+    # Sees both records of a clerical-review pair, identifiers included (`c2c review`); every
+    # viewing is audited. Operators without it see only which fields agree.
+    REVIEWER = "reviewer"
 
 
 # Roles that act for one partner organisation and so must name it.

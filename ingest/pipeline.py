@@ -27,6 +27,7 @@ import duckdb
 
 from core import tables
 from core.calpads import FILE_TYPES, academic_year_id, short_year
+from core.duck import transaction
 from core.errors import InputRejected, InternalError, Location
 from core.partner_formats import CSV_FORMATS
 from core.partners import Partner
@@ -305,18 +306,13 @@ def _receipt(row: FileRow, status: ReceiptStatus, message: str, **kw: object) ->
 
 def _finish(ctx: _Ctx, row: FileRow, receipt: Receipt, status: str) -> Receipt:
     """Record a final status and receipt in one transaction; return the stored receipt."""
-    ctx.con.execute("BEGIN")
-    try:
+    with transaction(ctx.con):
         manifest.update_file(
             ctx.con, row.file_id, status=status, source_system=row.source_system, kind=row.kind,
             partner_org=row.partner_org, period=row.period, layout_version=row.layout_version,
             encoding=row.encoding,
         )
         manifest.write_receipt(ctx.con, receipt)
-        ctx.con.execute("COMMIT")
-    except BaseException:
-        ctx.con.execute("ROLLBACK")
-        raise
     stored = manifest.read_receipt(ctx.con, row.file_id)
     return stored or receipt
 
@@ -519,17 +515,14 @@ def _load_transaction(
     ctx: _Ctx, row: FileRow, found: _Identified, encoding: str, fast: bool
 ) -> Receipt:
     con = ctx.con
-    con.execute("BEGIN")
-    committed = False
-    try:
+    with transaction(con) as tx:
         if row.origin == "raw" and encoding == "utf-8":
             result = _load_direct(ctx, row, found, fast)
         else:
             result = _load_piped(ctx, row, found, encoding, fast)
         row.encoding = encoding
         if result.error_count:
-            con.execute("ROLLBACK")
-            committed = True
+            tx.rollback()  # nothing of a rejected file stays; the rejection has its own
             return _reject(ctx, row, result.errors, result.error_count, result.warnings)
         if encoding == "cp1252":
             result.warnings.insert(0, "not valid UTF-8: read as Windows-1252")
@@ -545,11 +538,6 @@ def _load_transaction(
             encoding=encoding, loaded_at=ctx.now(),
         )
         manifest.write_receipt(con, receipt)
-        con.execute("COMMIT")
-        committed = True
-    finally:
-        if not committed:
-            con.execute("ROLLBACK")
     ctx.event(f"accepted {row.original_name}: {result.rows} rows")
     return manifest.read_receipt(con, row.file_id) or receipt
 

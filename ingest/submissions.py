@@ -2,7 +2,7 @@
 
 Per partner and academic year: rows received per CALPADS file type (current files only), what
 the partner's funding rounds still need, and where it stands against the deadline. The rounds
-(which years each needs, which file types, the deadline) are data: ``swp_rounds.csv``.
+(which years each needs, which file types, the deadline) are data: ``core/swp_rounds.py``.
 The deadline for academic year ``2022-23`` is the deadline day (1 November) of 2023, the
 autumn after the year ends.
 """
@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass, field
 from datetime import date
-from importlib import resources
 from pathlib import Path
 
 import duckdb
@@ -20,20 +19,13 @@ import duckdb
 from core import tables
 from core.calpads import FILE_TYPES
 from core.partners import Partner, PartnerKind
+from core.swp_rounds import Round, load_rounds
 from ingest.schema import ensure_schema
 
 CSV_COLUMNS = (
     "Org_Name", "Academic_Year", *FILE_TYPES, "Org_Code", "Rounds", "Missing", "Deadline",
     "Deadline_Status",
 )
-
-
-@dataclass(frozen=True)
-class Round:
-    number: int
-    years: tuple[str, ...]
-    deadline_month_day: tuple[int, int]
-    file_types: tuple[str, ...]
 
 
 @dataclass
@@ -57,25 +49,6 @@ class SubmissionRow:
             Deadline_Status=self.deadline_status,
         )
         return row
-
-
-def _years(first: str, last: str) -> tuple[str, ...]:
-    start, end = int(first[:4]), int(last[:4])
-    return tuple(f"{y}-{str(y + 1)[-2:]}" for y in range(start, end + 1))
-
-
-def load_rounds(path: Path | None = None) -> dict[int, Round]:
-    """The rounds table (the packaged ``swp_rounds.csv`` unless another file is given)."""
-    text = (path.read_text(encoding="utf-8") if path else
-            resources.files("ingest").joinpath("swp_rounds.csv").read_text(encoding="utf-8"))
-    rounds = {}
-    for rec in csv.DictReader(text.splitlines()):
-        month, day = (int(x) for x in rec["deadline_month_day"].split("-"))
-        rounds[int(rec["round"])] = Round(
-            int(rec["round"]), _years(rec["first_year"], rec["last_year"]), (month, day),
-            tuple(t for t in rec["file_types"].split(";") if t),
-        )
-    return rounds
 
 
 Received = dict[tuple[str, str], dict[str, tuple[int, date]]]

@@ -3,20 +3,23 @@
 Splink works in its own *in-memory* DuckDB database, not in the warehouse: its many
 intermediate tables then never land in the warehouse file, and spills go to the encrypted
 temp directory (``temp_file_encryption``), so no plaintext identifier is ever at rest.
-A Spark cluster would plug in here (``splink.SparkAPI`` with the bundled similarity jar and a
-checkpoint directory, see the Splink notes); it is not installed in this deployment.
+``spark`` runs the same model through Splink's SparkAPI (``linkage/spark_backend.py``: the
+optional ``[spark]`` extra, Java 17, ``C2C_SPARK_MASTER``); the few SQL statements this
+package runs on Splink's workspace go through :func:`query` / :func:`materialise`.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import duckdb
 from splink import DuckDBAPI
 from splink.internals.database_api import DatabaseAPISubClass
 
-from core.errors import InternalError
+from core.errors import ConfigError
 from core.settings import Settings
 from core.warehouse import load_httpfs
 
@@ -27,11 +30,37 @@ def create_db_api(settings: Settings, run_id: str) -> DatabaseAPISubClass:
     if backend == "duckdb":
         return DuckDBAPI(connection=_duckdb_workspace(workspace_tmp(settings, run_id), settings))
     if backend == "spark":
-        raise InternalError(
-            "linkage_backend=spark needs pyspark and a Spark session: not installed here; "
-            "wire splink.SparkAPI in linkage.backend.create_db_api"
-        )
-    raise InternalError(f"unknown linkage_backend {settings.linkage_backend!r}")
+        from linkage import spark_backend
+
+        api: DatabaseAPISubClass = spark_backend.create_spark_api(
+            settings, run_id, dict(os.environ))
+        return api
+    raise ConfigError(
+        f"unknown C2C_LINKAGE_BACKEND {settings.linkage_backend!r}: use duckdb or spark")
+
+
+def is_spark(db_api: DatabaseAPISubClass) -> bool:
+    return db_api.sql_dialect.sql_dialect_str == "spark"
+
+
+def query(db_api: DatabaseAPISubClass, sql: str) -> list[tuple[Any, ...]]:
+    """Rows of ``sql`` run on Splink's workspace (DuckDB or Spark)."""
+    if is_spark(db_api):
+        from linkage import spark_backend
+
+        return spark_backend.query(db_api, sql)
+    con: duckdb.DuckDBPyConnection = db_api.duckdb_con  # type: ignore[attr-defined]
+    return con.execute(sql).fetchall()
+
+
+def materialise(db_api: DatabaseAPISubClass, name: str, select_sql: str) -> None:
+    """Table ``name`` := ``select_sql`` in Splink's workspace (Spark: a cached view)."""
+    if is_spark(db_api):
+        from linkage import spark_backend
+
+        spark_backend.materialise(db_api, name, select_sql)
+        return
+    query(db_api, f"CREATE OR REPLACE TABLE {name} AS {select_sql}")
 
 
 def workspace_tmp(settings: Settings, run_id: str) -> Path:
@@ -45,6 +74,11 @@ def close_db_api(db_api: DatabaseAPISubClass, settings: Settings, run_id: str) -
     DuckDB refuses to open a database with ``temp_file_encryption`` while stale temp files
     sit in its temp directory, so a run must not leave any behind.
     """
+    if is_spark(db_api):
+        from linkage import spark_backend
+
+        spark_backend.stop_session(db_api, settings, run_id)
+        return
     con = getattr(db_api, "duckdb_con", None)
     if con is not None:
         con.close()

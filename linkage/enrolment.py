@@ -49,8 +49,9 @@ import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 
 from core import tables
+from core.duck import columns_of, table_exists
 from linkage.clustering import components
-from linkage.schema import IdentityColumns, table_exists
+from linkage.schema import IdentityColumns
 
 # An exit recorded up to about three months after the next LEA's start is common (late
 # exits); two students enrolled side by side overlap for most of a school year.
@@ -78,11 +79,7 @@ def _senr_columns(con: duckdb.DuckDBPyConnection) -> set[str]:
     senr = tables.calpads_staging("SENR")
     if not table_exists(con, senr):
         return set()
-    schema, name = senr.split(".", 1)
-    return {r[0] for r in con.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_schema = ? "
-        "AND table_name = ? AND table_catalog = current_database()", [schema, name]
-    ).fetchall()}
+    return columns_of(con, senr)
 
 
 def _has_enrolment_dates(con: duckdb.DuckDBPyConnection) -> bool:

@@ -11,8 +11,8 @@ from pathlib import Path
 import duckdb
 
 from core import tables
+from core.duck import table_exists
 from core.errors import InputRejected, NotFound
-from linkage.schema import table_exists
 
 FORMATS = {".csv": "(FORMAT csv, HEADER true)", ".parquet": "(FORMAT parquet)"}
 

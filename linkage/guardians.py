@@ -15,18 +15,15 @@ import duckdb
 import pyarrow as pa
 
 from core import tables
+from core.duck import columns_of, table_exists
 from linkage import names
-from linkage.schema import IdentityColumns, table_exists
+from linkage.schema import IdentityColumns
 
 GUARDIAN_SURNAME_FIELDS = ("guardian_1_last_name", "guardian_2_last_name")
 
 
 def _sinf_fields(con: duckdb.DuckDBPyConnection) -> list[str]:
-    schema, name = tables.calpads_staging("SINF").split(".", 1)
-    cols = {r[0] for r in con.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_schema = ? "
-        "AND table_name = ? AND table_catalog = current_database()", [schema, name]
-    ).fetchall()}
+    cols = columns_of(con, tables.calpads_staging("SINF"))
     return [f for f in GUARDIAN_SURNAME_FIELDS if f in cols]
 
 

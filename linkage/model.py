@@ -5,7 +5,6 @@ prediction, and the per-run artefacts (model JSON + offline charts, no identifie
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -22,6 +21,8 @@ from splink.internals.database_api import DatabaseAPISubClass
 from splink.internals.splink_dataframe import SplinkDataFrame
 
 from core import tables
+from core.duck import StageTimer
+from linkage import backend, dialect
 from linkage.enrolment import enrolment_comparison
 from linkage.training import TrainingReport, captured_splink_messages, train
 
@@ -387,6 +388,16 @@ def comparisons() -> list[Any]:
     ]
 
 
+def array_columns(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """List-typed model columns (their ``len`` is Spark's ``size``, linkage/dialect.py)."""
+    schema, name = tables.IDENTITIES.split(".", 1)
+    rows = con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = ? "
+        "AND table_name = ? AND table_catalog = current_database() AND data_type LIKE '%[]'",
+        [schema, name]).fetchall()
+    return [r[0] for r in rows]
+
+
 def measure_rules(con: duckdb.DuckDBPyConnection, records: int) -> list[BlockingChoice]:
     """Exact pair count of each candidate rule (nulls never block together).
 
@@ -430,13 +441,8 @@ def train_and_predict(
     lower_threshold: float,
 ) -> ModelRun:
     """Train u (random sampling) and m (EM on two blocking rules), then score blocked pairs."""
-    stages: dict[str, float] = {}
-    clock = [time.perf_counter()]
-
-    def lap(name: str) -> None:
-        now = time.perf_counter()
-        stages[name] = round(now - clock[0], 3)
-        clock[0] = now
+    timer = StageTimer()
+    lap, stages = timer.lap, timer.stages
 
     choices = measure_rules(con, records)
     kept: list[BlockingRuleCreator | dict[str, Any]] = [
@@ -447,7 +453,9 @@ def train_and_predict(
     settings = SettingsCreator(
         link_type=link_type,
         unique_id_column_name="unique_id",
-        comparisons=comparisons(),
+        # one model, two dialects: the DuckDB SQL generated for the backend in use
+        comparisons=dialect.comparisons_for(
+            comparisons(), db_api.sql_dialect.sql_dialect_str, array_columns(con)),
         blocking_rules_to_generate_predictions=kept,
         retain_matching_columns=False,
         retain_intermediate_calculation_columns=False,
@@ -470,10 +478,10 @@ def train_and_predict(
     for key, choice in enumerate(kept_choices):
         choice.marginal_pairs = int(marginal.get(key, 0))
     pairs_scored = int(sum(marginal.values()))
-    _sql(db_api, f"CREATE OR REPLACE TABLE {PREDICTIONS_TABLE} AS "
-                 f"SELECT unique_id_l, unique_id_r, match_weight, match_probability "
-                 f"FROM {scored.physical_name} "
-                 f"WHERE match_probability >= {float(lower_threshold)!r}")
+    backend.materialise(db_api, PREDICTIONS_TABLE,
+                        f"SELECT unique_id_l, unique_id_r, match_weight, match_probability "
+                        f"FROM {scored.physical_name} "
+                        f"WHERE match_probability >= {float(lower_threshold)!r}")
     predictions = db_api.table_to_splink_dataframe("__splink__df_predict", PREDICTIONS_TABLE)
     scored.drop_table_from_database_and_remove_from_cache()
     lap("predict_filter")
@@ -481,13 +489,14 @@ def train_and_predict(
 
 
 def _sql(db_api: DatabaseAPISubClass, sql: str) -> list[tuple[Any, ...]]:
-    con: duckdb.DuckDBPyConnection = db_api.duckdb_con  # type: ignore[attr-defined]
-    return con.execute(sql).fetchall()
+    return backend.query(db_api, sql)
 
 
 def prediction_edges(run: ModelRun) -> pa.Table:
     """(unit_id_l, unit_id_r, match_probability) for every scored pair above the lower band."""
     table = run.predictions.as_pyarrow_table()
+    # Spark hands rows back in partition order: sort so clustering sees one order on both
+    table = table.sort_by([("unique_id_l", "ascending"), ("unique_id_r", "ascending")])
     return pa.table({
         "unit_id_l": table.column("unique_id_l").cast(pa.int64()),
         "unit_id_r": table.column("unique_id_r").cast(pa.int64()),

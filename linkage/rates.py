@@ -12,7 +12,7 @@ from __future__ import annotations
 import duckdb
 
 from core import tables
-from linkage.schema import table_exists
+from core.duck import table_exists
 
 ETHNICITY_SQL = """CASE
     WHEN CAST(hispanic_indicator AS VARCHAR) = 'Y' THEN 'Hispanic or Latino'

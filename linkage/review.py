@@ -112,3 +112,62 @@ def write_queue(
         con.execute(f"INSERT INTO {tables.REVIEW_QUEUE} SELECT * FROM _link_queue")
         con.unregister("_link_queue")
     return len(rows)
+
+
+# Fields an operator compares when reviewing a pair, in display order (those present in
+# mdm.identities are shown; the rest are skipped).
+REVIEW_FIELDS = ("first_name", "last_name", "dob", "gender", "ssid", "zip", "address",
+                 "city")
+
+
+def queued_pairs(con: duckdb.DuckDBPyConnection, limit: int | None = None,
+                 ) -> list[dict[str, object]]:
+    """The review queue, most uncertain first (probability nearest 0.5), each pair with both
+    records side by side: ``{"pair_id", "match_probability", "reason", "left": {...},
+    "right": {...}}`` where left/right hold the source keys and ``REVIEW_FIELDS``.
+
+    The records hold identifiers: callers decide who may see them (see ``compare_fields``).
+    Read-only: before any link run (no queue or identities yet) the queue is empty."""
+    present = {r[0] for r in con.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE schema_name = ? AND table_name = ?",
+        tables.IDENTITIES.split(".", 1)).fetchall()}
+    fields = [f for f in REVIEW_FIELDS if f in present]
+    if not present or queue_size(con) == 0:
+        return []
+    keys = ("source_system", "partner_org", "source_person_id", *fields)
+    side = ", ".join("struct_pack(" + ", ".join(f"{k} := {a}.{k}" for k in keys) + ")"
+                     for a in ("l", "r"))
+    limit_sql = f"LIMIT {int(limit)}" if limit is not None else ""
+    rows = con.execute(f"""
+        SELECT q.pair_id, q.match_probability, q.reason, {side}
+        FROM {tables.REVIEW_QUEUE} q
+        JOIN {tables.IDENTITIES} l ON l.source_system = q.source_system_l
+             AND l.partner_org = q.partner_org_l AND l.source_person_id = q.source_person_id_l
+        JOIN {tables.IDENTITIES} r ON r.source_system = q.source_system_r
+             AND r.partner_org = q.partner_org_r AND r.source_person_id = q.source_person_id_r
+        ORDER BY abs(q.match_probability - 0.5), q.pair_id {limit_sql}
+    """).fetchall()
+    return [{"pair_id": pid, "match_probability": float(p), "reason": reason,
+             "left": dict(left), "right": dict(right)}
+            for pid, p, reason, left, right in rows]
+
+
+def queue_size(con: duckdb.DuckDBPyConnection) -> int:
+    """Pairs waiting in the review queue (0 before the first link run)."""
+    try:
+        row = con.execute(f"SELECT count(*) FROM {tables.REVIEW_QUEUE}").fetchone()
+    except duckdb.CatalogException:
+        return 0
+    return int(row[0]) if row else 0
+
+
+def compare_fields(left: dict[str, object], right: dict[str, object]) -> dict[str, str]:
+    """Field by field ``same`` / ``differs`` / ``missing``: what a reviewer without the right
+    to see identifiers is shown (no value leaves the warehouse)."""
+    out = {}
+    for field in REVIEW_FIELDS:
+        if field not in left:
+            continue
+        a, b = left.get(field), right.get(field)
+        out[field] = "missing" if a is None or b is None else ("same" if a == b else "differs")
+    return out

@@ -6,6 +6,7 @@ import json
 import re
 import resource
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 
 from core import tables
+from core.duck import StageTimer, transaction
 from core.errors import Conflict, InputRejected, InternalError
 from core.settings import Settings
 from linkage import model, review
@@ -76,8 +78,11 @@ def run_annual_link(
     settings: Settings,
     run_id: str | None = None,
     runs_dir: Path,
+    on_stage: Callable[[str, float], None] | None = None,
 ) -> LinkRunSummary:
-    """Link every identity in staging and publish the crosswalk for this run."""
+    """Link every identity in staging and publish the crosswalk for this run.
+
+    ``on_stage(name, seconds)`` is called as each stage ends (progress for the CLI)."""
     started = time.perf_counter()
     started_at = datetime.now(UTC).replace(tzinfo=None)
     run_id = run_id or "link-" + started_at.strftime("%Y%m%dT%H%M%S")
@@ -93,15 +98,9 @@ def run_annual_link(
         f"INSERT INTO {tables.LINK_RUNS} (run_id, started_at, status) VALUES (?, ?, 'running')",
         [run_id, started_at],
     )
-    stages: dict[str, float] = {}
-
-    def lap(name: str, since: float) -> float:
-        now = time.perf_counter()
-        stages[name] = round(now - since, 3)
-        return now
-
     try:
-        t = time.perf_counter()
+        timer = StageTimer(on_lap=on_stage)
+        stages = timer.stages
         by_source = build_identities(con, run_id, extras=[
             enrolment_span_columns(con), school_columns(con), guardian_columns(con)])
         records = sum(by_source.values())
@@ -109,7 +108,7 @@ def run_annual_link(
             raise InputRejected("no identity records in staging: ingest files before linking")
         max_unit_row = con.execute(f"SELECT max(unit_id) FROM {tables.IDENTITIES}").fetchone()
         max_unit = int(max_unit_row[0]) if max_unit_row else 0
-        t = lap("standardise", t)
+        timer.lap("standardise")
 
         db_api = create_db_api(settings, run_id)
         try:
@@ -117,10 +116,10 @@ def run_annual_link(
                 con, db_api, records=records, lower_threshold=settings.review_lower_threshold
             )
             edges = model.prediction_edges(fitted)
-            t = lap("train_predict", t)
+            timer.lap("train_predict")
             stages.update({f"model.{k}": v for k, v in fitted.stage_seconds.items()})
             artefacts = model.save_artefacts(fitted, runs_dir / run_id)
-            t = lap("artefacts", t)
+            timer.lap("artefacts")
         finally:
             close_db_api(db_api, settings, run_id)
 
@@ -131,18 +130,13 @@ def run_annual_link(
             max_unit, edges, settings.link_match_threshold,
             cannot_link=twins + enrolled + cannot, must_link=must,
         )
-        t = lap("cluster", t)
+        timer.lap("cluster")
 
         queue_pairs = _review_pairs(edges, result.refused, settings)
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(con):
             changes = assign_person_ids(con, run_id, result.cluster_of)
             queue_size = review.write_queue(con, run_id, queue_pairs)
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
-        t = lap("stable_ids", t)
+        timer.lap("stable_ids")
 
         prob = edges.column("match_probability").to_numpy()
         summary = LinkRunSummary(
@@ -167,7 +161,7 @@ def run_annual_link(
             stage_seconds=stages,
             training=fitted.training.to_dict(),
         )
-        lap("summary", t)
+        timer.lap("summary")
         summary.seconds = round(time.perf_counter() - started, 3)
         summary.peak_memory_mb = round(_peak_memory_mb(), 1)
         (runs_dir / run_id / "summary.json").write_text(

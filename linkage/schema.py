@@ -85,16 +85,6 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def table_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
-    schema, name = qualified.split(".", 1)
-    row = con.execute(
-        "SELECT count(*) FROM information_schema.tables "
-        "WHERE table_schema = ? AND table_name = ? AND table_catalog = current_database()",
-        [schema, name],
-    ).fetchone()
-    return bool(row and row[0])
-
-
 @dataclass(frozen=True)
 class IdentityColumns:
     """Extra ``mdm.identities`` columns (name -> SQL type) and the SELECT that values them:

@@ -24,19 +24,12 @@ from __future__ import annotations
 import duckdb
 
 from core import tables
-from linkage.schema import IdentityColumns, table_exists
+from core.duck import columns_of, table_exists
+from linkage.schema import IdentityColumns
 
 CDS_DIGITS = 14
 SCHOOL_DIGITS = 7
 NOT_A_SCHOOL = ("0000000", "0000001")
-
-
-def _columns(con: duckdb.DuckDBPyConnection, qualified: str) -> set[str]:
-    schema, name = qualified.split(".", 1)
-    return {r[0] for r in con.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_schema = ? "
-        "AND table_name = ? AND table_catalog = current_database()", [schema, name]
-    ).fetchall()}
 
 
 def _school_selects(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -44,12 +37,12 @@ def _school_selects(con: duckdb.DuckDBPyConnection) -> list[str]:
     selects = []
     senr = tables.calpads_staging("SENR")
     if table_exists(con, senr) and {"reporting_lea", "ssid", "school_of_attendance"} <= (
-            _columns(con, senr)):
+            columns_of(con, senr)):
         selects.append(
             f"SELECT 'calpads' AS source_system, reporting_lea AS partner_org, "
             f"ssid AS source_person_id, trim(school_of_attendance) AS school FROM {senr}")
     ccgi = tables.csv_staging("ccgi_activity")
-    if table_exists(con, ccgi) and "school_cds" in _columns(con, ccgi):
+    if table_exists(con, ccgi) and "school_cds" in columns_of(con, ccgi):
         selects.append(
             f"SELECT 'ccgi' AS source_system, 'CCGI' AS partner_org, "
             f"ccgi_account_id AS source_person_id, CASE WHEN length(trim(school_cds)) = "

@@ -20,19 +20,12 @@ import pyarrow as pa
 
 from core import tables
 from core.calpads import FILE_TYPES
+from core.duck import columns_of, table_exists
 from linkage import names
-from linkage.schema import IdentityColumns, table_exists
+from linkage.schema import IdentityColumns
 
 # CALPADS record types with student identity fields, by preference (1 = most authoritative).
 _CALPADS_PRIORITY = {"SINF": 1, "SENR": 2}
-
-
-def _columns(con: duckdb.DuckDBPyConnection, qualified: str) -> set[str]:
-    schema, name = qualified.split(".", 1)
-    return {r[0] for r in con.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_schema = ? "
-        "AND table_name = ? AND table_catalog = current_database()", [schema, name]
-    ).fetchall()}
 
 
 def _col(cols: set[str], name: str) -> str:
@@ -56,7 +49,7 @@ def _calpads_selects(con: duckdb.DuckDBPyConnection) -> list[str]:
         table = tables.calpads_staging(file_type)
         if not table_exists(con, table):
             continue
-        cols = _columns(con, table)
+        cols = columns_of(con, table)
         if not {"reporting_lea", "ssid", "last_name", "birth_date"} <= cols:
             continue  # CRSC (courses) carries no student identity
         usable.append((file_type, table, cols))
@@ -86,7 +79,7 @@ def _partner_selects(con: duckdb.DuckDBPyConnection) -> list[str]:
     selects = []
     college = tables.csv_staging("college_students")
     if table_exists(con, college):
-        c = _columns(con, college)
+        c = columns_of(con, college)
         selects.append(
             f"""SELECT 'college' AS source_system, college_code AS partner_org,
                 student_id AS source_person_id, {_col(c, "ssid")} AS ssid,
@@ -99,7 +92,7 @@ def _partner_selects(con: duckdb.DuckDBPyConnection) -> list[str]:
         )
     ccgi = tables.csv_staging("ccgi_activity")
     if table_exists(con, ccgi):
-        c = _columns(con, ccgi)
+        c = columns_of(con, ccgi)
         selects.append(
             f"""SELECT 'ccgi' AS source_system, 'CCGI' AS partner_org,
                 ccgi_account_id AS source_person_id, {_col(c, "ssid")} AS ssid,

@@ -146,7 +146,8 @@ def generate(
     ccgi = CcgiWriter(out, starts, seed, rates, truth, chosen)
     ccgi.write(stints)
     tick("CCGI weekly files", 1, 1)
-    write_partners(out / "partners.csv", orgs.leas, orgs.colleges, orgs.silent)
+    write_partners(out / "partners.csv", orgs.leas, orgs.colleges, orgs.silent,
+                   years=list(labels))
     tick("truth file", 0, 1)
     truth_rows = truth.write(out / "truth.parquet", people + adults)
     tick("truth file", 1, 1)

@@ -6,6 +6,8 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.swp_rounds import rounds_within
+
 
 @dataclass(frozen=True)
 class School:
@@ -104,14 +106,26 @@ def _slug(name: str) -> str:
     return "".join(c for c in name.lower() if c.isalnum())[:24]
 
 
+def partner_rounds(years: list[str] | None) -> tuple[str, str]:
+    """Two SWP round lists for the LEAs. With the generated ``years`` given, only rounds whose
+    every year was generated, so the submissions report never calls a year overdue that the
+    generator never made (no round fits: LEAs are in none)."""
+    if years is None:
+        return "1;3", "2"
+    fitting = rounds_within(years)
+    return ";".join(map(str, fitting)), ";".join(map(str, fitting[-1:]))
+
+
 def write_partners(
     path: Path, leas: tuple[Lea, ...] = LEAS, colleges: tuple[College, ...] = COLLEGES,
     silent: tuple[tuple[str, str, str, str, str, str], ...] = _SILENT_PARTNERS,
+    years: list[str] | None = None,
 ) -> int:
     """Write partners.csv (the registry the governance store imports); returns the row count."""
     rows: list[list[str]] = []
+    many, one = partner_rounds(years)
     for i, lea in enumerate(leas):
-        rounds = "1;3" if i % 2 == 0 else ("2" if i % 3 else "")
+        rounds = many if i % 2 == 0 else (one if i % 3 else "")
         rows.append([lea.code, lea.name, lea.kind, "true" if lea.charter else "false",
                      "executed", "2021-07-01", "", f"data.liaison@{_slug(lea.name)}.example.org",
                      f"security@{_slug(lea.name)}.example.org", rounds])

@@ -14,9 +14,7 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
-import pytest
 from fastapi.testclient import TestClient
-from governance_fixtures import BACKENDS, make_store
 from sqlalchemy.orm import sessionmaker
 
 from api.app import create_app
@@ -113,21 +111,3 @@ def api_env(store_url: str, home: Path, partners_csv: Path, *, quorum: int = 2,
     with TestClient(app) as client:
         yield ApiEnv(client=client, settings=settings, keys=keys, sessions=sessions)
     engine.dispose()
-
-
-@pytest.fixture(scope="session")
-def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small generated landing tree (synthetic partners.csv, CALPADS, college, CCGI files)."""
-    from synth.generator import generate_small
-
-    out = tmp_path_factory.mktemp("generated")
-    generate_small(out)
-    return out
-
-
-@pytest.fixture(params=BACKENDS)
-def env(request: pytest.FixtureRequest, tmp_path: Path, generated: Path) -> Iterator[ApiEnv]:
-    """A fresh app and store per test."""
-    with make_store(request.param, tmp_path) as url, \
-            api_env(url, tmp_path / "home", generated / "partners.csv") as e:
-        yield e

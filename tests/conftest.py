@@ -1,4 +1,17 @@
-"""Shared pytest configuration: hypothesis profiles.
+"""Shared pytest configuration: the shared fixtures and the hypothesis profiles.
+
+Fixtures used by more than one test module live here and only here (issue 17: before, six
+modules pulled them in with ``pytest_plugins`` and others with 41 ``noqa`` imports). The
+support modules (``tests/*_support.py``, ``*_fixtures.py``, ``ingest_testdata.py``) hold plain
+helpers, imported by name; fixtures used by one module stay in that module.
+
+- ``store_url``: a migrated, empty governance store (SQLite; PostgreSQL too when
+  ``C2C_TEST_DATABASE_URL`` is set); ``sessions``: a session factory on it.
+- ``generated``: a small generated landing tree, once per session.
+- ``env``: a real API app on a fresh home and store with one user per role.
+- ``ienv``: an encrypted warehouse and landing folder for the ingest tests.
+
+Hypothesis profiles:
 
 - ``dev`` (default): random examples on every run, so developers keep exploring new cases
   (a failure prints its ``@reproduce_failure`` blob and the example to pin as ``@example``).
@@ -10,14 +23,23 @@
 
 ``HYPOTHESIS_PROFILE`` picks any of them explicitly. Settings a test passes to ``@settings``
 win over the profile. Test support modules (``tests/*_support.py``, ``*_fixtures.py``) stay
-plain modules imported by name; nothing here replaces them.
+plain modules imported by name.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from pathlib import Path
 
+import pytest
+from api_support import ApiEnv, api_env
+from governance_fixtures import BACKENDS, make_store
 from hypothesis import HealthCheck, settings
+from ingest_testdata import Env
+from sqlalchemy.orm import Session, sessionmaker
+
+from governance.db import make_engine
 
 settings.register_profile(
     "dev", max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow]
@@ -30,3 +52,42 @@ settings.register_profile("deep", parent=settings.get_profile("dev"), max_exampl
 settings.load_profile(
     os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev")
 )
+
+
+@pytest.fixture(params=BACKENDS)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated, empty governance store per test; yields its URL."""
+    with make_store(request.param, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def sessions(store_url: str) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(store_url)
+    yield sessionmaker(engine, expire_on_commit=False)
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small generated landing tree (synthetic partners.csv, CALPADS, college, CCGI files)."""
+    from synth.generator import generate_small
+
+    out = tmp_path_factory.mktemp("generated")
+    generate_small(out)
+    return out
+
+
+@pytest.fixture(params=BACKENDS)
+def env(request: pytest.FixtureRequest, tmp_path: Path, generated: Path) -> Iterator[ApiEnv]:
+    """A fresh API app and store per test."""
+    with make_store(request.param, tmp_path) as url, \
+            api_env(url, tmp_path / "home", generated / "partners.csv") as e:
+        yield e
+
+
+@pytest.fixture
+def ienv(tmp_path: Path) -> Iterator[Env]:
+    environment = Env(tmp_path)
+    yield environment
+    environment.con.close()

@@ -16,10 +16,10 @@ from urllib.parse import quote
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from governance import users as gu
-from governance.db import make_engine, upgrade
+from governance.db import upgrade
 
 PG_ENV = "C2C_TEST_DATABASE_URL"
 
@@ -61,20 +61,6 @@ def make_store(backend: str, directory: Path) -> Iterator[str]:
         with admin.begin() as con:
             con.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
-
-
-@pytest.fixture(params=BACKENDS)
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A migrated, empty governance store per test; yields its URL."""
-    with make_store(request.param, tmp_path) as url:
-        yield url
-
-
-@pytest.fixture
-def sessions(store_url: str) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(store_url)
-    yield sessionmaker(engine, expire_on_commit=False)
-    engine.dispose()
 
 
 PARTNERS_CSV = "".join(

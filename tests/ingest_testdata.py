@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import secrets
 import zipfile
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
-
-import pytest
 
 from core.calpads import CODE_SETS, CURRENT_LAYOUT, FieldSpec, Layout
 from core.partners import AgreementStatus, Partner, PartnerKind
@@ -100,12 +97,3 @@ class Env:
     def scalar(self, sql: str, params: list[object] | None = None) -> object:
         row = self.con.execute(sql, params or []).fetchone()
         return row[0] if row else None
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> Iterator[Env]:
-    environment = Env(tmp_path)
-    yield environment
-    environment.con.close()
-
-

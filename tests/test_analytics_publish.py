@@ -204,6 +204,44 @@ def test_cli_publish_on_the_encrypted_warehouse(
     assert build.exit_code == 0 and "5 rows" in build.output
 
 
+@pytest.mark.parametrize(("columns", "ok"), [(3, True), (4, True), (5, False)])
+def test_group_by_limit_one_below_at_and_above(
+    warehouse: duckdb.DuckDBPyConnection, columns: int, ok: bool
+) -> None:
+    import analytics.requests as ar
+
+    assert ar.MAX_GROUP_BY == 4
+    group_by = ["gender", "homeless", "english_learner", "socioeconomically_disadvantaged",
+                "cte_participant"][:columns]
+    if ok:
+        assert aggregate_for_request(warehouse, request(group_by=group_by)).num_rows > 0
+    else:
+        with pytest.raises(UserError, match="at most 4 grouping columns"):
+            aggregate_for_request(warehouse, request(group_by=group_by))
+
+
+def test_a_request_needs_an_outcome(warehouse: duckdb.DuckDBPyConnection) -> None:
+    with pytest.raises(UserError, match="no outcome variable"):
+        aggregate_for_request(warehouse, request(variables=["gender"]))
+
+
+def test_cell_limit_one_below_at_and_above(
+    warehouse: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import analytics.requests as ar
+
+    # gender: 4 values + all = 5 keys; two metrics: 10 cells
+    cells = aggregate_for_request(warehouse, request(group_by=["gender"])).num_rows
+    assert cells == 10
+    for limit, ok in ((cells - 1, False), (cells, True), (cells + 1, True)):
+        monkeypatch.setattr(ar, "MAX_CELLS", limit)
+        if ok:
+            assert aggregate_for_request(warehouse, request(group_by=["gender"])).num_rows == 10
+        else:
+            with pytest.raises(UserError, match="too many cells"):
+                aggregate_for_request(warehouse, request(group_by=["gender"]))
+
+
 def test_rounded_request_tables_pass_the_automated_cell_checks(
     warehouse: duckdb.DuckDBPyConnection,
 ) -> None:

@@ -8,14 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
-from api_support import (  # noqa: F401
-    LEA,
-    OTHER_LEA,
-    ApiEnv,
-    env,
-    generated,
-    write_serving_snapshot,
-)
+from api_support import LEA, OTHER_LEA, ApiEnv, write_serving_snapshot
 from governance_fixtures import clear_provider_review, release_output
 
 from core.keys import KeyProvider
@@ -43,7 +36,7 @@ def _decide(e: ApiEnv, rid: str, who: str, decision: str = "approve") -> dict:
     return {**response.json(), "http": response.status_code}
 
 
-def test_request_lifecycle_quorum_download_and_expiry(env: ApiEnv) -> None:  # noqa: F811
+def test_request_lifecycle_quorum_download_and_expiry(env: ApiEnv) -> None:
     e = env
     created = e.client.post("/v1/requests", json=BODY, headers=e.auth("researcher")).json()
     rid = created["id"]
@@ -118,14 +111,14 @@ def test_request_lifecycle_quorum_download_and_expiry(env: ApiEnv) -> None:  # n
                         headers=e.auth("researcher")).status_code == 410
 
 
-def test_self_approval_is_refused(env: ApiEnv) -> None:  # noqa: F811
+def test_self_approval_is_refused(env: ApiEnv) -> None:
     rid = _submitted(env, "researcher_board")
     refused = _decide(env, rid, "researcher_board")
     assert refused["http"] == 403 and refused["error"]["code"] == "permission_denied"
     assert "you made this request" in refused["error"]["message"]
 
 
-def test_one_denial_ends_it_and_reason_is_required(env: ApiEnv) -> None:  # noqa: F811
+def test_one_denial_ends_it_and_reason_is_required(env: ApiEnv) -> None:
     rid = _submitted(env)
     no_reason = env.client.post(f"/v1/board/requests/{rid}/decisions", headers=env.auth("board"),
                                 json={"decision": "deny", "reason": ""})
@@ -140,7 +133,7 @@ def test_one_denial_ends_it_and_reason_is_required(env: ApiEnv) -> None:  # noqa
         assert gr.requests_ready_for_fulfilment(s) == []
 
 
-def test_individual_request_needs_attestation_and_irb(env: ApiEnv) -> None:  # noqa: F811
+def test_individual_request_needs_attestation_and_irb(env: ApiEnv) -> None:
     body = {**BODY, "kind": "individual", "group_by": []}
     rid = env.client.post("/v1/requests", json=body, headers=env.auth("researcher")).json()["id"]
     refused = env.client.post(f"/v1/requests/{rid}/submit", headers=env.auth("researcher"))
@@ -160,12 +153,12 @@ def _upload(e: ApiEnv, who: str, name: str, data: bytes):  # type: ignore[no-unt
                          files=[("files", (name, data, "text/plain"))])
 
 
-def _senr(generated: Path, org: str) -> bytes:  # noqa: F811
+def _senr(generated: Path, org: str) -> bytes:
     return (generated / "calpads" / org / "2022-23" / "SENR 2022-23.txt").read_bytes()
 
 
 def test_upload_accepted_rejected_and_partner_isolation(
-    env: ApiEnv, generated: Path  # noqa: F811
+    env: ApiEnv, generated: Path
 ) -> None:
     good = _upload(env, "partner", "SENR 2022-23.txt", _senr(generated, LEA))
     assert good.status_code == 201, good.text
@@ -199,7 +192,7 @@ def test_upload_accepted_rejected_and_partner_isolation(
     assert {row["org_code"] for row in missing.json()} <= {LEA}
 
 
-def test_upload_is_held_without_active_agreement(env: ApiEnv, generated: Path) -> None:  # noqa: F811
+def test_upload_is_held_without_active_agreement(env: ApiEnv, generated: Path) -> None:
     terminated = env.client.post(f"/v1/admin/partners/{OTHER_LEA}/agreements",
                                  headers=env.auth("admin"),
                                  json={"status": "terminated", "note": "MOU ended"})
@@ -210,7 +203,7 @@ def test_upload_is_held_without_active_agreement(env: ApiEnv, generated: Path) -
     assert "agreement" in held.json()["submissions"][0]["receipt"]["receipts"][0]["message"]
 
 
-def test_upload_limits_and_malformed_bodies(tmp_path: Path, env: ApiEnv) -> None:  # noqa: F811
+def test_upload_limits_and_malformed_bodies(tmp_path: Path, env: ApiEnv) -> None:
     too_big = _upload(env, "partner", "SENR 2022-23.txt", b"x" * (5_000_001))
     assert too_big.status_code == 413 and too_big.json()["error"]["code"] == "too_large"
     bad_name = _upload(env, "partner", "../../etc/passwd", b"x")
@@ -222,7 +215,7 @@ def test_upload_limits_and_malformed_bodies(tmp_path: Path, env: ApiEnv) -> None
     assert leftovers == []  # no plaintext upload left behind
 
 
-def test_audit_route_sees_activity_and_tampering(env: ApiEnv) -> None:  # noqa: F811
+def test_audit_route_sees_activity_and_tampering(env: ApiEnv) -> None:
     _submitted(env)
     env.client.get("/v1/board/requests", headers=env.auth("researcher"))  # refused, audited
     verify = env.client.get("/v1/admin/audit/verify", headers=env.auth("admin")).json()
@@ -237,7 +230,7 @@ def test_audit_route_sees_activity_and_tampering(env: ApiEnv) -> None:  # noqa: 
     assert not tampered["ok"] and tampered["first_bad_seq"] is not None
 
 
-def test_aggregates_filter_page_and_suppression(env: ApiEnv) -> None:  # noqa: F811
+def test_aggregates_filter_page_and_suppression(env: ApiEnv) -> None:
     everything = env.client.get("/v1/aggregates?limit=1000").json()
     assert everything["count"] == len(everything["data"]) == 72
     assert everything["snapshot"]["run_id"] == "run-1"
@@ -256,7 +249,7 @@ def test_aggregates_filter_page_and_suppression(env: ApiEnv) -> None:  # noqa: F
     assert missing.status_code == 404 and "c2c publish" in missing.json()["error"]["message"]
 
 
-def test_replaced_snapshot_is_served_at_once(env: ApiEnv, tmp_path: Path) -> None:  # noqa: F811
+def test_replaced_snapshot_is_served_at_once(env: ApiEnv, tmp_path: Path) -> None:
     import os
 
     import duckdb
@@ -273,7 +266,7 @@ def test_replaced_snapshot_is_served_at_once(env: ApiEnv, tmp_path: Path) -> Non
     assert after["count"] == 24 and after["snapshot"]["run_id"] == "run-2"
 
 
-def test_partner_registry_pages_and_never_returns_it_all(env: ApiEnv) -> None:  # noqa: F811
+def test_partner_registry_pages_and_never_returns_it_all(env: ApiEnv) -> None:
     admin = env.auth("admin")
     first = env.client.get("/v1/admin/partners", params={"limit": 5}, headers=admin).json()
     total = first["count"]

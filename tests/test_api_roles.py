@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from api_support import ApiEnv, api_env, generated  # noqa: F401
+from api_support import ApiEnv, api_env
 from governance_fixtures import BACKENDS, make_store
 
 REQUEST_BODY = {"kind": "aggregate", "title": "Matrix request",
@@ -45,6 +45,15 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None, str | None]] = [
     ("GET", "/v1/board/requests/req-000000000000/preview", None, "board"),
     ("POST", "/v1/board/requests/req-000000000000/decisions",
      {"decision": "approve", "reason": "fine"}, "board"),
+    ("POST", "/v1/requests/req-000000000000/regroup", {"group_by": []}, "researcher"),
+    ("GET", "/v1/steward/reviews", None, "steward"),
+    ("POST", "/v1/steward/reviews/req-000000000000",
+     {"decision": "approve", "reason": "fits"}, "steward"),
+    ("GET", "/v1/steward/usage", None, "steward"),
+    ("GET", "/v1/checker/requests", None, "checker"),
+    ("GET", "/v1/checker/requests/req-000000000000", None, "checker"),
+    ("POST", "/v1/checker/requests/req-000000000000/decisions",
+     {"decision": "approve", "reason": "safe"}, "checker"),
     ("GET", "/v1/admin/users", None, "admin"),
     ("POST", "/v1/admin/users", {"name": "matrix-user", "roles": ["researcher"]}, "admin"),
     ("PATCH", "/v1/admin/users/1", {"active": True}, "admin"),
@@ -62,7 +71,7 @@ CALLERS = ["anonymous", "partner", "researcher", "board", "admin"]
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def shared_env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
-               generated: Path) -> Iterator[ApiEnv]:  # noqa: F811
+               generated: Path) -> Iterator[ApiEnv]:
     base = tmp_path_factory.mktemp("matrix")
     with make_store(request.param, base) as url, \
             api_env(url, base / "home", generated / "partners.csv") as e:

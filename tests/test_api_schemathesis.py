@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import schemathesis
-from api_support import ApiEnv, api_env, generated  # noqa: F401
+from api_support import ApiEnv, api_env
 from governance_fixtures import make_store
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
@@ -26,7 +26,7 @@ EXAMPLES = 15
 
 @pytest.fixture(scope="module")
 def fuzz_env(tmp_path_factory: pytest.TempPathFactory,
-             generated: Path) -> Iterator[ApiEnv]:  # noqa: F811
+             generated: Path) -> Iterator[ApiEnv]:
     base = tmp_path_factory.mktemp("fuzz")
     with make_store("sqlite", base) as url, \
             api_env(url, base / "home", generated / "partners.csv", upload_max_bytes=100_000) as e:

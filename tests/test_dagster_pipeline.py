@@ -22,6 +22,10 @@ def test_full_graph_materialises_and_checks_pass(tmp_path: Path,
     run = materialize_pipeline(dep.c2c, instance, with_extracts=False)
 
     assert run.failed_checks == []
+    # the runs are the named jobs the schedules and sensors use, not ad-hoc selections
+    jobs = {r.job_name for r in instance.get_runs()}
+    assert {"calpads_ingest_job", "annual_link_job"} <= jobs
+    assert not [j for j in jobs if j.startswith("__")]
     assert len(run.checks) >= 6
     ingested = [m for name, m in run.metadata.items() if name.startswith("calpads_staging[")]
     assert ingested and all(m["accepted"] > 0 and m["rejected"] == 0 for m in ingested)

@@ -4,21 +4,20 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from governance_fixtures import sessions, store_url  # noqa: F401
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.errors import Conflict
 from governance import audit
 
 
-def _write(sessions: sessionmaker[Session], n: int) -> None:  # noqa: F811
+def _write(sessions: sessionmaker[Session], n: int) -> None:
     for i in range(n):
         with sessions.begin() as s:
             audit.append(s, actor=f"user{i % 2}", role="researcher", action="request.create",
                          target=f"request:req-{i}", detail={"i": i, "note": "café"})
 
 
-def test_untouched_chain_verifies(sessions: sessionmaker[Session]) -> None:  # noqa: F811
+def test_untouched_chain_verifies(sessions: sessionmaker[Session]) -> None:
     with sessions() as s:
         empty = audit.verify(s)
     assert empty.ok and empty.entries == 0
@@ -41,7 +40,7 @@ def test_untouched_chain_verifies(sessions: sessionmaker[Session]) -> None:  # n
     ids=["edited-outcome", "edited-actor", "deleted-middle", "deleted-last", "deleted-first"],
 )
 def test_tampering_is_detected(
-    sessions: sessionmaker[Session], statement: str, first_bad: int  # noqa: F811
+    sessions: sessionmaker[Session], statement: str, first_bad: int
 ) -> None:
     _write(sessions, 5)
     with sessions.begin() as s:
@@ -54,7 +53,7 @@ def test_tampering_is_detected(
 
 
 def test_rehashing_an_edited_entry_still_breaks_the_link(
-    sessions: sessionmaker[Session],  # noqa: F811
+    sessions: sessionmaker[Session],
 ) -> None:
     """An editor who recomputes the edited entry's own hash breaks the next entry's link."""
     _write(sessions, 4)
@@ -68,7 +67,7 @@ def test_rehashing_an_edited_entry_still_breaks_the_link(
     assert not result.ok and result.first_bad_seq == 3
 
 
-def test_audited_records_success_and_refusal(sessions: sessionmaker[Session]) -> None:  # noqa: F811
+def test_audited_records_success_and_refusal(sessions: sessionmaker[Session]) -> None:
     with sessions() as s:
         with audit.audited(s, actor="a", role="admin", action="thing.do", target="t") as extra:
             extra["created"] = "x1"
@@ -83,7 +82,7 @@ def test_audited_records_success_and_refusal(sessions: sessionmaker[Session]) ->
                     ("b", "thing.fail", "conflict", "{}")]
 
 
-def test_audited_target_is_set_explicitly(sessions: sessionmaker[Session]) -> None:  # noqa: F811
+def test_audited_target_is_set_explicitly(sessions: sessionmaker[Session]) -> None:
     """The body names the target it created; no magic "_target" detail key (issue 17)."""
     with sessions() as s:
         with audit.audited(s, actor="a", role="admin", action="thing.create") as entry:

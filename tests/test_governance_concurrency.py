@@ -7,12 +7,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from governance_fixtures import (  # noqa: F401
-    clear_provider_review,
-    sessions,
-    store_url,
-    write_partners_csv,
-)
+from governance_fixtures import clear_provider_review, write_partners_csv
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.errors import C2CError
@@ -22,7 +17,7 @@ from governance import requests as gr
 from governance import users as gu
 
 
-def _race(sessions: sessionmaker[Session], rid: str, members: list[int],  # noqa: F811
+def _race(sessions: sessionmaker[Session], rid: str, members: list[int],
           quorum: int) -> list[str]:
     barrier = threading.Barrier(len(members))
     outcomes: list[str] = []
@@ -52,7 +47,7 @@ def _race(sessions: sessionmaker[Session], rid: str, members: list[int],  # noqa
 @pytest.mark.parametrize("quorum", [1, 2])
 @pytest.mark.parametrize("round_", range(3))
 def test_concurrent_approvals_give_exactly_one_fulfilment_job(
-    sessions: sessionmaker[Session], tmp_path: Path, quorum: int, round_: int  # noqa: F811
+    sessions: sessionmaker[Session], tmp_path: Path, quorum: int, round_: int
 ) -> None:
     with sessions.begin() as s:
         gp.import_partners_csv(s, write_partners_csv(tmp_path / "p.csv"))

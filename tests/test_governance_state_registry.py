@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import sqlalchemy as sa
-from governance_fixtures import sessions, store_url  # noqa: F401
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.partners import AgreementStatus
@@ -15,7 +14,7 @@ from synth.world import state_world
 
 
 def test_state_registry_imports_once_and_pages(
-    sessions: sessionmaker[Session], tmp_path: Path  # noqa: F811
+    sessions: sessionmaker[Session], tmp_path: Path
 ) -> None:
     world = state_world()
     path = tmp_path / "partners.csv"
@@ -40,7 +39,7 @@ def test_state_registry_imports_once_and_pages(
 
 
 def test_changed_agreement_in_a_batch_import_adds_one_version(
-    sessions: sessionmaker[Session], tmp_path: Path  # noqa: F811
+    sessions: sessionmaker[Session], tmp_path: Path
 ) -> None:
     path = tmp_path / "partners.csv"
     write_partners(path)  # the small world's registry

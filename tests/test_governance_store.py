@@ -9,13 +9,7 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from governance_fixtures import (  # noqa: F401
-    clear_provider_review,
-    release_output,
-    sessions,
-    store_url,
-    write_partners_csv,
-)
+from governance_fixtures import clear_provider_review, release_output, write_partners_csv
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.errors import (
@@ -37,7 +31,7 @@ from governance.db import make_engine
 from governance.models import ApiKey, Base
 
 
-def test_migrations_create_exactly_the_models(store_url: str) -> None:  # noqa: F811
+def test_migrations_create_exactly_the_models(store_url: str) -> None:
     engine = make_engine(store_url)
     with engine.connect() as con:
         diff = compare_metadata(MigrationContext.configure(con), Base.metadata)
@@ -46,7 +40,7 @@ def test_migrations_create_exactly_the_models(store_url: str) -> None:  # noqa: 
 
 
 def test_import_partners_csv_gives_partner_records(
-    sessions: sessionmaker[Session], tmp_path: Path  # noqa: F811
+    sessions: sessionmaker[Session], tmp_path: Path
 ) -> None:
     path = write_partners_csv(tmp_path / "partners.csv")
     with sessions.begin() as s:
@@ -67,7 +61,7 @@ def test_import_partners_csv_gives_partner_records(
 
 
 def test_reimport_records_a_new_agreement_version_only_when_it_changed(
-    sessions: sessionmaker[Session], tmp_path: Path  # noqa: F811
+    sessions: sessionmaker[Session], tmp_path: Path
 ) -> None:
     path = write_partners_csv(tmp_path / "partners.csv")
     with sessions.begin() as s:
@@ -97,7 +91,7 @@ def test_reimport_records_a_new_agreement_version_only_when_it_changed(
     ],
 )
 def test_bad_partner_rows_are_rejected_with_line_and_field(
-    sessions: sessionmaker[Session], tmp_path: Path, row: str, field: str  # noqa: F811
+    sessions: sessionmaker[Session], tmp_path: Path, row: str, field: str
 ) -> None:
     path = tmp_path / "partners.csv"
     path.write_text(",".join(gp.CSV_COLUMNS) + "\n1111111,Ok,lea,false,none,,,,,\n" + row + "\n")
@@ -132,7 +126,7 @@ def _draft(kind: RequestKind = RequestKind.AGGREGATE, **extra: object) -> gr.Req
 
 
 def test_keys_authenticate_are_hashed_and_revocable(
-    sessions: sessionmaker[Session], tmp_path: Path  # noqa: F811
+    sessions: sessionmaker[Session], tmp_path: Path
 ) -> None:
     with sessions.begin() as s:
         gp.import_partners_csv(s, write_partners_csv(tmp_path / "p.csv"))
@@ -155,7 +149,7 @@ def test_keys_authenticate_are_hashed_and_revocable(
 
 
 def test_partner_users_need_an_existing_partner(
-    sessions: sessionmaker[Session], tmp_path: Path  # noqa: F811
+    sessions: sessionmaker[Session], tmp_path: Path
 ) -> None:
     with sessions() as s:
         with pytest.raises(UserError):
@@ -169,7 +163,7 @@ def test_partner_users_need_an_existing_partner(
 
 
 def test_request_lifecycle_draft_edit_submit(
-    sessions: sessionmaker[Session], tmp_path: Path  # noqa: F811
+    sessions: sessionmaker[Session], tmp_path: Path
 ) -> None:
     with sessions.begin() as s:
         ids = _setup_people(s, tmp_path)
@@ -190,7 +184,7 @@ def test_request_lifecycle_draft_edit_submit(
 
 
 def test_individual_request_needs_training_and_irb(
-    sessions: sessionmaker[Session], tmp_path: Path  # noqa: F811
+    sessions: sessionmaker[Session], tmp_path: Path
 ) -> None:
     with sessions.begin() as s:
         ids = _setup_people(s, tmp_path)
@@ -210,7 +204,7 @@ def test_unknown_catalog_variables_are_refused() -> None:
 
 
 def _submitted(
-    sessions: sessionmaker[Session], tmp_path: Path  # noqa: F811
+    sessions: sessionmaker[Session], tmp_path: Path
 ) -> tuple[dict[str, int], str]:
     with sessions.begin() as s:
         ids = _setup_people(s, tmp_path)
@@ -221,7 +215,7 @@ def _submitted(
 
 
 def test_quorum_of_distinct_board_members_then_one_fulfilment(
-    sessions: sessionmaker[Session], tmp_path: Path  # noqa: F811
+    sessions: sessionmaker[Session], tmp_path: Path
 ) -> None:
     ids, rid = _submitted(sessions, tmp_path)
     with sessions.begin() as s:
@@ -255,7 +249,7 @@ def test_quorum_of_distinct_board_members_then_one_fulfilment(
 
 
 def test_nobody_decides_on_their_own_request(
-    sessions: sessionmaker[Session], tmp_path: Path  # noqa: F811
+    sessions: sessionmaker[Session], tmp_path: Path
 ) -> None:
     with sessions.begin() as s:
         ids = _setup_people(s, tmp_path)
@@ -268,7 +262,7 @@ def test_nobody_decides_on_their_own_request(
 
 
 def test_one_denial_with_reason_ends_it(
-    sessions: sessionmaker[Session], tmp_path: Path  # noqa: F811
+    sessions: sessionmaker[Session], tmp_path: Path
 ) -> None:
     ids, rid = _submitted(sessions, tmp_path)
     with sessions() as s, pytest.raises(UserError):
@@ -282,7 +276,7 @@ def test_one_denial_with_reason_ends_it(
 
 
 def test_download_after_expiry_is_refused(
-    sessions: sessionmaker[Session], tmp_path: Path  # noqa: F811
+    sessions: sessionmaker[Session], tmp_path: Path
 ) -> None:
     ids, rid = _submitted(sessions, tmp_path)
     with sessions.begin() as s:
@@ -304,7 +298,7 @@ def test_download_after_expiry_is_refused(
 
 
 def test_withdraw_and_public_log_has_no_personal_data(
-    sessions: sessionmaker[Session], tmp_path: Path  # noqa: F811
+    sessions: sessionmaker[Session], tmp_path: Path
 ) -> None:
     with sessions.begin() as s:
         ids = _setup_people(s, tmp_path)
@@ -322,13 +316,14 @@ def test_withdraw_and_public_log_has_no_personal_data(
 
 
 def test_demo_users_one_key_per_role(
-    sessions: sessionmaker[Session], tmp_path: Path  # noqa: F811
+    sessions: sessionmaker[Session], tmp_path: Path
 ) -> None:
     with sessions.begin() as s:
         gp.import_partners_csv(s, write_partners_csv(tmp_path / "p.csv"))
         keys = create_demo_users(s, today=date(2025, 1, 1))
         again = create_demo_users(s, today=date(2025, 1, 1))
-    assert set(keys) == {"partner", "researcher", "board", "board_2", "admin"}
+    assert set(keys) == {"partner", "researcher", "board", "board_2", "admin", "reviewer",
+                         "checker", "checker_2"}
     assert keys["partner"] != again["partner"]
     with sessions() as s:
         partner = gu.authenticate(s, keys["partner"])
@@ -337,7 +332,7 @@ def test_demo_users_one_key_per_role(
 
 
 def test_an_operators_quorum_out_of_bounds_is_a_service_fault(
-    sessions: sessionmaker[Session], tmp_path: Path  # noqa: F811
+    sessions: sessionmaker[Session], tmp_path: Path
 ) -> None:
     """A board member must not get a 422 for an operator's setting (issue 17)."""
     from core.errors import ConfigError

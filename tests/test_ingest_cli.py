@@ -14,6 +14,7 @@ from ingest_testdata import LEA, YEAR, calpads_text, write_calpads
 from core.keys import KeyProvider, create_master_key
 from core.settings import Settings
 from core.warehouse import connect_encrypted
+from governance.db import upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
 C2C = [sys.executable, "-c", "from cli.main import main; main()"]
@@ -26,12 +27,10 @@ def setup_home(tmp_path: Path) -> dict[str, str]:
     home = tmp_path / "home"
     home.mkdir()
     create_master_key(home / "master.key")
+    upgrade(Settings(home=home).governance_url)  # the operator's `c2c migrate`
     (home / "partners.csv").write_text(PARTNERS, encoding="utf-8")
-    env = {**os.environ, "C2C_HOME": str(home), "PYTHONPATH": str(ROOT)}
-    env.pop("C2C_DATABASE_URL", None)
-    migrated = c2c(env, "migrate")  # nothing migrates implicitly (issue 17)
-    assert migrated.returncode == 0, migrated.stderr
-    return env
+    upgrade(Settings(home=home).governance_url)  # what `c2c migrate` does on a deployment
+    return {**os.environ, "C2C_HOME": str(home), "PYTHONPATH": str(ROOT)}
 
 
 def c2c(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -79,7 +78,8 @@ def test_killed_mid_file_leaves_nothing_half_loaded_and_rerun_completes(tmp_path
     with open(folder / f"SENR {YEAR}.txt", "w", encoding="utf-8", newline="") as handle:
         for i in range(rows):
             handle.write(line.replace("^0000000000^", f"^{i:010d}^", 1))
-    proc = subprocess.Popen([*C2C, "ingest", str(tmp_path / "land")], env=env, cwd=ROOT,
+    proc = subprocess.Popen([*C2C, "ingest", "--verbose", str(tmp_path / "land")], env=env,
+                            cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     assert proc.stderr is not None
     for text in proc.stderr:

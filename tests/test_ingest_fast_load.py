@@ -19,13 +19,11 @@ from ingest.load import _calpads_rules, _execute_load, _guard_rules, sniff_calpa
 from ingest.rawstore import CHUNK, HEADER_LEN, TAG, raw_path, store_file
 from ingest.stream import NotUtf8
 
-pytest_plugins = ["ingest_testdata"]  # provides the env fixture
-
 STAGING_COLUMNS = "ssid, first_name, last_name, birth_date, grade_level_code, line_no"
 
 
-def run(env: Env, *paths: Path, partners: list | None = None) -> list:  # type: ignore[type-arg]
-    return ingest_files(env.con, list(paths) or [env.land], env.raw_dir, env.key,
+def run(ienv: Env, *paths: Path, partners: list | None = None) -> list:  # type: ignore[type-arg]
+    return ingest_files(ienv.con, list(paths) or [ienv.land], ienv.raw_dir, ienv.key,
                         partners if partners is not None else [partner()])
 
 
@@ -35,8 +33,8 @@ def senr_lines(n: int) -> list[str]:
     return [line.replace("^0000000000^", f"^{i:010d}^", 1) for i in range(n)]
 
 
-def staging_rows(env: Env, file_id: str) -> list[tuple[object, ...]]:
-    return env.con.execute(
+def staging_rows(ienv: Env, file_id: str) -> list[tuple[object, ...]]:
+    return ienv.con.execute(
         f"SELECT {STAGING_COLUMNS} FROM staging.calpads_senr WHERE file_id = ? ORDER BY line_no",
         [file_id]).fetchall()
 
@@ -52,82 +50,82 @@ def no_fifo(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 @pytest.mark.slow
-def test_direct_read_gives_the_same_rows_and_lines_as_the_fifo(env: Env) -> None:
+def test_direct_read_gives_the_same_rows_and_lines_as_the_fifo(ienv: Env) -> None:
     """Big enough for DuckDB to parse with both threads and write several row groups."""
     rows = 200_000
     text = "".join(senr_lines(rows)).encode("utf-8")
     assert len(text) > 24 * CHUNK
-    folder = env.land / "calpads" / LEA / YEAR
+    folder = ienv.land / "calpads" / LEA / YEAR
     folder.mkdir(parents=True)
     (folder / f"SENR {YEAR}.txt").write_bytes(text)
-    [direct] = run(env)
+    [direct] = run(ienv)
     assert direct.status == ReceiptStatus.ACCEPTED, direct.errors
-    expected = staging_rows(env, direct.file_id)
+    expected = staging_rows(ienv, direct.file_id)
     assert [r[-1] for r in expected] == list(range(1, rows + 1))
     assert [r[0] for r in expected] == [f"{i:010d}" for i in range(rows)]  # file order
     # The same bytes as a zip member are read through the FIFO (the path every load used).
-    zipped = zip_of(env.root / "senr.zip", {f"calpads/{LEA}/{YEAR}/SENR {YEAR}.txt": text})
-    [piped] = run(env, zipped)
+    zipped = zip_of(ienv.root / "senr.zip", {f"calpads/{LEA}/{YEAR}/SENR {YEAR}.txt": text})
+    [piped] = run(ienv, zipped)
     assert piped.status == ReceiptStatus.ACCEPTED, piped.errors
     assert piped.rows == direct.rows == rows
-    assert staging_rows(env, piped.file_id) == expected
+    assert staging_rows(ienv, piped.file_id) == expected
 
 
-def test_direct_read_uses_no_fifo_drops_the_bom_and_numbers_lines(env: Env, no_fifo: None
+def test_direct_read_uses_no_fifo_drops_the_bom_and_numbers_lines(ienv: Env, no_fifo: None
                                                                   ) -> None:
-    folder = env.land / "calpads" / LEA / YEAR
+    folder = ienv.land / "calpads" / LEA / YEAR
     folder.mkdir(parents=True)
     (folder / f"SENR {YEAR}.txt").write_bytes(
         b"\xef\xbb\xbf" + "".join(senr_lines(7)).encode("utf-8"))
-    [receipt] = run(env)
+    [receipt] = run(ienv)
     assert receipt.status == ReceiptStatus.ACCEPTED, receipt.errors
-    rows = env.con.execute("SELECT record_type_code, ssid, line_no FROM staging.calpads_senr "
+    rows = ienv.con.execute("SELECT record_type_code, ssid, line_no FROM staging.calpads_senr "
                            "ORDER BY line_no").fetchall()
     assert rows == [("SENR-R", f"{i:010d}", i + 1) for i in range(7)]  # no BOM in field 1
 
 
-def test_bad_values_are_all_named_with_their_lines(env: Env) -> None:
+def test_bad_values_are_all_named_with_their_lines(ienv: Env) -> None:
     lines = senr_lines(10)
     lines[7] = lines[7].replace("20070115", "20070231", 1)  # line 8: bad date
     lines[8] = lines[8].replace("^0000000008^", "^12345^", 1)  # line 9: SSID not 10 digits
-    path = write_calpads(env.land, "SENR", 0)
+    path = write_calpads(ienv.land, "SENR", 0)
     path.write_bytes("".join(lines).encode("utf-8"))
-    [receipt] = run(env)
+    [receipt] = run(ienv)
     assert receipt.status == ReceiptStatus.REJECTED
     assert [(e.line, e.field, e.value, e.rule) for e in receipt.errors] == [
         (8, "birth_date", "99999999", "date_ccyymmdd"),  # shapes, not values
         (9, "ssid", "99999", "id_10_digits")]
-    assert env.scalar("SELECT count(*) FROM staging.calpads_senr") == 0
+    assert ienv.scalar("SELECT count(*) FROM staging.calpads_senr") == 0
 
 
-def test_broken_rule_on_a_clean_typed_row_is_caught_inside_the_insert(env: Env) -> None:
-    write_calpads(env.land, "SENR", 3, grade_level_code="13")
-    [receipt] = run(env)
+def test_broken_rule_on_a_clean_typed_row_is_caught_inside_the_insert(ienv: Env) -> None:
+    write_calpads(ienv.land, "SENR", 3, grade_level_code="13")
+    [receipt] = run(ienv)
     assert receipt.status == ReceiptStatus.REJECTED
     assert {(e.line, e.rule) for e in receipt.errors} == {
         (1, "code_set_grade_level"), (2, "code_set_grade_level"), (3, "code_set_grade_level")}
-    assert env.scalar("SELECT count(*) FROM staging.calpads_senr") == 0
+    assert ienv.scalar("SELECT count(*) FROM staging.calpads_senr") == 0
 
 
-def test_short_line_names_its_line(env: Env) -> None:
+def test_short_line_names_its_line(ienv: Env) -> None:
     lines = senr_lines(10)
     lines[8] = lines[8].rstrip("\r\n").rsplit("^", 3)[0] + "\r\n"
-    path = write_calpads(env.land, "SENR", 0)
+    path = write_calpads(ienv.land, "SENR", 0)
     path.write_bytes("".join(lines).encode("utf-8"))
-    [receipt] = run(env)
+    [receipt] = run(ienv)
     assert [(e.line, e.rule) for e in receipt.errors] == [(9, "column_count")]
 
 
-def test_invalid_utf8_falls_back_to_windows_1252(env: Env) -> None:
+def test_invalid_utf8_falls_back_to_windows_1252(ienv: Env) -> None:
     lines = senr_lines(10)
     lines[8] = lines[8].replace("^Ana^", "^Zoë^", 1)  # DuckDB rejects line 9 as not UTF-8
-    path = write_calpads(env.land, "SENR", 0)
+    path = write_calpads(ienv.land, "SENR", 0)
     path.write_bytes("".join(lines).encode("cp1252"))
-    [receipt] = run(env)
+    [receipt] = run(ienv)
     assert receipt.status == ReceiptStatus.ACCEPTED, receipt.errors
     assert receipt.warnings[0] == "not valid UTF-8: read as Windows-1252"
-    assert env.scalar("SELECT first_name FROM staging.calpads_senr WHERE line_no = 9") == "Zoë"
-    assert env.scalar("SELECT encoding FROM ingest.files") == "cp1252"
+    assert ienv.scalar("SELECT first_name FROM staging.calpads_senr WHERE line_no = 9") == "Zoë"
+    assert ienv.scalar("SELECT encoding FROM ingest.files") == "cp1252"
 
 
 def test_duckdb_utf8_exception_is_not_utf8(tmp_path: Path) -> None:
@@ -155,13 +153,13 @@ def test_a_load_that_would_lose_file_order_is_refused(tmp_path: Path) -> None:
     con.close()
 
 
-def test_filesystem_is_unregistered_after_accepted_and_rejected_loads(env: Env) -> None:
-    write_calpads(env.land, "SENR", 3)
-    write_calpads(env.land, "SINF", 2, gender="Q")
-    receipts = run(env)
+def test_filesystem_is_unregistered_after_accepted_and_rejected_loads(ienv: Env) -> None:
+    write_calpads(ienv.land, "SENR", 3)
+    write_calpads(ienv.land, "SINF", 2, gender="Q")
+    receipts = run(ienv)
     assert sorted(r.status for r in receipts) == [ReceiptStatus.ACCEPTED, ReceiptStatus.REJECTED]
-    assert rawfs.PROTOCOL not in env.con.list_filesystems()
-    setting = env.scalar("SELECT current_setting('preserve_insertion_order')")
+    assert rawfs.PROTOCOL not in ienv.con.list_filesystems()
+    setting = ienv.scalar("SELECT current_setting('preserve_insertion_order')")
     assert setting is True
 
 
@@ -175,19 +173,19 @@ def tamper_chunk(path: Path, index: int) -> None:
         handle.write(struct.pack("B", byte[0] ^ 0xFF))
 
 
-def test_altered_raw_file_is_an_integrity_error_and_nothing_loads(env: Env) -> None:
-    folder = env.land / "calpads" / LEA / YEAR
+def test_altered_raw_file_is_an_integrity_error_and_nothing_loads(ienv: Env) -> None:
+    folder = ienv.land / "calpads" / LEA / YEAR
     folder.mkdir(parents=True)
     (folder / f"SENR {YEAR}.txt").write_bytes("".join(senr_lines(15_000)).encode("utf-8"))
     pending = partner(status=AgreementStatus.PENDING)
-    [held] = run(env, partners=[pending])
+    [held] = run(ienv, partners=[pending])
     assert held.status == ReceiptStatus.HELD
-    tamper_chunk(raw_path(env.raw_dir, held.file_id), 2)  # line 1 (chunk 0) still reads
+    tamper_chunk(raw_path(ienv.raw_dir, held.file_id), 2)  # line 1 (chunk 0) still reads
     with pytest.raises(IntegrityError_, match="integrity check at chunk 2"):
-        release_held(env.con, env.raw_dir, env.key, [partner()])
-    assert env.scalar("SELECT count(*) FROM staging.calpads_senr") == 0
-    assert env.scalar("SELECT status FROM ingest.files") == "received"
-    assert rawfs.PROTOCOL not in env.con.list_filesystems()
+        release_held(ienv.con, ienv.raw_dir, ienv.key, [partner()])
+    assert ienv.scalar("SELECT count(*) FROM staging.calpads_senr") == 0
+    assert ienv.scalar("SELECT status FROM ingest.files") == "received"
+    assert rawfs.PROTOCOL not in ienv.con.list_filesystems()
 
 
 def test_wrong_key_through_the_filesystem_is_an_integrity_error(tmp_path: Path) -> None:
@@ -259,11 +257,11 @@ def test_fast_path_skips_only_rules_a_valid_pinned_value_implies() -> None:
     con.close()
 
 
-def test_a_pinned_column_that_differs_is_reported_with_every_rule_it_breaks(env: Env) -> None:
+def test_a_pinned_column_that_differs_is_reported_with_every_rule_it_breaks(ienv: Env) -> None:
     lines = senr_lines(3)
     lines[1] = lines[1].replace(f"^{LEA}^", "^12345^", 1)
-    path = write_calpads(env.land, "SENR", 0)
+    path = write_calpads(ienv.land, "SENR", 0)
     path.write_bytes("".join(lines).encode("utf-8"))
-    [receipt] = run(env)
+    [receipt] = run(ienv)
     assert {(e.line, e.field, e.rule) for e in receipt.errors} == {
         (2, "reporting_lea", "id_7_digits"), (2, "reporting_lea", "name_content_lea")}

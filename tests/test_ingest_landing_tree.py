@@ -14,17 +14,15 @@ from ingest.partners import load_partners_csv
 from ingest.submissions import submission_report
 from synth.generator import generate_small
 
-pytest_plugins = ["ingest_testdata"]  # provides the env fixture
 
-
-def test_generated_tree_ingests_and_reports(env: Env, tmp_path: Path) -> None:
+def test_generated_tree_ingests_and_reports(ienv: Env, tmp_path: Path) -> None:
     out = tmp_path / "out"
     generate_small(out, seed=7)
     partners = load_partners_csv(out / "partners.csv")
     lea = sorted(p.name for p in (out / "calpads").iterdir())[0]
     college = sorted(p.name for p in (out / "college").iterdir())[0]
     paths = [out / "calpads" / lea, out / "college" / college]
-    receipts = ingest_files(env.con, paths, env.raw_dir, env.key, partners)
+    receipts = ingest_files(ienv.con, paths, ienv.raw_dir, ienv.key, partners)
     sent = sorted(p for base in paths for p in base.rglob("*") if p.is_file())
     assert len(receipts) == len(sent)
     for receipt in receipts:
@@ -34,9 +32,9 @@ def test_generated_tree_ingests_and_reports(env: Env, tmp_path: Path) -> None:
             assert receipt.status == ReceiptStatus.ACCEPTED, receipt.message
     accepted = [r for r in receipts if r.status == ReceiptStatus.ACCEPTED]
     assert {r.kind for r in accepted} >= {"SENR", "SINF", "college_students"}
-    assert row_counts_match_receipts(env.con).passed
-    assert no_files_left_received(env.con).passed
-    rows = submission_report(env.con, partners, date.today())
+    assert row_counts_match_receipts(ienv.con).passed
+    assert no_files_left_received(ienv.con).passed
+    rows = submission_report(ienv.con, partners, date.today())
     mine = [r for r in rows if r.org_code == lea]
     assert {r.academic_year for r in mine} >= {"2022-23", "2023-24"}
     for row in mine:

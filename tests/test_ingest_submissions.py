@@ -16,8 +16,6 @@ from ingest.checks import no_files_left_received, row_counts_match_receipts
 from ingest.partners import load_partners_csv
 from ingest.submissions import CSV_COLUMNS, load_rounds, submission_report, write_csv
 
-pytest_plugins = ["ingest_testdata"]  # provides the env fixture
-
 
 def test_rounds_table_is_data_with_the_required_years() -> None:
     rounds = load_rounds()
@@ -29,13 +27,13 @@ def test_rounds_table_is_data_with_the_required_years() -> None:
     assert {r.deadline_month_day for r in rounds.values()} == {(11, 1)}
 
 
-def test_report_counts_missing_and_deadline(env: Env, tmp_path: Path) -> None:
+def test_report_counts_missing_and_deadline(ienv: Env, tmp_path: Path) -> None:
     for file_type, n in (("SENR", 4), ("SINF", 3), ("CRSC", 2)):
-        write_calpads(env.land, file_type, n)
+        write_calpads(ienv.land, file_type, n)
     partners = [partner(rounds=[5]), partner(OTHER_LEA, rounds=[4])]
-    ingest_files(env.con, [env.land], env.raw_dir, env.key, partners,
+    ingest_files(ienv.con, [ienv.land], ienv.raw_dir, ienv.key, partners,
                  options=IngestOptions(today=date(2023, 9, 15)))
-    rows = submission_report(env.con, partners, date(2023, 10, 1))
+    rows = submission_report(ienv.con, partners, date(2023, 10, 1))
     by_key = {(r.org_code, r.academic_year): r for r in rows}
     assert sorted(by_key) == [(LEA, "2022-23"), (OTHER_LEA, "2021-22"), (OTHER_LEA, "2022-23")]
     mine = by_key[(LEA, "2022-23")]
@@ -43,7 +41,7 @@ def test_report_counts_missing_and_deadline(env: Env, tmp_path: Path) -> None:
                            "SPRG": 0}
     assert mine.missing == ["SCSC", "SCTE", "SELA", "SPRG"]
     assert mine.deadline == date(2023, 11, 1) and mine.deadline_status == "due in 31 days"
-    late = submission_report(env.con, partners, date(2023, 11, 11))
+    late = submission_report(ienv.con, partners, date(2023, 11, 11))
     assert {r.deadline_status for r in late if r.org_code == OTHER_LEA} == {
         "overdue by 10 days", f"overdue by {(date(2023, 11, 11) - date(2022, 11, 1)).days} days"}
     out = tmp_path / "report.csv"
@@ -55,15 +53,15 @@ def test_report_counts_missing_and_deadline(env: Env, tmp_path: Path) -> None:
     assert records[0]["Missing"] == "SCSC;SCTE;SELA;SPRG"
 
 
-def test_complete_year_reports_complete(env: Env) -> None:
+def test_complete_year_reports_complete(ienv: Env) -> None:
     for file_type in ("CRSC", "SCSC", "SCTE", "SELA", "SENR", "SINF", "SPRG"):
-        write_calpads(env.land, file_type, 2)
+        write_calpads(ienv.land, file_type, 2)
     partners = [partner(rounds=[5])]
-    ingest_files(env.con, [env.land], env.raw_dir, env.key, partners,
+    ingest_files(ienv.con, [ienv.land], ienv.raw_dir, ienv.key, partners,
                  options=IngestOptions(today=date(2023, 9, 15)))
-    assert submission_report(env.con, partners, date(2023, 9, 14))[0].missing == [
+    assert submission_report(ienv.con, partners, date(2023, 9, 14))[0].missing == [
         "CRSC", "SCSC", "SCTE", "SELA", "SENR", "SINF", "SPRG"]
-    [row] = submission_report(env.con, partners, date(2023, 10, 1))
+    [row] = submission_report(ienv.con, partners, date(2023, 10, 1))
     assert row.missing == [] and row.deadline_status == "complete"
     assert row.counts["SPRG"] == 2
 
@@ -85,11 +83,11 @@ def test_partners_csv_loader(tmp_path: Path) -> None:
     assert caught.value.location.field == "agreement_start"
 
 
-def test_checks_pass_and_detect_tampering(env: Env) -> None:
-    write_calpads(env.land, "SENR", 3)
-    ingest_files(env.con, [env.land], env.raw_dir, env.key, [partner()])
-    assert row_counts_match_receipts(env.con).passed
-    assert no_files_left_received(env.con).passed
-    env.con.execute("DELETE FROM staging.calpads_senr WHERE line_no = 2")
-    result = row_counts_match_receipts(env.con)
+def test_checks_pass_and_detect_tampering(ienv: Env) -> None:
+    write_calpads(ienv.land, "SENR", 3)
+    ingest_files(ienv.con, [ienv.land], ienv.raw_dir, ienv.key, [partner()])
+    assert row_counts_match_receipts(ienv.con).passed
+    assert no_files_left_received(ienv.con).passed
+    ienv.con.execute("DELETE FROM staging.calpads_senr WHERE line_no = 2")
+    result = row_counts_match_receipts(ienv.con)
     assert not result.passed and result.metadata["mismatched_files"] == 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from api_support import ApiEnv, env, generated  # noqa: F401
+from api_support import ApiEnv
 from deid_support import student_year_sql
 
 from core.keys import KeyProvider
@@ -39,7 +39,7 @@ def _built(e: ApiEnv, body: dict) -> object:
         con.close()
 
 
-def test_individual_preview_matches_the_built_extract(env: ApiEnv) -> None:  # noqa: F811
+def test_individual_preview_matches_the_built_extract(env: ApiEnv) -> None:
     e = env
     _warehouse(e)
     got = e.client.post("/v1/requests/preview", json=INDIVIDUAL, headers=e.auth("researcher"))
@@ -56,7 +56,7 @@ def test_individual_preview_matches_the_built_extract(env: ApiEnv) -> None:  # n
     assert shown["withheld"] or shown["generalised"]  # school_code cannot stay as it is
 
 
-def test_aggregate_preview_counts_suppressed_cells(env: ApiEnv) -> None:  # noqa: F811
+def test_aggregate_preview_counts_suppressed_cells(env: ApiEnv) -> None:
     e = env
     _warehouse(e)
     shown = e.client.post("/v1/requests/preview", json=AGGREGATE,
@@ -65,7 +65,7 @@ def test_aggregate_preview_counts_suppressed_cells(env: ApiEnv) -> None:  # noqa
     assert shown["expected_rows"] == shown["cells"] - shown["suppressed_cells"]
 
 
-def test_preview_refuses_what_does_not_exist_and_other_roles(env: ApiEnv) -> None:  # noqa: F811
+def test_preview_refuses_what_does_not_exist_and_other_roles(env: ApiEnv) -> None:
     e = env
     _warehouse(e)
     wrong_year = {**AGGREGATE, "cohort": {"academic_years": ["2023"]}}

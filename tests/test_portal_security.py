@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from api_support import LEA, ApiEnv, env, generated  # noqa: F401
+from api_support import LEA, ApiEnv
+from governance_fixtures import clear_provider_review
 
 from api.portal.sessions import COOKIE
 
@@ -40,7 +41,7 @@ def _audit_actions(e: ApiEnv) -> list[tuple[str, str, str]]:
         return [tuple(r) for r in rows]  # type: ignore[misc]
 
 
-def test_sign_in_needs_csrf_and_rotates_the_session_id(env: ApiEnv) -> None:  # noqa: F811
+def test_sign_in_needs_csrf_and_rotates_the_session_id(env: ApiEnv) -> None:
     e = env
     e.client.get("/portal/signin")
     planted = e.client.cookies.get(COOKIE)
@@ -62,7 +63,7 @@ def test_sign_in_needs_csrf_and_rotates_the_session_id(env: ApiEnv) -> None:  # 
     assert stale.status_code == 303 and stale.headers["location"].startswith("/portal/signin")
 
 
-def test_cookie_flags_and_security_headers(env: ApiEnv) -> None:  # noqa: F811
+def test_cookie_flags_and_security_headers(env: ApiEnv) -> None:
     public = env.client.get("/portal/public")
     assert public.status_code == 200 and "set-cookie" not in public.headers  # no session needed
     page = env.client.get("/portal/signin")
@@ -75,14 +76,14 @@ def test_cookie_flags_and_security_headers(env: ApiEnv) -> None:  # noqa: F811
     assert "default-src 'self'" in page.headers["content-security-policy"]
 
 
-def test_bad_key_is_refused_with_a_page(env: ApiEnv) -> None:  # noqa: F811
+def test_bad_key_is_refused_with_a_page(env: ApiEnv) -> None:
     token = _csrf(env)
     bad = env.client.post("/portal/signin", data={"api_key": "c2c.nope.nope",
                                                   "csrf_token": token})
     assert bad.status_code == 401 and "not accepted" in bad.text
 
 
-def test_sign_out_ends_the_session(env: ApiEnv) -> None:  # noqa: F811
+def test_sign_out_ends_the_session(env: ApiEnv) -> None:
     e = env
     _sign_in(e, "researcher")
     sid = e.client.cookies.get(COOKIE)
@@ -94,7 +95,7 @@ def test_sign_out_ends_the_session(env: ApiEnv) -> None:  # noqa: F811
     assert e.client.get("/portal/researcher", follow_redirects=False).status_code == 303
 
 
-def test_a_session_cannot_reach_another_roles_pages(env: ApiEnv) -> None:  # noqa: F811
+def test_a_session_cannot_reach_another_roles_pages(env: ApiEnv) -> None:
     e = env
     pages = {"partner": "/portal/partner", "researcher": "/portal/researcher",
              "board": "/portal/board"}
@@ -128,7 +129,7 @@ def _portal_routes() -> list[tuple[str, str]]:
     return sorted(out)
 
 
-def test_page_matrix_every_portal_route_by_role(env: ApiEnv) -> None:  # noqa: F811
+def test_page_matrix_every_portal_route_by_role(env: ApiEnv) -> None:
     """Every portal route (read from the app, so a new page cannot be forgotten) against every
     role: pages of a role refuse other roles with 403 and anonymous callers are sent to sign in."""
     e = env
@@ -156,7 +157,7 @@ def test_page_matrix_every_portal_route_by_role(env: ApiEnv) -> None:  # noqa: F
                 assert got.status_code == 403, (who, method, path, got.status_code)
 
 
-def test_revoked_key_ends_the_portal_session(env: ApiEnv) -> None:  # noqa: F811
+def test_revoked_key_ends_the_portal_session(env: ApiEnv) -> None:
     e = env
     _sign_in(e, "board")
     assert e.client.get("/portal/board").status_code == 200
@@ -166,7 +167,7 @@ def test_revoked_key_ends_the_portal_session(env: ApiEnv) -> None:  # noqa: F811
     assert e.client.get("/portal/board", follow_redirects=False).status_code == 303
 
 
-def test_page_views_of_governed_data_are_audited(env: ApiEnv) -> None:  # noqa: F811
+def test_page_views_of_governed_data_are_audited(env: ApiEnv) -> None:
     e = env
     _sign_in(e, "partner")
     assert e.client.get("/portal/partner").status_code == 200
@@ -178,13 +179,15 @@ def test_page_views_of_governed_data_are_audited(env: ApiEnv) -> None:  # noqa: 
     assert ("partner", "portal.signin", "ok") in actions
 
 
-def test_board_decision_needs_csrf(env: ApiEnv) -> None:  # noqa: F811
+def test_board_decision_needs_csrf(env: ApiEnv) -> None:
     e = env
     body = {"kind": "aggregate", "title": "CTE and college going",
             "purpose": "Does CTE completion predict community college enrollment?",
             "variables": ["cte_completer"], "group_by": ["gender"]}
     rid = e.client.post("/v1/requests", json=body, headers=e.auth("researcher")).json()["id"]
     e.client.post(f"/v1/requests/{rid}/submit", headers=e.auth("researcher"))
+    with e.sessions.begin() as s:
+        clear_provider_review(s, rid)  # the partners' stewards (issue 19) go first
     _sign_in(e, "board")
     forged = e.client.post(f"/portal/board/requests/{rid}/decide",
                            data={"decision": "approve", "reason": "fine"})
@@ -195,7 +198,7 @@ def test_board_decision_needs_csrf(env: ApiEnv) -> None:  # noqa: F811
     assert done.status_code == 200 and "1 of 2 approvals" in done.text
 
 
-def test_docs_work_offline(env: ApiEnv) -> None:  # noqa: F811
+def test_docs_work_offline(env: ApiEnv) -> None:
     page = env.client.get("/docs")
     assert page.status_code == 200
     assert "cdn" not in page.text.lower() and "https://" not in page.text
@@ -206,7 +209,7 @@ def test_docs_work_offline(env: ApiEnv) -> None:  # noqa: F811
     assert env.client.get("/redoc").status_code == 200
 
 
-def test_filters_and_cohorts_that_do_not_exist_are_refused(env: ApiEnv) -> None:  # noqa: F811
+def test_filters_and_cohorts_that_do_not_exist_are_refused(env: ApiEnv) -> None:
     e = env
     for query, field in [("academic_year=2023", "academic_year"),
                          ("metric=hs_graduation", "metric"),
@@ -234,7 +237,7 @@ def test_filters_and_cohorts_that_do_not_exist_are_refused(env: ApiEnv) -> None:
     assert "3 match &#39;Unified&#39;" in several.text
 
 
-def test_resent_file_says_when_it_was_received(env: ApiEnv, generated: Path) -> None:  # noqa: F811
+def test_resent_file_says_when_it_was_received(env: ApiEnv, generated: Path) -> None:
     e = env
     data = (generated / "calpads" / LEA / "2022-23" / "SENR 2022-23.txt").read_bytes()
     files = [("files", ("SENR 2022-23.txt", data, "text/plain"))]
@@ -287,7 +290,7 @@ def test_anonymous_flood_never_pushes_out_a_signed_in_session(
 
 
 def test_partner_page_shows_landing_folder_receipts_with_line_and_field(
-        env: ApiEnv, generated: Path, tmp_path: Path) -> None:  # noqa: F811
+        env: ApiEnv, generated: Path, tmp_path: Path) -> None:
     """A file dropped in the landing folder (ingested by the pipeline, not the API) is on the
     partner's page with its errors by line and field, and never echoes the offending value."""
     from core.keys import KeyProvider

@@ -68,13 +68,14 @@ def read(request_id: RequestId, request: Request, db: SessionDep, me: BoardPage)
         decisions = [(d.board_member.name, d.decision, d.reason, d.decided_at)
                      for d in r.decisions]
         own = r.requester_id == me.user_id
+        reviews = [(p.org_code, p.status, p.reason) for p in r.provider_reviews]
     shown, problem = request_preview(request, r) if r.status in ("submitted", "approved") \
         else (None, None)
     return render(request, "board_request.html", {
         "title": f"Request {r.id}: {r.title}", "r": r, "requester": requester,
         "org_name": org.name if org else None, "earlier": earlier, "extract": extract,
         "decisions": decisions, "approvals": gr.approvals(r), "quorum": settings.board_quorum,
-        "own": own, "preview": shown, "preview_error": problem})
+        "own": own, "preview": shown, "preview_error": problem, "reviews": reviews})
 
 
 @router.post("/requests/{request_id}/decide")

@@ -22,6 +22,7 @@ from api.preview import Preview, PreviewInput, preview
 from api.routes import researcher as api
 from core.errors import Busy, UserError
 from core.requests import RequestKind
+from governance import output_check
 from governance import requests as gr
 from governance.audit import audited
 from governance.models import DataRequest
@@ -33,9 +34,16 @@ RequestId = Annotated[str, Path(min_length=1, max_length=64)]
 Texts = Annotated[list[str], Form(max_length=64)]
 
 
-def next_step(r: DataRequest, quorum: int) -> str:
+def next_step(r: DataRequest, quorum: int, release: str | None = None) -> str:
     """What happens next and who acts, in words."""
     approvals = gr.approvals(r)
+    pending = [p.org_code for p in r.provider_reviews if p.status == "pending"]
+    if r.status == "submitted" and pending:
+        return (f"The data stewards of {', '.join(pending)}: they review the use of their "
+                f"records first; then the board ({approvals} of {quorum} approvals so far).")
+    if r.status == "fulfilled" and release not in (None, "released"):
+        return (f"Two independent output checkers: the output is built and waits for its "
+                f"release check ({release.replace('_', ' ')}); then you can download it.")
     return {
         "draft": "You: check the preview and submit the request to the board.",
         "submitted": f"The board: {approvals} of {quorum} approvals so far; board members "
@@ -158,8 +166,11 @@ def detail(request_id: RequestId, request: Request, db: SessionDep,
                  target=f"request:{request_id}"):
         r = gr.own_request(db, request_id, me.user_id)
         problems = gr.submission_problems(r, r.updated_at.date()) if r.status == "draft" else []
+        release = output_check.release_of(r, output_check.extract_record(db, r.id)).state.value
         ctx = {"title": f"Request {r.id}: {r.title}", "r": r, "approvals": gr.approvals(r),
-               "quorum": quorum, "next": next_step(r, quorum), "problems": problems}
+               "quorum": quorum, "next": next_step(r, quorum, release), "problems": problems,
+               "released": release == "released",
+               "reviews": [(p.org_code, p.status) for p in r.provider_reviews]}
     return render(request, "request_detail.html", ctx)
 
 

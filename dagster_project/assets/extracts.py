@@ -4,9 +4,9 @@
 import dagster as dg
 
 from dagster_project.assets.analytics import student_outcomes
-from dagster_project.fulfil import build_package, extract_detail
+from dagster_project.fulfil import fulfil_approved
+from dagster_project.metadata import md_table
 from dagster_project.resources import C2CResource
-from governance.requests import ExtractInfo, mark_fulfilled, requests_ready_for_fulfilment
 
 GROUP = "deidentify"
 
@@ -21,28 +21,19 @@ class ExtractConfig(dg.Config):  # type: ignore[misc]
 def research_extracts(
     context: dg.AssetExecutionContext, config: ExtractConfig, c2c: C2CResource
 ) -> dg.MaterializeResult:
-    """Encrypted, de-identified packages for approved requests; registered in governance."""
-    settings, keys = c2c.settings(), c2c.key_provider()
-    with c2c.governance() as session:
-        ready = requests_ready_for_fulfilment(session)
-    wanted = [r for r in ready if not config.request_ids or r.request_id in config.request_ids]
-    built: list[str] = []
-    suppressed = 0
-    with c2c.warehouse() as con:
-        for request in wanted:
-            result = build_package(con, request, keys, settings.extracts_dir,
-                                   min_cell=settings.suppression_min_cell, k=settings.k_anonymity)
-            with c2c.governance() as session:
-                mark_fulfilled(session, request.request_id, ExtractInfo(
-                    package_path=str(result.package_path), sha256=result.package_sha256,
-                    expires_at=result.expires_at,
-                    detail=extract_detail(request, result)))
-                session.commit()
-            context.log.info(f"extract for request {request.request_id}: {result.rows} rows")
-            built.append(request.request_id)
-            suppressed += result.suppressed_rows
+    """Encrypted, de-identified packages for approved requests; registered in governance
+    (the same routine as `c2c fulfil`)."""
+    built = fulfil_approved(
+        c2c.settings(), request_ids=config.request_ids, sessions=c2c.sessions(),
+        on_built=lambda r: context.log.info(f"extract for request {r.request_id}: {r.rows} rows"))
+    suppressed = sum(r.suppressed_rows for r in built)
+    rows = [(r.request_id, r.rows, r.suppressed_rows, r.package_bytes, r.expires_at.date())
+            for r in built]
     return dg.MaterializeResult(metadata={
-        "extracts_built": len(built), "requests": ", ".join(built) or "none",
+        "extracts_built": len(built),
+        "requests": ", ".join(r.request_id for r in built) or "none",
         "suppressed_rows": suppressed,
+        "extracts": dg.MetadataValue.md(md_table(
+            ("request", "rows", "suppressed rows", "bytes", "expires"), rows)),
     })
 

@@ -10,6 +10,7 @@ import dagster as dg
 from core.keys import RAW_STORE_PURPOSE
 from core.partners import Partner
 from dagster_project.landing import files_for
+from dagster_project.metadata import md_table
 from dagster_project.partitions import academic_year_partitions
 from dagster_project.resources import C2CResource
 from governance.partners import list_partners
@@ -42,6 +43,11 @@ def ingest_and_describe(c2c: C2CResource, paths: list[Path]) -> dg.MaterializeRe
 
 def receipt_metadata(receipts: list[Receipt]) -> dict[str, Any]:
     status = Counter(str(r.status) for r in receipts)
+    by_kind: dict[str, Counter[str]] = {}
+    for r in receipts:
+        counts = by_kind.setdefault(r.kind or "unidentified", Counter())
+        counts[str(r.status)] += 1
+        counts["rows"] += r.rows if str(r.status) == "accepted" else 0
     rejected = [f"{r.file_name}: {r.message}" for r in receipts if r.rejected][:20]
     return {
         "files": len(receipts),
@@ -50,6 +56,10 @@ def receipt_metadata(receipts: list[Receipt]) -> dict[str, Any]:
         "rejected": status.get("rejected", 0),
         "rows": sum(r.rows for r in receipts if str(r.status) == "accepted"),
         "rejections": dg.MetadataValue.md("\n".join(f"- {r}" for r in rejected) or "none"),
+        "by_file_type": dg.MetadataValue.md(md_table(
+            ("file type", "accepted", "held", "rejected", "rows"),
+            [(kind, c["accepted"], c["held"], c["rejected"], c["rows"])
+             for kind, c in sorted(by_kind.items())])),
     }
 
 

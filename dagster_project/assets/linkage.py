@@ -7,6 +7,7 @@ from typing import Any
 import dagster as dg
 
 from dagster_project.assets.ingest import calpads_staging, ccgi_staging, college_staging
+from dagster_project.metadata import md_table
 from dagster_project.resources import C2CResource
 from linkage import run_annual_link
 
@@ -43,8 +44,13 @@ def annual_link(config: LinkConfig, c2c: C2CResource) -> tuple[dg.MaterializeRes
         "review_queue": summary.review_queue_size,
         "seconds": summary.seconds,
         "peak_memory_mb": round(summary.peak_memory_mb),
-        "match_rates": dg.MetadataValue.json(summary.match_rates),
-        "id_changes": dg.MetadataValue.json(json.loads(json.dumps(summary.id_changes))),
+        "match_rates": dg.MetadataValue.md(md_table(
+            ("source -> also in", "match rate"), sorted(summary.match_rates.items()))),
+        "id_changes": dg.MetadataValue.md(md_table(
+            ("person ids", "count"), list(summary.id_changes.items()))),
+        "stage_seconds": dg.MetadataValue.md(md_table(
+            ("stage", "seconds"), [(k, float(v)) for k, v in summary.stage_seconds.items()
+                                   if "." not in k])),
         # fallbacks to fixed parameters and Splink's own messages (linkage/training.py)
         "training": dg.MetadataValue.json(json.loads(json.dumps(summary.training))),
     }

@@ -1,0 +1,129 @@
+"""``c2c review list | decide``: clerical review of the pairs the link was unsure about.
+
+Anyone who can run ``c2c`` sees the queue with only which fields agree. Names, birth dates and
+SSIDs are shown only to a governance user holding the ``reviewer`` role, identified by their
+API key (``C2C_API_KEY``, or typed at a hidden prompt), and every such viewing and every
+decision is written to the hash-chained audit log. A key that is missing, unknown or without
+the role gets the field comparison only (list) or a refusal (decide), never the values.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from core.errors import PermissionDenied
+from core.settings import get_settings
+
+review_app = typer.Typer(help="Clerical review of uncertain pairs: list them, decide.",
+                         no_args_is_help=True)
+console = Console()
+ROLE = "reviewer"
+
+
+def _reviewer(session: Any, token: str) -> Any:
+    """The principal behind ``token`` if it holds the reviewer role; audited refusal if not."""
+    from governance import audit
+    from governance.users import Role, authenticate
+
+    principal = authenticate(session, token)
+    if Role.REVIEWER not in principal.roles:
+        audit.append(session, actor=principal.name, role=",".join(sorted(principal.roles)),
+                     action="review.identities", outcome="denied")
+        session.commit()
+        raise PermissionDenied(f"user {principal.name} lacks the reviewer role "
+                               "(`c2c users create NAME --role reviewer`)")
+    return principal
+
+
+def _fields_line(pair: dict[str, Any], show: bool) -> list[str]:
+    from linkage.review import compare_fields
+
+    left, right = pair["left"], pair["right"]
+    lines = [f"  left : {left['source_system']} {left['partner_org']} "
+             f"#{left['source_person_id']}",
+             f"  right: {right['source_system']} {right['partner_org']} "
+             f"#{right['source_person_id']}"]
+    for field, verdict in compare_fields(left, right).items():
+        if show:
+            lines.append(f"  {field:12} {str(left.get(field) or '-'):24} "
+                         f"{str(right.get(field) or '-'):24} {verdict}")
+        else:
+            lines.append(f"  {field:12} {verdict}")
+    return lines
+
+
+@review_app.command("list")
+def list_cmd(
+    limit: int = typer.Option(20, min=1, help="Pairs to show, most uncertain first."),
+    show_identities: bool = typer.Option(
+        False, "--show-identities",
+        help="Show names, birth dates and SSIDs (needs a reviewer's API key; audited)."),
+    api_key: str | None = typer.Option(
+        None, envvar="C2C_API_KEY", show_envvar=True, show_default=False,
+        help="Your API key (for --show-identities); prompted for when not set."),
+) -> None:
+    """The review queue: both records of each pair side by side."""
+    from core.warehouse import warehouse
+    from governance import audit
+    from governance.db import session_factory
+    from linkage.review import queue_size, queued_pairs
+
+    settings = get_settings()
+    with warehouse(settings, read_only=True) as con:
+        pairs = queued_pairs(con, limit)
+        count = queue_size(con)
+    shown_to = None
+    if show_identities:
+        token = api_key or typer.prompt("API key", hide_input=True)
+        with session_factory(settings.governance_url)() as session:
+            principal = _reviewer(session, token)
+            audit.append(session, actor=principal.name, role=ROLE, action="review.identities",
+                         target="mdm.review_queue",
+                         detail={"pairs": [p["pair_id"] for p in pairs]})
+            session.commit()
+            shown_to = principal.name
+    console.print(f"review queue: {count} pair(s); showing {len(pairs)}"
+                  + (f" with identities (shown to {shown_to}, audited)" if shown_to else
+                     " (field agreement only; --show-identities for values)"),
+                  highlight=False, soft_wrap=True)
+    for pair in pairs:
+        console.print(f"pair {pair['pair_id']}  p={pair['match_probability']:.3f}  "
+                      f"{pair['reason']}", highlight=False, markup=False, soft_wrap=True)
+        for line in _fields_line(pair, shown_to is not None):
+            console.print(line, highlight=False, markup=False, soft_wrap=True)
+    if pairs:
+        console.print("decide with: c2c review decide PAIR_ID match|non_match", highlight=False)
+
+
+@review_app.command("decide")
+def decide_cmd(
+    pair_id: str = typer.Argument(..., help="pair id from `c2c review list`"),
+    decision: str = typer.Argument(..., help="match | non_match"),
+    api_key: str | None = typer.Option(
+        None, envvar="C2C_API_KEY", show_envvar=True, show_default=False,
+        help="Your API key (reviewer role); prompted for when not set."),
+) -> None:
+    """Record your decision on a pair; the next `c2c link` uses it as a label (audited)."""
+    import linkage
+    from core.warehouse import warehouse
+    from governance import audit
+    from governance.db import session_factory
+
+    settings = get_settings()
+    token = api_key or typer.prompt("API key", hide_input=True)
+    with session_factory(settings.governance_url)() as session:
+        principal = _reviewer(session, token)
+        with warehouse(settings) as con:
+            linkage.record_review_decision(con, pair_id, decision, principal.name)
+        audit.append(session, actor=principal.name, role=ROLE, action="review.decide",
+                     target=f"pair:{pair_id}", detail={"decision": decision})
+        session.commit()
+    console.print(f"recorded {decision} for {pair_id} by {principal.name}; the next "
+                  "`c2c link` uses it", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(review_app, name="review")

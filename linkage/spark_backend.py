@@ -1,0 +1,325 @@
+"""Splink on Apache Spark (``C2C_LINKAGE_BACKEND=spark``): checks, session, lineage, clean-up.
+
+The model, blocking rules and every rule beside Splink are the DuckDB backend's (see
+``linkage/model.py`` and ``linkage/dialect.py``); this module only gives Splink a Spark
+session that is safe to run on identifiers:
+
+- ``spark.io.encryption.enabled``: shuffle files, spills and cached blocks that reach the
+  Spark local dirs are AES-encrypted (a fresh key per application), and PySpark then sends
+  Python data to the JVM over an authenticated socket instead of a plaintext temp file.
+- Lineage breaks are ``persist`` (memory, spilling to the encrypted local dirs), never
+  Splink's default ``parquet``: parquet lineage breaks are plain files under the checkpoint
+  dir, outside Spark's I/O encryption, and would hold names and birth dates in the clear.
+- Every Spark directory (local dirs, checkpoints, warehouse) lives under
+  ``$C2C_HOME/tmp/spark-<run>`` and is removed when the run ends, failed or not.
+
+Bad configuration fails before the JVM starts, with a :class:`ConfigError` naming the
+fix: no Java (or older than 17), no pyspark, a Spark version Splink's jar does not cover, the
+jar missing, an unreachable master.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from core.errors import ConfigError
+from core.settings import Settings
+from linkage.dialect import JARO_WINKLER_UDF
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+    from splink.internals.database_api import DatabaseAPISubClass
+
+MIN_JAVA = 17
+# pyspark majors Splink 5 ships a similarity jar for; 3.x needs 3.5 (Splink's floor).
+SUPPORTED_SPARK = ((3, 5), (4, 0))
+MASTER_TIMEOUT_SECONDS = 5.0
+# Peak RSS of the last run's driver JVM in MB (read by bench/bench_link.py).
+LAST_JVM_PEAK_MB = 0.0
+LAST_JVM_CPU_SECONDS = 0.0
+INSTALL_HINT = "install the extra: pip install 'c2c-link[spark]' (see README, Spark backend)"
+
+
+@dataclass(frozen=True)
+class SparkRuntime:
+    java: str
+    java_major: int
+    spark_version: str
+    jar: Path
+
+
+def spark_work_dir(settings: Settings, run_id: str) -> Path:
+    """All Spark directories of one run (removed by :func:`stop_session`)."""
+    return settings.tmp_dir / f"spark-{run_id}"
+
+
+def java_major(version_output: str) -> int:
+    """Major version from ``java -version`` output ('1.8.0_392' -> 8, '17.0.15' -> 17)."""
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', version_output)
+    if not match:
+        raise ConfigError(
+            f"could not read the Java version from `java -version`; Spark needs Java "
+            f"{MIN_JAVA}+ (set JAVA_HOME to a JDK {MIN_JAVA})")
+    major = int(match.group(1))
+    if major == 1 and match.group(2):  # 1.8 style
+        major = int(match.group(2))
+    return major
+
+
+def find_java(java_home: str | None, path: str | None) -> str:
+    """The java binary Spark will launch: ``$JAVA_HOME/bin/java``, else ``java`` on PATH."""
+    if java_home:
+        candidate = Path(java_home) / "bin" / "java"
+        if candidate.is_file():
+            return str(candidate)
+        raise ConfigError(
+            f"JAVA_HOME={java_home} has no bin/java: point it at a Java {MIN_JAVA}+ "
+            "installation (Spark needs it), or unset it to use java on PATH")
+    found = shutil.which("java", path=path)
+    if not found:
+        raise ConfigError(
+            f"no Java runtime found (JAVA_HOME unset, no java on PATH): the Spark backend "
+            f"needs Java {MIN_JAVA}+, e.g. apt-get install openjdk-17-jre-headless, or use "
+            "C2C_LINKAGE_BACKEND=duckdb")
+    return found
+
+
+def check_java(java_home: str | None, path: str | None) -> tuple[str, int]:
+    java = find_java(java_home, path)
+    # the java binary the operator configured (JAVA_HOME or PATH), as Spark will run it
+    done = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30,  # noqa: S603
+                          check=False)
+    major = java_major(done.stderr + done.stdout)
+    if major < MIN_JAVA:
+        raise ConfigError(
+            f"{java} is Java {major}; Spark 4 needs Java {MIN_JAVA}+ (set JAVA_HOME)")
+    return java, major
+
+
+def check_spark_version(version: str) -> None:
+    """Spark 3.5.x or 4.x (Splink 5 ships a similarity jar per major; 3.5 is its floor)."""
+    match = re.match(r"(\d+)\.(\d+)", version)
+    if not match:
+        raise ConfigError(f"unreadable pyspark version {version!r}; {INSTALL_HINT}")
+    got = (int(match.group(1)), int(match.group(2)))
+    ok = (got[0] == 3 and got >= SUPPORTED_SPARK[0]) or got[0] == SUPPORTED_SPARK[1][0]
+    if not ok:
+        raise ConfigError(
+            f"pyspark {version} is not supported: Splink 5's similarity jar covers Spark 3.5 "
+            f"and 4.x (this project pins 4.3); {INSTALL_HINT}")
+
+
+def check_jar(jar: str | Path) -> Path:
+    path = Path(jar)
+    if not path.is_file():
+        raise ConfigError(
+            f"Splink's similarity jar is missing ({path}): jaro_winkler and "
+            "damerau_levenshtein would be undefined on Spark; reinstall splink "
+            "(pip install --force-reinstall 'splink>=5,<6')")
+    return path
+
+
+def check_master(master: str, timeout: float = MASTER_TIMEOUT_SECONDS) -> None:
+    """``local[...]`` needs nothing; ``spark://`` and ``k8s://`` masters must accept a TCP
+    connection within ``timeout`` (Spark itself retries for minutes before giving up);
+    YARN is found through HADOOP_CONF_DIR by Spark. Spark Connect (``sc://``) is refused:
+    the similarity jar has to be registered on the session, which Connect does not allow."""
+    if master == "local" or re.fullmatch(r"local\[(\d+|\*)(,\d+)?\]", master):
+        return
+    if master == "yarn":
+        return
+    if master.startswith("sc://"):
+        raise ConfigError(
+            f"C2C_SPARK_MASTER={master}: Spark Connect is not supported by this build (Splink "
+            "registers its similarity jar UDFs on a classic session); use spark://host:port, "
+            "yarn, k8s://... or local[N]")
+    if master.startswith("spark://"):
+        endpoints = [urlsplit("spark://" + hp) for hp in master[len("spark://"):].split(",")]
+    elif master.startswith("k8s://"):
+        url = master[len("k8s://"):]
+        endpoints = [urlsplit(url if "://" in url else "https://" + url)]
+    else:
+        raise ConfigError(
+            f"C2C_SPARK_MASTER={master!r} is not a Spark master URL: use local[N], "
+            "spark://host:port, yarn or k8s://https://host:port")
+    for endpoint in endpoints:
+        host, port = endpoint.hostname, endpoint.port or (7077 if master.startswith("spark")
+                                                          else 443)
+        if not host:
+            continue
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                return
+        except OSError:
+            continue
+    raise ConfigError(
+        f"Spark master {master} is unreachable (no TCP answer within {timeout:.0f} s): start "
+        "the cluster or fix C2C_SPARK_MASTER")
+
+
+def check_runtime(settings: Settings, env: dict[str, str]) -> SparkRuntime:
+    """Every check that can fail before a JVM starts, cheapest first."""
+    check_master(settings.spark_master)
+    try:
+        import pyspark
+    except ImportError as exc:
+        raise ConfigError(
+            f"C2C_LINKAGE_BACKEND=spark but pyspark is not installed; {INSTALL_HINT}") from exc
+    check_spark_version(pyspark.__version__)
+    java, major = check_java(env.get("JAVA_HOME"), env.get("PATH"))
+    from splink.backends.spark import similarity_jar_location
+
+    jar = check_jar(similarity_jar_location())
+    return SparkRuntime(java, major, pyspark.__version__, jar)
+
+
+def session_conf(settings: Settings, run_id: str, jar: Path) -> dict[str, str]:
+    """The Spark configuration of one link run (all of it set before the session starts)."""
+    work = spark_work_dir(settings, run_id)
+    parts = str(settings.spark_shuffle_partitions)
+    return {
+        "spark.master": settings.spark_master,
+        "spark.app.name": f"c2c-link-{run_id}",
+        # Splink's Scala UDFs (jaro_winkler, damerau_levenshtein...): before the session starts
+        "spark.jars": str(jar),
+        "spark.io.encryption.enabled": "true",
+        "spark.io.encryption.keySizeBits": "256",
+        # ... and the keys and blocks between driver and executors encrypted on the wire
+        # (local mode generates the shared secret; a cluster sets spark.authenticate.secret)
+        "spark.authenticate": "true",
+        "spark.network.crypto.enabled": "true",
+        "spark.local.dir": str(work / "local"),
+        "spark.sql.warehouse.dir": str(work / "warehouse"),
+        "spark.driver.memory": settings.spark_driver_memory,
+        "spark.sql.shuffle.partitions": parts,
+        "spark.default.parallelism": parts,
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        # size(NULL list) is NULL, as DuckDB's len(NULL) (linkage/dialect.py)
+        "spark.sql.legacy.sizeOfNull": "false",
+        "spark.sql.session.timeZone": "UTC",
+        # Splink's examples: whole-stage codegen of the long comparison CASEs exceeds JVM
+        # method limits and falls back anyway, after a costly failed compile
+        "spark.sql.codegen.wholeStage": "false",
+    }
+
+
+def start_session(settings: Settings, run_id: str, runtime: SparkRuntime) -> SparkSession:
+    from pyspark import SparkConf, SparkContext
+    from pyspark.sql import SparkSession
+
+    if SparkContext._active_spark_context is not None:  # noqa: SLF001
+        # getOrCreate would hand back that context and ignore this run's jar and
+        # encryption settings: refuse rather than link on a session we did not configure
+        raise ConfigError(
+            "a Spark context is already running in this process; the link run needs its own "
+            "(jar, I/O encryption, local dirs)")
+    work = spark_work_dir(settings, run_id)
+    for sub in ("local", "checkpoints"):
+        (work / sub).mkdir(parents=True, exist_ok=True)
+    conf = SparkConf()
+    for key, value in session_conf(settings, run_id, runtime.jar).items():
+        conf.set(key, value)
+    try:
+        spark = SparkSession.builder.config(conf=conf).getOrCreate()
+    except Exception as exc:
+        shutil.rmtree(work, ignore_errors=True)
+        raise ConfigError(
+            f"Spark did not start on master {settings.spark_master}: "
+            f"{type(exc).__name__}: {str(exc)[:300]}") from exc
+    spark.sparkContext.setLogLevel("ERROR")
+    spark.sparkContext.setCheckpointDir(str(work / "checkpoints"))
+    return spark
+
+
+def create_spark_api(settings: Settings, run_id: str, env: dict[str, str]) -> Any:
+    runtime = check_runtime(settings, env)
+    spark = start_session(settings, run_id, runtime)
+    api_class = _api_class()
+    return api_class(spark_session=spark, break_lineage_method="persist",
+                     num_partitions_on_repartition=settings.spark_shuffle_partitions)
+
+
+def stop_session(db_api: DatabaseAPISubClass, settings: Settings, run_id: str) -> None:
+    global LAST_JVM_PEAK_MB, LAST_JVM_CPU_SECONDS
+    spark = getattr(db_api, "spark", None)
+    if spark is not None:
+        LAST_JVM_PEAK_MB, LAST_JVM_CPU_SECONDS = _jvm_usage(spark)
+        spark.catalog.clearCache()
+        spark.stop()
+    shutil.rmtree(spark_work_dir(settings, run_id), ignore_errors=True)
+
+
+def _jvm_usage(spark: Any) -> tuple[float, float]:
+    """Peak RSS (MB) and CPU seconds of the driver JVM (local mode: the whole engine), for
+    the benchmarks; zeros when they cannot be read (not Linux, a remote driver)."""
+    try:
+        pid = spark._jvm.java.lang.ProcessHandle.current().pid()  # noqa: SLF001
+        status = Path(f"/proc/{pid}/status").read_text(encoding="ascii")
+        fields = Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
+        ticks = os.sysconf("SC_CLK_TCK")
+    except Exception:  # no figure rather than a failed run
+        return 0.0, 0.0
+    match = re.search(r"VmHWM:\s+(\d+) kB", status)
+    cpu = (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+    return (int(match.group(1)) / 1024 if match else 0.0), cpu
+
+
+def query(db_api: DatabaseAPISubClass, sql: str) -> list[tuple[Any, ...]]:
+    rows = db_api.spark.sql(sql).collect()  # type: ignore[attr-defined]
+    return [tuple(r) for r in rows]
+
+
+def materialise(db_api: DatabaseAPISubClass, name: str, select_sql: str) -> None:
+    """``name`` as a cached view of ``select_sql`` (memory, encrypted spill), computed now."""
+    frame = db_api.spark.sql(select_sql).localCheckpoint(eager=True)  # type: ignore[attr-defined]
+    frame.createOrReplaceTempView(name)
+
+
+def _register_jaro_winkler(spark: Any) -> None:
+    """DuckDB's Jaro-Winkler as a Spark SQL function (linkage/dialect.py uses it). Shipped by
+    value, so executors need Python 3.11 but not this package installed."""
+    from pyspark import cloudpickle
+    from pyspark.sql.types import DoubleType
+
+    from linkage import jaro
+
+    cloudpickle.register_pickle_by_value(jaro)
+    spark.udf.register(JARO_WINKLER_UDF, jaro.jaro_winkler, DoubleType())
+
+
+def _api_class() -> type:
+    from splink.backends.spark import SparkAPI
+
+    class C2CSparkAPI(SparkAPI):  # type: ignore[misc]
+        """Splink's SparkAPI with DuckDB's Jaro-Winkler and plan-cutting lineage breaks."""
+
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            _register_jaro_winkler(self.spark)
+
+        def _break_lineage_and_repartition(
+            self, spark_df: Any, templated_name: str, physical_name: str
+        ) -> Any:
+            # Splink persists the tables it reuses; a persisted frame still carries its whole
+            # plan, and every later query re-analyses it (measured: 12 min for 300 students,
+            # most of it planning). A local checkpoint cuts the plan and keeps the blocks in
+            # the block manager (memory, spilling to the encrypted local dirs), never in
+            # plain files as a parquet or reliable checkpoint would.
+            out = super()._break_lineage_and_repartition(spark_df, templated_name,
+                                                         physical_name)
+            if out.is_cached:
+                local = out.localCheckpoint(eager=True)
+                out.unpersist()
+                return local
+            return out
+
+    return C2CSparkAPI
