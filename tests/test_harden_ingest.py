@@ -7,15 +7,15 @@ from ingest_testdata import Env, partner, write_calpads
 from dagster_project.assets.ingest import receipt_metadata
 from ingest import ReceiptStatus, ingest_files
 
-pytest_plugins = ["ingest_testdata"]  # provides the env fixture
+# the ienv fixture (a real encrypted warehouse and raw store) comes from tests/conftest.py
 
 ISO_DOB = "2007-01-15"
 BAD_SSID = "12345678A9"
 
 
-def test_rejection_names_file_line_field_but_never_the_value(env: Env) -> None:
-    write_calpads(env.land, "SINF", 3, birth_date=ISO_DOB, ssid=BAD_SSID)
-    [receipt] = ingest_files(env.con, [env.land], env.raw_dir, env.key, [partner()])
+def test_rejection_names_file_line_field_but_never_the_value(ienv: Env) -> None:
+    write_calpads(ienv.land, "SINF", 3, birth_date=ISO_DOB, ssid=BAD_SSID)
+    [receipt] = ingest_files(ienv.con, [ienv.land], ienv.raw_dir, ienv.key, [partner()])
     assert receipt.status == ReceiptStatus.REJECTED
     fields = {(e.line, e.field) for e in receipt.errors}
     assert {(1, "birth_date"), (1, "ssid")} <= fields
