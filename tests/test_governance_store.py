@@ -284,6 +284,7 @@ def test_download_after_expiry_is_refused(
         expires = datetime.now(UTC) + timedelta(days=2)
         gr.mark_fulfilled(s, rid, gr.ExtractInfo(package_path="p", sha256="b" * 64,
                                                  expires_at=expires))
+        release_output(s, rid)
     later = datetime.now(UTC) + timedelta(days=3)
     with sessions() as s:
         assert gr.extract_for_download(s, rid, ids["res"]).status == "available"
