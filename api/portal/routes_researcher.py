@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from api.choices import check_cohort, choices
 from api.deps import SessionDep
 from api.deps import get_services as services
+from api.partner_control_schemas import RegroupIn
 from api.portal.requestform import FormData, catalog_rows, form_choices, problems_of
 from api.portal.web import ResearcherPage, check_csrf, redirect, render
 from api.preview import Preview, PreviewInput, preview
@@ -166,10 +167,13 @@ def detail(request_id: RequestId, request: Request, db: SessionDep,
                  target=f"request:{request_id}"):
         r = gr.own_request(db, request_id, me.user_id)
         problems = gr.submission_problems(r, r.updated_at.date()) if r.status == "draft" else []
-        release = output_check.release_of(r, output_check.extract_record(db, r.id)).state.value
+        state = output_check.release_of(r, output_check.extract_record(db, r.id))
+        release = state.state.value
         ctx = {"title": f"Request {r.id}: {r.title}", "r": r, "approvals": gr.approvals(r),
                "quorum": quorum, "next": next_step(r, quorum, release), "problems": problems,
                "released": release == "released",
+               "failed_checks": state.failed_checks if release == "automated_checks_failed"
+               else [],
                "reviews": [(p.org_code, p.status) for p in r.provider_reviews]}
     return render(request, "request_detail.html", ctx)
 
@@ -189,6 +193,20 @@ def withdraw(request_id: RequestId, request: Request, db: SessionDep, me: Resear
              csrf_token: Annotated[str | None, Form(max_length=100)] = None) -> Response:
     check_csrf(request, csrf_token)
     api.withdraw(request_id, db, me)
+    return redirect(request, f"/portal/researcher/requests/{request_id}")
+
+
+@router.post("/requests/{request_id}/regroup")
+def regroup(request_id: RequestId, request: Request, db: SessionDep, me: ResearcherPage,
+            background: BackgroundTasks,
+            keep: Texts = [],  # noqa: B006 (FastAPI copies defaults)
+            csrf_token: Annotated[str | None, Form(max_length=100)] = None) -> Response:
+    """After failed output checks: keep only the ticked grouping variables (never add any)."""
+    check_csrf(request, csrf_token)
+    svc = services(request)
+    # The API's own route function: only dropping approved variables, audit, old package gone.
+    api.regroup(request_id, RegroupIn(group_by=keep), db, me, background, svc.sessions,
+                svc.settings)
     return redirect(request, f"/portal/researcher/requests/{request_id}")
 
 
