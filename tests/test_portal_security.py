@@ -35,6 +35,15 @@ def _sign_in(e: ApiEnv, who: str) -> None:
     assert done.status_code == 303, done.text
 
 
+def add_partner_control_users(e: ApiEnv) -> None:
+    """A data steward of LEA and an output checker (issue 19), with keys in ``e.keys``."""
+    from governance.users import create_user, issue_key
+
+    with e.sessions.begin() as s:
+        for name, roles, org in (("steward", ["steward"], LEA), ("checker", ["checker"], None)):
+            e.keys[name] = issue_key(s, create_user(s, name, roles, org).id).token
+
+
 def _audit_actions(e: ApiEnv) -> list[tuple[str, str, str]]:
     with e.sessions() as s:
         rows = s.execute(sa.text("SELECT actor, action, outcome FROM audit_log ORDER BY seq"))
@@ -97,8 +106,10 @@ def test_sign_out_ends_the_session(env: ApiEnv) -> None:
 
 def test_a_session_cannot_reach_another_roles_pages(env: ApiEnv) -> None:
     e = env
+    add_partner_control_users(e)
     pages = {"partner": "/portal/partner", "researcher": "/portal/researcher",
-             "board": "/portal/board"}
+             "board": "/portal/board", "steward": "/portal/steward",
+             "checker": "/portal/checker"}
     anonymous = {p: e.client.get(p, follow_redirects=False).status_code for p in pages.values()}
     assert set(anonymous.values()) == {303}
     for who, own in pages.items():
@@ -111,7 +122,7 @@ def test_a_session_cannot_reach_another_roles_pages(env: ApiEnv) -> None:
                 assert refused.status_code == 403, (who, page)
                 assert "this page is for the" in refused.text
     denied = [a for a in _audit_actions(e) if a[1] == "authz.denied"]
-    assert len(denied) == 6
+    assert len(denied) == 20  # each of 5 roles refused on the 4 others' pages
 
 
 def _portal_routes() -> list[tuple[str, str]]:
@@ -133,8 +144,10 @@ def test_page_matrix_every_portal_route_by_role(env: ApiEnv) -> None:
     """Every portal route (read from the app, so a new page cannot be forgotten) against every
     role: pages of a role refuse other roles with 403 and anonymous callers are sent to sign in."""
     e = env
+    add_partner_control_users(e)
     routes = _portal_routes()
-    owner = {"partner": "partner", "researcher": "researcher", "board": "board"}
+    owner = {"partner": "partner", "researcher": "researcher", "board": "board",
+             "steward": "steward", "checker": "checker"}
     assert {p.split("/")[2] for _, p in routes} == {"signin", "signout", "public", *owner}
     for who in ("anonymous", *owner):
         e.client.cookies.clear()

@@ -1,4 +1,5 @@
-"""The web portal: server-rendered pages for partners, researchers, the board and the public.
+"""The web portal: server-rendered pages for partners, researchers, the board,
+data stewards, output checkers and the public.
 
 Pages call the same governance, ingest, analytics and deidentify functions as the API routes
 (``api.routes``), and refuse the same things; the portal adds only a browser session (see
@@ -13,16 +14,18 @@ from fastapi.staticfiles import StaticFiles
 from api.portal import (
     routes_auth,
     routes_board,
+    routes_checker,
     routes_partner,
     routes_public,
     routes_researcher,
+    routes_steward,
 )
 from api.portal.sessions import SessionStore
 from api.portal.web import HERE, install_handlers
 from core.settings import Settings
 
 ROUTERS = tuple(m.router for m in (routes_auth, routes_public, routes_partner, routes_researcher,
-                                   routes_board))
+                                   routes_board, routes_steward, routes_checker))
 
 
 def install(app: FastAPI, settings: Settings) -> None:

@@ -56,6 +56,8 @@ HOME_FOR_ROLE = {
     Role.PARTNER: "/portal/partner",
     Role.RESEARCHER: "/portal/researcher",
     Role.BOARD: "/portal/board",
+    Role.STEWARD: "/portal/steward",
+    Role.CHECKER: "/portal/checker",
 }
 
 
@@ -172,6 +174,8 @@ def require_role(role: Role) -> Callable[..., Principal]:
 PartnerPage = Annotated[Principal, Depends(require_role(Role.PARTNER))]
 ResearcherPage = Annotated[Principal, Depends(require_role(Role.RESEARCHER))]
 BoardPage = Annotated[Principal, Depends(require_role(Role.BOARD))]
+StewardPage = Annotated[Principal, Depends(require_role(Role.STEWARD))]
+CheckerPage = Annotated[Principal, Depends(require_role(Role.CHECKER))]
 
 
 def roles_of(principal: Principal) -> str:
