@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 from api_support import LEA, write_serving_snapshot
 from deid_support import student_year_sql
-from governance_fixtures import clear_provider_review, release_output
+from governance_fixtures import clear_provider_review
 
 CHROMIUM = os.environ.get("C2C_CHROMIUM", "/usr/bin/chromium")
 if not Path(CHROMIUM).exists() and shutil.which("chromium"):
@@ -114,7 +114,9 @@ def portal(tmp_path: Path, generated: Path) -> Iterator[Portal]:
         import_partners_csv(s, generated / "partners.csv")
         for name, roles, org in [("partner", ["partner"], LEA),
                                  ("researcher", ["researcher"], None),
-                                 ("board", ["board"], None), ("board_2", ["board"], None)]:
+                                 ("board", ["board"], None), ("board_2", ["board"], None),
+                                 ("steward", ["steward"], LEA), ("checker", ["checker"], None),
+                                 ("checker_2", ["checker"], None)]:
             keys[name] = issue_key(s, create_user(s, name, roles, org).id).token
     app = create_app(settings)
     port = _free_port()
@@ -239,7 +241,18 @@ def test_every_role_does_its_job_in_a_browser(portal: Portal, generated: Path) -
     expect(researcher.get_by_text("0 of 2 approvals so far")).to_be_visible()
     rid = researcher.url.rsplit("/", 1)[1]
     p.check(researcher, "researcher-submitted")
-    with p.sessions.begin() as s:  # the partners' stewards review first (their pages: issue 19)
+    # -- the partners' data stewards review first: LEA's on its page, the others' directly
+    steward = p.page()
+    p.sign_in(steward, "steward")
+    expect(steward).to_have_url(f"{p.base}/portal/steward")
+    expect(steward.get_by_role("heading", name=f"{rid}: Birth cohorts and CTE")).to_be_visible()
+    p.check(steward, "steward-queue")
+    steward.get_by_label("Approve").check()
+    steward.get_by_label("Reason").fill("Within our agreement's research purpose")
+    steward.get_by_role("button", name="Send answer").click()
+    expect(steward.get_by_text("Nothing is waiting for your review")).to_be_visible()
+    p.check(steward, "steward-history")
+    with p.sessions.begin() as s:
         clear_provider_review(s, rid)
 
     # -- two board members approve with a reason, after reading the preview and the requester
@@ -259,8 +272,23 @@ def test_every_role_does_its_job_in_a_browser(portal: Portal, generated: Path) -
 
     # -- the pipeline fulfils; the researcher downloads; the board reads the release report
     _fulfil(p)
-    with p.sessions.begin() as s:  # two output checkers release it (their pages: issue 19)
-        release_output(s, rid)
+    # -- two output checkers read the release report and release it
+    for who in ("checker", "checker_2"):
+        checker = p.page()
+        p.sign_in(checker, who)
+        expect(checker).to_have_url(f"{p.base}/portal/checker")
+        p.check(checker, f"{who}-queue")
+        checker.get_by_role("link", name=rid).click()
+        expect(checker.get_by_role("table")).to_contain_text("pass")
+        p.check(checker, f"{who}-report")
+        checker.get_by_label("Approve the release").check()
+        checker.get_by_label("Reason").fill(f"Cells and k in order ({who})")
+        checker.get_by_role("button", name="Record check").click()
+        expect(checker.locator("dl.facts").first).to_contain_text("approve,")
+    expect(checker.locator("dl.facts").first).to_contain_text("released")
+    steward.goto(f"{p.base}/portal/steward")
+    expect(steward.locator("#usage-h + table")).to_contain_text("yes")
+    p.check(steward, "steward-usage")
     researcher.goto(f"{p.base}/portal/researcher/requests/{rid}")
     expect(researcher.get_by_text("fulfilled", exact=True)).to_be_visible()
     p.check(researcher, "researcher-fulfilled")
