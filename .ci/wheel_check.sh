@@ -9,7 +9,11 @@ work="$(mktemp -d)"
 trap 'kill "${server_pid:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
 
 echo "wheel check: building the wheel"
-"$python" -m pip wheel --quiet --no-deps "$repo" -w "$work/dist"
+# Build from a copy of the tracked files: building in place leaves build/ in the checkout,
+# which mypy and ruff would then read as a second copy of every package.
+mkdir "$work/src"
+git -C "$repo" ls-files -z | tar -C "$repo" --null --no-recursion -T - -cf - | tar -xf - -C "$work/src"
+"$python" -m pip wheel --quiet --no-deps "$work/src" -w "$work/dist"
 "$python" -m venv "$work/venv"
 "$work/venv/bin/python" -m pip install --quiet --upgrade pip
 extras="${1:-}"   # e.g. "[spark]"
