@@ -11,7 +11,7 @@ from core.data_use import Purpose
 from core.requests import CohortFilter, RequestKind
 from governance.models import DataRequest, ExtractRecord, ProviderReview
 from governance.output_check import CheckerDecision, Release, ReleaseState
-from governance.provider_review import ReviewStatus, StewardDecision
+from governance.provider_review import ReviewStatus, StewardDecision, effective_status
 
 
 class ProviderReviewOut(BaseModel):
@@ -26,9 +26,10 @@ class ProviderReviewOut(BaseModel):
     silence_means: str
 
     @classmethod
-    def of(cls, review: ProviderReview, *, with_reason: bool) -> ProviderReviewOut:
+    def of(cls, review: ProviderReview, *, with_reason: bool,
+           due_at: datetime | None = None) -> ProviderReviewOut:
         return cls(org_code=review.org_code, source_system=review.source_system,
-                   status=ReviewStatus(review.status),
+                   status=effective_status(review, due_at),
                    reason=review.reason if with_reason else None,
                    decided_at=review.decided_at, on_objection=review.on_objection,
                    silence_means=review.silence_means)

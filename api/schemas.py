@@ -90,7 +90,8 @@ class RequestOut(BaseModel):
             ],
             requester=request.requester.name if for_board else None,
             purpose_code=Purpose(request.purpose_code), review_due_at=request.review_due_at,
-            provider_reviews=[ProviderReviewOut.of(r, with_reason=for_board)
+            provider_reviews=[ProviderReviewOut.of(r, with_reason=for_board,
+                                                   due_at=request.review_due_at)
                               for r in request.provider_reviews],
             release=(ReleaseOut.of(release_of(request, request.extract))
                      if request.extract is not None else None),

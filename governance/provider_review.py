@@ -218,10 +218,22 @@ class ReviewOutcome:
     due_at: datetime | None = None
 
 
-def outcome(request: DataRequest) -> ReviewOutcome:
+def effective_status(review: ProviderReview, due_at: datetime | None,
+                     now: datetime | None = None) -> ReviewStatus:
+    """The review's status as of ``now``: a pending review whose window has closed counts as
+    its agreement says, even before a write (``close_if_due``) records it. Read-only routes
+    never write, so they show this."""
+    status = ReviewStatus(review.status)
+    if status != ReviewStatus.PENDING or due_at is None or (now or utcnow()) <= due_at:
+        return status
+    return (ReviewStatus.SILENT_CONSENT if review.silence_means == SilenceMeans.CONSENT.value
+            else ReviewStatus.SILENT_OBJECTION)
+
+
+def outcome(request: DataRequest, now: datetime | None = None) -> ReviewOutcome:
     pending, excluded, blocking = [], [], []
     for review in request.provider_reviews:
-        status = ReviewStatus(review.status)
+        status = effective_status(review, request.review_due_at, now)
         if status == ReviewStatus.PENDING:
             pending.append(review.org_code)
         elif status in {ReviewStatus.OBJECTED, ReviewStatus.SILENT_OBJECTION} and (

@@ -567,7 +567,9 @@ def public_log(
         PublicLogEntry(request_id=r.id, kind=RequestKind(r.kind), title=r.title, purpose=r.purpose,
                        status=RequestStatus(r.status), submitted_at=r.submitted_at,
                        decided_at=r.decided_at, fulfilled_at=r.fulfilled_at,
-                       provider_review=dict(Counter(p.status for p in r.provider_reviews)))
+                       provider_review=dict(Counter(
+                           provider_review.effective_status(p, r.review_due_at).value
+                           for p in r.provider_reviews)))
         for r in rows
     ]
 

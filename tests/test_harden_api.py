@@ -5,13 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from api_support import (  # noqa: F401
-    LEA,
-    OTHER_LEA,
-    ApiEnv,
-    env,
-    generated,
-)
+from api_support import LEA, OTHER_LEA, ApiEnv
 
 BODY = {"kind": "aggregate", "title": "CTE and college going",
         "purpose": "Does CTE completion predict community college enrollment?",

@@ -83,4 +83,3 @@ def test_concurrent_readers_and_writers_all_succeed_and_the_chain_holds(
         engine.dispose()
 
 
-from api_support import generated  # noqa: E402, F401

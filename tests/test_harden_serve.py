@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from api_support import LEA, generated  # noqa: F401
+from api_support import LEA
 from sqlalchemy.orm import sessionmaker
 
 from core.keys import create_master_key

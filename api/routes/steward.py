@@ -41,9 +41,10 @@ def _reviews(session: Session, org: str) -> list[StewardReviewOut]:
         request = session.get(DataRequest, review.request_id)
         if request is None:
             continue
-        provider_review.close_if_due(session, request)
-        out.append(StewardReviewOut(request=RequestSummary.of(request),
-                                    review=ProviderReviewOut.of(review, with_reason=True)))
+        out.append(StewardReviewOut(
+            request=RequestSummary.of(request),
+            review=ProviderReviewOut.of(review, with_reason=True,
+                                        due_at=request.review_due_at)))
     return out
 
 
@@ -88,7 +89,8 @@ def usage(session: SessionDep, caller: StewardUser) -> list[UsageOut]:
             release = output_check.release_of(request, record)
             out.append(UsageOut(
                 request=RequestSummary.of(request),
-                review=ProviderReviewOut.of(review, with_reason=True),
+                review=ProviderReviewOut.of(review, with_reason=True,
+                                            due_at=request.review_due_at),
                 released=release.state == output_check.ReleaseState.RELEASED,
                 release_detail=dict(record.detail or {}) if record else {}))
     return out
