@@ -46,7 +46,7 @@ lock:
 	rm -rf .lock-venv
 	$(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/python -m pip install --quiet --upgrade pip
-	.lock-venv/bin/python -m pip install --quiet '.[dev,bench,spark,portal]'
+	.lock-venv/bin/python -m pip install --quiet '.[dev,bench,spark]'
 	{ echo "# Locked versions for make demo / make test / CI. Update with: make lock"; \
 	  .lock-venv/bin/python -m pip freeze --exclude c2c-link; } > $(CONSTRAINTS)
 	rm -rf .lock-venv build

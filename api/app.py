@@ -10,11 +10,15 @@ from sqlalchemy.orm import sessionmaker
 
 from api import docs_offline, errors, portal
 from api.deps import Services
+from api.limits import BodyGuard
 from api.routes import admin, board, checker, partner, public, researcher, steward
 from api.serving import ServingSnapshot
+from api.uploads import remove_stale_uploads
 from core.keys import KeyProvider
+from core.private_files import restrict_umask
 from core.settings import Settings
-from governance.db import make_engine, require_current
+from governance.anchor import anchor_for, session_info
+from governance.db import make_engine, read_engine, require_current
 
 DESCRIPTION = """
 Governed access to the c2c-link cradle-to-career data system.
@@ -40,18 +44,23 @@ def create_app(settings: Settings) -> FastAPI:
     Does not migrate: a store behind this version stops start-up with ``SchemaOutOfDate``
     naming ``c2c migrate`` (the explicit step the demo and CI run).
     """
+    restrict_umask()  # every file this process creates is owner-only
     engine = make_engine(settings.governance_url)
     try:
         require_current(engine)
     except BaseException:
         engine.dispose()
         raise
+    # Plaintext partner files left by a process killed mid-upload go before anything else.
+    remove_stale_uploads(settings.tmp_dir / "uploads")
     serving = ServingSnapshot(settings.serving_path)
+    info = session_info(anchor_for(settings))  # every audit commit anchored outside the DB
     services = Services(
         settings=settings,
-        sessions=sessionmaker(engine, expire_on_commit=False),
+        sessions=sessionmaker(engine, expire_on_commit=False, info=info),
         serving=serving,
         keys=KeyProvider(settings.master_key_path, settings.keyring_path),
+        read_sessions=sessionmaker(read_engine(engine), expire_on_commit=False, info=info),
     )
 
     @asynccontextmanager
@@ -64,8 +73,10 @@ def create_app(settings: Settings) -> FastAPI:
                   docs_url=None, redoc_url=None)  # served offline by api.docs_offline
     app.state.services = services  # read only by api.deps.get_services
     errors.install(app)
+    app.add_middleware(BodyGuard)
     for router in (public.router, admin.me_router, partner.router, researcher.router,
-                   board.router, steward.router, checker.router, admin.router):
+                   board.router, board.grants_router, steward.router, checker.router,
+                   admin.router):
         app.include_router(router)
     docs_offline.install(app)
     portal.install(app, settings)

@@ -40,6 +40,9 @@ class Services:
     sessions: sessionmaker[Session]
     serving: ServingSnapshot
     keys: KeyProvider
+    # Sessions for routes that only read: on SQLite they begin DEFERRED and take no write
+    # lock (governance.db.read_engine); their audit entry is written in its own transaction.
+    read_sessions: sessionmaker[Session]
 
 
 def get_services(request: Request) -> Services:
@@ -67,7 +70,12 @@ def get_keys(services: ServicesDep) -> KeyProvider:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+def get_read_sessions(services: ServicesDep) -> sessionmaker[Session]:
+    return services.read_sessions
+
+
 SessionsDep = Annotated[sessionmaker[Session], Depends(get_sessions)]
+ReadSessionsDep = Annotated[sessionmaker[Session], Depends(get_read_sessions)]
 ServingDep = Annotated[ServingSnapshot, Depends(get_serving)]
 KeysDep = Annotated[KeyProvider, Depends(get_keys)]
 
@@ -77,23 +85,36 @@ def get_session(sessions: SessionsDep) -> Iterator[Session]:
         yield session
 
 
+def get_read_session(sessions: ReadSessionsDep) -> Iterator[Session]:
+    """A session for routes that only read: it never holds SQLite's write lock, so a slow
+    listing does not stall other callers."""
+    with sessions() as session:
+        yield session
+
+
 SessionDep = Annotated[Session, Depends(get_session)]
+ReadSessionDep = Annotated[Session, Depends(get_read_session)]
 
 
 def get_principal(
-    session: SessionDep,
+    session: ReadSessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise NotAuthenticated("send your API key as 'Authorization: Bearer <key>'")
+    return principal_for(session, credentials.credentials)
+
+
+def principal_for(session: Session, token: str) -> Principal:
+    """Authenticate ``token``; a refused real key (revoked, deactivated) is audited."""
     try:
-        principal = authenticate(session, credentials.credentials)
+        principal = authenticate(session, token)
     except KeyRefused as refused:
         # A real key that no longer works is worth recording (a leaked, revoked key in use).
         session.rollback()
-        audit.append(session, actor=refused.user_name, role="-", action="auth.refused",
-                     target=f"key:{refused.key_id}", outcome=refused.code)
-        session.commit()
+        audit.append_committed(session, actor=refused.user_name, role="-",
+                               action="auth.refused", target=f"key:{refused.key_id}",
+                               outcome=refused.code)
         raise
     session.rollback()  # end the read transaction; routes open their own
     return principal
@@ -103,12 +124,13 @@ CurrentUser = Annotated[Principal, Depends(get_principal)]
 
 
 def require(role: Role) -> Callable[[Request, Session, Principal], Principal]:
-    def dependency(request: Request, session: SessionDep, principal: CurrentUser) -> Principal:
+    def dependency(request: Request, session: ReadSessionDep,
+                   principal: CurrentUser) -> Principal:
         if not principal.has(role):
-            audit.append(session, actor=principal.name, role=",".join(sorted(principal.roles)),
-                         action="authz.denied", target=f"{request.method} {request.url.path}",
-                         outcome=PermissionDenied.code)
-            session.commit()
+            audit.append_committed(
+                session, actor=principal.name, role=",".join(sorted(principal.roles)),
+                action="authz.denied", target=f"{request.method} {request.url.path}",
+                outcome=PermissionDenied.code)
             raise PermissionDenied(f"this route is for the {role.value} role; your key has "
                                    f"{', '.join(sorted(principal.roles))}")
         return principal

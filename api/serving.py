@@ -5,13 +5,17 @@ atomically by the publisher. One read-only connection is shared and each request
 cursor; when the file on disk is replaced (new inode or mtime) the connection is reopened, so
 the API serves the new snapshot without a restart and never blocks the publisher.
 
-Because a snapshot never changes in place, query results are cached per snapshot (bounded,
-cleared when the file is replaced): repeated public reads cost a dictionary lookup.
+Because a snapshot never changes in place, query results are cached per snapshot (cleared
+when the file is replaced): repeated public reads cost a dictionary lookup. The cache holds
+rendered response bytes and is bounded by their total size (:data:`CACHE_MAX_BYTES`, least
+recently used out first), not by a count of entries: anonymous callers choose the pages, and
+a count bound let 2,048 large pages grow the server by gigabytes.
 """
 
 from __future__ import annotations
 
 import os
+import pickle
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -23,17 +27,20 @@ import duckdb
 from core.errors import NotFound
 
 T = TypeVar("T")
-CACHE_ENTRIES = 2048
+CACHE_MAX_BYTES = 64 * 1024 * 1024
+ENTRY_OVERHEAD = 512  # key tuple, dict slot: counted so that many tiny entries are bounded too
 
 
 class ServingSnapshot:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, max_bytes: int = CACHE_MAX_BYTES) -> None:
         self.path = path
+        self.max_bytes = max_bytes
+        self.cached_bytes = 0
         self._lock = threading.Lock()
         self._con: duckdb.DuckDBPyConnection | None = None
         self._stamp: tuple[int, int] | None = None
         self._info: dict[str, Any] = {}
-        self._cache: OrderedDict[Hashable, Any] = OrderedDict()
+        self._cache: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()  # value, size
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A cursor on the current snapshot (the caller closes it)."""
@@ -51,23 +58,35 @@ class ServingSnapshot:
                 self._stamp = stamp
                 self._info = _first_record(self._con, "SELECT * FROM snapshot_info LIMIT 1")
                 self._cache.clear()
+                self.cached_bytes = 0
             return self._con.cursor()
 
-    def cached(self, key: Hashable, compute: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
-        """``compute(cursor)`` for the current snapshot, memoised until the file changes."""
+    def cached(self, key: Hashable, compute: Callable[[duckdb.DuckDBPyConnection], T],
+               size: Callable[[T], int] | None = None) -> T:
+        """``compute(cursor)`` for the current snapshot, memoised until the file changes,
+        within :attr:`max_bytes` in all. ``size`` measures a value (default: ``len`` of bytes,
+        else the length of its pickle)."""
         cursor = self.cursor()  # also detects a replaced file and clears the cache
         try:
             with self._lock:
                 if key in self._cache:
                     self._cache.move_to_end(key)
-                    return self._cache[key]  # type: ignore[no-any-return]
+                    return self._cache[key][0]  # type: ignore[no-any-return]
             value = compute(cursor)
         finally:
             cursor.close()
+        bytes_ = (size or _size_of)(value) + ENTRY_OVERHEAD
+        if bytes_ > self.max_bytes:
+            return value  # larger than the whole cache: served, not kept
         with self._lock:
-            self._cache[key] = value
-            while len(self._cache) > CACHE_ENTRIES:
-                self._cache.popitem(last=False)
+            old = self._cache.pop(key, None)
+            if old is not None:
+                self.cached_bytes -= old[1]
+            self._cache[key] = (value, bytes_)
+            self.cached_bytes += bytes_
+            while self.cached_bytes > self.max_bytes:
+                _, (_, dropped) = self._cache.popitem(last=False)
+                self.cached_bytes -= dropped
         return value
 
     def info(self) -> dict[str, Any]:
@@ -79,6 +98,12 @@ class ServingSnapshot:
             if self._con is not None:
                 self._con.close()
                 self._con = None
+
+
+def _size_of(value: Any) -> int:
+    if isinstance(value, bytes | bytearray):
+        return len(value)
+    return len(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def jsonable(value: Any) -> Any:

@@ -4,10 +4,17 @@ Starlette's form parser spools large files to the system temp directory; partner
 identifiers, so this parser writes each file part straight to ``$C2C_HOME/tmp/uploads/<random>``
 (directory 0700, files 0600) and counts bytes as they arrive, refusing with 413 the moment the
 limit is passed. The caller deletes the directory when ingest is done with it.
+
+A process killed mid-upload (``kill -9``, power loss) cannot delete its directory, so each
+upload holds an exclusive ``flock`` on its directory while it lives, and
+:func:`remove_stale_uploads` (run when the app starts) deletes every directory nobody holds:
+the lock dies with its process, so a leftover is found however the process ended, and an
+upload in flight in another worker process is never touched.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import re
@@ -65,6 +72,7 @@ class ReceivedFile:
 class Upload:
     directory: Path
     files: list[ReceivedFile] = field(default_factory=list)
+    lock_fd: int | None = None  # flock held on ``directory`` while the upload lives
 
     @property
     def total_bytes(self) -> int:
@@ -72,6 +80,53 @@ class Upload:
 
     def remove(self) -> None:
         shutil.rmtree(self.directory, ignore_errors=True)
+        if self.lock_fd is not None:
+            os.close(self.lock_fd)
+            self.lock_fd = None
+
+
+def _locked_directory(tmp_root: Path) -> tuple[Path, int]:
+    """A fresh private directory under ``tmp_root`` with an exclusive lock held on it."""
+    tmp_root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    while True:
+        directory = tmp_root / secrets.token_hex(12)
+        directory.mkdir(mode=0o700)
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if os.fstat(fd).st_nlink > 0:
+                return directory, fd
+        except BlockingIOError:
+            pass
+        # A starting process's clean-up took it between mkdir and flock: take another name.
+        os.close(fd)
+
+
+def remove_stale_uploads(tmp_root: Path) -> int:
+    """Delete upload directories (plaintext partner files) no living process holds; count them."""
+    if not tmp_root.is_dir():
+        return 0
+    removed = 0
+    for entry in tmp_root.iterdir():
+        if not entry.is_dir() or entry.is_symlink():
+            entry.unlink(missing_ok=True)
+            removed += 1
+            continue
+        try:
+            fd = os.open(entry, os.O_RDONLY | os.O_DIRECTORY)
+        except FileNotFoundError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)  # an upload in flight in a living process
+            continue
+        try:
+            shutil.rmtree(entry, ignore_errors=True)
+            removed += 1
+        finally:
+            os.close(fd)
+    return removed
 
 
 def safe_file_name(raw: str) -> str:
@@ -97,6 +152,10 @@ class _Receiver:
         self._disposition = b""
         self._handle: BinaryIO | None = None
         self._current: ReceivedFile | None = None
+        self.ended = False  # the closing boundary arrived: the body is complete
+
+    def on_end(self) -> None:
+        self.ended = True
 
     def on_part_begin(self) -> None:
         self._disposition = b""
@@ -163,10 +222,8 @@ async def receive_upload(
         raise BadRequest("send multipart/form-data with one or more file parts named 'files'")
     if content_length and content_length.isdigit() and int(content_length) > limit + 64 * 1024:
         raise TooLarge(f"upload exceeds the limit of {limit} bytes")
-    tmp_root.mkdir(parents=True, exist_ok=True, mode=0o700)
-    directory = tmp_root / secrets.token_hex(12)
-    directory.mkdir(mode=0o700)
-    upload = Upload(directory=directory)
+    directory, lock_fd = _locked_directory(tmp_root)
+    upload = Upload(directory=directory, lock_fd=lock_fd)
     target = directory / subfolder
     target.mkdir(mode=0o700)
     receiver = _Receiver(target, limit)
@@ -178,12 +235,18 @@ async def receive_upload(
         "on_header_value": receiver.on_header_value,
         "on_header_end": receiver.on_header_end,
         "on_headers_finished": receiver.on_headers_finished,
+        "on_end": receiver.on_end,
     }
     try:
         parser = MultipartParser(params[b"boundary"], callbacks)  # type: ignore[arg-type]
         async for chunk in stream:
             parser.write(chunk)
         parser.finalize()
+        if not receiver.ended:
+            # A cut body parses as a shorter file: without the closing boundary nothing proves
+            # the last part is whole, so nothing of it may be ingested.
+            raise BadRequest("malformed multipart body: no closing boundary (the upload was "
+                             "cut short); send it again")
     except FormParserError as exc:
         receiver.close()
         upload.remove()

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import typer
 from rich.console import Console
+from sqlalchemy.orm import Session
 
 from core.settings import get_settings
 from governance import audit
+from governance.anchor import anchor_for, session_info
 from governance.db import session_factory
 
 audit_app = typer.Typer(help="Governance audit log.", no_args_is_help=True)
@@ -18,10 +22,22 @@ def verify_cmd() -> None:
 
     Prints the head hash: record it outside the database to detect a full rewrite later.
     """
+    _report(audit.verify)
+
+
+@audit_app.command("checkpoint")
+def checkpoint_cmd() -> None:
+    """Verify the chain and anchor its head outside the database (needed once for a store
+    that predates anchoring; every audit entry is anchored as it is written after that)."""
+    _report(audit.checkpoint)
+
+
+def _report(check: Callable[[Session], audit.AuditVerification]) -> None:
     console = Console()
-    sessions = session_factory(get_settings().governance_url)
+    settings = get_settings()
+    sessions = session_factory(settings.governance_url, info=session_info(anchor_for(settings)))
     with sessions() as session:
-        result = audit.verify(session)
+        result = check(session)
     if result.ok:
         console.print(f"[green]audit log intact[/]: {result.entries} entries, "
                       f"head {result.head_seq} {result.head_hash}", highlight=False)

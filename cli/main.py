@@ -122,7 +122,9 @@ def __getattr__(name: str) -> Any:
 def main() -> None:
     """Console entry point: run the commands and map service errors to exit codes."""
     from core.errors import C2CError
+    from core.private_files import restrict_umask
 
+    restrict_umask()  # every store this process creates is owner-only
     try:
         build_cli().main(prog_name="c2c", standalone_mode=True)
     except C2CError as error:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.settings import get_settings
 from governance import audit
+from governance.anchor import anchor_for, session_info
 from governance.db import session_factory
 from governance.partners import import_partners_csv, list_partners
 from governance.users import Role, create_user, issue_key, list_keys, list_users, revoke_key
@@ -22,7 +23,8 @@ OPERATOR = "operator (cli)"
 
 
 def _sessions() -> sessionmaker[Session]:
-    return session_factory(get_settings().governance_url)
+    settings = get_settings()
+    return session_factory(settings.governance_url, info=session_info(anchor_for(settings)))
 
 
 @partners_app.command("import")

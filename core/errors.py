@@ -26,15 +26,38 @@ class UserError(C2CError):
     code = "invalid_input"
 
 
+MASK_LENGTH = 16
+
+
+def masked_value(value: str) -> str:
+    """The shape of a field value: letters -> ``A``/``a``, digits -> ``9``, the rest kept.
+
+    Receipts and error messages are stored (governance store, Dagster run storage) and a field
+    value may be a name, a birth date or an SSID, which must never be at rest in plaintext.
+    The shape still tells a partner what is wrong (``9999-99-99`` where CCYYMMDD was due,
+    ``99999999A9`` for an SSID with a letter); the file, line and field say where to look.
+    """
+    shape = "".join(
+        ("A" if ch.isupper() else "a") if ch.isalpha() else "9" if ch.isdigit() else ch
+        for ch in value[:MASK_LENGTH]
+    )
+    return shape + ("…" if len(value) > MASK_LENGTH else "")
+
+
 @dataclass(frozen=True)
 class Location:
-    """Where in a received file a problem is."""
+    """Where in a received file (or a request) a problem is.
+
+    Ingest keeps a data field's value only as its shape (``ingest.models.FileError``), so no
+    stored receipt carries an identifier.
+    """
 
     file: str
     line: int | None = None
     field: str | None = None
     value: str | None = None
     rule: str | None = None
+
 
     def describe(self) -> str:
         parts = [self.file]

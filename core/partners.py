@@ -6,10 +6,11 @@ arguments so it never reads the governance database.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from enum import StrEnum
 
-from pydantic import BaseModel
+from pydantic import BaseModel, model_validator
 
 from core.data_use import OnObjection, Purpose, SilenceMeans
 
@@ -29,6 +30,27 @@ class PartnerKind(StrEnum):
     CCGI = "ccgi"
 
 
+# org_code by kind: CDS county-district codes are 7 digits (LEAs and county offices), college
+# codes 3 digits, and CCGI is one partner. Ingest reads the partner from these folder names and
+# the registry key reaches SQL, file paths and receipts: nothing else is a partner code.
+ORG_CODE_PATTERNS = {
+    "lea": re.compile(r"[0-9]{7}"),
+    "coe": re.compile(r"[0-9]{7}"),
+    "college": re.compile(r"[0-9]{3}"),
+    "ccgi": re.compile(r"CCGI"),
+}
+ORG_CODE_HELP = {"lea": "7-digit CDS LEA code", "coe": "7-digit CDS county office code",
+                 "college": "3-digit college code", "ccgi": "CCGI"}
+
+
+def org_code_problem(org_code: str, kind: str) -> str | None:
+    """Why ``org_code`` is not a valid code for a partner of ``kind`` (None when it is)."""
+    pattern = ORG_CODE_PATTERNS.get(str(kind))
+    if pattern is None or pattern.fullmatch(org_code):
+        return None
+    return f"org_code must be a {ORG_CODE_HELP[str(kind)]} for a {kind} partner"
+
+
 class Partner(BaseModel):
     org_code: str  # 7-digit LEA code, 3-digit college code, or "CCGI"
     name: str
@@ -44,6 +66,13 @@ class Partner(BaseModel):
     silence_means: SilenceMeans = SilenceMeans.OBJECTION
     on_objection: OnObjection = OnObjection.EXCLUDE
     permitted_purposes: list[Purpose] | None = None  # None: the MOU template's purposes
+
+    @model_validator(mode="after")
+    def _org_code_fits_kind(self) -> Partner:
+        problem = org_code_problem(self.org_code, self.kind.value)
+        if problem:
+            raise ValueError(problem)
+        return self
 
     def agreement_active(self, on: date) -> bool:
         """An agreement counts only when executed and ``on`` lies within its dates."""

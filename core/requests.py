@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 
 class RequestKind(StrEnum):
@@ -17,13 +18,28 @@ class RequestKind(StrEnum):
     INDIVIDUAL = "individual"
 
 
+# Bounds on a cohort: a request is stored, listed to the board and turned into SQL, so an
+# unbounded list (a draft with a million years) costs every reader. Each bound is above what a
+# real request can need: 40 academic years, every LEA in the state (about 2,400), K-12 plus
+# adult and ungraded codes, one filter per catalog variable.
+MAX_COHORT_YEARS = 40
+MAX_COHORT_LEAS = 3000
+MAX_COHORT_GRADES = 20
+MAX_COHORT_FILTERS = 32
+CohortValue = Annotated[str, StringConstraints(min_length=1, max_length=32)]
+FilterName = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+FilterValue = Annotated[str, StringConstraints(max_length=64)] | bool
+
+
 class CohortFilter(BaseModel):
     """Which rows of ``analytics.student_year`` a request covers; empty list = no restriction."""
 
-    academic_years: list[str] = Field(default_factory=list)  # e.g. ["2022-23"]
-    reporting_leas: list[str] = Field(default_factory=list)
-    grade_levels: list[str] = Field(default_factory=list)
-    subgroup_equals: dict[str, str | bool] = Field(default_factory=dict)  # e.g. {"homeless": True}
+    academic_years: list[CohortValue] = Field(  # e.g. ["2022-23"]
+        default_factory=list, max_length=MAX_COHORT_YEARS)
+    reporting_leas: list[CohortValue] = Field(default_factory=list, max_length=MAX_COHORT_LEAS)
+    grade_levels: list[CohortValue] = Field(default_factory=list, max_length=MAX_COHORT_GRADES)
+    subgroup_equals: dict[FilterName, FilterValue] = Field(  # e.g. {"homeless": True}
+        default_factory=dict, max_length=MAX_COHORT_FILTERS)
     # LEAs whose records provider review kept out (governance.provider_review); set by the
     # service when a request is approved, never needed from a researcher.
     excluded_leas: list[str] = Field(default_factory=list)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from core.private_files import restrict_umask
 from dagster_project.assets.analytics import published_aggregates, student_outcomes
 from dagster_project.assets.extracts import research_extracts
 from dagster_project.assets.ingest import (
@@ -28,8 +29,10 @@ ASSETS = [
 def build_definitions(c2c: C2CResource | None = None) -> dg.Definitions:
     """Definitions with the given resource (default: settings from the environment).
 
-    DuckDB allows one writing process per file, so every run executes in-process.
+    DuckDB allows one writing process per file, so every run executes in-process. Stores
+    this process creates are owner-only (``core.private_files``).
     """
+    restrict_umask()
     return dg.Definitions(
         assets=ASSETS,
         asset_checks=ASSET_CHECKS,

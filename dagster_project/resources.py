@@ -69,9 +69,12 @@ class C2CResource(dg.ConfigurableResource):  # type: ignore[misc]
     def sessions(self) -> sessionmaker[Session]:
         """The governance store's session factory, built on first use."""
         if self._sessions is None:
+            from governance.anchor import anchor_for, session_info
             from governance.db import session_factory
 
-            self._sessions = session_factory(self.settings().governance_url)
+            settings = self.settings()  # audit entries anchored outside the store
+            self._sessions = session_factory(settings.governance_url,
+                                             info=session_info(anchor_for(settings)))
         return self._sessions
 
     @contextmanager

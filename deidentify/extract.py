@@ -289,10 +289,25 @@ def build_extract(
             columns = ", ".join(f'kept."{c}"' for c in outputs)
             joined = "kept"
         order = _release_order(outputs, wants_pseudonym)
+        # k per person, not only per row: a person's rows together (their multi-year pattern
+        # of generalised quasi-identifiers, and how many rows they have) must be shared by at
+        # least k people, else the pattern singles them out across rows. People whose whole
+        # pattern is rarer than k are suppressed with all their rows. Every row class then
+        # still has k people: the k people sharing a pattern share each of its rows.
+        row_key = (f"CAST(struct_pack({', '.join(f'{_quoted(q)} := {_quoted(q)}' for q in quasi)})"
+                   " AS VARCHAR)") if quasi else "''"
         con.execute(
             f"""CREATE TEMP TABLE {out} AS
             WITH g AS (SELECT {projected} FROM {src}),
-                 kept AS (SELECT g.* FROM g {keep})
+                 rowkept AS (SELECT g.* FROM g {keep}),
+                 pattern AS (
+                     SELECT person_id, count(*) || chr(30) ||
+                            string_agg({row_key}, chr(31) ORDER BY {row_key}) AS pat
+                     FROM rowkept GROUP BY person_id),
+                 shared AS (
+                     SELECT person_id FROM pattern WHERE pat IN (
+                         SELECT pat FROM pattern GROUP BY pat HAVING count(*) >= {int(k)})),
+                 kept AS (SELECT rowkept.* FROM rowkept SEMI JOIN shared USING (person_id))
             SELECT {columns} FROM {joined} ORDER BY {order}"""
         )
         if wants_pseudonym:
@@ -302,13 +317,15 @@ def build_extract(
         lap("apply")
 
         released_columns, released_rows = _scan_released(con, out, request.request_id)
+        # Rows suppressed by the row-level search and by the per-person pattern rule.
+        suppressed_rows = plan.rows - released_rows
         lap("scan")
 
         disclosure = _disclosure_report(plan, k, max_suppression, released_rows)
         manifest = _base_manifest(request, now) | {
             "variables": released_columns,
             "rows": released_rows,
-            "suppressed_rows": plan.suppressed_rows,
+            "suppressed_rows": suppressed_rows,
             "pseudonym": {"column": PSEUDONYM_COLUMN, "scheme": SCHEME} if wants_pseudonym
             else None,
             "disclosure": disclosure.to_dict(),
@@ -328,7 +345,7 @@ def build_extract(
         package_sha256=digest.sha256,
         package_bytes=digest.bytes,
         rows=released_rows,
-        suppressed_rows=plan.suppressed_rows,
+        suppressed_rows=suppressed_rows,
         variables=released_columns,
         created_at=utc(now),
         expires_at=utc(request.expires_at),
@@ -401,7 +418,7 @@ def _disclosure_report(
         quasi_identifiers=plan.quasi_identifiers,
         generalisations=plan.rung_names(),
         rows_before_suppression=plan.rows,
-        suppressed_rows=plan.suppressed_rows,
+        suppressed_rows=plan.rows - released_rows,  # row-level and per-person suppression
         released_rows=released_rows,
         equivalence_classes=plan.classes,
         smallest_class=plan.smallest_class,

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +25,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.errors import C2CError
+from governance.anchor import AuditAnchor, anchor_of, note_entry, session_info
+from governance.db import writer_of
 from governance.models import AuditEntry, AuditHead, utcnow
 
 GENESIS_HASH = "0" * 64
@@ -85,7 +87,25 @@ def append(
     head.seq = entry.seq
     head.hash = entry.hash
     session.flush()
+    note_entry(session, entry.seq, entry.hash)  # anchored outside the store once committed
     return entry
+
+
+def append_committed(session: Session, **entry: Any) -> None:
+    """Append one entry and commit it, outside whatever ``session`` was doing.
+
+    A read-only session (``governance.db.read_engine``) writes its entry through the writing
+    engine in a transaction of its own, so the read never held the write lock.
+    """
+    writer = writer_of(session)
+    if writer is None:
+        append(session, **entry)
+        session.commit()
+        return
+    session.rollback()
+    with Session(writer, info=session_info(anchor_of(session))) as own:
+        append(own, **entry)
+        own.commit()
 
 
 @dataclass
@@ -126,16 +146,14 @@ def audited(
         yield entry
     except C2CError as error:
         session.rollback()
-        append(session, actor=actor, role=role, action=action, target=entry.target,
-               outcome=error.code, detail=entry.detail)
-        session.commit()
+        append_committed(session, actor=actor, role=role, action=action, target=entry.target,
+                         outcome=error.code, detail=entry.detail)
         raise
     except BaseException:
         session.rollback()
         raise
-    append(session, actor=actor, role=role, action=action, target=entry.target,
-           outcome="ok", detail=entry.detail)
-    session.commit()
+    append_committed(session, actor=actor, role=role, action=action, target=entry.target,
+                     outcome="ok", detail=entry.detail)
 
 
 @dataclass(frozen=True)
@@ -186,6 +204,9 @@ def verify(session: Session) -> AuditVerification:
             bad(head_seq + 1, f"entries after {head_seq} were added without updating the head")
     elif head_hash != prev_hash:
         bad(last_seq, f"the newest entry {last_seq} does not match the head hash")
+    anchor = anchor_of(session)
+    if anchor is not None:
+        _check_anchor(session, anchor, count, bad)
     return AuditVerification(
         ok=not problems,
         entries=count,
@@ -194,6 +215,39 @@ def verify(session: Session) -> AuditVerification:
         problems=problems,
         first_bad_seq=first_bad,
     )
+
+
+def _check_anchor(session: Session, anchor: AuditAnchor, count: int,
+                  bad: Callable[[int, str], None]) -> None:
+    """The newest checkpoint written outside the store must still be in the chain."""
+    read = anchor.read()
+    for line in read.forged_lines:
+        bad(0, f"audit anchor line {line} is not signed by this service (forged or damaged)")
+    newest = read.newest
+    if newest is None:
+        if count:
+            bad(1, f"no audit anchor at {anchor.path} while the log has {count} entries: a "
+                   "truncated log cannot be told apart (run `c2c audit checkpoint` once to "
+                   "start anchoring a store that predates anchors)")
+        return
+    entry = session.get(AuditEntry, newest.seq)
+    if entry is None:
+        bad(newest.seq, f"entry {newest.seq} was anchored outside the database but is gone: "
+                        "the log was truncated")
+    elif entry.hash != newest.hash:
+        bad(newest.seq, f"entry {newest.seq} differs from its anchored hash: the log was "
+                        "rewritten")
+
+
+def checkpoint(session: Session) -> AuditVerification:
+    """Verify the chain and, when it is intact, anchor its head now (starts anchoring)."""
+    result = verify(session)
+    anchor = anchor_of(session)
+    only_unanchored = all(p.startswith("no audit anchor") for p in result.problems)
+    if anchor is not None and result.head_seq and only_unanchored:
+        anchor.write(result.head_seq, result.head_hash)
+        return verify(session)
+    return result
 
 
 def recent(session: Session, *, limit: int = 100, offset: int = 0) -> list[AuditEntry]:

@@ -41,7 +41,8 @@ def make_engine(url: str, *, schema: str | None = None, **kwargs: Any) -> Engine
 
     SQLite: every transaction starts with ``BEGIN IMMEDIATE`` so two writers serialise at the
     start instead of both reading a stale state and one failing at commit (SQLite ignores
-    ``SELECT ... FOR UPDATE``); WAL lets readers run beside the writer; foreign keys on.
+    ``SELECT ... FOR UPDATE``), except sessions on :func:`read_engine`, which begin DEFERRED;
+    WAL lets readers run beside the writer; foreign keys on.
     PostgreSQL: ``schema`` (optional) becomes the search path, which the tests use to get a
     fresh, disposable schema per run.
     """
@@ -71,7 +72,30 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Readers (see read_engine) begin DEFERRED: under WAL they take no lock at all, so a
+        # slow listing never makes writers, or other readers' audit entries, wait.
+        read_only = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+READ_ONLY = "c2c_read_only"
+WRITER = "c2c_writer"
+
+
+def read_engine(engine: Engine) -> Engine:
+    """``engine`` for read-only sessions: on SQLite their transactions take no write lock.
+
+    A read-only session must not write; :func:`writer_of` gives the engine for the one write
+    a read may cause (its audit entry), done in its own short transaction.
+    """
+    return engine.execution_options(**{READ_ONLY: True, WRITER: engine})
+
+
+def writer_of(session: Session) -> Engine | None:
+    """The writing engine behind a read-only session (None for a normal session)."""
+    options = session.get_bind().get_execution_options()
+    writer = options.get(WRITER) if options.get(READ_ONLY) else None
+    return writer if isinstance(writer, Engine) else None
 
 
 def alembic_config() -> Config:
@@ -117,10 +141,12 @@ def require_current(engine: Engine) -> None:
         )
 
 
-def session_factory(url: str, *, migrate: bool = False) -> sessionmaker[Session]:
+def session_factory(url: str, *, migrate: bool = False,
+                    info: dict[str, Any] | None = None) -> sessionmaker[Session]:
     """Sessions on the store at ``url``, after checking its schema is current.
 
     ``migrate=True`` applies pending migrations first (``c2c migrate`` and test set-up only).
+    ``info`` is given to every session (``governance.anchor.session_info`` anchors audits).
     """
     engine = make_engine(url)
     try:
@@ -130,4 +156,4 @@ def session_factory(url: str, *, migrate: bool = False) -> sessionmaker[Session]
     except BaseException:
         engine.dispose()
         raise
-    return sessionmaker(engine, expire_on_commit=False)
+    return sessionmaker(engine, expire_on_commit=False, info=info or {})

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from core.data_use import OnObjection, Purpose, SilenceMeans
 from core.errors import InputRejected, Location, NotFound, UserError
-from core.partners import AgreementStatus, Partner, PartnerKind
+from core.partners import AgreementStatus, Partner, PartnerKind, org_code_problem
 from governance.models import Agreement, PartnerRow
 
 CSV_COLUMNS = (
@@ -193,6 +193,10 @@ def _parse_row(raw: dict[str, str | None], path: Path, line: int) -> Partner:
     if not text("org_code") or not text("name"):
         field = "org_code" if not text("org_code") else "name"
         raise InputRejected("must not be empty", Location(str(path), line, field, "", "required"))
+    problem = org_code_problem(text("org_code"), text("kind").lower())
+    if problem:
+        raise InputRejected(problem, Location(str(path), line, "org_code", text("org_code"),
+                                              "org_code"))
     try:
         return Partner(
             org_code=text("org_code"),

@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -102,8 +102,14 @@ class RequestInput(BaseModel):
         return value
 
 
+# Fields a draft always has: a PATCH may change them but not send null to remove them.
+NOT_NULLABLE = ("kind", "title", "purpose", "variables", "cohort", "group_by",
+                "training_attested")
+
+
 class RequestPatch(BaseModel):
-    """Partial edit of a draft: only the fields given change."""
+    """Partial edit of a draft: only the fields given change; ``null`` clears only the optional
+    ones (``requested_expiry``, ``irb_reference``)."""
 
     kind: RequestKind | None = None
     title: str | None = Field(default=None, min_length=3, max_length=300)
@@ -115,6 +121,16 @@ class RequestPatch(BaseModel):
     requested_expiry: date | None = None
     training_attested: bool | None = None
     irb_reference: str | None = Field(default=None, max_length=200)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_null_for_required(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            nulls = [name for name in NOT_NULLABLE if name in data and data[name] is None]
+            if nulls:
+                raise ValueError(f"{', '.join(nulls)} cannot be null: send a value, or leave "
+                                 "the field out to keep it")
+        return data
 
     @field_validator("variables")
     @classmethod

@@ -35,8 +35,8 @@ class Member:
 
 
 def _bad(archive_name: str, message: str, member: str | None, rule: str) -> InputRejected:
-    return InputRejected(message, Location(archive_name, None, "zip entry" if member else None,
-                                           member, rule))
+    # The entry's name is the partner's own file name, not a data value: kept as it is.
+    return InputRejected(message, Location(archive_name, None, None, member, rule))
 
 
 def _escapes(name: str) -> bool:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel
+from pydantic import BaseModel, model_validator
 
-from core.errors import Location
+from core.errors import Location, masked_value
 
 
 class ReceiptStatus(StrEnum):
@@ -17,7 +17,11 @@ class ReceiptStatus(StrEnum):
 
 
 class FileError(BaseModel):
-    """One broken rule, where it is and the value that broke it."""
+    """One broken rule, where it is and the shape of the value that broke it.
+
+    A data field's value is kept only as its shape (``core.errors.masked_value``): receipts are
+    stored in the governance store and in Dagster's run storage, outside the encrypted stores.
+    """
 
     file: str
     line: int | None = None
@@ -26,11 +30,22 @@ class FileError(BaseModel):
     rule: str
     message: str
 
+    @model_validator(mode="after")
+    def _mask_field_value(self) -> FileError:
+        if self.field is not None and self.value is not None and not _is_mask(self.value):
+            self.value = masked_value(self.value)
+        return self
+
     def location(self) -> Location:
         return Location(self.file, self.line, self.field, self.value, self.rule)
 
     def describe(self) -> str:
         return f"{self.location().describe()}: {self.message}"
+
+
+def _is_mask(value: str) -> bool:
+    """Already a shape (re-validating a stored receipt must not change it)."""
+    return masked_value(value) == value
 
 
 class Receipt(BaseModel):

@@ -59,7 +59,8 @@ def load_partners_csv(path: Path) -> list[Partner]:
                     swp_rounds=rounds,
                 ))
             except (ValueError, ValidationError) as exc:
-                bad = exc.errors()[0]["loc"][0] if isinstance(exc, ValidationError) else field
+                loc = exc.errors()[0]["loc"] if isinstance(exc, ValidationError) else ()
+                bad = loc[0] if loc else field  # a whole-record rule: the org_code's fit
                 raise InputRejected(f"invalid partner record: {exc}".splitlines()[0],
                                     Location(str(path), line, str(bad), values.get(str(bad)),
                                              "partner_record")) from exc

@@ -17,6 +17,7 @@ joins or transcodes on the way. Neither writes plaintext anywhere.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -27,7 +28,7 @@ import duckdb
 from core import tables
 from core.calpads import FILE_TYPES, academic_year_id, short_year
 from core.duck import transaction
-from core.errors import InputRejected, Location
+from core.errors import InputRejected, InternalError, Location
 from core.partner_formats import CSV_FORMATS
 from core.partners import Partner
 from ingest import archive, manifest, rawfs
@@ -133,15 +134,18 @@ def ingest_file(
 def _ingest_one(ctx: _Ctx, path: Path, shown: str) -> list[Receipt]:
     con, raw_dir, raw_key, submitted_by = ctx.con, ctx.raw_dir, ctx.key, ctx.submitted_by
     ctx.event(f"storing {shown}")
-    stored = store_file(path, raw_dir, raw_key)
-    existing = manifest.get_file(con, stored.sha256)
+    try:
+        stored = store_file(path, raw_dir, raw_key)
+    except OSError as exc:
+        raise _service_fault("the raw store could not be written", exc) from exc
+    file_id, existing = _file_for_sender(con, stored.sha256, submitted_by)
     if existing is not None and existing.status != "received":
         return _receipts_of(con, existing)
     name = PurePosixPath(shown.replace("\\", "/")).name
     part = parse_part(name)
     if existing is None:
         row = FileRow(
-            file_id=stored.sha256, sha256=stored.sha256, origin="raw", parent_id=None,
+            file_id=file_id, sha256=stored.sha256, origin="raw", parent_id=None,
             member=None, part_ids=None, original_name=name, source_path=shown,
             size_bytes=stored.size, received_at=ctx.now(), submitted_by=submitted_by,
             kind="part" if part else ("zip" if name.lower().endswith(".zip") else None),
@@ -154,6 +158,29 @@ def _ingest_one(ctx: _Ctx, path: Path, shown: str) -> list[Receipt]:
     if name.lower().endswith(".zip"):
         return _handle_zip(ctx, row)
     return [_process(ctx, row)]
+
+
+def _file_for_sender(
+    con: duckdb.DuckDBPyConnection, sha256: str, submitted_by: str | None
+) -> tuple[str, FileRow | None]:
+    """The manifest id these bytes get from this sender, and its row if they sent them before.
+
+    De-duplication is per sender, after the partner check: bytes another partner sent are a
+    new file for this one (loaded and judged as new bytes would be), so a re-send never hands
+    back the other partner's receipt nor tells that they sent the file. The operator (no
+    ``submitted_by``) and the partner who owns the file see the first copy.
+    """
+    first = manifest.get_file(con, sha256)
+    if first is None or submitted_by is None or _sent_by(first, submitted_by):
+        return sha256, first
+    own_id = f"{sha256}-{submitted_by}"
+    return own_id, manifest.get_file(con, own_id)
+
+
+def _sent_by(row: FileRow, org: str) -> bool:
+    if row.submitted_by is not None:
+        return row.submitted_by == org
+    return row.partner_org == org  # dropped in the landing folder: the partner it names
 
 
 def release_held(
@@ -452,11 +479,29 @@ def _process(ctx: _Ctx, row: FileRow) -> Receipt:
             continue
         except InputRejected as exc:
             return _reject(ctx, row, [_rejection(row, exc)], 1)
+        except OSError as exc:
+            raise _service_fault(f"loading {row.original_name} failed", exc) from exc
         except duckdb.Error as exc:
+            if not isinstance(exc, PARTNER_FAULTS):
+                raise _service_fault(f"loading {row.original_name} failed", exc) from exc
             error = FileError(file=row.original_name, rule="unreadable",
                               message=f"the file could not be read: {type(exc).__name__}")
             return _reject(ctx, row, [error], 1)
     raise AssertionError("every load attempt ends in a receipt or an exception")
+
+
+# DuckDB errors a partner's bytes can cause (a CSV it cannot parse, a value it cannot cast).
+# Every other one (I/O: disk full, out of memory, an aborted transaction, ...) is the service's
+# fault: the partner is not told their file is unreadable, the manifest row stays `received`
+# and the next run loads the file (nothing of it was committed).
+PARTNER_FAULTS = (duckdb.InvalidInputException, duckdb.ConversionException)
+
+
+def _service_fault(doing: str, exc: BaseException) -> InternalError:
+    reason = os.strerror(exc.errno) if isinstance(exc, OSError) and exc.errno else \
+        type(exc).__name__
+    return InternalError(f"{doing}: {reason} (disk full or an I/O fault of the service, not "
+                         "of the file); nothing was committed: fix the cause and run again")
 
 
 def _load(ctx: _Ctx, row: FileRow, found: _Identified, encoding: str, fast: bool) -> Receipt:

@@ -93,6 +93,7 @@ def run_annual_link(
     ensure_schema(con)
     if con.execute(f"SELECT 1 FROM {tables.LINK_RUNS} WHERE run_id = ?", [run_id]).fetchone():
         raise Conflict(f"link run {run_id!r} already exists")
+    _mark_abandoned(con, started_at)
     con.execute(
         f"INSERT INTO {tables.LINK_RUNS} (run_id, started_at, status) VALUES (?, ?, 'running')",
         [run_id, started_at],
@@ -195,6 +196,17 @@ def _review_pairs(
              for a, b, p in zip(left, right, prob[band], strict=True)]
     pairs += [(a, b, p, "cannot_link") for a, b, p in refused if p < 1.0]
     return pairs
+
+
+def _mark_abandoned(con: duckdb.DuckDBPyConnection, now: datetime) -> None:
+    """Runs still ``running`` were killed (kill -9, power loss) before they could say so.
+
+    DuckDB lets one process write the warehouse and a process runs one link at a time, so
+    whoever starts a run here is the only writer: no other run can be in progress.
+    """
+    con.execute(
+        f"UPDATE {tables.LINK_RUNS} SET status = 'abandoned', finished_at = ? "
+        "WHERE status = 'running'", [now])
 
 
 def _finish(

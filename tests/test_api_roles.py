@@ -22,6 +22,10 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None, str | None]] = [
     ("GET", "/v1/catalog", None, None),
     ("GET", "/v1/public/requests", None, None),
     ("GET", "/v1/me", None, "any"),
+    ("POST", "/v1/me/keys", None, "any"),
+    ("GET", "/v1/board/grants", None, "board"),
+    ("POST", "/v1/admin/users/1/board-grants", {"kind": "role"}, "admin"),
+    ("POST", "/v1/admin/board-grants/1/approve", None, "admin"),
     ("POST", "/v1/partner/uploads", None, "partner"),
     ("GET", "/v1/partner/submissions", None, "partner"),
     ("GET", "/v1/partner/submissions/1", None, "partner"),
@@ -84,6 +88,8 @@ def test_every_route_is_in_the_matrix(shared_env: ApiEnv) -> None:
     normalise = {"/v1/partner/submissions/{submission_id}": "/v1/partner/submissions/1",
                  "/v1/admin/users/{user_id}": "/v1/admin/users/1",
                  "/v1/admin/users/{user_id}/keys": "/v1/admin/users/1/keys",
+                 "/v1/admin/users/{user_id}/board-grants": "/v1/admin/users/1/board-grants",
+                 "/v1/admin/board-grants/{grant_id}/approve": "/v1/admin/board-grants/1/approve",
                  "/v1/admin/keys/{key_id}/revoke": "/v1/admin/keys/000000000000/revoke",
                  "/v1/admin/partners/{org_code}": "/v1/admin/partners/9990001",
                  "/v1/admin/partners/{org_code}/agreements":
@@ -119,7 +125,7 @@ def test_bad_and_revoked_keys_are_401(shared_env: ApiEnv) -> None:
         response = client.get("/v1/me", headers={"Authorization": header})
         assert response.status_code == 401, header
         assert response.json()["error"]["code"] == "not_authenticated"
-    created = client.post("/v1/admin/users", json={"name": "short-lived", "roles": ["board"]},
+    created = client.post("/v1/admin/users", json={"name": "short-lived", "roles": ["researcher"]},
                           headers=shared_env.auth("admin"))
     assert created.status_code == 201
     token, key_id = created.json()["key"]["token"], created.json()["key"]["key_id"]

@@ -75,6 +75,11 @@ def test_runtime_code_imports_only_runtime_dependencies() -> None:
                for d in project["dependencies"]}
     ours = {"core", "synth", "ingest", "linkage", "deidentify", "analytics", "governance",
             "api", "dagster_project", "cli"}
+    # Extras a user opts into (spark): allowed only where imported lazily, since the code
+    # checks for them and says how to install them (linkage/spark_backend.py).
+    opt_in = {re.split(r"[<>=!~\[ ;]", d, maxsplit=1)[0].lower().replace("_", "-")
+              for extra, deps in project.get("optional-dependencies", {}).items()
+              if extra not in {"dev", "bench"} for d in deps}
     by_module = importlib.metadata.packages_distributions()
     bad = []
     for package in sorted(ours):
@@ -85,9 +90,26 @@ def test_runtime_code_imports_only_runtime_dependencies() -> None:
                 if module in sys.stdlib_module_names or module == "__future__":
                     continue
                 dists = {d.lower().replace("_", "-") for d in by_module.get(module, [])}
+                if dists & opt_in:
+                    if module in _top_level_imports(path):
+                        bad.append(f"{path.relative_to(ROOT)} imports opt-in {module} at the "
+                                   "top of the module")
+                    continue
                 if not dists & runtime and not _provided_by_runtime(dists, runtime):
                     bad.append(f"{path.relative_to(ROOT)} imports {module} ({dists or '?'})")
     assert bad == []
+
+
+def _top_level_imports(path: Path) -> set[str]:
+    """Top-level package names a module imports when it is imported (not inside a function or
+    an ``if TYPE_CHECKING:`` block)."""
+    names: set[str] = set()
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
 
 
 def _provided_by_runtime(dists: set[str], runtime: set[str]) -> bool:

@@ -80,19 +80,21 @@ def test_reimport_records_a_new_agreement_version_only_when_it_changed(
 @pytest.mark.parametrize(
     ("row", "field"),
     [
-        ("9,X,school,false,none,,,,,", "kind"),
-        ("9,X,lea,maybe,none,,,,,", "charter"),
-        ("9,X,lea,false,executed,2024-13-01,,,,", "agreement_start"),
-        ("9,X,lea,false,signed,,,,,", "agreement_status"),
-        ("9,X,lea,false,none,,,,,1;x", "swp_rounds"),
+        ("9999999,X,school,false,none,,,,,", "kind"),
+        ("9999999,X,lea,maybe,none,,,,,", "charter"),
+        ("9999999,X,lea,false,executed,2024-13-01,,,,", "agreement_start"),
+        ("9999999,X,lea,false,signed,,,,,", "agreement_status"),
+        ("9999999,X,lea,false,none,,,,,1;x", "swp_rounds"),
         (",X,lea,false,none,,,,,", "org_code"),
+        ("' OR 1=1,X,lea,false,none,,,,,", "org_code"),
+        ("9999999,X,college,false,none,,,,,", "org_code"),
     ],
 )
 def test_bad_partner_rows_are_rejected_with_line_and_field(
     sessions: sessionmaker[Session], tmp_path: Path, row: str, field: str
 ) -> None:
     path = tmp_path / "partners.csv"
-    path.write_text(",".join(gp.CSV_COLUMNS) + "\n1,Ok,lea,false,none,,,,,\n" + row + "\n")
+    path.write_text(",".join(gp.CSV_COLUMNS) + "\n1111111,Ok,lea,false,none,,,,,\n" + row + "\n")
     with sessions() as s, pytest.raises(InputRejected) as info:
         gp.import_partners_csv(s, path)
     assert info.value.location is not None
@@ -282,6 +284,7 @@ def test_download_after_expiry_is_refused(
         expires = datetime.now(UTC) + timedelta(days=2)
         gr.mark_fulfilled(s, rid, gr.ExtractInfo(package_path="p", sha256="b" * 64,
                                                  expires_at=expires))
+        release_output(s, rid)
     later = datetime.now(UTC) + timedelta(days=3)
     with sessions() as s:
         assert gr.extract_for_download(s, rid, ids["res"]).status == "available"

@@ -93,8 +93,8 @@ def test_bad_values_are_all_named_with_their_lines(ienv: Env) -> None:
     [receipt] = run(ienv)
     assert receipt.status == ReceiptStatus.REJECTED
     assert [(e.line, e.field, e.value, e.rule) for e in receipt.errors] == [
-        (8, "birth_date", "20070231", "date_ccyymmdd"),
-        (9, "ssid", "12345", "id_10_digits")]
+        (8, "birth_date", "99999999", "date_ccyymmdd"),  # shapes, not values
+        (9, "ssid", "99999", "id_10_digits")]
     assert ienv.scalar("SELECT count(*) FROM staging.calpads_senr") == 0
 
 

@@ -19,8 +19,6 @@ from synth import GenerationSummary, generate
 from synth.defects import PROFILES, parse_defects
 from tests.synth_support import csv_rows
 
-pytest_plugins = ["ingest_testdata"]  # provides the env fixture
-
 YEARS = ["2021-22", "2022-23", "2023-24"]
 SEED = 5
 STUDENTS = 300
@@ -207,7 +205,7 @@ def test_college_and_ccgi_profiles(defective: tuple[Path, GenerationSummary]) ->
     assert seen and _tagged(out, "ccgi_county_no_ssid")
 
 
-def test_every_defect_file_ingests(env: Env, tmp_path: Path) -> None:
+def test_every_defect_file_ingests(ienv: Env, tmp_path: Path) -> None:
     out = tmp_path / "out"
     summary = generate(out, students=150, seed=SEED, years=YEARS[1:], defects="all")
     partners = load_partners_csv(out / "partners.csv")
@@ -218,7 +216,7 @@ def test_every_defect_file_ingests(env: Env, tmp_path: Path) -> None:
     paths = [out / "calpads" / lea for lea in sorted(leas)]
     paths += [out / "college" / c for c in sorted(colleges)]
     paths += sorted((out / "ccgi").glob("*.csv"))[:12]
-    receipts = ingest_files(env.con, paths, env.raw_dir, env.key, partners)
+    receipts = ingest_files(ienv.con, paths, ienv.raw_dir, ienv.key, partners)
     assert len(receipts) > 20
     for receipt in receipts:
         if receipt.status == ReceiptStatus.REJECTED:  # tiny runs: an LEA with an empty file

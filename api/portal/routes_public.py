@@ -20,7 +20,7 @@ from api.deps import SessionDep
 from api.deps import get_services as services
 from api.portal.charts import Bar, bar_chart
 from api.portal.web import finish, render
-from api.routes.public import AGGREGATE_COLUMNS, AggregateRow, aggregates
+from api.routes.public import AGGREGATE_COLUMNS, AggregateRow, aggregate_page
 from core.errors import NotFound, UserError
 from governance.partners import list_partners
 from governance.requests import public_log
@@ -48,7 +48,7 @@ def _lea_labels(db: Any, c: Choices) -> dict[str, str]:
 def _query(request: Request, year: str | None, lea: str | None, group: str | None,
            metric: str | None) -> tuple[list[AggregateRow], int]:
     subgroup, value = (group.split(":", 1) + [None])[:2] if group else (None, None)
-    page = aggregates(services(request).serving, academic_year=year, reporting_lea=lea,
+    page = aggregate_page(services(request).serving, academic_year=year, reporting_lea=lea,
                       subgroup=subgroup, subgroup_value=value, metric=metric, limit=MAX_ROWS,
                       offset=0)
     return page.data, page.count

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
 
-from api.deps import AdminUser, CurrentUser, SessionDep
+from api.deps import AdminUser, CurrentUser, ReadSessionDep, SessionDep
 from api.errors import COMMON_RESPONSES
 from api.schemas import (
     AgreementIn,
@@ -22,8 +26,10 @@ from api.schemas import (
     UserOut,
     UserPatch,
 )
-from core.partners import Partner
+from core.errors import C2CError, UserError
+from core.partners import Partner, org_code_problem
 from governance import audit as gaudit
+from governance import board_grants as gb
 from governance import partners as gp
 from governance import users as gu
 from governance.audit import audited
@@ -45,7 +51,7 @@ def me(caller: CurrentUser) -> Me:
 
 
 @router.get("/users", response_model=list[UserOut])
-def users(session: SessionDep, caller: AdminUser) -> list[UserOut]:
+def users(session: ReadSessionDep, caller: AdminUser) -> list[UserOut]:
     """All users."""
     with audited(session, actor=caller.name, role=ROLE, action="user.list"):
         out = [UserOut.of(u) for u in gu.list_users(session)]
@@ -56,6 +62,7 @@ def users(session: SessionDep, caller: AdminUser) -> list[UserOut]:
 def create_user(body: UserIn, session: SessionDep, caller: AdminUser) -> UserCreated:
     """Create a user and its first API key (the key is shown in this response only)."""
     with audited(session, actor=caller.name, role=ROLE, action="user.create") as audit:
+        gb.ensure_no_board_role([r.value for r in body.roles])
         user = gu.create_user(session, body.name, body.roles, body.org_code, body.email)
         key = gu.issue_key(session, user.id, label="initial")
         audit.target = f"user:{user.id}"
@@ -80,14 +87,71 @@ def issue_key(user_id: UserId, session: SessionDep, caller: AdminUser) -> NewKey
     """Issue another API key for a user (shown in this response only)."""
     with audited(session, actor=caller.name, role=ROLE, action="key.issue",
                  target=f"user:{user_id}") as audit:
+        gb.ensure_not_board_member(session, user_id)
         key = gu.issue_key(session, user_id, label=f"issued by {caller.name}")
         audit["key_id"] = key.key_id
         out = NewKey(key_id=key.key_id, user_id=user_id, token=key.token)
     return out
 
 
+class GrantIn(BaseModel):
+    kind: gb.GrantKind
+
+
+class GrantRequested(BaseModel):
+    grant_id: int
+
+
+@router.post("/users/{user_id}/board-grants", status_code=201, response_model=GrantRequested)
+def request_board_grant(user_id: UserId, body: GrantIn, session: SessionDep,
+                        caller: AdminUser) -> GrantRequested:
+    """Ask for a board grant: ``role`` makes the user a board member, ``key`` gets a board
+    member a new key. Another admin must approve it; the board sees both."""
+    with refusals_audited(session, caller.name, gb.REQUEST, f"user:{user_id}"):
+        grant_id = gb.request_grant(session, caller.name, user_id, body.kind)
+        session.commit()
+    return GrantRequested(grant_id=grant_id)
+
+
+@router.post("/board-grants/{grant_id}/approve", status_code=201, response_model=NewKey)
+def approve_board_grant(grant_id: Annotated[int, Path(ge=1, le=2**62)], session: SessionDep,
+                        caller: AdminUser) -> NewKey:
+    """Approve another admin's board grant. The member's earlier keys are revoked and the new
+    key is shown to you once, to hand to the member."""
+    with refusals_audited(session, caller.name, gb.APPROVE, f"grant:{grant_id}"):
+        issued = gb.approve_grant(session, caller.name, grant_id)
+        user_id = int(next(k.user_id for k in gu.list_keys(session)
+                           if k.key_id == issued.key_id))
+        session.commit()
+    return NewKey(key_id=issued.key_id, user_id=user_id, token=issued.token)
+
+
+@me_router.post("/v1/me/keys", status_code=201, response_model=NewKey)
+def rotate_own_key(session: SessionDep, caller: CurrentUser) -> NewKey:
+    """Issue yourself a new API key (then revoke the old one with your admin, or keep both)."""
+    with audited(session, actor=caller.name, role="self", action="key.issue.self",
+                 target=f"user:{caller.user_id}") as audit:
+        key = gu.issue_key(session, caller.user_id, label="issued by the user")
+        audit["key_id"] = key.key_id
+        out = NewKey(key_id=key.key_id, user_id=caller.user_id, token=key.token)
+    return out
+
+
+@contextmanager
+def refusals_audited(session: Session, actor: str, action: str,
+                     target: str) -> Iterator[None]:
+    """For routes whose library call writes its own audit entry: record refusals only."""
+    try:
+        yield
+    except C2CError as error:
+        session.rollback()
+        gaudit.append_committed(session, actor=actor, role=ROLE, action=action, target=target,
+                                outcome=error.code)
+        raise
+
+
 @router.get("/keys", response_model=list[KeyOut])
-def keys(session: SessionDep, caller: AdminUser,
+def keys(session: ReadSessionDep, caller: AdminUser,
          user_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None) -> list[KeyOut]:
     """API keys (ids and dates only; secrets are never stored)."""
     with audited(session, actor=caller.name, role=ROLE, action="key.list"):
@@ -114,7 +178,7 @@ PageOffset = Annotated[int, Query(ge=0, le=10_000_000)]
 
 
 @router.get("/partners", response_model=Page[Partner])
-def partners(session: SessionDep, caller: AdminUser, limit: PageLimit = 100,
+def partners(session: ReadSessionDep, caller: AdminUser, limit: PageLimit = 100,
              offset: PageOffset = 0) -> Page[Partner]:
     """The partner registry with each partner's current agreement, by org_code, a page at a
     time (``limit`` at most 1000; ``count`` is the registry's size)."""
@@ -130,6 +194,9 @@ def put_partner(org_code: OrgCode, body: PartnerIn, session: SessionDep,
     """Create or update a partner (its agreement is managed with the agreements route)."""
     with audited(session, actor=caller.name, role=ROLE, action="partner.put",
                  target=f"partner:{org_code}"):
+        problem = org_code_problem(org_code, body.kind.value)
+        if problem:
+            raise UserError(problem)
         record = Partner(
             org_code=org_code, name=body.name, kind=body.kind, charter=body.charter,
             liaison_contact=body.liaison_contact,
@@ -160,7 +227,7 @@ def add_agreement(org_code: OrgCode, body: AgreementIn, session: SessionDep,
 
 
 @router.get("/audit", response_model=list[AuditEntryOut])
-def audit_entries(session: SessionDep, caller: AdminUser,
+def audit_entries(session: ReadSessionDep, caller: AdminUser,
                   limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                   offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> list[AuditEntryOut]:
     """The newest audit entries."""
@@ -172,7 +239,7 @@ def audit_entries(session: SessionDep, caller: AdminUser,
 
 
 @router.get("/audit/verify", response_model=AuditVerifyOut)
-def audit_verify(session: SessionDep, caller: AdminUser) -> AuditVerifyOut:
+def audit_verify(session: ReadSessionDep, caller: AdminUser) -> AuditVerifyOut:
     """Recompute the audit hash chain: reports any edited or deleted entry."""
     result = gaudit.verify(session)
     session.rollback()

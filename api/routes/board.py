@@ -5,13 +5,15 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Path
+from pydantic import BaseModel
 
-from api.deps import BoardUser, SessionDep, SessionsDep, SettingsDep
+from api.deps import BoardUser, ReadSessionDep, SessionDep, SessionsDep, SettingsDep
 from api.errors import COMMON_RESPONSES
 from api.notifying import deliver_later
 from api.preview import Preview, PreviewInput, preview
 from api.schemas import DecisionIn, RequestOut
 from core.requests import CohortFilter, RequestKind
+from governance import board_grants as gb
 from governance import requests as gr
 from governance.audit import audited
 
@@ -22,7 +24,7 @@ ROLE = "board"
 
 
 @router.get("", response_model=list[RequestOut])
-def submitted(session: SessionDep, caller: BoardUser) -> list[RequestOut]:
+def submitted(session: ReadSessionDep, caller: BoardUser) -> list[RequestOut]:
     """Requests waiting for a decision, oldest first."""
     with audited(session, actor=caller.name, role=ROLE, action="board.list"):
         out = [RequestOut.of(r, for_board=True) for r in gr.list_submitted(session)]
@@ -30,7 +32,7 @@ def submitted(session: SessionDep, caller: BoardUser) -> list[RequestOut]:
 
 
 @router.get("/{request_id}", response_model=RequestOut)
-def read(request_id: RequestId, session: SessionDep, caller: BoardUser) -> RequestOut:
+def read(request_id: RequestId, session: ReadSessionDep, caller: BoardUser) -> RequestOut:
     """A submitted (or already decided) request with its decisions so far."""
     with audited(session, actor=caller.name, role=ROLE, action="board.read",
                  target=f"request:{request_id}"):
@@ -65,4 +67,27 @@ def decide(request_id: RequestId, body: DecisionIn, session: SessionDep, setting
         audit["status"] = request.status
         out = RequestOut.of(request, for_board=True)
     deliver_later(background, sessions, settings)
+    return out
+
+
+grants_router = APIRouter(prefix="/v1/board/grants", tags=["board"], responses=COMMON_RESPONSES)
+
+
+class GrantOut(BaseModel):
+    id: int
+    kind: str
+    user_id: int
+    user_name: str
+    requested_by: str
+    requested_at: str
+    approved_by: str | None
+    approved_at: str | None
+
+
+@grants_router.get("", response_model=list[GrantOut])
+def grants(session: ReadSessionDep, caller: BoardUser) -> list[GrantOut]:
+    """Every request to make someone a board member or give a board member a new key, who
+    asked and which second admin approved: the board sees who joins it."""
+    with audited(session, actor=caller.name, role=ROLE, action="board.grants"):
+        out = [GrantOut(**vars(g)) for g in gb.list_grants(session)]
     return out

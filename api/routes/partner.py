@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from api.deps import KeysDep, PartnerUser, SessionDep, SessionsDep, SettingsDep
+from api.deps import KeysDep, PartnerUser, ReadSessionDep, SessionsDep, SettingsDep
 from api.errors import COMMON_RESPONSES, ErrorBody
 from api.ingesting import all_duplicates, ingest_upload, partner_overview
 from api.schemas import Page, SubmissionOut, UploadResult
@@ -94,7 +94,7 @@ Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 
 
 @router.get("/submissions", response_model=Page[SubmissionOut])
-def submissions(session: SessionDep, caller: PartnerUser, limit: Limit = 100,
+def submissions(session: ReadSessionDep, caller: PartnerUser, limit: Limit = 100,
                 offset: Offset = 0) -> Page[SubmissionOut]:
     """Your organisation's uploads and their receipts, newest first."""
     org = _org(caller)
@@ -107,7 +107,7 @@ def submissions(session: SessionDep, caller: PartnerUser, limit: Limit = 100,
 
 
 @router.get("/submissions/{submission_id}", response_model=SubmissionOut)
-def submission(submission_id: Annotated[int, Path(ge=1, le=2**31 - 1)], session: SessionDep,
+def submission(submission_id: Annotated[int, Path(ge=1, le=2**31 - 1)], session: ReadSessionDep,
                caller: PartnerUser) -> SubmissionOut:
     """One of your organisation's uploads with its receipt."""
     org = _org(caller)
@@ -118,7 +118,7 @@ def submission(submission_id: Annotated[int, Path(ge=1, le=2**31 - 1)], session:
 
 
 @router.get("/missing", responses={503: {"model": ErrorBody, "description": "Warehouse busy"}})
-def missing(session: SessionDep, settings: SettingsDep,
+def missing(session: ReadSessionDep, settings: SettingsDep,
             caller: PartnerUser) -> list[dict[str, Any]]:
     """What your organisation still has to send for its funding rounds, per academic year."""
     org = _org(caller)

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
 
 from analytics.disclosure import public_reason
 from api.choices import check_aggregate_filters, choices
-from api.deps import ServingDep, SessionDep
+from api.deps import ReadSessionDep, ServingDep
 from api.schemas import Page
-from api.serving import records
+from api.serving import ServingSnapshot, records
 from core.catalog import VARIABLES
 from core.errors import NotFound
 from governance.requests import PublicLogEntry, public_log
@@ -80,10 +80,29 @@ def aggregates(
     metric: Filter = None,
     limit: Limit = 100,
     offset: Offset = 0,
-) -> AggregatePage:
+) -> Response:
     """Approved aggregates from the serving snapshot, suppressed as published; filter and page.
 
     A filter value the snapshot has no data for is refused (422 naming the valid choices)."""
+    body = aggregate_page_json(snapshot, academic_year, reporting_lea, subgroup,
+                               subgroup_value, metric, limit, offset)
+    return Response(content=body, media_type="application/json")
+
+
+def aggregate_page(snapshot: ServingSnapshot, academic_year: str | None = None,
+                   reporting_lea: str | None = None, subgroup: str | None = None,
+                   subgroup_value: str | None = None, metric: str | None = None,
+                   limit: int = 100, offset: int = 0) -> AggregatePage:
+    """The page ``GET /v1/aggregates`` answers, as a model (for the portal)."""
+    return AggregatePage.model_validate_json(aggregate_page_json(
+        snapshot, academic_year, reporting_lea, subgroup, subgroup_value, metric, limit, offset))
+
+
+def aggregate_page_json(snapshot: ServingSnapshot, academic_year: str | None,
+                        reporting_lea: str | None, subgroup: str | None,
+                        subgroup_value: str | None, metric: str | None, limit: int,
+                        offset: int) -> bytes:
+    """The page as JSON bytes, cached per snapshot (the cache is bounded by these bytes)."""
     check_aggregate_filters(choices(snapshot), academic_year=academic_year,
                             reporting_lea=reporting_lea, subgroup=subgroup,
                             subgroup_value=subgroup_value, metric=metric)
@@ -93,21 +112,23 @@ def aggregates(
     params: list[Any] = [value for value in filters.values() if value is not None]
     clause = f"WHERE {' AND '.join(where)}" if where else ""
 
-    def compute(cursor: Any) -> tuple[list[AggregateRow], int]:
+    def compute(cursor: Any) -> bytes:
         # One query gives the page and the total; only an empty page needs a separate count.
         rows = cursor.execute(
             f"SELECT {', '.join(AGGREGATE_COLUMNS)}, count(*) OVER () FROM published_aggregates "
             f"{clause} ORDER BY academic_year, reporting_lea, metric, subgroup, subgroup_value "
             "LIMIT ? OFFSET ?", [*params, limit, offset]).fetchall()
         if rows:
-            return [_row(r[:-1]) for r in rows], int(rows[0][-1])
-        count_row = cursor.execute(
-            f"SELECT count(*) FROM published_aggregates {clause}", params).fetchone()
-        return [], int(count_row[0]) if count_row else 0
+            data, total = [_row(r[:-1]) for r in rows], int(rows[0][-1])
+        else:
+            count_row = cursor.execute(
+                f"SELECT count(*) FROM published_aggregates {clause}", params).fetchone()
+            data, total = [], int(count_row[0]) if count_row else 0
+        page = AggregatePage(data=data, count=total, limit=limit, offset=offset,
+                             snapshot=snapshot.info())
+        return page.model_dump_json().encode("utf-8")
 
-    data, total = snapshot.cached(("aggregates", tuple(filters.items()), limit, offset), compute)
-    return AggregatePage(data=data, count=total, limit=limit, offset=offset,
-                         snapshot=snapshot.info())
+    return snapshot.cached(("aggregates", tuple(filters.items()), limit, offset), compute)
 
 
 @router.get("/v1/metrics")
@@ -145,7 +166,7 @@ def catalog() -> list[CatalogVariable]:
 
 
 @router.get("/v1/public/requests", response_model=Page[PublicLogEntry])
-def public_requests(session: SessionDep, limit: Limit = 100,
+def public_requests(session: ReadSessionDep, limit: Limit = 100,
                     offset: Offset = 0) -> Page[PublicLogEntry]:
     """The public request log: title, purpose, status and decision dates; no personal data."""
     total, entries = public_log(session, limit=limit, offset=offset)

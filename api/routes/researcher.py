@@ -14,6 +14,7 @@ from fastapi.responses import FileResponse
 from api.choices import check_cohort, choices
 from api.deps import (
     KeysDep,
+    ReadSessionDep,
     ResearcherUser,
     ServingDep,
     SessionDep,
@@ -61,7 +62,7 @@ def preview_request(body: PreviewInput, serving: ServingDep, settings: SettingsD
 
 
 @router.get("", response_model=list[RequestOut])
-def list_own(session: SessionDep, caller: ResearcherUser) -> list[RequestOut]:
+def list_own(session: ReadSessionDep, caller: ResearcherUser) -> list[RequestOut]:
     """Your own requests."""
     with audited(session, actor=caller.name, role=ROLE, action="request.list"):
         out = [RequestOut.of(r) for r in gr.list_own_requests(session, caller.user_id)]
@@ -69,7 +70,7 @@ def list_own(session: SessionDep, caller: ResearcherUser) -> list[RequestOut]:
 
 
 @router.get("/{request_id}", response_model=RequestOut)
-def get(request_id: RequestId, session: SessionDep, caller: ResearcherUser) -> RequestOut:
+def get(request_id: RequestId, session: ReadSessionDep, caller: ResearcherUser) -> RequestOut:
     """One of your requests."""
     with audited(session, actor=caller.name, role=ROLE, action="request.read",
                  target=f"request:{request_id}"):
