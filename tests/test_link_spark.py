@@ -98,20 +98,11 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         out[backend]["con"].close()
 
 
-# KNOWN DEFECT (2026-11-30, after merging main's training.py): clusters are equal, but the
-# match probabilities differ by up to 0.06 on shared pairs and the review queue by 3 pairs.
-# Before that merge the only difference was the similarity jar's Jaro-Winkler (now replaced
-# by linkage/jaro.py, equal to DuckDB's); the cause of the rest is not yet found.
-_KNOWN = pytest.mark.xfail(strict=False, reason="Spark and DuckDB probabilities differ by up "
-                           "to 0.06 on shared pairs since main's training.py; cause not found")
-
-
 def test_same_clusters_on_both_backends(runs: dict[str, Any]) -> None:
     duck, spark = runs["duckdb"], runs["spark"]
     assert _partition(spark["con"]) == _partition(duck["con"])
 
 
-@_KNOWN
 def test_same_summary_counts_on_both_backends(runs: dict[str, Any]) -> None:
     duck, spark = runs["duckdb"], runs["spark"]
     for key in ("records_by_source", "pairs_scored", "pairs_above_threshold", "clusters",
@@ -119,7 +110,6 @@ def test_same_summary_counts_on_both_backends(runs: dict[str, Any]) -> None:
         assert getattr(spark["summary"], key) == getattr(duck["summary"], key), key
 
 
-@_KNOWN
 def test_same_match_probabilities_on_shared_pairs(runs: dict[str, Any]) -> None:
     def probs(t: pa.Table) -> dict[tuple[int, int], float]:
         return {(a, b): p for a, b, p in zip(t.column("unit_id_l").to_pylist(),
