@@ -195,7 +195,9 @@ def _print_access(keys: dict[str, str], port: int, request_id: str, serving: boo
     console.print(f"OpenAPI docs: {base}/docs", highlight=False, soft_wrap=True)
     console.print(f"Portal (browser): {base}/portal  -- public dashboard {base}/portal/public "
                   "needs no key; sign in at /portal/signin with a key above: " + ", ".join(
-                      f"{role} -> {PORTAL_PAGE.get(role, 'API only')}" for role in keys),
+                      f"{role} -> {PORTAL_PAGE.get(role, 'API or CLI only')}" for role in keys)
+                  + "; a data steward (c2c users create NAME --role steward --org ORG) -> "
+                  "/portal/steward",
                   highlight=False, markup=False, soft_wrap=True)
 
 
@@ -214,7 +216,8 @@ def _print_next_steps(settings: Settings, landing: Path) -> None:
 
 # Where each demo sign-in lands in the portal (api/portal).
 PORTAL_PAGE = {"partner": "/portal/partner", "researcher": "/portal/researcher",
-               "board": "/portal/board", "board_2": "/portal/board"}
+               "board": "/portal/board", "board_2": "/portal/board",
+               "checker": "/portal/checker", "checker_2": "/portal/checker"}
 
 
 def demo(
