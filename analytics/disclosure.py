@@ -216,17 +216,6 @@ class Cell:
     numerator_key: int = 0  # sum of the record keys of the rows counted (not published)
     denominator_key: int = 0
 
-    @property
-    def table_key(self) -> tuple[str, str, str]:
-        return (self.reporting_lea, self.subgroup, self.subgroup_value)
-
-    @property
-    def population_name(self) -> str:
-        if self.population:
-            return self.population
-        metric = METRIC_BY_NAME.get(self.metric)
-        return metric.population if metric else f"metric:{self.metric}"
-
 
 def suppress(cells: Sequence[Cell], min_cell: int = MIN_CELL) -> list[Cell]:
     """Apply ``release`` to cells holding true counts and key sums (see module docstring)."""

@@ -411,16 +411,15 @@ def read_package(
     data_key: bytes,
     receiver: FileReceiver,
     *,
-    before_data: Callable[[], None] | None = None,
+    before_data: Callable[[], None],
 ) -> dict[str, FileDigest]:
     """Decrypt the chunks after the header into ``receiver``; returns each file's digest.
 
-    ``before_data`` (a callable) runs once the first chunk, hence the header, is authenticated,
-    and before any plaintext is handed out: the place for the expiry check.
+    ``before_data`` runs once the first chunk, hence the header, is authenticated, and before
+    any plaintext is handed out: the place for the expiry check.
     """
     decryptor = _StreamDecryptor(source, data_key, header, header_bytes)
-    if before_data is not None:
-        before_data()
+    before_data()
     digests: dict[str, FileDigest] = {}
     try:
         while True:

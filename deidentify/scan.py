@@ -19,7 +19,7 @@ Findings carry counts, never the values themselves: the values would be the iden
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from functools import cache
 from importlib import resources
 
@@ -97,9 +97,7 @@ def _string_values(array: pa.Array | pa.ChunkedArray) -> pa.Array | None:
         array = pc.cast(array, pa.string())
     elif not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
         return None
-    values = pc.unique(pc.drop_null(array))
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks()
+    values = pc.unique(pc.drop_null(array))  # an Array, also for a ChunkedArray
     return pc.unique(pc.utf8_trim_whitespace(values))
 
 
@@ -108,9 +106,7 @@ def _count(values: pa.Array, pattern: str) -> int:
 
 
 def _name_finding(column: str, values: pa.Array) -> Finding | None:
-    distinct = len(values)
-    if distinct == 0:
-        return None
+    distinct = len(values)  # never 0: scan_column returns before for an empty column
     shaped = values.filter(pc.match_substring_regex(values, _NAME_SHAPE))
     if len(shaped) < _NAME_SHAPED_SHARE * distinct:
         return None
@@ -154,20 +150,11 @@ def scan_column(column: str, array: pa.Array | pa.ChunkedArray) -> list[Finding]
     return findings
 
 
-def scan_columns(
-    columns: Mapping[str, pa.Array | pa.ChunkedArray], *, skip: Iterable[str] = ()
-) -> list[Finding]:
+def scan_columns(columns: Mapping[str, pa.Array | pa.ChunkedArray]) -> list[Finding]:
     """Findings over named columns (each may already be its distinct values)."""
-    skipped = set(skip)
-    findings: list[Finding] = []
-    for name, array in columns.items():
-        if name not in skipped:
-            findings.extend(scan_column(name, array))
-    return findings
+    return [finding for name, array in columns.items() for finding in scan_column(name, array)]
 
 
-def scan_table(table: pa.Table, *, skip: Iterable[str] = ()) -> list[Finding]:
+def scan_table(table: pa.Table) -> list[Finding]:
     """Every finding in ``table``; an empty list means it may be packaged."""
-    return scan_columns(
-        {name: table.column(name) for name in table.column_names}, skip=skip
-    )
+    return scan_columns({name: table.column(name) for name in table.column_names})

@@ -31,14 +31,19 @@ from analytics.disclosure import (
     PUBLIC_REASONS,
     REASON_COUNT,
     REASON_DENOMINATOR,
+    Cell,
+    effective_min_cell,
+    public_reason,
     release,
     rounded,
+    shown_floor,
     suppress,
 )
 from analytics.metrics import ALL, METRIC_BY_NAME, RACE_VALUES, STATE, SUBGROUP_DOMAINS
 from analytics.publish import publish
 from analytics.requests import aggregate_for_request
 from core import catalog
+from core.errors import InternalError
 from core.requests import ApprovedRequest, CohortFilter, RequestKind
 
 BASE = 5  # the standard's public parameter (docs/metrics.md)
@@ -279,6 +284,35 @@ def test_boundaries_at_min_cell(min_cell: int) -> None:
     assert not release(floor_of(min_cell), 0, big, 0, min_cell).suppressed
     assert release(floor_of(min_cell), 0, big, 0, min_cell).numerator == floor_of(min_cell)
 
+
+
+def test_the_threshold_is_min_cell_raised_to_one_mod_five() -> None:
+    """C2C's 11, one below and one above: 10 is applied as 11, 11 as 11, 12 as 16; the
+    smallest count ever shown follows (15, 15, 20)."""
+    assert [effective_min_cell(m) for m in (10, 11, 12)] == [11, 11, 16]
+    assert [shown_floor(m) for m in (10, 11, 12)] == [15, 15, 20]
+    for min_cell in range(1, 40):
+        assert effective_min_cell(min_cell) == threshold(min_cell)
+        assert shown_floor(min_cell) == floor_of(min_cell)
+
+
+def test_a_numerator_outside_its_denominator_is_a_fault_not_a_cell() -> None:
+    for n, d in ((-1, 50), (51, 50)):
+        with pytest.raises(InternalError, match="numerator outside"):
+            release(n, 0, d, 0, 11)
+    assert release(0, 0, 50, 0, 11).suppression_reason == REASON_COUNT  # zero is small
+    assert release(50, 0, 50, 0, 11).suppression_reason == REASON_COUNT  # so is "all but 0"
+    cell = Cell(YEAR, "L1", ALL, ALL, "hs_graduate", None, 50)
+    with pytest.raises(InternalError, match="true counts"):
+        suppress([cell])
+
+
+def test_old_snapshots_reasons_are_shown_as_the_one_public_reason() -> None:
+    assert public_reason(None) is None
+    for reason in PUBLIC_REASONS:
+        assert public_reason(reason) == reason
+    for old in ("numerator_below_min", "complement_below_min", "complementary", "unknown"):
+        assert public_reason(old) == REASON_COUNT
 
 def test_rounding_is_unbiased_bounded_and_keyed() -> None:
     for count in (11, 12, 13, 14, 15, 37, 1234):

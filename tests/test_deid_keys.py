@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import multiprocessing
 import shutil
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
-from deid_support import make_keys
+from deid_support import NOW, make_keys, request
 
-from core.errors import IntegrityError_, KeyError_
+import deidentify
+from core.errors import InputRejected, IntegrityError_, KeyError_
 from core.keys import KeyProvider, create_master_key, read_master_key
+from core.requests import RequestKind
+from deidentify.keyfiles import read_key_file, write_key_file
 
 
 def _make_many(root: str, prefix: str) -> None:
@@ -77,3 +83,45 @@ def test_status_reports_permissions_and_unreadable_entries(tmp_path: Path) -> No
     status = keys.status()
     assert not status.master_key_private
     assert status.unreadable_entries == ("extract:R1", "root_data_key")
+
+
+# ------------------------------------------------------ key files (c2c extract decrypt --key-file)
+def test_key_files_in_both_forms_are_read(tmp_path: Path) -> None:
+    key = bytes(range(32))
+    write_key_file(tmp_path / "bare.key", key)
+    assert read_key_file(tmp_path / "bare.key") == key
+    saved = tmp_path / "response.json"  # the API's key response, saved as is
+    saved.write_text(json.dumps({"request_id": "R1",
+                                 "key_base64": base64.b64encode(key).decode()}))
+    assert read_key_file(saved) == key
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (b'{"key": "abc"}', "JSON without a key_base64 field"),
+    (b'{"key_base64": 5}', "JSON without a key_base64 field"),
+    (b'{not json', "JSON without a key_base64 field"),
+    (b"not base64!", "neither the API's key response nor base64 text"),
+    (base64.b64encode(bytes(31)), "does not hold a 32-byte extract key"),
+    (base64.b64encode(bytes(33)), "does not hold a 32-byte extract key"),
+])
+def test_bad_key_files_name_the_file_and_the_problem(content: bytes, message: str,
+                                                     tmp_path: Path) -> None:
+    path = tmp_path / "r.key"
+    path.write_bytes(content)
+    with pytest.raises(InputRejected) as caught:
+        read_key_file(path)
+    assert str(caught.value) == f"{path}, field key: {message}"
+
+
+def test_a_missing_key_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(InputRejected, match="no such key file") as caught:
+        read_key_file(tmp_path / "absent.key")
+    assert str(tmp_path / "absent.key") in str(caught.value)
+
+
+def test_opening_without_keyring_or_data_key_says_what_is_needed(tmp_path: Path) -> None:
+    keys = make_keys(tmp_path)
+    req = request(request_id="R-nokey", kind=RequestKind.AGGREGATE, variables=["gender"])
+    package = deidentify.package_table(pa.table({"students": [40]}), req, keys, tmp_path, NOW)
+    with pytest.raises(KeyError_, match="needs the keyring or the extract's data key"):
+        deidentify.open_extract(package.package_path, now=NOW)

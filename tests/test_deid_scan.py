@@ -98,3 +98,20 @@ def test_planted_identifier_values_are_caught(plant: str) -> None:
 def test_identifier_column_names_are_caught(column: str) -> None:
     table = _normal().append_column(column, pa.array(["*"] * N))
     assert [f.column for f in scan_table(table)] == [column]
+
+
+def test_dictionary_encoded_columns_are_scanned_by_their_values() -> None:
+    """Parquet readers hand back dictionary columns: the values behind the codes count."""
+    planted = pa.array(["19"] * (N - 1) + ["572-19-8830"]).dictionary_encode()
+    findings = scan_table(_normal().append_column("code", planted))
+    assert [(f.column, f.kind) for f in findings] == [("code", "ssn")]
+    clean = pa.array(["19", "20"] * (N // 2)).dictionary_encode()
+    assert scan_table(_normal().append_column("code", clean)) == []
+
+
+def test_an_all_null_date_column_holds_no_birth_dates() -> None:
+    empty = pa.array([None] * N, pa.date32())
+    assert scan_table(_normal().append_column("when", empty)) == []
+    one = pa.array([None] * (N - 1) + [dt.date(2008, 3, 17)], pa.date32())
+    assert [(f.kind, f.matches) for f in scan_table(_normal().append_column("when", one))] \
+        == [("dob", 1)]
