@@ -221,7 +221,7 @@ def update_request(
             request.irb_reference = (value or "").strip() or None
         elif name == "requested_expiry":
             request.requested_expiry = value
-        elif name == "purpose_code":
+        else:  # purpose_code, the last field of RequestPatch: a new field needs a branch above
             if value is None:
                 raise UserError("purpose_code cannot be removed")
             request.purpose_code = Purpose(value).value
