@@ -16,7 +16,7 @@ parts (``parts``) come back here for each file they hold.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path, PurePosixPath
@@ -26,7 +26,7 @@ import duckdb
 from core.errors import InputRejected, Location
 from core.partners import Partner
 from ingest import archive, manifest
-from ingest.classify import identify_file
+from ingest.classify import ColumnMaps, identify_file
 from ingest.dedup import file_for_sender
 from ingest.faults import service_fault
 from ingest.holds import hold_reason
@@ -41,8 +41,6 @@ from ingest.receipts import finish, receipt_for, receipts_of, reject, rejection
 from ingest.schema import ensure_schema
 from ingest.supersede import newer_current
 from ingest.zips import unpack_zip
-
-ColumnMaps = Mapping[str, Mapping[str, str]]
 
 
 @dataclass(frozen=True)
