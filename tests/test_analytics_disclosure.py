@@ -32,6 +32,7 @@ from analytics.disclosure import (
     REASON_COUNT,
     REASON_DENOMINATOR,
     Cell,
+    audit_snapshot,
     effective_min_cell,
     public_reason,
     release,
@@ -313,6 +314,35 @@ def test_old_snapshots_reasons_are_shown_as_the_one_public_reason() -> None:
         assert public_reason(reason) == reason
     for old in ("numerator_below_min", "complement_below_min", "complementary", "unknown"):
         assert public_reason(old) == REASON_COUNT
+
+
+def test_the_snapshot_audit_counts_each_broken_rule() -> None:
+    """``audit_snapshot`` (the publish check): zero on rows that follow the standard, and one
+    count per rule for a row that breaks it."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (academic_year VARCHAR, reporting_lea VARCHAR, subgroup VARCHAR,"
+                " subgroup_value VARCHAR, metric VARCHAR, numerator INTEGER, denominator INTEGER,"
+                " rate DOUBLE, suppressed BOOLEAN, suppression_reason VARCHAR)")
+    good = [("cte_participant", 20, 40, 0.5, False, None),
+            ("cte_completer", None, 40, None, True, REASON_COUNT),  # same population: same d
+            ("hs_graduate", None, None, None, True, REASON_DENOMINATOR)]
+    broken = {
+        "unrounded_or_small": ("ag_eligible", 17, 40, 0.425, False, None),
+        "shown_incomplete": ("ag_eligible", 20, 40, None, False, None),
+        "hidden_badly": ("ag_eligible", 15, 40, None, True, REASON_COUNT),
+        "reason_on_shown": ("ag_eligible", 20, 40, 0.5, False, REASON_COUNT),
+        "denominator_differs_across_metrics": ("ag_eligible", 20, 45, 0.4444, False, None),
+    }
+
+    def audit(rows: list[tuple[object, ...]]) -> dict[str, int]:
+        con.execute("DELETE FROM t")
+        con.executemany("INSERT INTO t VALUES ('2022-23', 'L1', 'all', 'all', ?, ?, ?, ?, ?, ?)",
+                        rows)
+        return audit_snapshot(con, "t", min_cell=11)
+
+    assert audit(good) == dict.fromkeys(broken, 0)
+    for rule, row in broken.items():
+        assert audit([*good, row]) == {name: int(name == rule) for name in broken}, rule
 
 def test_rounding_is_unbiased_bounded_and_keyed() -> None:
     for count in (11, 12, 13, 14, 15, 37, 1234):
