@@ -62,7 +62,8 @@ def main() -> None:
             "ag_eligible", "cc_enrolled_within_1yr",
         ])
         started, cpu = time.perf_counter(), cpu_seconds()
-        result = deidentify.build_extract(con, req, keys, home / "extracts", now=NOW)
+        result = deidentify.build_extract(con, req, keys, home / "extracts", now=NOW,
+                                          earlier_extracts={})
         build_seconds, build_cpu = time.perf_counter() - started, cpu_seconds() - cpu
         con.close()
         assert result.disclosure is not None
