@@ -296,18 +296,21 @@ def _judge(
     projected = ", ".join(
         ["person_id"] + [f"{exprs.get(c, _quoted(c))} AS {_quoted(c)}" for c in columns.outputs])
     extra = [c for c in linkage if c not in columns.quasi]
-    by_quasi = _pattern(columns.quasi)
-    by_all = _pattern(columns.quasi + extra) if extra else by_quasi
+    # Without linkage variables beyond the quasi-identifiers the second pattern is the first:
+    # not computed at all, so a request that shares nothing costs what it did before.
+    patterns = f"{_pattern(columns.quasi)} AS pat_q" + (
+        f", {_pattern(columns.quasi + extra)} AS pat" if extra else "")
+    linkage_rule = (f"WHEN count(*) OVER (PARTITION BY pat) < {int(k)} THEN {LINKAGE}"
+                    if extra else "")
     con.execute(
         f"""CREATE TEMP TABLE {kept} AS
         WITH g AS (SELECT {projected} FROM {src}),
              rowkept AS (SELECT g.* FROM g {_keep_clause(plan, columns.quasi, k)}),
-             pattern AS (SELECT person_id, {by_quasi} AS pat_q, {by_all} AS pat
-                         FROM rowkept GROUP BY person_id),
+             pattern AS (SELECT person_id, {patterns} FROM rowkept GROUP BY person_id),
              judged AS (
                  SELECT person_id,
                         CASE WHEN count(*) OVER (PARTITION BY pat_q) < {int(k)} THEN {PATTERN}
-                             WHEN count(*) OVER (PARTITION BY pat) < {int(k)} THEN {LINKAGE}
+                             {linkage_rule}
                              ELSE {RELEASED} END AS {_VERDICT}
                  FROM pattern)
         SELECT rowkept.*, judged.{_VERDICT} FROM rowkept JOIN judged USING (person_id)"""
@@ -338,6 +341,29 @@ def _protection(
     )
 
 
+def _protect(
+    con: duckdb.DuckDBPyConnection, src: str, kept: str, columns: _Columns, plan: generalise.Plan,
+    cross: CrossExtract, k: int,
+) -> Protection:
+    """Judge the rows of ``src`` into ``kept`` under ``plan``. While the cross-extract rule
+    suppresses rows and the total suppressed is over the budget (``max_suppression``), raise
+    one more rung (the search's own choice) and judge again: coarser quasi-identifiers make
+    patterns that more people share, so fewer of them are lost. A request that shares nothing
+    with an earlier extract is judged once, as before."""
+    budget = int(plan.max_suppression * plan.rows)
+    while True:
+        con.execute(f"DROP TABLE IF EXISTS {kept}")
+        _judge(con, src, kept, plan, columns, cross.linkage_variables, k)
+        protection = _protection(con, kept, plan, columns.quasi, cross)
+        if not protection.linkage_suppressed_rows or protection.suppressed_rows <= budget:
+            return protection
+        coarser = generalise.coarsen(con, src, plan, protection.suppressed_rows,
+                                     "cross-extract")
+        if coarser is None:
+            return protection
+        plan = coarser
+
+
 def plan_for_request(
     con: duckdb.DuckDBPyConnection,
     request: ApprovedRequest,
@@ -361,8 +387,7 @@ def plan_for_request(
         plan = generalise.plan_generalisation(con, src, columns.quasi, k=k,
                                               max_suppression=max_suppression)
         cross = cross_extract(request.request_id, columns.outputs, earlier_extracts)
-        _judge(con, src, kept, plan, columns, cross.linkage_variables, k)
-        return _protection(con, kept, plan, columns.quasi, cross)
+        return _protect(con, src, kept, columns, plan, cross, k)
     finally:
         for table in (src, kept):
             con.execute(f"DROP TABLE IF EXISTS {table}")
@@ -414,9 +439,9 @@ def build_extract(
         )
         lap("generalise")
         cross = cross_extract(request.request_id, outputs, earlier_extracts)
-        _judge(con, src, kept, plan, columns, cross.linkage_variables, k)
+        protection = _protect(con, src, kept, columns, plan, cross, k)
+        plan = protection.plan  # coarser than the row-level search's if linkage needed it
         con.execute(f"DROP TABLE {src}")
-        protection = _protection(con, kept, plan, columns.quasi, cross)
         lap("protect")
 
         released = (f"(SELECT * EXCLUDE ({_VERDICT}) FROM {kept} "

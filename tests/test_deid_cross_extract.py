@@ -108,6 +108,12 @@ def test_the_second_extract_cannot_be_paired_with_the_first(tmp_path: Path) -> N
     suppressed = PERSONS * 3 - second.rows
     assert second.suppressed_rows == suppressed == cross["suppressed_rows"] > 0
     assert cross["suppressed_persons"] * 3 == cross["suppressed_rows"]
+    # Before suppressing, the search coarsened the quasi-identifiers: patterns that more people
+    # share lose fewer of them (all of them would be lost at the blind build's rungs).
+    assert second.disclosure is not None and blind.disclosure is not None
+    raised = [s for s in second.disclosure.steps if s["rule"] == "cross-extract"]
+    assert raised and second.disclosure.generalisations != blind.disclosure.generalisations
+    assert cross["suppressed_rows"] < raised[0]["rows_at_risk_before"]
     released = {pid for pid in b.column("pseudonym_id").to_pylist()}
     assert len(released) == PERSONS - cross["suppressed_persons"]
     # The report's classes are those of the released rows.
@@ -290,3 +296,18 @@ def test_preview_counts_what_linkage_suppresses_as_the_build_does(env: ApiEnv) -
     assert shown["suppressed_rows"] == result.suppressed_rows
     assert shown["linkage_suppressed_rows"] == \
         result.disclosure.cross_extract["suppressed_rows"] > 0
+
+
+def test_the_search_stops_at_the_top_of_every_ladder(tmp_path: Path) -> None:
+    """Fewer people than k: the search raises every rung, finds nothing left to raise, and
+    every row is suppressed and counted."""
+    keys = make_keys(tmp_path)
+    con = connect_encrypted(tmp_path / "w.duckdb", keys.warehouse_key_hex(),
+                            temp_dir=tmp_path / "tmp")
+    make_student_year(con, 5, years=2)
+    plan = deidentify.plan_for_request(con, request("R-few", SECOND), k=K,
+                                       earlier_extracts={"R-A": FIRST})
+    assert set(plan.rung_names().values()) == {"withheld"}
+    assert plan.released_rows == 0 and plan.suppressed_rows == plan.rows == 10
+    assert plan.classes == 0 and plan.smallest_class is None
+    con.close()
