@@ -5,11 +5,11 @@ key files ``deidentify.keyfiles``, the package's file names ``deidentify.content
 only the requested catalog variables of ``analytics.student_year`` under the cohort filter,
 ``person_id`` replaced by a per-request pseudonym, quasi-identifiers generalised until
 k-anonymity holds, the remaining small classes suppressed and counted, then whole persons
-whose multi-year pattern (over the quasi-identifiers, and over the variables an earlier
-extract of another request also holds, ``deidentify.crossextract``) is shared by fewer than k
-people suppressed and counted, a scan for anything
-that looks like a direct identifier, then Parquet + CSV + manifest.json sealed with
-AES-256-GCM under a random per-extract key kept wrapped in the keyring.
+suppressed and counted whose multi-year pattern is shared by fewer than k people (over the
+quasi-identifiers, and over them with the variables an earlier extract of another request
+also holds: ``deidentify.crossextract``), a scan for anything that looks like a direct
+identifier, then Parquet + CSV + manifest.json sealed with AES-256-GCM under a random
+per-extract key kept wrapped in the keyring.
 
 The de-identified rows live in a DuckDB temporary table (spilling to the encrypted temp
 directory) and are streamed out in record batches; no plaintext file is ever written.
