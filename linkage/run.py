@@ -58,6 +58,7 @@ class LinkRunSummary:
     stage_seconds: dict[str, float] = field(default_factory=dict)
     # what training estimated, what fell back to fixed values, Splink's messages (training.py)
     training: dict[str, Any] = field(default_factory=dict)
+    backend: str = "duckdb"  # the Splink backend that ran (C2C_LINKAGE_BACKEND)
 
     @property
     def records(self) -> int:
@@ -160,6 +161,7 @@ def run_annual_link(
             peak_memory_mb=0.0,
             stage_seconds=stages,
             training=fitted.training.to_dict(),
+            backend=settings.linkage_backend,
         )
         timer.lap("summary")
         summary.seconds = round(time.perf_counter() - started, 3)

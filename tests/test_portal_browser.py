@@ -175,6 +175,12 @@ def test_every_role_does_its_job_in_a_browser(portal: Portal, generated: Path) -
         "data:") else outside.append(r.url))
     public.goto(f"{p.base}/portal/public")
     p.check(public, "public-dashboard")
+    # long district names wrap inside the label area instead of being cut or running off it
+    labels = public.locator("svg.chart g > text")
+    expect(labels.first).to_be_visible()
+    lefts = labels.evaluate_all("els => els.map(e => e.getBBox().x)")
+    assert lefts and min(lefts) >= 0, lefts
+    expect(public.locator("svg.chart")).to_contain_text("Central Valley Unified School District")
     public.get_by_label("Academic year").select_option("2022-23")
     public.get_by_label("Metric").select_option("cte_completer")
     public.get_by_role("button", name="Show").click()
