@@ -454,6 +454,40 @@ def mark_fulfilled(session: Session, request_id: str, extract_info: ExtractInfo)
     return record
 
 
+def individual_extracts(session: Session, *, excluding: str | None = None
+                        ) -> dict[str, list[str] | None]:
+    """Every individual-level extract ever built for a request other than ``excluding``, as
+    request id -> the variables a researcher holding it has per person; the input
+    ``deidentify.build_extract`` needs to keep a new extract unlinkable to these
+    (docs/deidentify.md, "Extracts of different requests").
+
+    Expired and revoked extracts count (a researcher may have kept a copy), and so do extracts
+    whose output checks have not released them yet. The variables are what the extract
+    released (its record's detail), else what the request was approved for (a build releases
+    nothing else), plus the columns its cohort filter fixed to one value (every row of that
+    extract carries that value implicitly). None when neither list is known: the builder then
+    treats that extract as sharing every variable, never as sharing none."""
+    query = (select(DataRequest, ExtractRecord)
+             .join(ExtractRecord, ExtractRecord.request_id == DataRequest.id)
+             .where(DataRequest.kind != RequestKind.AGGREGATE.value)
+             .order_by(DataRequest.id))
+    found: dict[str, list[str] | None] = {}
+    for request, record in session.execute(query).all():
+        if request.id == excluding:
+            continue
+        detail = record.detail if isinstance(record.detail, dict) else {}
+        released = detail.get("variables")
+        held = released if isinstance(released, list) else request.variables
+        if not isinstance(held, list) or not held:
+            found[request.id] = None
+            continue
+        cohort = request.cohort if isinstance(request.cohort, dict) else {}
+        fixed = cohort.get("subgroup_equals")
+        found[request.id] = sorted({str(v) for v in held}
+                                   | {str(c) for c in (fixed if isinstance(fixed, dict) else {})})
+    return found
+
+
 def expire_due(session: Session, now: datetime | None = None) -> list[str]:
     """Move fulfilled requests whose extract expired to ``expired``; returns their ids."""
     now = now or utcnow()

@@ -156,7 +156,8 @@ def _fulfil(p: Portal) -> None:
         con = open_warehouse(p.settings)
         try:
             result = build_package(con, ready[0], keys, p.settings.extracts_dir,
-                                   min_cell=11, k=11)
+                                   min_cell=11, k=11, earlier_extracts=gr.individual_extracts(
+                                       s, excluding=ready[0].request_id))
         finally:
             con.close()
         gr.mark_fulfilled(s, ready[0].request_id, gr.ExtractInfo(

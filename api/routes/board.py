@@ -50,7 +50,7 @@ def preview_request(request_id: RequestId, session: SessionDep, settings: Settin
         body = PreviewInput(kind=RequestKind(r.kind), variables=list(r.variables),
                             cohort=CohortFilter.model_validate(r.cohort),
                             group_by=list(r.group_by))
-        out = preview(settings, body)
+        out = preview(settings, body, gr.individual_extracts(session, excluding=request_id))
     return out
 
 
