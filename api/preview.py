@@ -2,7 +2,9 @@
 
 It runs what fulfilment would run, on today's warehouse, without building or keeping anything:
 individual-level requests go through ``deidentify.plan_for_request`` (rows, the rung each
-quasi-identifier is generalised to or withheld at k, rows suppressed); aggregate requests go
+quasi-identifier is generalised to or withheld at k, rows suppressed, also for the variables
+shared with earlier extracts of other requests, which the caller reads from the governance
+store exactly as fulfilment does); aggregate requests go
 through ``analytics.aggregate_for_request`` (cells, and cells suppressed by the published
 rule). The warehouse is opened for the length of one preview.
 """
@@ -20,6 +22,7 @@ from core.errors import Busy, NotFound, UserError
 from core.requests import ApprovedRequest, CohortFilter, RequestKind
 from core.settings import Settings
 from core.warehouse import open_warehouse
+from deidentify import EarlierExtracts
 from governance.requests import RequestInput
 
 
@@ -52,13 +55,22 @@ class Preview(BaseModel):
                                         description="quasi-identifier -> rung it is released at")
     withheld: list[str] = Field(default_factory=list)
     suppressed_rows: int = 0
+    linkage_variables: list[str] = Field(
+        default_factory=list, description="variables an earlier individual-level extract of "
+        "another request also holds: each person's pattern over them must be shared by k")
+    linkage_suppressed_rows: int = Field(
+        default=0, description="rows (of suppressed_rows) of people whose pattern over the "
+        "linkage variables is shared by fewer than k")
     cells: int = 0
     suppressed_cells: int = 0
     notes: list[str] = Field(default_factory=list)
 
 
-def preview(settings: Settings, data: PreviewInput) -> Preview:
-    """The preview for ``data``; ``Busy`` when the pipeline holds the warehouse."""
+def preview(settings: Settings, data: PreviewInput, earlier_extracts: EarlierExtracts
+            ) -> Preview:
+    """The preview for ``data``; ``Busy`` when the pipeline holds the warehouse.
+    ``earlier_extracts``: ``governance.requests.individual_extracts`` (excluding the request
+    previewed), the same input fulfilment gives the build."""
     if not data.variables:
         raise UserError("variables: choose at least one variable to preview")
     if not settings.warehouse_path.exists():
@@ -81,7 +93,8 @@ def preview(settings: Settings, data: PreviewInput) -> Preview:
                            "AND table_name = 'student_year'").fetchone()[0]:  # type: ignore[index]
             raise NotFound("no outcomes have been built yet (c2c outcomes), so there is "
                            "nothing to preview")
-        return _individual(con, request, settings) if data.kind == RequestKind.INDIVIDUAL \
+        return _individual(con, request, settings, earlier_extracts) \
+            if data.kind == RequestKind.INDIVIDUAL \
             else _aggregate(con, request, settings)
     finally:
         con.close()
@@ -94,10 +107,11 @@ def _cohort_rows(con: duckdb.DuckDBPyConnection, request: ApprovedRequest) -> in
 
 
 def _individual(con: duckdb.DuckDBPyConnection, request: ApprovedRequest,
-                settings: Settings) -> Preview:
+                settings: Settings, earlier_extracts: EarlierExtracts) -> Preview:
     from deidentify import plan_for_request
 
-    plan = plan_for_request(con, request, k=settings.k_anonymity)
+    plan = plan_for_request(con, request, k=settings.k_anonymity,
+                            earlier_extracts=earlier_extracts)
     rungs = plan.rung_names()
     withheld = [q for q, rung in rungs.items() if rung == "withheld"]
     generalised = {q: rung for q, rung in rungs.items() if rung != q and rung != "withheld"}
@@ -107,10 +121,17 @@ def _individual(con: duckdb.DuckDBPyConnection, request: ApprovedRequest,
     if withheld:
         notes.append(f"{', '.join(withheld)} would be replaced by '*' for everyone: with these "
                      f"variables no finer value keeps every group at {plan.k} or more people")
+    shared = plan.cross.linkage_variables
+    if plan.linkage_suppressed_rows:
+        notes.append(f"{plan.linkage_suppressed_persons} people would be left out because their "
+                     f"pattern of {', '.join(shared)} over the years, which an earlier extract "
+                     f"also holds, is shared by fewer than {plan.k} people: dropping those "
+                     "variables or years keeps them")
     return Preview(kind=request.kind, k=plan.k, cohort_rows=plan.rows,
-                   expected_rows=plan.rows - plan.suppressed_rows, persons=plan.persons,
+                   expected_rows=plan.released_rows, persons=plan.persons,
                    generalised=generalised, withheld=withheld,
-                   suppressed_rows=plan.suppressed_rows, notes=notes)
+                   suppressed_rows=plan.suppressed_rows, linkage_variables=shared,
+                   linkage_suppressed_rows=plan.linkage_suppressed_rows, notes=notes)
 
 
 def _aggregate(con: duckdb.DuckDBPyConnection, request: ApprovedRequest,

@@ -3,7 +3,8 @@
 Builds a synthetic ``analytics.student_year`` (default 5,000,000 rows: 1,666,667 people x 3
 years) inside an encrypted DuckDB warehouse, then times ``deidentify.build_extract`` for a
 typical person-level request and ``verify_extract`` of the package. Prints figures; asserts
-nothing. Usage: ``.venv/bin/python bench/bench_extract.py [--rows N]``.
+nothing. Usage: ``.venv/bin/python bench/bench_extract.py [--rows N] [--earlier-shares V,V]``
+(``--earlier-shares``: as if an earlier extract held those variables: the cross-extract rule).
 """
 
 from __future__ import annotations
@@ -39,7 +40,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=5_000_000)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--earlier-shares", default="", metavar="VAR,VAR",
+                        help="variables an earlier extract (R-earlier) also holds; default none")
     args = parser.parse_args()
+    shared = [v for v in args.earlier_shares.split(",") if v]
+    earlier = {"R-earlier": shared} if shared else {}
     years = 3
     persons = -(-args.rows // years)
     with tempfile.TemporaryDirectory(prefix="bench-extract-") as tmp:
@@ -62,7 +67,8 @@ def main() -> None:
             "ag_eligible", "cc_enrolled_within_1yr",
         ])
         started, cpu = time.perf_counter(), cpu_seconds()
-        result = deidentify.build_extract(con, req, keys, home / "extracts", now=NOW)
+        result = deidentify.build_extract(con, req, keys, home / "extracts", now=NOW,
+                                          earlier_extracts=earlier)
         build_seconds, build_cpu = time.perf_counter() - started, cpu_seconds() - cpu
         con.close()
         assert result.disclosure is not None
@@ -72,6 +78,10 @@ def main() -> None:
               f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
         print("  stages (s): " + ", ".join(f"{k} {v:.1f}" for k, v in result.timings.items()))
         print(f"  generalisations: {result.disclosure.generalisations}")
+        cross = result.disclosure.cross_extract
+        print(f"  shared with an earlier extract: {cross['linkage_variables'] or 'nothing'}; "
+              f"{cross['suppressed_rows']:,} rows of {cross['suppressed_persons']:,} people "
+              "suppressed for it")
         files = result.manifest["files"]
         print("  files: " + ", ".join(f"{n} {f['bytes'] / 1e6:,.0f} MB" for n, f in files.items()))
 

@@ -61,11 +61,23 @@ def build_cmd(
     request_file: Path = typer.Option(..., "--request", help="ApprovedRequest as JSON."),
     out: Path | None = typer.Option(None, help="Output folder (default $C2C_HOME/extracts)."),
 ) -> None:
-    """Build the encrypted extract for an approved individual-level request."""
+    """Build the encrypted extract for an approved individual-level request (kept unlinkable
+    to every earlier individual-level extract the governance store knows of)."""
     settings = get_settings()
     request = load_request(request_file)
     keys = _provider(settings)
     from cli.progress import stages
+    from governance.db import session_factory
+    from governance.requests import individual_extracts
+
+    # No store, or one not migrated, stops here (``c2c migrate``): without it the earlier
+    # extracts are unknown, and unknown must never count as "none".
+    sessions = session_factory(settings.governance_url)
+    try:
+        with sessions() as session:
+            earlier = individual_extracts(session, excluding=request.request_id)
+    finally:
+        sessions.kw["bind"].dispose()
 
     console = Console(soft_wrap=True)
     con = open_warehouse(settings, read_only=True)
@@ -74,7 +86,7 @@ def build_cmd(
                              "suppress, scan, encrypt)"):
             result = build_extract(
                 con, request, keys, out or settings.extracts_dir, k=settings.k_anonymity,
-                now=datetime.now(UTC),
+                now=datetime.now(UTC), earlier_extracts=earlier,
             )
     finally:
         con.close()
@@ -86,6 +98,11 @@ def build_cmd(
         general = ", ".join(f"{q} -> {rung}" for q, rung in
                             result.disclosure.generalisations.items())
         console.print(f"k={result.disclosure.k} over: {general or 'no quasi-identifiers'}",
+                      highlight=False)
+        cross = result.disclosure.cross_extract
+        console.print(f"earlier extracts considered {len(cross['earlier_requests'])}; shared "
+                      f"variables: {', '.join(cross['linkage_variables']) or 'none'} "
+                      f"({cross['suppressed_rows']:,} rows suppressed for them)",
                       highlight=False)
 
 

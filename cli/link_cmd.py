@@ -17,8 +17,8 @@ console = Console()
 
 def print_summary(summary: linkage.LinkRunSummary) -> None:
     """The run summary as the operator reads it (also used by ``c2c demo``)."""
-    console.print(f"[bold]link run {summary.run_id}[/] in {summary.seconds:.1f} s, "
-                  f"peak memory {summary.peak_memory_mb:.0f} MB")
+    console.print(f"[bold]link run {summary.run_id}[/] on {summary.backend} "
+                  f"in {summary.seconds:.1f} s, peak memory {summary.peak_memory_mb:.0f} MB")
     sources = ", ".join(f"{k} {v:,}" for k, v in summary.records_by_source.items())
     console.print(f"records: {summary.records:,} ({sources})")
     console.print(f"pairs scored: {summary.pairs_scored:,}; at or above threshold "

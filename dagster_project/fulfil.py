@@ -15,7 +15,7 @@ from analytics.output_checks import check_aggregate, record_release
 from core.keys import KeyProvider
 from core.requests import ApprovedRequest, RequestKind
 from core.settings import Settings
-from deidentify import ExtractResult, build_extract, package_table
+from deidentify import EarlierExtracts, ExtractResult, build_extract, package_table
 
 # Key of the automated output checks in a result's manifest and the extract record's detail
 # (governance.output_check reads them there).
@@ -30,19 +30,26 @@ def build_package(
     *,
     min_cell: int,
     k: int,
+    earlier_extracts: EarlierExtracts,
     now: datetime | None = None,
 ) -> ExtractResult:
     """Individual requests go through de-identification; aggregate requests through the same
-    small-cell suppression as the published aggregates, then the same encrypted packaging."""
+    small-cell suppression as the published aggregates, then the same encrypted packaging.
+    ``earlier_extracts``: ``governance.requests.individual_extracts(session, excluding=<this
+    request>)``, read just before the build (the variables this extract must not be linkable
+    on; unused for aggregate tables)."""
     now = now or datetime.now(UTC)
     if request.kind == RequestKind.INDIVIDUAL:
-        result = build_extract(con, request, keys, out_dir, k=k, now=now)
+        result = build_extract(con, request, keys, out_dir, k=k, now=now,
+                               earlier_extracts=earlier_extracts)
         # build_extract refuses to seal a package that is not k-anonymous or holds an
         # identifier, so reaching here is the pass of both checks.
         result.manifest[OUTPUT_CHECKS] = [
             {"check": "k_anonymity", "passed": True, "detail": f"every row's quasi-identifiers "
              f"are shared by at least {k} people ({result.suppressed_rows} rows suppressed)"},
-            {"check": "identifier_scan", "passed": True, "detail": "no identifier found"}]
+            {"check": "identifier_scan", "passed": True, "detail": "no identifier found"},
+            {"check": "cross_extract_linkage", "passed": True, "detail": _linkage_detail(
+                result, k)}]
         return result
     table = aggregate_for_request(con, request, min_cell=min_cell)
     checks = check_aggregate(con, request, table, min_cell)
@@ -51,6 +58,18 @@ def build_package(
     if all(c.passed for c in checks):
         record_release(con, request, table)
     return result
+
+
+def _linkage_detail(result: ExtractResult, k: int) -> str:
+    cross = result.disclosure.cross_extract if result.disclosure is not None else {}
+    shared = cross.get("linkage_variables") or []
+    if not shared:
+        return (f"shares no variable with the {len(cross.get('earlier_requests', []))} earlier "
+                "individual-level extract(s)")
+    return (f"shares {', '.join(shared)} with earlier extract(s) of "
+            f"{', '.join(cross.get('linked_requests', []))}; every person's pattern over them "
+            f"is shared by at least {k} people ({cross.get('suppressed_rows', 0)} rows of "
+            f"{cross.get('suppressed_persons', 0)} people suppressed)")
 
 
 def extract_detail(request: ApprovedRequest, result: ExtractResult) -> dict[str, Any]:
@@ -65,6 +84,7 @@ def extract_detail(request: ApprovedRequest, result: ExtractResult) -> dict[str,
     if result.disclosure is not None:  # the board's release report shows how it was protected
         detail["k"] = result.disclosure.k
         detail["generalisations"] = result.disclosure.generalisations
+        detail["cross_extract"] = result.disclosure.cross_extract
     return detail
 
 
@@ -86,7 +106,12 @@ def fulfil_approved(
     """
     from core.warehouse import warehouse
     from governance.db import session_factory
-    from governance.requests import ExtractInfo, mark_fulfilled, requests_ready_for_fulfilment
+    from governance.requests import (
+        ExtractInfo,
+        individual_extracts,
+        mark_fulfilled,
+        requests_ready_for_fulfilment,
+    )
 
     sessions = sessions or session_factory(settings.governance_url)
     with sessions() as session:
@@ -98,9 +123,12 @@ def fulfil_approved(
     built: list[ExtractResult] = []
     with warehouse(settings) as con:
         for request in wanted:
+            # Read per request: the one fulfilled just before is an earlier extract too.
+            with sessions() as session:
+                earlier = individual_extracts(session, excluding=request.request_id)
             result = build_package(con, request, keys, settings.extracts_dir,
                                    min_cell=settings.suppression_min_cell,
-                                   k=settings.k_anonymity, now=now)
+                                   k=settings.k_anonymity, earlier_extracts=earlier, now=now)
             with sessions() as session:
                 mark_fulfilled(session, request.request_id, ExtractInfo(
                     package_path=str(result.package_path), sha256=result.package_sha256,

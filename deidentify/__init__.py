@@ -5,9 +5,11 @@ directory and the clock; nothing here reads settings or global state.
 """
 
 from deidentify.contents import DATA_CSV, DATA_PARQUET, MANIFEST, PACKAGE_SUFFIX
+from deidentify.crossextract import CrossExtract, EarlierExtracts
 from deidentify.extract import (
     DisclosureReport,
     ExtractResult,
+    Protection,
     build_extract,
     package_table,
     plan_for_request,
@@ -25,6 +27,8 @@ from deidentify.scan import Finding, IdentifierFound, scan_table
 __all__ = [
     "DATA_CSV",
     "DATA_PARQUET",
+    "CrossExtract",
+    "EarlierExtracts",
     "MANIFEST",
     "PACKAGE_SUFFIX",
     "DisclosureReport",
@@ -32,6 +36,7 @@ __all__ = [
     "Finding",
     "IdentifierFound",
     "OpenedExtract",
+    "Protection",
     "VerifiedExtract",
     "build_extract",
     "extract_data_key",

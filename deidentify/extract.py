@@ -4,9 +4,12 @@ key files ``deidentify.keyfiles``, the package's file names ``deidentify.content
 ``build_extract`` turns an approved individual-level request into an encrypted package:
 only the requested catalog variables of ``analytics.student_year`` under the cohort filter,
 ``person_id`` replaced by a per-request pseudonym, quasi-identifiers generalised until
-k-anonymity holds, the remaining small classes suppressed and counted, a scan for anything
-that looks like a direct identifier, then Parquet + CSV + manifest.json sealed with
-AES-256-GCM under a random per-extract key kept wrapped in the keyring.
+k-anonymity holds, the remaining small classes suppressed and counted, then whole persons
+suppressed and counted whose multi-year pattern is shared by fewer than k people (over the
+quasi-identifiers, and over them with the variables an earlier extract of another request
+also holds: ``deidentify.crossextract``), a scan for anything that looks like a direct
+identifier, then Parquet + CSV + manifest.json sealed with AES-256-GCM under a random
+per-extract key kept wrapped in the keyring.
 
 The de-identified rows live in a DuckDB temporary table (spilling to the encrypted temp
 directory) and are streamed out in record batches; no plaintext file is ever written.
@@ -43,6 +46,7 @@ from core.protection import K_ANONYMITY, MAX_SUPPRESSION, require_k, require_max
 from core.requests import ApprovedRequest, RequestKind
 from deidentify import generalise, scan
 from deidentify.contents import DATA_CSV, DATA_PARQUET, MANIFEST, PACKAGE_SUFFIX
+from deidentify.crossextract import CrossExtract, EarlierExtracts, cross_extract
 from deidentify.package import (
     DEFAULT_CHUNK_SIZE,
     EntrySink,
@@ -56,6 +60,9 @@ from deidentify.pseudonym import PSEUDONYM_COLUMN, SCHEME, pseudonym_batches, ps
 DEFAULT_MAX_SUPPRESSION = MAX_SUPPRESSION  # kept for callers of the old name
 _BATCH_ROWS = 262_144
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+# Per-person verdicts of ``_judge``: released, or suppressed by which pattern rule.
+_VERDICT = "_c2c_verdict"
+RELEASED, PATTERN, LINKAGE = 0, 1, 2
 
 
 # -- results -----------------------------------------------------------------------------
@@ -76,6 +83,12 @@ class DisclosureReport:
     max_suppression: float
     steps: list[dict[str, Any]]
     scan: str
+    # Persons (with all their rows) whose multi-year quasi-identifier pattern is rarer than k.
+    pattern_suppressed_rows: int = 0
+    pattern_suppressed_persons: int = 0
+    # Earlier extracts of other requests considered, the variables this one shares with them,
+    # and the persons suppressed because their pattern over those was rarer than k.
+    cross_extract: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -196,34 +209,188 @@ def _base_manifest(request: ApprovedRequest, now: datetime) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class Protection:
+    """What disclosure control does to one request's cohort, counted before anything leaves:
+    the row-level plan (generalise, suppress small row classes), then the per-person pattern
+    rule over the quasi-identifiers and the variables shared with earlier extracts."""
+
+    plan: generalise.Plan
+    cross: CrossExtract
+    released_rows: int
+    released_persons: int
+    pattern_suppressed_rows: int  # persons whose quasi-identifier pattern is rarer than k
+    pattern_suppressed_persons: int
+    linkage_suppressed_rows: int  # ... whose pattern with the linkage variables is rarer than k
+    linkage_suppressed_persons: int
+    classes: int  # released row classes (each of at least k persons)
+    smallest_class: int | None
+
+    @property
+    def k(self) -> int:
+        return self.plan.k
+
+    @property
+    def rows(self) -> int:
+        return self.plan.rows
+
+    @property
+    def persons(self) -> int:
+        return self.plan.persons
+
+    @property
+    def suppressed_rows(self) -> int:
+        return self.plan.rows - self.released_rows
+
+    def rung_names(self) -> dict[str, str]:
+        return self.plan.rung_names()
+
+
+@dataclass(frozen=True)
+class _Columns:
+    quasi: list[str]
+    outputs: list[str]  # requested variables except person_id, in request order
+
+
+def _select_cohort(
+    con: duckdb.DuckDBPyConnection, request: ApprovedRequest, variables: list[str], src: str
+) -> _Columns:
+    """The cohort's rows of the requested columns (and the ladders' helpers) into ``src``."""
+    where, params = cohort_where(request.request_id, request.cohort)
+    quasi = generalise.quasi_identifiers_in(variables)
+    outputs = [v for v in variables if v != "person_id"]
+    source_columns = list(dict.fromkeys(outputs + sorted(generalise.source_columns_for(quasi))))
+    select = ", ".join(["CAST(person_id AS VARCHAR) AS person_id"]
+                       + [_quoted(c) for c in source_columns])
+    con.execute(f"CREATE TEMP TABLE {src} AS SELECT {select} FROM {STUDENT_YEAR} WHERE {where}",
+                params)
+    return _Columns(quasi, outputs)
+
+
+def _pattern(columns: list[str]) -> str:
+    """SQL over a person's rows (grouped by person): how many rows, and each row's values of
+    ``columns``, in a canonical order. Equal for two people exactly when their rows are."""
+    row = (f"CAST(struct_pack({', '.join(f'{_quoted(c)} := {_quoted(c)}' for c in columns)})"
+           " AS VARCHAR)") if columns else "''"
+    return f"count(*) || chr(30) || string_agg({row}, chr(31) ORDER BY {row})"
+
+
+def _judge(
+    con: duckdb.DuckDBPyConnection, src: str, kept: str, plan: generalise.Plan,
+    columns: _Columns, linkage: list[str], k: int,
+) -> None:
+    """The generalised rows that survive the row-level search into ``kept``, each with the
+    verdict of the per-person rules for its person (``RELEASED`` or why not).
+
+    k per person, not only per row: a person's rows together (their multi-year pattern of
+    generalised quasi-identifiers, and how many rows they have) must be shared by at least k
+    people, else the pattern singles them out across rows (``PATTERN``). Every row class then
+    still has k people: the k people sharing a pattern share each of its rows.
+
+    Across extracts: the pattern taken over the quasi-identifiers *and* the variables an
+    earlier extract of another request also holds must be shared by at least k people too
+    (``LINKAGE``). Then whatever someone holding both extracts compares (any projection of
+    those rows: the overlapping years, coarser rungs) fits at least k people of this extract,
+    so no one pairs one-to-one with a person of the other."""
+    exprs = plan.expressions()
+    projected = ", ".join(
+        ["person_id"] + [f"{exprs.get(c, _quoted(c))} AS {_quoted(c)}" for c in columns.outputs])
+    extra = [c for c in linkage if c not in columns.quasi]
+    # Without linkage variables beyond the quasi-identifiers the second pattern is the first:
+    # not computed at all, so a request that shares nothing costs what it did before.
+    patterns = f"{_pattern(columns.quasi)} AS pat_q" + (
+        f", {_pattern(columns.quasi + extra)} AS pat" if extra else "")
+    linkage_rule = (f"WHEN count(*) OVER (PARTITION BY pat) < {int(k)} THEN {LINKAGE}"
+                    if extra else "")
+    con.execute(
+        f"""CREATE TEMP TABLE {kept} AS
+        WITH g AS (SELECT {projected} FROM {src}),
+             rowkept AS (SELECT g.* FROM g {_keep_clause(plan, columns.quasi, k)}),
+             pattern AS (SELECT person_id, {patterns} FROM rowkept GROUP BY person_id),
+             judged AS (
+                 SELECT person_id,
+                        CASE WHEN count(*) OVER (PARTITION BY pat_q) < {int(k)} THEN {PATTERN}
+                             {linkage_rule}
+                             ELSE {RELEASED} END AS {_VERDICT}
+                 FROM pattern)
+        SELECT rowkept.*, judged.{_VERDICT} FROM rowkept JOIN judged USING (person_id)"""
+    )
+
+
+def _protection(
+    con: duckdb.DuckDBPyConnection, kept: str, plan: generalise.Plan, quasi: list[str],
+    cross: CrossExtract,
+) -> Protection:
+    """Count what ``_judge`` left in ``kept``: rows and persons per verdict, released classes."""
+    counts = {int(v): (int(r), int(p)) for v, r, p in con.execute(
+        f"SELECT {_VERDICT}, count(*), count(DISTINCT person_id) FROM {kept} GROUP BY ALL"
+    ).fetchall()}
+    group = f"GROUP BY {', '.join(_quoted(q) for q in quasi)}" if quasi else ""
+    classes = con.execute(
+        f"""SELECT count(*), min(n) FROM (
+            SELECT count(DISTINCT person_id) AS n FROM {kept} WHERE {_VERDICT} = {RELEASED}
+            {group} HAVING count(*) > 0)"""
+    ).fetchone()
+    assert classes is not None
+    released, pattern, linkage = (counts.get(v, (0, 0)) for v in (RELEASED, PATTERN, LINKAGE))
+    return Protection(
+        plan=plan, cross=cross, released_rows=released[0], released_persons=released[1],
+        pattern_suppressed_rows=pattern[0], pattern_suppressed_persons=pattern[1],
+        linkage_suppressed_rows=linkage[0], linkage_suppressed_persons=linkage[1],
+        classes=int(classes[0]), smallest_class=None if classes[1] is None else int(classes[1]),
+    )
+
+
+def _protect(
+    con: duckdb.DuckDBPyConnection, src: str, kept: str, columns: _Columns, plan: generalise.Plan,
+    cross: CrossExtract, k: int,
+) -> Protection:
+    """Judge the rows of ``src`` into ``kept`` under ``plan``. While the cross-extract rule
+    suppresses rows and the total suppressed is over the budget (``max_suppression``), raise
+    one more rung (the search's own choice) and judge again: coarser quasi-identifiers make
+    patterns that more people share, so fewer of them are lost. A request that shares nothing
+    with an earlier extract is judged once, as before."""
+    budget = int(plan.max_suppression * plan.rows)
+    while True:
+        con.execute(f"DROP TABLE IF EXISTS {kept}")
+        _judge(con, src, kept, plan, columns, cross.linkage_variables, k)
+        protection = _protection(con, kept, plan, columns.quasi, cross)
+        if not protection.linkage_suppressed_rows or protection.suppressed_rows <= budget:
+            return protection
+        coarser = generalise.coarsen(con, src, plan, protection.suppressed_rows,
+                                     "cross-extract")
+        if coarser is None:
+            return protection
+        plan = coarser
+
+
 def plan_for_request(
     con: duckdb.DuckDBPyConnection,
     request: ApprovedRequest,
     *,
+    earlier_extracts: EarlierExtracts,
     k: int = K_ANONYMITY,
     max_suppression: float = DEFAULT_MAX_SUPPRESSION,
-) -> generalise.Plan:
+) -> Protection:
     """What ``build_extract`` would do to ``request`` today, without building anything: the
     rows, the rung each quasi-identifier would be generalised to (``withheld`` = dropped) and
-    the rows suppressed at ``k``. The disclosure preview a researcher and the board see before
-    approval; same cohort SQL and search as the build, so the preview cannot drift from it."""
+    the rows suppressed at ``k``, per rule. The disclosure preview a researcher and the board
+    see before approval; the same code as the build up to the pseudonyms, so the preview cannot
+    drift from it. ``earlier_extracts`` as for ``build_extract``."""
     require_k(k)
     require_max_suppression(max_suppression)
     variables = _check_variables(request)
-    where, params = cohort_where(request.request_id, request.cohort)
-    quasi = generalise.quasi_identifiers_in(variables)
-    source_columns = list(dict.fromkeys(
-        [v for v in variables if v != "person_id"] + sorted(generalise.source_columns_for(quasi))))
-    src = f"_deid_preview_{secrets.token_hex(4)}"
-    select = ", ".join(["CAST(person_id AS VARCHAR) AS person_id"]
-                       + [f'"{c}"' for c in source_columns])
-    con.execute(f"CREATE TEMP TABLE {src} AS SELECT {select} FROM {STUDENT_YEAR} WHERE {where}",
-                params)
+    tag = secrets.token_hex(4)
+    src, kept = f"_deid_preview_{tag}", f"_deid_preview_kept_{tag}"
     try:
-        return generalise.plan_generalisation(con, src, quasi, k=k,
+        columns = _select_cohort(con, request, variables, src)
+        plan = generalise.plan_generalisation(con, src, columns.quasi, k=k,
                                               max_suppression=max_suppression)
+        cross = cross_extract(request.request_id, columns.outputs, earlier_extracts)
+        return _protect(con, src, kept, columns, plan, cross, k)
     finally:
-        con.execute(f"DROP TABLE IF EXISTS {src}")
+        for table in (src, kept):
+            con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 def build_extract(
@@ -232,6 +399,7 @@ def build_extract(
     keys: KeyProvider,
     out_dir: Path,
     *,
+    earlier_extracts: EarlierExtracts,
     k: int = K_ANONYMITY,
     now: datetime,
     max_suppression: float = DEFAULT_MAX_SUPPRESSION,
@@ -239,6 +407,10 @@ def build_extract(
 ) -> ExtractResult:
     """Build the encrypted extract for an approved individual-level request.
 
+    ``earlier_extracts``: every individual-level extract already built for another request
+    (expired ones too: copies may be kept), as request id -> the variables it released, or
+    None where that is not known (treated as sharing every variable). The caller reads them
+    from the governance store; ``{}`` only where there truly are none.
     ``max_suppression`` is the share of rows the k-anonymity search may suppress before it
     generalises further. Raises ``Expired``, ``InputRejected`` (unknown variable or filter),
     ``Conflict`` (not an individual-level request) or ``scan.IdentifierFound``.
@@ -250,78 +422,53 @@ def build_extract(
         raise Conflict(f"request {request.request_id} is {request.kind}: aggregate tables are "
                        "made by analytics and packaged with package_table")
     variables = _check_variables(request)
-    where, params = cohort_where(request.request_id, request.cohort)
-    quasi = generalise.quasi_identifiers_in(variables)
-    outputs = [v for v in variables if v != "person_id"]
     wants_pseudonym = "person_id" in variables
-    source_columns = list(dict.fromkeys(outputs + sorted(generalise.source_columns_for(quasi))))
 
     tag = secrets.token_hex(4)
-    src, pseudo, out = f"_deid_src_{tag}", f"_deid_pseudo_{tag}", f"_deid_out_{tag}"
+    src, kept, out = f"_deid_src_{tag}", f"_deid_kept_{tag}", f"_deid_out_{tag}"
+    pseudo = f"_deid_pseudo_{tag}"
     timer = StageTimer()
     lap, timings = timer.lap, timer.stages
 
     try:
-        select = ", ".join(["CAST(person_id AS VARCHAR) AS person_id"]
-                           + [f'"{c}"' for c in source_columns])
-        con.execute(
-            f"CREATE TEMP TABLE {src} AS SELECT {select} FROM {STUDENT_YEAR} WHERE {where}",
-            params,
-        )
+        columns = _select_cohort(con, request, variables, src)
+        outputs = columns.outputs
         lap("select")
         plan = generalise.plan_generalisation(
-            con, src, quasi, k=k, max_suppression=max_suppression
+            con, src, columns.quasi, k=k, max_suppression=max_suppression
         )
         lap("generalise")
+        cross = cross_extract(request.request_id, outputs, earlier_extracts)
+        protection = _protect(con, src, kept, columns, plan, cross, k)
+        plan = protection.plan  # coarser than the row-level search's if linkage needed it
+        con.execute(f"DROP TABLE {src}")
+        lap("protect")
 
-        exprs = plan.expressions()
-        projected = ", ".join(
-            ["person_id"] + [f'{exprs.get(c, _quoted(c))} AS {_quoted(c)}' for c in outputs]
-        )
-        keep = _keep_clause(plan, quasi, k)
+        released = (f"(SELECT * EXCLUDE ({_VERDICT}) FROM {kept} "
+                    f"WHERE {_VERDICT} = {RELEASED}) kept")
         if wants_pseudonym:
-            mapping = _pseudonym_mapping(con, src, keys, request.request_id)
+            mapping = _pseudonym_mapping(con, kept, keys, request.request_id)
             con.register(pseudo, mapping)
             lap("pseudonymise")
-            columns = ", ".join([f"p.{PSEUDONYM_COLUMN}"] + [f'kept."{c}"' for c in outputs])
-            joined = f"kept JOIN {pseudo} p ON kept.person_id = p.person_id"
+            selected = ", ".join([f"p.{PSEUDONYM_COLUMN}"] + [f'kept."{c}"' for c in outputs])
+            joined = f"{released} JOIN {pseudo} p ON kept.person_id = p.person_id"
         else:
-            columns = ", ".join(f'kept."{c}"' for c in outputs)
-            joined = "kept"
+            selected = ", ".join(f'kept."{c}"' for c in outputs)
+            joined = released
         order = _release_order(outputs, wants_pseudonym)
-        # k per person, not only per row: a person's rows together (their multi-year pattern
-        # of generalised quasi-identifiers, and how many rows they have) must be shared by at
-        # least k people, else the pattern singles them out across rows. People whose whole
-        # pattern is rarer than k are suppressed with all their rows. Every row class then
-        # still has k people: the k people sharing a pattern share each of its rows.
-        row_key = (f"CAST(struct_pack({', '.join(f'{_quoted(q)} := {_quoted(q)}' for q in quasi)})"
-                   " AS VARCHAR)") if quasi else "''"
-        con.execute(
-            f"""CREATE TEMP TABLE {out} AS
-            WITH g AS (SELECT {projected} FROM {src}),
-                 rowkept AS (SELECT g.* FROM g {keep}),
-                 pattern AS (
-                     SELECT person_id, count(*) || chr(30) ||
-                            string_agg({row_key}, chr(31) ORDER BY {row_key}) AS pat
-                     FROM rowkept GROUP BY person_id),
-                 shared AS (
-                     SELECT person_id FROM pattern WHERE pat IN (
-                         SELECT pat FROM pattern GROUP BY pat HAVING count(*) >= {int(k)})),
-                 kept AS (SELECT rowkept.* FROM rowkept SEMI JOIN shared USING (person_id))
-            SELECT {columns} FROM {joined} ORDER BY {order}"""
-        )
+        con.execute(f"CREATE TEMP TABLE {out} AS SELECT {selected} FROM {joined} ORDER BY {order}")
         if wants_pseudonym:
             con.unregister(pseudo)
             del mapping
-        con.execute(f"DROP TABLE {src}")
+        con.execute(f"DROP TABLE {kept}")
         lap("apply")
 
         released_columns, released_rows = _scan_released(con, out, request.request_id)
-        # Rows suppressed by the row-level search and by the per-person pattern rule.
+        # Rows suppressed by the row-level search and by the per-person pattern rules.
         suppressed_rows = plan.rows - released_rows
         lap("scan")
 
-        disclosure = _disclosure_report(plan, k, max_suppression, released_rows)
+        disclosure = _disclosure_report(protection, max_suppression)
         manifest = _base_manifest(request, now) | {
             "variables": released_columns,
             "rows": released_rows,
@@ -337,7 +484,7 @@ def build_extract(
         )
         lap("package")
     finally:
-        for table in (src, out):
+        for table in (src, kept, out):
             con.execute(f"DROP TABLE IF EXISTS {table}")
     return ExtractResult(
         request_id=request.request_id,
@@ -368,11 +515,12 @@ def _keep_clause(plan: generalise.Plan, quasi: list[str], k: int) -> str:
 
 
 def _pseudonym_mapping(
-    con: duckdb.DuckDBPyConnection, src: str, keys: KeyProvider, request_id: str
+    con: duckdb.DuckDBPyConnection, kept: str, keys: KeyProvider, request_id: str
 ) -> pa.Table:
-    """person_id -> this request's pseudonym, for every person in ``src``."""
+    """person_id -> this request's pseudonym, for every person released from ``kept``."""
     key = pseudonym_key(keys, request_id)
-    ids = con.execute(f"SELECT DISTINCT person_id FROM {src}").fetch_record_batch(_BATCH_ROWS)
+    ids = con.execute(f"SELECT DISTINCT person_id FROM {kept} WHERE {_VERDICT} = {RELEASED}"
+                      ).fetch_record_batch(_BATCH_ROWS)
     mapping = pa.Table.from_batches(
         list(pseudonym_batches(ids, key)),
         schema=pa.schema([("person_id", pa.string()), (PSEUDONYM_COLUMN, pa.string())]),
@@ -410,21 +558,30 @@ def _scan_released(
     return released_columns, int(released[0]) if released else 0
 
 
-def _disclosure_report(
-    plan: generalise.Plan, k: int, max_suppression: float, released_rows: int
-) -> DisclosureReport:
+def _disclosure_report(protection: Protection, max_suppression: float) -> DisclosureReport:
+    plan, cross = protection.plan, protection.cross
     return DisclosureReport(
-        k=k,
+        k=plan.k,
         quasi_identifiers=plan.quasi_identifiers,
         generalisations=plan.rung_names(),
         rows_before_suppression=plan.rows,
-        suppressed_rows=plan.rows - released_rows,  # row-level and per-person suppression
-        released_rows=released_rows,
-        equivalence_classes=plan.classes,
-        smallest_class=plan.smallest_class,
+        suppressed_rows=protection.suppressed_rows,  # row-level and per-person suppression
+        released_rows=protection.released_rows,
+        equivalence_classes=protection.classes,
+        smallest_class=protection.smallest_class,
         max_suppression=max_suppression,
         steps=[asdict(step) for step in plan.steps],
         scan="passed",
+        pattern_suppressed_rows=protection.pattern_suppressed_rows,
+        pattern_suppressed_persons=protection.pattern_suppressed_persons,
+        cross_extract={
+            "earlier_requests": cross.earlier_requests,
+            "variables_unknown_for": cross.unknown_requests,
+            "linked_requests": cross.linked_requests,
+            "linkage_variables": cross.linkage_variables,
+            "suppressed_rows": protection.linkage_suppressed_rows,
+            "suppressed_persons": protection.linkage_suppressed_persons,
+        },
     )
 
 

@@ -103,11 +103,13 @@ def expression(column: str, level: int) -> str:
 
 @dataclass(frozen=True)
 class Step:
-    """One rung raised during the search, with the rows in small classes before it."""
+    """One rung raised during the search, with the rows at risk before it: in row classes
+    smaller than k, or (``rule`` = ``cross-extract``) suppressed by the per-person rules."""
 
     column: str
     to: str
     rows_at_risk_before: int
+    rule: str = "row classes"
 
 
 @dataclass
@@ -157,32 +159,32 @@ def _evaluate(
     return _Evaluation(int(row[0]), int(row[1]), None if row[2] is None else int(row[2]))
 
 
-def plan_generalisation(
-    con: duckdb.DuckDBPyConnection,
-    table: str,
-    quasi_identifiers: list[str],
-    *,
-    k: int,
-    max_suppression: float,
-) -> Plan:
-    """Choose rungs for ``quasi_identifiers`` over ``table`` (which has ``person_id``)."""
-    counts = con.execute(f"SELECT count(*), count(DISTINCT person_id) FROM {table}").fetchone()
-    assert counts is not None
-    rows, persons = int(counts[0]), int(counts[1])
-    levels = dict.fromkeys(quasi_identifiers, 0)
+def _next_rung(con: duckdb.DuckDBPyConnection, table: str, quasi_identifiers: list[str],
+               levels: dict[str, int]) -> str | None:
+    """The quasi-identifier to raise one rung (Datafly), or None when all are at the top."""
+    raisable = [q for q in quasi_identifiers if levels[q] + 1 < len(LADDERS[q])]
+    if not raisable:
+        return None
+    distinct_sql = ", ".join(f"count(DISTINCT {expression(q, levels[q])})" for q in raisable)
+    distinct = con.execute(f"SELECT {distinct_sql} FROM {table}").fetchone()
+    assert distinct is not None
+    # Most distinct values first; ties go to the earlier column in the request.
+    return max(zip(raisable, distinct, strict=True), key=lambda pair: pair[1])[0]
+
+
+def _plan(con: duckdb.DuckDBPyConnection, table: str, quasi_identifiers: list[str], *, k: int,
+          max_suppression: float, levels: dict[str, int], steps: list[Step], rows: int,
+          persons: int) -> Plan:
+    """Datafly from ``levels``: raise rungs while the rows in small classes exceed the budget."""
     budget = int(max_suppression * rows)
-    steps: list[Step] = []
     while True:
         exprs = [expression(q, levels[q]) for q in quasi_identifiers]
         evaluation = _evaluate(con, table, exprs, k)
-        raisable = [q for q in quasi_identifiers if levels[q] + 1 < len(LADDERS[q])]
-        if evaluation.rows_at_risk <= budget or not raisable:
+        if evaluation.rows_at_risk <= budget:
             break
-        distinct_sql = ", ".join(f"count(DISTINCT {expression(q, levels[q])})" for q in raisable)
-        distinct = con.execute(f"SELECT {distinct_sql} FROM {table}").fetchone()
-        assert distinct is not None
-        # Most distinct values first; ties go to the earlier column in the request.
-        chosen = max(zip(raisable, distinct, strict=True), key=lambda pair: pair[1])[0]
+        chosen = _next_rung(con, table, quasi_identifiers, levels)
+        if chosen is None:
+            break
         levels[chosen] += 1
         steps.append(Step(chosen, LADDERS[chosen][levels[chosen]].name, evaluation.rows_at_risk))
     return Plan(
@@ -197,3 +199,35 @@ def plan_generalisation(
         max_suppression=max_suppression,
         steps=steps,
     )
+
+
+def plan_generalisation(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    quasi_identifiers: list[str],
+    *,
+    k: int,
+    max_suppression: float,
+) -> Plan:
+    """Choose rungs for ``quasi_identifiers`` over ``table`` (which has ``person_id``)."""
+    counts = con.execute(f"SELECT count(*), count(DISTINCT person_id) FROM {table}").fetchone()
+    assert counts is not None
+    return _plan(con, table, quasi_identifiers, k=k, max_suppression=max_suppression,
+                 levels=dict.fromkeys(quasi_identifiers, 0), steps=[], rows=int(counts[0]),
+                 persons=int(counts[1]))
+
+
+def coarsen(con: duckdb.DuckDBPyConnection, table: str, plan: Plan, rows_at_risk: int,
+            rule: str) -> Plan | None:
+    """``plan`` with one more rung raised (the same Datafly choice), because a later rule
+    (``rule``) still suppresses ``rows_at_risk`` rows; the row-level search then continues
+    from there. None when every quasi-identifier is already at the top."""
+    chosen = _next_rung(con, table, plan.quasi_identifiers, plan.levels)
+    if chosen is None:
+        return None
+    levels = dict(plan.levels)
+    levels[chosen] += 1
+    steps = [*plan.steps, Step(chosen, LADDERS[chosen][levels[chosen]].name, rows_at_risk, rule)]
+    return _plan(con, table, plan.quasi_identifiers, k=plan.k,
+                 max_suppression=plan.max_suppression, levels=levels, steps=steps,
+                 rows=plan.rows, persons=plan.persons)

@@ -21,10 +21,10 @@ first board members of a new deployment are created by the operator on the host
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -42,8 +42,11 @@ class GrantKind(StrEnum):
     KEY = "key"
 
 
-@dataclass(frozen=True)
-class Grant:
+class Grant(BaseModel):
+    """A board grant request and its approval; the API returns it as it is."""
+
+    model_config = ConfigDict(frozen=True)
+
     id: int  # the audit seq of the request
     kind: str
     user_id: int

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from core.errors import Conflict, NotFound, PermissionDenied, UserError
 from governance import notices
+from governance.locking import locked_request
 from governance.models import DataRequest, ExtractRecord, OutputReview
 
 MAX_CHECKERS = 3
@@ -97,10 +98,7 @@ def checker_decide(session: Session, request_id: str, *, checker_id: int,
     reason = reason.strip()
     if len(reason) < 3:
         raise UserError("an output-check decision needs a written reason")
-    request = session.execute(
-        select(DataRequest).where(DataRequest.id == request_id)
-        .with_for_update().execution_options(populate_existing=True)
-    ).scalar_one_or_none()
+    request = locked_request(session, request_id)
     if request is None or request.status == "draft":
         raise NotFound(f"no request {request_id!r} with output to check")
     if request.requester_id == checker_id:

@@ -34,6 +34,7 @@ from core.errors import Conflict, Expired, NotFound, PermissionDenied, UserError
 from core.protection import EXTRACT_DEFAULT_DAYS, require_extract_days, require_quorum
 from core.requests import ApprovedRequest, CohortFilter, RequestKind
 from governance import notices, output_check, provider_review
+from governance.locking import locked_request
 from governance.models import (
     BoardDecision,
     DataRequest,
@@ -176,10 +177,8 @@ def own_request(
 ) -> DataRequest:
     """The caller's own request. Someone else's request is reported exactly like a missing one,
     so ids cannot be probed."""
-    query = select(DataRequest).where(DataRequest.id == request_id)
-    if lock:
-        query = query.with_for_update().execution_options(populate_existing=True)
-    request = session.execute(query).scalar_one_or_none()
+    request = (locked_request(session, request_id) if lock else session.execute(
+        select(DataRequest).where(DataRequest.id == request_id)).scalar_one_or_none())
     if request is None or request.requester_id != requester_id:
         raise NotFound(f"no request {request_id!r} of yours")
     return request
@@ -347,10 +346,7 @@ def decide(
     # the operator's settings, checked at start-up; out of bounds here is the service's fault
     require_quorum(quorum)
     require_extract_days(default_days)
-    request = session.execute(
-        select(DataRequest).where(DataRequest.id == request_id)
-        .with_for_update().execution_options(populate_existing=True)
-    ).scalar_one_or_none()
+    request = locked_request(session, request_id)
     if request is None or request.status == RequestStatus.DRAFT.value:
         raise NotFound(f"no submitted request {request_id!r}")
     if request.requester_id == board_member_id:
@@ -429,10 +425,7 @@ class ExtractInfo(BaseModel):
 
 def mark_fulfilled(session: Session, request_id: str, extract_info: ExtractInfo) -> ExtractRecord:
     """Register the built extract and move the request to ``fulfilled`` (exactly once)."""
-    request = session.execute(
-        select(DataRequest).where(DataRequest.id == request_id)
-        .with_for_update().execution_options(populate_existing=True)
-    ).scalar_one_or_none()
+    request = locked_request(session, request_id)
     if request is None:
         raise NotFound(f"no request {request_id!r}")
     _require_status(request, RequestStatus.APPROVED, doing="fulfil")
@@ -457,6 +450,40 @@ def mark_fulfilled(session: Session, request_id: str, extract_info: ExtractInfo)
     notices.status_changed(session, request, "Its output now goes through output checking.")
     notices.output_ready(session, request)
     return record
+
+
+def individual_extracts(session: Session, *, excluding: str | None = None
+                        ) -> dict[str, list[str] | None]:
+    """Every individual-level extract ever built for a request other than ``excluding``, as
+    request id -> the variables a researcher holding it has per person; the input
+    ``deidentify.build_extract`` needs to keep a new extract unlinkable to these
+    (docs/deidentify.md, "Extracts of different requests").
+
+    Expired and revoked extracts count (a researcher may have kept a copy), and so do extracts
+    whose output checks have not released them yet. The variables are what the extract
+    released (its record's detail), else what the request was approved for (a build releases
+    nothing else), plus the columns its cohort filter fixed to one value (every row of that
+    extract carries that value implicitly). None when neither list is known: the builder then
+    treats that extract as sharing every variable, never as sharing none."""
+    query = (select(DataRequest, ExtractRecord)
+             .join(ExtractRecord, ExtractRecord.request_id == DataRequest.id)
+             .where(DataRequest.kind != RequestKind.AGGREGATE.value)
+             .order_by(DataRequest.id))
+    found: dict[str, list[str] | None] = {}
+    for request, record in session.execute(query).all():
+        if request.id == excluding:
+            continue
+        detail = record.detail if isinstance(record.detail, dict) else {}
+        released = detail.get("variables")
+        held = released if isinstance(released, list) else request.variables
+        if not isinstance(held, list) or not held:
+            found[request.id] = None
+            continue
+        cohort = request.cohort if isinstance(request.cohort, dict) else {}
+        fixed = cohort.get("subgroup_equals")
+        found[request.id] = sorted({str(v) for v in held}
+                                   | {str(c) for c in (fixed if isinstance(fixed, dict) else {})})
+    return found
 
 
 def expire_due(session: Session, now: datetime | None = None) -> list[str]:

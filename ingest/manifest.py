@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -45,6 +46,11 @@ class FileRow:
     status: str = "received"
     superseded_by: str | None = None
     loaded_at: datetime | None = None
+
+
+def derived_id(*parts: str) -> str:
+    """The id of a file that was not received as such (a zip member, reassembled parts)."""
+    return hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()
 
 
 def get_file(con: duckdb.DuckDBPyConnection, file_id: str) -> FileRow | None:

@@ -22,6 +22,7 @@ from core.errors import Conflict, InputRejected, InternalError
 from core.settings import Settings
 from linkage import model, review
 from linkage.backend import close_db_api, create_db_api
+from linkage.birthdates import birth_date_conflicts
 from linkage.clustering import cluster
 from linkage.enrolment import enrolment_conflicts, enrolment_span_columns
 from linkage.guardians import guardian_columns
@@ -58,6 +59,7 @@ class LinkRunSummary:
     stage_seconds: dict[str, float] = field(default_factory=dict)
     # what training estimated, what fell back to fixed values, Splink's messages (training.py)
     training: dict[str, Any] = field(default_factory=dict)
+    backend: str = "duckdb"  # the Splink backend that ran (C2C_LINKAGE_BACKEND)
 
     @property
     def records(self) -> int:
@@ -125,10 +127,11 @@ def run_annual_link(
 
         twins = twin_conflicts(con)
         enrolled = enrolment_conflicts(con, max_unit, edges, settings.link_match_threshold)
+        dated = birth_date_conflicts(con, max_unit, edges, settings.link_match_threshold)
         must, cannot = review.decision_links(con)
         result = cluster(
             max_unit, edges, settings.link_match_threshold,
-            cannot_link=twins + enrolled + cannot, must_link=must,
+            cannot_link=twins + enrolled + dated + cannot, must_link=must,
         )
         timer.lap("cluster")
 
@@ -160,6 +163,7 @@ def run_annual_link(
             peak_memory_mb=0.0,
             stage_seconds=stages,
             training=fitted.training.to_dict(),
+            backend=settings.linkage_backend,
         )
         timer.lap("summary")
         summary.seconds = round(time.perf_counter() - started, 3)

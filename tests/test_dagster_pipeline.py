@@ -30,6 +30,7 @@ def test_full_graph_materialises_and_checks_pass(tmp_path: Path,
     ingested = [m for name, m in run.metadata.items() if name.startswith("calpads_staging[")]
     assert ingested and all(m["accepted"] > 0 and m["rejected"] == 0 for m in ingested)
     assert run.metadata["mdm_crosswalk"]["clusters"] > 0
+    assert run.metadata["mdm_crosswalk"]["backend"] == "duckdb"  # the default backend ran
     assert run.metadata["published_aggregates"]["cells"] > 0
     serving = duckdb.connect(str(dep.c2c.settings().serving_path), read_only=True)
     try:

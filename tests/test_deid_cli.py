@@ -83,8 +83,13 @@ def test_extract_build_decrypt_verify(tmp_path: Path) -> None:
         "expires_at": (datetime.now(UTC) + timedelta(days=30)).isoformat(),
         "requester": "r@example.edu",
     }))
+    # Without a governance store the earlier extracts are unknown: refused, not "none".
+    refused = runner.invoke(app, ["extract", "build", "--request", str(request_file)], env=env)
+    assert refused.exit_code != 0 and "c2c migrate" in str(refused.exception)
+    assert runner.invoke(app, ["migrate"], env=env).exit_code == 0
     built = runner.invoke(app, ["extract", "build", "--request", str(request_file)], env=env)
     assert built.exit_code == 0, built.output
+    assert "earlier extracts considered 0; shared variables: none" in built.output
     package = tmp_path / "extracts" / "R-cli.c2cx"
     assert package.exists()
 

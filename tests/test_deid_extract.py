@@ -41,7 +41,8 @@ def con(home: Path, keys: KeyProvider) -> duckdb.DuckDBPyConnection:
 
 def build(con: duckdb.DuckDBPyConnection, keys: KeyProvider, out: Path, **kwargs: object
           ) -> deidentify.ExtractResult:
-    return deidentify.build_extract(con, request(**kwargs), keys, out, now=NOW)  # type: ignore[arg-type]
+    return deidentify.build_extract(con, request(**kwargs), keys, out, now=NOW,
+                                   earlier_extracts={})  # type: ignore[arg-type]
 
 
 def test_only_requested_variables_and_cohort(con: duckdb.DuckDBPyConnection, keys: KeyProvider,
@@ -101,7 +102,8 @@ def _class_sizes(table: pa.Table, quasi: list[str]) -> dict[tuple[object, ...], 
 def test_k_anonymity_holds_on_the_decrypted_file(con: duckdb.DuckDBPyConnection,
                                                  keys: KeyProvider, home: Path, k: int) -> None:
     req = request(request_id=f"R-K{k}")
-    result = deidentify.build_extract(con, req, keys, home / f"out-k{k}", k=k, now=NOW)
+    result = deidentify.build_extract(con, req, keys, home / f"out-k{k}", k=k, now=NOW,
+                                        earlier_extracts={})
     opened = deidentify.open_extract(result.package_path, keys=keys, now=NOW,
                                      out_dir=home / f"open-k{k}")
     table = opened.table()
@@ -125,7 +127,7 @@ def test_ungeneralised_rows_are_suppressed_and_counted(con: duckdb.DuckDBPyConne
     """With no suppression budget left to spend, small classes go and are counted."""
     req = request(request_id="R-supp", variables=["person_id", "school_code", "homeless"])
     result = deidentify.build_extract(con, req, keys, home / "out-s", k=11, now=NOW,
-                                      max_suppression=1.0)
+                                      max_suppression=1.0, earlier_extracts={})
     table = deidentify.open_extract(result.package_path, keys=keys, now=NOW).table()
     sizes = con.execute(
         "SELECT count(*) FILTER (WHERE n < 11) FROM (SELECT school_code, "
@@ -141,7 +143,8 @@ def test_ungeneralised_rows_are_suppressed_and_counted(con: duckdb.DuckDBPyConne
 def test_rotation_keeps_old_extracts_readable(con: duckdb.DuckDBPyConnection, home: Path,
                                               tmp_path: Path) -> None:
     keys = make_keys(tmp_path)
-    result = deidentify.build_extract(con, request(request_id="R-rot"), keys, tmp_path, now=NOW)
+    result = deidentify.build_extract(con, request(request_id="R-rot"), keys, tmp_path, now=NOW,
+                                      earlier_extracts={})
     before = deidentify.open_extract(result.package_path, keys=keys, now=NOW).table()
     old_master = (tmp_path / "master.key").read_bytes()
     assert keys.rotate_master_key() == 2  # root data key + this extract's key
@@ -153,7 +156,7 @@ def test_rotation_keeps_old_extracts_readable(con: duckdb.DuckDBPyConnection, ho
 def test_expired_extracts_refuse_to_open(con: duckdb.DuckDBPyConnection, keys: KeyProvider,
                                          home: Path, tmp_path: Path) -> None:
     req = request(request_id="R-exp", expires_at=NOW + timedelta(days=1))
-    result = deidentify.build_extract(con, req, keys, home / "out-e", now=NOW)
+    result = deidentify.build_extract(con, req, keys, home / "out-e", now=NOW, earlier_extracts={})
     deidentify.open_extract(result.package_path, keys=keys, now=NOW + timedelta(hours=23))
     for later in (NOW + timedelta(days=1), NOW + timedelta(days=400)):
         with pytest.raises(Expired):
@@ -169,7 +172,8 @@ def test_expired_extracts_refuse_to_open(con: duckdb.DuckDBPyConnection, keys: K
     assert verified.expired
     # An expired request is not built at all.
     with pytest.raises(Expired):
-        deidentify.build_extract(con, req, keys, home / "out-e", now=NOW + timedelta(days=3))
+        deidentify.build_extract(con, req, keys, home / "out-e", now=NOW + timedelta(days=3),
+                                 earlier_extracts={})
 
 
 def test_owner_opens_with_the_data_key_alone(con: duckdb.DuckDBPyConnection, keys: KeyProvider,

@@ -28,7 +28,8 @@ def test_a_unique_multi_year_pattern_is_suppressed_whole(tmp_path: Path) -> None
     assert second != other or first != other
     req = request(request_id="R-PAT", variables=["person_id", "academic_year", "gender",
                                                   "cte_participant"])
-    result = deidentify.build_extract(con, req, keys, tmp_path / "out", k=11, now=NOW)
+    result = deidentify.build_extract(con, req, keys, tmp_path / "out", k=11, now=NOW,
+                                      earlier_extracts={})
     table = deidentify.open_extract(result.package_path, keys=keys, now=NOW,
                                     out_dir=tmp_path / "open").table()
     patterns: dict[str, list[tuple[str, str]]] = defaultdict(list)

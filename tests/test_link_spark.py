@@ -108,6 +108,8 @@ def test_same_summary_counts_on_both_backends(runs: dict[str, Any]) -> None:
     for key in ("records_by_source", "pairs_scored", "pairs_above_threshold", "clusters",
                 "review_queue_size", "blocking_rules", "id_changes", "match_rates"):
         assert getattr(spark["summary"], key) == getattr(duck["summary"], key), key
+    # the summary says which backend ran (the operator and the spark wheel check read it)
+    assert (duck["summary"].backend, spark["summary"].backend) == ("duckdb", "spark")
 
 
 def test_same_match_probabilities_on_shared_pairs(runs: dict[str, Any]) -> None:

@@ -168,8 +168,10 @@ class World:
         con = duckdb.connect(str(self.warehouse))
         try:
             for request in ready:
+                with self.sessions() as session:
+                    earlier = gr.individual_extracts(session, excluding=request.request_id)
                 result = build_package(con, request, keys, self.settings.extracts_dir,
-                                       min_cell=11, k=11)
+                                       min_cell=11, k=11, earlier_extracts=earlier)
                 with self.sessions.begin() as session:
                     gr.mark_fulfilled(session, request.request_id, gr.ExtractInfo(
                         package_path=str(result.package_path), sha256=result.package_sha256,

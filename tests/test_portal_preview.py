@@ -12,6 +12,7 @@ from core.keys import KeyProvider
 from core.requests import ApprovedRequest, RequestKind
 from core.warehouse import open_warehouse
 from dagster_project.fulfil import build_package
+from governance import requests as gr
 
 INDIVIDUAL = {"kind": "individual",
               "variables": ["birth_year", "gender", "race_ethnicity", "school_code",
@@ -32,9 +33,12 @@ def _built(e: ApiEnv, body: dict) -> object:
                               group_by=body.get("group_by", []),
                               expires_at=datetime.now(UTC) + timedelta(days=3), requester="r")
     keys = KeyProvider(e.settings.master_key_path, e.settings.keyring_path)
+    with e.sessions() as session:
+        earlier = gr.individual_extracts(session, excluding=request.request_id)
     con = open_warehouse(e.settings)
     try:
-        return build_package(con, request, keys, e.settings.extracts_dir, min_cell=11, k=11)
+        return build_package(con, request, keys, e.settings.extracts_dir, min_cell=11, k=11,
+                             earlier_extracts=earlier)
     finally:
         con.close()
 

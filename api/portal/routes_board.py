@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Form, Path, Request
 from fastapi.responses import Response
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from api.deps import SessionDep
 from api.deps import get_services as services
@@ -41,11 +42,13 @@ def queue(request: Request, db: SessionDep, me: BoardPage) -> Response:
                                           "quorum": services(request).settings.board_quorum})
 
 
-def request_preview(request: Request, r: DataRequest) -> tuple[Preview | None, str | None]:
+def request_preview(request: Request, db: Session, r: DataRequest
+                    ) -> tuple[Preview | None, str | None]:
     data = PreviewInput(kind=RequestKind(r.kind), variables=list(r.variables),
                         cohort=CohortFilter.model_validate(r.cohort), group_by=list(r.group_by))
     try:
-        return preview(services(request).settings, data), None
+        return preview(services(request).settings, data,
+                       gr.individual_extracts(db, excluding=r.id)), None
     except (UserError, Busy, ValueError) as exc:
         return None, str(exc)
 
@@ -69,7 +72,7 @@ def read(request_id: RequestId, request: Request, db: SessionDep, me: BoardPage)
                      for d in r.decisions]
         own = r.requester_id == me.user_id
         reviews = [(p.org_code, p.status, p.reason) for p in r.provider_reviews]
-    shown, problem = request_preview(request, r) if r.status in ("submitted", "approved") \
+    shown, problem = request_preview(request, db, r) if r.status in ("submitted", "approved") \
         else (None, None)
     return render(request, "board_request.html", {
         "title": f"Request {r.id}: {r.title}", "r": r, "requester": requester,

@@ -137,7 +137,7 @@ def create(request: Request, db: SessionDep, me: ResearcherPage, background: Bac
             data = PreviewInput(kind=RequestKind(form.kind), variables=form.variables,
                                 cohort=form.cohort(),
                                 group_by=form.group_by if form.kind == "aggregate" else [])
-            shown = preview(services(request).settings, data)
+            shown = preview(services(request).settings, data, gr.individual_extracts(db))
         except (ValidationError, ValueError) as exc:
             return _render_form(request, db, form, problems=problems_of(exc), status=422)
         except (UserError, Busy) as exc:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Path
-from pydantic import BaseModel
 
 from api.deps import BoardUser, ReadSessionDep, SessionDep, SessionsDep, SettingsDep
 from api.errors import COMMON_RESPONSES
@@ -51,7 +50,7 @@ def preview_request(request_id: RequestId, session: SessionDep, settings: Settin
         body = PreviewInput(kind=RequestKind(r.kind), variables=list(r.variables),
                             cohort=CohortFilter.model_validate(r.cohort),
                             group_by=list(r.group_by))
-        out = preview(settings, body)
+        out = preview(settings, body, gr.individual_extracts(session, excluding=request_id))
     return out
 
 
@@ -73,21 +72,10 @@ def decide(request_id: RequestId, body: DecisionIn, session: SessionDep, setting
 grants_router = APIRouter(prefix="/v1/board/grants", tags=["board"], responses=COMMON_RESPONSES)
 
 
-class GrantOut(BaseModel):
-    id: int
-    kind: str
-    user_id: int
-    user_name: str
-    requested_by: str
-    requested_at: str
-    approved_by: str | None
-    approved_at: str | None
-
-
-@grants_router.get("", response_model=list[GrantOut])
-def grants(session: ReadSessionDep, caller: BoardUser) -> list[GrantOut]:
+@grants_router.get("", response_model=list[gb.Grant])
+def grants(session: ReadSessionDep, caller: BoardUser) -> list[gb.Grant]:
     """Every request to make someone a board member or give a board member a new key, who
     asked and which second admin approved: the board sees who joins it."""
     with audited(session, actor=caller.name, role=ROLE, action="board.grants"):
-        out = [GrantOut(**vars(g)) for g in gb.list_grants(session)]
+        out = gb.list_grants(session)
     return out

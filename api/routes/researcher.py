@@ -57,7 +57,7 @@ def preview_request(body: PreviewInput, serving: ServingDep, settings: SettingsD
     k (individual), cells suppressed (aggregate). Runs what fulfilment would run; keeps nothing."""
     with audited(session, actor=caller.name, role=ROLE, action="request.preview"):
         check_cohort(choices(serving), body.cohort.academic_years, body.cohort.reporting_leas)
-        out = preview(settings, body)
+        out = preview(settings, body, gr.individual_extracts(session))
     return out
 
 

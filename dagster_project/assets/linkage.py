@@ -39,6 +39,7 @@ def annual_link(config: LinkConfig, c2c: C2CResource) -> tuple[dg.MaterializeRes
                                                   for k, v in summary.records_by_source.items()}}
     crosswalk: dict[str, Any] = {
         "run_id": summary.run_id,
+        "backend": summary.backend,
         "pairs_scored": summary.pairs_scored,
         "clusters": summary.clusters,
         "review_queue": summary.review_queue_size,

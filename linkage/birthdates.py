@@ -1,0 +1,80 @@
+"""Birth-date bridges: a record without a birth date must not chain two people together.
+
+A record with no birth date (or no SSID) can match two people of the same name well enough:
+a CALPADS unit of MALIK MENSAH with no birth date matches the student's other unit (born 2006,
+same SSID) and an adult college student of that name (born 1995). Connected components then
+put the 2006 and the 1995 records in one person, which the model never said: scored directly,
+that pair's dates disagree. At 50,000 students with every defect profile, such bridges made
+most of the false pairs.
+
+The rule: two records in one cluster whose birth dates are both known and *conflict* (the
+model's "all other" level: not equal, not day and month swapped, not one digit or one
+transposition apart, more than 31 days apart) become a cannot-link pair, unless the model
+itself linked that pair directly at or above the threshold (strong evidence such as the same
+SSID overrides the dates; the rule only stops *transitive* merges). The constrained clustering
+then keeps the most probable edges and refuses the bridge, which goes to clerical review.
+
+Missing evidence: a record without a birth date takes part in no conflict (absence is never
+read as a disagreement); it can still join either side on its own evidence.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from core import tables
+from linkage.clustering import components
+
+# The same agreement levels the model's birth-date comparison has (linkage/model.py): anything
+# inside them is a possible keying error of one date, never a conflict.
+MAX_DAYS_APART = 31
+_CONFLICT_SQL = f"""
+    a.dob <> b.dob
+    AND NOT (year(a.dob) = year(b.dob) AND month(a.dob) = day(b.dob)
+             AND day(a.dob) = month(b.dob))
+    AND abs(date_diff('day', a.dob, b.dob)) > {MAX_DAYS_APART}
+    AND NOT (hamming(a.dob_str, b.dob_str) <= 2
+             AND damerau_levenshtein(a.dob_str, b.dob_str) <= 1)
+"""
+
+
+def birth_date_conflicts(
+    con: duckdb.DuckDBPyConnection, max_unit_id: int, edges: pa.Table, threshold: float
+) -> list[tuple[int, int]]:
+    """Cannot-link pairs: records whose known birth dates conflict, in one component of the
+    edges at or above ``threshold``, that no such edge links directly."""
+    prob = edges.column("match_probability").to_numpy()
+    keep = prob >= threshold
+    left = edges.column("unit_id_l").to_numpy().astype(np.int64)[keep]
+    right = edges.column("unit_id_r").to_numpy().astype(np.int64)[keep]
+    if len(left) == 0:
+        return []
+    labels = components(max_unit_id + 1, left, right)
+    nodes = np.unique(np.concatenate([left, right]))
+    # a two-record component is one direct edge: nothing transitive to stop
+    sizes = np.bincount(labels[nodes], minlength=max_unit_id + 1)
+    nodes = nodes[sizes[labels[nodes]] >= 3]
+    if len(nodes) == 0:
+        return []
+    con.register("_link_dob_nodes", pa.table({"unit_id": nodes, "label": labels[nodes]}))
+    con.register("_link_dob_edges", pa.table({
+        "ua": np.minimum(left, right), "ub": np.maximum(left, right)}))
+    try:
+        rows = con.execute(f"""
+            WITH u AS (
+                SELECT n.unit_id, n.label, i.dob, i.dob_str
+                FROM _link_dob_nodes n JOIN {tables.IDENTITIES} i USING (unit_id)
+                WHERE i.dob IS NOT NULL
+            )
+            SELECT a.unit_id, b.unit_id
+            FROM u a JOIN u b ON a.label = b.label AND a.unit_id < b.unit_id
+            WHERE {_CONFLICT_SQL}
+              AND NOT EXISTS (SELECT 1 FROM _link_dob_edges e
+                              WHERE e.ua = a.unit_id AND e.ub = b.unit_id)
+        """).fetchall()
+    finally:
+        con.unregister("_link_dob_nodes")
+        con.unregister("_link_dob_edges")
+    return [(int(a), int(b)) for a, b in rows]
