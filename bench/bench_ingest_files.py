@@ -34,16 +34,16 @@ STATE_FILES_PER_YEAR = 17_000
 # part that calls them (a load's manifest writes are "manifest + receipt", not "load").
 PARTS: dict[str, list[tuple[str, str]]] = {
     "raw store (SHA-256, AES-GCM, fsync)": [("ingest.pipeline", "store_file")],
-    "identify (first line, name, partner)": [("ingest.pipeline", "_identify"),
-                                             ("ingest.pipeline", "_first_line")],
+    "identify (first line, name, partner)": [("ingest.pipeline", "identify_file"),
+                                             ("ingest.pipeline", "first_line")],
     "manifest + receipt (DuckDB rows)": [
         ("ingest.manifest", "get_file"), ("ingest.manifest", "files_where"),
         ("ingest.manifest", "insert_file"), ("ingest.manifest", "update_file"),
         ("ingest.manifest", "write_receipt"), ("ingest.manifest", "read_receipt")],
     "load plan check (EXPLAIN)": [("ingest.load", "_require_ordered_append")],
-    "staging load (read_csv, type, rules)": [("ingest.pipeline", "load_calpads"),
-                                             ("ingest.pipeline", "load_csv")],
-    "supersession": [("ingest.pipeline", "_supersede")],
+    "staging load (read_csv, type, rules)": [("ingest.loading", "load_calpads"),
+                                             ("ingest.loading", "load_csv")],
+    "supersession": [("ingest.loading", "supersede"), ("ingest.pipeline", "newer_current")],
     "commit (DuckDB WAL)": [("core.duck", "Transaction.commit")],
 }
 
