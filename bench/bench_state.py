@@ -9,6 +9,8 @@ targets of issue 13; asserts nothing.
 
     .venv/bin/python bench/bench_state.py [--students 20000] [--years 2022-23,2023-24]
         [--defects all] [--requests 200] [--keep DIR]
+    .venv/bin/python bench/bench_state.py --keep DIR --only api [--requests 1000]
+        (one stage, or the list routes, again on a world an earlier run kept)
 """
 
 from __future__ import annotations
@@ -308,6 +310,8 @@ def main() -> None:
                         help="work in this folder and keep it (default: a temp folder)")
     parser.add_argument("--from", dest="start", default=STAGES[0], choices=STAGES,
                         help="resume in --keep DIR at this stage (ingest skips files it has)")
+    parser.add_argument("--only", default=None, choices=(*STAGES, "api"),
+                        help="in --keep DIR, run this one stage (api: the list routes) alone")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--home", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, default=None, help=argparse.SUPPRESS)
@@ -315,23 +319,30 @@ def main() -> None:
     if args.child:
         run_child(args.child, args.home, args.data, args)
         return
+    if args.only and args.keep is None:
+        parser.error("--only needs --keep DIR (a world an earlier run kept)")
     work = args.keep or Path(tempfile.mkdtemp(prefix="c2c-bench-state-"))
     home, data = work / "home", work / "data"
-    if args.start == STAGES[0]:
+    if args.start == STAGES[0] and args.only is None:
         shutil.rmtree(home, ignore_errors=True)
     home.mkdir(parents=True, exist_ok=True)
     print(f"{args.world} world, {args.students:,} students, years {args.years}, "
           f"defects {args.defects or 'none'}; work folder {work}; load average "
           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
     results: list[tuple[str, dict[str, object]]] = []
-    for stage in STAGES[STAGES.index(args.start):]:
+    if args.only == "api":
+        results += api_routes(home, args)
+    elif args.only:
+        results.append((args.only, run_stage(args.only, home, data, args)))
+    for stage in STAGES[STAGES.index(args.start):] if args.only is None else ():
         result = run_stage(stage, home, data, args)
         results.append((stage, result))
         print(f"  {stage}: {json.dumps(result)}", flush=True)
         if "error" in result and stage in ("generate", "migrate", "partner import", "ingest"):
             break
     else:
-        results += api_routes(home, args)
+        if args.only is None:
+            results += api_routes(home, args)
     print()
     print(f"{'stage':<42} {'seconds':>8} {'peak MB':>8}  target / details")
     for stage, r in results:

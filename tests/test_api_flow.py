@@ -6,7 +6,9 @@ import base64
 import hashlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from api_support import LEA, OTHER_LEA, ApiEnv, write_serving_snapshot
 from governance_fixtures import clear_provider_review, release_output
@@ -247,6 +249,38 @@ def test_aggregates_filter_page_and_suppression(env: ApiEnv) -> None:
     env.settings.serving_path.unlink()
     missing = env.client.get("/v1/aggregates")
     assert missing.status_code == 404 and "c2c publish" in missing.json()["error"]["message"]
+
+
+def test_aggregate_pages_are_slices_of_one_ordering(env: ApiEnv,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Walking the pages gives every row once, in order; the snapshot is sorted once per
+    filter, not once per page (a deep page sorted the whole table: issue 13)."""
+    serving = env.client.app.state.services.serving  # type: ignore[attr-defined]
+    sorts: list[object] = []
+    cached = serving.cached
+
+    def counting(key: object, compute: Any, size: Any = None) -> Any:
+        def counted(cursor: Any) -> Any:
+            if isinstance(key, tuple) and key[0] == "aggregate order":
+                sorts.append(key)
+            return compute(cursor)
+        return cached(key, counted, size)
+
+    monkeypatch.setattr(serving, "cached", counting)
+    everything = env.client.get("/v1/aggregates?limit=1000").json()["data"]
+    walked = [row for offset in range(0, 80, 7) for row in env.client.get(
+        "/v1/aggregates", params={"limit": 7, "offset": offset}).json()["data"]]
+    assert walked == everything and len(walked) == 72
+    keys = [(r["academic_year"], r["reporting_lea"], r["metric"], r["subgroup"],
+             r["subgroup_value"]) for r in everything]
+    assert keys == sorted(keys)
+    assert len(sorts) == 1
+    beyond = env.client.get("/v1/aggregates", params={"offset": 500}).json()
+    assert beyond["data"] == [] and beyond["count"] == 72
+    lea = env.client.get("/v1/aggregates", params={"reporting_lea": LEA, "limit": 5,
+                                                   "offset": 5}).json()
+    assert lea["data"] == [r for r in everything if r["reporting_lea"] == LEA][5:10]
+    assert len(sorts) == 2
 
 
 def test_replaced_snapshot_is_served_at_once(env: ApiEnv, tmp_path: Path) -> None:

@@ -46,3 +46,40 @@ def test_wrong_key_is_a_key_error_without_the_key(tmp_path: Path) -> None:
     with pytest.raises(KeyError_) as caught:
         connect_encrypted(path, "cd" * 32)
     assert "cd" * 32 not in str(caught.value)
+
+
+def test_binding_parameters_does_not_search_the_path_for_an_absent_pandas(
+    tmp_path: Path,
+) -> None:
+    """DuckDB tries ``import pandas`` per bound parameter; without pandas each try searched
+    sys.path (about 100 per ingested file, issue 13). On a warehouse connection the absence
+    is known: no search, and ``import pandas`` still fails as before."""
+    script = textwrap.dedent(f"""
+        import importlib.util, sys
+        from pathlib import Path
+        if importlib.util.find_spec("pandas") is not None:
+            print("installed")
+            raise SystemExit
+        from core.warehouse import connect_encrypted
+        con = connect_encrypted(Path({str(tmp_path / "w.duckdb")!r}), {KEY!r})
+        searched = []
+
+        class Spy:
+            def find_spec(self, name, path=None, target=None):
+                searched.append(name)
+                return None
+
+        sys.meta_path.insert(0, Spy())
+        row = con.execute("SELECT ?, ?, ?", [1, "a", None]).fetchone()
+        try:
+            import pandas  # noqa: F401
+            absent = False
+        except ModuleNotFoundError:
+            absent = True
+        print(row, searched.count("pandas"), absent, importlib.util.find_spec("pandas"))
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parent.parent, check=True)
+    if done.stdout.strip() == "installed":
+        pytest.skip("pandas is installed: DuckDB finds it, nothing to skip")
+    assert done.stdout.strip() == "(1, 'a', None) 0 True None"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import struct
+import typing
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -150,6 +151,48 @@ def test_a_load_that_would_lose_file_order_is_refused(tmp_path: Path) -> None:
     with pytest.raises(InternalError, match="insertion order"):
         _execute_load(con, f"CREATE TABLE t AS SELECT a NOT IN ('1', '2', '3', '4', '5') {rows}")
     assert _execute_load(con, f"CREATE TABLE t AS SELECT a {rows}") == 2
+    con.close()
+
+
+class Recording:
+    """A DuckDB connection that remembers the statements it ran."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+        self.statements: list[str] = []
+
+    def execute(self, sql: str, *args: object) -> duckdb.DuckDBPyConnection:
+        self.statements.append(sql)
+        return self.con.execute(sql, *args)
+
+
+def test_the_plan_is_checked_once_per_statement_shape(tmp_path: Path) -> None:
+    """Planning a load costs as much as loading a small file: a second file loaded with the
+    same statement (other path, file id, pinned values) is not planned twice; a statement of
+    another shape still is, and is still refused when it would lose the file order."""
+    con = duckdb.connect(config={"threads": 2})
+    recording = Recording(con)
+    loads = typing.cast(duckdb.DuckDBPyConnection, recording)
+    con.execute("CREATE TABLE t (a VARCHAR, b VARCHAR, id VARCHAR)")
+
+    def insert(name: str, extra: str = "") -> str:
+        path = tmp_path / f"{name}.txt"
+        path.write_bytes(b"a^b\nc^d\n")
+        return (f"INSERT INTO t SELECT a, b, '{name}' FROM read_csv('{path}', delim = '^', "
+                "header = false, auto_detect = false, "
+                "columns = {'a': 'VARCHAR', 'b': 'VARCHAR'})" + extra)
+
+    def explains() -> int:
+        return sum(s.startswith("EXPLAIN") for s in recording.statements)
+
+    assert _execute_load(loads, insert("lea-0112345-2022")) == 2
+    assert explains() == 1
+    assert _execute_load(loads, insert("lea-0199999-2023")) == 2
+    assert explains() == 1  # same shape: checked already
+    with pytest.raises(InternalError, match="insertion order"):
+        _execute_load(loads, insert("other", " WHERE a NOT IN ('1', '2', '3', '4', '5')"))
+    assert explains() == 2
+    assert con.execute("SELECT count(*) FROM t").fetchone() == (4,)
     con.close()
 
 

@@ -5,6 +5,7 @@ audit log without limit)."""
 
 from __future__ import annotations
 
+from array import array
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
@@ -113,22 +114,43 @@ def aggregate_page_json(snapshot: ServingSnapshot, academic_year: str | None,
     clause = f"WHERE {' AND '.join(where)}" if where else ""
 
     def compute(cursor: Any) -> bytes:
-        # One query gives the page and the total; only an empty page needs a separate count.
-        rows = cursor.execute(
-            f"SELECT {', '.join(AGGREGATE_COLUMNS)}, count(*) OVER () FROM published_aggregates "
-            f"{clause} ORDER BY academic_year, reporting_lea, metric, subgroup, subgroup_value "
-            "LIMIT ? OFFSET ?", [*params, limit, offset]).fetchall()
-        if rows:
-            data, total = [_row(r[:-1]) for r in rows], int(rows[0][-1])
-        else:
-            count_row = cursor.execute(
-                f"SELECT count(*) FROM published_aggregates {clause}", params).fetchone()
-            data, total = [], int(count_row[0]) if count_row else 0
-        page = AggregatePage(data=data, count=total, limit=limit, offset=offset,
+        order = _aggregate_order(snapshot, cursor, clause, params)
+        ids = order[offset:offset + limit]
+        data: list[AggregateRow] = []
+        if ids:  # rowids are integers from the snapshot itself: safe to inline
+            rows = cursor.execute(
+                f"SELECT rowid, {', '.join(AGGREGATE_COLUMNS)} FROM published_aggregates "
+                f"WHERE rowid IN ({', '.join(str(i) for i in ids)})").fetchall()
+            by_id = {row[0]: row[1:] for row in rows}
+            data = [_row(by_id[i]) for i in ids]
+        page = AggregatePage(data=data, count=len(order), limit=limit, offset=offset,
                              snapshot=snapshot.info())
         return page.model_dump_json().encode("utf-8")
 
     return snapshot.cached(("aggregates", tuple(filters.items()), limit, offset), compute)
+
+
+AGGREGATE_ORDER = "academic_year, reporting_lea, metric, subgroup, subgroup_value, rowid"
+
+
+def _aggregate_order(snapshot: ServingSnapshot, cursor: Any, clause: str,
+                     params: list[Any]) -> array[int]:
+    """The rowids of the rows ``clause`` selects, in page order: sorted once per snapshot and
+    filter, then every page is a slice of it.
+
+    ``ORDER BY ... LIMIT ... OFFSET`` sorted the whole table for every page (a state snapshot
+    holds 100,000+ rows): 35 ms for the first page, 430 ms at offset 100,000, 800 ms with
+    the ``count(*) OVER ()`` the total came from; pages are cached, but walking them means a
+    miss per page (issue 13). The rowids take 8 bytes a row in the snapshot's byte-bounded
+    cache. ``cursor`` is the page's own, so a page and its order come from one snapshot.
+    """
+    def compute(_: Any) -> array[int]:
+        rows = cursor.execute(f"SELECT rowid FROM published_aggregates {clause} "
+                              f"ORDER BY {AGGREGATE_ORDER}", params).fetchall()
+        return array("q", (int(row[0]) for row in rows))
+
+    return snapshot.cached(("aggregate order", clause, tuple(params)), compute,
+                           size=lambda order: order.itemsize * len(order))
 
 
 @router.get("/v1/metrics")
