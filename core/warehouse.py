@@ -15,7 +15,6 @@ from pathlib import Path
 
 import duckdb
 
-from core.duck import skip_absent_pandas_probe
 from core.errors import Busy, InternalError, KeyError_
 from core.keys import KeyProvider
 from core.settings import Settings
@@ -56,7 +55,6 @@ def connect_encrypted(
     (``temp_file_encryption``), so no plaintext identifier lands in a temp file.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    skip_absent_pandas_probe()
     con = duckdb.connect(":memory:", config={"threads": threads, "memory_limit": memory_limit})
     load_httpfs(con)
     if temp_dir is not None:
