@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 
 from core import tables
-from linkage.clustering import components
+from linkage.clustering import confident_graph
 
 # The same agreement levels the model's birth-date comparison has (linkage/model.py): anything
 # inside them is a possible keying error of one date, never a conflict.
@@ -45,14 +45,10 @@ def birth_date_conflicts(
 ) -> list[tuple[int, int]]:
     """Cannot-link pairs: records whose known birth dates conflict, in one component of the
     edges at or above ``threshold``, that no such edge links directly."""
-    prob = edges.column("match_probability").to_numpy()
-    keep = prob >= threshold
-    left = edges.column("unit_id_l").to_numpy().astype(np.int64)[keep]
-    right = edges.column("unit_id_r").to_numpy().astype(np.int64)[keep]
-    if len(left) == 0:
+    graph = confident_graph(max_unit_id, edges, threshold)
+    if graph is None:
         return []
-    labels = components(max_unit_id + 1, left, right)
-    nodes = np.unique(np.concatenate([left, right]))
+    labels, nodes = graph.labels, graph.nodes
     # a two-record component is one direct edge: nothing transitive to stop
     sizes = np.bincount(labels[nodes], minlength=max_unit_id + 1)
     nodes = nodes[sizes[labels[nodes]] >= 3]
@@ -60,7 +56,7 @@ def birth_date_conflicts(
         return []
     con.register("_link_dob_nodes", pa.table({"unit_id": nodes, "label": labels[nodes]}))
     con.register("_link_dob_edges", pa.table({
-        "ua": np.minimum(left, right), "ub": np.maximum(left, right)}))
+        "ua": np.minimum(graph.left, graph.right), "ub": np.maximum(graph.left, graph.right)}))
     try:
         rows = con.execute(f"""
             WITH u AS (

@@ -87,6 +87,29 @@ def components(size: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
             return labels
 
 
+@dataclass
+class ConfidentGraph:
+    """The edges at or above the threshold and the components they make."""
+
+    left: np.ndarray
+    right: np.ndarray
+    labels: np.ndarray  # index = unit_id, value = component label
+    nodes: np.ndarray  # unit ids that have at least one confident edge
+
+
+def confident_graph(max_unit_id: int, edges: pa.Table, threshold: float) -> ConfidentGraph | None:
+    """Components of the edges at or above ``threshold`` (None when there is none): what the
+    rules beside the model (enrolment overlap, birth-date bridges) check pairs within."""
+    prob = edges.column("match_probability").to_numpy()
+    keep = prob >= threshold
+    left = edges.column("unit_id_l").to_numpy().astype(np.int64)[keep]
+    right = edges.column("unit_id_r").to_numpy().astype(np.int64)[keep]
+    if len(left) == 0:
+        return None
+    labels = components(max_unit_id + 1, left, right)
+    return ConfidentGraph(left, right, labels, np.unique(np.concatenate([left, right])))
+
+
 def cluster(
     max_unit_id: int,
     edges: pa.Table,

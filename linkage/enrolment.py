@@ -43,14 +43,13 @@ from __future__ import annotations
 from typing import Any
 
 import duckdb
-import numpy as np
 import pyarrow as pa
 import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 
 from core import tables
 from core.duck import columns_of, table_exists
-from linkage.clustering import components
+from linkage.clustering import confident_graph
 from linkage.schema import IdentityColumns
 
 # An exit recorded up to about three months after the next LEA's start is common (late
@@ -183,15 +182,11 @@ def enrolment_conflicts(
     ``threshold`` connect."""
     if not _has_enrolment_dates(con):
         return []
-    prob = edges.column("match_probability").to_numpy()
-    keep = prob >= threshold
-    left = edges.column("unit_id_l").to_numpy().astype(np.int64)[keep]
-    right = edges.column("unit_id_r").to_numpy().astype(np.int64)[keep]
-    if len(left) == 0:
+    graph = confident_graph(max_unit_id, edges, threshold)
+    if graph is None:
         return []
-    labels = components(max_unit_id + 1, left, right)
-    nodes = np.unique(np.concatenate([left, right]))
-    con.register("_link_enrol_nodes", pa.table({"unit_id": nodes, "label": labels[nodes]}))
+    nodes = graph.nodes
+    con.register("_link_enrol_nodes", pa.table({"unit_id": nodes, "label": graph.labels[nodes]}))
     try:
         rows = con.execute(f"""
             WITH u AS (
