@@ -123,16 +123,25 @@ def principal_for(session: Session, token: str) -> Principal:
 CurrentUser = Annotated[Principal, Depends(get_principal)]
 
 
+def refuse_without(role: Role, principal: Principal, session: Session, request: Request, *,
+                   place: str, holder: str) -> None:
+    """Audit and refuse a caller who lacks ``role``: one rule for the API's routes and the
+    portal's pages (``place`` "this route", ``holder`` "your key has", say)."""
+    if principal.has(role):
+        return
+    audit.append_committed(
+        session, actor=principal.name, role=",".join(sorted(principal.roles)),
+        action="authz.denied", target=f"{request.method} {request.url.path}",
+        outcome=PermissionDenied.code)
+    raise PermissionDenied(f"{place} is for the {role.value} role; {holder} "
+                           f"{', '.join(sorted(principal.roles))}")
+
+
 def require(role: Role) -> Callable[[Request, Session, Principal], Principal]:
     def dependency(request: Request, session: ReadSessionDep,
                    principal: CurrentUser) -> Principal:
-        if not principal.has(role):
-            audit.append_committed(
-                session, actor=principal.name, role=",".join(sorted(principal.roles)),
-                action="authz.denied", target=f"{request.method} {request.url.path}",
-                outcome=PermissionDenied.code)
-            raise PermissionDenied(f"this route is for the {role.value} role; your key has "
-                                   f"{', '.join(sorted(principal.roles))}")
+        refuse_without(role, principal, session, request,
+                       place="this route", holder="your key has")
         return principal
 
     return dependency

@@ -17,10 +17,9 @@ from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from api.deps import SessionDep
+from api.deps import SessionDep, refuse_without
 from api.portal.sessions import COOKIE, PortalSession, SessionStore, still_valid
 from core.errors import PermissionDenied
-from governance import audit
 from governance.users import Principal, Role
 
 HERE = Path(__file__).parent
@@ -159,13 +158,8 @@ def signed_in(request: Request, db: SessionDep) -> Principal:
 def require_role(role: Role) -> Callable[..., Principal]:
     def dependency(request: Request, db: SessionDep,
                    principal: Annotated[Principal, Depends(signed_in)]) -> Principal:
-        if not principal.has(role):
-            audit.append(db, actor=principal.name, role=",".join(sorted(principal.roles)),
-                         action="authz.denied", target=f"{request.method} {request.url.path}",
-                         outcome=PermissionDenied.code)
-            db.commit()
-            raise PermissionDenied(f"this page is for the {role.value} role; you signed in as "
-                                   f"{', '.join(sorted(principal.roles))}")
+        refuse_without(role, principal, db, request,
+                       place="this page", holder="you signed in as")
         return principal
 
     return dependency
@@ -176,10 +170,6 @@ ResearcherPage = Annotated[Principal, Depends(require_role(Role.RESEARCHER))]
 BoardPage = Annotated[Principal, Depends(require_role(Role.BOARD))]
 StewardPage = Annotated[Principal, Depends(require_role(Role.STEWARD))]
 CheckerPage = Annotated[Principal, Depends(require_role(Role.CHECKER))]
-
-
-def roles_of(principal: Principal) -> str:
-    return ",".join(sorted(principal.roles))
 
 
 def error_page(request: Request, status: int, code: str, message: str) -> Response:
