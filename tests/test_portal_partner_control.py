@@ -118,6 +118,12 @@ def test_researcher_regroups_after_failed_checks(env: ApiEnv, tmp_path: Path) ->
     _sign_in(e, "researcher")
     page = e.client.get(f"/portal/researcher/requests/{rid}").text
     assert "3 cells below 11 by gender" in page and 'name="keep" value="gender"' in page
+    # what was asked, as the board's page shows it too (_request_facts.html)
+    assert "<dt>Cohort LEAs</dt><dd>all</dd>" in page and "<dt>Group by</dt><dd>gender</dd>" in page
+    _sign_in(e, "board")
+    board_page = e.client.get(f"/portal/board/requests/{rid}").text
+    assert "<dt>Cohort LEAs</dt><dd>all</dd>" in board_page
+    _sign_in(e, "researcher")
     forged = e.client.post(f"/portal/researcher/requests/{rid}/regroup", data={})
     assert forged.status_code == 403
     token = _token(e, f"/portal/researcher/requests/{rid}")
