@@ -21,10 +21,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from core.emails import email_problem
 from core.errors import Conflict, NotAuthenticated, NotFound, UserError
 from governance.models import ApiKey, PartnerRow, User, utcnow
 
 TOKEN_PREFIX = "c2c"  # noqa: S105 - a fixed label, not a secret
+# The audit actor of what the operator does on the host (`c2c users create`, imports).
+OPERATOR = "operator (cli)"
+OPERATOR_PREFIX = "operator"
 
 
 class Role(StrEnum):
@@ -71,7 +75,8 @@ def create_user(
     session: Session, name: str, roles: Iterable[Role | str], org_code: str | None = None,
     email: str | None = None,
 ) -> User:
-    """Add a user with one or more roles. A partner user must name an existing partner."""
+    """Add a user with roles (none: it waits for a grant). A partner or steward user must name
+    an existing partner."""
     try:
         role_set = {Role(r) for r in roles}
     except ValueError as exc:
@@ -80,20 +85,23 @@ def create_user(
     name = name.strip()
     if not name:
         raise UserError("user name must not be empty")
-    if not role_set:
-        raise UserError("a user needs at least one role")
-    if role_set & ORG_ROLES:
-        if not org_code:
-            raise UserError("a partner or steward user needs an organisation: the partner's "
-                            "org_code (--org)")
-        if session.get(PartnerRow, org_code) is None:
-            raise NotFound(f"no partner with org_code {org_code!r}; import or add it first")
-    elif org_code:
+    if name.lower().startswith(OPERATOR_PREFIX):
+        # audit entries name the host operator this way; no account may pass for it
+        raise UserError(f"user names starting with {OPERATOR_PREFIX!r} are reserved")
+    # No role yet is allowed: an account waiting for the grant that gives it a privileged
+    # role (governance.grants) can do nothing until then; a future steward names its partner.
+    if role_set & ORG_ROLES and not org_code:
+        raise UserError("a partner or steward user needs an organisation: the partner's "
+                        "org_code (--org)")
+    if org_code and role_set and not role_set & ORG_ROLES:
         raise UserError("only partner and steward users belong to an organisation")
+    if org_code and session.get(PartnerRow, org_code) is None:
+        raise NotFound(f"no partner with org_code {org_code!r}; import or add it first")
     email = (email or "").strip() or None
-    if email is not None and ("@" not in email or len(email) > 320 or any(c in email for c in
-                                                                        " \r\n<>,;")):
-        raise UserError("email must be one plain address like name@agency.ca.gov")
+    if email is not None:
+        problem = email_problem(email)
+        if problem:
+            raise UserError(problem)
     if session.execute(select(User.id).where(User.name == name)).first():
         raise Conflict(f"a user named {name!r} already exists")
     user = User(name=name, roles=sorted(r.value for r in role_set), org_code=org_code or None,
