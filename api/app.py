@@ -11,6 +11,7 @@ from sqlalchemy.orm import sessionmaker
 
 from api import docs_offline, errors, portal
 from api.deps import Services
+from api.headers import SecurityHeaders
 from api.limits import BodyGuard
 from api.routes import admin, board, checker, partner, public, researcher, steward
 from api.serving import ServingSnapshot
@@ -96,6 +97,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.services = services  # read only by api.deps.get_services
     errors.install(app)
     app.add_middleware(BodyGuard)
+    app.add_middleware(SecurityHeaders)  # outermost: refusals of BodyGuard carry them too
     for router in (public.router, admin.me_router, partner.router, researcher.router,
                    board.router, board.grants_router, steward.router, checker.router,
                    admin.router):

@@ -166,13 +166,16 @@ def revoke_key(session: Session, key_id: str) -> ApiKey:
 class KeyRefused(NotAuthenticated):
     """A well-formed key whose id exists but that is revoked, wrong or whose user is inactive.
 
-    Carries the key id so the refusal can be audited against the key's owner.
+    Carries the key id so the refusal can be audited against the key's owner. A wrong secret
+    tells the caller no more than an unknown id does (same message).
     """
 
-    def __init__(self, message: str, key_id: str, user_name: str) -> None:
+    def __init__(self, message: str, key_id: str, user_name: str,
+                 reason: str = "refused") -> None:
         super().__init__(message)
         self.key_id = key_id
         self.user_name = user_name
+        self.reason = reason  # revoked | deactivated | wrong_secret (for the audit only)
 
 
 def authenticate(session: Session, token: str) -> Principal:
@@ -184,14 +187,17 @@ def authenticate(session: Session, token: str) -> Principal:
             "malformed API key: expected 'Authorization: Bearer c2c.<id>.<secret>'"
         )
     key = session.execute(select(ApiKey).where(ApiKey.key_id == parts[1])).scalar_one_or_none()
-    if key is None or not hmac.compare_digest(key.key_hash, hash_token(token.strip())):
-        raise NotAuthenticated("unknown API key: ask an administrator for a valid key")
+    unknown = "unknown API key: ask an administrator for a valid key"
+    if key is None:
+        raise NotAuthenticated(unknown)
     user = key.user
+    if not hmac.compare_digest(key.key_hash, hash_token(token.strip())):
+        raise KeyRefused(unknown, key.key_id, user.name, "wrong_secret")
     if key.revoked_at is not None:
         raise KeyRefused("this API key was revoked: ask an administrator for a new key",
-                         key.key_id, user.name)
+                         key.key_id, user.name, "revoked")
     if not user.active:
         raise KeyRefused("this user is deactivated: contact an administrator",
-                         key.key_id, user.name)
+                         key.key_id, user.name, "deactivated")
     return Principal(user_id=user.id, name=user.name, roles=user_roles(user),
                      org_code=user.org_code, key_id=key.key_id)
