@@ -108,18 +108,21 @@ def fulfil_approved(
     from governance.db import session_factory
     from governance.requests import (
         ExtractInfo,
+        expire_due,
         individual_extracts,
         mark_fulfilled,
         requests_ready_for_fulfilment,
     )
 
     sessions = sessions or session_factory(settings.governance_url)
+    keys = KeyProvider(settings.master_key_path, settings.keyring_path)
+    with sessions.begin() as session:  # extracts past their date go first (package and key)
+        expire_due(session, now, keys=keys)
     with sessions() as session:
         ready = requests_ready_for_fulfilment(session)
     wanted = [r for r in ready if not request_ids or r.request_id in request_ids]
     if not wanted:
         return []
-    keys = KeyProvider(settings.master_key_path, settings.keyring_path)
     built: list[ExtractResult] = []
     with warehouse(settings) as con:
         for request in wanted:
