@@ -35,15 +35,20 @@ def release(fd: int) -> None:
     os.close(fd)  # closing the descriptor drops the lock
 
 
-def remove_unheld(parent: Path, prefixes: Iterable[str]) -> list[str]:
-    """Remove the folders under ``parent`` named with one of ``prefixes`` that no living process
-    holds; returns their names."""
+def remove_unheld(parent: Path, prefixes: Iterable[str] = ("",)) -> list[str]:
+    """Remove the folders under ``parent`` named with one of ``prefixes`` (default: every
+    name) that no living process holds, and any other entry so named (a stray file or link is
+    nobody's folder); returns their names."""
     if not parent.is_dir():
         return []
     prefixes = tuple(prefixes)
     removed = []
     for entry in sorted(parent.iterdir()):
-        if not entry.name.startswith(prefixes) or not entry.is_dir() or entry.is_symlink():
+        if not entry.name.startswith(prefixes):
+            continue
+        if not entry.is_dir() or entry.is_symlink():
+            entry.unlink(missing_ok=True)
+            removed.append(entry.name)
             continue
         try:
             fd = os.open(entry, os.O_RDONLY | os.O_DIRECTORY)
