@@ -25,7 +25,7 @@ from core.errors import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("core", "ingest", "linkage", "analytics", "deidentify", "governance", "synth", "api",
+PACKAGES = ("core", "ingest", "linkage", "analytics", "deidentify", "governance", "synth", "services", "api",
             "dagster_project", "cli")
 
 
