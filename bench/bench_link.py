@@ -13,6 +13,7 @@ asserts nothing.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -85,10 +86,8 @@ class TempWatch:
     def _size(self) -> int:
         total = 0
         for path in self.folder.rglob("*"):
-            try:
+            with contextlib.suppress(OSError):  # removed while we looked
                 total += path.stat().st_size if path.is_file() else 0
-            except OSError:  # removed while we looked
-                pass
         return total
 
     def _watch(self) -> None:

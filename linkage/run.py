@@ -38,7 +38,7 @@ RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 RUN_STAGES = ("standardise", "train_predict", "artefacts", "cluster", "stable_ids", "summary")
 # Candidate pairs predict scores per slice for each GB of C2C_DUCKDB_MEMORY_LIMIT when
 # C2C_LINK_PREDICT_CHUNK_PAIRS is unset (measured, docs/scale.md).
-PREDICT_PAIRS_PER_GB = 2_000_000
+PREDICT_PAIRS_PER_GB = 1_000_000
 
 
 @dataclass
