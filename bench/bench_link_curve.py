@@ -20,6 +20,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -27,7 +28,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 PERSONS = ROOT / "bench" / "bench_link_persons.py"
 
 
-def run_one(work: Path, limit: str) -> dict[str, object]:
+def run_one(work: Path, limit: str) -> dict[str, Any]:
     env = {**os.environ, "C2C_DUCKDB_MEMORY_LIMIT": limit, "C2C_LINKAGE_BACKEND": "duckdb"}
     done = subprocess.run([sys.executable, str(PERSONS), "--phase", "link", "--work", str(work)],
                           env=env, capture_output=True, text=True)
@@ -35,7 +36,7 @@ def run_one(work: Path, limit: str) -> dict[str, object]:
         last = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
         return {"memory_limit": limit, "failed": last[:300]}
     line = [x for x in done.stdout.splitlines() if x.startswith("BENCH_JSON ")][-1]
-    result: dict[str, object] = json.loads(line.removeprefix("BENCH_JSON "))
+    result: dict[str, Any] = json.loads(line.removeprefix("BENCH_JSON "))
     return result
 
 

@@ -24,13 +24,14 @@ N = 300
 
 
 def _link(
-    home: Path, **settings: object
+    home: Path, chunk_pairs: int | None = None
 ) -> tuple[duckdb.DuckDBPyConnection, linkage.LinkRunSummary]:
     home.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(home / "warehouse.duckdb"))
     write_staging(con, make_population(N, seed=5, twins=4, second_ssid=4))
     summary = linkage.run_annual_link(
-        con, settings=Settings(home=home, review_lower_threshold=0.01, **settings),
+        con, settings=Settings(home=home, review_lower_threshold=0.01,
+                          link_predict_chunk_pairs=chunk_pairs),
         run_id="y1", runs_dir=home / "runs")
     return con, summary
 
@@ -50,7 +51,7 @@ def _queue(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[float, str]]:
 def test_predict_in_slices_gives_the_same_clusters_and_ids(tmp_path: Path) -> None:
     whole_con, whole = _link(tmp_path / "whole")
     # a few hundred candidate pairs per slice: the small world is scored in many slices
-    sliced_con, sliced = _link(tmp_path / "sliced", link_predict_chunk_pairs=400)
+    sliced_con, sliced = _link(tmp_path / "sliced", chunk_pairs=400)
     assert whole.predict_chunks == 1
     assert sliced.predict_chunks >= 4
     assert sliced.pairs_scored == whole.pairs_scored > 0
