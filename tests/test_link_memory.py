@@ -157,3 +157,19 @@ def test_c2c_link_out_of_memory_says_what_to_change(
     ).fetchone() or (None, None, None)
     con.close()
     assert status == "failed" and stage and "Out of Memory" in error
+
+
+def test_predict_slices_follow_the_memory_limit(tmp_path: Path) -> None:
+    from linkage.model import BlockingChoice, predict_chunks
+    from linkage.run import predict_chunk_pairs
+    four = Settings(home=tmp_path, duckdb_memory_limit="4GB")
+    assert four.duckdb_memory_limit_bytes == 4_000_000_000
+    binary = Settings(home=tmp_path, duckdb_memory_limit="4GiB")
+    assert binary.duckdb_memory_limit_bytes == 4 * 1024**3
+    assert predict_chunk_pairs(four) == 4_000_000
+    assert predict_chunk_pairs(Settings(home=tmp_path, link_predict_chunk_pairs=123)) == 123
+    # the kept rules' measured counts over the slice size; dropped rules do not count
+    choices = [BlockingChoice("a", 9_000_000, True), BlockingChoice("b", 50_000_000, False),
+               BlockingChoice("c", 3_000_000, True)]
+    assert predict_chunks(choices, 4_000_000) == 3
+    assert predict_chunks([BlockingChoice("a", 0, True)], 4_000_000) == 1
