@@ -11,11 +11,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from test_link_fixtures import make_population, write_staging
+from test_link_fixtures import encrypted_home_with_staging, make_population, write_staging
 
 import linkage
 from core.errors import InternalError
-from core.keys import KeyProvider, create_master_key
 from core.settings import Settings
 from core.warehouse import connect_encrypted
 from linkage.backend import WORKSPACE
@@ -131,14 +130,7 @@ def test_c2c_link_out_of_memory_says_what_to_change(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     home = tmp_path / "home"
-    monkeypatch.setenv("C2C_HOME", str(home))
-    monkeypatch.delenv("C2C_MASTER_KEY_FILE", raising=False)
-    settings = Settings()
-    create_master_key(settings.master_key_path)
-    key = KeyProvider(settings.master_key_path, settings.keyring_path).warehouse_key_hex()
-    con = connect_encrypted(settings.warehouse_path, key, temp_dir=settings.tmp_dir)
-    write_staging(con, make_population(150, seed=2))
-    con.close()
+    settings, key = encrypted_home_with_staging(home, monkeypatch, make_population(150, seed=2))
 
     # the operator's command, as a process: the console entry point renders the error
     env = {**os.environ, "C2C_HOME": str(home), "C2C_DUCKDB_MEMORY_LIMIT": "20MB",
