@@ -25,7 +25,7 @@ from analytics.metrics import (
     SUBGROUP_DOMAINS,
 )
 from core import catalog
-from core.cohort import cohort_where
+from core.cohort import request_where
 from core.errors import Conflict, UserError
 from core.protection import MIN_CELL
 from core.requests import ApprovedRequest, RequestKind
@@ -65,7 +65,7 @@ def aggregate_for_request(
 ) -> pa.Table:
     """Suppressed counts: group_by columns, metric, numerator, denominator, rate, flags."""
     metrics, group_by = _validate(request)
-    where, params = cohort_where(request.request_id, request.cohort)
+    where, params = request_where(request)
     populations = sorted({METRIC_BY_NAME[m].population for m in metrics})
     dims = ", ".join(f"{_value_sql(g)} AS g{i}" for i, g in enumerate(group_by))
     conditions = [POPULATIONS[p] for p in populations] + [

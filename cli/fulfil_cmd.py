@@ -10,6 +10,7 @@ from rich.console import Console
 from core.settings import get_settings
 
 if TYPE_CHECKING:
+    from dagster_project.fulfil import FulfilFailure
     from deidentify import ExtractResult
 
 
@@ -26,17 +27,26 @@ def fulfil(
 
     def built(r: ExtractResult) -> None:
         console.print(
-            f"built {r.request_id}: {r.rows:,} rows ({r.suppressed_rows:,} suppressed), "
-            f"{human_bytes(r.package_bytes)}, expires {r.expires_at:%Y-%m-%d} -> "
-            f"{r.package_path}", highlight=False, markup=False, soft_wrap=True)
+            f"built {r.request_id}: {human_bytes(r.package_bytes)}, expires "
+            f"{r.expires_at:%Y-%m-%d} -> {r.package_path}", highlight=False, markup=False,
+            soft_wrap=True)
+
+    def failed(f: FulfilFailure) -> None:
+        console.print(f"failed {f.request_id}: {f.reason}", highlight=False, markup=False,
+                      soft_wrap=True)
 
     with console.status("building extracts of approved requests ..."):
-        results = fulfil_approved(settings, request_ids=request or (), on_built=built)
-    if not results:
+        outcome = fulfil_approved(settings, request_ids=request or (), on_built=built,
+                                  on_failed=failed)
+    if not outcome.built and not outcome.failed:
         console.print("no approved request is waiting for its extract", highlight=False)
         return
-    console.print(f"{len(results)} request(s) fulfilled; each owner can now download the "
-                  "package and its key from the API", highlight=False)
+    console.print(f"{len(outcome.built)} request(s) fulfilled; each owner can now download the "
+                  "package and its key from the API once its output is released; "
+                  f"{len(outcome.failed)} failed (marked failed with the reason, shown to the "
+                  "researcher and the board)", highlight=False)
+    if outcome.failed:
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:

@@ -6,6 +6,7 @@ from typing import Any
 import dagster as dg
 
 from analytics import build_outcomes, publish
+from core.gate import gate_published
 from dagster_project.resources import C2CResource
 
 GROUP = "analytics"
@@ -16,7 +17,12 @@ def student_outcomes(c2c: C2CResource) -> dg.MaterializeResult:
     """analytics.student_year: K12 SWP outcomes per person, year and LEA (no identifiers)."""
     with c2c.warehouse() as con:
         summary = build_outcomes(con)
-    return dg.MaterializeResult(metadata=summary_metadata(summary))
+    min_cell = c2c.settings().suppression_min_cell
+    # Counts of people in the metadata pass the egress gate like every other released count.
+    return dg.MaterializeResult(metadata={
+        k: (str(gate_published(v, min_cell, label=f"outcomes/{k}"))
+            if isinstance(v, int) and not isinstance(v, bool) else v)
+        for k, v in summary_metadata(summary).items()})
 
 
 @dg.asset(group_name=GROUP, deps=[student_outcomes])
