@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
+from fastapi import Query
 from pydantic import BaseModel, Field
 
 from api.partner_control_schemas import ProviderReviewOut, ReleaseOut
@@ -17,6 +18,11 @@ from governance.requests import Decision, RequestStatus
 from governance.users import Role
 
 T = TypeVar("T")
+
+
+# Paging of every list route (a list without paging once answered 20 MiB).
+Limit = Annotated[int, Query(ge=1, le=1000, description="Page size")]
+Offset = Annotated[int, Query(ge=0, le=10_000_000, description="Rows to skip")]
 
 
 class Page(BaseModel, Generic[T]):

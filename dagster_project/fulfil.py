@@ -156,13 +156,13 @@ def fulfil_approved(
         individual_extracts,
         mark_failed,
         mark_fulfilled,
-        requests_ready_for_fulfilment,
+        queued_request_ids,
         to_approved,
     )
 
     sessions = sessions or session_factory(settings.governance_url)
     with sessions() as session:
-        ready = [r.id for r in requests_ready_for_fulfilment(session)]
+        ready = queued_request_ids(session)
     wanted = [r for r in ready if not request_ids or r in request_ids]
     outcome = FulfilOutcome()
     if not wanted:

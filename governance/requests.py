@@ -417,10 +417,7 @@ def to_approved(request: DataRequest, *, today: date | None = None) -> ApprovedR
     )
 
 
-def requests_ready_for_fulfilment(session: Session) -> list[DataRequest]:
-    """Approved requests whose fulfilment job is queued (for the Dagster sensor/asset), as
-    rows: the builder turns each into an ``ApprovedRequest`` (``to_approved``) just before
-    building it, so one that cannot be turned fails alone."""
+def _queued(session: Session) -> list[DataRequest]:
     query = (
         select(DataRequest)
         .join(FulfilmentJob, FulfilmentJob.request_id == DataRequest.id)
@@ -429,6 +426,18 @@ def requests_ready_for_fulfilment(session: Session) -> list[DataRequest]:
         .order_by(FulfilmentJob.id)
     )
     return list(session.execute(query).scalars())
+
+
+def queued_request_ids(session: Session) -> list[str]:
+    """Approved requests whose fulfilment job is queued, oldest job first. Fulfilment turns
+    each into an ``ApprovedRequest`` (``to_approved``) just before building it, so partner
+    control is as of the build and one request that cannot be built fails alone."""
+    return [r.id for r in _queued(session)]
+
+
+def requests_ready_for_fulfilment(session: Session) -> list[ApprovedRequest]:
+    """Approved requests whose fulfilment job is queued (for the Dagster sensor/asset)."""
+    return [to_approved(r) for r in _queued(session)]
 
 
 def mark_failed(session: Session, request_id: str, reason: str) -> None:

@@ -47,8 +47,8 @@ def request_preview(request: Request, db: Session, r: DataRequest
     data = PreviewInput(kind=RequestKind(r.kind), variables=list(r.variables),
                         cohort=CohortFilter.model_validate(r.cohort), group_by=list(r.group_by))
     try:
-        return preview(services(request).settings, data,
-                       gr.individual_extracts(db, excluding=r.id)), None
+        earlier = gr.individual_extracts(db, excluding=r.id)
+        return preview(services(request).settings, data, earlier, caller_chosen=False), None
     except (UserError, Busy, ValueError) as exc:
         return None, str(exc)
 

@@ -41,16 +41,18 @@ def read(request_id: RequestId, session: ReadSessionDep, caller: BoardUser) -> R
 
 @router.get("/{request_id}/preview", response_model=Preview,
             responses={503: {"description": "Warehouse busy or nothing linked yet"}})
-def preview_request(request_id: RequestId, session: SessionDep, settings: SettingsDep,
+def preview_request(request_id: RequestId, session: ReadSessionDep, settings: SettingsDep,
                     caller: BoardUser) -> Preview:
-    """What the request would release if fulfilled today (the researcher saw the same)."""
+    """What the request would release if fulfilled today, as the egress gate's bands. A read
+    session: the preview never holds the governance store's write lock."""
     with audited(session, actor=caller.name, role=ROLE, action="board.preview",
                  target=f"request:{request_id}"):
         r = gr.get_for_board(session, request_id)
         body = PreviewInput(kind=RequestKind(r.kind), variables=list(r.variables),
                             cohort=CohortFilter.model_validate(r.cohort),
                             group_by=list(r.group_by))
-        out = preview(settings, body, gr.individual_extracts(session, excluding=request_id))
+        out = preview(settings, body, gr.individual_extracts(session, excluding=request_id),
+                      caller_chosen=False)
     return out
 
 
