@@ -68,6 +68,7 @@ class RequestCell:
 class AuditResult:
     held: bool
     findings: list[str] = field(default_factory=list)
+    earlier: list[str] = field(default_factory=list)  # narrow before the candidate, too
     targets: int = 0
     lps: int = 0
     seconds: float = 0.0
@@ -79,9 +80,12 @@ class AuditResult:
             return (f"held: with everything released so far, {len(self.findings)} hidden "
                     f"count(s) narrow to fewer than {int(AUDIT_MIN_RANGE) + 1} candidate values:"
                     f" {shown}{more}")
+        earlier = (f"; {len(self.earlier)} were already that narrow before this table (an "
+                   f"older snapshot's exact counts): {'; '.join(self.earlier[:5])}"
+                   if self.earlier else "")
         return (f"{self.targets} hidden count(s) at request-cohort edges attacked by LP "
-                f"({self.lps} LPs, {self.seconds:.1f} s); none narrows below "
-                f"{int(AUDIT_MIN_RANGE) + 1} candidate values")
+                f"({self.lps} LPs, {self.seconds:.1f} s); this release narrows none below "
+                f"{int(AUDIT_MIN_RANGE) + 1} candidate values{earlier}")
 
 
 def _exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
@@ -194,12 +198,17 @@ def _shown(lp: _LP, terms: dict[int, float], value: int | None, hidden_bound: bo
 
 
 def audit(snapshot: Cells, requests: list[RequestCell], *, min_cell: int,
+          candidate: list[RequestCell] | None = None,
           min_range: float = AUDIT_MIN_RANGE) -> AuditResult:
-    """Attack ``snapshot`` plus ``requests`` (everything released, the candidate included)."""
+    """Attack ``snapshot`` plus ``requests`` (everything released) plus ``candidate`` (the
+    table about to leave). With a candidate, a hidden count is held against it only when the
+    candidate narrows it: one already narrow without it (a snapshot written under an older
+    rule) is reported as such, and releasing the candidate tells nothing new about it."""
     started = time.perf_counter()
     result = AuditResult(held=False)
     by_frame: dict[tuple[str, str], list[RequestCell]] = defaultdict(list)
-    for cell in requests:
+    new = set(candidate or [])
+    for cell in [*requests, *(candidate or [])]:
         by_frame[(cell.year, cell.metric)].append(cell)
     for (year, metric), cells in sorted(by_frame.items()):
         if metric not in METRIC_BY_NAME:
@@ -217,7 +226,8 @@ def audit(snapshot: Cells, requests: list[RequestCell], *, min_cell: int,
                    if k[1] in edge and (n is None or d is None)]
         if not targets:
             continue
-        lp = _build(frame, cells, leas, metric, min_cell)
+        lp = _build(frame, cells, leas, min_cell)
+        before: _LP | None = None
         for key in targets:
             n, d = frame[key]
             for part, value in (("n", n), ("d", d)):
@@ -226,17 +236,24 @@ def audit(snapshot: Cells, requests: list[RequestCell], *, min_cell: int,
                 result.targets += 1
                 result.lps += 2
                 width = lp.width(lp.var((part, *key[1:4])))
-                if width < min_range - 1e-6:
-                    result.findings.append(
-                        f"{'numerator' if part == 'n' else 'denominator'} of {metric} "
-                        f"{year} LEA {key[1]} {key[2]}={key[3]} (range {width:.1f})")
+                if width >= min_range - 1e-6:
+                    continue
+                where = (f"{'numerator' if part == 'n' else 'denominator'} of {metric} "
+                         f"{year} LEA {key[1]} {key[2]}={key[3]}")
+                if new and any(c in new for c in cells):
+                    before = before or _build(frame, [c for c in cells if c not in new], leas,
+                                              min_cell)
+                    result.lps += 2
+                    if before.width(before.var((part, *key[1:4]))) < min_range - 1e-6:
+                        result.earlier.append(f"{where} (already narrow before this table)")
+                        continue
+                result.findings.append(f"{where} (range {width:.1f})")
     result.held = bool(result.findings)
     result.seconds = time.perf_counter() - started
     return result
 
 
-def _build(frame: Cells, cells: list[RequestCell], leas: list[str], metric: str,
-           min_cell: int) -> _LP:
+def _build(frame: Cells, cells: list[RequestCell], leas: list[str], min_cell: int) -> _LP:
     lp = _LP()
     keys = {(k[1], k[2], k[3]) for k in frame}
     for lea, g, v in keys:
@@ -267,7 +284,6 @@ def _build(frame: Cells, cells: list[RequestCell], leas: list[str], metric: str,
         for part, value in (("n", cell.numerator), ("d", cell.denominator)):
             terms = {lp.var((part, lea, cell.subgroup, cell.value)): 1.0 for lea in members}
             _shown(lp, terms, value, part == "d", min_cell)
-    del metric
     return lp
 
 
@@ -276,5 +292,5 @@ def audit_warehouse(con: duckdb.DuckDBPyConnection, *, min_cell: int,
                     min_range: float = AUDIT_MIN_RANGE) -> AuditResult:
     """``audit`` over what the warehouse says was released (snapshot cells, request tables),
     plus ``candidate`` (a table about to leave)."""
-    return audit(snapshot_cells(con), released_request_cells(con) + list(candidate or []),
+    return audit(snapshot_cells(con), released_request_cells(con), candidate=candidate,
                  min_cell=min_cell, min_range=min_range)

@@ -104,6 +104,10 @@ def extract_detail(request: ApprovedRequest, result: ExtractResult, *, min_cell:
         detail["k"] = result.disclosure.k
         detail["generalisations"] = result.disclosure.generalisations
         detail["cross_extract"] = result.disclosure.cross_extract
+    if request.kind == RequestKind.AGGREGATE:
+        # An aggregate table's rows are its cells (a count of table cells, not of people);
+        # its counts of people left through the gate cell by cell when the table was made.
+        return detail
     return plain(gate_figures(detail, min_cell, label=f"release-report/{request.request_id}"))
 
 

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from core.errors import Conflict, NotFound, PermissionDenied, UserError
 from governance import notices
 from governance.locking import locked_request
-from governance.models import DataRequest, ExtractRecord, OutputReview
+from governance.models import DataRequest, ExtractRecord, OutputReview, utcnow
 
 MAX_CHECKERS = 3
 NEEDED = 2
@@ -109,6 +109,7 @@ def checker_decide(session: Session, request_id: str, *, checker_id: int,
         raise Conflict(f"the output of {request_id} is {before.state.value}; nothing to check")
     if any(r.checker_id == checker_id for r in request.output_reviews):
         raise Conflict(f"you already checked the output of {request_id}")
+    _hold_if_lapsed(session, request, record)
     if len(request.output_reviews) >= MAX_CHECKERS:
         raise Conflict(f"the output of {request_id} already has {MAX_CHECKERS} checkers")
     session.add(OutputReview(request_id=request_id, checker_id=checker_id,
@@ -123,9 +124,34 @@ def checker_decide(session: Session, request_id: str, *, checker_id: int,
     return release
 
 
+def lapsed_since_build(session: Session, request: DataRequest,
+                       record: ExtractRecord | None) -> list[str]:
+    """Partners whose records the built output used and whose agreement is no longer active
+    today: partner control re-read at release, not only at build."""
+    from governance import provider_review  # import cycle: provider_review -> notices -> here
+
+    if record is None:
+        return []
+    kept_out = set((record.detail or {}).get("excluded_partners") or [])
+    lapsed = provider_review.lapsed_agreements(session, request, utcnow().date())
+    return [org for org in lapsed if org not in kept_out]
+
+
+def _hold_if_lapsed(session: Session, request: DataRequest,
+                    record: ExtractRecord | None) -> None:
+    lapsed = lapsed_since_build(session, request, record)
+    if lapsed:
+        raise Conflict(f"the output of request {request.id} is held: the data-sharing "
+                       f"agreement of {', '.join(lapsed)} is no longer active, and the output "
+                       "holds their records; re-group the request to rebuild it without them")
+
+
 def require_released(session: Session, request: DataRequest) -> None:
-    """Refuse a download until the output is released (called by the download routes)."""
-    release = release_of(request, extract_record(session, request.id))
+    """Refuse a download until the output is released (called by the download routes), and
+    while a partner whose records it holds has no active agreement any more."""
+    record = extract_record(session, request.id)
+    _hold_if_lapsed(session, request, record)
+    release = release_of(request, record)
     if release.state == ReleaseState.RELEASED:
         return
     words = {

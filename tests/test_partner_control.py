@@ -175,7 +175,8 @@ class World:
                 with self.sessions.begin() as session:
                     gr.mark_fulfilled(session, request.request_id, gr.ExtractInfo(
                         package_path=str(result.package_path), sha256=result.package_sha256,
-                        expires_at=result.expires_at, detail=extract_detail(request, result)))
+                        expires_at=result.expires_at,
+                        detail=extract_detail(request, result, min_cell=11)))
         finally:
             con.close()
         notify.deliver(self.sessions, notify.smtp_config(self.settings))
