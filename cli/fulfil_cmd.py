@@ -10,17 +10,21 @@ from rich.console import Console
 from core.settings import get_settings
 
 if TYPE_CHECKING:
-    from dagster_project.fulfil import FulfilFailure
     from deidentify import ExtractResult
+    from services.fulfil import FulfilFailure
 
 
 def fulfil(
     request: list[str] = typer.Option(
         None, "--request", help="Only this request id (repeat for several); default: all."),
 ) -> None:
-    """Build the extract of every request the board approved and that has none yet."""
+    """Build the extract of every request the board approved and that has none yet. A request
+    that cannot be built is marked failed with its reason; the others are built (exit 1 when
+    any failed)."""
     from cli.progress import human_bytes
-    from dagster_project.fulfil import fulfil_approved
+    from core.keys import KeyProvider
+    from governance.db import session_factory
+    from services.fulfil import fulfil_approved
 
     console = Console()
     settings = get_settings()
@@ -36,15 +40,17 @@ def fulfil(
                       soft_wrap=True)
 
     with console.status("building extracts of approved requests ..."):
-        outcome = fulfil_approved(settings, request_ids=request or (), on_built=built,
-                                  on_failed=failed)
+        outcome = fulfil_approved(
+            settings=settings, sessions=session_factory(settings.governance_url),
+            keys=KeyProvider(settings.master_key_path, settings.keyring_path),
+            request_ids=request or (), on_built=built, on_failed=failed)
     if not outcome.built and not outcome.failed:
         console.print("no approved request is waiting for its extract", highlight=False)
         return
-    console.print(f"{len(outcome.built)} request(s) fulfilled; each owner can now download the "
-                  "package and its key from the API once its output is released; "
-                  f"{len(outcome.failed)} failed (marked failed with the reason, shown to the "
-                  "researcher and the board)", highlight=False)
+    failed_note = (f"; {len(outcome.failed)} failed (marked failed with the reason, shown to "
+                   "the researcher and the board)" if outcome.failed else "")
+    console.print(f"{len(outcome.built)} request(s) fulfilled; their output goes to the output "
+                  f"checkers{failed_note}", highlight=False)
     if outcome.failed:
         raise typer.Exit(1)
 

@@ -146,8 +146,8 @@ def _fulfil(p: Portal) -> None:
     """What the pipeline's research_extracts asset does for a request at quorum."""
     from core.keys import KeyProvider
     from core.warehouse import open_warehouse
-    from dagster_project.fulfil import build_package, extract_detail
     from governance import requests as gr
+    from services.fulfil import build_package, extract_detail
 
     keys = KeyProvider(p.settings.master_key_path, p.settings.keyring_path)
     with p.sessions.begin() as s:
@@ -162,7 +162,8 @@ def _fulfil(p: Portal) -> None:
             con.close()
         gr.mark_fulfilled(s, ready[0].request_id, gr.ExtractInfo(
             package_path=str(result.package_path), sha256=result.package_sha256,
-            expires_at=result.expires_at, detail=extract_detail(ready[0], result, min_cell=11)))
+            expires_at=result.expires_at,
+            detail=extract_detail(ready[0], result, min_cell=11)))
 
 
 def test_every_role_does_its_job_in_a_browser(portal: Portal, generated: Path) -> None:

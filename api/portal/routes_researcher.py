@@ -1,7 +1,7 @@
 """Researcher pages: catalog, request form with a disclosure preview, status, download.
 
 Creating, submitting and downloading call the same governance functions, door checks and
-audit actions as ``api.routes.researcher``; the preview is ``api.preview`` (also
+audit actions as ``api.routes.researcher``; the preview is ``services.preview`` (also
 ``POST /v1/requests/preview``).
 """
 
@@ -19,7 +19,6 @@ from api.deps import get_services as services
 from api.partner_control_schemas import RegroupIn
 from api.portal.requestform import FormData, catalog_rows, form_choices, problems_of
 from api.portal.web import ResearcherPage, check_csrf, redirect, render
-from api.preview import Preview, PreviewInput, audited_preview
 from api.routes import researcher as api
 from core.errors import Busy, UserError
 from core.requests import RequestKind
@@ -28,6 +27,7 @@ from governance import requests as gr
 from governance.audit import audited
 from governance.models import DataRequest
 from governance.partners import list_partners
+from services.preview import Preview, PreviewInput, researcher_preview
 
 router = APIRouter(prefix="/portal/researcher", include_in_schema=False)
 ROLE = "researcher"
@@ -145,9 +145,11 @@ def create(request: Request, db: SessionDep, me: ResearcherPage, background: Bac
                                 cohort=form.cohort(),
                                 group_by=form.group_by if form.kind == "aggregate" else [])
             svc = services(request)
-            db.rollback()
-            shown = audited_preview(settings=svc.settings, sessions=svc.sessions, read=db,
-                                    actor=me.name, user_id=me.user_id, data=data)
+            db.rollback()  # the page's write session holds nothing while the preview runs
+            with svc.read_sessions() as read:
+                shown = researcher_preview(settings=svc.settings, sessions=svc.sessions,
+                                           read=read, actor=me.name, user_id=me.user_id,
+                                           data=data)
         except (ValidationError, ValueError) as exc:
             return _render_form(request, db, form, problems=problems_of(exc), status=422)
         except (UserError, Busy) as exc:

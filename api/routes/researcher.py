@@ -25,11 +25,11 @@ from api.errors import COMMON_RESPONSES
 from api.extracts import data_key_base64
 from api.notifying import deliver_later
 from api.partner_control_schemas import RegroupIn
-from api.preview import Preview, PreviewInput, audited_preview
 from api.schemas import ExtractKey, Limit, Offset, Page, RequestOut
 from core.errors import InternalError
 from governance import requests as gr
 from governance.audit import audited
+from services.preview import Preview, PreviewInput, researcher_preview
 
 router = APIRouter(prefix="/v1/requests", tags=["researcher"], responses=COMMON_RESPONSES)
 
@@ -60,8 +60,8 @@ def preview_request(body: PreviewInput, serving: ServingDep, settings: SettingsD
     fulfilment would run; keeps nothing. Counts against your query budget (docs/metrics.md);
     the audit entry records the cohort."""
     check_cohort(choices(serving), body.cohort.academic_years, body.cohort.reporting_leas)
-    return audited_preview(settings=settings, sessions=sessions, read=read, actor=caller.name,
-                           user_id=caller.user_id, data=body)
+    return researcher_preview(settings=settings, sessions=sessions, read=read,
+                              actor=caller.name, user_id=caller.user_id, data=body)
 
 
 @router.get("", response_model=Page[RequestOut])

@@ -1,4 +1,8 @@
-"""Fulfilment of an approved data request: the one place that wires analytics and deidentify."""
+"""Use case: fulfil approved requests (build, check and register each one's extract).
+
+The one place that wires analytics and deidentify for a release: ``c2c fulfil`` and the
+Dagster ``research_extracts`` asset both call :func:`fulfil_approved`.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +23,17 @@ from core.gate import gate_figures, gate_published, plain
 from core.keys import KeyProvider
 from core.requests import ApprovedRequest, RequestKind
 from core.settings import Settings
+from core.warehouse import warehouse
 from deidentify import EarlierExtracts, ExtractResult, build_extract, package_table
+from governance.models import DataRequest
+from governance.requests import (
+    ExtractInfo,
+    individual_extracts,
+    mark_failed,
+    mark_fulfilled,
+    queued_request_ids,
+    to_approved,
+)
 
 # Key of the automated output checks in a result's manifest and the extract record's detail
 # (governance.output_check reads them there).
@@ -133,45 +147,30 @@ def failure_reason(exc: Exception) -> str:
 
 
 def fulfil_approved(
-    settings: Settings,
     *,
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    keys: KeyProvider,
     request_ids: Sequence[str] = (),
     on_built: Callable[[ExtractResult], None] | None = None,
     on_failed: Callable[[FulfilFailure], None] | None = None,
     now: datetime | None = None,
-    sessions: sessionmaker[Session] | None = None,
 ) -> FulfilOutcome:
     """Build the extract of every approved request whose fulfilment is queued (only those in
     ``request_ids`` when given), register each in governance and mark it fulfilled.
 
-    The one fulfilment routine: ``c2c fulfil`` calls it, and so does the ``research_extracts``
-    asset that ``approved_request_sensor`` starts. One request at a time, each committed on its
-    own. Partner control is re-read for each request just before its build (provider reviews
-    and agreements, ``governance.requests.to_approved``). A request that cannot be built is
-    marked failed with its reason and the others are built regardless: one bad request never
-    blocks fulfilment. ``sessions``: the caller's governance sessions (Dagster's resource),
-    else opened here.
+    One request at a time, each committed on its own. Partner control is re-read for each
+    request just before its build (provider reviews and agreements,
+    ``governance.requests.to_approved``). A request that cannot be built is marked failed
+    with its reason and the others are built regardless: one bad request never blocks
+    fulfilment.
     """
-    from core.warehouse import warehouse
-    from governance.db import session_factory
-    from governance.models import DataRequest
-    from governance.requests import (
-        ExtractInfo,
-        individual_extracts,
-        mark_failed,
-        mark_fulfilled,
-        queued_request_ids,
-        to_approved,
-    )
-
-    sessions = sessions or session_factory(settings.governance_url)
     with sessions() as session:
         ready = queued_request_ids(session)
     wanted = [r for r in ready if not request_ids or r in request_ids]
     outcome = FulfilOutcome()
     if not wanted:
         return outcome
-    keys = KeyProvider(settings.master_key_path, settings.keyring_path)
     with warehouse(settings) as con:
         for request_id in wanted:
             try:

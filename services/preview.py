@@ -1,4 +1,7 @@
-"""Disclosure preview of a data request before anyone approves it (API and portal share it).
+"""Use case: preview a request (what would leave, before anyone approves it).
+
+The API routes and the portal pages of researcher and board call :func:`researcher_preview`
+and :func:`preview_stored_request`.
 
 It runs what fulfilment would run, on today's warehouse, without building or keeping anything:
 individual-level requests go through ``deidentify.plan_for_request`` (rows, the rung each
@@ -33,7 +36,8 @@ from core.warehouse import open_warehouse
 from deidentify import EarlierExtracts
 from governance import preview_budget
 from governance.audit import audited
-from governance.requests import RequestInput, individual_extracts
+from governance.models import DataRequest
+from governance.requests import check_group_by, check_variables, individual_extracts
 
 
 class PreviewInput(BaseModel):
@@ -47,12 +51,12 @@ class PreviewInput(BaseModel):
     @field_validator("variables")
     @classmethod
     def _known(cls, value: list[str]) -> list[str]:
-        return RequestInput._variables_known(value)
+        return check_variables(value, "variables")
 
     @field_validator("group_by")
     @classmethod
     def _group_known(cls, value: list[str]) -> list[str]:
-        return RequestInput._group_by_known(value)
+        return check_group_by(value)
 
 
 class Preview(BaseModel):
@@ -81,8 +85,20 @@ class Preview(BaseModel):
     notes: list[str] = Field(default_factory=list)
 
 
-def audited_preview(*, settings: Settings, sessions: sessionmaker[Session], read: Session,
-                    actor: str, user_id: int, data: PreviewInput) -> Preview:
+def preview_stored_request(*, settings: Settings, session: Session, request: DataRequest
+                           ) -> Preview:
+    """The board's preview of a request already written: the cohort the board is judging,
+    not one chosen to probe the data (outcome filters allowed), banded all the same. Read
+    ``session`` only: it never needs the governance store's write lock."""
+    data = PreviewInput(kind=RequestKind(request.kind), variables=list(request.variables),
+                        cohort=CohortFilter.model_validate(request.cohort),
+                        group_by=list(request.group_by))
+    return preview(settings, data, individual_extracts(session, excluding=request.id),
+                   caller_chosen=False)
+
+
+def researcher_preview(*, settings: Settings, sessions: sessionmaker[Session], read: Session,
+                       actor: str, user_id: int, data: PreviewInput) -> Preview:
     """A researcher's preview, for the API and the portal alike: a short write (the audit
     entry with the whole question, and the query budget: ``OverBudget`` refuses before
     anything runs), then the preview on a read session, outside the governance store's
