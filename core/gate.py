@@ -116,7 +116,7 @@ class GatedCount:
         return f"GatedCount({self.value!r}, {self.reason!r})"
 
     def __str__(self) -> str:
-        return "suppressed" if self.value is None else f"{self.value:,}"
+        return "suppressed" if self.value is None else str(self.value)
 
     @classmethod
     def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler
