@@ -76,6 +76,9 @@ class RequestOut(BaseModel):
         default_factory=list, description="Each partner's review; reasons shown to the board")
     release: ReleaseOut | None = Field(
         default=None, description="Output checking of the built output, once fulfilled")
+    build_failure: str | None = Field(
+        default=None, description="Why the last build of the approved request failed (it is "
+        "not built again until re-grouped or re-queued by the operator)")
 
     @classmethod
     def of(cls, request: DataRequest, *, for_board: bool = False) -> RequestOut:
@@ -102,6 +105,9 @@ class RequestOut(BaseModel):
                               for r in request.provider_reviews],
             release=(ReleaseOut.of(release_of(request, request.extract))
                      if request.extract is not None else None),
+            build_failure=(request.fulfilment_job.failure
+                           if request.fulfilment_job is not None
+                           and request.fulfilment_job.status == "failed" else None),
         )
 
 

@@ -157,6 +157,7 @@ class DataRequest(Base):
         order_by="ProviderReview.org_code")
     output_reviews: Mapped[list[OutputReview]] = relationship(order_by="OutputReview.id")
     extract: Mapped[ExtractRecord | None] = relationship(viewonly=True)
+    fulfilment_job: Mapped[FulfilmentJob | None] = relationship(viewonly=True)
 
 
 class ProviderReview(Base):

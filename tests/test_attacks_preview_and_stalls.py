@@ -61,6 +61,7 @@ def test_attack_recover_suppressed_cells_through_the_preview(env: ApiEnv) -> Non
     hidden = _hidden_cells(e, "hs_graduate", 12)
     assert len(hidden) >= 6
     recovered = 0
+    refusals = []
     for year, lea in hidden:
         cohort = {"academic_years": [year], "reporting_leas": [lea]}
         num = e.client.post(PREVIEW, headers=e.auth("researcher"), json={
@@ -75,10 +76,10 @@ def test_attack_recover_suppressed_cells_through_the_preview(env: ApiEnv) -> Non
         got = (_exact(num.json().get("cohort_rows")) if num.status_code == 200 else None,
                _exact(den.json().get("cohort_rows")) if den.status_code == 200 else None)
         recovered += got == truth
-        # outcome variables cannot filter a preview's cohort; the refusal names the field
-        assert num.status_code == 422, num.text
-        assert "cohort.subgroup_equals" in num.text
-    assert recovered == 0
+        refusals.append((num.status_code, "cohort.subgroup_equals" in num.text))
+    assert recovered == 0, f"{recovered} of {len(hidden)} suppressed cells recovered"
+    # outcome variables cannot filter a preview's cohort; the refusal names the field
+    assert set(refusals) == {(422, True)}
 
 
 def test_attack_a_subgroup_cohort_gets_a_band_never_a_count(env: ApiEnv) -> None:
