@@ -222,8 +222,12 @@ def audit(snapshot: Cells, requests: list[RequestCell], *, min_cell: int,
             inside = set(cell.leas)
             if inside and inside != set(leas):
                 edge |= inside if len(inside) <= len(leas) // 2 else set(leas) - inside
+        # Targets: hidden counts of edge LEAs in the cells the requests publish (a subgroup
+        # no request table shows is coupled to them only through the snapshot's own sums,
+        # which the rounding protects on its own).
+        shapes = {(c.subgroup, c.value) for c in cells}
         targets = [k for k, (n, d) in frame.items()
-                   if k[1] in edge and (n is None or d is None)]
+                   if k[1] in edge and (k[2], k[3]) in shapes and (n is None or d is None)]
         if not targets:
             continue
         lp = _build(frame, cells, leas, min_cell)
