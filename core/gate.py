@@ -129,8 +129,9 @@ class GatedCount:
 
     @classmethod
     def __get_pydantic_json_schema__(cls, schema: Any, handler: Any) -> dict[str, Any]:
-        return {"type": ["integer", "null"], "description": "A count released by the egress "
-                "gate: a multiple of 5, at least the shown floor, or null (suppressed)"}
+        return {"type": ["integer", "null"], "x-egress-gate": "count",
+                "description": "A count released by the egress gate: a multiple of 5, at "
+                "least the shown floor, or null (suppressed)"}
 
 
 class GatedBand:
@@ -171,7 +172,8 @@ class GatedBand:
 
     @classmethod
     def __get_pydantic_json_schema__(cls, schema: Any, handler: Any) -> dict[str, Any]:
-        return {"type": "object", "description": "A coarse band released by the egress gate",
+        return {"type": "object", "x-egress-gate": "band",
+                "description": "A coarse band released by the egress gate",
                 "properties": {"low": {"type": ["integer", "null"]},
                                "high": {"type": ["integer", "null"]},
                                "label": {"type": "string"}}}

@@ -83,13 +83,16 @@ def extract_record(session: Session, request_id: str) -> ExtractRecord | None:
     ).scalar_one_or_none()
 
 
-def checker_queue(session: Session) -> list[DataRequest]:
-    """Fulfilled requests whose output waits for a checker."""
+def checker_queue(session: Session, *, limit: int | None = None, offset: int = 0
+                  ) -> list[DataRequest]:
+    """Fulfilled requests whose output waits for a checker (one page when ``limit`` is
+    given; the waiting state is judged per request, so the page is cut after it)."""
     query = (select(DataRequest).join(ExtractRecord, ExtractRecord.request_id == DataRequest.id)
              .where(DataRequest.status == "fulfilled").order_by(DataRequest.fulfilled_at))
     waiting = {ReleaseState.AWAITING_CHECKERS, ReleaseState.NEEDS_THIRD_CHECKER}
-    return [r for r in session.execute(query).scalars()
-            if release_of(r, extract_record(session, r.id)).state in waiting]
+    queue = [r for r in session.execute(query).scalars()
+             if release_of(r, extract_record(session, r.id)).state in waiting]
+    return queue[offset:] if limit is None else queue[offset:offset + limit]
 
 
 def checker_decide(session: Session, request_id: str, *, checker_id: int,

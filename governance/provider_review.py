@@ -302,8 +302,10 @@ def exclusions(request: DataRequest, lapsed: Iterable[str] = ()) -> Exclusions:
                       partners=excluded)
 
 
-def reviews_for_org(session: Session, org_code: str) -> list[ProviderReview]:
-    """A steward's queue and history: every review of their organisation, newest first."""
+def reviews_for_org(session: Session, org_code: str, *, limit: int | None = None,
+                    offset: int = 0) -> list[ProviderReview]:
+    """A steward's queue and history: every review of their organisation, newest first
+    (one page when ``limit`` is given)."""
     query = (select(ProviderReview).where(ProviderReview.org_code == org_code)
-             .order_by(ProviderReview.id.desc()))
+             .order_by(ProviderReview.id.desc()).limit(limit).offset(offset))
     return list(session.execute(query).scalars())

@@ -304,10 +304,11 @@ def withdraw_request(session: Session, request_id: str, requester_id: int) -> Da
     return request
 
 
-def list_submitted(session: Session) -> list[DataRequest]:
-    """What the board has to review, oldest first."""
+def list_submitted(session: Session, *, limit: int | None = None, offset: int = 0
+                   ) -> list[DataRequest]:
+    """What the board has to review, oldest first (one page when ``limit`` is given)."""
     query = (select(DataRequest).where(DataRequest.status == RequestStatus.SUBMITTED.value)
-             .order_by(DataRequest.submitted_at, DataRequest.id))
+             .order_by(DataRequest.submitted_at, DataRequest.id).limit(limit).offset(offset))
     return list(session.execute(query).scalars())
 
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, BackgroundTasks, Path
 from api.deps import BoardUser, ReadSessionDep, SessionDep, SessionsDep, SettingsDep
 from api.errors import COMMON_RESPONSES
 from api.notifying import deliver_later
-from api.schemas import DecisionIn, RequestOut
+from api.schemas import DecisionIn, Limit, Offset, RequestOut
 from governance import board_grants as gb
 from governance import requests as gr
 from governance.audit import audited
@@ -22,10 +22,13 @@ ROLE = "board"
 
 
 @router.get("", response_model=list[RequestOut])
-def submitted(session: ReadSessionDep, caller: BoardUser) -> list[RequestOut]:
-    """Requests waiting for a decision, oldest first."""
+def submitted(session: ReadSessionDep, caller: BoardUser, limit: Limit = 100,
+              offset: Offset = 0) -> list[RequestOut]:
+    """Requests waiting for a decision, oldest first, one page at a time (``limit``,
+    ``offset``: ask for the next page until one comes back short)."""
     with audited(session, actor=caller.name, role=ROLE, action="board.list"):
-        out = [RequestOut.of(r, for_board=True) for r in gr.list_submitted(session)]
+        out = [RequestOut.of(r, for_board=True)
+               for r in gr.list_submitted(session, limit=limit, offset=offset)]
     return out
 
 
