@@ -135,7 +135,10 @@ def lapsed_since_build(session: Session, request: DataRequest,
 
     if record is None:
         return []
-    kept_out = set((record.detail or {}).get("excluded_partners") or [])
+    # Partners whose review refused (no agreement at submission, objection) never reached the
+    # output; the build's report names any it removed besides.
+    kept_out = set((record.detail or {}).get("excluded_partners") or []) | set(
+        provider_review.exclusions(request).partners)
     lapsed = provider_review.lapsed_agreements(session, request, utcnow().date())
     return [org for org in lapsed if org not in kept_out]
 
