@@ -18,9 +18,10 @@ def fulfil(
     request: list[str] = typer.Option(
         None, "--request", help="Only this request id (repeat for several); default: all."),
 ) -> None:
-    """Build the extract of every request the board approved and that has none yet. A request
-    that cannot be built is marked failed with its reason; the others are built (exit 1 when
-    any failed)."""
+    """Build the extract of every request the board approved and that has none yet.
+
+    A request that cannot be built is marked failed with its reason; the others are built
+    (exit 1 when any failed)."""
     from cli.progress import human_bytes
     from core.keys import KeyProvider
     from governance.db import session_factory
