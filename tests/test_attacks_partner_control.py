@@ -4,13 +4,9 @@ after the partner's agreement was terminated; poison fulfilment with one bad req
 
 from __future__ import annotations
 
-import socket
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
-import pytest
-from aiosmtpd.controller import Controller
 from test_partner_control import (
     BODY,
     COLLEGE,
@@ -19,6 +15,7 @@ from test_partner_control import (
     Inbox,
     World,
     _expire_window,
+    smtp,  # noqa: F401 (the mail server fixture)
     world,
 )
 
@@ -29,20 +26,6 @@ from governance import requests as gr
 from governance.models import DataRequest
 from governance.partners import record_agreement
 from services.fulfil import fulfil_approved
-
-
-@pytest.fixture
-def mail() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
-    with socket.socket() as probe:  # a free loopback port for the test's own SMTP server
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
 
 
 def _approved(w: World, body: dict, *, objecting: tuple[str, ...] = ()) -> str:
@@ -91,11 +74,11 @@ def _use_warehouse(w: World) -> None:
 
 
 def test_attack_filter_on_an_objecting_partners_variable(tmp_path: Path,
-                                                         mail: tuple[Inbox, int]) -> None:
+                                                         smtp: tuple[Inbox, int]) -> None:  # noqa: F811
     """The college objected; the cohort still filtered on its variable (students who enrolled
     in college). A filter is the partner's data too: the build must refuse it, and the
     request is marked failed with the reason, never built on a wider cohort."""
-    inbox, port = mail
+    inbox, port = smtp
     with world("sqlite", tmp_path, port, inbox) as w:
         body = {**BODY, "variables": ["cte_participant"], "group_by": [],
                 "cohort": {**BODY["cohort"],
@@ -117,10 +100,10 @@ def test_attack_filter_on_an_objecting_partners_variable(tmp_path: Path,
 
 
 def test_attack_build_after_the_agreement_was_terminated(tmp_path: Path,
-                                                         mail: tuple[Inbox, int]) -> None:
+                                                         smtp: tuple[Inbox, int]) -> None:  # noqa: F811
     """LEA1 approved, then terminated its agreement before the build: its students must not
     be built; then LEA2's agreement ends after the build: the output is held."""
-    inbox, port = mail
+    inbox, port = smtp
     with world("sqlite", tmp_path, port, inbox) as w:
         rid = _approved(w, {**BODY, "group_by": []})
         with w.sessions.begin() as s:
@@ -146,11 +129,12 @@ def test_attack_build_after_the_agreement_was_terminated(tmp_path: Path,
         assert download[0] == 409 and "agreement" in download[1]["error"]["message"]
 
 
-def test_attack_poison_fulfilment(tmp_path: Path, mail: tuple[Inbox, int]) -> None:
+def test_attack_poison_fulfilment(tmp_path: Path,
+                                  smtp: tuple[Inbox, int]) -> None:  # noqa: F811
     """An individual request with no quasi-identifier made every `c2c fulfil` exit 1 and no
     later request was ever built. Now it is built, and a request that truly cannot be built
     is marked failed while the next one is built."""
-    inbox, port = mail
+    inbox, port = smtp
     with world("sqlite", tmp_path, port, inbox) as w:
         no_qi = _approved(w, {**BODY, "kind": "individual", "variables": ["cte_participant"],
                               "group_by": [], "training_attested": True,

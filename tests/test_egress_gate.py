@@ -19,10 +19,9 @@ from typing import Any
 
 import pytest
 from api_support import ApiEnv
-from deid_support import student_year_sql
 from pydantic import BaseModel, ValidationError
+from test_attacks_preview_and_stalls import _world
 
-from analytics.publish import publish
 from core.gate import (
     GatedBand,
     GatedCount,
@@ -33,7 +32,6 @@ from core.gate import (
     gate_published,
     plain,
 )
-from core.warehouse import open_warehouse
 
 # Numbers in answers that are not counts of people, and why. Keyed "Schema.field".
 NOT_PERSON_COUNTS = {
@@ -167,16 +165,6 @@ def test_every_route_returns_numbers_only_through_the_gate(env: ApiEnv) -> None:
     assert not sorted(set(unexplained)), "\n".join(sorted(set(unexplained)))
 
 
-def _published(e: ApiEnv) -> None:
-    con = open_warehouse(e.settings)
-    try:
-        con.execute(student_year_sql(300, years=2))
-        publish(con, e.settings.serving_path, min_cell=11)
-    finally:
-        con.close()
-    e.client.get("/v1/snapshot")
-
-
 def _standard(value: Any) -> bool:
     return value is None or (isinstance(value, int) and value % 5 == 0 and value >= 15)
 
@@ -196,7 +184,7 @@ def test_counts_from_an_old_snapshot_leave_through_the_gate(env: ApiEnv) -> None
 
 def test_preview_answers_and_page_show_bands(env: ApiEnv) -> None:
     e = env
-    _published(e)
+    _world(e)
     answer = e.client.post("/v1/requests/preview", headers=e.auth("researcher"), json={
         "kind": "individual", "variables": ["birth_year", "cte_completer"]}).json()
     for name in ("cohort_rows", "expected_rows", "persons", "suppressed_rows",
