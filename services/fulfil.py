@@ -28,6 +28,7 @@ from deidentify import EarlierExtracts, ExtractResult, build_extract, package_ta
 from governance.models import DataRequest
 from governance.requests import (
     ExtractInfo,
+    expire_due,
     individual_extracts,
     mark_failed,
     mark_fulfilled,
@@ -165,6 +166,8 @@ def fulfil_approved(
     with its reason and the others are built regardless: one bad request never blocks
     fulfilment.
     """
+    with sessions.begin() as session:  # extracts past their date go first (package and key)
+        expire_due(session, now, keys=keys)
     with sessions() as session:
         ready = queued_request_ids(session)
     wanted = [r for r in ready if not request_ids or r in request_ids]

@@ -1,7 +1,7 @@
 """egress gate: failed fulfilment jobs keep their reason; preview queries for the budget
 
-Revision ID: 0003_egress_gate
-Revises: 0002_partner_control
+Revision ID: 0004_egress_gate
+Revises: 0003_named_stewards
 Create Date: 2026-12-06
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_egress_gate"
-down_revision = "0002_partner_control"
+revision = "0004_egress_gate"
+down_revision = "0003_named_stewards"
 branch_labels = None
 depends_on = None
 
