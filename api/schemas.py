@@ -6,13 +6,16 @@ from datetime import date, datetime
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import object_session
 
 from api.partner_control_schemas import ProviderReviewOut, ReleaseOut
 from core.data_use import Purpose
 from core.partners import AgreementStatus, PartnerKind
 from core.requests import CohortFilter, RequestKind
+from governance import request_facts as facts
 from governance.models import DataRequest, Submission, User
 from governance.output_check import release_of
+from governance.request_facts import Stage
 from governance.requests import Decision, RequestStatus
 from governance.users import Role
 
@@ -42,6 +45,18 @@ class DecisionOut(BaseModel):
     board_member: str | None = Field(default=None, description="Shown to the board only")
 
 
+class WithheldOut(BaseModel):
+    variable: str
+    reason: str
+
+
+class ReasonOut(BaseModel):
+    who: str = Field(description="A role, and the organisation for a data steward")
+    decision: str
+    reason: str
+    at: datetime | None
+
+
 class RequestOut(BaseModel):
     id: str
     kind: RequestKind
@@ -69,6 +84,15 @@ class RequestOut(BaseModel):
         default_factory=list, description="Each partner's review; reasons shown to the board")
     release: ReleaseOut | None = Field(
         default=None, description="Output checking of the built output, once fulfilled")
+    stage: Stage = Field(
+        default=Stage.DRAFT, description="Where the request stands, in the words every page, "
+        "e-mail and the public log use (governance.request_facts.stage)")
+    withheld: list[WithheldOut] = Field(
+        default_factory=list, description="Requested variables the output will not hold, "
+        "each with its reason")
+    reasons: list[ReasonOut] = Field(
+        default_factory=list, description="Written reasons of data stewards, board members "
+        "and output checkers (by role and organisation, never a person)")
 
     @classmethod
     def of(cls, request: DataRequest, *, for_board: bool = False) -> RequestOut:
@@ -95,7 +119,20 @@ class RequestOut(BaseModel):
                               for r in request.provider_reviews],
             release=(ReleaseOut.of(release_of(request, request.extract))
                      if request.extract is not None else None),
+            **facts_of(request),
         )
+
+
+def facts_of(request: DataRequest) -> dict[str, Any]:
+    """The facts ``governance.request_facts`` computes once, as API fields."""
+    session = object_session(request)
+    if session is None:  # a detached request: only what needs no lookup
+        return {"stage": facts.stage(request)}
+    return {"stage": facts.stage(request),
+            "withheld": [WithheldOut(variable=w.variable, reason=w.reason)
+                         for w in facts.withheld_variables(session, request)],
+            "reasons": [ReasonOut(who=r.who, decision=r.decision, reason=r.reason, at=r.at)
+                        for r in facts.reasons(session, request)]}
 
 
 class DecisionIn(BaseModel):

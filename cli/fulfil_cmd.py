@@ -35,8 +35,10 @@ def fulfil(
     if not results:
         console.print("no approved request is waiting for its extract", highlight=False)
         return
-    console.print(f"{len(results)} request(s) fulfilled; each owner can now download the "
-                  "package and its key from the API", highlight=False)
+    # Built is not released: two output checkers (or a failed automated check) come first.
+    console.print(f"{len(results)} output(s) built; each now waits for two output checkers "
+                  "(or, if an automated check failed, for its owner to regroup); the owner can "
+                  "download it once they release it", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -24,6 +24,12 @@ DEMO_USERS: tuple[tuple[str, str, Role], ...] = (
 )
 
 
+def demo_address(name: str) -> str:
+    """Demo users get an address so the mail the service would send them can be read
+    (``c2c demo`` delivers it to a local Maildir; ``.invalid`` never resolves)."""
+    return f"{name}@demo.invalid"
+
+
 def create_demo_users(session: Session, today: date | None = None) -> dict[str, str]:
     """Create (or reuse) one demo user per role and issue each a fresh key.
 
@@ -44,7 +50,7 @@ def create_demo_users(session: Session, today: date | None = None) -> dict[str, 
         user = session.execute(select(User).where(User.name == name)).scalar_one_or_none()
         if user is None:
             org = active[0].org_code if role == Role.PARTNER else None
-            user = create_user(session, name, [role], org)
+            user = create_user(session, name, [role], org, email=demo_address(name))
         keys[label] = issue_key(session, user.id, label="demo").token
     return keys
 
@@ -60,6 +66,7 @@ def create_demo_stewards(session: Session, today: date | None = None) -> dict[st
         name = f"demo-steward-{partner.org_code}"
         user = session.execute(select(User).where(User.name == name)).scalar_one_or_none()
         if user is None:
-            user = create_user(session, name, [Role.STEWARD], partner.org_code)
+            user = create_user(session, name, [Role.STEWARD], partner.org_code,
+                               email=demo_address(name))
         keys[partner.org_code] = issue_key(session, user.id, label="demo").token
     return keys
