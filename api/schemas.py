@@ -142,8 +142,11 @@ class DecisionIn(BaseModel):
 
 class ExtractKey(BaseModel):
     request_id: str
-    key_base64: str = Field(description="Data key of the extract package, base64; save it as "
-                            "a key file for `c2c extract decrypt --key-file` (keep it secret)")
+    age_identity: str = Field(description="The age identity (AGE-SECRET-KEY-1...) that opens "
+                              "the package; keep it secret")
+    key_file_name: str = Field(description="Save the identity (or GET .../extract/key.txt) "
+                               "under this name")
+    command: str = Field(description="The one command that opens the package: age, then tar")
     expires_at: datetime
 
 

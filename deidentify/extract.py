@@ -8,8 +8,8 @@ k-anonymity holds, the remaining small classes suppressed and counted, then whol
 suppressed and counted whose multi-year pattern is shared by fewer than k people (over the
 quasi-identifiers, and over them with the variables an earlier extract of another request
 also holds: ``deidentify.crossextract``), a scan for anything that looks like a direct
-identifier, then Parquet + CSV + manifest.json sealed with AES-256-GCM under a random
-per-extract key kept wrapped in the keyring.
+identifier, then Parquet + CSV + manifest.json in a tar archive encrypted with age to a random
+per-extract X25519 key kept wrapped in the keyring (deidentify.package).
 
 The de-identified rows live in a DuckDB temporary table (spilling to the encrypted temp
 directory) and are streamed out in record batches; no plaintext file is ever written.
@@ -48,7 +48,6 @@ from deidentify import generalise, scan
 from deidentify.contents import DATA_CSV, DATA_PARQUET, MANIFEST, PACKAGE_SUFFIX
 from deidentify.crossextract import CrossExtract, EarlierExtracts, cross_extract
 from deidentify.package import (
-    DEFAULT_CHUNK_SIZE,
     EntrySink,
     FileDigest,
     PackageHeader,
@@ -177,10 +176,9 @@ def _seal(
     now: datetime,
     reader_factory: ReaderFactory,
     manifest: dict[str, Any],
-    chunk_size: int,
 ) -> tuple[Path, FileDigest, dict[str, Any]]:
     """Write the package; returns its path and digest, and the manifest with file digests."""
-    header = PackageHeader.new(request.request_id, now, request.expires_at, chunk_size)
+    header = PackageHeader.new(request.request_id, now, request.expires_at)
     data_key = keys.stored_key(header.key_name)
     path = out_dir / f"{request.request_id}{PACKAGE_SUFFIX}"
     with write_package(path, data_key, header) as writer:
@@ -403,7 +401,6 @@ def build_extract(
     k: int = K_ANONYMITY,
     now: datetime,
     max_suppression: float = DEFAULT_MAX_SUPPRESSION,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
 ) -> ExtractResult:
     """Build the encrypted extract for an approved individual-level request.
 
@@ -480,7 +477,7 @@ def build_extract(
         path, digest, manifest = _seal(
             request, keys, out_dir, now,
             lambda: con.execute(f"SELECT * FROM {out}").fetch_record_batch(_BATCH_ROWS),
-            manifest, chunk_size,
+            manifest,
         )
         lap("package")
     finally:
@@ -591,8 +588,6 @@ def package_table(
     keys: KeyProvider,
     out_dir: Path,
     now: datetime,
-    *,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
 ) -> ExtractResult:
     """Package an aggregate table (already suppressed by analytics) for an aggregate request."""
     _check_request(request, now)
@@ -612,7 +607,7 @@ def package_table(
     path, digest, manifest = _seal(
         request, keys, out_dir, now,
         lambda: pa.RecordBatchReader.from_batches(table.schema, table.to_batches(_BATCH_ROWS)),
-        manifest, chunk_size,
+        manifest,
     )
     return ExtractResult(
         request_id=request.request_id,

@@ -18,13 +18,12 @@ import pyarrow.parquet as pq
 
 from core.errors import Expired, IntegrityError_, NotFound
 from core.keys import KeyProvider
-from deidentify.contents import DATA_PARQUET, MANIFEST
+from deidentify.contents import DATA_PARQUET, MANIFEST, request_of_package
 from deidentify.keyfiles import package_key
 from deidentify.package import (
     FileDigest,
     FileReceiver,
     PackageHeader,
-    read_header,
     read_package,
     utc,
 )
@@ -146,22 +145,23 @@ def _open(
     """Authenticate and unpack ``package`` into ``receiver``; ``now`` None skips expiry."""
     if not package.exists():
         raise NotFound(f"no extract package at {package}")
+    named = request_of_package(package.name)
+    key = package_key(named, keys, data_key)
+
+    def refuse_if_expired_or_renamed(header: PackageHeader) -> None:
+        if named is not None and header.request_id != named:
+            raise IntegrityError_(f"{package.name} holds the extract of request "
+                                  f"{header.request_id}, not {named}")
+        if now is not None and utc(now) >= header.expires_at:
+            raise Expired(
+                f"extract for request {header.request_id} expired at "
+                f"{header.expires_at.isoformat()}; it can no longer be opened"
+            )
 
     with open(package, "rb") as source:
-        header, header_bytes = read_header(source)
-        key = package_key(header, keys, data_key)
-
-        def refuse_if_expired() -> None:
-            if now is not None and utc(now) >= header.expires_at:
-                raise Expired(
-                    f"extract for request {header.request_id} expired at "
-                    f"{header.expires_at.isoformat()}; it can no longer be opened"
-                )
-
         try:
-            digests = read_package(
-                source, header, header_bytes, key, receiver, before_data=refuse_if_expired
-            )
+            header, digests = read_package(source, key, receiver,
+                                           before_data=refuse_if_expired_or_renamed)
             manifest = _check_manifest(receiver.read(MANIFEST), digests, header)
         except BaseException:
             receiver.discard()
@@ -222,9 +222,3 @@ def verify_extract(
         manifest=manifest,
         files=digests,
     )
-
-
-def package_header(package: Path) -> PackageHeader:
-    """The public header of a package (no key needed; not authenticated by itself)."""
-    with open(package, "rb") as source:
-        return read_header(source)[0]

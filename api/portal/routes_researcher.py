@@ -16,9 +16,10 @@ from pydantic import ValidationError
 from api.choices import check_cohort, choices
 from api.deps import SessionDep
 from api.deps import get_services as services
+from api.extracts import owner_key
 from api.partner_control_schemas import RegroupIn
 from api.portal.requestform import FormData, catalog_rows, form_choices, problems_of
-from api.portal.web import ResearcherPage, check_csrf, redirect, render
+from api.portal.web import ResearcherPage, check_csrf, finish, redirect, render
 from api.preview import Preview, PreviewInput, preview
 from api.routes import researcher as api
 from core.errors import Busy, UserError
@@ -221,6 +222,14 @@ def key(request_id: RequestId, request: Request, db: SessionDep, me: ResearcherP
     """The data key is shown only on a deliberate, CSRF-checked request (it opens the data)."""
     check_csrf(request, csrf_token)
     out = api.extract_key(request_id, db, services(request).keys, me)
-    return render(request, "extract_key.html", {"title": f"Key for {request_id}",
-                                                "key": out.key_base64, "rid": request_id,
-                                                "expires": out.expires_at})
+    return render(request, "extract_key.html", {
+        "title": f"Key for {request_id}", "rid": request_id, "expires": out.expires_at,
+        "key": owner_key(services(request).keys, request_id, out.expires_at)})
+
+
+@router.post("/requests/{request_id}/key.txt")
+def key_file(request_id: RequestId, request: Request, db: SessionDep, me: ResearcherPage,
+             csrf_token: Annotated[str | None, Form(max_length=100)] = None) -> Response:
+    """The key as an age identity file (``age -d -i``), on a deliberate, CSRF-checked click."""
+    check_csrf(request, csrf_token)
+    return finish(request, api.extract_key_file(request_id, db, services(request).keys, me))
