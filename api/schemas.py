@@ -18,6 +18,7 @@ from governance.output_check import release_of
 from governance.request_facts import Stage
 from governance.requests import Decision, RequestStatus
 from governance.users import Role
+from services.receive_upload import UploadOutcome
 
 T = TypeVar("T")
 
@@ -171,6 +172,16 @@ class SubmissionOut(BaseModel):
 class UploadResult(BaseModel):
     status: str = Field(description="accepted | held | rejected (the worst over the files)")
     submissions: list[SubmissionOut]
+
+    @classmethod
+    def of(cls, outcome: UploadOutcome) -> UploadResult:
+        return cls(status=outcome.status,
+                   submissions=[SubmissionOut.of(row) for row in outcome.submissions])
+
+    def all_duplicates(self) -> bool:
+        """Every receipt says its file was received before: nothing new arrived."""
+        receipts = [r for s in self.submissions for r in s.receipt.get("receipts", [])]
+        return bool(receipts) and all("duplicate" in r for r in receipts)
 
 
 class AgreementIn(BaseModel):

@@ -80,19 +80,13 @@ def _print_stage_metadata(run: Any) -> None:
 
 def _submissions(settings: Settings) -> None:
     """A compact view of `c2c submissions` (the full report goes to CSV)."""
-    from cli.ingest_cmd import load_partner_registry, open_warehouse
+    from cli.ingest_cmd import load_partner_registry
     from cli.submissions_view import print_submissions
-    from ingest.submissions import submission_report, write_csv
+    from services.submission_report import report_submissions
 
-    partners = load_partner_registry(settings, None)
-    con, _ = open_warehouse(settings)
-    try:
-        rows = submission_report(con, partners, date.today())
-    finally:
-        con.close()
     out = settings.reports_dir / "submissions.csv"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_csv(rows, out)
+    rows = report_submissions(settings=settings, as_of=date.today(), csv_path=out,
+                              partners=load_partner_registry(settings, None))
     print_submissions(console, rows, "CALPADS submissions (SWP rounds)")
     console.print(f"full report: {out}", highlight=False, soft_wrap=True)
 
@@ -196,14 +190,16 @@ def _build_loop(settings: Settings, stop: threading.Event, every_seconds: float 
     """While the demo serves, build each request the board approves (what the Dagster sensor
     does in production), so an approval in the browser leads on to the output checkers."""
     from core.errors import C2CError
-    from dagster_project.fulfil import fulfil_approved
+    from core.keys import KeyProvider
     from governance.db import session_factory
     from governance.notify import deliver, smtp_config
+    from services.fulfil import fulfil_approved
 
     sessions = session_factory(settings.governance_url)
+    keys = KeyProvider(settings.master_key_path, settings.keyring_path)
     while not stop.wait(every_seconds):
         try:
-            for result in fulfil_approved(settings, sessions=sessions):
+            for result in fulfil_approved(settings=settings, sessions=sessions, keys=keys):
                 console.print(f"built {result.request_id}: it waits for two output checkers "
                               "(/portal/checker)", highlight=False, markup=False)
             deliver(sessions, smtp_config(settings))
