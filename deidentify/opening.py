@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 
 from core.errors import Expired, IntegrityError_, NotFound
 from core.keys import KeyProvider
-from deidentify.contents import DATA_PARQUET, MANIFEST, request_of_package
+from deidentify.contents import DATA_CSV, DATA_PARQUET, MANIFEST, request_of_package
 from deidentify.keyfiles import package_key
 from deidentify.package import (
     FileDigest,
@@ -222,3 +222,61 @@ def verify_extract(
         manifest=manifest,
         files=digests,
     )
+
+
+class _HeadReceiver(_MemoryReceiver):
+    """For a checker's look: keep manifest.json and the first ``limit`` bytes of data.csv,
+    drop the rest (every byte is still decrypted, authenticated and hashed)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def begin(self, name: str) -> BinaryIO:
+        if name == MANIFEST:
+            return _MemoryFile(self, name)
+        if name == DATA_CSV:
+            return _HeadFile(self, name, self.limit)
+        return open(os.devnull, "wb")
+
+
+class _HeadFile(_MemoryFile):
+    def __init__(self, receiver: _MemoryReceiver, name: str, limit: int) -> None:
+        super().__init__(receiver, name)
+        self._room = limit
+
+    def write(self, data: Any) -> int:
+        kept = bytes(data[: max(self._room, 0)])
+        self._room -= len(kept)
+        super().write(kept)
+        return len(data)
+
+
+@dataclass(frozen=True)
+class ExtractHead:
+    """The first rows of a package's data.csv, and how many rows it holds in all."""
+
+    request_id: str
+    columns: list[str]
+    rows: list[list[str]]
+    total_rows: int | None
+    manifest: dict[str, Any]
+
+
+def extract_head(package: Path, *, keys: KeyProvider | None = None,
+                 data_key: bytes | None = None, rows: int = 50,
+                 max_bytes: int = 1 << 20) -> ExtractHead:
+    """What an output checker looks at before deciding: the first ``rows`` rows of the
+    package (authenticated like any opening; expiry not applied, as for ``verify_extract``)."""
+    import csv
+
+    receiver = _HeadReceiver(max_bytes)
+    header, manifest, _ = _open(package, keys, data_key, None, receiver)
+    lines = io.StringIO(receiver.read(DATA_CSV).decode("utf-8", errors="replace"))
+    parsed = list(csv.reader(lines))
+    complete = receiver.read(DATA_CSV).endswith(b"\n") or not parsed
+    body = parsed[1:] if complete else parsed[1:-1]  # a cut last line is not a row
+    total = manifest.get("rows")
+    return ExtractHead(request_id=header.request_id, columns=parsed[0] if parsed else [],
+                       rows=body[:rows], total_rows=int(total) if total is not None else None,
+                       manifest=manifest)

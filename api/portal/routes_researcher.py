@@ -23,12 +23,10 @@ from api.portal.web import ResearcherPage, check_csrf, finish, redirect, render
 from api.routes import researcher as api
 from core.errors import Busy, UserError
 from core.requests import RequestKind
-from governance import output_check
 from governance import requests as gr
 from governance.audit import audited
-from governance.models import DataRequest
-from governance.partners import list_partners
 from services.preview import Preview, PreviewInput, preview_request
+from services.request_facts import partner_names, request_facts
 
 router = APIRouter(prefix="/portal/researcher", include_in_schema=False)
 ROLE = "researcher"
@@ -36,30 +34,8 @@ RequestId = Annotated[str, Path(min_length=1, max_length=64)]
 Texts = Annotated[list[str], Form(max_length=64)]
 
 
-def next_step(r: DataRequest, quorum: int, release: str | None = None) -> str:
-    """What happens next and who acts, in words."""
-    approvals = gr.approvals(r)
-    pending = [p.org_code for p in r.provider_reviews if p.status == "pending"]
-    if r.status == "submitted" and pending:
-        return (f"The data stewards of {', '.join(pending)}: they review the use of their "
-                f"records first; then the board ({approvals} of {quorum} approvals so far).")
-    if r.status == "fulfilled" and release not in (None, "released"):
-        return (f"Two independent output checkers: the output is built and waits for its "
-                f"release check ({release.replace('_', ' ')}); then you can download it.")
-    return {
-        "draft": "You: check the preview and submit the request to the board.",
-        "submitted": f"The board: {approvals} of {quorum} approvals so far; board members "
-                     "approve or deny with a reason.",
-        "approved": "The operator's pipeline builds the extract; you are told when it is ready.",
-        "fulfilled": "You: download the package and its key before it expires.",
-        "denied": "Nobody: the request was denied. Read the reason, then write a new request.",
-        "withdrawn": "Nobody: you withdrew it.",
-        "expired": "Nobody: the extract expired and can no longer be downloaded.",
-    }.get(r.status, "")
-
-
 def _lea_names(db: Any) -> dict[str, str]:
-    names = {p.org_code: p.name for p in list_partners(db)}
+    names = partner_names(session=db)
     db.rollback()
     return names
 
@@ -68,7 +44,8 @@ def _lea_names(db: Any) -> dict[str, str]:
 def home(request: Request, db: SessionDep, me: ResearcherPage) -> Response:
     quorum = services(request).settings.board_quorum
     with audited(db, actor=me.name, role=ROLE, action="request.list"):
-        rows = [{"r": r, "approvals": gr.approvals(r), "next": next_step(r, quorum)}
+        rows = [{"r": r, "approvals": gr.approvals(r),
+                 "facts": request_facts(session=db, request=r, quorum=quorum)}
                 for r in gr.list_own_requests(db, me.user_id)]
     return render(request, "researcher.html", {"title": "Your data requests", "rows": rows})
 
@@ -168,13 +145,10 @@ def detail(request_id: RequestId, request: Request, db: SessionDep,
                  target=f"request:{request_id}"):
         r = gr.own_request(db, request_id, me.user_id)
         problems = gr.submission_problems(r, r.updated_at.date()) if r.status == "draft" else []
-        state = output_check.release_of(r, output_check.extract_record(db, r.id))
-        release = state.state.value
         ctx = {"title": f"Request {r.id}: {r.title}", "r": r, "approvals": gr.approvals(r),
-               "quorum": quorum, "next": next_step(r, quorum, release), "problems": problems,
-               "released": release == "released",
-               "failed_checks": state.failed_checks if release == "automated_checks_failed"
-               else [],
+               "quorum": quorum, "problems": problems,
+               "facts": request_facts(session=db, request=r, quorum=quorum),
+               "names": partner_names(session=db),
                "reviews": [(p.org_code, p.status) for p in r.provider_reviews]}
     return render(request, "request_detail.html", ctx)
 

@@ -123,7 +123,11 @@ def render(request: Request, name: str, context: dict[str, Any] | None = None,
     return finish(request, response)
 
 
-def redirect(request: Request, url: str) -> Response:
+def redirect(request: Request, url: str, message: str | None = None) -> Response:
+    """303 to ``url``; ``message`` is shown once on that page (what was done, or why not)."""
+    s = peek(request)
+    if message and s is not None:
+        s.flash.append(message)
     return finish(request, RedirectResponse(url, status_code=303))
 
 
