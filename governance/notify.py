@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from email.message import EmailMessage
+from email.utils import formatdate
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -89,6 +90,7 @@ def _send_one(config: SmtpConfig, message: Notification) -> None:
     email["From"] = config.sender
     email["To"] = message.to_addr
     email["Subject"] = message.subject
+    email["Date"] = formatdate(localtime=False)
     email.set_content(message.body)
     if config.maildir:
         mailbox.Maildir(config.maildir, create=True).add(email)
