@@ -7,6 +7,7 @@ audit actions as ``api.routes.researcher``; the preview is ``services.preview`` 
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Form, Path, Request
@@ -25,8 +26,10 @@ from core.errors import Busy, UserError
 from core.requests import RequestKind
 from governance import requests as gr
 from governance.audit import audited
+from governance.requests import RequestPatch
 from services.preview import Preview, PreviewInput, preview_request
-from services.request_facts import partner_names, request_facts
+from services.request_drafts import form_values, problems_before_submit
+from services.request_facts import partner_names, request_facts, withheld_before_submit
 
 router = APIRouter(prefix="/portal/researcher", include_in_schema=False)
 ROLE = "researcher"
@@ -78,17 +81,74 @@ def _form(kind: str, title: str, purpose: str, variables: list[str], years: list
 
 def _render_form(request: Request, db: Any, form: FormData, *, problems: list[str] | None = None,
                  shown: Preview | None = None, preview_error: str | None = None,
-                 status: int = 200) -> Response:
+                 status: int = 200, editing: str | None = None) -> Response:
     c = choices(services(request).serving)
+    withheld = []
+    if form.variables:
+        try:
+            withheld = withheld_before_submit(
+                session=db, variables=form.variables, cohort=form.cohort(),
+                group_by=form.group_by if form.kind == "aggregate" else [],
+                purpose_code="research")
+        except ValidationError:
+            withheld = []  # the form's own problems are listed; nothing to say about agreements
     return render(request, "request_form.html", {
-        "title": "New data request", "form": form, "problems": problems or [],
-        "preview": shown, "preview_error": preview_error, **form_choices(c, _lea_names(db))},
-        status=status)
+        "title": f"Edit draft {editing}" if editing else "New data request", "form": form,
+        "problems": problems or [], "preview": shown, "preview_error": preview_error,
+        "withheld": withheld,
+        "form_action": f"/portal/researcher/requests/{editing}/edit" if editing
+        else "/portal/researcher/new", **form_choices(c, _lea_names(db))}, status=status)
 
 
 @router.get("/new")
 def new(request: Request, db: SessionDep, me: ResearcherPage) -> Response:
     return _render_form(request, db, FormData())
+
+
+def _save(request: Request, db: Any, me: Any, background: BackgroundTasks, form: FormData,
+          action: str, editing: str | None) -> Response:
+    """Preview, save or submit what the form holds (a new request, or the draft ``editing``).
+    A Submit that would be refused creates and changes nothing and keeps the form."""
+    c = choices(services(request).serving)
+    if action == "preview":
+        try:
+            check_cohort(c, form.years, form.leas)
+            data = PreviewInput(kind=RequestKind(form.kind), variables=form.variables,
+                                cohort=form.cohort(),
+                                group_by=form.group_by if form.kind == "aggregate" else [])
+            shown = preview_request(settings=services(request).settings, session=db, data=data)
+        except (ValidationError, ValueError) as exc:
+            return _render_form(request, db, form, problems=problems_of(exc), status=422,
+                                editing=editing)
+        except (UserError, Busy) as exc:
+            return _render_form(request, db, form, preview_error=str(exc), editing=editing)
+        return _render_form(request, db, form, shown=shown, editing=editing)
+    try:
+        body = form.to_input()
+    except (ValidationError, ValueError) as exc:
+        return _render_form(request, db, form, problems=problems_of(exc), status=422,
+                            editing=editing)
+    if action == "submit":
+        refused = problems_before_submit(body=body, today=date.today())
+        if refused:
+            return _render_form(request, db, form, problems=[
+                "not submitted, nothing was saved: " + "; ".join(refused)], status=422,
+                editing=editing)
+    svc = services(request)
+    try:
+        # The API's own route functions: same door checks, same audit entries, same
+        # notifications (provider review), so the page and the API cannot drift.
+        if editing:
+            rid = api.edit(editing, RequestPatch(**body.model_dump()), svc.serving, db, me).id
+        else:
+            rid = api.create(body, svc.serving, db, me).id
+        if action == "submit":
+            api.submit(rid, db, svc.settings, me, background, svc.sessions)
+    except UserError as exc:
+        return _render_form(request, db, form, problems=[str(exc)], status=422,
+                            editing=editing)
+    done = "submitted" if action == "submit" else "saved as a draft"
+    return redirect(request, f"/portal/researcher/requests/{rid}", f"Request {rid} {done}.")
 
 
 @router.post("/new")
@@ -108,33 +168,42 @@ def create(request: Request, db: SessionDep, me: ResearcherPage, background: Bac
     check_csrf(request, csrf_token)
     form = _form(kind, title, purpose, variables, years, leas, group_by, training_attested,
                  irb_reference, requested_expiry)
-    c = choices(services(request).serving)
-    if action == "preview":
-        try:
-            check_cohort(c, form.years, form.leas)
-            data = PreviewInput(kind=RequestKind(form.kind), variables=form.variables,
-                                cohort=form.cohort(),
-                                group_by=form.group_by if form.kind == "aggregate" else [])
-            shown = preview_request(settings=services(request).settings, session=db, data=data)
-        except (ValidationError, ValueError) as exc:
-            return _render_form(request, db, form, problems=problems_of(exc), status=422)
-        except (UserError, Busy) as exc:
-            return _render_form(request, db, form, preview_error=str(exc))
-        return _render_form(request, db, form, shown=shown)
-    try:
-        body = form.to_input()
-    except (ValidationError, ValueError) as exc:
-        return _render_form(request, db, form, problems=problems_of(exc), status=422)
-    svc = services(request)
-    try:
-        # The API's own route functions: same door checks, same audit entries, same
-        # notifications (provider review), so the page and the API cannot drift.
-        rid = api.create(body, svc.serving, db, me).id
-        if action == "submit":
-            api.submit(rid, db, svc.settings, me, background, svc.sessions)
-    except UserError as exc:
-        return _render_form(request, db, form, problems=[str(exc)], status=422)
-    return redirect(request, f"/portal/researcher/requests/{rid}")
+    return _save(request, db, me, background, form, action, None)
+
+
+@router.get("/requests/{request_id}/edit")
+def edit_form(request_id: RequestId, request: Request, db: SessionDep,
+              me: ResearcherPage) -> Response:
+    with audited(db, actor=me.name, role=ROLE, action="request.read",
+                 target=f"request:{request_id}"):
+        r = gr.own_request(db, request_id, me.user_id)
+        values = form_values(r)
+        status = r.status
+    if status != "draft":
+        return redirect(request, f"/portal/researcher/requests/{request_id}",
+                        f"Request {request_id} is no longer a draft, so it cannot be edited.")
+    return _render_form(request, db, FormData(**values), editing=request_id)  # type: ignore[arg-type]
+
+
+@router.post("/requests/{request_id}/edit")
+def edit(request_id: RequestId, request: Request, db: SessionDep, me: ResearcherPage,
+         background: BackgroundTasks,
+         kind: Annotated[str, Form(max_length=20)] = "aggregate",
+         title: Annotated[str, Form(max_length=300)] = "",
+         purpose: Annotated[str, Form(max_length=gr.MAX_TEXT)] = "",
+         variables: Texts = [],  # noqa: B006 (FastAPI copies defaults)
+         years: Texts = [],  # noqa: B006
+         leas: Texts = [],  # noqa: B006
+         group_by: Texts = [],  # noqa: B006
+         training_attested: Annotated[str | None, Form(max_length=10)] = None,
+         irb_reference: Annotated[str, Form(max_length=200)] = "",
+         requested_expiry: Annotated[str, Form(max_length=10)] = "",
+         action: Annotated[str, Form(max_length=20)] = "preview",
+         csrf_token: Annotated[str | None, Form(max_length=100)] = None) -> Response:
+    check_csrf(request, csrf_token)
+    form = _form(kind, title, purpose, variables, years, leas, group_by, training_attested,
+                 irb_reference, requested_expiry)
+    return _save(request, db, me, background, form, action, request_id)
 
 
 @router.get("/requests/{request_id}")
@@ -159,16 +228,26 @@ def submit(request_id: RequestId, request: Request, db: SessionDep, me: Research
            csrf_token: Annotated[str | None, Form(max_length=100)] = None) -> Response:
     check_csrf(request, csrf_token)
     svc = services(request)
-    api.submit(request_id, db, svc.settings, me, background, svc.sessions)
-    return redirect(request, f"/portal/researcher/requests/{request_id}")
+    try:
+        api.submit(request_id, db, svc.settings, me, background, svc.sessions)
+    except UserError as exc:  # said on the request's page, never a bare error page
+        return redirect(request, f"/portal/researcher/requests/{request_id}",
+                        f"Not submitted: {exc}")
+    return redirect(request, f"/portal/researcher/requests/{request_id}",
+                    f"Request {request_id} submitted.")
 
 
 @router.post("/requests/{request_id}/withdraw")
 def withdraw(request_id: RequestId, request: Request, db: SessionDep, me: ResearcherPage,
              csrf_token: Annotated[str | None, Form(max_length=100)] = None) -> Response:
     check_csrf(request, csrf_token)
-    api.withdraw(request_id, db, me)
-    return redirect(request, f"/portal/researcher/requests/{request_id}")
+    try:
+        api.withdraw(request_id, db, me)
+    except UserError as exc:
+        return redirect(request, f"/portal/researcher/requests/{request_id}",
+                        f"Not withdrawn: {exc}")
+    return redirect(request, f"/portal/researcher/requests/{request_id}",
+                    f"Request {request_id} withdrawn.")
 
 
 @router.post("/requests/{request_id}/regroup")
