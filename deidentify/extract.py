@@ -250,6 +250,21 @@ class _Columns:
     outputs: list[str]  # requested variables except person_id, in request order
 
 
+def released_names(outputs: list[str], plan: generalise.Plan) -> dict[str, str]:
+    """The column name each output is released under. A quasi-identifier generalised to
+    another column's values is named after what it now holds (``reporting_lea`` raised to
+    county codes is released as ``county_code``), so no column says one thing and holds
+    another; ``<column>_as_<rung>`` when that name is taken. Bands and withheld values keep
+    the column's name (a birth-year band is still a birth year; ``*`` holds nothing)."""
+    names = {c: c for c in outputs}
+    for column, rung in plan.rung_names().items():
+        if column not in names or rung == column or rung not in generalise.LADDERS:
+            continue
+        taken = set(names.values()) - {column}
+        names[column] = rung if rung not in taken else f"{column}_as_{rung}"
+    return names
+
+
 def _select_cohort(
     con: duckdb.DuckDBPyConnection, request: ApprovedRequest, variables: list[str], src: str
 ) -> _Columns:
@@ -443,14 +458,16 @@ def build_extract(
 
         released = (f"(SELECT * EXCLUDE ({_VERDICT}) FROM {kept} "
                     f"WHERE {_VERDICT} = {RELEASED}) kept")
+        named = released_names(outputs, plan)
         if wants_pseudonym:
             mapping = _pseudonym_mapping(con, kept, keys, request.request_id)
             con.register(pseudo, mapping)
             lap("pseudonymise")
-            selected = ", ".join([f"p.{PSEUDONYM_COLUMN}"] + [f'kept."{c}"' for c in outputs])
+            selected = ", ".join([f"p.{PSEUDONYM_COLUMN}"] + [
+                f'kept."{c}" AS "{named[c]}"' for c in outputs])
             joined = f"{released} JOIN {pseudo} p ON kept.person_id = p.person_id"
         else:
-            selected = ", ".join(f'kept."{c}"' for c in outputs)
+            selected = ", ".join(f'kept."{c}" AS "{named[c]}"' for c in outputs)
             joined = released
         order = _release_order(outputs, wants_pseudonym)
         con.execute(f"CREATE TEMP TABLE {out} AS SELECT {selected} FROM {joined} ORDER BY {order}")
