@@ -19,7 +19,7 @@ from api.deps import get_services as services
 from api.portal.web import BoardPage, check_csrf, redirect, render
 from api.routes import board as api
 from api.schemas import DecisionIn
-from core.errors import Busy, UserError
+from core.errors import Busy, NotFound, UserError
 from governance import requests as gr
 from governance.audit import audited
 from governance.models import DataRequest, ExtractRecord
@@ -98,6 +98,8 @@ def decide(request_id: RequestId, request: Request, db: SessionDep, me: BoardPag
         out = api.decide(request_id, DecisionIn(decision=decision, reason=reason), db,
                          svc.settings, me, background, svc.sessions)
     except UserError as exc:  # the page says why, on the request, never a bare error page
+        if isinstance(exc, NotFound):  # no such request for you: the 404 page
+            raise
         db.rollback()
         return redirect(request, f"/portal/board/requests/{request_id}",
                         f"Your decision was not recorded: {exc}")

@@ -18,7 +18,7 @@ from api.deps import get_services as services
 from api.notifying import deliver_later
 from api.portal.web import CheckerPage, check_csrf, redirect, render
 from api.routes import checker as api
-from core.errors import C2CError, UserError
+from core.errors import C2CError, NotFound, UserError
 from governance.output_check import CheckerDecision
 from services.output_check import decide_output, my_check, output_sample
 
@@ -62,6 +62,8 @@ def decide(request_id: RequestId, request: Request, db: SessionDep, me: CheckerP
         release = decide_output(session=db, checker=me, request_id=request_id,
                                 decision=decision, reason=reason)
     except UserError as exc:  # said on the page, never a bare error page
+        if isinstance(exc, NotFound):  # no such request for you: the 404 page
+            raise
         return redirect(request, f"/portal/checker/requests/{request_id}",
                         f"Your check was not recorded: {exc}")
     deliver_later(background, svc.sessions, svc.settings)

@@ -22,7 +22,7 @@ from api.partner_control_schemas import RegroupIn
 from api.portal.requestform import FormData, catalog_rows, form_choices, problems_of
 from api.portal.web import ResearcherPage, check_csrf, finish, redirect, render
 from api.routes import researcher as api
-from core.errors import Busy, UserError
+from core.errors import Busy, NotFound, UserError
 from core.requests import RequestKind
 from governance import requests as gr
 from governance.audit import audited
@@ -145,6 +145,8 @@ def _save(request: Request, db: Any, me: Any, background: BackgroundTasks, form:
         if action == "submit":
             api.submit(rid, db, svc.settings, me, background, svc.sessions)
     except UserError as exc:
+        if isinstance(exc, NotFound):  # no such request for you: the 404 page
+            raise
         return _render_form(request, db, form, problems=[str(exc)], status=422,
                             editing=editing)
     done = "submitted" if action == "submit" else "saved as a draft"
@@ -231,6 +233,8 @@ def submit(request_id: RequestId, request: Request, db: SessionDep, me: Research
     try:
         api.submit(request_id, db, svc.settings, me, background, svc.sessions)
     except UserError as exc:  # said on the request's page, never a bare error page
+        if isinstance(exc, NotFound):  # no such request for you: the 404 page
+            raise
         return redirect(request, f"/portal/researcher/requests/{request_id}",
                         f"Not submitted: {exc}")
     return redirect(request, f"/portal/researcher/requests/{request_id}",
@@ -244,6 +248,8 @@ def withdraw(request_id: RequestId, request: Request, db: SessionDep, me: Resear
     try:
         api.withdraw(request_id, db, me)
     except UserError as exc:
+        if isinstance(exc, NotFound):
+            raise
         return redirect(request, f"/portal/researcher/requests/{request_id}",
                         f"Not withdrawn: {exc}")
     return redirect(request, f"/portal/researcher/requests/{request_id}",
