@@ -361,3 +361,31 @@ def test_partner_page_shows_landing_folder_receipts_with_line_and_field(
             in page)
     assert first.line == 3 and first.field
     assert bad_value not in page  # the offending value (a date, maybe a birth date) stays out
+
+
+def test_receipts_are_paginated_and_searchable(env: ApiEnv, generated: Path) -> None:
+    """issue 27: receipts were one unpaginated list."""
+    from api.portal.routes_partner import RECEIPTS_PER_PAGE, receipts_page
+
+    class R:
+        def __init__(self, n: int) -> None:
+            self.file_name, self.receipt_id = f"SENR {n}.txt", f"rcpt-{n:03d}"
+            self.status = "rejected" if n % 10 == 0 else "accepted"
+
+    many = [R(n) for n in range(45)]
+    first, matching, pages = receipts_page(many, "", 1)
+    assert (len(first), matching, pages) == (RECEIPTS_PER_PAGE, 45, 3)
+    last, _, _ = receipts_page(many, "", 3)
+    assert [r.receipt_id for r in last] == [f"rcpt-{n:03d}" for n in range(40, 45)]
+    found, matching, pages = receipts_page(many, "REJECTED", 1)
+    assert matching == 5 and pages == 1 and all(r.status == "rejected" for r in found)
+    # and on the served page
+    e = env
+    data = (generated / "calpads" / LEA / "2022-23" / "SENR 2022-23.txt").read_bytes()
+    e.client.post("/v1/partner/uploads", headers=e.auth("partner"),
+                  files=[("files", ("SENR 2022-23.txt", data, "text/plain"))])
+    _sign_in(e, "partner")
+    hit = html.unescape(e.client.get("/portal/partner?find=senr").text)
+    assert "1 of 1 receipts match “senr”" in hit and "SENR 2022-23.txt" in hit
+    miss = html.unescape(e.client.get("/portal/partner?find=nothing-like-it").text)
+    assert "0 of 1 receipts match" in miss and "No receipt matches." in miss
