@@ -70,6 +70,12 @@ def request_facts(*, session: Session, request: DataRequest, quorum: int) -> Req
                         downloadable=stage in facts.DOWNLOADABLE, failed_checks=failed)
 
 
+def request_facts_by_id(*, session: Session, request_id: str, quorum: int) -> RequestFacts | None:
+    """``request_facts`` of the request with this id (None when there is none)."""
+    request = session.get(DataRequest, request_id)
+    return request_facts(session=session, request=request, quorum=quorum) if request else None
+
+
 def withheld_before_submit(*, session: Session, variables: list[str], group_by: list[str],
                            cohort: CohortFilter, purpose_code: str) -> list[Withheld]:
     """What a request written this way would not get, by the agreements in force today (the

@@ -127,6 +127,15 @@ def test_api_portal_log_and_mail_agree_on_a_rejected_output(world, tmp_path: Pat
     listing = _page(e, "researcher", "/portal/researcher")
     assert re.search(rf'{rid}</a>.*?<td class="stage">{answer["stage"]}</td>', listing, re.S)
 
+    # The board's page and the checker's release report: same stage and withheld variable
+    board = _page(e, "board", f"/portal/board/requests/{rid}")
+    assert _text(board, "stage").startswith(answer["stage"] + " (")
+    assert f"cc_enrolled_within_1yr: withheld because {withheld['reason']}" in _text(
+        board, "withheld")
+    checker = _page(e, "checker_1", f"/portal/checker/requests/{rid}")
+    assert f"cc_enrolled_within_1yr: withheld because {withheld['reason']}" in " ".join(
+        checker.split())
+
     # The public log (API and page)
     [entry] = [x for x in e.client.get("/v1/public/requests").json()["data"]
                if x["request_id"] == rid]

@@ -21,6 +21,7 @@ from api.routes import checker as api
 from core.errors import C2CError, NotFound, UserError
 from governance.output_check import CheckerDecision
 from services.output_check import decide_output, my_check, output_sample
+from services.request_facts import partner_names, request_facts_by_id
 
 router = APIRouter(prefix="/portal/checker", include_in_schema=False)
 RequestId = Annotated[str, Path(min_length=1, max_length=64)]
@@ -45,6 +46,9 @@ def read(request_id: RequestId, request: Request, db: SessionDep, me: CheckerPag
         "title": f"Release report of {report.request.id}: {report.request.title}",
         "report": report, "checks": report.detail.get("output_checks") or [],
         "sample": sample, "sample_error": sample_error, "mine": mine,
+        "names": partner_names(session=db),
+        "facts": request_facts_by_id(session=db, request_id=request_id,
+                                     quorum=services(request).settings.board_quorum),
         "open": report.release.state.value in ("awaiting_checkers", "needs_third_checker")
         and mine is None})
 
