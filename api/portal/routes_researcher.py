@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Form, Path, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Form, Path, Request
 from fastapi.responses import FileResponse, Response
 from pydantic import ValidationError
 
@@ -153,23 +153,30 @@ def _save(request: Request, db: Any, me: Any, background: BackgroundTasks, form:
     return redirect(request, f"/portal/researcher/requests/{rid}", f"Request {rid} {done}.")
 
 
+def form_fields(kind: Annotated[str, Form(max_length=20)] = "aggregate",
+                title: Annotated[str, Form(max_length=300)] = "",
+                purpose: Annotated[str, Form(max_length=gr.MAX_TEXT)] = "",
+                variables: Texts = [],  # noqa: B006 (FastAPI copies defaults)
+                years: Texts = [],  # noqa: B006
+                leas: Texts = [],  # noqa: B006
+                group_by: Texts = [],  # noqa: B006
+                training_attested: Annotated[str | None, Form(max_length=10)] = None,
+                irb_reference: Annotated[str, Form(max_length=200)] = "",
+                requested_expiry: Annotated[str, Form(max_length=10)] = "") -> FormData:
+    """The request form's fields (the new-request and the edit-draft pages post the same)."""
+    return _form(kind, title, purpose, variables, years, leas, group_by, training_attested,
+                 irb_reference, requested_expiry)
+
+
+Fields = Annotated[FormData, Depends(form_fields)]
+Action = Annotated[str, Form(max_length=20)]
+Csrf = Annotated[str | None, Form(max_length=100)]
+
+
 @router.post("/new")
 def create(request: Request, db: SessionDep, me: ResearcherPage, background: BackgroundTasks,
-           kind: Annotated[str, Form(max_length=20)] = "aggregate",
-           title: Annotated[str, Form(max_length=300)] = "",
-           purpose: Annotated[str, Form(max_length=gr.MAX_TEXT)] = "",
-           variables: Texts = [],  # noqa: B006 (FastAPI copies defaults)
-           years: Texts = [],  # noqa: B006
-           leas: Texts = [],  # noqa: B006
-           group_by: Texts = [],  # noqa: B006
-           training_attested: Annotated[str | None, Form(max_length=10)] = None,
-           irb_reference: Annotated[str, Form(max_length=200)] = "",
-           requested_expiry: Annotated[str, Form(max_length=10)] = "",
-           action: Annotated[str, Form(max_length=20)] = "preview",
-           csrf_token: Annotated[str | None, Form(max_length=100)] = None) -> Response:
+           form: Fields, action: Action = "preview", csrf_token: Csrf = None) -> Response:
     check_csrf(request, csrf_token)
-    form = _form(kind, title, purpose, variables, years, leas, group_by, training_attested,
-                 irb_reference, requested_expiry)
     return _save(request, db, me, background, form, action, None)
 
 
@@ -189,22 +196,9 @@ def edit_form(request_id: RequestId, request: Request, db: SessionDep,
 
 @router.post("/requests/{request_id}/edit")
 def edit(request_id: RequestId, request: Request, db: SessionDep, me: ResearcherPage,
-         background: BackgroundTasks,
-         kind: Annotated[str, Form(max_length=20)] = "aggregate",
-         title: Annotated[str, Form(max_length=300)] = "",
-         purpose: Annotated[str, Form(max_length=gr.MAX_TEXT)] = "",
-         variables: Texts = [],  # noqa: B006 (FastAPI copies defaults)
-         years: Texts = [],  # noqa: B006
-         leas: Texts = [],  # noqa: B006
-         group_by: Texts = [],  # noqa: B006
-         training_attested: Annotated[str | None, Form(max_length=10)] = None,
-         irb_reference: Annotated[str, Form(max_length=200)] = "",
-         requested_expiry: Annotated[str, Form(max_length=10)] = "",
-         action: Annotated[str, Form(max_length=20)] = "preview",
-         csrf_token: Annotated[str | None, Form(max_length=100)] = None) -> Response:
+         background: BackgroundTasks, form: Fields, action: Action = "preview",
+         csrf_token: Csrf = None) -> Response:
     check_csrf(request, csrf_token)
-    form = _form(kind, title, purpose, variables, years, leas, group_by, training_attested,
-                 irb_reference, requested_expiry)
     return _save(request, db, me, background, form, action, request_id)
 
 
