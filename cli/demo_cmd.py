@@ -168,15 +168,19 @@ def _demo_requests(client: ApiClient, keys: dict[str, str],
         console.print(f"  two board members approved {request_id} (quorum reached)",
                       highlight=False, markup=False)
         ids.append(request_id)
-    pending = {"kind": "aggregate", "title": "a-g eligibility by race/ethnicity",
-               "purpose": "Which groups meet UC/CSU requirements less often in one district?",
-               "variables": ["ag_eligible"], "group_by": ["race_ethnicity"],
+    # CALPADS variables over one district: only that district's steward is asked (a CCGI or
+    # college variable would add those partners' stewards: docs/api.md, provider review).
+    pending = {"kind": "aggregate", "title": "Graduation by race/ethnicity in one district",
+               "purpose": "Which groups graduate with a standard diploma less often here?",
+               "variables": ["hs_graduate"], "group_by": ["race_ethnicity"],
                "cohort": {"reporting_leas": [steward_lea]},
                "requested_expiry": expiry}
     waiting = client.post("/v1/requests", keys["researcher"], pending)["id"]
-    client.post(f"/v1/requests/{waiting}/submit", keys["researcher"])
+    submitted = client.post(f"/v1/requests/{waiting}/submit", keys["researcher"])
+    asked = [r["org_code"] for r in submitted["provider_reviews"] if r["status"] == "pending"]
     console.print(f"  researcher submitted {waiting} (district {steward_lea}); it waits for "
-                  "that district's data steward, then the board", highlight=False, markup=False)
+                  f"the data steward(s) of {', '.join(asked)}, then the board",
+                  highlight=False, markup=False)
     return [*ids, waiting]
 
 
