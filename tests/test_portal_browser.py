@@ -405,3 +405,67 @@ def test_every_role_does_its_job_in_a_browser(portal: Portal, generated: Path) -
     assert p.violations == {}, "axe-core WCAG 2 A/AA violations:\n" + "\n".join(
         f"{page}: {v}" for page, vs in p.violations.items() for v in vs)
     assert len(list(p.shots.glob("*.png"))) >= 15
+
+
+def test_a_rejected_output_offers_no_download_and_says_why(portal: Portal) -> None:
+    """The researcher's pages in a browser after two checkers rejected the output: the stage
+    says so, every reason is there, the withheld variable is named, nothing to download."""
+    import json
+    import urllib.request
+
+    from governance import requests as gr
+
+    p = portal
+
+    def api(method: str, path: str, who: str, body: dict[str, Any] | None = None) -> Any:
+        req = urllib.request.Request(
+            p.base + path, method=method, data=json.dumps(body).encode() if body else None,
+            headers={"Authorization": f"Bearer {p.keys[who]}",
+                     "Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as response:  # noqa: S310 - loopback
+            return json.loads(response.read())
+
+    rid = api("POST", "/v1/requests", "researcher", {
+        "kind": "aggregate", "title": "College going by gender",
+        "purpose": "Does CTE completion predict community college enrollment?",
+        "variables": ["cte_completer", "cc_enrolled_within_1yr"], "group_by": ["gender"],
+        "cohort": {"reporting_leas": [LEA]}})["id"]
+    api("POST", f"/v1/requests/{rid}/submit", "researcher")
+    with p.sessions.begin() as s:
+        clear_provider_review(s, rid)
+    for who in ("board", "board_2"):
+        api("POST", f"/v1/board/requests/{rid}/decisions", who,
+            {"decision": "approve", "reason": f"sound design ({who})"})
+    package = p.settings.extracts_dir / f"{rid}.tar.age"
+    package.parent.mkdir(parents=True, exist_ok=True)
+    package.write_bytes(b"stands in for the built package")
+    with p.sessions.begin() as s:
+        gr.mark_fulfilled(s, rid, gr.ExtractInfo(
+            package_path=str(package), sha256="a" * 64,
+            detail={"rows": 4, "output_checks": [{"check": "min_cell", "passed": True}]}))
+    for who, why in (("checker", "rates too precise"), ("checker_2", "a cell differences")):
+        api("POST", f"/v1/checker/requests/{rid}/decisions", who,
+            {"decision": "reject", "reason": why})
+    answer = api("GET", f"/v1/requests/{rid}", "researcher")
+    assert answer["stage"] == "rejected at checking"
+
+    researcher = p.page()
+    p.sign_in(researcher, "researcher")
+    row = researcher.get_by_role("row").filter(has_text=rid)
+    expect(row.locator("td.stage")).to_have_text(answer["stage"])
+    expect(row).not_to_contain_text("download")
+    researcher.get_by_role("link", name=rid).click()
+    expect(researcher.locator("#stage")).to_have_text(answer["stage"])
+    for reason in answer["reasons"]:
+        expect(researcher.locator("#reasons")).to_contain_text(reason["reason"])
+    expect(researcher.locator("#withheld")).to_contain_text(
+        f"cc_enrolled_within_1yr: withheld because {answer['withheld'][0]['reason']}")
+    expect(researcher.locator("#no-download")).to_be_visible()
+    assert researcher.get_by_role("link", name="Download").count() == 0
+    assert researcher.get_by_role("button", name="Show the key").count() == 0
+    p.check(researcher, "researcher-rejected-output")
+    public = p.page()
+    public.goto(f"{p.base}/portal/public/requests")
+    expect(public.get_by_role("row").filter(has_text=rid).locator("td.stage")).to_have_text(
+        answer["stage"])
+    assert p.violations == {}, p.violations
