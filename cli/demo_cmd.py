@@ -333,21 +333,26 @@ def demo(
         session.commit()
     console.print(f"{len(partners)} partners registered")
 
-    console.rule("3. Run the pipeline as Dagster assets (ingest, link, outcomes, publish)")
-    instance = dg.DagsterInstance.get()
-    run = materialize_pipeline(c2c, instance, with_extracts=False,
-                               on_stage=lambda s: console.print(f"[cyan]> {s}[/]"))
-    _print_stage_metadata(run)
-    _submissions(settings)
-    _link_report(settings, data / "truth.parquet")
-    _published(settings)
-
-    console.rule("4. Governed data requests over HTTP: submit, board quorum, extracts")
-    # The API runs for real on a loopback port (the --port one when it keeps serving) and the
-    # demo is its client, as a researcher's and the board's tools would be.
+    # The portal serves from here on (the API runs for real on a loopback port, the --port one
+    # when it keeps serving): people can open it while the pipeline runs, and the public
+    # dashboard fills in when the pipeline publishes (the snapshot is picked up on the fly).
     api_port = port if serve else free_port()
     with serve_in_thread(create_app(settings), api_port) as server:
-        console.print(f"API started on {server.base_url}", highlight=False)
+        console.print(f"Portal and API serving on {server.base_url}/ while the pipeline runs; "
+                      "sign-in keys follow once the demo's requests are in place",
+                      highlight=False, soft_wrap=True)
+
+        console.rule("3. Run the pipeline as Dagster assets (ingest, link, outcomes, publish)")
+        instance = dg.DagsterInstance.get()
+        run = materialize_pipeline(c2c, instance, with_extracts=False,
+                                   on_stage=lambda s: console.print(f"[cyan]> {s}[/]"))
+        _print_stage_metadata(run)
+        _submissions(settings)
+        _link_report(settings, data / "truth.parquet")
+        _published(settings)
+
+        console.rule("4. Governed data requests over HTTP: submit, board quorum, extracts")
+        # The demo is the API's client, as a researcher's and the board's tools would be.
         api = ApiClient(server.base_url)
         request_ids = _demo_requests(api, keys, stewards, _steward_lea(api, stewards))
         extracts = materialize_extracts(c2c, instance).metadata.get("research_extracts", {})
