@@ -227,6 +227,7 @@ def _print_access(keys: dict[str, str], stewards: dict[str, str], names: dict[st
         "checker": f"check the built output of {to_check}",
         "checker_2": "the second output checker (two approvals release)",
         "admin": "API and CLI only (users, keys, partners, audit)",
+        "admin_2": "the second admin: every privileged grant needs two",
         "reviewer": f"clerical review pairs: {bin_}c2c review list",
     }
     for role, key in keys.items():
@@ -257,9 +258,10 @@ def _print_access(keys: dict[str, str], stewards: dict[str, str], names: dict[st
         f"curl -s '{base}/v1/aggregates?reporting_lea=STATE&subgroup=all&metric=hs_graduate'",
         f"curl -s -H 'Authorization: Bearer {keys['board']}' {base}/v1/board/requests",
         f"curl -s {researcher} {base}/v1/requests/{to_check}",
-        f"curl -s {researcher} -o extract.tar.age {base}/v1/requests/{released}/extract",
-        f"curl -s {researcher} -o extract-key.txt {base}/v1/requests/{released}/extract/key",
-        "age -d -i extract-key.txt extract.tar.age | tar -xv     # age: apt-get install age",
+        f"curl -s {researcher} -o {released}.tar.age {base}/v1/requests/{released}/extract",
+        f"curl -s {researcher} -o {released}-key.txt "
+        f"{base}/v1/requests/{released}/extract/key.txt",
+        f"age -d -i {released}-key.txt {released}.tar.age | tar -xv   # apt-get install age",
     ):
         console.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
     console.print(f"Portal: {base}/ (public dashboard {base}/portal/public needs no key); "
@@ -282,7 +284,8 @@ def _print_next_steps(settings: Settings, landing: Path) -> None:
 # Where each demo sign-in lands in the portal (api/portal).
 PORTAL_PAGE = {"partner": "/portal/partner", "researcher": "/portal/researcher",
                "board": "/portal/board", "board_2": "/portal/board",
-               "checker": "/portal/checker", "checker_2": "/portal/checker"}
+               "checker": "/portal/checker", "checker_2": "/portal/checker",
+               "steward": "/portal/steward"}
 
 
 
