@@ -2,7 +2,6 @@
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint typecheck venv clean bench lock wheel-check
 
@@ -10,30 +9,43 @@ STAMP := $(VENV)/.installed
 # ranges for people who install the package themselves.
 CONSTRAINTS := constraints.txt
 
-$(STAMP): pyproject.toml $(CONSTRAINTS)
+# Two stamps: the demo needs only the package (no dev tools, no Spark: a smaller, faster install);
+# make test adds the dev and spark extras to the same venv.
+DEMO_STAMP := $(VENV)/.installed-demo
+TEST_STAMP := $(VENV)/.installed-test
+
+$(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(DEMO_STAMP): pyproject.toml $(CONSTRAINTS) | $(BIN)/python
+	@echo "installing c2c-link and what the demo needs into $(VENV) (about a minute on a fresh machine)"
+	$(BIN)/python -m pip install --quiet --progress-bar off -c $(CONSTRAINTS) -e .
+	touch $(DEMO_STAMP)
+
+$(TEST_STAMP): pyproject.toml $(CONSTRAINTS) | $(BIN)/python
+	@echo "installing c2c-link with the dev and spark extras into $(VENV)"
 	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e '.[dev,spark]'  # spark: CI runs the cross-backend link test
-	touch $(STAMP)
+	touch $(DEMO_STAMP) $(TEST_STAMP)
 
-venv: $(STAMP)
+venv: $(TEST_STAMP)
 
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	$(BIN)/c2c demo
 
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy .
 	$(BIN)/python -m pytest -q -n 2
 
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	$(BIN)/ruff check .
 
-typecheck: $(STAMP)
+typecheck: $(TEST_STAMP)
 	$(BIN)/mypy .
 
-bench: $(STAMP)
+bench: $(DEMO_STAMP)
 	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e '.[bench]'
 	@echo "see bench/README.md for each script"
 

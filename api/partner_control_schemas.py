@@ -12,6 +12,8 @@ from core.requests import CohortFilter, RequestKind
 from governance.models import DataRequest, ExtractRecord, ProviderReview
 from governance.output_check import CheckerDecision, Release, ReleaseState
 from governance.provider_review import ReviewStatus, StewardDecision, effective_status
+from governance.request_facts import Stage
+from governance.request_facts import stage as stage_of
 
 
 class ProviderReviewOut(BaseModel):
@@ -49,6 +51,8 @@ class RequestSummary(BaseModel):
     status: str
     submitted_at: datetime | None
     review_due_at: datetime | None
+    stage: Stage = Field(default=Stage.DRAFT, description="Where it stands, in the words every "
+                         "page and e-mail uses (governance.request_facts.stage)")
 
     @classmethod
     def of(cls, request: DataRequest) -> RequestSummary:
@@ -56,7 +60,8 @@ class RequestSummary(BaseModel):
                    purpose=request.purpose, purpose_code=Purpose(request.purpose_code),
                    variables=list(request.variables), group_by=list(request.group_by),
                    cohort=CohortFilter.model_validate(request.cohort), status=request.status,
-                   submitted_at=request.submitted_at, review_due_at=request.review_due_at)
+                   submitted_at=request.submitted_at, review_due_at=request.review_due_at,
+                   stage=stage_of(request))
 
 
 class StewardReviewOut(BaseModel):

@@ -7,13 +7,16 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import object_session
 
 from api.partner_control_schemas import ProviderReviewOut, ReleaseOut
 from core.data_use import Purpose
 from core.partners import AgreementStatus, PartnerKind
 from core.requests import CohortFilter, RequestKind
+from governance import request_facts as facts
 from governance.models import DataRequest, Submission, User
 from governance.output_check import release_of
+from governance.request_facts import Stage
 from governance.requests import Decision, RequestStatus
 from governance.users import Role
 from services.receive_upload import UploadOutcome
@@ -49,6 +52,18 @@ class DecisionOut(BaseModel):
     board_member: str | None = Field(default=None, description="Shown to the board only")
 
 
+class WithheldOut(BaseModel):
+    variable: str
+    reason: str
+
+
+class ReasonOut(BaseModel):
+    who: str = Field(description="A role, and the organisation for a data steward")
+    decision: str
+    reason: str
+    at: datetime | None
+
+
 class RequestOut(BaseModel):
     id: str
     kind: RequestKind
@@ -79,6 +94,15 @@ class RequestOut(BaseModel):
     build_failure: str | None = Field(
         default=None, description="Why the last build of the approved request failed (it is "
         "not built again until re-grouped or re-queued by the operator)")
+    stage: Stage = Field(
+        default=Stage.DRAFT, description="Where the request stands, in the words every page, "
+        "e-mail and the public log use (governance.request_facts.stage)")
+    withheld: list[WithheldOut] = Field(
+        default_factory=list, description="Requested variables the output will not hold, "
+        "each with its reason")
+    reasons: list[ReasonOut] = Field(
+        default_factory=list, description="Written reasons of data stewards, board members "
+        "and output checkers (by role and organisation, never a person)")
 
     @classmethod
     def of(cls, request: DataRequest, *, for_board: bool = False) -> RequestOut:
@@ -108,7 +132,20 @@ class RequestOut(BaseModel):
             build_failure=(request.fulfilment_job.failure
                            if request.fulfilment_job is not None
                            and request.fulfilment_job.status == "failed" else None),
+            **facts_of(request),
         )
+
+
+def facts_of(request: DataRequest) -> dict[str, Any]:
+    """The facts ``governance.request_facts`` computes once, as API fields."""
+    session = object_session(request)
+    if session is None:  # a detached request: only what needs no lookup
+        return {"stage": facts.stage(request)}
+    return {"stage": facts.stage(request),
+            "withheld": [WithheldOut(variable=w.variable, reason=w.reason)
+                         for w in facts.withheld_variables(session, request)],
+            "reasons": [ReasonOut(who=r.who, decision=r.decision, reason=r.reason, at=r.at)
+                        for r in facts.reasons(session, request)]}
 
 
 class DecisionIn(BaseModel):
@@ -118,8 +155,11 @@ class DecisionIn(BaseModel):
 
 class ExtractKey(BaseModel):
     request_id: str
-    key_base64: str = Field(description="Data key of the extract package, base64; save it as "
-                            "a key file for `c2c extract decrypt --key-file` (keep it secret)")
+    age_identity: str = Field(description="The age identity (AGE-SECRET-KEY-1...) that opens "
+                              "the package; keep it secret")
+    key_file_name: str = Field(description="Save the identity (or GET .../extract/key.txt) "
+                               "under this name")
+    command: str = Field(description="The one command that opens the package: age, then tar")
     expires_at: datetime
 
 

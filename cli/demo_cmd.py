@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
+import threading
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,16 @@ from core.settings import Settings, get_settings
 
 console = Console()
 MARKER = ".c2c-demo"
+
+
+def bin_prefix() -> str:
+    """Where this ``c2c`` lives, as the user can type it: ``.venv/bin/`` after ``make demo``
+    (printed commands must work as printed, without activating the venv)."""
+    here = Path(sys.executable).parent
+    try:
+        return f"{here.relative_to(Path.cwd())}/"
+    except ValueError:
+        return f"{here}/"
 
 
 def _fresh(folder: Path) -> None:
@@ -39,6 +51,9 @@ def _configure(home: Path, landing: Path) -> Settings:
     os.environ.pop("C2C_MASTER_KEY_FILE", None)
     os.environ.pop("C2C_DATABASE_URL", None)
     os.environ["DAGSTER_HOME"] = str(home / "dagster")
+    # The mail the service would send goes to a local Maildir (no mail server needed).
+    os.environ["C2C_MAIL_DIR"] = str(home / "mail")
+    os.environ.pop("C2C_SMTP_HOST", None)
     settings = get_settings()
     settings.dagster_home.mkdir(parents=True, exist_ok=True)
     # One run at a time (one DuckDB writer), no telemetry: the project's instance settings.
@@ -111,21 +126,21 @@ def _provider_review(client: ApiClient, stewards: dict[str, str], request_id: st
     return answered
 
 
-def _output_checks(client: ApiClient, keys: dict[str, str], request_ids: list[str]) -> None:
-    """Two output checkers release each built extract (the researcher can download it then)."""
-    for request_id in request_ids:
-        for checker in ("checker", "checker_2"):
-            client.post(f"/v1/checker/requests/{request_id}/decisions", keys[checker],
-                        {"decision": "approve", "reason": "Tables and rows checked."})
-        console.print(f"  two output checkers released {request_id}", highlight=False,
-                      markup=False)
+def _output_checks(client: ApiClient, keys: dict[str, str], request_id: str) -> None:
+    """Two output checkers release one built output (the researcher can download it then)."""
+    for checker in ("checker", "checker_2"):
+        client.post(f"/v1/checker/requests/{request_id}/decisions", keys[checker],
+                    {"decision": "approve", "reason": "Tables and rows checked."})
+    console.print(f"  two output checkers released {request_id}: its owner can download it",
+                  highlight=False, markup=False)
 
 
 def _demo_requests(client: ApiClient, keys: dict[str, str],
-                   stewards: dict[str, str]) -> list[str]:
+                   stewards: dict[str, str], steward_lea: str) -> list[str]:
     """A researcher asks for one extract and one aggregate table; the partners' stewards
-    answer provider review and two board members approve; a third table waits for the board
-    (all over HTTP)."""
+    answer provider review and two board members approve. A third table, over one district,
+    waits for that district's data steward, then the board (all over HTTP). Returns the
+    three request ids."""
     expiry = (date.today() + timedelta(days=90)).isoformat()
     bodies: list[dict[str, Any]] = [
         {"kind": "individual", "title": "CTE pathways and college enrollment",
@@ -153,56 +168,115 @@ def _demo_requests(client: ApiClient, keys: dict[str, str],
         console.print(f"  two board members approved {request_id} (quorum reached)",
                       highlight=False, markup=False)
         ids.append(request_id)
-    pending = {"kind": "aggregate", "title": "a-g eligibility by race/ethnicity",
-               "purpose": "Which groups meet UC/CSU requirements less often, by district?",
-               "variables": ["ag_eligible"], "group_by": ["reporting_lea", "race_ethnicity"],
+    # CALPADS variables over one district: only that district's steward is asked (a CCGI or
+    # college variable would add those partners' stewards: docs/api.md, provider review).
+    pending = {"kind": "aggregate", "title": "Graduation by race/ethnicity in one district",
+               "purpose": "Which groups graduate with a standard diploma less often here?",
+               "variables": ["hs_graduate"], "group_by": ["race_ethnicity"],
+               "cohort": {"reporting_leas": [steward_lea]},
                "requested_expiry": expiry}
     waiting = client.post("/v1/requests", keys["researcher"], pending)["id"]
-    client.post(f"/v1/requests/{waiting}/submit", keys["researcher"])
-    _provider_review(client, stewards, waiting)
-    console.print(f"  researcher submitted {waiting}; it waits for the board",
+    submitted = client.post(f"/v1/requests/{waiting}/submit", keys["researcher"])
+    asked = [r["org_code"] for r in submitted["provider_reviews"] if r["status"] == "pending"]
+    console.print(f"  researcher submitted {waiting} (district {steward_lea}); it waits for "
+                  f"the data steward(s) of {', '.join(asked)}, then the board",
                   highlight=False, markup=False)
-    return ids
+    return [*ids, waiting]
 
 
-def _print_access(keys: dict[str, str], port: int, request_id: str, serving: bool,
-                  settings: Settings) -> None:
-    console.print("Demo API keys (one per role; shown once, stored hashed):", highlight=False)
-    for role, key in keys.items():
-        console.print(f"  {role:10} {key}", highlight=False, markup=False, soft_wrap=True)
+def _steward_lea(client: ApiClient, stewards: dict[str, str]) -> str:
+    """A district with published outcomes whose data steward the demo prints."""
+    published = {row["reporting_lea"] for row in client.get("/v1/aggregates?limit=1000")["data"]}
+    return next(org for org in sorted(stewards) if org in published)
+
+
+def _build_loop(settings: Settings, stop: threading.Event, every_seconds: float = 5.0) -> None:
+    """While the demo serves, build each request the board approves (what the Dagster sensor
+    does in production), so an approval in the browser leads on to the output checkers."""
+    from core.errors import C2CError
+    from core.keys import KeyProvider
+    from governance.db import session_factory
+    from governance.notify import deliver, smtp_config
+    from services.fulfil import fulfil_approved
+
+    sessions = session_factory(settings.governance_url)
+    keys = KeyProvider(settings.master_key_path, settings.keyring_path)
+    while not stop.wait(every_seconds):
+        try:
+            for result in fulfil_approved(settings=settings, sessions=sessions, keys=keys):
+                console.print(f"built {result.request_id}: it waits for two output checkers "
+                              "(/portal/checker)", highlight=False, markup=False)
+            deliver(sessions, smtp_config(settings))
+        except C2CError as exc:  # busy warehouse, a failed build: say so, try again later
+            console.print(f"building approved requests failed for now ({exc}); retrying",
+                          highlight=False, markup=False, soft_wrap=True)
+
+
+def _print_access(keys: dict[str, str], stewards: dict[str, str], names: dict[str, str],
+                  port: int, ids: list[str], serving: bool, settings: Settings) -> None:
     base = f"http://127.0.0.1:{port}"
+    bin_ = bin_prefix()
+    released, to_check, to_review = ids
+    console.print(f"Sign in at {base}/portal/signin with a key below (one per role; shown once, "
+                  "stored hashed):", highlight=False, soft_wrap=True)
+    jobs = {
+        "partner": "upload CALPADS files, read receipts and what is missing",
+        "researcher": f"download {released} (released); follow {to_check} and {to_review}",
+        "board": f"decide {to_review} once its data steward has answered",
+        "board_2": "the second board member (quorum is two)",
+        "checker": f"check the built output of {to_check}",
+        "checker_2": "the second output checker (two approvals release)",
+        "admin": "API and CLI only (users, keys, partners, audit)",
+        "admin_2": "the second admin: every privileged grant needs two",
+        "reviewer": f"clerical review pairs: {bin_}c2c review list",
+    }
+    for role, key in keys.items():
+        page = PORTAL_PAGE.get(role, "-")
+        console.print(f"  {role:10} {key}\n             {page}: {jobs.get(role, '')}",
+                      highlight=False, markup=False, soft_wrap=True)
+    console.print("Data stewards (one per partner; /portal/steward reviews requests that use "
+                  "that partner's records):", highlight=False, soft_wrap=True)
+    for org, key in stewards.items():
+        console.print(f"  steward {org} {names.get(org, '')}: {key}", highlight=False,
+                      markup=False, soft_wrap=True)
+    console.print(f"A day's work in the browser: the steward of the district above approves "
+                  f"{to_review}; both board members approve it; the demo builds it within "
+                  f"seconds; two checkers release it; the researcher downloads it.",
+                  highlight=False, soft_wrap=True)
+    mail = settings.mail_dir
+    console.print(f"Mail the service sends (one file per message, a Maildir): {mail}/new  "
+                  f"(read with: ls -t {mail}/new | head; or mutt -f {mail})",
+                  highlight=False, markup=False, soft_wrap=True)
     if serving:
         console.print("Try these while the server runs (another terminal):", highlight=False)
     else:
         console.print("The API is not running (--no-serve). Start it on the demo's state with\n"
-                      f"  C2C_HOME={settings.resolved_home} c2c serve --port {port}\n"
+                      f"  C2C_HOME={settings.resolved_home} {bin_}c2c serve --port {port}\n"
                       "then these work:", highlight=False, markup=False, soft_wrap=True)
-    state_rates = "reporting_lea=STATE&subgroup=all&metric=hs_graduate"
     researcher = f"-H 'Authorization: Bearer {keys['researcher']}'"
     for line in (
-        f"curl -s '{base}/v1/aggregates?{state_rates}'",
+        f"curl -s '{base}/v1/aggregates?reporting_lea=STATE&subgroup=all&metric=hs_graduate'",
         f"curl -s -H 'Authorization: Bearer {keys['board']}' {base}/v1/board/requests",
-        f"curl -s {researcher} -o extract.c2cx {base}/v1/requests/{request_id}/extract",
-        f"curl -s {researcher} -o extract.key {base}/v1/requests/{request_id}/extract/key",
+        f"curl -s {researcher} {base}/v1/requests/{to_check}",
+        f"curl -s {researcher} -o {released}.tar.age {base}/v1/requests/{released}/extract",
+        f"curl -s {researcher} -o {released}-key.txt "
+        f"{base}/v1/requests/{released}/extract/key.txt",
+        f"age -d -i {released}-key.txt {released}.tar.age | tar -xv   # apt-get install age",
     ):
         console.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
-    console.print(f"OpenAPI docs: {base}/docs", highlight=False, soft_wrap=True)
-    console.print(f"Portal (browser): {base}/portal  -- public dashboard {base}/portal/public "
-                  "needs no key; sign in at /portal/signin with a key above: " + ", ".join(
-                      f"{role} -> {PORTAL_PAGE.get(role, 'API or CLI only')}" for role in keys)
-                  + " (the steward key is the demo partner's; every partner has its own)",
-                  highlight=False, markup=False, soft_wrap=True)
+    console.print(f"Portal: {base}/ (public dashboard {base}/portal/public needs no key); "
+                  f"OpenAPI docs: {base}/docs", highlight=False, soft_wrap=True)
 
 
 def _print_next_steps(settings: Settings, landing: Path) -> None:
     """The operator's walkthrough (README, "After the demo") in the demo's own folders."""
     home = settings.resolved_home
+    bin_ = bin_prefix()
     console.print("Next, as the operator (README, 'After the demo'):", highlight=False)
     for line in (
-        f"export C2C_HOME={home} C2C_LANDING_DIR={landing}",
-        "c2c review list            # pairs the link was unsure about",
-        "c2c fulfil                 # extracts of approved requests",
-        "c2c extract decryptor      # the researcher's standalone decryptor",
+        f"export C2C_HOME={home} C2C_LANDING_DIR={landing} C2C_MAIL_DIR={settings.mail_dir}",
+        f"{bin_}c2c review list            # pairs the link was unsure about",
+        f"{bin_}c2c fulfil                 # build approved requests (the demo does it itself)",
     ):
         console.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
 
@@ -212,6 +286,7 @@ PORTAL_PAGE = {"partner": "/portal/partner", "researcher": "/portal/researcher",
                "board": "/portal/board", "board_2": "/portal/board",
                "checker": "/portal/checker", "checker_2": "/portal/checker",
                "steward": "/portal/steward"}
+
 
 
 def demo(
@@ -261,42 +336,57 @@ def demo(
         session.commit()
     console.print(f"{len(partners)} partners registered")
 
-    console.rule("3. Run the pipeline as Dagster assets (ingest, link, outcomes, publish)")
-    instance = dg.DagsterInstance.get()
-    run = materialize_pipeline(c2c, instance, with_extracts=False,
-                               on_stage=lambda s: console.print(f"[cyan]> {s}[/]"))
-    _print_stage_metadata(run)
-    _submissions(settings)
-    _link_report(settings, data / "truth.parquet")
-    _published(settings)
-
-    console.rule("4. Governed data requests over HTTP: submit, board quorum, extracts")
-    # The API runs for real on a loopback port (the --port one when it keeps serving) and the
-    # demo is its client, as a researcher's and the board's tools would be.
+    # The portal serves from here on (the API runs for real on a loopback port, the --port one
+    # when it keeps serving): people can open it while the pipeline runs, and the public
+    # dashboard fills in when the pipeline publishes (the snapshot is picked up on the fly).
     api_port = port if serve else free_port()
     with serve_in_thread(create_app(settings), api_port) as server:
-        console.print(f"API started on {server.base_url}", highlight=False)
+        console.print(f"Portal and API serving on {server.base_url}/ while the pipeline runs; "
+                      "sign-in keys follow once the demo's requests are in place",
+                      highlight=False, soft_wrap=True)
+
+        console.rule("3. Run the pipeline as Dagster assets (ingest, link, outcomes, publish)")
+        instance = dg.DagsterInstance.get()
+        run = materialize_pipeline(c2c, instance, with_extracts=False,
+                                   on_stage=lambda s: console.print(f"[cyan]> {s}[/]"))
+        _print_stage_metadata(run)
+        _submissions(settings)
+        _link_report(settings, data / "truth.parquet")
+        _published(settings)
+
+        console.rule("4. Governed data requests over HTTP: submit, board quorum, extracts")
+        # The demo is the API's client, as a researcher's and the board's tools would be.
         api = ApiClient(server.base_url)
-        request_ids = _demo_requests(api, keys, stewards)
+        request_ids = _demo_requests(api, keys, stewards, _steward_lea(api, stewards))
         extracts = materialize_extracts(c2c, instance).metadata.get("research_extracts", {})
         console.print(f"extracts built: {extracts.get('extracts_built', 0)} "
                       f"(requests {extracts.get('requests', 'none')})", highlight=False,
                       soft_wrap=True)
-        _output_checks(api, keys, request_ids)
+        # The extract is released; the table waits for the checkers in the browser.
+        _output_checks(api, keys, request_ids[0])
         c2c.close()  # the demo's own governance engine; the API has its own
 
-        console.rule("5. API")
+        console.rule("5. Sign in: every role's work in the browser")
+        names = {p.org_code: p.name for p in partners}
         # --no-serve: the server above stops with the demo, so show the port `c2c serve` uses
-        # one steward (the demo partner's own) beside the other roles; the rest are alike
-        shown = {**keys, **dict(("steward", token) for token in list(stewards.values())[:1])}
-        _print_access(shown, api_port if serve else port, request_ids[0], serve, settings)
+        _print_access(keys, stewards, names, api_port if serve else port, request_ids, serve,
+                      settings)
+        bin_ = bin_prefix()
         console.print(f"Dagster UI: DAGSTER_HOME={settings.dagster_home} C2C_HOME={home} "
-                      f"C2C_LANDING_DIR={landing} dagster dev -m dagster_project",
+                      f"C2C_LANDING_DIR={landing} {bin_}dagster dev -m dagster_project",
                       highlight=False, markup=False, soft_wrap=True)
         _print_next_steps(settings, landing)
         if serve:
+            stop = threading.Event()
+            builder = threading.Thread(target=_build_loop, args=(settings, stop), daemon=True,
+                                       name="demo-build-loop")
+            builder.start()
             console.print(f"serving on {server.base_url} (Ctrl-C stops)", highlight=False)
-            server.wait()
+            try:
+                server.wait()
+            finally:
+                stop.set()
+                builder.join(timeout=30)
 
 
 def register(app: typer.Typer) -> None:

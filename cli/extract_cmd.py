@@ -1,8 +1,9 @@
 """CLI commands: ``c2c extract build | decrypt | verify`` (docs/deidentify.md).
 
 ``build`` is for operators (reads the encrypted warehouse, writes ``$C2C_HOME/extracts``);
-``decrypt`` and ``verify`` also run on a researcher's machine with ``--key-file`` (the data
-key the API hands to the request's owner), needing no keyring or warehouse there.
+``decrypt`` and ``verify`` also run on a researcher's machine with ``--key-file`` (the age key
+file the API hands to the request's owner), needing no keyring or warehouse there; the standard
+``age`` tool opens the same package without c2c-link (docs/deidentify.md).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
-from core.errors import C2CError, InputRejected, KeyError_, Location
+from core.errors import InputRejected, KeyError_, Location
 from core.keys import KeyProvider
 from core.requests import ApprovedRequest
 from core.settings import Settings, get_settings
@@ -109,36 +110,33 @@ def build_cmd(
 def _key_source(key_file: Path | None, package: Path) -> tuple[KeyProvider | None, bytes | None]:
     """The extract's key from ``--key-file``, else this deployment's keyring. Without
     ``--key-file`` on a machine whose keyring lacks the package's key (a researcher's), say
-    that, rather than let the library report a failed authentication."""
+    that, rather than let the library report a failed decryption."""
     from deidentify import read_key_file
-    from deidentify.package import read_header
+    from deidentify.contents import request_of_package
 
     if key_file is not None:
         return None, read_key_file(key_file)
     settings = get_settings()
     provider = _provider(settings)
-    try:
-        with package.open("rb") as handle:
-            request_id = read_header(handle)[0].request_id
-    except OSError:
-        return provider, None  # the library names the missing file
-    except C2CError:
-        return provider, None  # a damaged header: the library reports it
+    request_id = request_of_package(package.name)
+    if request_id is None:
+        return provider, None  # the library says the name must carry the request id
     if not settings.master_key_path.exists() or not provider.has_key(f"extract:{request_id}"):
         raise KeyError_(
             f"no --key-file given, and this machine's keyring has no key for request "
             f"{request_id}: save the key the API gives you (GET /v1/requests/{request_id}/"
-            "extract/key, as is) and pass it with --key-file")
+            "extract/key.txt) and pass it with --key-file (or open the package with "
+            f"age -d -i KEY_FILE {package.name} | tar -x)")
     return provider, None
 
 
 @extract_app.command("decrypt")
 def decrypt_cmd(
-    package: Path = typer.Argument(..., help="The .c2cx package."),
+    package: Path = typer.Argument(..., help="The .tar.age package."),
     out: Path = typer.Option(..., "--out", help="Folder for data.parquet, data.csv, manifest."),
     key_file: Path | None = typer.Option(
         None, "--key-file",
-        help="The key route's response saved as is (or its base64); default: keyring."),
+        help="The age key file the portal or the API's key route gives; default: keyring."),
 ) -> None:
     """Decrypt a package after authenticating every byte; refuses expired packages."""
     keys, data_key = _key_source(key_file, package)
@@ -153,9 +151,9 @@ def decrypt_cmd(
 
 @extract_app.command("verify")
 def verify_cmd(
-    package: Path = typer.Argument(..., help="The .c2cx package."),
+    package: Path = typer.Argument(..., help="The .tar.age package."),
     key_file: Path | None = typer.Option(
-        None, "--key-file", help="The extract's data key; default: keyring."),
+        None, "--key-file", help="The age key file; default: keyring."),
 ) -> None:
     """Authenticate a package and check each file against its manifest (writes nothing)."""
     keys, data_key = _key_source(key_file, package)
@@ -170,21 +168,6 @@ def verify_cmd(
     manifest = verified.manifest
     console.print(f"  rows {manifest.get('rows')}, suppressed {manifest.get('suppressed_rows')}",
                   highlight=False)
-
-
-@extract_app.command("decryptor")
-def decryptor_cmd(
-    out: Path = typer.Option(Path("c2c_decrypt.py"), "--out", help="Where to write it."),
-) -> None:
-    """Write the standalone decryptor a researcher runs without c2c-link installed."""
-    from importlib import resources
-
-    source = resources.files("deidentify").joinpath("c2c_decrypt.py").read_bytes()
-    out.write_bytes(source)
-    Console(soft_wrap=True).print(
-        f"wrote {out} ({len(source):,} bytes). A researcher needs Python and `pip install "
-        "cryptography`, then: python c2c_decrypt.py EXTRACT.c2cx extract.key OUT_DIR",
-        highlight=False, markup=False)
 
 
 def register(app: typer.Typer) -> None:

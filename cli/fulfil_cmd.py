@@ -50,8 +50,10 @@ def fulfil(
         return
     failed_note = (f"; {len(outcome.failed)} failed (marked failed with the reason, shown to "
                    "the researcher and the board)" if outcome.failed else "")
-    console.print(f"{len(outcome.built)} request(s) fulfilled; their output goes to the output "
-                  f"checkers{failed_note}", highlight=False)
+    # Built is not released: two output checkers (or a failed automated check) come first.
+    console.print(f"{len(outcome.built)} output(s) built; each now waits for two output "
+                  "checkers (or, if an automated check failed, for its owner to regroup); the "
+                  f"owner can download it once they release it{failed_note}", highlight=False)
     if outcome.failed:
         raise typer.Exit(1)
 

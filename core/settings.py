@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     smtp_starttls: bool = False
     smtp_username: str | None = None
     smtp_password: str | None = None
+    # Instead of SMTP: every message is written to this Maildir (``c2c demo`` uses it so the
+    # mail the service would send can be read without a mail server). SMTP wins when both are set.
+    mail_dir: Path | None = None
 
     @field_validator("linkage_backend", mode="before")
     @classmethod

@@ -14,12 +14,16 @@ from deidentify.extract import (
     package_table,
     plan_for_request,
 )
-from deidentify.keyfiles import extract_data_key, read_key_file, write_key_file
+from deidentify.keyfiles import (
+    extract_data_key,
+    key_file_text,
+    read_key_file,
+    write_key_file,
+)
 from deidentify.opening import (
     OpenedExtract,
     VerifiedExtract,
     open_extract,
-    package_header,
     verify_extract,
 )
 from deidentify.scan import Finding, IdentifierFound, scan_table
@@ -40,8 +44,8 @@ __all__ = [
     "VerifiedExtract",
     "build_extract",
     "extract_data_key",
+    "key_file_text",
     "open_extract",
-    "package_header",
     "package_table",
     "plan_for_request",
     "read_key_file",

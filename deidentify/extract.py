@@ -8,8 +8,8 @@ k-anonymity holds, the remaining small classes suppressed and counted, then whol
 suppressed and counted whose multi-year pattern is shared by fewer than k people (over the
 quasi-identifiers, and over them with the variables an earlier extract of another request
 also holds: ``deidentify.crossextract``), a scan for anything that looks like a direct
-identifier, then Parquet + CSV + manifest.json sealed with AES-256-GCM under a random
-per-extract key kept wrapped in the keyring.
+identifier, then Parquet + CSV + manifest.json in a tar archive encrypted with age to a random
+per-extract X25519 key kept wrapped in the keyring (deidentify.package).
 
 The de-identified rows live in a DuckDB temporary table (spilling to the encrypted temp
 directory) and are streamed out in record batches; no plaintext file is ever written.
@@ -48,7 +48,6 @@ from deidentify import generalise, scan
 from deidentify.contents import DATA_CSV, DATA_PARQUET, MANIFEST, PACKAGE_SUFFIX
 from deidentify.crossextract import CrossExtract, EarlierExtracts, cross_extract
 from deidentify.package import (
-    DEFAULT_CHUNK_SIZE,
     EntrySink,
     FileDigest,
     PackageHeader,
@@ -177,10 +176,9 @@ def _seal(
     now: datetime,
     reader_factory: ReaderFactory,
     manifest: dict[str, Any],
-    chunk_size: int,
 ) -> tuple[Path, FileDigest, dict[str, Any]]:
     """Write the package; returns its path and digest, and the manifest with file digests."""
-    header = PackageHeader.new(request.request_id, now, request.expires_at, chunk_size)
+    header = PackageHeader.new(request.request_id, now, request.expires_at)
     data_key = keys.stored_key(header.key_name)
     path = out_dir / f"{request.request_id}{PACKAGE_SUFFIX}"
     with write_package(path, data_key, header) as writer:
@@ -250,6 +248,21 @@ class Protection:
 class _Columns:
     quasi: list[str]
     outputs: list[str]  # requested variables except person_id, in request order
+
+
+def released_names(outputs: list[str], plan: generalise.Plan) -> dict[str, str]:
+    """The column name each output is released under. A quasi-identifier generalised to
+    another column's values is named after what it now holds (``reporting_lea`` raised to
+    county codes is released as ``county_code``), so no column says one thing and holds
+    another; ``<column>_as_<rung>`` when that name is taken. Bands and withheld values keep
+    the column's name (a birth-year band is still a birth year; ``*`` holds nothing)."""
+    names = {c: c for c in outputs}
+    for column, rung in plan.rung_names().items():
+        if column not in names or rung == column or rung not in generalise.LADDERS:
+            continue
+        taken = set(names.values()) - {column}
+        names[column] = rung if rung not in taken else f"{column}_as_{rung}"
+    return names
 
 
 def _select_cohort(
@@ -407,7 +420,6 @@ def build_extract(
     k: int = K_ANONYMITY,
     now: datetime,
     max_suppression: float = DEFAULT_MAX_SUPPRESSION,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
 ) -> ExtractResult:
     """Build the encrypted extract for an approved individual-level request.
 
@@ -450,14 +462,16 @@ def build_extract(
 
         released = (f"(SELECT * EXCLUDE ({_VERDICT}) FROM {kept} "
                     f"WHERE {_VERDICT} = {RELEASED}) kept")
+        named = released_names(outputs, plan)
         if wants_pseudonym:
             mapping = _pseudonym_mapping(con, kept, keys, request.request_id)
             con.register(pseudo, mapping)
             lap("pseudonymise")
-            selected = ", ".join([f"p.{PSEUDONYM_COLUMN}"] + [f'kept."{c}"' for c in outputs])
+            selected = ", ".join([f"p.{PSEUDONYM_COLUMN}"] + [
+                f'kept."{c}" AS "{named[c]}"' for c in outputs])
             joined = f"{released} JOIN {pseudo} p ON kept.person_id = p.person_id"
         else:
-            selected = ", ".join(f'kept."{c}"' for c in outputs)
+            selected = ", ".join(f'kept."{c}" AS "{named[c]}"' for c in outputs)
             joined = released
         order = _release_order(outputs, wants_pseudonym)
         con.execute(f"CREATE TEMP TABLE {out} AS SELECT {selected} FROM {joined} ORDER BY {order}")
@@ -484,7 +498,7 @@ def build_extract(
         path, digest, manifest = _seal(
             request, keys, out_dir, now,
             lambda: con.execute(f"SELECT * FROM {out}").fetch_record_batch(_BATCH_ROWS),
-            manifest, chunk_size,
+            manifest,
         )
         lap("package")
     finally:
@@ -595,8 +609,6 @@ def package_table(
     keys: KeyProvider,
     out_dir: Path,
     now: datetime,
-    *,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
 ) -> ExtractResult:
     """Package an aggregate table (already suppressed by analytics) for an aggregate request."""
     _check_request(request, now)
@@ -616,7 +628,7 @@ def package_table(
     path, digest, manifest = _seal(
         request, keys, out_dir, now,
         lambda: pa.RecordBatchReader.from_batches(table.schema, table.to_batches(_BATCH_ROWS)),
-        manifest, chunk_size,
+        manifest,
     )
     return ExtractResult(
         request_id=request.request_id,

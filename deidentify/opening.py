@@ -18,13 +18,12 @@ import pyarrow.parquet as pq
 
 from core.errors import Expired, IntegrityError_, NotFound
 from core.keys import KeyProvider
-from deidentify.contents import DATA_PARQUET, MANIFEST
+from deidentify.contents import DATA_CSV, DATA_PARQUET, MANIFEST, request_of_package
 from deidentify.keyfiles import package_key
 from deidentify.package import (
     FileDigest,
     FileReceiver,
     PackageHeader,
-    read_header,
     read_package,
     utc,
 )
@@ -146,22 +145,23 @@ def _open(
     """Authenticate and unpack ``package`` into ``receiver``; ``now`` None skips expiry."""
     if not package.exists():
         raise NotFound(f"no extract package at {package}")
+    named = request_of_package(package.name)
+    key = package_key(named, keys, data_key)
+
+    def refuse_if_expired_or_renamed(header: PackageHeader) -> None:
+        if named is not None and header.request_id != named:
+            raise IntegrityError_(f"{package.name} holds the extract of request "
+                                  f"{header.request_id}, not {named}")
+        if now is not None and utc(now) >= header.expires_at:
+            raise Expired(
+                f"extract for request {header.request_id} expired at "
+                f"{header.expires_at.isoformat()}; it can no longer be opened"
+            )
 
     with open(package, "rb") as source:
-        header, header_bytes = read_header(source)
-        key = package_key(header, keys, data_key)
-
-        def refuse_if_expired() -> None:
-            if now is not None and utc(now) >= header.expires_at:
-                raise Expired(
-                    f"extract for request {header.request_id} expired at "
-                    f"{header.expires_at.isoformat()}; it can no longer be opened"
-                )
-
         try:
-            digests = read_package(
-                source, header, header_bytes, key, receiver, before_data=refuse_if_expired
-            )
+            header, digests = read_package(source, key, receiver,
+                                           before_data=refuse_if_expired_or_renamed)
             manifest = _check_manifest(receiver.read(MANIFEST), digests, header)
         except BaseException:
             receiver.discard()
@@ -224,7 +224,59 @@ def verify_extract(
     )
 
 
-def package_header(package: Path) -> PackageHeader:
-    """The public header of a package (no key needed; not authenticated by itself)."""
-    with open(package, "rb") as source:
-        return read_header(source)[0]
+class _HeadReceiver(_MemoryReceiver):
+    """For a checker's look: keep manifest.json and the first ``limit`` bytes of data.csv,
+    drop the rest (every byte is still decrypted, authenticated and hashed)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def begin(self, name: str) -> BinaryIO:
+        if name == MANIFEST:
+            return _MemoryFile(self, name)
+        if name == DATA_CSV:
+            return _HeadFile(self, name, self.limit)
+        return open(os.devnull, "wb")
+
+
+class _HeadFile(_MemoryFile):
+    def __init__(self, receiver: _MemoryReceiver, name: str, limit: int) -> None:
+        super().__init__(receiver, name)
+        self._room = limit
+
+    def write(self, data: Any) -> int:
+        kept = bytes(data[: max(self._room, 0)])
+        self._room -= len(kept)
+        super().write(kept)
+        return len(data)
+
+
+@dataclass(frozen=True)
+class ExtractHead:
+    """The first rows of a package's data.csv, and how many rows it holds in all."""
+
+    request_id: str
+    columns: list[str]
+    rows: list[list[str]]
+    total_rows: int | None
+    manifest: dict[str, Any]
+
+
+def extract_head(package: Path, *, keys: KeyProvider | None = None,
+                 data_key: bytes | None = None, rows: int = 50,
+                 max_bytes: int = 1 << 20) -> ExtractHead:
+    """What an output checker looks at before deciding: the first ``rows`` rows of the
+    package (authenticated like any opening; expiry not applied, as for ``verify_extract``)."""
+    import csv
+
+    receiver = _HeadReceiver(max_bytes)
+    header, manifest, _ = _open(package, keys, data_key, None, receiver)
+    lines = io.StringIO(receiver.read(DATA_CSV).decode("utf-8", errors="replace"))
+    parsed = list(csv.reader(lines))
+    complete = receiver.read(DATA_CSV).endswith(b"\n") or not parsed
+    body = parsed[1:] if complete else parsed[1:-1]  # a cut last line is not a row
+    total = manifest.get("rows")
+    return ExtractHead(request_id=header.request_id, columns=parsed[0] if parsed else [],
+                       rows=body[:rows], total_rows=int(total) if total is not None else None,
+                       manifest=manifest)

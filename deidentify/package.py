@@ -1,59 +1,52 @@
-"""Encrypted extract package: a small file container inside a streamed AES-256-GCM envelope.
+"""Encrypted extract package: a tar archive encrypted with age (https://age-encryption.org/v1).
 
-Layout on disk (docs/deidentify.md, "Extract package format")::
+A researcher opens it with the standard ``age`` tool (Debian/Ubuntu ``apt install age``,
+macOS ``brew install age``, Windows binaries from the age project) and ``tar``::
 
-    MAGIC (12 bytes) | header length (u32, big-endian) | header (UTF-8 JSON) | chunk 0 | ...
+    age -d -i REQUEST-key.txt REQUEST.tar.age | tar -x
 
-The header is public (request id, created and expiry time, KDF salt, nonce prefix, chunk size)
-and is authenticated as associated data of every chunk. Each chunk is ``chunk_size`` bytes of
-plaintext (the last one 0..chunk_size) sealed with AES-256-GCM under a per-package key
-``HKDF-SHA256(data key, salt, "c2c-extract v1 chunk key")``; the 12-byte nonce is
-``nonce prefix (7) | chunk counter (u32) | last-chunk flag (1)``. This is the STREAM
-construction (as in Tink's streaming AEAD and age): reordering, dropping, truncating or
-appending chunks, or editing any header byte, makes authentication fail. Neither side holds
-more than one chunk in memory.
+The archive holds ``package.json`` first (request id, created and expiry time), then the data
+files, then ``manifest.json`` (each file's SHA-256 and size). It is encrypted to one X25519
+recipient: the extract's 32-byte data key (in the keyring) *is* the X25519 secret, and its
+age identity is that key in age's Bech32 text form (``AGE-SECRET-KEY-1...``), the key file the
+researcher downloads. age seals 64 KiB chunks with ChaCha20-Poly1305 in the STREAM
+construction, so a reordered, dropped, truncated, appended or edited byte fails to decrypt.
 
-The plaintext is a sequence of records: ``F`` u16 name length, name (start of a file);
-``D`` u32 length, bytes (file data); ``E`` (end of file); ``Z`` (end of package).
+Writing and reading stream: the tar stream goes through a pipe to ``pyrage`` in a second thread,
+so neither side holds the whole package; one file of the archive is held in memory while it is
+packed (a tar entry needs its size before its bytes).
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import hashlib
+import io
 import json
 import os
 import re
 import secrets
-import struct
+import tarfile
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import IO, Any, BinaryIO
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+import pyrage
 
 from core.errors import IntegrityError_, KeyError_
 from core.keys import extract_key_name
 
-MAGIC = b"C2C-EXTRACT\n"
+MAGIC = b"age-encryption.org/v1\n"  # every age file starts with it
 FORMAT = "c2c-extract"
-FORMAT_VERSION = 1
-DEFAULT_CHUNK_SIZE = 1 << 20
-TAG_BYTES = 16
+FORMAT_VERSION = 2  # 1 was the AES-256-GCM container read by the retired c2c_decrypt.py
 KEY_BYTES = 32
-_MAX_HEADER_BYTES = 64 * 1024
-_MAX_CHUNK_SIZE = 64 << 20
-_NONCE_PREFIX_BYTES = 7
-_SALT_BYTES = 32
-_KDF_INFO = b"c2c-extract v1 chunk key"
-_DATA_BLOCK = 256 * 1024  # plaintext bytes per ``D`` record
+PACKAGE_INFO = "package.json"
 _FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_MAX_INFO_BYTES = 64 * 1024
+_COPY_BLOCK = 256 * 1024
 
 
 def _damaged(what: str) -> IntegrityError_:
@@ -65,16 +58,81 @@ def utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+# ---- age identities: Bech32 (BIP 173) of the 32-byte X25519 secret ---------------------------
+
+_BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+_IDENTITY_HRP = "age-secret-key-"
+
+
+def _polymod(values: list[int]) -> int:
+    generator = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
+    check = 1
+    for value in values:
+        top = check >> 25
+        check = (check & 0x1FFFFFF) << 5 ^ value
+        for i in range(5):
+            check ^= generator[i] if (top >> i) & 1 else 0
+    return check
+
+
+def _hrp_expand(hrp: str) -> list[int]:
+    return [ord(c) >> 5 for c in hrp] + [0] + [ord(c) & 31 for c in hrp]
+
+
+def _regroup(data: bytes | list[int], source: int, target: int, pad: bool) -> list[int]:
+    accumulator, bits, out = 0, 0, []
+    for value in data:
+        accumulator = (accumulator << source) | value
+        bits += source
+        while bits >= target:
+            bits -= target
+            out.append((accumulator >> bits) & ((1 << target) - 1))
+    if pad and bits:
+        out.append((accumulator << (target - bits)) & ((1 << target) - 1))
+    elif not pad and (bits >= source or (accumulator << (target - bits)) & ((1 << target) - 1)):
+        raise ValueError("bad padding")
+    return out
+
+
+def age_identity(data_key: bytes) -> str:
+    """The age identity (``AGE-SECRET-KEY-1...``) whose X25519 secret is ``data_key``."""
+    if len(data_key) != KEY_BYTES:
+        raise KeyError_(f"an extract data key is {KEY_BYTES} bytes; the key given is not")
+    data = _regroup(data_key, 8, 5, pad=True)
+    check = _polymod(_hrp_expand(_IDENTITY_HRP) + data + [0] * 6) ^ 1
+    data += [(check >> 5 * (5 - i)) & 31 for i in range(6)]
+    return (_IDENTITY_HRP + "1" + "".join(_BECH32[d] for d in data)).upper()
+
+
+def identity_key(text: str) -> bytes:
+    """The data key inside an age identity string; ValueError when it is not one."""
+    text = text.strip().lower()
+    hrp, sep, rest = text.rpartition("1")
+    if hrp != _IDENTITY_HRP or not sep or len(rest) < 7 or any(c not in _BECH32 for c in rest):
+        raise ValueError("not an age identity (AGE-SECRET-KEY-1...)")
+    data = [_BECH32.index(c) for c in rest]
+    if _polymod(_hrp_expand(hrp) + data) != 1:
+        raise ValueError("the age identity's checksum does not match (mistyped or cut)")
+    key = bytes(_regroup(data[:-6], 5, 8, pad=False))
+    if len(key) != KEY_BYTES:
+        raise ValueError("the age identity does not hold a 32-byte key")
+    return key
+
+
+def _identity(data_key: bytes) -> Any:
+    return pyrage.x25519.Identity.from_str(age_identity(data_key))
+
+
+# ---- the package ------------------------------------------------------------------------------
+
 @dataclass(frozen=True)
 class PackageHeader:
-    """The public, authenticated part of a package."""
+    """``package.json``: which request, when made, until when it may be opened (authenticated
+    with everything else; readable only with the key)."""
 
     request_id: str
     created_at: datetime
     expires_at: datetime
-    chunk_size: int
-    salt: bytes
-    nonce_prefix: bytes
 
     @property
     def key_name(self) -> str:
@@ -82,39 +140,15 @@ class PackageHeader:
         return extract_key_name(self.request_id)
 
     @classmethod
-    def new(
-        cls, request_id: str, created_at: datetime, expires_at: datetime,
-        chunk_size: int = DEFAULT_CHUNK_SIZE,
-    ) -> PackageHeader:
-        if not 1 <= chunk_size <= _MAX_CHUNK_SIZE:
-            raise ValueError(f"chunk_size must be 1..{_MAX_CHUNK_SIZE}")
-        return cls(
-            request_id=request_id,
-            created_at=utc(created_at),
-            expires_at=utc(expires_at),
-            chunk_size=chunk_size,
-            salt=secrets.token_bytes(_SALT_BYTES),
-            nonce_prefix=secrets.token_bytes(_NONCE_PREFIX_BYTES),
-        )
+    def new(cls, request_id: str, created_at: datetime, expires_at: datetime) -> PackageHeader:
+        return cls(request_id=request_id, created_at=utc(created_at), expires_at=utc(expires_at))
 
     def encode(self) -> bytes:
-        body = json.dumps(
-            {
-                "format": FORMAT,
-                "version": FORMAT_VERSION,
-                "request_id": self.request_id,
-                "created_at": self.created_at.isoformat(),
-                "expires_at": self.expires_at.isoformat(),
-                "cipher": "AES-256-GCM",
-                "kdf": "HKDF-SHA256",
-                "chunk_size": self.chunk_size,
-                "salt": base64.b64encode(self.salt).decode("ascii"),
-                "nonce_prefix": base64.b64encode(self.nonce_prefix).decode("ascii"),
-            },
-            sort_keys=True,
-            separators=(",", ":"),
-        ).encode("utf-8")
-        return MAGIC + struct.pack(">I", len(body)) + body
+        return json.dumps({"format": FORMAT, "version": FORMAT_VERSION,
+                           "request_id": self.request_id,
+                           "created_at": self.created_at.isoformat(),
+                           "expires_at": self.expires_at.isoformat()},
+                          sort_keys=True, indent=2).encode("utf-8")
 
     @classmethod
     def decode(cls, body: bytes) -> PackageHeader:
@@ -122,213 +156,17 @@ class PackageHeader:
             data = json.loads(body.decode("utf-8"))
             if data["format"] != FORMAT or data["version"] != FORMAT_VERSION:
                 raise ValueError("unknown format")
-            if data["cipher"] != "AES-256-GCM" or data["kdf"] != "HKDF-SHA256":
-                raise ValueError("unknown cipher")
-            header = cls(
-                request_id=str(data["request_id"]),
-                created_at=utc(datetime.fromisoformat(data["created_at"])),
-                expires_at=utc(datetime.fromisoformat(data["expires_at"])),
-                chunk_size=int(data["chunk_size"]),
-                salt=base64.b64decode(data["salt"], validate=True),
-                nonce_prefix=base64.b64decode(data["nonce_prefix"], validate=True),
-            )
+            return cls(request_id=str(data["request_id"]),
+                       created_at=utc(datetime.fromisoformat(data["created_at"])),
+                       expires_at=utc(datetime.fromisoformat(data["expires_at"])))
         except (ValueError, KeyError, TypeError, UnicodeDecodeError):
-            raise _damaged("header is not readable") from None
-        if (
-            not 1 <= header.chunk_size <= _MAX_CHUNK_SIZE
-            or len(header.salt) != _SALT_BYTES
-            or len(header.nonce_prefix) != _NONCE_PREFIX_BYTES
-        ):
-            raise _damaged("header has impossible values")
-        return header
-
-
-def read_header(source: BinaryIO) -> tuple[PackageHeader, bytes]:
-    """Parse the header; returns it and its exact bytes (the associated data of every chunk)."""
-    magic = source.read(len(MAGIC))
-    if magic != MAGIC:
-        raise _damaged("does not start with the c2c extract signature")
-    raw_length = source.read(4)
-    if len(raw_length) != 4:
-        raise _damaged("header is cut short")
-    (length,) = struct.unpack(">I", raw_length)
-    if length > _MAX_HEADER_BYTES:
-        raise _damaged("header length is impossible")
-    body = source.read(length)
-    if len(body) != length:
-        raise _damaged("header is cut short")
-    return PackageHeader.decode(body), magic + raw_length + body
-
-
-def _chunk_key(data_key: bytes, salt: bytes) -> AESGCM:
-    if len(data_key) != KEY_BYTES:
-        raise KeyError_(f"an extract data key is {KEY_BYTES} bytes; the key given is not")
-    key = HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=salt, info=_KDF_INFO).derive(
-        data_key
-    )
-    return AESGCM(key)
-
-
-def _nonce(prefix: bytes, counter: int, last: bool) -> bytes:
-    if counter >= 1 << 32:
-        raise IntegrityError_("extract package has too many chunks")
-    return prefix + struct.pack(">I", counter) + (b"\x01" if last else b"\x00")
-
-
-class _Writable(Protocol):
-    def write(self, data: bytes, /) -> int: ...
-
-
-class _StreamEncryptor:
-    """Buffers plaintext and writes sealed chunks; the final chunk is written by ``finish``."""
-
-    def __init__(self, sink: _Writable, data_key: bytes, header: PackageHeader) -> None:
-        self._sink = sink
-        self._header_bytes = header.encode()
-        self._aead = _chunk_key(data_key, header.salt)
-        self._prefix = header.nonce_prefix
-        self._size = header.chunk_size
-        self._buffer = bytearray()
-        self._counter = 0
-        sink.write(self._header_bytes)
-
-    def write(self, data: bytes | bytearray | memoryview) -> None:
-        self._buffer += data
-        # Strictly more than one chunk buffered: the final chunk is never emitted here.
-        # Seal from a view and trim once, so a large write costs no repeated memmove.
-        offset = 0
-        with memoryview(self._buffer) as view:
-            while len(view) - offset > self._size:
-                self._seal(view[offset : offset + self._size], last=False)
-                offset += self._size
-        if offset:
-            del self._buffer[:offset]
-
-    def finish(self) -> None:
-        self._seal(bytes(self._buffer), last=True)
-        self._buffer.clear()
-
-    def _seal(self, chunk: bytes | memoryview, last: bool) -> None:
-        nonce = _nonce(self._prefix, self._counter, last)
-        self._sink.write(self._aead.encrypt(nonce, chunk, self._header_bytes))
-        self._counter += 1
-
-
-class _StreamDecryptor:
-    """Reads sealed chunks and hands out authenticated plaintext with exact-size reads."""
-
-    def __init__(
-        self, source: BinaryIO, data_key: bytes, header: PackageHeader, header_bytes: bytes
-    ) -> None:
-        self._source = source
-        self._aad = header_bytes
-        self._aead = _chunk_key(data_key, header.salt)
-        self._prefix = header.nonce_prefix
-        self._sealed_size = header.chunk_size + TAG_BYTES
-        self._counter = 0
-        self._lookahead = b""
-        self._plain = bytearray()
-        self._offset = 0
-        self.finished = False
-        self._open_next_chunk()  # authenticates the header before anything is trusted
-
-    def _read_source(self, size: int) -> bytes:
-        data = self._lookahead + self._source.read(size - len(self._lookahead))
-        self._lookahead = b""
-        return data
-
-    def _open_next_chunk(self) -> None:
-        if self.finished:
-            raise _damaged("ends after its final chunk was read")
-        sealed = self._read_source(self._sealed_size)
-        self._lookahead = self._source.read(1)
-        last = not self._lookahead
-        if len(sealed) < TAG_BYTES or (not last and len(sealed) != self._sealed_size):
-            raise _damaged("is cut short")
-        try:
-            plain = self._aead.decrypt(_nonce(self._prefix, self._counter, last), sealed, self._aad)
-        except InvalidTag:
-            raise IntegrityError_(
-                f"extract package failed authentication at chunk {self._counter}: it was "
-                "altered or truncated, or the key is not this package's key"
-            ) from None
-        self._counter += 1
-        self.finished = last
-        del self._plain[: self._offset]
-        self._offset = 0
-        self._plain += plain
-
-    def read_exact(self, size: int) -> bytes:
-        while len(self._plain) - self._offset < size:
-            self._open_next_chunk()
-        data = bytes(self._plain[self._offset : self._offset + size])
-        self._offset += size
-        return data
-
-    def at_end(self) -> bool:
-        """True when the final chunk is authenticated and all its plaintext consumed."""
-        return self.finished and self._offset == len(self._plain)
+            raise _damaged(f"has no readable {PACKAGE_INFO}") from None
 
 
 @dataclass(frozen=True)
 class FileDigest:
     sha256: str
     bytes: int
-
-
-class EntrySink:
-    """A write-only file object (for pyarrow writers) that streams into the package."""
-
-    def __init__(self, encryptor: _StreamEncryptor, name: str) -> None:
-        self._encryptor = encryptor
-        self._hash = hashlib.sha256()
-        self._size = 0
-        self._pending = bytearray()
-        self.closed = False
-        encoded = name.encode("utf-8")
-        encryptor.write(b"F" + struct.pack(">H", len(encoded)) + encoded)
-
-    def write(self, data: bytes | bytearray | memoryview) -> int:
-        view = memoryview(data).cast("B")
-        self._hash.update(view)
-        self._size += len(view)
-        self._pending += view
-        if len(self._pending) >= _DATA_BLOCK:
-            self._emit()
-        return len(view)
-
-    def _emit(self) -> None:
-        """Write the pending bytes as ``D`` records of at most ``_DATA_BLOCK`` bytes each."""
-        with memoryview(self._pending) as view:
-            for start in range(0, len(view), _DATA_BLOCK):
-                block = view[start : start + _DATA_BLOCK]
-                self._encryptor.write(b"D" + struct.pack(">I", len(block)))
-                self._encryptor.write(block)
-        self._pending = bytearray()
-
-    def tell(self) -> int:
-        return self._size
-
-    def flush(self) -> None:
-        """Nothing to do: data is sealed in chunks as it fills them."""
-
-    def writable(self) -> bool:
-        return True
-
-    def readable(self) -> bool:
-        return False
-
-    def seekable(self) -> bool:
-        return False
-
-    def close(self) -> None:
-        # pyarrow may close its sink; the entry itself ends in ``PackageWriter.file``.
-        self.closed = True
-
-    def finish(self) -> FileDigest:
-        self._emit()
-        self._encryptor.write(b"E")
-        return FileDigest(self._hash.hexdigest(), self._size)
 
 
 class _HashingSink:
@@ -344,23 +182,108 @@ class _HashingSink:
         self.size += len(data)
         return self._handle.write(data)
 
+    def flush(self) -> None:
+        self._handle.flush()
+
+
+class _Worker:
+    """pyrage's ``encrypt_io``/``decrypt_io`` pull from a reader and push to a writer; the tar
+    side runs in the caller's thread, the age side here, joined by a pipe."""
+
+    def __init__(self, work: Callable[[], None], closes: IO[bytes]) -> None:
+        self.error: BaseException | None = None
+        self._work, self._closes = work, closes
+        self.thread = threading.Thread(target=self._run, name="c2c-age", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._work()
+        except BaseException as exc:  # handed to the caller's thread in join()
+            self.error = exc
+        finally:
+            with contextlib.suppress(OSError):
+                self._closes.close()
+
+    def join(self) -> BaseException | None:
+        self.thread.join()
+        return self.error
+
+
+class EntrySink:
+    """A write-only file object (for pyarrow writers) collecting one file of the archive."""
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+        self._hash = hashlib.sha256()
+        self.closed = False
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        view = memoryview(data).cast("B")
+        self._hash.update(view)
+        self._buffer += view
+        return len(view)
+
+    def tell(self) -> int:
+        return len(self._buffer)
+
+    def flush(self) -> None:
+        """Nothing to do: the bytes go into the archive when the entry ends."""
+
+    def writable(self) -> bool:
+        return True
+
+    def readable(self) -> bool:
+        return False
+
+    def seekable(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        # pyarrow may close its sink; the entry itself ends in ``PackageWriter.file``.
+        self.closed = True
+
 
 class PackageWriter:
-    """Writes one package to ``path`` atomically (a ``.partial`` file renamed at the end)."""
+    """Writes one package to an open file: ``package.json``, then each file as it is added."""
 
     def __init__(self, handle: BinaryIO, data_key: bytes, header: PackageHeader) -> None:
         self._sink = _HashingSink(handle)
-        self._encryptor = _StreamEncryptor(self._sink, data_key, header)
+        self._header = header
+        read_fd, write_fd = os.pipe()
+        self._pipe_in = os.fdopen(write_fd, "wb")
+        pipe_out = os.fdopen(read_fd, "rb")
+        recipient = _identity(data_key).to_public()
+        self._worker = _Worker(lambda: pyrage.encrypt_io(pipe_out, self._sink, [recipient]),
+                               closes=pipe_out)
+        # closed in _close (the writer outlives this method)
+        self._tar = tarfile.open(  # noqa: SIM115
+            fileobj=self._pipe_in, mode="w|", format=tarfile.PAX_FORMAT)
         self.digests: dict[str, FileDigest] = {}
         self.package: FileDigest | None = None  # the whole file, set once it is complete
+        self._add(PACKAGE_INFO, header.encode())
+
+    def _add(self, name: str, data: bytes | bytearray) -> None:
+        info = tarfile.TarInfo(name)
+        info.size, info.mode = len(data), 0o600
+        info.mtime = int(self._header.created_at.timestamp())
+        try:
+            self._tar.addfile(info, io.BytesIO(data))
+        except BrokenPipeError:
+            raise self._failed() from None
+
+    def _failed(self) -> BaseException:
+        error = self._worker.join()
+        return KeyError_(f"encrypting the extract package failed ({type(error).__name__})")
 
     @contextlib.contextmanager
     def file(self, name: str) -> Iterator[EntrySink]:
-        if not _FILE_NAME.match(name) or name in self.digests:
+        if not _FILE_NAME.match(name) or name in self.digests or name == PACKAGE_INFO:
             raise ValueError(f"bad or repeated package file name {name!r}")
-        sink = EntrySink(self._encryptor, name)
+        sink = EntrySink()
         yield sink
-        self.digests[name] = sink.finish()
+        self._add(name, sink._buffer)
+        self.digests[name] = FileDigest(sink._hash.hexdigest(), len(sink._buffer))
 
     def add_bytes(self, name: str, data: bytes) -> FileDigest:
         with self.file(name) as sink:
@@ -368,9 +291,17 @@ class PackageWriter:
         return self.digests[name]
 
     def _finish(self) -> None:
-        self._encryptor.write(b"Z")
-        self._encryptor.finish()
+        self._close()
+        if self._worker.error is not None:
+            raise self._failed()
         self.package = FileDigest(self._sink.hash.hexdigest(), self._sink.size)
+
+    def _close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._tar.close()
+        with contextlib.suppress(OSError):
+            self._pipe_in.close()
+        self._worker.join()
 
 
 @contextlib.contextmanager
@@ -381,8 +312,11 @@ def write_package(path: Path, data_key: bytes, header: PackageHeader) -> Iterato
     try:
         with open(partial, "xb") as handle:
             writer = PackageWriter(handle, data_key, header)
-            yield writer
-            writer._finish()
+            try:
+                yield writer
+                writer._finish()
+            finally:
+                writer._close()
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(partial, path)
@@ -404,50 +338,86 @@ class FileReceiver:
         """Called when anything failed: nothing unauthenticated may be left behind."""
 
 
+def _unpack(archive: IO[bytes], receiver: FileReceiver,
+            before_data: Callable[[PackageHeader], None]) -> tuple[PackageHeader, dict[
+                str, FileDigest]]:
+    try:
+        with tarfile.open(fileobj=archive, mode="r|") as tar:
+            return _members(tar, archive, receiver, before_data)
+    except tarfile.TarError:
+        raise _damaged("is not a readable archive") from None
+
+
+def _members(tar: tarfile.TarFile, archive: IO[bytes], receiver: FileReceiver,
+             before_data: Callable[[PackageHeader], None]) -> tuple[PackageHeader, dict[
+                 str, FileDigest]]:
+    first = tar.next()
+    if first is None or first.name != PACKAGE_INFO or not first.isfile() or (
+            first.size > _MAX_INFO_BYTES):
+        raise _damaged(f"does not start with {PACKAGE_INFO}")
+    handle = tar.extractfile(first)
+    assert handle is not None
+    header = PackageHeader.decode(handle.read())
+    before_data(header)
+    digests: dict[str, FileDigest] = {}
+    for member in tar:  # iteration starts again with the members already read
+        if member is first:
+            continue
+        if (not member.isfile() or not _FILE_NAME.match(member.name)
+                or member.name in digests or member.name == PACKAGE_INFO):
+            raise _damaged("names a file it may not")
+        source = tar.extractfile(member)
+        assert source is not None
+        target = receiver.begin(member.name)
+        digest, size = hashlib.sha256(), 0
+        while block := source.read(_COPY_BLOCK):
+            digest.update(block)
+            size += len(block)
+            target.write(block)
+        target.close()
+        digests[member.name] = FileDigest(digest.hexdigest(), size)
+    while archive.read(_COPY_BLOCK):  # the rest (tar's zero padding) to the age side
+        pass
+    return header, digests
+
+
 def read_package(
     source: BinaryIO,
-    header: PackageHeader,
-    header_bytes: bytes,
     data_key: bytes,
     receiver: FileReceiver,
     *,
-    before_data: Callable[[], None],
-) -> dict[str, FileDigest]:
-    """Decrypt the chunks after the header into ``receiver``; returns each file's digest.
+    before_data: Callable[[PackageHeader], None],
+) -> tuple[PackageHeader, dict[str, FileDigest]]:
+    """Decrypt ``source`` into ``receiver``; returns ``package.json`` and each file's digest.
 
-    ``before_data`` runs once the first chunk, hence the header, is authenticated, and before
-    any plaintext is handed out: the place for the expiry check.
+    ``before_data`` runs with ``package.json`` before any data file is handed out: the place
+    for the expiry check. Any failure (a wrong key, a damaged byte anywhere, a cut file)
+    discards what the receiver got: age authenticates the end of the stream only at the end.
     """
-    decryptor = _StreamDecryptor(source, data_key, header, header_bytes)
-    before_data()
-    digests: dict[str, FileDigest] = {}
+    if source.read(len(MAGIC)) != MAGIC:
+        raise _damaged("is not an age file")
+    source.seek(0)
+    identity = _identity(data_key)
+    read_fd, write_fd = os.pipe()
+    archive = os.fdopen(read_fd, "rb")
+    pipe_in = os.fdopen(write_fd, "wb")
+    worker = _Worker(lambda: pyrage.decrypt_io(source, pipe_in, [identity]), closes=pipe_in)
+    unpacked: BaseException | None = None
     try:
-        while True:
-            kind = decryptor.read_exact(1)
-            if kind == b"Z":
-                break
-            if kind != b"F":
-                raise _damaged("has an unknown record")
-            (name_length,) = struct.unpack(">H", decryptor.read_exact(2))
-            name = decryptor.read_exact(name_length).decode("utf-8", errors="replace")
-            if not _FILE_NAME.match(name) or name in digests:
-                raise _damaged("names a file it may not")
-            target = receiver.begin(name)
-            digest = hashlib.sha256()
-            size = 0
-            while (record := decryptor.read_exact(1)) == b"D":
-                (length,) = struct.unpack(">I", decryptor.read_exact(4))
-                data = decryptor.read_exact(length)
-                digest.update(data)
-                size += length
-                target.write(data)
-            if record != b"E":
-                raise _damaged("has an unknown record")
-            target.close()
-            digests[name] = FileDigest(digest.hexdigest(), size)
-        if not decryptor.at_end():
-            raise _damaged("has data after its end")
+        try:
+            header, digests = _unpack(archive, receiver, before_data)
+        except BaseException as exc:
+            unpacked = exc
+        finally:
+            archive.close()  # a writer still blocked on the pipe gets EPIPE and stops
+            error = worker.join()
+        if error is not None and "no matching keys" in str(error).lower():
+            raise IntegrityError_("not this package's key: the key does not open it")
+        if unpacked is not None:  # an expired package, a damaged archive, ...
+            raise unpacked
+        if error is not None:  # the last chunk did not authenticate: cut or edited
+            raise _damaged("did not decrypt")
     except BaseException:
         receiver.discard()
         raise
-    return digests
+    return header, digests

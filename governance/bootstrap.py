@@ -36,6 +36,12 @@ GRANTED_USERS: tuple[tuple[str, str, Role, int], ...] = (
 )
 
 
+def demo_address(name: str) -> str:
+    """Demo users get an address so the mail the service would send them can be read
+    (``c2c demo`` delivers it to a local Maildir; nothing is sent anywhere)."""
+    return f"{name}@demo.example.org"
+
+
 def create_demo_users(session: Session, today: date | None = None) -> dict[str, str]:
     """Create one demo user per role on a fresh store; returns ``label -> key``.
 
@@ -55,14 +61,16 @@ def create_demo_users(session: Session, today: date | None = None) -> dict[str, 
     keys: dict[str, str] = {}
     admins = []
     for label, name in ADMINS:
-        admin, key = grants.bootstrap_admin(session, name)
+        admin, key = grants.bootstrap_admin(session, name, demo_address(name))
         admins.append(admin.name)
         keys[label] = key.token
     for label, name, role in PLAIN_USERS:
         org = active[0].org_code if role == Role.PARTNER else None
-        keys[label] = grants.operator_create_user(session, name, [role], org)[1].token
+        keys[label] = grants.operator_create_user(session, name, [role], org,
+                                                  demo_address(name))[1].token
     for label, name, role, asks in GRANTED_USERS:
-        keys[label] = _granted(session, name, role, None, None, admins[asks], admins[1 - asks])
+        keys[label] = _granted(session, name, role, None, demo_address(name), admins[asks],
+                               admins[1 - asks])
     return keys
 
 

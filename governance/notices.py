@@ -58,12 +58,28 @@ def review_progress(session: Session, request: DataRequest) -> None:
 
 
 def status_changed(session: Session, request: DataRequest, detail: str = "") -> None:
+    """The requester hears the stage, the withheld variables and every reason: the same
+    facts, from the same functions, as the API answer and the portal page."""
+    # request_facts reads output_check, which sends notices: imported here, not at the top.
+    from governance import request_facts as facts
+
     requester = session.get(User, request.requester_id)
     if requester is None:
         return
-    queue(session, [requester.email], f"[C2C] {request.id} is now {request.status}",
-          f"{_request_line(request)} is now {request.status}.{(' ' + detail) if detail else ''}"
-          + SIGNATURE, f"request.{request.status}")
+    session.flush()
+    session.refresh(request)
+    word = facts.stage(request).value
+    lines = [f"{_request_line(request)} is now: {word}.{(' ' + detail) if detail else ''}"]
+    withheld = facts.withheld_variables(session, request)
+    if withheld:
+        lines.append("\nWithheld from the output:")
+        lines += [f"- {w.variable}: {w.reason}" for w in withheld]
+    said = facts.reasons(session, request)
+    if said:
+        lines.append("\nReasons given:")
+        lines += [f"- {r.who} ({r.decision}): {r.reason}" for r in said]
+    queue(session, [requester.email], f"[C2C] {request.id} is now: {word}",
+          "\n".join(lines) + SIGNATURE, f"request.{request.status}")
 
 
 def output_ready(session: Session, request: DataRequest) -> None:
@@ -82,7 +98,7 @@ def output_decided(session: Session, request: DataRequest, state: str) -> None:
               f"{_request_line(request)}: the two output checkers disagree; a third decides."
               + SIGNATURE, "output.third")
     elif state in {"released", "rejected"}:
-        status_changed(session, request, f"Output {state} by the output checkers.")
+        status_changed(session, request)
 
 
 def upload_receipt(session: Session, org_code: str, filename: str, status: str,

@@ -3,7 +3,8 @@
 An action that should tell someone adds a row to ``notifications`` in the same transaction
 (``queue``), so a rolled-back action never mails; ``deliver`` sends what is pending over SMTP
 after the commit and records failures without losing the message (the next ``deliver``, or
-``c2c notify send``, retries). Notifications are off unless ``C2C_SMTP_HOST`` is set.
+``c2c notify send``, retries). Notifications are off unless ``C2C_SMTP_HOST`` (or
+``C2C_MAIL_DIR``, a local Maildir for demos) is set.
 
 Messages name requests, files and organisations, never a student: no identifier is in any
 governance-store value they are made from.
@@ -11,11 +12,13 @@ governance-store value they are made from.
 
 from __future__ import annotations
 
+import mailbox
 import smtplib
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from email.message import EmailMessage
+from email.utils import formatdate
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -36,12 +39,16 @@ class SmtpConfig:
     username: str | None = None
     password: str | None = None
     timeout_seconds: float = 10.0
+    maildir: str | None = None  # deliver into this Maildir instead of an SMTP server
 
 
 def smtp_config(settings: Settings) -> SmtpConfig | None:
-    """The SMTP settings, or None while notifications are off (no ``C2C_SMTP_HOST``)."""
+    """The SMTP settings (or the Maildir's), or None while notifications are off."""
     if not settings.smtp_host:
-        return None
+        if settings.mail_dir is None:
+            return None
+        return SmtpConfig(host="", port=0, sender=settings.smtp_sender,
+                          maildir=str(settings.mail_dir))
     return SmtpConfig(host=settings.smtp_host, port=settings.smtp_port,
                       sender=settings.smtp_sender, starttls=settings.smtp_starttls,
                       username=settings.smtp_username, password=settings.smtp_password)
@@ -86,7 +93,11 @@ def _send_one(config: SmtpConfig, message: Notification) -> None:
     email["From"] = config.sender
     email["To"] = message.to_addr
     email["Subject"] = message.subject
+    email["Date"] = formatdate(localtime=False)
     email.set_content(message.body)
+    if config.maildir:
+        mailbox.Maildir(config.maildir, create=True).add(email)
+        return
     with smtplib.SMTP(config.host, config.port, timeout=config.timeout_seconds) as smtp:
         if config.starttls:
             smtp.starttls()

@@ -36,6 +36,7 @@ from core.keys import KeyProvider, extract_key_name
 from core.protection import EXTRACT_DEFAULT_DAYS, require_extract_days, require_quorum
 from core.requests import ApprovedRequest, CohortFilter, RequestKind
 from governance import grants, notices, output_check, provider_review
+from governance import request_facts as facts
 from governance.audit import append
 from governance.locking import locked_request
 from governance.models import (
@@ -658,6 +659,10 @@ class PublicLogEntry(BaseModel):
     submitted_at: datetime | None
     decided_at: datetime | None
     fulfilled_at: datetime | None
+    stage: facts.Stage = Field(description="Where it stands, in the portal's and the API's "
+                               "words (request_facts.stage)")
+    withheld: list[str] = Field(default_factory=list, description="Variables the output will "
+                                "not hold: 'name: reason'")
     provider_review: dict[str, int] = Field(
         default_factory=dict, description="How many partners answered what; nobody is named")
 
@@ -675,6 +680,9 @@ def public_log(
         PublicLogEntry(request_id=r.id, kind=RequestKind(r.kind), title=r.title, purpose=r.purpose,
                        status=RequestStatus(r.status), submitted_at=r.submitted_at,
                        decided_at=r.decided_at, fulfilled_at=r.fulfilled_at,
+                       stage=facts.stage(r),
+                       withheld=[f"{w.variable}: {w.reason}"
+                                 for w in facts.withheld_variables(session, r)],
                        provider_review=dict(Counter(
                            provider_review.effective_status(p, r.review_due_at).value
                            for p in r.provider_reviews)))

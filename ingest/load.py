@@ -277,6 +277,9 @@ def _calpads_rules(shape: CalpadsShape, year_id: str | None, partner_org: str | 
         rules.append(Rule(
             "reporting_lea", f"(reporting_lea <> {q(partner_org)})", "name_content_lea",
             f"the file was sent as LEA {partner_org}, this record names another reporting LEA",
+            # An LEA code is an organisation's, not a student's: the message may name it.
+            message_sql=f"'the record names LEA ' || reporting_lea || ', you are LEA ' || "
+                        f"{q(partner_org)}",
         ))
     return rules
 
@@ -499,6 +502,8 @@ def load_csv(
         rules.append(Rule(
             "college_code", f"(college_code <> {q(partner_org)})", "name_content_college",
             f"the file was sent as college {partner_org}, this record names another college",
+            message_sql=f"'the record names college ' || college_code || ', you are college ' "
+                        f"|| {q(partner_org)}",
         ))
     result.errors, result.error_count = find_errors(con, LOAD_TABLE, rules, file_name)
     if result.error_count:

@@ -43,6 +43,9 @@ class Rule:
     condition: str  # SQL, TRUE when the row breaks the rule
     rule: str
     message: str
+    # SQL for the message when it names what the row holds: only for organisation codes
+    # (never a student's value), e.g. which LEA a record names that the sender is not.
+    message_sql: str | None = None
 
 
 def date_rule(column: str, rule: str = "date_ccyymmdd") -> Rule:
@@ -105,7 +108,8 @@ def find_errors(
         return [], 0
     structs = ", ".join(
         f"CASE WHEN {r.condition} THEN {{'field': {q(r.field)}, "
-        f"'value': CAST({r.field} AS VARCHAR), 'rule': {q(r.rule)}, 'message': {q(r.message)}}} END"
+        f"'value': CAST({r.field} AS VARCHAR), 'rule': {q(r.rule)}, "
+        f"'message': {r.message_sql or q(r.message)}}} END"
         for r in rules
     )
     any_broken = " OR ".join(f"coalesce({r.condition}, false)" for r in rules)

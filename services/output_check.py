@@ -4,10 +4,17 @@ call :func:`decide_output`; they render what it returns and send the notices it 
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.errors import NotFound
+from core.keys import KeyProvider
+from deidentify.opening import ExtractHead, extract_head
 from governance import output_check
 from governance.audit import audited
+from governance.models import OutputReview
 from governance.output_check import CheckerDecision, Release
 from governance.users import Principal
 
@@ -23,3 +30,22 @@ def decide_output(*, session: Session, checker: Principal, request_id: str,
                                               decision=decision, reason=reason)
         audit["state"] = release.state.value
     return release
+
+
+def output_sample(*, session: Session, keys: KeyProvider, request_id: str,
+                  rows: int = 50) -> ExtractHead:
+    """What a checker looks at before deciding: the output's cells (an aggregate table) or
+    the extract's first rows, read from the built package itself (decrypted and authenticated
+    in memory, never written out)."""
+    record = output_check.extract_record(session, request_id)
+    if record is None:
+        raise NotFound(f"no output of request {request_id!r} to check")
+    return extract_head(Path(record.package_path), keys=keys, rows=rows)
+
+
+def my_check(*, session: Session, request_id: str, checker_id: int) -> OutputReview | None:
+    """This checker's own decision on the output, if they made one (the page shows it
+    instead of a form that could only be refused)."""
+    return session.execute(select(OutputReview).where(
+        OutputReview.request_id == request_id,
+        OutputReview.checker_id == checker_id)).scalar_one_or_none()

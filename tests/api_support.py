@@ -91,10 +91,10 @@ class ApiEnv:
 
 @contextmanager
 def api_env(store_url: str, home: Path, partners_csv: Path, *, quorum: int = 2,
-            upload_max_bytes: int = 5_000_000) -> Iterator[ApiEnv]:
+            upload_max_bytes: int = 5_000_000, mail_dir: Path | None = None) -> Iterator[ApiEnv]:
     settings = Settings(home=home, database_url=store_url, board_quorum=quorum,
                         upload_max_bytes=upload_max_bytes, duckdb_memory_limit="500MB",
-                        duckdb_threads=1)
+                        duckdb_threads=1, mail_dir=mail_dir)
     create_master_key(settings.master_key_path)
     write_serving_snapshot(settings.serving_path)
     engine = make_engine(store_url)

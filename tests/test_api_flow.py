@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,6 +14,7 @@ from governance_fixtures import clear_provider_review, release_output
 
 from core.keys import KeyProvider
 from deidentify import extract_data_key
+from deidentify.package import identity_key
 from governance import requests as gr
 
 BODY = {"kind": "aggregate", "title": "CTE and college going",
@@ -80,7 +80,7 @@ def test_request_lifecycle_quorum_download_and_expiry(env: ApiEnv) -> None:
     # the pipeline builds the extract (which creates its data key) and registers it
     keys = KeyProvider(e.settings.master_key_path, e.settings.keyring_path)
     data_key = keys.stored_key(f"extract:{rid}")
-    package = e.settings.extracts_dir / f"{rid}.c2cx"
+    package = e.settings.extracts_dir / f"{rid}.tar.age"
     package.parent.mkdir(parents=True, exist_ok=True)
     package.write_bytes(b"encrypted package bytes")
     digest = hashlib.sha256(package.read_bytes()).hexdigest()
@@ -97,10 +97,15 @@ def test_request_lifecycle_quorum_download_and_expiry(env: ApiEnv) -> None:
     assert download.status_code == 200 and download.content == b"encrypted package bytes"
     assert download.headers["x-sha256"] == digest
     key = e.client.get(f"/v1/requests/{rid}/extract/key", headers=e.auth("researcher")).json()
-    assert base64.b64decode(key["key_base64"]) == data_key == extract_data_key(keys, rid)
+    assert identity_key(key["age_identity"]) == data_key == extract_data_key(keys, rid)
+    assert key["command"] == f"age -d -i {rid}-key.txt {rid}.tar.age | tar -x"
+    key_file = e.client.get(f"/v1/requests/{rid}/extract/key.txt", headers=e.auth("researcher"))
+    assert key_file.status_code == 200 and key["age_identity"] in key_file.text
+    assert key_file.headers["content-disposition"] == f'attachment; filename="{rid}-key.txt"'
 
     log = e.client.get("/v1/public/requests").json()
     assert log["count"] == 1 and log["data"][0]["status"] == "fulfilled"
+    assert log["data"][0]["stage"] == "released"
     assert "researcher" not in str(log) and log["data"][0]["decided_at"]
 
     # expiry: the extract expired yesterday

@@ -40,6 +40,7 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None, str | None]] = [
     ("POST", "/v1/requests/req-000000000000/withdraw", None, "researcher"),
     ("GET", "/v1/requests/req-000000000000/extract", None, "researcher"),
     ("GET", "/v1/requests/req-000000000000/extract/key", None, "researcher"),
+    ("GET", "/v1/requests/req-000000000000/extract/key.txt", None, "researcher"),
     ("GET", "/v1/board/requests", None, "board"),
     ("GET", "/v1/board/requests/req-000000000000", None, "board"),
     ("GET", "/v1/board/requests/req-000000000000/preview", None, "board"),

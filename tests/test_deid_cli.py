@@ -90,15 +90,15 @@ def test_extract_build_decrypt_verify(tmp_path: Path) -> None:
     built = runner.invoke(app, ["extract", "build", "--request", str(request_file)], env=env)
     assert built.exit_code == 0, built.output
     assert "earlier extracts considered 0; shared variables: none" in built.output
-    package = tmp_path / "extracts" / "R-cli.c2cx"
+    package = tmp_path / "extracts" / "R-cli.tar.age"
     assert package.exists()
 
     verified = runner.invoke(app, ["extract", "verify", str(package)], env=env)
     assert verified.exit_code == 0 and "ok" in verified.output
 
     # The owner, on another machine: only the package and the data key file.
-    key_file = tmp_path / "elsewhere" / "R-cli.key"
-    deidentify.write_key_file(key_file, deidentify.extract_data_key(keys, "R-cli"))
+    key_file = tmp_path / "elsewhere" / "R-cli-key.txt"
+    deidentify.write_key_file(key_file, deidentify.extract_data_key(keys, "R-cli"), "R-cli")
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     opened = runner.invoke(app, ["extract", "decrypt", str(package), "--out",
                                  str(tmp_path / "elsewhere" / "data"), "--key-file",

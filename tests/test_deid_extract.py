@@ -217,3 +217,22 @@ def test_aggregate_tables_are_packaged_and_scanned(keys: KeyProvider, home: Path
     assert not (home / "agg-leak").exists()
     with pytest.raises(Conflict):
         deidentify.package_table(table, request(request_id="R-ind"), keys, home / "agg", NOW)
+
+
+def test_a_generalised_column_is_named_after_what_it_holds() -> None:
+    """issue 27: reporting_lea raised to county codes was released as 'reporting_lea'."""
+    from deidentify import generalise
+    from deidentify.extract import released_names
+
+    plan = generalise.Plan(k=11, quasi_identifiers=["reporting_lea", "birth_year", "gender"],
+                           levels={"reporting_lea": 1, "birth_year": 1, "gender": 0}, rows=0,
+                           persons=0, suppressed_rows=0, classes=0, smallest_class=None,
+                           max_suppression=0.05)
+    outputs = ["academic_year", "reporting_lea", "birth_year", "gender"]
+    assert released_names(outputs, plan) == {
+        "academic_year": "academic_year", "reporting_lea": "county_code",
+        "birth_year": "birth_year", "gender": "gender"}  # a band is still a birth year
+    # the name is taken by a requested column: say both what it was and what it holds
+    both = released_names([*outputs, "county_code"], plan)
+    assert both["reporting_lea"] == "reporting_lea_as_county_code"
+    assert both["county_code"] == "county_code"

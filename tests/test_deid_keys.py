@@ -86,21 +86,25 @@ def test_status_reports_permissions_and_unreadable_entries(tmp_path: Path) -> No
 
 
 # ------------------------------------------------------ key files (c2c extract decrypt --key-file)
-def test_key_files_in_both_forms_are_read(tmp_path: Path) -> None:
+def test_key_files_in_every_form_are_read(tmp_path: Path) -> None:
+    from deidentify.package import age_identity
+
     key = bytes(range(32))
-    write_key_file(tmp_path / "bare.key", key)
-    assert read_key_file(tmp_path / "bare.key") == key
+    write_key_file(tmp_path / "R1-key.txt", key, "R1")  # an age identity file
+    assert read_key_file(tmp_path / "R1-key.txt") == key
+    assert age_identity(key) in (tmp_path / "R1-key.txt").read_text()
     saved = tmp_path / "response.json"  # the API's key response, saved as is
-    saved.write_text(json.dumps({"request_id": "R1",
-                                 "key_base64": base64.b64encode(key).decode()}))
+    saved.write_text(json.dumps({"request_id": "R1", "age_identity": age_identity(key)}))
     assert read_key_file(saved) == key
+    (tmp_path / "bare.key").write_text(base64.b64encode(key).decode())
+    assert read_key_file(tmp_path / "bare.key") == key
 
 
 @pytest.mark.parametrize(("content", "message"), [
-    (b'{"key": "abc"}', "JSON without a key_base64 field"),
-    (b'{"key_base64": 5}', "JSON without a key_base64 field"),
-    (b'{not json', "JSON without a key_base64 field"),
-    (b"not base64!", "neither the API's key response nor base64 text"),
+    (b'{"key": "abc"}', "JSON without an age_identity field"),
+    (b'{"age_identity": 5}', "JSON without an age_identity field"),
+    (b'{not json', "JSON without an age_identity field"),
+    (b"not base64!", "neither an age identity (AGE-SECRET-KEY-1...) nor base64 text"),
     (base64.b64encode(bytes(31)), "does not hold a 32-byte extract key"),
     (base64.b64encode(bytes(33)), "does not hold a 32-byte extract key"),
 ])

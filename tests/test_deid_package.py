@@ -1,29 +1,33 @@
-"""Package format: any altered, dropped or added byte makes opening fail loudly."""
+"""Package format (age-encrypted tar): the standard ``age`` tool opens it; any altered,
+dropped or added byte makes opening fail loudly; nothing unauthenticated is left behind."""
 
 from __future__ import annotations
 
-import base64
+import hashlib
+import io
 import json
 import secrets
+import shutil
+import subprocess
+import tarfile
 from datetime import timedelta
 from pathlib import Path
 
 import pyarrow as pa
+import pyrage
 import pytest
 from deid_support import NOW, make_keys, request
 
 import deidentify
-from core.errors import Expired, IntegrityError_, NotFound
-from core.keys import KeyProvider
+from core.errors import Expired, InputRejected, IntegrityError_, NotFound
+from core.keys import KeyProvider, extract_key_name
 from core.requests import RequestKind
 from deidentify.package import (
-    _MAX_CHUNK_SIZE,
-    _NONCE_PREFIX_BYTES,
     MAGIC,
-    TAG_BYTES,
+    PACKAGE_INFO,
     PackageHeader,
-    _nonce,
-    _StreamEncryptor,
+    age_identity,
+    identity_key,
     write_package,
 )
 
@@ -35,22 +39,15 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> KeyProvider:
 
 @pytest.fixture(scope="module")
 def package(keys: KeyProvider, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small aggregate package cut into 64-byte chunks, so it has many chunks and tags."""
     table = pa.table({"county_code": ["10", "11", "12"], "students": [40, 55, None]})
     req = request(request_id="R-tamper", kind=RequestKind.AGGREGATE, variables=["gender"])
     out = tmp_path_factory.mktemp("pkg")
-    return deidentify.package_table(table, req, keys, out, NOW, chunk_size=64).package_path
-
-
-def _flipped(original: bytes, position: int, tmp_path: Path) -> Path:
-    data = bytearray(original)
-    data[position] ^= 0x01
-    path = tmp_path / "tampered.c2cx"
-    path.write_bytes(bytes(data))
-    return path
+    return deidentify.package_table(table, req, keys, out, NOW).package_path
 
 
 def test_intact_package_opens_and_verifies(package: Path, keys: KeyProvider) -> None:
+    assert package.name == "R-tamper.tar.age"
+    assert package.read_bytes().startswith(MAGIC)
     opened = deidentify.open_extract(package, keys=keys, now=NOW)
     assert opened.table().num_rows == 3
     verified = deidentify.verify_extract(package, keys=keys, now=NOW)
@@ -58,9 +55,37 @@ def test_intact_package_opens_and_verifies(package: Path, keys: KeyProvider) -> 
     assert verified.manifest["files"]["data.csv"]["sha256"] == verified.files["data.csv"].sha256
 
 
-def test_result_reports_the_package_digest(keys: KeyProvider, tmp_path: Path) -> None:
-    import hashlib
+def test_the_standard_age_library_opens_it_with_the_owners_key(package: Path,
+                                                               keys: KeyProvider) -> None:
+    """What a researcher holds: the package and the age identity (no c2c-link)."""
+    identity = age_identity(keys.stored_key(extract_key_name("R-tamper"), create=False))
+    plain = pyrage.decrypt(package.read_bytes(), [pyrage.x25519.Identity.from_str(identity)])
+    with tarfile.open(fileobj=io.BytesIO(plain)) as tar:
+        assert tar.getnames() == [PACKAGE_INFO, "data.parquet", "data.csv", "manifest.json"]
+        csv = tar.extractfile("data.csv")
+        assert csv is not None
+        opened = deidentify.open_extract(package, keys=keys, now=NOW)
+        assert csv.read() == opened.files["data.csv"]
 
+
+@pytest.mark.skipif(shutil.which("age") is None,
+                    reason="the age command is not installed (Debian: apt-get install age)")
+def test_the_age_command_and_tar_open_it_as_the_key_page_says(package: Path, keys: KeyProvider,
+                                                              tmp_path: Path) -> None:
+    from deidentify import key_file_text
+
+    key = keys.stored_key(extract_key_name("R-tamper"), create=False)
+    (tmp_path / "R-tamper-key.txt").write_text(key_file_text("R-tamper", key))
+    shutil.copy(package, tmp_path / package.name)
+    command = "age -d -i R-tamper-key.txt R-tamper.tar.age | tar -x"
+    assert command in key_file_text("R-tamper", key)  # the key file says the same command
+    subprocess.run(["bash", "-o", "pipefail", "-c", command], cwd=tmp_path, check=True)
+    opened = deidentify.open_extract(package, keys=keys, now=NOW)
+    assert (tmp_path / "data.csv").read_bytes() == opened.files["data.csv"]
+    assert json.loads((tmp_path / PACKAGE_INFO).read_text())["request_id"] == "R-tamper"
+
+
+def test_result_reports_the_package_digest(keys: KeyProvider, tmp_path: Path) -> None:
     table = pa.table({"county_code": ["10"], "students": [40]})
     req = request(request_id="R-digest", kind=RequestKind.AGGREGATE, variables=["gender"])
     result = deidentify.package_table(table, req, keys, tmp_path, NOW)
@@ -69,66 +94,68 @@ def test_result_reports_the_package_digest(keys: KeyProvider, tmp_path: Path) ->
     assert result.package_bytes == len(data)
 
 
+def _write(tmp_path: Path, data: bytes, name: str = "R-tamper.tar.age") -> Path:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
 def test_flipping_any_single_bit_fails_loudly(package: Path, keys: KeyProvider,
                                               tmp_path: Path) -> None:
     original = package.read_bytes()
-    header_end = len(MAGIC) + 4 + int.from_bytes(original[len(MAGIC):len(MAGIC) + 4], "big")
-    assert len(original) > header_end + 10 * (64 + TAG_BYTES)  # many chunks
-    for position in range(len(original)):  # header, every ciphertext byte, every tag byte
-        tampered = _flipped(original, position, tmp_path)
+    for position in range(len(original)):  # header, MAC, nonce, every ciphertext and tag byte
+        data = bytearray(original)
+        data[position] ^= 0x01
         with pytest.raises(IntegrityError_):
-            deidentify.open_extract(tampered, keys=keys, now=NOW, out_dir=tmp_path / "o")
+            deidentify.open_extract(_write(tmp_path, bytes(data)), keys=keys, now=NOW,
+                                    out_dir=tmp_path / "o")
         assert not (tmp_path / "o").exists() or not list((tmp_path / "o").iterdir())
 
 
-def test_truncation_extension_and_reordering_fail(package: Path, keys: KeyProvider,
-                                                 tmp_path: Path) -> None:
+def test_truncation_and_extension_fail(package: Path, keys: KeyProvider, tmp_path: Path) -> None:
     original = package.read_bytes()
-    header_end = len(MAGIC) + 4 + int.from_bytes(original[len(MAGIC):len(MAGIC) + 4], "big")
-    sealed = 64 + TAG_BYTES
-    chunks = [original[i:i + sealed] for i in range(header_end, len(original), sealed)]
+    header_end = original.index(b"\n---") + 1
     variants = {
         "cut one byte": original[:-1],
-        "cut the last chunk": original[:-len(chunks[-1])],
-        "cut at a chunk boundary": original[:header_end + 3 * sealed],
+        "cut in half": original[:len(original) // 2],
         "header only": original[:header_end],
         "extra byte": original + b"\x00",
-        "extra chunk": original + chunks[1],
-        "swapped chunks": original[:header_end] + chunks[1] + chunks[0] + b"".join(chunks[2:]),
-        "dropped chunk": original[:header_end] + chunks[0] + b"".join(chunks[2:]),
+        "extra block": original + original[-200:],
         "empty": b"",
     }
     for label, data in variants.items():
-        path = tmp_path / "v.c2cx"
-        path.write_bytes(data)
         with pytest.raises(IntegrityError_):
-            deidentify.open_extract(path, keys=keys, now=NOW)
+            deidentify.open_extract(_write(tmp_path, data), keys=keys, now=NOW)
             pytest.fail(label)
 
 
-def test_header_edits_cannot_extend_expiry(package: Path, keys: KeyProvider,
-                                           tmp_path: Path) -> None:
-    original = package.read_bytes()
-    length = int.from_bytes(original[len(MAGIC):len(MAGIC) + 4], "big")
-    header = json.loads(original[len(MAGIC) + 4:len(MAGIC) + 4 + length])
-    header["expires_at"] = (NOW + timedelta(days=10_000)).isoformat()
-    body = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
-    forged = MAGIC + len(body).to_bytes(4, "big") + body + original[len(MAGIC) + 4 + length:]
-    path = tmp_path / "forged.c2cx"
-    path.write_bytes(forged)
-    with pytest.raises(IntegrityError_):
-        deidentify.open_extract(path, keys=keys, now=NOW + timedelta(days=9_000))
+def test_expiry_and_request_are_read_from_inside_the_encryption(package: Path,
+                                                                keys: KeyProvider,
+                                                                tmp_path: Path) -> None:
     with pytest.raises(Expired):
         deidentify.open_extract(package, keys=keys, now=NOW + timedelta(days=9_000))
+    verified = deidentify.verify_extract(package, keys=keys, now=NOW + timedelta(days=9_000))
+    assert verified.expired  # an operator may still audit an expired package
+    # Another request's name on the file: its key is not this package's key.
+    other = _write(tmp_path, package.read_bytes(), "R-digest.tar.age")
+    keys.stored_key(extract_key_name("R-digest"))
+    with pytest.raises(IntegrityError_, match="not this package's key"):
+        deidentify.open_extract(other, keys=keys, now=NOW)
+    # The right key but the file renamed: refused, naming the request it holds.
+    key = keys.stored_key(extract_key_name("R-tamper"), create=False)
+    renamed = _write(tmp_path, package.read_bytes(), "R-other.tar.age")
+    with pytest.raises(IntegrityError_, match="holds the extract of request R-tamper"):
+        deidentify.open_extract(renamed, data_key=key, now=NOW)
 
 
-def test_large_streams_round_trip_across_chunk_boundaries(tmp_path: Path) -> None:
-    """Sizes on, just under and just over the chunk size, and an empty file."""
+def test_large_streams_round_trip_across_age_chunks(tmp_path: Path) -> None:
+    """age seals 64 KiB chunks: sizes on, under and over a chunk, and an empty file."""
     key = secrets.token_bytes(32)
-    blobs = {"a.bin": secrets.token_bytes(4096), "b.bin": secrets.token_bytes(4095),
-             "c.bin": secrets.token_bytes(4097 + 300_000), "empty.bin": b""}
-    header = PackageHeader.new("R-stream", NOW, NOW + timedelta(days=1), chunk_size=4096)
-    path = tmp_path / "s.c2cx"
+    chunk = 64 * 1024
+    blobs = {"a.bin": secrets.token_bytes(chunk), "b.bin": secrets.token_bytes(chunk - 1),
+             "c.bin": secrets.token_bytes(3 * chunk + 7), "empty.bin": b""}
+    header = PackageHeader.new("R-stream", NOW, NOW + timedelta(days=1))
+    path = tmp_path / "R-stream.tar.age"
     with write_package(path, key, header) as writer:
         for name, blob in blobs.items():
             writer.add_bytes(name, blob)
@@ -141,103 +168,92 @@ def test_large_streams_round_trip_across_chunk_boundaries(tmp_path: Path) -> Non
 
 def test_a_failed_write_leaves_nothing(tmp_path: Path) -> None:
     header = PackageHeader.new("R-fail", NOW, NOW + timedelta(days=1))
-    with pytest.raises(RuntimeError), write_package(tmp_path / "f.c2cx", bytes(32), header) as w:
+    with pytest.raises(RuntimeError), write_package(tmp_path / "f.tar.age", bytes(32),
+                                                    header) as w:
         w.add_bytes("data.csv", b"a,b\n")
         raise RuntimeError("disk full")
     assert list(tmp_path.iterdir()) == []
 
 
-# ------------------------------------------------- limits, malformed headers and records
+# ------------------------------------------------------------------ keys
 KEY = bytes(range(32))
 
 
-def _header_bytes(fields: dict[str, object]) -> bytes:
-    body = json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
-    return MAGIC + len(body).to_bytes(4, "big") + body
+def test_the_age_identity_is_the_data_key_in_bech32() -> None:
+    identity = age_identity(KEY)
+    assert identity.startswith("AGE-SECRET-KEY-1") and len(identity) == 74
+    assert identity_key(identity) == KEY
+    assert identity_key(identity.lower()) == KEY
+    pyrage.x25519.Identity.from_str(identity)  # age itself accepts it
+    mistyped = identity[:-1] + ("Q" if identity[-1] != "Q" else "P")
+    with pytest.raises(ValueError, match="checksum"):
+        identity_key(mistyped)
+    with pytest.raises(ValueError, match="not an age identity"):
+        identity_key("AGE-PLUGIN-X-1QQQQQQQ")
 
 
-def test_chunk_size_limits_one_below_at_and_one_above() -> None:
-    """1 byte and _MAX_CHUNK_SIZE are the bounds of a chunk; a writer cannot go outside."""
-    later = NOW + timedelta(days=1)
-    for size in (1, _MAX_CHUNK_SIZE):
-        assert PackageHeader.new("R", NOW, later, chunk_size=size).chunk_size == size
-    for size in (0, _MAX_CHUNK_SIZE + 1):
-        with pytest.raises(ValueError, match="chunk_size must be 1.."):
-            PackageHeader.new("R", NOW, later, chunk_size=size)
+def test_key_files_the_portal_and_api_give_are_read(tmp_path: Path) -> None:
+    from deidentify import key_file_text, read_key_file
+
+    (tmp_path / "k.txt").write_text(key_file_text("R-1", KEY, "2027-01-01"))
+    assert read_key_file(tmp_path / "k.txt") == KEY
+    (tmp_path / "k.json").write_text(json.dumps({"age_identity": age_identity(KEY)}))
+    assert read_key_file(tmp_path / "k.json") == KEY
+    (tmp_path / "bad.txt").write_text(age_identity(KEY)[:-2] + "\n")
+    with pytest.raises(InputRejected, match="checksum"):
+        read_key_file(tmp_path / "bad.txt")
 
 
-def test_the_chunk_counter_never_wraps() -> None:
-    """A nonce is prefix | u32 counter | flag: the 2**32nd chunk would reuse chunk 0's nonce
-    (catastrophic for GCM), so it is refused instead."""
-    prefix = bytes(_NONCE_PREFIX_BYTES)
-    assert _nonce(prefix, 2**32 - 1, last=True) == prefix + b"\xff\xff\xff\xff\x01"
-    with pytest.raises(IntegrityError_, match="too many chunks"):
-        _nonce(prefix, 2**32, last=False)
+# ------------------------------------------------- archives that authenticate but are wrong
+def _sealed(tmp_path: Path, members: list[tuple[str, bytes, bytes]],
+            name: str = "R-rec.tar.age") -> Path:
+    """A package that decrypts with KEY but holds whatever ``members`` say (name, type,
+    bytes): what a buggy or hostile writer holding the key could produce."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for member, kind, data in members:
+            info = tarfile.TarInfo(member)
+            info.type, info.size = kind, len(data) if kind == tarfile.REGTYPE else 0
+            if kind == tarfile.SYMTYPE:
+                info.linkname = "/etc/passwd"
+            tar.addfile(info, io.BytesIO(data) if kind == tarfile.REGTYPE else None)
+    recipient = pyrage.x25519.Identity.from_str(age_identity(KEY)).to_public()
+    return _write(tmp_path, pyrage.encrypt(raw.getvalue(), [recipient]), name)
 
 
-@pytest.mark.parametrize(("label", "data", "message"), [
-    ("length cut", MAGIC + b"\x00\x01", "header is cut short"),
-    ("body cut", MAGIC + (1000).to_bytes(4, "big") + b'{"format":', "header is cut short"),
-    ("chunk size 0", _header_bytes({
-        "format": "c2c-extract", "version": 1, "request_id": "R", "cipher": "AES-256-GCM",
-        "kdf": "HKDF-SHA256", "created_at": NOW.isoformat(), "expires_at": NOW.isoformat(),
-        "chunk_size": 0, "salt": base64.b64encode(bytes(32)).decode(),
-        "nonce_prefix": base64.b64encode(bytes(7)).decode()}), "impossible values"),
-    ("short salt", _header_bytes({
-        "format": "c2c-extract", "version": 1, "request_id": "R", "cipher": "AES-256-GCM",
-        "kdf": "HKDF-SHA256", "created_at": NOW.isoformat(), "expires_at": NOW.isoformat(),
-        "chunk_size": 64, "salt": base64.b64encode(bytes(16)).decode(),
-        "nonce_prefix": base64.b64encode(bytes(7)).decode()}), "impossible values"),
+INFO = (PACKAGE_INFO, tarfile.REGTYPE, PackageHeader.new(
+    "R-rec", NOW, NOW + timedelta(days=1)).encode())
+CSV = ("a.csv", tarfile.REGTYPE, b"x")
+
+
+@pytest.mark.parametrize(("label", "members", "message"), [
+    ("no package.json first", [CSV, INFO], "does not start with package.json"),
+    ("path in a name", [INFO, ("../a.csv", tarfile.REGTYPE, b"x")], "names a file it may not"),
+    ("repeated name", [INFO, CSV, CSV], "names a file it may not"),
+    ("a link", [INFO, ("a.csv", tarfile.SYMTYPE, b"")], "names a file it may not"),
+    ("unreadable package.json", [(PACKAGE_INFO, tarfile.REGTYPE, b"{")], "package.json"),
 ])
-def test_malformed_headers_are_named(label: str, data: bytes, message: str,
-                                     tmp_path: Path) -> None:
-    path = tmp_path / "h.c2cx"
-    path.write_bytes(data)
-    with pytest.raises(IntegrityError_, match=message):
-        deidentify.package_header(path)
-    with pytest.raises(IntegrityError_, match=message):
-        deidentify.open_extract(path, data_key=KEY, now=NOW)
-
-
-def _sealed(tmp_path: Path, plaintext: bytes) -> Path:
-    """A package whose chunks authenticate (sealed with KEY) but whose records are whatever
-    ``plaintext`` says: what a buggy or hostile writer holding the key could produce."""
-    header = PackageHeader.new("R-rec", NOW, NOW + timedelta(days=1), chunk_size=64)
-    path = tmp_path / "records.c2cx"
-    with open(path, "wb") as handle:
-        encryptor = _StreamEncryptor(handle, KEY, header)
-        encryptor.write(plaintext)
-        encryptor.finish()
-    return path
-
-
-def _file(name: bytes, data: bytes = b"x") -> bytes:
-    return (b"F" + len(name).to_bytes(2, "big") + name
-            + b"D" + len(data).to_bytes(4, "big") + data + b"E")
-
-
-@pytest.mark.parametrize(("label", "plaintext", "message"), [
-    ("unknown record", b"Q", "unknown record"),
-    ("data not ended", _file(b"a.csv")[:-1] + b"Q", "unknown record"),
-    ("path in a name", _file(b"../a.csv") + b"Z", "names a file it may not"),
-    ("repeated name", _file(b"a.csv") + _file(b"a.csv") + b"Z", "names a file it may not"),
-    ("no end record", _file(b"a.csv"), "ends after its final chunk"),
-    ("data after the end", _file(b"a.csv") + b"Z" + b"trailing", "has data after its end"),
-])
-def test_authenticated_but_malformed_records_are_refused(
-    label: str, plaintext: bytes, message: str, tmp_path: Path
+def test_authenticated_but_malformed_archives_are_refused(
+    label: str, members: list[tuple[str, bytes, bytes]], message: str, tmp_path: Path
 ) -> None:
-    path = _sealed(tmp_path, plaintext)
+    path = _sealed(tmp_path, members)
     with pytest.raises(IntegrityError_, match=message):
         deidentify.open_extract(path, data_key=KEY, now=NOW, out_dir=tmp_path / "out")
     assert list((tmp_path / "out").iterdir()) == []  # nothing unauthenticated is left
 
 
+def test_not_a_tar_inside_is_refused(tmp_path: Path) -> None:
+    recipient = pyrage.x25519.Identity.from_str(age_identity(KEY)).to_public()
+    path = _write(tmp_path, pyrage.encrypt(b"plain text, not an archive", [recipient]))
+    with pytest.raises(IntegrityError_, match="not a readable archive|package.json"):
+        deidentify.open_extract(path, data_key=KEY, now=NOW)
+
+
 def test_package_file_names_must_be_plain_and_unique(tmp_path: Path) -> None:
     header = PackageHeader.new("R-names", NOW, NOW + timedelta(days=1))
-    with write_package(tmp_path / "n.c2cx", KEY, header) as writer:
+    with write_package(tmp_path / "n.tar.age", KEY, header) as writer:
         writer.add_bytes("a.csv", b"1")
-        for bad in ("a.csv", "../a.csv", ".hidden", "a" * 129, ""):
+        for bad in ("a.csv", "../a.csv", ".hidden", "a" * 129, "", PACKAGE_INFO):
             with pytest.raises(ValueError, match="bad or repeated package file name"):
                 writer.add_bytes(bad, b"2")
         writer.add_bytes("a" * 128, b"3")  # the longest name allowed
@@ -246,7 +262,7 @@ def test_package_file_names_must_be_plain_and_unique(tmp_path: Path) -> None:
 def test_an_entry_is_a_write_only_stream_with_a_position(tmp_path: Path) -> None:
     """What pyarrow's writers may ask of the file object they write to."""
     header = PackageHeader.new("R-sink", NOW, NOW + timedelta(days=1))
-    path = tmp_path / "e.c2cx"
+    path = tmp_path / "R-sink.tar.age"
     with write_package(path, KEY, header) as writer:
         with writer.file("data.bin") as sink:
             assert (sink.writable(), sink.readable(), sink.seekable()) == (True, False, False)
@@ -266,7 +282,7 @@ def test_an_entry_is_a_write_only_stream_with_a_position(tmp_path: Path) -> None
 # ------------------------------------------------------------------ opening and manifest
 def _with_manifest(tmp_path: Path, manifest: bytes | None) -> Path:
     header = PackageHeader.new("R-man", NOW, NOW + timedelta(days=1))
-    path = tmp_path / "m.c2cx"
+    path = tmp_path / "R-man.tar.age"
     with write_package(path, KEY, header) as writer:
         writer.add_bytes("data.csv", b"a,b\n1,2\n")
         if manifest is not None:
@@ -280,8 +296,6 @@ def _listing(request_id: str, sha256: str, size: int) -> bytes:
 
 
 def test_manifest_problems_are_integrity_errors(tmp_path: Path) -> None:
-    import hashlib
-
     good = hashlib.sha256(b"a,b\n1,2\n").hexdigest()
     unreadable = {"missing": None, "not json": b"{", "not an object": b"[1]",
                   "no files": b'{"request_id": "R-man"}'}
@@ -302,7 +316,7 @@ def test_manifest_problems_are_integrity_errors(tmp_path: Path) -> None:
 
 def test_a_missing_package_is_not_found(tmp_path: Path) -> None:
     with pytest.raises(NotFound, match="no extract package at"):
-        deidentify.open_extract(tmp_path / "absent.c2cx", data_key=KEY, now=NOW)
+        deidentify.open_extract(tmp_path / "absent.tar.age", data_key=KEY, now=NOW)
 
 
 def test_a_received_file_may_be_closed_twice() -> None:

@@ -55,7 +55,9 @@ def test_errors_never_carry_key_material(setup: tuple[KeyProvider, Path, list[by
     keys, package, secrets_ = setup
     wrong = bytes(range(32))
     secrets_.append(wrong)
-    tampered = tmp_path / "t.c2cx"
+
+    tampered = tmp_path / "tampered" / "R-s.tar.age"
+    tampered.parent.mkdir()
     data = bytearray(package.read_bytes())
     data[-3] ^= 0xFF
     tampered.write_bytes(bytes(data))
@@ -98,7 +100,7 @@ def test_reprs_and_results_carry_no_key(setup: tuple[KeyProvider, Path, list[byt
     keys, package, secrets_ = setup
     opened = deidentify.open_extract(package, keys=keys, now=NOW)
     verified = deidentify.verify_extract(package, keys=keys, now=NOW)
-    shown = " ".join([repr(keys), repr(keys.status()), repr(deidentify.package_header(package)),
+    shown = " ".join([repr(keys), repr(keys.status()),
                       repr(verified), repr(opened.manifest), str(opened.manifest)])
     for secret in secrets_:
         for form in _forms(secret):

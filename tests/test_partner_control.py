@@ -327,8 +327,10 @@ def test_provider_review_output_checking_and_mail_end_to_end(
         assert usage2[0]["review"]["status"] == "objected"
 
         # every party got the right mail
-        assert any(f"{rid} is now approved" in s for s in inbox.to("res@uni.ex"))
-        assert any(f"{rid} is now fulfilled" in s for s in inbox.to("res@uni.ex"))
+        # in the stage words the API and the portal use (governance.request_facts)
+        assert any(f"{rid} is now: approved" in s for s in inbox.to("res@uni.ex"))
+        assert any(f"{rid} is now: awaiting checks" in s for s in inbox.to("res@uni.ex"))
+        assert any(f"{rid} is now: released" in s for s in inbox.to("res@uni.ex"))
         assert any("Output to check" in s for s in inbox.to("c1@c2c.ex"))
         assert inbox.to("st1@north.ex") == [f"[C2C] Provider review requested: {rid}"]
         assert any("Provider review complete" in s for s in inbox.to("b2@board.ex"))

@@ -11,6 +11,7 @@ Skipped, with the reason, when Chromium or Playwright is missing: install with
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import os
 import shutil
@@ -166,39 +167,126 @@ def _fulfil(p: Portal) -> None:
             detail=extract_detail(ready[0], result, min_cell=11)))
 
 
-def test_every_role_does_its_job_in_a_browser(portal: Portal, generated: Path) -> None:
+def _table_keys(page: Page) -> list[tuple[str, str]]:
+    """(year, LEA code) of every row of the dashboard's table, in order."""
+    return [tuple(row) for row in page.locator("#rows tbody tr").evaluate_all(  # type: ignore[misc]
+        "rows => rows.map(r => [r.cells[0].innerText.trim(), "
+        "r.querySelector('.code').innerText.trim()])")]
+
+
+def _csv_keys(page: Page, link: str) -> tuple[str, list[tuple[str, str]]]:
+    """The CSV behind ``link`` on ``page``: its first line, and (year, LEA) of every row."""
+    with page.expect_download() as download:
+        page.get_by_role("link", name=link).click()
+    lines = Path(download.value.path()).read_text().splitlines()
+    header = lines[1].split(",")
+    year, lea = header.index("academic_year"), header.index("reporting_lea")
+    return lines[0], [(r[year], r[lea]) for r in csv.reader(lines[2:])]
+
+
+def test_the_public_dashboard_says_what_the_data_says(portal: Portal) -> None:
     p = portal
     outside: list[str] = []
-
-    # -- the public: dashboard, filters, chart, CSV, a clear message for an unknown value
     public = p.page()
     public.on("request", lambda r: None if r.url.startswith(p.base) or r.url.startswith(
         "data:") else outside.append(r.url))
+    public.goto(f"{p.base}/")  # the bare address leads to the portal
+    expect(public).to_have_url(f"{p.base}/portal")
     public.goto(f"{p.base}/portal/public")
     p.check(public, "public-dashboard")
-    # long district names wrap inside the label area instead of being cut or running off it
+    # long district names wrap inside the chart instead of being cut or running off it
     labels = public.locator("svg.chart g > text")
     expect(labels.first).to_be_visible()
     lefts = labels.evaluate_all("els => els.map(e => e.getBBox().x)")
     assert lefts and min(lefts) >= 0, lefts
     expect(public.locator("svg.chart")).to_contain_text("Central Valley Unified School District")
+    # labels in words, the defaults shown as the selected choices
+    expect(public.get_by_label("Student group")).to_have_value("all:all")
+    expect(public.locator("#rows")).to_contain_text("All students")
     public.get_by_label("Academic year").select_option("2022-23")
-    public.get_by_label("Metric").select_option("cte_completer")
+    public.get_by_label("Outcome").select_option("cte_completer")
     public.get_by_role("button", name="Show").click()
-    expect(public.locator("svg.chart")).to_be_visible()
-    expect(public.get_by_role("table")).to_contain_text("cte_completer")
-    expect(public.get_by_role("table")).not_to_contain_text("2023-24")
+    expect(public.locator("#rows")).to_contain_text("Completed a CTE pathway")
+    expect(public.locator("#rows")).not_to_contain_text("2023-24")
     p.check(public, "public-filtered")
-    with public.expect_download() as csv_download:
-        public.get_by_role("link", name="Download these rows as CSV").click()
-    text = Path(csv_download.value.path()).read_text()
-    assert text.startswith("academic_year,reporting_lea") and "cte_completer" in text
-    assert "2023-24" not in text
+    shown = _table_keys(public)
+    first_line, in_csv = _csv_keys(public, f"Download all {len(shown)} rows as CSV")
+    assert in_csv == shown  # the CSV is the rows on the screen
+    assert first_line.startswith("# c2c-link published outcomes; snapshot run-1;")
+    assert "rounded to a multiple of 5" in first_line
+    # a name matching several districts shows them all, says so, and the CSV follows it
+    public.goto(f"{p.base}/portal/public?find=Unified&year=2022-23&metric=cte_completer")
+    expect(public.get_by_role("status").first).to_contain_text(
+        "3 districts and charters match 'Unified'")
+    shown = _table_keys(public)
+    assert len({lea for _, lea in shown}) == 3
+    assert _csv_keys(public, f"Download all {len(shown)} rows as CSV")[1] == shown
+    # every group of one kind, side by side; every outcome as a real choice
+    public.goto(f"{p.base}/portal/public?group=gender:*&metric=*&year=2022-23&lea={LEA}")
+    groups = public.locator("#rows tbody tr td:nth-child(3)").all_inner_texts()
+    assert {"Gender: female", "Gender: male"} <= set(groups) and "All students" not in groups
+    assert len(set(public.locator("#rows tbody tr td:nth-child(4)").all_inner_texts())) > 1
+    # one district: its trend over the years against the state, with a table of the numbers
+    public.goto(f"{p.base}/portal/public?lea={LEA}&metric=cte_completer&group=all:all")
+    expect(public.locator("#trend svg.chart")).to_be_visible()
+    trend = public.locator("#trend tbody tr").all_inner_texts()
+    years = [row.split()[0] for row in public.locator("#rows tbody tr").all_inner_texts()]
+    assert len(trend) == len(years) == 2
+    p.check(public, "public-trend")
+    # an unknown value is a clear message naming the choices, never an empty table
     public.goto(f"{p.base}/portal/public?year=2023")
     expect(public.get_by_role("alert")).to_contain_text("valid choices: 2022-23, 2023-24")
     p.check(public, "public-unknown-filter")
+    public.goto(f"{p.base}/portal/public?find=Nowhere")
+    expect(public.get_by_role("alert")).to_contain_text("No district or charter")
     public.goto(f"{p.base}/portal/public/requests")
     p.check(public, "public-request-log")
+    assert outside == [], f"the portal loaded something from elsewhere: {outside}"
+    assert p.violations == {}, "axe-core WCAG 2 A/AA violations:\n" + "\n".join(
+        f"{page}: {v}" for page, vs in p.violations.items() for v in vs)
+
+
+def _overflowing(page: Page) -> list[str]:
+    """Tables wider than their container, and a page wider than the screen."""
+    return list(page.evaluate("""() => {
+        const bad = [...document.querySelectorAll('table')].filter(
+            t => t.scrollWidth > t.parentElement.clientWidth + 1).map(
+            t => (t.caption ? t.caption.innerText : t.id) + ' ' + t.scrollWidth + '>' +
+                 t.parentElement.clientWidth);
+        if (document.documentElement.scrollWidth > window.innerWidth + 1)
+            bad.push('page ' + document.documentElement.scrollWidth);
+        return bad; }"""))
+
+
+def test_at_375_px_no_table_overflows_and_chart_text_is_readable(portal: Portal) -> None:
+    p = portal
+    phone = p.browser.new_context(viewport={"width": 375, "height": 812}).new_page()
+    pages = ["/portal/public?year=2022-23", "/portal/public", f"/portal/public?lea={LEA}",
+             "/portal/public/requests"]
+    for path in pages:
+        phone.goto(f"{p.base}{path}")
+        assert _overflowing(phone) == [], path
+    phone.goto(f"{p.base}/portal/public?year=2022-23")
+    sizes = phone.locator("svg.chart text").evaluate_all(
+        "els => els.map(e => e.getBoundingClientRect().height)")
+    assert sizes and min(sizes) >= 9, sizes  # was about 5 px before
+    p.check(phone, "phone-public")
+    p.sign_in(phone, "researcher")
+    for path in ("/portal/researcher", "/portal/researcher/new", "/portal/researcher/catalog"):
+        phone.goto(f"{p.base}{path}")
+        assert _overflowing(phone) == [], path
+    p.check(phone, "phone-researcher-catalog")
+    assert p.violations == {}, p.violations
+
+
+def test_every_role_does_its_job_in_a_browser(portal: Portal, generated: Path) -> None:
+    p = portal
+    outside: list[str] = []
+
+    # -- the public's pages are checked in test_the_public_dashboard_says_what_the_data_says
+    public = p.page()
+    public.on("request", lambda r: None if r.url.startswith(p.base) or r.url.startswith(
+        "data:") else outside.append(r.url))
     public.goto(f"{p.base}/docs")
     expect(public.locator(".swagger-ui .info")).to_be_visible(timeout=15_000)
     public.screenshot(path=str(p.shots / "docs.png"))
@@ -287,18 +375,23 @@ def test_every_role_does_its_job_in_a_browser(portal: Portal, generated: Path) -
         expect(checker).to_have_url(f"{p.base}/portal/checker")
         p.check(checker, f"{who}-queue")
         checker.get_by_role("link", name=rid).click()
-        expect(checker.get_by_role("table")).to_contain_text("pass")
+        expect(checker.get_by_role("table", name="Automated output checks")).to_contain_text(
+            "pass")
+        # the checker sees the output itself: the extract's first rows, read from the package
+        expect(checker.locator("#output-table thead")).to_contain_text("cte_completer")
+        assert checker.locator("#output-table tbody tr").count() > 0
         p.check(checker, f"{who}-report")
         checker.get_by_label("Approve the release").check()
         checker.get_by_label("Reason").fill(f"Cells and k in order ({who})")
         checker.get_by_role("button", name="Record check").click()
         expect(checker.locator("dl.facts").first).to_contain_text("approve,")
+        expect(checker.locator("#my-check")).to_contain_text(f"Cells and k in order ({who})")
     expect(checker.locator("dl.facts").first).to_contain_text("released")
     steward.goto(f"{p.base}/portal/steward")
     expect(steward.locator("#usage-h + table")).to_contain_text("yes")
     p.check(steward, "steward-usage")
     researcher.goto(f"{p.base}/portal/researcher/requests/{rid}")
-    expect(researcher.get_by_text("fulfilled", exact=True)).to_be_visible()
+    expect(researcher.locator("#stage")).to_have_text("released")
     p.check(researcher, "researcher-fulfilled")
     with researcher.expect_download() as package:
         researcher.get_by_role("link", name="Download the encrypted package").click()
@@ -313,3 +406,67 @@ def test_every_role_does_its_job_in_a_browser(portal: Portal, generated: Path) -
     assert p.violations == {}, "axe-core WCAG 2 A/AA violations:\n" + "\n".join(
         f"{page}: {v}" for page, vs in p.violations.items() for v in vs)
     assert len(list(p.shots.glob("*.png"))) >= 15
+
+
+def test_a_rejected_output_offers_no_download_and_says_why(portal: Portal) -> None:
+    """The researcher's pages in a browser after two checkers rejected the output: the stage
+    says so, every reason is there, the withheld variable is named, nothing to download."""
+    import json
+    import urllib.request
+
+    from governance import requests as gr
+
+    p = portal
+
+    def api(method: str, path: str, who: str, body: dict[str, Any] | None = None) -> Any:
+        req = urllib.request.Request(
+            p.base + path, method=method, data=json.dumps(body).encode() if body else None,
+            headers={"Authorization": f"Bearer {p.keys[who]}",
+                     "Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as response:  # noqa: S310 - loopback
+            return json.loads(response.read())
+
+    rid = api("POST", "/v1/requests", "researcher", {
+        "kind": "aggregate", "title": "College going by gender",
+        "purpose": "Does CTE completion predict community college enrollment?",
+        "variables": ["cte_completer", "cc_enrolled_within_1yr"], "group_by": ["gender"],
+        "cohort": {"reporting_leas": [LEA]}})["id"]
+    api("POST", f"/v1/requests/{rid}/submit", "researcher")
+    with p.sessions.begin() as s:
+        clear_provider_review(s, rid)
+    for who in ("board", "board_2"):
+        api("POST", f"/v1/board/requests/{rid}/decisions", who,
+            {"decision": "approve", "reason": f"sound design ({who})"})
+    package = p.settings.extracts_dir / f"{rid}.tar.age"
+    package.parent.mkdir(parents=True, exist_ok=True)
+    package.write_bytes(b"stands in for the built package")
+    with p.sessions.begin() as s:
+        gr.mark_fulfilled(s, rid, gr.ExtractInfo(
+            package_path=str(package), sha256="a" * 64,
+            detail={"rows": 4, "output_checks": [{"check": "min_cell", "passed": True}]}))
+    for who, why in (("checker", "rates too precise"), ("checker_2", "a cell differences")):
+        api("POST", f"/v1/checker/requests/{rid}/decisions", who,
+            {"decision": "reject", "reason": why})
+    answer = api("GET", f"/v1/requests/{rid}", "researcher")
+    assert answer["stage"] == "rejected at checking"
+
+    researcher = p.page()
+    p.sign_in(researcher, "researcher")
+    row = researcher.get_by_role("row").filter(has_text=rid)
+    expect(row.locator("td.stage")).to_have_text(answer["stage"])
+    expect(row).not_to_contain_text("download")
+    researcher.get_by_role("link", name=rid).click()
+    expect(researcher.locator("#stage")).to_have_text(answer["stage"])
+    for reason in answer["reasons"]:
+        expect(researcher.locator("#reasons")).to_contain_text(reason["reason"])
+    expect(researcher.locator("#withheld")).to_contain_text(
+        f"cc_enrolled_within_1yr: withheld because {answer['withheld'][0]['reason']}")
+    expect(researcher.locator("#no-download")).to_be_visible()
+    assert researcher.get_by_role("link", name="Download").count() == 0
+    assert researcher.get_by_role("button", name="Show the key").count() == 0
+    p.check(researcher, "researcher-rejected-output")
+    public = p.page()
+    public.goto(f"{p.base}/portal/public/requests")
+    expect(public.get_by_role("row").filter(has_text=rid).locator("td.stage")).to_have_text(
+        answer["stage"])
+    assert p.violations == {}, p.violations

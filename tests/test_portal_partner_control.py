@@ -100,9 +100,16 @@ def test_steward_and_checker_forms_through_the_portal(env: ApiEnv, tmp_path: Pat
     done = e.client.post(f"/portal/checker/requests/{rid2}/decide", data={
         "decision": "approve", "reason": "small cells suppressed", "csrf_token": token})
     assert done.status_code == 200 and "1 approve, 0 reject" in done.text
+    # after deciding, the page shows the decision, and no form that could only be refused
+    assert "Your check (approve) is recorded" in done.text
+    assert 'id="my-check"' in done.text and "small cells suppressed" in done.text
+    assert f'action="/portal/checker/requests/{rid2}/decide"' not in done.text
     again = e.client.post(f"/portal/checker/requests/{rid2}/decide", data={
         "decision": "approve", "reason": "twice", "csrf_token": token})
-    assert again.status_code == 409  # one vote per checker, as in the API
+    # one vote per checker, as in the API: said on the page, never a bare 409 page
+    assert again.status_code == 200
+    assert "Your check was not recorded: you already checked the output" in again.text
+    assert "1 approve, 0 reject" in again.text
 
     # "Who used my data": the steward sees both requests and the rows built.
     _sign_in(e, "steward")

@@ -7,12 +7,13 @@ audit of page views, offline /docs, 422 for filter values that do not exist, dup
 
 from __future__ import annotations
 
+import html
 import re
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from api_support import LEA, ApiEnv
+from api_support import LEA, OTHER_LEA, ApiEnv
 from governance_fixtures import clear_provider_review
 
 from api.portal.sessions import COOKIE
@@ -243,11 +244,12 @@ def test_filters_and_cohorts_that_do_not_exist_are_refused(env: ApiEnv) -> None:
     assert page.status_code == 200 and "valid choices" in page.text
     # districts are found by name: one match filters, none or several say so
     one = e.client.get("/portal/public?find=bayview&metric=hs_graduate")
-    assert "0161119" in one.text and "1062166)</td>" not in one.text
+    assert '<span class="code">0161119</span>' in one.text
+    assert '<span class="code">1062166</span>' not in one.text
     none = e.client.get("/portal/public?find=Atlantis")
-    assert "no district or charter with published data is named like" in none.text
+    assert "No district or charter with published data is named like" in none.text
     several = e.client.get("/portal/public?find=Unified")
-    assert "3 match &#39;Unified&#39;" in several.text
+    assert "3 districts and charters match &#39;Unified&#39;" in several.text
 
 
 def test_resent_file_says_when_it_was_received(env: ApiEnv, generated: Path) -> None:
@@ -265,6 +267,25 @@ def test_resent_file_says_when_it_was_received(env: ApiEnv, generated: Path) -> 
     _sign_in(e, "partner")
     page = e.client.get("/portal/partner")
     assert page.status_code == 200 and receipt_id in page.text and "SENR" in page.text
+
+
+def test_rows_naming_another_lea_are_one_line_naming_both(env: ApiEnv, generated: Path) -> None:
+    """issue 27: a file of another LEA printed one identical row per record, never naming
+    the LEA; now one grouped line says how many rows, which lines, and both LEAs."""
+    e = env
+    data = (generated / "calpads" / OTHER_LEA / "2022-23" / "SENR 2022-23.txt").read_bytes()
+    records = sum(1 for line in data.decode("utf-8").splitlines() if line.strip())
+    files = [("files", ("SENR 2022-23.txt", data, "text/plain"))]
+    sent = e.client.post("/v1/partner/uploads", headers=e.auth("partner"), files=files)
+    assert sent.status_code == 422, sent.text
+    _sign_in(e, "partner")
+    page = html.unescape(e.client.get("/portal/partner").text)
+    table = page.split('class="stack errors"', 1)[1].split("</table>", 1)[0]
+    rows = re.findall(r"<tr><td[^>]*>(\d+)</td><td[^>]*>([^<]*)</td>", table)
+    assert len(rows) == 1, table  # one line, not one per record
+    count, where = rows[0]
+    assert 1 < int(count) <= records and re.fullmatch(r"[12] to \d+", where), rows
+    assert f"the record names LEA {OTHER_LEA}, you are LEA {LEA}" in table
 
 
 def test_idle_sessions_end_and_the_store_is_bounded() -> None:
@@ -336,6 +357,35 @@ def test_partner_page_shows_landing_folder_receipts_with_line_and_field(
     page = e.client.get("/portal/partner").text
     assert receipt.receipt_id in page and "rejected" in page
     first = receipt.errors[0]
-    assert f'<td class="num">{first.line}</td><td>{first.field}</td>' in page
+    assert (f'<td data-label="Lines">{first.line}</td><td data-label="Field">{first.field}</td>'
+            in page)
     assert first.line == 3 and first.field
     assert bad_value not in page  # the offending value (a date, maybe a birth date) stays out
+
+
+def test_receipts_are_paginated_and_searchable(env: ApiEnv, generated: Path) -> None:
+    """issue 27: receipts were one unpaginated list."""
+    from api.portal.routes_partner import RECEIPTS_PER_PAGE, receipts_page
+
+    class R:
+        def __init__(self, n: int) -> None:
+            self.file_name, self.receipt_id = f"SENR {n}.txt", f"rcpt-{n:03d}"
+            self.status = "rejected" if n % 10 == 0 else "accepted"
+
+    many = [R(n) for n in range(45)]
+    first, matching, pages = receipts_page(many, "", 1)
+    assert (len(first), matching, pages) == (RECEIPTS_PER_PAGE, 45, 3)
+    last, _, _ = receipts_page(many, "", 3)
+    assert [r.receipt_id for r in last] == [f"rcpt-{n:03d}" for n in range(40, 45)]
+    found, matching, pages = receipts_page(many, "REJECTED", 1)
+    assert matching == 5 and pages == 1 and all(r.status == "rejected" for r in found)
+    # and on the served page
+    e = env
+    data = (generated / "calpads" / LEA / "2022-23" / "SENR 2022-23.txt").read_bytes()
+    e.client.post("/v1/partner/uploads", headers=e.auth("partner"),
+                  files=[("files", ("SENR 2022-23.txt", data, "text/plain"))])
+    _sign_in(e, "partner")
+    hit = html.unescape(e.client.get("/portal/partner?find=senr").text)
+    assert "1 of 1 receipts match “senr”" in hit and "SENR 2022-23.txt" in hit
+    miss = html.unescape(e.client.get("/portal/partner?find=nothing-like-it").text)
+    assert "0 of 1 receipts match" in miss and "No receipt matches." in miss

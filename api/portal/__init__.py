@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 
 from fastapi import FastAPI
+from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.portal import (
@@ -39,3 +40,14 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.mount("/portal/static", StaticFiles(directory=HERE / "static"), name="portal-static")
     for router in ROUTERS:
         app.include_router(router)
+
+    # People type the bare address: the portal is what they came for (the API lives under /v1).
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/portal", status_code=307)
+
+    # Browsers ask for /favicon.ico on every page whatever the page links.
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> FileResponse:
+        return FileResponse(HERE / "static" / "favicon.svg", media_type="image/svg+xml",
+                            headers={"Cache-Control": "public, max-age=86400"})

@@ -2,9 +2,11 @@
 
 Suppressed cells get no bar and say "suppressed" in words, so the chart never implies a value
 the table withholds. The SVG carries a title and description for screen readers; the table
-next to it holds the same numbers. A long label (a district's full name with year and group)
-wraps onto a second line instead of being cut, and each row carries its full label as a
-``<title>`` (the tooltip on hover).
+next to it holds the same numbers. Each row's label sits on its own line(s) above its bar, so
+the chart is narrow (``WIDTH`` units) and its text stays readable when a phone scales it down
+(about 11 px at 375 px wide); a long label wraps onto a second line instead of being cut, and
+each row carries its full label as a ``<title>`` (the tooltip on hover). Bars may be coloured
+by series (the district against the state in the trend chart).
 """
 
 from __future__ import annotations
@@ -14,18 +16,21 @@ from dataclasses import dataclass
 from html import escape
 
 MAX_BARS = 40
-ROW = 22  # height of a row whose label fits on one line
-LINE = 14  # each further label line adds this much
-LABEL_W = 300
-LABEL_CHARS = 44  # what fits in LABEL_W at the chart's 12px font
+LINE = 17  # one label line at the chart's 14px font
+BAR_H = 14
+ROW_GAP = 8
+WIDTH = 400
+BAR_W = 330  # 100% is this long; the value is written after the bar
+LABEL_CHARS = 50  # what fits in WIDTH at 14px
 LABEL_LINES = 2
-BAR_W = 360
+FILLS = ("#0b57a4", "#5a5a5a")  # series colours, both AA against white
 
 
 @dataclass(frozen=True)
 class Bar:
     label: str
     rate: float | None  # None = suppressed or no denominator
+    series: int = 0  # index into FILLS
 
 
 def label_lines(label: str) -> list[str]:
@@ -38,45 +43,48 @@ def label_lines(label: str) -> list[str]:
     return lines
 
 
-def bar_chart(title: str, bars: list[Bar]) -> str:
+def bar_chart(title: str, bars: list[Bar], legend: list[str] | None = None) -> str:
     shown = bars[:MAX_BARS]
     labels = [label_lines(bar.label) for bar in shown]
-    heights = [ROW + LINE * (len(lines) - 1) for lines in labels]
-    height = sum(heights) + 30
-    width = LABEL_W + BAR_W + 70
+    heights = [LINE * len(lines) + BAR_H + ROW_GAP for lines in labels]
+    key_h = LINE + 6 if legend else 0
+    height = key_h + sum(heights) + LINE + 4
     parts = [
         f'<svg class="chart" role="img" aria-labelledby="chart-title chart-desc" '
-        f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+        f'viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}" '
         f'xmlns="http://www.w3.org/2000/svg">',
         f'<title id="chart-title">{escape(title)}</title>',
-        f'<desc id="chart-desc">Bar per row of the table below, rate from 0 to 100 percent; '
-        f'{len(shown)} of {len(bars)} rows drawn.</desc>',
-        f'<line x1="{LABEL_W}" y1="0" x2="{LABEL_W}" y2="{height - 20}" stroke="#1b1b1b"/>',
+        f'<desc id="chart-desc">One bar per row of the table below, rate from 0 to 100 '
+        f'percent; {len(shown)} of {len(bars)} rows drawn.</desc>',
     ]
-    top = 0
+    if legend:
+        x = 0
+        for i, name in enumerate(legend):
+            parts.append(f'<rect x="{x}" y="3" width="12" height="12" fill="{FILLS[i]}"/>'
+                         f'<text x="{x + 16}" y="14">{escape(name)}</text>')
+            x += 24 + 8 * len(name)
+    top = key_h
     for bar, lines, row_h in zip(shown, labels, heights, strict=True):
-        parts.append(_row(bar, lines, top, row_h))
+        parts.append(_row(bar, lines, top))
         top += row_h
-    parts.append(f'<text x="{LABEL_W}" y="{height - 4}">0%</text>'
-                 f'<text x="{LABEL_W + BAR_W}" y="{height - 4}" text-anchor="end">100%</text>')
+    parts.append(f'<text x="0" y="{height - 4}">0%</text>'
+                 f'<text x="{BAR_W}" y="{height - 4}" text-anchor="end">100%</text>')
     parts.append("</svg>")
     return "".join(parts)
 
 
-def _row(bar: Bar, lines: list[str], top: int, row_h: int) -> str:
-    """One bar with its label lines, grouped under the full label as tooltip."""
-    x = LABEL_W - 6
-    spans = "".join(f'<tspan x="{x}" y="{top + 18 + i * LINE}">{escape(line)}</tspan>'
+def _row(bar: Bar, lines: list[str], top: int) -> str:
+    """One bar below its label lines, grouped under the full label as tooltip."""
+    spans = "".join(f'<tspan x="0" y="{top + 13 + i * LINE}">{escape(line)}</tspan>'
                     for i, line in enumerate(lines))
-    parts = [f"<g><title>{escape(bar.label)}</title>",
-             f'<text x="{x}" y="{top + 18}" text-anchor="end">{spans}</text>']
-    y = top + 4 + (row_h - ROW) // 2  # the bar sits level with the middle of the label
+    parts = [f"<g><title>{escape(bar.label)}</title>", f'<text x="0" y="{top + 13}">{spans}</text>']
+    y = top + LINE * len(lines) + 1
     if bar.rate is None:
-        parts.append(f'<text x="{LABEL_W + 6}" y="{y + 14}">suppressed</text>')
+        parts.append(f'<text x="4" y="{y + 12}">suppressed</text>')
     else:
         w = max(1.0, BAR_W * min(max(bar.rate, 0.0), 1.0))
-        parts.append(f'<rect x="{LABEL_W}" y="{y}" width="{w:.1f}" height="{ROW - 6}" '
-                     f'fill="#0b57a4"/>')
-        parts.append(f'<text x="{LABEL_W + w + 6:.1f}" y="{y + 14}">{bar.rate:.1%}</text>')
+        parts.append(f'<rect x="0" y="{y}" width="{w:.1f}" height="{BAR_H}" '
+                     f'fill="{FILLS[bar.series % len(FILLS)]}"/>')
+        parts.append(f'<text x="{w + 4:.1f}" y="{y + 12}">{bar.rate:.1%}</text>')
     parts.append("</g>")
     return "".join(parts)

@@ -19,12 +19,13 @@ from api.deps import get_services as services
 from api.portal.web import BoardPage, check_csrf, redirect, render
 from api.routes import board as api
 from api.schemas import DecisionIn
-from core.errors import Busy, UserError
+from core.errors import Busy, NotFound, UserError
 from governance import requests as gr
 from governance.audit import audited
 from governance.models import DataRequest, ExtractRecord
 from governance.partners import find_partner
 from services.preview import Preview, preview_stored_request
+from services.request_facts import partner_names, request_facts
 
 router = APIRouter(prefix="/portal/board", include_in_schema=False)
 ROLE = "board"
@@ -71,6 +72,9 @@ def read(request_id: RequestId, request: Request, db: SessionDep, me: BoardPage)
         decisions = [(d.board_member.name, d.decision, d.reason, d.decided_at)
                      for d in r.decisions]
         own = r.requester_id == me.user_id
+        mine = next(((d.decision, d.reason, d.decided_at) for d in r.decisions
+                     if d.board_member_id == me.user_id), None)
+        review_open = any(p.status == "pending" for p in r.provider_reviews)
         reviews = [(p.org_code, p.status, p.reason) for p in r.provider_reviews]
     shown, problem = request_preview(request, db, r) if r.status in ("submitted", "approved") \
         else (None, None)
@@ -78,7 +82,10 @@ def read(request_id: RequestId, request: Request, db: SessionDep, me: BoardPage)
         "title": f"Request {r.id}: {r.title}", "r": r, "requester": requester,
         "org_name": org.name if org else None, "earlier": earlier, "extract": extract,
         "decisions": decisions, "approvals": gr.approvals(r), "quorum": settings.board_quorum,
-        "own": own, "preview": shown, "preview_error": problem, "reviews": reviews})
+        "own": own, "mine": mine, "review_open": review_open, "preview": shown,
+        "preview_error": problem, "reviews": reviews,
+        "facts": request_facts(session=db, request=r, quorum=settings.board_quorum),
+        "names": partner_names(session=db)})
 
 
 @router.post("/requests/{request_id}/decide")
@@ -90,6 +97,15 @@ def decide(request_id: RequestId, request: Request, db: SessionDep, me: BoardPag
     check_csrf(request, csrf_token)
     svc = services(request)
     # The API's own route function: quorum, self-approval rule, audit and notifications.
-    api.decide(request_id, DecisionIn(decision=decision, reason=reason), db, svc.settings, me,
-               background, svc.sessions)
-    return redirect(request, f"/portal/board/requests/{request_id}")
+    try:
+        out = api.decide(request_id, DecisionIn(decision=decision, reason=reason), db,
+                         svc.settings, me, background, svc.sessions)
+    except UserError as exc:  # the page says why, on the request, never a bare error page
+        if isinstance(exc, NotFound):  # no such request for you: the 404 page
+            raise
+        db.rollback()
+        return redirect(request, f"/portal/board/requests/{request_id}",
+                        f"Your decision was not recorded: {exc}")
+    return redirect(request, f"/portal/board/requests/{request_id}",
+                    f"Your decision ({decision.value}) is recorded; the request is now "
+                    f"{out.stage.value}.")

@@ -18,8 +18,10 @@ from api.deps import get_services as services
 from api.notifying import deliver_later
 from api.portal.web import CheckerPage, check_csrf, redirect, render
 from api.routes import checker as api
+from core.errors import C2CError, NotFound, UserError
 from governance.output_check import CheckerDecision
-from services.output_check import decide_output
+from services.output_check import decide_output, my_check, output_sample
+from services.request_facts import partner_names, request_facts_by_id
 
 router = APIRouter(prefix="/portal/checker", include_in_schema=False)
 RequestId = Annotated[str, Path(min_length=1, max_length=64)]
@@ -34,10 +36,21 @@ def queue(request: Request, db: SessionDep, me: CheckerPage) -> Response:
 @router.get("/requests/{request_id}")
 def read(request_id: RequestId, request: Request, db: SessionDep, me: CheckerPage) -> Response:
     report = api.read(request_id, db, me)
+    mine = my_check(session=db, request_id=request_id, checker_id=me.user_id)
+    try:
+        sample, sample_error = output_sample(session=db, keys=services(request).keys,
+                                             request_id=request_id), None
+    except C2CError as exc:  # a missing or damaged package: say so, never a blank table
+        sample, sample_error = None, str(exc)
     return render(request, "checker_request.html", {
         "title": f"Release report of {report.request.id}: {report.request.title}",
         "report": report, "checks": report.detail.get("output_checks") or [],
-        "open": report.release.state.value in ("awaiting_checkers", "needs_third_checker")})
+        "sample": sample, "sample_error": sample_error, "mine": mine,
+        "names": partner_names(session=db),
+        "facts": request_facts_by_id(session=db, request_id=request_id,
+                                     quorum=services(request).settings.board_quorum),
+        "open": report.release.state.value in ("awaiting_checkers", "needs_third_checker")
+        and mine is None})
 
 
 @router.post("/requests/{request_id}/decide")
@@ -49,7 +62,15 @@ def decide(request_id: RequestId, request: Request, db: SessionDep, me: CheckerP
     check_csrf(request, csrf_token)
     svc = services(request)
     # The API's use case: own-request refusal, one vote each, audit; then the notifications.
-    decide_output(session=db, checker=me, request_id=request_id, decision=decision,
-                  reason=reason)
+    try:
+        release = decide_output(session=db, checker=me, request_id=request_id,
+                                decision=decision, reason=reason)
+    except UserError as exc:  # said on the page, never a bare error page
+        if isinstance(exc, NotFound):  # no such request for you: the 404 page
+            raise
+        return redirect(request, f"/portal/checker/requests/{request_id}",
+                        f"Your check was not recorded: {exc}")
     deliver_later(background, svc.sessions, svc.settings)
-    return redirect(request, f"/portal/checker/requests/{request_id}")
+    return redirect(request, f"/portal/checker/requests/{request_id}",
+                    f"Your check ({decision.value}) is recorded; the output is now "
+                    f"{release.state.value.replace('_', ' ')}.")

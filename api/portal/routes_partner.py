@@ -7,9 +7,9 @@ The upload goes through the API's own receiver (``api.uploads.receive_and_ingest
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from api.deps import SessionDep
@@ -45,8 +45,26 @@ def _missing_words(row: Any) -> str:
             f"{row.academic_year}, due {due} ({row.deadline_status}).")
 
 
+RECEIPTS_PER_PAGE = 20
+
+
+def receipts_page(receipts: list[Any], find: str, page: int) -> tuple[list[Any], int, int]:
+    """The receipts whose file name, receipt id or status contains ``find``, a page at a time
+    (newest first, as received): (this page, how many match, pages)."""
+    wanted = find.strip().casefold()
+    matching = [r for r in receipts if not wanted or any(
+        wanted in str(getattr(r, a, "") or "").casefold()
+        for a in ("file_name", "receipt_id", "status", "kind", "period"))]
+    pages = max(1, -(-len(matching) // RECEIPTS_PER_PAGE))
+    page = min(max(page, 1), pages)
+    start = (page - 1) * RECEIPTS_PER_PAGE
+    return matching[start:start + RECEIPTS_PER_PAGE], len(matching), pages
+
+
 @router.get("")
-def overview(request: Request, db: SessionDep, me: PartnerPage) -> Response:
+def overview(request: Request, db: SessionDep, me: PartnerPage,
+             find: Annotated[str, Query(max_length=100)] = "",
+             page: Annotated[int, Query(ge=1, le=100_000)] = 1) -> Response:
     org = _org(me)
     settings = services(request).settings
     with audited(db, actor=me.name, role=ROLE, action="portal.partner.view",
@@ -59,9 +77,12 @@ def overview(request: Request, db: SessionDep, me: PartnerPage) -> Response:
             report, receipts = view.report, view.receipts
         except Busy as exc:
             busy, report, receipts = str(exc), [], []
+    shown, matching, pages = receipts_page(receipts, find, page)
     return render(request, "partner.html", {
         "title": f"Partner: {partner.name if partner else org}", "org": org,
-        "report": report, "receipts": receipts, "uploads": uploads, "upload_total": total,
+        "report": report, "receipts": shown, "receipt_total": len(receipts),
+        "receipt_matching": matching, "receipt_pages": pages, "receipt_page": min(page, pages),
+        "find": find, "uploads": uploads, "upload_total": total,
         "file_types": FILE_TYPES, "busy": busy, "words": _missing_words,
         "max_mb": settings.upload_max_bytes // (1024 * 1024)})
 

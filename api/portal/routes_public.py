@@ -7,28 +7,27 @@ Public pages need no sign-in and are not audited, like the public API routes.
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from markupsafe import Markup
 
+from analytics.metrics import STATE, group_label, metric_label
 from api.choices import Choices, choices
 from api.deps import SessionDep
 from api.deps import get_services as services
+from api.portal import dashboard as dash
 from api.portal.charts import Bar, bar_chart
 from api.portal.web import finish, render
-from api.routes.public import AGGREGATE_COLUMNS, AggregateRow, aggregate_page
+from api.routes.public import AggregateRow
 from core.errors import NotFound, UserError
-from core.gate import plain
 from governance.partners import list_partners
 from governance.requests import public_log
 
 router = APIRouter(prefix="/portal/public", include_in_schema=False)
 Filter = Annotated[str | None, Query(max_length=100)]
-MAX_ROWS = 1000
 
 
 def _blank(value: str | None) -> str | None:
@@ -42,85 +41,85 @@ def _lea_labels(db: Any, c: Choices) -> dict[str, str]:
     for code in c.reporting_leas:
         p = partners.get(code)
         labels[code] = (f"{p.name} ({'charter' if p.charter else 'district'}, {code})" if p
-                        else code)
+                        else "California (state)" if code == STATE else code)
     return labels
 
 
-def _query(request: Request, year: str | None, lea: str | None, group: str | None,
-           metric: str | None) -> tuple[list[AggregateRow], int]:
-    subgroup, value = (group.split(":", 1) + [None])[:2] if group else (None, None)
-    page = aggregate_page(services(request).serving, academic_year=year, reporting_lea=lea,
-                      subgroup=subgroup, subgroup_value=value, metric=metric, limit=MAX_ROWS,
-                      offset=0)
-    return page.data, page.count
-
-
-def find_lea(labels: dict[str, str], text: str) -> tuple[str | None, str | None]:
-    """``(code, None)`` for the one district or charter whose name contains ``text``, else
-    ``(None, message)`` saying there is none or listing the candidates."""
-    wanted = text.strip().casefold()
-    hits = sorted((label, code) for code, label in labels.items() if wanted in label.casefold())
-    if len(hits) == 1:
-        return hits[0][1], None
-    if not hits:
-        return None, f"no district or charter with published data is named like {text!r}"
-    shown = "; ".join(label for label, _ in hits[:10])
-    return None, f"{len(hits)} match {text!r}: {shown}{' ...' if len(hits) > 10 else ''}"
+def _chosen(request: Request, db: Any, year: str | None, lea: str | None, group: str | None,
+            metric: str | None, find: str | None) -> tuple[dash.Chosen, dict[str, str]]:
+    c = choices(services(request).serving)
+    labels = _lea_labels(db, c)
+    return dash.choose(c, labels, year=_blank(year), lea=_blank(lea), group=_blank(group),
+                       metric=_blank(metric), find=find), labels
 
 
 @router.get("")
 def dashboard(request: Request, db: SessionDep, year: Filter = None, lea: Filter = None,
-              group: Filter = None, metric: Filter = None, find: Filter = None) -> Response:
-    year, lea, group, metric = (_blank(v) for v in (year, lea, group, metric))
-    c = choices(services(request).serving)
-    labels = _lea_labels(db, c)
-    found_problem = None
-    if find and find.strip():
-        found, found_problem = find_lea(labels, find)
-        lea = found or lea
-    if metric is None and c.metrics:
-        metric = c.metrics[0]  # one metric at a time keeps chart and table readable
-    if group is None and "all" in c.subgroups:
-        group = "all:all"
+              group: Filter = None, metric: Filter = None, find: Filter = None,
+              page: Annotated[int, Query(ge=1, le=100_000)] = 1) -> Response:
+    snapshot = services(request).serving
+    c = choices(snapshot)
+    chosen, labels = _chosen(request, db, year, lea, group, metric, find)
+    f = chosen.filters
     rows: list[AggregateRow] = []
-    total, problem = 0, None
-    try:
-        rows, total = _query(request, year, lea, group, metric)
-    except (UserError, NotFound) as exc:
-        problem = str(exc)
-    if found_problem:
-        problem, rows, total = found_problem, [], 0
+    problem, trend = chosen.problem, []
+    if problem is None:
+        try:
+            rows = dash.all_rows(snapshot, f)
+            trend = dash.trend(snapshot, f, state_published=STATE in c.reporting_leas)
+        except (UserError, NotFound) as exc:
+            problem = str(exc)
+    pages = max(1, -(-len(rows) // dash.PAGE_ROWS))
+    page = min(page, pages)
+    shown = rows[(page - 1) * dash.PAGE_ROWS: page * dash.PAGE_ROWS]
+    words = [dash.row_words(r, labels) for r in shown]
 
-    def label(r: AggregateRow) -> str:
-        name = labels.get(r.reporting_lea or "", r.reporting_lea or "").split(" (")[0]
-        parts = ([] if year else [r.academic_year or ""]) + [name] + (
-            [] if group else [f"{r.subgroup}={r.subgroup_value}"])
-        return " ".join(parts)
+    def label(r: AggregateRow, w: dict[str, str]) -> str:
+        parts = ([] if f.year else [r.academic_year or ""]) + [w["lea"]]
+        parts += [] if f.subgroup and f.value else [w["group"]]
+        parts += [] if f.metric else [w["metric"]]
+        return " ".join(p for p in parts if p)
 
-    bars = [Bar(label(r), None if r.suppressed else r.rate) for r in rows]
-    chart = Markup(bar_chart(f"{metric or 'metric'}: share of students", bars))  # noqa: S704
-    groups = [(f"{g}:{v}", f"{g} = {v}") for g, vs in c.subgroups.items() for v in vs]
+    bars = [Bar(label(r, w), None if r.suppressed else r.rate)
+            for r, w in zip(shown, words, strict=True)]
+    what = metric_label(f.metric) if f.metric else "Every metric"
+    chart = Markup(bar_chart(f"{what}: share of students", bars))  # noqa: S704
+    trend_chart = None
+    if trend:
+        district = dash.lea_name(labels, f.leas[0])
+        trend_bars = [Bar(f"{y} {name}", None if (r is None or r.suppressed) else r.rate,
+                          series=i)
+                      for y, d, st in trend
+                      for i, (name, r) in enumerate(((district, d), ("California", st)))]
+        trend_chart = Markup(bar_chart(  # noqa: S704
+            f"{what}, {group_label(f.subgroup, f.value)}: {district} against the state, "
+            "by year", trend_bars, legend=[district, "California (state)"]))
+    groups = [("all:all", "All students"), (dash.EVERY, "Every group (each one its own row)")]
+    for g, vs in c.subgroups.items():
+        if g == "all":
+            continue
+        groups.append((f"{g}:{dash.EVERY}", f"{group_label(g, None).split(':')[0]}: every "
+                                            "group side by side"))
+        groups += [(f"{g}:{v}", group_label(g, v)) for v in vs]
+    query = urlencode({k: v for k, v in chosen.form.items() if v})
     return render(request, "public.html", {
-        "title": "Published outcomes", "rows": rows, "total": total, "problem": problem,
-        "chart": chart if rows else None, "labels": labels, "choices": c, "groups": groups,
-        "f": {"year": year or "", "lea": lea or "", "group": group or "", "metric": metric or "",
-              "find": find or ""},
-        "query": request.url.query, "max_rows": MAX_ROWS,
-        "snapshot": services(request).serving.info()})
+        "title": "Published outcomes", "rows": shown, "words": words, "total": len(rows),
+        "problem": problem, "notes": chosen.notes, "chart": chart if shown else None,
+        "trend": trend, "trend_chart": trend_chart, "labels": labels, "choices": c,
+        "groups": groups, "metrics": [(m, metric_label(m)) for m in c.metrics],
+        "f": chosen.form, "query": query, "page": page, "pages": pages,
+        "first": (page - 1) * dash.PAGE_ROWS + 1, "snapshot": snapshot.info()})
 
 
 @router.get("/aggregates.csv")
-def download_csv(request: Request, year: Filter = None, lea: Filter = None,
-                 group: Filter = None, metric: Filter = None) -> Response:
-    rows, _ = _query(request, _blank(year), _blank(lea), _blank(group), _blank(metric))
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(AGGREGATE_COLUMNS)
-    for r in rows:
-        values = [plain(getattr(r, c)) for c in AGGREGATE_COLUMNS]
-        writer.writerow(["" if v is None else v for v in values])
+def download_csv(request: Request, db: SessionDep, year: Filter = None, lea: Filter = None,
+                 group: Filter = None, metric: Filter = None, find: Filter = None) -> Response:
+    """Exactly the rows the dashboard shows for these filters, every page of them."""
+    snapshot = services(request).serving
+    chosen, _ = _chosen(request, db, year, lea, group, metric, find)
+    rows = [] if chosen.problem else dash.all_rows(snapshot, chosen.filters)
     return finish(request, Response(
-        out.getvalue(), media_type="text/csv; charset=utf-8",
+        dash.csv_text(rows, snapshot.info()), media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="c2c-outcomes.csv"'}))
 
 

@@ -7,27 +7,29 @@ audit actions as ``api.routes.researcher``; the preview is ``services.preview`` 
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Form, Path, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Form, Path, Query, Request
 from fastapi.responses import FileResponse, Response
 from pydantic import ValidationError
 
 from api.choices import check_cohort, choices
 from api.deps import SessionDep
 from api.deps import get_services as services
+from api.extracts import owner_key
 from api.partner_control_schemas import RegroupIn
 from api.portal.requestform import FormData, catalog_rows, form_choices, problems_of
-from api.portal.web import ResearcherPage, check_csrf, redirect, render
+from api.portal.web import ResearcherPage, check_csrf, finish, redirect, render
 from api.routes import researcher as api
-from core.errors import Busy, UserError
+from core.errors import Busy, NotFound, UserError
 from core.requests import RequestKind
-from governance import output_check
 from governance import requests as gr
 from governance.audit import audited
-from governance.models import DataRequest
-from governance.partners import list_partners
+from governance.requests import RequestPatch
 from services.preview import Preview, PreviewInput, researcher_preview
+from services.request_drafts import form_values, problems_before_submit
+from services.request_facts import partner_names, request_facts, withheld_before_submit
 
 router = APIRouter(prefix="/portal/researcher", include_in_schema=False)
 ROLE = "researcher"
@@ -35,30 +37,8 @@ RequestId = Annotated[str, Path(min_length=1, max_length=64)]
 Texts = Annotated[list[str], Form(max_length=64)]
 
 
-def next_step(r: DataRequest, quorum: int, release: str | None = None) -> str:
-    """What happens next and who acts, in words."""
-    approvals = gr.approvals(r)
-    pending = [p.org_code for p in r.provider_reviews if p.status == "pending"]
-    if r.status == "submitted" and pending:
-        return (f"The data stewards of {', '.join(pending)}: they review the use of their "
-                f"records first; then the board ({approvals} of {quorum} approvals so far).")
-    if r.status == "fulfilled" and release not in (None, "released"):
-        return (f"Two independent output checkers: the output is built and waits for its "
-                f"release check ({release.replace('_', ' ')}); then you can download it.")
-    return {
-        "draft": "You: check the preview and submit the request to the board.",
-        "submitted": f"The board: {approvals} of {quorum} approvals so far; board members "
-                     "approve or deny with a reason.",
-        "approved": "The operator's pipeline builds the extract; you are told when it is ready.",
-        "fulfilled": "You: download the package and its key before it expires.",
-        "denied": "Nobody: the request was denied. Read the reason, then write a new request.",
-        "withdrawn": "Nobody: you withdrew it.",
-        "expired": "Nobody: the extract expired and can no longer be downloaded.",
-    }.get(r.status, "")
-
-
 def _lea_names(db: Any) -> dict[str, str]:
-    names = {p.org_code: p.name for p in list_partners(db)}
+    names = partner_names(session=db)
     db.rollback()
     return names
 
@@ -72,7 +52,8 @@ def home(request: Request, db: SessionDep, me: ResearcherPage,
     quorum = services(request).settings.board_quorum
     with audited(db, actor=me.name, role=ROLE, action="request.list"):
         total, page = gr.list_own_requests(db, me.user_id, limit=PAGE, offset=offset)
-        rows = [{"r": r, "approvals": gr.approvals(r), "next": next_step(r, quorum)}
+        rows = [{"r": r, "approvals": gr.approvals(r),
+                 "facts": request_facts(session=db, request=r, quorum=quorum)}
                 for r in page]
     return render(request, "researcher.html", {
         "title": "Your data requests", "rows": rows, "total": total, "offset": offset,
@@ -107,12 +88,23 @@ def _form(kind: str, title: str, purpose: str, variables: list[str], years: list
 
 def _render_form(request: Request, db: Any, form: FormData, *, problems: list[str] | None = None,
                  shown: Preview | None = None, preview_error: str | None = None,
-                 status: int = 200) -> Response:
+                 status: int = 200, editing: str | None = None) -> Response:
     c = choices(services(request).serving)
+    withheld = []
+    if form.variables:
+        try:
+            withheld = withheld_before_submit(
+                session=db, variables=form.variables, cohort=form.cohort(),
+                group_by=form.group_by if form.kind == "aggregate" else [],
+                purpose_code="research")
+        except ValidationError:
+            withheld = []  # the form's own problems are listed; nothing to say about agreements
     return render(request, "request_form.html", {
-        "title": "New data request", "form": form, "problems": problems or [],
-        "preview": shown, "preview_error": preview_error, **form_choices(c, _lea_names(db))},
-        status=status)
+        "title": f"Edit draft {editing}" if editing else "New data request", "form": form,
+        "problems": problems or [], "preview": shown, "preview_error": preview_error,
+        "withheld": withheld,
+        "form_action": f"/portal/researcher/requests/{editing}/edit" if editing
+        else "/portal/researcher/new", **form_choices(c, _lea_names(db))}, status=status)
 
 
 @router.get("/new")
@@ -120,23 +112,10 @@ def new(request: Request, db: SessionDep, me: ResearcherPage) -> Response:
     return _render_form(request, db, FormData())
 
 
-@router.post("/new")
-def create(request: Request, db: SessionDep, me: ResearcherPage, background: BackgroundTasks,
-           kind: Annotated[str, Form(max_length=20)] = "aggregate",
-           title: Annotated[str, Form(max_length=300)] = "",
-           purpose: Annotated[str, Form(max_length=gr.MAX_TEXT)] = "",
-           variables: Texts = [],  # noqa: B006 (FastAPI copies defaults)
-           years: Texts = [],  # noqa: B006
-           leas: Texts = [],  # noqa: B006
-           group_by: Texts = [],  # noqa: B006
-           training_attested: Annotated[str | None, Form(max_length=10)] = None,
-           irb_reference: Annotated[str, Form(max_length=200)] = "",
-           requested_expiry: Annotated[str, Form(max_length=10)] = "",
-           action: Annotated[str, Form(max_length=20)] = "preview",
-           csrf_token: Annotated[str | None, Form(max_length=100)] = None) -> Response:
-    check_csrf(request, csrf_token)
-    form = _form(kind, title, purpose, variables, years, leas, group_by, training_attested,
-                 irb_reference, requested_expiry)
+def _save(request: Request, db: Any, me: Any, background: BackgroundTasks, form: FormData,
+          action: str, editing: str | None) -> Response:
+    """Preview, save or submit what the form holds (a new request, or the draft ``editing``).
+    A Submit that would be refused creates and changes nothing and keeps the form."""
     c = choices(services(request).serving)
     if action == "preview":
         try:
@@ -151,24 +130,88 @@ def create(request: Request, db: SessionDep, me: ResearcherPage, background: Bac
                                            read=read, actor=me.name, user_id=me.user_id,
                                            data=data)
         except (ValidationError, ValueError) as exc:
-            return _render_form(request, db, form, problems=problems_of(exc), status=422)
+            return _render_form(request, db, form, problems=problems_of(exc), status=422,
+                                editing=editing)
         except (UserError, Busy) as exc:
-            return _render_form(request, db, form, preview_error=str(exc))
-        return _render_form(request, db, form, shown=shown)
+            return _render_form(request, db, form, preview_error=str(exc), editing=editing)
+        return _render_form(request, db, form, shown=shown, editing=editing)
     try:
         body = form.to_input()
     except (ValidationError, ValueError) as exc:
-        return _render_form(request, db, form, problems=problems_of(exc), status=422)
+        return _render_form(request, db, form, problems=problems_of(exc), status=422,
+                            editing=editing)
+    if action == "submit":
+        refused = problems_before_submit(body=body, today=date.today())
+        if refused:
+            return _render_form(request, db, form, problems=[
+                "not submitted, nothing was saved: " + "; ".join(refused)], status=422,
+                editing=editing)
     svc = services(request)
     try:
         # The API's own route functions: same door checks, same audit entries, same
         # notifications (provider review), so the page and the API cannot drift.
-        rid = api.create(body, svc.serving, db, me).id
+        if editing:
+            rid = api.edit(editing, RequestPatch(**body.model_dump()), svc.serving, db, me).id
+        else:
+            rid = api.create(body, svc.serving, db, me).id
         if action == "submit":
             api.submit(rid, db, svc.settings, me, background, svc.sessions)
     except UserError as exc:
-        return _render_form(request, db, form, problems=[str(exc)], status=422)
-    return redirect(request, f"/portal/researcher/requests/{rid}")
+        if isinstance(exc, NotFound):  # no such request for you: the 404 page
+            raise
+        return _render_form(request, db, form, problems=[str(exc)], status=422,
+                            editing=editing)
+    done = "submitted" if action == "submit" else "saved as a draft"
+    return redirect(request, f"/portal/researcher/requests/{rid}", f"Request {rid} {done}.")
+
+
+def form_fields(kind: Annotated[str, Form(max_length=20)] = "aggregate",
+                title: Annotated[str, Form(max_length=300)] = "",
+                purpose: Annotated[str, Form(max_length=gr.MAX_TEXT)] = "",
+                variables: Texts = [],  # noqa: B006 (FastAPI copies defaults)
+                years: Texts = [],  # noqa: B006
+                leas: Texts = [],  # noqa: B006
+                group_by: Texts = [],  # noqa: B006
+                training_attested: Annotated[str | None, Form(max_length=10)] = None,
+                irb_reference: Annotated[str, Form(max_length=200)] = "",
+                requested_expiry: Annotated[str, Form(max_length=10)] = "") -> FormData:
+    """The request form's fields (the new-request and the edit-draft pages post the same)."""
+    return _form(kind, title, purpose, variables, years, leas, group_by, training_attested,
+                 irb_reference, requested_expiry)
+
+
+Fields = Annotated[FormData, Depends(form_fields)]
+Action = Annotated[str, Form(max_length=20)]
+Csrf = Annotated[str | None, Form(max_length=100)]
+
+
+@router.post("/new")
+def create(request: Request, db: SessionDep, me: ResearcherPage, background: BackgroundTasks,
+           form: Fields, action: Action = "preview", csrf_token: Csrf = None) -> Response:
+    check_csrf(request, csrf_token)
+    return _save(request, db, me, background, form, action, None)
+
+
+@router.get("/requests/{request_id}/edit")
+def edit_form(request_id: RequestId, request: Request, db: SessionDep,
+              me: ResearcherPage) -> Response:
+    with audited(db, actor=me.name, role=ROLE, action="request.read",
+                 target=f"request:{request_id}"):
+        r = gr.own_request(db, request_id, me.user_id)
+        values = form_values(r)
+        status = r.status
+    if status != "draft":
+        return redirect(request, f"/portal/researcher/requests/{request_id}",
+                        f"Request {request_id} is no longer a draft, so it cannot be edited.")
+    return _render_form(request, db, FormData(**values), editing=request_id)  # type: ignore[arg-type]
+
+
+@router.post("/requests/{request_id}/edit")
+def edit(request_id: RequestId, request: Request, db: SessionDep, me: ResearcherPage,
+         background: BackgroundTasks, form: Fields, action: Action = "preview",
+         csrf_token: Csrf = None) -> Response:
+    check_csrf(request, csrf_token)
+    return _save(request, db, me, background, form, action, request_id)
 
 
 @router.get("/requests/{request_id}")
@@ -179,13 +222,10 @@ def detail(request_id: RequestId, request: Request, db: SessionDep,
                  target=f"request:{request_id}"):
         r = gr.own_request(db, request_id, me.user_id)
         problems = gr.submission_problems(r, r.updated_at.date()) if r.status == "draft" else []
-        state = output_check.release_of(r, output_check.extract_record(db, r.id))
-        release = state.state.value
         ctx = {"title": f"Request {r.id}: {r.title}", "r": r, "approvals": gr.approvals(r),
-               "quorum": quorum, "next": next_step(r, quorum, release), "problems": problems,
-               "released": release == "released",
-               "failed_checks": state.failed_checks if release == "automated_checks_failed"
-               else [],
+               "quorum": quorum, "problems": problems,
+               "facts": request_facts(session=db, request=r, quorum=quorum),
+               "names": partner_names(session=db),
                "reviews": [(p.org_code, p.status) for p in r.provider_reviews]}
     return render(request, "request_detail.html", ctx)
 
@@ -196,16 +236,30 @@ def submit(request_id: RequestId, request: Request, db: SessionDep, me: Research
            csrf_token: Annotated[str | None, Form(max_length=100)] = None) -> Response:
     check_csrf(request, csrf_token)
     svc = services(request)
-    api.submit(request_id, db, svc.settings, me, background, svc.sessions)
-    return redirect(request, f"/portal/researcher/requests/{request_id}")
+    try:
+        api.submit(request_id, db, svc.settings, me, background, svc.sessions)
+    except UserError as exc:  # said on the request's page, never a bare error page
+        if isinstance(exc, NotFound):  # no such request for you: the 404 page
+            raise
+        return redirect(request, f"/portal/researcher/requests/{request_id}",
+                        f"Not submitted: {exc}")
+    return redirect(request, f"/portal/researcher/requests/{request_id}",
+                    f"Request {request_id} submitted.")
 
 
 @router.post("/requests/{request_id}/withdraw")
 def withdraw(request_id: RequestId, request: Request, db: SessionDep, me: ResearcherPage,
              csrf_token: Annotated[str | None, Form(max_length=100)] = None) -> Response:
     check_csrf(request, csrf_token)
-    api.withdraw(request_id, db, me)
-    return redirect(request, f"/portal/researcher/requests/{request_id}")
+    try:
+        api.withdraw(request_id, db, me)
+    except UserError as exc:
+        if isinstance(exc, NotFound):
+            raise
+        return redirect(request, f"/portal/researcher/requests/{request_id}",
+                        f"Not withdrawn: {exc}")
+    return redirect(request, f"/portal/researcher/requests/{request_id}",
+                    f"Request {request_id} withdrawn.")
 
 
 @router.post("/requests/{request_id}/regroup")
@@ -233,6 +287,14 @@ def key(request_id: RequestId, request: Request, db: SessionDep, me: ResearcherP
     """The data key is shown only on a deliberate, CSRF-checked request (it opens the data)."""
     check_csrf(request, csrf_token)
     out = api.extract_key(request_id, db, services(request).keys, me)
-    return render(request, "extract_key.html", {"title": f"Key for {request_id}",
-                                                "key": out.key_base64, "rid": request_id,
-                                                "expires": out.expires_at})
+    return render(request, "extract_key.html", {
+        "title": f"Key for {request_id}", "rid": request_id, "expires": out.expires_at,
+        "key": owner_key(services(request).keys, request_id, out.expires_at)})
+
+
+@router.post("/requests/{request_id}/key.txt")
+def key_file(request_id: RequestId, request: Request, db: SessionDep, me: ResearcherPage,
+             csrf_token: Annotated[str | None, Form(max_length=100)] = None) -> Response:
+    """The key as an age identity file (``age -d -i``), on a deliberate, CSRF-checked click."""
+    check_csrf(request, csrf_token)
+    return finish(request, api.extract_key_file(request_id, db, services(request).keys, me))

@@ -19,6 +19,7 @@ from api.notifying import deliver_later
 from api.portal.web import StewardPage, check_csrf, redirect, render
 from api.routes import steward as api
 from governance.provider_review import StewardDecision
+from services.request_facts import partner_names
 from services.review_decision import decide_review
 
 router = APIRouter(prefix="/portal/steward", include_in_schema=False)
@@ -33,7 +34,7 @@ def home(request: Request, db: SessionDep, me: StewardPage) -> Response:
         "title": f"Data steward: requests using {me.org_code}'s records",
         "pending": [r for r in reviews if r.review.status == "pending"],
         "history": [r for r in reviews if r.review.status != "pending"],
-        "usage": usage})
+        "usage": usage, "names": partner_names(session=db)})
 
 
 @router.post("/reviews/{request_id}")

@@ -39,7 +39,28 @@ def withhold(text: str | None, errors: Any) -> str:
     return out
 
 
+def grouped_errors(errors: Any) -> list[dict[str, Any]]:
+    """A receipt's errors grouped by what is wrong (field, rule, message), first seen first:
+    371 rows breaking one rule read as one line naming how many and which lines, not 371."""
+    groups: dict[tuple[Any, Any, Any], dict[str, Any]] = {}
+    for error in errors or []:
+        get = error.get if isinstance(error, dict) else lambda k, e=error: getattr(e, k, None)
+        key = (get("field"), get("rule"), get("message"))
+        group = groups.setdefault(key, {"field": key[0], "rule": key[1], "message": key[2],
+                                        "lines": [], "count": 0})
+        group["count"] += 1
+        if get("line") is not None:
+            group["lines"].append(get("line"))
+    for group in groups.values():
+        lines = group["lines"]
+        consecutive = len(lines) > 5 and lines == list(range(lines[0], lines[0] + len(lines)))
+        group["where"] = (f"{lines[0]} to {lines[-1]}" if consecutive else
+                          ", ".join(str(n) for n in lines[:5]) + (" …" if len(lines) > 5 else ""))
+    return list(groups.values())
+
+
 templates.env.filters["withhold"] = withhold
+templates.env.filters["grouped_errors"] = grouped_errors
 
 # Pages never load anything from elsewhere; inline SVG charts need no script or style.
 SECURITY_HEADERS = {
@@ -148,7 +169,11 @@ def render(request: Request, name: str, context: dict[str, Any] | None = None,
     return finish(request, response)
 
 
-def redirect(request: Request, url: str) -> Response:
+def redirect(request: Request, url: str, message: str | None = None) -> Response:
+    """303 to ``url``; ``message`` is shown once on that page (what was done, or why not)."""
+    s = peek(request)
+    if message and s is not None:
+        s.flash.append(message)
     return finish(request, RedirectResponse(url, status_code=303))
 
 

@@ -9,7 +9,7 @@ from pathlib import Path as FsPath
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Path
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, PlainTextResponse
 
 from api.choices import check_cohort, choices
 from api.deps import (
@@ -22,7 +22,7 @@ from api.deps import (
     SettingsDep,
 )
 from api.errors import COMMON_RESPONSES
-from api.extracts import data_key_base64
+from api.extracts import owner_key
 from api.notifying import deliver_later
 from api.partner_control_schemas import RegroupIn
 from api.schemas import ExtractKey, Limit, Offset, Page, RequestOut
@@ -154,16 +154,39 @@ def download(request_id: RequestId, session: SessionDep, caller: ResearcherUser)
             raise InternalError(f"the extract of request {request_id} is missing on disk")
         audit["sha256"] = record.sha256
     return FileResponse(path, media_type="application/octet-stream",
-                        filename=f"{request_id}.c2cx", headers={"X-SHA256": record.sha256})
+                        filename=owner_key_name(request_id), headers={"X-SHA256": record.sha256})
 
 
 @router.get("/{request_id}/extract/key", response_model=ExtractKey)
 def extract_key(request_id: RequestId, session: SessionDep, keys: KeysDep,
                 caller: ResearcherUser) -> ExtractKey:
-    """The data key that opens your extract package (audited; keep it secret)."""
+    """The age identity that opens your extract package, and the command to run (audited;
+    keep it secret). ``.../extract/key.txt`` gives the same key as a file for ``age -i``."""
     with audited(session, actor=caller.name, role=ROLE, action="extract.key",
                  target=f"request:{request_id}"):
         record = gr.extract_for_download(session, request_id, caller.user_id)
-        key = data_key_base64(keys, request_id)
-        out = ExtractKey(request_id=request_id, key_base64=key, expires_at=record.expires_at)
+        key = owner_key(keys, request_id, record.expires_at)
+        out = ExtractKey(request_id=request_id, age_identity=key.identity,
+                         key_file_name=key.file_name, command=key.command,
+                         expires_at=record.expires_at)
     return out
+
+
+@router.get("/{request_id}/extract/key.txt", response_class=PlainTextResponse,
+            responses={200: {"content": {"text/plain": {}}}})
+def extract_key_file(request_id: RequestId, session: SessionDep, keys: KeysDep,
+                     caller: ResearcherUser) -> PlainTextResponse:
+    """The same key as an age identity file: ``age -d -i KEY.txt REQUEST.tar.age | tar -x``."""
+    with audited(session, actor=caller.name, role=ROLE, action="extract.key",
+                 target=f"request:{request_id}"):
+        record = gr.extract_for_download(session, request_id, caller.user_id)
+        key = owner_key(keys, request_id, record.expires_at)
+    return PlainTextResponse(key.key_file, headers={
+        "Content-Disposition": f'attachment; filename="{key.file_name}"',
+        "Cache-Control": "no-store"})
+
+
+def owner_key_name(request_id: str) -> str:
+    from deidentify.contents import PACKAGE_SUFFIX
+
+    return f"{request_id}{PACKAGE_SUFFIX}"

@@ -1,0 +1,90 @@
+"""Use case: what the pages, the API answer and the e-mails say about one request.
+
+Each fact is computed once, in ``governance.request_facts`` (the stage word, the withheld
+variables with their reasons, the written reasons); this module adds what the pages need on
+top (who acts next, whether the output may be downloaded, partner names) so the researcher's,
+the board's and the checker's pages, ``GET /v1/requests/{id}`` and the public log cannot
+disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from core.requests import CohortFilter
+from governance import output_check
+from governance import request_facts as facts
+from governance.models import DataRequest
+from governance.partners import list_partners
+from governance.request_facts import Reason, Stage, Withheld
+
+
+@dataclass(frozen=True)
+class RequestFacts:
+    stage: Stage
+    withheld: list[Withheld]
+    reasons: list[Reason]
+    next_step: str
+    downloadable: bool
+    failed_checks: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _next_step(r: DataRequest, stage: Stage, quorum: int) -> str:
+    """What happens next and who acts, in words."""
+    approvals = sum(1 for d in r.decisions if d.decision == "approve")
+    pending = [p.org_code for p in r.provider_reviews if p.status == "pending"]
+    if stage == Stage.AWAITING_REVIEW and pending:
+        return (f"The data stewards of {', '.join(pending)}: they review the use of their "
+                f"records first; then the board ({approvals} of {quorum} approvals so far).")
+    return {
+        Stage.DRAFT: "You: check the preview and submit the request to the board.",
+        Stage.AWAITING_REVIEW: f"The board: {approvals} of {quorum} approvals so far; board "
+                               "members approve or deny with a reason.",
+        Stage.APPROVED: "The pipeline builds the output; you are told when it is ready.",
+        Stage.BUILT: "You: the output failed its automated checks; ask for a coarser table "
+                     "below (or withdraw).",
+        Stage.AWAITING_CHECKS: "Two independent output checkers: the output is built and "
+                               "waits for its release check; then you can download it.",
+        Stage.RELEASED: "You: download the package and its key before it expires.",
+        Stage.REJECTED_AT_CHECKING: "Nobody: the output checkers rejected the output, so it "
+                                    "will not be released. Read their reasons, then write a "
+                                    "new request.",
+        Stage.DENIED: "Nobody: the request was denied. Read the reason, then write a new "
+                      "request.",
+        Stage.WITHDRAWN: "Nobody: you withdrew it.",
+        Stage.EXPIRED: "Nobody: the output expired and can no longer be downloaded.",
+    }[stage]
+
+
+def request_facts(*, session: Session, request: DataRequest, quorum: int) -> RequestFacts:
+    """The facts of one stored request (any stage)."""
+    stage = facts.stage(request)
+    failed = (output_check.release_of(request, request.extract).failed_checks
+              if stage == Stage.BUILT else [])
+    return RequestFacts(stage=stage, withheld=facts.withheld_variables(session, request),
+                        reasons=facts.reasons(session, request),
+                        next_step=_next_step(request, stage, quorum),
+                        downloadable=stage in facts.DOWNLOADABLE, failed_checks=failed)
+
+
+def request_facts_by_id(*, session: Session, request_id: str, quorum: int) -> RequestFacts | None:
+    """``request_facts`` of the request with this id (None when there is none)."""
+    request = session.get(DataRequest, request_id)
+    return request_facts(session=session, request=request, quorum=quorum) if request else None
+
+
+def withheld_before_submit(*, session: Session, variables: list[str], group_by: list[str],
+                           cohort: CohortFilter, purpose_code: str) -> list[Withheld]:
+    """What a request written this way would not get, by the agreements in force today (the
+    request form's preview; a steward's objection later can add to it)."""
+    draft = DataRequest(variables=list(variables), group_by=list(group_by),
+                        cohort=cohort.model_dump(), purpose_code=purpose_code)
+    return facts.withheld_variables(session, draft)
+
+
+def partner_names(*, session: Session) -> dict[str, str]:
+    """Organisation names by code, so pages show "Name (code)" rather than a bare code."""
+    return {p.org_code: p.name for p in list_partners(session)}
