@@ -203,9 +203,13 @@ def _build_loop(settings: Settings, stop: threading.Event, every_seconds: float 
     keys = KeyProvider(settings.master_key_path, settings.keyring_path)
     while not stop.wait(every_seconds):
         try:
-            for result in fulfil_approved(settings=settings, sessions=sessions, keys=keys):
+            outcome = fulfil_approved(settings=settings, sessions=sessions, keys=keys)
+            for result in outcome.built:
                 console.print(f"built {result.request_id}: it waits for two output checkers "
                               "(/portal/checker)", highlight=False, markup=False)
+            for failure in outcome.failed:
+                console.print(f"building {failure.request_id} failed: {failure.reason}",
+                              highlight=False, markup=False, soft_wrap=True)
             deliver(sessions, smtp_config(settings))
         except C2CError as exc:  # busy warehouse, a failed build: say so, try again later
             console.print(f"building approved requests failed for now ({exc}); retrying",
