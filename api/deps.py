@@ -123,26 +123,23 @@ def principal_for(session: Session, token: str) -> Principal:
 CurrentUser = Annotated[Principal, Depends(get_principal)]
 
 
-def refuse_without(role: Role, principal: Principal, session: Session, request: Request, *,
-                   place: str, holder: str) -> None:
-    """Audit and refuse a caller who lacks ``role``: one rule for the API's routes and the
-    portal's pages (``place`` "this route", ``holder`` "your key has", say)."""
-    if principal.has(role):
-        return
-    audit.append_committed(
-        session, actor=principal.name, role=",".join(sorted(principal.roles)),
-        action="authz.denied", target=f"{request.method} {request.url.path}",
-        outcome=PermissionDenied.code)
-    raise PermissionDenied(f"{place} is for the {role.value} role; {holder} "
-                           f"{', '.join(sorted(principal.roles))}")
-
-
-def require(role: Role) -> Callable[[Request, Session, Principal], Principal]:
+def require(role: Role, *, who: Callable[..., Principal] = get_principal,
+            place: str = "this route", holder: str = "your key has") -> Callable[..., Principal]:
+    """The one role check, for API routes (``who``: the API key's principal) and portal pages
+    (``who``: the signed-in principal, ``place`` "this page"): a caller without ``role`` is
+    refused, and the refusal is audited."""
+    # ``who`` as a default, not in the annotation: annotations are strings here and FastAPI
+    # cannot resolve a closure's variable from one.
     def dependency(request: Request, session: ReadSessionDep,
-                   principal: CurrentUser) -> Principal:
-        refuse_without(role, principal, session, request,
-                       place="this route", holder="your key has")
-        return principal
+                   principal: Principal = Depends(who)) -> Principal:  # noqa: B008
+        if principal.has(role):
+            return principal
+        audit.append_committed(
+            session, actor=principal.name, role=",".join(sorted(principal.roles)),
+            action="authz.denied", target=f"{request.method} {request.url.path}",
+            outcome=PermissionDenied.code)
+        raise PermissionDenied(f"{place} is for the {role.value} role; {holder} "
+                               f"{', '.join(sorted(principal.roles))}")
 
     return dependency
 

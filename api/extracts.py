@@ -1,15 +1,12 @@
-"""Extract data keys for their owners (the key itself comes from the deidentify library)."""
+"""The HTTP answer carrying an extract package (API route and portal page alike)."""
 
 from __future__ import annotations
 
-import base64
+from fastapi.responses import FileResponse
 
-from core.keys import KeyProvider
+from services.data_request import Package
 
 
-def data_key_base64(keys: KeyProvider, request_id: str) -> str:
-    """Base64, the format of the key files ``deidentify.write_key_file`` writes."""
-    # Imported here so the API starts even when only this route needs the extract library.
-    from deidentify import extract_data_key
-
-    return base64.b64encode(extract_data_key(keys, request_id)).decode("ascii")
+def package_response(request_id: str, package: Package) -> FileResponse:
+    return FileResponse(package.path, media_type="application/octet-stream",
+                        filename=f"{request_id}.c2cx", headers={"X-SHA256": package.sha256})

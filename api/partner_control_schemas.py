@@ -12,6 +12,7 @@ from core.requests import CohortFilter, RequestKind
 from governance.models import DataRequest, ExtractRecord, ProviderReview
 from governance.output_check import CheckerDecision, Release, ReleaseState
 from governance.provider_review import ReviewStatus, StewardDecision, effective_status
+from services.review_decision import RoutedRequest
 
 
 class ProviderReviewOut(BaseModel):
@@ -62,6 +63,12 @@ class RequestSummary(BaseModel):
 class StewardReviewOut(BaseModel):
     request: RequestSummary
     review: ProviderReviewOut
+
+    @classmethod
+    def of(cls, routed: RoutedRequest) -> StewardReviewOut:
+        return cls(request=RequestSummary.of(routed.request),
+                   review=ProviderReviewOut.of(routed.review, with_reason=True,
+                                               due_at=routed.request.review_due_at))
 
 
 class StewardDecisionIn(BaseModel):
@@ -115,3 +122,13 @@ class UsageOut(BaseModel):
     review: ProviderReviewOut
     released: bool
     release_detail: dict[str, Any]
+
+    @classmethod
+    def of(cls, routed: RoutedRequest) -> UsageOut:
+        record = routed.record
+        return cls(request=RequestSummary.of(routed.request),
+                   review=ProviderReviewOut.of(routed.review, with_reason=True,
+                                               due_at=routed.request.review_due_at),
+                   released=routed.release is not None
+                   and routed.release.state == ReleaseState.RELEASED,
+                   release_detail=dict(record.detail or {}) if record else {})

@@ -196,6 +196,15 @@ def list_own_requests(session: Session, requester_id: int) -> list[DataRequest]:
     return list(session.execute(query).scalars())
 
 
+def earlier_requests_of_requester(session: Session, request: DataRequest) -> list[DataRequest]:
+    """The requester's other requests past draft, oldest first (the board reads their record)."""
+    query = (select(DataRequest).where(DataRequest.requester_id == request.requester_id,
+                                       DataRequest.id != request.id,
+                                       DataRequest.status != RequestStatus.DRAFT.value)
+             .order_by(DataRequest.created_at))
+    return list(session.execute(query).scalars())
+
+
 def _require_status(request: DataRequest, *allowed: RequestStatus, doing: str) -> None:
     if request.status not in {s.value for s in allowed}:
         names = " or ".join(s.value for s in allowed)

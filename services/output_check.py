@@ -4,14 +4,51 @@ call :func:`decide_output`; they render what it returns and send the notices it 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy.orm import Session
 
+from core.errors import NotFound
 from governance import output_check
 from governance.audit import audited
+from governance.models import DataRequest, ExtractRecord
 from governance.output_check import CheckerDecision, Release
 from governance.users import Principal
 
 ROLE = "checker"
+
+
+@dataclass
+class OutputReport:
+    """A built output as a checker reads it: the request, its extract record, the release."""
+
+    request: DataRequest
+    record: ExtractRecord | None
+    release: Release
+
+
+def outputs_to_check(*, session: Session, checker: Principal) -> list[OutputReport]:
+    """Outputs waiting for a checker, oldest first; the checker's own requests left out."""
+    with audited(session, actor=checker.name, role=ROLE, action="checker.list"):
+        out = []
+        for request in output_check.checker_queue(session):
+            if request.requester_id == checker.user_id:
+                continue
+            record = output_check.extract_record(session, request.id)
+            out.append(OutputReport(request, record, output_check.release_of(request, record)))
+    return out
+
+
+def output_report(*, session: Session, checker: Principal, request_id: str) -> OutputReport:
+    """The release report of one output: rows, generalisation, suppression, automated checks."""
+    with audited(session, actor=checker.name, role=ROLE, action="checker.read",
+                 target=f"request:{request_id}"):
+        request = session.get(DataRequest, request_id)
+        record = output_check.extract_record(session, request_id)
+        if request is None or record is None:
+            raise NotFound(f"no output of request {request_id!r} to check")
+        report = OutputReport(request, record, output_check.release_of(request, record))
+    return report
 
 
 def decide_output(*, session: Session, checker: Principal, request_id: str,

@@ -62,3 +62,39 @@ def test_checker_sees_a_service_reaching_up_to_a_front_door(tmp_path: Path) -> N
     sample.write_text("from api.schemas import UploadResult\nimport governance\n",
                       encoding="utf-8")
     assert imported_packages(sample) - ALLOWED["services"] == {"api"}
+
+
+def _portal_page_offences(path: Path) -> list[str]:
+    """What a portal page may not do: call an API route handler (the pages and the routes call
+    the same services instead) or run a query itself."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            # sqlalchemy.orm is allowed for the Session type; the query builders are not
+            if node.module in {"api.routes", "sqlalchemy", "sqlalchemy.sql"} \
+                    or node.module.startswith("api.routes."):
+                found.append(f"imports {node.module}")
+        elif isinstance(node, ast.Import):
+            found += [f"imports {a.name}" for a in node.names
+                      if a.name.startswith("api.routes") or a.name == "sqlalchemy"]
+        elif isinstance(node, ast.Attribute) and node.attr in {"execute", "scalars"}:
+            found.append(f"line {node.lineno} runs .{node.attr}(...)")
+    return found
+
+
+def test_portal_pages_call_services_not_route_handlers_or_queries() -> None:
+    offences = [f"{path.relative_to(ROOT)} {what}"
+                for path in sorted((ROOT / "api" / "portal").glob("routes_*.py"))
+                for what in _portal_page_offences(path)]
+    assert not offences, "portal pages must call services:\n" + "\n".join(offences)
+
+
+def test_portal_check_sees_a_route_call_and_a_query(tmp_path: Path) -> None:
+    sample = tmp_path / "routes_x.py"
+    sample.write_text("from api.routes import board as api\nfrom sqlalchemy import select\n"
+                      "rows = db.execute(select(1)).scalars()\n", encoding="utf-8")
+    assert len(_portal_page_offences(sample)) == 4
+    allowed = tmp_path / "routes_y.py"
+    allowed.write_text("from sqlalchemy.orm import Session\n", encoding="utf-8")
+    assert _portal_page_offences(allowed) == []

@@ -1,8 +1,8 @@
 """Board pages: the queue, each request with its disclosure preview and its requester's
 record, the decision form, and after fulfilment the release report.
 
-Decisions call ``governance.requests.decide`` with the same quorum, self-approval rule and
-audit action as ``POST /v1/board/requests/{id}/decisions``.
+Reading and deciding call the board's use cases (``services.board_decision``), as
+``GET /v1/board/requests/{id}`` and ``POST /v1/board/requests/{id}/decisions`` do.
 """
 
 from __future__ import annotations
@@ -11,19 +11,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Form, Path, Request
 from fastapi.responses import Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.deps import SessionDep
 from api.deps import get_services as services
+from api.notifying import deliver_later
 from api.portal.web import BoardPage, check_csrf, redirect, render
-from api.routes import board as api
-from api.schemas import DecisionIn
 from core.errors import Busy, UserError
 from governance import requests as gr
-from governance.audit import audited
-from governance.models import DataRequest, ExtractRecord
-from governance.partners import find_partner
+from governance.models import DataRequest
+from services.board_decision import decide_request, read_request, waiting_requests
 from services.preview import Preview, preview_stored_request
 
 router = APIRouter(prefix="/portal/board", include_in_schema=False)
@@ -33,9 +30,8 @@ RequestId = Annotated[str, Path(min_length=1, max_length=64)]
 
 @router.get("")
 def queue(request: Request, db: SessionDep, me: BoardPage) -> Response:
-    with audited(db, actor=me.name, role=ROLE, action="board.list"):
-        rows = [{"r": r, "approvals": gr.approvals(r), "requester": r.requester.name}
-                for r in gr.list_submitted(db)]
+    rows = [{"r": r, "approvals": gr.approvals(r), "requester": r.requester.name}
+            for r in waiting_requests(session=db, member=me)]
     return render(request, "board.html", {"title": "Requests waiting for the board",
                                           "rows": rows,
                                           "quorum": services(request).settings.board_quorum})
@@ -53,29 +49,18 @@ def request_preview(request: Request, db: Session, r: DataRequest
 @router.get("/requests/{request_id}")
 def read(request_id: RequestId, request: Request, db: SessionDep, me: BoardPage) -> Response:
     settings = services(request).settings
-    with audited(db, actor=me.name, role=ROLE, action="board.read",
-                 target=f"request:{request_id}"):
-        r = gr.get_for_board(db, request_id)
-        requester = r.requester
-        org = find_partner(db, requester.org_code) if requester.org_code else None
-        earlier = list(db.execute(
-            select(DataRequest).where(DataRequest.requester_id == requester.id,
-                                      DataRequest.id != r.id,
-                                      DataRequest.status != gr.RequestStatus.DRAFT.value)
-            .order_by(DataRequest.created_at)).scalars())
-        extract = db.execute(select(ExtractRecord).where(
-            ExtractRecord.request_id == r.id)).scalar_one_or_none()
-        decisions = [(d.board_member.name, d.decision, d.reason, d.decided_at)
-                     for d in r.decisions]
-        own = r.requester_id == me.user_id
-        reviews = [(p.org_code, p.status, p.reason) for p in r.provider_reviews]
+    view = read_request(session=db, member=me, request_id=request_id)
+    r, org = view.request, view.organisation
+    decisions = [(d.board_member.name, d.decision, d.reason, d.decided_at) for d in r.decisions]
+    reviews = [(p.org_code, p.status, p.reason) for p in r.provider_reviews]
     shown, problem = request_preview(request, db, r) if r.status in ("submitted", "approved") \
         else (None, None)
     return render(request, "board_request.html", {
-        "title": f"Request {r.id}: {r.title}", "r": r, "requester": requester,
-        "org_name": org.name if org else None, "earlier": earlier, "extract": extract,
+        "title": f"Request {r.id}: {r.title}", "r": r, "requester": r.requester,
+        "org_name": org.name if org else None, "earlier": view.earlier, "extract": view.extract,
         "decisions": decisions, "approvals": gr.approvals(r), "quorum": settings.board_quorum,
-        "own": own, "preview": shown, "preview_error": problem, "reviews": reviews})
+        "own": r.requester_id == me.user_id, "preview": shown, "preview_error": problem,
+        "reviews": reviews})
 
 
 @router.post("/requests/{request_id}/decide")
@@ -86,7 +71,8 @@ def decide(request_id: RequestId, request: Request, db: SessionDep, me: BoardPag
            csrf_token: Annotated[str | None, Form(max_length=100)] = None) -> Response:
     check_csrf(request, csrf_token)
     svc = services(request)
-    # The API's own route function: quorum, self-approval rule, audit and notifications.
-    api.decide(request_id, DecisionIn(decision=decision, reason=reason), db, svc.settings, me,
-               background, svc.sessions)
+    # The API's use case: quorum, self-approval rule, audit; then the notifications.
+    decide_request(session=db, settings=svc.settings, member=me, request_id=request_id,
+                   decision=decision, reason=reason)
+    deliver_later(background, svc.sessions, svc.settings)
     return redirect(request, f"/portal/board/requests/{request_id}")

@@ -1,9 +1,9 @@
 """Output checker pages: the outputs waiting for a check, each one's release report, and the
 approve/reject form (issue 19).
 
-The pages call the checker API's own route functions (``api.routes.checker``): the same queue
-(a checker's own requests left out), the same two-checker rule and the same audit entries as
-``/v1/checker/requests``.
+The pages call the checker's use cases (``services.output_check``), as
+``/v1/checker/requests`` does: the same queue (a checker's own requests left out), the same
+two-checker rule and the same audit entries.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from fastapi.responses import Response
 from api.deps import SessionDep
 from api.deps import get_services as services
 from api.notifying import deliver_later
+from api.partner_control_schemas import ReleaseReport
 from api.portal.web import CheckerPage, check_csrf, redirect, render
-from api.routes import checker as api
 from governance.output_check import CheckerDecision
-from services.output_check import decide_output
+from services.output_check import decide_output, output_report, outputs_to_check
 
 router = APIRouter(prefix="/portal/checker", include_in_schema=False)
 RequestId = Annotated[str, Path(min_length=1, max_length=64)]
@@ -27,13 +27,16 @@ RequestId = Annotated[str, Path(min_length=1, max_length=64)]
 
 @router.get("")
 def queue(request: Request, db: SessionDep, me: CheckerPage) -> Response:
+    rows = [ReleaseReport.of(r.request, r.record, r.release)
+            for r in outputs_to_check(session=db, checker=me)]
     return render(request, "checker.html", {"title": "Outputs waiting for a check",
-                                            "rows": api.queue(db, me)})
+                                            "rows": rows})
 
 
 @router.get("/requests/{request_id}")
 def read(request_id: RequestId, request: Request, db: SessionDep, me: CheckerPage) -> Response:
-    report = api.read(request_id, db, me)
+    found = output_report(session=db, checker=me, request_id=request_id)
+    report = ReleaseReport.of(found.request, found.record, found.release)
     return render(request, "checker_request.html", {
         "title": f"Release report of {report.request.id}: {report.request.title}",
         "report": report, "checks": report.detail.get("output_checks") or [],

@@ -1,6 +1,6 @@
 """Public pages: the dashboard of published (suppressed) outcomes and the public request log.
 
-The rows come from ``api.routes.public.aggregates`` itself, so a filter the API refuses
+The rows come from ``api.aggregates``, as ``GET /v1/aggregates``'s do, so a filter the API refuses
 (unknown year, LEA, group or metric: 422 naming the choices) is refused here in the same words.
 Public pages need no sign-in and are not audited, like the public API routes.
 """
@@ -15,15 +15,16 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from markupsafe import Markup
 
-from api.choices import Choices, choices
+from api.aggregates import AGGREGATE_COLUMNS, AggregateRow, aggregate_page
+from api.choices import choices
 from api.deps import SessionDep
 from api.deps import get_services as services
 from api.portal.charts import Bar, bar_chart
 from api.portal.web import finish, render
-from api.routes.public import AGGREGATE_COLUMNS, AggregateRow, aggregate_page
 from core.errors import NotFound, UserError
 from governance.partners import list_partners
 from governance.requests import public_log
+from services.choices import Choices
 
 router = APIRouter(prefix="/portal/public", include_in_schema=False)
 Filter = Annotated[str | None, Query(max_length=100)]

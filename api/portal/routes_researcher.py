@@ -1,8 +1,8 @@
 """Researcher pages: catalog, request form with a disclosure preview, status, download.
 
-Creating, submitting and downloading call the same governance functions, door checks and
-audit actions as ``api.routes.researcher``; the preview is ``services.preview`` (also
-``POST /v1/requests/preview``).
+Creating, submitting, withdrawing, regrouping and downloading call the same use cases as
+``api.routes.researcher`` (``services.data_request``: door checks, audit actions); the
+preview is ``services.preview`` (also ``POST /v1/requests/preview``).
 """
 
 from __future__ import annotations
@@ -13,24 +13,24 @@ from fastapi import APIRouter, BackgroundTasks, Form, Path, Request
 from fastapi.responses import FileResponse, Response
 from pydantic import ValidationError
 
-from api.choices import check_cohort, choices
+from api.choices import choices, metric_years
 from api.deps import SessionDep
 from api.deps import get_services as services
+from api.extracts import package_response
+from api.notifying import deliver_later
 from api.partner_control_schemas import RegroupIn
 from api.portal.requestform import FormData, catalog_rows, form_choices, problems_of
 from api.portal.web import ResearcherPage, check_csrf, redirect, render
-from api.routes import researcher as api
 from core.errors import Busy, UserError
 from core.requests import RequestKind
-from governance import output_check
 from governance import requests as gr
-from governance.audit import audited
 from governance.models import DataRequest
 from governance.partners import list_partners
+from services import data_request as requests
+from services.choices import check_cohort
 from services.preview import Preview, PreviewInput, preview_request
 
 router = APIRouter(prefix="/portal/researcher", include_in_schema=False)
-ROLE = "researcher"
 RequestId = Annotated[str, Path(min_length=1, max_length=64)]
 Texts = Annotated[list[str], Form(max_length=64)]
 
@@ -66,9 +66,8 @@ def _lea_names(db: Any) -> dict[str, str]:
 @router.get("")
 def home(request: Request, db: SessionDep, me: ResearcherPage) -> Response:
     quorum = services(request).settings.board_quorum
-    with audited(db, actor=me.name, role=ROLE, action="request.list"):
-        rows = [{"r": r, "approvals": gr.approvals(r), "next": next_step(r, quorum)}
-                for r in gr.list_own_requests(db, me.user_id)]
+    rows = [{"r": r, "approvals": gr.approvals(r), "next": next_step(r, quorum)}
+            for r in requests.own_requests(session=db, researcher=me)]
     return render(request, "researcher.html", {"title": "Your data requests", "rows": rows})
 
 
@@ -76,16 +75,7 @@ def home(request: Request, db: SessionDep, me: ResearcherPage) -> Response:
 def catalog(request: Request, me: ResearcherPage) -> Response:
     snapshot = services(request).serving
     c = choices(snapshot)
-
-    def metric_years(cursor: Any) -> dict[str, list[str]]:
-        out: dict[str, list[str]] = {}
-        for metric, year in cursor.execute(
-                "SELECT DISTINCT metric, CAST(academic_year AS VARCHAR) FROM published_aggregates"
-                " ORDER BY 1, 2").fetchall():
-            out.setdefault(str(metric), []).append(str(year))
-        return out
-
-    years = snapshot.cached(("metric_years",), metric_years) if c.published else {}
+    years = metric_years(snapshot) if c.published else {}
     return render(request, "catalog.html", {"title": "Variable catalog",
                                             "rows": catalog_rows(c, years)})
 
@@ -149,11 +139,14 @@ def create(request: Request, db: SessionDep, me: ResearcherPage, background: Bac
         return _render_form(request, db, form, problems=problems_of(exc), status=422)
     svc = services(request)
     try:
-        # The API's own route functions: same door checks, same audit entries, same
-        # notifications (provider review), so the page and the API cannot drift.
-        rid = api.create(body, svc.serving, db, me).id
+        # The API's use cases: same door checks, same audit entries, same notifications
+        # (provider review), so the page and the API cannot drift.
+        rid = requests.create_request(session=db, researcher=me, data=body,
+                                      published=choices(svc.serving)).id
         if action == "submit":
-            api.submit(rid, db, svc.settings, me, background, svc.sessions)
+            requests.submit_request(session=db, settings=svc.settings, researcher=me,
+                                    request_id=rid)
+            deliver_later(background, svc.sessions, svc.settings)
     except UserError as exc:
         return _render_form(request, db, form, problems=[str(exc)], status=422)
     return redirect(request, f"/portal/researcher/requests/{rid}")
@@ -163,19 +156,15 @@ def create(request: Request, db: SessionDep, me: ResearcherPage, background: Bac
 def detail(request_id: RequestId, request: Request, db: SessionDep,
            me: ResearcherPage) -> Response:
     quorum = services(request).settings.board_quorum
-    with audited(db, actor=me.name, role=ROLE, action="request.read",
-                 target=f"request:{request_id}"):
-        r = gr.own_request(db, request_id, me.user_id)
-        problems = gr.submission_problems(r, r.updated_at.date()) if r.status == "draft" else []
-        state = output_check.release_of(r, output_check.extract_record(db, r.id))
-        release = state.state.value
-        ctx = {"title": f"Request {r.id}: {r.title}", "r": r, "approvals": gr.approvals(r),
-               "quorum": quorum, "next": next_step(r, quorum, release), "problems": problems,
-               "released": release == "released",
-               "failed_checks": state.failed_checks if release == "automated_checks_failed"
-               else [],
-               "reviews": [(p.org_code, p.status) for p in r.provider_reviews]}
-    return render(request, "request_detail.html", ctx)
+    view = requests.request_progress(session=db, researcher=me, request_id=request_id)
+    r, release = view.request, view.release.state.value
+    return render(request, "request_detail.html", {
+        "title": f"Request {r.id}: {r.title}", "r": r, "approvals": gr.approvals(r),
+        "quorum": quorum, "next": next_step(r, quorum, release), "problems": view.problems,
+        "released": release == "released",
+        "failed_checks": view.release.failed_checks if release == "automated_checks_failed"
+        else [],
+        "reviews": [(p.org_code, p.status) for p in r.provider_reviews]})
 
 
 @router.post("/requests/{request_id}/submit")
@@ -184,7 +173,9 @@ def submit(request_id: RequestId, request: Request, db: SessionDep, me: Research
            csrf_token: Annotated[str | None, Form(max_length=100)] = None) -> Response:
     check_csrf(request, csrf_token)
     svc = services(request)
-    api.submit(request_id, db, svc.settings, me, background, svc.sessions)
+    requests.submit_request(session=db, settings=svc.settings, researcher=me,
+                            request_id=request_id)
+    deliver_later(background, svc.sessions, svc.settings)
     return redirect(request, f"/portal/researcher/requests/{request_id}")
 
 
@@ -192,7 +183,7 @@ def submit(request_id: RequestId, request: Request, db: SessionDep, me: Research
 def withdraw(request_id: RequestId, request: Request, db: SessionDep, me: ResearcherPage,
              csrf_token: Annotated[str | None, Form(max_length=100)] = None) -> Response:
     check_csrf(request, csrf_token)
-    api.withdraw(request_id, db, me)
+    requests.withdraw_request(session=db, researcher=me, request_id=request_id)
     return redirect(request, f"/portal/researcher/requests/{request_id}")
 
 
@@ -204,15 +195,17 @@ def regroup(request_id: RequestId, request: Request, db: SessionDep, me: Researc
     """After failed output checks: keep only the ticked grouping variables (never add any)."""
     check_csrf(request, csrf_token)
     svc = services(request)
-    # The API's own route function: only dropping approved variables, audit, old package gone.
-    api.regroup(request_id, RegroupIn(group_by=keep), db, me, background, svc.sessions,
-                svc.settings)
+    # The API's use case: only dropping approved variables, audit, old package gone.
+    requests.regroup_request(session=db, researcher=me, request_id=request_id,
+                             group_by=RegroupIn(group_by=keep).group_by)
+    deliver_later(background, svc.sessions, svc.settings)
     return redirect(request, f"/portal/researcher/requests/{request_id}")
 
 
 @router.get("/requests/{request_id}/extract")
 def download(request_id: RequestId, db: SessionDep, me: ResearcherPage) -> FileResponse:
-    return api.download(request_id, db, me)
+    return package_response(request_id, requests.extract_package(
+        session=db, researcher=me, request_id=request_id))
 
 
 @router.post("/requests/{request_id}/key")
@@ -220,7 +213,8 @@ def key(request_id: RequestId, request: Request, db: SessionDep, me: ResearcherP
         csrf_token: Annotated[str | None, Form(max_length=100)] = None) -> Response:
     """The data key is shown only on a deliberate, CSRF-checked request (it opens the data)."""
     check_csrf(request, csrf_token)
-    out = api.extract_key(request_id, db, services(request).keys, me)
+    out = requests.extract_key(session=db, keys=services(request).keys, researcher=me,
+                               request_id=request_id)
     return render(request, "extract_key.html", {"title": f"Key for {request_id}",
                                                 "key": out.key_base64, "rid": request_id,
                                                 "expires": out.expires_at})

@@ -1,9 +1,9 @@
 """Data steward pages: the organisation's review queue and history, the approve/object form,
 and "who used my data" (issue 19).
 
-Every page calls the steward API's own route functions (``api.routes.steward``), so the page
-shows the same neutral summary (what and why, never who), refuses the same callers and writes
-the same audit entries as ``/v1/steward/...``.
+Every page calls the steward's use cases (``services.review_decision``), as
+``/v1/steward/...`` does, so the page shows the same neutral summary (what and why, never who),
+refuses the same callers and writes the same audit entries.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from fastapi.responses import Response
 from api.deps import SessionDep
 from api.deps import get_services as services
 from api.notifying import deliver_later
+from api.partner_control_schemas import StewardReviewOut, UsageOut
 from api.portal.web import StewardPage, check_csrf, redirect, render
-from api.routes import steward as api
 from governance.provider_review import StewardDecision
-from services.review_decision import decide_review
+from services.review_decision import data_usage, decide_review, reviews_to_answer
 
 router = APIRouter(prefix="/portal/steward", include_in_schema=False)
 RequestId = Annotated[str, Path(min_length=1, max_length=64)]
@@ -27,8 +27,8 @@ RequestId = Annotated[str, Path(min_length=1, max_length=64)]
 
 @router.get("")
 def home(request: Request, db: SessionDep, me: StewardPage) -> Response:
-    reviews = api.reviews(db, me)  # audited as steward.list
-    usage = api.usage(db, me)  # audited as steward.usage
+    reviews = [StewardReviewOut.of(r) for r in reviews_to_answer(session=db, steward=me)]
+    usage = [UsageOut.of(r) for r in data_usage(session=db, steward=me)]
     return render(request, "steward.html", {
         "title": f"Data steward: requests using {me.org_code}'s records",
         "pending": [r for r in reviews if r.review.status == "pending"],
