@@ -13,7 +13,7 @@ from core.partners import AgreementStatus, PartnerKind
 from core.requests import CohortFilter, RequestKind
 from governance.models import DataRequest, Submission, User
 from governance.output_check import release_of
-from governance.requests import Decision, RequestStatus
+from governance.request_lifecycle import Decision, RequestStatus
 from governance.users import Role
 from services.receive_upload import UploadOutcome
 

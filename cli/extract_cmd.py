@@ -68,7 +68,7 @@ def build_cmd(
     keys = _provider(settings)
     from cli.progress import stages
     from governance.db import session_factory
-    from governance.requests import individual_extracts
+    from governance.extract_registry import individual_extracts
 
     # No store, or one not migrated, stops here (``c2c migrate``): without it the earlier
     # extracts are unknown, and unknown must never count as "none".

@@ -15,7 +15,7 @@ from dagster_project.jobs import (
     extract_job,
 )
 from dagster_project.resources import C2CResource
-from governance.requests import requests_ready_for_fulfilment
+from governance.request_lifecycle import requests_ready_for_fulfilment
 from ingest.landing import LandedFile, content_hash, new_files, received_hashes
 
 INGEST_ASSET = {"calpads": "calpads_staging", "college": "college_staging", "ccgi": "ccgi_staging"}

@@ -173,14 +173,12 @@ def steward_decide(session: Session, request_id: str, *, steward_id: int, org_co
         raise Conflict(f"your organisation's review of {request_id} changed meanwhile")
     session.refresh(review)
     session.refresh(request)
-    from governance import notices  # import cycle: notices reads this module's outcome()
-
-    notices.review_progress(session, request)
     return review
 
 
 def close_if_due(session: Session, request: DataRequest, now: datetime | None = None) -> int:
-    """After the window, apply each silent partner's agreement; returns how many closed."""
+    """After the window, apply each silent partner's agreement; returns how many closed (the
+    caller tells the board when that completed the review: ``notices.review_progress``)."""
     now = now or utcnow()
     if request.review_due_at is None or now <= request.review_due_at:
         return 0
@@ -203,9 +201,6 @@ def close_if_due(session: Session, request: DataRequest, now: datetime | None = 
         session.refresh(request)
         for review in request.provider_reviews:
             session.refresh(review)
-        from governance import notices  # import cycle: notices reads this module's outcome()
-
-        notices.review_progress(session, request)
     return closed
 
 
@@ -247,9 +242,9 @@ def outcome(request: DataRequest, now: datetime | None = None) -> ReviewOutcome:
 
 def require_complete_for_approval(session: Session, request: DataRequest,
                                   now: datetime | None = None) -> ReviewOutcome:
-    """What the board's approval must wait for or cannot override."""
-    close_if_due(session, request, now)
-    result = outcome(request)
+    """What the board's approval must wait for or cannot override (the caller first closes a
+    window that has passed: ``close_if_due``)."""
+    result = outcome(request, now)
     if not result.complete:
         due = f"{result.due_at:%Y-%m-%d}" if result.due_at else "the end of the window"
         raise Conflict(f"provider review of {request.id} is open until {due}: "

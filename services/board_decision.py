@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from core.partners import Partner
 from core.settings import Settings
 from governance import output_check
-from governance import requests as gr
+from governance import request_lifecycle as gr
 from governance.audit import audited
 from governance.models import DataRequest, ExtractRecord
 from governance.partners import find_partner

@@ -17,10 +17,12 @@ from core.errors import InternalError
 from core.keys import KeyProvider
 from core.settings import Settings
 from governance import output_check
-from governance import requests as gr
+from governance import request_lifecycle as gr
 from governance.audit import audited
+from governance.extract_registry import extract_for_download
 from governance.models import DataRequest, ExtractRecord
 from governance.output_check import Release
+from governance.request_inputs import RequestInput
 from governance.users import Principal
 from services.choices import Choices, check_cohort
 
@@ -63,7 +65,7 @@ def request_progress(*, session: Session, researcher: Principal, request_id: str
     return RequestProgress(request=r, problems=problems, release=release)
 
 
-def create_request(*, session: Session, researcher: Principal, data: gr.RequestInput,
+def create_request(*, session: Session, researcher: Principal, data: RequestInput,
                    published: Choices) -> DataRequest:
     """A new draft; its cohort may name only years and LEAs with published data."""
     with audited(session, actor=researcher.name, role=ROLE, action="request.create") as audit:
@@ -118,7 +120,7 @@ def extract_package(*, session: Session, researcher: Principal, request_id: str)
     """The encrypted package of the researcher's fulfilled request, before it expires."""
     with audited(session, actor=researcher.name, role=ROLE, action="extract.download",
                  target=f"request:{request_id}") as audit:
-        record = gr.extract_for_download(session, request_id, researcher.user_id)
+        record = extract_for_download(session, request_id, researcher.user_id)
         path = Path(record.package_path)
         if not path.is_file():
             raise InternalError(f"the extract of request {request_id} is missing on disk")
@@ -139,7 +141,7 @@ def extract_key(*, session: Session, keys: KeyProvider, researcher: Principal,
     """The key of the researcher's extract package (audited: it opens the data)."""
     with audited(session, actor=researcher.name, role=ROLE, action="extract.key",
                  target=f"request:{request_id}"):
-        record: ExtractRecord = gr.extract_for_download(session, request_id,
+        record: ExtractRecord = extract_for_download(session, request_id,
                                                         researcher.user_id)
         key = data_key_base64(keys, request_id)
     return DataKey(key_base64=key, expires_at=record.expires_at)

@@ -21,12 +21,8 @@ from core.requests import ApprovedRequest, RequestKind
 from core.settings import Settings
 from core.warehouse import warehouse
 from deidentify import EarlierExtracts, ExtractResult, build_extract, package_table
-from governance.requests import (
-    ExtractInfo,
-    individual_extracts,
-    mark_fulfilled,
-    requests_ready_for_fulfilment,
-)
+from governance.extract_registry import ExtractInfo, individual_extracts, mark_fulfilled
+from governance.request_lifecycle import requests_ready_for_fulfilment
 
 # Key of the automated output checks in a result's manifest and the extract record's detail
 # (governance.output_check reads them there).
@@ -46,9 +42,9 @@ def build_package(
 ) -> ExtractResult:
     """Individual requests go through de-identification; aggregate requests through the same
     small-cell suppression as the published aggregates, then the same encrypted packaging.
-    ``earlier_extracts``: ``governance.requests.individual_extracts(session, excluding=<this
-    request>)``, read just before the build (the variables this extract must not be linkable
-    on; unused for aggregate tables)."""
+    ``earlier_extracts``: ``governance.extract_registry.individual_extracts(session,
+    excluding=<this request>)``, read just before the build (the variables this extract must
+    not be linkable on; unused for aggregate tables)."""
     now = now or datetime.now(UTC)
     if request.kind == RequestKind.INDIVIDUAL:
         result = build_extract(con, request, keys, out_dir, k=k, now=now,

@@ -26,8 +26,9 @@ from core.requests import ApprovedRequest, CohortFilter, RequestKind
 from core.settings import Settings
 from core.warehouse import open_warehouse
 from deidentify import EarlierExtracts
+from governance.extract_registry import individual_extracts
 from governance.models import DataRequest
-from governance.requests import check_group_by, check_variables, individual_extracts
+from governance.request_inputs import check_group_by, check_variables
 
 
 class PreviewInput(BaseModel):

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from core.errors import PermissionDenied
-from governance import output_check, provider_review
+from governance import notices, output_check, provider_review
 from governance.audit import audited
 from governance.models import DataRequest, ExtractRecord, ProviderReview
 from governance.output_check import Release
@@ -35,6 +35,10 @@ def decide_review(*, session: Session, steward: Principal, request_id: str,
         review = provider_review.steward_decide(
             session, request_id, steward_id=steward.user_id, org_code=org,
             decision=decision, reason=reason)
+        # the review returns its outcome; telling the board is this use case's job
+        request = session.get(DataRequest, request_id)
+        if request is not None:  # steward_decide found it; the check keeps the type exact
+            notices.review_progress(session, request)
     return review
 
 

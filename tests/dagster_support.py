@@ -12,10 +12,11 @@ from sqlalchemy.orm import Session
 from core.keys import create_master_key
 from core.requests import RequestKind
 from dagster_project.resources import C2CResource
-from governance import requests as gr
+from governance import request_lifecycle as gr
 from governance.db import upgrade
 from governance.partners import import_partners_csv
-from governance.requests import Decision, RequestInput
+from governance.request_inputs import RequestInput
+from governance.request_lifecycle import Decision
 from governance.users import Role, create_user
 from synth import generate_small
 

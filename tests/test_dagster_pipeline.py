@@ -10,7 +10,7 @@ import pytest
 from dagster_support import make_deployment, submitted_request
 
 from dagster_project.run import materialize_extracts, materialize_pipeline
-from governance import requests as gr
+from governance import request_lifecycle as gr
 
 
 @pytest.mark.slow

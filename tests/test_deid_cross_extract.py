@@ -26,8 +26,10 @@ from core.requests import ApprovedRequest, CohortFilter, RequestKind
 from core.warehouse import connect_encrypted, open_warehouse
 from deidentify.crossextract import cross_extract
 from deidentify.pseudonym import pseudonym_key, pseudonymise
-from governance import requests as gr
+from governance import request_lifecycle as gr
+from governance.extract_registry import individual_extracts
 from governance.models import DataRequest, ExtractRecord
+from governance.request_inputs import RequestInput
 from governance.users import Role, create_user
 from services.fulfil import build_package, fulfil_approved
 
@@ -159,7 +161,7 @@ def test_which_variables_link() -> None:
 
 def _approved(session: object, researcher: int, board: list[int], variables: list[str],
               title: str) -> str:
-    created = gr.create_request(session, researcher, gr.RequestInput(  # type: ignore[arg-type]
+    created = gr.create_request(session, researcher, RequestInput(  # type: ignore[arg-type]
         kind=RequestKind.INDIVIDUAL, title=title, purpose="Outcomes of English learners.",
         variables=variables, training_attested=True, irb_reference="IRB-2026-7"))
     gr.submit_request(session, created.id, researcher)  # type: ignore[arg-type]
@@ -259,12 +261,12 @@ def test_the_store_lists_every_earlier_individual_extract(env: ApiEnv) -> None:
         _register(s, researcher, "R-lost", "individual", [], {"rows": 3})
         _register(s, researcher, "R-agg", "aggregate", ["hs_graduate"], {})
     with env.sessions() as s:
-        assert gr.individual_extracts(s) == {
+        assert individual_extracts(s) == {
             "R-rel": ["english_learner", "homeless", "pseudonym_id"],  # released + cohort-fixed
             "R-old": ["hs_graduate", "person_id"],  # no release record: what was approved
             "R-lost": None,  # nothing known: the builder assumes it shares everything
         }
-        assert "R-rel" not in gr.individual_extracts(s, excluding="R-rel")
+        assert "R-rel" not in individual_extracts(s, excluding="R-rel")
 
 
 def test_preview_counts_what_linkage_suppresses_as_the_build_does(env: ApiEnv) -> None:
@@ -284,7 +286,7 @@ def test_preview_counts_what_linkage_suppresses_as_the_build_does(env: ApiEnv) -
 
     keys = KeyProvider(env.settings.master_key_path, env.settings.keyring_path)
     with env.sessions() as s:
-        earlier = gr.individual_extracts(s, excluding="R-preview")
+        earlier = individual_extracts(s, excluding="R-preview")
     con = open_warehouse(env.settings)
     try:
         result = build_package(con, built_request("R-preview", SECOND), keys,

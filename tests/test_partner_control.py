@@ -29,8 +29,9 @@ from core.errors import C2CError, Conflict
 from core.keys import KeyProvider, create_master_key
 from core.settings import Settings
 from governance import audit, notify, output_check, provider_review
-from governance import requests as gr
+from governance import request_lifecycle as gr
 from governance.db import make_engine
+from governance.extract_registry import ExtractInfo, individual_extracts, mark_fulfilled
 from governance.partners import import_partners_csv
 from governance.users import create_user, issue_key
 from services.fulfil import OUTPUT_CHECKS, build_package, extract_detail
@@ -169,11 +170,11 @@ class World:
         try:
             for request in ready:
                 with self.sessions() as session:
-                    earlier = gr.individual_extracts(session, excluding=request.request_id)
+                    earlier = individual_extracts(session, excluding=request.request_id)
                 result = build_package(con, request, keys, self.settings.extracts_dir,
                                        min_cell=11, k=11, earlier_extracts=earlier)
                 with self.sessions.begin() as session:
-                    gr.mark_fulfilled(session, request.request_id, gr.ExtractInfo(
+                    mark_fulfilled(session, request.request_id, ExtractInfo(
                         package_path=str(result.package_path), sha256=result.package_sha256,
                         expires_at=result.expires_at, detail=extract_detail(request, result)))
         finally:

@@ -23,7 +23,7 @@ from api.portal.charts import Bar, bar_chart
 from api.portal.web import finish, render
 from core.errors import NotFound, UserError
 from governance.partners import list_partners
-from governance.requests import public_log
+from governance.public_log import public_log
 from services.choices import Choices
 
 router = APIRouter(prefix="/portal/public", include_in_schema=False)

@@ -23,9 +23,10 @@ from api.portal.requestform import FormData, catalog_rows, form_choices, problem
 from api.portal.web import ResearcherPage, check_csrf, redirect, render
 from core.errors import Busy, UserError
 from core.requests import RequestKind
-from governance import requests as gr
+from governance import request_lifecycle as gr
 from governance.models import DataRequest
 from governance.partners import list_partners
+from governance.request_inputs import MAX_TEXT
 from services import data_request as requests
 from services.choices import check_cohort
 from services.preview import Preview, PreviewInput, preview_request
@@ -107,7 +108,7 @@ def new(request: Request, db: SessionDep, me: ResearcherPage) -> Response:
 def create(request: Request, db: SessionDep, me: ResearcherPage, background: BackgroundTasks,
            kind: Annotated[str, Form(max_length=20)] = "aggregate",
            title: Annotated[str, Form(max_length=300)] = "",
-           purpose: Annotated[str, Form(max_length=gr.MAX_TEXT)] = "",
+           purpose: Annotated[str, Form(max_length=MAX_TEXT)] = "",
            variables: Texts = [],  # noqa: B006 (FastAPI copies defaults)
            years: Texts = [],  # noqa: B006
            leas: Texts = [],  # noqa: B006

@@ -11,7 +11,7 @@ from api.errors import COMMON_RESPONSES
 from api.notifying import deliver_later
 from api.schemas import DecisionIn, RequestOut
 from governance import board_grants as gb
-from governance import requests as gr
+from governance import request_lifecycle as gr
 from governance.audit import audited
 from services.board_decision import decide_request, read_request, waiting_requests
 from services.preview import Preview, preview_stored_request

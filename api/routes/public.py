@@ -16,7 +16,7 @@ from api.schemas import Page
 from api.serving import records
 from core.catalog import VARIABLES
 from core.errors import NotFound
-from governance.requests import PublicLogEntry, public_log
+from governance.public_log import PublicLogEntry, public_log
 
 router = APIRouter(tags=["public"])
 

@@ -25,8 +25,9 @@ from api.extracts import package_response
 from api.notifying import deliver_later
 from api.partner_control_schemas import RegroupIn
 from api.schemas import ExtractKey, RequestOut
-from governance import requests as gr
+from governance import request_lifecycle as gr
 from governance.audit import audited
+from governance.request_inputs import RequestInput, RequestPatch
 from services import data_request as requests
 from services.choices import check_cohort
 from services.preview import Preview, PreviewInput
@@ -39,7 +40,7 @@ ROLE = "researcher"
 
 
 @router.post("", status_code=201, response_model=RequestOut)
-def create(body: gr.RequestInput, serving: ServingDep, session: SessionDep,
+def create(body: RequestInput, serving: ServingDep, session: SessionDep,
            caller: ResearcherUser) -> RequestOut:
     """Create a draft data request (cohort years and LEAs must exist: 422 names the choices)."""
     return RequestOut.of(requests.create_request(session=session, researcher=caller, data=body,
@@ -72,7 +73,7 @@ def get(request_id: RequestId, session: ReadSessionDep, caller: ResearcherUser) 
 
 
 @router.patch("/{request_id}", response_model=RequestOut)
-def edit(request_id: RequestId, body: gr.RequestPatch, serving: ServingDep, session: SessionDep,
+def edit(request_id: RequestId, body: RequestPatch, serving: ServingDep, session: SessionDep,
          caller: ResearcherUser) -> RequestOut:
     """Edit a draft (only the fields sent change)."""
     with audited(session, actor=caller.name, role=ROLE, action="request.edit",
