@@ -35,10 +35,8 @@ import duckdb
 
 from analytics.metrics import METRIC_BY_NAME
 from core.errors import InternalError
-from core.protection import MIN_CELL
+from core.protection import MIN_CELL, RECORD_KEY_RANGE, ROUNDING_BASE
 
-RECORD_KEY_RANGE = 4096  # record keys are 0..4095 (the ONS package's larger range)
-ROUNDING_BASE = 5
 RECORD_KEYS = "disclosure.record_keys"  # person_id -> record_key; inside the encrypted warehouse
 _SALT_TABLE = "disclosure.record_key_salt"
 

@@ -28,10 +28,10 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from analytics.disclosure import ROUNDING_BASE
 from analytics.metrics import ALL, STATE
 from core import catalog, tables
 from core.cohort import cohort_where
+from core.protection import ROUNDING_BASE
 from core.requests import ApprovedRequest
 
 RELEASES = f"{tables.ANALYTICS}.released_request_cells"

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from core.data_use import Purpose
+from core.protection import MAX_TEXT, MIN_REASON
 from core.requests import CohortFilter, RequestKind
 from governance.models import DataRequest, ExtractRecord, ProviderReview
 from governance.output_check import CheckerDecision, Release, ReleaseState
@@ -73,7 +74,7 @@ class StewardReviewOut(BaseModel):
 
 class StewardDecisionIn(BaseModel):
     decision: StewardDecision
-    reason: str = Field(min_length=3, max_length=5000)
+    reason: str = Field(min_length=MIN_REASON, max_length=MAX_TEXT)
 
 
 class ReleaseOut(BaseModel):
@@ -107,7 +108,7 @@ class ReleaseReport(BaseModel):
 
 class CheckerDecisionIn(BaseModel):
     decision: CheckerDecision
-    reason: str = Field(min_length=3, max_length=5000)
+    reason: str = Field(min_length=MIN_REASON, max_length=MAX_TEXT)
 
 
 class RegroupIn(BaseModel):

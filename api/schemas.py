@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from api.partner_control_schemas import ProviderReviewOut, ReleaseOut
 from core.data_use import Purpose
 from core.partners import AgreementStatus, PartnerKind
+from core.protection import MAX_TEXT, MIN_REASON
 from core.requests import CohortFilter, RequestKind
 from governance.models import DataRequest, Submission, User
 from governance.output_check import release_of
@@ -101,7 +102,8 @@ class RequestOut(BaseModel):
 
 class DecisionIn(BaseModel):
     decision: Decision
-    reason: str = Field(min_length=3, max_length=5000, description="Written reason, required")
+    reason: str = Field(min_length=MIN_REASON, max_length=MAX_TEXT,
+                        description="Written reason, required")
 
 
 class ExtractKey(BaseModel):

@@ -34,6 +34,7 @@ from core.data_use import (
 )
 from core.errors import Conflict, NotFound, PermissionDenied, UserError
 from core.partners import Partner, PartnerKind
+from core.protection import require_review_days
 from governance.models import DataRequest, ProviderReview, utcnow
 from governance.partners import list_partners
 
@@ -99,8 +100,7 @@ def affected_partners(session: Session, request: DataRequest) -> list[Partner]:
 def open_reviews(session: Session, request: DataRequest, *, now: datetime,
                  business_days: int) -> list[ProviderReview]:
     """Create one review per affected partner when a request is submitted."""
-    if business_days < 1:
-        raise UserError("the provider review window must be at least one business day")
+    require_review_days(business_days)  # the operator's setting: out of bounds is a ConfigError
     reviews = []
     for partner in affected_partners(session, request):
         if not partner.agreement_active(now.date()):

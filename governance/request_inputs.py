@@ -10,9 +10,8 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 
 from core.catalog import VARIABLE_BY_NAME
 from core.data_use import Purpose
+from core.protection import MAX_TEXT
 from core.requests import CohortFilter, RequestKind
-
-MAX_TEXT = 5000
 
 
 def check_variables(names: list[str], field: str = "variables") -> list[str]:

@@ -29,9 +29,14 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from core.data_use import DEFAULT_REVIEW_BUSINESS_DAYS, Purpose
+from core.data_use import Purpose
 from core.errors import Conflict, NotFound, PermissionDenied, UserError
-from core.protection import EXTRACT_DEFAULT_DAYS, require_extract_days, require_quorum
+from core.protection import (
+    EXTRACT_DEFAULT_DAYS,
+    PROVIDER_REVIEW_DAYS,
+    require_extract_days,
+    require_quorum,
+)
 from core.requests import ApprovedRequest, CohortFilter, RequestKind
 from governance import notices, output_check, provider_review
 from governance.locking import locked_request
@@ -187,7 +192,7 @@ def transition(
 
 
 def submit_request(session: Session, request_id: str, requester_id: int, *,
-                   review_days: int = DEFAULT_REVIEW_BUSINESS_DAYS) -> DataRequest:
+                   review_days: int = PROVIDER_REVIEW_DAYS) -> DataRequest:
     """Submit a draft: the board sees it, and every partner whose records it would use gets a
     provider review with a window of ``review_days`` business days."""
     request = own_request(session, request_id, requester_id, lock=True)

@@ -18,9 +18,9 @@ from api.deps import get_services as services
 from api.notifying import deliver_later
 from api.portal.web import BoardPage, check_csrf, redirect, render
 from core.errors import Busy, UserError
+from core.protection import MAX_TEXT, MIN_REASON
 from governance import request_lifecycle as gr
 from governance.models import DataRequest
-from governance.request_inputs import MAX_TEXT
 from services.board_decision import decide_request, read_request, waiting_requests
 from services.preview import Preview, preview_stored_request
 
@@ -68,7 +68,7 @@ def read(request_id: RequestId, request: Request, db: SessionDep, me: BoardPage)
 def decide(request_id: RequestId, request: Request, db: SessionDep, me: BoardPage,
            background: BackgroundTasks,
            decision: Annotated[gr.Decision, Form()],
-           reason: Annotated[str, Form(min_length=3, max_length=MAX_TEXT)],
+           reason: Annotated[str, Form(min_length=MIN_REASON, max_length=MAX_TEXT)],
            csrf_token: Annotated[str | None, Form(max_length=100)] = None) -> Response:
     check_csrf(request, csrf_token)
     svc = services(request)

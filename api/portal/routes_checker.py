@@ -18,6 +18,7 @@ from api.deps import get_services as services
 from api.notifying import deliver_later
 from api.partner_control_schemas import ReleaseReport
 from api.portal.web import CheckerPage, check_csrf, redirect, render
+from core.protection import MAX_TEXT, MIN_REASON
 from governance.output_check import CheckerDecision
 from services.output_check import decide_output, output_report, outputs_to_check
 
@@ -47,7 +48,7 @@ def read(request_id: RequestId, request: Request, db: SessionDep, me: CheckerPag
 def decide(request_id: RequestId, request: Request, db: SessionDep, me: CheckerPage,
            background: BackgroundTasks,
            decision: Annotated[CheckerDecision, Form()],
-           reason: Annotated[str, Form(min_length=3, max_length=5000)],
+           reason: Annotated[str, Form(min_length=MIN_REASON, max_length=MAX_TEXT)],
            csrf_token: Annotated[str | None, Form(max_length=100)] = None) -> Response:
     check_csrf(request, csrf_token)
     svc = services(request)

@@ -22,6 +22,7 @@ from api.deps import get_services as services
 from api.portal.charts import Bar, bar_chart
 from api.portal.web import finish, render
 from core.errors import NotFound, UserError
+from core.protection import MIN_CELL, ROUNDING_BASE
 from governance.partners import list_partners
 from governance.public_log import public_log
 from services.choices import Choices
@@ -73,6 +74,7 @@ def dashboard(request: Request, db: SessionDep, year: Filter = None, lea: Filter
               group: Filter = None, metric: Filter = None, find: Filter = None) -> Response:
     year, lea, group, metric = (_blank(v) for v in (year, lea, group, metric))
     c = choices(services(request).serving)
+    snapshot = services(request).serving.info()
     labels = _lea_labels(db, c)
     found_problem = None
     if find and find.strip():
@@ -105,8 +107,9 @@ def dashboard(request: Request, db: SessionDep, year: Filter = None, lea: Filter
         "chart": chart if rows else None, "labels": labels, "choices": c, "groups": groups,
         "f": {"year": year or "", "lea": lea or "", "group": group or "", "metric": metric or "",
               "find": find or ""},
-        "query": request.url.query, "max_rows": MAX_ROWS,
-        "snapshot": services(request).serving.info()})
+        "query": request.url.query, "max_rows": MAX_ROWS, "snapshot": snapshot,
+        # the snapshot's own threshold; the policy's for a snapshot that did not record one
+        "min_cell": snapshot.get("min_cell", MIN_CELL), "rounding_base": ROUNDING_BASE})
 
 
 @router.get("/aggregates.csv")

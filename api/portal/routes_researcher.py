@@ -22,11 +22,11 @@ from api.partner_control_schemas import RegroupIn
 from api.portal.requestform import FormData, catalog_rows, form_choices, problems_of
 from api.portal.web import ResearcherPage, check_csrf, redirect, render
 from core.errors import Busy, UserError
+from core.protection import MAX_TEXT
 from core.requests import RequestKind
 from governance import request_lifecycle as gr
 from governance.models import DataRequest
 from governance.partners import list_partners
-from governance.request_inputs import MAX_TEXT
 from services import data_request as requests
 from services.choices import check_cohort
 from services.preview import Preview, PreviewInput, preview_request

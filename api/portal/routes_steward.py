@@ -18,6 +18,7 @@ from api.deps import get_services as services
 from api.notifying import deliver_later
 from api.partner_control_schemas import StewardReviewOut, UsageOut
 from api.portal.web import StewardPage, check_csrf, redirect, render
+from core.protection import MAX_TEXT, MIN_REASON
 from governance.provider_review import StewardDecision
 from services.review_decision import data_usage, decide_review, reviews_to_answer
 
@@ -40,7 +41,7 @@ def home(request: Request, db: SessionDep, me: StewardPage) -> Response:
 def decide(request_id: RequestId, request: Request, db: SessionDep, me: StewardPage,
            background: BackgroundTasks,
            decision: Annotated[StewardDecision, Form()],
-           reason: Annotated[str, Form(min_length=3, max_length=5000)],
+           reason: Annotated[str, Form(min_length=MIN_REASON, max_length=MAX_TEXT)],
            csrf_token: Annotated[str | None, Form(max_length=100)] = None) -> Response:
     check_csrf(request, csrf_token)
     svc = services(request)
