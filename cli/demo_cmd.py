@@ -227,7 +227,7 @@ def demo(
 
     from api.app import create_app
     from cli.loopback import free_port, serve_in_thread
-    from dagster_project.resources import C2CResource
+    from dagster_project.resources import deployment_resources
     from dagster_project.run import materialize_extracts, materialize_pipeline
     from governance.bootstrap import create_demo_stewards, create_demo_users
     from governance.partners import import_partners_csv
@@ -253,8 +253,8 @@ def demo(
     from cli.migrate_cmd import migrate
 
     migrate()  # the explicit step an operator runs after each upgrade
-    c2c = C2CResource(home=str(home))
-    with c2c.governance() as session:
+    resources = deployment_resources(home=str(home))
+    with resources["governance"].session() as session:
         partners = import_partners_csv(session, data / "partners.csv")
         keys = create_demo_users(session)
         stewards = create_demo_stewards(session)
@@ -263,7 +263,7 @@ def demo(
 
     console.rule("3. Run the pipeline as Dagster assets (ingest, link, outcomes, publish)")
     instance = dg.DagsterInstance.get()
-    run = materialize_pipeline(c2c, instance, with_extracts=False,
+    run = materialize_pipeline(resources, instance, with_extracts=False,
                                on_stage=lambda s: console.print(f"[cyan]> {s}[/]"))
     _print_stage_metadata(run)
     _submissions(settings)
@@ -278,12 +278,12 @@ def demo(
         console.print(f"API started on {server.base_url}", highlight=False)
         api = ApiClient(server.base_url)
         request_ids = _demo_requests(api, keys, stewards)
-        extracts = materialize_extracts(c2c, instance).metadata.get("research_extracts", {})
+        extracts = materialize_extracts(resources, instance).metadata.get("research_extracts", {})
         console.print(f"extracts built: {extracts.get('extracts_built', 0)} "
                       f"(requests {extracts.get('requests', 'none')})", highlight=False,
                       soft_wrap=True)
         _output_checks(api, keys, request_ids)
-        c2c.close()  # the demo's own governance engine; the API has its own
+        resources["governance"].close()  # the demo's own governance engine; the API has its own
 
         console.rule("5. API")
         # --no-serve: the server above stops with the demo, so show the port `c2c serve` uses

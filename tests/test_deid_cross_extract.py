@@ -175,12 +175,12 @@ def _approved(session: object, researcher: int, board: list[int], variables: lis
 def test_fulfilment_keeps_later_extracts_unlinkable(tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     dep = make_deployment(tmp_path, monkeypatch, data=False)
-    settings = dep.c2c.settings()
+    settings = dep.settings()
     keys = KeyProvider(settings.master_key_path, settings.keyring_path)
     con = connect_encrypted(settings.warehouse_path, keys.warehouse_key_hex())
     make_student_year(con, PERSONS, years=3)
     con.close()
-    with dep.c2c.governance() as session:
+    with dep.governance.session() as session:
         researcher = create_user(session, "r", [Role.RESEARCHER], None).id
         board = [create_user(session, f"b{i}", [Role.BOARD], None).id for i in (1, 2)]
         first = _approved(session, researcher, board, FIRST, "English learners and diplomas")
@@ -190,7 +190,7 @@ def test_fulfilment_keeps_later_extracts_unlinkable(tmp_path: Path,
 
     # One run fulfils all three in queue order; each sees the ones fulfilled before it.
     built = {r.request_id: r for r in fulfil_approved(
-        settings=settings, sessions=dep.c2c.sessions(), keys=keys)}
+        settings=settings, sessions=dep.governance.sessions(), keys=keys)}
     assert list(built) == [first, second, third]
     a, b, c = (opened(built[r], keys, tmp_path / r) for r in (first, second, third))
 
@@ -200,7 +200,7 @@ def test_fulfilment_keeps_later_extracts_unlinkable(tmp_path: Path,
     cross = built[second].manifest["disclosure"]["cross_extract"]
     assert cross["earlier_requests"] == [first]
     assert cross["linkage_variables"] == ["academic_year", "english_learner", "homeless"]
-    with dep.c2c.governance() as session:
+    with dep.governance.session() as session:
         record = session.get(DataRequest, second).extract  # type: ignore[union-attr]
         assert record.detail["cross_extract"]["suppressed_rows"] == cross["suppressed_rows"] > 0
         checks = {c["check"]: c for c in record.detail["output_checks"]}

@@ -5,7 +5,7 @@ import dagster as dg
 
 from dagster_project.assets.analytics import student_outcomes
 from dagster_project.metadata import md_table
-from dagster_project.resources import C2CResource
+from dagster_project.resources import DeploymentResource, GovernanceResource, KeysResource
 from services.fulfil import fulfil_approved
 
 GROUP = "deidentify"
@@ -19,12 +19,13 @@ class ExtractConfig(dg.Config):  # type: ignore[misc]
 
 @dg.asset(group_name=GROUP, deps=[student_outcomes])
 def research_extracts(
-    context: dg.AssetExecutionContext, config: ExtractConfig, c2c: C2CResource
+    context: dg.AssetExecutionContext, config: ExtractConfig,
+    deployment: DeploymentResource, governance: GovernanceResource, keys: KeysResource
 ) -> dg.MaterializeResult:
     """Encrypted, de-identified packages for approved requests; registered in governance
     (the same routine as `c2c fulfil`)."""
     built = fulfil_approved(
-        settings=c2c.settings(), sessions=c2c.sessions(), keys=c2c.key_provider(),
+        settings=deployment.settings(), sessions=governance.sessions(), keys=keys.provider(),
         request_ids=config.request_ids,
         on_built=lambda r: context.log.info(f"extract for request {r.request_id}: {r.rows} rows"))
     suppressed = sum(r.suppressed_rows for r in built)
