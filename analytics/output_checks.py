@@ -1,7 +1,7 @@
 """Automated output checks: the second line behind the suppression that built a table.
 
 Every aggregate table that leaves for a request is checked here before any output checker sees
-it (governance.output_check reads the results):
+it (governance.output_release reads the results):
 
 - ``minimum_cell``: every shown numerator and denominator is at least ``min_cell``, and every
   shown complement (denominator - numerator) at least ``min_cell`` less the two roundings;

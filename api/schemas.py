@@ -7,13 +7,13 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, Field
 
-from api.partner_control_schemas import ProviderReviewOut, ReleaseOut
+from api.review_schemas import ProviderReviewOut, ReleaseOut
 from core.data_use import Purpose
 from core.partners import AgreementStatus, PartnerKind
 from core.protection import MAX_TEXT, MIN_REASON
 from core.requests import CohortFilter, RequestKind
 from governance.models import DataRequest, Submission, User
-from governance.output_check import release_of
+from governance.output_release import release_of
 from governance.request_lifecycle import Decision, RequestStatus
 from governance.users import Role
 from services.receive_upload import UploadOutcome

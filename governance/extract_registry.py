@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from core.errors import Conflict, Expired, NotFound
 from core.requests import RequestKind
-from governance import notices, output_check
+from governance import notices, output_release
 from governance.locking import locked_request
 from governance.models import DataRequest, ExtractRecord, FulfilmentJob, utcnow
 from governance.request_lifecycle import RequestStatus, own_request, require_status, transition
@@ -127,5 +127,5 @@ def extract_for_download(session: Session, request_id: str, requester_id: int,
     if record.status != "available" or record.expires_at <= now:
         raise Expired(f"the extract of request {request_id} expired on "
                       f"{record.expires_at:%Y-%m-%d}; submit a new request for continued access")
-    output_check.require_released(session, request)
+    output_release.require_released(session, request)
     return record

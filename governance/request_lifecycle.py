@@ -38,7 +38,7 @@ from core.protection import (
     require_quorum,
 )
 from core.requests import ApprovedRequest, CohortFilter, RequestKind
-from governance import notices, output_check, provider_review
+from governance import notices, output_release, provider_review
 from governance.locking import locked_request
 from governance.models import BoardDecision, DataRequest, FulfilmentJob, utcnow
 from governance.request_inputs import RequestInput, RequestPatch
@@ -356,10 +356,10 @@ def regroup(session: Session, request_id: str, requester_id: int, *, group_by: l
     caller to delete) and the request goes back to the fulfilment queue."""
     request = own_request(session, request_id, requester_id, lock=True)
     require_status(request, RequestStatus.FULFILLED, doing="re-group")
-    record = output_check.extract_record(session, request.id)
-    release = output_check.release_of(request, record)
-    if record is None or release.state not in {output_check.ReleaseState.AUTOMATED_CHECKS_FAILED,
-                                               output_check.ReleaseState.REJECTED}:
+    record = output_release.extract_record(session, request.id)
+    release = output_release.release_of(request, record)
+    if record is None or release.state not in {output_release.ReleaseState.AUTOMATED_CHECKS_FAILED,
+                                               output_release.ReleaseState.REJECTED}:
         raise Conflict(f"the output of request {request_id} is {release.state.value}; only "
                        "output that failed its checks or was rejected can be re-grouped")
     variables = list(request.variables) if variables is None else list(variables)

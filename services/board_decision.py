@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from core.partners import Partner
 from core.settings import Settings
-from governance import output_check
+from governance import output_release
 from governance import request_lifecycle as gr
 from governance.audit import audited
 from governance.models import DataRequest, ExtractRecord
@@ -60,5 +60,5 @@ def read_request(*, session: Session, member: Principal, request_id: str) -> Boa
             request=request,
             organisation=find_partner(session, org_code) if org_code else None,
             earlier=gr.earlier_requests_of_requester(session, request),
-            extract=output_check.extract_record(session, request.id))
+            extract=output_release.extract_record(session, request.id))
     return view

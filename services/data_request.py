@@ -16,12 +16,12 @@ from sqlalchemy.orm import Session
 from core.errors import InternalError
 from core.keys import KeyProvider
 from core.settings import Settings
-from governance import output_check
+from governance import output_release
 from governance import request_lifecycle as gr
 from governance.audit import audited
 from governance.extract_registry import extract_for_download
 from governance.models import DataRequest, ExtractRecord
-from governance.output_check import Release
+from governance.output_release import Release
 from governance.request_inputs import RequestInput
 from governance.users import Principal
 from services.choices import Choices, check_cohort
@@ -61,7 +61,7 @@ def request_progress(*, session: Session, researcher: Principal, request_id: str
                  target=f"request:{request_id}"):
         r = gr.own_request(session, request_id, researcher.user_id)
         problems = gr.submission_problems(r, r.updated_at.date()) if r.status == "draft" else []
-        release = output_check.release_of(r, output_check.extract_record(session, r.id))
+        release = output_release.release_of(r, output_release.extract_record(session, r.id))
     return RequestProgress(request=r, problems=problems, release=release)
 
 

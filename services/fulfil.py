@@ -25,7 +25,7 @@ from governance.extract_registry import ExtractInfo, individual_extracts, mark_f
 from governance.request_lifecycle import requests_ready_for_fulfilment
 
 # Key of the automated output checks in a result's manifest and the extract record's detail
-# (governance.output_check reads them there).
+# (governance.output_release reads them there).
 OUTPUT_CHECKS = "output_checks"
 
 

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from core.errors import PermissionDenied
-from governance import notices, output_check, provider_review
+from governance import notices, output_release, provider_review
 from governance.audit import audited
 from governance.models import DataRequest, ExtractRecord, ProviderReview
-from governance.output_check import Release
+from governance.output_release import Release
 from governance.provider_review import StewardDecision
 from governance.users import Principal
 
@@ -80,6 +80,6 @@ def data_usage(*, session: Session, steward: Principal) -> list[RoutedRequest]:
                  target=f"partner:{org}"):
         out = _routed(session, org)
         for item in out:
-            item.record = output_check.extract_record(session, item.request.id)
-            item.release = output_check.release_of(item.request, item.record)
+            item.record = output_release.extract_record(session, item.request.id)
+            item.release = output_release.release_of(item.request, item.record)
     return out

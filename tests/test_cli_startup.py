@@ -74,7 +74,7 @@ def test_runtime_code_imports_only_runtime_dependencies() -> None:
     runtime = {re.split(r"[<>=!~\[ ;]", d, maxsplit=1)[0].lower().replace("_", "-")
                for d in project["dependencies"]}
     ours = {"core", "synth", "ingest", "linkage", "deidentify", "analytics", "governance",
-            "api", "dagster_project", "cli"}
+            "services", "api", "dagster_project", "cli"}
     # Extras a user opts into (spark): allowed only where imported lazily, since the code
     # checks for them and says how to install them (linkage/spark_backend.py).
     opt_in = {re.split(r"[<>=!~\[ ;]", d, maxsplit=1)[0].lower().replace("_", "-")
@@ -126,3 +126,13 @@ def _provided_by_runtime(dists: set[str], runtime: set[str]) -> bool:
             if name.replace("_", "-") in dists:
                 return True
     return False
+
+
+def test_the_unaudited_review_decide_is_retired(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`c2c review-decide` recorded a clerical decision under any name with no audit entry;
+    `c2c review decide` (a reviewer's key, audited) is the one way now (README)."""
+    monkeypatch.setattr(typer.testing, "_get_command", lambda cli: cli)
+    result = typer.testing.CliRunner().invoke(
+        build_cli(), ["review-decide", "p", "match", "--reviewer", "x"], prog_name="c2c")
+    assert result.exit_code == 2 and "No such command" in result.output
+    assert "review-decide" not in COMMANDS

@@ -254,14 +254,14 @@ def test_regroup_needs_failed_output_and_a_coarser_table(
 def test_output_awaiting_checkers_cannot_be_regrouped_but_rejected_output_can(
     sessions: sessionmaker[Session], tmp_path: Path
 ) -> None:
-    from governance import output_check
+    from governance import output_release
 
     ids, rid = _fulfilled(sessions, tmp_path, checks_pass=True)
     with sessions() as s, pytest.raises(Conflict, match="is awaiting_checkers; only output"):
         gr.regroup(s, rid, ids["res"], group_by=["gender"])
     with sessions.begin() as s:
         for checker in ("c1", "c2"):
-            output_check.checker_decide(s, rid, checker_id=ids[checker], decision="reject",
+            output_release.checker_decide(s, rid, checker_id=ids[checker], decision="reject",
                                         reason="a cell is too small")
     with sessions.begin() as s:
         request, _ = gr.regroup(s, rid, ids["res"], group_by=["gender"])

@@ -28,7 +28,7 @@ from core import catalog
 from core.errors import C2CError, Conflict
 from core.keys import KeyProvider, create_master_key
 from core.settings import Settings
-from governance import audit, notify, output_check, provider_review
+from governance import audit, notify, output_release, provider_review
 from governance import request_lifecycle as gr
 from governance.db import make_engine
 from governance.extract_registry import ExtractInfo, individual_extracts, mark_fulfilled
@@ -468,13 +468,13 @@ def test_output_release_rules() -> None:
              ("approve", "reject", "approve"): "released",
              ("approve", "reject", "reject"): "rejected", ("reject", "reject"): "rejected"}
     for decisions, state in cases.items():
-        release = output_check.release_of(R(list(decisions)), record)  # type: ignore[arg-type]
+        release = output_release.release_of(R(list(decisions)), record)  # type: ignore[arg-type]
         assert release.state.value == state, decisions
     failed = type("E", (), {"detail": {OUTPUT_CHECKS: [{"check": "x", "passed": False}]}})()
-    assert output_check.release_of(R(["approve", "approve"]), failed).state.value == \
+    assert output_release.release_of(R(["approve", "approve"]), failed).state.value == \
         "automated_checks_failed"  # type: ignore[arg-type]
     legacy = type("E", (), {"detail": {}})()  # built before checks existed: not a pass
-    assert output_check.release_of(R([]), legacy).state.value == "awaiting_checkers"  # type: ignore[arg-type]
+    assert output_release.release_of(R([]), legacy).state.value == "awaiting_checkers"  # type: ignore[arg-type]
 
 
 def test_business_days_skip_weekends() -> None:

@@ -1,7 +1,7 @@
 """Output checker pages: the outputs waiting for a check, each one's release report, and the
 approve/reject form (issue 19).
 
-The pages call the checker's use cases (``services.output_check``), as
+The pages call the checker's use cases (``services.output_decision``), as
 ``/v1/checker/requests`` does: the same queue (a checker's own requests left out), the same
 two-checker rule and the same audit entries.
 """
@@ -16,11 +16,11 @@ from fastapi.responses import Response
 from api.deps import SessionDep
 from api.deps import get_services as services
 from api.notifying import deliver_later
-from api.partner_control_schemas import ReleaseReport
 from api.portal.web import CheckerPage, check_csrf, redirect, render
+from api.review_schemas import ReleaseReport
 from core.protection import MAX_TEXT, MIN_REASON
-from governance.output_check import CheckerDecision
-from services.output_check import decide_output, output_report, outputs_to_check
+from governance.output_release import CheckerDecision
+from services.output_decision import decide_output, output_report, outputs_to_check
 
 router = APIRouter(prefix="/portal/checker", include_in_schema=False)
 RequestId = Annotated[str, Path(min_length=1, max_length=64)]

@@ -18,9 +18,9 @@ from api.deps import SessionDep
 from api.deps import get_services as services
 from api.extracts import package_response
 from api.notifying import deliver_later
-from api.partner_control_schemas import RegroupIn
 from api.portal.requestform import FormData, catalog_rows, form_choices, problems_of
 from api.portal.web import ResearcherPage, check_csrf, redirect, render
+from api.review_schemas import RegroupIn
 from core.errors import Busy, UserError
 from core.protection import MAX_TEXT
 from core.requests import RequestKind

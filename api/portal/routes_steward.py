@@ -16,8 +16,8 @@ from fastapi.responses import Response
 from api.deps import SessionDep
 from api.deps import get_services as services
 from api.notifying import deliver_later
-from api.partner_control_schemas import StewardReviewOut, UsageOut
 from api.portal.web import StewardPage, check_csrf, redirect, render
+from api.review_schemas import StewardReviewOut, UsageOut
 from core.protection import MAX_TEXT, MIN_REASON
 from governance.provider_review import StewardDecision
 from services.review_decision import data_usage, decide_review, reviews_to_answer

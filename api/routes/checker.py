@@ -9,8 +9,8 @@ from fastapi import APIRouter, BackgroundTasks, Path
 from api.deps import CheckerUser, SessionDep, SessionsDep, SettingsDep
 from api.errors import COMMON_RESPONSES
 from api.notifying import deliver_later
-from api.partner_control_schemas import CheckerDecisionIn, ReleaseOut, ReleaseReport
-from services.output_check import decide_output, output_report, outputs_to_check
+from api.review_schemas import CheckerDecisionIn, ReleaseOut, ReleaseReport
+from services.output_decision import decide_output, output_report, outputs_to_check
 
 router = APIRouter(prefix="/v1/checker/requests", tags=["checker"],
                    responses=COMMON_RESPONSES)

@@ -23,7 +23,7 @@ from api.deps import (
 from api.errors import COMMON_RESPONSES
 from api.extracts import package_response
 from api.notifying import deliver_later
-from api.partner_control_schemas import RegroupIn
+from api.review_schemas import RegroupIn
 from api.schemas import ExtractKey, RequestOut
 from governance import request_lifecycle as gr
 from governance.audit import audited

@@ -10,7 +10,7 @@ from fastapi import APIRouter, BackgroundTasks, Path
 from api.deps import SessionDep, SessionsDep, SettingsDep, StewardUser
 from api.errors import COMMON_RESPONSES
 from api.notifying import deliver_later
-from api.partner_control_schemas import (
+from api.review_schemas import (
     ProviderReviewOut,
     StewardDecisionIn,
     StewardReviewOut,

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from core.errors import NotFound
-from governance import output_check
+from governance import output_release
 from governance.audit import audited
 from governance.models import DataRequest, ExtractRecord
-from governance.output_check import CheckerDecision, Release
+from governance.output_release import CheckerDecision, Release
 from governance.users import Principal
 
 ROLE = "checker"
@@ -31,11 +31,11 @@ def outputs_to_check(*, session: Session, checker: Principal) -> list[OutputRepo
     """Outputs waiting for a checker, oldest first; the checker's own requests left out."""
     with audited(session, actor=checker.name, role=ROLE, action="checker.list"):
         out = []
-        for request in output_check.checker_queue(session):
+        for request in output_release.checker_queue(session):
             if request.requester_id == checker.user_id:
                 continue
-            record = output_check.extract_record(session, request.id)
-            out.append(OutputReport(request, record, output_check.release_of(request, record)))
+            record = output_release.extract_record(session, request.id)
+            out.append(OutputReport(request, record, output_release.release_of(request, record)))
     return out
 
 
@@ -44,10 +44,10 @@ def output_report(*, session: Session, checker: Principal, request_id: str) -> O
     with audited(session, actor=checker.name, role=ROLE, action="checker.read",
                  target=f"request:{request_id}"):
         request = session.get(DataRequest, request_id)
-        record = output_check.extract_record(session, request_id)
+        record = output_release.extract_record(session, request_id)
         if request is None or record is None:
             raise NotFound(f"no output of request {request_id!r} to check")
-        report = OutputReport(request, record, output_check.release_of(request, record))
+        report = OutputReport(request, record, output_release.release_of(request, record))
     return report
 
 
@@ -56,7 +56,7 @@ def decide_output(*, session: Session, checker: Principal, request_id: str,
     """Record one checker's decision (own requests refused, one vote each), audited."""
     with audited(session, actor=checker.name, role=ROLE, action=f"checker.{decision.value}",
                  target=f"request:{request_id}") as audit:
-        release = output_check.checker_decide(session, request_id, checker_id=checker.user_id,
+        release = output_release.checker_decide(session, request_id, checker_id=checker.user_id,
                                               decision=decision, reason=reason)
         audit["state"] = release.state.value
     return release

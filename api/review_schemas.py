@@ -11,7 +11,7 @@ from core.data_use import Purpose
 from core.protection import MAX_TEXT, MIN_REASON
 from core.requests import CohortFilter, RequestKind
 from governance.models import DataRequest, ExtractRecord, ProviderReview
-from governance.output_check import CheckerDecision, Release, ReleaseState
+from governance.output_release import CheckerDecision, Release, ReleaseState
 from governance.provider_review import ReviewStatus, StewardDecision, effective_status
 from services.review_decision import RoutedRequest
 
