@@ -14,7 +14,7 @@ from api.deps import Services
 from api.limits import BodyGuard
 from api.routes import admin, board, checker, partner, public, researcher, steward
 from api.serving import ServingSnapshot
-from api.uploads import remove_stale_uploads
+from api.upload_area import remove_stale_uploads
 from core.keys import KeyProvider
 from core.private_files import restrict_umask
 from core.settings import Settings

@@ -1,10 +1,8 @@
 """Dependencies: the services built once per process, the store session, the caller, roles.
 
-``create_app`` builds one ``Services`` from ``Settings`` (engine, session factory, serving
-snapshot, key provider); routes receive each part through ``Depends`` (``SettingsDep``,
-``ServingDep``, ``SessionsDep``, ``KeysDep``), never from ``request.app.state``, so a test can
-swap any of them with ``app.dependency_overrides``. ``get_services`` is the one function that
-reads the application state.
+``create_app`` builds one ``Services`` from ``Settings``; routes receive each part through
+``Depends`` (``SettingsDep``, ``ServingDep``, ``SessionsDep``, ``KeysDep``), never from
+``request.app.state`` (only ``get_services`` reads it), so a test can swap any of them.
 
 A route's signature reads as its policy: ``caller: ResearcherUser`` means "needs a valid key of
 a user holding the researcher role". 401 = no usable key; 403 = a valid key without the role.
@@ -27,9 +25,8 @@ from core.settings import Settings
 from governance import audit
 from governance.users import KeyRefused, Principal, Role, authenticate
 
-bearer = HTTPBearer(
-    auto_error=False, description="API key: `Authorization: Bearer c2c.<id>.<secret>`"
-)
+bearer = HTTPBearer(auto_error=False,
+                    description="API key: `Authorization: Bearer c2c.<id>.<secret>`")
 
 
 @dataclass(frozen=True)
@@ -46,8 +43,7 @@ class Services:
 
 
 def get_services(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
+    return request.app.state.services  # type: ignore[no-any-return]
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]

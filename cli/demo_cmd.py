@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import os
 import shutil
-from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
-from cli.loopback import ApiClient
+from cli.demo_report import (
+    print_link_report,
+    print_next_steps,
+    print_published,
+    print_stage_metadata,
+    print_submissions_summary,
+)
+from cli.demo_requests import demo_requests, print_access, release_outputs
 from core.errors import Conflict
 from core.keys import create_master_key
 from core.settings import Settings, get_settings
@@ -49,171 +53,6 @@ def _configure(home: Path, landing: Path) -> Settings:
     return settings
 
 
-def _print_stage_metadata(run: Any) -> None:
-    """One line per asset (a table of free-form metadata does not fit 80 columns)."""
-    console.print("What each asset reported (full metadata in the Dagster UI):", highlight=False)
-    for asset, metadata in run.metadata.items():
-        shown = {k: v for k, v in metadata.items()
-                 if isinstance(v, int | float | str) and "\n" not in str(v)}
-        text = ", ".join(f"{k}={v}" for k, v in list(shown.items())[:6])
-        console.print(f"  {asset}: {text}", highlight=False, markup=False, soft_wrap=True)
-    failed = run.failed_checks
-    colour = "red" if failed else "green"
-    console.print(f"[{colour}]asset checks: {len(run.checks) - len(failed)} passed, "
-                  f"{len(failed)} failed[/] {', '.join(failed)}", highlight=False)
-
-
-def _submissions(settings: Settings) -> None:
-    """A compact view of `c2c submissions` (the full report goes to CSV)."""
-    from cli.ingest_cmd import load_partner_registry
-    from cli.submissions_view import print_submissions
-    from services.submission_report import report_submissions
-
-    out = settings.reports_dir / "submissions.csv"
-    rows = report_submissions(settings=settings, as_of=date.today(), csv_path=out,
-                              partners=load_partner_registry(settings, None))
-    print_submissions(console, rows, "CALPADS submissions (SWP rounds)")
-    console.print(f"full report: {out}", highlight=False, soft_wrap=True)
-
-
-def _link_report(settings: Settings, truth: Path) -> None:
-    import linkage
-    from cli.link_cmd import print_evaluation
-    from core.warehouse import warehouse
-
-    with warehouse(settings, read_only=True) as con:
-        console.rule("Linkage evaluation against the generator's truth file")
-        print_evaluation(linkage.evaluate(con, truth))
-
-
-def _published(settings: Settings) -> None:
-    from analytics import summary_table
-
-    rows = summary_table(settings.serving_path, limit=12)
-    table = Table(title="Published outcomes (small cells suppressed)")
-    for column in rows[0] if rows else []:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*row.values())
-    console.print(table)
-
-
-def _provider_review(client: ApiClient, stewards: dict[str, str], request_id: str) -> int:
-    """Each partner the request was routed to approves through its steward; returns how many."""
-    answered = 0
-    for token in stewards.values():
-        for item in client.get("/v1/steward/reviews", token):
-            if item["request"]["id"] == request_id and item["review"]["status"] == "pending":
-                client.post(f"/v1/steward/reviews/{request_id}", token,
-                            {"decision": "approve",
-                             "reason": "The agreement permits this purpose."})
-                answered += 1
-    return answered
-
-
-def _output_checks(client: ApiClient, keys: dict[str, str], request_ids: list[str]) -> None:
-    """Two output checkers release each built extract (the researcher can download it then)."""
-    for request_id in request_ids:
-        for checker in ("checker", "checker_2"):
-            client.post(f"/v1/checker/requests/{request_id}/decisions", keys[checker],
-                        {"decision": "approve", "reason": "Tables and rows checked."})
-        console.print(f"  two output checkers released {request_id}", highlight=False,
-                      markup=False)
-
-
-def _demo_requests(client: ApiClient, keys: dict[str, str],
-                   stewards: dict[str, str]) -> list[str]:
-    """A researcher asks for one extract and one aggregate table; the partners' stewards
-    answer provider review and two board members approve; a third table waits for the board
-    (all over HTTP)."""
-    expiry = (date.today() + timedelta(days=90)).isoformat()
-    bodies: list[dict[str, Any]] = [
-        {"kind": "individual", "title": "CTE pathways and college enrollment",
-         "purpose": "Does completing a CTE pathway raise community college enrollment?",
-         "variables": ["person_id", "academic_year", "reporting_lea", "gender",
-                       "race_ethnicity", "cte_completer", "cc_enrolled_within_1yr"],
-         "requested_expiry": expiry, "training_attested": True, "irb_reference": "IRB-DEMO-1"},
-        {"kind": "aggregate", "title": "FAFSA completion by gender and CTE status",
-         "purpose": "Financial aid completion gaps by gender among CTE participants.",
-         "variables": ["fafsa_or_cadaa_completed"], "group_by": ["gender", "cte_participant"],
-         "requested_expiry": expiry},
-    ]
-    ids = []
-    for body in bodies:
-        request_id = client.post("/v1/requests", keys["researcher"], body)["id"]
-        client.post(f"/v1/requests/{request_id}/submit", keys["researcher"])
-        console.print(f"  researcher submitted {request_id} ({body['kind']}): {body['title']}",
-                      highlight=False, markup=False, soft_wrap=True)
-        answered = _provider_review(client, stewards, request_id)
-        console.print(f"  {answered} partner steward(s) approved it in provider review",
-                      highlight=False, markup=False)
-        for board in ("board", "board_2"):
-            client.post(f"/v1/board/requests/{request_id}/decisions", keys[board],
-                        {"decision": "approve", "reason": "Purpose and variables fit."})
-        console.print(f"  two board members approved {request_id} (quorum reached)",
-                      highlight=False, markup=False)
-        ids.append(request_id)
-    pending = {"kind": "aggregate", "title": "a-g eligibility by race/ethnicity",
-               "purpose": "Which groups meet UC/CSU requirements less often, by district?",
-               "variables": ["ag_eligible"], "group_by": ["reporting_lea", "race_ethnicity"],
-               "requested_expiry": expiry}
-    waiting = client.post("/v1/requests", keys["researcher"], pending)["id"]
-    client.post(f"/v1/requests/{waiting}/submit", keys["researcher"])
-    _provider_review(client, stewards, waiting)
-    console.print(f"  researcher submitted {waiting}; it waits for the board",
-                  highlight=False, markup=False)
-    return ids
-
-
-def _print_access(keys: dict[str, str], port: int, request_id: str, serving: bool,
-                  settings: Settings) -> None:
-    console.print("Demo API keys (one per role; shown once, stored hashed):", highlight=False)
-    for role, key in keys.items():
-        console.print(f"  {role:10} {key}", highlight=False, markup=False, soft_wrap=True)
-    base = f"http://127.0.0.1:{port}"
-    if serving:
-        console.print("Try these while the server runs (another terminal):", highlight=False)
-    else:
-        console.print("The API is not running (--no-serve). Start it on the demo's state with\n"
-                      f"  C2C_HOME={settings.resolved_home} c2c serve --port {port}\n"
-                      "then these work:", highlight=False, markup=False, soft_wrap=True)
-    state_rates = "reporting_lea=STATE&subgroup=all&metric=hs_graduate"
-    researcher = f"-H 'Authorization: Bearer {keys['researcher']}'"
-    for line in (
-        f"curl -s '{base}/v1/aggregates?{state_rates}'",
-        f"curl -s -H 'Authorization: Bearer {keys['board']}' {base}/v1/board/requests",
-        f"curl -s {researcher} -o extract.c2cx {base}/v1/requests/{request_id}/extract",
-        f"curl -s {researcher} -o extract.key {base}/v1/requests/{request_id}/extract/key",
-    ):
-        console.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
-    console.print(f"OpenAPI docs: {base}/docs", highlight=False, soft_wrap=True)
-    console.print(f"Portal (browser): {base}/portal  -- public dashboard {base}/portal/public "
-                  "needs no key; sign in at /portal/signin with a key above: " + ", ".join(
-                      f"{role} -> {PORTAL_PAGE.get(role, 'API or CLI only')}" for role in keys)
-                  + "; a data steward (c2c users create NAME --role steward --org ORG) -> "
-                  "/portal/steward",
-                  highlight=False, markup=False, soft_wrap=True)
-
-
-def _print_next_steps(settings: Settings, landing: Path) -> None:
-    """The operator's walkthrough (README, "After the demo") in the demo's own folders."""
-    home = settings.resolved_home
-    console.print("Next, as the operator (README, 'After the demo'):", highlight=False)
-    for line in (
-        f"export C2C_HOME={home} C2C_LANDING_DIR={landing}",
-        "c2c review list            # pairs the link was unsure about",
-        "c2c fulfil                 # extracts of approved requests",
-        "c2c extract decryptor      # the researcher's standalone decryptor",
-    ):
-        console.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
-
-
-# Where each demo sign-in lands in the portal (api/portal).
-PORTAL_PAGE = {"partner": "/portal/partner", "researcher": "/portal/researcher",
-               "board": "/portal/board", "board_2": "/portal/board",
-               "checker": "/portal/checker", "checker_2": "/portal/checker"}
-
-
 def demo(
     students: int = typer.Option(2000, min=50, help="Synthetic K-12 students to generate."),
     seed: int = typer.Option(42, help="Generator seed (same seed, same data)."),
@@ -226,7 +65,7 @@ def demo(
     import dagster as dg
 
     from api.app import create_app
-    from cli.loopback import free_port, serve_in_thread
+    from cli.loopback import ApiClient, free_port, serve_in_thread
     from dagster_project.resources import deployment_resources
     from dagster_project.run import materialize_extracts, materialize_pipeline
     from governance.bootstrap import create_demo_stewards, create_demo_users
@@ -265,10 +104,10 @@ def demo(
     instance = dg.DagsterInstance.get()
     run = materialize_pipeline(resources, instance, with_extracts=False,
                                on_stage=lambda s: console.print(f"[cyan]> {s}[/]"))
-    _print_stage_metadata(run)
-    _submissions(settings)
-    _link_report(settings, data / "truth.parquet")
-    _published(settings)
+    print_stage_metadata(run)
+    print_submissions_summary(settings)
+    print_link_report(settings, data / "truth.parquet")
+    print_published(settings)
 
     console.rule("4. Governed data requests over HTTP: submit, board quorum, extracts")
     # The API runs for real on a loopback port (the --port one when it keeps serving) and the
@@ -277,21 +116,21 @@ def demo(
     with serve_in_thread(create_app(settings), api_port) as server:
         console.print(f"API started on {server.base_url}", highlight=False)
         api = ApiClient(server.base_url)
-        request_ids = _demo_requests(api, keys, stewards)
+        request_ids = demo_requests(api, keys, stewards)
         extracts = materialize_extracts(resources, instance).metadata.get("research_extracts", {})
         console.print(f"extracts built: {extracts.get('extracts_built', 0)} "
                       f"(requests {extracts.get('requests', 'none')})", highlight=False,
                       soft_wrap=True)
-        _output_checks(api, keys, request_ids)
+        release_outputs(api, keys, request_ids)
         resources["governance"].close()  # the demo's own governance engine; the API has its own
 
         console.rule("5. API")
         # --no-serve: the server above stops with the demo, so show the port `c2c serve` uses
-        _print_access(keys, api_port if serve else port, request_ids[0], serve, settings)
+        print_access(keys, api_port if serve else port, request_ids[0], serve, settings)
         console.print(f"Dagster UI: DAGSTER_HOME={settings.dagster_home} C2C_HOME={home} "
                       f"C2C_LANDING_DIR={landing} dagster dev -m dagster_project",
                       highlight=False, markup=False, soft_wrap=True)
-        _print_next_steps(settings, landing)
+        print_next_steps(settings, landing)
         if serve:
             console.print(f"serving on {server.base_url} (Ctrl-C stops)", highlight=False)
             server.wait()

@@ -27,10 +27,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
                                  "truth.parquet."),
     "ingest": ("ingest_cmd", "Receive partner files: raw store, validate, load staging; exit 2 "
                              "if any file is rejected."),
-    "submissions": ("ingest_cmd", "Rows received per partner, academic year and file type; what "
-                                  "SWP rounds still need."),
-    "release-held": ("ingest_cmd", "Load held files whose partner now has an executed, current "
-                                   "agreement."),
+    "submissions": ("submissions_cmd", "Rows received per partner, academic year and file "
+                                       "type; what SWP rounds still need."),
+    "release-held": ("submissions_cmd", "Load held files whose partner now has an executed, "
+                                        "current agreement."),
     "link": ("link_cmd", "Annual link: standardise identities, Splink, stable person ids, run "
                          "summary."),
     "evaluate": ("link_cmd", "Pairwise precision / recall / F1 and cluster metrics of the "

@@ -17,7 +17,7 @@ from governance_fixtures import write_partners_csv
 from typer.testing import CliRunner
 
 from api.app import create_app
-from cli.demo_cmd import _demo_requests, _output_checks
+from cli.demo_requests import demo_requests, release_outputs
 from cli.loopback import ApiClient, ApiError, free_port, serve_in_thread
 from cli.main import app
 from core.errors import KeyError_
@@ -77,7 +77,7 @@ def test_requests_over_http_fulfil_and_standalone_decrypt(
         assert client.get("/health")["status"] == "ok"
         with pytest.raises(ApiError, match="HTTP 401"):
             client.get("/v1/requests", "c2c.nope.nope")
-        request_id, aggregate_id = _demo_requests(client, demo_keys, stewards)
+        request_id, aggregate_id = demo_requests(client, demo_keys, stewards)
 
         built = runner.invoke(app, ["fulfil"])
         assert built.exit_code == 0, built.output
@@ -87,7 +87,7 @@ def test_requests_over_http_fulfil_and_standalone_decrypt(
         assert "no approved request is waiting" in again.output
         assert client.get(f"/v1/requests/{request_id}", demo_keys["researcher"])[
             "status"] == "fulfilled"
-        _output_checks(client, demo_keys, [request_id])  # two checkers release the file
+        release_outputs(client, demo_keys, [request_id])  # two checkers release the file
 
         researcher = tmp_path / "researcher"
         researcher.mkdir()

@@ -1,0 +1,98 @@
+"""CLI commands: ``c2c extract decrypt | verify | decryptor`` (docs/deidentify.md). They also
+run on a researcher's machine with ``--key-file`` (the data key the API hands to the request's
+owner), needing no keyring or warehouse there."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from cli.extract_app import extract_app, key_provider
+from core.errors import C2CError, KeyError_
+from core.keys import KeyProvider
+from core.settings import get_settings
+from deidentify import open_extract, verify_extract
+
+
+def _key_source(key_file: Path | None, package: Path) -> tuple[KeyProvider | None, bytes | None]:
+    """The extract's key from ``--key-file``, else this deployment's keyring. Without
+    ``--key-file`` on a machine whose keyring lacks the package's key (a researcher's), say
+    that, rather than let the library report a failed authentication."""
+    from deidentify import read_key_file
+    from deidentify.package import read_header
+
+    if key_file is not None:
+        return None, read_key_file(key_file)
+    settings = get_settings()
+    provider = key_provider(settings)
+    try:
+        with package.open("rb") as handle:
+            request_id = read_header(handle)[0].request_id
+    except OSError:
+        return provider, None  # the library names the missing file
+    except C2CError:
+        return provider, None  # a damaged header: the library reports it
+    if not settings.master_key_path.exists() or not provider.has_key(f"extract:{request_id}"):
+        raise KeyError_(
+            f"no --key-file given, and this machine's keyring has no key for request "
+            f"{request_id}: save the key the API gives you (GET /v1/requests/{request_id}/"
+            "extract/key, as is) and pass it with --key-file")
+    return provider, None
+
+
+@extract_app.command("decrypt")
+def decrypt_cmd(
+    package: Path = typer.Argument(..., help="The .c2cx package."),
+    out: Path = typer.Option(..., "--out", help="Folder for data.parquet, data.csv, manifest."),
+    key_file: Path | None = typer.Option(
+        None, "--key-file",
+        help="The key route's response saved as is (or its base64); default: keyring."),
+) -> None:
+    """Decrypt a package after authenticating every byte; refuses expired packages."""
+    keys, data_key = _key_source(key_file, package)
+    opened = open_extract(package, keys=keys, data_key=data_key, now=datetime.now(UTC),
+                          out_dir=out)
+    console = Console(soft_wrap=True)
+    for path in sorted(opened.paths.values()):
+        console.print(f"wrote {path}", highlight=False)
+    console.print(f"request {opened.request_id}: {opened.manifest.get('rows', '?')} rows; "
+                  f"expires {opened.expires_at.isoformat()}", highlight=False)
+
+
+@extract_app.command("verify")
+def verify_cmd(
+    package: Path = typer.Argument(..., help="The .c2cx package."),
+    key_file: Path | None = typer.Option(
+        None, "--key-file", help="The extract's data key; default: keyring."),
+) -> None:
+    """Authenticate a package and check each file against its manifest (writes nothing)."""
+    keys, data_key = _key_source(key_file, package)
+    verified = verify_extract(package, keys=keys, data_key=data_key, now=datetime.now(UTC))
+    console = Console(soft_wrap=True)
+    console.print(f"[green]ok[/]: request {verified.request_id}, created "
+                  f"{verified.created_at.isoformat()}, expires {verified.expires_at.isoformat()}"
+                  f"{' [yellow](expired)[/]' if verified.expired else ''}", highlight=False)
+    for name, digest in sorted(verified.files.items()):
+        console.print(f"  {name}: {digest.bytes:,} bytes sha256 {digest.sha256}",
+                      highlight=False)
+    manifest = verified.manifest
+    console.print(f"  rows {manifest.get('rows')}, suppressed {manifest.get('suppressed_rows')}",
+                  highlight=False)
+
+
+@extract_app.command("decryptor")
+def decryptor_cmd(
+    out: Path = typer.Option(Path("c2c_decrypt.py"), "--out", help="Where to write it."),
+) -> None:
+    """Write the standalone decryptor a researcher runs without c2c-link installed."""
+    from importlib import resources
+
+    source = resources.files("deidentify").joinpath("c2c_decrypt.py").read_bytes()
+    out.write_bytes(source)
+    Console(soft_wrap=True).print(
+        f"wrote {out} ({len(source):,} bytes). A researcher needs Python and `pip install "
+        "cryptography`, then: python c2c_decrypt.py EXTRACT.c2cx extract.key OUT_DIR",
+        highlight=False, markup=False)
