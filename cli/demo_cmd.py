@@ -126,7 +126,9 @@ def demo(
 
         console.rule("5. API")
         # --no-serve: the server above stops with the demo, so show the port `c2c serve` uses
-        print_access(keys, api_port if serve else port, request_ids[0], serve, settings)
+        # one steward (the demo partner's own) beside the other roles; the rest are alike
+        shown = {**keys, **dict(("steward", token) for token in list(stewards.values())[:1])}
+        print_access(shown, api_port if serve else port, request_ids[0], serve, settings)
         console.print(f"Dagster UI: DAGSTER_HOME={settings.dagster_home} C2C_HOME={home} "
                       f"C2C_LANDING_DIR={landing} dagster dev -m dagster_project",
                       highlight=False, markup=False, soft_wrap=True)

@@ -14,7 +14,8 @@ from core.settings import Settings
 console = Console()
 PORTAL_PAGE = {"partner": "/portal/partner", "researcher": "/portal/researcher",
                "board": "/portal/board", "board_2": "/portal/board",
-               "checker": "/portal/checker", "checker_2": "/portal/checker"}
+               "checker": "/portal/checker", "checker_2": "/portal/checker",
+               "steward": "/portal/steward"}
 
 
 def _provider_review(client: ApiClient, stewards: dict[str, str], request_id: str) -> int:
@@ -109,6 +110,5 @@ def print_access(keys: dict[str, str], port: int, request_id: str, serving: bool
     console.print(f"Portal (browser): {base}/portal  -- public dashboard {base}/portal/public "
                   "needs no key; sign in at /portal/signin with a key above: " + ", ".join(
                       f"{role} -> {PORTAL_PAGE.get(role, 'API or CLI only')}" for role in keys)
-                  + "; a data steward (c2c users create NAME --role steward --org ORG) -> "
-                  "/portal/steward",
+                  + " (the steward key is the demo partner's; every partner has its own)",
                   highlight=False, markup=False, soft_wrap=True)

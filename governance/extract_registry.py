@@ -4,6 +4,7 @@ what earlier individual-level extracts hold (cross-extract linkage control)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -12,8 +13,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.errors import Conflict, Expired, NotFound
+from core.keys import KeyProvider, extract_key_name
 from core.requests import RequestKind
 from governance import notices, output_release
+from governance.audit import append
 from governance.locking import locked_request
 from governance.models import DataRequest, ExtractRecord, FulfilmentJob, utcnow
 from governance.request_lifecycle import RequestStatus, own_request, require_status, transition
@@ -92,8 +95,15 @@ def individual_extracts(session: Session, *, excluding: str | None = None
     return found
 
 
-def expire_due(session: Session, now: datetime | None = None) -> list[str]:
-    """Move fulfilled requests whose extract expired to ``expired``; returns their ids."""
+def expire_due(session: Session, now: datetime | None = None, *,
+               keys: KeyProvider | None = None) -> list[str]:
+    """Expire every extract past its expiry: the record and the request become ``expired``,
+    the package file is deleted and (with ``keys``) its data key is removed from the keyring,
+    one audit entry each (``extract.expire``). Returns the request ids.
+
+    The file and key go before the caller commits: should the commit fail, what is lost is a
+    package already past its expiry (downloads refuse it by date anyway), never a live one.
+    """
     now = now or utcnow()
     due = session.execute(
         select(ExtractRecord).where(ExtractRecord.status == "available",
@@ -109,6 +119,12 @@ def expire_due(session: Session, now: datetime | None = None) -> list[str]:
             .values(status=RequestStatus.EXPIRED.value, updated_at=now)
             .execution_options(synchronize_session=False)
         )
+        Path(record.package_path).unlink(missing_ok=True)
+        key_removed = keys.forget(extract_key_name(record.request_id)) if keys else False
+        append(session, actor="system", role="-", action="extract.expire",
+               target=f"request:{record.request_id}",
+               detail={"expires_at": f"{record.expires_at:%Y-%m-%d}", "package_deleted": True,
+                       "key_removed": key_removed})
         expired.append(record.request_id)
     session.flush()
     return expired

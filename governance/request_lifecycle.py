@@ -38,7 +38,7 @@ from core.protection import (
     require_quorum,
 )
 from core.requests import ApprovedRequest, CohortFilter, RequestKind
-from governance import notices, output_release, provider_review
+from governance import grants, notices, output_release, provider_review
 from governance.locking import locked_request
 from governance.models import BoardDecision, DataRequest, FulfilmentJob, utcnow
 from governance.request_inputs import RequestInput, RequestPatch
@@ -288,6 +288,15 @@ def decide(
         provider_review.require_complete_for_approval(session, request)
     if any(d.board_member_id == board_member_id for d in request.decisions):
         raise Conflict(f"you already decided on request {request_id}")
+    # One person, one vote: an account that shares a key holder with the requester or with a
+    # member who already approved is the same person (governance.grants).
+    grants.ensure_different_people(session, board_member_id, [request.requester_id],
+                                   doing="decide on a request they made")
+    if decision == Decision.APPROVE:
+        grants.ensure_different_people(
+            session, board_member_id,
+            [d.board_member_id for d in request.decisions if d.decision == Decision.APPROVE.value],
+            doing="cast two of a quorum's votes")
     session.add(BoardDecision(request_id=request.id, board_member_id=board_member_id,
                               decision=decision.value, reason=reason))
     try:
