@@ -95,12 +95,9 @@ SessionDep = Annotated[Session, Depends(get_session)]
 ReadSessionDep = Annotated[Session, Depends(get_read_session)]
 
 
-def get_principal(
-    request: Request,
-    session: ReadSessionDep,
-    services: ServicesDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> Principal:
+def get_principal(request: Request, session: ReadSessionDep, services: ServicesDep,
+                  credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+                  ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise NotAuthenticated("send your API key as 'Authorization: Bearer <key>'")
     return principal_for(session, services, client_of(request.scope), credentials.credentials)
