@@ -1,7 +1,7 @@
 """Automated output checks: the second line behind the suppression that built a table.
 
 Every aggregate table that leaves for a request is checked here before any output checker sees
-it (governance.output_check reads the results):
+it (governance.output_release reads the results):
 
 - ``minimum_cell``: every shown numerator and denominator is at least ``min_cell``, and every
   shown complement (denominator - numerator) at least ``min_cell`` less the two roundings;
@@ -29,10 +29,10 @@ import duckdb
 import pyarrow as pa
 
 from analytics.auditor import audit_warehouse, request_cells
-from analytics.disclosure import ROUNDING_BASE
 from analytics.metrics import ALL, STATE
 from core import catalog, tables
 from core.cohort import request_where
+from core.protection import ROUNDING_BASE
 from core.requests import ApprovedRequest
 
 RELEASES = f"{tables.ANALYTICS}.released_request_cells"

@@ -15,9 +15,19 @@ from api.deps import Services
 from api.extracts import sweep_expired
 from api.headers import SecurityHeaders
 from api.limits import BodyGuard
-from api.routes import admin, board, checker, partner, public, researcher, steward
+from api.routes import (
+    admin,
+    admin_grants,
+    admin_registry,
+    board,
+    checker,
+    partner,
+    public,
+    researcher,
+    steward,
+)
 from api.serving import ServingSnapshot
-from api.uploads import remove_stale_uploads
+from api.upload_area import remove_stale_uploads
 from core.keys import KeyProvider
 from core.private_files import restrict_umask
 from core.settings import Settings
@@ -33,7 +43,7 @@ Governed access to the c2c-link cradle-to-career data system.
 * **board**: review submitted requests; approve (quorum) or deny with a written reason;
 * **steward**: review requests that would use your organisation's records; see who used them;
 * **checker**: check each output before release (two independent checkers);
-* **admin**: users and API keys, partners and agreements, audit verification.
+* **admin**: users and API keys, grants, partners and agreements, audit verification.
 
 People can do the same in a browser: the portal at `/portal`.
 
@@ -104,7 +114,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(SecurityHeaders)  # outermost: refusals of BodyGuard carry them too
     for router in (public.router, admin.me_router, partner.router, researcher.router,
                    board.router, board.grants_router, steward.router, checker.router,
-                   admin.router):
+                   admin.router, admin_grants.router, admin_registry.router):
         app.include_router(router)
     docs_offline.install(app)
     portal.install(app, settings)

@@ -1,10 +1,8 @@
 """Dependencies: the services built once per process, the store session, the caller, roles.
 
-``create_app`` builds one ``Services`` from ``Settings`` (engine, session factory, serving
-snapshot, key provider); routes receive each part through ``Depends`` (``SettingsDep``,
-``ServingDep``, ``SessionsDep``, ``KeysDep``), never from ``request.app.state``, so a test can
-swap any of them with ``app.dependency_overrides``. ``get_services`` is the one function that
-reads the application state.
+``create_app`` builds one ``Services`` from ``Settings``; routes receive each part through
+``Depends`` (``SettingsDep``, ``ServingDep``, ``SessionsDep``, ``KeysDep``), never from
+``request.app.state`` (only ``get_services`` reads it), so a test can swap any of them.
 
 A route's signature reads as its policy: ``caller: ResearcherUser`` means "needs a valid key of
 a user holding the researcher role". 401 = no usable key; 403 = a valid key without the role.
@@ -28,9 +26,8 @@ from governance import audit
 from governance.signin_guard import SignInGuard, sign_in
 from governance.users import Principal, Role
 
-bearer = HTTPBearer(
-    auto_error=False, description="API key: `Authorization: Bearer c2c.<id>.<secret>`"
-)
+bearer = HTTPBearer(auto_error=False,
+                    description="API key: `Authorization: Bearer c2c.<id>.<secret>`")
 
 
 @dataclass(frozen=True)
@@ -49,8 +46,7 @@ class Services:
 
 
 def get_services(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
+    return request.app.state.services  # type: ignore[no-any-return]
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
@@ -99,12 +95,9 @@ SessionDep = Annotated[Session, Depends(get_session)]
 ReadSessionDep = Annotated[Session, Depends(get_read_session)]
 
 
-def get_principal(
-    request: Request,
-    session: ReadSessionDep,
-    services: ServicesDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> Principal:
+def get_principal(request: Request, session: ReadSessionDep, services: ServicesDep,
+                  credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+                  ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise NotAuthenticated("send your API key as 'Authorization: Bearer <key>'")
     return principal_for(session, services, client_of(request.scope), credentials.credentials)
@@ -126,26 +119,23 @@ def principal_for(session: Session, services: Services, source: str, token: str)
 CurrentUser = Annotated[Principal, Depends(get_principal)]
 
 
-def refuse_without(role: Role, principal: Principal, session: Session, request: Request, *,
-                   place: str, holder: str) -> None:
-    """Audit and refuse a caller who lacks ``role``: one rule for the API's routes and the
-    portal's pages (``place`` "this route", ``holder`` "your key has", say)."""
-    if principal.has(role):
-        return
-    audit.append_committed(
-        session, actor=principal.name, role=",".join(sorted(principal.roles)),
-        action="authz.denied", target=f"{request.method} {request.url.path}",
-        outcome=PermissionDenied.code)
-    raise PermissionDenied(f"{place} is for the {role.value} role; {holder} "
-                           f"{', '.join(sorted(principal.roles))}")
-
-
-def require(role: Role) -> Callable[[Request, Session, Principal], Principal]:
+def require(role: Role, *, who: Callable[..., Principal] = get_principal,
+            place: str = "this route", holder: str = "your key has") -> Callable[..., Principal]:
+    """The one role check, for API routes (``who``: the API key's principal) and portal pages
+    (``who``: the signed-in principal, ``place`` "this page"): a caller without ``role`` is
+    refused, and the refusal is audited."""
+    # ``who`` as a default, not in the annotation: annotations are strings here and FastAPI
+    # cannot resolve a closure's variable from one.
     def dependency(request: Request, session: ReadSessionDep,
-                   principal: CurrentUser) -> Principal:
-        refuse_without(role, principal, session, request,
-                       place="this route", holder="your key has")
-        return principal
+                   principal: Principal = Depends(who)) -> Principal:  # noqa: B008
+        if principal.has(role):
+            return principal
+        audit.append_committed(
+            session, actor=principal.name, role=",".join(sorted(principal.roles)),
+            action="authz.denied", target=f"{request.method} {request.url.path}",
+            outcome=PermissionDenied.code)
+        raise PermissionDenied(f"{place} is for the {role.value} role; {holder} "
+                               f"{', '.join(sorted(principal.roles))}")
 
     return dependency
 

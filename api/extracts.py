@@ -1,44 +1,26 @@
-"""Extract keys for their owners, as age identities (the key itself comes from the deidentify
-library): what the API's key routes and the portal's key page hand out; and the running API's
-expiry of extracts past their date."""
+"""Extracts at the HTTP edge: the answer carrying a package (API route and portal page alike),
+and the running API's expiry of extracts past their date."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
-from datetime import datetime
 
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.keys import KeyProvider
-from governance.requests import expire_due
+from governance.extract_registry import expire_due
+from services.data_request import Package, package_file_name
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class OwnerKey:
-    identity: str  # AGE-SECRET-KEY-1...
-    key_file: str  # the identity file to save (comments, then the identity)
-    file_name: str  # what to save it as
-    package_name: str  # the download's file name
-    command: str  # the one command that opens the download
-
-
-def owner_key(keys: KeyProvider, request_id: str, expires_at: datetime) -> OwnerKey:
-    # Imported here so the API starts even when only this route needs the extract library.
-    from deidentify import extract_data_key, key_file_text
-    from deidentify.contents import PACKAGE_SUFFIX
-    from deidentify.package import age_identity
-
-    data_key = extract_data_key(keys, request_id)
-    file_name, package_name = f"{request_id}-key.txt", f"{request_id}{PACKAGE_SUFFIX}"
-    return OwnerKey(identity=age_identity(data_key),
-                    key_file=key_file_text(request_id, data_key, f"{expires_at:%Y-%m-%d}"),
-                    file_name=file_name, package_name=package_name,
-                    command=f"age -d -i {file_name} {package_name} | tar -x")
+def package_response(request_id: str, package: Package) -> FileResponse:
+    return FileResponse(package.path, media_type="application/octet-stream",
+                        filename=package_file_name(request_id),
+                        headers={"X-SHA256": package.sha256})
 
 
 # How often the running API expires extracts past their expiry (and once at start-up).
@@ -47,7 +29,7 @@ EXPIRY_SWEEP_SECONDS = 3600
 
 def expire_extracts(sessions: sessionmaker[Session], keys: KeyProvider) -> list[str]:
     """One sweep: every extract past its expiry is marked expired, its package deleted and its
-    data key removed (governance.requests.expire_due)."""
+    data key removed (governance.extract_registry.expire_due)."""
     with sessions.begin() as session:
         return expire_due(session, keys=keys)
 

@@ -2,118 +2,25 @@
 
 Starlette's form parser spools large files to the system temp directory; partner files carry
 identifiers, so this parser writes each file part straight to ``$C2C_HOME/tmp/uploads/<random>``
-(directory 0700, files 0600) and counts bytes as they arrive, refusing with 413 the moment the
-limit is passed. The caller deletes the directory when ingest is done with it.
-
-A process killed mid-upload (``kill -9``, power loss) cannot delete its directory, so each
-upload holds an exclusive ``flock`` on its directory while it lives (``core.scratch``), and
-:func:`remove_stale_uploads` (run when the app starts) deletes every directory nobody holds:
-the lock dies with its process, so a leftover is found however the process ended, and an
-upload in flight in another worker process is never touched.
+(directory 0700, files 0600, ``api.upload_area``) and counts bytes as they arrive, refusing
+with 413 the moment the limit is passed.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
-import re
-import secrets
-import shutil
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
-from fastapi import Request
-from fastapi.concurrency import run_in_threadpool
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
-from sqlalchemy.orm import Session, sessionmaker
 
 from api.errors import BadRequest, TooLarge
-from api.schemas import UploadResult
-from core import scratch
-from core.keys import KeyProvider
-from core.settings import Settings
-from governance.users import Principal
-from services.receive_upload import ingest_upload
+from api.upload_area import ReceivedFile, Upload, locked_directory, safe_file_name
 
 FILE_FIELDS = {"files", "file"}
 MAX_FILES = 50
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,199}$")
-
-UPLOAD_SCHEMA = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        "files": {
-                            "type": "array",
-                            "items": {"type": "string", "format": "binary"},
-                            "description": "One or more files, named as in docs/ingest.md",
-                        }
-                    },
-                    "required": ["files"],
-                }
-            }
-        },
-    }
-}
-
-
-@dataclass
-class ReceivedFile:
-    name: str
-    path: Path
-    size: int = 0
-    digest: Any = field(default_factory=hashlib.sha256, repr=False)
-
-    @property
-    def sha256(self) -> str:
-        return str(self.digest.hexdigest())
-
-
-@dataclass
-class Upload:
-    directory: Path
-    files: list[ReceivedFile] = field(default_factory=list)
-    lock_fd: int | None = None  # flock held on ``directory`` while the upload lives
-
-    @property
-    def total_bytes(self) -> int:
-        return sum(f.size for f in self.files)
-
-    def remove(self) -> None:
-        shutil.rmtree(self.directory, ignore_errors=True)
-        if self.lock_fd is not None:
-            scratch.release(self.lock_fd)
-            self.lock_fd = None
-
-
-def _locked_directory(tmp_root: Path) -> tuple[Path, int]:
-    """A fresh private directory under ``tmp_root`` with an exclusive lock held on it."""
-    tmp_root.mkdir(parents=True, exist_ok=True, mode=0o700)
-    directory = tmp_root / secrets.token_hex(12)
-    return directory, scratch.hold(directory)
-
-
-def remove_stale_uploads(tmp_root: Path) -> int:
-    """Delete upload directories (plaintext partner files) no living process holds; count them."""
-    return len(scratch.remove_unheld(tmp_root))
-
-
-def safe_file_name(raw: str) -> str:
-    """The base name a partner gave, if it is a plain file name."""
-    name = raw.replace("\\", "/").rsplit("/", 1)[-1].strip()
-    if not _SAFE_NAME.match(name) or ".." in name:
-        raise BadRequest(
-            f"file name {raw[:80]!r} is not allowed: use letters, digits, space, '.', '_', '-'"
-        )
-    return name
 
 
 class _Receiver:
@@ -199,7 +106,7 @@ async def receive_upload(
         raise BadRequest("send multipart/form-data with one or more file parts named 'files'")
     if content_length and content_length.isdigit() and int(content_length) > limit + 64 * 1024:
         raise TooLarge(f"upload exceeds the limit of {limit} bytes")
-    directory, lock_fd = _locked_directory(tmp_root)
+    directory, lock_fd = locked_directory(tmp_root)
     upload = Upload(directory=directory, lock_fd=lock_fd)
     target = directory / subfolder
     target.mkdir(mode=0o700)
@@ -238,20 +145,3 @@ async def receive_upload(
         upload.remove()
         raise BadRequest("the upload contained no files; send file parts named 'files'")
     return upload
-
-
-async def receive_and_ingest(request: Request, *, settings: Settings,
-                             sessions: sessionmaker[Session], keys: KeyProvider,
-                             caller: Principal, org: str) -> UploadResult:
-    """The upload of ``request`` received into a private folder, ingested for ``org`` (the API
-    route and the portal page alike), and the folder removed whatever happened."""
-    received = await receive_upload(
-        request.headers.get("content-type"), request.headers.get("content-length"),
-        request.stream(), settings.tmp_dir / "uploads", settings.upload_max_bytes, org)
-    try:
-        outcome = await run_in_threadpool(partial(
-            ingest_upload, settings=settings, sessions=sessions, keys=keys, caller=caller,
-            files=received.files))
-    finally:
-        received.remove()
-    return UploadResult.of(outcome)

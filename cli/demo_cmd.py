@@ -4,33 +4,27 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import threading
-from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
-from cli.loopback import ApiClient
+from cli.demo_report import (
+    bin_prefix,
+    print_link_report,
+    print_next_steps,
+    print_published,
+    print_stage_metadata,
+    print_submissions_summary,
+)
+from cli.demo_requests import demo_requests, print_access, release_output, steward_lea
 from core.errors import Conflict
 from core.keys import create_master_key
 from core.settings import Settings, get_settings
 
 console = Console()
 MARKER = ".c2c-demo"
-
-
-def bin_prefix() -> str:
-    """Where this ``c2c`` lives, as the user can type it: ``.venv/bin/`` after ``make demo``
-    (printed commands must work as printed, without activating the venv)."""
-    here = Path(sys.executable).parent
-    try:
-        return f"{here.relative_to(Path.cwd())}/"
-    except ValueError:
-        return f"{here}/"
 
 
 def _fresh(folder: Path) -> None:
@@ -64,132 +58,6 @@ def _configure(home: Path, landing: Path) -> Settings:
     return settings
 
 
-def _print_stage_metadata(run: Any) -> None:
-    """One line per asset (a table of free-form metadata does not fit 80 columns)."""
-    console.print("What each asset reported (full metadata in the Dagster UI):", highlight=False)
-    for asset, metadata in run.metadata.items():
-        shown = {k: v for k, v in metadata.items()
-                 if isinstance(v, int | float | str) and "\n" not in str(v)}
-        text = ", ".join(f"{k}={v}" for k, v in list(shown.items())[:6])
-        console.print(f"  {asset}: {text}", highlight=False, markup=False, soft_wrap=True)
-    failed = run.failed_checks
-    colour = "red" if failed else "green"
-    console.print(f"[{colour}]asset checks: {len(run.checks) - len(failed)} passed, "
-                  f"{len(failed)} failed[/] {', '.join(failed)}", highlight=False)
-
-
-def _submissions(settings: Settings) -> None:
-    """A compact view of `c2c submissions` (the full report goes to CSV)."""
-    from cli.ingest_cmd import load_partner_registry
-    from cli.submissions_view import print_submissions
-    from services.submission_report import report_submissions
-
-    out = settings.reports_dir / "submissions.csv"
-    rows = report_submissions(settings=settings, as_of=date.today(), csv_path=out,
-                              partners=load_partner_registry(settings, None))
-    print_submissions(console, rows, "CALPADS submissions (SWP rounds)")
-    console.print(f"full report: {out}", highlight=False, soft_wrap=True)
-
-
-def _link_report(settings: Settings, truth: Path) -> None:
-    import linkage
-    from cli.link_cmd import print_evaluation
-    from core.warehouse import warehouse
-
-    with warehouse(settings, read_only=True) as con:
-        console.rule("Linkage evaluation against the generator's truth file")
-        print_evaluation(linkage.evaluate(con, truth))
-
-
-def _published(settings: Settings) -> None:
-    from analytics import summary_table
-
-    rows = summary_table(settings.serving_path, limit=12)
-    table = Table(title="Published outcomes (small cells suppressed)")
-    for column in rows[0] if rows else []:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*row.values())
-    console.print(table)
-
-
-def _provider_review(client: ApiClient, stewards: dict[str, str], request_id: str) -> int:
-    """Each partner the request was routed to approves through its steward; returns how many."""
-    answered = 0
-    for token in stewards.values():
-        for item in client.get("/v1/steward/reviews", token):
-            if item["request"]["id"] == request_id and item["review"]["status"] == "pending":
-                client.post(f"/v1/steward/reviews/{request_id}", token,
-                            {"decision": "approve",
-                             "reason": "The agreement permits this purpose."})
-                answered += 1
-    return answered
-
-
-def _output_checks(client: ApiClient, keys: dict[str, str], request_id: str) -> None:
-    """Two output checkers release one built output (the researcher can download it then)."""
-    for checker in ("checker", "checker_2"):
-        client.post(f"/v1/checker/requests/{request_id}/decisions", keys[checker],
-                    {"decision": "approve", "reason": "Tables and rows checked."})
-    console.print(f"  two output checkers released {request_id}: its owner can download it",
-                  highlight=False, markup=False)
-
-
-def _demo_requests(client: ApiClient, keys: dict[str, str],
-                   stewards: dict[str, str], steward_lea: str) -> list[str]:
-    """A researcher asks for one extract and one aggregate table; the partners' stewards
-    answer provider review and two board members approve. A third table, over one district,
-    waits for that district's data steward, then the board (all over HTTP). Returns the
-    three request ids."""
-    expiry = (date.today() + timedelta(days=90)).isoformat()
-    bodies: list[dict[str, Any]] = [
-        {"kind": "individual", "title": "CTE pathways and college enrollment",
-         "purpose": "Does completing a CTE pathway raise community college enrollment?",
-         "variables": ["person_id", "academic_year", "reporting_lea", "gender",
-                       "race_ethnicity", "cte_completer", "cc_enrolled_within_1yr"],
-         "requested_expiry": expiry, "training_attested": True, "irb_reference": "IRB-DEMO-1"},
-        {"kind": "aggregate", "title": "FAFSA completion by gender and CTE status",
-         "purpose": "Financial aid completion gaps by gender among CTE participants.",
-         "variables": ["fafsa_or_cadaa_completed"], "group_by": ["gender", "cte_participant"],
-         "requested_expiry": expiry},
-    ]
-    ids = []
-    for body in bodies:
-        request_id = client.post("/v1/requests", keys["researcher"], body)["id"]
-        client.post(f"/v1/requests/{request_id}/submit", keys["researcher"])
-        console.print(f"  researcher submitted {request_id} ({body['kind']}): {body['title']}",
-                      highlight=False, markup=False, soft_wrap=True)
-        answered = _provider_review(client, stewards, request_id)
-        console.print(f"  {answered} partner steward(s) approved it in provider review",
-                      highlight=False, markup=False)
-        for board in ("board", "board_2"):
-            client.post(f"/v1/board/requests/{request_id}/decisions", keys[board],
-                        {"decision": "approve", "reason": "Purpose and variables fit."})
-        console.print(f"  two board members approved {request_id} (quorum reached)",
-                      highlight=False, markup=False)
-        ids.append(request_id)
-    # CALPADS variables over one district: only that district's steward is asked (a CCGI or
-    # college variable would add those partners' stewards: docs/api.md, provider review).
-    pending = {"kind": "aggregate", "title": "Graduation by race/ethnicity in one district",
-               "purpose": "Which groups graduate with a standard diploma less often here?",
-               "variables": ["hs_graduate"], "group_by": ["race_ethnicity"],
-               "cohort": {"reporting_leas": [steward_lea]},
-               "requested_expiry": expiry}
-    waiting = client.post("/v1/requests", keys["researcher"], pending)["id"]
-    submitted = client.post(f"/v1/requests/{waiting}/submit", keys["researcher"])
-    asked = [r["org_code"] for r in submitted["provider_reviews"] if r["status"] == "pending"]
-    console.print(f"  researcher submitted {waiting} (district {steward_lea}); it waits for "
-                  f"the data steward(s) of {', '.join(asked)}, then the board",
-                  highlight=False, markup=False)
-    return [*ids, waiting]
-
-
-def _steward_lea(client: ApiClient, stewards: dict[str, str]) -> str:
-    """A district with published outcomes whose data steward the demo prints."""
-    published = {row["reporting_lea"] for row in client.get("/v1/aggregates?limit=1000")["data"]}
-    return next(org for org in sorted(stewards) if org in published)
-
-
 def _build_loop(settings: Settings, stop: threading.Event, every_seconds: float = 5.0) -> None:
     """While the demo serves, build each request the board approves (what the Dagster sensor
     does in production), so an approval in the browser leads on to the output checkers."""
@@ -216,83 +84,6 @@ def _build_loop(settings: Settings, stop: threading.Event, every_seconds: float 
                           highlight=False, markup=False, soft_wrap=True)
 
 
-def _print_access(keys: dict[str, str], stewards: dict[str, str], names: dict[str, str],
-                  port: int, ids: list[str], serving: bool, settings: Settings) -> None:
-    base = f"http://127.0.0.1:{port}"
-    bin_ = bin_prefix()
-    released, to_check, to_review = ids
-    console.print(f"Sign in at {base}/portal/signin with a key below (one per role; shown once, "
-                  "stored hashed):", highlight=False, soft_wrap=True)
-    jobs = {
-        "partner": "upload CALPADS files, read receipts and what is missing",
-        "researcher": f"download {released} (released); follow {to_check} and {to_review}",
-        "board": f"decide {to_review} once its data steward has answered",
-        "board_2": "the second board member (quorum is two)",
-        "checker": f"check the built output of {to_check}",
-        "checker_2": "the second output checker (two approvals release)",
-        "admin": "API and CLI only (users, keys, partners, audit)",
-        "admin_2": "the second admin: every privileged grant needs two",
-        "reviewer": f"clerical review pairs: {bin_}c2c review list",
-    }
-    for role, key in keys.items():
-        page = PORTAL_PAGE.get(role, "-")
-        console.print(f"  {role:10} {key}\n             {page}: {jobs.get(role, '')}",
-                      highlight=False, markup=False, soft_wrap=True)
-    console.print("Data stewards (one per partner; /portal/steward reviews requests that use "
-                  "that partner's records):", highlight=False, soft_wrap=True)
-    for org, key in stewards.items():
-        console.print(f"  steward {org} {names.get(org, '')}: {key}", highlight=False,
-                      markup=False, soft_wrap=True)
-    console.print(f"A day's work in the browser: the steward of the district above approves "
-                  f"{to_review}; both board members approve it; the demo builds it within "
-                  f"seconds; two checkers release it; the researcher downloads it.",
-                  highlight=False, soft_wrap=True)
-    mail = settings.mail_dir
-    console.print(f"Mail the service sends (one file per message, a Maildir): {mail}/new  "
-                  f"(read with: ls -t {mail}/new | head; or mutt -f {mail})",
-                  highlight=False, markup=False, soft_wrap=True)
-    if serving:
-        console.print("Try these while the server runs (another terminal):", highlight=False)
-    else:
-        console.print("The API is not running (--no-serve). Start it on the demo's state with\n"
-                      f"  C2C_HOME={settings.resolved_home} {bin_}c2c serve --port {port}\n"
-                      "then these work:", highlight=False, markup=False, soft_wrap=True)
-    researcher = f"-H 'Authorization: Bearer {keys['researcher']}'"
-    for line in (
-        f"curl -s '{base}/v1/aggregates?reporting_lea=STATE&subgroup=all&metric=hs_graduate'",
-        f"curl -s -H 'Authorization: Bearer {keys['board']}' {base}/v1/board/requests",
-        f"curl -s {researcher} {base}/v1/requests/{to_check}",
-        f"curl -s {researcher} -o {released}.tar.age {base}/v1/requests/{released}/extract",
-        f"curl -s {researcher} -o {released}-key.txt "
-        f"{base}/v1/requests/{released}/extract/key.txt",
-        f"age -d -i {released}-key.txt {released}.tar.age | tar -xv   # apt-get install age",
-    ):
-        console.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
-    console.print(f"Portal: {base}/ (public dashboard {base}/portal/public needs no key); "
-                  f"OpenAPI docs: {base}/docs", highlight=False, soft_wrap=True)
-
-
-def _print_next_steps(settings: Settings, landing: Path) -> None:
-    """The operator's walkthrough (README, "After the demo") in the demo's own folders."""
-    home = settings.resolved_home
-    bin_ = bin_prefix()
-    console.print("Next, as the operator (README, 'After the demo'):", highlight=False)
-    for line in (
-        f"export C2C_HOME={home} C2C_LANDING_DIR={landing} C2C_MAIL_DIR={settings.mail_dir}",
-        f"{bin_}c2c review list            # pairs the link was unsure about",
-        f"{bin_}c2c fulfil                 # build approved requests (the demo does it itself)",
-    ):
-        console.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
-
-
-# Where each demo sign-in lands in the portal (api/portal).
-PORTAL_PAGE = {"partner": "/portal/partner", "researcher": "/portal/researcher",
-               "board": "/portal/board", "board_2": "/portal/board",
-               "checker": "/portal/checker", "checker_2": "/portal/checker",
-               "steward": "/portal/steward"}
-
-
-
 def demo(
     students: int = typer.Option(2000, min=50, help="Synthetic K-12 students to generate."),
     seed: int = typer.Option(42, help="Generator seed (same seed, same data)."),
@@ -305,8 +96,8 @@ def demo(
     import dagster as dg
 
     from api.app import create_app
-    from cli.loopback import free_port, serve_in_thread
-    from dagster_project.resources import C2CResource
+    from cli.loopback import ApiClient, free_port, serve_in_thread
+    from dagster_project.resources import deployment_resources
     from dagster_project.run import materialize_extracts, materialize_pipeline
     from governance.bootstrap import create_demo_stewards, create_demo_users
     from governance.partners import import_partners_csv
@@ -332,8 +123,8 @@ def demo(
     from cli.migrate_cmd import migrate
 
     migrate()  # the explicit step an operator runs after each upgrade
-    c2c = C2CResource(home=str(home))
-    with c2c.governance() as session:
+    resources = deployment_resources(home=str(home))
+    with resources["governance"].session() as session:
         partners = import_partners_csv(session, data / "partners.csv")
         keys = create_demo_users(session)
         stewards = create_demo_stewards(session)
@@ -351,35 +142,35 @@ def demo(
 
         console.rule("3. Run the pipeline as Dagster assets (ingest, link, outcomes, publish)")
         instance = dg.DagsterInstance.get()
-        run = materialize_pipeline(c2c, instance, with_extracts=False,
+        run = materialize_pipeline(resources, instance, with_extracts=False,
                                    on_stage=lambda s: console.print(f"[cyan]> {s}[/]"))
-        _print_stage_metadata(run)
-        _submissions(settings)
-        _link_report(settings, data / "truth.parquet")
-        _published(settings)
+        print_stage_metadata(run)
+        print_submissions_summary(settings)
+        print_link_report(settings, data / "truth.parquet")
+        print_published(settings)
 
         console.rule("4. Governed data requests over HTTP: submit, board quorum, extracts")
         # The demo is the API's client, as a researcher's and the board's tools would be.
         api = ApiClient(server.base_url)
-        request_ids = _demo_requests(api, keys, stewards, _steward_lea(api, stewards))
-        extracts = materialize_extracts(c2c, instance).metadata.get("research_extracts", {})
+        request_ids = demo_requests(api, keys, stewards, steward_lea(api, stewards))
+        extracts = materialize_extracts(resources, instance).metadata.get("research_extracts", {})
         console.print(f"extracts built: {extracts.get('extracts_built', 0)} "
                       f"(requests {extracts.get('requests', 'none')})", highlight=False,
                       soft_wrap=True)
         # The extract is released; the table waits for the checkers in the browser.
-        _output_checks(api, keys, request_ids[0])
-        c2c.close()  # the demo's own governance engine; the API has its own
+        release_output(api, keys, request_ids[0])
+        resources["governance"].close()  # the demo's own governance engine; the API has its own
 
         console.rule("5. Sign in: every role's work in the browser")
         names = {p.org_code: p.name for p in partners}
         # --no-serve: the server above stops with the demo, so show the port `c2c serve` uses
-        _print_access(keys, stewards, names, api_port if serve else port, request_ids, serve,
-                      settings)
+        print_access(keys, stewards, names, api_port if serve else port, request_ids, serve,
+                     settings)
         bin_ = bin_prefix()
         console.print(f"Dagster UI: DAGSTER_HOME={settings.dagster_home} C2C_HOME={home} "
                       f"C2C_LANDING_DIR={landing} {bin_}dagster dev -m dagster_project",
                       highlight=False, markup=False, soft_wrap=True)
-        _print_next_steps(settings, landing)
+        print_next_steps(settings, landing)
         if serve:
             stop = threading.Event()
             builder = threading.Thread(target=_build_loop, args=(settings, stop), daemon=True,

@@ -1,4 +1,5 @@
-"""CLI commands: ``c2c extract build | decrypt | verify`` (docs/deidentify.md).
+"""CLI commands: ``c2c extract build`` (docs/deidentify.md); ``decrypt``, ``verify`` and
+``decryptor`` are ``cli.extract_open_cmd``.
 
 ``build`` is for operators (reads the encrypted warehouse, writes ``$C2C_HOME/extracts``);
 ``decrypt`` and ``verify`` also run on a researcher's machine with ``--key-file`` (the age key
@@ -16,21 +17,12 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
-from core.errors import InputRejected, KeyError_, Location
-from core.keys import KeyProvider
+from cli.extract_app import extract_app, key_provider
+from core.errors import InputRejected, Location
 from core.requests import ApprovedRequest
-from core.settings import Settings, get_settings
+from core.settings import get_settings
 from core.warehouse import open_warehouse
-from deidentify import build_extract, open_extract, verify_extract
-
-extract_app = typer.Typer(
-    help="Research extracts: build (operator), decrypt and verify (operator or owner).",
-    no_args_is_help=True,
-)
-
-
-def _provider(settings: Settings) -> KeyProvider:
-    return KeyProvider(settings.master_key_path, settings.keyring_path)
+from deidentify import build_extract
 
 
 def load_request(path: Path) -> ApprovedRequest:
@@ -66,10 +58,10 @@ def build_cmd(
     to every earlier individual-level extract the governance store knows of)."""
     settings = get_settings()
     request = load_request(request_file)
-    keys = _provider(settings)
+    keys = key_provider(settings)
     from cli.progress import stages
     from governance.db import session_factory
-    from governance.requests import individual_extracts
+    from governance.extract_registry import individual_extracts
 
     # No store, or one not migrated, stops here (``c2c migrate``): without it the earlier
     # extracts are unknown, and unknown must never count as "none".
@@ -107,69 +99,8 @@ def build_cmd(
                       highlight=False)
 
 
-def _key_source(key_file: Path | None, package: Path) -> tuple[KeyProvider | None, bytes | None]:
-    """The extract's key from ``--key-file``, else this deployment's keyring. Without
-    ``--key-file`` on a machine whose keyring lacks the package's key (a researcher's), say
-    that, rather than let the library report a failed decryption."""
-    from deidentify import read_key_file
-    from deidentify.contents import request_of_package
-
-    if key_file is not None:
-        return None, read_key_file(key_file)
-    settings = get_settings()
-    provider = _provider(settings)
-    request_id = request_of_package(package.name)
-    if request_id is None:
-        return provider, None  # the library says the name must carry the request id
-    if not settings.master_key_path.exists() or not provider.has_key(f"extract:{request_id}"):
-        raise KeyError_(
-            f"no --key-file given, and this machine's keyring has no key for request "
-            f"{request_id}: save the key the API gives you (GET /v1/requests/{request_id}/"
-            "extract/key.txt) and pass it with --key-file (or open the package with "
-            f"age -d -i KEY_FILE {package.name} | tar -x)")
-    return provider, None
-
-
-@extract_app.command("decrypt")
-def decrypt_cmd(
-    package: Path = typer.Argument(..., help="The .tar.age package."),
-    out: Path = typer.Option(..., "--out", help="Folder for data.parquet, data.csv, manifest."),
-    key_file: Path | None = typer.Option(
-        None, "--key-file",
-        help="The age key file the portal or the API's key route gives; default: keyring."),
-) -> None:
-    """Decrypt a package after authenticating every byte; refuses expired packages."""
-    keys, data_key = _key_source(key_file, package)
-    opened = open_extract(package, keys=keys, data_key=data_key, now=datetime.now(UTC),
-                          out_dir=out)
-    console = Console(soft_wrap=True)
-    for path in sorted(opened.paths.values()):
-        console.print(f"wrote {path}", highlight=False)
-    console.print(f"request {opened.request_id}: {opened.manifest.get('rows', '?')} rows; "
-                  f"expires {opened.expires_at.isoformat()}", highlight=False)
-
-
-@extract_app.command("verify")
-def verify_cmd(
-    package: Path = typer.Argument(..., help="The .tar.age package."),
-    key_file: Path | None = typer.Option(
-        None, "--key-file", help="The age key file; default: keyring."),
-) -> None:
-    """Authenticate a package and check each file against its manifest (writes nothing)."""
-    keys, data_key = _key_source(key_file, package)
-    verified = verify_extract(package, keys=keys, data_key=data_key, now=datetime.now(UTC))
-    console = Console(soft_wrap=True)
-    console.print(f"[green]ok[/]: request {verified.request_id}, created "
-                  f"{verified.created_at.isoformat()}, expires {verified.expires_at.isoformat()}"
-                  f"{' [yellow](expired)[/]' if verified.expired else ''}", highlight=False)
-    for name, digest in sorted(verified.files.items()):
-        console.print(f"  {name}: {digest.bytes:,} bytes sha256 {digest.sha256}",
-                      highlight=False)
-    manifest = verified.manifest
-    console.print(f"  rows {manifest.get('rows')}, suppressed {manifest.get('suppressed_rows')}",
-                  highlight=False)
-
-
 def register(app: typer.Typer) -> None:
-    """Add ``c2c extract ...``."""
+    """Add ``c2c extract ...`` (decrypt, verify and decryptor live in ``cli.extract_open_cmd``)."""
+    import cli.extract_open_cmd  # noqa: F401  (its commands join extract_app)
+
     app.add_typer(extract_app, name="extract")

@@ -1,26 +1,23 @@
-"""CLI commands: ``c2c ingest``, ``c2c submissions``, ``c2c release-held``."""
+"""CLI command: ``c2c ingest`` (``c2c submissions`` and ``c2c release-held`` are
+``cli.submissions_cmd``)."""
 
 from __future__ import annotations
 
 import json
-from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
+from cli.receipts_view import print_receipts
 from core.errors import InputRejected, Location
 from core.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from core.keys import KeyProvider
     from core.partners import Partner
-    from ingest import Receipt
 
-SHOWN_ERRORS = 5
-WIDE = 110  # narrower consoles and logs get one line per receipt or row instead of a table
 NOT_PARTNER_FILES = {
     "partners.csv": "the partner registry, not partner data (load it with `c2c partners "
                     "import`)",
@@ -66,40 +63,6 @@ def _column_maps(path: Path | None) -> dict[str, dict[str, str]]:
         raise InputRejected('column map must look like {"college_students": {"StuID": '
                             '"student_id"}}', Location(str(path), rule="column_map"))
     return {str(k): {str(a): str(b) for a, b in v.items()} for k, v in data.items()}
-
-
-def _print_receipts(console: Console, receipts: list[Receipt]) -> None:
-    """A table on a wide terminal; one line per receipt otherwise (an 80-column log)."""
-    colour = {"accepted": "green", "rejected": "red", "held": "yellow"}
-    if console.is_terminal and console.width >= WIDE:
-        table = Table(title="Receipts")
-        for column in ("status", "file", "type", "partner", "year/period", "rows", "message"):
-            table.add_column(column)
-        for r in receipts:
-            table.add_row(f"[{colour[str(r.status)]}]{r.status}[/]", r.file_name, r.kind or "",
-                          r.partner_org or "", r.period or "", f"{r.rows:,}", r.message)
-        console.print(table)
-    else:
-        for r in receipts:
-            what = " ".join(x for x in (r.kind, r.partner_org, r.period) if x)
-            console.print(f"{str(r.status):8} {r.file_name} ({what or 'unidentified'}): "
-                          f"{r.rows:,} rows" + (f"; {r.message}" if r.message and
-                                                 str(r.status) != "accepted" else ""),
-                          highlight=False, markup=False, soft_wrap=True)
-    for r in receipts:
-        if r.errors:
-            console.print(f"[red]{r.file_name}[/]: {r.error_count} error(s)", highlight=False)
-            for error in r.errors[:SHOWN_ERRORS]:
-                console.print(f"  {error.describe()}", highlight=False, markup=False)
-        for warning in r.warnings:
-            console.print(f"[yellow]warning[/] {r.file_name}: {warning}", highlight=False)
-    held = [r for r in receipts if str(r.status) == "held"]
-    if held:
-        console.print(f"[yellow]{len(held)} file(s) HELD, not loaded[/]: stored encrypted, "
-                      "loaded by `c2c release-held` once the partner's agreement is active",
-                      highlight=False)
-        for r in held:
-            console.print(f"  held {r.file_name}: {r.message}", highlight=False, markup=False)
 
 
 def partner_files(paths: list[Path]) -> tuple[list[Path], list[Path]]:
@@ -150,7 +113,7 @@ def ingest_cmd(
         receipts = ingest_batch(
             settings=settings, keys=key_provider(settings), partners=partners, paths=files,
             options=options, on_file=lambda path: progress.advance(sizes[path], path.name))
-    _print_receipts(console, receipts)
+    print_receipts(console, receipts)
     if json_out:
         json_out.write_text(json.dumps([r.model_dump(mode="json") for r in receipts], indent=2),
                             encoding="utf-8")
@@ -164,49 +127,5 @@ def ingest_cmd(
                             f"{rejected[0].message}")
 
 
-def release_cmd(
-    file_id: list[str] = typer.Option(None, help="Only these file ids (default: all held)."),
-    partner_registry: Path | None = typer.Option(None, help="Partners CSV."),
-) -> None:
-    """Load held files whose partner now has an executed, current agreement."""
-    from services.ingest_batch import release_held_files
-
-    settings = get_settings()
-    receipts = release_held_files(
-        settings=settings, keys=key_provider(settings),
-        partners=load_partner_registry(settings, partner_registry), file_ids=file_id or None)
-    console = Console()
-    if not receipts:
-        console.print("no held file can be released (agreements still inactive?)")
-        return
-    _print_receipts(console, receipts)
-    if any(r.rejected for r in receipts):
-        raise InputRejected("some released files were rejected")
-
-
-def submissions_cmd(
-    csv: Path | None = typer.Option(None, "--csv", help="Also write the report as CSV."),
-    as_of: str | None = typer.Option(None, help="Date for deadline status (YYYY-MM-DD)."),
-    partner_registry: Path | None = typer.Option(None, help="Partners CSV."),
-) -> None:
-    """Rows received per partner, academic year and file type; what SWP rounds still need."""
-    from cli.submissions_view import print_submissions
-    from services.submission_report import report_submissions
-
-    settings = get_settings()
-    try:
-        on = date.fromisoformat(as_of) if as_of else date.today()
-    except ValueError as exc:
-        raise InputRejected("--as-of must be a date like 2023-11-01",
-                            Location("--as-of", value=as_of, rule="date_iso")) from exc
-    rows = report_submissions(settings=settings, as_of=on, csv_path=csv,
-                              partners=load_partner_registry(settings, partner_registry))
-    print_submissions(Console(), rows, f"Submissions as of {on}")
-    if csv:
-        Console().print(f"wrote {csv}")
-
-
 def register(app: typer.Typer) -> None:
     app.command("ingest")(ingest_cmd)
-    app.command("submissions")(submissions_cmd)
-    app.command("release-held")(release_cmd)

@@ -1,4 +1,4 @@
-"""CLI commands: ``link``, ``evaluate``, ``review-decide`` and ``export crosswalk``."""
+"""CLI commands: ``link``, ``evaluate`` and ``export crosswalk``."""
 
 from __future__ import annotations
 
@@ -74,7 +74,7 @@ def print_evaluation(result: linkage.Evaluation) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``link``, ``evaluate``, ``review-decide`` and ``export crosswalk``."""
+    """Add ``link``, ``evaluate`` and ``export crosswalk``."""
 
     @app.command("link")
     def link(
@@ -99,18 +99,6 @@ def register(app: typer.Typer) -> None:
         settings = get_settings()
         with warehouse(settings) as con:
             print_evaluation(linkage.evaluate(con, truth))
-
-    @app.command("review-decide")
-    def review_decide(
-        pair_id: str = typer.Argument(..., help="pair_id from mdm.review_queue"),
-        decision: str = typer.Argument(..., help="match | non_match"),
-        reviewer: str = typer.Option(..., "--reviewer"),
-    ) -> None:
-        """Record a clerical decision; the next link run uses it as a label."""
-        settings = get_settings()
-        with warehouse(settings) as con:
-            linkage.record_review_decision(con, pair_id, decision, reviewer)
-        console.print(f"recorded {decision} for {pair_id}")
 
     export_app = typer.Typer(help="Operator exports.", no_args_is_help=True)
 

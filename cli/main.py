@@ -27,17 +27,15 @@ COMMANDS: dict[str, tuple[str, str]] = {
                                  "truth.parquet."),
     "ingest": ("ingest_cmd", "Receive partner files: raw store, validate, load staging; exit 2 "
                              "if any file is rejected."),
-    "submissions": ("ingest_cmd", "Rows received per partner, academic year and file type; what "
-                                  "SWP rounds still need."),
-    "release-held": ("ingest_cmd", "Load held files whose partner now has an executed, current "
-                                   "agreement."),
+    "submissions": ("submissions_cmd", "Rows received per partner, academic year and file "
+                                       "type; what SWP rounds still need."),
+    "release-held": ("submissions_cmd", "Load held files whose partner now has an executed, "
+                                        "current agreement."),
     "link": ("link_cmd", "Annual link: standardise identities, Splink, stable person ids, run "
                          "summary."),
     "evaluate": ("link_cmd", "Pairwise precision / recall / F1 and cluster metrics of the "
                              "current crosswalk."),
     "review": ("review_cmd", "Clerical review of uncertain pairs: list them, decide."),
-    "review-decide": ("link_cmd", "Record a clerical decision; the next link run uses it as a "
-                                  "label."),
     "outcomes": ("publish_cmd", "Rebuild analytics.student_year (outcomes keyed by person_id; "
                                 "fails on identifiers)."),
     "publish": ("publish_cmd", "Write the serving snapshot (suppressed aggregates) atomically "

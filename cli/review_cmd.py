@@ -1,10 +1,7 @@
 """``c2c review list | decide``: clerical review of the pairs the link was unsure about.
 
-Anyone who can run ``c2c`` sees the queue with only which fields agree. Names, birth dates and
-SSIDs are shown only to a governance user holding the ``reviewer`` role, identified by their
-API key (``C2C_API_KEY``, or typed at a hidden prompt), and every such viewing and every
-decision is written to the hash-chained audit log. A key that is missing, unknown or without
-the role gets the field comparison only (list) or a refusal (decide), never the values.
+The use case is ``services.clerical_review`` (who sees identities, what is audited); the key
+comes from ``C2C_API_KEY`` or a hidden prompt.
 """
 
 from __future__ import annotations
@@ -14,28 +11,11 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from core.errors import PermissionDenied
 from core.settings import get_settings
 
 review_app = typer.Typer(help="Clerical review of uncertain pairs: list them, decide.",
                          no_args_is_help=True)
 console = Console()
-ROLE = "reviewer"
-
-
-def _reviewer(session: Any, token: str) -> Any:
-    """The principal behind ``token`` if it holds the reviewer role; audited refusal if not."""
-    from governance import audit
-    from governance.users import Role, authenticate
-
-    principal = authenticate(session, token)
-    if Role.REVIEWER not in principal.roles:
-        audit.append(session, actor=principal.name, role=",".join(sorted(principal.roles)),
-                     action="review.identities", outcome="denied")
-        session.commit()
-        raise PermissionDenied(f"user {principal.name} lacks the reviewer role "
-                               "(`c2c users create NAME --role reviewer`)")
-    return principal
 
 
 def _fields_line(pair: dict[str, Any], show: bool) -> list[str]:
@@ -66,25 +46,14 @@ def list_cmd(
         help="Your API key (for --show-identities); prompted for when not set."),
 ) -> None:
     """The review queue: both records of each pair side by side."""
-    from core.warehouse import warehouse
-    from governance import audit
     from governance.db import session_factory
-    from linkage.review import queue_size, queued_pairs
+    from services.clerical_review import review_queue
 
     settings = get_settings()
-    with warehouse(settings, read_only=True) as con:
-        pairs = queued_pairs(con, limit)
-        count = queue_size(con)
-    shown_to = None
-    if show_identities:
-        token = api_key or typer.prompt("API key", hide_input=True)
-        with session_factory(settings.governance_url)() as session:
-            principal = _reviewer(session, token)
-            audit.append(session, actor=principal.name, role=ROLE, action="review.identities",
-                         target="mdm.review_queue",
-                         detail={"pairs": [p["pair_id"] for p in pairs]})
-            session.commit()
-            shown_to = principal.name
+    token = (api_key or typer.prompt("API key", hide_input=True)) if show_identities else None
+    queue = review_queue(settings=settings, sessions=session_factory(settings.governance_url),
+                         limit=limit, token=token)
+    pairs, count, shown_to = queue.pairs, queue.count, queue.shown_to
     console.print(f"review queue: {count} pair(s); showing {len(pairs)}"
                   + (f" with identities (shown to {shown_to}, audited)" if shown_to else
                      " (field agreement only; --show-identities for values)"),
@@ -107,20 +76,13 @@ def decide_cmd(
         help="Your API key (reviewer role); prompted for when not set."),
 ) -> None:
     """Record your decision on a pair; the next `c2c link` uses it as a label (audited)."""
-    import linkage
-    from core.warehouse import warehouse
-    from governance import audit
     from governance.db import session_factory
+    from services.clerical_review import decide_pair
 
     settings = get_settings()
     token = api_key or typer.prompt("API key", hide_input=True)
-    with session_factory(settings.governance_url)() as session:
-        principal = _reviewer(session, token)
-        with warehouse(settings) as con:
-            linkage.record_review_decision(con, pair_id, decision, principal.name)
-        audit.append(session, actor=principal.name, role=ROLE, action="review.decide",
-                     target=f"pair:{pair_id}", detail={"decision": decision})
-        session.commit()
+    principal = decide_pair(settings=settings, sessions=session_factory(settings.governance_url),
+                            token=token, pair_id=pair_id, decision=decision)
     console.print(f"recorded {decision} for {pair_id} by {principal.name}; the next "
                   "`c2c link` uses it", highlight=False)
 

@@ -12,9 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from enum import StrEnum
 
-# KYSTATS gives contributing agencies up to 10 business days (reference notes); a setting.
-DEFAULT_REVIEW_BUSINESS_DAYS = 10
-
 
 class Purpose(StrEnum):
     """Why a request wants the data; agreements list the purposes they permit."""

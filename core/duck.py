@@ -1,9 +1,7 @@
 """Small DuckDB helpers every library needs: catalog lookups, one transaction, one timer.
 
-Before issue 17 there were four copies of a ``columns_of`` / ``table_exists`` helper (one
-without ``table_catalog = current_database()``, so a table of the same name in another
-attached database could answer), four hand-written ``BEGIN``/``ROLLBACK`` blocks and three
-``lap()`` timers.
+The catalog lookups filter on ``table_catalog = current_database()``, so a table of the same
+name in another attached database never answers.
 """
 
 from __future__ import annotations

@@ -28,9 +28,7 @@ from pydantic import GetCoreSchemaHandler
 from pydantic_core import core_schema
 
 from core.errors import InternalError
-
-RECORD_KEY_RANGE = 4096  # record keys are 0..4095 (the ONS package's larger range)
-ROUNDING_BASE = 5
+from core.protection import RECORD_KEY_RANGE, ROUNDING_BASE
 
 REASON_DENOMINATOR = "denominator_below_min"
 REASON_COUNT = "count_below_min"  # numerator OR complement small: which one is not said

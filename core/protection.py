@@ -5,8 +5,7 @@ read (at start-up), so an operator's out-of-range value stops the service before
 it. Libraries take the value as an argument (the composition root passes the setting) and
 check it with the ``require_*`` helpers: a value out of bounds reaching a library is the
 service's fault (``ConfigError``, an ``InternalError``: exit 1, HTTP 500), never the caller's.
-Before issue 17 the same numbers were repeated as defaults in library signatures and a bad
-quorum reached a board member as a 422.
+Templates and messages receive these values; they never write the numbers themselves.
 """
 
 from __future__ import annotations
@@ -28,6 +27,23 @@ MAX_SUPPRESSION = 0.02
 # Distinct board approvals a request needs; the requester never counts.
 BOARD_QUORUM = 2
 BOARD_QUORUM_FLOOR = 1
+
+# Cell-key rounding of every shown count (analytics.disclosure, docs/metrics.md): counts are
+# rounded to a multiple of ROUNDING_BASE, up or down by each row's record key in
+# 0..RECORD_KEY_RANGE-1 (the ONS package's larger range).
+ROUNDING_BASE = 5
+RECORD_KEY_RANGE = 4096
+
+# Provider review window in business days for the data stewards of partners whose records a
+# request would use: KYSTATS gives contributing agencies up to 10 (reference notes).
+PROVIDER_REVIEW_DAYS = 10
+PROVIDER_REVIEW_DAYS_FLOOR = 1
+PROVIDER_REVIEW_DAYS_CEILING = 60
+
+# Longest free text a person writes: a request's purpose, a decision's reason.
+MAX_TEXT = 5000
+# Shortest written reason for a decision (board, steward, output checker).
+MIN_REASON = 3
 
 # Lifetime of an extract when the request names no expiry.
 EXTRACT_DEFAULT_DAYS = 365
@@ -76,6 +92,20 @@ def require_quorum(value: int) -> int:
 def require_extract_days(value: int) -> int:
     return _require(value, EXTRACT_DAYS_FLOOR, "extract lifetime in days",
                     "C2C_EXTRACT_DEFAULT_DAYS")
+
+
+def require_review_days(value: int) -> int:
+    if not PROVIDER_REVIEW_DAYS_FLOOR <= value <= PROVIDER_REVIEW_DAYS_CEILING:
+        raise ConfigError(f"the provider review window must be {PROVIDER_REVIEW_DAYS_FLOOR} to "
+                          f"{PROVIDER_REVIEW_DAYS_CEILING} business days (setting "
+                          "C2C_PROVIDER_REVIEW_DAYS)")
+    return value
+
+
+def require_link_thresholds(review_lower: float, match: float) -> None:
+    if review_lower > match:
+        raise ConfigError("review_lower_threshold must not exceed link_match_threshold "
+                          "(settings C2C_REVIEW_LOWER_THRESHOLD, C2C_LINK_MATCH_THRESHOLD)")
 
 
 def require_max_suppression(value: float) -> float:

@@ -67,7 +67,9 @@ class Settings(BaseSettings):
 
     # Provider review window (business days) for the data stewards of partners whose records a
     # request would use (governance.provider_review).
-    provider_review_days: int = Field(default=10, ge=1, le=60)
+    provider_review_days: int = Field(default=protection.PROVIDER_REVIEW_DAYS,
+                                      ge=protection.PROVIDER_REVIEW_DAYS_FLOOR,
+                                      le=protection.PROVIDER_REVIEW_DAYS_CEILING)
 
     # Portal sign-ins end after this many idle minutes (the API key itself does not expire).
     portal_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)

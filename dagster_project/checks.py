@@ -10,7 +10,7 @@ from analytics.checks import no_identifiers, suppression_applied
 from dagster_project.assets.analytics import published_aggregates, student_outcomes
 from dagster_project.assets.ingest import calpads_staging, ccgi_staging, college_staging
 from dagster_project.metadata import md_table
-from dagster_project.resources import C2CResource
+from dagster_project.resources import DeploymentResource, WarehouseResource
 from ingest.checks import no_files_left_received, row_counts_match_receipts
 from linkage.checks import match_rate_floors
 
@@ -36,16 +36,16 @@ def _value(value: Any) -> Any:
 def _staging_checks(asset: dg.AssetsDefinition) -> list[dg.AssetChecksDefinition]:
 
     @dg.asset_check(asset=asset, name="staging_rows_match_receipts")
-    def rows_match(c2c: C2CResource) -> dg.AssetCheckResult:
+    def rows_match(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         """Staging holds exactly the rows every accepted file's receipt reports."""
-        with c2c.warehouse() as con:
+        with warehouse.connect() as con:
             r = row_counts_match_receipts(con)
         return _result(r.passed, r.description, dict(r.metadata))
 
     @dg.asset_check(asset=asset, name="no_half_loaded_files")
-    def none_stuck(c2c: C2CResource) -> dg.AssetCheckResult:
+    def none_stuck(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         """No file was left received but unloaded by an interrupted run."""
-        with c2c.warehouse() as con:
+        with warehouse.connect() as con:
             r = no_files_left_received(con)
         return _result(r.passed, r.description, dict(r.metadata))
 
@@ -53,35 +53,38 @@ def _staging_checks(asset: dg.AssetsDefinition) -> list[dg.AssetChecksDefinition
 
 
 @dg.asset_check(asset="mdm_crosswalk")
-def match_rates_above_floors(c2c: C2CResource) -> dg.AssetCheckResult:
+def match_rates_above_floors(deployment: DeploymentResource,
+                             warehouse: WarehouseResource) -> dg.AssetCheckResult:
     """Match rate of each configured source pair is at least its floor (C2C_MATCH_RATE_FLOORS)."""
-    floors = {tuple(k.split("->", 1)): v for k, v in c2c.settings().match_rate_floors.items()}
-    with c2c.warehouse() as con:
+    configured = deployment.settings().match_rate_floors
+    floors = {tuple(k.split("->", 1)): v for k, v in configured.items()}
+    with warehouse.connect() as con:
         r = match_rate_floors(con, floors)  # type: ignore[arg-type]
     return _result(r.passed, r.description, dict(r.metadata))
 
 
 @dg.asset_check(asset=student_outcomes)
-def analytics_holds_no_identifiers(c2c: C2CResource) -> dg.AssetCheckResult:
+def analytics_holds_no_identifiers(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     """No name, birth date, SSID, SSN, address or local id in any analytics column."""
-    with c2c.warehouse() as con:
+    with warehouse.connect() as con:
         r = no_identifiers(con)
     return _result(r.passed, r.description, dict(r.metadata))
 
 
 @dg.asset_check(asset=published_aggregates)
-def small_cells_suppressed(c2c: C2CResource) -> dg.AssetCheckResult:
+def small_cells_suppressed(deployment: DeploymentResource) -> dg.AssetCheckResult:
     """Every published cell is at least the minimum or suppressed, and none is recoverable."""
-    r = suppression_applied(c2c.settings().serving_path)
+    r = suppression_applied(deployment.settings().serving_path)
     return _result(r.passed, r.description, dict(r.metadata))
 
 
 @dg.asset_check(asset=published_aggregates)
-def standing_attacker(c2c: C2CResource) -> dg.AssetCheckResult:
+def standing_attacker(deployment: DeploymentResource,
+                      warehouse: WarehouseResource) -> dg.AssetCheckResult:
     """The LP attacker over the snapshot and every request table released so far narrows no
     hidden count below the documented bound (analytics.auditor)."""
-    with c2c.warehouse() as con:
-        r = audit_warehouse(con, min_cell=c2c.settings().suppression_min_cell)
+    with warehouse.connect() as con:
+        r = audit_warehouse(con, min_cell=deployment.settings().suppression_min_cell)
     return _result(not r.held, r.detail(), {"hidden_counts_attacked": r.targets,
                                             "lps": r.lps, "findings": len(r.findings)})
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import dagster as dg
 
 from core.private_files import restrict_umask
@@ -16,7 +18,7 @@ from dagster_project.assets.ingest import (
 from dagster_project.assets.linkage import annual_link
 from dagster_project.checks import ASSET_CHECKS
 from dagster_project.jobs import JOBS
-from dagster_project.resources import C2CResource
+from dagster_project.resources import deployment_resources
 from dagster_project.schedules import SCHEDULES
 from dagster_project.sensors import SENSORS
 
@@ -26,8 +28,9 @@ ASSETS = [
 ]
 
 
-def build_definitions(c2c: C2CResource | None = None) -> dg.Definitions:
-    """Definitions with the given resource (default: settings from the environment).
+def build_definitions(resources: dict[str, Any] | None = None) -> dg.Definitions:
+    """Definitions with the given resources (default: ``deployment_resources()``, settings from
+    the environment).
 
     DuckDB allows one writing process per file, so every run executes in-process. Stores
     this process creates are owner-only (``core.private_files``).
@@ -39,7 +42,7 @@ def build_definitions(c2c: C2CResource | None = None) -> dg.Definitions:
         jobs=JOBS,
         schedules=SCHEDULES,
         sensors=SENSORS,
-        resources={"c2c": c2c or C2CResource()},
+        resources=resources or deployment_resources(),
         executor=dg.in_process_executor,
     )
 

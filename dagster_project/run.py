@@ -9,7 +9,7 @@ from typing import Any
 import dagster as dg
 
 from dagster_project.definitions import build_definitions
-from dagster_project.resources import C2CResource
+from dagster_project.resources import DeploymentResource
 from ingest.landing import scan
 
 
@@ -36,12 +36,12 @@ def _collect(result: dg.ExecuteInProcessResult, into: PipelineRun) -> None:
         into.checks[f"{check.asset_key.to_user_string()}:{check.check_name}"] = check.passed
 
 
-def _job(c2c: C2CResource, instance: dg.DagsterInstance, job_name: str,
+def _job(resources: dict[str, Any], instance: dg.DagsterInstance, job_name: str,
          partition_key: str | None = None, log_level: str = "WARNING",
          ) -> dg.ExecuteInProcessResult:
     """Run one of the named jobs (as the schedules and sensors do), so the run shows in the
     Dagster UI under that job's name rather than as an ad-hoc selection."""
-    job = build_definitions(c2c).resolve_job_def(job_name)
+    job = build_definitions(resources).resolve_job_def(job_name)
     return job.execute_in_process(
         instance=instance,
         partition_key=partition_key,
@@ -50,7 +50,7 @@ def _job(c2c: C2CResource, instance: dg.DagsterInstance, job_name: str,
 
 
 def materialize_pipeline(
-    c2c: C2CResource,
+    resources: dict[str, Any],
     instance: dg.DagsterInstance,
     *,
     with_extracts: bool = True,
@@ -62,7 +62,8 @@ def materialize_pipeline(
     ``on_stage`` hears "<label> (job <name>)" before each stage and "<label>: done in N s" after.
     """
     run = PipelineRun()
-    landing = c2c.settings().landing_path
+    deployment: DeploymentResource = resources["deployment"]
+    landing = deployment.settings().landing_path
     years = sorted(set(_calpads_years(landing)))
     stages: list[tuple[str, str, str | None]] = [
         (f"ingest CALPADS {year}", "calpads_ingest_job", year) for year in years
@@ -79,7 +80,7 @@ def materialize_pipeline(
         if on_stage:
             on_stage(f"{label} (job {job_name})")
         started = time.perf_counter()
-        _collect(_job(c2c, instance, job_name, partition), run)
+        _collect(_job(resources, instance, job_name, partition), run)
         if on_stage:
             on_stage(f"{label}: done in {time.perf_counter() - started:.1f} s")
     return run
@@ -90,8 +91,8 @@ def _calpads_years(landing: Path) -> list[str]:
             if f.source == "calpads" and f.academic_year is not None]
 
 
-def materialize_extracts(c2c: C2CResource, instance: dg.DagsterInstance) -> PipelineRun:
+def materialize_extracts(resources: dict[str, Any], instance: dg.DagsterInstance) -> PipelineRun:
     """Build extracts for every approved request whose fulfilment is queued (``extract_job``)."""
     run = PipelineRun()
-    _collect(_job(c2c, instance, "extract_job"), run)
+    _collect(_job(resources, instance, "extract_job"), run)
     return run

@@ -7,15 +7,14 @@ from collections import defaultdict
 import dagster as dg
 import duckdb
 
-from core.warehouse import warehouse
 from dagster_project.jobs import (
     calpads_ingest_job,
     ccgi_ingest_job,
     college_ingest_job,
     extract_job,
 )
-from dagster_project.resources import C2CResource
-from governance.requests import requests_ready_for_fulfilment
+from dagster_project.resources import DeploymentResource, GovernanceResource, WarehouseResource
+from governance.request_lifecycle import requests_ready_for_fulfilment
 from ingest.landing import LandedFile, content_hash, new_files, received_hashes
 
 INGEST_ASSET = {"calpads": "calpads_staging", "college": "college_staging", "ccgi": "ccgi_staging"}
@@ -39,15 +38,16 @@ def ingest_requests(files: list[LandedFile]) -> list[dg.RunRequest]:
     return requests
 
 
-def _not_yet_received(c2c: C2CResource, files: list[LandedFile]) -> list[LandedFile] | None:
+def _not_yet_received(deployment: DeploymentResource, warehouse: WarehouseResource,
+                      files: list[LandedFile]) -> list[LandedFile] | None:
     """``files`` less those whose content the warehouse already holds; None when the
     warehouse is busy (a run is writing): the sensor then waits for its next tick."""
-    settings = c2c.settings()
+    settings = deployment.settings()
     if not files or not settings.warehouse_path.exists():
         return files
     hashes = {f.key: content_hash(f.path) for f in files}
     try:
-        with warehouse(settings, read_only=True) as con:
+        with warehouse.connect(read_only=True) as con:
             known = received_hashes(con, sorted(set(hashes.values())))
     except duckdb.IOException:  # DuckDB's lock: another process is writing the warehouse
         return None
@@ -60,11 +60,12 @@ def _not_yet_received(c2c: C2CResource, files: list[LandedFile]) -> list[LandedF
                        "that appeared or changed in the landing folder. Files whose content "
                        "was already received (by any route: this sensor, `c2c ingest`, an API "
                        "upload, the demo) are recorded as seen and not ingested again.")
-def landing_sensor(context: dg.SensorEvaluationContext, c2c: C2CResource) -> dg.SensorResult:
+def landing_sensor(context: dg.SensorEvaluationContext, deployment: DeploymentResource,
+                   warehouse: WarehouseResource) -> dg.SensorResult:
     """Files that appeared (or changed) in the landing folder since the last tick."""
     seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
-    fresh = new_files(c2c.settings().landing_path, seen)
-    wanted = _not_yet_received(c2c, fresh)
+    fresh = new_files(deployment.settings().landing_path, seen)
+    wanted = _not_yet_received(deployment, warehouse, fresh)
     if wanted is None:
         return dg.SensorResult(skip_reason="warehouse busy (a run is writing); next tick")
     if len(wanted) < len(fresh):
@@ -78,9 +79,9 @@ def landing_sensor(context: dg.SensorEvaluationContext, c2c: C2CResource) -> dg.
            description="Starts extract_job for each data request whose board approvals "
                        "reached quorum and whose extract is not built yet (the same "
                        "fulfilment routine as `c2c fulfil`).")
-def approved_request_sensor(c2c: C2CResource) -> dg.SensorResult:
+def approved_request_sensor(governance: GovernanceResource) -> dg.SensorResult:
     """Requests whose approvals reached quorum and whose extract is not built yet."""
-    with c2c.governance() as session:
+    with governance.session() as session:
         ready = requests_ready_for_fulfilment(session)
     return dg.SensorResult(run_requests=[
         dg.RunRequest(

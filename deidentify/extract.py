@@ -56,7 +56,6 @@ from deidentify.package import (
 )
 from deidentify.pseudonym import PSEUDONYM_COLUMN, SCHEME, pseudonym_batches, pseudonym_key
 
-DEFAULT_MAX_SUPPRESSION = MAX_SUPPRESSION  # kept for callers of the old name
 _BATCH_ROWS = 262_144
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 # Per-person verdicts of ``_judge``: released, or suppressed by which pattern rule.
@@ -387,7 +386,7 @@ def plan_for_request(
     *,
     earlier_extracts: EarlierExtracts,
     k: int = K_ANONYMITY,
-    max_suppression: float = DEFAULT_MAX_SUPPRESSION,
+    max_suppression: float = MAX_SUPPRESSION,
 ) -> Protection:
     """What ``build_extract`` would do to ``request`` today, without building anything: the
     rows, the rung each quasi-identifier would be generalised to (``withheld`` = dropped) and
@@ -419,7 +418,7 @@ def build_extract(
     earlier_extracts: EarlierExtracts,
     k: int = K_ANONYMITY,
     now: datetime,
-    max_suppression: float = DEFAULT_MAX_SUPPRESSION,
+    max_suppression: float = MAX_SUPPRESSION,
 ) -> ExtractResult:
     """Build the encrypted extract for an approved individual-level request.
 

@@ -111,8 +111,7 @@ def append_committed(session: Session, **entry: Any) -> None:
 @dataclass
 class Audited:
     """The entry ``audited`` will write: the body may set ``target`` (e.g. to the id it just
-    created) and add detail with ``entry[key] = value``. Before issue 17 the target travelled
-    in the detail dict under a magic ``"_target"`` key."""
+    created) and add detail with ``entry[key] = value``."""
 
     target: str
     detail: dict[str, Any] = field(default_factory=dict)

@@ -7,8 +7,8 @@ have the same, versioned schema.
 
 Migrating is an explicit step (``c2c migrate``, which the demo and CI run): the API, the CLI
 and Dagster only check that the store is at the code's revision (:func:`require_current`) and
-stop with ``SchemaOutOfDate`` naming the command when it is not. Before issue 17 the API
-migrated on start-up and the Dagster resource on every call (the sensor every minute).
+stop with ``SchemaOutOfDate`` naming the command when it is not: a migration is a change the
+operator decides on, and the 60-second sensor must not try one on every tick.
 """
 
 from __future__ import annotations

@@ -154,13 +154,18 @@ class DataRequest(Base):
     purpose_code: Mapped[str] = mapped_column(String(32), default="research")
     review_due_at: Mapped[datetime | None] = mapped_column()
 
-    requester: Mapped[User] = relationship()
-    decisions: Mapped[list[BoardDecision]] = relationship(order_by="BoardDecision.id")
+    # Loaded with the request (selectin): the use cases return requests that API routes and
+    # portal pages render after the use case's transaction has committed, and a lazy load then
+    # would open a new transaction (on SQLite a write lock) for the rest of the HTTP request.
+    requester: Mapped[User] = relationship(lazy="selectin")
+    decisions: Mapped[list[BoardDecision]] = relationship(order_by="BoardDecision.id",
+                                                          lazy="selectin")
     provider_reviews: Mapped[list[ProviderReview]] = relationship(
-        order_by="ProviderReview.org_code")
-    output_reviews: Mapped[list[OutputReview]] = relationship(order_by="OutputReview.id")
-    extract: Mapped[ExtractRecord | None] = relationship(viewonly=True)
-    fulfilment_job: Mapped[FulfilmentJob | None] = relationship(viewonly=True)
+        order_by="ProviderReview.org_code", lazy="selectin")
+    output_reviews: Mapped[list[OutputReview]] = relationship(order_by="OutputReview.id",
+                                                              lazy="selectin")
+    extract: Mapped[ExtractRecord | None] = relationship(viewonly=True, lazy="selectin")
+    fulfilment_job: Mapped[FulfilmentJob | None] = relationship(viewonly=True, lazy="selectin")
 
 
 class ProviderReview(Base):
@@ -226,7 +231,7 @@ class BoardDecision(Base):
     reason: Mapped[str] = mapped_column(Text)
     decided_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    board_member: Mapped[User] = relationship()
+    board_member: Mapped[User] = relationship(lazy="selectin")
 
 
 class FulfilmentJob(Base):

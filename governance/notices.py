@@ -60,7 +60,7 @@ def review_progress(session: Session, request: DataRequest) -> None:
 def status_changed(session: Session, request: DataRequest, detail: str = "") -> None:
     """The requester hears the stage, the withheld variables and every reason: the same
     facts, from the same functions, as the API answer and the portal page."""
-    # request_facts reads output_check, which sends notices: imported here, not at the top.
+    # request_facts reads output_release, which sends notices: imported here, not at the top.
     from governance import request_facts as facts
 
     requester = session.get(User, request.requester_id)

@@ -35,6 +35,7 @@ from core.data_use import (
 )
 from core.errors import Conflict, NotFound, PermissionDenied, UserError
 from core.partners import Partner, PartnerKind
+from core.protection import require_review_days
 from governance.models import DataRequest, ProviderReview, utcnow
 from governance.partners import list_partners
 
@@ -100,8 +101,7 @@ def affected_partners(session: Session, request: DataRequest) -> list[Partner]:
 def open_reviews(session: Session, request: DataRequest, *, now: datetime,
                  business_days: int) -> list[ProviderReview]:
     """Create one review per affected partner when a request is submitted."""
-    if business_days < 1:
-        raise UserError("the provider review window must be at least one business day")
+    require_review_days(business_days)  # the operator's setting: out of bounds is a ConfigError
     reviews = []
     for partner in affected_partners(session, request):
         if not partner.agreement_active(now.date()):
@@ -174,14 +174,12 @@ def steward_decide(session: Session, request_id: str, *, steward_id: int, org_co
         raise Conflict(f"your organisation's review of {request_id} changed meanwhile")
     session.refresh(review)
     session.refresh(request)
-    from governance import notices  # import cycle: notices reads this module's outcome()
-
-    notices.review_progress(session, request)
     return review
 
 
 def close_if_due(session: Session, request: DataRequest, now: datetime | None = None) -> int:
-    """After the window, apply each silent partner's agreement; returns how many closed."""
+    """After the window, apply each silent partner's agreement; returns how many closed (the
+    caller tells the board when that completed the review: ``notices.review_progress``)."""
     now = now or utcnow()
     if request.review_due_at is None or now <= request.review_due_at:
         return 0
@@ -204,9 +202,6 @@ def close_if_due(session: Session, request: DataRequest, now: datetime | None = 
         session.refresh(request)
         for review in request.provider_reviews:
             session.refresh(review)
-        from governance import notices  # import cycle: notices reads this module's outcome()
-
-        notices.review_progress(session, request)
     return closed
 
 
@@ -248,9 +243,9 @@ def outcome(request: DataRequest, now: datetime | None = None) -> ReviewOutcome:
 
 def require_complete_for_approval(session: Session, request: DataRequest,
                                   now: datetime | None = None) -> ReviewOutcome:
-    """What the board's approval must wait for or cannot override."""
-    close_if_due(session, request, now)
-    result = outcome(request)
+    """What the board's approval must wait for or cannot override (the caller first closes a
+    window that has passed: ``close_if_due``)."""
+    result = outcome(request, now)
     if not result.complete:
         due = f"{result.due_at:%Y-%m-%d}" if result.due_at else "the end of the window"
         raise Conflict(f"provider review of {request.id} is open until {due}: "

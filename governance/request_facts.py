@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from core.data_use import permitted as purpose_permitted
 from core.data_use import variables_of_system
 from governance.models import DataRequest, PartnerRow, utcnow
-from governance.output_check import ReleaseState, release_of
+from governance.output_release import ReleaseState, release_of
 from governance.provider_review import (
     REFUSING,
     SYSTEM_OF_KIND,

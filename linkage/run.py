@@ -19,6 +19,7 @@ import pyarrow as pa
 from core import tables
 from core.duck import StageTimer, transaction
 from core.errors import Conflict, InputRejected, InternalError
+from core.protection import require_link_thresholds
 from core.settings import Settings
 from linkage import model, review
 from linkage.backend import close_db_api, create_db_api
@@ -96,8 +97,7 @@ def run_annual_link(
     run_id = run_id or "link-" + started_at.strftime("%Y%m%dT%H%M%S")
     if not RUN_ID_PATTERN.match(run_id):
         raise InputRejected(f"run id {run_id!r}: use letters, digits, '.', '_' or '-'")
-    if not settings.review_lower_threshold <= settings.link_match_threshold:
-        raise InputRejected("review_lower_threshold must not exceed link_match_threshold")
+    require_link_thresholds(settings.review_lower_threshold, settings.link_match_threshold)
     ensure_schema(con)
     if con.execute(f"SELECT 1 FROM {tables.LINK_RUNS} WHERE run_id = ?", [run_id]).fetchone():
         raise Conflict(f"link run {run_id!r} already exists")

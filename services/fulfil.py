@@ -25,19 +25,21 @@ from core.requests import ApprovedRequest, RequestKind
 from core.settings import Settings
 from core.warehouse import warehouse
 from deidentify import EarlierExtracts, ExtractResult, build_extract, package_table
-from governance.models import DataRequest
-from governance.requests import (
+from governance.extract_registry import (
     ExtractInfo,
     expire_due,
     individual_extracts,
-    mark_failed,
     mark_fulfilled,
+)
+from governance.models import DataRequest
+from governance.request_lifecycle import (
+    mark_failed,
     queued_request_ids,
     to_approved,
 )
 
 # Key of the automated output checks in a result's manifest and the extract record's detail
-# (governance.output_check reads them there).
+# (governance.output_release reads them there).
 OUTPUT_CHECKS = "output_checks"
 _log = logging.getLogger(__name__)
 
@@ -55,9 +57,9 @@ def build_package(
 ) -> ExtractResult:
     """Individual requests go through de-identification; aggregate requests through the same
     small-cell suppression as the published aggregates, then the same encrypted packaging.
-    ``earlier_extracts``: ``governance.requests.individual_extracts(session, excluding=<this
-    request>)``, read just before the build (the variables this extract must not be linkable
-    on; unused for aggregate tables)."""
+    ``earlier_extracts``: ``governance.extract_registry.individual_extracts(session,
+    excluding=<this request>)``, read just before the build (the variables this extract must
+    not be linkable on; unused for aggregate tables)."""
     now = now or datetime.now(UTC)
     if request.kind == RequestKind.INDIVIDUAL:
         result = build_extract(con, request, keys, out_dir, k=k, now=now,
@@ -162,7 +164,7 @@ def fulfil_approved(
 
     One request at a time, each committed on its own. Partner control is re-read for each
     request just before its build (provider reviews and agreements,
-    ``governance.requests.to_approved``). A request that cannot be built is marked failed
+    ``governance.request_lifecycle.to_approved``). A request that cannot be built is marked failed
     with its reason and the others are built regardless: one bad request never blocks
     fulfilment.
     """

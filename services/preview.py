@@ -36,8 +36,9 @@ from core.warehouse import open_warehouse
 from deidentify import EarlierExtracts
 from governance import preview_budget
 from governance.audit import audited
+from governance.extract_registry import individual_extracts
 from governance.models import DataRequest
-from governance.requests import check_group_by, check_variables, individual_extracts
+from governance.request_inputs import check_group_by, check_variables
 
 
 class PreviewInput(BaseModel):
@@ -123,7 +124,7 @@ def preview_audit_detail(data: PreviewInput) -> dict[str, object]:
 def preview(settings: Settings, data: PreviewInput, earlier_extracts: EarlierExtracts, *,
             caller_chosen: bool = True) -> Preview:
     """The preview for ``data``; ``Busy`` when the pipeline holds the warehouse.
-    ``earlier_extracts``: ``governance.requests.individual_extracts`` (excluding the request
+    ``earlier_extracts``: ``governance.extract_registry.individual_extracts`` (excluding the request
     previewed), the same input fulfilment gives the build."""
     if not data.variables:
         raise UserError("variables: choose at least one variable to preview")

@@ -10,7 +10,8 @@ from __future__ import annotations
 from datetime import date
 
 from governance.models import DataRequest
-from governance.requests import RequestInput, submission_problems
+from governance.request_inputs import RequestInput
+from governance.request_lifecycle import submission_problems
 
 
 def problems_before_submit(*, body: RequestInput, today: date) -> list[str]:

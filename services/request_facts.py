@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from core.requests import CohortFilter
-from governance import output_check
+from governance import output_release
 from governance import request_facts as facts
 from governance.models import DataRequest
 from governance.partners import list_partners
@@ -62,7 +62,7 @@ def _next_step(r: DataRequest, stage: Stage, quorum: int) -> str:
 def request_facts(*, session: Session, request: DataRequest, quorum: int) -> RequestFacts:
     """The facts of one stored request (any stage)."""
     stage = facts.stage(request)
-    failed = (output_check.release_of(request, request.extract).failed_checks
+    failed = (output_release.release_of(request, request.extract).failed_checks
               if stage == Stage.BUILT else [])
     return RequestFacts(stage=stage, withheld=facts.withheld_variables(session, request),
                         reasons=facts.reasons(session, request),

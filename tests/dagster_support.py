@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from governance_fixtures import clear_provider_review
@@ -11,20 +12,42 @@ from sqlalchemy.orm import Session
 
 from core.keys import create_master_key
 from core.requests import RequestKind
-from dagster_project.resources import C2CResource
-from governance import requests as gr
+from core.settings import Settings
+from dagster_project.resources import (
+    GovernanceResource,
+    KeysResource,
+    WarehouseResource,
+    deployment_resources,
+)
+from governance import request_lifecycle as gr
 from governance.db import upgrade
 from governance.partners import import_partners_csv
-from governance.requests import Decision, RequestInput
+from governance.request_inputs import RequestInput
+from governance.request_lifecycle import Decision
 from governance.users import Role, create_user
 from synth import generate_small
 
 
 @dataclass
 class Deployment:
-    c2c: C2CResource
+    resources: dict[str, Any]  # what build_definitions and the sensor contexts take
     home: Path
     landing: Path
+
+    def settings(self) -> Settings:
+        return self.resources["deployment"].settings()  # type: ignore[no-any-return]
+
+    @property
+    def warehouse(self) -> WarehouseResource:
+        return self.resources["warehouse"]  # type: ignore[no-any-return]
+
+    @property
+    def keys(self) -> KeysResource:
+        return self.resources["keys"]  # type: ignore[no-any-return]
+
+    @property
+    def governance(self) -> GovernanceResource:
+        return self.resources["governance"]  # type: ignore[no-any-return]
 
 
 def make_deployment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, data: bool) -> Deployment:
@@ -35,21 +58,21 @@ def make_deployment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, data: bo
     for name in ("C2C_MASTER_KEY_FILE", "C2C_DATABASE_URL"):
         monkeypatch.delenv(name, raising=False)
     create_master_key(home / "master.key")
-    c2c = C2CResource(home=str(home))
-    upgrade(c2c.settings().governance_url)  # what `c2c migrate` does on a deployment
+    dep = Deployment(deployment_resources(home=str(home)), home, landing)
+    upgrade(dep.settings().governance_url)  # what `c2c migrate` does on a deployment
     if data:
         generate_small(landing, seed=7)
         (landing / "truth.parquet").rename(tmp_path / "truth.parquet")
-        with c2c.governance() as session:
+        with dep.governance.session() as session:
             import_partners_csv(session, landing / "partners.csv")
             session.commit()
-    return Deployment(c2c, home, landing)
+    return dep
 
 
-def submitted_request(c2c: C2CResource, *, approvals: int) -> tuple[str, list[int]]:
+def submitted_request(dep: Deployment, *, approvals: int) -> tuple[str, list[int]]:
     """An aggregate request submitted by a researcher and approved by ``approvals`` of two
     board members (quorum two). Returns the request id and both board members' user ids."""
-    with c2c.governance() as session:
+    with dep.governance.session() as session:
         researcher = create_user(session, "r", [Role.RESEARCHER], None)
         board = [create_user(session, f"b{i}", [Role.BOARD], None).id for i in (1, 2)]
         request = gr.create_request(session, researcher.id, RequestInput(

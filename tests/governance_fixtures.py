@@ -104,13 +104,13 @@ def clear_provider_review(session: Session, request_id: str) -> None:
 
 def release_output(session: Session, request_id: str) -> None:
     """Two output checkers approve the built output of a fulfilled request."""
-    from governance import output_check
+    from governance import output_release
     from governance.models import User
 
     for name in ("checker-a", "checker-b"):
         checker = session.query(User).filter_by(name=name).one_or_none()
         if checker is None:
             checker = gu.create_user(session, name, ["checker"])
-        output_check.checker_decide(session, request_id, checker_id=checker.id,
+        output_release.checker_decide(session, request_id, checker_id=checker.id,
                                     decision="approve", reason="safe to release")
     session.flush()

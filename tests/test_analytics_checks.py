@@ -63,7 +63,7 @@ def test_identifier_column_names_are_caught(
      ("VARCHAR", "123-45-6789", "ssn"), ("VARCHAR", "20050304", "dob"),
      ("VARCHAR", "2005-03-04", "dob"), ("VARCHAR", "Nguyen", "name"),
      ("VARCHAR", " maria ", "name"),
-     # value rules the extract scanner had and this one lacked before issue 17
+     # value rules shared with the extract scanner (one scanner)
      ("VARCHAR", "maria.g@example.com", "contact"), ("VARCHAR", "(916) 555-0142", "contact"),
      ("VARCHAR", "4417 Mission Creek Blvd", "address"), ("VARCHAR", "PO Box 12", "address"),
      ("VARCHAR", "95814", "zip"), ("VARCHAR", "3/17/2008", "dob")],

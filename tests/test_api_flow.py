@@ -15,7 +15,8 @@ from governance_fixtures import clear_provider_review, release_output
 from core.keys import KeyProvider
 from deidentify import extract_data_key
 from deidentify.package import identity_key
-from governance import requests as gr
+from governance import request_lifecycle as gr
+from governance.extract_registry import ExtractInfo, mark_fulfilled
 
 BODY = {"kind": "aggregate", "title": "CTE and college going",
         "purpose": "Does CTE completion predict community college enrollment?",
@@ -87,7 +88,7 @@ def test_request_lifecycle_quorum_download_and_expiry(env: ApiEnv) -> None:
     with e.sessions.begin() as s:
         [ready] = gr.requests_ready_for_fulfilment(s)
         assert ready.request_id == rid
-        gr.mark_fulfilled(s, rid, gr.ExtractInfo(package_path=str(package), sha256=digest))
+        mark_fulfilled(s, rid, ExtractInfo(package_path=str(package), sha256=digest))
     # nothing leaves before two output checkers release it
     held = e.client.get(f"/v1/requests/{rid}/extract", headers=e.auth("researcher"))
     assert held.status_code == 409 and "output checkers" in held.json()["error"]["message"]

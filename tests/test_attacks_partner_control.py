@@ -22,7 +22,7 @@ from test_partner_control import (
 from core.keys import KeyProvider
 from core.partners import AgreementStatus
 from core.warehouse import open_warehouse
-from governance import requests as gr
+from governance import request_lifecycle as gr
 from governance.models import DataRequest
 from governance.partners import record_agreement
 from services.fulfil import fulfil_approved

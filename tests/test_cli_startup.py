@@ -126,3 +126,13 @@ def _provided_by_runtime(dists: set[str], runtime: set[str]) -> bool:
             if name.replace("_", "-") in dists:
                 return True
     return False
+
+
+def test_the_unaudited_review_decide_is_retired(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`c2c review-decide` recorded a clerical decision under any name with no audit entry;
+    `c2c review decide` (a reviewer's key, audited) is the one way now (README)."""
+    monkeypatch.setattr(typer.testing, "_get_command", lambda cli: cli)
+    result = typer.testing.CliRunner().invoke(
+        build_cli(), ["review-decide", "p", "match", "--reviewer", "x"], prog_name="c2c")
+    assert result.exit_code == 2 and "No such command" in result.output
+    assert "review-decide" not in COMMANDS

@@ -125,3 +125,35 @@ def test_config_errors_never_echo_the_value() -> None:
     with pytest.raises(ConfigError) as caught:
         get_settings(database_url=secret_url, board_quorum=0)
     assert "hunter2" not in str(caught.value)
+
+
+def test_review_window_bounds_are_the_operators() -> None:
+    """The provider review window and the link thresholds are settings: a bad value reaching
+    governance or linkage is the operator's fault (ConfigError, exit 1 / HTTP 500), never a
+    user's 422 / exit 2."""
+    assert get_settings().provider_review_days == protection.PROVIDER_REVIEW_DAYS == 10
+    for bad in (protection.PROVIDER_REVIEW_DAYS_FLOOR - 1,
+                protection.PROVIDER_REVIEW_DAYS_CEILING + 1):
+        with pytest.raises(ConfigError, match="C2C_PROVIDER_REVIEW_DAYS"):
+            protection.require_review_days(bad)
+        assert not issubclass(ConfigError, UserError)
+    assert protection.require_review_days(protection.PROVIDER_REVIEW_DAYS_FLOOR) == 1
+    assert protection.require_review_days(protection.PROVIDER_REVIEW_DAYS_CEILING) == 60
+    protection.require_link_thresholds(0.5, 0.5)
+    with pytest.raises(ConfigError, match="review_lower_threshold"):
+        protection.require_link_thresholds(0.6, 0.5)
+
+
+def test_open_reviews_treats_a_bad_window_as_configuration(tmp_path: object) -> None:
+    from datetime import UTC, datetime
+
+    from sqlalchemy.orm import Session
+
+    from governance import provider_review
+    from governance.models import DataRequest
+
+    request = DataRequest(id="r", requester_id=1, kind="aggregate", title="t", purpose="p" * 10,
+                          variables=["x"], cohort={}, group_by=[])
+    with pytest.raises(ConfigError, match="provider review window"):
+        provider_review.open_reviews(Session(), request, now=datetime.now(UTC),
+                                     business_days=0)

@@ -10,7 +10,7 @@ import pytest
 from dagster_support import make_deployment, submitted_request
 
 from dagster_project.run import materialize_extracts, materialize_pipeline
-from governance import requests as gr
+from governance import request_lifecycle as gr
 
 
 @pytest.mark.slow
@@ -19,7 +19,7 @@ def test_full_graph_materialises_and_checks_pass(tmp_path: Path,
     dep = make_deployment(tmp_path, monkeypatch, data=True)
     instance = dg.DagsterInstance.ephemeral()
 
-    run = materialize_pipeline(dep.c2c, instance, with_extracts=False)
+    run = materialize_pipeline(dep.resources, instance, with_extracts=False)
 
     assert run.failed_checks == []
     # the runs are the named jobs the schedules and sensors use, not ad-hoc selections
@@ -32,7 +32,7 @@ def test_full_graph_materialises_and_checks_pass(tmp_path: Path,
     assert run.metadata["mdm_crosswalk"]["clusters"] > 0
     assert run.metadata["mdm_crosswalk"]["backend"] == "duckdb"  # the default backend ran
     assert run.metadata["published_aggregates"]["cells"] > 0
-    serving = duckdb.connect(str(dep.c2c.settings().serving_path), read_only=True)
+    serving = duckdb.connect(str(dep.settings().serving_path), read_only=True)
     try:
         row = serving.execute("SELECT count(*) FROM published_aggregates").fetchone()
         assert row is not None and row[0] == run.metadata["published_aggregates"]["cells"]
@@ -40,9 +40,9 @@ def test_full_graph_materialises_and_checks_pass(tmp_path: Path,
         serving.close()
 
     # A request that reaches quorum is fulfilled by the extract asset.
-    request_id, _ = submitted_request(dep.c2c, approvals=2)
-    extracts = materialize_extracts(dep.c2c, instance)
+    request_id, _ = submitted_request(dep, approvals=2)
+    extracts = materialize_extracts(dep.resources, instance)
     assert extracts.metadata["research_extracts"]["extracts_built"] == 1
-    with dep.c2c.governance() as session:
+    with dep.governance.session() as session:
         assert gr.requests_ready_for_fulfilment(session) == []
         assert gr.get_for_board(session, request_id).status == "fulfilled"

@@ -28,8 +28,10 @@ from core.requests import ApprovedRequest, CohortFilter, RequestKind
 from core.warehouse import connect_encrypted, open_warehouse
 from deidentify.crossextract import cross_extract
 from deidentify.pseudonym import pseudonym_key, pseudonymise
-from governance import requests as gr
+from governance import request_lifecycle as gr
+from governance.extract_registry import individual_extracts
 from governance.models import DataRequest, ExtractRecord
+from governance.request_inputs import RequestInput
 from governance.users import Role, create_user
 from services.fulfil import build_package, fulfil_approved
 
@@ -161,7 +163,7 @@ def test_which_variables_link() -> None:
 
 def _approved(session: object, researcher: int, board: list[int], variables: list[str],
               title: str) -> str:
-    created = gr.create_request(session, researcher, gr.RequestInput(  # type: ignore[arg-type]
+    created = gr.create_request(session, researcher, RequestInput(  # type: ignore[arg-type]
         kind=RequestKind.INDIVIDUAL, title=title, purpose="Outcomes of English learners.",
         variables=variables, training_attested=True, irb_reference="IRB-2026-7"))
     gr.submit_request(session, created.id, researcher)  # type: ignore[arg-type]
@@ -175,12 +177,12 @@ def _approved(session: object, researcher: int, board: list[int], variables: lis
 def test_fulfilment_keeps_later_extracts_unlinkable(tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     dep = make_deployment(tmp_path, monkeypatch, data=False)
-    settings = dep.c2c.settings()
+    settings = dep.settings()
     keys = KeyProvider(settings.master_key_path, settings.keyring_path)
     con = connect_encrypted(settings.warehouse_path, keys.warehouse_key_hex())
     make_student_year(con, PERSONS, years=3)
     con.close()
-    with dep.c2c.governance() as session:
+    with dep.governance.session() as session:
         researcher = create_user(session, "r", [Role.RESEARCHER], None).id
         board = [create_user(session, f"b{i}", [Role.BOARD], None).id for i in (1, 2)]
         first = _approved(session, researcher, board, FIRST, "English learners and diplomas")
@@ -190,7 +192,7 @@ def test_fulfilment_keeps_later_extracts_unlinkable(tmp_path: Path,
 
     # One run fulfils all three in queue order; each sees the ones fulfilled before it.
     built = {r.request_id: r for r in fulfil_approved(
-        settings=settings, sessions=dep.c2c.sessions(), keys=keys).built}
+        settings=settings, sessions=dep.governance.sessions(), keys=keys).built}
     assert list(built) == [first, second, third]
     a, b, c = (opened(built[r], keys, tmp_path / r) for r in (first, second, third))
 
@@ -200,7 +202,7 @@ def test_fulfilment_keeps_later_extracts_unlinkable(tmp_path: Path,
     cross = built[second].manifest["disclosure"]["cross_extract"]
     assert cross["earlier_requests"] == [first]
     assert cross["linkage_variables"] == ["academic_year", "english_learner", "homeless"]
-    with dep.c2c.governance() as session:
+    with dep.governance.session() as session:
         record = session.get(DataRequest, second).extract  # type: ignore[union-attr]
         # the release report holds the count as the egress gate releases it (rounded to 5)
         reported = record.detail["cross_extract"]["suppressed_rows"]
@@ -264,12 +266,12 @@ def test_the_store_lists_every_earlier_individual_extract(env: ApiEnv) -> None:
         _register(s, researcher, "R-lost", "individual", [], {"rows": 3})
         _register(s, researcher, "R-agg", "aggregate", ["hs_graduate"], {})
     with env.sessions() as s:
-        assert gr.individual_extracts(s) == {
+        assert individual_extracts(s) == {
             "R-rel": ["english_learner", "homeless", "pseudonym_id"],  # released + cohort-fixed
             "R-old": ["hs_graduate", "person_id"],  # no release record: what was approved
             "R-lost": None,  # nothing known: the builder assumes it shares everything
         }
-        assert "R-rel" not in gr.individual_extracts(s, excluding="R-rel")
+        assert "R-rel" not in individual_extracts(s, excluding="R-rel")
 
 
 def test_preview_counts_what_linkage_suppresses_as_the_build_does(env: ApiEnv) -> None:
@@ -289,7 +291,7 @@ def test_preview_counts_what_linkage_suppresses_as_the_build_does(env: ApiEnv) -
 
     keys = KeyProvider(env.settings.master_key_path, env.settings.keyring_path)
     with env.sessions() as s:
-        earlier = gr.individual_extracts(s, excluding="R-preview")
+        earlier = individual_extracts(s, excluding="R-preview")
     con = open_warehouse(env.settings)
     try:
         result = build_package(con, built_request("R-preview", SECOND), keys,

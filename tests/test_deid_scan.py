@@ -94,7 +94,7 @@ def test_planted_identifier_values_are_caught(plant: str) -> None:
 @pytest.mark.parametrize("column", ["first_name", "LastName", "student_name", "dob",
                                     "birth_date", "ssid", "ssn", "home_address", "zip_code",
                                     "email", "person_id", "local_student_id",
-                                    # flagged by the analytics scanner before issue 17
+                                    # names the analytics scanner flags too (one scanner)
                                     "city", "tin", "ccc_id", "ccgi_account_id"])
 def test_identifier_column_names_are_caught(column: str) -> None:
     table = _normal().append_column(column, pa.array(["*"] * N))

@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.errors import C2CError
 from governance import audit
 from governance import partners as gp
-from governance import requests as gr
+from governance import request_lifecycle as gr
 from governance import users as gu
+from governance.request_inputs import RequestInput
 
 
 def _race(sessions: sessionmaker[Session], rid: str, members: list[int],
@@ -53,7 +54,7 @@ def test_concurrent_approvals_give_exactly_one_fulfilment_job(
         gp.import_partners_csv(s, write_partners_csv(tmp_path / "p.csv"))
         res = gu.create_user(s, "res", ["researcher"]).id
         members = [gu.create_user(s, f"b{i}", ["board"]).id for i in range(2)]
-        rid = gr.create_request(s, res, gr.RequestInput.model_validate({
+        rid = gr.create_request(s, res, RequestInput.model_validate({
             "kind": "aggregate", "title": "Race", "purpose": "Concurrency of approvals",
             "variables": ["hs_graduate"]})).id
         gr.submit_request(s, rid, res)

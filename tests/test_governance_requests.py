@@ -15,9 +15,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.errors import Conflict, NotFound, UserError
 from core.requests import RequestKind
 from governance import partners as gp
-from governance import requests as gr
+from governance import request_lifecycle as gr
 from governance import users as gu
+from governance.extract_registry import ExtractInfo, extract_for_download, mark_fulfilled
 from governance.models import DataRequest
+from governance.request_inputs import RequestInput, RequestPatch
 
 
 def _people(s: Session, tmp_path: Path) -> dict[str, int]:
@@ -27,7 +29,7 @@ def _people(s: Session, tmp_path: Path) -> dict[str, int]:
     return {name: gu.create_user(s, name, r).id for name, r in roles.items()}
 
 
-def _draft(**extra: object) -> gr.RequestInput:
+def _draft(**extra: object) -> RequestInput:
     values: dict[str, object] = {
         "kind": RequestKind.AGGREGATE,
         "title": "Dual enrollment and CTE",
@@ -36,7 +38,7 @@ def _draft(**extra: object) -> gr.RequestInput:
         "group_by": ["gender", "race_ethnicity"],
     }
     values.update(extra)
-    return gr.RequestInput.model_validate(values)
+    return RequestInput.model_validate(values)
 
 
 # ------------------------------------------------------------------ what a draft may say
@@ -52,17 +54,17 @@ def test_drafts_and_patches_refuse_repeats_unknowns_and_person_grouping(
     with pytest.raises(ValidationError, match=message):
         _draft(**fields)
     with pytest.raises(ValidationError, match=message):
-        gr.RequestPatch.model_validate(fields)
+        RequestPatch.model_validate(fields)
 
 
 def test_a_patch_may_clear_only_the_optional_fields() -> None:
     with pytest.raises(ValidationError, match="title, variables cannot be null"):
-        gr.RequestPatch.model_validate({"title": None, "variables": None})
-    cleared = gr.RequestPatch.model_validate({"irb_reference": None, "requested_expiry": None})
+        RequestPatch.model_validate({"title": None, "variables": None})
+    cleared = RequestPatch.model_validate({"irb_reference": None, "requested_expiry": None})
     assert cleared.model_dump(exclude_unset=True) == {"irb_reference": None,
                                                       "requested_expiry": None}
     with pytest.raises(ValidationError, match="valid dictionary"):  # a JSON list, not an object
-        gr.RequestPatch.model_validate(["title"])
+        RequestPatch.model_validate(["title"])
 
 
 def test_every_draft_field_can_be_edited_and_lists_show_only_own_requests(
@@ -75,15 +77,15 @@ def test_every_draft_field_can_be_edited_and_lists_show_only_own_requests(
         gr.create_request(s, ids["res2"], _draft(title="Someone else's"))
     with sessions.begin() as s:
         before = gr.own_request(s, first, ids["res"]).updated_at
-        assert gr.update_request(s, first, ids["res"], gr.RequestPatch()).updated_at == before
-        patch = gr.RequestPatch.model_validate({
+        assert gr.update_request(s, first, ids["res"], RequestPatch()).updated_at == before
+        patch = RequestPatch.model_validate({
             "kind": "individual", "title": "  Trimmed title  ", "purpose": "A new purpose here",
             "purpose_code": "program_evaluation", "variables": ["person_id", "hs_graduate"],
             "cohort": {"academic_years": ["2022-23"]}, "group_by": [],
             "requested_expiry": "2030-01-31", "training_attested": True,
             "irb_reference": "  IRB-7  ",
         })
-        assert patch.model_fields_set == set(gr.RequestPatch.model_fields)  # every field
+        assert patch.model_fields_set == set(RequestPatch.model_fields)  # every field
         gr.update_request(s, first, ids["res"], patch)
     with sessions.begin() as s:
         req = gr.own_request(s, first, ids["res"])
@@ -93,14 +95,14 @@ def test_every_draft_field_can_be_edited_and_lists_show_only_own_requests(
             ["person_id", "hs_graduate"], [], ["2022-23"])
         assert (req.requested_expiry, req.training_attested, req.irb_reference) == (
             date(2030, 1, 31), True, "IRB-7")
-        gr.update_request(s, first, ids["res"], gr.RequestPatch.model_validate(
+        gr.update_request(s, first, ids["res"], RequestPatch.model_validate(
             {"irb_reference": "   ", "requested_expiry": None}))
     with sessions() as s:
         req = gr.own_request(s, first, ids["res"])
         assert (req.irb_reference, req.requested_expiry) == (None, None)
         with pytest.raises(UserError, match="purpose_code cannot be removed"):
             gr.update_request(s, first, ids["res"],
-                              gr.RequestPatch.model_validate({"purpose_code": None}))
+                              RequestPatch.model_validate({"purpose_code": None}))
         assert [r.id for r in gr.list_own_requests(s, ids["res"])[1]] == [first, second]
         assert gr.list_own_requests(s, ids["b1"]) == (0, [])
 
@@ -209,13 +211,13 @@ def test_fulfilment_of_an_unknown_request_and_a_naive_expiry(
 ) -> None:
     ids, rid = _approved(sessions, tmp_path)
     with sessions() as s, pytest.raises(Conflict, match="is approved; it has no extract yet"):
-        gr.extract_for_download(s, rid, ids["res"])
-    info = gr.ExtractInfo(package_path="p", sha256="c" * 64,
+        extract_for_download(s, rid, ids["res"])
+    info = ExtractInfo(package_path="p", sha256="c" * 64,
                           expires_at=datetime(2031, 6, 30, 12, 0))  # no zone: taken as UTC
     with sessions() as s, pytest.raises(NotFound, match="no request 'req-none'"):
-        gr.mark_fulfilled(s, "req-none", info)
+        mark_fulfilled(s, "req-none", info)
     with sessions.begin() as s:
-        record = gr.mark_fulfilled(s, rid, info)
+        record = mark_fulfilled(s, rid, info)
     assert record.expires_at == datetime(2031, 6, 30, 12, 0, tzinfo=UTC)
 
 
@@ -224,7 +226,7 @@ def _fulfilled(sessions: sessionmaker[Session], tmp_path: Path, *, checks_pass: 
     ids, rid = _approved(sessions, tmp_path)
     detail = {"output_checks": [{"check": "differencing_snapshot", "passed": checks_pass}]}
     with sessions.begin() as s:
-        gr.mark_fulfilled(s, rid, gr.ExtractInfo(package_path="/x/old.c2cx", sha256="d" * 64,
+        mark_fulfilled(s, rid, ExtractInfo(package_path="/x/old.c2cx", sha256="d" * 64,
                                                  detail=detail))
     return ids, rid
 
@@ -252,14 +254,14 @@ def test_regroup_needs_failed_output_and_a_coarser_table(
 def test_output_awaiting_checkers_cannot_be_regrouped_but_rejected_output_can(
     sessions: sessionmaker[Session], tmp_path: Path
 ) -> None:
-    from governance import output_check
+    from governance import output_release
 
     ids, rid = _fulfilled(sessions, tmp_path, checks_pass=True)
     with sessions() as s, pytest.raises(Conflict, match="is awaiting_checkers; only output"):
         gr.regroup(s, rid, ids["res"], group_by=["gender"])
     with sessions.begin() as s:
         for checker in ("c1", "c2"):
-            output_check.checker_decide(s, rid, checker_id=ids[checker], decision="reject",
+            output_release.checker_decide(s, rid, checker_id=ids[checker], decision="reject",
                                         reason="a cell is too small")
     with sessions.begin() as s:
         request, _ = gr.regroup(s, rid, ids["res"], group_by=["gender"])

@@ -25,11 +25,19 @@ from core.partners import AgreementStatus, PartnerKind
 from core.requests import RequestKind
 from governance import grants as gg
 from governance import partners as gp
-from governance import requests as gr
+from governance import request_lifecycle as gr
 from governance import users as gu
 from governance.bootstrap import create_demo_users
 from governance.db import make_engine
+from governance.extract_registry import (
+    ExtractInfo,
+    expire_due,
+    extract_for_download,
+    mark_fulfilled,
+)
 from governance.models import ApiKey, Base
+from governance.public_log import public_log
+from governance.request_inputs import RequestInput, RequestPatch
 
 
 def test_migrations_create_exactly_the_models(store_url: str) -> None:
@@ -114,7 +122,7 @@ def _setup_people(s: Session, tmp_path: Path) -> dict[str, int]:
     return ids
 
 
-def _draft(kind: RequestKind = RequestKind.AGGREGATE, **extra: object) -> gr.RequestInput:
+def _draft(kind: RequestKind = RequestKind.AGGREGATE, **extra: object) -> RequestInput:
     values: dict[str, object] = {
         "kind": kind,
         "title": "Dual enrollment and CTE",
@@ -123,7 +131,7 @@ def _draft(kind: RequestKind = RequestKind.AGGREGATE, **extra: object) -> gr.Req
         "group_by": ["gender"] if kind == RequestKind.AGGREGATE else [],
     }
     values.update(extra)
-    return gr.RequestInput.model_validate(values)
+    return RequestInput.model_validate(values)
 
 
 def test_keys_authenticate_are_hashed_and_revocable(
@@ -172,13 +180,13 @@ def test_request_lifecycle_draft_edit_submit(
         rid = req.id
         assert req.status == "draft"
     with sessions.begin() as s:
-        gr.update_request(s, rid, ids["res"], gr.RequestPatch(title="A better title"))
+        gr.update_request(s, rid, ids["res"], RequestPatch(title="A better title"))
         with pytest.raises(NotFound):  # someone else's request does not exist for you
-            gr.update_request(s, rid, ids["res2"], gr.RequestPatch(title="Hijack"))
+            gr.update_request(s, rid, ids["res2"], RequestPatch(title="Hijack"))
         gr.submit_request(s, rid, ids["res"])
     with sessions() as s:
         with pytest.raises(Conflict):
-            gr.update_request(s, rid, ids["res"], gr.RequestPatch(title="Too late"))
+            gr.update_request(s, rid, ids["res"], RequestPatch(title="Too late"))
         req = gr.own_request(s, rid, ids["res"])
         assert (req.title, req.status) == ("A better title", "submitted")
         assert [r.id for r in gr.list_submitted(s)] == [rid]
@@ -194,7 +202,7 @@ def test_individual_request_needs_training_and_irb(
         gr.submit_request(s, rid, ids["res"])
     assert "attestation" in str(info.value) and "IRB" in str(info.value)
     with sessions.begin() as s:
-        gr.update_request(s, rid, ids["res"], gr.RequestPatch(training_attested=True,
+        gr.update_request(s, rid, ids["res"], RequestPatch(training_attested=True,
                                                               irb_reference="IRB-2026-014"))
         assert gr.submit_request(s, rid, ids["res"]).status == "submitted"
 
@@ -234,19 +242,19 @@ def test_quorum_of_distinct_board_members_then_one_fulfilment(
     assert ready[0].requester == "res" and ready[0].group_by == ["gender"]
     with sessions() as s, pytest.raises(Conflict):
         gr.decide(s, rid, ids["b3"], "approve", "late", quorum=2)
-    info = gr.ExtractInfo(package_path="/x/extract.zip", sha256="a" * 64)
+    info = ExtractInfo(package_path="/x/extract.zip", sha256="a" * 64)
     with sessions.begin() as s:
-        gr.mark_fulfilled(s, rid, info)
+        mark_fulfilled(s, rid, info)
     with sessions() as s:
         assert gr.requests_ready_for_fulfilment(s) == []
         with pytest.raises(Conflict):
-            gr.mark_fulfilled(s, rid, info)
+            mark_fulfilled(s, rid, info)
     with sessions.begin() as s:
         release_output(s, rid)
     with sessions() as s:
-        assert gr.extract_for_download(s, rid, ids["res"]).sha256 == "a" * 64
+        assert extract_for_download(s, rid, ids["res"]).sha256 == "a" * 64
         with pytest.raises(NotFound):
-            gr.extract_for_download(s, rid, ids["res2"])
+            extract_for_download(s, rid, ids["res2"])
 
 
 def test_nobody_decides_on_their_own_request(
@@ -283,20 +291,20 @@ def test_download_after_expiry_is_refused(
     with sessions.begin() as s:
         gr.decide(s, rid, ids["b1"], "approve", "fine", quorum=1)
         expires = datetime.now(UTC) + timedelta(days=2)
-        gr.mark_fulfilled(s, rid, gr.ExtractInfo(package_path="p", sha256="b" * 64,
+        mark_fulfilled(s, rid, ExtractInfo(package_path="p", sha256="b" * 64,
                                                  expires_at=expires))
         release_output(s, rid)
     later = datetime.now(UTC) + timedelta(days=3)
     with sessions() as s:
-        assert gr.extract_for_download(s, rid, ids["res"]).status == "available"
+        assert extract_for_download(s, rid, ids["res"]).status == "available"
         with pytest.raises(Expired):
-            gr.extract_for_download(s, rid, ids["res"], now=later)
+            extract_for_download(s, rid, ids["res"], now=later)
     with sessions.begin() as s:
-        assert gr.expire_due(s, later) == [rid]
+        assert expire_due(s, later) == [rid]
     with sessions() as s:
         assert gr.own_request(s, rid, ids["res"]).status == "expired"
         with pytest.raises(Expired):
-            gr.extract_for_download(s, rid, ids["res"])
+            extract_for_download(s, rid, ids["res"])
 
 
 def test_withdraw_and_public_log_has_no_personal_data(
@@ -309,7 +317,7 @@ def test_withdraw_and_public_log_has_no_personal_data(
         gr.submit_request(s, sub, ids["res"])
         gr.withdraw_request(s, sub, ids["res"])
     with sessions() as s:
-        total, log = gr.public_log(s)
+        total, log = public_log(s)
         with pytest.raises(Conflict):
             gr.withdraw_request(s, sub, ids["res"])
     assert total == 1 and [e.request_id for e in log] == [sub]

@@ -27,7 +27,7 @@ from api.extracts import expire_extracts
 from core.keys import KeyProvider, extract_key_name
 from core.settings import Settings
 from governance import notify
-from governance import requests as gr
+from governance.extract_registry import ExtractInfo, mark_fulfilled
 from governance.models import ExtractRecord, Notification, User
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -182,7 +182,7 @@ def _fulfilled(e: ApiEnv, package: Path) -> str:
         assert decided.status_code == 200, decided.text
     package.write_bytes(b"encrypted package")
     with e.sessions.begin() as s:
-        gr.mark_fulfilled(s, rid, gr.ExtractInfo(
+        mark_fulfilled(s, rid, ExtractInfo(
             package_path=str(package), sha256="a" * 64,
             expires_at=datetime.now(UTC) + timedelta(days=1)))
         s.query(ExtractRecord).filter_by(request_id=rid).one().expires_at = (

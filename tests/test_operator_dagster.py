@@ -22,14 +22,14 @@ def test_landing_sensor_skips_files_already_received_by_another_route(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     dep = make_deployment(tmp_path, monkeypatch, data=True)
-    settings = dep.c2c.settings()
+    settings = dep.settings()
     college = files_for(dep.landing, "college")
     receipts = ingest_batch(  # as `c2c ingest` or the demo would
-        settings=settings, keys=dep.c2c.key_provider(), paths=college,
-        partners=registered_partners(sessions=dep.c2c.sessions()))
+        settings=settings, keys=dep.keys.provider(), paths=college,
+        partners=registered_partners(sessions=dep.governance.sessions()))
     assert receipts and all(not r.rejected for r in receipts)
 
-    with dg.build_sensor_context(cursor=None, resources={"c2c": dep.c2c}) as context:
+    with dg.build_sensor_context(cursor=None, resources=dep.resources) as context:
         result = landing_sensor(context)
     assert isinstance(result, dg.SensorResult)
     jobs = {r.job_name for r in result.run_requests or []}
@@ -40,7 +40,7 @@ def test_landing_sensor_skips_files_already_received_by_another_route(
     assert not set(map(str, college)) & set(named)
     # all were seen: the next tick starts nothing
     assert set(json.loads(result.cursor or "{}")) >= set(map(str, college))
-    with dg.build_sensor_context(cursor=result.cursor, resources={"c2c": dep.c2c}) as context:
+    with dg.build_sensor_context(cursor=result.cursor, resources=dep.resources) as context:
         again = landing_sensor(context)
     assert isinstance(again, dg.SensorResult) and not again.run_requests
 

@@ -15,7 +15,7 @@ from governance_fixtures import write_partners_csv
 from typer.testing import CliRunner
 
 from api.app import create_app
-from cli.demo_cmd import _demo_requests, _output_checks
+from cli.demo_requests import demo_requests, release_output
 from cli.loopback import ApiClient, ApiError, free_port, serve_in_thread
 from cli.main import app
 from core.errors import KeyError_
@@ -61,8 +61,8 @@ def test_requests_over_http_fulfil_and_open_with_age(
         with pytest.raises(ApiError, match="HTTP 401"):
             client.get("/v1/requests", "c2c.nope.nope")
         district = next(org for org in sorted(stewards) if len(org) == 7)
-        request_id, aggregate_id, waiting = _demo_requests(client, demo_keys, stewards,
-                                                           district)
+        request_id, aggregate_id, waiting = demo_requests(client, demo_keys, stewards,
+                                                          district)
 
         built = runner.invoke(app, ["fulfil"])
         assert built.exit_code == 0, built.output
@@ -77,7 +77,7 @@ def test_requests_over_http_fulfil_and_open_with_age(
         with pytest.raises(urllib.error.HTTPError, match="409"):
             _download(server.base_url, f"/v1/requests/{request_id}/extract",
                       demo_keys["researcher"])
-        _output_checks(client, demo_keys, request_id)  # two checkers release the file
+        release_output(client, demo_keys, request_id)  # two checkers release the file
         assert client.get(f"/v1/requests/{request_id}", demo_keys["researcher"])[
             "stage"] == "released"
         # the third request waits for its district's steward only (a cohort naming an LEA)

@@ -28,9 +28,10 @@ from core import catalog
 from core.errors import C2CError, Conflict
 from core.keys import KeyProvider, create_master_key
 from core.settings import Settings
-from governance import audit, notify, output_check, provider_review
-from governance import requests as gr
+from governance import audit, notify, output_release, provider_review
+from governance import request_lifecycle as gr
 from governance.db import make_engine
+from governance.extract_registry import ExtractInfo, individual_extracts, mark_fulfilled
 from governance.partners import import_partners_csv
 from governance.users import create_user, issue_key
 from services.fulfil import OUTPUT_CHECKS, build_package, extract_detail
@@ -169,11 +170,11 @@ class World:
         try:
             for request in ready:
                 with self.sessions() as session:
-                    earlier = gr.individual_extracts(session, excluding=request.request_id)
+                    earlier = individual_extracts(session, excluding=request.request_id)
                 result = build_package(con, request, keys, self.settings.extracts_dir,
                                        min_cell=11, k=11, earlier_extracts=earlier)
                 with self.sessions.begin() as session:
-                    gr.mark_fulfilled(session, request.request_id, gr.ExtractInfo(
+                    mark_fulfilled(session, request.request_id, ExtractInfo(
                         package_path=str(result.package_path), sha256=result.package_sha256,
                         expires_at=result.expires_at,
                         detail=extract_detail(request, result, min_cell=11)))
@@ -475,13 +476,13 @@ def test_output_release_rules() -> None:
              ("approve", "reject", "approve"): "released",
              ("approve", "reject", "reject"): "rejected", ("reject", "reject"): "rejected"}
     for decisions, state in cases.items():
-        release = output_check.release_of(R(list(decisions)), record)  # type: ignore[arg-type]
+        release = output_release.release_of(R(list(decisions)), record)  # type: ignore[arg-type]
         assert release.state.value == state, decisions
     failed = type("E", (), {"detail": {OUTPUT_CHECKS: [{"check": "x", "passed": False}]}})()
-    assert output_check.release_of(R(["approve", "approve"]), failed).state.value == \
+    assert output_release.release_of(R(["approve", "approve"]), failed).state.value == \
         "automated_checks_failed"  # type: ignore[arg-type]
     legacy = type("E", (), {"detail": {}})()  # built before checks existed: not a pass
-    assert output_check.release_of(R([]), legacy).state.value == "awaiting_checkers"  # type: ignore[arg-type]
+    assert output_release.release_of(R([]), legacy).state.value == "awaiting_checkers"  # type: ignore[arg-type]
 
 
 def test_business_days_skip_weekends() -> None:

@@ -28,6 +28,8 @@ from api_support import LEA, write_serving_snapshot
 from deid_support import student_year_sql
 from governance_fixtures import clear_provider_review
 
+from governance.extract_registry import ExtractInfo, individual_extracts, mark_fulfilled
+
 CHROMIUM = os.environ.get("C2C_CHROMIUM", "/usr/bin/chromium")
 if not Path(CHROMIUM).exists() and shutil.which("chromium"):
     CHROMIUM = shutil.which("chromium") or CHROMIUM
@@ -147,7 +149,7 @@ def _fulfil(p: Portal) -> None:
     """What the pipeline's research_extracts asset does for a request at quorum."""
     from core.keys import KeyProvider
     from core.warehouse import open_warehouse
-    from governance import requests as gr
+    from governance import request_lifecycle as gr
     from services.fulfil import build_package, extract_detail
 
     keys = KeyProvider(p.settings.master_key_path, p.settings.keyring_path)
@@ -157,11 +159,11 @@ def _fulfil(p: Portal) -> None:
         con = open_warehouse(p.settings)
         try:
             result = build_package(con, ready[0], keys, p.settings.extracts_dir,
-                                   min_cell=11, k=11, earlier_extracts=gr.individual_extracts(
+                                   min_cell=11, k=11, earlier_extracts=individual_extracts(
                                        s, excluding=ready[0].request_id))
         finally:
             con.close()
-        gr.mark_fulfilled(s, ready[0].request_id, gr.ExtractInfo(
+        mark_fulfilled(s, ready[0].request_id, ExtractInfo(
             package_path=str(result.package_path), sha256=result.package_sha256,
             expires_at=result.expires_at,
             detail=extract_detail(ready[0], result, min_cell=11)))
@@ -414,7 +416,7 @@ def test_a_rejected_output_offers_no_download_and_says_why(portal: Portal) -> No
     import json
     import urllib.request
 
-    from governance import requests as gr
+    from governance import extract_registry as gr
 
     p = portal
 

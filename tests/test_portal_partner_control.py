@@ -11,7 +11,7 @@ from typing import Any
 from api_support import LEA, ApiEnv
 from governance_fixtures import clear_provider_review
 
-from governance import requests as gr
+from governance.extract_registry import ExtractInfo, mark_fulfilled
 from governance.models import DataRequest, ProviderReview
 from governance.users import create_user, issue_key
 
@@ -55,7 +55,7 @@ def _fulfilled(e: ApiEnv, rid: str, tmp: Path, checks: list[dict[str, Any]]) -> 
     package = tmp / f"{rid}.c2cx"
     package.write_bytes(b"not a real package")
     with e.sessions.begin() as s:
-        gr.mark_fulfilled(s, rid, gr.ExtractInfo(
+        mark_fulfilled(s, rid, ExtractInfo(
             package_path=str(package), sha256="a" * 64,
             detail={"rows": 12, "variables": ["cte_completer"], "excluded_partners": [],
                     "output_checks": checks}))

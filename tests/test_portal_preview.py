@@ -11,7 +11,7 @@ from deid_support import student_year_sql
 from core.keys import KeyProvider
 from core.requests import ApprovedRequest, RequestKind
 from core.warehouse import open_warehouse
-from governance import requests as gr
+from governance.extract_registry import individual_extracts
 from services.fulfil import build_package
 
 INDIVIDUAL = {"kind": "individual",
@@ -34,7 +34,7 @@ def _built(e: ApiEnv, body: dict) -> object:
                               expires_at=datetime.now(UTC) + timedelta(days=3), requester="r")
     keys = KeyProvider(e.settings.master_key_path, e.settings.keyring_path)
     with e.sessions() as session:
-        earlier = gr.individual_extracts(session, excluding=request.request_id)
+        earlier = individual_extracts(session, excluding=request.request_id)
     con = open_warehouse(e.settings)
     try:
         return build_package(con, request, keys, e.settings.extracts_dir, min_cell=11, k=11,

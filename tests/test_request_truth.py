@@ -19,7 +19,7 @@ import pytest
 from api_support import LEA, ApiEnv, api_env
 from governance_fixtures import BACKENDS, clear_provider_review, make_store
 
-from governance import requests as gr
+from governance import extract_registry as gr
 from governance.models import User
 from governance.users import create_user, issue_key
 

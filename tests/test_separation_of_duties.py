@@ -20,12 +20,14 @@ from typer.testing import CliRunner
 from cli.main import app
 from core.errors import PermissionDenied
 from governance import grants as gg
-from governance import output_check
+from governance import output_release
 from governance import partners as gp
-from governance import requests as gr
+from governance import request_lifecycle as gr
 from governance import users as gu
 from governance.audit import append
+from governance.extract_registry import ExtractInfo, mark_fulfilled
 from governance.models import AuditEntry
+from governance.request_inputs import RequestInput
 from synth.orgs import steward_address
 
 BODY = {"kind": "aggregate", "title": "CTE and college going",
@@ -191,7 +193,7 @@ def _store(sessions: sessionmaker[Session], tmp_path: Path,
             res = gu.create_user(s, "res", ["researcher"])
             append(s, actor=researcher_made_by, role="admin", action=gg.CREATE,
                    target=f"user:{res.id}")
-        request = gr.create_request(s, res.id, gr.RequestInput.model_validate(BODY))
+        request = gr.create_request(s, res.id, RequestInput.model_validate(BODY))
         gr.submit_request(s, request.id, res.id)
         clear_provider_review(s, request.id)
         return str(request.id)
@@ -228,16 +230,16 @@ def test_an_admin_who_handed_over_two_checker_keys_releases_nothing_alone(
         b2 = _granted(s, "b2", "board", "a2", "a1")
         gr.decide(s, rid, b1, "approve", "sound design", quorum=2)
         gr.decide(s, rid, b2, "approve", "fine", quorum=2)
-        gr.mark_fulfilled(s, rid, gr.ExtractInfo(package_path="/x/p.zip", sha256="a" * 64))
+        mark_fulfilled(s, rid, ExtractInfo(package_path="/x/p.zip", sha256="a" * 64))
         c1 = _granted(s, "c1", "checker", "a1", "a2")
         c2 = _granted(s, "c2", "checker", "a1", "a2")
         c3 = _granted(s, "c3", "checker", "a2", "a1")
     with sessions.begin() as s:
-        output_check.checker_decide(s, rid, checker_id=c1, decision="approve", reason="safe")
+        output_release.checker_decide(s, rid, checker_id=c1, decision="approve", reason="safe")
     with sessions() as s, pytest.raises(PermissionDenied, match="one person"):
-        output_check.checker_decide(s, rid, checker_id=c2, decision="approve", reason="safe")
+        output_release.checker_decide(s, rid, checker_id=c2, decision="approve", reason="safe")
     with sessions.begin() as s:
-        release = output_check.checker_decide(s, rid, checker_id=c3, decision="approve",
+        release = output_release.checker_decide(s, rid, checker_id=c3, decision="approve",
                                               reason="safe")
     assert release.state.value == "released"
 

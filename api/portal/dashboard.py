@@ -1,6 +1,6 @@
 """The public dashboard's filters and rows: what the page shows and what its CSV holds.
 
-Every number comes from ``api.routes.public.aggregate_page`` (the function ``GET
+Every number comes from ``api.aggregates.aggregate_page`` (the function ``GET
 /v1/aggregates`` answers with), walked page by page, so the dashboard, its CSV and the API
 cannot disagree. The page shows the rows a page at a time; the CSV holds every row of the same
 filters, all pages, under a header line naming the snapshot and the suppression and rounding
@@ -26,10 +26,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from analytics.metrics import STATE, group_label, metric_label
-from api.choices import Choices
-from api.routes.public import AGGREGATE_COLUMNS, AggregateRow, aggregate_page
+from api.aggregates import AGGREGATE_COLUMNS, AggregateRow, aggregate_page
 from api.serving import ServingSnapshot
 from core.gate import plain
+from core.protection import MIN_CELL
+from services.choices import Choices
 
 EVERY = "*"
 PAGE_ROWS = 100
@@ -147,7 +148,7 @@ def trend(snapshot: ServingSnapshot, f: Filters, *, state_published: bool
 def csv_text(rows: list[AggregateRow], snapshot: dict[str, Any]) -> str:
     """The CSV of exactly these rows, after one header line naming the snapshot and the rule."""
     out = io.StringIO()
-    min_cell = snapshot.get("min_cell", 11)
+    min_cell = snapshot.get("min_cell", MIN_CELL)
     out.write(f"# c2c-link published outcomes; snapshot {snapshot.get('run_id', 'unknown')}; "
               f"{len(rows)} rows; counts under {min_cell} are suppressed (empty) and every "
               "shown count is rounded to a multiple of 5 (docs/metrics.md)\n")

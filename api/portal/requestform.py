@@ -15,10 +15,10 @@ from pydantic import ValidationError
 
 from analytics.metrics import BOOLEAN_VALUES, METRIC_BY_NAME, SUBGROUP_DOMAINS
 from analytics.requests import GROUPABLE
-from api.choices import Choices
 from core.catalog import VARIABLES
 from core.requests import CohortFilter, RequestKind
-from governance.requests import RequestInput
+from governance.request_inputs import RequestInput
+from services.choices import Choices
 
 
 @dataclass

@@ -1,8 +1,8 @@
 """Board pages: the queue, each request with its disclosure preview and its requester's
 record, the decision form, and after fulfilment the release report.
 
-Decisions call ``governance.requests.decide`` with the same quorum, self-approval rule and
-audit action as ``POST /v1/board/requests/{id}/decisions``.
+Reading and deciding call the board's use cases (``services.board_decision``), as
+``GET /v1/board/requests/{id}`` and ``POST /v1/board/requests/{id}/decisions`` do.
 """
 
 from __future__ import annotations
@@ -11,19 +11,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Form, Path, Request
 from fastapi.responses import Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.deps import SessionDep
 from api.deps import get_services as services
+from api.notifying import deliver_later
 from api.portal.web import BoardPage, check_csrf, redirect, render
-from api.routes import board as api
-from api.schemas import DecisionIn
 from core.errors import Busy, NotFound, UserError
-from governance import requests as gr
-from governance.audit import audited
-from governance.models import DataRequest, ExtractRecord
-from governance.partners import find_partner
+from core.protection import MAX_TEXT, MIN_REASON
+from governance import request_lifecycle as gr
+from governance.models import DataRequest
+from governance.request_facts import stage as stage_of
+from services.board_decision import decide_request, read_request, waiting_requests
 from services.preview import Preview, preview_stored_request
 from services.request_facts import partner_names, request_facts
 
@@ -34,9 +33,8 @@ RequestId = Annotated[str, Path(min_length=1, max_length=64)]
 
 @router.get("")
 def queue(request: Request, db: SessionDep, me: BoardPage) -> Response:
-    with audited(db, actor=me.name, role=ROLE, action="board.list"):
-        rows = [{"r": r, "approvals": gr.approvals(r), "requester": r.requester.name}
-                for r in gr.list_submitted(db)]
+    rows = [{"r": r, "approvals": gr.approvals(r), "requester": r.requester.name}
+            for r in waiting_requests(session=db, member=me)]
     return render(request, "board.html", {"title": "Requests waiting for the board",
                                           "rows": rows,
                                           "quorum": services(request).settings.board_quorum})
@@ -57,30 +55,19 @@ def request_preview(request: Request, db: Session, r: DataRequest
 @router.get("/requests/{request_id}")
 def read(request_id: RequestId, request: Request, db: SessionDep, me: BoardPage) -> Response:
     settings = services(request).settings
-    with audited(db, actor=me.name, role=ROLE, action="board.read",
-                 target=f"request:{request_id}"):
-        r = gr.get_for_board(db, request_id)
-        requester = r.requester
-        org = find_partner(db, requester.org_code) if requester.org_code else None
-        earlier = list(db.execute(
-            select(DataRequest).where(DataRequest.requester_id == requester.id,
-                                      DataRequest.id != r.id,
-                                      DataRequest.status != gr.RequestStatus.DRAFT.value)
-            .order_by(DataRequest.created_at)).scalars())
-        extract = db.execute(select(ExtractRecord).where(
-            ExtractRecord.request_id == r.id)).scalar_one_or_none()
-        decisions = [(d.board_member.name, d.decision, d.reason, d.decided_at)
-                     for d in r.decisions]
-        own = r.requester_id == me.user_id
-        mine = next(((d.decision, d.reason, d.decided_at) for d in r.decisions
-                     if d.board_member_id == me.user_id), None)
-        review_open = any(p.status == "pending" for p in r.provider_reviews)
-        reviews = [(p.org_code, p.status, p.reason) for p in r.provider_reviews]
+    view = read_request(session=db, member=me, request_id=request_id)
+    r, org = view.request, view.organisation
+    decisions = [(d.board_member.name, d.decision, d.reason, d.decided_at) for d in r.decisions]
+    reviews = [(p.org_code, p.status, p.reason) for p in r.provider_reviews]
+    own = r.requester_id == me.user_id
+    mine = next(((d.decision, d.reason, d.decided_at) for d in r.decisions
+                 if d.board_member_id == me.user_id), None)
+    review_open = any(p.status == "pending" for p in r.provider_reviews)
     shown, problem = request_preview(request, db, r) if r.status in ("submitted", "approved") \
         else (None, None)
     return render(request, "board_request.html", {
-        "title": f"Request {r.id}: {r.title}", "r": r, "requester": requester,
-        "org_name": org.name if org else None, "earlier": earlier, "extract": extract,
+        "title": f"Request {r.id}: {r.title}", "r": r, "requester": r.requester,
+        "org_name": org.name if org else None, "earlier": view.earlier, "extract": view.extract,
         "decisions": decisions, "approvals": gr.approvals(r), "quorum": settings.board_quorum,
         "own": own, "mine": mine, "review_open": review_open, "preview": shown,
         "preview_error": problem, "reviews": reviews,
@@ -92,20 +79,21 @@ def read(request_id: RequestId, request: Request, db: SessionDep, me: BoardPage)
 def decide(request_id: RequestId, request: Request, db: SessionDep, me: BoardPage,
            background: BackgroundTasks,
            decision: Annotated[gr.Decision, Form()],
-           reason: Annotated[str, Form(min_length=3, max_length=gr.MAX_TEXT)],
+           reason: Annotated[str, Form(min_length=MIN_REASON, max_length=MAX_TEXT)],
            csrf_token: Annotated[str | None, Form(max_length=100)] = None) -> Response:
     check_csrf(request, csrf_token)
     svc = services(request)
-    # The API's own route function: quorum, self-approval rule, audit and notifications.
+    # The API's use case: quorum, self-approval rule, audit; then the notifications.
     try:
-        out = api.decide(request_id, DecisionIn(decision=decision, reason=reason), db,
-                         svc.settings, me, background, svc.sessions)
+        out = decide_request(session=db, settings=svc.settings, member=me,
+                             request_id=request_id, decision=decision, reason=reason)
     except UserError as exc:  # the page says why, on the request, never a bare error page
         if isinstance(exc, NotFound):  # no such request for you: the 404 page
             raise
         db.rollback()
         return redirect(request, f"/portal/board/requests/{request_id}",
                         f"Your decision was not recorded: {exc}")
+    deliver_later(background, svc.sessions, svc.settings)
     return redirect(request, f"/portal/board/requests/{request_id}",
                     f"Your decision ({decision.value}) is recorded; the request is now "
-                    f"{out.stage.value}.")
+                    f"{stage_of(out).value}.")

@@ -1,9 +1,9 @@
 """Output checker pages: the outputs waiting for a check, each one's release report, and the
 approve/reject form (issue 19).
 
-The pages call the checker API's own route functions (``api.routes.checker``): the same queue
-(a checker's own requests left out), the same two-checker rule and the same audit entries as
-``/v1/checker/requests``.
+The pages call the checker's use cases (``services.output_decision``), as
+``/v1/checker/requests`` does: the same queue (a checker's own requests left out), the same
+two-checker rule and the same audit entries.
 """
 
 from __future__ import annotations
@@ -17,10 +17,17 @@ from api.deps import SessionDep
 from api.deps import get_services as services
 from api.notifying import deliver_later
 from api.portal.web import CheckerPage, check_csrf, redirect, render
-from api.routes import checker as api
+from api.review_schemas import ReleaseReport
 from core.errors import C2CError, NotFound, UserError
-from governance.output_check import CheckerDecision
-from services.output_check import decide_output, my_check, output_sample
+from core.protection import MAX_TEXT, MIN_REASON
+from governance.output_release import CheckerDecision
+from services.output_decision import (
+    decide_output,
+    my_check,
+    output_report,
+    output_sample,
+    outputs_to_check,
+)
 from services.request_facts import partner_names, request_facts_by_id
 
 router = APIRouter(prefix="/portal/checker", include_in_schema=False)
@@ -29,13 +36,16 @@ RequestId = Annotated[str, Path(min_length=1, max_length=64)]
 
 @router.get("")
 def queue(request: Request, db: SessionDep, me: CheckerPage) -> Response:
+    rows = [ReleaseReport.of(r.request, r.record, r.release)
+            for r in outputs_to_check(session=db, checker=me)]
     return render(request, "checker.html", {"title": "Outputs waiting for a check",
-                                            "rows": api.queue(db, me)})
+                                            "rows": rows})
 
 
 @router.get("/requests/{request_id}")
 def read(request_id: RequestId, request: Request, db: SessionDep, me: CheckerPage) -> Response:
-    report = api.read(request_id, db, me)
+    found = output_report(session=db, checker=me, request_id=request_id)
+    report = ReleaseReport.of(found.request, found.record, found.release)
     mine = my_check(session=db, request_id=request_id, checker_id=me.user_id)
     try:
         sample, sample_error = output_sample(session=db, keys=services(request).keys,
@@ -57,7 +67,7 @@ def read(request_id: RequestId, request: Request, db: SessionDep, me: CheckerPag
 def decide(request_id: RequestId, request: Request, db: SessionDep, me: CheckerPage,
            background: BackgroundTasks,
            decision: Annotated[CheckerDecision, Form()],
-           reason: Annotated[str, Form(min_length=3, max_length=5000)],
+           reason: Annotated[str, Form(min_length=MIN_REASON, max_length=MAX_TEXT)],
            csrf_token: Annotated[str | None, Form(max_length=100)] = None) -> Response:
     check_csrf(request, csrf_token)
     svc = services(request)

@@ -1,6 +1,6 @@
 """Partner pages: upload several files at once, every receipt, the member list, what is missing.
 
-The upload goes through the API's own receiver (``api.uploads.receive_and_ingest``) into the
+The upload goes through the API's own receiver (``api.partner_upload.receive_and_ingest``) into the
 ``services.receive_upload`` use case; the overview through
 ``services.receive_upload.partner_overview``, which the API's ``/v1/partner/missing`` uses too.
 """
@@ -14,8 +14,8 @@ from fastapi.responses import Response
 
 from api.deps import SessionDep
 from api.deps import get_services as services
+from api.partner_upload import receive_and_ingest
 from api.portal.web import PartnerPage, check_csrf, render
-from api.uploads import receive_and_ingest
 from core.calpads import FILE_TYPES
 from core.errors import Busy, PermissionDenied
 from governance import submissions as gs

@@ -1,6 +1,6 @@
 """Public pages: the dashboard of published (suppressed) outcomes and the public request log.
 
-The rows come from ``api.routes.public.aggregates`` itself, so a filter the API refuses
+The rows come from ``api.aggregates``, as ``GET /v1/aggregates``'s do, so a filter the API refuses
 (unknown year, LEA, group or metric: 422 naming the choices) is refused here in the same words.
 Public pages need no sign-in and are not audited, like the public API routes.
 """
@@ -15,16 +15,18 @@ from fastapi.responses import Response
 from markupsafe import Markup
 
 from analytics.metrics import STATE, group_label, metric_label
-from api.choices import Choices, choices
+from api.aggregates import AggregateRow
+from api.choices import choices
 from api.deps import SessionDep
 from api.deps import get_services as services
 from api.portal import dashboard as dash
 from api.portal.charts import Bar, bar_chart
 from api.portal.web import finish, render
-from api.routes.public import AggregateRow
 from core.errors import NotFound, UserError
+from core.protection import MIN_CELL, ROUNDING_BASE
 from governance.partners import list_partners
-from governance.requests import public_log
+from governance.public_log import public_log
+from services.choices import Choices
 
 router = APIRouter(prefix="/portal/public", include_in_schema=False)
 Filter = Annotated[str | None, Query(max_length=100)]
@@ -108,7 +110,9 @@ def dashboard(request: Request, db: SessionDep, year: Filter = None, lea: Filter
         "trend": trend, "trend_chart": trend_chart, "labels": labels, "choices": c,
         "groups": groups, "metrics": [(m, metric_label(m)) for m in c.metrics],
         "f": chosen.form, "query": query, "page": page, "pages": pages,
-        "first": (page - 1) * dash.PAGE_ROWS + 1, "snapshot": snapshot.info()})
+        "first": (page - 1) * dash.PAGE_ROWS + 1, "snapshot": snapshot.info(),
+        # the snapshot's own threshold; the policy's for a snapshot that did not record one
+        "min_cell": snapshot.info().get("min_cell", MIN_CELL), "rounding_base": ROUNDING_BASE})
 
 
 @router.get("/aggregates.csv")

@@ -1,8 +1,8 @@
 """Researcher pages: catalog, request form with a disclosure preview, status, download.
 
-Creating, submitting and downloading call the same governance functions, door checks and
-audit actions as ``api.routes.researcher``; the preview is ``services.preview`` (also
-``POST /v1/requests/preview``).
+Creating, editing, submitting, withdrawing, regrouping and downloading call the same use
+cases as ``api.routes.researcher`` (``services.data_request``: door checks, audit actions);
+the preview is ``services.preview`` (also ``POST /v1/requests/preview``).
 """
 
 from __future__ import annotations
@@ -11,22 +11,24 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Form, Path, Query, Request
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import FileResponse, PlainTextResponse, Response
 from pydantic import ValidationError
 
-from api.choices import check_cohort, choices
+from api.choices import choices, metric_years
 from api.deps import SessionDep
 from api.deps import get_services as services
-from api.extracts import owner_key
-from api.partner_control_schemas import RegroupIn
+from api.extracts import package_response
+from api.notifying import deliver_later
 from api.portal.requestform import FormData, catalog_rows, form_choices, problems_of
 from api.portal.web import ResearcherPage, check_csrf, finish, redirect, render
-from api.routes import researcher as api
+from api.review_schemas import RegroupIn
 from core.errors import Busy, NotFound, UserError
+from core.protection import MAX_TEXT
 from core.requests import RequestKind
-from governance import requests as gr
-from governance.audit import audited
-from governance.requests import RequestPatch
+from governance import request_lifecycle as gr
+from governance.request_inputs import RequestPatch
+from services import data_request as requests
+from services.choices import check_cohort
 from services.preview import Preview, PreviewInput, researcher_preview
 from services.request_drafts import form_values, problems_before_submit
 from services.request_facts import partner_names, request_facts, withheld_before_submit
@@ -50,11 +52,10 @@ PAGE = 50
 def home(request: Request, db: SessionDep, me: ResearcherPage,
          offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> Response:
     quorum = services(request).settings.board_quorum
-    with audited(db, actor=me.name, role=ROLE, action="request.list"):
-        total, page = gr.list_own_requests(db, me.user_id, limit=PAGE, offset=offset)
-        rows = [{"r": r, "approvals": gr.approvals(r),
-                 "facts": request_facts(session=db, request=r, quorum=quorum)}
-                for r in page]
+    total, page = requests.own_requests(session=db, researcher=me, limit=PAGE, offset=offset)
+    rows = [{"r": r, "approvals": gr.approvals(r),
+             "facts": request_facts(session=db, request=r, quorum=quorum)}
+            for r in page]
     return render(request, "researcher.html", {
         "title": "Your data requests", "rows": rows, "total": total, "offset": offset,
         "page": PAGE})
@@ -64,16 +65,7 @@ def home(request: Request, db: SessionDep, me: ResearcherPage,
 def catalog(request: Request, me: ResearcherPage) -> Response:
     snapshot = services(request).serving
     c = choices(snapshot)
-
-    def metric_years(cursor: Any) -> dict[str, list[str]]:
-        out: dict[str, list[str]] = {}
-        for metric, year in cursor.execute(
-                "SELECT DISTINCT metric, CAST(academic_year AS VARCHAR) FROM published_aggregates"
-                " ORDER BY 1, 2").fetchall():
-            out.setdefault(str(metric), []).append(str(year))
-        return out
-
-    years = snapshot.cached(("metric_years",), metric_years) if c.published else {}
+    years = metric_years(snapshot) if c.published else {}
     return render(request, "catalog.html", {"title": "Variable catalog",
                                             "rows": catalog_rows(c, years)})
 
@@ -148,14 +140,19 @@ def _save(request: Request, db: Any, me: Any, background: BackgroundTasks, form:
                 editing=editing)
     svc = services(request)
     try:
-        # The API's own route functions: same door checks, same audit entries, same
-        # notifications (provider review), so the page and the API cannot drift.
+        # The API's use cases: same door checks, same audit entries, same notifications
+        # (provider review), so the page and the API cannot drift.
         if editing:
-            rid = api.edit(editing, RequestPatch(**body.model_dump()), svc.serving, db, me).id
+            rid = requests.edit_request(session=db, researcher=me, request_id=editing,
+                                        patch=RequestPatch(**body.model_dump()),
+                                        published=choices(svc.serving)).id
         else:
-            rid = api.create(body, svc.serving, db, me).id
+            rid = requests.create_request(session=db, researcher=me, data=body,
+                                          published=choices(svc.serving)).id
         if action == "submit":
-            api.submit(rid, db, svc.settings, me, background, svc.sessions)
+            requests.submit_request(session=db, settings=svc.settings, researcher=me,
+                                    request_id=rid)
+            deliver_later(background, svc.sessions, svc.settings)
     except UserError as exc:
         if isinstance(exc, NotFound):  # no such request for you: the 404 page
             raise
@@ -167,7 +164,7 @@ def _save(request: Request, db: Any, me: Any, background: BackgroundTasks, form:
 
 def form_fields(kind: Annotated[str, Form(max_length=20)] = "aggregate",
                 title: Annotated[str, Form(max_length=300)] = "",
-                purpose: Annotated[str, Form(max_length=gr.MAX_TEXT)] = "",
+                purpose: Annotated[str, Form(max_length=MAX_TEXT)] = "",
                 variables: Texts = [],  # noqa: B006 (FastAPI copies defaults)
                 years: Texts = [],  # noqa: B006
                 leas: Texts = [],  # noqa: B006
@@ -195,11 +192,9 @@ def create(request: Request, db: SessionDep, me: ResearcherPage, background: Bac
 @router.get("/requests/{request_id}/edit")
 def edit_form(request_id: RequestId, request: Request, db: SessionDep,
               me: ResearcherPage) -> Response:
-    with audited(db, actor=me.name, role=ROLE, action="request.read",
-                 target=f"request:{request_id}"):
-        r = gr.own_request(db, request_id, me.user_id)
-        values = form_values(r)
-        status = r.status
+    r = requests.own_request(session=db, researcher=me, request_id=request_id)
+    values = form_values(r)
+    status = r.status
     if status != "draft":
         return redirect(request, f"/portal/researcher/requests/{request_id}",
                         f"Request {request_id} is no longer a draft, so it cannot be edited.")
@@ -218,15 +213,13 @@ def edit(request_id: RequestId, request: Request, db: SessionDep, me: Researcher
 def detail(request_id: RequestId, request: Request, db: SessionDep,
            me: ResearcherPage) -> Response:
     quorum = services(request).settings.board_quorum
-    with audited(db, actor=me.name, role=ROLE, action="request.read",
-                 target=f"request:{request_id}"):
-        r = gr.own_request(db, request_id, me.user_id)
-        problems = gr.submission_problems(r, r.updated_at.date()) if r.status == "draft" else []
-        ctx = {"title": f"Request {r.id}: {r.title}", "r": r, "approvals": gr.approvals(r),
-               "quorum": quorum, "problems": problems,
-               "facts": request_facts(session=db, request=r, quorum=quorum),
-               "names": partner_names(session=db),
-               "reviews": [(p.org_code, p.status) for p in r.provider_reviews]}
+    view = requests.request_progress(session=db, researcher=me, request_id=request_id)
+    r = view.request
+    ctx = {"title": f"Request {r.id}: {r.title}", "r": r, "approvals": gr.approvals(r),
+           "quorum": quorum, "problems": view.problems,
+           "facts": request_facts(session=db, request=r, quorum=quorum),
+           "names": partner_names(session=db),
+           "reviews": [(p.org_code, p.status) for p in r.provider_reviews]}
     return render(request, "request_detail.html", ctx)
 
 
@@ -237,12 +230,14 @@ def submit(request_id: RequestId, request: Request, db: SessionDep, me: Research
     check_csrf(request, csrf_token)
     svc = services(request)
     try:
-        api.submit(request_id, db, svc.settings, me, background, svc.sessions)
+        requests.submit_request(session=db, settings=svc.settings, researcher=me,
+                                request_id=request_id)
     except UserError as exc:  # said on the request's page, never a bare error page
         if isinstance(exc, NotFound):  # no such request for you: the 404 page
             raise
         return redirect(request, f"/portal/researcher/requests/{request_id}",
                         f"Not submitted: {exc}")
+    deliver_later(background, svc.sessions, svc.settings)
     return redirect(request, f"/portal/researcher/requests/{request_id}",
                     f"Request {request_id} submitted.")
 
@@ -252,7 +247,7 @@ def withdraw(request_id: RequestId, request: Request, db: SessionDep, me: Resear
              csrf_token: Annotated[str | None, Form(max_length=100)] = None) -> Response:
     check_csrf(request, csrf_token)
     try:
-        api.withdraw(request_id, db, me)
+        requests.withdraw_request(session=db, researcher=me, request_id=request_id)
     except UserError as exc:
         if isinstance(exc, NotFound):
             raise
@@ -270,15 +265,17 @@ def regroup(request_id: RequestId, request: Request, db: SessionDep, me: Researc
     """After failed output checks: keep only the ticked grouping variables (never add any)."""
     check_csrf(request, csrf_token)
     svc = services(request)
-    # The API's own route function: only dropping approved variables, audit, old package gone.
-    api.regroup(request_id, RegroupIn(group_by=keep), db, me, background, svc.sessions,
-                svc.settings)
+    # The API's use case: only dropping approved variables, audit, old package gone.
+    requests.regroup_request(session=db, researcher=me, request_id=request_id,
+                             group_by=RegroupIn(group_by=keep).group_by)
+    deliver_later(background, svc.sessions, svc.settings)
     return redirect(request, f"/portal/researcher/requests/{request_id}")
 
 
 @router.get("/requests/{request_id}/extract")
 def download(request_id: RequestId, db: SessionDep, me: ResearcherPage) -> FileResponse:
-    return api.download(request_id, db, me)
+    return package_response(request_id, requests.extract_package(
+        session=db, researcher=me, request_id=request_id))
 
 
 @router.post("/requests/{request_id}/key")
@@ -286,10 +283,11 @@ def key(request_id: RequestId, request: Request, db: SessionDep, me: ResearcherP
         csrf_token: Annotated[str | None, Form(max_length=100)] = None) -> Response:
     """The data key is shown only on a deliberate, CSRF-checked request (it opens the data)."""
     check_csrf(request, csrf_token)
-    out = api.extract_key(request_id, db, services(request).keys, me)
+    key = requests.extract_key(session=db, keys=services(request).keys, researcher=me,
+                               request_id=request_id)
     return render(request, "extract_key.html", {
-        "title": f"Key for {request_id}", "rid": request_id, "expires": out.expires_at,
-        "key": owner_key(services(request).keys, request_id, out.expires_at)})
+        "title": f"Key for {request_id}", "rid": request_id, "expires": key.expires_at,
+        "key": key})
 
 
 @router.post("/requests/{request_id}/key.txt")
@@ -297,4 +295,8 @@ def key_file(request_id: RequestId, request: Request, db: SessionDep, me: Resear
              csrf_token: Annotated[str | None, Form(max_length=100)] = None) -> Response:
     """The key as an age identity file (``age -d -i``), on a deliberate, CSRF-checked click."""
     check_csrf(request, csrf_token)
-    return finish(request, api.extract_key_file(request_id, db, services(request).keys, me))
+    key = requests.extract_key(session=db, keys=services(request).keys, researcher=me,
+                               request_id=request_id)
+    return finish(request, PlainTextResponse(key.key_file, headers={
+        "Content-Disposition": f'attachment; filename="{key.file_name}"',
+        "Cache-Control": "no-store"}))

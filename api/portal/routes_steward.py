@@ -1,9 +1,9 @@
 """Data steward pages: the organisation's review queue and history, the approve/object form,
 and "who used my data" (issue 19).
 
-Every page calls the steward API's own route functions (``api.routes.steward``), so the page
-shows the same neutral summary (what and why, never who), refuses the same callers and writes
-the same audit entries as ``/v1/steward/...``.
+Every page calls the steward's use cases (``services.review_decision``), as
+``/v1/steward/...`` does, so the page shows the same neutral summary (what and why, never who),
+refuses the same callers and writes the same audit entries.
 """
 
 from __future__ import annotations
@@ -17,10 +17,11 @@ from api.deps import SessionDep
 from api.deps import get_services as services
 from api.notifying import deliver_later
 from api.portal.web import StewardPage, check_csrf, redirect, render
-from api.routes import steward as api
+from api.review_schemas import StewardReviewOut, UsageOut
+from core.protection import MAX_TEXT, MIN_REASON
 from governance.provider_review import StewardDecision
 from services.request_facts import partner_names
-from services.review_decision import decide_review
+from services.review_decision import data_usage, decide_review, reviews_to_answer
 
 router = APIRouter(prefix="/portal/steward", include_in_schema=False)
 RequestId = Annotated[str, Path(min_length=1, max_length=64)]
@@ -28,8 +29,8 @@ RequestId = Annotated[str, Path(min_length=1, max_length=64)]
 
 @router.get("")
 def home(request: Request, db: SessionDep, me: StewardPage) -> Response:
-    reviews = api.reviews(db, me)  # audited as steward.list
-    usage = api.usage(db, me)  # audited as steward.usage
+    reviews = [StewardReviewOut.of(r) for r in reviews_to_answer(session=db, steward=me)]
+    usage = [UsageOut.of(r) for r in data_usage(session=db, steward=me)]
     return render(request, "steward.html", {
         "title": f"Data steward: requests using {me.org_code}'s records",
         "pending": [r for r in reviews if r.review.status == "pending"],
@@ -41,7 +42,7 @@ def home(request: Request, db: SessionDep, me: StewardPage) -> Response:
 def decide(request_id: RequestId, request: Request, db: SessionDep, me: StewardPage,
            background: BackgroundTasks,
            decision: Annotated[StewardDecision, Form()],
-           reason: Annotated[str, Form(min_length=3, max_length=5000)],
+           reason: Annotated[str, Form(min_length=MIN_REASON, max_length=MAX_TEXT)],
            csrf_token: Annotated[str | None, Form(max_length=100)] = None) -> Response:
     check_csrf(request, csrf_token)
     svc = services(request)

@@ -19,7 +19,7 @@ from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from api.deps import SessionDep, refuse_without
+from api.deps import SessionDep, require
 from api.portal.sessions import COOKIE, PortalSession, SessionStore, still_valid
 from core.errors import PermissionDenied
 from governance.users import Principal, Role
@@ -205,21 +205,15 @@ def signed_in(request: Request, db: SessionDep) -> Principal:
     return s.principal
 
 
-def require_role(role: Role) -> Callable[..., Principal]:
-    def dependency(request: Request, db: SessionDep,
-                   principal: Annotated[Principal, Depends(signed_in)]) -> Principal:
-        refuse_without(role, principal, db, request,
-                       place="this page", holder="you signed in as")
-        return principal
-
-    return dependency
+def page_for(role: Role) -> Callable[..., Principal]:
+    return require(role, who=signed_in, place="this page", holder="you signed in as")
 
 
-PartnerPage = Annotated[Principal, Depends(require_role(Role.PARTNER))]
-ResearcherPage = Annotated[Principal, Depends(require_role(Role.RESEARCHER))]
-BoardPage = Annotated[Principal, Depends(require_role(Role.BOARD))]
-StewardPage = Annotated[Principal, Depends(require_role(Role.STEWARD))]
-CheckerPage = Annotated[Principal, Depends(require_role(Role.CHECKER))]
+PartnerPage = Annotated[Principal, Depends(page_for(Role.PARTNER))]
+ResearcherPage = Annotated[Principal, Depends(page_for(Role.RESEARCHER))]
+BoardPage = Annotated[Principal, Depends(page_for(Role.BOARD))]
+StewardPage = Annotated[Principal, Depends(page_for(Role.STEWARD))]
+CheckerPage = Annotated[Principal, Depends(page_for(Role.CHECKER))]
 
 
 def error_page(request: Request, status: int, code: str, message: str) -> Response:

@@ -2,35 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
-from pydantic import BaseModel
-from sqlalchemy.orm import Session
 
-from api.deps import AdminUser, CurrentUser, ReadSessionDep, SessionDep
-from api.errors import COMMON_RESPONSES
-from api.schemas import (
-    AgreementIn,
-    AuditEntryOut,
-    AuditVerifyOut,
+from api.admin_schemas import (
     KeyOut,
-    Me,
     NewKey,
-    Page,
-    PartnerIn,
     UserCreated,
     UserIn,
     UserOut,
     UserPatch,
 )
-from core.errors import C2CError, UserError
-from core.partners import Partner, org_code_problem
-from governance import audit as gaudit
+from api.deps import AdminUser, CurrentUser, ReadSessionDep, SessionDep
+from api.errors import COMMON_RESPONSES
+from api.schemas import Me
 from governance import grants as gg
-from governance import partners as gp
 from governance import users as gu
 from governance.audit import audited
 
@@ -40,7 +27,6 @@ ROLE = "admin"
 
 UserId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 KeyId = Annotated[str, Path(min_length=1, max_length=32)]
-OrgCode = Annotated[str, Path(min_length=1, max_length=16)]
 
 
 @me_router.get("/v1/me", response_model=Me)
@@ -94,38 +80,6 @@ def issue_key(user_id: UserId, session: SessionDep, caller: AdminUser) -> NewKey
     return out
 
 
-class GrantIn(BaseModel):
-    kind: gg.GrantKind
-    role: gu.Role | None = None  # for kind "role": admin, board, steward or checker (board)
-
-
-class GrantRequested(BaseModel):
-    grant_id: int
-
-
-@router.post("/users/{user_id}/grants", status_code=201, response_model=GrantRequested)
-def request_grant(user_id: UserId, body: GrantIn, session: SessionDep,
-                  caller: AdminUser) -> GrantRequested:
-    """Ask for a grant: ``role`` gives the user a privileged role (admin, board, steward,
-    checker), ``key`` gets a privileged user a new key. A second admin, a different person,
-    must approve it; the board sees both."""
-    with refusals_audited(session, caller.name, gg.REQUEST, f"user:{user_id}"):
-        grant_id = gg.request_grant(session, caller.name, user_id, body.kind, body.role)
-        session.commit()
-    return GrantRequested(grant_id=grant_id)
-
-
-@router.post("/grants/{grant_id}/approve", status_code=201, response_model=NewKey)
-def approve_grant(grant_id: Annotated[int, Path(ge=1, le=2**62)], session: SessionDep,
-                  caller: AdminUser) -> NewKey:
-    """Approve another admin's grant. The user's earlier keys are revoked and the new key is
-    shown to you once, to hand to the user."""
-    with refusals_audited(session, caller.name, gg.APPROVE, f"grant:{grant_id}"):
-        user_id, issued = gg.approve_grant(session, caller.name, grant_id)
-        session.commit()
-    return NewKey(key_id=issued.key_id, user_id=user_id, token=issued.token)
-
-
 @me_router.post("/v1/me/keys", status_code=201, response_model=NewKey)
 def rotate_own_key(session: SessionDep, caller: CurrentUser) -> NewKey:
     """Issue yourself a new API key (then revoke the old one with your admin, or keep both)."""
@@ -135,19 +89,6 @@ def rotate_own_key(session: SessionDep, caller: CurrentUser) -> NewKey:
         audit["key_id"] = key.key_id
         out = NewKey(key_id=key.key_id, user_id=caller.user_id, token=key.token)
     return out
-
-
-@contextmanager
-def refusals_audited(session: Session, actor: str, action: str,
-                     target: str) -> Iterator[None]:
-    """For routes whose library call writes its own audit entry: record refusals only."""
-    try:
-        yield
-    except C2CError as error:
-        session.rollback()
-        gaudit.append_committed(session, actor=actor, role=ROLE, action=action, target=target,
-                                outcome=error.code)
-        raise
 
 
 @router.get("/keys", response_model=list[KeyOut])
@@ -170,81 +111,3 @@ def revoke_key(key_id: KeyId, session: SessionDep, caller: AdminUser) -> KeyOut:
         out = KeyOut(key_id=k.key_id, user_id=k.user_id, label=k.label,
                      created_at=k.created_at, revoked_at=k.revoked_at)
     return out
-
-
-AGREEMENT_FIELDS = {"agreement_status", "agreement_start", "agreement_end", "silence_means",
-                    "on_objection", "permitted_purposes", "stewards"}
-# The state registry has about 2,500 partners: pages, never the whole registry at once.
-PageLimit = Annotated[int, Query(ge=1, le=1000)]
-PageOffset = Annotated[int, Query(ge=0, le=10_000_000)]
-
-
-@router.get("/partners", response_model=Page[Partner])
-def partners(session: ReadSessionDep, caller: AdminUser, limit: PageLimit = 100,
-             offset: PageOffset = 0) -> Page[Partner]:
-    """The partner registry with each partner's current agreement, by org_code, a page at a
-    time (``limit`` at most 1000; ``count`` is the registry's size)."""
-    with audited(session, actor=caller.name, role=ROLE, action="partner.list"):
-        total, rows = gp.list_partners_page(session, limit=limit, offset=offset)
-        out = Page[Partner](data=rows, count=total, limit=limit, offset=offset)
-    return out
-
-
-@router.put("/partners/{org_code}", response_model=Partner)
-def put_partner(org_code: OrgCode, body: PartnerIn, session: SessionDep,
-                caller: AdminUser) -> Partner:
-    """Create or update a partner (its agreement is managed with the agreements route)."""
-    with audited(session, actor=caller.name, role=ROLE, action="partner.put",
-                 target=f"partner:{org_code}"):
-        problem = org_code_problem(org_code, body.kind.value)
-        if problem:
-            raise UserError(problem)
-        record = Partner(
-            org_code=org_code, name=body.name, kind=body.kind, charter=body.charter,
-            liaison_contact=body.liaison_contact,
-            data_security_contact=body.data_security_contact, swp_rounds=body.swp_rounds,
-        )
-        current = gp.find_partner(session, org_code)
-        if current is not None:
-            # the agreement and its terms (named stewards included) are not this route's
-            record = record.model_copy(update=current.model_dump(include=AGREEMENT_FIELDS))
-        out = gp.upsert_partner(session, record)
-    return out
-
-
-@router.post("/partners/{org_code}/agreements", status_code=201, response_model=Partner)
-def add_agreement(org_code: OrgCode, body: AgreementIn, session: SessionDep,
-                  caller: AdminUser) -> Partner:
-    """Record a new version of a partner's data-sharing agreement (it becomes current)."""
-    with audited(session, actor=caller.name, role=ROLE, action="agreement.record",
-                 target=f"partner:{org_code}",
-                 detail={"status": body.status.value, "start": str(body.start),
-                         "end": str(body.end)}):
-        out = gp.record_agreement(session, org_code, body.status, body.start, body.end,
-                                  body.note)
-    return out
-
-
-@router.get("/audit", response_model=list[AuditEntryOut])
-def audit_entries(session: ReadSessionDep, caller: AdminUser,
-                  limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                  offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> list[AuditEntryOut]:
-    """The newest audit entries."""
-    with audited(session, actor=caller.name, role=ROLE, action="audit.read"):
-        out = [AuditEntryOut(seq=e.seq, at=e.at, actor=e.actor, role=e.role, action=e.action,
-                             target=e.target, outcome=e.outcome, detail=e.detail)
-               for e in gaudit.recent(session, limit=limit, offset=offset)]
-    return out
-
-
-@router.get("/audit/verify", response_model=AuditVerifyOut)
-def audit_verify(session: ReadSessionDep, caller: AdminUser) -> AuditVerifyOut:
-    """Recompute the audit hash chain: reports any edited or deleted entry."""
-    result = gaudit.verify(session)
-    session.rollback()
-    with audited(session, actor=caller.name, role=ROLE, action="audit.verify",
-                 detail={"ok": result.ok, "entries": result.entries}):
-        pass
-    return AuditVerifyOut(ok=result.ok, entries=result.entries, head_seq=result.head_seq,
-                          head_hash=result.head_hash, first_bad_seq=result.first_bad_seq,
-                          problems=result.problems)

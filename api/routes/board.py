@@ -11,8 +11,9 @@ from api.errors import COMMON_RESPONSES
 from api.notifying import deliver_later
 from api.schemas import DecisionIn, Limit, Offset, RequestOut
 from governance import grants as gg
-from governance import requests as gr
+from governance import request_lifecycle as gr
 from governance.audit import audited
+from services.board_decision import decide_request, read_request, waiting_requests
 from services.preview import Preview, preview_stored_request
 
 router = APIRouter(prefix="/v1/board/requests", tags=["board"], responses=COMMON_RESPONSES)
@@ -26,19 +27,16 @@ def submitted(session: ReadSessionDep, caller: BoardUser, limit: Limit = 100,
               offset: Offset = 0) -> list[RequestOut]:
     """Requests waiting for a decision, oldest first, one page at a time (``limit``,
     ``offset``: ask for the next page until one comes back short)."""
-    with audited(session, actor=caller.name, role=ROLE, action="board.list"):
-        out = [RequestOut.of(r, for_board=True)
-               for r in gr.list_submitted(session, limit=limit, offset=offset)]
-    return out
+    return [RequestOut.of(r, for_board=True)
+            for r in waiting_requests(session=session, member=caller, limit=limit,
+                                      offset=offset)]
 
 
 @router.get("/{request_id}", response_model=RequestOut)
 def read(request_id: RequestId, session: ReadSessionDep, caller: BoardUser) -> RequestOut:
     """A submitted (or already decided) request with its decisions so far."""
-    with audited(session, actor=caller.name, role=ROLE, action="board.read",
-                 target=f"request:{request_id}"):
-        out = RequestOut.of(gr.get_for_board(session, request_id), for_board=True)
-    return out
+    view = read_request(session=session, member=caller, request_id=request_id)
+    return RequestOut.of(view.request, for_board=True)
 
 
 @router.get("/{request_id}/preview", response_model=Preview,
@@ -58,15 +56,10 @@ def preview_request(request_id: RequestId, session: ReadSessionDep, settings: Se
 def decide(request_id: RequestId, body: DecisionIn, session: SessionDep, settings: SettingsDep,
            caller: BoardUser, background: BackgroundTasks, sessions: SessionsDep) -> RequestOut:
     """Approve or deny with a written reason. Quorum approves; one denial ends the request."""
-    with audited(session, actor=caller.name, role=ROLE, action=f"board.{body.decision.value}",
-                 target=f"request:{request_id}") as audit:
-        request = gr.decide(session, request_id, caller.user_id, body.decision, body.reason,
-                            quorum=settings.board_quorum,
-                            default_days=settings.extract_default_days)
-        audit["status"] = request.status
-        out = RequestOut.of(request, for_board=True)
+    request = decide_request(session=session, settings=settings, member=caller,
+                             request_id=request_id, decision=body.decision, reason=body.reason)
     deliver_later(background, sessions, settings)
-    return out
+    return RequestOut.of(request, for_board=True)
 
 
 grants_router = APIRouter(prefix="/v1/board/grants", tags=["board"], responses=COMMON_RESPONSES)

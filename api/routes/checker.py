@@ -9,13 +9,9 @@ from fastapi import APIRouter, BackgroundTasks, Path
 from api.deps import CheckerUser, SessionDep, SessionsDep, SettingsDep
 from api.errors import COMMON_RESPONSES
 from api.notifying import deliver_later
-from api.partner_control_schemas import CheckerDecisionIn, ReleaseOut, ReleaseReport
+from api.review_schemas import CheckerDecisionIn, ReleaseOut, ReleaseReport
 from api.schemas import Limit, Offset
-from core.errors import NotFound
-from governance import output_check
-from governance.audit import audited
-from governance.models import DataRequest
-from services.output_check import decide_output
+from services.output_decision import decide_output, output_report, outputs_to_check
 
 router = APIRouter(prefix="/v1/checker/requests", tags=["checker"],
                    responses=COMMON_RESPONSES)
@@ -29,28 +25,16 @@ def queue(session: SessionDep, caller: CheckerUser, limit: Limit = 100,
           offset: Offset = 0) -> list[ReleaseReport]:
     """Outputs waiting for a checker, oldest first (your own requests are left out), one page
     at a time."""
-    with audited(session, actor=caller.name, role=ROLE, action="checker.list"):
-        out = []
-        for request in output_check.checker_queue(session, limit=limit, offset=offset):
-            if request.requester_id == caller.user_id:
-                continue
-            record = output_check.extract_record(session, request.id)
-            out.append(ReleaseReport.of(request, record,
-                                        output_check.release_of(request, record)))
-    return out
+    return [ReleaseReport.of(r.request, r.record, r.release)
+            for r in outputs_to_check(session=session, checker=caller, limit=limit,
+                                      offset=offset)]
 
 
 @router.get("/{request_id}", response_model=ReleaseReport)
 def read(request_id: RequestId, session: SessionDep, caller: CheckerUser) -> ReleaseReport:
     """The release report of one output: rows, generalisation, suppression, automated checks."""
-    with audited(session, actor=caller.name, role=ROLE, action="checker.read",
-                 target=f"request:{request_id}"):
-        request = session.get(DataRequest, request_id)
-        record = output_check.extract_record(session, request_id)
-        if request is None or record is None:
-            raise NotFound(f"no output of request {request_id!r} to check")
-        out = ReleaseReport.of(request, record, output_check.release_of(request, record))
-    return out
+    r = output_report(session=session, checker=caller, request_id=request_id)
+    return ReleaseReport.of(r.request, r.record, r.release)
 
 
 @router.post("/{request_id}/decisions", response_model=ReleaseOut)

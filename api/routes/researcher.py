@@ -5,13 +5,12 @@ Another researcher's request answers 404 exactly like a missing one (no existenc
 
 from __future__ import annotations
 
-from pathlib import Path as FsPath
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Path
 from fastapi.responses import FileResponse, PlainTextResponse
 
-from api.choices import check_cohort, choices
+from api.choices import choices
 from api.deps import (
     KeysDep,
     ReadSessionDep,
@@ -22,13 +21,13 @@ from api.deps import (
     SettingsDep,
 )
 from api.errors import COMMON_RESPONSES
-from api.extracts import owner_key
+from api.extracts import package_response
 from api.notifying import deliver_later
-from api.partner_control_schemas import RegroupIn
+from api.review_schemas import RegroupIn
 from api.schemas import ExtractKey, Limit, Offset, Page, RequestOut
-from core.errors import InternalError
-from governance import requests as gr
-from governance.audit import audited
+from governance.request_inputs import RequestInput, RequestPatch
+from services import data_request as requests
+from services.choices import check_cohort
 from services.preview import Preview, PreviewInput, researcher_preview
 
 router = APIRouter(prefix="/v1/requests", tags=["researcher"], responses=COMMON_RESPONSES)
@@ -38,15 +37,11 @@ ROLE = "researcher"
 
 
 @router.post("", status_code=201, response_model=RequestOut)
-def create(body: gr.RequestInput, serving: ServingDep, session: SessionDep,
+def create(body: RequestInput, serving: ServingDep, session: SessionDep,
            caller: ResearcherUser) -> RequestOut:
     """Create a draft data request (cohort years and LEAs must exist: 422 names the choices)."""
-    with audited(session, actor=caller.name, role=ROLE, action="request.create") as audit:
-        check_cohort(choices(serving), body.cohort.academic_years, body.cohort.reporting_leas)
-        request = gr.create_request(session, caller.user_id, body)
-        audit.target = f"request:{request.id}"
-        out = RequestOut.of(request)
-    return out
+    return RequestOut.of(requests.create_request(session=session, researcher=caller, data=body,
+                                                 published=choices(serving)))
 
 
 @router.post("/preview", response_model=Preview,
@@ -68,34 +63,26 @@ def preview_request(body: PreviewInput, serving: ServingDep, settings: SettingsD
 def list_own(session: ReadSessionDep, caller: ResearcherUser, limit: Limit = 50,
              offset: Offset = 0) -> Page[RequestOut]:
     """Your own requests, oldest first, one page at a time."""
-    with audited(session, actor=caller.name, role=ROLE, action="request.list"):
-        total, rows = gr.list_own_requests(session, caller.user_id, limit=limit, offset=offset)
-        out = Page[RequestOut](data=[RequestOut.of(r) for r in rows], count=total, limit=limit,
-                               offset=offset)
-    return out
+    total, rows = requests.own_requests(session=session, researcher=caller, limit=limit,
+                                        offset=offset)
+    return Page[RequestOut](data=[RequestOut.of(r) for r in rows], count=total, limit=limit,
+                            offset=offset)
 
 
 @router.get("/{request_id}", response_model=RequestOut)
 def get(request_id: RequestId, session: ReadSessionDep, caller: ResearcherUser) -> RequestOut:
     """One of your requests."""
-    with audited(session, actor=caller.name, role=ROLE, action="request.read",
-                 target=f"request:{request_id}"):
-        out = RequestOut.of(gr.own_request(session, request_id, caller.user_id))
-    return out
+    return RequestOut.of(requests.own_request(session=session, researcher=caller,
+                                              request_id=request_id))
 
 
 @router.patch("/{request_id}", response_model=RequestOut)
-def edit(request_id: RequestId, body: gr.RequestPatch, serving: ServingDep, session: SessionDep,
+def edit(request_id: RequestId, body: RequestPatch, serving: ServingDep, session: SessionDep,
          caller: ResearcherUser) -> RequestOut:
     """Edit a draft (only the fields sent change)."""
-    with audited(session, actor=caller.name, role=ROLE, action="request.edit",
-                 target=f"request:{request_id}",
-                 detail={"fields": sorted(body.model_fields_set)}):
-        if body.cohort is not None:
-            check_cohort(choices(serving), body.cohort.academic_years,
-                         body.cohort.reporting_leas)
-        out = RequestOut.of(gr.update_request(session, request_id, caller.user_id, body))
-    return out
+    return RequestOut.of(requests.edit_request(session=session, researcher=caller,
+                                               request_id=request_id, patch=body,
+                                               published=choices(serving)))
 
 
 @router.post("/{request_id}/submit", response_model=RequestOut)
@@ -104,21 +91,17 @@ def submit(request_id: RequestId, session: SessionDep, settings: SettingsDep,
            sessions: SessionsDep) -> RequestOut:
     """Submit a draft to the governance board and to the data stewards of every partner whose
     records it would use (provider review)."""
-    with audited(session, actor=caller.name, role=ROLE, action="request.submit",
-                 target=f"request:{request_id}"):
-        out = RequestOut.of(gr.submit_request(session, request_id, caller.user_id,
-                                              review_days=settings.provider_review_days))
+    request = requests.submit_request(session=session, settings=settings, researcher=caller,
+                                      request_id=request_id)
     deliver_later(background, sessions, settings)
-    return out
+    return RequestOut.of(request)
 
 
 @router.post("/{request_id}/withdraw", response_model=RequestOut)
 def withdraw(request_id: RequestId, session: SessionDep, caller: ResearcherUser) -> RequestOut:
     """Withdraw a draft or submitted request."""
-    with audited(session, actor=caller.name, role=ROLE, action="request.withdraw",
-                 target=f"request:{request_id}"):
-        out = RequestOut.of(gr.withdraw_request(session, request_id, caller.user_id))
-    return out
+    return RequestOut.of(requests.withdraw_request(session=session, researcher=caller,
+                                                   request_id=request_id))
 
 
 @router.post("/{request_id}/regroup", response_model=RequestOut)
@@ -127,15 +110,10 @@ def regroup(request_id: RequestId, body: RegroupIn, session: SessionDep,
             settings: SettingsDep) -> RequestOut:
     """After the output failed its checks, drop grouping or outcome variables (never add any);
     the request goes back to fulfilment with the coarser table."""
-    with audited(session, actor=caller.name, role=ROLE, action="request.regroup",
-                 target=f"request:{request_id}",
-                 detail={"group_by": body.group_by, "variables": body.variables}):
-        updated, old_package = gr.regroup(session, request_id, caller.user_id,
-                                          group_by=body.group_by, variables=body.variables)
-        out = RequestOut.of(updated)
-    FsPath(old_package).unlink(missing_ok=True)
+    updated = requests.regroup_request(session=session, researcher=caller, request_id=request_id,
+                                       group_by=body.group_by, variables=body.variables)
     deliver_later(background, sessions, settings)
-    return out
+    return RequestOut.of(updated)
 
 
 @router.get("/{request_id}/extract", response_class=FileResponse,
@@ -146,15 +124,8 @@ def regroup(request_id: RequestId, body: RegroupIn, session: SessionDep,
                        410: {"description": "The extract expired"}})
 def download(request_id: RequestId, session: SessionDep, caller: ResearcherUser) -> FileResponse:
     """Download the encrypted extract of your fulfilled request, before it expires."""
-    with audited(session, actor=caller.name, role=ROLE, action="extract.download",
-                 target=f"request:{request_id}") as audit:
-        record = gr.extract_for_download(session, request_id, caller.user_id)
-        path = FsPath(record.package_path)
-        if not path.is_file():
-            raise InternalError(f"the extract of request {request_id} is missing on disk")
-        audit["sha256"] = record.sha256
-    return FileResponse(path, media_type="application/octet-stream",
-                        filename=owner_key_name(request_id), headers={"X-SHA256": record.sha256})
+    return package_response(request_id, requests.extract_package(
+        session=session, researcher=caller, request_id=request_id))
 
 
 @router.get("/{request_id}/extract/key", response_model=ExtractKey)
@@ -162,14 +133,11 @@ def extract_key(request_id: RequestId, session: SessionDep, keys: KeysDep,
                 caller: ResearcherUser) -> ExtractKey:
     """The age identity that opens your extract package, and the command to run (audited;
     keep it secret). ``.../extract/key.txt`` gives the same key as a file for ``age -i``."""
-    with audited(session, actor=caller.name, role=ROLE, action="extract.key",
-                 target=f"request:{request_id}"):
-        record = gr.extract_for_download(session, request_id, caller.user_id)
-        key = owner_key(keys, request_id, record.expires_at)
-        out = ExtractKey(request_id=request_id, age_identity=key.identity,
-                         key_file_name=key.file_name, command=key.command,
-                         expires_at=record.expires_at)
-    return out
+    key = requests.extract_key(session=session, keys=keys, researcher=caller,
+                               request_id=request_id)
+    return ExtractKey(request_id=request_id, age_identity=key.identity,
+                      key_file_name=key.file_name, command=key.command,
+                      expires_at=key.expires_at)
 
 
 @router.get("/{request_id}/extract/key.txt", response_class=PlainTextResponse,
@@ -177,16 +145,8 @@ def extract_key(request_id: RequestId, session: SessionDep, keys: KeysDep,
 def extract_key_file(request_id: RequestId, session: SessionDep, keys: KeysDep,
                      caller: ResearcherUser) -> PlainTextResponse:
     """The same key as an age identity file: ``age -d -i KEY.txt REQUEST.tar.age | tar -x``."""
-    with audited(session, actor=caller.name, role=ROLE, action="extract.key",
-                 target=f"request:{request_id}"):
-        record = gr.extract_for_download(session, request_id, caller.user_id)
-        key = owner_key(keys, request_id, record.expires_at)
+    key = requests.extract_key(session=session, keys=keys, researcher=caller,
+                               request_id=request_id)
     return PlainTextResponse(key.key_file, headers={
         "Content-Disposition": f'attachment; filename="{key.file_name}"',
         "Cache-Control": "no-store"})
-
-
-def owner_key_name(request_id: str) -> str:
-    from deidentify.contents import PACKAGE_SUFFIX
-
-    return f"{request_id}{PACKAGE_SUFFIX}"

@@ -6,23 +6,18 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Path
-from sqlalchemy.orm import Session
 
 from api.deps import SessionDep, SessionsDep, SettingsDep, StewardUser
 from api.errors import COMMON_RESPONSES
 from api.notifying import deliver_later
-from api.partner_control_schemas import (
+from api.review_schemas import (
     ProviderReviewOut,
-    RequestSummary,
     StewardDecisionIn,
     StewardReviewOut,
     UsageOut,
 )
 from api.schemas import Limit, Offset
-from governance import output_check, provider_review
-from governance.audit import audited
-from governance.models import DataRequest
-from services.review_decision import decide_review, steward_org
+from services.review_decision import data_usage, decide_review, reviews_to_answer
 
 router = APIRouter(prefix="/v1/steward", tags=["steward"], responses=COMMON_RESPONSES)
 
@@ -30,29 +25,13 @@ RequestId = Annotated[str, Path(min_length=1, max_length=64)]
 ROLE = "steward"
 
 
-def _reviews(session: Session, org: str, limit: int, offset: int) -> list[StewardReviewOut]:
-    out = []
-    for review in provider_review.reviews_for_org(session, org, limit=limit, offset=offset):
-        request = session.get(DataRequest, review.request_id)
-        if request is None:
-            continue
-        out.append(StewardReviewOut(
-            request=RequestSummary.of(request),
-            review=ProviderReviewOut.of(review, with_reason=True,
-                                        due_at=request.review_due_at)))
-    return out
-
-
 @router.get("/reviews", response_model=list[StewardReviewOut])
 def reviews(session: SessionDep, caller: StewardUser, limit: Limit = 100,
             offset: Offset = 0) -> list[StewardReviewOut]:
     """Requests routed to your organisation, newest first, one page at a time (within the
     page, pending ones first to act on)."""
-    org = steward_org(caller)
-    with audited(session, actor=caller.name, role=ROLE, action="steward.list",
-                 target=f"partner:{org}"):
-        out = _reviews(session, org, limit, offset)
-    return sorted(out, key=lambda r: r.review.status != "pending")
+    return [StewardReviewOut.of(r) for r in reviews_to_answer(
+        session=session, steward=caller, limit=limit, offset=offset)]
 
 
 @router.post("/reviews/{request_id}", response_model=ProviderReviewOut)
@@ -71,21 +50,5 @@ def usage(session: SessionDep, caller: StewardUser, limit: Limit = 100,
           offset: Offset = 0) -> list[UsageOut]:
     """Which requests used your organisation's records, and what was released, when; one
     page at a time."""
-    org = steward_org(caller)
-    with audited(session, actor=caller.name, role=ROLE, action="steward.usage",
-                 target=f"partner:{org}"):
-        out = []
-        for review in provider_review.reviews_for_org(session, org, limit=limit,
-                                                      offset=offset):
-            request = session.get(DataRequest, review.request_id)
-            if request is None:
-                continue
-            record = output_check.extract_record(session, request.id)
-            release = output_check.release_of(request, record)
-            out.append(UsageOut(
-                request=RequestSummary.of(request),
-                review=ProviderReviewOut.of(review, with_reason=True,
-                                            due_at=request.review_due_at),
-                released=release.state == output_check.ReleaseState.RELEASED,
-                release_detail=dict(record.detail or {}) if record else {}))
-    return out
+    return [UsageOut.of(r) for r in data_usage(session=session, steward=caller, limit=limit,
+                                               offset=offset)]

@@ -6,17 +6,17 @@ from typing import Any
 import dagster as dg
 
 from core.gate import gate_published
-from dagster_project.resources import C2CResource
+from dagster_project.resources import DeploymentResource
 from services.publish import publish_snapshot, rebuild_outcomes
 
 GROUP = "analytics"
 
 
 @dg.asset(group_name=GROUP, deps=["mdm_crosswalk"])
-def student_outcomes(c2c: C2CResource) -> dg.MaterializeResult:
+def student_outcomes(deployment: DeploymentResource) -> dg.MaterializeResult:
     """analytics.student_year: K12 SWP outcomes per person, year and LEA (no identifiers)."""
-    summary = rebuild_outcomes(settings=c2c.settings())
-    min_cell = c2c.settings().suppression_min_cell
+    summary = rebuild_outcomes(settings=deployment.settings())
+    min_cell = deployment.settings().suppression_min_cell
     # Counts of people in the metadata pass the egress gate like every other released count.
     return dg.MaterializeResult(metadata={
         k: (str(gate_published(v, min_cell, label=f"outcomes/{k}"))
@@ -26,14 +26,14 @@ def student_outcomes(c2c: C2CResource) -> dg.MaterializeResult:
 
 @dg.asset(group_name=GROUP, deps=[student_outcomes])
 def published_aggregates(
-    context: dg.AssetExecutionContext, c2c: C2CResource
+    context: dg.AssetExecutionContext, deployment: DeploymentResource
 ) -> dg.MaterializeResult:
     """The serving snapshot: aggregates by year x LEA x subgroup x metric, small cells hidden,
     shown counts cell-key rounded (docs/metrics.md)."""
     def progress(step: str, done: int, total: int) -> None:
         context.log.info(f"publish {done}/{total}: {step}")
 
-    summary = publish_snapshot(settings=c2c.settings(), progress=progress)
+    summary = publish_snapshot(settings=deployment.settings(), progress=progress)
     return dg.MaterializeResult(metadata={
         "run_id": summary.run_id,
         "cells": summary.cells,

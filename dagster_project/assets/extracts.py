@@ -6,7 +6,7 @@ import dagster as dg
 from core.gate import gate_published
 from dagster_project.assets.analytics import student_outcomes
 from dagster_project.metadata import md_table
-from dagster_project.resources import C2CResource
+from dagster_project.resources import DeploymentResource, GovernanceResource, KeysResource
 from services.fulfil import fulfil_approved
 
 GROUP = "deidentify"
@@ -20,17 +20,18 @@ class ExtractConfig(dg.Config):  # type: ignore[misc]
 
 @dg.asset(group_name=GROUP, deps=[student_outcomes])
 def research_extracts(
-    context: dg.AssetExecutionContext, config: ExtractConfig, c2c: C2CResource
+    context: dg.AssetExecutionContext, config: ExtractConfig,
+    deployment: DeploymentResource, governance: GovernanceResource, keys: KeysResource
 ) -> dg.MaterializeResult:
     """Encrypted, de-identified packages for approved requests; registered in governance
     (the same routine as `c2c fulfil`)."""
     outcome = fulfil_approved(
-        settings=c2c.settings(), sessions=c2c.sessions(), keys=c2c.key_provider(),
+        settings=deployment.settings(), sessions=governance.sessions(), keys=keys.provider(),
         request_ids=config.request_ids,
         on_built=lambda r: context.log.info(f"extract for request {r.request_id} built"),
         on_failed=lambda f: context.log.warning(f"request {f.request_id} failed: {f.reason}"))
     built = outcome.built
-    min_cell = c2c.settings().suppression_min_cell
+    min_cell = deployment.settings().suppression_min_cell
     # Counts of people leave through the egress gate, Dagster's metadata too.
     rows = [(r.request_id, str(gate_published(r.rows, min_cell, label=f"rows/{r.request_id}")),
              str(gate_published(r.suppressed_rows, min_cell,

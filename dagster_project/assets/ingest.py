@@ -9,7 +9,7 @@ import dagster as dg
 
 from dagster_project.metadata import md_table
 from dagster_project.partitions import academic_year_partitions
-from dagster_project.resources import C2CResource
+from dagster_project.resources import DeploymentResource, GovernanceResource, KeysResource
 from ingest import Receipt
 from ingest.landing import files_for
 from services.ingest_batch import ingest_batch, registered_partners
@@ -24,11 +24,12 @@ class IngestConfig(dg.Config):  # type: ignore[misc]
     files: list[str] = []
 
 
-def ingest_and_describe(c2c: C2CResource, paths: list[Path]) -> dg.MaterializeResult:
+def ingest_and_describe(deployment: DeploymentResource, keys: KeysResource,
+                        governance: GovernanceResource, paths: list[Path]) -> dg.MaterializeResult:
     """Ingest ``paths``; metadata counts receipts. Rejections do not fail the asset: receipts
     tell partners what to fix, and the row-count check guards what was loaded."""
-    receipts = ingest_batch(settings=c2c.settings(), keys=c2c.key_provider(), paths=paths,
-                            partners=registered_partners(sessions=c2c.sessions()))
+    receipts = ingest_batch(settings=deployment.settings(), keys=keys.provider(), paths=paths,
+                            partners=registered_partners(sessions=governance.sessions()))
     return dg.MaterializeResult(metadata=receipt_metadata(receipts))
 
 
@@ -62,33 +63,39 @@ def _paths(config: IngestConfig, landing: Path, source: str, year: str | None) -
 
 @dg.asset(partitions_def=academic_year_partitions, group_name=GROUP)
 def calpads_staging(
-    context: dg.AssetExecutionContext, config: IngestConfig, c2c: C2CResource
+    context: dg.AssetExecutionContext, config: IngestConfig, deployment: DeploymentResource,
+    keys: KeysResource, governance: GovernanceResource,
 ) -> dg.MaterializeResult:
     """CALPADS ODS extracts (all seven types) of one academic year, validated into staging."""
-    landing = c2c.settings().landing_path
-    return ingest_and_describe(c2c, _paths(config, landing, "calpads", context.partition_key))
+    paths = _paths(config, deployment.settings().landing_path, "calpads", context.partition_key)
+    return ingest_and_describe(deployment, keys, governance, paths)
 
 
 @dg.asset(group_name=GROUP)
-def college_staging(config: IngestConfig, c2c: C2CResource) -> dg.MaterializeResult:
+def college_staging(config: IngestConfig, deployment: DeploymentResource, keys: KeysResource,
+                    governance: GovernanceResource) -> dg.MaterializeResult:
     """Community college student, enrollment and award files, validated into staging."""
-    return ingest_and_describe(c2c, _paths(config, c2c.settings().landing_path, "college", None))
+    paths = _paths(config, deployment.settings().landing_path, "college", None)
+    return ingest_and_describe(deployment, keys, governance, paths)
 
 
 @dg.asset(group_name=GROUP)
-def ccgi_staging(config: IngestConfig, c2c: C2CResource) -> dg.MaterializeResult:
+def ccgi_staging(config: IngestConfig, deployment: DeploymentResource, keys: KeysResource,
+                 governance: GovernanceResource) -> dg.MaterializeResult:
     """CaliforniaColleges.edu weekly activity files, validated into staging."""
-    return ingest_and_describe(c2c, _paths(config, c2c.settings().landing_path, "ccgi", None))
+    paths = _paths(config, deployment.settings().landing_path, "ccgi", None)
+    return ingest_and_describe(deployment, keys, governance, paths)
 
 
 @dg.asset(group_name=GROUP, deps=[calpads_staging])
-def calpads_submission_report(c2c: C2CResource) -> dg.MaterializeResult:
+def calpads_submission_report(deployment: DeploymentResource,
+                              governance: GovernanceResource) -> dg.MaterializeResult:
     """Per partner and year: rows per CALPADS file type, what is missing, deadline status."""
     from datetime import date
 
-    out = c2c.settings().reports_dir / f"submissions-{date.today():%Y-%m-%d}.csv"
-    rows = report_submissions(settings=c2c.settings(), as_of=date.today(), csv_path=out,
-                              partners=registered_partners(sessions=c2c.sessions()))
+    out = deployment.settings().reports_dir / f"submissions-{date.today():%Y-%m-%d}.csv"
+    rows = report_submissions(settings=deployment.settings(), as_of=date.today(), csv_path=out,
+                              partners=registered_partners(sessions=governance.sessions()))
     late = [r for r in rows if r.missing]
     return dg.MaterializeResult(metadata={
         "partner_years": len(rows),

@@ -1,4 +1,7 @@
-"""Data requests: lifecycle, board decisions, fulfilment hand-off, extract registry, public log.
+"""Data requests: lifecycle, board decisions, the fulfilment queue.
+
+What a researcher writes is ``governance.request_inputs``; built extracts are
+``governance.extract_registry``; the public log ``governance.public_log``.
 
 Lifecycle (DESIGN.md, C2C data request process)::
 
@@ -18,34 +21,27 @@ approving at the same moment give exactly one approval transition and one fulfil
 from __future__ import annotations
 
 import secrets
-from collections import Counter
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
-from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator, model_validator
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, object_session
 
-from core.catalog import VARIABLE_BY_NAME
-from core.data_use import DEFAULT_REVIEW_BUSINESS_DAYS, Purpose
-from core.errors import Conflict, Expired, NotFound, PermissionDenied, UserError
-from core.keys import KeyProvider, extract_key_name
-from core.protection import EXTRACT_DEFAULT_DAYS, require_extract_days, require_quorum
-from core.requests import ApprovedRequest, CohortFilter, RequestKind
-from governance import grants, notices, output_check, provider_review
-from governance import request_facts as facts
-from governance.audit import append
-from governance.locking import locked_request
-from governance.models import (
-    BoardDecision,
-    DataRequest,
-    ExtractRecord,
-    FulfilmentJob,
-    utcnow,
+from core.data_use import Purpose
+from core.errors import Conflict, NotFound, PermissionDenied, UserError
+from core.protection import (
+    EXTRACT_DEFAULT_DAYS,
+    PROVIDER_REVIEW_DAYS,
+    require_extract_days,
+    require_quorum,
 )
+from core.requests import ApprovedRequest, CohortFilter, RequestKind
+from governance import grants, notices, output_release, provider_review
+from governance.locking import locked_request
+from governance.models import BoardDecision, DataRequest, FulfilmentJob, utcnow
+from governance.request_inputs import RequestInput, RequestPatch
 
 
 class RequestStatus(StrEnum):
@@ -61,97 +57,6 @@ class RequestStatus(StrEnum):
 class Decision(StrEnum):
     APPROVE = "approve"
     DENY = "deny"
-
-
-MAX_TEXT = 5000
-
-
-def check_variables(names: list[str], field: str = "variables") -> list[str]:
-    """``names`` when every one is a catalog variable listed once; ``ValueError`` otherwise
-    (pydantic turns it into a 422 naming the field)."""
-    unknown = [n for n in names if n not in VARIABLE_BY_NAME]
-    if unknown:
-        raise ValueError(
-            f"unknown {field} {', '.join(unknown)}; see the variable catalog (docs/metrics.md)"
-        )
-    if len(set(names)) != len(names):
-        raise ValueError(f"{field} lists a variable twice")
-    return names
-
-
-class RequestInput(BaseModel):
-    """What a researcher writes; every field may change while the request is a draft."""
-
-    kind: RequestKind
-    title: str = Field(min_length=3, max_length=300)
-    purpose: str = Field(min_length=10, max_length=MAX_TEXT)
-    purpose_code: Purpose = Field(default=Purpose.RESEARCH, description=(
-        "Why the data is wanted; partners' agreements list the purposes they permit"))
-    variables: list[str] = Field(default_factory=list, max_length=len(VARIABLE_BY_NAME))
-    cohort: CohortFilter = Field(default_factory=CohortFilter)
-    group_by: list[str] = Field(default_factory=list, max_length=8)
-    requested_expiry: date | None = None
-    training_attested: bool = False
-    irb_reference: str | None = Field(default=None, max_length=200)
-
-    @field_validator("variables")
-    @classmethod
-    def _variables_known(cls, value: list[str]) -> list[str]:
-        return check_variables(value, "variables")
-
-    @field_validator("group_by")
-    @classmethod
-    def _group_by_known(cls, value: list[str]) -> list[str]:
-        return check_group_by(value)
-
-
-def check_group_by(names: list[str]) -> list[str]:
-    """``names`` when they may group an aggregate table: catalog variables, never person_id."""
-    check_variables(names, "group_by")
-    if "person_id" in names:
-        raise ValueError("group_by cannot use person_id: aggregates are over groups")
-    return names
-
-
-# Fields a draft always has: a PATCH may change them but not send null to remove them.
-NOT_NULLABLE = ("kind", "title", "purpose", "variables", "cohort", "group_by",
-                "training_attested")
-
-
-class RequestPatch(BaseModel):
-    """Partial edit of a draft: only the fields given change; ``null`` clears only the optional
-    ones (``requested_expiry``, ``irb_reference``)."""
-
-    kind: RequestKind | None = None
-    title: str | None = Field(default=None, min_length=3, max_length=300)
-    purpose: str | None = Field(default=None, min_length=10, max_length=MAX_TEXT)
-    purpose_code: Purpose | None = None
-    variables: list[str] | None = Field(default=None, max_length=len(VARIABLE_BY_NAME))
-    cohort: CohortFilter | None = None
-    group_by: list[str] | None = Field(default=None, max_length=8)
-    requested_expiry: date | None = None
-    training_attested: bool | None = None
-    irb_reference: str | None = Field(default=None, max_length=200)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_null_for_required(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            nulls = [name for name in NOT_NULLABLE if name in data and data[name] is None]
-            if nulls:
-                raise ValueError(f"{', '.join(nulls)} cannot be null: send a value, or leave "
-                                 "the field out to keep it")
-        return data
-
-    @field_validator("variables")
-    @classmethod
-    def _variables_known(cls, value: list[str] | None) -> list[str] | None:
-        return None if value is None else check_variables(value, "variables")
-
-    @field_validator("group_by")
-    @classmethod
-    def _group_by_known(cls, value: list[str] | None) -> list[str] | None:
-        return None if value is None else check_group_by(value)
 
 
 def new_request_id() -> str:
@@ -204,7 +109,16 @@ def list_own_requests(session: Session, requester_id: int, *, limit: int = 100,
     return int(total), list(session.execute(query).scalars())
 
 
-def _require_status(request: DataRequest, *allowed: RequestStatus, doing: str) -> None:
+def earlier_requests_of_requester(session: Session, request: DataRequest) -> list[DataRequest]:
+    """The requester's other requests past draft, oldest first (the board reads their record)."""
+    query = (select(DataRequest).where(DataRequest.requester_id == request.requester_id,
+                                       DataRequest.id != request.id,
+                                       DataRequest.status != RequestStatus.DRAFT.value)
+             .order_by(DataRequest.created_at))
+    return list(session.execute(query).scalars())
+
+
+def require_status(request: DataRequest, *allowed: RequestStatus, doing: str) -> None:
     if request.status not in {s.value for s in allowed}:
         names = " or ".join(s.value for s in allowed)
         raise Conflict(
@@ -216,7 +130,7 @@ def update_request(
     session: Session, request_id: str, requester_id: int, patch: RequestPatch
 ) -> DataRequest:
     request = own_request(session, request_id, requester_id, lock=True)
-    _require_status(request, RequestStatus.DRAFT, doing="edit")
+    require_status(request, RequestStatus.DRAFT, doing="edit")
     changes = patch.model_dump(exclude_unset=True)
     if not changes:
         return request
@@ -263,7 +177,7 @@ def submission_problems(request: DataRequest, today: date) -> list[str]:
     return problems
 
 
-def _transition(
+def transition(
     session: Session, request: DataRequest, source: RequestStatus, **values: Any
 ) -> None:
     """Conditional UPDATE: applies only if the row is still in ``source`` (a lost race is a
@@ -282,16 +196,16 @@ def _transition(
 
 
 def submit_request(session: Session, request_id: str, requester_id: int, *,
-                   review_days: int = DEFAULT_REVIEW_BUSINESS_DAYS) -> DataRequest:
+                   review_days: int = PROVIDER_REVIEW_DAYS) -> DataRequest:
     """Submit a draft: the board sees it, and every partner whose records it would use gets a
     provider review with a window of ``review_days`` business days."""
     request = own_request(session, request_id, requester_id, lock=True)
-    _require_status(request, RequestStatus.DRAFT, doing="submit")
+    require_status(request, RequestStatus.DRAFT, doing="submit")
     now = utcnow()
     problems = submission_problems(request, now.date())
     if problems:
         raise UserError("cannot submit: " + "; ".join(problems))
-    _transition(session, request, RequestStatus.DRAFT, status=RequestStatus.SUBMITTED.value,
+    transition(session, request, RequestStatus.DRAFT, status=RequestStatus.SUBMITTED.value,
                 submitted_at=now, updated_at=now)
     provider_review.open_reviews(session, request, now=now, business_days=review_days)
     session.refresh(request)
@@ -301,9 +215,9 @@ def submit_request(session: Session, request_id: str, requester_id: int, *,
 
 def withdraw_request(session: Session, request_id: str, requester_id: int) -> DataRequest:
     request = own_request(session, request_id, requester_id, lock=True)
-    _require_status(request, RequestStatus.DRAFT, RequestStatus.SUBMITTED, doing="withdraw")
+    require_status(request, RequestStatus.DRAFT, RequestStatus.SUBMITTED, doing="withdraw")
     now = utcnow()
-    _transition(session, request, RequestStatus(request.status),
+    transition(session, request, RequestStatus(request.status),
                 status=RequestStatus.WITHDRAWN.value, withdrawn_at=now, updated_at=now)
     return request
 
@@ -322,8 +236,15 @@ def get_for_board(session: Session, request_id: str) -> DataRequest:
     if request is None or request.status in {RequestStatus.DRAFT.value}:
         raise NotFound(f"no submitted request {request_id!r}")
     if request.status == RequestStatus.SUBMITTED.value:
-        provider_review.close_if_due(session, request)
+        close_review_if_due(session, request)
     return request
+
+
+def close_review_if_due(session: Session, request: DataRequest) -> None:
+    """Apply the silent partners' agreements once the review window has passed, and tell the
+    board when that completed the review."""
+    if provider_review.close_if_due(session, request):
+        notices.review_progress(session, request)
 
 
 def approvals(request: DataRequest) -> int:
@@ -366,8 +287,9 @@ def decide(
         raise NotFound(f"no submitted request {request_id!r}")
     if request.requester_id == board_member_id:
         raise PermissionDenied("you made this request, so you cannot decide on it")
-    _require_status(request, RequestStatus.SUBMITTED, doing="decide on")
+    require_status(request, RequestStatus.SUBMITTED, doing="decide on")
     if decision == Decision.APPROVE:
+        close_review_if_due(session, request)
         provider_review.require_complete_for_approval(session, request)
     if any(d.board_member_id == board_member_id for d in request.decisions):
         raise Conflict(f"you already decided on request {request_id}")
@@ -390,10 +312,10 @@ def decide(
     session.refresh(request)
     now = utcnow()
     if decision == Decision.DENY:
-        _transition(session, request, RequestStatus.SUBMITTED, status=RequestStatus.DENIED.value,
+        transition(session, request, RequestStatus.SUBMITTED, status=RequestStatus.DENIED.value,
                     decided_at=now, denial_reason=reason, updated_at=now)
     elif approvals(request) >= quorum:
-        _transition(session, request, RequestStatus.SUBMITTED, status=RequestStatus.APPROVED.value,
+        transition(session, request, RequestStatus.SUBMITTED, status=RequestStatus.APPROVED.value,
                     decided_at=now, expires_at=_expiry(request, now, default_days), updated_at=now)
         session.add(FulfilmentJob(request_id=request.id, status="queued"))
         try:
@@ -478,131 +400,6 @@ def fulfilment_failure(session: Session, request_id: str) -> str | None:
     return job.failure if job is not None and job.status == "failed" else None
 
 
-class ExtractInfo(BaseModel):
-    """What the extract builder reports back for the registry."""
-
-    package_path: str
-    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
-    expires_at: datetime | None = None  # defaults to the request's expiry
-    detail: dict[str, Any] = Field(default_factory=dict)
-
-
-def mark_fulfilled(session: Session, request_id: str, extract_info: ExtractInfo) -> ExtractRecord:
-    """Register the built extract and move the request to ``fulfilled`` (exactly once)."""
-    request = locked_request(session, request_id)
-    if request is None:
-        raise NotFound(f"no request {request_id!r}")
-    _require_status(request, RequestStatus.APPROVED, doing="fulfil")
-    now = utcnow()
-    expires_at = extract_info.expires_at or request.expires_at or now
-    if expires_at.tzinfo is None:
-        expires_at = expires_at.replace(tzinfo=UTC)
-    _transition(session, request, RequestStatus.APPROVED, status=RequestStatus.FULFILLED.value,
-                fulfilled_at=now, updated_at=now)
-    record = ExtractRecord(request_id=request.id, package_path=extract_info.package_path,
-                           sha256=extract_info.sha256, created_at=now, expires_at=expires_at,
-                           status="available", detail=extract_info.detail)
-    session.add(record)
-    session.execute(
-        update(FulfilmentJob).where(FulfilmentJob.request_id == request.id)
-        .values(status="done", done_at=now).execution_options(synchronize_session=False)
-    )
-    try:
-        session.flush()
-    except IntegrityError as exc:  # pragma: no cover - only the one approved -> fulfilled
-        # transition (locked, conditional) registers an extract; the unique constraint backs it up
-        raise Conflict(f"request {request_id} already has an extract") from exc
-    notices.status_changed(session, request, "Its output now goes through output checking.")
-    notices.output_ready(session, request)
-    return record
-
-
-def individual_extracts(session: Session, *, excluding: str | None = None
-                        ) -> dict[str, list[str] | None]:
-    """Every individual-level extract ever built for a request other than ``excluding``, as
-    request id -> the variables a researcher holding it has per person; the input
-    ``deidentify.build_extract`` needs to keep a new extract unlinkable to these
-    (docs/deidentify.md, "Extracts of different requests").
-
-    Expired and revoked extracts count (a researcher may have kept a copy), and so do extracts
-    whose output checks have not released them yet. The variables are what the extract
-    released (its record's detail), else what the request was approved for (a build releases
-    nothing else), plus the columns its cohort filter fixed to one value (every row of that
-    extract carries that value implicitly). None when neither list is known: the builder then
-    treats that extract as sharing every variable, never as sharing none."""
-    query = (select(DataRequest, ExtractRecord)
-             .join(ExtractRecord, ExtractRecord.request_id == DataRequest.id)
-             .where(DataRequest.kind != RequestKind.AGGREGATE.value)
-             .order_by(DataRequest.id))
-    found: dict[str, list[str] | None] = {}
-    for request, record in session.execute(query).all():
-        if request.id == excluding:
-            continue
-        detail = record.detail if isinstance(record.detail, dict) else {}
-        released = detail.get("variables")
-        held = released if isinstance(released, list) else request.variables
-        if not isinstance(held, list) or not held:
-            found[request.id] = None
-            continue
-        cohort = request.cohort if isinstance(request.cohort, dict) else {}
-        fixed = cohort.get("subgroup_equals")
-        found[request.id] = sorted({str(v) for v in held}
-                                   | {str(c) for c in (fixed if isinstance(fixed, dict) else {})})
-    return found
-
-
-def expire_due(session: Session, now: datetime | None = None, *,
-               keys: KeyProvider | None = None) -> list[str]:
-    """Expire every extract past its expiry: the record and the request become ``expired``,
-    the package file is deleted and (with ``keys``) its data key is removed from the keyring,
-    one audit entry each (``extract.expire``). Returns the request ids.
-
-    The file and key go before the caller commits: should the commit fail, what is lost is a
-    package already past its expiry (downloads refuse it by date anyway), never a live one.
-    """
-    now = now or utcnow()
-    due = session.execute(
-        select(ExtractRecord).where(ExtractRecord.status == "available",
-                                    ExtractRecord.expires_at <= now)
-    ).scalars().all()
-    expired = []
-    for record in due:
-        record.status = "expired"
-        session.execute(
-            update(DataRequest)
-            .where(DataRequest.id == record.request_id,
-                   DataRequest.status == RequestStatus.FULFILLED.value)
-            .values(status=RequestStatus.EXPIRED.value, updated_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        Path(record.package_path).unlink(missing_ok=True)
-        key_removed = keys.forget(extract_key_name(record.request_id)) if keys else False
-        append(session, actor="system", role="-", action="extract.expire",
-               target=f"request:{record.request_id}",
-               detail={"expires_at": f"{record.expires_at:%Y-%m-%d}", "package_deleted": True,
-                       "key_removed": key_removed})
-        expired.append(record.request_id)
-    session.flush()
-    return expired
-
-
-def extract_for_download(session: Session, request_id: str, requester_id: int,
-                         now: datetime | None = None) -> ExtractRecord:
-    """The caller's extract, if fulfilled and not expired (expired ones are marked so)."""
-    now = now or utcnow()
-    request = own_request(session, request_id, requester_id)
-    record = session.execute(
-        select(ExtractRecord).where(ExtractRecord.request_id == request.id)
-    ).scalar_one_or_none()
-    if record is None:
-        raise Conflict(f"request {request_id} is {request.status}; it has no extract yet")
-    if record.status != "available" or record.expires_at <= now:
-        raise Expired(f"the extract of request {request_id} expired on "
-                      f"{record.expires_at:%Y-%m-%d}; submit a new request for continued access")
-    output_check.require_released(session, request)
-    return record
-
-
 def regroup(session: Session, request_id: str, requester_id: int, *, group_by: list[str],
             variables: list[str] | None = None) -> tuple[DataRequest, str]:
     """After the output failed its checks, ask for a coarser table: only dropping grouping
@@ -610,11 +407,11 @@ def regroup(session: Session, request_id: str, requester_id: int, *, group_by: l
     approval still covers it. The old package is unregistered (its path is returned for the
     caller to delete) and the request goes back to the fulfilment queue."""
     request = own_request(session, request_id, requester_id, lock=True)
-    _require_status(request, RequestStatus.FULFILLED, doing="re-group")
-    record = output_check.extract_record(session, request.id)
-    release = output_check.release_of(request, record)
-    if record is None or release.state not in {output_check.ReleaseState.AUTOMATED_CHECKS_FAILED,
-                                               output_check.ReleaseState.REJECTED}:
+    require_status(request, RequestStatus.FULFILLED, doing="re-group")
+    record = output_release.extract_record(session, request.id)
+    release = output_release.release_of(request, record)
+    if record is None or release.state not in {output_release.ReleaseState.AUTOMATED_CHECKS_FAILED,
+                                               output_release.ReleaseState.REJECTED}:
         raise Conflict(f"the output of request {request_id} is {release.state.value}; only "
                        "output that failed its checks or was rejected can be re-grouped")
     variables = list(request.variables) if variables is None else list(variables)
@@ -637,7 +434,7 @@ def regroup(session: Session, request_id: str, requester_id: int, *, group_by: l
         session.delete(review)
     session.delete(record)
     session.flush()
-    _transition(session, request, RequestStatus.FULFILLED, status=RequestStatus.APPROVED.value,
+    transition(session, request, RequestStatus.FULFILLED, status=RequestStatus.APPROVED.value,
                 group_by=list(group_by), variables=variables, fulfilled_at=None,
                 updated_at=now)
     session.execute(
@@ -646,45 +443,3 @@ def regroup(session: Session, request_id: str, requester_id: int, *, group_by: l
         .execution_options(synchronize_session=False))
     session.flush()
     return request, old_path
-
-
-class PublicLogEntry(BaseModel):
-    """One row of the public request log: no requester, no personal data."""
-
-    request_id: str
-    kind: RequestKind
-    title: str
-    purpose: str
-    status: RequestStatus
-    submitted_at: datetime | None
-    decided_at: datetime | None
-    fulfilled_at: datetime | None
-    stage: facts.Stage = Field(description="Where it stands, in the portal's and the API's "
-                               "words (request_facts.stage)")
-    withheld: list[str] = Field(default_factory=list, description="Variables the output will "
-                                "not hold: 'name: reason'")
-    provider_review: dict[str, int] = Field(
-        default_factory=dict, description="How many partners answered what; nobody is named")
-
-
-def public_log(
-    session: Session, *, limit: int = 100, offset: int = 0
-) -> tuple[int, list[PublicLogEntry]]:
-    """Every request that was ever submitted (drafts are private), newest first."""
-    base = select(DataRequest).where(DataRequest.submitted_at.is_not(None))
-    total = session.execute(select(func.count()).select_from(base.subquery())).scalar_one()
-    rows = session.execute(
-        base.order_by(DataRequest.submitted_at.desc(), DataRequest.id).limit(limit).offset(offset)
-    ).scalars()
-    return total, [
-        PublicLogEntry(request_id=r.id, kind=RequestKind(r.kind), title=r.title, purpose=r.purpose,
-                       status=RequestStatus(r.status), submitted_at=r.submitted_at,
-                       decided_at=r.decided_at, fulfilled_at=r.fulfilled_at,
-                       stage=facts.stage(r),
-                       withheld=[f"{w.variable}: {w.reason}"
-                                 for w in facts.withheld_variables(session, r)],
-                       provider_review=dict(Counter(
-                           provider_review.effective_status(p, r.review_due_at).value
-                           for p in r.provider_reviews)))
-        for r in rows
-    ]

@@ -8,12 +8,14 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from core.data_use import Purpose
+from core.protection import MAX_TEXT, MIN_REASON
 from core.requests import CohortFilter, RequestKind
 from governance.models import DataRequest, ExtractRecord, ProviderReview
-from governance.output_check import CheckerDecision, Release, ReleaseState
+from governance.output_release import CheckerDecision, Release, ReleaseState
 from governance.provider_review import ReviewStatus, StewardDecision, effective_status
 from governance.request_facts import Stage
 from governance.request_facts import stage as stage_of
+from services.review_decision import RoutedRequest
 
 
 class ProviderReviewOut(BaseModel):
@@ -68,10 +70,16 @@ class StewardReviewOut(BaseModel):
     request: RequestSummary
     review: ProviderReviewOut
 
+    @classmethod
+    def of(cls, routed: RoutedRequest) -> StewardReviewOut:
+        return cls(request=RequestSummary.of(routed.request),
+                   review=ProviderReviewOut.of(routed.review, with_reason=True,
+                                               due_at=routed.request.review_due_at))
+
 
 class StewardDecisionIn(BaseModel):
     decision: StewardDecision
-    reason: str = Field(min_length=3, max_length=5000)
+    reason: str = Field(min_length=MIN_REASON, max_length=MAX_TEXT)
 
 
 class ReleaseOut(BaseModel):
@@ -105,7 +113,7 @@ class ReleaseReport(BaseModel):
 
 class CheckerDecisionIn(BaseModel):
     decision: CheckerDecision
-    reason: str = Field(min_length=3, max_length=5000)
+    reason: str = Field(min_length=MIN_REASON, max_length=MAX_TEXT)
 
 
 class RegroupIn(BaseModel):
@@ -120,3 +128,13 @@ class UsageOut(BaseModel):
     review: ProviderReviewOut
     released: bool
     release_detail: dict[str, Any]
+
+    @classmethod
+    def of(cls, routed: RoutedRequest) -> UsageOut:
+        record = routed.record
+        return cls(request=RequestSummary.of(routed.request),
+                   review=ProviderReviewOut.of(routed.review, with_reason=True,
+                                               due_at=routed.request.review_due_at),
+                   released=routed.release is not None
+                   and routed.release.state == ReleaseState.RELEASED,
+                   release_detail=dict(record.detail or {}) if record else {})

@@ -4,6 +4,7 @@ call :func:`decide_output`; they render what it returns and send the notices it 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select
@@ -12,13 +13,48 @@ from sqlalchemy.orm import Session
 from core.errors import NotFound
 from core.keys import KeyProvider
 from deidentify.opening import ExtractHead, extract_head
-from governance import output_check
+from governance import output_release
 from governance.audit import audited
-from governance.models import OutputReview
-from governance.output_check import CheckerDecision, Release
+from governance.models import DataRequest, ExtractRecord, OutputReview
+from governance.output_release import CheckerDecision, Release
 from governance.users import Principal
 
 ROLE = "checker"
+
+
+@dataclass
+class OutputReport:
+    """A built output as a checker reads it: the request, its extract record, the release."""
+
+    request: DataRequest
+    record: ExtractRecord | None
+    release: Release
+
+
+def outputs_to_check(*, session: Session, checker: Principal, limit: int | None = None,
+                     offset: int = 0) -> list[OutputReport]:
+    """Outputs waiting for a checker, oldest first (one page when ``limit`` is given); the
+    checker's own requests left out."""
+    with audited(session, actor=checker.name, role=ROLE, action="checker.list"):
+        out = []
+        for request in output_release.checker_queue(session, limit=limit, offset=offset):
+            if request.requester_id == checker.user_id:
+                continue
+            record = output_release.extract_record(session, request.id)
+            out.append(OutputReport(request, record, output_release.release_of(request, record)))
+    return out
+
+
+def output_report(*, session: Session, checker: Principal, request_id: str) -> OutputReport:
+    """The release report of one output: rows, generalisation, suppression, automated checks."""
+    with audited(session, actor=checker.name, role=ROLE, action="checker.read",
+                 target=f"request:{request_id}"):
+        request = session.get(DataRequest, request_id)
+        record = output_release.extract_record(session, request_id)
+        if request is None or record is None:
+            raise NotFound(f"no output of request {request_id!r} to check")
+        report = OutputReport(request, record, output_release.release_of(request, record))
+    return report
 
 
 def decide_output(*, session: Session, checker: Principal, request_id: str,
@@ -26,7 +62,7 @@ def decide_output(*, session: Session, checker: Principal, request_id: str,
     """Record one checker's decision (own requests refused, one vote each), audited."""
     with audited(session, actor=checker.name, role=ROLE, action=f"checker.{decision.value}",
                  target=f"request:{request_id}") as audit:
-        release = output_check.checker_decide(session, request_id, checker_id=checker.user_id,
+        release = output_release.checker_decide(session, request_id, checker_id=checker.user_id,
                                               decision=decision, reason=reason)
         audit["state"] = release.state.value
     return release
@@ -37,7 +73,7 @@ def output_sample(*, session: Session, keys: KeyProvider, request_id: str,
     """What a checker looks at before deciding: the output's cells (an aggregate table) or
     the extract's first rows, read from the built package itself (decrypted and authenticated
     in memory, never written out)."""
-    record = output_check.extract_record(session, request_id)
+    record = output_release.extract_record(session, request_id)
     if record is None:
         raise NotFound(f"no output of request {request_id!r} to check")
     return extract_head(Path(record.package_path), keys=keys, rows=rows)

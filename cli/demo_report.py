@@ -1,0 +1,88 @@
+"""What ``c2c demo`` prints about the pipeline it ran: each asset's metadata, the submission
+report, the linkage evaluation, the published outcomes and the operator's next steps."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from core.settings import Settings
+
+console = Console()
+
+
+def bin_prefix() -> str:
+    """Where this ``c2c`` lives, as the user can type it: ``.venv/bin/`` after ``make demo``
+    (printed commands must work as printed, without activating the venv)."""
+    here = Path(sys.executable).parent
+    try:
+        return f"{here.relative_to(Path.cwd())}/"
+    except ValueError:
+        return f"{here}/"
+
+
+def print_stage_metadata(run: Any) -> None:
+    """One line per asset (a table of free-form metadata does not fit 80 columns)."""
+    console.print("What each asset reported (full metadata in the Dagster UI):", highlight=False)
+    for asset, metadata in run.metadata.items():
+        shown = {k: v for k, v in metadata.items()
+                 if isinstance(v, int | float | str) and "\n" not in str(v)}
+        text = ", ".join(f"{k}={v}" for k, v in list(shown.items())[:6])
+        console.print(f"  {asset}: {text}", highlight=False, markup=False, soft_wrap=True)
+    failed = run.failed_checks
+    colour = "red" if failed else "green"
+    console.print(f"[{colour}]asset checks: {len(run.checks) - len(failed)} passed, "
+                  f"{len(failed)} failed[/] {', '.join(failed)}", highlight=False)
+
+
+def print_submissions_summary(settings: Settings) -> None:
+    """A compact view of `c2c submissions` (the full report goes to CSV)."""
+    from cli.ingest_cmd import load_partner_registry
+    from cli.submissions_view import print_submissions
+    from services.submission_report import report_submissions
+
+    out = settings.reports_dir / "submissions.csv"
+    rows = report_submissions(settings=settings, as_of=date.today(), csv_path=out,
+                              partners=load_partner_registry(settings, None))
+    print_submissions(console, rows, "CALPADS submissions (SWP rounds)")
+    console.print(f"full report: {out}", highlight=False, soft_wrap=True)
+
+
+def print_link_report(settings: Settings, truth: Path) -> None:
+    import linkage
+    from cli.link_cmd import print_evaluation
+    from core.warehouse import warehouse
+
+    with warehouse(settings, read_only=True) as con:
+        console.rule("Linkage evaluation against the generator's truth file")
+        print_evaluation(linkage.evaluate(con, truth))
+
+
+def print_published(settings: Settings) -> None:
+    from analytics import summary_table
+
+    rows = summary_table(settings.serving_path, limit=12)
+    table = Table(title="Published outcomes (small cells suppressed)")
+    for column in rows[0] if rows else []:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*row.values())
+    console.print(table)
+
+
+def print_next_steps(settings: Settings, landing: Path) -> None:
+    """The operator's walkthrough (README, "After the demo") in the demo's own folders."""
+    home = settings.resolved_home
+    bin_ = bin_prefix()
+    console.print("Next, as the operator (README, 'After the demo'):", highlight=False)
+    for line in (
+        f"export C2C_HOME={home} C2C_LANDING_DIR={landing} C2C_MAIL_DIR={settings.mail_dir}",
+        f"{bin_}c2c review list            # pairs the link was unsure about",
+        f"{bin_}c2c fulfil                 # build approved requests (the demo does it itself)",
+    ):
+        console.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
