@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from governance import request_facts as facts
 from governance.models import DataRequest, User
 from governance.notify import emails, liaison_of, queue, users_with_role
 from governance.provider_review import ReviewStatus, outcome
@@ -60,9 +61,6 @@ def review_progress(session: Session, request: DataRequest) -> None:
 def status_changed(session: Session, request: DataRequest, detail: str = "") -> None:
     """The requester hears the stage, the withheld variables and every reason: the same
     facts, from the same functions, as the API answer and the portal page."""
-    # request_facts reads output_release, which sends notices: imported here, not at the top.
-    from governance import request_facts as facts
-
     requester = session.get(User, request.requester_id)
     if requester is None:
         return

@@ -24,7 +24,6 @@ from sqlalchemy.orm import Session
 from core.data_use import permitted as purpose_permitted
 from core.data_use import variables_of_system
 from governance.models import DataRequest, PartnerRow, utcnow
-from governance.output_release import ReleaseState, release_of
 from governance.provider_review import (
     REFUSING,
     SYSTEM_OF_KIND,
@@ -33,6 +32,7 @@ from governance.provider_review import (
     effective_status,
     variables_used,
 )
+from governance.release_state import ReleaseState, release_of
 
 
 class Stage(StrEnum):
