@@ -10,7 +10,13 @@ from governance.notify import deliver, smtp_config
 
 
 def deliver_later(background: BackgroundTasks, sessions: sessionmaker[Session],
-                  settings: Settings) -> None:
+                  settings: Settings, *, done: Session) -> None:
     """Send every pending message after this response: a slow or absent mail server never
-    delays or fails the action that caused the message."""
+    delays or fails the action that caused the message.
+
+    ``done`` is the caller's write session, finished with: its transaction ends here. The use
+    case committed already, but reading the answer afterwards opens a new (write-locking)
+    transaction that would last until the session closes, which is after the delivery runs
+    and needs that lock. Call this last, after the answer is built."""
+    done.commit()
     background.add_task(deliver, sessions, smtp_config(settings))

@@ -93,7 +93,7 @@ def decide(request_id: RequestId, request: Request, db: SessionDep, me: BoardPag
         db.rollback()
         return redirect(request, f"/portal/board/requests/{request_id}",
                         f"Your decision was not recorded: {exc}")
-    deliver_later(background, svc.sessions, svc.settings)
-    return redirect(request, f"/portal/board/requests/{request_id}",
-                    f"Your decision ({decision.value}) is recorded; the request is now "
-                    f"{stage_of(out).value}.")
+    said = (f"Your decision ({decision.value}) is recorded; the request is now "
+            f"{stage_of(out).value}.")
+    deliver_later(background, svc.sessions, svc.settings, done=db)
+    return redirect(request, f"/portal/board/requests/{request_id}", said)

@@ -80,7 +80,7 @@ def decide(request_id: RequestId, request: Request, db: SessionDep, me: CheckerP
             raise
         return redirect(request, f"/portal/checker/requests/{request_id}",
                         f"Your check was not recorded: {exc}")
-    deliver_later(background, svc.sessions, svc.settings)
+    deliver_later(background, svc.sessions, svc.settings, done=db)
     return redirect(request, f"/portal/checker/requests/{request_id}",
                     f"Your check ({decision.value}) is recorded; the output is now "
                     f"{release.state.value.replace('_', ' ')}.")

@@ -152,7 +152,7 @@ def _save(request: Request, db: Any, me: Any, background: BackgroundTasks, form:
         if action == "submit":
             requests.submit_request(session=db, settings=svc.settings, researcher=me,
                                     request_id=rid)
-            deliver_later(background, svc.sessions, svc.settings)
+            deliver_later(background, svc.sessions, svc.settings, done=db)
     except UserError as exc:
         if isinstance(exc, NotFound):  # no such request for you: the 404 page
             raise
@@ -237,7 +237,7 @@ def submit(request_id: RequestId, request: Request, db: SessionDep, me: Research
             raise
         return redirect(request, f"/portal/researcher/requests/{request_id}",
                         f"Not submitted: {exc}")
-    deliver_later(background, svc.sessions, svc.settings)
+    deliver_later(background, svc.sessions, svc.settings, done=db)
     return redirect(request, f"/portal/researcher/requests/{request_id}",
                     f"Request {request_id} submitted.")
 
@@ -268,7 +268,7 @@ def regroup(request_id: RequestId, request: Request, db: SessionDep, me: Researc
     # The API's use case: only dropping approved variables, audit, old package gone.
     requests.regroup_request(session=db, researcher=me, request_id=request_id,
                              group_by=RegroupIn(group_by=keep).group_by)
-    deliver_later(background, svc.sessions, svc.settings)
+    deliver_later(background, svc.sessions, svc.settings, done=db)
     return redirect(request, f"/portal/researcher/requests/{request_id}")
 
 

@@ -49,5 +49,5 @@ def decide(request_id: RequestId, request: Request, db: SessionDep, me: StewardP
     # The API's use case: review window, organisation check, audit; then the notifications.
     decide_review(session=db, steward=me, request_id=request_id, decision=decision,
                   reason=reason)
-    deliver_later(background, svc.sessions, svc.settings)
+    deliver_later(background, svc.sessions, svc.settings, done=db)
     return redirect(request, "/portal/steward")

@@ -58,8 +58,9 @@ def decide(request_id: RequestId, body: DecisionIn, session: SessionDep, setting
     """Approve or deny with a written reason. Quorum approves; one denial ends the request."""
     request = decide_request(session=session, settings=settings, member=caller,
                              request_id=request_id, decision=body.decision, reason=body.reason)
-    deliver_later(background, sessions, settings)
-    return RequestOut.of(request, for_board=True)
+    out = RequestOut.of(request, for_board=True)
+    deliver_later(background, sessions, settings, done=session)
+    return out
 
 
 grants_router = APIRouter(prefix="/v1/board/grants", tags=["board"], responses=COMMON_RESPONSES)

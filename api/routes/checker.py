@@ -44,5 +44,6 @@ def decide(request_id: RequestId, body: CheckerDecisionIn, session: SessionDep,
     """Approve or reject with a reason. Two approvals release; a split needs a third checker."""
     release = decide_output(session=session, checker=caller, request_id=request_id,
                             decision=body.decision, reason=body.reason)
-    deliver_later(background, sessions, settings)
-    return ReleaseOut.of(release)
+    out = ReleaseOut.of(release)
+    deliver_later(background, sessions, settings, done=session)
+    return out

@@ -93,8 +93,9 @@ def submit(request_id: RequestId, session: SessionDep, settings: SettingsDep,
     records it would use (provider review)."""
     request = requests.submit_request(session=session, settings=settings, researcher=caller,
                                       request_id=request_id)
-    deliver_later(background, sessions, settings)
-    return RequestOut.of(request)
+    out = RequestOut.of(request)
+    deliver_later(background, sessions, settings, done=session)
+    return out
 
 
 @router.post("/{request_id}/withdraw", response_model=RequestOut)
@@ -112,8 +113,9 @@ def regroup(request_id: RequestId, body: RegroupIn, session: SessionDep,
     the request goes back to fulfilment with the coarser table."""
     updated = requests.regroup_request(session=session, researcher=caller, request_id=request_id,
                                        group_by=body.group_by, variables=body.variables)
-    deliver_later(background, sessions, settings)
-    return RequestOut.of(updated)
+    out = RequestOut.of(updated)
+    deliver_later(background, sessions, settings, done=session)
+    return out
 
 
 @router.get("/{request_id}/extract", response_class=FileResponse,

@@ -41,8 +41,9 @@ def decide(request_id: RequestId, body: StewardDecisionIn, session: SessionDep,
     """Approve, or object with a reason, for your organisation, inside the review window."""
     review = decide_review(session=session, steward=caller, request_id=request_id,
                            decision=body.decision, reason=body.reason)
-    deliver_later(background, sessions, settings)
-    return ProviderReviewOut.of(review, with_reason=True)
+    out = ProviderReviewOut.of(review, with_reason=True)
+    deliver_later(background, sessions, settings, done=session)
+    return out
 
 
 @router.get("/usage", response_model=list[UsageOut])
