@@ -142,19 +142,19 @@ def ingest_cmd(
                       markup=False, soft_wrap=True)
     partners = load_partner_registry(settings, partner_registry)
     err = Console(stderr=True)
-    options = IngestOptions(
-        column_maps=_column_maps(column_map),
-        on_event=(lambda text: err.print(text, highlight=False, markup=False)) if verbose
-        else None)
     con, raw_key = open_warehouse(settings)
     receipts: list[Receipt] = []
     try:
         sizes = [f.stat().st_size for f in files]
         with steps(console, "ingest files", len(files), sum(sizes)) as progress:
-            for path, size in zip(files, sizes, strict=True):
-                receipts += ingest_files(con, [path], settings.raw_dir, raw_key, partners,
-                                         options=options)
-                progress.advance(size, path.name)
+            # one call: the files load in batches, a statement per file kind (ingest.batch)
+            options = IngestOptions(
+                column_maps=_column_maps(column_map),
+                on_event=(lambda text: err.print(text, highlight=False, markup=False))
+                if verbose else None,
+                on_file_done=lambda name, size: progress.advance(size, Path(name).name))
+            receipts = ingest_files(con, files, settings.raw_dir, raw_key, partners,
+                                    options=options)
     finally:
         con.close()
     _print_receipts(console, receipts)

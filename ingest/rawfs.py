@@ -15,7 +15,9 @@ filesystem from the connection afterwards.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,9 @@ from fsspec.spec import AbstractFileSystem
 from ingest.rawstore import EncryptedReader, raw_path
 
 PROTOCOL = "c2craw"
-_PATH = re.compile(r"^(?P<sha>[0-9a-f]{64})\.txt$")
+# <sha256>.txt, or a batch load's path that carries what the rules pin before it
+# (``ingest.batchload.batch_path``): only the last part names the stored file.
+_PATH = re.compile(r"^(?:[^/]+/)*(?P<sha>[0-9a-f]{64})\.txt$")
 
 
 def stored_path(sha256: str) -> str:
@@ -103,6 +107,15 @@ class RawStoreFileSystem(AbstractFileSystem):  # type: ignore[misc]  # fsspec is
         entry = self.info(path)
         return [entry] if detail else [entry["name"]]
 
+    # DuckDB globs and checks every path of a multi-file read_csv; the paths name stored
+    # files, never patterns, so neither needs fsspec's walk (a batch reads thousands).
+    def glob(self, path: str, **kwargs: Any) -> list[str]:
+        return [path] if self.exists(path) else []
+
+    def exists(self, path: str, **kwargs: Any) -> bool:
+        match = _PATH.match(str(self._strip_protocol(path)).lstrip("/"))
+        return match is not None and raw_path(self._raw_dir, match["sha"]).exists()
+
 
 @contextlib.contextmanager
 def registered(
@@ -117,3 +130,29 @@ def registered(
         yield fs
     finally:
         con.unregister_filesystem(PROTOCOL)
+
+
+@contextlib.contextmanager
+def pandas_probes_answered() -> Iterator[None]:
+    """While the block runs, ``import pandas`` fails at once when pandas is not installed.
+
+    DuckDB's Python client tries ``import pandas`` for every value it converts (parameters,
+    the answers of a registered filesystem): a batch load of thousands of stored files makes
+    tens of thousands of tries, each a search of ``sys.path`` (a third of a batch's time).
+    ``sys.modules["pandas"] = None`` answers them without a search and keeps the meaning: the
+    import raises ``ModuleNotFoundError``, ``importlib.util.find_spec`` returns None. pyarrow
+    asks once and remembers (asked here first, so it remembers the truth). Only when pandas
+    is absent, and only for the block: afterwards ``sys.modules`` is as it was.
+    """
+    if "pandas" in sys.modules or importlib.util.find_spec("pandas") is not None:
+        yield
+        return
+    import pyarrow
+
+    pyarrow.lib._pandas_api.have_pandas  # noqa: B018 - pyarrow caches the answer now
+    sys.modules["pandas"] = None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        if sys.modules.get("pandas", 0) is None:
+            del sys.modules["pandas"]
