@@ -9,7 +9,9 @@ other, each into a fresh encrypted warehouse under the same DuckDB settings:
 - ingest: ``ingest.ingest_files`` over the three folders, as ``c2c ingest DIR`` does.
 
 Prints files, bytes, both walls, CPU and the ratio; then sends the same files again (each is
-recognised by its SHA-256). Asserts nothing.
+recognised by its SHA-256). With ``--bad-file`` one more file goes with the year: a copy of a
+SENR file with a bad birth date on its line 3 (rejected with its receipt; the rest loads).
+Asserts nothing.
 
     .venv/bin/python bench/bench_ingest_year.py --data DIR   # a `c2c generate --world state` tree
     .venv/bin/python bench/bench_ingest_year.py --students 100000 --work /work/scratch/x
@@ -67,6 +69,19 @@ def bare_read(files: list[Path], home: Path) -> tuple[float, float, int]:
     return wall, cpu, rows
 
 
+def _bad_copy(data: Path, where: Path) -> Path:
+    """A folder holding one malformed SENR file (its LEA's, its year's): line 3's birth date."""
+    source = next(iter(sorted((data / "calpads").rglob("SENR*"))))
+    target = where / "calpads" / source.relative_to(data / "calpads")
+    target.parent.mkdir(parents=True)
+    lines = source.read_bytes().split(b"\n")
+    fields = lines[2].split(b"^")
+    fields[16] = b"2007-13-45"
+    lines[2] = b"^".join(fields)
+    target.write_bytes(b"\n".join(lines))
+    return where / "calpads"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=None, help="a generated state world")
@@ -74,6 +89,8 @@ def main() -> None:
     parser.add_argument("--year", default="2023-24")
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: tmp)")
     parser.add_argument("--batch-files", type=int, default=None)
+    parser.add_argument("--bad-file", action="store_true",
+                        help="add one malformed file to the year's files")
     args = parser.parse_args()
 
     from core.keys import KeyProvider, create_master_key
@@ -94,6 +111,8 @@ def main() -> None:
             generate(data, students=args.students, seed=1, years=[args.year], world="state")
             print(f"generated {args.students:,} students in {time.perf_counter() - began:.0f} s")
         folders = [data / d for d in ("calpads", "college", "ccgi") if (data / d).exists()]
+        if args.bad_file:
+            folders.append(_bad_copy(data, work / "bad"))
         files = expand_paths(folders)
         size = sum(f.stat().st_size for f in files)
         print(f"{len(files):,} files, {size / 1e6:.1f} MB; load average before: {_load()} "
@@ -122,6 +141,9 @@ def main() -> None:
             print(f"ingest_files: {wall:.1f} s wall, {cpu:.1f} s CPU, {len(receipts):,} receipts "
                   f"{dict(status)}, {rows:,} rows, {1000 * wall / len(files):.2f} ms per file")
             print(f"ratio ingest / bare: {wall / bare_wall:.2f}x (target 4x)", flush=True)
+            for receipt in receipts:
+                if receipt.rejected:
+                    print(f"rejected: {receipt.message}")
             checks = [no_files_left_received(con), row_counts_match_receipts(con)]
             print("checks: " + ", ".join(f"{c.name} {'ok' if c.passed else 'FAILED'}"
                                          for c in checks))
