@@ -26,6 +26,7 @@ manifest rows still say ``received`` and the next run loads them.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePosixPath
@@ -58,6 +59,8 @@ from ingest.rawstore import store_file, sync_store
 from ingest.receipts import receipt_for, receipts_of, rejected_receipt, rejection
 from ingest.stream import NotUtf8
 from ingest.supersede import staging_table
+
+STORE_THREADS = 4
 
 # the manifest status of a receipt that ends a file's way without a load
 FINAL_STATUS = {ReceiptStatus.REJECTED: "rejected", ReceiptStatus.HELD: "held",
@@ -111,13 +114,16 @@ def ingest_batch(run: Run, paths: list[tuple[Path, str]]) -> list[list[Receipt]]
 def _ingest_batch(run: Run, paths: list[tuple[Path, str]]) -> list[list[Receipt]]:
     con = run.con
     stored = []
-    for path, shown in paths:
-        run.event(f"storing {shown}")
-        try:
-            stored.append(store_file(path, run.raw_dir, run.key, durable=False))
-        except OSError as exc:
-            raise service_fault("the raw store could not be written", exc) from exc
+    run.raw_dir.mkdir(parents=True, exist_ok=True)
     try:
+        # a few threads: hashing, AES-GCM and file writes release the GIL, and small files
+        # spend most of their time in open/rename system calls
+        with ThreadPoolExecutor(max_workers=STORE_THREADS) as pool:
+            for (_, shown), kept in zip(paths, pool.map(
+                    lambda item: store_file(item[0], run.raw_dir, run.key, durable=False),
+                    paths), strict=True):
+                run.event(f"stored {shown}")
+                stored.append(kept)
         sync_store(run.raw_dir)
     except OSError as exc:
         raise service_fault("the raw store could not be written", exc) from exc

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import os
 import re
 import sys
 from collections.abc import Iterator
@@ -25,7 +26,8 @@ from typing import Any
 import duckdb
 from fsspec.spec import AbstractFileSystem
 
-from ingest.rawstore import EncryptedReader, raw_path
+from core.errors import IntegrityError_
+from ingest.rawstore import EncryptedReader, plaintext_size, raw_path
 
 PROTOCOL = "c2craw"
 # <sha256>.txt, or a batch load's path that carries what the rules pin before it
@@ -95,13 +97,28 @@ class RawStoreFileSystem(AbstractFileSystem):  # type: ignore[misc]  # fsspec is
         # Unbuffered: DuckDB reads large blocks, and EncryptedReader.read joins whole chunks.
         if mode != "rb":
             raise PermissionError(f"{PROTOCOL}:// is read-only")
-        return self._reader(path)
+        reader = self._reader(path)
+        if reader.size != self._size(path):  # a chunk size other than this store writes
+            reader.close()
+            error = IntegrityError_(f"raw file {path} has an unexpected chunk size")
+            self.record(error)
+            raise error
+        return reader
 
     def info(self, path: str, **kwargs: Any) -> dict[str, Any]:
-        reader = self._reader(path)  # reads the header only: the size needs no decryption
-        size = reader.size
-        reader.close()
-        return {"name": path, "size": size, "type": "file"}
+        # From the stored size alone (no open: a batch asks for thousands of files); _open
+        # checks it against the file's own header.
+        return {"name": path, "size": self._size(path), "type": "file"}
+
+    def _size(self, path: str) -> int:
+        match = _PATH.match(str(self._strip_protocol(path)).lstrip("/"))
+        if match is None:
+            raise FileNotFoundError(path)
+        try:
+            return plaintext_size(raw_path(self._raw_dir, match["sha"]).stat().st_size)
+        except BaseException as exc:
+            self.record(exc)
+            raise
 
     def ls(self, path: str, detail: bool = True, **kwargs: Any) -> list[Any]:
         entry = self.info(path)
@@ -110,11 +127,11 @@ class RawStoreFileSystem(AbstractFileSystem):  # type: ignore[misc]  # fsspec is
     # DuckDB globs and checks every path of a multi-file read_csv; the paths name stored
     # files, never patterns, so neither needs fsspec's walk (a batch reads thousands).
     def glob(self, path: str, **kwargs: Any) -> list[str]:
-        return [path] if self.exists(path) else []
+        return [path]  # opening a missing file fails with its name
 
     def exists(self, path: str, **kwargs: Any) -> bool:
         match = _PATH.match(str(self._strip_protocol(path)).lstrip("/"))
-        return match is not None and raw_path(self._raw_dir, match["sha"]).exists()
+        return match is not None and os.path.exists(raw_path(self._raw_dir, match["sha"]))
 
 
 @contextlib.contextmanager

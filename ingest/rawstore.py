@@ -50,6 +50,12 @@ def _aad(header: bytes, index: int, last: bool) -> bytes:
     return header + struct.pack(">I?", index, last)
 
 
+def plaintext_size(stored_size: int) -> int:
+    """The plaintext size of a stored file of ``stored_size`` bytes (``CHUNK``-sized chunks)."""
+    body = max(0, stored_size - HEADER_LEN)
+    return body - max(1, -(-body // (CHUNK + TAG))) * TAG
+
+
 def raw_path(raw_dir: Path, sha256: str) -> Path:
     return raw_dir / sha256[:2] / f"{sha256}.c2craw"
 
