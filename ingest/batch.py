@@ -166,10 +166,11 @@ def _ingest_batch(run: Run, paths: list[tuple[Path, str]]) -> list[list[Receipt]
         _load_chunk(run, chunk)
         report([load.row.file_id for load in chunk])
 
-    receipts = manifest.read_receipts(con, [f for f in seen if f not in finished])
+    zips = {fid: row for fid, row in finished.items() if row.kind == "zip"}
+    receipts = manifest.read_receipts(con, [f for f in seen if f not in zips])
     by_id: dict[str, list[Receipt]] = {
-        fid: ([receipts[fid]] if fid in receipts else []) for fid in seen if fid not in finished}
-    for fid, row in finished.items():
+        fid: ([receipts[fid]] if fid in receipts else []) for fid in seen if fid not in zips}
+    for fid, row in zips.items():  # the same bytes sent before as a zip: its members'
         by_id[fid] = receipts_of(con, row)
     return [by_id[file_id] for file_id, _ in ids]
 
