@@ -45,14 +45,14 @@ def _kind(path: Path) -> str:
     return next(p for p in name.replace(".", " ").split() if p.isalpha() and p.isupper())
 
 
-def bare_read(files: list[Path], home: Path) -> tuple[float, float, int]:
+def bare_read(files: list[Path], home: Path, memory_limit: str) -> tuple[float, float, int]:
     from core.warehouse import connect_encrypted
 
     groups: dict[str, list[str]] = defaultdict(list)
     for f in files:
         groups[_kind(f)].append(str(f))
     home.mkdir(parents=True)
-    con = connect_encrypted(home / "bare.duckdb", os.urandom(32).hex(), memory_limit="2GB")
+    con = connect_encrypted(home / "bare.duckdb", os.urandom(32).hex(), memory_limit=memory_limit)
     began, cpu = time.perf_counter(), time.process_time()
     rows = 0
     for i, (kind, paths) in enumerate(sorted(groups.items())):
@@ -122,11 +122,12 @@ def main() -> None:
         print(f"{len(files):,} files, {size / 1e6:.1f} MB; load average before: {_load()} "
               f"on {os.cpu_count()} cores", flush=True)
 
-        bare_wall, bare_cpu, bare_rows = bare_read(files, work / "bare")
+        settings = Settings(home=work / "home")  # both under the warehouse's memory limit
+        bare_wall, bare_cpu, bare_rows = bare_read(files, work / "bare",
+                                                   settings.duckdb_memory_limit)
         print(f"bare read_csv (one per file kind): {bare_wall:.1f} s wall, {bare_cpu:.1f} s CPU, "
               f"{bare_rows:,} rows", flush=True)
 
-        settings = Settings(home=work / "home")
         create_master_key(settings.master_key_path)
         raw_key = KeyProvider(settings.master_key_path, settings.keyring_path).derive("raw-store")
         partners = load_partners_csv(data / "partners.csv")
