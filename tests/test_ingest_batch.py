@@ -318,3 +318,17 @@ def test_full_disk_stops_with_a_service_error_and_loses_nothing(
         store.close()
     finally:
         subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def test_small_batches_and_files_over_the_byte_limit_load_the_same(
+        tree: Path, tmp_path: Path) -> None:
+    """Chunks cut by count and by bytes (a file over ``batch_bytes`` loads on its own through
+    the per-file path, which streams it) give the same receipts and rows."""
+    sizes = sorted(p.stat().st_size for p in expand_paths([tree / d for d in FOLDERS]))
+    limit = sizes[len(sizes) // 2]  # half the files are over it
+    cut, whole = Store(tmp_path / "cut"), Store(tmp_path / "whole")
+    assert outcome(cut.ingest(tree, IngestOptions(batch_files=3, batch_bytes=limit))) == \
+        outcome(whole.ingest(tree))
+    assert cut.staging() == whole.staging()
+    cut.close()
+    whole.close()
