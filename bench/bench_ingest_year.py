@@ -93,6 +93,8 @@ def main() -> None:
     parser.add_argument("--year", default="2023-24")
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: tmp)")
     parser.add_argument("--batch-files", type=int, default=None)
+    parser.add_argument("--sample", type=int, default=1,
+                        help="every Nth file only (a quick figure on a busy machine)")
     parser.add_argument("--bad-file", action="store_true",
                         help="add one malformed file to the year's files")
     args = parser.parse_args()
@@ -117,7 +119,9 @@ def main() -> None:
         folders = [data / d for d in ("calpads", "college", "ccgi") if (data / d).exists()]
         if args.bad_file:
             folders.append(_bad_copy(data, work / "bad"))
-        files = expand_paths(folders)
+        files = expand_paths(folders)[::args.sample]
+        if args.sample > 1:
+            folders = list(files)
         size = sum(f.stat().st_size for f in files)
         print(f"{len(files):,} files, {size / 1e6:.1f} MB; load average before: {_load()} "
               f"on {os.cpu_count()} cores", flush=True)
