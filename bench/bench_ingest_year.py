@@ -45,14 +45,16 @@ def _kind(path: Path) -> str:
     return next(p for p in name.replace(".", " ").split() if p.isalpha() and p.isupper())
 
 
-def bare_read(files: list[Path], home: Path, memory_limit: str) -> tuple[float, float, int]:
+def bare_read(files: list[Path], home: Path, memory_limit: str,
+              threads: int) -> tuple[float, float, int]:
     from core.warehouse import connect_encrypted
 
     groups: dict[str, list[str]] = defaultdict(list)
     for f in files:
         groups[_kind(f)].append(str(f))
     home.mkdir(parents=True)
-    con = connect_encrypted(home / "bare.duckdb", os.urandom(32).hex(), memory_limit=memory_limit)
+    con = connect_encrypted(home / "bare.duckdb", os.urandom(32).hex(), memory_limit=memory_limit,
+                            threads=threads)
     began, cpu = time.perf_counter(), time.process_time()
     rows = 0
     for i, (kind, paths) in enumerate(sorted(groups.items())):
@@ -127,10 +129,13 @@ def main() -> None:
               f"on {os.cpu_count()} cores", flush=True)
 
         settings = Settings(home=work / "home")  # both under the warehouse's memory limit
-        bare_wall, bare_cpu, bare_rows = bare_read(files, work / "bare",
-                                                   settings.duckdb_memory_limit)
-        print(f"bare read_csv (one per file kind): {bare_wall:.1f} s wall, {bare_cpu:.1f} s CPU, "
-              f"{bare_rows:,} rows", flush=True)
+        bare_wall = float("inf")
+        for threads in (2, 1):  # the reference is the faster of the two
+            wall, cpu, bare_rows = bare_read(files, work / f"bare{threads}",
+                                             settings.duckdb_memory_limit, threads)
+            print(f"bare read_csv (one per file kind, {threads} thread(s)): {wall:.1f} s wall, "
+                  f"{cpu:.1f} s CPU, {bare_rows:,} rows", flush=True)
+            bare_wall = min(bare_wall, wall)
 
         create_master_key(settings.master_key_path)
         raw_key = KeyProvider(settings.master_key_path, settings.keyring_path).derive("raw-store")
@@ -149,7 +154,8 @@ def main() -> None:
             rows = sum(r.rows for r in receipts)
             print(f"ingest_files: {wall:.1f} s wall, {cpu:.1f} s CPU, {len(receipts):,} receipts "
                   f"{dict(status)}, {rows:,} rows, {1000 * wall / len(files):.2f} ms per file")
-            print(f"ratio ingest / bare: {wall / bare_wall:.2f}x (target 4x)", flush=True)
+            print(f"ratio ingest / faster bare read: {wall / bare_wall:.2f}x (target 4x)",
+                  flush=True)
             for receipt in receipts:
                 if receipt.rejected:
                     print(f"rejected: {receipt.message}")
