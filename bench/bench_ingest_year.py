@@ -140,8 +140,16 @@ def main() -> None:
         create_master_key(settings.master_key_path)
         raw_key = KeyProvider(settings.master_key_path, settings.keyring_path).derive("raw-store")
         partners = load_partners_csv(data / "partners.csv")
-        options = IngestOptions() if args.batch_files is None else \
-            IngestOptions(batch_files=args.batch_files)
+        marks: dict[str, float] = {}
+
+        def mark(text: str) -> None:  # when storing ends and loading begins
+            key = "stored" if text.startswith("stored") else \
+                "loading" if text.startswith("loading") else ""
+            if key == "stored" or (key and key not in marks):
+                marks[key] = time.perf_counter()
+
+        options = IngestOptions(on_event=mark) if args.batch_files is None else \
+            IngestOptions(batch_files=args.batch_files, on_event=mark)
         with warehouse(settings) as con:
             began, cpu = time.perf_counter(), time.process_time()
             receipts = ingest_files(con, folders, settings.raw_dir, raw_key, partners,
@@ -154,6 +162,10 @@ def main() -> None:
             rows = sum(r.rows for r in receipts)
             print(f"ingest_files: {wall:.1f} s wall, {cpu:.1f} s CPU, {len(receipts):,} receipts "
                   f"{dict(status)}, {rows:,} rows, {1000 * wall / len(files):.2f} ms per file")
+            if "stored" in marks and "loading" in marks:
+                print(f"  raw store {marks['stored'] - began:.1f} s, manifest + identify "
+                      f"{marks['loading'] - marks['stored']:.1f} s, loads + receipts "
+                      f"{began + wall - marks['loading']:.1f} s")
             print(f"ratio ingest / faster bare read: {wall / bare_wall:.2f}x (target 4x)",
                   flush=True)
             for receipt in receipts:
