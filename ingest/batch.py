@@ -347,16 +347,13 @@ def _supersede_many(con: duckdb.DuckDBPyConnection, rows: list[FileRow]) -> dict
         "file_id": pa.array([r.file_id for r in rows], pa.string()),
         **{c: pa.array([getattr(r, c) for r in rows], pa.string())
            for c in ("source_system", "kind", "partner_org", "period")}})
-    con.register("_ingest_chunk", new)
-    try:
+    with manifest.arrow_view(con, "_ingest_chunk", new):
         pairs = con.execute(
             f"SELECT o.file_id, n.file_id FROM {tables.FILES} o JOIN _ingest_chunk n "
             "ON o.source_system = n.source_system AND o.kind = n.kind "
             "AND o.partner_org = n.partner_org AND o.period = n.period "
             "WHERE o.status = 'accepted' AND o.file_id NOT IN (SELECT file_id FROM _ingest_chunk)"
         ).fetchall()
-    finally:
-        con.unregister("_ingest_chunk")
     if not pairs:
         return {}
     olds = [old for old, _ in pairs]
@@ -364,12 +361,9 @@ def _supersede_many(con: duckdb.DuckDBPyConnection, rows: list[FileRow]) -> dict
                 "WHERE file_id IN (SELECT unnest(CAST(? AS VARCHAR[])))", [olds])
     mapping = pa.table({"old": pa.array(olds, pa.string()),
                         "new": pa.array([n for _, n in pairs], pa.string())})
-    con.register("_ingest_replaced", mapping)
-    try:
+    with manifest.arrow_view(con, "_ingest_replaced", mapping):
         con.execute(f"UPDATE {tables.FILES} SET status = 'superseded', superseded_by = m.new "
                     f"FROM _ingest_replaced m WHERE {tables.FILES}.file_id = m.old")
-    finally:
-        con.unregister("_ingest_replaced")
     replaced: dict[str, list[str]] = {}
     for old, new_id in pairs:
         replaced.setdefault(new_id, []).append(old)

@@ -29,6 +29,7 @@ from ingest.load import (
     _execute_load,
     _guard_rules,
     _read_csv_sql,
+    csv_columns,
     csv_rules,
     insert_csv_rows,
     trimmed,
@@ -148,12 +149,7 @@ def load_csv_batch(con: duckdb.DuckDBPyConnection, files: list[BatchFile],
                    shape: CsvShape) -> dict[str, int]:
     """College / CCGI files of one header shape: read, check as one scan, insert typed."""
     fmt = shape.fmt
-    positional = [f"c{i}" for i in range(shape.file_columns)]
-    picked = {name: pos for pos, name in zip(positional, shape.mapping, strict=True) if name}
-    select_list = ", ".join(
-        f"{trimmed(picked[c])} AS {c}" if c in picked else f"CAST(NULL AS VARCHAR) AS {c}"
-        for c in fmt.columns
-    )
+    positional, select_list = csv_columns(shape)
     source = _read_csv_sql([f.path for f in files], positional, delim=",", header=True,
                            quote='"')
     try:

@@ -472,6 +472,18 @@ def sniff_csv(
     return CsvShape(fmt, len(mapping), tuple(mapping), tuple(warnings))
 
 
+def csv_columns(shape: CsvShape) -> tuple[list[str], str]:
+    """The file's positional columns, and the select list giving the canonical ones, trimmed
+    (a column the partner did not send is NULL)."""
+    positional = [f"c{i}" for i in range(shape.file_columns)]
+    picked = {name: pos for pos, name in zip(positional, shape.mapping, strict=True) if name}
+    select_list = ", ".join(
+        f"{trimmed(picked[c])} AS {c}" if c in picked else f"CAST(NULL AS VARCHAR) AS {c}"
+        for c in shape.fmt.columns
+    )
+    return positional, select_list
+
+
 def load_csv(
     con: duckdb.DuckDBPyConnection,
     path: str,
@@ -482,12 +494,7 @@ def load_csv(
     partner_org: str | None,
 ) -> LoadResult:
     fmt = shape.fmt
-    positional = [f"c{i}" for i in range(shape.file_columns)]
-    picked = {name: pos for pos, name in zip(positional, shape.mapping, strict=True) if name}
-    select_list = ", ".join(
-        f"{trimmed(picked[c])} AS {c}" if c in picked else f"CAST(NULL AS VARCHAR) AS {c}"
-        for c in fmt.columns
-    )
+    positional, select_list = csv_columns(shape)
     source = _read_csv_sql(path, positional, delim=",", header=True, quote='"')
     structural, loaded = _bulk_load(con, source, select_list, 1, file_name)
     result = LoadResult(warnings=list(shape.warnings))

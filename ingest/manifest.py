@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -160,6 +162,16 @@ def _arrow(columns: dict[str, list[Any]], types: dict[str, Any] | None = None) -
                      for name, values in columns.items()})
 
 
+@contextmanager
+def arrow_view(con: duckdb.DuckDBPyConnection, name: str, table: Any) -> Iterator[str]:
+    """``table`` (pyarrow) readable as ``name`` on ``con`` for the block."""
+    con.register(name, table)
+    try:
+        yield name
+    finally:
+        con.unregister(name)
+
+
 def insert_files(con: duckdb.DuckDBPyConnection, rows: list[FileRow]) -> None:
     """Insert many manifest rows in one statement."""
     if not rows:
@@ -171,12 +183,9 @@ def insert_files(con: duckdb.DuckDBPyConnection, rows: list[FileRow]) -> None:
         "part_total": pa.int32(), "received_at": pa.timestamp("us"),
         "loaded_at": pa.timestamp("us"), **{c: pa.string() for c in FILE_COLUMNS if c not in (
             "part_ids", "size_bytes", "part_no", "part_total", "received_at", "loaded_at")}})
-    con.register("_ingest_new_files", table)
-    try:
+    with arrow_view(con, "_ingest_new_files", table):
         con.execute(f"INSERT INTO {tables.FILES} ({', '.join(FILE_COLUMNS)}) "
                     f"SELECT {', '.join(FILE_COLUMNS)} FROM _ingest_new_files")
-    finally:
-        con.unregister("_ingest_new_files")
 
 
 _FINISH_COLUMNS = ("source_system", "kind", "partner_org", "period", "layout_version",
@@ -194,13 +203,10 @@ def finish_files(con: duckdb.DuckDBPyConnection, rows: list[FileRow], status: st
                     **{c: [getattr(r, c) for r in rows] for c in _FINISH_COLUMNS}},
                    {c: pa.string() for c in ("file_id", *_FINISH_COLUMNS)})
     sets = ", ".join(f"{c} = u.{c}" for c in _FINISH_COLUMNS)
-    con.register("_ingest_done_files", table)
-    try:
+    with arrow_view(con, "_ingest_done_files", table):
         con.execute(f"UPDATE {tables.FILES} SET status = ?, loaded_at = ?, {sets} "
                     f"FROM _ingest_done_files u WHERE {tables.FILES}.file_id = u.file_id",
                     [status, loaded_at])
-    finally:
-        con.unregister("_ingest_done_files")
 
 
 def write_receipts(con: duckdb.DuckDBPyConnection, receipts: list[Receipt]) -> None:
@@ -224,14 +230,11 @@ def write_receipts(con: duckdb.DuckDBPyConnection, receipts: list[Receipt]) -> N
         "updated_at": [now] * len(receipts),
     }, {"rows": pa.int64(), "error_count": pa.int64(), "warnings": pa.list_(pa.string()),
         "created_at": pa.timestamp("us"), "updated_at": pa.timestamp("us")})
-    con.register("_ingest_new_receipts", table)
-    try:
+    with arrow_view(con, "_ingest_new_receipts", table):
         con.execute(f"INSERT INTO {tables.RECEIPTS} (receipt_id, file_id, status, rows, warnings, "
                     "error_count, message, created_at, updated_at) SELECT receipt_id, file_id, "
                     "status, rows, warnings, error_count, message, created_at, updated_at "
                     "FROM _ingest_new_receipts")
-    finally:
-        con.unregister("_ingest_new_receipts")
     errors = [[r.file_id, e.file, e.line, e.field, e.value, e.rule, e.message]
               for r in receipts for e in r.errors]
     if errors:
