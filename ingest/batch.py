@@ -282,6 +282,8 @@ def _load_chunk(run: Run, chunk: list[_Load]) -> None:
                 return
             except (BatchNeedsSplit, InputRejected, DiagnoseNeeded, NotUtf8):
                 pass  # split below
+            except duckdb.OutOfMemoryException:
+                pass  # fewer files at once need less memory; one file alone is a fault
             except duckdb.Error as exc:
                 if fs.error is None and not isinstance(exc, PARTNER_FAULTS):
                     raise service_fault(f"loading {names} failed", exc) from exc
