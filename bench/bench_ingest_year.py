@@ -95,6 +95,8 @@ def main() -> None:
     parser.add_argument("--year", default="2023-24")
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: tmp)")
     parser.add_argument("--batch-files", type=int, default=None)
+    parser.add_argument("--bare-threads", default="2,1",
+                        help="DuckDB threads of the bare reads, comma separated")
     parser.add_argument("--sample", type=int, default=1,
                         help="every Nth file only (a quick figure on a busy machine)")
     parser.add_argument("--bad-file", action="store_true",
@@ -130,7 +132,7 @@ def main() -> None:
 
         settings = Settings(home=work / "home")  # both under the warehouse's memory limit
         bare_wall = float("inf")
-        for threads in (2, 1):  # the reference is the faster of the two
+        for threads in [int(t) for t in args.bare_threads.split(",")]:  # ratio: the fastest
             wall, cpu, bare_rows = bare_read(files, work / f"bare{threads}",
                                              settings.duckdb_memory_limit, threads)
             print(f"bare read_csv (one per file kind, {threads} thread(s)): {wall:.1f} s wall, "
