@@ -10,8 +10,10 @@ Order for every received file (DESIGN.md "Data flow"):
    A killed process commits nothing, and the manifest row still says ``received``, so running
    again completes the load.
 
-This module walks the batch and sends each file down that path; zips (``zips``) and split
-parts (``parts``) come back here for each file they hold.
+Several plain data files given at once take the same steps in batches (``batch``: a
+statement per file kind, not per file); this module sends a single file, zips (``zips``) and
+split parts (``parts``) down the per-file path, and zips and parts come back here for each
+file they hold.
 """
 
 from __future__ import annotations
