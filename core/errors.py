@@ -91,6 +91,16 @@ class PermissionDenied(UserError):
     code = "permission_denied"
 
 
+class TooManyAttempts(UserError):
+    """Too many failed sign-ins from one source, or for one key: wait ``retry_after`` seconds."""
+
+    code = "too_many_attempts"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class NotFound(UserError):
     code = "not_found"
 
@@ -109,6 +119,21 @@ class Held(UserError):
     """Data arrived from a partner without an active data-sharing agreement."""
 
     code = "held"
+
+
+class ReleaseHeld(Held):
+    """The standing attacker (analytics.auditor) narrowed a hidden count below the documented
+    bound with this release and everything released before: nothing left; the reason says
+    which counts."""
+
+    code = "release_held"
+
+
+class OverBudget(UserError):
+    """A query budget is spent (previews per researcher or per cohort): retry after the
+    window, or submit the request."""
+
+    code = "over_budget"
 
 
 class Busy(C2CError):

@@ -9,8 +9,8 @@ from fastapi import APIRouter, BackgroundTasks, Path
 from api.deps import BoardUser, ReadSessionDep, SessionDep, SessionsDep, SettingsDep
 from api.errors import COMMON_RESPONSES
 from api.notifying import deliver_later
-from api.schemas import DecisionIn, RequestOut
-from governance import board_grants as gb
+from api.schemas import DecisionIn, Limit, Offset, RequestOut
+from governance import grants as gg
 from governance import requests as gr
 from governance.audit import audited
 from services.preview import Preview, preview_stored_request
@@ -22,10 +22,13 @@ ROLE = "board"
 
 
 @router.get("", response_model=list[RequestOut])
-def submitted(session: ReadSessionDep, caller: BoardUser) -> list[RequestOut]:
-    """Requests waiting for a decision, oldest first."""
+def submitted(session: ReadSessionDep, caller: BoardUser, limit: Limit = 100,
+              offset: Offset = 0) -> list[RequestOut]:
+    """Requests waiting for a decision, oldest first, one page at a time (``limit``,
+    ``offset``: ask for the next page until one comes back short)."""
     with audited(session, actor=caller.name, role=ROLE, action="board.list"):
-        out = [RequestOut.of(r, for_board=True) for r in gr.list_submitted(session)]
+        out = [RequestOut.of(r, for_board=True)
+               for r in gr.list_submitted(session, limit=limit, offset=offset)]
     return out
 
 
@@ -40,9 +43,10 @@ def read(request_id: RequestId, session: ReadSessionDep, caller: BoardUser) -> R
 
 @router.get("/{request_id}/preview", response_model=Preview,
             responses={503: {"description": "Warehouse busy or nothing linked yet"}})
-def preview_request(request_id: RequestId, session: SessionDep, settings: SettingsDep,
+def preview_request(request_id: RequestId, session: ReadSessionDep, settings: SettingsDep,
                     caller: BoardUser) -> Preview:
-    """What the request would release if fulfilled today (the researcher saw the same)."""
+    """What the request would release if fulfilled today, as the egress gate's bands. A read
+    session: the preview never holds the governance store's write lock."""
     with audited(session, actor=caller.name, role=ROLE, action="board.preview",
                  target=f"request:{request_id}"):
         out = preview_stored_request(settings=settings, session=session,
@@ -68,10 +72,11 @@ def decide(request_id: RequestId, body: DecisionIn, session: SessionDep, setting
 grants_router = APIRouter(prefix="/v1/board/grants", tags=["board"], responses=COMMON_RESPONSES)
 
 
-@grants_router.get("", response_model=list[gb.Grant])
-def grants(session: ReadSessionDep, caller: BoardUser) -> list[gb.Grant]:
-    """Every request to make someone a board member or give a board member a new key, who
-    asked and which second admin approved: the board sees who joins it."""
+@grants_router.get("", response_model=list[gg.Grant])
+def grants(session: ReadSessionDep, caller: BoardUser) -> list[gg.Grant]:
+    """Every request to give someone a privileged role (admin, board, steward, checker) or a
+    privileged account a new key, who asked and which second admin approved: the board sees
+    who holds the controls."""
     with audited(session, actor=caller.name, role=ROLE, action="board.grants"):
-        out = gb.list_grants(session)
+        out = gg.list_grants(session)
     return out
