@@ -62,7 +62,7 @@ def iso(ccyymmdd: str) -> str:
     return f"{ccyymmdd[:4]}-{ccyymmdd[4:6]}-{ccyymmdd[6:]}" if ccyymmdd else ""
 
 
-@dataclass
+@dataclass(slots=True)
 class Enrolment:
     """A person's span of terms at one college."""
 

@@ -60,7 +60,7 @@ class NoiseRates(BaseModel):
         0.01, "K-12 students sharing first + last name and birth year with another student")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TrueIdentity:
     """A person as they really are (the truth the noise starts from)."""
 
