@@ -100,6 +100,12 @@ CANDIDATE_RULES: tuple[Rule, ...] = (
         "AND substr(l.dob_sym, 5, 4) = substr(r.dob_sym, 5, 4) "
         "AND l.birth_year <> r.birth_year")),
     # ... and the same names when one side has no birth date at all
+    # a birth year typed one off (self-reported college applications) with a first-name
+    # variant too: the surname and the month and day; pairs with equal names came above
+    Rule("last1, month + day, birth year one off", condition=(
+        "l.last1 = r.last1 AND substr(l.dob_sym, 5, 4) = substr(r.dob_sym, 5, 4) "
+        "AND abs(l.birth_year - r.birth_year) = 1 "
+        "AND coalesce(l.first_name <> r.first_name OR l.last_name <> r.last_name, true)")),
     Rule("first_name, last_name, one dob missing", condition=(
         "l.first_name = r.first_name AND l.last_name = r.last_name "
         "AND (l.dob IS NULL OR r.dob IS NULL)")),
@@ -133,6 +139,13 @@ CANDIDATE_RULES: tuple[Rule, ...] = (
     Rule("dob, first and last initials", condition=(
         "l.dob = r.dob AND substr(l.first_name, 1, 1) = substr(r.first_name, 1, 1) "
         f"AND substr(l.last_name, 1, 1) = substr(r.last_name, 1, 1) AND {_NAMES_DIFFER}")),
+    # the surname's first two letters typed in the wrong order (aCmpbell) while the first
+    # name differs too (MITCH / MITCHELL): the initials rule above cannot see it
+    Rule("dob, surname's first two letters swapped", condition=(
+        "l.dob = r.dob AND left(l.last_name, 1) = substr(r.last_name, 2, 1) "
+        "AND substr(l.last_name, 2, 1) = left(r.last_name, 1) "
+        "AND substr(l.last_name, 3, 3) = substr(r.last_name, 3, 3) "
+        "AND left(l.last_name, 1) <> left(r.last_name, 1)")),
     # both names changed or misspelt: same birth date and ZIP
     Rule("dob, zip", condition=f"l.dob = r.dob AND l.zip = r.zip AND {_NAMES_DIFFER}"),
     # same street line and ZIP (where a layout carries addresses): any birth-date error
@@ -151,6 +164,8 @@ MAX_PAIRS_PER_RECORD = 3
 EM_MAX_PAIRS = 500_000
 U_MAX_PAIRS = 500_000
 SEED = 20_240_601
+# m of the birth-date keying-error levels (year one off, one digit): see comparisons()
+DOB_SLIP_M = 0.01
 PREDICTIONS_TABLE = "c2c_predictions_above_lower"
 
 
@@ -260,6 +275,16 @@ def comparisons() -> list[Any]:
                 m_probability=0.005, fix_m_probability=True),
             cll.CustomLevel('list_has_any("last_tokens_l", "last_tokens_r")',
                             label_for_charts="shares a surname token, each has another"),
+            # a compound surname against one of its parts misspelt or cut short (NARVAEZ /
+            # ESPINO NAVAEZ, GALLEGOS MENDOZ / MENDOZA): the whole-surname Jaro-Winkler
+            # below is low because the other part is there too
+            cll.CustomLevel(
+                '(len("last_tokens_l") > 1 OR len("last_tokens_r") > 1) AND greatest('
+                'jaro_winkler_similarity("last1_l", "last1_r"), '
+                'jaro_winkler_similarity("last1_l", "last2_r"), '
+                'jaro_winkler_similarity("last2_l", "last1_r"), '
+                'jaro_winkler_similarity("last2_l", "last2_r")) >= 0.92',
+                label_for_charts="a surname token nearly equals one of the other's two"),
             # the surnames differ, but one is a surname of a guardian the other record lists
             # (linkage/guardians.py): each record kept a different one of two surnames
             cll.CustomLevel(
@@ -292,13 +317,26 @@ def comparisons() -> list[Any]:
             # typo level below also catches 15 / 25 and 2004 / 2014
             cll.CustomLevel('abs(date_diff(\'day\', "dob_l", "dob_r")) = 1',
                             label_for_charts="one day apart"),
+            # a birth year typed one off, month and day kept (a self-reported college
+            # application): as rare among random pairs of a cohort as the exact date, where
+            # the digit-typo level below weighs it with every other one-digit slip
+            # m fixed for the keying-error levels: EM sees few true pairs in them (such
+            # slips are rare and concentrated in one source) and drove m to ~1e-10, a veto
+            # of any date typed one off; 0.01 = one hand-typed record in a hundred per kind
+            # of slip (an assumption: no published rate)
+            cll.CustomLevel(
+                'month("dob_l") = month("dob_r") AND day("dob_l") = day("dob_r") '
+                'AND abs(year("dob_l") - year("dob_r")) = 1').configure(
+                label_for_charts="birth year one off, month and day equal",
+                m_probability=DOB_SLIP_M, fix_m_probability=True),
             # hamming <= 2 first: cheap, and true of every one-digit typo or transposition of
             # an 8-digit date, so the costly Damerau-Levenshtein runs on few pairs (CASE, not
             # AND, makes DuckDB skip it: 2.3 s -> 0.03 s per 1M pairs)
             cll.CustomLevel(
                 'CASE WHEN hamming("dob_str_l", "dob_str_r") <= 2 '
-                'THEN damerau_levenshtein("dob_str_l", "dob_str_r") <= 1 ELSE false END',
-                label_for_charts="one digit typo or transposition"),
+                'THEN damerau_levenshtein("dob_str_l", "dob_str_r") <= 1 ELSE false END'
+            ).configure(label_for_charts="one digit typo or transposition",
+                        m_probability=DOB_SLIP_M, fix_m_probability=True),
             cll.CustomLevel(
                 'abs(date_diff(\'day\', "dob_l", "dob_r")) <= 31',
                 label_for_charts="within 31 days",
