@@ -32,7 +32,7 @@ MODEL_COLUMNS = (
     "unit_id", "ssid", "first_name", "first_nick", "given_tokens", "last_name", "last_tokens",
     "last1", "last2", "dob", "dob_str", "dob_sym", "birth_year", "gender", "zip", "address",
     "city", "enrol_start", "enrol_end", "enrol_proven_end", "enrolled_schools",
-    "reported_schools", "guardian_tokens",
+    "reported_schools", "guardian_tokens", "college_start",
 )
 
 @dataclass(frozen=True)
@@ -109,6 +109,11 @@ CANDIDATE_RULES: tuple[Rule, ...] = (
     Rule("first_name, last_name, one dob missing", condition=(
         "l.first_name = r.first_name AND l.last_name = r.last_name "
         "AND (l.dob IS NULL OR r.dob IS NULL)")),
+    # ... and a misspelt surname when one side has no birth date: the first name and the
+    # surname's first three letters
+    Rule("first_name, surname prefix (3), one dob missing", condition=(
+        "l.first_name = r.first_name AND left(l.last_name, 3) = left(r.last_name, 3) "
+        "AND l.last_name <> r.last_name AND (l.dob IS NULL OR r.dob IS NULL)")),
     # first and last name swapped between the two records, same birth year or ZIP (the
     # filter after the equi-join keeps the scored pairs few: common names swap both ways)
     Rule("first_name = last_name swapped, birth_year or zip", condition=(
@@ -204,6 +209,48 @@ def _kept_part(single: str, compound: str, part: str) -> str:
     ``last2``) of the ``compound`` side, which has more than one token."""
     return (f'(len("last_tokens_{single}") = 1 AND len("last_tokens_{compound}") > 1 '
             f'AND "last1_{single}" = "{part}_{compound}")')
+
+
+# Ages a record's schooling allows: a first college term before 15 (special admits below
+# that are rare; CCAP dual enrolment starts in grade 9), a K-12 enrolment after 22 (special
+# education ends then). In days, so DuckDB and Spark compute the same.
+MIN_COLLEGE_AGE_DAYS = 15 * 365
+MAX_K12_AGE_DAYS = 22 * 365 + 5
+
+
+def _age_known(start: str, s: str, o: str) -> str:
+    return f'("{start}_{s}" IS NOT NULL AND "dob_{o}" IS NOT NULL)'
+
+
+def _age_outside(s: str, o: str) -> str:
+    """SQL: the ``o`` side's birth date makes its person too young for the ``s`` side's first
+    college term, or too old for the ``s`` side's K-12 enrolment."""
+    return (f"({_age_known('college_start', s, o)} AND date_diff('day', \"dob_{o}\", "
+            f"\"college_start_{s}\") < {MIN_COLLEGE_AGE_DAYS}) OR "
+            f"({_age_known('enrol_start', s, o)} AND date_diff('day', \"dob_{o}\", "
+            f"\"enrol_start_{s}\") > {MAX_K12_AGE_DAYS})")
+
+
+def age_consistency_comparison() -> Any:
+    """A birth date against the other record's schooling: the only age evidence a college
+    record without a birth date carries (linkage/college_terms.py). Null (neutral) when
+    neither record's schooling dates meet a birth date on the other. The "outside" level has
+    a fixed m: EM sees almost no true pair there and would make it a veto, while a
+    mistyped birth date or a young special admit can put one person there."""
+    known = " OR ".join(_age_known(start, s, o) for start in ("college_start", "enrol_start")
+                        for s, o in (("l", "r"), ("r", "l")))
+    return cl.CustomComparison(
+        output_column_name="age_consistency",
+        comparison_levels=[
+            cll.CustomLevel(f"NOT ({known})").configure(
+                is_null_level=True,
+                label_for_charts="no schooling date meets a birth date on the other record"),
+            cll.CustomLevel(f"{_age_outside('l', 'r')} OR {_age_outside('r', 'l')}").configure(
+                label_for_charts="a birth date outside the ages the other's schooling allows",
+                m_probability=0.003, fix_m_probability=True),
+            cll.ElseLevel(),
+        ],
+    )
 
 
 def comparisons() -> list[Any]:
@@ -423,6 +470,7 @@ def comparisons() -> list[Any]:
         # LEAs is how one student comes to hold a second SSID; enrolled at the same time on
         # proven dates is two students. NULL outside CALPADS.
         enrolment_comparison(),
+        age_consistency_comparison(),
     ]
 
 

@@ -24,6 +24,7 @@ from linkage import model, review
 from linkage.backend import close_db_api, create_db_api
 from linkage.birthdates import birth_date_conflicts
 from linkage.clustering import cluster
+from linkage.college_terms import college_start_columns
 from linkage.enrolment import enrolment_conflicts, enrolment_span_columns
 from linkage.guardians import guardian_columns
 from linkage.rates import source_pair_rates, subgroup_rates
@@ -104,7 +105,8 @@ def run_annual_link(
         timer = StageTimer(on_lap=on_stage)
         stages = timer.stages
         by_source = build_identities(con, run_id, extras=[
-            enrolment_span_columns(con), school_columns(con), guardian_columns(con)])
+            enrolment_span_columns(con), school_columns(con), guardian_columns(con),
+            college_start_columns(con)])
         records = sum(by_source.values())
         if records == 0:
             raise InputRejected("no identity records in staging: ingest files before linking")
