@@ -12,7 +12,8 @@ model's "all other" level: not equal, not day and month swapped, not the year on
 month and day equal, not one digit or one transposition apart, more than 31 days apart)
 become a cannot-link pair, unless the model itself linked that pair directly at or above
 the threshold (strong evidence such as the same SSID overrides the dates; the rule only stops
-*transitive* merges). The constrained clustering then keeps the most probable edges and refuses the bridge, which goes to clerical review.
+*transitive* merges). The constrained clustering then keeps the most probable edges and
+refuses the bridge, which goes to clerical review.
 
 Missing evidence: a record without a birth date takes part in no conflict (absence is never
 read as a disagreement); it can still join either side on its own evidence.
