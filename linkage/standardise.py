@@ -173,7 +173,7 @@ def _join_split_surnames(con: duckdb.DuckDBPyConnection) -> None:
         return
     known = {r[0] for r in con.execute(
         "SELECT DISTINCT last_name FROM _link_rep WHERE last_name IS NOT NULL").fetchall()}
-    surnames = {names.joined_surname(v) for v in known} - {None}
+    surnames = {j for j in (names.joined_surname(v) for v in known) if j}
     moved = [(m, last) for m, last in pairs if names.surname_split_across(m, last, surnames)]
     if not moved:
         return
