@@ -207,14 +207,15 @@ def _extra_sql(extras: Sequence[IdentityColumns]) -> tuple[str, str]:
 
 
 def build_identities(
-    con: duckdb.DuckDBPyConnection, run_id: str, extras: Sequence[IdentityColumns] = ()
+    con: duckdb.DuckDBPyConnection, run_id: str, extras: Sequence[IdentityColumns] = (),
+    target: str = tables.IDENTITIES,
 ) -> dict[str, int]:
-    """(Re)write ``mdm.identities`` from staging, with the ``extras`` columns joined in (one
-    CREATE TABLE); returns units per source system."""
+    """(Re)write ``target`` (``mdm.identities``: the annual link's input) from staging, with
+    the ``extras`` columns joined in (one CREATE TABLE); returns units per source system."""
     selects = _calpads_selects(con) + _partner_selects(con)
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {tables.MDM}")
     if not selects:
-        con.execute(f"DROP TABLE IF EXISTS {tables.IDENTITIES}")
+        con.execute(f"DROP TABLE IF EXISTS {target}")
         return {}
     union = "\nUNION ALL\n".join(selects)
     # Aggregate first, clean after: a unit repeats the same identity on many rows (one per
@@ -289,7 +290,7 @@ def build_identities(
     _name_lookup(con)
     extra_columns, extra_joins = _extra_sql(extras)
     con.execute(f"""
-        CREATE OR REPLACE TABLE {tables.IDENTITIES} AS
+        CREATE OR REPLACE TABLE {target} AS
         SELECT CAST(row_number() OVER (
                    ORDER BY r.source_system, r.partner_org, r.source_person_id) AS BIGINT)
                    AS unit_id,
@@ -329,6 +330,6 @@ def build_identities(
     for temp in temps:
         con.execute(f"DROP TABLE IF EXISTS {temp}")
     rows = con.execute(
-        f"SELECT source_system, count(*) FROM {tables.IDENTITIES} GROUP BY 1 ORDER BY 1"
+        f"SELECT source_system, count(*) FROM {target} GROUP BY 1 ORDER BY 1"
     ).fetchall()
     return {str(s): int(n) for s, n in rows}
