@@ -11,12 +11,12 @@ from typing import Any
 
 import duckdb
 import pytest
+from link_support import identity_of, level_of, stage_table
 
 from linkage.guardians import guardian_columns
 from linkage.model import CANDIDATE_RULES
 from linkage.schools import school_columns
 from linkage.standardise import build_identities
-from link_support import identity_of, level_of, stage_table
 
 LEA_A, LEA_B = "0134445", "3367090"
 SCHOOL_CODE = "3330512"  # the 7-digit school code, unique statewide

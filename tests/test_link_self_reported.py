@@ -12,6 +12,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 import pytest
+from link_support import identity_of, level_of, stage_table
 
 from linkage import birthdates, names
 from linkage.college_terms import college_start_columns
@@ -19,7 +20,6 @@ from linkage.guardians import guardian_columns
 from linkage.model import CANDIDATE_RULES, DOB_SLIP_M, comparisons
 from linkage.standardise import build_identities
 from linkage.twins import twin_conflicts
-from link_support import identity_of, level_of, stage_table
 
 DOB = date(2005, 8, 31)
 AGE_TYPES = {"dob": pa.date32(), "college_start": pa.date32(), "enrol_start": pa.date32()}
