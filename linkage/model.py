@@ -271,8 +271,13 @@ def comparisons() -> list[Any]:
                 label_for_charts="first names agree, middle names differ",
             ),
             cll.ExactMatchLevel("first_name", term_frequency_adjustments=True),
-            cll.CustomLevel('list_has_any("first_nick_l", "first_nick_r")',
-                            label_for_charts="nickname-equivalent (nicknames table)"),
+            # term-frequency adjusted like the exact level: a nickname pair of two common
+            # names (EMMA / EMILY: the table makes EMMA a nickname of EMILY) is weaker
+            # evidence than a rare one, and without it outweighed an exact common name
+            # (EMILY / EMILY) and pulled a twin's record to the other twin
+            cll.CustomLevel('list_has_any("first_nick_l", "first_nick_r")').configure(
+                label_for_charts="nickname-equivalent (nicknames table)",
+                tf_adjustment_column="first_name"),
             cll.CustomLevel(
                 'list_contains("last_tokens_r", "first_name_l") '
                 'OR list_contains("last_tokens_l", "first_name_r")',
