@@ -219,6 +219,9 @@ def provisional_agreement(con: duckdb.DuckDBPyConnection) -> Agreement:
     unit, no other group): else its units count as merged. A unit given another existing
     person than provisionally, or torn from its group, counts as split.
     """
+    if not con.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = 'mdm' "
+                       "AND table_name = 'provisional_links'").fetchone():
+        raise NotFound("no provisional links: run `c2c link-provisional` first")
     row = con.execute(f"""
         WITH p AS (SELECT p.*, x.person_id AS annual FROM {PROVISIONAL_LINKS} p
                    JOIN {tables.CROSSWALK} x USING ({_KEYS})),
