@@ -19,24 +19,56 @@ import duckdb
 from splink import DuckDBAPI
 from splink.internals.database_api import DatabaseAPISubClass
 
+from core import scratch
 from core.errors import ConfigError
 from core.settings import Settings
 from core.warehouse import load_httpfs
 
+# Scratch folders of link runs under C2C_HOME/tmp: the DuckDB workspace's, and Spark's.
+RUN_FOLDER_PREFIXES = ("splink-", "spark-")
+# The run folder each live run holds (core.scratch), by run id, until close_db_api.
+_held: dict[str, int] = {}
+
 
 def create_db_api(settings: Settings, run_id: str) -> DatabaseAPISubClass:
-    """A fresh Splink database API for one run (close it with :func:`close_db_api`)."""
+    """A fresh Splink database API for one run (close it with :func:`close_db_api`).
+
+    First removes the folders of earlier runs no living process holds (a run killed with
+    ``kill -9`` leaves its spill files behind; issue 25), then holds this run's own."""
     backend = settings.linkage_backend
-    if backend == "duckdb":
-        return DuckDBAPI(connection=_duckdb_workspace(workspace_tmp(settings, run_id), settings))
-    if backend == "spark":
+    if backend not in {"duckdb", "spark"}:
+        raise ConfigError(
+            f"unknown C2C_LINKAGE_BACKEND {settings.linkage_backend!r}: use duckdb or spark")
+    scratch.remove_unheld(settings.tmp_dir, RUN_FOLDER_PREFIXES)
+    _held[run_id] = scratch.hold(run_folder(settings, run_id))
+    try:
+        if backend == "duckdb":
+            return DuckDBAPI(connection=_duckdb_workspace(workspace_tmp(settings, run_id),
+                                                          settings))
         from linkage import spark_backend
 
         api: DatabaseAPISubClass = spark_backend.create_spark_api(
             settings, run_id, dict(os.environ))
         return api
-    raise ConfigError(
-        f"unknown C2C_LINKAGE_BACKEND {settings.linkage_backend!r}: use duckdb or spark")
+    except BaseException:
+        _release(settings, run_id)
+        raise
+
+
+def run_folder(settings: Settings, run_id: str) -> Path:
+    """The scratch folder a run holds: its DuckDB workspace's or its Spark directories."""
+    if settings.linkage_backend == "spark":
+        from linkage.spark_backend import spark_work_dir
+
+        return spark_work_dir(settings, run_id)
+    return workspace_tmp(settings, run_id)
+
+
+def _release(settings: Settings, run_id: str) -> None:
+    fd = _held.pop(run_id, None)
+    if fd is not None:
+        scratch.release(fd)
+    shutil.rmtree(run_folder(settings, run_id), ignore_errors=True)
 
 
 def is_spark(db_api: DatabaseAPISubClass) -> bool:
@@ -78,11 +110,11 @@ def close_db_api(db_api: DatabaseAPISubClass, settings: Settings, run_id: str) -
         from linkage import spark_backend
 
         spark_backend.stop_session(db_api, settings, run_id)
-        return
-    con = getattr(db_api, "duckdb_con", None)
-    if con is not None:
-        con.close()
-    shutil.rmtree(workspace_tmp(settings, run_id), ignore_errors=True)
+    else:
+        con = getattr(db_api, "duckdb_con", None)
+        if con is not None:
+            con.close()
+    _release(settings, run_id)
 
 
 def _duckdb_workspace(tmp_dir: Path, settings: Settings) -> duckdb.DuckDBPyConnection:
