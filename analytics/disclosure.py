@@ -35,81 +35,32 @@ import duckdb
 
 from analytics.metrics import METRIC_BY_NAME
 from core.errors import InternalError
+from core.gate import (
+    LEGACY_REASONS,
+    PUBLIC_REASONS,
+    REASON_COUNT,
+    REASON_DENOMINATOR,
+    RECORD_KEY_RANGE,
+    ROUNDING_BASE,
+    effective_min_cell,
+    gate_cell,
+    public_reason,
+    rounded,
+    shown_floor,
+)
 from core.protection import MIN_CELL
 
-RECORD_KEY_RANGE = 4096  # record keys are 0..4095 (the ONS package's larger range)
-ROUNDING_BASE = 5
+__all__ = ["LEGACY_REASONS", "PUBLIC_REASONS", "REASON_COUNT", "REASON_DENOMINATOR",
+           "RECORD_KEY_RANGE", "ROUNDING_BASE", "effective_min_cell", "public_reason",
+           "rounded", "shown_floor"]
+
 RECORD_KEYS = "disclosure.record_keys"  # person_id -> record_key; inside the encrypted warehouse
 _SALT_TABLE = "disclosure.record_key_salt"
-
-REASON_DENOMINATOR = "denominator_below_min"
-REASON_COUNT = "count_below_min"  # numerator OR complement small: which one is not said
-PUBLIC_REASONS = (REASON_DENOMINATOR, REASON_COUNT)
-# Reasons written by the old rule (before cell-key rounding): they told the world whether the
-# numerator or its complement was small. Snapshots that still carry them are mapped on read.
-LEGACY_REASONS = {
-    "numerator_below_min": REASON_COUNT,
-    "complement_below_min": REASON_COUNT,
-    "complementary": REASON_COUNT,
-}
-
-
-def public_reason(reason: str | None) -> str | None:
-    """The reason the public may see for a stored reason (old snapshots said more)."""
-    if reason is None:
-        return None
-    return LEGACY_REASONS.get(reason, reason if reason in PUBLIC_REASONS else REASON_COUNT)
-
-
-def effective_min_cell(min_cell: int, base: int = ROUNDING_BASE) -> int:
-    """The threshold applied: ``min_cell`` raised to the next value that is 1 mod ``base``.
-
-    With 11 (C2C's default) the shown counts are 15, 20, ... and a shown V means a true count
-    in [V - 4, V + 4] exactly as for any rounded count. With 10 a shown 10 would mean 10..14
-    (one-sided), and one-sided intervals let an attacker who adds up several of them pin a
-    hidden count; so 10 is applied as 11, 5 as 6, 12 as 16 (never fewer cells hidden).
-    """
-    return base * -(-(min_cell - 1) // base) + 1
-
-
-def shown_floor(min_cell: int, base: int = ROUNDING_BASE) -> int:
-    """Smallest count ever shown: the first multiple of ``base`` at or above the threshold."""
-    return -(-effective_min_cell(min_cell, base) // base) * base
-
-
-def rounded(count: int, key_sum: int, base: int = ROUNDING_BASE) -> int:
-    """Cell-key random rounding: to a multiple of ``base``, up with probability r / base.
-
-    ``r = count mod base`` and the coin is the cell key (``key_sum mod 4096``), so the
-    rounding is unbiased, its error is at most ``base - 1``, and the same rows always give
-    the same result.
-    """
-    cell_key = key_sum % RECORD_KEY_RANGE
-    remainder = count % base
-    up = cell_key * base < remainder * RECORD_KEY_RANGE
-    return count - remainder + (base if up else 0)
-
-
-def rounded_sql(count: str, key_sum: str, base: int = ROUNDING_BASE) -> str:
-    """``rounded`` as a DuckDB expression over two integer SQL expressions."""
-    return (
-        f"(({count}) - ({count}) % {base} + CASE WHEN ((({key_sum}) % {RECORD_KEY_RANGE}) "
-        f"* {base}) < (({count}) % {base}) * {RECORD_KEY_RANGE} THEN {base} ELSE 0 END)"
-    )
-
-
-def _small(count: int, key_sum: int, min_cell: int) -> bool:
-    min_cell = effective_min_cell(min_cell)
-    # Small when the true count or its rounded value is under min_cell: a shown count is
-    # always >= min_cell, and a count just above the threshold (11..14) is hidden or shown by
-    # its cell key, so a cell crossing the threshold between two snapshots or tables does
-    # not pin the count on either side.
-    return count < min_cell or rounded(count, key_sum) < min_cell
 
 
 @dataclass(frozen=True)
 class Released:
-    """What may be shown of one (numerator, denominator) cell."""
+    """What may be shown of one (numerator, denominator) cell, as plain values (tables)."""
 
     numerator: int | None
     denominator: int | None
@@ -119,20 +70,19 @@ class Released:
 
 
 def release(n: int, n_key: int, d: int, d_key: int, min_cell: int) -> Released:
-    """The rule for one cell: true counts and key sums in, what may be published out.
+    """The egress gate's rule for one cell (``core.gate.gate_cell``) as plain values, for
+    tables that leave as files (request tables, the snapshot's Python twin)."""
+    cell = gate_cell(n, n_key, d, d_key, min_cell)
+    return Released(cell.numerator.value, cell.denominator.value, cell.rate, cell.suppressed,
+                    cell.suppression_reason)
 
-    The complement (rows of the population without the outcome) is a cell too, with key sum
-    ``d_key - n_key``: "all but 3 graduated" is as revealing as "3 graduated".
-    """
-    if not 0 <= n <= d:
-        raise InternalError("numerator outside [0, denominator]")
-    if _small(d, d_key, min_cell):
-        return Released(None, None, None, True, REASON_DENOMINATOR)
-    shown_d = rounded(d, d_key)
-    if _small(n, n_key, min_cell) or _small(d - n, d_key - n_key, min_cell):
-        return Released(None, shown_d, None, True, REASON_COUNT)
-    shown_n = rounded(n, n_key)
-    return Released(shown_n, shown_d, round(shown_n / shown_d, 4), False, None)
+
+def rounded_sql(count: str, key_sum: str, base: int = ROUNDING_BASE) -> str:
+    """``core.gate.rounded`` as a DuckDB expression over two integer SQL expressions."""
+    return (
+        f"(({count}) - ({count}) % {base} + CASE WHEN ((({key_sum}) % {RECORD_KEY_RANGE}) "
+        f"* {base}) < (({count}) % {base}) * {RECORD_KEY_RANGE} THEN {base} ELSE 0 END)"
+    )
 
 
 def release_select(source: str, min_cell: int, extra: str = "") -> str:

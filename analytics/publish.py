@@ -17,10 +17,12 @@ from pathlib import Path
 
 import duckdb
 
+from analytics import auditor
 from analytics.aggregates import TRUE_CELLS, build_true_cells
 from analytics.disclosure import release_select
 from analytics.metrics import ALL, STATE, metric_descriptions
 from core import catalog, tables
+from core.errors import ReleaseHeld
 from core.protection import MIN_CELL, require_min_cell
 
 SNAPSHOT_DDL: tuple[str, ...] = (
@@ -50,6 +52,7 @@ class PublishSummary:
 
 
 Progress = Callable[[str, int, int], None]  # (step description, steps done, steps in all)
+_CANDIDATE = "publish_candidate"  # a temp table: the new cells before the audit
 STEPS = ("record keys and true counts", "cell-key rounding and suppression",
          "writing the serving snapshot")
 
@@ -71,12 +74,16 @@ def publish(
     run_id: str | None = None,
     progress: Progress | None = None,
     salt: str | None = None,
+    audit: bool = True,
 ) -> PublishSummary:
     """Release the aggregates of ``analytics.student_year`` and swap in a new snapshot.
 
     The rule is ``analytics.disclosure`` (threshold + cell-key rounding), run in SQL. Also
     keeps the released cells in ``analytics.aggregates`` (what was released, for audit).
-    ``progress`` is told each step; ``salt`` fixes new record keys (tests).
+    ``progress`` is told each step; ``salt`` fixes new record keys (tests). Before anything
+    is replaced the standing attacker (``analytics.auditor``) attacks the new cells with every
+    request table released so far; ``ReleaseHeld`` (nothing replaced) when it narrows a hidden
+    count below the documented bound. ``audit=False`` only for benchmarks of the rule alone.
     """
     started = time.perf_counter()
     require_min_cell(min_cell)
@@ -87,9 +94,20 @@ def publish(
     build_true_cells(con, salt=salt)
     tell(STEPS[1], 1, len(STEPS))
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {tables.ANALYTICS}")
-    con.execute(AGGREGATES_DDL)
-    con.execute(f"INSERT INTO {tables.AGGREGATES} {_released_select(min_cell)}", [run_id])
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {_CANDIDATE} AS {_released_select(min_cell)}",
+                [run_id])
     con.execute(f"DROP TABLE {TRUE_CELLS}")
+    if audit:
+        # The standing attacker: this snapshot with every request table released so far.
+        verdict = auditor.audit(auditor.snapshot_cells(con, _CANDIDATE, check=False),
+                                auditor.released_request_cells(con), min_cell=min_cell)
+        if verdict.held:
+            con.execute(f"DROP TABLE {_CANDIDATE}")
+            raise ReleaseHeld(f"snapshot not published, the current one stays: "
+                              f"{verdict.detail()}")
+    con.execute(AGGREGATES_DDL)
+    con.execute(f"INSERT INTO {tables.AGGREGATES} SELECT * FROM {_CANDIDATE}")
+    con.execute(f"DROP TABLE {_CANDIDATE}")
     counted = con.execute(
         f"SELECT count(*), count(*) FILTER (WHERE suppressed), "
         f"list(DISTINCT academic_year ORDER BY academic_year) FROM {tables.AGGREGATES}"

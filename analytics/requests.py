@@ -25,7 +25,7 @@ from analytics.metrics import (
     SUBGROUP_DOMAINS,
 )
 from core import catalog
-from core.cohort import cohort_where
+from core.cohort import request_where
 from core.errors import Conflict, UserError
 from core.protection import MIN_CELL
 from core.requests import ApprovedRequest, RequestKind
@@ -34,6 +34,16 @@ MAX_GROUP_BY = 4
 MAX_CELLS = 200_000
 # Any variable but the person key; outcomes too ("FAFSA completion by CTE participation").
 GROUPABLE = tuple(v.name for v in catalog.VARIABLES if v.role != "key")
+
+
+def _keys_join(con: duckdb.DuckDBPyConnection) -> str:
+    """``LEFT JOIN`` of the record keys as ``k`` (an empty stand-in before any exist)."""
+    keys = con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'disclosure' "
+                       "AND table_name = 'record_keys'").fetchone()
+    if keys and keys[0]:
+        return f"LEFT JOIN {RECORD_KEYS} k ON k.person_id = CAST(s.person_id AS VARCHAR)"
+    return ("LEFT JOIN (SELECT NULL AS person_id, CAST(0 AS SMALLINT) AS record_key) k "
+            "ON FALSE")
 
 
 def _value_sql(name: str) -> str:
@@ -61,11 +71,14 @@ def _validate(request: ApprovedRequest) -> tuple[list[str], list[str]]:
 
 
 def aggregate_for_request(
-    con: duckdb.DuckDBPyConnection, request: ApprovedRequest, min_cell: int = MIN_CELL
+    con: duckdb.DuckDBPyConnection, request: ApprovedRequest, min_cell: int = MIN_CELL, *,
+    read_only: bool = False,
 ) -> pa.Table:
-    """Suppressed counts: group_by columns, metric, numerator, denominator, rate, flags."""
+    """Suppressed counts: group_by columns, metric, numerator, denominator, rate, flags.
+    ``read_only`` (previews): no record key is created; a person without one counts with
+    key 0, so a preview never needs the warehouse for writing."""
     metrics, group_by = _validate(request)
-    where, params = cohort_where(request.request_id, request.cohort)
+    where, params = request_where(request)
     populations = sorted({METRIC_BY_NAME[m].population for m in metrics})
     dims = ", ".join(f"{_value_sql(g)} AS g{i}" for i, g in enumerate(group_by))
     conditions = [POPULATIONS[p] for p in populations] + [
@@ -78,10 +91,11 @@ def aggregate_for_request(
     )
     select = f"{dims}, {counts}" if dims else counts
     group = " GROUP BY ALL" if dims else ""
-    ensure_record_keys(con, f"SELECT person_id FROM {catalog.STUDENT_YEAR}")
+    if not read_only:
+        ensure_record_keys(con, f"SELECT person_id FROM {catalog.STUDENT_YEAR}")
     fetched = con.execute(
-        f"SELECT {select} FROM {catalog.STUDENT_YEAR} s JOIN {RECORD_KEYS} k "
-        f"ON k.person_id = CAST(s.person_id AS VARCHAR) WHERE {where}{group}", params
+        f"SELECT {select} FROM {catalog.STUDENT_YEAR} s {_keys_join(con)} "
+        f"WHERE {where}{group}", params
     ).fetchall()
 
     k = len(group_by)
@@ -139,3 +153,21 @@ def aggregate_for_request(
            ("suppression_reason", pa.string())]
     )
     return pa.table(columns, schema=schema)
+
+
+def cohort_counts(con: duckdb.DuckDBPyConnection, request: ApprovedRequest
+                  ) -> tuple[int, int, int, int]:
+    """Rows and persons a request's cohort selects, each with the sum of their record keys:
+    ``(rows, rows_key, persons, persons_key)``, the inputs the egress gate needs to release
+    them (``core.gate.gate_band``). Reads only: a person without a record key yet (none is
+    made before the first publish or request table) counts with key 0."""
+    where, params = request_where(request)
+    join = _keys_join(con)
+    row = con.execute(
+        f"""WITH c AS (SELECT s.person_id, coalesce(k.record_key, 0) AS key
+                       FROM {catalog.STUDENT_YEAR} s {join} WHERE {where})
+            SELECT count(*), coalesce(sum(key), 0),
+                   (SELECT count(*) FROM (SELECT DISTINCT person_id, key FROM c)),
+                   (SELECT coalesce(sum(key), 0) FROM (SELECT DISTINCT person_id, key FROM c))
+            FROM c""", params).fetchone()
+    return (int(row[0]), int(row[1]), int(row[2]), int(row[3])) if row else (0, 0, 0, 0)

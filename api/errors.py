@@ -27,6 +27,7 @@ from core.errors import (
     InternalError,
     NotAuthenticated,
     NotFound,
+    OverBudget,
     PermissionDenied,
     TooManyAttempts,
     UserError,
@@ -59,6 +60,7 @@ STATUS: dict[type[C2CError], int] = {
     TooLarge: 413,
     BadRequest: 400,
     InputRejected: 422,
+    OverBudget: 429,
     UserError: 422,
     Busy: 503,
     # Key, integrity, settings and identifier problems inside the service are not the

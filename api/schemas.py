@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
+from fastapi import Query
 from pydantic import BaseModel, Field
 
 from api.partner_control_schemas import ProviderReviewOut, ReleaseOut
@@ -18,6 +19,11 @@ from governance.users import Role
 from services.receive_upload import UploadOutcome
 
 T = TypeVar("T")
+
+
+# Paging of every list route (a list without paging once answered 20 MiB).
+Limit = Annotated[int, Query(ge=1, le=1000, description="Page size")]
+Offset = Annotated[int, Query(ge=0, le=10_000_000, description="Rows to skip")]
 
 
 class Page(BaseModel, Generic[T]):
@@ -70,6 +76,9 @@ class RequestOut(BaseModel):
         default_factory=list, description="Each partner's review; reasons shown to the board")
     release: ReleaseOut | None = Field(
         default=None, description="Output checking of the built output, once fulfilled")
+    build_failure: str | None = Field(
+        default=None, description="Why the last build of the approved request failed (it is "
+        "not built again until re-grouped or re-queued by the operator)")
 
     @classmethod
     def of(cls, request: DataRequest, *, for_board: bool = False) -> RequestOut:
@@ -96,6 +105,9 @@ class RequestOut(BaseModel):
                               for r in request.provider_reviews],
             release=(ReleaseOut.of(release_of(request, request.extract))
                      if request.extract is not None else None),
+            build_failure=(request.fulfilment_job.failure
+                           if request.fulfilment_job is not None
+                           and request.fulfilment_job.status == "failed" else None),
         )
 
 

@@ -13,6 +13,7 @@ asserts nothing.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -71,6 +72,37 @@ def prepare(work: Path, students: int, seed: int, years: list[str] | None) -> No
     marker.write_text(json.dumps(wanted))
 
 
+class TempWatch:
+    """Peak bytes in DuckDB's temp directory (its encrypted spill files), sampled twice a
+    second in a thread while the link runs."""
+
+    def __init__(self, folder: Path) -> None:
+        import threading
+        self.folder = folder
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _size(self) -> int:
+        total = 0
+        for path in self.folder.rglob("*"):
+            with contextlib.suppress(OSError):  # removed while we looked
+                total += path.stat().st_size if path.is_file() else 0
+        return total
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.5):
+            self.peak = max(self.peak, self._size())
+
+    def __enter__(self) -> TempWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def link(work: Path, run_id: str) -> None:
     import linkage
     con, _, s = _connect(work)
@@ -78,7 +110,8 @@ def link(work: Path, run_id: str) -> None:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     cpu_before = usage.ru_utime + usage.ru_stime
     t = time.perf_counter()
-    summary = linkage.run_annual_link(con, settings=s, run_id=run_id, runs_dir=s.runs_dir)
+    with TempWatch(s.tmp_dir) as spill:
+        summary = linkage.run_annual_link(con, settings=s, run_id=run_id, runs_dir=s.runs_dir)
     wall = time.perf_counter() - t
     ev = linkage.evaluate(con, work / "landing" / "truth.parquet")
     con.close()
@@ -96,10 +129,14 @@ def link(work: Path, run_id: str) -> None:
     print(f"link wall {wall:.1f} s, CPU {cpu:.1f} s (load average {load:.1f} at the end; "
           f"stages {summary.stage_seconds}); "
           f"peak RSS {summary.peak_memory_mb / 1024:.2f} GB"
-          + (f" + Spark JVM {jvm_mb / 1024:.2f} GB" if jvm_mb else ""))
+          + (f" + Spark JVM {jvm_mb / 1024:.2f} GB" if jvm_mb else "")
+          + f"; C2C_DUCKDB_MEMORY_LIMIT {s.duckdb_memory_limit}; peak temp (spilled) "
+          f"{spill.peak / 1e9:.2f} GB; predict in {summary.predict_chunks} slice(s)")
     print("BENCH_JSON " + json.dumps({
         "backend": s.linkage_backend, "wall": wall, "cpu": cpu,
-        "peak_mb": summary.peak_memory_mb + jvm_mb,
+        "peak_mb": summary.peak_memory_mb + jvm_mb, "temp_peak_bytes": spill.peak,
+        "memory_limit": s.duckdb_memory_limit, "predict_chunks": summary.predict_chunks,
+        "records": summary.records, "load": load, "stages": summary.stage_seconds,
         "precision": ev.precision, "recall": ev.recall, "f1": ev.f1,
         "pairs_scored": summary.pairs_scored, "clusters": summary.clusters}))
     print(f"pairs scored {summary.pairs_scored:,}; >= threshold "

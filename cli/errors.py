@@ -22,6 +22,17 @@ EXIT_CODES: dict[type[C2CError], int] = {
 }
 
 
+def busy_store(error: BaseException) -> Busy | None:
+    """The governance store stayed locked by another process past the busy timeout (SQLite:
+    "database is locked"): a clear ``Busy`` instead of a traceback, or None for any other
+    error."""
+    text = str(error).lower()
+    if type(error).__name__ == "OperationalError" and ("locked" in text or "busy" in text):
+        return Busy("the governance store is busy: another process held its write lock for "
+                    "longer than 30 s; nothing was changed, run the command again in a minute")
+    return None
+
+
 def exit_code_for(error: BaseException) -> int:
     for cls in type(error).__mro__:
         if cls in EXIT_CODES:

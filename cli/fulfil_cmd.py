@@ -11,13 +11,17 @@ from core.settings import get_settings
 
 if TYPE_CHECKING:
     from deidentify import ExtractResult
+    from services.fulfil import FulfilFailure
 
 
 def fulfil(
     request: list[str] = typer.Option(
         None, "--request", help="Only this request id (repeat for several); default: all."),
 ) -> None:
-    """Build the extract of every request the board approved and that has none yet."""
+    """Build the extract of every request the board approved and that has none yet.
+
+    A request that cannot be built is marked failed with its reason; the others are built
+    (exit 1 when any failed)."""
     from cli.progress import human_bytes
     from core.keys import KeyProvider
     from governance.db import session_factory
@@ -28,20 +32,28 @@ def fulfil(
 
     def built(r: ExtractResult) -> None:
         console.print(
-            f"built {r.request_id}: {r.rows:,} rows ({r.suppressed_rows:,} suppressed), "
-            f"{human_bytes(r.package_bytes)}, expires {r.expires_at:%Y-%m-%d} -> "
-            f"{r.package_path}", highlight=False, markup=False, soft_wrap=True)
+            f"built {r.request_id}: {human_bytes(r.package_bytes)}, expires "
+            f"{r.expires_at:%Y-%m-%d} -> {r.package_path}", highlight=False, markup=False,
+            soft_wrap=True)
+
+    def failed(f: FulfilFailure) -> None:
+        console.print(f"failed {f.request_id}: {f.reason}", highlight=False, markup=False,
+                      soft_wrap=True)
 
     with console.status("building extracts of approved requests ..."):
-        results = fulfil_approved(
+        outcome = fulfil_approved(
             settings=settings, sessions=session_factory(settings.governance_url),
             keys=KeyProvider(settings.master_key_path, settings.keyring_path),
-            request_ids=request or (), on_built=built)
-    if not results:
+            request_ids=request or (), on_built=built, on_failed=failed)
+    if not outcome.built and not outcome.failed:
         console.print("no approved request is waiting for its extract", highlight=False)
         return
-    console.print(f"{len(results)} request(s) fulfilled; each owner can now download the "
-                  "package and its key from the API", highlight=False)
+    failed_note = (f"; {len(outcome.failed)} failed (marked failed with the reason, shown to "
+                   "the researcher and the board)" if outcome.failed else "")
+    console.print(f"{len(outcome.built)} request(s) fulfilled; their output goes to the output "
+                  f"checkers{failed_note}", highlight=False)
+    if outcome.failed:
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:

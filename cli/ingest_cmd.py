@@ -45,7 +45,9 @@ def load_partner_registry(settings: Settings, registry: Path | None) -> list[Par
     from governance.db import session_factory
     from services.ingest_batch import registered_partners
 
-    partners = registered_partners(sessions=session_factory(settings.governance_url))
+    # Read only: a busy governance store (a long write elsewhere) never stalls an ingest.
+    partners = registered_partners(sessions=session_factory(settings.governance_url,
+                                                            read_only=True))
     legacy = settings.resolved_home / "partners.csv"
     if not partners and legacy.exists():
         return load_partners_csv(legacy)

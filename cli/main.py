@@ -136,3 +136,15 @@ def main() -> None:
 
         Console(stderr=True).print(f"[bold red]error:[/] {error}", highlight=False, markup=True)
         sys.exit(exit_code_for(error))
+    except Exception as error:
+        from cli.errors import busy_store
+
+        busy = busy_store(error)
+        if busy is None:
+            raise
+        from rich.console import Console
+
+        from cli.errors import exit_code_for
+
+        Console(stderr=True).print(f"[bold red]error:[/] {busy}", highlight=False, markup=True)
+        sys.exit(exit_code_for(busy))

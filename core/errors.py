@@ -121,6 +121,21 @@ class Held(UserError):
     code = "held"
 
 
+class ReleaseHeld(Held):
+    """The standing attacker (analytics.auditor) narrowed a hidden count below the documented
+    bound with this release and everything released before: nothing left; the reason says
+    which counts."""
+
+    code = "release_held"
+
+
+class OverBudget(UserError):
+    """A query budget is spent (previews per researcher or per cohort): retry after the
+    window, or submit the request."""
+
+    code = "over_budget"
+
+
 class Busy(C2CError):
     """A store is in use by another process (DuckDB allows one writer); retrying later works."""
 

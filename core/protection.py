@@ -43,6 +43,18 @@ SIGNIN_MAX_FAILURES_PER_SOURCE = 10
 SIGNIN_MAX_FAILURES_PER_KEY = 5
 
 
+# Query budget of disclosure previews (docs/metrics.md, "Query budget"), as ABS TableBuilder
+# and the ONS limit table builders: per researcher, and per cohort population (the years and
+# LEAs a cohort draws on, over every researcher), each over a rolling window.
+PREVIEW_BUDGET_PER_RESEARCHER = 100
+PREVIEW_BUDGET_PER_COHORT = 30
+PREVIEW_BUDGET_WINDOW_HOURS = 24
+
+# The standing attacker (analytics.auditor): a release is held when, with everything released
+# before it, any hidden count's feasible range is narrower than this (3 candidate values).
+AUDIT_MIN_RANGE = 2.0
+
+
 def _require(value: int, floor: int, what: str, setting: str) -> int:
     if value < floor:
         raise ConfigError(f"{what} must be at least {floor} (setting {setting})")

@@ -42,7 +42,7 @@ class CohortFilter(BaseModel):
         default_factory=dict, max_length=MAX_COHORT_FILTERS)
     # LEAs whose records provider review kept out (governance.provider_review); set by the
     # service when a request is approved, never needed from a researcher.
-    excluded_leas: list[str] = Field(default_factory=list)
+    excluded_leas: list[CohortValue] = Field(default_factory=list, max_length=MAX_COHORT_LEAS)
 
 
 class ApprovedRequest(BaseModel):
@@ -59,3 +59,6 @@ class ApprovedRequest(BaseModel):
     # college or CCGI that feeds them objected (the release report shows both).
     excluded_partners: list[str] = Field(default_factory=list)
     withheld_variables: list[str] = Field(default_factory=list)
+    # Partners whose agreement was no longer active when the request was built (of
+    # excluded_partners): re-read at build and at release.
+    lapsed_partners: list[str] = Field(default_factory=list)

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
 
     duckdb_threads: int = Field(default=2, ge=1)
     duckdb_memory_limit: str = "6GB"
+    # Candidate pairs the link's predict scores per slice (linkage/model.py predict_chunks);
+    # unset, it follows C2C_DUCKDB_MEMORY_LIMIT (docs/scale.md).
+    link_predict_chunk_pairs: int | None = Field(default=None, ge=1)
 
     linkage_backend: LinkageBackend = "duckdb"
     # Spark backend (linkage/spark_backend.py, docs/linkage.md): master URL (local[N],
@@ -148,6 +151,18 @@ class Settings(BaseSettings):
     @property
     def dagster_home(self) -> Path:
         return self.resolved_home / "dagster"
+
+    @property
+    def duckdb_memory_limit_bytes(self) -> int:
+        """C2C_DUCKDB_MEMORY_LIMIT in bytes (DuckDB's reading: KB/MB/GB are powers of 1000,
+        KiB/MiB/GiB of 1024)."""
+        match = re.fullmatch(r"(?i)\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(i?)B\s*",
+                             self.duckdb_memory_limit)
+        if not match:  # the validator admits nothing else
+            raise ValueError(self.duckdb_memory_limit)
+        number, unit, binary = match.groups()
+        base = 1024 if binary else 1000
+        return int(float(number) * base ** " KMGT".index(unit.upper() or " "))
 
     @property
     def tmp_dir(self) -> Path:

@@ -5,6 +5,7 @@ from typing import Any
 
 import dagster as dg
 
+from analytics.auditor import audit_warehouse
 from analytics.checks import no_identifiers, suppression_applied
 from dagster_project.assets.analytics import published_aggregates, student_outcomes
 from dagster_project.assets.ingest import calpads_staging, ccgi_staging, college_staging
@@ -75,6 +76,16 @@ def small_cells_suppressed(c2c: C2CResource) -> dg.AssetCheckResult:
     return _result(r.passed, r.description, dict(r.metadata))
 
 
+@dg.asset_check(asset=published_aggregates)
+def standing_attacker(c2c: C2CResource) -> dg.AssetCheckResult:
+    """The LP attacker over the snapshot and every request table released so far narrows no
+    hidden count below the documented bound (analytics.auditor)."""
+    with c2c.warehouse() as con:
+        r = audit_warehouse(con, min_cell=c2c.settings().suppression_min_cell)
+    return _result(not r.held, r.detail(), {"hidden_counts_attacked": r.targets,
+                                            "lps": r.lps, "findings": len(r.findings)})
+
+
 ASSET_CHECKS = [
     *_staging_checks(calpads_staging),
     *_staging_checks(college_staging),
@@ -82,4 +93,5 @@ ASSET_CHECKS = [
     match_rates_above_floors,
     analytics_holds_no_identifiers,
     small_cells_suppressed,
+    standing_attacker,
 ]

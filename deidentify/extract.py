@@ -33,7 +33,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from core.catalog import STUDENT_YEAR, VARIABLE_BY_NAME
-from core.cohort import cohort_where
+from core.cohort import request_where
 from core.duck import StageTimer
 from core.errors import (
     Conflict,
@@ -256,7 +256,7 @@ def _select_cohort(
     con: duckdb.DuckDBPyConnection, request: ApprovedRequest, variables: list[str], src: str
 ) -> _Columns:
     """The cohort's rows of the requested columns (and the ladders' helpers) into ``src``."""
-    where, params = cohort_where(request.request_id, request.cohort)
+    where, params = request_where(request)
     quasi = generalise.quasi_identifiers_in(variables)
     outputs = [v for v in variables if v != "person_id"]
     source_columns = list(dict.fromkeys(outputs + sorted(generalise.source_columns_for(quasi))))
@@ -270,8 +270,12 @@ def _select_cohort(
 def _pattern(columns: list[str]) -> str:
     """SQL over a person's rows (grouped by person): how many rows, and each row's values of
     ``columns``, in a canonical order. Equal for two people exactly when their rows are."""
+    if not columns:
+        # No quasi-identifier: a person's pattern is how many rows they have (``ORDER BY ''``
+        # was a DuckDB error that failed every fulfilment run after such a request).
+        return "CAST(count(*) AS VARCHAR)"
     row = (f"CAST(struct_pack({', '.join(f'{_quoted(c)} := {_quoted(c)}' for c in columns)})"
-           " AS VARCHAR)") if columns else "''"
+           " AS VARCHAR)")
     return f"count(*) || chr(30) || string_agg({row}, chr(31) ORDER BY {row})"
 
 

@@ -142,18 +142,22 @@ def require_current(engine: Engine) -> None:
 
 
 def session_factory(url: str, *, migrate: bool = False,
-                    info: dict[str, Any] | None = None) -> sessionmaker[Session]:
+                    info: dict[str, Any] | None = None,
+                    read_only: bool = False) -> sessionmaker[Session]:
     """Sessions on the store at ``url``, after checking its schema is current.
 
     ``migrate=True`` applies pending migrations first (``c2c migrate`` and test set-up only).
     ``info`` is given to every session (``governance.anchor.session_info`` anchors audits).
+    ``read_only``: sessions that only read (``read_engine``): on SQLite they wait for no
+    writer, so a command that only reads the store runs while the API is busy writing.
     """
     engine = make_engine(url)
     try:
         if migrate:
             upgrade(engine)
-        require_current(engine)
+        bind = read_engine(engine) if read_only else engine
+        require_current(bind)
     except BaseException:
         engine.dispose()
         raise
-    return sessionmaker(engine, expire_on_commit=False, info=info or {})
+    return sessionmaker(bind, expire_on_commit=False, info=info or {})

@@ -160,6 +160,7 @@ class DataRequest(Base):
         order_by="ProviderReview.org_code")
     output_reviews: Mapped[list[OutputReview]] = relationship(order_by="OutputReview.id")
     extract: Mapped[ExtractRecord | None] = relationship(viewonly=True)
+    fulfilment_job: Mapped[FulfilmentJob | None] = relationship(viewonly=True)
 
 
 class ProviderReview(Base):
@@ -235,9 +236,24 @@ class FulfilmentJob(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     request_id: Mapped[str] = mapped_column(ForeignKey("data_requests.id"), unique=True)
-    status: Mapped[str] = mapped_column(String(16))  # queued | done
+    status: Mapped[str] = mapped_column(String(16))  # queued | done | failed
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     done_at: Mapped[datetime | None] = mapped_column()
+    # Why the build failed (status failed): shown to the researcher and the board; the
+    # other queued requests are built regardless.
+    failure: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class PreviewQuery(Base):
+    """One disclosure preview a researcher ran: the query budget counts these (per researcher
+    and per cohort, over a rolling window), as ABS and ONS table builders limit queries."""
+
+    __tablename__ = "preview_queries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    cohort_key: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
 class ExtractRecord(Base):

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from core.errors import Conflict, NotFound, PermissionDenied, UserError
 from governance import grants, notices
 from governance.locking import locked_request
-from governance.models import DataRequest, ExtractRecord, OutputReview
+from governance.models import DataRequest, ExtractRecord, OutputReview, utcnow
 
 MAX_CHECKERS = 3
 NEEDED = 2
@@ -83,13 +83,16 @@ def extract_record(session: Session, request_id: str) -> ExtractRecord | None:
     ).scalar_one_or_none()
 
 
-def checker_queue(session: Session) -> list[DataRequest]:
-    """Fulfilled requests whose output waits for a checker."""
+def checker_queue(session: Session, *, limit: int | None = None, offset: int = 0
+                  ) -> list[DataRequest]:
+    """Fulfilled requests whose output waits for a checker (one page when ``limit`` is
+    given; the waiting state is judged per request, so the page is cut after it)."""
     query = (select(DataRequest).join(ExtractRecord, ExtractRecord.request_id == DataRequest.id)
              .where(DataRequest.status == "fulfilled").order_by(DataRequest.fulfilled_at))
     waiting = {ReleaseState.AWAITING_CHECKERS, ReleaseState.NEEDS_THIRD_CHECKER}
-    return [r for r in session.execute(query).scalars()
-            if release_of(r, extract_record(session, r.id)).state in waiting]
+    queue = [r for r in session.execute(query).scalars()
+             if release_of(r, extract_record(session, r.id)).state in waiting]
+    return queue[offset:] if limit is None else queue[offset:offset + limit]
 
 
 def checker_decide(session: Session, request_id: str, *, checker_id: int,
@@ -109,6 +112,7 @@ def checker_decide(session: Session, request_id: str, *, checker_id: int,
         raise Conflict(f"the output of {request_id} is {before.state.value}; nothing to check")
     if any(r.checker_id == checker_id for r in request.output_reviews):
         raise Conflict(f"you already checked the output of {request_id}")
+    _hold_if_lapsed(session, request, record)
     if len(request.output_reviews) >= MAX_CHECKERS:
         raise Conflict(f"the output of {request_id} already has {MAX_CHECKERS} checkers")
     # Two checkers means two people: not the requester's key holder, not an earlier checker's.
@@ -129,9 +133,37 @@ def checker_decide(session: Session, request_id: str, *, checker_id: int,
     return release
 
 
+def lapsed_since_build(session: Session, request: DataRequest,
+                       record: ExtractRecord | None) -> list[str]:
+    """Partners whose records the built output used and whose agreement is no longer active
+    today: partner control re-read at release, not only at build."""
+    from governance import provider_review  # import cycle: provider_review -> notices -> here
+
+    if record is None:
+        return []
+    # Partners whose review refused (no agreement at submission, objection) never reached the
+    # output; the build's report names any it removed besides.
+    kept_out = set((record.detail or {}).get("excluded_partners") or []) | set(
+        provider_review.exclusions(request).partners)
+    lapsed = provider_review.lapsed_agreements(session, request, utcnow().date())
+    return [org for org in lapsed if org not in kept_out]
+
+
+def _hold_if_lapsed(session: Session, request: DataRequest,
+                    record: ExtractRecord | None) -> None:
+    lapsed = lapsed_since_build(session, request, record)
+    if lapsed:
+        raise Conflict(f"the output of request {request.id} is held: the data-sharing "
+                       f"agreement of {', '.join(lapsed)} is no longer active, and the output "
+                       "holds their records; re-group the request to rebuild it without them")
+
+
 def require_released(session: Session, request: DataRequest) -> None:
-    """Refuse a download until the output is released (called by the download routes)."""
-    release = release_of(request, extract_record(session, request.id))
+    """Refuse a download until the output is released (called by the download routes), and
+    while a partner whose records it holds has no active agreement any more."""
+    record = extract_record(session, request.id)
+    _hold_if_lapsed(session, request, record)
+    release = release_of(request, record)
     if release.state == ReleaseState.RELEASED:
         return
     words = {

@@ -18,8 +18,9 @@ docs/api.md).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import select, update
@@ -269,24 +270,42 @@ class Exclusions:
     partners: list[str]
 
 
-def exclusions(request: DataRequest) -> Exclusions:
-    """What provider review removed from an approved request."""
+def lapsed_agreements(session: Session, request: DataRequest, on: date) -> list[str]:
+    """Partners of the request's reviews whose agreement is not active ``on`` that day
+    (terminated, expired, or never executed since): their records cannot be used whatever
+    their steward said, so builds and releases re-read this, not the review alone."""
+    partners = {p.org_code: p for p in list_partners(session)}
+    lapsed = []
+    for review in request.provider_reviews:
+        partner = partners.get(review.org_code)
+        # No registry entry is no agreement: absence is never read as consent.
+        if partner is None or not partner.agreement_active(on):
+            lapsed.append(review.org_code)
+    return sorted(lapsed)
+
+
+def exclusions(request: DataRequest, lapsed: Iterable[str] = ()) -> Exclusions:
+    """What provider review, and agreements no longer active (``lapsed``, from
+    ``lapsed_agreements`` read at build time), remove from an approved request."""
     result = outcome(request)
     system_of = {r.org_code: r.source_system for r in request.provider_reviews}
     leas: list[str] = []
     withheld: set[str] = set()
-    for org_code in result.excluded:
+    excluded = sorted(set(result.excluded) | {o for o in lapsed if o in system_of})
+    for org_code in excluded:
         if system_of[org_code] == "calpads":
             leas.append(org_code)
         else:
             withheld |= variables_of_system(system_of[org_code])
     used = variables_used(request)
     return Exclusions(leas=sorted(leas), variables=sorted(withheld & used),
-                      partners=sorted(result.excluded))
+                      partners=excluded)
 
 
-def reviews_for_org(session: Session, org_code: str) -> list[ProviderReview]:
-    """A steward's queue and history: every review of their organisation, newest first."""
+def reviews_for_org(session: Session, org_code: str, *, limit: int | None = None,
+                    offset: int = 0) -> list[ProviderReview]:
+    """A steward's queue and history: every review of their organisation, newest first
+    (one page when ``limit`` is given)."""
     query = (select(ProviderReview).where(ProviderReview.org_code == org_code)
-             .order_by(ProviderReview.id.desc()))
+             .order_by(ProviderReview.id.desc()).limit(limit).offset(offset))
     return list(session.execute(query).scalars())

@@ -27,7 +27,7 @@ from typing import Any
 from pydantic import BaseModel, Field, field_validator, model_validator
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from core.catalog import VARIABLE_BY_NAME
 from core.data_use import DEFAULT_REVIEW_BUSINESS_DAYS, Purpose
@@ -193,10 +193,14 @@ def own_request(
     return request
 
 
-def list_own_requests(session: Session, requester_id: int) -> list[DataRequest]:
-    query = (select(DataRequest).where(DataRequest.requester_id == requester_id)
-             .order_by(DataRequest.created_at, DataRequest.id))
-    return list(session.execute(query).scalars())
+def list_own_requests(session: Session, requester_id: int, *, limit: int = 100,
+                      offset: int = 0) -> tuple[int, list[DataRequest]]:
+    """One page of a researcher's requests, oldest first, and how many there are in all
+    (every list route pages: 20 drafts once made a 20 MiB answer)."""
+    base = select(DataRequest).where(DataRequest.requester_id == requester_id)
+    total = session.execute(select(func.count()).select_from(base.subquery())).scalar_one()
+    query = base.order_by(DataRequest.created_at, DataRequest.id).limit(limit).offset(offset)
+    return int(total), list(session.execute(query).scalars())
 
 
 def _require_status(request: DataRequest, *allowed: RequestStatus, doing: str) -> None:
@@ -303,10 +307,11 @@ def withdraw_request(session: Session, request_id: str, requester_id: int) -> Da
     return request
 
 
-def list_submitted(session: Session) -> list[DataRequest]:
-    """What the board has to review, oldest first."""
+def list_submitted(session: Session, *, limit: int | None = None, offset: int = 0
+                   ) -> list[DataRequest]:
+    """What the board has to review, oldest first (one page when ``limit`` is given)."""
     query = (select(DataRequest).where(DataRequest.status == RequestStatus.SUBMITTED.value)
-             .order_by(DataRequest.submitted_at, DataRequest.id))
+             .order_by(DataRequest.submitted_at, DataRequest.id).limit(limit).offset(offset))
     return list(session.execute(query).scalars())
 
 
@@ -400,10 +405,19 @@ def decide(
     return request
 
 
-def to_approved(request: DataRequest) -> ApprovedRequest:
+def to_approved(request: DataRequest, *, today: date | None = None) -> ApprovedRequest:
+    """The request as the builders get it, with partner control applied as of ``today``:
+    the provider reviews and every partner's agreement are re-read here, at build time, so an
+    agreement terminated or expired after approval removes that partner's rows (an LEA) or
+    variables (a college, CCGI). Withheld variables leave ``variables`` and ``group_by``; a
+    cohort filter on one stays in the cohort and makes the builders refuse the request
+    (``core.cohort``): dropping the filter would build a wider cohort than was approved."""
     if request.expires_at is None:
         raise Conflict(f"request {request.id} has no expiry; it was never approved")
-    removed = provider_review.exclusions(request)
+    session = object_session(request)
+    lapsed = (provider_review.lapsed_agreements(session, request, today or utcnow().date())
+              if session is not None else [])
+    removed = provider_review.exclusions(request, lapsed)
     cohort = CohortFilter.model_validate(request.cohort)
     cohort.excluded_leas = sorted(set(cohort.excluded_leas) | set(removed.leas))
     withheld = set(removed.variables)
@@ -419,11 +433,11 @@ def to_approved(request: DataRequest) -> ApprovedRequest:
         requester=request.requester.name,
         excluded_partners=removed.partners,
         withheld_variables=removed.variables,
+        lapsed_partners=[p for p in lapsed if p in removed.partners],
     )
 
 
-def requests_ready_for_fulfilment(session: Session) -> list[ApprovedRequest]:
-    """Approved requests whose fulfilment job is queued (for the Dagster sensor/asset)."""
+def _queued(session: Session) -> list[DataRequest]:
     query = (
         select(DataRequest)
         .join(FulfilmentJob, FulfilmentJob.request_id == DataRequest.id)
@@ -431,7 +445,36 @@ def requests_ready_for_fulfilment(session: Session) -> list[ApprovedRequest]:
                DataRequest.status == RequestStatus.APPROVED.value)
         .order_by(FulfilmentJob.id)
     )
-    return [to_approved(r) for r in session.execute(query).scalars()]
+    return list(session.execute(query).scalars())
+
+
+def queued_request_ids(session: Session) -> list[str]:
+    """Approved requests whose fulfilment job is queued, oldest job first. Fulfilment turns
+    each into an ``ApprovedRequest`` (``to_approved``) just before building it, so partner
+    control is as of the build and one request that cannot be built fails alone."""
+    return [r.id for r in _queued(session)]
+
+
+def requests_ready_for_fulfilment(session: Session) -> list[ApprovedRequest]:
+    """Approved requests whose fulfilment job is queued (for the Dagster sensor/asset)."""
+    return [to_approved(r) for r in _queued(session)]
+
+
+def mark_failed(session: Session, request_id: str, reason: str) -> None:
+    """A build that failed: its job leaves the queue with the reason (shown to the researcher
+    and the board; a re-group or the operator's ``c2c fulfil --retry`` queues it again)."""
+    session.execute(
+        update(FulfilmentJob).where(FulfilmentJob.request_id == request_id)
+        .values(status="failed", failure=reason[:2000], done_at=utcnow())
+        .execution_options(synchronize_session=False))
+    session.flush()
+
+
+def fulfilment_failure(session: Session, request_id: str) -> str | None:
+    """Why the last build of the request failed (None: it did not)."""
+    job = session.execute(select(FulfilmentJob).where(
+        FulfilmentJob.request_id == request_id)).scalar_one_or_none()
+    return job.failure if job is not None and job.status == "failed" else None
 
 
 class ExtractInfo(BaseModel):
@@ -574,6 +617,9 @@ def regroup(session: Session, request_id: str, requester_id: int, *, group_by: l
         raise Conflict(f"the output of request {request_id} is {release.state.value}; only "
                        "output that failed its checks or was rejected can be re-grouped")
     variables = list(request.variables) if variables is None else list(variables)
+    for name, names in (("group_by", group_by), ("variables", variables)):
+        if len(set(names)) != len(names):
+            raise UserError(f"{name} lists a variable twice; a re-grouping names each once")
     extra = sorted((set(group_by) - set(request.group_by)) | (set(variables)
                                                               - set(request.variables)))
     if extra:
@@ -595,7 +641,8 @@ def regroup(session: Session, request_id: str, requester_id: int, *, group_by: l
                 updated_at=now)
     session.execute(
         update(FulfilmentJob).where(FulfilmentJob.request_id == request.id)
-        .values(status="queued", done_at=None).execution_options(synchronize_session=False))
+        .values(status="queued", done_at=None, failure=None)
+        .execution_options(synchronize_session=False))
     session.flush()
     return request, old_path
 

@@ -5,6 +5,9 @@ prediction, and the per-run artefacts (model JSON + offline charts, no identifie
 from __future__ import annotations
 
 import logging
+import math
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -172,6 +175,9 @@ SEED = 20_240_601
 # m of the birth-date keying-error levels (year one off, one digit): see comparisons()
 DOB_SLIP_M = 0.01
 PREDICTIONS_TABLE = "c2c_predictions_above_lower"
+# The steps of train_and_predict, in order (train_u includes choosing the rules and the prior).
+STEPS = ("train_u", "train_em_names", "train_em_dob", "predict")
+INPUT_TABLE = "c2c_identities_input"
 
 
 @dataclass
@@ -190,6 +196,7 @@ class ModelRun:
     pairs_scored: int = 0
     stage_seconds: dict[str, float] = field(default_factory=dict)
     training: TrainingReport = field(default_factory=TrainingReport)
+    predict_chunks: int = 1  # slices predict scored the pairs in (predict_chunks)
 
 
 def _joined_part(short: str, long: str) -> str:
@@ -515,8 +522,17 @@ def _register_inputs(
     and across sources), but Splink then orders pairs by the integer ``unique_id`` instead of
     a concatenated ``source_dataset || unique_id`` string on every candidate pair: about a
     third less predict time at 200k students.
+
+    A DuckDB workspace in the warehouse's instance copies the identities table to table
+    (DuckDB spills it like any other); otherwise (Spark) they go over as Arrow.
     """
     cols = ", ".join(MODEL_COLUMNS)
+    source = backend.input_source(db_api, con, tables.IDENTITIES)
+    if source is not None:
+        backend.query(db_api, f"CREATE TABLE {INPUT_TABLE} AS SELECT unit_id AS unique_id, "
+                              f"{', '.join(MODEL_COLUMNS[1:])} FROM {source} ORDER BY unit_id")
+        # display names are put in SQL unquoted: keep them plain identifiers
+        return db_api.register(INPUT_TABLE, dataset_display_name="identities")
     arrow: pa.Table = con.execute(
         f"SELECT {cols} FROM {tables.IDENTITIES} ORDER BY unit_id").fetch_arrow_table()
     arrow = arrow.rename_columns(["unique_id", *MODEL_COLUMNS[1:]])
@@ -530,9 +546,13 @@ def train_and_predict(
     *,
     records: int,
     lower_threshold: float,
+    chunk_pairs: int,
+    on_step: Callable[[str, float], None] | None = None,
 ) -> ModelRun:
-    """Train u (random sampling) and m (EM on two blocking rules), then score blocked pairs."""
-    timer = StageTimer()
+    """Train u (random sampling) and m (EM on two blocking rules), then score blocked pairs
+    (on DuckDB in chunks of about ``chunk_pairs`` candidate pairs, :func:`predict_chunks`).
+    ``on_step(name, seconds)`` is called as each of ``STEPS`` ends."""
+    timer = StageTimer(on_lap=on_step)
     lap, stages = timer.lap, timer.stages
 
     choices = measure_rules(con, records)
@@ -557,26 +577,52 @@ def train_and_predict(
         linker = Linker(frames, settings, log_level=logging.WARNING)
         train(linker, con, report, records=records, u_max_pairs=U_MAX_PAIRS,
               em_max_pairs=EM_MAX_PAIRS, seed=SEED, lap=lap)
-        # Every blocked pair is scored once; keeping them all (a few columns, in memory) gives
-        # the exact pairs-scored figure and each rule's marginal pairs from Splink's
-        # ``match_key`` (the first rule that generated the pair) without a separate counting
-        # pass over the blocks.
-        scored = linker.inference.predict(threshold_match_probability=None)
+        chunks = 1 if backend.is_spark(db_api) else predict_chunks(choices, chunk_pairs)
+        marginal = _score_in_chunks(linker, db_api, chunks, lower_threshold)
     lap("predict")
-    kept_choices = [c for c in choices if c.kept]
-    marginal = dict(_sql(db_api, f"SELECT CAST(match_key AS INTEGER), count(*) "
-                                 f"FROM {scored.physical_name} GROUP BY 1"))
-    for key, choice in enumerate(kept_choices):
+    for key, choice in enumerate(c for c in choices if c.kept):
         choice.marginal_pairs = int(marginal.get(key, 0))
     pairs_scored = int(sum(marginal.values()))
-    backend.materialise(db_api, PREDICTIONS_TABLE,
-                        f"SELECT unique_id_l, unique_id_r, match_weight, match_probability "
-                        f"FROM {scored.physical_name} "
-                        f"WHERE match_probability >= {float(lower_threshold)!r}")
     predictions = db_api.table_to_splink_dataframe("__splink__df_predict", PREDICTIONS_TABLE)
-    scored.drop_table_from_database_and_remove_from_cache()
-    lap("predict_filter")
-    return ModelRun(linker, predictions, choices, pairs_scored, stages, report)
+    return ModelRun(linker, predictions, choices, pairs_scored, stages, report, chunks)
+
+
+def predict_chunks(choices: list[BlockingChoice], chunk_pairs: int) -> int:
+    """How many slices predict scores the pairs in, so that one slice's pairs fit the memory.
+
+    DuckDB spills joins and sorts, but predict's scoring (blocked pairs joined to both
+    records, every comparison evaluated) held a whole run's pairs pinned at once: at 8M
+    identities it failed under a 4 GB limit ("failed to pin block"). The kept rules' own
+    counts (measured, an upper bound on the distinct pairs) over ``chunk_pairs`` gives the
+    slices; Splink cuts them by a hash of the left record's id, so each pair falls in
+    exactly one and the union is the unchunked result."""
+    candidate = sum(c.pairs for c in choices if c.kept)
+    return max(1, math.ceil(candidate / max(1, chunk_pairs)))
+
+
+def _score_in_chunks(
+    linker: Linker, db_api: DatabaseAPISubClass, chunks: int, lower_threshold: float
+) -> dict[int, int]:
+    """Score each slice, keep its pairs at or above the lower band in ``PREDICTIONS_TABLE``
+    and drop the rest: the pairs scored per rule (Splink's ``match_key``, the first rule
+    that generated the pair) are counted slice by slice, not kept."""
+    marginal: Counter[int] = Counter()
+    for i in range(1, chunks + 1):
+        scored = linker.inference.predict_chunk(
+            left_chunk=(i, chunks), right_chunk=(1, 1), threshold_match_probability=None,
+            warning_mode="auto" if i == 1 else "never")
+        for key, n in _sql(db_api, f"SELECT CAST(match_key AS INTEGER), count(*) "
+                                   f"FROM {scored.physical_name} GROUP BY 1"):
+            marginal[int(key)] += int(n)
+        kept = (f"SELECT unique_id_l, unique_id_r, match_weight, match_probability "
+                f"FROM {scored.physical_name} "
+                f"WHERE match_probability >= {float(lower_threshold)!r}")
+        if i == 1:
+            backend.materialise(db_api, PREDICTIONS_TABLE, kept)
+        else:  # DuckDB only (Spark scores in one slice)
+            backend.query(db_api, f"INSERT INTO {PREDICTIONS_TABLE} {kept}")
+        scored.drop_table_from_database_and_remove_from_cache()
+    return dict(marginal)
 
 
 def _sql(db_api: DatabaseAPISubClass, sql: str) -> list[tuple[Any, ...]]:

@@ -33,6 +33,11 @@ from linkage.standardise import build_identities
 from linkage.twins import twin_conflicts
 
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# The run's stages in order; a failed run records the first one that had not finished.
+RUN_STAGES = ("standardise", "train_predict", "artefacts", "cluster", "stable_ids", "summary")
+# Candidate pairs predict scores per slice for each GB of C2C_DUCKDB_MEMORY_LIMIT when
+# C2C_LINK_PREDICT_CHUNK_PAIRS is unset (measured, docs/scale.md).
+PREDICT_PAIRS_PER_GB = 1_000_000
 
 
 @dataclass
@@ -59,6 +64,7 @@ class LinkRunSummary:
     # what training estimated, what fell back to fixed values, Splink's messages (training.py)
     training: dict[str, Any] = field(default_factory=dict)
     backend: str = "duckdb"  # the Splink backend that ran (C2C_LINKAGE_BACKEND)
+    predict_chunks: int = 1  # slices predict scored the pairs in (linkage/model.py)
 
     @property
     def records(self) -> int:
@@ -99,8 +105,15 @@ def run_annual_link(
         f"INSERT INTO {tables.LINK_RUNS} (run_id, started_at, status) VALUES (?, ?, 'running')",
         [run_id, started_at],
     )
+    done: list[str] = []  # stages (and the model's steps) finished so far
+
+    def finished(name: str, seconds: float) -> None:
+        done.append(name)
+        if on_stage is not None:
+            on_stage(name, seconds)
+
     try:
-        timer = StageTimer(on_lap=on_stage)
+        timer = StageTimer(on_lap=finished)
         stages = timer.stages
         by_source = build_identities(con, run_id, extras=identity_extras(con))
         records = sum(by_source.values())
@@ -110,10 +123,12 @@ def run_annual_link(
         max_unit = int(max_unit_row[0]) if max_unit_row else 0
         timer.lap("standardise")
 
-        db_api = create_db_api(settings, run_id)
+        db_api = create_db_api(settings, run_id, warehouse=con)
         try:
             fitted = model.train_and_predict(
-                con, db_api, records=records, lower_threshold=settings.review_lower_threshold
+                con, db_api, records=records, lower_threshold=settings.review_lower_threshold,
+                chunk_pairs=predict_chunk_pairs(settings),
+                on_step=lambda name, _seconds: done.append(name),
             )
             edges = model.prediction_edges(fitted)
             timer.lap("train_predict")
@@ -162,6 +177,7 @@ def run_annual_link(
             stage_seconds=stages,
             training=fitted.training.to_dict(),
             backend=settings.linkage_backend,
+            predict_chunks=fitted.predict_chunks,
         )
         timer.lap("summary")
         summary.seconds = round(time.perf_counter() - started, 3)
@@ -171,10 +187,58 @@ def run_annual_link(
         _finish(con, run_id, "succeeded", summary)
         return summary
     except Exception as exc:
-        _finish(con, run_id, "failed", None)
-        if isinstance(exc, InputRejected | Conflict | InternalError):
+        stage = failed_stage(done)
+        error = f"{type(exc).__name__}: {exc}".strip()[:4000]
+        try:
+            _finish(con, run_id, "failed", None, error=error, stage=stage)
+            recorded = ""
+        except duckdb.Error as record_exc:  # e.g. DuckDB invalidated the database
+            recorded = (f" (the run record could not be updated: {type(record_exc).__name__}; "
+                        "the next run marks it abandoned)")
+        if isinstance(exc, InputRejected | Conflict | InternalError) and not recorded:
             raise
-        raise InternalError(f"link run {run_id} failed: {type(exc).__name__}: {exc}") from exc
+        advice = failure_advice(exc, settings, stage)
+        first_line = error.splitlines()[0][:400] if error else type(exc).__name__
+        raise InternalError(
+            f"link run {run_id} failed in stage {stage}: {first_line}"
+            + (f". {advice}" if advice else "") + recorded) from exc
+
+
+def predict_chunk_pairs(settings: Settings) -> int:
+    """Candidate pairs per predict slice: C2C_LINK_PREDICT_CHUNK_PAIRS, else in proportion to
+    C2C_DUCKDB_MEMORY_LIMIT."""
+    if settings.link_predict_chunk_pairs is not None:
+        return settings.link_predict_chunk_pairs
+    return max(100_000, int(PREDICT_PAIRS_PER_GB * settings.duckdb_memory_limit_bytes / 1e9))
+
+
+def failed_stage(done: list[str]) -> str:
+    """The stage that was running: the first not finished (train_predict by the model's
+    step: ``train_predict: predict``)."""
+    for name in RUN_STAGES:
+        if name not in done:
+            if name == "train_predict":
+                step = next((s for s in model.STEPS if s not in done), None)
+                return f"{name}: {step}" if step else name
+            return name
+    return "finish"
+
+
+def failure_advice(exc: BaseException, settings: Settings, stage: str) -> str:
+    """What the operator changes so the next run gets through, when the error says."""
+    text = str(exc).lower()
+    if "no space left" in text or "max_temp_directory_size" in text:
+        return (f"The disk under DuckDB's temp directory ({settings.tmp_dir}) is full: free "
+                "space there (a state-size link spills tens of GB of encrypted blocks) or "
+                "point C2C_HOME at a larger encrypted volume, then run the link again")
+    if isinstance(exc, duckdb.OutOfMemoryException | MemoryError) or "out of memory" in text:
+        slices = (f", or lower C2C_LINK_PREDICT_CHUNK_PAIRS (now "
+                  f"{predict_chunk_pairs(settings):,}) so predict scores smaller slices"
+                  if stage.endswith("predict") else "")
+        return (f"DuckDB ran out of memory under C2C_DUCKDB_MEMORY_LIMIT="
+                f"{settings.duckdb_memory_limit}: raise it (leave about 2 GB of the machine "
+                f"for Python){slices}, then run the link again")
+    return ""
 
 
 def _without_leas(summary: dict[str, Any]) -> dict[str, Any]:
@@ -212,12 +276,14 @@ def _mark_abandoned(con: duckdb.DuckDBPyConnection, now: datetime) -> None:
 
 
 def _finish(
-    con: duckdb.DuckDBPyConnection, run_id: str, status: str, summary: LinkRunSummary | None
+    con: duckdb.DuckDBPyConnection, run_id: str, status: str, summary: LinkRunSummary | None,
+    *, error: str | None = None, stage: str | None = None,
 ) -> None:
     con.execute(
         f"""UPDATE {tables.LINK_RUNS} SET finished_at = ?, status = ?, records = ?,
             pairs_scored = ?, clusters = ?, review_queue_size = ?, seconds = ?,
-            peak_memory_mb = ?, summary_json = ? WHERE run_id = ?""",
+            peak_memory_mb = ?, summary_json = ?, error = ?, failed_stage = ?
+            WHERE run_id = ?""",
         [
             datetime.now(UTC).replace(tzinfo=None), status,
             summary.records if summary else None,
@@ -227,6 +293,7 @@ def _finish(
             summary.seconds if summary else None,
             summary.peak_memory_mb if summary else None,
             json.dumps(summary.to_dict()) if summary else None,
+            error, stage,
             run_id,
         ],
     )

@@ -68,8 +68,13 @@ DDL: tuple[str, ...] = (
         review_queue_size BIGINT,
         seconds DOUBLE,
         peak_memory_mb DOUBLE,
-        summary_json VARCHAR
+        summary_json VARCHAR,
+        error VARCHAR,                   -- a failed run: the exception, first 4,000 chars
+        failed_stage VARCHAR             -- a failed run: the stage that was running
     )""",
+    # warehouses made before runs recorded their failures
+    f"ALTER TABLE {tables.LINK_RUNS} ADD COLUMN IF NOT EXISTS error VARCHAR",
+    f"ALTER TABLE {tables.LINK_RUNS} ADD COLUMN IF NOT EXISTS failed_stage VARCHAR",
 )
 
 

@@ -20,6 +20,7 @@ from api_support import ApiEnv
 from dagster_support import approve, make_deployment
 from deid_support import NOW, make_keys, make_student_year, request, student_year_sql
 from governance_fixtures import clear_provider_review
+from test_portal_preview import in_band
 
 import deidentify
 from core.keys import KeyProvider
@@ -189,7 +190,7 @@ def test_fulfilment_keeps_later_extracts_unlinkable(tmp_path: Path,
 
     # One run fulfils all three in queue order; each sees the ones fulfilled before it.
     built = {r.request_id: r for r in fulfil_approved(
-        settings=settings, sessions=dep.c2c.sessions(), keys=keys)}
+        settings=settings, sessions=dep.c2c.sessions(), keys=keys).built}
     assert list(built) == [first, second, third]
     a, b, c = (opened(built[r], keys, tmp_path / r) for r in (first, second, third))
 
@@ -201,7 +202,10 @@ def test_fulfilment_keeps_later_extracts_unlinkable(tmp_path: Path,
     assert cross["linkage_variables"] == ["academic_year", "english_learner", "homeless"]
     with dep.c2c.governance() as session:
         record = session.get(DataRequest, second).extract  # type: ignore[union-attr]
-        assert record.detail["cross_extract"]["suppressed_rows"] == cross["suppressed_rows"] > 0
+        # the release report holds the count as the egress gate releases it (rounded to 5)
+        reported = record.detail["cross_extract"]["suppressed_rows"]
+        assert cross["suppressed_rows"] > 0 and reported % 5 == 0
+        assert abs(reported - cross["suppressed_rows"]) <= 4
         checks = {c["check"]: c for c in record.detail["output_checks"]}
         assert checks["cross_extract_linkage"]["passed"]
         assert first in checks["cross_extract_linkage"]["detail"]
@@ -294,10 +298,12 @@ def test_preview_counts_what_linkage_suppresses_as_the_build_does(env: ApiEnv) -
     finally:
         con.close()
     assert result.disclosure is not None
-    assert shown["expected_rows"] == result.rows
-    assert shown["suppressed_rows"] == result.suppressed_rows
-    assert shown["linkage_suppressed_rows"] == \
-        result.disclosure.cross_extract["suppressed_rows"] > 0
+    # the preview's numbers are the egress gate's bands around what the build does
+    assert in_band(shown["expected_rows"], result.rows)
+    assert in_band(shown["suppressed_rows"], result.suppressed_rows)
+    assert in_band(shown["linkage_suppressed_rows"],
+                   result.disclosure.cross_extract["suppressed_rows"])
+    assert result.disclosure.cross_extract["suppressed_rows"] > 0
 
 
 def test_the_search_stops_at_the_top_of_every_ladder(tmp_path: Path) -> None:

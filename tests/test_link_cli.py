@@ -6,14 +6,11 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from test_link_fixtures import make_population, truth_table, write_staging
+from test_link_fixtures import encrypted_home_with_staging, make_population, truth_table
 from typer.testing import CliRunner
 
 from cli.main import app
 from core.errors import NotFound
-from core.keys import KeyProvider, create_master_key
-from core.settings import Settings
-from core.warehouse import connect_encrypted
 
 
 @pytest.mark.slow
@@ -21,15 +18,8 @@ def test_link_evaluate_export_on_encrypted_warehouse(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     home = tmp_path / "home"
-    monkeypatch.setenv("C2C_HOME", str(home))
-    monkeypatch.delenv("C2C_MASTER_KEY_FILE", raising=False)
-    settings = Settings()
-    create_master_key(settings.master_key_path)
-    key = KeyProvider(settings.master_key_path, settings.keyring_path).warehouse_key_hex()
     people = make_population(150, seed=2, twins=3, second_ssid=2)
-    con = connect_encrypted(settings.warehouse_path, key, temp_dir=settings.tmp_dir)
-    write_staging(con, people)
-    con.close()
+    encrypted_home_with_staging(home, monkeypatch, people)
     pq.write_table(truth_table(people), tmp_path / "truth.parquet")
 
     runner = CliRunner()

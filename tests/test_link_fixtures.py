@@ -9,9 +9,15 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pytest
+
+from core.keys import KeyProvider, create_master_key
+from core.settings import Settings
+from core.warehouse import connect_encrypted
 
 FIRST = ["JAMES", "MARIA", "JOSE", "EMILY", "DANIEL", "SOFIA", "WILLIAM", "ROBERT", "ANA",
          "LUIS", "OLIVIA", "NOAH", "CAMILA", "ETHAN", "ISABELLA", "MATEO", "AVA", "LIAM",
@@ -167,3 +173,19 @@ def test_fixture_population_is_deterministic() -> None:
     b = make_population(50, seed=3)
     assert [(p.first, p.last, p.dob) for p in a] == [(p.first, p.last, p.dob) for p in b]
     assert sum(p.twin_of is not None for p in a) == 5
+
+
+def encrypted_home_with_staging(
+    home: Path, monkeypatch: pytest.MonkeyPatch, people: list[Person]
+) -> tuple[Settings, str]:
+    """A fresh ``C2C_HOME`` (master key, encrypted warehouse) with ``people`` in staging, for
+    the CLI's link commands: the settings and the warehouse key."""
+    monkeypatch.setenv("C2C_HOME", str(home))
+    monkeypatch.delenv("C2C_MASTER_KEY_FILE", raising=False)
+    settings = Settings()
+    create_master_key(settings.master_key_path)
+    key = KeyProvider(settings.master_key_path, settings.keyring_path).warehouse_key_hex()
+    con = connect_encrypted(settings.warehouse_path, key, temp_dir=settings.tmp_dir)
+    write_staging(con, people)
+    con.close()
+    return settings, key

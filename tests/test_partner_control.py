@@ -175,7 +175,8 @@ class World:
                 with self.sessions.begin() as session:
                     gr.mark_fulfilled(session, request.request_id, gr.ExtractInfo(
                         package_path=str(result.package_path), sha256=result.package_sha256,
-                        expires_at=result.expires_at, detail=extract_detail(request, result)))
+                        expires_at=result.expires_at,
+                        detail=extract_detail(request, result, min_cell=11)))
         finally:
             con.close()
         notify.deliver(self.sessions, notify.smtp_config(self.settings))
@@ -288,6 +289,11 @@ def test_provider_review_output_checking_and_mail_end_to_end(
         # re-grouping may only drop what the board approved
         assert w.call("POST", f"/v1/requests/{rid}/regroup", "res",
                       json={"group_by": ["race_ethnicity"]})[0] == 422
+        # ... and names each variable once (issue 25: ["gender", "gender"] was accepted)
+        twice = w.call("POST", f"/v1/requests/{rid}/regroup", "res",
+                       json={"group_by": ["gender", "gender"],
+                             "variables": ["cte_participant"]})
+        assert twice[0] == 422 and "twice" in twice[1]["error"]["message"]
         status, regrouped = w.call("POST", f"/v1/requests/{rid}/regroup", "res",
                                    json={"group_by": []})
         assert status == 200 and regrouped["status"] == "approved"

@@ -43,9 +43,12 @@ def queue(request: Request, db: SessionDep, me: BoardPage) -> Response:
 
 def request_preview(request: Request, db: Session, r: DataRequest
                     ) -> tuple[Preview | None, str | None]:
+    """The preview on a read session: the page's write session holds nothing meanwhile (its
+    audited block committed before this runs)."""
+    svc = services(request)
     try:
-        return preview_stored_request(settings=services(request).settings, session=db,
-                                      request=r), None
+        with svc.read_sessions() as read:
+            return preview_stored_request(settings=svc.settings, session=read, request=r), None
     except (UserError, Busy, ValueError) as exc:
         return None, str(exc)
 

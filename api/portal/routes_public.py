@@ -22,6 +22,7 @@ from api.portal.charts import Bar, bar_chart
 from api.portal.web import finish, render
 from api.routes.public import AGGREGATE_COLUMNS, AggregateRow, aggregate_page
 from core.errors import NotFound, UserError
+from core.gate import plain
 from governance.partners import list_partners
 from governance.requests import public_log
 
@@ -116,8 +117,8 @@ def download_csv(request: Request, year: Filter = None, lea: Filter = None,
     writer = csv.writer(out)
     writer.writerow(AGGREGATE_COLUMNS)
     for r in rows:
-        writer.writerow(["" if getattr(r, c) is None else getattr(r, c)
-                         for c in AGGREGATE_COLUMNS])
+        values = [plain(getattr(r, c)) for c in AGGREGATE_COLUMNS]
+        writer.writerow(["" if v is None else v for v in values])
     return finish(request, Response(
         out.getvalue(), media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="c2c-outcomes.csv"'}))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Form, Path, Request
+from fastapi import APIRouter, BackgroundTasks, Form, Path, Query, Request
 from fastapi.responses import FileResponse, Response
 from pydantic import ValidationError
 
@@ -27,7 +27,7 @@ from governance import requests as gr
 from governance.audit import audited
 from governance.models import DataRequest
 from governance.partners import list_partners
-from services.preview import Preview, PreviewInput, preview_request
+from services.preview import Preview, PreviewInput, researcher_preview
 
 router = APIRouter(prefix="/portal/researcher", include_in_schema=False)
 ROLE = "researcher"
@@ -63,13 +63,20 @@ def _lea_names(db: Any) -> dict[str, str]:
     return names
 
 
+PAGE = 50
+
+
 @router.get("")
-def home(request: Request, db: SessionDep, me: ResearcherPage) -> Response:
+def home(request: Request, db: SessionDep, me: ResearcherPage,
+         offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> Response:
     quorum = services(request).settings.board_quorum
     with audited(db, actor=me.name, role=ROLE, action="request.list"):
+        total, page = gr.list_own_requests(db, me.user_id, limit=PAGE, offset=offset)
         rows = [{"r": r, "approvals": gr.approvals(r), "next": next_step(r, quorum)}
-                for r in gr.list_own_requests(db, me.user_id)]
-    return render(request, "researcher.html", {"title": "Your data requests", "rows": rows})
+                for r in page]
+    return render(request, "researcher.html", {
+        "title": "Your data requests", "rows": rows, "total": total, "offset": offset,
+        "page": PAGE})
 
 
 @router.get("/catalog")
@@ -137,7 +144,12 @@ def create(request: Request, db: SessionDep, me: ResearcherPage, background: Bac
             data = PreviewInput(kind=RequestKind(form.kind), variables=form.variables,
                                 cohort=form.cohort(),
                                 group_by=form.group_by if form.kind == "aggregate" else [])
-            shown = preview_request(settings=services(request).settings, session=db, data=data)
+            svc = services(request)
+            db.rollback()  # the page's write session holds nothing while the preview runs
+            with svc.read_sessions() as read:
+                shown = researcher_preview(settings=svc.settings, sessions=svc.sessions,
+                                           read=read, actor=me.name, user_id=me.user_id,
+                                           data=data)
         except (ValidationError, ValueError) as exc:
             return _render_form(request, db, form, problems=problems_of(exc), status=422)
         except (UserError, Busy) as exc:

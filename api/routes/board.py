@@ -9,7 +9,7 @@ from fastapi import APIRouter, BackgroundTasks, Path
 from api.deps import BoardUser, ReadSessionDep, SessionDep, SessionsDep, SettingsDep
 from api.errors import COMMON_RESPONSES
 from api.notifying import deliver_later
-from api.schemas import DecisionIn, RequestOut
+from api.schemas import DecisionIn, Limit, Offset, RequestOut
 from governance import grants as gg
 from governance import requests as gr
 from governance.audit import audited
@@ -22,10 +22,13 @@ ROLE = "board"
 
 
 @router.get("", response_model=list[RequestOut])
-def submitted(session: ReadSessionDep, caller: BoardUser) -> list[RequestOut]:
-    """Requests waiting for a decision, oldest first."""
+def submitted(session: ReadSessionDep, caller: BoardUser, limit: Limit = 100,
+              offset: Offset = 0) -> list[RequestOut]:
+    """Requests waiting for a decision, oldest first, one page at a time (``limit``,
+    ``offset``: ask for the next page until one comes back short)."""
     with audited(session, actor=caller.name, role=ROLE, action="board.list"):
-        out = [RequestOut.of(r, for_board=True) for r in gr.list_submitted(session)]
+        out = [RequestOut.of(r, for_board=True)
+               for r in gr.list_submitted(session, limit=limit, offset=offset)]
     return out
 
 
@@ -40,9 +43,10 @@ def read(request_id: RequestId, session: ReadSessionDep, caller: BoardUser) -> R
 
 @router.get("/{request_id}/preview", response_model=Preview,
             responses={503: {"description": "Warehouse busy or nothing linked yet"}})
-def preview_request(request_id: RequestId, session: SessionDep, settings: SettingsDep,
+def preview_request(request_id: RequestId, session: ReadSessionDep, settings: SettingsDep,
                     caller: BoardUser) -> Preview:
-    """What the request would release if fulfilled today (the researcher saw the same)."""
+    """What the request would release if fulfilled today, as the egress gate's bands. A read
+    session: the preview never holds the governance store's write lock."""
     with audited(session, actor=caller.name, role=ROLE, action="board.preview",
                  target=f"request:{request_id}"):
         out = preview_stored_request(settings=settings, session=session,

@@ -10,6 +10,7 @@ from api.deps import CheckerUser, SessionDep, SessionsDep, SettingsDep
 from api.errors import COMMON_RESPONSES
 from api.notifying import deliver_later
 from api.partner_control_schemas import CheckerDecisionIn, ReleaseOut, ReleaseReport
+from api.schemas import Limit, Offset
 from core.errors import NotFound
 from governance import output_check
 from governance.audit import audited
@@ -24,11 +25,13 @@ ROLE = "checker"
 
 
 @router.get("", response_model=list[ReleaseReport])
-def queue(session: SessionDep, caller: CheckerUser) -> list[ReleaseReport]:
-    """Outputs waiting for a checker, oldest first (your own requests are left out)."""
+def queue(session: SessionDep, caller: CheckerUser, limit: Limit = 100,
+          offset: Offset = 0) -> list[ReleaseReport]:
+    """Outputs waiting for a checker, oldest first (your own requests are left out), one page
+    at a time."""
     with audited(session, actor=caller.name, role=ROLE, action="checker.list"):
         out = []
-        for request in output_check.checker_queue(session):
+        for request in output_check.checker_queue(session, limit=limit, offset=offset):
             if request.requester_id == caller.user_id:
                 continue
             record = output_check.extract_record(session, request.id)

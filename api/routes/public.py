@@ -11,13 +11,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
 
-from analytics.disclosure import public_reason
 from api.choices import check_aggregate_filters, choices
 from api.deps import ReadSessionDep, ServingDep
 from api.schemas import Page
 from api.serving import ServingSnapshot, records
 from core.catalog import VARIABLES
 from core.errors import NotFound
+from core.gate import GatedCount, gate_published, public_reason
+from core.protection import MIN_CELL
 from governance.requests import PublicLogEntry, public_log
 
 router = APIRouter(tags=["public"])
@@ -38,8 +39,8 @@ class AggregateRow(BaseModel):
     subgroup: str | None
     subgroup_value: str | None
     metric: str
-    numerator: int | None
-    denominator: int | None
+    numerator: GatedCount
+    denominator: GatedCount
     rate: float | None
     suppressed: bool
     suppression_reason: str | None
@@ -50,7 +51,7 @@ class AggregatePage(Page[AggregateRow]):
     snapshot: dict[str, Any]
 
 
-def _row(values: tuple[Any, ...]) -> AggregateRow:
+def _row(values: tuple[Any, ...], min_cell: int) -> AggregateRow:
     row = dict(zip(AGGREGATE_COLUMNS, values, strict=True))
     if row["suppressed"]:
         # Belt and braces: a suppressed cell never carries its numbers, whatever the file says.
@@ -62,6 +63,18 @@ def _row(values: tuple[Any, ...]) -> AggregateRow:
         if row[name] is not None:
             row[name] = str(row[name])
     row["suppressed"] = bool(row["suppressed"])
+    # Every count leaves through the egress gate: a value the standard allows passes as it
+    # is; anything else (a snapshot written under an older rule) is gated again here.
+    cell = "/".join(str(row[c]) for c in ("academic_year", "reporting_lea", "subgroup",
+                                          "subgroup_value", "metric"))
+    row["numerator"] = gate_published(row["numerator"], min_cell,
+                                      reason=row["suppression_reason"], label=f"{cell}/n")
+    row["denominator"] = gate_published(row["denominator"], min_cell,
+                                        reason=row["suppression_reason"], label=f"{cell}/d")
+    if row["numerator"].value is None or row["denominator"].value is None:
+        row["rate"] = None
+    elif not row["suppressed"]:
+        row["rate"] = round(row["numerator"].value / row["denominator"].value, 4)
     return AggregateRow.model_validate(row)
 
 
@@ -94,16 +107,8 @@ def aggregate_page(snapshot: ServingSnapshot, academic_year: str | None = None,
                    reporting_lea: str | None = None, subgroup: str | None = None,
                    subgroup_value: str | None = None, metric: str | None = None,
                    limit: int = 100, offset: int = 0) -> AggregatePage:
-    """The page ``GET /v1/aggregates`` answers, as a model (for the portal)."""
-    return AggregatePage.model_validate_json(aggregate_page_json(
-        snapshot, academic_year, reporting_lea, subgroup, subgroup_value, metric, limit, offset))
-
-
-def aggregate_page_json(snapshot: ServingSnapshot, academic_year: str | None,
-                        reporting_lea: str | None, subgroup: str | None,
-                        subgroup_value: str | None, metric: str | None, limit: int,
-                        offset: int) -> bytes:
-    """The page as JSON bytes, cached per snapshot (the cache is bounded by these bytes)."""
+    """The page ``GET /v1/aggregates`` answers, as a model (for the portal), cached per
+    snapshot."""
     check_aggregate_filters(choices(snapshot), academic_year=academic_year,
                             reporting_lea=reporting_lea, subgroup=subgroup,
                             subgroup_value=subgroup_value, metric=metric)
@@ -113,21 +118,37 @@ def aggregate_page_json(snapshot: ServingSnapshot, academic_year: str | None,
     params: list[Any] = [value for value in filters.values() if value is not None]
     clause = f"WHERE {' AND '.join(where)}" if where else ""
 
-    def compute(cursor: Any) -> bytes:
+    def compute(cursor: Any) -> AggregatePage:
         order = _aggregate_order(snapshot, cursor, clause, params)
         ids = order[offset:offset + limit]
+        min_cell = int(snapshot.info().get("min_cell") or MIN_CELL)
         data: list[AggregateRow] = []
         if ids:  # rowids are integers from the snapshot itself: safe to inline
             rows = cursor.execute(
                 f"SELECT rowid, {', '.join(AGGREGATE_COLUMNS)} FROM published_aggregates "
                 f"WHERE rowid IN ({', '.join(str(i) for i in ids)})").fetchall()
             by_id = {row[0]: row[1:] for row in rows}
-            data = [_row(by_id[i]) for i in ids]
-        page = AggregatePage(data=data, count=len(order), limit=limit, offset=offset,
+            data = [_row(by_id[i], min_cell) for i in ids]
+        return AggregatePage(data=data, count=len(order), limit=limit, offset=offset,
                              snapshot=snapshot.info())
-        return page.model_dump_json().encode("utf-8")
 
     return snapshot.cached(("aggregates", tuple(filters.items()), limit, offset), compute)
+
+
+def aggregate_page_json(snapshot: ServingSnapshot, academic_year: str | None,
+                        reporting_lea: str | None, subgroup: str | None,
+                        subgroup_value: str | None, metric: str | None, limit: int,
+                        offset: int) -> bytes:
+    """The page as JSON bytes, cached per snapshot (the cache is bounded by these bytes)."""
+    key = ("aggregates json", academic_year, reporting_lea, subgroup, subgroup_value, metric,
+           limit, offset)
+
+    def compute(_: Any) -> bytes:
+        page = aggregate_page(snapshot, academic_year, reporting_lea, subgroup, subgroup_value,
+                              metric, limit, offset)
+        return page.model_dump_json().encode("utf-8")
+
+    return snapshot.cached(key, compute)
 
 
 AGGREGATE_ORDER = "academic_year, reporting_lea, metric, subgroup, subgroup_value, rowid"

@@ -25,12 +25,11 @@ from api.errors import COMMON_RESPONSES
 from api.extracts import data_key_base64
 from api.notifying import deliver_later
 from api.partner_control_schemas import RegroupIn
-from api.schemas import ExtractKey, RequestOut
+from api.schemas import ExtractKey, Limit, Offset, Page, RequestOut
 from core.errors import InternalError
 from governance import requests as gr
 from governance.audit import audited
-from services.preview import Preview, PreviewInput
-from services.preview import preview_request as run_preview
+from services.preview import Preview, PreviewInput, researcher_preview
 
 router = APIRouter(prefix="/v1/requests", tags=["researcher"], responses=COMMON_RESPONSES)
 
@@ -51,22 +50,28 @@ def create(body: gr.RequestInput, serving: ServingDep, session: SessionDep,
 
 
 @router.post("/preview", response_model=Preview,
-             responses={503: {"description": "Warehouse busy or nothing linked yet"}})
+             responses={429: {"description": "Query budget spent (per researcher or cohort)"},
+                        503: {"description": "Warehouse busy or nothing linked yet"}})
 def preview_request(body: PreviewInput, serving: ServingDep, settings: SettingsDep,
-                    session: SessionDep, caller: ResearcherUser) -> Preview:
-    """Disclosure preview before submitting: rows, quasi-identifiers generalised or withheld at
-    k (individual), cells suppressed (aggregate). Runs what fulfilment would run; keeps nothing."""
-    with audited(session, actor=caller.name, role=ROLE, action="request.preview"):
-        check_cohort(choices(serving), body.cohort.academic_years, body.cohort.reporting_leas)
-        out = run_preview(settings=settings, session=session, data=body)
-    return out
+                    sessions: SessionsDep, read: ReadSessionDep,
+                    caller: ResearcherUser) -> Preview:
+    """Disclosure preview before submitting: coarse bands of rows and cells, quasi-identifiers
+    generalised or withheld at k (individual), cells suppressed (aggregate). Runs what
+    fulfilment would run; keeps nothing. Counts against your query budget (docs/metrics.md);
+    the audit entry records the cohort."""
+    check_cohort(choices(serving), body.cohort.academic_years, body.cohort.reporting_leas)
+    return researcher_preview(settings=settings, sessions=sessions, read=read,
+                              actor=caller.name, user_id=caller.user_id, data=body)
 
 
-@router.get("", response_model=list[RequestOut])
-def list_own(session: ReadSessionDep, caller: ResearcherUser) -> list[RequestOut]:
-    """Your own requests."""
+@router.get("", response_model=Page[RequestOut])
+def list_own(session: ReadSessionDep, caller: ResearcherUser, limit: Limit = 50,
+             offset: Offset = 0) -> Page[RequestOut]:
+    """Your own requests, oldest first, one page at a time."""
     with audited(session, actor=caller.name, role=ROLE, action="request.list"):
-        out = [RequestOut.of(r) for r in gr.list_own_requests(session, caller.user_id)]
+        total, rows = gr.list_own_requests(session, caller.user_id, limit=limit, offset=offset)
+        out = Page[RequestOut](data=[RequestOut.of(r) for r in rows], count=total, limit=limit,
+                               offset=offset)
     return out
 
 

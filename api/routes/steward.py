@@ -18,6 +18,7 @@ from api.partner_control_schemas import (
     StewardReviewOut,
     UsageOut,
 )
+from api.schemas import Limit, Offset
 from governance import output_check, provider_review
 from governance.audit import audited
 from governance.models import DataRequest
@@ -29,9 +30,9 @@ RequestId = Annotated[str, Path(min_length=1, max_length=64)]
 ROLE = "steward"
 
 
-def _reviews(session: Session, org: str) -> list[StewardReviewOut]:
+def _reviews(session: Session, org: str, limit: int, offset: int) -> list[StewardReviewOut]:
     out = []
-    for review in provider_review.reviews_for_org(session, org):
+    for review in provider_review.reviews_for_org(session, org, limit=limit, offset=offset):
         request = session.get(DataRequest, review.request_id)
         if request is None:
             continue
@@ -43,12 +44,14 @@ def _reviews(session: Session, org: str) -> list[StewardReviewOut]:
 
 
 @router.get("/reviews", response_model=list[StewardReviewOut])
-def reviews(session: SessionDep, caller: StewardUser) -> list[StewardReviewOut]:
-    """Every request routed to your organisation, newest first (pending ones first to act on)."""
+def reviews(session: SessionDep, caller: StewardUser, limit: Limit = 100,
+            offset: Offset = 0) -> list[StewardReviewOut]:
+    """Requests routed to your organisation, newest first, one page at a time (within the
+    page, pending ones first to act on)."""
     org = steward_org(caller)
     with audited(session, actor=caller.name, role=ROLE, action="steward.list",
                  target=f"partner:{org}"):
-        out = _reviews(session, org)
+        out = _reviews(session, org, limit, offset)
     return sorted(out, key=lambda r: r.review.status != "pending")
 
 
@@ -64,13 +67,16 @@ def decide(request_id: RequestId, body: StewardDecisionIn, session: SessionDep,
 
 
 @router.get("/usage", response_model=list[UsageOut])
-def usage(session: SessionDep, caller: StewardUser) -> list[UsageOut]:
-    """Which requests used your organisation's records, and what was released, when."""
+def usage(session: SessionDep, caller: StewardUser, limit: Limit = 100,
+          offset: Offset = 0) -> list[UsageOut]:
+    """Which requests used your organisation's records, and what was released, when; one
+    page at a time."""
     org = steward_org(caller)
     with audited(session, actor=caller.name, role=ROLE, action="steward.usage",
                  target=f"partner:{org}"):
         out = []
-        for review in provider_review.reviews_for_org(session, org):
+        for review in provider_review.reviews_for_org(session, org, limit=limit,
+                                                      offset=offset):
             request = session.get(DataRequest, review.request_id)
             if request is None:
                 continue

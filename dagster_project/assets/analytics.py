@@ -5,6 +5,7 @@ from typing import Any
 
 import dagster as dg
 
+from core.gate import gate_published
 from dagster_project.resources import C2CResource
 from services.publish import publish_snapshot, rebuild_outcomes
 
@@ -15,7 +16,12 @@ GROUP = "analytics"
 def student_outcomes(c2c: C2CResource) -> dg.MaterializeResult:
     """analytics.student_year: K12 SWP outcomes per person, year and LEA (no identifiers)."""
     summary = rebuild_outcomes(settings=c2c.settings())
-    return dg.MaterializeResult(metadata=summary_metadata(summary))
+    min_cell = c2c.settings().suppression_min_cell
+    # Counts of people in the metadata pass the egress gate like every other released count.
+    return dg.MaterializeResult(metadata={
+        k: (str(gate_published(v, min_cell, label=f"outcomes/{k}"))
+            if isinstance(v, int) and not isinstance(v, bool) else v)
+        for k, v in summary_metadata(summary).items()})
 
 
 @dg.asset(group_name=GROUP, deps=[student_outcomes])

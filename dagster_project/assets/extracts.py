@@ -3,6 +3,7 @@
 
 import dagster as dg
 
+from core.gate import gate_published
 from dagster_project.assets.analytics import student_outcomes
 from dagster_project.metadata import md_table
 from dagster_project.resources import C2CResource
@@ -23,18 +24,23 @@ def research_extracts(
 ) -> dg.MaterializeResult:
     """Encrypted, de-identified packages for approved requests; registered in governance
     (the same routine as `c2c fulfil`)."""
-    built = fulfil_approved(
+    outcome = fulfil_approved(
         settings=c2c.settings(), sessions=c2c.sessions(), keys=c2c.key_provider(),
         request_ids=config.request_ids,
-        on_built=lambda r: context.log.info(f"extract for request {r.request_id}: {r.rows} rows"))
-    suppressed = sum(r.suppressed_rows for r in built)
-    rows = [(r.request_id, r.rows, r.suppressed_rows, r.package_bytes, r.expires_at.date())
-            for r in built]
+        on_built=lambda r: context.log.info(f"extract for request {r.request_id} built"),
+        on_failed=lambda f: context.log.warning(f"request {f.request_id} failed: {f.reason}"))
+    built = outcome.built
+    min_cell = c2c.settings().suppression_min_cell
+    # Counts of people leave through the egress gate, Dagster's metadata too.
+    rows = [(r.request_id, str(gate_published(r.rows, min_cell, label=f"rows/{r.request_id}")),
+             str(gate_published(r.suppressed_rows, min_cell,
+                                label=f"suppressed/{r.request_id}")),
+             r.package_bytes, r.expires_at.date()) for r in built]
     return dg.MaterializeResult(metadata={
         "extracts_built": len(built),
         "requests": ", ".join(r.request_id for r in built) or "none",
-        "suppressed_rows": suppressed,
+        "failed": dg.MetadataValue.md(md_table(
+            ("request", "reason"), [(f.request_id, f.reason) for f in outcome.failed])),
         "extracts": dg.MetadataValue.md(md_table(
             ("request", "rows", "suppressed rows", "bytes", "expires"), rows)),
     })
-
