@@ -1,16 +1,22 @@
 """Benchmark of the synthetic generator: prints students/s, wall time, files and bytes.
 
-Usage: .venv/bin/python bench/bench_generate.py [--students 100000] [--seed 1] [--out DIR]
+Usage: .venv/bin/python bench/bench_generate.py [--students 100000 | --scale 1%|10%|100%]
+       [--years 2023-24] [--seed 1] [--out DIR]
+
+``--scale`` generates that share of California's students in the state world (one year unless
+``--years`` says otherwise); ``--students`` alone is the small world, as before.
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import tempfile
 import time
 from pathlib import Path
 
 from synth import generate
+from synth.world import SCALES
 
 
 def main() -> None:
@@ -18,11 +24,17 @@ def main() -> None:
     parser.add_argument("--students", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--scale", choices=list(SCALES), default=None)
+    parser.add_argument("--years", default=None, help="comma separated (default: the "
+                        "generator's three years; one, 2023-24, with --scale)")
     args = parser.parse_args()
+    students = SCALES[args.scale] if args.scale else args.students
+    world = "state" if args.scale else "small"
+    years = args.years.split(",") if args.years else (["2023-24"] if args.scale else None)
     with tempfile.TemporaryDirectory(prefix="c2c-bench-gen-") as scratch:
         out = args.out or Path(scratch)
         began, cpu_began = time.perf_counter(), time.process_time()
-        summary = generate(out, students=args.students, seed=args.seed)
+        summary = generate(out, students=students, seed=args.seed, years=years, world=world)
         wall = time.perf_counter() - began
         cpu = time.process_time() - cpu_began
         print(f"students        {summary.students:,}")
@@ -35,6 +47,8 @@ def main() -> None:
         print(f"bytes           {summary.bytes:,} ({summary.bytes / 1e6:.1f} MB)")
         print(f"truth rows      {summary.truth_rows:,}")
         print(f"stage seconds   {summary.stage_seconds}")
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"peak RSS        {peak:,.0f} MiB ({summary.world} world)")
 
 
 if __name__ == "__main__":

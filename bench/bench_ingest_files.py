@@ -92,6 +92,9 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=400, help="files to ingest")
     parser.add_argument("--students", type=int, default=1000)
     parser.add_argument("--year", default="2023-24")
+    parser.add_argument("--batch-files", type=int, default=1,
+                        help="files per load (1: the per-file path this bench measures; "
+                             "bench_ingest_year.py measures the batched path)")
     parser.add_argument("--data", type=Path, default=None,
                         help="a generated state world to reuse (default: generate one)")
     args = parser.parse_args()
@@ -99,7 +102,7 @@ def main() -> None:
     from core.keys import KeyProvider, create_master_key
     from core.settings import Settings
     from core.warehouse import warehouse
-    from ingest import expand_paths, ingest_files
+    from ingest import IngestOptions, expand_paths, ingest_files
     from ingest.partners import load_partners_csv
     from synth import generate
 
@@ -120,15 +123,18 @@ def main() -> None:
         clock.install()
         print(f"{len(files)} files, {size / len(files) / 1024:.1f} KiB each on average; "
               f"load average before: {_load()} on {os.cpu_count()} cores", flush=True)
+        options = IngestOptions(batch_files=args.batch_files)
         with warehouse(settings) as con:
             ingest_files(con, files[:1], settings.raw_dir, raw_key, partners)  # schema, warm
             clock.seconds.clear()
             began = time.perf_counter()
-            receipts = ingest_files(con, files[1:], settings.raw_dir, raw_key, partners)
+            receipts = ingest_files(con, files[1:], settings.raw_dir, raw_key, partners,
+                                    options=options)
             first = time.perf_counter() - began
             parts = dict(clock.seconds)
             began = time.perf_counter()
-            again = ingest_files(con, files[1:], settings.raw_dir, raw_key, partners)
+            again = ingest_files(con, files[1:], settings.raw_dir, raw_key, partners,
+                                 options=options)
             second = time.perf_counter() - began
         count = len(files) - 1
         status: dict[str, int] = defaultdict(int)

@@ -8,7 +8,9 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
+from core.errors import InputRejected, Location
 from synth import DEFAULT_YEARS, generate
+from synth.world import SCALES
 
 
 def register(app: typer.Typer) -> None:
@@ -17,7 +19,12 @@ def register(app: typer.Typer) -> None:
     @app.command("generate")
     def generate_command(
         out: Path = typer.Option(..., "--out", help="Folder to write the landing tree into."),
-        students: int = typer.Option(1000, "--students", help="Number of K-12 students."),
+        students: int | None = typer.Option(None, "--students",
+                                     help="Number of K-12 students (default 1000)."),
+        scale: str | None = typer.Option(
+            None, "--scale",
+            help="Share of California: 1% (58,500 students), 10% (585,000) or 100% "
+                 "(5,850,000); implies --world state."),
         seed: int = typer.Option(1, "--seed", help="Random seed; same seed, same bytes."),
         years: str = typer.Option(
             ",".join(DEFAULT_YEARS), "--years", help="Academic years, comma separated."
@@ -35,6 +42,12 @@ def register(app: typer.Typer) -> None:
         """Generate synthetic CALPADS, college and CCGI files plus truth.parquet."""
         # soft wrap: the summary line holds a path, and a hard wrap would split it
         console = Console(soft_wrap=True)
+        if scale is not None:
+            if scale not in SCALES or students is not None:
+                raise InputRejected(
+                    f"--scale is one of {', '.join(SCALES)} and replaces --students",
+                    Location(file="arguments", field="scale", value=scale, rule="scale"))
+            students, world = SCALES[scale], "state"
         year_list = [y for y in years.split(",") if y.strip()]
         with Progress(
             TextColumn("[bold]{task.description}"), BarColumn(),
@@ -47,7 +60,7 @@ def register(app: typer.Typer) -> None:
                     tasks[stage] = bar.add_task(stage, total=max(total, 1))
                 bar.update(tasks[stage], completed=done, total=max(total, 1))
 
-            summary = generate(out, students=students, seed=seed, years=year_list,
+            summary = generate(out, students=students or 1000, seed=seed, years=year_list,
                                progress=progress, defects=defects or None,
                                world=world)
         size_mb = summary.bytes / 1e6

@@ -1,4 +1,4 @@
-"""CLI commands: ``link``, ``evaluate`` and ``export crosswalk``."""
+"""CLI commands: ``link``, ``link-provisional``, ``evaluate`` and ``export crosswalk``."""
 
 from __future__ import annotations
 
@@ -90,6 +90,32 @@ def register(app: typer.Typer) -> None:
             summary = link_annual(settings=settings, run_id=run_id, on_stage=on_stage)
         print_summary(summary)
         console.print(f"model and charts: {settings.runs_dir / summary.run_id}")
+
+    @app.command("link-provisional")
+    def link_provisional(
+        run_id: str | None = typer.Option(None, "--run-id", help="Default: prov-<UTC time>."),
+        agreement: bool = typer.Option(
+            False, "--agreement",
+            help="Judge the provisional links against the annual run that followed them."),
+    ) -> None:
+        """Provisional person ids for records the last annual link did not see."""
+        settings = get_settings()
+        from services.provisional_link import judge_provisional, link_new_records
+
+        if agreement:
+            judged = judge_provisional(settings=settings)
+            shown = "n/a" if judged.agreement is None else f"{100 * judged.agreement:.2f} %"
+            console.print(f"provisional units judged {judged.units:,}: confirmed "
+                          f"{judged.confirmed:,}, merged {judged.merged:,}, split "
+                          f"{judged.split:,}; agreement {shown}")
+            return
+        summary = link_new_records(settings=settings, run_id=run_id)
+        console.print(f"[bold]provisional run {summary.run_id}[/] against annual run "
+                      f"{summary.model_run_id} in {summary.seconds:.1f} s: {summary.new_units:,}"
+                      f" new records, {summary.linked_to_existing:,} given an existing person,"
+                      f" {summary.new_persons:,} provisional persons (ids T...); MDM units "
+                      f"{summary.mdm_units:,}. PROVISIONAL: in mdm.provisional_links until the "
+                      "next annual link confirms, merges or splits them")
 
     @app.command("evaluate")
     def evaluate(

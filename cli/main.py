@@ -33,6 +33,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                                         "current agreement."),
     "link": ("link_cmd", "Annual link: standardise identities, Splink, stable person ids, run "
                          "summary."),
+    "link-provisional": ("link_cmd", "Provisional person ids for records the last annual "
+                                     "link did not see."),
     "evaluate": ("link_cmd", "Pairwise precision / recall / F1 and cluster metrics of the "
                              "current crosswalk."),
     "review": ("review_cmd", "Clerical review of uncertain pairs: list them, decide."),

@@ -18,11 +18,24 @@ def file_for_sender(
     back the other partner's receipt nor tells that they sent the file. The operator (no
     ``submitted_by``) and the partner who owns the file see the first copy.
     """
-    first = manifest.get_file(con, sha256)
-    if first is None or submitted_by is None or _sent_by(first, submitted_by):
-        return sha256, first
-    own_id = f"{sha256}-{submitted_by}"
-    return own_id, manifest.get_file(con, own_id)
+    return files_for_sender(con, [sha256], submitted_by)[0]
+
+
+def files_for_sender(
+    con: duckdb.DuckDBPyConnection, shas: list[str], submitted_by: str | None
+) -> list[tuple[str, FileRow | None]]:
+    """:func:`file_for_sender` for many files, with one manifest query."""
+    own = [f"{sha}-{submitted_by}" for sha in shas] if submitted_by else []
+    known = manifest.get_files(con, list(shas) + own)
+    found: list[tuple[str, FileRow | None]] = []
+    for sha in shas:
+        first = known.get(sha)
+        if first is None or submitted_by is None or _sent_by(first, submitted_by):
+            found.append((sha, first))
+        else:
+            own_id = f"{sha}-{submitted_by}"
+            found.append((own_id, known.get(own_id)))
+    return found
 
 
 def _sent_by(row: FileRow, org: str) -> bool:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -133,3 +135,141 @@ def read_receipt(con: duckdb.DuckDBPyConnection, file_id: str) -> Receipt | None
         warnings=list(warnings), errors=errors, error_count=error_count, message=message,
         superseded=superseded, created_at=created_at,
     )
+
+
+# A list of ids as a join (``list_contains`` over a long list would compare every pair).
+_IDS = "(SELECT unnest(CAST(? AS VARCHAR[])))"
+
+
+# --- many files at once (batch ingest: a handful of statements per load, not per file) -----
+
+def get_files(con: duckdb.DuckDBPyConnection, file_ids: list[str]) -> dict[str, FileRow]:
+    """Manifest rows of these ids (those that exist), by id."""
+    if not file_ids:
+        return {}
+    rows = con.execute(
+        f"SELECT {', '.join(FILE_COLUMNS)} FROM {tables.FILES} "
+        f"WHERE file_id IN {_IDS}", [file_ids]
+    ).fetchall()
+    return {r[0]: FileRow(*r) for r in rows}
+
+
+def _arrow(columns: dict[str, list[Any]], types: dict[str, Any] | None = None) -> Any:
+    import pyarrow as pa
+
+    types = types or {}
+    return pa.table({name: pa.array(values, type=types.get(name))
+                     for name, values in columns.items()})
+
+
+@contextmanager
+def arrow_view(con: duckdb.DuckDBPyConnection, name: str, table: Any) -> Iterator[str]:
+    """``table`` (pyarrow) readable as ``name`` on ``con`` for the block."""
+    con.register(name, table)
+    try:
+        yield name
+    finally:
+        con.unregister(name)
+
+
+def insert_files(con: duckdb.DuckDBPyConnection, rows: list[FileRow]) -> None:
+    """Insert many manifest rows in one statement."""
+    if not rows:
+        return
+    import pyarrow as pa
+
+    table = _arrow({c: [getattr(r, c) for r in rows] for c in FILE_COLUMNS}, {
+        "part_ids": pa.list_(pa.string()), "size_bytes": pa.int64(), "part_no": pa.int32(),
+        "part_total": pa.int32(), "received_at": pa.timestamp("us"),
+        "loaded_at": pa.timestamp("us"), **{c: pa.string() for c in FILE_COLUMNS if c not in (
+            "part_ids", "size_bytes", "part_no", "part_total", "received_at", "loaded_at")}})
+    with arrow_view(con, "_ingest_new_files", table):
+        con.execute(f"INSERT INTO {tables.FILES} ({', '.join(FILE_COLUMNS)}) "
+                    f"SELECT {', '.join(FILE_COLUMNS)} FROM _ingest_new_files")
+
+
+_FINISH_COLUMNS = ("source_system", "kind", "partner_org", "period", "layout_version",
+                   "encoding")
+
+
+def finish_files(con: duckdb.DuckDBPyConnection, rows: list[FileRow], status: str,
+                 loaded_at: datetime | None = None) -> None:
+    """Set the final ``status`` (and what identification found) of many rows in one statement."""
+    if not rows:
+        return
+    import pyarrow as pa
+
+    table = _arrow({"file_id": [r.file_id for r in rows],
+                    **{c: [getattr(r, c) for r in rows] for c in _FINISH_COLUMNS}},
+                   {c: pa.string() for c in ("file_id", *_FINISH_COLUMNS)})
+    sets = ", ".join(f"{c} = u.{c}" for c in _FINISH_COLUMNS)
+    with arrow_view(con, "_ingest_done_files", table):
+        con.execute(f"UPDATE {tables.FILES} SET status = ?, loaded_at = ?, {sets} "
+                    f"FROM _ingest_done_files u WHERE {tables.FILES}.file_id = u.file_id",
+                    [status, loaded_at])
+
+
+def write_receipts(con: duckdb.DuckDBPyConnection, receipts: list[Receipt]) -> None:
+    """:func:`write_receipt` for many receipts: a few statements in all."""
+    if not receipts:
+        return
+    import pyarrow as pa
+
+    now = datetime.now()
+    ids = [r.receipt_id for r in receipts]
+    con.execute(f"DELETE FROM {tables.RECEIPTS} WHERE receipt_id IN {_IDS}", [ids])
+    con.execute(f"DELETE FROM {tables.LOAD_ERRORS} WHERE file_id IN {_IDS}",
+                [[r.file_id for r in receipts]])
+    table = _arrow({
+        "receipt_id": ids, "file_id": [r.file_id for r in receipts],
+        "status": [str(r.status) for r in receipts], "rows": [r.rows for r in receipts],
+        "warnings": [r.warnings for r in receipts],
+        "error_count": [r.error_count for r in receipts],
+        "message": [r.message for r in receipts],
+        "created_at": [r.created_at or now for r in receipts],
+        "updated_at": [now] * len(receipts),
+    }, {"rows": pa.int64(), "error_count": pa.int64(), "warnings": pa.list_(pa.string()),
+        "created_at": pa.timestamp("us"), "updated_at": pa.timestamp("us")})
+    with arrow_view(con, "_ingest_new_receipts", table):
+        con.execute(f"INSERT INTO {tables.RECEIPTS} (receipt_id, file_id, status, rows, warnings, "
+                    "error_count, message, created_at, updated_at) SELECT receipt_id, file_id, "
+                    "status, rows, warnings, error_count, message, created_at, updated_at "
+                    "FROM _ingest_new_receipts")
+    errors = [[r.file_id, e.file, e.line, e.field, e.value, e.rule, e.message]
+              for r in receipts for e in r.errors]
+    if errors:
+        con.executemany(
+            f"INSERT INTO {tables.LOAD_ERRORS} (file_id, file, line, field, value, rule, message) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)", errors)
+
+
+def read_receipts(con: duckdb.DuckDBPyConnection, file_ids: list[str]) -> dict[str, Receipt]:
+    """:func:`read_receipt` for many files (three queries in all), by file id."""
+    if not file_ids:
+        return {}
+    found = con.execute(
+        f"SELECT r.file_id, r.receipt_id, r.status, r.rows, r.warnings, r.error_count, "
+        f"r.message, r.created_at, f.original_name, f.source_system, f.kind, f.partner_org, "
+        f"f.period FROM {tables.RECEIPTS} r JOIN {tables.FILES} f USING (file_id) "
+        f"WHERE r.file_id IN {_IDS}", [file_ids]).fetchall()
+    errors: dict[str, list[FileError]] = {}
+    for fid, f, line, fld, value, rule, msg in con.execute(
+            f"SELECT file_id, file, line, field, value, rule, message FROM {tables.LOAD_ERRORS} "
+            f"WHERE file_id IN {_IDS} ORDER BY file_id, line NULLS FIRST, field",
+            [file_ids]).fetchall():
+        errors.setdefault(fid, []).append(
+            FileError(file=f, line=line, field=fld, value=value, rule=rule, message=msg))
+    superseded: dict[str, list[str]] = {}
+    for old, new in con.execute(
+            f"SELECT file_id, superseded_by FROM {tables.FILES} "
+            f"WHERE superseded_by IN {_IDS} ORDER BY received_at", [file_ids]).fetchall():
+        superseded.setdefault(new, []).append(old)
+    return {
+        fid: Receipt(
+            receipt_id=receipt_id, file_id=fid, file_name=name, status=ReceiptStatus(status),
+            source_system=system, kind=kind, partner_org=partner, period=period, rows=rows,
+            warnings=list(warnings), errors=errors.get(fid, []), error_count=error_count,
+            message=message, superseded=superseded.get(fid, []), created_at=created_at)
+        for (fid, receipt_id, status, rows, warnings, error_count, message, created_at, name,
+             system, kind, partner, period) in found
+    }

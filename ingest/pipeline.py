@@ -10,73 +10,36 @@ Order for every received file (DESIGN.md "Data flow"):
    A killed process commits nothing, and the manifest row still says ``received``, so running
    again completes the load.
 
-This module walks the batch and sends each file down that path; zips (``zips``) and split
-parts (``parts``) come back here for each file they hold.
+Several plain data files given at once take the same steps in batches (``batch``: a
+statement per file kind, not per file); this module sends a single file, zips (``zips``) and
+split parts (``parts``) down the per-file path, and zips and parts come back here for each
+file they hold.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from collections.abc import Iterable, Sequence
 from pathlib import Path, PurePosixPath
 
 import duckdb
 
 from core.errors import InputRejected, Location
 from core.partners import Partner
-from ingest import archive, manifest
-from ingest.classify import ColumnMaps, identify_file
+from ingest import manifest
+from ingest.batch import FINAL_STATUS, ingest_batch, triage
+from ingest.context import IngestOptions, Run
 from ingest.dedup import file_for_sender
 from ingest.faults import service_fault
-from ingest.holds import hold_reason
 from ingest.identify import parse_part
 from ingest.loading import load_file
 from ingest.manifest import FileRow
-from ingest.models import Receipt, ReceiptStatus
+from ingest.models import Receipt
 from ingest.parts import receive_part
-from ingest.plaintext import first_line, first_value, opener
 from ingest.rawstore import store_file
-from ingest.receipts import finish, receipt_for, receipts_of, reject, rejection
+from ingest.receipts import finish, receipts_of
 from ingest.schema import ensure_schema
 from ingest.supersede import newer_current
 from ingest.zips import unpack_zip
-
-
-@dataclass(frozen=True)
-class IngestOptions:
-    """Knobs of a run. ``column_maps``: kind -> {partner header name: canonical column}."""
-
-    column_maps: ColumnMaps = field(default_factory=dict)
-    zip_limits: archive.ZipLimits = field(default_factory=archive.ZipLimits)
-    today: date | None = None  # date of receipt and of the agreement check (default: today)
-    on_event: Callable[[str], None] | None = None
-
-
-@dataclass
-class _Batch:
-    """What every file of one call shares: the warehouse, the raw store, partners, sender."""
-
-    con: duckdb.DuckDBPyConnection
-    raw_dir: Path
-    key: bytes
-    partners: dict[str, Partner]
-    options: IngestOptions
-    submitted_by: str | None
-
-    def event(self, text: str) -> None:
-        if self.options.on_event:
-            self.options.on_event(text)
-
-    @property
-    def today(self) -> date:
-        return self.options.today or date.today()
-
-    def now(self) -> datetime:
-        """Receipt time; ``options.today`` (back-fills, tests) fixes its date."""
-        now = datetime.now()
-        return datetime.combine(self.options.today, now.time()) if self.options.today else now
-
 
 # --- public entry points ------------------------------------------------------------------
 
@@ -93,13 +56,27 @@ def ingest_files(
     """Ingest files and folders (walked recursively, in name order); one receipt per data file.
 
     A bad file gets a rejection receipt and the batch goes on. ``submitted_by`` is the org code
-    of the partner uploading (API); files naming another partner are rejected.
+    of the partner uploading (API); files naming another partner are rejected. Several data
+    files load together, a statement per file kind (``ingest.batch``); zips and split parts
+    go one at a time after them.
     """
-    batch = _batch(con, raw_dir, raw_key, partners, submitted_by, options)
-    receipts: list[Receipt] = []
-    for path in expand_paths(paths):
-        receipts.extend(_ingest_one(batch, path, str(path)))
-    return receipts
+    run = _run(con, raw_dir, raw_key, partners, submitted_by, options)
+    files = expand_paths(paths)
+    found: dict[int, list[Receipt]] = {}
+    plain = [(i, p) for i, p in enumerate(files) if not _container(p.name)]
+    if len(plain) > 1 and run.options.batch_files > 1:
+        batch_receipts = ingest_batch(run, [(p, str(p)) for _, p in plain])
+        found.update((i, r) for (i, _), r in zip(plain, batch_receipts, strict=True))
+    for i, path in enumerate(files):
+        if i not in found:
+            found[i] = _ingest_one(run, path, str(path))
+            run.done(str(path), path.stat().st_size)
+    return [receipt for i in range(len(files)) for receipt in found[i]]
+
+
+def _container(name: str) -> bool:
+    """A zip or a split part: received one at a time (``ingest.zips``, ``ingest.parts``)."""
+    return name.lower().endswith(".zip") or parse_part(name) is not None
 
 
 def ingest_file(
@@ -118,8 +95,8 @@ def ingest_file(
     ``display_path`` is the name used for identification (folders + name) when ``path`` is a
     temporary upload file; defaults to ``path``.
     """
-    batch = _batch(con, raw_dir, raw_key, partners, submitted_by, options)
-    return _ingest_one(batch, path, display_path or str(path))
+    run = _run(con, raw_dir, raw_key, partners, submitted_by, options)
+    return _ingest_one(run, path, display_path or str(path))
 
 
 def release_held(
@@ -132,7 +109,7 @@ def release_held(
     options: IngestOptions | None = None,
 ) -> list[Receipt]:
     """Load held files whose partner now has an active agreement (all, or only ``file_ids``)."""
-    batch = _batch(con, raw_dir, raw_key, partners, None, options)
+    batch = _run(con, raw_dir, raw_key, partners, None, options)
     held = manifest.files_where(con, "status = 'held'", [])
     receipts = []
     for row in held:
@@ -176,16 +153,16 @@ def expand_paths(paths: Sequence[Path]) -> list[Path]:
 
 # --- one file ------------------------------------------------------------------------------
 
-def _batch(
+def _run(
     con: duckdb.DuckDBPyConnection, raw_dir: Path, key: bytes, partners: Iterable[Partner],
     submitted_by: str | None, options: IngestOptions | None,
-) -> _Batch:
+) -> Run:
     ensure_schema(con)
-    return _Batch(con, raw_dir, key, {p.org_code: p for p in partners},
+    return Run(con, raw_dir, key, {p.org_code: p for p in partners},
                   options or IngestOptions(), submitted_by)
 
 
-def _ingest_one(batch: _Batch, path: Path, shown: str) -> list[Receipt]:
+def _ingest_one(batch: Run, path: Path, shown: str) -> list[Receipt]:
     """Store the bytes, then hand the file (a zip, a part or a data file) on."""
     con, submitted_by = batch.con, batch.submitted_by
     batch.event(f"storing {shown}")
@@ -220,26 +197,17 @@ def _ingest_one(batch: _Batch, path: Path, shown: str) -> list[Receipt]:
     return [_process(batch, row)]
 
 
-def _process(batch: _Batch, row: FileRow) -> Receipt:
+def _process(batch: Run, row: FileRow) -> Receipt:
     """Identify, hold or load one data file whose manifest row says ``received``."""
     con = batch.con
-    try:
-        chunks = opener(con, batch.raw_dir, batch.key, row)
-        found = identify_file(
-            row, first_line(chunks()), submitted_by=batch.submitted_by,
-            column_maps=batch.options.column_maps,
-            first_value=lambda index: first_value(chunks(), index))
-    except InputRejected as exc:
-        return reject(con, row, [rejection(row, exc)], 1, batch.event)
-    reason = hold_reason(batch.partners, row.partner_org, batch.today)
-    if reason:
-        batch.event(f"{reason} [{row.original_name}]")
-        return finish(con, row, receipt_for(row, ReceiptStatus.HELD, reason), "held")
-    newer = newer_current(con, row)
-    if newer:
-        message = (f"not loaded: a newer file for {row.partner_org} {row.kind} {row.period} "
-                   f"({newer[-1].original_name}) is already current")
-        receipt = receipt_for(row, ReceiptStatus.ACCEPTED, message)
-        return finish(con, row, receipt, "superseded")
-    return load_file(con, batch.raw_dir, batch.key, row, found, now=batch.now,
+
+    def newer(data_file: FileRow) -> str | None:
+        newest = newer_current(con, data_file)
+        return newest[-1].original_name if newest else None
+
+    outcome = triage(batch, row, newer)
+    if isinstance(outcome, Receipt):
+        batch.event(f"{outcome.message} [{row.original_name}]")
+        return finish(con, row, outcome, FINAL_STATUS[outcome.status])
+    return load_file(con, batch.raw_dir, batch.key, row, outcome, now=batch.now,
                      event=batch.event)

@@ -15,7 +15,10 @@ filesystem from the connection afterwards.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
+import os
 import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,10 +26,13 @@ from typing import Any
 import duckdb
 from fsspec.spec import AbstractFileSystem
 
-from ingest.rawstore import EncryptedReader, raw_path
+from core.errors import IntegrityError_
+from ingest.rawstore import EncryptedReader, plaintext_size, raw_path
 
 PROTOCOL = "c2craw"
-_PATH = re.compile(r"^(?P<sha>[0-9a-f]{64})\.txt$")
+# <sha256>.txt, or a batch load's path that carries what the rules pin before it
+# (``ingest.batchload.batch_path``): only the last part names the stored file.
+_PATH = re.compile(r"^(?:[^/]+/)*(?P<sha>[0-9a-f]{64})\.txt$")
 
 
 def stored_path(sha256: str) -> str:
@@ -91,17 +97,41 @@ class RawStoreFileSystem(AbstractFileSystem):  # type: ignore[misc]  # fsspec is
         # Unbuffered: DuckDB reads large blocks, and EncryptedReader.read joins whole chunks.
         if mode != "rb":
             raise PermissionError(f"{PROTOCOL}:// is read-only")
-        return self._reader(path)
+        reader = self._reader(path)
+        if reader.size != self._size(path):  # a chunk size other than this store writes
+            reader.close()
+            error = IntegrityError_(f"raw file {path} has an unexpected chunk size")
+            self.record(error)
+            raise error
+        return reader
 
     def info(self, path: str, **kwargs: Any) -> dict[str, Any]:
-        reader = self._reader(path)  # reads the header only: the size needs no decryption
-        size = reader.size
-        reader.close()
-        return {"name": path, "size": size, "type": "file"}
+        # From the stored size alone (no open: a batch asks for thousands of files); _open
+        # checks it against the file's own header.
+        return {"name": path, "size": self._size(path), "type": "file"}
+
+    def _size(self, path: str) -> int:
+        match = _PATH.match(str(self._strip_protocol(path)).lstrip("/"))
+        if match is None:
+            raise FileNotFoundError(path)
+        try:
+            return plaintext_size(raw_path(self._raw_dir, match["sha"]).stat().st_size)
+        except BaseException as exc:
+            self.record(exc)
+            raise
 
     def ls(self, path: str, detail: bool = True, **kwargs: Any) -> list[Any]:
         entry = self.info(path)
         return [entry] if detail else [entry["name"]]
+
+    # DuckDB globs and checks every path of a multi-file read_csv; the paths name stored
+    # files, never patterns, so neither needs fsspec's walk (a batch reads thousands).
+    def glob(self, path: str, **kwargs: Any) -> list[str]:
+        return [path]  # opening a missing file fails with its name
+
+    def exists(self, path: str, **kwargs: Any) -> bool:
+        match = _PATH.match(str(self._strip_protocol(path)).lstrip("/"))
+        return match is not None and os.path.exists(raw_path(self._raw_dir, match["sha"]))
 
 
 @contextlib.contextmanager
@@ -117,3 +147,29 @@ def registered(
         yield fs
     finally:
         con.unregister_filesystem(PROTOCOL)
+
+
+@contextlib.contextmanager
+def pandas_probes_answered() -> Iterator[None]:
+    """While the block runs, ``import pandas`` fails at once when pandas is not installed.
+
+    DuckDB's Python client tries ``import pandas`` for every value it converts (parameters,
+    the answers of a registered filesystem): a batch load of thousands of stored files makes
+    tens of thousands of tries, each a search of ``sys.path`` (a third of a batch's time).
+    ``sys.modules["pandas"] = None`` answers them without a search and keeps the meaning: the
+    import raises ``ModuleNotFoundError``, ``importlib.util.find_spec`` returns None. pyarrow
+    asks once and remembers (asked here first, so it remembers the truth). Only when pandas
+    is absent, and only for the block: afterwards ``sys.modules`` is as it was.
+    """
+    if "pandas" in sys.modules or importlib.util.find_spec("pandas") is not None:
+        yield
+        return
+    import pyarrow
+
+    pyarrow.lib._pandas_api.have_pandas  # noqa: B018 - pyarrow caches the answer now
+    sys.modules["pandas"] = None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        if sys.modules.get("pandas", 0) is None:
+            del sys.modules["pandas"]

@@ -50,17 +50,28 @@ def _aad(header: bytes, index: int, last: bool) -> bytes:
     return header + struct.pack(">I?", index, last)
 
 
+def plaintext_size(stored_size: int) -> int:
+    """The plaintext size of a stored file of ``stored_size`` bytes (``CHUNK``-sized chunks)."""
+    body = max(0, stored_size - HEADER_LEN)
+    return body - max(1, -(-body // (CHUNK + TAG))) * TAG
+
+
 def raw_path(raw_dir: Path, sha256: str) -> Path:
     return raw_dir / sha256[:2] / f"{sha256}.c2craw"
 
 
-def store_file(source: Path, raw_dir: Path, key: bytes) -> StoredFile:
+def store_file(source: Path, raw_dir: Path, key: bytes, *, durable: bool = True) -> StoredFile:
     """Encrypt ``source`` into the raw store in one streaming pass; returns its SHA-256.
 
     The encrypted copy is written to a temporary name, fsynced, then renamed, so a crash never
     leaves a truncated file under the final name. Storing the same bytes twice keeps the first.
     Hashing (this thread) and encrypting + writing (:class:`_ChunkWriter`) overlap: both
     release the GIL, so a large file is stored in about the time of the slower of the two.
+    A file of one chunk is encrypted inline (a thread per small file costs more than it saves).
+
+    ``durable=False`` skips the fsync: a batch stores all its files, then makes them durable
+    at once with :func:`sync_store` before any manifest row names them (one flush instead of
+    one per file; an fsync costs more than storing a small file).
     """
     raw_dir.mkdir(parents=True, exist_ok=True)
     header = MAGIC + _HEADER.pack(struct.pack(">I", CHUNK), secrets.token_bytes(8))
@@ -70,13 +81,23 @@ def store_file(source: Path, raw_dir: Path, key: bytes) -> StoredFile:
     try:
         with open(source, "rb") as src, open(tmp, "wb") as out:
             out.write(header)
-            with _ChunkWriter(out, AESGCM(key), header) as writer:
-                for index, chunk, last in _chunks(src):
-                    writer.put(index, chunk, last)
+            if os.fstat(src.fileno()).st_size < CHUNK:
+                chunk = src.read()
+                if len(chunk) >= CHUNK:  # grew since: stream it after all
+                    src.seek(0)
+                else:
+                    _write_one_chunk(out, AESGCM(key), header, chunk)
                     digest.update(chunk)
-                    size += len(chunk)
+                    size = len(chunk)
+            if size == 0 and out.tell() == HEADER_LEN:
+                with _ChunkWriter(out, AESGCM(key), header) as writer:
+                    for index, chunk, last in _chunks(src):
+                        writer.put(index, chunk, last)
+                        digest.update(chunk)
+                        size += len(chunk)
             out.flush()
-            os.fsync(out.fileno())
+            if durable:
+                os.fsync(out.fileno())
         sha = digest.hexdigest()
         final = raw_path(raw_dir, sha)
         if final.exists():
@@ -88,6 +109,36 @@ def store_file(source: Path, raw_dir: Path, key: bytes) -> StoredFile:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def _write_one_chunk(out: BinaryIO, aes: AESGCM, header: bytes, chunk: bytes) -> None:
+    nonce = header[-8:] + struct.pack(">I", 0)
+    out.write(aes.encrypt(nonce, chunk, _aad(header, 0, True)))
+
+
+def sync_store(raw_dir: Path) -> None:
+    """Make every file written to the raw store so far durable (one ``syncfs`` of its disk).
+
+    Files and the renames that gave them their names: :func:`store_file` with ``durable=False``
+    leaves both in the page cache. ``syncfs`` flushes the file system the store is on; where
+    the C library has none, ``sync`` flushes all of them.
+    """
+    import ctypes
+    import ctypes.util
+
+    libc_name = ctypes.util.find_library("c")
+    syncfs = getattr(ctypes.CDLL(libc_name, use_errno=True), "syncfs", None) if libc_name \
+        else None
+    if syncfs is None:
+        os.sync()
+        return
+    fd = os.open(raw_dir, os.O_RDONLY)
+    try:
+        if syncfs(fd) != 0:
+            errno = ctypes.get_errno()
+            raise OSError(errno, os.strerror(errno), str(raw_dir))
+    finally:
+        os.close(fd)
 
 
 def _chunks(src: BinaryIO) -> Iterator[tuple[int, bytes, bool]]:

@@ -38,12 +38,18 @@ def finish(con: duckdb.DuckDBPyConnection, row: FileRow, receipt: Receipt,
 def reject(con: duckdb.DuckDBPyConnection, row: FileRow, errors: list[FileError], count: int,
            event: Callable[[str], None], warnings: list[str] | None = None) -> Receipt:
     """Record a rejection naming the first error (and how many more)."""
+    receipt = rejected_receipt(row, errors, count, warnings)
+    event(f"rejected {row.original_name}: {receipt.message.removeprefix('rejected: ')}")
+    return finish(con, row, receipt, "rejected")
+
+
+def rejected_receipt(row: FileRow, errors: list[FileError], count: int,
+                     warnings: list[str] | None = None) -> Receipt:
+    """The rejection receipt naming the first error (and how many more); not yet stored."""
     first = errors[0].describe() if errors else "rejected"
     more = f" (and {count - 1} more)" if count > 1 else ""
-    receipt = receipt_for(row, ReceiptStatus.REJECTED, f"rejected: {first}{more}",
-                          errors=errors, error_count=count, warnings=warnings or [])
-    event(f"rejected {row.original_name}: {first}{more}")
-    return finish(con, row, receipt, "rejected")
+    return receipt_for(row, ReceiptStatus.REJECTED, f"rejected: {first}{more}",
+                       errors=errors, error_count=count, warnings=warnings or [])
 
 
 def rejection(row: FileRow, exc: InputRejected) -> FileError:

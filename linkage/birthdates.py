@@ -8,11 +8,12 @@ that pair's dates disagree. At 50,000 students with every defect profile, such b
 most of the false pairs.
 
 The rule: two records in one cluster whose birth dates are both known and *conflict* (the
-model's "all other" level: not equal, not day and month swapped, not one digit or one
-transposition apart, more than 31 days apart) become a cannot-link pair, unless the model
-itself linked that pair directly at or above the threshold (strong evidence such as the same
-SSID overrides the dates; the rule only stops *transitive* merges). The constrained clustering
-then keeps the most probable edges and refuses the bridge, which goes to clerical review.
+model's "all other" level: not equal, not day and month swapped, not the year one off with
+month and day equal, not one digit or one transposition apart, more than 31 days apart)
+become a cannot-link pair, unless the model itself linked that pair directly at or above
+the threshold (strong evidence such as the same SSID overrides the dates; the rule only stops
+*transitive* merges). The constrained clustering then keeps the most probable edges and
+refuses the bridge, which goes to clerical review.
 
 Missing evidence: a record without a birth date takes part in no conflict (absence is never
 read as a disagreement); it can still join either side on its own evidence.
@@ -35,6 +36,8 @@ _CONFLICT_SQL = f"""
     AND NOT (year(a.dob) = year(b.dob) AND month(a.dob) = day(b.dob)
              AND day(a.dob) = month(b.dob))
     AND abs(date_diff('day', a.dob, b.dob)) > {MAX_DAYS_APART}
+    AND NOT (month(a.dob) = month(b.dob) AND day(a.dob) = day(b.dob)
+             AND abs(year(a.dob) - year(b.dob)) = 1)
     AND NOT (hamming(a.dob_str, b.dob_str) <= 2
              AND damerau_levenshtein(a.dob_str, b.dob_str) <= 1)
 """

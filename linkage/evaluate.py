@@ -42,6 +42,14 @@ class Evaluation:
     # cross-agency recall: of the true pairs with one unit in each of two source systems
     # ("calpads-college", "calpads-ccgi", "college-ccgi"), the share put in one person
     recall_by_source_pair: dict[str, float | None] = field(default_factory=dict)
+    # people who are only ever college students (no CALPADS record: adults schooled elsewhere)
+    # and the share of them whose predicted person holds a CALPADS unit: a college-only adult
+    # tied to a K-12 student, who then counts as that student's college enrolment
+    college_only_persons: int = 0
+    college_only_tied_to_k12: float | None = None
+    # recall over the true pairs in which at least one unit carries a noise tag of the truth
+    # file (``typo``, ``dob_year_off`` ...): which kind of noise the misses come from
+    recall_by_noise: dict[str, float | None] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -68,6 +76,8 @@ def evaluate(con: duckdb.DuckDBPyConnection, truth_path: Path) -> Evaluation:
     groups = [c for c in GROUP_COLUMNS if c in cols]
     extra = "".join(f", bool_or(coalesce(CAST({c} AS BOOLEAN), false)) AS {c}" for c in flags)
     extra += "".join(f", mode(CAST({c} AS VARCHAR)) AS {c}" for c in groups)
+    if "noise" in cols:
+        extra += ", string_split(coalesce(mode(CAST(noise AS VARCHAR)), ''), ';') AS noise_tags"
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _eval_units AS
         WITH t AS (
@@ -116,6 +126,8 @@ def evaluate(con: duckdb.DuckDBPyConnection, truth_path: Path) -> Evaluation:
     for column in [*flags, *groups]:
         by_group[column] = _recall_by(con, column)
     by_source = _recall_by_source_pair(con)
+    college_only, tied = _college_only_tied(con)
+    by_noise = _recall_by_noise(con) if "noise" in cols else {}
     con.execute("DROP TABLE IF EXISTS _eval_units")
     return Evaluation(
         units_evaluated=int(missing_row[1]),
@@ -129,6 +141,9 @@ def evaluate(con: duckdb.DuckDBPyConnection, truth_path: Path) -> Evaluation:
         twins_apart_rate=(twins_apart / twin_pairs) if twin_pairs else None,
         recall_by_group=by_group,
         recall_by_source_pair=by_source,
+        college_only_persons=college_only,
+        college_only_tied_to_k12=(tied / college_only) if college_only else None,
+        recall_by_noise=by_noise,
     )
 
 
@@ -148,6 +163,48 @@ def _twins(con: duckdb.DuckDBPyConnection, has_flag: bool) -> tuple[int, int]:
         WHERE list_has_any(a.last_tokens, b.last_tokens)
     """).fetchone()
     return (int(row[0]), int(row[1])) if row else (0, 0)
+
+
+def _college_only_tied(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
+    """(true persons with college units and no CALPADS unit, those of them whose predicted
+    person also holds a CALPADS unit)."""
+    row = con.execute("""
+        WITH persons AS (
+            SELECT true_person_id FROM _eval_units GROUP BY 1
+            HAVING bool_or(source_system = 'college') AND NOT bool_or(source_system = 'calpads')
+        ), k12 AS (
+            SELECT DISTINCT person_id FROM _eval_units WHERE source_system = 'calpads'
+        )
+        SELECT count(DISTINCT p.true_person_id),
+               count(DISTINCT p.true_person_id) FILTER (WHERE k.person_id IS NOT NULL)
+        FROM persons p JOIN _eval_units e USING (true_person_id)
+        LEFT JOIN k12 k ON k.person_id = e.person_id
+    """).fetchone()
+    return (int(row[0]), int(row[1])) if row else (0, 0)
+
+
+def _recall_by_noise(con: duckdb.DuckDBPyConnection) -> dict[str, float | None]:
+    """Per noise tag: recall over the true pairs with at least one unit carrying it (all
+    pairs of the person minus the pairs of its untagged units, within and across clusters)."""
+    rows = con.execute(f"""
+        WITH tags AS (SELECT DISTINCT unnest(noise_tags) AS tag FROM _eval_units),
+             u AS (SELECT t.tag, e.true_person_id, e.person_id,
+                          list_contains(e.noise_tags, t.tag) AS tagged
+                   FROM tags t CROSS JOIN _eval_units e WHERE t.tag <> ''),
+             persons AS (SELECT tag, true_person_id, count(*) AS n,
+                                count(*) FILTER (WHERE NOT tagged) AS m
+                         FROM u GROUP BY ALL HAVING bool_or(tagged)),
+             clusters AS (SELECT tag, true_person_id, person_id, count(*) AS n,
+                                 count(*) FILTER (WHERE NOT tagged) AS m
+                          FROM u GROUP BY ALL),
+             truth AS (SELECT tag, {_pairs('n')} - {_pairs('m')} AS n FROM persons GROUP BY 1),
+             hit AS (SELECT c.tag, {_pairs('c.n')} - {_pairs('c.m')} AS n
+                     FROM clusters c SEMI JOIN persons p USING (tag, true_person_id)
+                     GROUP BY 1)
+        SELECT truth.tag, truth.n, coalesce(hit.n, 0) FROM truth LEFT JOIN hit USING (tag)
+        ORDER BY 1
+    """).fetchall()
+    return {str(tag): (int(h) / int(n) if n else None) for tag, n, h in rows}
 
 
 def _recall_by(con: duckdb.DuckDBPyConnection, column: str) -> dict[str, float | None]:

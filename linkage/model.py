@@ -35,7 +35,7 @@ MODEL_COLUMNS = (
     "unit_id", "ssid", "first_name", "first_nick", "given_tokens", "last_name", "last_tokens",
     "last1", "last2", "dob", "dob_str", "dob_sym", "birth_year", "gender", "zip", "address",
     "city", "enrol_start", "enrol_end", "enrol_proven_end", "enrolled_schools",
-    "reported_schools", "guardian_tokens",
+    "reported_schools", "guardian_tokens", "college_start",
 )
 
 @dataclass(frozen=True)
@@ -103,9 +103,20 @@ CANDIDATE_RULES: tuple[Rule, ...] = (
         "AND substr(l.dob_sym, 5, 4) = substr(r.dob_sym, 5, 4) "
         "AND l.birth_year <> r.birth_year")),
     # ... and the same names when one side has no birth date at all
+    # a birth year typed one off (self-reported college applications) with a first-name
+    # variant too: the surname and the month and day; pairs with equal names came above
+    Rule("last1, month + day, birth year one off", condition=(
+        "l.last1 = r.last1 AND substr(l.dob_sym, 5, 4) = substr(r.dob_sym, 5, 4) "
+        "AND abs(l.birth_year - r.birth_year) = 1 "
+        "AND coalesce(l.first_name <> r.first_name OR l.last_name <> r.last_name, true)")),
     Rule("first_name, last_name, one dob missing", condition=(
         "l.first_name = r.first_name AND l.last_name = r.last_name "
         "AND (l.dob IS NULL OR r.dob IS NULL)")),
+    # ... and a misspelt surname when one side has no birth date: the first name and the
+    # surname's first three letters
+    Rule("first_name, surname prefix (3), one dob missing", condition=(
+        "l.first_name = r.first_name AND left(l.last_name, 3) = left(r.last_name, 3) "
+        "AND l.last_name <> r.last_name AND (l.dob IS NULL OR r.dob IS NULL)")),
     # first and last name swapped between the two records, same birth year or ZIP (the
     # filter after the equi-join keeps the scored pairs few: common names swap both ways)
     Rule("first_name = last_name swapped, birth_year or zip", condition=(
@@ -136,6 +147,13 @@ CANDIDATE_RULES: tuple[Rule, ...] = (
     Rule("dob, first and last initials", condition=(
         "l.dob = r.dob AND substr(l.first_name, 1, 1) = substr(r.first_name, 1, 1) "
         f"AND substr(l.last_name, 1, 1) = substr(r.last_name, 1, 1) AND {_NAMES_DIFFER}")),
+    # the surname's first two letters typed in the wrong order (aCmpbell) while the first
+    # name differs too (MITCH / MITCHELL): the initials rule above cannot see it
+    Rule("dob, surname's first two letters swapped", condition=(
+        "l.dob = r.dob AND left(l.last_name, 1) = substr(r.last_name, 2, 1) "
+        "AND substr(l.last_name, 2, 1) = left(r.last_name, 1) "
+        "AND substr(l.last_name, 3, 3) = substr(r.last_name, 3, 3) "
+        "AND left(l.last_name, 1) <> left(r.last_name, 1)")),
     # both names changed or misspelt: same birth date and ZIP
     Rule("dob, zip", condition=f"l.dob = r.dob AND l.zip = r.zip AND {_NAMES_DIFFER}"),
     # same street line and ZIP (where a layout carries addresses): any birth-date error
@@ -154,6 +172,8 @@ MAX_PAIRS_PER_RECORD = 3
 EM_MAX_PAIRS = 500_000
 U_MAX_PAIRS = 500_000
 SEED = 20_240_601
+# m of the birth-date keying-error levels (year one off, one digit): see comparisons()
+DOB_SLIP_M = 0.01
 PREDICTIONS_TABLE = "c2c_predictions_above_lower"
 # The steps of train_and_predict, in order (train_u includes choosing the rules and the prior).
 STEPS = ("train_u", "train_em_names", "train_em_dob", "predict")
@@ -198,6 +218,48 @@ def _kept_part(single: str, compound: str, part: str) -> str:
             f'AND "last1_{single}" = "{part}_{compound}")')
 
 
+# Ages a record's schooling allows: a first college term before 15 (special admits below
+# that are rare; CCAP dual enrolment starts in grade 9), a K-12 enrolment after 22 (special
+# education ends then). In days, so DuckDB and Spark compute the same.
+MIN_COLLEGE_AGE_DAYS = 15 * 365
+MAX_K12_AGE_DAYS = 22 * 365 + 5
+
+
+def _age_known(start: str, s: str, o: str) -> str:
+    return f'("{start}_{s}" IS NOT NULL AND "dob_{o}" IS NOT NULL)'
+
+
+def _age_outside(s: str, o: str) -> str:
+    """SQL: the ``o`` side's birth date makes its person too young for the ``s`` side's first
+    college term, or too old for the ``s`` side's K-12 enrolment."""
+    return (f"({_age_known('college_start', s, o)} AND date_diff('day', \"dob_{o}\", "
+            f"\"college_start_{s}\") < {MIN_COLLEGE_AGE_DAYS}) OR "
+            f"({_age_known('enrol_start', s, o)} AND date_diff('day', \"dob_{o}\", "
+            f"\"enrol_start_{s}\") > {MAX_K12_AGE_DAYS})")
+
+
+def age_consistency_comparison() -> Any:
+    """A birth date against the other record's schooling: the only age evidence a college
+    record without a birth date carries (linkage/college_terms.py). Null (neutral) when
+    neither record's schooling dates meet a birth date on the other. The "outside" level has
+    a fixed m: EM sees almost no true pair there and would make it a veto, while a
+    mistyped birth date or a young special admit can put one person there."""
+    known = " OR ".join(_age_known(start, s, o) for start in ("college_start", "enrol_start")
+                        for s, o in (("l", "r"), ("r", "l")))
+    return cl.CustomComparison(
+        output_column_name="age_consistency",
+        comparison_levels=[
+            cll.CustomLevel(f"NOT ({known})").configure(
+                is_null_level=True,
+                label_for_charts="no schooling date meets a birth date on the other record"),
+            cll.CustomLevel(f"{_age_outside('l', 'r')} OR {_age_outside('r', 'l')}").configure(
+                label_for_charts="a birth date outside the ages the other's schooling allows",
+                m_probability=0.003, fix_m_probability=True),
+            cll.ElseLevel(),
+        ],
+    )
+
+
 def comparisons() -> list[Any]:
     """Fellegi-Sunter comparisons. Names carry term-frequency adjustments on exact levels."""
     first = cl.CustomComparison(
@@ -216,8 +278,13 @@ def comparisons() -> list[Any]:
                 label_for_charts="first names agree, middle names differ",
             ),
             cll.ExactMatchLevel("first_name", term_frequency_adjustments=True),
-            cll.CustomLevel('list_has_any("first_nick_l", "first_nick_r")',
-                            label_for_charts="nickname-equivalent (nicknames table)"),
+            # term-frequency adjusted like the exact level: a nickname pair of two common
+            # names (EMMA / EMILY: the table makes EMMA a nickname of EMILY) is weaker
+            # evidence than a rare one, and without it outweighed an exact common name
+            # (EMILY / EMILY) and pulled a twin's record to the other twin
+            cll.CustomLevel('list_has_any("first_nick_l", "first_nick_r")').configure(
+                label_for_charts="nickname-equivalent (nicknames table)",
+                tf_adjustment_column="first_name"),
             cll.CustomLevel(
                 'list_contains("last_tokens_r", "first_name_l") '
                 'OR list_contains("last_tokens_l", "first_name_r")',
@@ -267,6 +334,16 @@ def comparisons() -> list[Any]:
                 m_probability=0.005, fix_m_probability=True),
             cll.CustomLevel('list_has_any("last_tokens_l", "last_tokens_r")',
                             label_for_charts="shares a surname token, each has another"),
+            # a compound surname against one of its parts misspelt or cut short (NARVAEZ /
+            # ESPINO NAVAEZ, GALLEGOS MENDOZ / MENDOZA): the whole-surname Jaro-Winkler
+            # below is low because the other part is there too
+            cll.CustomLevel(
+                '(len("last_tokens_l") > 1 OR len("last_tokens_r") > 1) AND greatest('
+                'jaro_winkler_similarity("last1_l", "last1_r"), '
+                'jaro_winkler_similarity("last1_l", "last2_r"), '
+                'jaro_winkler_similarity("last2_l", "last1_r"), '
+                'jaro_winkler_similarity("last2_l", "last2_r")) >= 0.92',
+                label_for_charts="a surname token nearly equals one of the other's two"),
             # the surnames differ, but one is a surname of a guardian the other record lists
             # (linkage/guardians.py): each record kept a different one of two surnames
             cll.CustomLevel(
@@ -299,13 +376,26 @@ def comparisons() -> list[Any]:
             # typo level below also catches 15 / 25 and 2004 / 2014
             cll.CustomLevel('abs(date_diff(\'day\', "dob_l", "dob_r")) = 1',
                             label_for_charts="one day apart"),
+            # a birth year typed one off, month and day kept (a self-reported college
+            # application): as rare among random pairs of a cohort as the exact date, where
+            # the digit-typo level below weighs it with every other one-digit slip
+            # m fixed for the keying-error levels: EM sees few true pairs in them (such
+            # slips are rare and concentrated in one source) and drove m to ~1e-10, a veto
+            # of any date typed one off; 0.01 = one hand-typed record in a hundred per kind
+            # of slip (an assumption: no published rate)
+            cll.CustomLevel(
+                'month("dob_l") = month("dob_r") AND day("dob_l") = day("dob_r") '
+                'AND abs(year("dob_l") - year("dob_r")) = 1').configure(
+                label_for_charts="birth year one off, month and day equal",
+                m_probability=DOB_SLIP_M, fix_m_probability=True),
             # hamming <= 2 first: cheap, and true of every one-digit typo or transposition of
             # an 8-digit date, so the costly Damerau-Levenshtein runs on few pairs (CASE, not
             # AND, makes DuckDB skip it: 2.3 s -> 0.03 s per 1M pairs)
             cll.CustomLevel(
                 'CASE WHEN hamming("dob_str_l", "dob_str_r") <= 2 '
-                'THEN damerau_levenshtein("dob_str_l", "dob_str_r") <= 1 ELSE false END',
-                label_for_charts="one digit typo or transposition"),
+                'THEN damerau_levenshtein("dob_str_l", "dob_str_r") <= 1 ELSE false END'
+            ).configure(label_for_charts="one digit typo or transposition",
+                        m_probability=DOB_SLIP_M, fix_m_probability=True),
             cll.CustomLevel(
                 'abs(date_diff(\'day\', "dob_l", "dob_r")) <= 31',
                 label_for_charts="within 31 days",
@@ -392,6 +482,7 @@ def comparisons() -> list[Any]:
         # LEAs is how one student comes to hold a second SSID; enrolled at the same time on
         # proven dates is two students. NULL outside CALPADS.
         enrolment_comparison(),
+        age_consistency_comparison(),
     ]
 
 

@@ -25,11 +25,10 @@ from linkage import model, review
 from linkage.backend import close_db_api, create_db_api
 from linkage.birthdates import birth_date_conflicts
 from linkage.clustering import cluster
-from linkage.enrolment import enrolment_conflicts, enrolment_span_columns
-from linkage.guardians import guardian_columns
+from linkage.enrolment import enrolment_conflicts
+from linkage.identity_extras import identity_extras
 from linkage.rates import source_pair_rates, subgroup_rates
 from linkage.schema import ensure_schema
-from linkage.schools import school_columns
 from linkage.stable_ids import assign_person_ids
 from linkage.standardise import build_identities
 from linkage.twins import twin_conflicts
@@ -116,8 +115,7 @@ def run_annual_link(
     try:
         timer = StageTimer(on_lap=finished)
         stages = timer.stages
-        by_source = build_identities(con, run_id, extras=[
-            enrolment_span_columns(con), school_columns(con), guardian_columns(con)])
+        by_source = build_identities(con, run_id, extras=identity_extras(con))
         records = sum(by_source.values())
         if records == 0:
             raise InputRejected("no identity records in staging: ingest files before linking")

@@ -118,11 +118,24 @@ def _name_lookup(con: duckdb.DuckDBPyConnection) -> None:
     lasts = [r[0] for r in last_rows]
     given_clean = [names.clean(v) for v in firsts]
     given_first = [c.split(" ")[0] if c else None for c in given_clean]
+    # a rare first name one keystroke from a common one also takes the common name's
+    # nickname forms (MCIHAEL meets MICK, KAYY meets KATHERINE): evidence the nickname level
+    # weighs, and the twin rule then leaves the pair to the model
+    first_counts: Counter[str] = Counter()
+    token_of = dict(zip(firsts, given_first, strict=True))
+    for raw, units in con.execute(
+            "SELECT first_name, count(*) FROM _link_rep WHERE first_name IS NOT NULL "
+            "GROUP BY 1").fetchall():
+        token = token_of.get(raw)
+        if token:
+            first_counts[token] += units
+    slips = names.slip_corrections(first_counts)
     given = pa.table({
         "raw": pa.array(firsts, pa.string()),
         "std": pa.array(given_clean, pa.string()),
         "first_token": pa.array(given_first, pa.string()),
-        "nick": pa.array([names.nickname_forms(t) for t in given_first], pa.list_(pa.string())),
+        "nick": pa.array([names.nickname_forms(t, slips.get(t or "")) for t in given_first],
+                         pa.list_(pa.string())),
     })
     tokens = [names.surname_tokens(v) for v in lasts]
     token_units: Counter[str] = Counter()
@@ -143,6 +156,40 @@ def _name_lookup(con: duckdb.DuckDBPyConnection) -> None:
     con.unregister("_link_surname_arrow")
 
 
+def _join_split_surnames(con: duckdb.DuckDBPyConnection) -> None:
+    """A compound surname typed across the middle- and last-name fields (middle DE, last
+    LA CRUZ; middle TORRES, last LEAL) is read back as one surname, middle emptied.
+
+    A form with one surname field makes applicants put the first surname where the middle
+    name goes. The middle field is read as surname when it holds only particles (DE, DEL
+    ...: never a given name alone), or when middle + last, written together, is a surname
+    some other identity of this run carries (the data is the vocabulary, as for joined
+    compounds in ``names.split_joined``). A real middle name meets neither test and stays.
+    """
+    pairs = con.execute(
+        "SELECT DISTINCT middle_name, last_name FROM _link_rep "
+        "WHERE middle_name IS NOT NULL AND last_name IS NOT NULL").fetchall()
+    if not pairs:
+        return
+    known = {r[0] for r in con.execute(
+        "SELECT DISTINCT last_name FROM _link_rep WHERE last_name IS NOT NULL").fetchall()}
+    surnames = {j for j in (names.joined_surname(v) for v in known) if j}
+    moved = [(m, last) for m, last in pairs if names.surname_split_across(m, last, surnames)]
+    if not moved:
+        return
+    con.register("_link_moved_arrow", pa.table({
+        "middle_name": pa.array([m for m, _ in moved], pa.string()),
+        "last_name": pa.array([last for _, last in moved], pa.string())}))
+    try:
+        con.execute("""
+            UPDATE _link_rep r SET last_name = r.middle_name || ' ' || r.last_name,
+                                   middle_name = NULL
+            FROM _link_moved_arrow m
+            WHERE m.middle_name = r.middle_name AND m.last_name = r.last_name""")
+    finally:
+        con.unregister("_link_moved_arrow")
+
+
 def _extra_sql(extras: Sequence[IdentityColumns]) -> tuple[str, str]:
     """The select-list tail and the LEFT JOINs that bring the ``extras`` columns in."""
     columns, joins = "", ""
@@ -160,14 +207,15 @@ def _extra_sql(extras: Sequence[IdentityColumns]) -> tuple[str, str]:
 
 
 def build_identities(
-    con: duckdb.DuckDBPyConnection, run_id: str, extras: Sequence[IdentityColumns] = ()
+    con: duckdb.DuckDBPyConnection, run_id: str, extras: Sequence[IdentityColumns] = (),
+    target: str = tables.IDENTITIES,
 ) -> dict[str, int]:
-    """(Re)write ``mdm.identities`` from staging, with the ``extras`` columns joined in (one
-    CREATE TABLE); returns units per source system."""
+    """(Re)write ``target`` (``mdm.identities``: the annual link's input) from staging, with
+    the ``extras`` columns joined in (one CREATE TABLE); returns units per source system."""
     selects = _calpads_selects(con) + _partner_selects(con)
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {tables.MDM}")
     if not selects:
-        con.execute(f"DROP TABLE IF EXISTS {tables.IDENTITIES}")
+        con.execute(f"DROP TABLE IF EXISTS {target}")
         return {}
     union = "\nUNION ALL\n".join(selects)
     # Aggregate first, clean after: a unit repeats the same identity on many rows (one per
@@ -238,10 +286,11 @@ def build_identities(
         LEFT JOIN addresses a USING (source_system, partner_org, source_person_id)
         WHERE r.rk = 1
     """)
+    _join_split_surnames(con)
     _name_lookup(con)
     extra_columns, extra_joins = _extra_sql(extras)
     con.execute(f"""
-        CREATE OR REPLACE TABLE {tables.IDENTITIES} AS
+        CREATE OR REPLACE TABLE {target} AS
         SELECT CAST(row_number() OVER (
                    ORDER BY r.source_system, r.partner_org, r.source_person_id) AS BIGINT)
                    AS unit_id,
@@ -281,6 +330,6 @@ def build_identities(
     for temp in temps:
         con.execute(f"DROP TABLE IF EXISTS {temp}")
     rows = con.execute(
-        f"SELECT source_system, count(*) FROM {tables.IDENTITIES} GROUP BY 1 ORDER BY 1"
+        f"SELECT source_system, count(*) FROM {target} GROUP BY 1 ORDER BY 1"
     ).fetchall()
     return {str(s): int(n) for s, n in rows}

@@ -9,6 +9,7 @@ argument (the governance store's, :func:`registered_partners`, unless the operat
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -37,19 +38,16 @@ def ingest_batch(
     on_file: Callable[[Path], None] | None = None,
 ) -> list[Receipt]:
     """Ingest ``paths`` (files or folders) into the raw store and staging; one receipt per data
-    file, a rejected file does not stop the batch. ``on_file`` hears each path once it is done
-    (the paths are then ingested one call each, so progress can be told between them)."""
+    file, a rejected file does not stop the batch. ``on_file`` hears each file once its receipt
+    is final. The files go in one call, so they load in batches (``ingest.batch``)."""
     raw_key = keys.derive(RAW_STORE_PURPOSE)
+    options = options or IngestOptions()
+    if on_file is not None:
+        told = on_file
+        options = replace(options, on_file_done=lambda name, _size: told(Path(name)))
     with warehouse(settings) as con:
-        if on_file is None:
-            return ingest_files(con, list(paths), settings.raw_dir, raw_key, partners,
-                                options=options)
-        receipts: list[Receipt] = []
-        for path in paths:
-            receipts += ingest_files(con, [path], settings.raw_dir, raw_key, partners,
-                                     options=options)
-            on_file(path)
-        return receipts
+        return ingest_files(con, list(paths), settings.raw_dir, raw_key, partners,
+                            options=options)
 
 
 def release_held_files(

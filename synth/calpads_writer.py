@@ -142,7 +142,7 @@ def _guardian_fields(guardians: tuple[Guardian, ...]) -> dict[str, str]:
     return fields
 
 
-@dataclass
+@dataclass(slots=True)
 class Profile:
     """Stable K-12 attributes of a student (programs, language, CTE, birthplace)."""
 

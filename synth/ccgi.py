@@ -42,7 +42,7 @@ def monday_on_or_after(d: date) -> date:
     return d + timedelta(days=(7 - d.weekday()) % 7)
 
 
-@dataclass
+@dataclass(slots=True)
 class Account:
     account_id: str
     person: Person

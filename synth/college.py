@@ -15,7 +15,14 @@ from pathlib import Path
 from core.partner_formats import COLLEGE_AWARDS, COLLEGE_ENROLLMENTS, COLLEGE_STUDENTS
 from synth.defects import Defects
 from synth.k12 import Stint
-from synth.noise import NoiseRates, RecordedIdentity, record, transpose_digits, with_tag
+from synth.noise import (
+    NoiseRates,
+    RecordedIdentity,
+    record,
+    self_reported,
+    transpose_digits,
+    with_tag,
+)
 from synth.orgs import College, Lea
 from synth.population import Person
 from synth.truth import TruthRecorder
@@ -62,7 +69,7 @@ def iso(ccyymmdd: str) -> str:
     return f"{ccyymmdd[:4]}-{ccyymmdd[4:6]}-{ccyymmdd[6:]}" if ccyymmdd else ""
 
 
-@dataclass
+@dataclass(slots=True)
 class Enrolment:
     """A person's span of terms at one college."""
 
@@ -91,6 +98,9 @@ class CollegeWriter:
         self.truth = truth
         self.rng = random.Random(f"{seed}:college")
         self.noise_rng = random.Random(f"{seed}:noise:college")
+        # the applicant's own typing (CCCApply): a stream of its own, so adding it moved no
+        # other generated value
+        self.typed_rng = random.Random(f"{seed}:noise:college:self-reported")
         self.files_written = 0
         self.bytes_written = 0
         self.ssn: dict[int, str] = {}
@@ -170,6 +180,8 @@ class CollegeWriter:
         if person.ssid and rng.random() < SSID_POPULATED_RATE:
             ssid = person.ssid2 if person.ssid2 and rng.random() < 0.5 else person.ssid
         ident = record(person.truth, self.rates, self.noise_rng, upper=college.upper_case)
+        ident = self_reported(person.truth, ident, self.rates, self.typed_rng,
+                              upper=college.upper_case)
         noise = ident.noise
         if ssid and self.noise_rng.random() < self.rates.ssid_typo:
             ssid, noise = transpose_digits(ssid, self.noise_rng), with_tag(noise, "ssid_typo")

@@ -22,7 +22,7 @@ LEAVE_EXITS = (("T180", 4), ("T200", 4), ("T240", 2))  # private school, out of 
 GRADUATION_OUTCOMES = (("100", 90), ("120", 3), ("360", 4), ("retained", 3))
 
 
-@dataclass
+@dataclass(slots=True)
 class Stint:
     """One SENR enrolment: a person at one school of one LEA within one academic year."""
 

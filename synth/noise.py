@@ -58,9 +58,23 @@ class NoiseRates(BaseModel):
     twins: float = _rate(0.02, "K-12 students who are one of a twin pair (surname, DOB, LEA)")
     name_collision: float = _rate(
         0.01, "K-12 students sharing first + last name and birth year with another student")
+    # Self-reported college copies (CCCApply: the applicant types their own name and birth
+    # date, and may give a preferred name). Rates are assumptions: no published figures.
+    preferred_name: float = _rate(
+        0.08, "college copies: first name given as a preferred name (a nickname, when one "
+        "exists)")
+    given_names_in_first: float = _rate(
+        0.1, "college copies of people with a middle name: both given names typed in the "
+        "first-name field")
+    surname_split_fields: float = _rate(
+        0.3, "college copies of people with two surnames or a particle surname (De Leon): "
+        "the first part typed in the middle-name field")
+    first_letter_transposition: float = _rate(
+        0.01, "college copies: the first two letters of the first or last name swapped")
+    dob_year_off: float = _rate(0.01, "college copies: birth year typed one off")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TrueIdentity:
     """A person as they really are (the truth the noise starts from)."""
 
@@ -202,6 +216,66 @@ def record(
     if upper:
         first, middle, last = first.upper(), middle.upper(), last.upper()
     return RecordedIdentity(first, middle, last, birth_text, gender, ";".join(tags))
+
+
+_PARTICLES = ("De La ", "De Los ", "De ", "Del ", "Dela ", "Van der ", "Van ", "Ter-")
+
+
+def _swap_first_letters(name: str) -> str:
+    """aCmpbell: the first two letters typed in the wrong order, each keeping its case."""
+    if len(name) < 3 or name[0].lower() == name[1].lower():
+        return name
+    return name[1].lower() + name[0].upper() + name[2:] if name[0].isupper() else (
+        name[1] + name[0] + name[2:])
+
+
+def self_reported(
+    person: TrueIdentity, ident: RecordedIdentity, rates: NoiseRates, rng: random.Random,
+    upper: bool = False,
+) -> RecordedIdentity:
+    """A college copy as the applicant typed it into CCCApply: a preferred name, both given
+    names in the first-name field, a compound surname split across the middle and last
+    fields, the first two letters swapped, a birth year one off. Drawn after :func:`record`
+    from its own random stream, so every other generated value is unchanged."""
+    tags = [t for t in ident.noise.split(";") if t]
+    first, middle, last, birth = ident.first, ident.middle, ident.last, ident.birth
+    swapped = "name_swap" in tags
+    typed_whole = swapped or "middle_in_first" in tags
+    if not typed_whole and "nickname" not in tags and rng.random() < rates.preferred_name:
+        options = nicknames_for(person.first)
+        if options:
+            first = rng.choice(options)
+            tags.append("preferred_name")
+    if not swapped and middle and rng.random() < rates.given_names_in_first:
+        first, middle = f"{first} {middle}", ""
+        tags.append("given_names_in_first")
+    if not swapped and rng.random() < rates.surname_split_fields:
+        plain = unidecode(last).lower()
+        parts = last.replace("-", " ").split(" ")
+        particle = next((p for p in _PARTICLES if plain.startswith(p.lower())
+                         and len(last) > len(p)), None)
+        if particle is not None:
+            middle, last = last[:len(particle)].strip(" -"), last[len(particle):]
+            tags.append("surname_split_fields")
+        elif len(parts) == 2:
+            middle, last = parts[0], parts[1]
+            tags.append("surname_split_fields")
+    if rng.random() < rates.first_letter_transposition:
+        if rng.random() < 0.5:
+            first = _swap_first_letters(first)
+        else:
+            last = _swap_first_letters(last)
+        tags.append("first_letter_transposition")
+    if birth and rng.random() < rates.dob_year_off:
+        year = int(birth[:4]) + rng.choice((-1, 1))
+        day = birth[6:]
+        if birth[4:] == "0229":
+            day = "28"
+        birth = f"{year:04d}{birth[4:6]}{day}"
+        tags.append("dob_year_off")
+    if upper:
+        first, middle, last = first.upper(), middle.upper(), last.upper()
+    return RecordedIdentity(first, middle, last, birth, ident.gender, ";".join(tags))
 
 
 def transpose_digits(ssid: str, rng: random.Random) -> str:

@@ -14,7 +14,7 @@ GENDER_X_SHARE = 0.004
 ENTRY_GRADES = Weighted((7, 8, 9, 10, 11, 12), (5, 8, 22, 22, 22, 21))
 
 
-@dataclass
+@dataclass(slots=True)  # millions at the state size: no per-object __dict__
 class Person:
     """One real (synthetic) person. K-12 students carry their simulated school history."""
 

@@ -25,6 +25,9 @@ from synth.orgs import _SILENT_PARTNERS, COLLEGES, LEAS, NEAREST_COLLEGE, Colleg
 WORLDS: tuple[str, ...] = ("small", "state")
 STATE_STUDENTS = 5_850_000  # K-12 students in 2022-23: the scale the size figures refer to
 STATE_SEED = "c2c-state-world-1"  # the state's structure does not depend on the data seed
+# ``c2c generate --scale``: shares of the state's K-12 students (the state world)
+SCALES: dict[str, int] = {"1%": STATE_STUDENTS // 100, "10%": STATE_STUDENTS // 10,
+                          "100%": STATE_STUDENTS}
 
 # (kind, count, median statewide enrolment, log-normal sigma). Medians and spreads are
 # assumptions chosen so the whole matches the issue: a median district of a few thousand
@@ -248,4 +251,5 @@ def describe(world: World, students: int = STATE_STUDENTS) -> dict[str, object]:
     }
 
 
-__all__ = ["SMALL_WORLD", "WORLDS", "World", "describe", "get_world", "state_world"]
+__all__ = ["SCALES", "SMALL_WORLD", "STATE_STUDENTS", "WORLDS", "World", "describe", "get_world",
+           "state_world"]

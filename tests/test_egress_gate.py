@@ -68,6 +68,8 @@ UNTYPED = {
 NOT_JSON = {
     "GET /v1/requests/{request_id}/extract": "the encrypted package: individual extracts are "
     "k-anonymous, aggregate tables made by analytics.disclosure.release (the gate's rule)",
+    "GET /v1/requests/{request_id}/extract/key.txt": "the package's age identity (a key, no "
+    "number derived from person-level data)",
 }
 
 
@@ -176,8 +178,9 @@ def test_counts_from_an_old_snapshot_leave_through_the_gate(env: ApiEnv) -> None
     assert page["data"]
     for row in page["data"]:
         assert _standard(row["numerator"]) and _standard(row["denominator"]), row
-    text = env.client.get("/portal/public/aggregates.csv").text
-    for row in csv.DictReader(io.StringIO(text)):
+    note, _, table = env.client.get("/portal/public/aggregates.csv").text.partition("\n")
+    assert note.startswith("# "), note  # the snapshot and rounding note comes first
+    for row in csv.DictReader(io.StringIO(table)):
         for name in ("numerator", "denominator"):
             assert row[name] == "" or _standard(int(row[name])), row
 

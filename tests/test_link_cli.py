@@ -10,6 +10,7 @@ from test_link_fixtures import encrypted_home_with_staging, make_population, tru
 from typer.testing import CliRunner
 
 from cli.main import app
+from core.errors import NotFound
 
 
 @pytest.mark.slow
@@ -22,10 +23,20 @@ def test_link_evaluate_export_on_encrypted_warehouse(
     pq.write_table(truth_table(people), tmp_path / "truth.parquet")
 
     runner = CliRunner()
+    early = runner.invoke(app, ["link-provisional"])  # nothing to score against yet
+    assert isinstance(early.exception, NotFound)
+    assert "no finished annual link run" in str(early.exception)
     linked = runner.invoke(app, ["link", "--run-id", "cli-1"])
     assert linked.exit_code == 0, linked.output
     assert "pairs scored" in linked.output and "match rates" in linked.output
     assert (home / "runs" / "cli-1" / "model.json").exists()
+
+    # every record is in the crosswalk: no new record, no id changed
+    provisional = runner.invoke(app, ["link-provisional", "--run-id", "w1"])
+    assert provisional.exit_code == 0, provisional.output
+    assert "0 new records" in provisional.output and "PROVISIONAL" in provisional.output
+    judged = runner.invoke(app, ["link-provisional", "--agreement"])
+    assert judged.exit_code == 0 and "judged 0" in judged.output, judged.output
 
     evaluated = runner.invoke(app, ["evaluate", "--truth", str(tmp_path / "truth.parquet")])
     assert evaluated.exit_code == 0, evaluated.output

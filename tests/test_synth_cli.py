@@ -45,3 +45,16 @@ def test_unknown_defect_profile_exits_with_code_2(tmp_path: Path) -> None:
         capture_output=True, text=True, check=False)
     assert done.returncode == 2
     assert "defects" in done.stderr and "bogus" in done.stderr
+
+
+def test_scale_presets_are_shares_of_the_state_and_replace_students(tmp_path: Path) -> None:
+    from synth.world import SCALES, STATE_STUDENTS
+
+    assert SCALES == {"1%": 58_500, "10%": 585_000, "100%": STATE_STUDENTS}
+    for args in (["--scale", "5%"], ["--scale", "1%", "--students", "10"]):
+        done = subprocess.run(
+            [sys.executable, "-c", "from cli.main import main; main()", "generate", "--out",
+             str(tmp_path), "--years", "2023-24", *args],
+            capture_output=True, text=True, check=False)
+        assert done.returncode == 2, done.stderr
+        assert "scale" in done.stderr and "10%" in done.stderr and "100%" in done.stderr

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from synth import NoiseRates, generate
-from synth.noise import TrueIdentity, nicknames_for, record
+from synth.noise import TrueIdentity, nicknames_for, record, self_reported
 from tests.synth_support import calpads_rows, csv_rows, truth
 
 HIGH = NoiseRates(
@@ -153,3 +153,61 @@ def test_ssid_typos_in_ccgi_files_match_tags_and_rate(noisy: Path) -> None:
             total += 1
     assert total > 300
     assert typos / total == pytest.approx(HIGH.ssid_typo, abs=0.05)
+
+
+SELF_REPORTED = ("preferred_name", "given_names_in_first", "surname_split_fields",
+                 "first_letter_transposition", "dob_year_off")
+
+
+def test_self_reported_noise_is_in_college_copies_only(noisy: Path) -> None:
+    units = _units(noisy)
+    college = [u for k, u in units.items() if k[0] == "college"]
+    others = [u for k, u in units.items() if k[0] != "college"]
+    assert len(college) > 400
+    for tag in SELF_REPORTED:
+        assert _share(college, tag) > 0, tag
+        assert _share(others, tag) == 0, tag
+    # unconditional ones at their configured rate
+    for tag in ("first_letter_transposition", "dob_year_off"):
+        assert _share(college, tag) == pytest.approx(getattr(NoiseRates(), tag), abs=0.01)
+
+
+def test_self_reported_copies_on_one_person() -> None:
+    person = TrueIdentity("Michael", "Kyle", "Espino", "Narváez", date(2005, 8, 31), "M")
+    rates = NoiseRates(preferred_name=1.0, given_names_in_first=1.0, surname_split_fields=1.0,
+                       first_letter_transposition=0.0, dob_year_off=1.0)
+    clean = NoiseRates(**{name: 0.0 for name in NoiseRates.model_fields})
+    typed = self_reported(person, record(person, clean, random.Random(1)), rates,
+                          random.Random(2), upper=True)
+    first, middle = typed.first.split(" "), typed.middle
+    assert first[0] in {n.upper() for n in nicknames_for("Michael")} and first[1] == "KYLE"
+    assert (middle, typed.last) == ("ESPINO", "NARVÁEZ")  # the first surname in the middle field
+    assert typed.birth in ("20040831", "20060831")
+    assert set(typed.noise.split(";")) == {"preferred_name", "given_names_in_first",
+                                           "surname_split_fields", "dob_year_off"}
+    particle = TrueIdentity("Ana", "", "De La Cruz", "", date(2004, 2, 29), "F")
+    split = self_reported(particle, record(particle, clean, random.Random(1)), rates,
+                          random.Random(3))
+    assert (split.middle, split.last, split.birth[4:]) == ("De La", "Cruz", "0228")
+    swapped = NoiseRates(**{**{n: 0.0 for n in NoiseRates.model_fields},
+                            "first_letter_transposition": 1.0})
+    letters = {self_reported(particle, record(particle, clean, random.Random(1)), swapped,
+                             random.Random(seed)) for seed in range(20)}
+    assert {(c.first, c.last) for c in letters} == {("nAa", "De La Cruz"),
+                                                   ("Ana", "eD La Cruz")}
+
+
+def test_self_reported_noise_moves_no_other_file(tmp_path: Path) -> None:
+    off = NoiseRates(preferred_name=0.0, given_names_in_first=0.0, surname_split_fields=0.0,
+                     first_letter_transposition=0.0, dob_year_off=0.0)
+    generate(tmp_path / "on", students=200, seed=4, years=["2023-24"])
+    generate(tmp_path / "off", students=200, seed=4, years=["2023-24"], noise=off)
+    for sub in ("calpads", "ccgi"):
+        files = sorted((tmp_path / "on" / sub).rglob("*.*"))
+        assert files
+        for path in files:
+            twin = tmp_path / "off" / path.relative_to(tmp_path / "on")
+            assert path.read_bytes() == twin.read_bytes(), path
+    on = sorted((tmp_path / "on" / "college").rglob("college_students_*"))
+    assert any(p.read_bytes() != (tmp_path / "off" / p.relative_to(tmp_path / "on")).read_bytes()
+               for p in on)

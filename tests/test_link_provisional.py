@@ -1,0 +1,87 @@
+"""Provisional person ids between annual runs (linkage/provisional.py): new CCGI weeks and a
+new college term scored against the MDM of the last annual run, then the next annual run
+judged against them, on seeded generated data ingested through the real pipeline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+import linkage
+import synth
+from core.errors import NotFound
+from core.settings import Settings
+from ingest import expand_paths, ingest_files
+from ingest.partners import load_partners_csv
+from linkage.provisional import (
+    PROVISIONAL_LINKS,
+    link_provisional,
+    provisional_agreement,
+)
+
+KEY = b"k" * 32
+CUTOFF = "2024-01-01"  # CCGI weeks from here and college terms from spring 2024 arrive later
+
+
+def _late(path: Path) -> bool:
+    name = path.name
+    if name.startswith("ccgi_activity_"):
+        return name.removeprefix("ccgi_activity_").removesuffix(".csv") >= CUTOFF
+    return name.startswith("college_") and name.endswith("_243.csv")
+
+
+@pytest.fixture(scope="module")
+def weekly(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    root = tmp_path_factory.mktemp("provisional")
+    landing = root / "landing"
+    synth.generate(landing, students=400, seed=5, years=["2022-23", "2023-24"])
+    files = expand_paths([landing / d for d in ("calpads", "college", "ccgi")])
+    partners = load_partners_csv(landing / "partners.csv")
+    con = duckdb.connect(str(root / "warehouse.duckdb"))
+    settings = Settings(home=root)
+    ingest_files(con, [f for f in files if not _late(f)], root / "raw", KEY, partners)
+    linkage.run_annual_link(con, settings=settings, run_id="y1", runs_dir=root / "runs")
+    before = dict(((a, b, c), d) for a, b, c, d in con.execute(
+        "SELECT source_system, partner_org, source_person_id, person_id FROM mdm.crosswalk"
+    ).fetchall())
+    ingest_files(con, [f for f in files if _late(f)], root / "raw", KEY, partners)
+    summary = link_provisional(con, runs_dir=root / "runs", run_id="w1",
+                               threshold=settings.link_match_threshold)
+    yield con, root, settings, before, summary
+    con.close()
+
+
+def test_new_records_get_provisional_ids_and_existing_ids_do_not_move(weekly) -> None:  # type: ignore[no-untyped-def]
+    con, _, _, before, summary = weekly
+    assert summary.model_run_id == "y1" and summary.new_units > 20
+    assert summary.linked_to_existing > 0 and summary.new_persons > 0
+    after = dict(((a, b, c), d) for a, b, c, d in con.execute(
+        "SELECT source_system, partner_org, source_person_id, person_id FROM mdm.crosswalk"
+    ).fetchall())
+    assert after == before  # the crosswalk is the annual run's alone
+    rows = con.execute(f"SELECT source_system, partner_org, source_person_id, person_id, "
+                       f"new_person, provisional FROM {PROVISIONAL_LINKS}").fetchall()
+    assert len(rows) == summary.new_units
+    assert all(r[5] for r in rows)  # every row says it is provisional
+    assert not any((r[0], r[1], r[2]) in before for r in rows)
+    existing = set(before.values())
+    for *_, person, new_person, _ in rows:
+        assert (person in existing) != new_person
+        assert new_person == person.startswith("T")
+
+
+def test_the_next_annual_run_agrees_with_the_provisional_links(weekly) -> None:  # type: ignore[no-untyped-def]
+    con, root, settings, _, summary = weekly
+    linkage.run_annual_link(con, settings=settings, run_id="y2", runs_dir=root / "runs")
+    judged = provisional_agreement(con)
+    assert judged.units == summary.new_units
+    assert judged.confirmed + judged.merged + judged.split == judged.units
+    assert judged.agreement is not None and judged.agreement >= 0.98
+
+
+def test_no_annual_run_no_provisional_ids(tmp_path: Path) -> None:
+    con = duckdb.connect()
+    with pytest.raises(NotFound, match="no finished annual link run"):
+        link_provisional(con, runs_dir=tmp_path, run_id="w0", threshold=0.9)
