@@ -1,11 +1,18 @@
-"""The Splink backend, chosen by one setting (``settings.linkage_backend``).
+"""The Splink backend of one link run, chosen by one setting (``settings.linkage_backend``).
 
-Splink works in its own *in-memory* DuckDB database, not in the warehouse: its many
-intermediate tables then never land in the warehouse file, and spills go to the encrypted
-temp directory (``temp_file_encryption``), so no plaintext identifier is ever at rest.
-``spark`` runs the same model through Splink's SparkAPI (``linkage/spark_backend.py``: the
-optional ``[spark]`` extra, Java 17, ``C2C_SPARK_MASTER``); the few SQL statements this
-package runs on Splink's workspace go through :func:`query` / :func:`materialise`.
+A :class:`LinkBackend` is Splink's database API for the run plus the few things this package
+does on Splink's workspace itself (run a query, keep a table, close and clean up). Two
+implementations:
+
+- :class:`DuckDBBackend`: Splink works in its own *in-memory* DuckDB database, not in the
+  warehouse, so its many intermediate tables never land in the warehouse file, and spills go
+  to the encrypted temp directory (``temp_file_encryption``): no plaintext identifier at rest.
+- ``SparkBackend`` (``linkage/spark_backend.py``: the optional ``[spark]`` extra, Java 17,
+  ``C2C_SPARK_MASTER``): Splink's SparkAPI on a session that is safe for identifiers.
+
+Training is a few hundred small queries over a sample (docs/scale.md): each backend names
+the backend its model is trained on (:meth:`LinkBackend.open_training`). DuckDB trains on
+itself; Spark trains on a DuckDB workspace in the driver and scores on Spark.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 from splink import DuckDBAPI
@@ -24,65 +31,64 @@ from core.settings import Settings
 from core.warehouse import load_httpfs
 
 
-def create_db_api(settings: Settings, run_id: str) -> DatabaseAPISubClass:
-    """A fresh Splink database API for one run (close it with :func:`close_db_api`)."""
-    backend = settings.linkage_backend
-    if backend == "duckdb":
-        return DuckDBAPI(connection=_duckdb_workspace(workspace_tmp(settings, run_id), settings))
-    if backend == "spark":
+class LinkBackend(Protocol):
+    """Splink's workspace for one run (see the module docstring)."""
+
+    name: str
+    db_api: DatabaseAPISubClass
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        """Rows of ``sql`` run on the workspace."""
+
+    def materialise(self, name: str, select_sql: str) -> None:
+        """Table ``name`` := ``select_sql`` on the workspace, computed now."""
+
+    def open_training(self) -> LinkBackend:
+        """The backend the model is trained on (``self``, or a new one the caller closes)."""
+
+    def close(self) -> None:
+        """Close the workspace and remove every file it wrote (failed run or not)."""
+
+
+class DuckDBBackend:
+    name = "duckdb"
+
+    def __init__(self, settings: Settings, run_id: str) -> None:
+        self.tmp_dir = workspace_tmp(settings, run_id)
+        self.con = _duckdb_workspace(self.tmp_dir, settings)
+        self.db_api: DatabaseAPISubClass = DuckDBAPI(connection=self.con)
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        return self.con.execute(sql).fetchall()
+
+    def materialise(self, name: str, select_sql: str) -> None:
+        self.con.execute(f"CREATE OR REPLACE TABLE {name} AS {select_sql}")
+
+    def open_training(self) -> LinkBackend:
+        return self
+
+    def close(self) -> None:
+        # DuckDB refuses to open a database with temp_file_encryption while stale temp
+        # files sit in its temp directory, so a run must not leave any behind.
+        self.con.close()
+        shutil.rmtree(self.tmp_dir, ignore_errors=True)
+
+
+def open_backend(settings: Settings, run_id: str) -> LinkBackend:
+    """A fresh backend for one run (close it with :meth:`LinkBackend.close`)."""
+    if settings.linkage_backend == "duckdb":
+        return DuckDBBackend(settings, run_id)
+    if settings.linkage_backend == "spark":
         from linkage import spark_backend
 
-        api: DatabaseAPISubClass = spark_backend.create_spark_api(
-            settings, run_id, dict(os.environ))
-        return api
+        return spark_backend.SparkBackend(settings, run_id, dict(os.environ))
     raise ConfigError(
         f"unknown C2C_LINKAGE_BACKEND {settings.linkage_backend!r}: use duckdb or spark")
-
-
-def is_spark(db_api: DatabaseAPISubClass) -> bool:
-    return db_api.sql_dialect.sql_dialect_str == "spark"
-
-
-def query(db_api: DatabaseAPISubClass, sql: str) -> list[tuple[Any, ...]]:
-    """Rows of ``sql`` run on Splink's workspace (DuckDB or Spark)."""
-    if is_spark(db_api):
-        from linkage import spark_backend
-
-        return spark_backend.query(db_api, sql)
-    con: duckdb.DuckDBPyConnection = db_api.duckdb_con  # type: ignore[attr-defined]
-    return con.execute(sql).fetchall()
-
-
-def materialise(db_api: DatabaseAPISubClass, name: str, select_sql: str) -> None:
-    """Table ``name`` := ``select_sql`` in Splink's workspace (Spark: a cached view)."""
-    if is_spark(db_api):
-        from linkage import spark_backend
-
-        spark_backend.materialise(db_api, name, select_sql)
-        return
-    query(db_api, f"CREATE OR REPLACE TABLE {name} AS {select_sql}")
 
 
 def workspace_tmp(settings: Settings, run_id: str) -> Path:
     """Spill folder of one run's Splink workspace, apart from the warehouse's own."""
     return settings.tmp_dir / f"splink-{run_id}"
-
-
-def close_db_api(db_api: DatabaseAPISubClass, settings: Settings, run_id: str) -> None:
-    """Close the workspace and remove its (encrypted) spill files.
-
-    DuckDB refuses to open a database with ``temp_file_encryption`` while stale temp files
-    sit in its temp directory, so a run must not leave any behind.
-    """
-    if is_spark(db_api):
-        from linkage import spark_backend
-
-        spark_backend.stop_session(db_api, settings, run_id)
-        return
-    con = getattr(db_api, "duckdb_con", None)
-    if con is not None:
-        con.close()
-    shutil.rmtree(workspace_tmp(settings, run_id), ignore_errors=True)
 
 
 def _duckdb_workspace(tmp_dir: Path, settings: Settings) -> duckdb.DuckDBPyConnection:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -17,12 +17,13 @@ from splink import Linker, SettingsCreator, block_on
 from splink.blocking_rule_library import CustomRule
 from splink.internals.blocking_rule_creator import BlockingRuleCreator
 from splink.internals.charts import SplinkChart
-from splink.internals.database_api import DatabaseAPISubClass
 from splink.internals.splink_dataframe import SplinkDataFrame
 
 from core import tables
 from core.duck import StageTimer
-from linkage import backend, dialect
+from core.errors import InternalError
+from linkage import dialect
+from linkage.backend import LinkBackend
 from linkage.enrolment import enrolment_comparison
 from linkage.training import TrainingReport, captured_splink_messages, train
 
@@ -415,9 +416,7 @@ def measure_rules(con: duckdb.DuckDBPyConnection, records: int) -> list[Blocking
     return choices
 
 
-def _register_inputs(
-    con: duckdb.DuckDBPyConnection, db_api: DatabaseAPISubClass
-) -> SplinkDataFrame:
+def _register_inputs(con: duckdb.DuckDBPyConnection, engine: LinkBackend) -> SplinkDataFrame:
     """All identities as ONE Splink input, deduplicated as a whole.
 
     ``dedupe_only`` on the union scores exactly the pairs ``link_and_dedupe`` would (within
@@ -430,17 +429,34 @@ def _register_inputs(
         f"SELECT {cols} FROM {tables.IDENTITIES} ORDER BY unit_id").fetch_arrow_table()
     arrow = arrow.rename_columns(["unique_id", *MODEL_COLUMNS[1:]])
     # display names are put in SQL unquoted: keep them plain identifiers
-    return db_api.register(arrow, dataset_display_name="identities")
+    return engine.db_api.register(arrow, dataset_display_name="identities")
+
+
+def _linker(
+    con: duckdb.DuckDBPyConnection, engine: LinkBackend, kept: list[Any]
+) -> Linker:
+    sql_dialect = engine.db_api.sql_dialect.sql_dialect_str
+    settings = SettingsCreator(
+        link_type="dedupe_only",
+        unique_id_column_name="unique_id",
+        # one model, two dialects: the DuckDB SQL generated for the backend in use
+        comparisons=dialect.comparisons_for(comparisons(), sql_dialect, array_columns(con)),
+        blocking_rules_to_generate_predictions=kept,
+        retain_matching_columns=False,
+        retain_intermediate_calculation_columns=False,
+    )
+    return Linker(_register_inputs(con, engine), settings, log_level=logging.WARNING)
 
 
 def train_and_predict(
     con: duckdb.DuckDBPyConnection,
-    db_api: DatabaseAPISubClass,
+    engine: LinkBackend,
     *,
     records: int,
     lower_threshold: float,
 ) -> ModelRun:
-    """Train u (random sampling) and m (EM on two blocking rules), then score blocked pairs."""
+    """Train u (random sampling) and m (EM on two blocking rules) on the backend's training
+    workspace, then score every blocked pair on the backend itself."""
     timer = StageTimer()
     lap, stages = timer.lap, timer.stages
 
@@ -448,24 +464,23 @@ def train_and_predict(
     kept: list[BlockingRuleCreator | dict[str, Any]] = [
         rule.creator() for rule, c in zip(CANDIDATE_RULES, choices, strict=True) if c.kept
     ]
-    frames = _register_inputs(con, db_api)
-    link_type: Literal["dedupe_only"] = "dedupe_only"
-    settings = SettingsCreator(
-        link_type=link_type,
-        unique_id_column_name="unique_id",
-        # one model, two dialects: the DuckDB SQL generated for the backend in use
-        comparisons=dialect.comparisons_for(
-            comparisons(), db_api.sql_dialect.sql_dialect_str, array_columns(con)),
-        blocking_rules_to_generate_predictions=kept,
-        retain_matching_columns=False,
-        retain_intermediate_calculation_columns=False,
-    )
     report = TrainingReport()
     # Splink's own log lines go into the run summary (training.py), not to stderr
     with captured_splink_messages(report):
-        linker = Linker(frames, settings, log_level=logging.WARNING)
-        train(linker, con, report, records=records, u_max_pairs=U_MAX_PAIRS,
-              em_max_pairs=EM_MAX_PAIRS, seed=SEED, lap=lap)
+        trainer = engine.open_training()
+        try:
+            trained = _linker(con, trainer, kept)
+            train(trained, con, report, records=records, u_max_pairs=U_MAX_PAIRS,
+                  em_max_pairs=EM_MAX_PAIRS, seed=SEED, lap=lap)
+        finally:
+            if trainer is not engine:
+                trainer.close()
+        if trainer is engine:
+            linker = trained
+        else:
+            linker = _linker(con, engine, kept)
+            copy_parameters(trained, linker)
+            lap("register")
         # Every blocked pair is scored once; keeping them all (a few columns, in memory) gives
         # the exact pairs-scored figure and each rule's marginal pairs from Splink's
         # ``match_key`` (the first rule that generated the pair) without a separate counting
@@ -473,23 +488,39 @@ def train_and_predict(
         scored = linker.inference.predict(threshold_match_probability=None)
     lap("predict")
     kept_choices = [c for c in choices if c.kept]
-    marginal = dict(_sql(db_api, f"SELECT CAST(match_key AS INTEGER), count(*) "
+    marginal = dict(engine.query(f"SELECT CAST(match_key AS INTEGER), count(*) "
                                  f"FROM {scored.physical_name} GROUP BY 1"))
     for key, choice in enumerate(kept_choices):
         choice.marginal_pairs = int(marginal.get(key, 0))
     pairs_scored = int(sum(marginal.values()))
-    backend.materialise(db_api, PREDICTIONS_TABLE,
-                        f"SELECT unique_id_l, unique_id_r, match_weight, match_probability "
-                        f"FROM {scored.physical_name} "
-                        f"WHERE match_probability >= {float(lower_threshold)!r}")
-    predictions = db_api.table_to_splink_dataframe("__splink__df_predict", PREDICTIONS_TABLE)
+    engine.materialise(PREDICTIONS_TABLE,
+                       f"SELECT unique_id_l, unique_id_r, match_weight, match_probability "
+                       f"FROM {scored.physical_name} "
+                       f"WHERE match_probability >= {float(lower_threshold)!r}")
+    predictions = engine.db_api.table_to_splink_dataframe("__splink__df_predict",
+                                                          PREDICTIONS_TABLE)
     scored.drop_table_from_database_and_remove_from_cache()
     lap("predict_filter")
     return ModelRun(linker, predictions, choices, pairs_scored, stages, report)
 
 
-def _sql(db_api: DatabaseAPISubClass, sql: str) -> list[tuple[Any, ...]]:
-    return backend.query(db_api, sql)
+def copy_parameters(source: Linker, target: Linker) -> None:
+    """The trained model of ``source`` (prior, every level's m and u) onto ``target``: the same
+    comparisons and levels, written in another SQL dialect (linkage/dialect.py)."""
+    src, dst = source._settings_obj, target._settings_obj
+    dst._probability_two_random_records_match = src._probability_two_random_records_match
+    for a, b in zip(src.comparisons, dst.comparisons, strict=True):
+        levels = zip(a.comparison_levels, b.comparison_levels, strict=True)
+        for level_a, level_b in levels:
+            if level_a.label_for_charts != level_b.label_for_charts:
+                raise InternalError(
+                    f"{a.output_column_name}: level {level_a.label_for_charts!r} has no twin "
+                    f"in the {target._sql_dialect_str} model")
+            # the raw values (Splink's "level not observed" marker included) and the
+            # training history the charts draw
+            for attr in ("_m_probability", "_u_probability", "_trained_m_probabilities",
+                         "_trained_u_probabilities"):
+                setattr(level_b, attr, getattr(level_a, attr))
 
 
 def prediction_edges(run: ModelRun) -> pa.Table:

@@ -140,24 +140,28 @@ def test_unreachable_master_fails_the_run_before_spark_starts(tmp_path: Path) ->
     assert not (tmp_path / "tmp" / "spark-r1").exists()
 
 
-def test_python_jaro_winkler_is_duckdbs() -> None:
-    # the Spark UDF must score exactly as DuckDB's jaro_winkler_similarity: names of the
-    # fixture, one-letter deletions and swaps of them, and edge cases
+def test_spark_jaro_winkler_batch_is_duckdbs() -> None:
+    # the Spark UDF's batch function must score exactly as DuckDB's jaro_winkler_similarity
+    # does in SQL: names of the fixture, one-letter deletions and swaps, nulls, empties
+    import pyarrow as pa
     from test_link_fixtures import FIRST, LAST
 
-    from linkage.jaro import jaro_winkler
+    from linkage.jaro import jaro_winkler_batch
 
     words = set(FIRST[:12] + LAST[:12])
     for w in list(words):
         words |= {w[:i] + w[i + 1:] for i in range(len(w))}
         words |= {w[:i] + w[i + 1] + w[i] + w[i + 2:] for i in range(len(w) - 1)}
-    pairs = [(a, b) for a in sorted(words) for b in sorted(words) if a < b]
-    pairs += [("", ""), ("", "A"), ("A", "A"), ("AB", "BA"), ("123 MAIN ST", "123 MIAN ST")]
+    pairs: list[tuple[str | None, str | None]] = [
+        (a, b) for a in sorted(words) for b in sorted(words) if a < b]
+    pairs += [("", ""), ("", "A"), ("A", "A"), ("AB", "BA"), ("123 MAIN ST", "123 MIAN ST"),
+              (None, "A"), ("A", None)]
+    left, right = [p[0] for p in pairs], [p[1] for p in pairs]
+    got = jaro_winkler_batch(pa.array(left, pa.string()), pa.array(right, pa.string()))
     con = duckdb.connect()
-    got = con.execute("SELECT a, b, jaro_winkler_similarity(a, b) FROM "
-                      "(SELECT unnest(?) AS a, unnest(?) AS b)",
-                      [[p[0] for p in pairs], [p[1] for p in pairs]]).fetchall()
-    assert len(got) == len(pairs) > 1000
-    for a, b, want in got:
-        assert jaro_winkler(a, b) == pytest.approx(want, abs=1e-12), (a, b)
-    assert jaro_winkler(None, "A") is None
+    want = [r[0] for r in con.execute(
+        "SELECT jaro_winkler_similarity(a, b) FROM (SELECT unnest(?) AS a, unnest(?) AS b)",
+        [left, right]).fetchall()]
+    assert got.type == pa.float64() and len(got) == len(pairs) > 1000
+    assert got.to_pylist() == want
+    assert got.to_pylist()[-2:] == [None, None]
