@@ -68,6 +68,7 @@ SECRET_KEYS = ("spark.authenticate.secret", "spark.authenticate.secret.file")
 # Peak RSS of the last run's driver JVM in MB (read by bench/bench_link.py).
 LAST_JVM_PEAK_MB = 0.0
 LAST_JVM_CPU_SECONDS = 0.0
+LAST_JOB_COUNT = 0  # Spark jobs the last run started (the per-job overhead, docs/scale.md)
 INSTALL_HINT = "install the extra: pip install 'c2c-link[spark]' (see README, Spark backend)"
 
 
@@ -351,13 +352,21 @@ def start_session(settings: Settings, run_id: str, runtime: SparkRuntime,
     work = spark_work_dir(settings, run_id)
     for sub in ("local", "checkpoints"):
         (work / sub).mkdir(parents=True, exist_ok=True)
-    values = session_conf(settings, run_id, runtime.jar)
+    # spark-defaults.conf as spark-submit would read it (also when this process started its
+    # JVM earlier under another SPARK_CONF_DIR), then this run's own settings on top
+    values = {**read_defaults(spark_conf_dir(env) / "spark-defaults.conf"),
+              **session_conf(settings, run_id, runtime.jar)}
     conf = SparkConf()
     for key, value in values.items():
-        conf.set(key, value)
+        if key != "spark.authenticate.secret":
+            conf.set(key, value)
     try:
+        # the JVM first, without the secret: pyspark passes this conf on spark-submit's
+        # command line, which every local user can read; the secret follows through py4j
+        SparkContext._ensure_initialized(conf=conf)  # noqa: SLF001
+        if "spark.authenticate.secret" in values:
+            conf.set("spark.authenticate.secret", values["spark.authenticate.secret"])
         if settings.spark_master.startswith("spark://"):
-            SparkContext._ensure_initialized(conf=conf)  # noqa: SLF001 (the JVM, no context)
             probe_master(SparkContext._jvm, settings.spark_master, values)  # noqa: SLF001
         spark = SparkSession.builder.config(conf=conf).getOrCreate()
     except ConfigError:
@@ -409,8 +418,12 @@ class SparkBackend:
 
 
 def stop_session(spark: Any, settings: Settings, run_id: str) -> None:
-    global LAST_JVM_PEAK_MB, LAST_JVM_CPU_SECONDS
+    global LAST_JVM_PEAK_MB, LAST_JVM_CPU_SECONDS, LAST_JOB_COUNT
     LAST_JVM_PEAK_MB, LAST_JVM_CPU_SECONDS = _jvm_usage(spark)
+    try:
+        LAST_JOB_COUNT = len(spark.sparkContext.statusTracker().getJobIdsForGroup())
+    except Exception:  # a figure for the benchmarks, never a reason to fail the clean-up
+        LAST_JOB_COUNT = 0
     spark.catalog.clearCache()
     spark.stop()
     shutil.rmtree(spark_work_dir(settings, run_id), ignore_errors=True)
