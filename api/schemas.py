@@ -15,6 +15,7 @@ from governance.models import DataRequest, Submission, User
 from governance.output_check import release_of
 from governance.requests import Decision, RequestStatus
 from governance.users import Role
+from services.receive_upload import UploadOutcome
 
 T = TypeVar("T")
 
@@ -131,6 +132,16 @@ class SubmissionOut(BaseModel):
 class UploadResult(BaseModel):
     status: str = Field(description="accepted | held | rejected (the worst over the files)")
     submissions: list[SubmissionOut]
+
+    @classmethod
+    def of(cls, outcome: UploadOutcome) -> UploadResult:
+        return cls(status=outcome.status,
+                   submissions=[SubmissionOut.of(row) for row in outcome.submissions])
+
+    def all_duplicates(self) -> bool:
+        """Every receipt says its file was received before: nothing new arrived."""
+        receipts = [r for s in self.submissions for r in s.receipt.get("receipts", [])]
+        return bool(receipts) and all("duplicate" in r for r in receipts)
 
 
 class AgreementIn(BaseModel):

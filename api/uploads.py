@@ -22,13 +22,22 @@ import secrets
 import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
+from sqlalchemy.orm import Session, sessionmaker
 
 from api.errors import BadRequest, TooLarge
+from api.schemas import UploadResult
+from core.keys import KeyProvider
+from core.settings import Settings
+from governance.users import Principal
+from services.receive_upload import ingest_upload
 
 FILE_FIELDS = {"files", "file"}
 MAX_FILES = 50
@@ -261,3 +270,20 @@ async def receive_upload(
         upload.remove()
         raise BadRequest("the upload contained no files; send file parts named 'files'")
     return upload
+
+
+async def receive_and_ingest(request: Request, *, settings: Settings,
+                             sessions: sessionmaker[Session], keys: KeyProvider,
+                             caller: Principal, org: str) -> UploadResult:
+    """The upload of ``request`` received into a private folder, ingested for ``org`` (the API
+    route and the portal page alike), and the folder removed whatever happened."""
+    received = await receive_upload(
+        request.headers.get("content-type"), request.headers.get("content-length"),
+        request.stream(), settings.tmp_dir / "uploads", settings.upload_max_bytes, org)
+    try:
+        outcome = await run_in_threadpool(partial(
+            ingest_upload, settings=settings, sessions=sessions, keys=keys, caller=caller,
+            files=received.files))
+    finally:
+        received.remove()
+    return UploadResult.of(outcome)

@@ -65,19 +65,13 @@ def _print_stage_metadata(run: Any) -> None:
 
 def _submissions(settings: Settings) -> None:
     """A compact view of `c2c submissions` (the full report goes to CSV)."""
-    from cli.ingest_cmd import load_partner_registry, open_warehouse
+    from cli.ingest_cmd import load_partner_registry
     from cli.submissions_view import print_submissions
-    from ingest.submissions import submission_report, write_csv
+    from services.submission_report import report_submissions
 
-    partners = load_partner_registry(settings, None)
-    con, _ = open_warehouse(settings)
-    try:
-        rows = submission_report(con, partners, date.today())
-    finally:
-        con.close()
     out = settings.reports_dir / "submissions.csv"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_csv(rows, out)
+    rows = report_submissions(settings=settings, as_of=date.today(), csv_path=out,
+                              partners=load_partner_registry(settings, None))
     print_submissions(console, rows, "CALPADS submissions (SWP rounds)")
     console.print(f"full report: {out}", highlight=False, soft_wrap=True)
 

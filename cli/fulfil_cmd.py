@@ -19,7 +19,9 @@ def fulfil(
 ) -> None:
     """Build the extract of every request the board approved and that has none yet."""
     from cli.progress import human_bytes
-    from dagster_project.fulfil import fulfil_approved
+    from core.keys import KeyProvider
+    from governance.db import session_factory
+    from services.fulfil import fulfil_approved
 
     console = Console()
     settings = get_settings()
@@ -31,7 +33,10 @@ def fulfil(
             f"{r.package_path}", highlight=False, markup=False, soft_wrap=True)
 
     with console.status("building extracts of approved requests ..."):
-        results = fulfil_approved(settings, request_ids=request or (), on_built=built)
+        results = fulfil_approved(
+            settings=settings, sessions=session_factory(settings.governance_url),
+            keys=KeyProvider(settings.master_key_path, settings.keyring_path),
+            request_ids=request or (), on_built=built)
     if not results:
         console.print("no approved request is waiting for its extract", highlight=False)
         return

@@ -15,8 +15,7 @@ from core.errors import InputRejected, Location
 from core.settings import Settings, get_settings
 
 if TYPE_CHECKING:
-    import duckdb
-
+    from core.keys import KeyProvider
     from core.partners import Partner
     from ingest import Receipt
 
@@ -30,12 +29,10 @@ NOT_PARTNER_FILES = {
 }
 
 
-def open_warehouse(settings: Settings) -> tuple[duckdb.DuckDBPyConnection, bytes]:
-    from core.keys import RAW_STORE_PURPOSE, KeyProvider
-    from core.warehouse import open_warehouse as core_open_warehouse
+def key_provider(settings: Settings) -> KeyProvider:
+    from core.keys import KeyProvider
 
-    keys = KeyProvider(settings.master_key_path, settings.keyring_path)
-    return core_open_warehouse(settings), keys.derive(RAW_STORE_PURPOSE)
+    return KeyProvider(settings.master_key_path, settings.keyring_path)
 
 
 def load_partner_registry(settings: Settings, registry: Path | None) -> list[Partner]:
@@ -46,10 +43,9 @@ def load_partner_registry(settings: Settings, registry: Path | None) -> list[Par
     if registry is not None:
         return load_partners_csv(registry)
     from governance.db import session_factory
-    from governance.partners import list_partners
+    from services.ingest_batch import registered_partners
 
-    with session_factory(settings.governance_url)() as session:
-        partners = list_partners(session)
+    partners = registered_partners(sessions=session_factory(settings.governance_url))
     legacy = settings.resolved_home / "partners.csv"
     if not partners and legacy.exists():
         return load_partners_csv(legacy)
@@ -132,7 +128,8 @@ def ingest_cmd(
 ) -> None:
     """Receive partner files: raw store, validate, load staging; exit 2 if any file is rejected."""
     from cli.progress import steps
-    from ingest import IngestOptions, ingest_files
+    from ingest import IngestOptions
+    from services.ingest_batch import ingest_batch
 
     settings = get_settings()
     console = Console()
@@ -146,17 +143,11 @@ def ingest_cmd(
         column_maps=_column_maps(column_map),
         on_event=(lambda text: err.print(text, highlight=False, markup=False)) if verbose
         else None)
-    con, raw_key = open_warehouse(settings)
-    receipts: list[Receipt] = []
-    try:
-        sizes = [f.stat().st_size for f in files]
-        with steps(console, "ingest files", len(files), sum(sizes)) as progress:
-            for path, size in zip(files, sizes, strict=True):
-                receipts += ingest_files(con, [path], settings.raw_dir, raw_key, partners,
-                                         options=options)
-                progress.advance(size, path.name)
-    finally:
-        con.close()
+    sizes = {f: f.stat().st_size for f in files}
+    with steps(console, "ingest files", len(files), sum(sizes.values())) as progress:
+        receipts = ingest_batch(
+            settings=settings, keys=key_provider(settings), partners=partners, paths=files,
+            options=options, on_file=lambda path: progress.advance(sizes[path], path.name))
     _print_receipts(console, receipts)
     if json_out:
         json_out.write_text(json.dumps([r.model_dump(mode="json") for r in receipts], indent=2),
@@ -176,16 +167,12 @@ def release_cmd(
     partner_registry: Path | None = typer.Option(None, help="Partners CSV."),
 ) -> None:
     """Load held files whose partner now has an executed, current agreement."""
-    from ingest import release_held
+    from services.ingest_batch import release_held_files
 
     settings = get_settings()
-    partners = load_partner_registry(settings, partner_registry)
-    con, raw_key = open_warehouse(settings)
-    try:
-        receipts = release_held(con, settings.raw_dir, raw_key, partners,
-                                file_ids=file_id or None)
-    finally:
-        con.close()
+    receipts = release_held_files(
+        settings=settings, keys=key_provider(settings),
+        partners=load_partner_registry(settings, partner_registry), file_ids=file_id or None)
     console = Console()
     if not receipts:
         console.print("no held file can be released (agreements still inactive?)")
@@ -202,7 +189,7 @@ def submissions_cmd(
 ) -> None:
     """Rows received per partner, academic year and file type; what SWP rounds still need."""
     from cli.submissions_view import print_submissions
-    from ingest.submissions import submission_report, write_csv
+    from services.submission_report import report_submissions
 
     settings = get_settings()
     try:
@@ -210,15 +197,10 @@ def submissions_cmd(
     except ValueError as exc:
         raise InputRejected("--as-of must be a date like 2023-11-01",
                             Location("--as-of", value=as_of, rule="date_iso")) from exc
-    partners = load_partner_registry(settings, partner_registry)
-    con, _ = open_warehouse(settings)
-    try:
-        rows = submission_report(con, partners, on)
-    finally:
-        con.close()
+    rows = report_submissions(settings=settings, as_of=on, csv_path=csv,
+                              partners=load_partner_registry(settings, partner_registry))
     print_submissions(Console(), rows, f"Submissions as of {on}")
     if csv:
-        write_csv(rows, csv)
         Console().print(f"wrote {csv}")
 
 

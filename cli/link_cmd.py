@@ -83,15 +83,13 @@ def register(app: typer.Typer) -> None:
         """Annual link: standardise identities, Splink, stable person ids, run summary."""
         settings = get_settings()
         from cli.progress import stages
+        from services.annual_link import link_annual
 
-        with warehouse(settings) as con:
-            with stages(console, "link (standardise, train_predict, cluster, stable_ids)"
-                        ) as on_stage:
-                summary = linkage.run_annual_link(
-                    con, settings=settings, run_id=run_id, runs_dir=settings.runs_dir,
-                    on_stage=on_stage)
-            print_summary(summary)
-            console.print(f"model and charts: {settings.runs_dir / summary.run_id}")
+        with stages(console, "link (standardise, train_predict, cluster, stable_ids)"
+                    ) as on_stage:
+            summary = link_annual(settings=settings, run_id=run_id, on_stage=on_stage)
+        print_summary(summary)
+        console.print(f"model and charts: {settings.runs_dir / summary.run_id}")
 
     @app.command("evaluate")
     def evaluate(

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 import analytics
-from core.settings import get_settings
-from core.warehouse import warehouse
+from core.settings import Settings, get_settings
+from services.publish import publish_snapshot, rebuild_outcomes
 
 console = Console()
 
@@ -39,13 +38,11 @@ def print_published(serving_path: Path, limit: int = 12) -> None:
     console.print(table)
 
 
-def _publish_with_progress(
-    con: duckdb.DuckDBPyConnection, serving_path: Path, min_cell: int
-) -> analytics.PublishSummary:
+def _publish_with_progress(settings: Settings, min_cell: int) -> analytics.PublishSummary:
     """Run publish with a rich progress bar on a terminal; elsewhere one line per step
     would be noise in logs, so the summary line printed afterwards is the only output."""
     if not console.is_terminal:
-        return analytics.publish(con, serving_path, min_cell=min_cell)
+        return publish_snapshot(settings=settings, min_cell=min_cell)
     with Progress(TextColumn("[bold]publish[/]"), BarColumn(), TextColumn("{task.description}"),
                   TimeElapsedColumn(), console=console, transient=True) as bar:
         task = bar.add_task("starting", total=3)
@@ -53,7 +50,7 @@ def _publish_with_progress(
         def tell(step: str, done: int, total: int) -> None:
             bar.update(task, description=step, completed=done, total=total)
 
-        return analytics.publish(con, serving_path, min_cell=min_cell, progress=tell)
+        return publish_snapshot(settings=settings, min_cell=min_cell, progress=tell)
 
 
 def register(app: typer.Typer) -> None:
@@ -62,16 +59,14 @@ def register(app: typer.Typer) -> None:
     @app.command("outcomes")
     def outcomes_command() -> None:
         """Rebuild analytics.student_year (outcomes keyed by person_id; fails on identifiers)."""
-        settings = get_settings()
-        with warehouse(settings) as con:
-            print_outcomes(analytics.build_outcomes(con))
+        print_outcomes(rebuild_outcomes(settings=get_settings()))
 
     @app.command("publish")
     def publish_command(
         min_cell: int | None = typer.Option(
             None, "--min-cell", help="Smallest count shown (default C2C_SUPPRESSION_MIN_CELL)."
         ),
-        rebuild_outcomes: bool = typer.Option(
+        with_outcomes: bool = typer.Option(
             True, "--rebuild-outcomes/--no-rebuild-outcomes",
             help="Rebuild analytics.student_year first.",
         ),
@@ -80,12 +75,11 @@ def register(app: typer.Typer) -> None:
         """Write the serving snapshot (suppressed aggregates) atomically and print a summary."""
         settings = get_settings()
         threshold = min_cell if min_cell is not None else settings.suppression_min_cell
-        with warehouse(settings) as con:
-            if rebuild_outcomes:
-                with console.status("rebuilding analytics.student_year ..."):
-                    outcomes = analytics.build_outcomes(con)
-                print_outcomes(outcomes)
-            summary = _publish_with_progress(con, settings.serving_path, threshold)
+        if with_outcomes:
+            with console.status("rebuilding analytics.student_year ..."):
+                outcomes = rebuild_outcomes(settings=settings)
+            print_outcomes(outcomes)
+        summary = _publish_with_progress(settings, threshold)
         console.print(
             f"[bold]published[/] {summary.cells:,} cells ({summary.suppressed_cells:,} "
             f"suppressed, min cell {threshold}, counts cell-key rounded to 5) to "

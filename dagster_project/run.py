@@ -9,8 +9,8 @@ from typing import Any
 import dagster as dg
 
 from dagster_project.definitions import build_definitions
-from dagster_project.landing import scan
 from dagster_project.resources import C2CResource
+from ingest.landing import scan
 
 
 @dataclass

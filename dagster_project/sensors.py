@@ -14,9 +14,9 @@ from dagster_project.jobs import (
     college_ingest_job,
     extract_job,
 )
-from dagster_project.landing import LandedFile, content_hash, new_files, received_hashes
 from dagster_project.resources import C2CResource
 from governance.requests import requests_ready_for_fulfilment
+from ingest.landing import LandedFile, content_hash, new_files, received_hashes
 
 INGEST_ASSET = {"calpads": "calpads_staging", "college": "college_staging", "ccgi": "ccgi_staging"}
 

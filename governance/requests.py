@@ -62,7 +62,9 @@ class Decision(StrEnum):
 MAX_TEXT = 5000
 
 
-def _check_variables(names: list[str], field: str) -> list[str]:
+def check_variables(names: list[str], field: str = "variables") -> list[str]:
+    """``names`` when every one is a catalog variable listed once; ``ValueError`` otherwise
+    (pydantic turns it into a 422 naming the field)."""
     unknown = [n for n in names if n not in VARIABLE_BY_NAME]
     if unknown:
         raise ValueError(
@@ -91,15 +93,20 @@ class RequestInput(BaseModel):
     @field_validator("variables")
     @classmethod
     def _variables_known(cls, value: list[str]) -> list[str]:
-        return _check_variables(value, "variables")
+        return check_variables(value, "variables")
 
     @field_validator("group_by")
     @classmethod
     def _group_by_known(cls, value: list[str]) -> list[str]:
-        _check_variables(value, "group_by")
-        if "person_id" in value:
-            raise ValueError("group_by cannot use person_id: aggregates are over groups")
-        return value
+        return check_group_by(value)
+
+
+def check_group_by(names: list[str]) -> list[str]:
+    """``names`` when they may group an aggregate table: catalog variables, never person_id."""
+    check_variables(names, "group_by")
+    if "person_id" in names:
+        raise ValueError("group_by cannot use person_id: aggregates are over groups")
+    return names
 
 
 # Fields a draft always has: a PATCH may change them but not send null to remove them.
@@ -135,12 +142,12 @@ class RequestPatch(BaseModel):
     @field_validator("variables")
     @classmethod
     def _variables_known(cls, value: list[str] | None) -> list[str] | None:
-        return None if value is None else _check_variables(value, "variables")
+        return None if value is None else check_variables(value, "variables")
 
     @field_validator("group_by")
     @classmethod
     def _group_by_known(cls, value: list[str] | None) -> list[str] | None:
-        return None if value is None else RequestInput._group_by_known(value)
+        return None if value is None else check_group_by(value)
 
 
 def new_request_id() -> str:

@@ -24,12 +24,12 @@ import deidentify
 from core.keys import KeyProvider
 from core.requests import ApprovedRequest, CohortFilter, RequestKind
 from core.warehouse import connect_encrypted, open_warehouse
-from dagster_project.fulfil import build_package, fulfil_approved
 from deidentify.crossextract import cross_extract
 from deidentify.pseudonym import pseudonym_key, pseudonymise
 from governance import requests as gr
 from governance.models import DataRequest, ExtractRecord
 from governance.users import Role, create_user
+from services.fulfil import build_package, fulfil_approved
 
 PERSONS = 400
 K = 11
@@ -187,7 +187,8 @@ def test_fulfilment_keeps_later_extracts_unlinkable(tmp_path: Path,
         session.commit()
 
     # One run fulfils all three in queue order; each sees the ones fulfilled before it.
-    built = {r.request_id: r for r in fulfil_approved(settings)}
+    built = {r.request_id: r for r in fulfil_approved(
+        settings=settings, sessions=dep.c2c.sessions(), keys=keys)}
     assert list(built) == [first, second, third]
     a, b, c = (opened(built[r], keys, tmp_path / r) for r in (first, second, third))
 

@@ -25,8 +25,8 @@ from core.errors import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("core", "ingest", "linkage", "analytics", "deidentify", "governance", "synth", "api",
-            "dagster_project", "cli")
+PACKAGES = ("core", "ingest", "linkage", "analytics", "deidentify", "governance", "synth",
+            "services", "api", "dagster_project", "cli")
 
 
 def _import_everything() -> None:

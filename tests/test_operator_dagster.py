@@ -10,12 +10,12 @@ import dagster as dg
 import pytest
 from dagster_support import make_deployment
 
-from dagster_project.assets.ingest import receipt_metadata, registered_partners
+from dagster_project.assets.ingest import receipt_metadata
 from dagster_project.definitions import build_definitions
-from dagster_project.landing import files_for
 from dagster_project.metadata import md_table
 from dagster_project.sensors import landing_sensor
-from ingest import ingest_files
+from ingest.landing import files_for
+from services.ingest_batch import ingest_batch, registered_partners
 
 
 def test_landing_sensor_skips_files_already_received_by_another_route(
@@ -24,10 +24,9 @@ def test_landing_sensor_skips_files_already_received_by_another_route(
     dep = make_deployment(tmp_path, monkeypatch, data=True)
     settings = dep.c2c.settings()
     college = files_for(dep.landing, "college")
-    with dep.c2c.warehouse() as con:  # as `c2c ingest` or the demo would
-        receipts = ingest_files(con, college, settings.raw_dir,
-                                dep.c2c.key_provider().derive("raw-store"),
-                                registered_partners(dep.c2c))
+    receipts = ingest_batch(  # as `c2c ingest` or the demo would
+        settings=settings, keys=dep.c2c.key_provider(), paths=college,
+        partners=registered_partners(sessions=dep.c2c.sessions()))
     assert receipts and all(not r.rejected for r in receipts)
 
     with dg.build_sensor_context(cursor=None, resources={"c2c": dep.c2c}) as context:

@@ -28,12 +28,12 @@ from core import catalog
 from core.errors import C2CError, Conflict
 from core.keys import KeyProvider, create_master_key
 from core.settings import Settings
-from dagster_project.fulfil import OUTPUT_CHECKS, build_package, extract_detail
 from governance import audit, notify, output_check, provider_review
 from governance import requests as gr
 from governance.db import make_engine
 from governance.partners import import_partners_csv
 from governance.users import create_user, issue_key
+from services.fulfil import OUTPUT_CHECKS, build_package, extract_detail
 
 LEA1, LEA2, LEA3, COLLEGE = "1964733", "3467439", "0161119", "841"
 YEAR = "2022-23"

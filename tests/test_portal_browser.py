@@ -146,8 +146,8 @@ def _fulfil(p: Portal) -> None:
     """What the pipeline's research_extracts asset does for a request at quorum."""
     from core.keys import KeyProvider
     from core.warehouse import open_warehouse
-    from dagster_project.fulfil import build_package, extract_detail
     from governance import requests as gr
+    from services.fulfil import build_package, extract_detail
 
     keys = KeyProvider(p.settings.master_key_path, p.settings.keyring_path)
     with p.sessions.begin() as s:

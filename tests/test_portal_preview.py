@@ -11,8 +11,8 @@ from deid_support import student_year_sql
 from core.keys import KeyProvider
 from core.requests import ApprovedRequest, RequestKind
 from core.warehouse import open_warehouse
-from dagster_project.fulfil import build_package
 from governance import requests as gr
+from services.fulfil import build_package
 
 INDIVIDUAL = {"kind": "individual",
               "variables": ["birth_year", "gender", "race_ethnicity", "school_code",

@@ -17,15 +17,14 @@ from sqlalchemy.orm import Session
 from api.deps import SessionDep
 from api.deps import get_services as services
 from api.portal.web import BoardPage, check_csrf, redirect, render
-from api.preview import Preview, PreviewInput, preview
 from api.routes import board as api
 from api.schemas import DecisionIn
 from core.errors import Busy, UserError
-from core.requests import CohortFilter, RequestKind
 from governance import requests as gr
 from governance.audit import audited
 from governance.models import DataRequest, ExtractRecord
 from governance.partners import find_partner
+from services.preview import Preview, preview_stored_request
 
 router = APIRouter(prefix="/portal/board", include_in_schema=False)
 ROLE = "board"
@@ -44,11 +43,9 @@ def queue(request: Request, db: SessionDep, me: BoardPage) -> Response:
 
 def request_preview(request: Request, db: Session, r: DataRequest
                     ) -> tuple[Preview | None, str | None]:
-    data = PreviewInput(kind=RequestKind(r.kind), variables=list(r.variables),
-                        cohort=CohortFilter.model_validate(r.cohort), group_by=list(r.group_by))
     try:
-        return preview(services(request).settings, data,
-                       gr.individual_extracts(db, excluding=r.id)), None
+        return preview_stored_request(settings=services(request).settings, session=db,
+                                      request=r), None
     except (UserError, Busy, ValueError) as exc:
         return None, str(exc)
 

@@ -15,10 +15,11 @@ from fastapi.responses import Response
 
 from api.deps import SessionDep
 from api.deps import get_services as services
-from api.partner_control_schemas import CheckerDecisionIn
+from api.notifying import deliver_later
 from api.portal.web import CheckerPage, check_csrf, redirect, render
 from api.routes import checker as api
 from governance.output_check import CheckerDecision
+from services.output_check import decide_output
 
 router = APIRouter(prefix="/portal/checker", include_in_schema=False)
 RequestId = Annotated[str, Path(min_length=1, max_length=64)]
@@ -47,7 +48,8 @@ def decide(request_id: RequestId, request: Request, db: SessionDep, me: CheckerP
            csrf_token: Annotated[str | None, Form(max_length=100)] = None) -> Response:
     check_csrf(request, csrf_token)
     svc = services(request)
-    # The API's own route function: own-request refusal, one vote each, audit, notifications.
-    api.decide(request_id, CheckerDecisionIn(decision=decision, reason=reason), db, me,
-               background, svc.sessions, svc.settings)
+    # The API's use case: own-request refusal, one vote each, audit; then the notifications.
+    decide_output(session=db, checker=me, request_id=request_id, decision=decision,
+                  reason=reason)
+    deliver_later(background, svc.sessions, svc.settings)
     return redirect(request, f"/portal/checker/requests/{request_id}")

@@ -1,8 +1,8 @@
 """Partner pages: upload several files at once, every receipt, the member list, what is missing.
 
-The upload goes through the API's own receiving and ingest functions (``api.uploads``,
-``api.ingesting``); the overview through ``api.ingesting.partner_overview``, which the API's
-``/v1/partner/missing`` uses too.
+The upload goes through the API's own receiver (``api.uploads.receive_and_ingest``) into the
+``services.receive_upload`` use case; the overview through
+``services.receive_upload.partner_overview``, which the API's ``/v1/partner/missing`` uses too.
 """
 
 from __future__ import annotations
@@ -10,20 +10,19 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from api.deps import SessionDep
 from api.deps import get_services as services
-from api.ingesting import all_duplicates, ingest_upload, partner_overview
 from api.portal.web import PartnerPage, check_csrf, render
-from api.uploads import receive_upload
+from api.uploads import receive_and_ingest
 from core.calpads import FILE_TYPES
 from core.errors import Busy, PermissionDenied
 from governance import submissions as gs
 from governance.audit import audited
 from governance.partners import find_partner
 from governance.users import Principal
+from services.receive_upload import partner_overview
 
 router = APIRouter(prefix="/portal/partner", include_in_schema=False)
 ROLE = "partner"
@@ -56,7 +55,7 @@ def overview(request: Request, db: SessionDep, me: PartnerPage) -> Response:
         total, uploads = gs.list_submissions(db, org, limit=50)
         busy = None
         try:
-            view = partner_overview(settings, db, org)
+            view = partner_overview(settings=settings, session=db, org=org)
             report, receipts = view.report, view.receipts
         except Busy as exc:
             busy, report, receipts = str(exc), [], []
@@ -73,16 +72,8 @@ async def upload(request: Request, me: PartnerPage, csrf_token: str | None = Non
     because the upload body is streamed straight to disk by the API's receiver, which accepts
     file parts only."""
     check_csrf(request, csrf_token)
-    org = _org(me)
     svc = services(request)
-    settings = svc.settings
-    received = await receive_upload(
-        request.headers.get("content-type"), request.headers.get("content-length"),
-        request.stream(), settings.tmp_dir / "uploads", settings.upload_max_bytes, org)
-    try:
-        result = await run_in_threadpool(
-            ingest_upload, svc.settings, svc.sessions, svc.keys, me, received)
-    finally:
-        received.remove()
+    result = await receive_and_ingest(request, settings=svc.settings, sessions=svc.sessions,
+                                      keys=svc.keys, caller=me, org=_org(me))
     return render(request, "partner_upload.html", {
-        "title": "Upload receipts", "result": result, "all_duplicates": all_duplicates(result)})
+        "title": "Upload receipts", "result": result, "all_duplicates": result.all_duplicates()})

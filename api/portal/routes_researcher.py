@@ -1,7 +1,7 @@
 """Researcher pages: catalog, request form with a disclosure preview, status, download.
 
 Creating, submitting and downloading call the same governance functions, door checks and
-audit actions as ``api.routes.researcher``; the preview is ``api.preview`` (also
+audit actions as ``api.routes.researcher``; the preview is ``services.preview`` (also
 ``POST /v1/requests/preview``).
 """
 
@@ -19,7 +19,6 @@ from api.deps import get_services as services
 from api.partner_control_schemas import RegroupIn
 from api.portal.requestform import FormData, catalog_rows, form_choices, problems_of
 from api.portal.web import ResearcherPage, check_csrf, redirect, render
-from api.preview import Preview, PreviewInput, preview
 from api.routes import researcher as api
 from core.errors import Busy, UserError
 from core.requests import RequestKind
@@ -28,6 +27,7 @@ from governance import requests as gr
 from governance.audit import audited
 from governance.models import DataRequest
 from governance.partners import list_partners
+from services.preview import Preview, PreviewInput, preview_request
 
 router = APIRouter(prefix="/portal/researcher", include_in_schema=False)
 ROLE = "researcher"
@@ -137,7 +137,7 @@ def create(request: Request, db: SessionDep, me: ResearcherPage, background: Bac
             data = PreviewInput(kind=RequestKind(form.kind), variables=form.variables,
                                 cohort=form.cohort(),
                                 group_by=form.group_by if form.kind == "aggregate" else [])
-            shown = preview(services(request).settings, data, gr.individual_extracts(db))
+            shown = preview_request(settings=services(request).settings, session=db, data=data)
         except (ValidationError, ValueError) as exc:
             return _render_form(request, db, form, problems=problems_of(exc), status=422)
         except (UserError, Busy) as exc:

@@ -15,10 +15,11 @@ from fastapi.responses import Response
 
 from api.deps import SessionDep
 from api.deps import get_services as services
-from api.partner_control_schemas import StewardDecisionIn
+from api.notifying import deliver_later
 from api.portal.web import StewardPage, check_csrf, redirect, render
 from api.routes import steward as api
 from governance.provider_review import StewardDecision
+from services.review_decision import decide_review
 
 router = APIRouter(prefix="/portal/steward", include_in_schema=False)
 RequestId = Annotated[str, Path(min_length=1, max_length=64)]
@@ -43,7 +44,8 @@ def decide(request_id: RequestId, request: Request, db: SessionDep, me: StewardP
            csrf_token: Annotated[str | None, Form(max_length=100)] = None) -> Response:
     check_csrf(request, csrf_token)
     svc = services(request)
-    # The API's own route function: review window, organisation check, audit, notifications.
-    api.decide(request_id, StewardDecisionIn(decision=decision, reason=reason), db, me,
-               background, svc.sessions, svc.settings)
+    # The API's use case: review window, organisation check, audit; then the notifications.
+    decide_review(session=db, steward=me, request_id=request_id, decision=decision,
+                  reason=reason)
+    deliver_later(background, svc.sessions, svc.settings)
     return redirect(request, "/portal/steward")

@@ -9,12 +9,11 @@ from fastapi import APIRouter, BackgroundTasks, Path
 from api.deps import BoardUser, ReadSessionDep, SessionDep, SessionsDep, SettingsDep
 from api.errors import COMMON_RESPONSES
 from api.notifying import deliver_later
-from api.preview import Preview, PreviewInput, preview
 from api.schemas import DecisionIn, RequestOut
-from core.requests import CohortFilter, RequestKind
 from governance import board_grants as gb
 from governance import requests as gr
 from governance.audit import audited
+from services.preview import Preview, preview_stored_request
 
 router = APIRouter(prefix="/v1/board/requests", tags=["board"], responses=COMMON_RESPONSES)
 
@@ -46,11 +45,8 @@ def preview_request(request_id: RequestId, session: SessionDep, settings: Settin
     """What the request would release if fulfilled today (the researcher saw the same)."""
     with audited(session, actor=caller.name, role=ROLE, action="board.preview",
                  target=f"request:{request_id}"):
-        r = gr.get_for_board(session, request_id)
-        body = PreviewInput(kind=RequestKind(r.kind), variables=list(r.variables),
-                            cohort=CohortFilter.model_validate(r.cohort),
-                            group_by=list(r.group_by))
-        out = preview(settings, body, gr.individual_extracts(session, excluding=request_id))
+        out = preview_stored_request(settings=settings, session=session,
+                                     request=gr.get_for_board(session, request_id))
     return out
 
 

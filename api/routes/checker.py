@@ -14,6 +14,7 @@ from core.errors import NotFound
 from governance import output_check
 from governance.audit import audited
 from governance.models import DataRequest
+from services.output_check import decide_output
 
 router = APIRouter(prefix="/v1/checker/requests", tags=["checker"],
                    responses=COMMON_RESPONSES)
@@ -54,11 +55,7 @@ def decide(request_id: RequestId, body: CheckerDecisionIn, session: SessionDep,
            caller: CheckerUser, background: BackgroundTasks, sessions: SessionsDep,
            settings: SettingsDep) -> ReleaseOut:
     """Approve or reject with a reason. Two approvals release; a split needs a third checker."""
-    with audited(session, actor=caller.name, role=ROLE, action=f"checker.{body.decision.value}",
-                 target=f"request:{request_id}") as audit:
-        release = output_check.checker_decide(session, request_id, checker_id=caller.user_id,
-                                              decision=body.decision, reason=body.reason)
-        audit["state"] = release.state.value
-        out = ReleaseOut.of(release)
+    release = decide_output(session=session, checker=caller, request_id=request_id,
+                            decision=body.decision, reason=body.reason)
     deliver_later(background, sessions, settings)
-    return out
+    return ReleaseOut.of(release)

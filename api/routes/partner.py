@@ -6,18 +6,17 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from api.deps import KeysDep, PartnerUser, ReadSessionDep, SessionsDep, SettingsDep
 from api.errors import COMMON_RESPONSES, ErrorBody
-from api.ingesting import all_duplicates, ingest_upload, partner_overview
 from api.schemas import Page, SubmissionOut, UploadResult
-from api.uploads import UPLOAD_SCHEMA, receive_upload
+from api.uploads import UPLOAD_SCHEMA, receive_and_ingest
 from core.errors import PermissionDenied
 from governance import submissions as gs
 from governance.audit import audited
 from governance.users import Principal
+from services.receive_upload import partner_overview
 
 router = APIRouter(prefix="/v1/partner", tags=["partner"], responses=COMMON_RESPONSES)
 ROLE = "partner"
@@ -53,20 +52,11 @@ async def upload(request: Request, caller: PartnerUser, settings: SettingsDep,
     accepted; 202: held (stored encrypted, loaded once your agreement is active); 422: some
     file was rejected (the receipts name file, line and field).
     """
-    org = _org(caller)
-    received = await receive_upload(
-        request.headers.get("content-type"), request.headers.get("content-length"),
-        request.stream(), settings.tmp_dir / "uploads", settings.upload_max_bytes, org,
-    )
-    try:
-        result = await run_in_threadpool(
-            ingest_upload, settings, sessions, keys, caller, received
-        )
-    finally:
-        received.remove()
+    result = await receive_and_ingest(request, settings=settings, sessions=sessions, keys=keys,
+                                      caller=caller, org=_org(caller))
     body: dict[str, Any] = result.model_dump(mode="json")
     status = HTTP_FOR_STATUS.get(result.status, 201)
-    if status == 201 and all_duplicates(result):
+    if status == 201 and result.all_duplicates():
         status = 200  # nothing new was received: every file was here already
     if result.status == "rejected":
         first = next((s.receipt for s in result.submissions if s.status == "rejected"), {})
@@ -124,7 +114,8 @@ def missing(session: ReadSessionDep, settings: SettingsDep,
     org = _org(caller)
     with audited(session, actor=caller.name, role=ROLE, action="submission.missing",
                  target=f"partner:{org}"):
-        rows = partner_overview(settings, session, org, with_receipts=False).report
+        rows = partner_overview(settings=settings, session=session, org=org,
+                                with_receipts=False).report
         out = [
             {"org_code": r.org_code, "academic_year": r.academic_year, "rounds": r.rounds,
              "file_rows": r.counts, "missing": r.missing,

@@ -25,11 +25,12 @@ from api.errors import COMMON_RESPONSES
 from api.extracts import data_key_base64
 from api.notifying import deliver_later
 from api.partner_control_schemas import RegroupIn
-from api.preview import Preview, PreviewInput, preview
 from api.schemas import ExtractKey, RequestOut
 from core.errors import InternalError
 from governance import requests as gr
 from governance.audit import audited
+from services.preview import Preview, PreviewInput
+from services.preview import preview_request as run_preview
 
 router = APIRouter(prefix="/v1/requests", tags=["researcher"], responses=COMMON_RESPONSES)
 
@@ -57,7 +58,7 @@ def preview_request(body: PreviewInput, serving: ServingDep, settings: SettingsD
     k (individual), cells suppressed (aggregate). Runs what fulfilment would run; keeps nothing."""
     with audited(session, actor=caller.name, role=ROLE, action="request.preview"):
         check_cohort(choices(serving), body.cohort.academic_years, body.cohort.reporting_leas)
-        out = preview(settings, body, gr.individual_extracts(session))
+        out = run_preview(settings=settings, session=session, data=body)
     return out
 
 

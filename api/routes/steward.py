@@ -18,21 +18,15 @@ from api.partner_control_schemas import (
     StewardReviewOut,
     UsageOut,
 )
-from core.errors import PermissionDenied
 from governance import output_check, provider_review
 from governance.audit import audited
 from governance.models import DataRequest
+from services.review_decision import decide_review, steward_org
 
 router = APIRouter(prefix="/v1/steward", tags=["steward"], responses=COMMON_RESPONSES)
 
 RequestId = Annotated[str, Path(min_length=1, max_length=64)]
 ROLE = "steward"
-
-
-def _org(caller: StewardUser) -> str:
-    if not caller.org_code:
-        raise PermissionDenied("your user belongs to no organisation")
-    return caller.org_code
 
 
 def _reviews(session: Session, org: str) -> list[StewardReviewOut]:
@@ -51,7 +45,7 @@ def _reviews(session: Session, org: str) -> list[StewardReviewOut]:
 @router.get("/reviews", response_model=list[StewardReviewOut])
 def reviews(session: SessionDep, caller: StewardUser) -> list[StewardReviewOut]:
     """Every request routed to your organisation, newest first (pending ones first to act on)."""
-    org = _org(caller)
+    org = steward_org(caller)
     with audited(session, actor=caller.name, role=ROLE, action="steward.list",
                  target=f"partner:{org}"):
         out = _reviews(session, org)
@@ -63,21 +57,16 @@ def decide(request_id: RequestId, body: StewardDecisionIn, session: SessionDep,
            caller: StewardUser, background: BackgroundTasks, sessions: SessionsDep,
            settings: SettingsDep) -> ProviderReviewOut:
     """Approve, or object with a reason, for your organisation, inside the review window."""
-    org = _org(caller)
-    with audited(session, actor=caller.name, role=ROLE, action=f"steward.{body.decision.value}",
-                 target=f"request:{request_id}", detail={"org_code": org}):
-        review = provider_review.steward_decide(
-            session, request_id, steward_id=caller.user_id, org_code=org,
-            decision=body.decision, reason=body.reason)
-        out = ProviderReviewOut.of(review, with_reason=True)
+    review = decide_review(session=session, steward=caller, request_id=request_id,
+                           decision=body.decision, reason=body.reason)
     deliver_later(background, sessions, settings)
-    return out
+    return ProviderReviewOut.of(review, with_reason=True)
 
 
 @router.get("/usage", response_model=list[UsageOut])
 def usage(session: SessionDep, caller: StewardUser) -> list[UsageOut]:
     """Which requests used your organisation's records, and what was released, when."""
-    org = _org(caller)
+    org = steward_org(caller)
     with audited(session, actor=caller.name, role=ROLE, action="steward.usage",
                  target=f"partner:{org}"):
         out = []

@@ -5,8 +5,8 @@ from typing import Any
 
 import dagster as dg
 
-from analytics import build_outcomes, publish
 from dagster_project.resources import C2CResource
+from services.publish import publish_snapshot, rebuild_outcomes
 
 GROUP = "analytics"
 
@@ -14,8 +14,7 @@ GROUP = "analytics"
 @dg.asset(group_name=GROUP, deps=["mdm_crosswalk"])
 def student_outcomes(c2c: C2CResource) -> dg.MaterializeResult:
     """analytics.student_year: K12 SWP outcomes per person, year and LEA (no identifiers)."""
-    with c2c.warehouse() as con:
-        summary = build_outcomes(con)
+    summary = rebuild_outcomes(settings=c2c.settings())
     return dg.MaterializeResult(metadata=summary_metadata(summary))
 
 
@@ -25,14 +24,10 @@ def published_aggregates(
 ) -> dg.MaterializeResult:
     """The serving snapshot: aggregates by year x LEA x subgroup x metric, small cells hidden,
     shown counts cell-key rounded (docs/metrics.md)."""
-    settings = c2c.settings()
-
     def progress(step: str, done: int, total: int) -> None:
         context.log.info(f"publish {done}/{total}: {step}")
 
-    with c2c.warehouse() as con:
-        summary = publish(con, settings.serving_path, min_cell=settings.suppression_min_cell,
-                          progress=progress)
+    summary = publish_snapshot(settings=c2c.settings(), progress=progress)
     return dg.MaterializeResult(metadata={
         "run_id": summary.run_id,
         "cells": summary.cells,

@@ -4,9 +4,9 @@
 import dagster as dg
 
 from dagster_project.assets.analytics import student_outcomes
-from dagster_project.fulfil import fulfil_approved
 from dagster_project.metadata import md_table
 from dagster_project.resources import C2CResource
+from services.fulfil import fulfil_approved
 
 GROUP = "deidentify"
 
@@ -24,7 +24,8 @@ def research_extracts(
     """Encrypted, de-identified packages for approved requests; registered in governance
     (the same routine as `c2c fulfil`)."""
     built = fulfil_approved(
-        c2c.settings(), request_ids=config.request_ids, sessions=c2c.sessions(),
+        settings=c2c.settings(), sessions=c2c.sessions(), keys=c2c.key_provider(),
+        request_ids=config.request_ids,
         on_built=lambda r: context.log.info(f"extract for request {r.request_id}: {r.rows} rows"))
     suppressed = sum(r.suppressed_rows for r in built)
     rows = [(r.request_id, r.rows, r.suppressed_rows, r.package_bytes, r.expires_at.date())

@@ -7,14 +7,13 @@ from typing import Any
 
 import dagster as dg
 
-from core.keys import RAW_STORE_PURPOSE
-from core.partners import Partner
-from dagster_project.landing import files_for
 from dagster_project.metadata import md_table
 from dagster_project.partitions import academic_year_partitions
 from dagster_project.resources import C2CResource
-from governance.partners import list_partners
-from ingest import Receipt, ingest_files
+from ingest import Receipt
+from ingest.landing import files_for
+from services.ingest_batch import ingest_batch, registered_partners
+from services.submission_report import report_submissions
 
 GROUP = "ingest"
 
@@ -25,19 +24,11 @@ class IngestConfig(dg.Config):  # type: ignore[misc]
     files: list[str] = []
 
 
-def registered_partners(c2c: C2CResource) -> list[Partner]:
-    with c2c.governance() as session:
-        return list_partners(session)
-
-
 def ingest_and_describe(c2c: C2CResource, paths: list[Path]) -> dg.MaterializeResult:
     """Ingest ``paths``; metadata counts receipts. Rejections do not fail the asset: receipts
     tell partners what to fix, and the row-count check guards what was loaded."""
-    settings = c2c.settings()
-    partners = registered_partners(c2c)
-    with c2c.warehouse() as con:
-        raw_key = c2c.key_provider().derive(RAW_STORE_PURPOSE)
-        receipts = ingest_files(con, paths, settings.raw_dir, raw_key, partners)
+    receipts = ingest_batch(settings=c2c.settings(), keys=c2c.key_provider(), paths=paths,
+                            partners=registered_partners(sessions=c2c.sessions()))
     return dg.MaterializeResult(metadata=receipt_metadata(receipts))
 
 
@@ -95,15 +86,9 @@ def calpads_submission_report(c2c: C2CResource) -> dg.MaterializeResult:
     """Per partner and year: rows per CALPADS file type, what is missing, deadline status."""
     from datetime import date
 
-    from ingest.submissions import submission_report, write_csv
-
-    settings = c2c.settings()
-    partners = registered_partners(c2c)
-    with c2c.warehouse() as con:
-        rows = submission_report(con, partners, as_of=date.today())
-    out = settings.reports_dir / f"submissions-{date.today():%Y-%m-%d}.csv"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_csv(rows, out)
+    out = c2c.settings().reports_dir / f"submissions-{date.today():%Y-%m-%d}.csv"
+    rows = report_submissions(settings=c2c.settings(), as_of=date.today(), csv_path=out,
+                              partners=registered_partners(sessions=c2c.sessions()))
     late = [r for r in rows if r.missing]
     return dg.MaterializeResult(metadata={
         "partner_years": len(rows),

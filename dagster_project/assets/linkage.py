@@ -9,7 +9,7 @@ import dagster as dg
 from dagster_project.assets.ingest import calpads_staging, ccgi_staging, college_staging
 from dagster_project.metadata import md_table
 from dagster_project.resources import C2CResource
-from linkage import run_annual_link
+from services.annual_link import link_annual
 
 GROUP = "linkage"
 
@@ -31,10 +31,7 @@ class LinkConfig(dg.Config):  # type: ignore[misc]
 )
 def annual_link(config: LinkConfig, c2c: C2CResource) -> tuple[dg.MaterializeResult, ...]:
     """Standardise, train, predict, cluster and re-key to stable person ids (one library call)."""
-    settings = c2c.settings()
-    with c2c.warehouse() as con:
-        summary = run_annual_link(con, settings=settings, run_id=config.run_id or None,
-                                  runs_dir=settings.runs_dir)
+    summary = link_annual(settings=c2c.settings(), run_id=config.run_id or None)
     identities = {"records": summary.records, **{f"records_{k}": v
                                                   for k, v in summary.records_by_source.items()}}
     crosswalk: dict[str, Any] = {

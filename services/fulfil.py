@@ -1,4 +1,8 @@
-"""Fulfilment of an approved data request: the one place that wires analytics and deidentify."""
+"""Use case: fulfil approved requests (build, check and register each one's extract).
+
+The one place that wires analytics and deidentify for a release: ``c2c fulfil`` and the
+Dagster ``research_extracts`` asset both call :func:`fulfil_approved`.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,14 @@ from analytics.output_checks import check_aggregate, record_release
 from core.keys import KeyProvider
 from core.requests import ApprovedRequest, RequestKind
 from core.settings import Settings
+from core.warehouse import warehouse
 from deidentify import EarlierExtracts, ExtractResult, build_extract, package_table
+from governance.requests import (
+    ExtractInfo,
+    individual_extracts,
+    mark_fulfilled,
+    requests_ready_for_fulfilment,
+)
 
 # Key of the automated output checks in a result's manifest and the extract record's detail
 # (governance.output_check reads them there).
@@ -89,12 +100,13 @@ def extract_detail(request: ApprovedRequest, result: ExtractResult) -> dict[str,
 
 
 def fulfil_approved(
-    settings: Settings,
     *,
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    keys: KeyProvider,
     request_ids: Sequence[str] = (),
     on_built: Callable[[ExtractResult], None] | None = None,
     now: datetime | None = None,
-    sessions: sessionmaker[Session] | None = None,
 ) -> list[ExtractResult]:
     """Build the extract of every approved request whose fulfilment is queued (only those in
     ``request_ids`` when given), register each in governance and mark it fulfilled.
@@ -102,24 +114,12 @@ def fulfil_approved(
     The one fulfilment routine: ``c2c fulfil`` calls it, and so does the ``research_extracts``
     asset that ``approved_request_sensor`` starts. One request at a time, each committed on its
     own, so a failure leaves the ones before it fulfilled and the rest queued for a re-run.
-    ``sessions``: the caller's governance sessions (Dagster's resource), else opened here.
     """
-    from core.warehouse import warehouse
-    from governance.db import session_factory
-    from governance.requests import (
-        ExtractInfo,
-        individual_extracts,
-        mark_fulfilled,
-        requests_ready_for_fulfilment,
-    )
-
-    sessions = sessions or session_factory(settings.governance_url)
     with sessions() as session:
         ready = requests_ready_for_fulfilment(session)
     wanted = [r for r in ready if not request_ids or r.request_id in request_ids]
     if not wanted:
         return []
-    keys = KeyProvider(settings.master_key_path, settings.keyring_path)
     built: list[ExtractResult] = []
     with warehouse(settings) as con:
         for request in wanted:

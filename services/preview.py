@@ -1,4 +1,6 @@
-"""Disclosure preview of a data request before anyone approves it (API and portal share it).
+"""Use case: preview a request (what would leave, before anyone approves it).
+
+The API routes and the portal pages of researcher and board call :func:`preview_request`.
 
 It runs what fulfilment would run, on today's warehouse, without building or keeping anything:
 individual-level requests go through ``deidentify.plan_for_request`` (rows, the rung each
@@ -15,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 import duckdb
 from pydantic import BaseModel, Field, field_validator
+from sqlalchemy.orm import Session
 
 from core.catalog import STUDENT_YEAR
 from core.cohort import cohort_where
@@ -23,7 +26,8 @@ from core.requests import ApprovedRequest, CohortFilter, RequestKind
 from core.settings import Settings
 from core.warehouse import open_warehouse
 from deidentify import EarlierExtracts
-from governance.requests import RequestInput
+from governance.models import DataRequest
+from governance.requests import check_group_by, check_variables, individual_extracts
 
 
 class PreviewInput(BaseModel):
@@ -37,12 +41,12 @@ class PreviewInput(BaseModel):
     @field_validator("variables")
     @classmethod
     def _known(cls, value: list[str]) -> list[str]:
-        return RequestInput._variables_known(value)
+        return check_variables(value, "variables")
 
     @field_validator("group_by")
     @classmethod
     def _group_known(cls, value: list[str]) -> list[str]:
-        return RequestInput._group_by_known(value)
+        return check_group_by(value)
 
 
 class Preview(BaseModel):
@@ -66,11 +70,26 @@ class Preview(BaseModel):
     notes: list[str] = Field(default_factory=list)
 
 
+def preview_request(*, settings: Settings, session: Session, data: PreviewInput,
+                    excluding: str | None = None) -> Preview:
+    """The preview for ``data``; ``Busy`` when the pipeline holds the warehouse.
+    ``excluding``: the request previewed, when it exists already (its own extract is not an
+    earlier one). The earlier extracts are read as fulfilment reads them."""
+    return preview(settings, data, individual_extracts(session, excluding=excluding))
+
+
+def preview_stored_request(*, settings: Settings, session: Session, request: DataRequest
+                           ) -> Preview:
+    """The preview of a request already written (the board's view of it)."""
+    data = PreviewInput(kind=RequestKind(request.kind), variables=list(request.variables),
+                        cohort=CohortFilter.model_validate(request.cohort),
+                        group_by=list(request.group_by))
+    return preview_request(settings=settings, session=session, data=data, excluding=request.id)
+
+
 def preview(settings: Settings, data: PreviewInput, earlier_extracts: EarlierExtracts
             ) -> Preview:
-    """The preview for ``data``; ``Busy`` when the pipeline holds the warehouse.
-    ``earlier_extracts``: ``governance.requests.individual_extracts`` (excluding the request
-    previewed), the same input fulfilment gives the build."""
+    """The preview for ``data`` against ``earlier_extracts`` (request id -> variables)."""
     if not data.variables:
         raise UserError("variables: choose at least one variable to preview")
     if not settings.warehouse_path.exists():

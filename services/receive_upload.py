@@ -1,4 +1,7 @@
-"""Uploads into ingest: open the warehouse for the length of one upload, ingest, record.
+"""Use case: receive an upload (a partner's files through the API or the portal), and the
+partner's own view of what it sent.
+
+Open the warehouse for the length of one upload, ingest, record the submissions, audit.
 
 The API never keeps the warehouse open: DuckDB allows one writing process per file and the
 pipeline must be able to run while the API serves. When the pipeline holds the file, the
@@ -7,26 +10,48 @@ upload answers 503 (retry later) instead of waiting.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 import duckdb
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.schemas import SubmissionOut, UploadResult
-from api.uploads import Upload
 from core.keys import RAW_STORE_PURPOSE, KeyProvider
 from core.settings import Settings
 from core.warehouse import open_warehouse as core_open_warehouse
 from governance import submissions as gs
 from governance.audit import audited
+from governance.models import Submission
 from governance.partners import list_partners
 from governance.users import Principal
 from ingest import Receipt, ingest_file
 from ingest.submissions import SubmissionRow, submission_report
 
 SEVERITY = {"accepted": 0, "held": 1, "rejected": 2}
+
+
+class ReceivedFile(Protocol):
+    """One file of an upload, already written to a private temporary path."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def path(self) -> Path: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def sha256(self) -> str: ...
+
+
+@dataclass
+class UploadOutcome:
+    """The worst status over the files, and the submission recorded for each file."""
+
+    status: str
+    submissions: list[Submission]
 
 
 def open_warehouse(settings: Settings) -> duckdb.DuckDBPyConnection:
@@ -56,8 +81,8 @@ def receipt_json(receipt: Receipt, started: datetime) -> dict[str, Any]:
     return out
 
 
-def ingest_upload(settings: Settings, sessions: sessionmaker[Session], keys: KeyProvider,
-                  caller: Principal, upload: Upload) -> UploadResult:
+def ingest_upload(*, settings: Settings, sessions: sessionmaker[Session], keys: KeyProvider,
+                  caller: Principal, files: Sequence[ReceivedFile]) -> UploadOutcome:
     """Ingest every received file as ``c2c ingest`` would, then record and audit the receipts."""
     # Receipts are stamped with this process's local clock (ingest.manifest).
     started = datetime.now()
@@ -71,7 +96,7 @@ def ingest_upload(settings: Settings, sessions: sessionmaker[Session], keys: Key
                      target=f"partner:{org}") as audit:
             con = open_warehouse(settings)
             try:
-                for received in upload.files:
+                for received in files:
                     receipts = ingest_file(
                         con, received.path, settings.raw_dir, raw_key, partners,
                         submitted_by=org, display_path=f"{org}/{received.name}",
@@ -91,13 +116,7 @@ def ingest_upload(settings: Settings, sessions: sessionmaker[Session], keys: Key
                 {"name": n, "sha256": h, "status": worst([str(r.status) for r in rs])}
                 for n, _, h, rs in results
             ]
-            out = [SubmissionOut.of(row) for row in rows]
-    return UploadResult(status=worst([s.status for s in out]), submissions=out)
-
-
-def all_duplicates(result: UploadResult) -> bool:
-    receipts = [r for s in result.submissions for r in s.receipt.get("receipts", [])]
-    return bool(receipts) and all("duplicate" in r for r in receipts)
+    return UploadOutcome(status=worst([row.status for row in rows]), submissions=rows)
 
 
 @dataclass
@@ -108,7 +127,7 @@ class PartnerOverview:
     receipts: list[Receipt]
 
 
-def partner_overview(settings: Settings, session: Session, org: str, *,
+def partner_overview(*, settings: Settings, session: Session, org: str,
                      with_receipts: bool = True) -> PartnerOverview:
     """Rows per academic year and file type, what is missing, and the receipt of every file
     the warehouse holds from ``org`` (API, portal or landing folder alike)."""
