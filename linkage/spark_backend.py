@@ -258,10 +258,10 @@ def probe_master(jvm: Any, master: str, conf: dict[str, str]) -> None:
     config = getattr(getattr(jvm.org.apache.spark.internal.config, "package$"), "MODULE$")
     security = jvm.org.apache.spark.SecurityManager(
         jconf, jvm.scala.Option.apply(None), config.AUTH_SECRET_FILE_DRIVER())
-    env = jvm.org.apache.spark.rpc.RpcEnv.create(
-        "c2c-link-probe", jconf.get("spark.driver.host", "127.0.0.1")
-        if jconf.contains("spark.driver.host") else socket.gethostname(), 0, jconf, security,
-        True)
+    # client mode: no server is bound, the host only names this end
+    host = conf.get("spark.driver.host") or socket.gethostname()
+    env = jvm.org.apache.spark.rpc.RpcEnv.create("c2c-link-probe", host, 0, jconf, security,
+                                                 True)
     try:
         for host_port in master[len("spark://"):].split(","):
             host, _, port = host_port.rpartition(":")
