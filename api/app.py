@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -11,6 +12,8 @@ from sqlalchemy.orm import sessionmaker
 
 from api import docs_offline, errors, portal
 from api.deps import Services
+from api.extracts import sweep_expired
+from api.headers import SecurityHeaders
 from api.limits import BodyGuard
 from api.routes import admin, board, checker, partner, public, researcher, steward
 from api.serving import ServingSnapshot
@@ -86,8 +89,10 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        sweeper = asyncio.create_task(sweep_expired(services.sessions, services.keys))
         with startup_heap_frozen():
             yield
+        sweeper.cancel()
         serving.close()
         engine.dispose()
 
@@ -96,6 +101,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.services = services  # read only by api.deps.get_services
     errors.install(app)
     app.add_middleware(BodyGuard)
+    app.add_middleware(SecurityHeaders)  # outermost: refusals of BodyGuard carry them too
     for router in (public.router, admin.me_router, partner.router, researcher.router,
                    board.router, board.grants_router, steward.router, checker.router,
                    admin.router):

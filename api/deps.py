@@ -13,8 +13,8 @@ a user holding the researcher role". 401 = no usable key; 403 = a valid key with
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Annotated
+from dataclasses import dataclass, field
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -25,7 +25,8 @@ from core.errors import NotAuthenticated, PermissionDenied
 from core.keys import KeyProvider
 from core.settings import Settings
 from governance import audit
-from governance.users import KeyRefused, Principal, Role, authenticate
+from governance.signin_guard import SignInGuard, sign_in
+from governance.users import Principal, Role
 
 bearer = HTTPBearer(
     auto_error=False, description="API key: `Authorization: Bearer c2c.<id>.<secret>`"
@@ -43,6 +44,8 @@ class Services:
     # Sessions for routes that only read: on SQLite they begin DEFERRED and take no write
     # lock (governance.db.read_engine); their audit entry is written in its own transaction.
     read_sessions: sessionmaker[Session]
+    # Failed sign-ins of this process, portal and API keys alike (governance.signin_guard).
+    signin_guard: SignInGuard = field(default_factory=SignInGuard)
 
 
 def get_services(request: Request) -> Services:
@@ -97,27 +100,27 @@ ReadSessionDep = Annotated[Session, Depends(get_read_session)]
 
 
 def get_principal(
+    request: Request,
     session: ReadSessionDep,
+    services: ServicesDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise NotAuthenticated("send your API key as 'Authorization: Bearer <key>'")
-    return principal_for(session, credentials.credentials)
+    return principal_for(session, services, client_of(request.scope), credentials.credentials)
 
 
-def principal_for(session: Session, token: str) -> Principal:
-    """Authenticate ``token``; a refused real key (revoked, deactivated) is audited."""
-    try:
-        principal = authenticate(session, token)
-    except KeyRefused as refused:
-        # A real key that no longer works is worth recording (a leaked, revoked key in use).
-        session.rollback()
-        audit.append_committed(session, actor=refused.user_name, role="-",
-                               action="auth.refused", target=f"key:{refused.key_id}",
-                               outcome=refused.code)
-        raise
-    session.rollback()  # end the read transaction; routes open their own
-    return principal
+def client_of(scope: Any) -> str:
+    """The caller's address as the server saw it (behind a proxy, run uvicorn with
+    ``--proxy-headers`` so this is the real client)."""
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
+def principal_for(session: Session, services: Services, source: str, token: str) -> Principal:
+    """Authenticate ``token`` through the sign-in guard (rate limit, lockout, failure audit)."""
+    return sign_in(session, services.signin_guard, source=source, token=token,
+                   action="auth.refused")
 
 
 CurrentUser = Annotated[Principal, Depends(get_principal)]

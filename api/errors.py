@@ -28,6 +28,7 @@ from core.errors import (
     NotAuthenticated,
     NotFound,
     PermissionDenied,
+    TooManyAttempts,
     UserError,
 )
 
@@ -48,6 +49,7 @@ class TooLarge(UserError):
 STATUS: dict[type[C2CError], int] = {
     NotAuthenticated: 401,
     PermissionDenied: 403,
+    TooManyAttempts: 429,
     NotFound: 404,
     Conflict: 409,
     # Held as an *error* means nothing was kept (a held file that was stored comes back as a
@@ -90,12 +92,15 @@ class ErrorBody(BaseModel):
     error: ErrorDetail
 
 
-def error_response(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
+def error_response(status: int, code: str, message: str, *, retry_after: int | None = None,
+                   **extra: Any) -> JSONResponse:
     body: dict[str, Any] = {"error": {"code": code, "message": message}}
     body["error"].update({k: v for k, v in extra.items() if v is not None})
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     if status == 503:
         headers = {"Retry-After": "60"}
+    if status == 429:
+        headers = {"Retry-After": str(retry_after or 60)}
     return JSONResponse(body, status_code=status, headers=headers)
 
 
@@ -105,6 +110,7 @@ COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     for code, text in [
         (401, "Missing, unknown or revoked API key"),
         (403, "Your role may not use this route"),
+        (429, "Too many failed sign-ins from your address or with this key (Retry-After)"),
         (422, "The input breaks a rule"),
     ]
 }
@@ -134,7 +140,8 @@ def install(app: FastAPI) -> None:
         page = _portal_page(request)
         if page is not None:
             return page(request, status, error.code, message)
-        return error_response(status, error.code, message)
+        return error_response(status, error.code, message,
+                              retry_after=getattr(error, "retry_after", None))
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, error: RequestValidationError) -> Response:

@@ -21,9 +21,9 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.deps import principal_for
-from api.errors import error_response
-from core.errors import NotAuthenticated
+from api.deps import client_of, principal_for
+from api.errors import error_response, status_for
+from core.errors import C2CError, NotAuthenticated, TooManyAttempts
 
 MAX_JSON_BODY = 1024 * 1024
 MULTIPART_OVERHEAD = 64 * 1024
@@ -47,10 +47,12 @@ class BodyGuard:
         services = scope["app"].state.services
         refusal = None
         if not scope["path"].startswith(PORTAL_PREFIX):  # the portal signs in by cookie
-            refusal = await run_in_threadpool(_key_refusal, services,
+            refusal = await run_in_threadpool(_key_refusal, services, client_of(scope),
                                               headers.get("authorization"))
         if refusal is not None:
-            await error_response(401, NotAuthenticated.code, refusal)(scope, receive, send)
+            await error_response(
+                status_for(refusal), refusal.code, str(refusal),
+                retry_after=getattr(refusal, "retry_after", None))(scope, receive, send)
             return
         limit = (services.settings.upload_max_bytes + MULTIPART_OVERHEAD
                  if scope["path"] in UPLOAD_PATHS else MAX_JSON_BODY)
@@ -62,17 +64,17 @@ class BodyGuard:
         await self.app(scope, _counted(receive, limit), send)
 
 
-def _key_refusal(services: Any, authorization: str | None) -> str | None:
-    """Why the key is refused (401 text), or None for a key that authenticates (the same
-    check, and refusal audit, as every route's)."""
+def _key_refusal(services: Any, source: str, authorization: str | None) -> C2CError | None:
+    """Why the key is refused (401, or 429 while sign-ins are locked), or None for a key that
+    authenticates (the same check, guard and refusal audit as every route's)."""
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        return "send your API key as 'Authorization: Bearer <key>'"
+        return NotAuthenticated("send your API key as 'Authorization: Bearer <key>'")
     with services.read_sessions() as session:
         try:
-            principal_for(session, token)
-        except NotAuthenticated as refused:
-            return str(refused)
+            principal_for(session, services, source, token)
+        except (NotAuthenticated, TooManyAttempts) as refused:
+            return refused
     return None
 
 

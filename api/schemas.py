@@ -164,7 +164,8 @@ class PartnerIn(BaseModel):
 
 class UserIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
-    roles: list[Role] = Field(min_length=1, max_length=6)
+    # none: the account waits for a grant of a privileged role (docs/api.md)
+    roles: list[Role] = Field(default_factory=list, max_length=6)
     org_code: str | None = Field(default=None, max_length=16)
     email: str | None = Field(default=None, max_length=320,
                               description="Work address for notifications")

@@ -6,7 +6,7 @@ identifiers, so this parser writes each file part straight to ``$C2C_HOME/tmp/up
 limit is passed. The caller deletes the directory when ingest is done with it.
 
 A process killed mid-upload (``kill -9``, power loss) cannot delete its directory, so each
-upload holds an exclusive ``flock`` on its directory while it lives, and
+upload holds an exclusive ``flock`` on its directory while it lives (``core.scratch``), and
 :func:`remove_stale_uploads` (run when the app starts) deletes every directory nobody holds:
 the lock dies with its process, so a leftover is found however the process ended, and an
 upload in flight in another worker process is never touched.
@@ -14,7 +14,6 @@ upload in flight in another worker process is never touched.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
 import re
@@ -34,6 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.errors import BadRequest, TooLarge
 from api.schemas import UploadResult
+from core import scratch
 from core.keys import KeyProvider
 from core.settings import Settings
 from governance.users import Principal
@@ -90,52 +90,20 @@ class Upload:
     def remove(self) -> None:
         shutil.rmtree(self.directory, ignore_errors=True)
         if self.lock_fd is not None:
-            os.close(self.lock_fd)
+            scratch.release(self.lock_fd)
             self.lock_fd = None
 
 
 def _locked_directory(tmp_root: Path) -> tuple[Path, int]:
     """A fresh private directory under ``tmp_root`` with an exclusive lock held on it."""
     tmp_root.mkdir(parents=True, exist_ok=True, mode=0o700)
-    while True:
-        directory = tmp_root / secrets.token_hex(12)
-        directory.mkdir(mode=0o700)
-        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            if os.fstat(fd).st_nlink > 0:
-                return directory, fd
-        except BlockingIOError:
-            pass
-        # A starting process's clean-up took it between mkdir and flock: take another name.
-        os.close(fd)
+    directory = tmp_root / secrets.token_hex(12)
+    return directory, scratch.hold(directory)
 
 
 def remove_stale_uploads(tmp_root: Path) -> int:
     """Delete upload directories (plaintext partner files) no living process holds; count them."""
-    if not tmp_root.is_dir():
-        return 0
-    removed = 0
-    for entry in tmp_root.iterdir():
-        if not entry.is_dir() or entry.is_symlink():
-            entry.unlink(missing_ok=True)
-            removed += 1
-            continue
-        try:
-            fd = os.open(entry, os.O_RDONLY | os.O_DIRECTORY)
-        except FileNotFoundError:
-            continue
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)  # an upload in flight in a living process
-            continue
-        try:
-            shutil.rmtree(entry, ignore_errors=True)
-            removed += 1
-        finally:
-            os.close(fd)
-    return removed
+    return len(scratch.remove_unheld(tmp_root))
 
 
 def safe_file_name(raw: str) -> str:

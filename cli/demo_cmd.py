@@ -190,8 +190,7 @@ def _print_access(keys: dict[str, str], port: int, request_id: str, serving: boo
     console.print(f"Portal (browser): {base}/portal  -- public dashboard {base}/portal/public "
                   "needs no key; sign in at /portal/signin with a key above: " + ", ".join(
                       f"{role} -> {PORTAL_PAGE.get(role, 'API or CLI only')}" for role in keys)
-                  + "; a data steward (c2c users create NAME --role steward --org ORG) -> "
-                  "/portal/steward",
+                  + " (the steward key is the demo partner's; every partner has its own)",
                   highlight=False, markup=False, soft_wrap=True)
 
 
@@ -211,7 +210,8 @@ def _print_next_steps(settings: Settings, landing: Path) -> None:
 # Where each demo sign-in lands in the portal (api/portal).
 PORTAL_PAGE = {"partner": "/portal/partner", "researcher": "/portal/researcher",
                "board": "/portal/board", "board_2": "/portal/board",
-               "checker": "/portal/checker", "checker_2": "/portal/checker"}
+               "checker": "/portal/checker", "checker_2": "/portal/checker",
+               "steward": "/portal/steward"}
 
 
 def demo(
@@ -287,7 +287,9 @@ def demo(
 
         console.rule("5. API")
         # --no-serve: the server above stops with the demo, so show the port `c2c serve` uses
-        _print_access(keys, api_port if serve else port, request_ids[0], serve, settings)
+        # one steward (the demo partner's own) beside the other roles; the rest are alike
+        shown = {**keys, **dict(("steward", token) for token in list(stewards.values())[:1])}
+        _print_access(shown, api_port if serve else port, request_ids[0], serve, settings)
         console.print(f"Dagster UI: DAGSTER_HOME={settings.dagster_home} C2C_HOME={home} "
                       f"C2C_LANDING_DIR={landing} dagster dev -m dagster_project",
                       highlight=False, markup=False, soft_wrap=True)

@@ -13,13 +13,13 @@ from core.settings import get_settings
 from governance import audit
 from governance.anchor import anchor_for, session_info
 from governance.db import session_factory
+from governance.grants import bootstrap_admin, operator_create_user
 from governance.partners import import_partners_csv, list_partners
-from governance.users import Role, create_user, issue_key, list_keys, list_users, revoke_key
+from governance.users import OPERATOR, Role, list_keys, list_users, revoke_key
 
 partners_app = typer.Typer(help="Partner registry and data-sharing agreements.",
                            no_args_is_help=True)
 users_app = typer.Typer(help="Users, roles and API keys.", no_args_is_help=True)
-OPERATOR = "operator (cli)"
 
 
 def _sessions() -> sessionmaker[Session]:
@@ -63,12 +63,17 @@ def create_cmd(
                                    help="Partner org_code (partner and steward users)"),
     email: str | None = typer.Option(None, "--email", help="Work address for notifications"),
 ) -> None:
-    """Create a user and print its API key once (only a hash is stored)."""
+    """Create a user and print its API key once (only a hash is stored).
+
+    Privileged roles need two admins (docs/api.md, Separation of duties): here only the first
+    two admins of a store (`--role admin` alone, audited user.bootstrap); board, steward and
+    checker accounts, and further admins, are granted by one admin and approved by another.
+    """
     with _sessions().begin() as session:
-        user = create_user(session, name, role, org, email)
-        key = issue_key(session, user.id, label="cli")
-        audit.append(session, actor=OPERATOR, role="admin", action="user.create",
-                     target=f"user:{user.id}", detail={"key_id": key.key_id})
+        if set(role) == {Role.ADMIN}:
+            user, key = bootstrap_admin(session, name, email)
+        else:
+            user, key = operator_create_user(session, name, role, org, email)
     console = Console()
     console.print(f"created user {name} ({', '.join(r.value for r in role)})", highlight=False)
     console.print("API key (shown once, store it now):", highlight=False)

@@ -54,6 +54,21 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("cc_award_earned", "outcome", "BOOLEAN", "Community college certificate or degree"),
 )
 
+# Variables whose true value implies another's by definition (analytics.metrics): a completer
+# has an SCTE record, so is a participant. Two extracts holding one each are linked through
+# them as surely as through a shared variable (deidentify.crossextract). Only definitions go
+# here; a relation that merely usually holds is not evidence either way.
+IMPLIES: dict[str, frozenset[str]] = {
+    "cte_completer": frozenset({"cte_participant"}),
+}
+
+
+def related(name: str) -> frozenset[str]:
+    """The variables ``name`` implies or is implied by (``name`` itself not included)."""
+    implied_by = {v for v, implied in IMPLIES.items() if name in implied}
+    return frozenset(IMPLIES.get(name, frozenset()) | implied_by)
+
+
 VARIABLE_BY_NAME: dict[str, Variable] = {v.name: v for v in VARIABLES}
 OUTCOMES: tuple[str, ...] = tuple(v.name for v in VARIABLES if v.role == "outcome")
 SUBGROUPS: tuple[str, ...] = tuple(v.name for v in VARIABLES if v.role == "subgroup")

@@ -91,6 +91,16 @@ class PermissionDenied(UserError):
     code = "permission_denied"
 
 
+class TooManyAttempts(UserError):
+    """Too many failed sign-ins from one source, or for one key: wait ``retry_after`` seconds."""
+
+    code = "too_many_attempts"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class NotFound(UserError):
     code = "not_found"
 

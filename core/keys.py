@@ -240,6 +240,16 @@ class KeyProvider:
             self._save_keyring(keyring)
             return key
 
+    def forget(self, name: str) -> bool:
+        """Remove ``name`` from the keyring (an expired extract's data key: what it encrypted
+        can no longer be opened, wherever a copy went); False when it was not there."""
+        with self._locked():
+            keyring = self._load_keyring()
+            if keyring.pop(name, None) is None:
+                return False
+            self._save_keyring(keyring)
+            return True
+
     def has_key(self, name: str) -> bool:
         return name in self._load_keyring()
 

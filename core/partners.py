@@ -66,6 +66,9 @@ class Partner(BaseModel):
     silence_means: SilenceMeans = SilenceMeans.OBJECTION
     on_objection: OnObjection = OnObjection.EXCLUDE
     permitted_purposes: list[Purpose] | None = None  # None: the MOU template's purposes
+    # E-mail addresses the partner's liaison named as its data stewards (lower case). Empty:
+    # the agreement names nobody, and no steward can be granted for this partner.
+    stewards: list[str] = []
 
     @model_validator(mode="after")
     def _org_code_fits_kind(self) -> Partner:

@@ -33,6 +33,15 @@ BOARD_QUORUM_FLOOR = 1
 EXTRACT_DEFAULT_DAYS = 365
 EXTRACT_DAYS_FLOOR = 1
 
+# Failed sign-ins (portal and API keys; governance.signin_guard). Keys carry 256 random bits, so
+# these limits are about noise and about noticing, not about making guessing possible: within
+# a sliding window, one client address may fail this many times, and one existing key id (a
+# right id with a wrong secret) this many times, before further attempts are refused with 429
+# until the oldest failure leaves the window. Every lock is audited.
+SIGNIN_WINDOW_SECONDS = 15 * 60
+SIGNIN_MAX_FAILURES_PER_SOURCE = 10
+SIGNIN_MAX_FAILURES_PER_KEY = 5
+
 
 def _require(value: int, floor: int, what: str, setting: str) -> int:
     if value < floor:

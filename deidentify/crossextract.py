@@ -7,6 +7,10 @@ Those shared variables are linkage keys: a researcher holding both extracts coul
 whose sequence of shared values is unique. The builder treats them as part of the per-person
 pattern that at least k people must share; this module only decides which variables they are.
 
+A variable linked to an earlier extract's by definition (``core.catalog.IMPLIES``: a
+completer is a participant) is a linkage key too: who completed in one extract can only be a
+participant in the other, which narrows the candidates as a shared column does (issue 25).
+
 The caller (fulfilment, ``c2c extract build``, the disclosure preview) reads the earlier
 extracts from the governance store and passes them in; nothing here reads it.
 """
@@ -15,6 +19,8 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+
+from core.catalog import related
 
 # Request id -> the variables its individual-level extract released (and the columns its cohort
 # filter fixed); None when that is not known, which counts as sharing every variable.
@@ -31,14 +37,17 @@ class CrossExtract:
     earlier_requests: list[str]  # every earlier extract considered (other requests only)
     unknown_requests: list[str]  # of those, the ones whose variables were not known
     linked_requests: list[str]  # those sharing at least one released variable
-    linkage_variables: list[str]  # this extract's variables some earlier extract also holds
+    # this extract's variables some earlier extract also holds, or holds one implied by or
+    # implying them
+    linkage_variables: list[str]
 
 
 def cross_extract(request_id: str, outputs: Collection[str],
                   earlier: EarlierExtracts) -> CrossExtract:
     """The variables of ``outputs`` (this request's released variables) that an earlier
-    extract of another request also holds. The request itself is skipped: a rebuild replaces
-    its own extract and reuses its pseudonyms."""
+    extract of another request also holds, or holds a variable implied by or implying them.
+    The request itself is skipped: a rebuild replaces its own extract and reuses its
+    pseudonyms."""
     mine = [v for v in outputs if v not in _NOT_LINKING]
     others = sorted(r for r in earlier if r != request_id)
     unknown = [r for r in others if earlier[r] is None]
@@ -46,7 +55,8 @@ def cross_extract(request_id: str, outputs: Collection[str],
     linked = []
     for other in others:
         theirs = earlier[other]
-        shared = set(mine) if theirs is None else set(mine) & set(theirs)
+        known = set() if theirs is None else {*theirs, *(r for v in theirs for r in related(v))}
+        shared = set(mine) if theirs is None else set(mine) & known
         if shared:
             linked.append(other)
             linkage |= shared

@@ -121,6 +121,9 @@ class Agreement(Base):
     silence_means: Mapped[str] = mapped_column(String(16), default="objection")
     on_objection: Mapped[str] = mapped_column(String(16), default="exclude")
     permitted_purposes: Mapped[list[Any] | None] = mapped_column(default=None)
+    # E-mail addresses of the data stewards the partner named (governance.grants: a steward
+    # role is granted only to a user with one of them). None: nobody is named.
+    stewards: Mapped[list[Any] | None] = mapped_column(default=None)
 
     partner: Mapped[PartnerRow] = relationship(back_populates="agreements")
 

@@ -20,6 +20,7 @@ from email.message import EmailMessage
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.emails import email_problem
 from core.settings import Settings
 from governance.models import Notification, PartnerRow, User, utcnow
 
@@ -47,7 +48,9 @@ def smtp_config(settings: Settings) -> SmtpConfig | None:
 
 
 def looks_like_address(value: str | None) -> bool:
-    return bool(value) and "@" in str(value) and not any(c in str(value) for c in " \r\n<>,;")
+    """One plain address (core.emails): a quoted local part, NUL or line break never reaches
+    an SMTP envelope, whatever was stored before addresses were checked."""
+    return bool(value) and email_problem(str(value)) is None
 
 
 def queue(session: Session, to: Iterable[str | None], subject: str, body: str,

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.errors import Conflict, NotFound, PermissionDenied, UserError
-from governance import notices
+from governance import grants, notices
 from governance.locking import locked_request
 from governance.models import DataRequest, ExtractRecord, OutputReview
 
@@ -111,6 +111,12 @@ def checker_decide(session: Session, request_id: str, *, checker_id: int,
         raise Conflict(f"you already checked the output of {request_id}")
     if len(request.output_reviews) >= MAX_CHECKERS:
         raise Conflict(f"the output of {request_id} already has {MAX_CHECKERS} checkers")
+    # Two checkers means two people: not the requester's key holder, not an earlier checker's.
+    grants.ensure_different_people(session, checker_id, [request.requester_id],
+                                   doing="check the output of a request they made")
+    grants.ensure_different_people(session, checker_id,
+                                   [r.checker_id for r in request.output_reviews],
+                                   doing="be two of an output's checkers")
     session.add(OutputReview(request_id=request_id, checker_id=checker_id,
                              decision=decision.value, reason=reason))
     try:

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from core.data_use import OnObjection, Purpose, SilenceMeans
+from core.emails import email_problem, normal_email
 from core.errors import InputRejected, Location, NotFound, UserError
 from core.partners import AgreementStatus, Partner, PartnerKind, org_code_problem
 from governance.models import Agreement, PartnerRow
@@ -25,8 +26,9 @@ CSV_COLUMNS = (
     "agreement_end", "liaison_contact", "data_security_contact", "swp_rounds",
 )
 # Optional columns: the agreement's terms for provider review (docs/api.md). Absent means the
-# safe default: silence is an objection, an objection excludes, the MOU template's purposes.
-TERMS_COLUMNS = ("silence_means", "on_objection", "permitted_purposes")
+# safe default: silence is an objection, an objection excludes, the MOU template's purposes,
+# and no named steward (so none can be granted).
+TERMS_COLUMNS = ("silence_means", "on_objection", "permitted_purposes", "stewards")
 
 
 def to_record(row: PartnerRow) -> Partner:
@@ -46,12 +48,13 @@ def to_record(row: PartnerRow) -> Partner:
         on_objection=OnObjection(current.on_objection) if current else OnObjection.EXCLUDE,
         permitted_purposes=(None if current is None or current.permitted_purposes is None
                             else [Purpose(p) for p in current.permitted_purposes]),
+        stewards=list(current.stewards or []) if current else [],
     )
 
 
 def _terms(partner: Partner) -> tuple[object, ...]:
     purposes = None if partner.permitted_purposes is None else sorted(partner.permitted_purposes)
-    return (partner.silence_means, partner.on_objection, purposes)
+    return (partner.silence_means, partner.on_objection, purposes, sorted(partner.stewards))
 
 
 def list_partners(session: Session) -> list[Partner]:
@@ -143,7 +146,8 @@ def _agreement_row(partner: Partner, status: AgreementStatus, start: date | None
         end_date=end, note=note, silence_means=source.silence_means.value,
         on_objection=source.on_objection.value,
         permitted_purposes=(None if source.permitted_purposes is None
-                            else sorted(p.value for p in source.permitted_purposes)))
+                            else sorted(p.value for p in source.permitted_purposes)),
+        stewards=sorted(source.stewards) or None)
 
 
 def _parse_row(raw: dict[str, str | None], path: Path, line: int) -> Partner:
@@ -190,6 +194,12 @@ def _parse_row(raw: dict[str, str | None], path: Path, line: int) -> Partner:
                             f"{', '.join(member.value for member in Purpose)} separated by ';'",
                             Location(str(path), line, "permitted_purposes", purposes_text,
                                      "code_set"))
+    stewards = [a.strip() for a in text("stewards").split(";") if a.strip()]
+    for address in stewards:
+        problem = email_problem(address)
+        if problem:
+            raise InputRejected(f"steward {problem}",
+                                Location(str(path), line, "stewards", address, "email"))
     if not text("org_code") or not text("name"):
         field = "org_code" if not text("org_code") else "name"
         raise InputRejected("must not be empty", Location(str(path), line, field, "", "required"))
@@ -212,6 +222,7 @@ def _parse_row(raw: dict[str, str | None], path: Path, line: int) -> Partner:
             silence_means=SilenceMeans(text("silence_means").lower() or "objection"),
             on_objection=OnObjection(text("on_objection").lower() or "exclude"),
             permitted_purposes=[Purpose(p) for p in purposes] if purposes_text else None,
+            stewards=sorted({normal_email(a) for a in stewards}),
         )
     except ValidationError as exc:
         raise InputRejected(str(exc.errors()[0]["msg"]), Location(str(path), line)) from exc

@@ -21,6 +21,7 @@ import secrets
 from collections import Counter
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field, field_validator, model_validator
@@ -31,9 +32,11 @@ from sqlalchemy.orm import Session
 from core.catalog import VARIABLE_BY_NAME
 from core.data_use import DEFAULT_REVIEW_BUSINESS_DAYS, Purpose
 from core.errors import Conflict, Expired, NotFound, PermissionDenied, UserError
+from core.keys import KeyProvider, extract_key_name
 from core.protection import EXTRACT_DEFAULT_DAYS, require_extract_days, require_quorum
 from core.requests import ApprovedRequest, CohortFilter, RequestKind
-from governance import notices, output_check, provider_review
+from governance import grants, notices, output_check, provider_review
+from governance.audit import append
 from governance.locking import locked_request
 from governance.models import (
     BoardDecision,
@@ -362,6 +365,15 @@ def decide(
         provider_review.require_complete_for_approval(session, request)
     if any(d.board_member_id == board_member_id for d in request.decisions):
         raise Conflict(f"you already decided on request {request_id}")
+    # One person, one vote: an account that shares a key holder with the requester or with a
+    # member who already approved is the same person (governance.grants).
+    grants.ensure_different_people(session, board_member_id, [request.requester_id],
+                                   doing="decide on a request they made")
+    if decision == Decision.APPROVE:
+        grants.ensure_different_people(
+            session, board_member_id,
+            [d.board_member_id for d in request.decisions if d.decision == Decision.APPROVE.value],
+            doing="cast two of a quorum's votes")
     session.add(BoardDecision(request_id=request.id, board_member_id=board_member_id,
                               decision=decision.value, reason=reason))
     try:
@@ -495,8 +507,15 @@ def individual_extracts(session: Session, *, excluding: str | None = None
     return found
 
 
-def expire_due(session: Session, now: datetime | None = None) -> list[str]:
-    """Move fulfilled requests whose extract expired to ``expired``; returns their ids."""
+def expire_due(session: Session, now: datetime | None = None, *,
+               keys: KeyProvider | None = None) -> list[str]:
+    """Expire every extract past its expiry: the record and the request become ``expired``,
+    the package file is deleted and (with ``keys``) its data key is removed from the keyring,
+    one audit entry each (``extract.expire``). Returns the request ids.
+
+    The file and key go before the caller commits: should the commit fail, what is lost is a
+    package already past its expiry (downloads refuse it by date anyway), never a live one.
+    """
     now = now or utcnow()
     due = session.execute(
         select(ExtractRecord).where(ExtractRecord.status == "available",
@@ -512,6 +531,12 @@ def expire_due(session: Session, now: datetime | None = None) -> list[str]:
             .values(status=RequestStatus.EXPIRED.value, updated_at=now)
             .execution_options(synchronize_session=False)
         )
+        Path(record.package_path).unlink(missing_ok=True)
+        key_removed = keys.forget(extract_key_name(record.request_id)) if keys else False
+        append(session, actor="system", role="-", action="extract.expire",
+               target=f"request:{record.request_id}",
+               detail={"expires_at": f"{record.expires_at:%Y-%m-%d}", "package_deleted": True,
+                       "key_removed": key_removed})
         expired.append(record.request_id)
     session.flush()
     return expired

@@ -21,10 +21,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from core.emails import email_problem
 from core.errors import Conflict, NotAuthenticated, NotFound, UserError
 from governance.models import ApiKey, PartnerRow, User, utcnow
 
 TOKEN_PREFIX = "c2c"  # noqa: S105 - a fixed label, not a secret
+# The audit actor of what the operator does on the host (`c2c users create`, imports).
+OPERATOR = "operator (cli)"
+OPERATOR_PREFIX = "operator"
 
 
 class Role(StrEnum):
@@ -71,7 +75,8 @@ def create_user(
     session: Session, name: str, roles: Iterable[Role | str], org_code: str | None = None,
     email: str | None = None,
 ) -> User:
-    """Add a user with one or more roles. A partner user must name an existing partner."""
+    """Add a user with roles (none: it waits for a grant). A partner or steward user must name
+    an existing partner."""
     try:
         role_set = {Role(r) for r in roles}
     except ValueError as exc:
@@ -80,20 +85,23 @@ def create_user(
     name = name.strip()
     if not name:
         raise UserError("user name must not be empty")
-    if not role_set:
-        raise UserError("a user needs at least one role")
-    if role_set & ORG_ROLES:
-        if not org_code:
-            raise UserError("a partner or steward user needs an organisation: the partner's "
-                            "org_code (--org)")
-        if session.get(PartnerRow, org_code) is None:
-            raise NotFound(f"no partner with org_code {org_code!r}; import or add it first")
-    elif org_code:
+    if name.lower().startswith(OPERATOR_PREFIX):
+        # audit entries name the host operator this way; no account may pass for it
+        raise UserError(f"user names starting with {OPERATOR_PREFIX!r} are reserved")
+    # No role yet is allowed: an account waiting for the grant that gives it a privileged
+    # role (governance.grants) can do nothing until then; a future steward names its partner.
+    if role_set & ORG_ROLES and not org_code:
+        raise UserError("a partner or steward user needs an organisation: the partner's "
+                        "org_code (--org)")
+    if org_code and role_set and not role_set & ORG_ROLES:
         raise UserError("only partner and steward users belong to an organisation")
+    if org_code and session.get(PartnerRow, org_code) is None:
+        raise NotFound(f"no partner with org_code {org_code!r}; import or add it first")
     email = (email or "").strip() or None
-    if email is not None and ("@" not in email or len(email) > 320 or any(c in email for c in
-                                                                        " \r\n<>,;")):
-        raise UserError("email must be one plain address like name@agency.ca.gov")
+    if email is not None:
+        problem = email_problem(email)
+        if problem:
+            raise UserError(problem)
     if session.execute(select(User.id).where(User.name == name)).first():
         raise Conflict(f"a user named {name!r} already exists")
     user = User(name=name, roles=sorted(r.value for r in role_set), org_code=org_code or None,
@@ -158,13 +166,16 @@ def revoke_key(session: Session, key_id: str) -> ApiKey:
 class KeyRefused(NotAuthenticated):
     """A well-formed key whose id exists but that is revoked, wrong or whose user is inactive.
 
-    Carries the key id so the refusal can be audited against the key's owner.
+    Carries the key id so the refusal can be audited against the key's owner. A wrong secret
+    tells the caller no more than an unknown id does (same message).
     """
 
-    def __init__(self, message: str, key_id: str, user_name: str) -> None:
+    def __init__(self, message: str, key_id: str, user_name: str,
+                 reason: str = "refused") -> None:
         super().__init__(message)
         self.key_id = key_id
         self.user_name = user_name
+        self.reason = reason  # revoked | deactivated | wrong_secret (for the audit only)
 
 
 def authenticate(session: Session, token: str) -> Principal:
@@ -176,14 +187,17 @@ def authenticate(session: Session, token: str) -> Principal:
             "malformed API key: expected 'Authorization: Bearer c2c.<id>.<secret>'"
         )
     key = session.execute(select(ApiKey).where(ApiKey.key_id == parts[1])).scalar_one_or_none()
-    if key is None or not hmac.compare_digest(key.key_hash, hash_token(token.strip())):
-        raise NotAuthenticated("unknown API key: ask an administrator for a valid key")
+    unknown = "unknown API key: ask an administrator for a valid key"
+    if key is None:
+        raise NotAuthenticated(unknown)
     user = key.user
+    if not hmac.compare_digest(key.key_hash, hash_token(token.strip())):
+        raise KeyRefused(unknown, key.key_id, user.name, "wrong_secret")
     if key.revoked_at is not None:
         raise KeyRefused("this API key was revoked: ask an administrator for a new key",
-                         key.key_id, user.name)
+                         key.key_id, user.name, "revoked")
     if not user.active:
         raise KeyRefused("this user is deactivated: contact an administrator",
-                         key.key_id, user.name)
+                         key.key_id, user.name, "deactivated")
     return Principal(user_id=user.id, name=user.name, roles=user_roles(user),
                      org_code=user.org_code, key_id=key.key_id)

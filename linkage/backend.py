@@ -26,9 +26,14 @@ import duckdb
 from splink import DuckDBAPI
 from splink.internals.database_api import DatabaseAPISubClass
 
+from core import scratch
 from core.errors import ConfigError
 from core.settings import Settings
 from core.warehouse import load_httpfs
+
+# Scratch folders of link runs under C2C_HOME/tmp: DuckDB workspaces' (the run's, and a Spark
+# run's training workspace) and Spark's. Each live run holds its own (core.scratch).
+RUN_FOLDER_PREFIXES = ("splink-", "spark-")
 
 
 class LinkBackend(Protocol):
@@ -55,7 +60,12 @@ class DuckDBBackend:
 
     def __init__(self, settings: Settings, run_id: str) -> None:
         self.tmp_dir = workspace_tmp(settings, run_id)
-        self.con = _duckdb_workspace(self.tmp_dir, settings)
+        self.held = scratch.hold(self.tmp_dir)
+        try:
+            self.con = _duckdb_workspace(self.tmp_dir, settings)
+        except BaseException:
+            release_folder(self.held, self.tmp_dir)
+            raise
         self.db_api: DatabaseAPISubClass = DuckDBAPI(connection=self.con)
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
@@ -71,19 +81,29 @@ class DuckDBBackend:
         # DuckDB refuses to open a database with temp_file_encryption while stale temp
         # files sit in its temp directory, so a run must not leave any behind.
         self.con.close()
-        shutil.rmtree(self.tmp_dir, ignore_errors=True)
+        release_folder(self.held, self.tmp_dir)
 
 
 def open_backend(settings: Settings, run_id: str) -> LinkBackend:
-    """A fresh backend for one run (close it with :meth:`LinkBackend.close`)."""
+    """A fresh backend for one run (close it with :meth:`LinkBackend.close`).
+
+    First removes the folders of earlier runs no living process holds (a run killed with
+    ``kill -9`` leaves its spill files behind; issue 25); the backend holds its own."""
+    if settings.linkage_backend not in {"duckdb", "spark"}:
+        raise ConfigError(
+            f"unknown C2C_LINKAGE_BACKEND {settings.linkage_backend!r}: use duckdb or spark")
+    scratch.remove_unheld(settings.tmp_dir, RUN_FOLDER_PREFIXES)
     if settings.linkage_backend == "duckdb":
         return DuckDBBackend(settings, run_id)
-    if settings.linkage_backend == "spark":
-        from linkage import spark_backend
+    from linkage import spark_backend
 
-        return spark_backend.SparkBackend(settings, run_id, dict(os.environ))
-    raise ConfigError(
-        f"unknown C2C_LINKAGE_BACKEND {settings.linkage_backend!r}: use duckdb or spark")
+    return spark_backend.SparkBackend(settings, run_id, dict(os.environ))
+
+
+def release_folder(held: int, folder: Path) -> None:
+    """Let go of a run folder held with :func:`core.scratch.hold` and remove it."""
+    scratch.release(held)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def workspace_tmp(settings: Settings, run_id: str) -> Path:

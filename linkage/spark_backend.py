@@ -44,9 +44,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from core import scratch
 from core.errors import ConfigError
 from core.settings import Settings
-from linkage.backend import DuckDBBackend, LinkBackend
+from linkage.backend import DuckDBBackend, LinkBackend, release_folder
 from linkage.dialect import JARO_WINKLER_UDF
 
 if TYPE_CHECKING:
@@ -395,7 +396,12 @@ class SparkBackend:
     def __init__(self, settings: Settings, run_id: str, env: dict[str, str]) -> None:
         self.settings, self.run_id = settings, run_id
         runtime = check_runtime(settings, env)
-        self.spark = start_session(settings, run_id, runtime, env)
+        self.held = scratch.hold(spark_work_dir(settings, run_id))
+        try:
+            self.spark = start_session(settings, run_id, runtime, env)
+        except BaseException:
+            release_folder(self.held, spark_work_dir(settings, run_id))
+            raise
         api_class = _api_class()
         self.db_api = api_class(spark_session=self.spark, break_lineage_method="persist",
                                 num_partitions_on_repartition=settings.spark_shuffle_partitions)
@@ -414,7 +420,10 @@ class SparkBackend:
         return DuckDBBackend(self.settings, f"{self.run_id}-train")
 
     def close(self) -> None:
-        stop_session(self.spark, self.settings, self.run_id)
+        try:
+            stop_session(self.spark, self.settings, self.run_id)
+        finally:
+            release_folder(self.held, spark_work_dir(self.settings, self.run_id))
 
 
 def stop_session(spark: Any, settings: Settings, run_id: str) -> None:

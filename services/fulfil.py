@@ -23,6 +23,7 @@ from core.warehouse import warehouse
 from deidentify import EarlierExtracts, ExtractResult, build_extract, package_table
 from governance.requests import (
     ExtractInfo,
+    expire_due,
     individual_extracts,
     mark_fulfilled,
     requests_ready_for_fulfilment,
@@ -115,6 +116,8 @@ def fulfil_approved(
     asset that ``approved_request_sensor`` starts. One request at a time, each committed on its
     own, so a failure leaves the ones before it fulfilled and the rest queued for a re-run.
     """
+    with sessions.begin() as session:  # extracts past their date go first (package and key)
+        expire_due(session, now, keys=keys)
     with sessions() as session:
         ready = requests_ready_for_fulfilment(session)
     wanted = [r for r in ready if not request_ids or r.request_id in request_ids]

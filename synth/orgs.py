@@ -99,11 +99,18 @@ _SILENT_PARTNERS: tuple[tuple[str, str, str, str, str, str], ...] = (
 PARTNER_COLUMNS: tuple[str, ...] = (
     "org_code", "name", "kind", "charter", "agreement_status", "agreement_start",
     "agreement_end", "liaison_contact", "data_security_contact", "swp_rounds",
+    # the data steward(s) the partner's liaison named in its agreement (governance.grants)
+    "stewards",
 )
 
 
 def _slug(name: str) -> str:
     return "".join(c for c in name.lower() if c.isalnum())[:24]
+
+
+def steward_address(org_code: str) -> str:
+    """The data steward a generated partner names in its agreement (one per partner)."""
+    return f"data.steward.{org_code.lower()}@partners.example.org"
 
 
 def partner_rounds(years: list[str] | None) -> tuple[str, str]:
@@ -128,16 +135,18 @@ def write_partners(
         rounds = many if i % 2 == 0 else (one if i % 3 else "")
         rows.append([lea.code, lea.name, lea.kind, "true" if lea.charter else "false",
                      "executed", "2021-07-01", "", f"data.liaison@{_slug(lea.name)}.example.org",
-                     f"security@{_slug(lea.name)}.example.org", rounds])
+                     f"security@{_slug(lea.name)}.example.org", rounds,
+                     steward_address(lea.code)])
     for college in colleges:
         rows.append([college.code, college.name, "college", "false", "executed", "2021-07-01",
                      "", f"ir.office@{_slug(college.name)}.example.edu",
-                     f"iso@{_slug(college.name)}.example.edu", ""])
+                     f"iso@{_slug(college.name)}.example.edu", "", steward_address(college.code)])
     rows.append(["CCGI", "California College Guidance Initiative", "ccgi", "false", "executed",
-                 "2021-07-01", "", "data@ccgi.example.org", "security@ccgi.example.org", ""])
+                 "2021-07-01", "", "data@ccgi.example.org", "security@ccgi.example.org", "",
+                 steward_address("CCGI")])
     for code, name, kind, status, start, end in silent:
         rows.append([code, name, kind, "false", status, start, end,
-                     f"contact@{_slug(name)}.example.org", "", ""])
+                     f"contact@{_slug(name)}.example.org", "", "", ""])
     with path.open("w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(PARTNER_COLUMNS)

@@ -64,12 +64,15 @@ def make_store(backend: str, directory: Path) -> Iterator[str]:
 
 
 PARTNERS_CSV = "".join(
-    'org_code,name,kind,charter,agreement_status,agreement_start,agreement_end,liaison_contact,data_security_contact,swp_rounds\n'
-    '1964733,LA Unified,lea,false,executed,2024-07-01,2030-06-30,li@lausd.ex,sec@lausd.ex,1;3\n'
-    '3768338,San Diego Unified,lea,false,pending,,,li@sdusd.ex,,2\n'
-    '3467439,Sacramento City Unified,lea,true,expired,2019-07-01,2022-06-30,,,\n'
-    '841,Pasadena CC,college,false,executed,2024-01-01,,ir@pcc.ex,sec@pcc.ex,1\n'
-    'CCGI,California College Guidance Initiative,ccgi,false,executed,2023-01-01,2031-12-31,,,\n'
+    'org_code,name,kind,charter,agreement_status,agreement_start,agreement_end,liaison_contact,data_security_contact,swp_rounds,stewards\n'
+    '1964733,LA Unified,lea,false,executed,2024-07-01,2030-06-30,li@lausd.ex,sec@lausd.ex,1;3,'
+    'steward@lausd.example.org\n'
+    '3768338,San Diego Unified,lea,false,pending,,,li@sdusd.ex,,2,\n'
+    '3467439,Sacramento City Unified,lea,true,expired,2019-07-01,2022-06-30,,,,\n'
+    '841,Pasadena CC,college,false,executed,2024-01-01,,ir@pcc.ex,sec@pcc.ex,1,'
+    'steward@pcc.example.edu\n'
+    'CCGI,California College Guidance Initiative,ccgi,false,executed,2023-01-01,2031-12-31,,,,'
+    'steward@ccgi.example.org;deputy@ccgi.example.org\n'
 )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
+from itertools import permutations
 from pathlib import Path
 
 import duckdb
@@ -312,3 +313,66 @@ def test_the_search_stops_at_the_top_of_every_ladder(tmp_path: Path) -> None:
     assert plan.released_rows == 0 and plan.suppressed_rows == plan.rows == 10
     assert plan.classes == 0 and plan.smallest_class is None
     con.close()
+
+
+# --- issue 25: a variable implied by another links two extracts as a shared one does ---
+
+IMPLIED_FIRST = ["person_id", "academic_year", "english_learner", "homeless", "cte_completer"]
+IMPLIED_SECOND = ["person_id", "academic_year", "english_learner", "homeless", "cte_participant"]
+
+
+def candidates(first: pa.Table, second: pa.Table) -> list[int]:
+    """For each person of ``first``, how many people of ``second`` could be them - what an
+    attacker holding both extracts narrows to: rows that pair one to one with the same flags
+    and year (a generalised year matches any), a participant in every year they completed
+    (completer => participant)."""
+    Row = tuple[object, bool, bool, bool]
+
+    def rows(table: pa.Table, flag: str) -> dict[str, list[Row]]:
+        out: dict[str, list[Row]] = defaultdict(list)
+        for r in table.to_pylist():
+            out[r["pseudonym_id"]].append((r["academic_year"], r["english_learner"],
+                                           r["homeless"], bool(r[flag])))
+        return out
+
+    def fits(p: Row, q: Row) -> bool:
+        return (q[0] in {"*", p[0]} and q[1:3] == p[1:3]) and (q[3] or not p[3])
+
+    a, b = rows(first, "cte_completer"), rows(second, "cte_participant")
+    return [sum(1 for rows_b in b.values() if len(rows_b) == len(rows_a) and any(
+                all(fits(p, q) for p, q in zip(rows_a, order, strict=True))
+                for order in permutations(rows_b)))
+            for rows_a in a.values()]
+
+
+def test_an_implied_variable_narrows_no_one_below_k(tmp_path: Path) -> None:
+    keys = make_keys(tmp_path)
+    con = connect_encrypted(tmp_path / "w.duckdb", keys.warehouse_key_hex(),
+                            temp_dir=tmp_path / "tmp")
+    make_student_year(con, PERSONS, years=3)
+    # the definition holds in the data, as it does in analytics.metrics
+    con.execute("UPDATE analytics.student_year SET cte_participant = cte_participant "
+                "OR cte_completer")
+    first = deidentify.build_extract(con, request("R-A", IMPLIED_FIRST), keys, tmp_path / "a",
+                                     k=K, now=NOW, earlier_extracts={})
+    a = opened(first, keys, tmp_path / "open-a")
+    second = deidentify.build_extract(con, request("R-B", IMPLIED_SECOND), keys,
+                                      tmp_path / "b", k=K, now=NOW,
+                                      earlier_extracts={"R-A": first.variables})
+    b = opened(second, keys, tmp_path / "open-b")
+    cross = second.disclosure.cross_extract if second.disclosure else {}
+    assert "cte_participant" in cross["linkage_variables"]
+    # every candidate set is empty (the person was suppressed) or holds at least k people
+    narrowed = [n for n in candidates(a, b) if 0 < n < K]
+    assert narrowed == [], f"{len(narrowed)} people narrowed to {sorted(narrowed)[:10]}"
+    assert b.num_rows > 0
+    con.close()
+
+
+def test_implied_variables_link() -> None:
+    assert cross_extract("R-B", ["cte_participant", "gender"],
+                         {"R-A": ["cte_completer"]}).linkage_variables == ["cte_participant"]
+    assert cross_extract("R-B", ["cte_completer"],
+                         {"R-A": ["cte_participant"]}).linkage_variables == ["cte_completer"]
+    assert cross_extract("R-B", ["hs_graduate"],
+                         {"R-A": ["cte_completer"]}).linkage_variables == []

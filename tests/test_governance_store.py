@@ -23,6 +23,7 @@ from core.errors import (
 )
 from core.partners import AgreementStatus, PartnerKind
 from core.requests import RequestKind
+from governance import grants as gg
 from governance import partners as gp
 from governance import requests as gr
 from governance import users as gu
@@ -322,14 +323,19 @@ def test_demo_users_one_key_per_role(
     with sessions.begin() as s:
         gp.import_partners_csv(s, write_partners_csv(tmp_path / "p.csv"))
         keys = create_demo_users(s, today=date(2025, 1, 1))
-        again = create_demo_users(s, today=date(2025, 1, 1))
-    assert set(keys) == {"partner", "researcher", "board", "board_2", "admin", "reviewer",
-                         "checker", "checker_2"}
-    assert keys["partner"] != again["partner"]
+        with pytest.raises(Conflict, match="empty C2C_HOME"):
+            create_demo_users(s, today=date(2025, 1, 1))  # a second run needs a fresh store
+    assert set(keys) == {"partner", "researcher", "board", "board_2", "admin", "admin_2",
+                         "reviewer", "checker", "checker_2"}
     with sessions() as s:
         partner = gu.authenticate(s, keys["partner"])
         assert partner.org_code in {"1964733", "841", "CCGI"}
-        assert gu.authenticate(s, again["admin"]).roles == {gu.Role.ADMIN}
+        assert gu.authenticate(s, keys["admin_2"]).roles == {gu.Role.ADMIN}
+        assert gu.authenticate(s, keys["board_2"]).roles == {gu.Role.BOARD}
+        # every privileged demo account came from a grant two admins agreed on
+        grants = {g.user_name: g for g in gg.list_grants(s)}
+        assert grants["demo-board-1"].approved_by == "demo-admin-2"
+        assert grants["demo-board-2"].approved_by == "demo-admin"
 
 
 def test_an_operators_quorum_out_of_bounds_is_a_service_fault(

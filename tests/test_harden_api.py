@@ -177,11 +177,11 @@ def test_one_admin_cannot_make_or_impersonate_board_members(env: ApiEnv) -> None
     # a board grant requested by this admin cannot be approved by the same admin
     plain = env.client.post("/v1/admin/users", headers=admin,
                             json={"name": "newcomer", "roles": ["researcher"]}).json()
-    asked = env.client.post(f"/v1/admin/users/{plain['user']['id']}/board-grants",
+    asked = env.client.post(f"/v1/admin/users/{plain['user']['id']}/grants",
                             headers=admin, json={"kind": "role"})
     assert asked.status_code == 201, asked.text
     grant = asked.json()["grant_id"]
-    alone = env.client.post(f"/v1/admin/board-grants/{grant}/approve", headers=admin)
+    alone = env.client.post(f"/v1/admin/grants/{grant}/approve", headers=admin)
     assert alone.status_code == 403
     rid = _submitted(env)
     vote = env.client.post(f"/v1/board/requests/{rid}/decisions",
@@ -204,12 +204,12 @@ def test_second_admin_approves_a_grant_and_the_requester_holds_no_board_key(
         second = issue_key(s, create_user(s, "admin_2", ["admin"]).id).token
     plain = env.client.post("/v1/admin/users", headers=admin,
                             json={"name": "newcomer", "roles": ["researcher"]}).json()
-    grant = env.client.post(f"/v1/admin/users/{plain['user']['id']}/board-grants",
+    grant = env.client.post(f"/v1/admin/users/{plain['user']['id']}/grants",
                             headers=admin, json={"kind": "role"}).json()["grant_id"]
-    approved = env.client.post(f"/v1/admin/board-grants/{grant}/approve",
+    approved = env.client.post(f"/v1/admin/grants/{grant}/approve",
                                headers={"Authorization": f"Bearer {second}"})
     assert approved.status_code == 201, approved.text
-    again = env.client.post(f"/v1/admin/board-grants/{grant}/approve",
+    again = env.client.post(f"/v1/admin/grants/{grant}/approve",
                             headers={"Authorization": f"Bearer {second}"})
     assert again.status_code == 409
     # the key the first admin saw at creation no longer works; the approver's key does

@@ -8,6 +8,8 @@ Pages call the same governance, ingest, analytics and deidentify functions as th
 
 from __future__ import annotations
 
+import secrets
+
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
@@ -30,6 +32,9 @@ ROUTERS = tuple(m.router for m in (routes_auth, routes_public, routes_partner, r
 
 def install(app: FastAPI, settings: Settings) -> None:
     app.state.portal_sessions = SessionStore(idle_seconds=settings.portal_idle_minutes * 60)
+    # Signs the sign-in form's nonce (api.portal.web.signin_token); a restart changes it, which
+    # only asks an open sign-in form to be reloaded.
+    app.state.portal_signin_secret = secrets.token_bytes(32)
     install_handlers(app)
     app.mount("/portal/static", StaticFiles(directory=HERE / "static"), name="portal-static")
     for router in ROUTERS:

@@ -7,22 +7,24 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
-from api.deps import SessionDep
+from api.deps import SessionDep, client_of
 from api.deps import get_services as services
 from api.portal.web import (
     HOME_FOR_ROLE,
     check_csrf,
-    current,
+    check_signin_csrf,
     peek,
     redirect,
     render,
     safe_next,
     set_session,
+    signin_token,
     store,
 )
-from core.errors import NotAuthenticated
+from core.errors import NotAuthenticated, TooManyAttempts
 from governance import audit
-from governance.users import KeyRefused, Principal, authenticate
+from governance.signin_guard import sign_in
+from governance.users import Principal
 
 router = APIRouter(prefix="/portal", include_in_schema=False)
 
@@ -37,32 +39,35 @@ def home(request: Request) -> Response:
 
 
 @router.get("/signin")
-def signin_form(request: Request, next: str | None = None) -> Response:  # noqa: A002
-    current(request)  # the form needs a CSRF token, so this browser gets a session
-    return render(request, "signin.html", {
-        "title": "Sign in", "next": safe_next(next),
-        "idle": services(request).settings.portal_idle_minutes})
+def signin_form(request: Request, next: str | None = None,  # noqa: A002
+                signed_out: bool = False) -> Response:
+    return _form(request, next, signed_out=signed_out)
+
+
+def _form(request: Request, next: str | None, *, error: str | None = None,  # noqa: A002
+          status: int = 200, signed_out: bool = False) -> Response:
+    context = {"title": "Sign in", "next": safe_next(next), "csrf": signin_token(request),
+               "idle": services(request).settings.portal_idle_minutes,
+               "signed_out": signed_out}
+    if error:
+        context["error"] = error
+    return render(request, "signin.html", context, status=status)
 
 
 @router.post("/signin")
 def signin(request: Request, db: SessionDep, api_key: Annotated[str, Form(max_length=300)],
            csrf_token: Annotated[str | None, Form(max_length=100)] = None,
            next: Annotated[str | None, Form(max_length=300)] = None) -> Response:  # noqa: A002
-    check_csrf(request, csrf_token)
+    check_signin_csrf(request, csrf_token)
     try:
-        principal = authenticate(db, api_key)
-    except NotAuthenticated as refused:
-        db.rollback()
-        if isinstance(refused, KeyRefused):
-            audit.append(db, actor=refused.user_name, role="-", action="portal.signin",
-                         target=f"key:{refused.key_id}", outcome=refused.code)
-            db.commit()
-        return render(request, "signin.html", {
-            "title": "Sign in", "next": safe_next(next),
-            "idle": services(request).settings.portal_idle_minutes,
-            "error": "That key was not accepted: check it was copied whole, or ask your "
-                     "administrator for a new one."}, status=401)
-    db.rollback()
+        principal = sign_in(db, services(request).signin_guard, source=client_of(request.scope),
+                            token=api_key, action="portal.signin")
+    except TooManyAttempts as locked:
+        return _form(request, next, error=str(locked), status=429)
+    except NotAuthenticated:
+        return _form(request, next, status=401,
+                     error="That key was not accepted: check it was copied whole, or ask your "
+                           "administrator for a new one.")
     # A fresh session id and CSRF token at every sign-in: an id someone planted in this
     # browser beforehand (session fixation) is dropped, never promoted.
     s = store(request).rotate(peek(request), principal)
@@ -87,13 +92,13 @@ def next_home(principal: Principal) -> str:
 def signout(request: Request, db: SessionDep,
             csrf_token: Annotated[str | None, Form(max_length=100)] = None) -> Response:
     check_csrf(request, csrf_token)
-    s = current(request)
-    if s.principal is not None:
+    s = peek(request)
+    if s is not None and s.principal is not None:
         audit.append(db, actor=s.principal.name, role=",".join(sorted(s.principal.roles)),
                      action="portal.signout", target=f"key:{s.principal.key_id}", outcome="ok")
         db.commit()
     store(request).drop(s)
-    fresh = store(request).new()
-    fresh.flash.append("You are signed out.")
-    set_session(request, fresh)
-    return redirect(request, "/portal/signin")
+    request.state.portal_session = None
+    # No new session for the signed-out browser: the sign-in page says it (sessions are minted
+    # only by signing in).
+    return redirect(request, "/portal/signin?signed_out=true")

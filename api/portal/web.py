@@ -8,6 +8,8 @@ API's ``require``.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 from collections.abc import Callable
 from pathlib import Path
@@ -79,15 +81,38 @@ def peek(request: Request) -> PortalSession | None:
     return s
 
 
-def current(request: Request) -> PortalSession:
-    """This browser's session, anonymous if need be (it still carries a CSRF token). Only
-    pages with a form call this: public pages create no sessions."""
+def signin_token(request: Request) -> str:
+    """The sign-in form's CSRF token, without a server-side session.
+
+    A signed-in browser uses its session's token. Any other browser gets a random nonce in the
+    session cookie (no server state: store lookups of it find nothing) and the form carries
+    HMAC(process secret, nonce), so anonymous visitors of /portal/signin mint no sessions and
+    cannot push out anybody's half-finished sign-in (issue 25)."""
     s = peek(request)
-    if s is None:
-        s = store(request).new()
-        request.state.portal_cookie = s.id
-    request.state.portal_session = s
-    return s
+    if s is not None:
+        return s.csrf
+    nonce = request.cookies.get(COOKIE) or ""
+    if not 20 <= len(nonce) <= 100:
+        nonce = secrets.token_urlsafe(32)
+        request.state.portal_cookie = nonce
+    return _signin_mac(request, nonce)
+
+
+def check_signin_csrf(request: Request, token: str | None) -> None:
+    """The sign-in form's token matches this browser's session or its nonce cookie."""
+    if peek(request) is not None:
+        check_csrf(request, token)
+        return
+    nonce = request.cookies.get(COOKIE) or ""
+    if not nonce or not token or not secrets.compare_digest(
+            token.encode(), _signin_mac(request, nonce).encode()):
+        raise PermissionDenied("the form's security token is missing or out of date; "
+                               "reload the page and send it again")
+
+
+def _signin_mac(request: Request, nonce: str) -> str:
+    key: bytes = request.app.state.portal_signin_secret
+    return hmac.new(key, nonce.encode(), hashlib.sha256).hexdigest()
 
 
 def set_session(request: Request, s: PortalSession) -> None:

@@ -29,7 +29,7 @@ from api.schemas import (
 from core.errors import C2CError, UserError
 from core.partners import Partner, org_code_problem
 from governance import audit as gaudit
-from governance import board_grants as gb
+from governance import grants as gg
 from governance import partners as gp
 from governance import users as gu
 from governance.audit import audited
@@ -61,8 +61,8 @@ def users(session: ReadSessionDep, caller: AdminUser) -> list[UserOut]:
 @router.post("/users", status_code=201, response_model=UserCreated)
 def create_user(body: UserIn, session: SessionDep, caller: AdminUser) -> UserCreated:
     """Create a user and its first API key (the key is shown in this response only)."""
-    with audited(session, actor=caller.name, role=ROLE, action="user.create") as audit:
-        gb.ensure_no_board_role([r.value for r in body.roles])
+    with audited(session, actor=caller.name, role=ROLE, action=gg.CREATE) as audit:
+        gg.ensure_creatable_alone(body.roles)
         user = gu.create_user(session, body.name, body.roles, body.org_code, body.email)
         key = gu.issue_key(session, user.id, label="initial")
         audit.target = f"user:{user.id}"
@@ -85,9 +85,9 @@ def update_user(user_id: UserId, body: UserPatch, session: SessionDep,
 @router.post("/users/{user_id}/keys", status_code=201, response_model=NewKey)
 def issue_key(user_id: UserId, session: SessionDep, caller: AdminUser) -> NewKey:
     """Issue another API key for a user (shown in this response only)."""
-    with audited(session, actor=caller.name, role=ROLE, action="key.issue",
+    with audited(session, actor=caller.name, role=ROLE, action=gg.ISSUE,
                  target=f"user:{user_id}") as audit:
-        gb.ensure_not_board_member(session, user_id)
+        gg.ensure_key_issuable_alone(session, user_id)
         key = gu.issue_key(session, user_id, label=f"issued by {caller.name}")
         audit["key_id"] = key.key_id
         out = NewKey(key_id=key.key_id, user_id=user_id, token=key.token)
@@ -95,33 +95,33 @@ def issue_key(user_id: UserId, session: SessionDep, caller: AdminUser) -> NewKey
 
 
 class GrantIn(BaseModel):
-    kind: gb.GrantKind
+    kind: gg.GrantKind
+    role: gu.Role | None = None  # for kind "role": admin, board, steward or checker (board)
 
 
 class GrantRequested(BaseModel):
     grant_id: int
 
 
-@router.post("/users/{user_id}/board-grants", status_code=201, response_model=GrantRequested)
-def request_board_grant(user_id: UserId, body: GrantIn, session: SessionDep,
-                        caller: AdminUser) -> GrantRequested:
-    """Ask for a board grant: ``role`` makes the user a board member, ``key`` gets a board
-    member a new key. Another admin must approve it; the board sees both."""
-    with refusals_audited(session, caller.name, gb.REQUEST, f"user:{user_id}"):
-        grant_id = gb.request_grant(session, caller.name, user_id, body.kind)
+@router.post("/users/{user_id}/grants", status_code=201, response_model=GrantRequested)
+def request_grant(user_id: UserId, body: GrantIn, session: SessionDep,
+                  caller: AdminUser) -> GrantRequested:
+    """Ask for a grant: ``role`` gives the user a privileged role (admin, board, steward,
+    checker), ``key`` gets a privileged user a new key. A second admin, a different person,
+    must approve it; the board sees both."""
+    with refusals_audited(session, caller.name, gg.REQUEST, f"user:{user_id}"):
+        grant_id = gg.request_grant(session, caller.name, user_id, body.kind, body.role)
         session.commit()
     return GrantRequested(grant_id=grant_id)
 
 
-@router.post("/board-grants/{grant_id}/approve", status_code=201, response_model=NewKey)
-def approve_board_grant(grant_id: Annotated[int, Path(ge=1, le=2**62)], session: SessionDep,
-                        caller: AdminUser) -> NewKey:
-    """Approve another admin's board grant. The member's earlier keys are revoked and the new
-    key is shown to you once, to hand to the member."""
-    with refusals_audited(session, caller.name, gb.APPROVE, f"grant:{grant_id}"):
-        issued = gb.approve_grant(session, caller.name, grant_id)
-        user_id = int(next(k.user_id for k in gu.list_keys(session)
-                           if k.key_id == issued.key_id))
+@router.post("/grants/{grant_id}/approve", status_code=201, response_model=NewKey)
+def approve_grant(grant_id: Annotated[int, Path(ge=1, le=2**62)], session: SessionDep,
+                  caller: AdminUser) -> NewKey:
+    """Approve another admin's grant. The user's earlier keys are revoked and the new key is
+    shown to you once, to hand to the user."""
+    with refusals_audited(session, caller.name, gg.APPROVE, f"grant:{grant_id}"):
+        user_id, issued = gg.approve_grant(session, caller.name, grant_id)
         session.commit()
     return NewKey(key_id=issued.key_id, user_id=user_id, token=issued.token)
 
@@ -172,6 +172,8 @@ def revoke_key(key_id: KeyId, session: SessionDep, caller: AdminUser) -> KeyOut:
     return out
 
 
+AGREEMENT_FIELDS = {"agreement_status", "agreement_start", "agreement_end", "silence_means",
+                    "on_objection", "permitted_purposes", "stewards"}
 # The state registry has about 2,500 partners: pages, never the whole registry at once.
 PageLimit = Annotated[int, Query(ge=1, le=1000)]
 PageOffset = Annotated[int, Query(ge=0, le=10_000_000)]
@@ -204,11 +206,8 @@ def put_partner(org_code: OrgCode, body: PartnerIn, session: SessionDep,
         )
         current = gp.find_partner(session, org_code)
         if current is not None:
-            record = record.model_copy(update={
-                "agreement_status": current.agreement_status,
-                "agreement_start": current.agreement_start,
-                "agreement_end": current.agreement_end,
-            })
+            # the agreement and its terms (named stewards included) are not this route's
+            record = record.model_copy(update=current.model_dump(include=AGREEMENT_FIELDS))
         out = gp.upsert_partner(session, record)
     return out
 

@@ -10,7 +10,7 @@ from api.deps import BoardUser, ReadSessionDep, SessionDep, SessionsDep, Setting
 from api.errors import COMMON_RESPONSES
 from api.notifying import deliver_later
 from api.schemas import DecisionIn, RequestOut
-from governance import board_grants as gb
+from governance import grants as gg
 from governance import requests as gr
 from governance.audit import audited
 from services.preview import Preview, preview_stored_request
@@ -68,10 +68,11 @@ def decide(request_id: RequestId, body: DecisionIn, session: SessionDep, setting
 grants_router = APIRouter(prefix="/v1/board/grants", tags=["board"], responses=COMMON_RESPONSES)
 
 
-@grants_router.get("", response_model=list[gb.Grant])
-def grants(session: ReadSessionDep, caller: BoardUser) -> list[gb.Grant]:
-    """Every request to make someone a board member or give a board member a new key, who
-    asked and which second admin approved: the board sees who joins it."""
+@grants_router.get("", response_model=list[gg.Grant])
+def grants(session: ReadSessionDep, caller: BoardUser) -> list[gg.Grant]:
+    """Every request to give someone a privileged role (admin, board, steward, checker) or a
+    privileged account a new key, who asked and which second admin approved: the board sees
+    who holds the controls."""
     with audited(session, actor=caller.name, role=ROLE, action="board.grants"):
-        out = gb.list_grants(session)
+        out = gg.list_grants(session)
     return out
