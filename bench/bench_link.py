@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -103,6 +104,16 @@ class TempWatch:
         self._thread.join()
 
 
+def _partition_digest(con) -> str:  # type: ignore[no-untyped-def]
+    """One hash of the clusters (which source records share a person id), for comparing two
+    backends' results without comparing the ids themselves."""
+    row = con.execute(
+        "SELECT md5(string_agg(g, '|' ORDER BY g)) FROM (SELECT string_agg(source_system || ':' "
+        "|| partner_org || ':' || source_person_id, ',' ORDER BY source_system, partner_org, "
+        "source_person_id) AS g FROM mdm.crosswalk GROUP BY person_id)").fetchone()
+    return str(row[0])
+
+
 def link(work: Path, run_id: str) -> None:
     import linkage
     con, _, s = _connect(work)
@@ -114,11 +125,13 @@ def link(work: Path, run_id: str) -> None:
         summary = linkage.run_annual_link(con, settings=s, run_id=run_id, runs_dir=s.runs_dir)
     wall = time.perf_counter() - t
     ev = linkage.evaluate(con, work / "landing" / "truth.parquet")
+    partition = _partition_digest(con)
     con.close()
     jvm_mb = jvm_cpu = 0.0
     if s.linkage_backend == "spark":
         from linkage import spark_backend
         jvm_mb, jvm_cpu = spark_backend.LAST_JVM_PEAK_MB, spark_backend.LAST_JVM_CPU_SECONDS
+        print(f"Spark jobs in the run: {spark_backend.LAST_JOB_COUNT}")
     import resource
     # CPU seconds of the link (this process, plus the Spark JVM): on a shared machine the
     # wall time swings with the load, the CPU time much less
@@ -138,7 +151,8 @@ def link(work: Path, run_id: str) -> None:
         "memory_limit": s.duckdb_memory_limit, "predict_chunks": summary.predict_chunks,
         "records": summary.records, "load": load, "stages": summary.stage_seconds,
         "precision": ev.precision, "recall": ev.recall, "f1": ev.f1,
-        "pairs_scored": summary.pairs_scored, "clusters": summary.clusters}))
+        "pairs_scored": summary.pairs_scored, "clusters": summary.clusters,
+        "partition": partition}))
     print(f"pairs scored {summary.pairs_scored:,}; >= threshold "
           f"{summary.pairs_above_threshold:,}; clusters {summary.clusters:,}; "
           f"review queue {summary.review_queue_size:,}")
@@ -161,30 +175,59 @@ def link(work: Path, run_id: str) -> None:
 
 def run_link_phases(script: str, work: Path, size_args: list[str], backend: str) -> None:
     """The link phase in a fresh process per backend; with ``spark``, DuckDB first and the
-    two side by side (time, peak memory incl. the Spark JVM, ratio, precision / recall)."""
-    backends = ["duckdb", "spark"] if backend == "spark" else [backend]
+    two side by side (time, peak memory incl. the Spark JVM, ratio, precision / recall, same
+    clusters); ``cluster`` adds a run on a two-worker standalone cluster on loopback
+    (authentication and encryption on, started with pyspark's spark-class)."""
+    backends = {"duckdb": ["duckdb"], "spark": ["duckdb", "spark"],
+                "cluster": ["duckdb", "spark", "cluster"]}[backend]
     results = []
     for name in backends:
         env = os.environ.copy()
-        env["C2C_LINKAGE_BACKEND"] = name
+        env["C2C_LINKAGE_BACKEND"] = "duckdb" if name == "duckdb" else "spark"
         print(f"--- link on {name} ---", flush=True)
-        done = subprocess.run([sys.executable, script, "--phase", "link", "--work", str(work),
-                               *size_args], check=True, env=env, capture_output=True, text=True)
-        print(done.stdout, end="")
-        line = [x for x in done.stdout.splitlines() if x.startswith("BENCH_JSON ")][-1]
-        results.append(json.loads(line.removeprefix("BENCH_JSON ")))
-    if len(results) == 2:
-        d, sp = results
+        if name == "cluster":
+            result = _on_cluster(script, work, size_args, env)
+        else:
+            result = _link_process(script, work, size_args, env)
+        result["backend"] = name
+        results.append(result)
+    if len(results) > 1:
+        d = results[0]
         print(f"{'backend':8} {'wall s':>9} {'CPU s':>9} {'peak GB':>8} {'precision':>10} "
-              f"{'recall':>8}")
+              f"{'recall':>8} {'x DuckDB wall':>14} {'same clusters':>14}")
         for r in results:
             print(f"{r['backend']:8} {r['wall']:9.1f} {r['cpu']:9.1f} {r['peak_mb'] / 1024:8.2f} "
-                  f"{r['precision']:10.5f} {r['recall']:8.5f}")
-        print(f"spark / duckdb: time x{sp['wall'] / d['wall']:.1f}, "
-              f"CPU x{sp['cpu'] / d['cpu']:.1f}, "
-              f"memory x{sp['peak_mb'] / d['peak_mb']:.1f}; same pairs scored "
-              f"{sp['pairs_scored'] == d['pairs_scored']}, same cluster count "
-              f"{sp['clusters'] == d['clusters']}")
+                  f"{r['precision']:10.5f} {r['recall']:8.5f} {r['wall'] / d['wall']:14.2f} "
+                  f"{str(r['partition'] == d['partition']):>14}")
+        print(f"load average at the end {os.getloadavg()[0]:.1f} (2 cores)")
+
+
+def _link_process(script: str, work: Path, size_args: list[str],
+                  env: dict[str, str]) -> dict[str, Any]:
+    done = subprocess.run([sys.executable, script, "--phase", "link", "--work", str(work),
+                           *size_args], check=True, env=env, capture_output=True, text=True)
+    print(done.stdout, end="")
+    line = [x for x in done.stdout.splitlines() if x.startswith("BENCH_JSON ")][-1]
+    result: dict[str, Any] = json.loads(line.removeprefix("BENCH_JSON "))
+    return result
+
+
+def _on_cluster(script: str, work: Path, size_args: list[str],
+                env: dict[str, str]) -> dict[str, Any]:
+    """A master and two workers (2 cores, 3 GB each) on loopback, the tests' helper."""
+    import secrets
+    sys.path.insert(0, str(ROOT / "tests"))
+    from spark_cluster import LOOPBACK, running_cluster, secure_defaults
+    defaults = {**secure_defaults(secrets.token_hex(16)), **LOOPBACK,
+                "spark.executor.memory": "2g", "spark.executor.cores": "1"}
+    with running_cluster(work / "cluster", defaults, workers=2, memory="3g") as cluster:
+        env.update({"C2C_SPARK_MASTER": cluster.url, "SPARK_CONF_DIR": str(cluster.conf_dir),
+                    "SPARK_LOCAL_IP": "127.0.0.1"})
+        result = _link_process(script, work, size_args, env)
+        workers = [len(cluster.worker_json(i)["finishedexecutors"]
+                       + cluster.worker_json(i)["executors"]) for i in (0, 1)]
+        print(f"executors per worker: {workers}")
+    return result
 
 
 def main() -> None:
@@ -194,8 +237,9 @@ def main() -> None:
     parser.add_argument("--years", nargs="*", default=None)
     parser.add_argument("--work", type=Path, default=None)
     parser.add_argument("--phase", choices=["all", "link"], default="all")
-    parser.add_argument("--backend", choices=["duckdb", "spark"], default="duckdb",
-                        help="spark: link on DuckDB, then on Spark, and print both")
+    parser.add_argument("--backend", choices=["duckdb", "spark", "cluster"], default="duckdb",
+                        help="spark: link on DuckDB, then on Spark, and print both; cluster: "
+                             "and on a two-worker standalone cluster on loopback")
     args = parser.parse_args()
     work = args.work or Path(f"/tmp/bench_link_{args.students}")
     if args.phase == "link":

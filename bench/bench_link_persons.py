@@ -1,6 +1,7 @@
 """Benchmark the annual link on a large person register: N + N records (default 1M + 1M).
 
-    .venv/bin/python bench/bench_link_persons.py --records 1000000 [--work DIR] [--backend spark]
+    .venv/bin/python bench/bench_link_persons.py --records 1000000 [--work DIR]
+        [--backend spark|cluster]
 
 Generating 1M + 1M through ``synth`` (students with years of enrolments, courses, CCGI weeks)
 would take far longer than the link, so this bench has its own light generator of *person
@@ -209,8 +210,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--work", type=Path, default=None)
     parser.add_argument("--phase", choices=["all", "link"], default="all")
-    parser.add_argument("--backend", choices=["duckdb", "spark"], default="duckdb",
-                        help="spark: link on DuckDB, then on Spark, and print both")
+    parser.add_argument("--backend", choices=["duckdb", "spark", "cluster"], default="duckdb",
+                        help="spark: link on DuckDB, then on Spark, and print both; cluster: "
+                             "and on a two-worker standalone cluster on loopback")
     args = parser.parse_args()
     work = args.work or Path(f"/tmp/bench_link_persons_{args.records}")
     if args.phase == "link":

@@ -1,16 +1,26 @@
-"""The Splink backend, chosen by one setting (``settings.linkage_backend``).
+"""The Splink backend of one link run, chosen by one setting (``settings.linkage_backend``).
 
-On DuckDB, Splink works in an *in-memory* database attached to the warehouse's own DuckDB
-instance (``WORKSPACE``), not in the warehouse file: its many intermediate tables never land
-there, and spills go to the warehouse's encrypted temp directory (``temp_file_encryption``),
-so no plaintext identifier is ever at rest. One instance means one ``memory_limit`` for the
-whole link (C2C_DUCKDB_MEMORY_LIMIT): with a second instance for Splink, each took the full
-limit, and the warehouse kept the identities it had just written cached while Splink scored
-(12.4 GB peak under a 10 GB limit at 8M identities). It also lets Splink read the identities
-straight from the warehouse, never through a Python copy.
-``spark`` runs the same model through Splink's SparkAPI (``linkage/spark_backend.py``: the
-optional ``[spark]`` extra, Java 17, ``C2C_SPARK_MASTER``); the few SQL statements this
-package runs on Splink's workspace go through :func:`query` / :func:`materialise`.
+A :class:`LinkBackend` is Splink's database API for the run plus the few things this package
+does on Splink's workspace itself (run a query, keep a table, close and clean up). Two
+implementations:
+
+- :class:`DuckDBBackend`: Splink works in an *in-memory* database attached to the
+  warehouse's own DuckDB instance (``WORKSPACE``), not in the warehouse file: its many
+  intermediate tables never land there, and spills go to the warehouse's encrypted temp
+  directory (``temp_file_encryption``), so no plaintext identifier is ever at rest. One
+  instance means one ``memory_limit`` for the whole link (C2C_DUCKDB_MEMORY_LIMIT): with a
+  second instance for Splink, each took the full limit, and the warehouse kept the identities
+  it had just written cached while Splink scored (12.4 GB peak under a 10 GB limit at 8M
+  identities). It also lets Splink read the identities straight from the warehouse, table to
+  table (:meth:`DuckDBBackend.input_source`), never through a Python copy. Without a
+  warehouse connection (a Spark run's training workspace) it opens an in-memory instance of
+  its own, with its own encrypted spill folder.
+- ``SparkBackend`` (``linkage/spark_backend.py``: the optional ``[spark]`` extra, Java 17,
+  ``C2C_SPARK_MASTER``): Splink's SparkAPI on a session that is safe for identifiers.
+
+Training is a few hundred small queries over a sample (docs/scale.md): each backend names
+the backend its model is trained on (:meth:`LinkBackend.open_training`). DuckDB trains on
+itself; Spark trains on a DuckDB workspace in the driver and scores on Spark.
 """
 
 from __future__ import annotations
@@ -18,7 +28,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 from splink import DuckDBAPI
@@ -29,131 +39,106 @@ from core.errors import ConfigError
 from core.settings import Settings
 from core.warehouse import load_httpfs
 
-# Scratch folders of link runs under C2C_HOME/tmp: the DuckDB workspace's, and Spark's.
+# Scratch folders of link runs under C2C_HOME/tmp: DuckDB workspaces' (the run's, and a Spark
+# run's training workspace) and Spark's. Each live run holds its own (core.scratch).
 RUN_FOLDER_PREFIXES = ("splink-", "spark-")
-# The run folder each live run holds (core.scratch), by run id, until close_db_api.
-_held: dict[str, int] = {}
 # The in-memory database Splink works in, attached to the warehouse's instance for one run.
 WORKSPACE = "c2c_splink_workspace"
 
 
-def create_db_api(
-    settings: Settings, run_id: str, warehouse: duckdb.DuckDBPyConnection | None = None
-) -> DatabaseAPISubClass:
-    """A fresh Splink database API for one run (close it with :func:`close_db_api`).
+class LinkBackend(Protocol):
+    """Splink's workspace for one run (see the module docstring)."""
+
+    name: str
+    db_api: DatabaseAPISubClass
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        """Rows of ``sql`` run on the workspace."""
+
+    def materialise(self, name: str, select_sql: str) -> None:
+        """Table ``name`` := ``select_sql`` on the workspace, computed now."""
+
+    def open_training(self) -> LinkBackend:
+        """The backend the model is trained on (``self``, or a new one the caller closes)."""
+
+    def input_source(self, warehouse: duckdb.DuckDBPyConnection, table: str) -> str | None:
+        """How the workspace names warehouse ``table`` when it can read it directly (it shares
+        the warehouse's instance), else None (hand the rows over as Arrow)."""
+
+    def close(self) -> None:
+        """Close the workspace and remove every file it wrote (failed run or not)."""
+
+
+class DuckDBBackend:
+    name = "duckdb"
+
+    def __init__(self, settings: Settings, run_id: str,
+                 warehouse: duckdb.DuckDBPyConnection | None = None) -> None:
+        self.tmp_dir = workspace_tmp(settings, run_id)
+        self.held = scratch.hold(self.tmp_dir)
+        try:
+            self.attached = warehouse is not None
+            self.con = (_attached_workspace(warehouse) if warehouse is not None
+                        else _duckdb_workspace(self.tmp_dir, settings))
+        except BaseException:
+            release_folder(self.held, self.tmp_dir)
+            raise
+        self.db_api: DatabaseAPISubClass = DuckDBAPI(connection=self.con)
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        return self.con.execute(sql).fetchall()
+
+    def materialise(self, name: str, select_sql: str) -> None:
+        self.con.execute(f"CREATE OR REPLACE TABLE {name} AS {select_sql}")
+
+    def open_training(self) -> LinkBackend:
+        return self
+
+    def input_source(self, warehouse: duckdb.DuckDBPyConnection, table: str) -> str | None:
+        if not self.attached:
+            return None
+        row = warehouse.execute("SELECT current_database()").fetchone()
+        return f'"{row[0]}".{table}' if row else None
+
+    def close(self) -> None:
+        # DuckDB refuses to open a database with temp_file_encryption while stale temp
+        # files sit in its temp directory, so a run must not leave any behind.
+        try:
+            _close_workspace(self.con, attached=self.attached)
+        finally:
+            release_folder(self.held, self.tmp_dir)
+
+
+def open_backend(settings: Settings, run_id: str,
+                 warehouse: duckdb.DuckDBPyConnection | None = None) -> LinkBackend:
+    """A fresh backend for one run (close it with :meth:`LinkBackend.close`).
 
     DuckDB: a workspace attached to ``warehouse``'s instance (its memory limit and encrypted
-    temp directory); without one, a separate in-memory instance of its own.
+    temp directory); without one, a separate in-memory instance of its own. Spark ignores
+    ``warehouse`` (its input goes over as Arrow).
+
     First removes the folders of earlier runs no living process holds (a run killed with
-    ``kill -9`` leaves its spill files behind; issue 25), then holds this run's own."""
-    backend = settings.linkage_backend
-    if backend not in {"duckdb", "spark"}:
+    ``kill -9`` leaves its spill files behind; issue 25); the backend holds its own."""
+    if settings.linkage_backend not in {"duckdb", "spark"}:
         raise ConfigError(
             f"unknown C2C_LINKAGE_BACKEND {settings.linkage_backend!r}: use duckdb or spark")
     scratch.remove_unheld(settings.tmp_dir, RUN_FOLDER_PREFIXES)
-    _held[run_id] = scratch.hold(run_folder(settings, run_id))
-    try:
-        if backend == "duckdb":
-            if warehouse is not None:
-                return DuckDBAPI(connection=_attached_workspace(warehouse))
-            return DuckDBAPI(connection=_duckdb_workspace(workspace_tmp(settings, run_id),
-                                                          settings))
-        from linkage import spark_backend
+    if settings.linkage_backend == "duckdb":
+        return DuckDBBackend(settings, run_id, warehouse)
+    from linkage import spark_backend
 
-        api: DatabaseAPISubClass = spark_backend.create_spark_api(
-            settings, run_id, dict(os.environ))
-        return api
-    except BaseException:
-        _release(settings, run_id)
-        raise
+    return spark_backend.SparkBackend(settings, run_id, dict(os.environ))
 
 
-def run_folder(settings: Settings, run_id: str) -> Path:
-    """The scratch folder a run holds: its DuckDB workspace's or its Spark directories."""
-    if settings.linkage_backend == "spark":
-        from linkage.spark_backend import spark_work_dir
-
-        return spark_work_dir(settings, run_id)
-    return workspace_tmp(settings, run_id)
-
-
-def _release(settings: Settings, run_id: str) -> None:
-    fd = _held.pop(run_id, None)
-    if fd is not None:
-        scratch.release(fd)
-    shutil.rmtree(run_folder(settings, run_id), ignore_errors=True)
-
-
-def is_spark(db_api: DatabaseAPISubClass) -> bool:
-    return db_api.sql_dialect.sql_dialect_str == "spark"
-
-
-def query(db_api: DatabaseAPISubClass, sql: str) -> list[tuple[Any, ...]]:
-    """Rows of ``sql`` run on Splink's workspace (DuckDB or Spark)."""
-    if is_spark(db_api):
-        from linkage import spark_backend
-
-        return spark_backend.query(db_api, sql)
-    con: duckdb.DuckDBPyConnection = db_api.duckdb_con  # type: ignore[attr-defined]
-    return con.execute(sql).fetchall()
-
-
-def materialise(db_api: DatabaseAPISubClass, name: str, select_sql: str) -> None:
-    """Table ``name`` := ``select_sql`` in Splink's workspace (Spark: a cached view)."""
-    if is_spark(db_api):
-        from linkage import spark_backend
-
-        spark_backend.materialise(db_api, name, select_sql)
-        return
-    query(db_api, f"CREATE OR REPLACE TABLE {name} AS {select_sql}")
+def release_folder(held: int, folder: Path) -> None:
+    """Let go of a run folder held with :func:`core.scratch.hold` and remove it."""
+    scratch.release(held)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def workspace_tmp(settings: Settings, run_id: str) -> Path:
     """Spill folder of one run's Splink workspace, apart from the warehouse's own."""
     return settings.tmp_dir / f"splink-{run_id}"
-
-
-def close_db_api(db_api: DatabaseAPISubClass, settings: Settings, run_id: str) -> None:
-    """Close the workspace and remove its (encrypted) spill files.
-
-    DuckDB refuses to open a database with ``temp_file_encryption`` while stale temp files
-    sit in its temp directory, so a run must not leave any behind.
-    """
-    if is_spark(db_api):
-        from linkage import spark_backend
-
-        spark_backend.stop_session(db_api, settings, run_id)
-    else:
-        con = getattr(db_api, "duckdb_con", None)
-        if con is not None:
-            _close_workspace(con)
-    _release(settings, run_id)
-
-
-def _close_workspace(con: duckdb.DuckDBPyConnection) -> None:
-    try:
-        if _uses_attached_workspace(con):
-            # frees every Splink table (and its spilled blocks) before the run goes on
-            other = con.execute(
-                "SELECT database_name FROM duckdb_databases() WHERE NOT internal "
-                "AND database_name <> ? ORDER BY database_name LIMIT 1", [WORKSPACE]
-            ).fetchone()
-            if other:  # DuckDB detaches only a database not in USE
-                con.execute(f'USE "{other[0]}"')
-                con.execute(f"DETACH DATABASE IF EXISTS {WORKSPACE}")
-    finally:  # a run that failed may have left the instance unusable: close regardless
-        con.close()
-
-
-def input_source(db_api: DatabaseAPISubClass, warehouse: duckdb.DuckDBPyConnection,
-                 table: str) -> str | None:
-    """How Splink's workspace names warehouse ``table`` when it can read it directly (the
-    workspace shares the warehouse's instance), else None (hand the rows over as Arrow)."""
-    con = getattr(db_api, "duckdb_con", None)
-    if is_spark(db_api) or con is None or not _uses_attached_workspace(con):
-        return None
-    row = warehouse.execute("SELECT current_database()").fetchone()
-    return f'"{row[0]}".{table}' if row else None
 
 
 def _attached_workspace(warehouse: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
@@ -164,9 +149,19 @@ def _attached_workspace(warehouse: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPy
     return con
 
 
-def _uses_attached_workspace(con: duckdb.DuckDBPyConnection) -> bool:
-    row = con.execute("SELECT current_database()").fetchone()
-    return bool(row and row[0] == WORKSPACE)
+def _close_workspace(con: duckdb.DuckDBPyConnection, *, attached: bool) -> None:
+    try:
+        if attached:
+            # frees every Splink table (and its spilled blocks) before the run goes on
+            other = con.execute(
+                "SELECT database_name FROM duckdb_databases() WHERE NOT internal "
+                "AND database_name <> ? ORDER BY database_name LIMIT 1", [WORKSPACE]
+            ).fetchone()
+            if other:  # DuckDB detaches only a database not in USE
+                con.execute(f'USE "{other[0]}"')
+                con.execute(f"DETACH DATABASE IF EXISTS {WORKSPACE}")
+    finally:  # a run that failed may have left the instance unusable: close regardless
+        con.close()
 
 
 def _duckdb_workspace(tmp_dir: Path, settings: Settings) -> duckdb.DuckDBPyConnection:

@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -20,12 +20,13 @@ from splink import Linker, SettingsCreator, block_on
 from splink.blocking_rule_library import CustomRule
 from splink.internals.blocking_rule_creator import BlockingRuleCreator
 from splink.internals.charts import SplinkChart
-from splink.internals.database_api import DatabaseAPISubClass
 from splink.internals.splink_dataframe import SplinkDataFrame
 
 from core import tables
 from core.duck import StageTimer
-from linkage import backend, dialect
+from core.errors import InternalError
+from linkage import dialect
+from linkage.backend import LinkBackend
 from linkage.enrolment import enrolment_comparison
 from linkage.training import TrainingReport, captured_splink_messages, train
 
@@ -513,9 +514,7 @@ def measure_rules(con: duckdb.DuckDBPyConnection, records: int) -> list[Blocking
     return choices
 
 
-def _register_inputs(
-    con: duckdb.DuckDBPyConnection, db_api: DatabaseAPISubClass
-) -> SplinkDataFrame:
+def _register_inputs(con: duckdb.DuckDBPyConnection, engine: LinkBackend) -> SplinkDataFrame:
     """All identities as ONE Splink input, deduplicated as a whole.
 
     ``dedupe_only`` on the union scores exactly the pairs ``link_and_dedupe`` would (within
@@ -527,30 +526,47 @@ def _register_inputs(
     (DuckDB spills it like any other); otherwise (Spark) they go over as Arrow.
     """
     cols = ", ".join(MODEL_COLUMNS)
-    source = backend.input_source(db_api, con, tables.IDENTITIES)
+    source = engine.input_source(con, tables.IDENTITIES)
     if source is not None:
-        backend.query(db_api, f"CREATE TABLE {INPUT_TABLE} AS SELECT unit_id AS unique_id, "
-                              f"{', '.join(MODEL_COLUMNS[1:])} FROM {source} ORDER BY unit_id")
+        engine.query(f"CREATE TABLE {INPUT_TABLE} AS SELECT unit_id AS unique_id, "
+                     f"{', '.join(MODEL_COLUMNS[1:])} FROM {source} ORDER BY unit_id")
         # display names are put in SQL unquoted: keep them plain identifiers
-        return db_api.register(INPUT_TABLE, dataset_display_name="identities")
+        return engine.db_api.register(INPUT_TABLE, dataset_display_name="identities")
     arrow: pa.Table = con.execute(
         f"SELECT {cols} FROM {tables.IDENTITIES} ORDER BY unit_id").fetch_arrow_table()
     arrow = arrow.rename_columns(["unique_id", *MODEL_COLUMNS[1:]])
     # display names are put in SQL unquoted: keep them plain identifiers
-    return db_api.register(arrow, dataset_display_name="identities")
+    return engine.db_api.register(arrow, dataset_display_name="identities")
+
+
+def _linker(
+    con: duckdb.DuckDBPyConnection, engine: LinkBackend, kept: list[Any]
+) -> Linker:
+    sql_dialect = engine.db_api.sql_dialect.sql_dialect_str
+    settings = SettingsCreator(
+        link_type="dedupe_only",
+        unique_id_column_name="unique_id",
+        # one model, two dialects: the DuckDB SQL generated for the backend in use
+        comparisons=dialect.comparisons_for(comparisons(), sql_dialect, array_columns(con)),
+        blocking_rules_to_generate_predictions=kept,
+        retain_matching_columns=False,
+        retain_intermediate_calculation_columns=False,
+    )
+    return Linker(_register_inputs(con, engine), settings, log_level=logging.WARNING)
 
 
 def train_and_predict(
     con: duckdb.DuckDBPyConnection,
-    db_api: DatabaseAPISubClass,
+    engine: LinkBackend,
     *,
     records: int,
     lower_threshold: float,
     chunk_pairs: int,
     on_step: Callable[[str, float], None] | None = None,
 ) -> ModelRun:
-    """Train u (random sampling) and m (EM on two blocking rules), then score blocked pairs
-    (on DuckDB in chunks of about ``chunk_pairs`` candidate pairs, :func:`predict_chunks`).
+    """Train u (random sampling) and m (EM on two blocking rules) on the backend's training
+    workspace, then score blocked pairs on the backend itself (on DuckDB in chunks of about
+    ``chunk_pairs`` candidate pairs, :func:`predict_chunks`; Spark in one slice).
     ``on_step(name, seconds)`` is called as each of ``STEPS`` ends."""
     timer = StageTimer(on_lap=on_step)
     lap, stages = timer.lap, timer.stages
@@ -559,31 +575,32 @@ def train_and_predict(
     kept: list[BlockingRuleCreator | dict[str, Any]] = [
         rule.creator() for rule, c in zip(CANDIDATE_RULES, choices, strict=True) if c.kept
     ]
-    frames = _register_inputs(con, db_api)
-    link_type: Literal["dedupe_only"] = "dedupe_only"
-    settings = SettingsCreator(
-        link_type=link_type,
-        unique_id_column_name="unique_id",
-        # one model, two dialects: the DuckDB SQL generated for the backend in use
-        comparisons=dialect.comparisons_for(
-            comparisons(), db_api.sql_dialect.sql_dialect_str, array_columns(con)),
-        blocking_rules_to_generate_predictions=kept,
-        retain_matching_columns=False,
-        retain_intermediate_calculation_columns=False,
-    )
     report = TrainingReport()
     # Splink's own log lines go into the run summary (training.py), not to stderr
     with captured_splink_messages(report):
-        linker = Linker(frames, settings, log_level=logging.WARNING)
-        train(linker, con, report, records=records, u_max_pairs=U_MAX_PAIRS,
-              em_max_pairs=EM_MAX_PAIRS, seed=SEED, lap=lap)
-        chunks = 1 if backend.is_spark(db_api) else predict_chunks(choices, chunk_pairs)
-        marginal = _score_in_chunks(linker, db_api, chunks, lower_threshold)
+        trainer = engine.open_training()
+        try:
+            trained = _linker(con, trainer, kept)
+            train(trained, con, report, records=records, u_max_pairs=U_MAX_PAIRS,
+                  em_max_pairs=EM_MAX_PAIRS, seed=SEED, lap=lap)
+        finally:
+            if trainer is not engine:
+                trainer.close()
+        if trainer is engine:
+            linker = trained
+        else:
+            linker = _linker(con, engine, kept)
+            copy_parameters(trained, linker)
+            lap("register")
+        # Spark scores in one slice: its shuffle spills on its own, and each slice is a job
+        chunks = 1 if engine.name == "spark" else predict_chunks(choices, chunk_pairs)
+        marginal = _score_in_chunks(linker, engine, chunks, lower_threshold)
     lap("predict")
     for key, choice in enumerate(c for c in choices if c.kept):
         choice.marginal_pairs = int(marginal.get(key, 0))
     pairs_scored = int(sum(marginal.values()))
-    predictions = db_api.table_to_splink_dataframe("__splink__df_predict", PREDICTIONS_TABLE)
+    predictions = engine.db_api.table_to_splink_dataframe("__splink__df_predict",
+                                                          PREDICTIONS_TABLE)
     return ModelRun(linker, predictions, choices, pairs_scored, stages, report, chunks)
 
 
@@ -601,7 +618,7 @@ def predict_chunks(choices: list[BlockingChoice], chunk_pairs: int) -> int:
 
 
 def _score_in_chunks(
-    linker: Linker, db_api: DatabaseAPISubClass, chunks: int, lower_threshold: float
+    linker: Linker, engine: LinkBackend, chunks: int, lower_threshold: float
 ) -> dict[int, int]:
     """Score each slice, keep its pairs at or above the lower band in ``PREDICTIONS_TABLE``
     and drop the rest: the pairs scored per rule (Splink's ``match_key``, the first rule
@@ -611,22 +628,37 @@ def _score_in_chunks(
         scored = linker.inference.predict_chunk(
             left_chunk=(i, chunks), right_chunk=(1, 1), threshold_match_probability=None,
             warning_mode="auto" if i == 1 else "never")
-        for key, n in _sql(db_api, f"SELECT CAST(match_key AS INTEGER), count(*) "
+        for key, n in engine.query(f"SELECT CAST(match_key AS INTEGER), count(*) "
                                    f"FROM {scored.physical_name} GROUP BY 1"):
             marginal[int(key)] += int(n)
         kept = (f"SELECT unique_id_l, unique_id_r, match_weight, match_probability "
                 f"FROM {scored.physical_name} "
                 f"WHERE match_probability >= {float(lower_threshold)!r}")
         if i == 1:
-            backend.materialise(db_api, PREDICTIONS_TABLE, kept)
+            engine.materialise(PREDICTIONS_TABLE, kept)
         else:  # DuckDB only (Spark scores in one slice)
-            backend.query(db_api, f"INSERT INTO {PREDICTIONS_TABLE} {kept}")
+            engine.query(f"INSERT INTO {PREDICTIONS_TABLE} {kept}")
         scored.drop_table_from_database_and_remove_from_cache()
     return dict(marginal)
 
 
-def _sql(db_api: DatabaseAPISubClass, sql: str) -> list[tuple[Any, ...]]:
-    return backend.query(db_api, sql)
+def copy_parameters(source: Linker, target: Linker) -> None:
+    """The trained model of ``source`` (prior, every level's m and u) onto ``target``: the same
+    comparisons and levels, written in another SQL dialect (linkage/dialect.py)."""
+    src, dst = source._settings_obj, target._settings_obj
+    dst._probability_two_random_records_match = src._probability_two_random_records_match
+    for a, b in zip(src.comparisons, dst.comparisons, strict=True):
+        levels = zip(a.comparison_levels, b.comparison_levels, strict=True)
+        for level_a, level_b in levels:
+            if level_a.label_for_charts != level_b.label_for_charts:
+                raise InternalError(
+                    f"{a.output_column_name}: level {level_a.label_for_charts!r} has no twin "
+                    f"in the {target._sql_dialect_str} model")
+            # the raw values (Splink's "level not observed" marker included) and the
+            # training history the charts draw
+            for attr in ("_m_probability", "_u_probability", "_trained_m_probabilities",
+                         "_trained_u_probabilities"):
+                setattr(level_b, attr, getattr(level_a, attr))
 
 
 def prediction_edges(run: ModelRun) -> pa.Table:

@@ -22,7 +22,7 @@ from core.errors import Conflict, InputRejected, InternalError
 from core.protection import require_link_thresholds
 from core.settings import Settings
 from linkage import model, review
-from linkage.backend import close_db_api, create_db_api
+from linkage.backend import open_backend
 from linkage.birthdates import birth_date_conflicts
 from linkage.clustering import cluster
 from linkage.enrolment import enrolment_conflicts
@@ -123,10 +123,10 @@ def run_annual_link(
         max_unit = int(max_unit_row[0]) if max_unit_row else 0
         timer.lap("standardise")
 
-        db_api = create_db_api(settings, run_id, warehouse=con)
+        engine = open_backend(settings, run_id, warehouse=con)
         try:
             fitted = model.train_and_predict(
-                con, db_api, records=records, lower_threshold=settings.review_lower_threshold,
+                con, engine, records=records, lower_threshold=settings.review_lower_threshold,
                 chunk_pairs=predict_chunk_pairs(settings),
                 on_step=lambda name, _seconds: done.append(name),
             )
@@ -136,7 +136,7 @@ def run_annual_link(
             artefacts = model.save_artefacts(fitted, runs_dir / run_id)
             timer.lap("artefacts")
         finally:
-            close_db_api(db_api, settings, run_id)
+            engine.close()
 
         twins = twin_conflicts(con)
         enrolled = enrolment_conflicts(con, max_unit, edges, settings.link_match_threshold)

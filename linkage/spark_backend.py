@@ -16,6 +16,19 @@ session that is safe to run on identifiers:
 Bad configuration fails before the JVM starts, with a :class:`ConfigError` naming the
 fix: no Java (or older than 17), no pyspark, a Spark version Splink's jar does not cover, the
 jar missing, an unreachable master.
+
+A standalone cluster (``spark://``) is configured the Spark way: ``spark-defaults.conf`` in
+``SPARK_CONF_DIR``, one file read by the master, the workers and this client. The client
+refuses to send identifiers to a cluster that does not authenticate and encrypt: the file
+must set ``spark.authenticate`` with a secret, ``spark.network.crypto.enabled`` and
+``spark.io.encryption.enabled`` (:func:`check_cluster_conf`), and before the session starts
+the master must accept an authenticated, encrypted handshake with that secret
+(:func:`probe_master`: a wrong secret, or a cluster started without authentication or
+encryption, is refused in seconds instead of after Spark's minute of registration retries).
+
+Training runs on a DuckDB workspace in the driver, scoring on Spark (docs/scale.md, "Spark
+without the fixed cost"): Splink's training is hundreds of small queries over a sample,
+each a Spark job of a second or more, against milliseconds on DuckDB.
 """
 
 from __future__ import annotations
@@ -25,26 +38,39 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from core import scratch
 from core.errors import ConfigError
 from core.settings import Settings
+from linkage.backend import DuckDBBackend, LinkBackend, release_folder
 from linkage.dialect import JARO_WINKLER_UDF
 
 if TYPE_CHECKING:
+    import duckdb
     from pyspark.sql import SparkSession
-    from splink.internals.database_api import DatabaseAPISubClass
 
 MIN_JAVA = 17
 # pyspark majors Splink 5 ships a similarity jar for; 3.x needs 3.5 (Splink's floor).
 SUPPORTED_SPARK = ((3, 5), (4, 0))
 MASTER_TIMEOUT_SECONDS = 5.0
+# How long the handshake probe waits for the master's answer (a refusal comes in seconds).
+PROBE_TIMEOUT = "30s"
+# What a standalone cluster's spark-defaults.conf must say (the cluster reads the same file).
+CLUSTER_SECURITY = {
+    "spark.authenticate": "true",
+    "spark.network.crypto.enabled": "true",
+    "spark.io.encryption.enabled": "true",
+}
+SECRET_KEYS = ("spark.authenticate.secret", "spark.authenticate.secret.file")
 # Peak RSS of the last run's driver JVM in MB (read by bench/bench_link.py).
 LAST_JVM_PEAK_MB = 0.0
 LAST_JVM_CPU_SECONDS = 0.0
+LAST_JOB_COUNT = 0  # Spark jobs the last run started (the per-job overhead, docs/scale.md)
 INSTALL_HINT = "install the extra: pip install 'c2c-link[spark]' (see README, Spark backend)"
 
 
@@ -165,9 +191,109 @@ def check_master(master: str, timeout: float = MASTER_TIMEOUT_SECONDS) -> None:
         "the cluster or fix C2C_SPARK_MASTER")
 
 
+def spark_conf_dir(env: dict[str, str]) -> Path:
+    """Where spark-submit reads ``spark-defaults.conf``: ``SPARK_CONF_DIR``, else
+    ``$SPARK_HOME/conf``, else pyspark's own ``conf`` folder."""
+    if env.get("SPARK_CONF_DIR"):
+        return Path(env["SPARK_CONF_DIR"])
+    if env.get("SPARK_HOME"):
+        return Path(env["SPARK_HOME"]) / "conf"
+    import pyspark
+
+    return Path(pyspark.__file__).parent / "conf"
+
+
+def read_defaults(path: Path) -> dict[str, str]:
+    """``spark-defaults.conf`` as Spark reads it (a Java properties file: ``key value``,
+    ``key=value`` or ``key: value``; ``#`` and ``!`` start comments)."""
+    out: dict[str, str] = {}
+    if not path.is_file():
+        return out
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line[0] in "#!":
+            continue
+        match = re.match(r"([^\s=:]+)\s*[\s=:]\s*(.*)", line)
+        if match:
+            out[match.group(1)] = match.group(2).strip()
+        else:
+            out[line] = ""
+    return out
+
+
+def check_cluster_conf(master: str, env: dict[str, str]) -> None:
+    """A standalone master (``spark://``) only with authentication and encryption configured
+    in the ``spark-defaults.conf`` the cluster and this client share. Local mode needs
+    nothing (the session sets all of it); YARN and Kubernetes generate the secret per app."""
+    if not master.startswith("spark://"):
+        return
+    path = spark_conf_dir(env) / "spark-defaults.conf"
+    defaults = read_defaults(path)
+    if not defaults:
+        raise ConfigError(
+            f"C2C_SPARK_MASTER={master} but {path} is missing or empty: a standalone cluster "
+            "and this client share one spark-defaults.conf (SPARK_CONF_DIR) that sets "
+            + ", ".join(f"{k} {v}" for k, v in CLUSTER_SECURITY.items())
+            + " and spark.authenticate.secret (README, Linking on a Spark cluster)")
+    off = [f"{k} (is {defaults.get(k, 'unset')!r})" for k, want in CLUSTER_SECURITY.items()
+           if defaults.get(k, "").lower() != want]
+    if off:
+        raise ConfigError(
+            f"refusing to link on {master}: {path} does not turn on " + "; ".join(off)
+            + ". Identifiers go to a standalone cluster only with authentication, network "
+            "and I/O encryption on; set them to true there and restart the cluster")
+    if not any(defaults.get(k) for k in SECRET_KEYS):
+        raise ConfigError(
+            f"refusing to link on {master}: {path} sets no spark.authenticate.secret (or "
+            "spark.authenticate.secret.file); the cluster and this client need the same one")
+
+
+def probe_master(jvm: Any, master: str, conf: dict[str, str]) -> None:
+    """An authenticated, AES-encrypted RPC handshake with each standalone master, with the
+    secret and settings this run will use, before the session starts. Spark itself would
+    retry registration for about a minute and then stop the context with "All masters are
+    unresponsive"; a refusal here takes seconds and says why."""
+    jconf = jvm.org.apache.spark.SparkConf(True)  # spark-defaults.conf, via spark-submit
+    for key, value in conf.items():
+        jconf.set(key, value)
+    jconf.set("spark.rpc.lookupTimeout", PROBE_TIMEOUT)
+    config = getattr(getattr(jvm.org.apache.spark.internal.config, "package$"), "MODULE$")
+    security = jvm.org.apache.spark.SecurityManager(
+        jconf, jvm.scala.Option.apply(None), config.AUTH_SECRET_FILE_DRIVER())
+    # client mode: no server is bound, the host only names this end
+    host = conf.get("spark.driver.host") or socket.gethostname()
+    env = jvm.org.apache.spark.rpc.RpcEnv.create("c2c-link-probe", host, 0, jconf, security,
+                                                 True)
+    try:
+        for host_port in master[len("spark://"):].split(","):
+            host, _, port = host_port.rpartition(":")
+            try:
+                env.setupEndpointRef(jvm.org.apache.spark.rpc.RpcAddress(host, int(port)),
+                                     "Master")
+            except Exception as exc:
+                raise ConfigError(
+                    f"Spark master {master} refused an authenticated, encrypted connection "
+                    "from this client: either spark.authenticate.secret differs from the "
+                    "cluster's, or the cluster runs without spark.authenticate / "
+                    "spark.network.crypto.enabled. Start the master and workers with the same "
+                    "spark-defaults.conf (SPARK_CONF_DIR) as this client. Nothing was sent.  "
+                    f"({_java_cause(exc)})") from None
+    finally:
+        env.shutdown()
+
+
+def _java_cause(exc: BaseException) -> str:
+    """The innermost Java exception's class and message, one line."""
+    text = str(exc)
+    causes = re.findall(r"Caused by: ([\w.$]+(?:Exception|Error)[^\n]*)", text)
+    line = causes[-1] if causes else text.strip().splitlines()[-1] if text.strip() else ""
+    return line[:200]
+
+
 def check_runtime(settings: Settings, env: dict[str, str]) -> SparkRuntime:
     """Every check that can fail before a JVM starts, cheapest first."""
     check_master(settings.spark_master)
+    check_cluster_conf(settings.spark_master, env)
     try:
         import pyspark
     except ImportError as exc:
@@ -196,6 +322,8 @@ def session_conf(settings: Settings, run_id: str, jar: Path) -> dict[str, str]:
         # (local mode generates the shared secret; a cluster sets spark.authenticate.secret)
         "spark.authenticate": "true",
         "spark.network.crypto.enabled": "true",
+        # never fall back to SASL: it authenticates but does not encrypt with AES
+        "spark.network.crypto.saslFallback": "false",
         "spark.local.dir": str(work / "local"),
         "spark.sql.warehouse.dir": str(work / "warehouse"),
         "spark.driver.memory": settings.spark_driver_memory,
@@ -212,7 +340,8 @@ def session_conf(settings: Settings, run_id: str, jar: Path) -> dict[str, str]:
     }
 
 
-def start_session(settings: Settings, run_id: str, runtime: SparkRuntime) -> SparkSession:
+def start_session(settings: Settings, run_id: str, runtime: SparkRuntime,
+                  env: dict[str, str]) -> SparkSession:
     from pyspark import SparkConf, SparkContext
     from pyspark.sql import SparkSession
 
@@ -225,36 +354,91 @@ def start_session(settings: Settings, run_id: str, runtime: SparkRuntime) -> Spa
     work = spark_work_dir(settings, run_id)
     for sub in ("local", "checkpoints"):
         (work / sub).mkdir(parents=True, exist_ok=True)
+    # spark-defaults.conf as spark-submit would read it (also when this process started its
+    # JVM earlier under another SPARK_CONF_DIR), then this run's own settings on top
+    values = {**read_defaults(spark_conf_dir(env) / "spark-defaults.conf"),
+              **session_conf(settings, run_id, runtime.jar)}
     conf = SparkConf()
-    for key, value in session_conf(settings, run_id, runtime.jar).items():
-        conf.set(key, value)
+    for key, value in values.items():
+        if key != "spark.authenticate.secret":
+            conf.set(key, value)
     try:
+        # the JVM first, without the secret: pyspark passes this conf on spark-submit's
+        # command line, which every local user can read; the secret follows through py4j
+        SparkContext._ensure_initialized(conf=conf)  # noqa: SLF001
+        if "spark.authenticate.secret" in values:
+            conf.set("spark.authenticate.secret", values["spark.authenticate.secret"])
+        if settings.spark_master.startswith("spark://"):
+            probe_master(SparkContext._jvm, settings.spark_master, values)  # noqa: SLF001
         spark = SparkSession.builder.config(conf=conf).getOrCreate()
+    except ConfigError:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
     except Exception as exc:
         shutil.rmtree(work, ignore_errors=True)
         raise ConfigError(
             f"Spark did not start on master {settings.spark_master}: "
-            f"{type(exc).__name__}: {str(exc)[:300]}") from exc
+            f"{type(exc).__name__}: {_java_cause(exc)}") from exc
+    # the executors' Python runs the Jaro-Winkler UDF (pyarrow + duckdb): this
+    # environment's interpreter unless PYSPARK_PYTHON names the workers' own (pyspark
+    # reads only that variable, defaulting to whatever python3 is on PATH)
+    spark.sparkContext.pythonExec = env.get("PYSPARK_PYTHON") or sys.executable
     spark.sparkContext.setLogLevel("ERROR")
     spark.sparkContext.setCheckpointDir(str(work / "checkpoints"))
     return spark
 
 
-def create_spark_api(settings: Settings, run_id: str, env: dict[str, str]) -> Any:
-    runtime = check_runtime(settings, env)
-    spark = start_session(settings, run_id, runtime)
-    api_class = _api_class()
-    return api_class(spark_session=spark, break_lineage_method="persist",
-                     num_partitions_on_repartition=settings.spark_shuffle_partitions)
+class SparkBackend:
+    """Splink's SparkAPI on a session safe for identifiers (module docstring); the model is
+    trained on a DuckDB workspace (:meth:`open_training`) and scored here."""
+
+    name = "spark"
+
+    def __init__(self, settings: Settings, run_id: str, env: dict[str, str]) -> None:
+        self.settings, self.run_id = settings, run_id
+        runtime = check_runtime(settings, env)
+        self.held = scratch.hold(spark_work_dir(settings, run_id))
+        try:
+            self.spark = start_session(settings, run_id, runtime, env)
+        except BaseException:
+            release_folder(self.held, spark_work_dir(settings, run_id))
+            raise
+        api_class = _api_class()
+        self.db_api = api_class(spark_session=self.spark, break_lineage_method="persist",
+                                num_partitions_on_repartition=settings.spark_shuffle_partitions)
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        return [tuple(r) for r in self.spark.sql(sql).collect()]
+
+    def materialise(self, name: str, select_sql: str) -> None:
+        """``name`` as a checkpointed view of ``select_sql`` (memory, encrypted spill)."""
+        self.spark.sql(select_sql).localCheckpoint(eager=True).createOrReplaceTempView(name)
+
+    def open_training(self) -> LinkBackend:
+        # Training is hundreds of small queries on a sample (u: 500k pairs, EM: 500k pairs
+        # per session): milliseconds each on DuckDB, a Spark job each here. The trained
+        # parameters are copied onto the Spark model (linkage/model.py copy_parameters).
+        return DuckDBBackend(self.settings, f"{self.run_id}-train")
+
+    def input_source(self, warehouse: duckdb.DuckDBPyConnection, table: str) -> str | None:
+        return None  # another process: the identities go over as Arrow
+
+    def close(self) -> None:
+        try:
+            stop_session(self.spark, self.settings, self.run_id)
+        finally:
+            release_folder(self.held, spark_work_dir(self.settings, self.run_id))
 
 
-def stop_session(db_api: DatabaseAPISubClass, settings: Settings, run_id: str) -> None:
-    global LAST_JVM_PEAK_MB, LAST_JVM_CPU_SECONDS
-    spark = getattr(db_api, "spark", None)
-    if spark is not None:
-        LAST_JVM_PEAK_MB, LAST_JVM_CPU_SECONDS = _jvm_usage(spark)
-        spark.catalog.clearCache()
-        spark.stop()
+def stop_session(spark: Any, settings: Settings, run_id: str) -> None:
+    global LAST_JVM_PEAK_MB, LAST_JVM_CPU_SECONDS, LAST_JOB_COUNT
+    LAST_JVM_PEAK_MB, LAST_JVM_CPU_SECONDS = _jvm_usage(spark)
+    try:
+        LAST_JOB_COUNT = len(spark.sparkContext.statusTracker().getJobIdsForGroup())
+    except Exception:  # a figure for the benchmarks, never a reason to fail the clean-up
+        LAST_JOB_COUNT = 0
+    spark.catalog.clearCache()
+    spark.stop()
     shutil.rmtree(spark_work_dir(settings, run_id), ignore_errors=True)
 
 
@@ -273,27 +457,17 @@ def _jvm_usage(spark: Any) -> tuple[float, float]:
     return (int(match.group(1)) / 1024 if match else 0.0), cpu
 
 
-def query(db_api: DatabaseAPISubClass, sql: str) -> list[tuple[Any, ...]]:
-    rows = db_api.spark.sql(sql).collect()  # type: ignore[attr-defined]
-    return [tuple(r) for r in rows]
-
-
-def materialise(db_api: DatabaseAPISubClass, name: str, select_sql: str) -> None:
-    """``name`` as a cached view of ``select_sql`` (memory, encrypted spill), computed now."""
-    frame = db_api.spark.sql(select_sql).localCheckpoint(eager=True)  # type: ignore[attr-defined]
-    frame.createOrReplaceTempView(name)
-
-
 def _register_jaro_winkler(spark: Any) -> None:
-    """DuckDB's Jaro-Winkler as a Spark SQL function (linkage/dialect.py uses it). Shipped by
-    value, so executors need Python 3.11 but not this package installed."""
+    """DuckDB's Jaro-Winkler as a vectorised (Arrow) Spark SQL function, linkage/jaro.py.
+    Shipped by value, so executors need pyarrow and duckdb but not this package."""
     from pyspark import cloudpickle
-    from pyspark.sql.types import DoubleType
+    from pyspark.sql.functions import arrow_udf
 
     from linkage import jaro
 
     cloudpickle.register_pickle_by_value(jaro)
-    spark.udf.register(JARO_WINKLER_UDF, jaro.jaro_winkler, DoubleType())
+    udf = arrow_udf(jaro.jaro_winkler_batch, "double")  # type: ignore[call-overload]
+    spark.udf.register(JARO_WINKLER_UDF, udf)
 
 
 def _api_class() -> type:

@@ -224,8 +224,8 @@ def test_the_running_api_expires_extracts_at_start(env: ApiEnv, tmp_path: Path) 
 HOLD_A_RUN = """
 import sys, time
 from core.settings import Settings
-from linkage.backend import create_db_api
-create_db_api(Settings(), sys.argv[1])
+from linkage.backend import open_backend
+open_backend(Settings(), sys.argv[1])
 print("ready", flush=True)
 time.sleep(120)
 """
@@ -239,7 +239,7 @@ def _start_run(run_id: str, env: dict[str, str]) -> subprocess.Popen[str]:
 
 
 def test_a_killed_link_runs_temp_folder_goes_at_the_next_start(tmp_path: Path) -> None:
-    from linkage.backend import close_db_api, create_db_api
+    from linkage.backend import open_backend
 
     home = tmp_path / "home"
     env = {**os.environ, "C2C_HOME": str(home), "PYTHONPATH": str(ROOT)}
@@ -252,10 +252,10 @@ def test_a_killed_link_runs_temp_folder_goes_at_the_next_start(tmp_path: Path) -
         killed.wait()
         settings = Settings(home=home)
         assert (settings.tmp_dir / "splink-killed").exists()
-        api = create_db_api(settings, "next")
+        engine = open_backend(settings, "next")
         folders = sorted(p.name for p in settings.tmp_dir.iterdir())
         assert folders == ["splink-alive", "splink-next"]  # the killed run's is gone
-        close_db_api(api, settings, "next")
+        engine.close()
         assert sorted(p.name for p in settings.tmp_dir.iterdir()) == ["splink-alive"]
     finally:
         alive.kill()

@@ -74,13 +74,13 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         mp.setattr(model, "prediction_edges", keep_edges)
         real_stop = spark_backend.stop_session
 
-        def scan_then_stop(db_api: Any, settings: Settings, run_id: str) -> None:
+        def scan_then_stop(spark: Any, settings: Settings, run_id: str) -> None:
             # at the end of the run, before clean-up: what did Spark leave on disk?
-            conf = db_api.spark.sparkContext.getConf()
+            conf = spark.sparkContext.getConf()
             out["io_encryption"] = conf.get("spark.io.encryption.enabled")
             out["scan"] = _scan(spark_backend.spark_work_dir(settings, run_id),
                                 _needles(people))
-            real_stop(db_api, settings, run_id)
+            real_stop(spark, settings, run_id)
 
         mp.setattr(spark_backend, "stop_session", scan_then_stop)
         for backend in ("duckdb", "spark"):

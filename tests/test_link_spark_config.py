@@ -140,24 +140,80 @@ def test_unreachable_master_fails_the_run_before_spark_starts(tmp_path: Path) ->
     assert not (tmp_path / "tmp" / "spark-r1").exists()
 
 
-def test_python_jaro_winkler_is_duckdbs() -> None:
-    # the Spark UDF must score exactly as DuckDB's jaro_winkler_similarity: names of the
-    # fixture, one-letter deletions and swaps of them, and edge cases
+def test_spark_jaro_winkler_batch_is_duckdbs() -> None:
+    # the Spark UDF's batch function must score exactly as DuckDB's jaro_winkler_similarity
+    # does in SQL: names of the fixture, one-letter deletions and swaps, nulls, empties
+    import pyarrow as pa
     from test_link_fixtures import FIRST, LAST
 
-    from linkage.jaro import jaro_winkler
+    from linkage.jaro import jaro_winkler_batch
 
     words = set(FIRST[:12] + LAST[:12])
     for w in list(words):
         words |= {w[:i] + w[i + 1:] for i in range(len(w))}
         words |= {w[:i] + w[i + 1] + w[i] + w[i + 2:] for i in range(len(w) - 1)}
-    pairs = [(a, b) for a in sorted(words) for b in sorted(words) if a < b]
-    pairs += [("", ""), ("", "A"), ("A", "A"), ("AB", "BA"), ("123 MAIN ST", "123 MIAN ST")]
+    pairs: list[tuple[str | None, str | None]] = [
+        (a, b) for a in sorted(words) for b in sorted(words) if a < b]
+    pairs += [("", ""), ("", "A"), ("A", "A"), ("AB", "BA"), ("123 MAIN ST", "123 MIAN ST"),
+              (None, "A"), ("A", None)]
+    left, right = [p[0] for p in pairs], [p[1] for p in pairs]
+    got = jaro_winkler_batch(pa.array(left, pa.string()), pa.array(right, pa.string()))
     con = duckdb.connect()
-    got = con.execute("SELECT a, b, jaro_winkler_similarity(a, b) FROM "
-                      "(SELECT unnest(?) AS a, unnest(?) AS b)",
-                      [[p[0] for p in pairs], [p[1] for p in pairs]]).fetchall()
-    assert len(got) == len(pairs) > 1000
-    for a, b, want in got:
-        assert jaro_winkler(a, b) == pytest.approx(want, abs=1e-12), (a, b)
-    assert jaro_winkler(None, "A") is None
+    want = [r[0] for r in con.execute(
+        "SELECT jaro_winkler_similarity(a, b) FROM (SELECT unnest(?) AS a, unnest(?) AS b)",
+        [left, right]).fetchall()]
+    assert got.type == pa.float64() and len(got) == len(pairs) > 1000
+    assert got.to_pylist() == want
+    assert got.to_pylist()[-2:] == [None, None]
+
+
+def test_spark_defaults_are_read_as_spark_reads_them(tmp_path: Path) -> None:
+    conf = tmp_path / "spark-defaults.conf"
+    conf.write_text("# comment\n! also a comment\n\nspark.authenticate   true\n"
+                    "spark.authenticate.secret=abc def\nspark.io.encryption.enabled: true\n")
+    assert spark_backend.read_defaults(conf) == {
+        "spark.authenticate": "true", "spark.authenticate.secret": "abc def",
+        "spark.io.encryption.enabled": "true"}
+    assert spark_backend.read_defaults(tmp_path / "missing.conf") == {}
+    assert spark_backend.spark_conf_dir({"SPARK_CONF_DIR": str(tmp_path)}) == tmp_path
+
+
+SECURE = {"spark.authenticate": "true", "spark.authenticate.secret": "s3cret",
+          "spark.network.crypto.enabled": "true", "spark.io.encryption.enabled": "true"}
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"spark.network.crypto.enabled": "false"}, "spark.network.crypto.enabled"),
+    ({"spark.io.encryption.enabled": None}, "spark.io.encryption.enabled"),
+    ({"spark.authenticate": "false"}, "spark.authenticate"),
+    ({"spark.authenticate.secret": None}, "no spark.authenticate.secret"),
+])
+def test_a_cluster_configured_without_encryption_is_refused_before_spark_starts(
+        tmp_path: Path, change: dict[str, str | None], message: str) -> None:
+    values = {k: v for k, v in {**SECURE, **change}.items() if v is not None}
+    conf_dir = tmp_path / "conf"
+    conf_dir.mkdir()
+    (conf_dir / "spark-defaults.conf").write_text(
+        "".join(f"{k} {v}\n" for k, v in values.items()))
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    write_staging(con, make_population(40))
+    with socket.socket() as listener:  # a master that answers TCP: the refusal is ours
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        settings = Settings(home=tmp_path, linkage_backend="spark",
+                            spark_master=f"spark://127.0.0.1:{listener.getsockname()[1]}")
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("SPARK_CONF_DIR", str(conf_dir))
+            with pytest.raises(ConfigError, match=message):
+                linkage.run_annual_link(con, settings=settings, run_id="r1",
+                                        runs_dir=tmp_path / "runs")
+    assert con.execute("SELECT status FROM mdm.link_runs").fetchone() == ("failed",)
+    assert con.execute("SELECT count(*) FROM mdm.crosswalk").fetchone() == (0,)
+
+
+def test_no_spark_defaults_for_a_standalone_master_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="missing or empty"):
+        spark_backend.check_cluster_conf("spark://h:7077", {"SPARK_CONF_DIR": str(tmp_path)})
+    # local mode and managers that generate their own secret need no file
+    for master in ("local[2]", "yarn", "k8s://https://h:443"):
+        spark_backend.check_cluster_conf(master, {"SPARK_CONF_DIR": str(tmp_path)})
