@@ -25,7 +25,6 @@ itself; Spark trains on a DuckDB workspace in the driver and scores on Spark.
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 from typing import Any, Protocol
@@ -35,7 +34,6 @@ from splink import DuckDBAPI
 from splink.internals.database_api import DatabaseAPISubClass
 
 from core import scratch
-from core.errors import ConfigError
 from core.settings import Settings
 from core.warehouse import load_httpfs
 
@@ -107,27 +105,6 @@ class DuckDBBackend:
             _close_workspace(self.con, attached=self.attached)
         finally:
             release_folder(self.held, self.tmp_dir)
-
-
-def open_backend(settings: Settings, run_id: str,
-                 warehouse: duckdb.DuckDBPyConnection | None = None) -> LinkBackend:
-    """A fresh backend for one run (close it with :meth:`LinkBackend.close`).
-
-    DuckDB: a workspace attached to ``warehouse``'s instance (its memory limit and encrypted
-    temp directory); without one, a separate in-memory instance of its own. Spark ignores
-    ``warehouse`` (its input goes over as Arrow).
-
-    First removes the folders of earlier runs no living process holds (a run killed with
-    ``kill -9`` leaves its spill files behind; issue 25); the backend holds its own."""
-    if settings.linkage_backend not in {"duckdb", "spark"}:
-        raise ConfigError(
-            f"unknown C2C_LINKAGE_BACKEND {settings.linkage_backend!r}: use duckdb or spark")
-    scratch.remove_unheld(settings.tmp_dir, RUN_FOLDER_PREFIXES)
-    if settings.linkage_backend == "duckdb":
-        return DuckDBBackend(settings, run_id, warehouse)
-    from linkage import spark_backend
-
-    return spark_backend.SparkBackend(settings, run_id, dict(os.environ))
 
 
 def release_folder(held: int, folder: Path) -> None:

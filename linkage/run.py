@@ -22,8 +22,8 @@ from core.errors import Conflict, InputRejected, InternalError
 from core.protection import require_link_thresholds
 from core.settings import Settings
 from linkage import model, review
-from linkage.backend import open_backend
 from linkage.birthdates import birth_date_conflicts
+from linkage.choose_backend import open_backend
 from linkage.clustering import cluster
 from linkage.enrolment import enrolment_conflicts
 from linkage.identity_extras import identity_extras

@@ -39,6 +39,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -60,6 +61,8 @@ SUPPORTED_SPARK = ((3, 5), (4, 0))
 MASTER_TIMEOUT_SECONDS = 5.0
 # How long the handshake probe waits for the master's answer (a refusal comes in seconds).
 PROBE_TIMEOUT = "30s"
+PROBE_ATTEMPTS = 3
+PROBE_PAUSE_SECONDS = 2.0
 # What a standalone cluster's spark-defaults.conf must say (the cluster reads the same file).
 CLUSTER_SECURITY = {
     "spark.authenticate": "true",
@@ -267,17 +270,24 @@ def probe_master(jvm: Any, master: str, conf: dict[str, str]) -> None:
     try:
         for host_port in master[len("spark://"):].split(","):
             host, _, port = host_port.rpartition(":")
-            try:
-                env.setupEndpointRef(jvm.org.apache.spark.rpc.RpcAddress(host, int(port)),
-                                     "Master")
-            except Exception as exc:
-                raise ConfigError(
-                    f"Spark master {master} refused an authenticated, encrypted connection "
-                    "from this client: either spark.authenticate.secret differs from the "
-                    "cluster's, or the cluster runs without spark.authenticate / "
-                    "spark.network.crypto.enabled. Start the master and workers with the same "
-                    "spark-defaults.conf (SPARK_CONF_DIR) as this client. Nothing was sent.  "
-                    f"({_java_cause(exc)})") from None
+            for attempt in range(PROBE_ATTEMPTS):
+                try:
+                    env.setupEndpointRef(jvm.org.apache.spark.rpc.RpcAddress(host, int(port)),
+                                         "Master")
+                    break
+                except Exception as exc:
+                    # A master that has just started (or a busy one) can drop the first
+                    # connection ("Outbox is stopped"); a wrong secret fails every attempt.
+                    if attempt + 1 < PROBE_ATTEMPTS:
+                        time.sleep(PROBE_PAUSE_SECONDS)
+                        continue
+                    raise ConfigError(
+                        f"Spark master {master} refused an authenticated, encrypted "
+                        "connection from this client: either spark.authenticate.secret "
+                        "differs from the cluster's, or the cluster runs without "
+                        "spark.authenticate / spark.network.crypto.enabled. Start the master "
+                        "and workers with the same spark-defaults.conf (SPARK_CONF_DIR) as "
+                        f"this client. Nothing was sent.  ({_java_cause(exc)})") from None
     finally:
         env.shutdown()
 

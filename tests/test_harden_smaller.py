@@ -224,7 +224,7 @@ def test_the_running_api_expires_extracts_at_start(env: ApiEnv, tmp_path: Path) 
 HOLD_A_RUN = """
 import sys, time
 from core.settings import Settings
-from linkage.backend import open_backend
+from linkage.choose_backend import open_backend
 open_backend(Settings(), sys.argv[1])
 print("ready", flush=True)
 time.sleep(120)
@@ -239,7 +239,7 @@ def _start_run(run_id: str, env: dict[str, str]) -> subprocess.Popen[str]:
 
 
 def test_a_killed_link_runs_temp_folder_goes_at_the_next_start(tmp_path: Path) -> None:
-    from linkage.backend import open_backend
+    from linkage.choose_backend import open_backend
 
     home = tmp_path / "home"
     env = {**os.environ, "C2C_HOME": str(home), "PYTHONPATH": str(ROOT)}
