@@ -82,6 +82,15 @@ def _app_executors(worker: dict[str, Any], app_name: str) -> list[dict[str, Any]
 @pytest.fixture
 def client_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     monkeypatch.setenv("SPARK_LOCAL_IP", "127.0.0.1")
+    # spark-defaults.conf is read when the driver JVM starts: a JVM left by an earlier
+    # local-mode test in this worker never saw the cluster's SPARK_CONF_DIR, so start afresh.
+    from pyspark import SparkContext
+
+    gateway = SparkContext._gateway  # noqa: SLF001
+    if gateway is not None:
+        gateway.shutdown()
+        SparkContext._gateway = None  # noqa: SLF001
+        SparkContext._jvm = None  # noqa: SLF001
     return monkeypatch
 
 
