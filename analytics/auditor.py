@@ -2,7 +2,7 @@
 
 Runs before every snapshot publish (``analytics.publish``), before every aggregate request
 table leaves (an automated output check, ``analytics.output_checks``) and as a Dagster asset
-check. It is the LP attacker of ``tests/test_analytics_disclosure.py`` pointed at the service's
+check. It is the LP attacker of ``tests/analytics/test_disclosure.py`` pointed at the service's
 own releases (docs/metrics.md, "The standing attacker"):
 
 - **knowledge**: every cell of the snapshot (``analytics.aggregates``: what is, or is about to

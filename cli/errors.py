@@ -2,7 +2,7 @@
 
 The caller's faults (``UserError``: bad input, not allowed, not found, conflict) exit 2; the
 service's (``InternalError``: keys, integrity, settings, identifiers found; ``Busy``) exit 1,
-the same split as the API's 4xx / 5xx (``tests/test_error_map.py`` checks every class).
+the same split as the API's 4xx / 5xx (``tests/core/test_error_map.py`` checks every class).
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from cli.help_text import humanise_metavars
 HELP = "c2c-link: cradle-to-career data linking service."
 
 # command name -> (module under cli/, the one-line help shown by `c2c --help`).
-# tests/test_cli_startup.py checks each line against the command's own docstring.
+# tests/cli/test_startup.py checks each line against the command's own docstring.
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("demo_cmd", "Generate partner data, run the whole pipeline through Dagster, "
                          "then serve the API."),

@@ -2,7 +2,7 @@
 
 ``UserError`` subclasses mean the caller can fix it (bad input, not allowed, not found):
 HTTP 4xx, exit code 2. ``InternalError`` subclasses and ``Busy`` mean the service is at fault
-or cannot serve now: HTTP 5xx, exit code 1. ``tests/test_error_map.py`` walks the hierarchy and
+or cannot serve now: HTTP 5xx, exit code 1. ``tests/core/test_error_map.py`` walks the hierarchy and
 checks that ``api.errors`` and ``cli.errors`` agree on every class. Messages never carry key
 material; 5xx bodies carry none of the message anyway (a key error names a keyring path).
 """

@@ -7,7 +7,7 @@ Dagster metadata all release counts through these functions, and what they retur
 band, for previews). Neither type can be made anywhere else: its constructor takes a private
 token. API response models type every count as one of them and pydantic accepts only an
 instance there (never an ``int``), so a route that tries to return a raw count fails, and
-``tests/test_egress_gate.py`` walks every route to prove no other number type leaves.
+``tests/core/test_egress_gate.py`` walks every route to prove no other number type leaves.
 
 The standard (threshold + cell-key rounding, the ONS / ABS "10-5" p-table with C2C's minimum
 cell size 11) is a pure function of (true count, key sum); ``analytics.disclosure`` runs the

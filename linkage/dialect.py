@@ -10,7 +10,7 @@ Spark transpile is not enough (it turns ``len(list)`` into ``LENGTH``, ``list_ha
 neither rewritten nor known to both backends fails :func:`to_spark` loudly instead of
 reaching Spark as a guess.
 
-Semantics kept equal (tested in tests/test_link_spark.py on both engines):
+Semantics kept equal (tested in tests/linkage/test_spark.py on both engines):
 - ``jaro_winkler_similarity`` -> ``c2c_jaro_winkler``, a Python UDF of DuckDB's algorithm
   (``linkage/jaro.py``): the jar's ``jaro_winkler`` differs from DuckDB's by up to 0.09 and
   put 130 of 514,605 name pairs in another level;

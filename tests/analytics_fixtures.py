@@ -74,7 +74,7 @@ def senr(con: duckdb.DuckDBPyConnection, lea: str, ssid: str, **kw: Any) -> None
 
 
 def build_world(con: duckdb.DuckDBPyConnection) -> None:
-    """People P1..P7 of tests/test_analytics_outcomes.py (each case documented there)."""
+    """People P1..P7 of tests/analytics/test_outcomes.py (each case documented there)."""
     create_staging(con)
     # P1: everything true
     link(con, "calpads", LEA1, "1000000001", "P1")

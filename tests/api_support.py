@@ -1,4 +1,4 @@
-"""Helpers for tests/test_api_*: a real app on a temporary C2C_HOME with users of every role.
+"""Helpers for tests/api/: a real app on a temporary C2C_HOME with users of every role.
 
 Everything is real: the governance store (SQLite, or PostgreSQL when C2C_TEST_DATABASE_URL
 is set), the master key and keyring, the encrypted warehouse that uploads go into, generated

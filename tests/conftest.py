@@ -3,7 +3,8 @@
 Fixtures used by more than one test module live here and only here (issue 17: before, six
 modules pulled them in with ``pytest_plugins`` and others with 41 ``noqa`` imports). The
 support modules (``tests/*_support.py``, ``*_fixtures.py``, ``ingest_testdata.py``) hold plain
-helpers, imported by name; fixtures used by one module stay in that module.
+helpers, imported as ``from tests.<module> import ...``; fixtures used by one module stay in
+that module.
 
 - ``store_url``: a migrated, empty governance store (SQLite; PostgreSQL too when
   ``C2C_TEST_DATABASE_URL`` is set); ``sessions``: a session factory on it.
@@ -19,11 +20,11 @@ Hypothesis profiles:
   example database, so a CI run is reproducible and never flaky; the same examples every time,
   sized to keep each area's tests within its time budget.
 - ``deep``: many examples, for a local hunt before changing the disclosure engine
-  (``HYPOTHESIS_PROFILE=deep pytest tests/test_analytics_disclosure.py``).
+  (``HYPOTHESIS_PROFILE=deep pytest tests/analytics/test_disclosure.py``).
 
 ``HYPOTHESIS_PROFILE`` picks any of them explicitly. Settings a test passes to ``@settings``
 win over the profile. Test support modules (``tests/*_support.py``, ``*_fixtures.py``) stay
-plain modules imported by name.
+plain modules at tests/; the tests themselves live in one folder per package (``tests/ingest/``).
 """
 
 from __future__ import annotations
@@ -33,13 +34,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from api_support import ApiEnv, api_env
-from governance_fixtures import BACKENDS, make_store
 from hypothesis import HealthCheck, settings
-from ingest_testdata import Env
 from sqlalchemy.orm import Session, sessionmaker
 
 from governance.db import make_engine
+from tests.api_support import ApiEnv, api_env
+from tests.governance_fixtures import BACKENDS, make_store
+from tests.ingest_testdata import Env
 
 settings.register_profile(
     "dev", max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow]

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from governance_fixtures import clear_provider_review
 from sqlalchemy.orm import Session
 
 from core.keys import create_master_key
@@ -26,6 +25,7 @@ from governance.request_inputs import RequestInput
 from governance.request_lifecycle import Decision
 from governance.users import Role, create_user
 from synth import generate_small
+from tests.governance_fixtures import clear_provider_review
 
 
 @dataclass

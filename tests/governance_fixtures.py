@@ -1,4 +1,4 @@
-"""Store fixtures shared by tests/test_governance_* and tests/test_api_*.
+"""Store fixtures shared by tests/governance/ and tests/api/.
 
 ``store_url`` is parametrised over SQLite (always) and PostgreSQL (when
 ``C2C_TEST_DATABASE_URL`` is set): each PostgreSQL test gets a fresh schema, put on the

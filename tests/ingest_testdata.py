@@ -1,4 +1,4 @@
-"""Small, deterministic CALPADS / college / CCGI fixtures for tests/test_ingest_* (no real data)."""
+"""Small, deterministic CALPADS / college / CCGI fixtures for tests/ingest/ (no real data)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,112 @@
+"""College and CCGI CSV files: header mapping through a column map, rules, partner checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from core.partners import PartnerKind
+from ingest import IngestOptions, ReceiptStatus, ingest_files
+from tests.ingest_testdata import Env, partner
+
+COLLEGE = "111"
+STUDENTS_HEADER = ("college_code,student_id,student_id_status,ccc_id,ssid,first_name,middle_name,"
+                   "last_name,birth_date,gender,zip_code,first_term_id")
+
+
+
+def college_file(ienv: Env, name: str, text: str) -> Path:
+    folder = ienv.land / "college" / COLLEGE
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def run(ienv: Env, options: IngestOptions | None = None) -> list:  # type: ignore[type-arg]
+    partners = [partner(COLLEGE, kind=PartnerKind.COLLEGE), partner("CCGI", kind=PartnerKind.CCGI)]
+    return ingest_files(ienv.con, [ienv.land], ienv.raw_dir, ienv.key, partners, options=options)
+
+
+def test_college_students_load_with_iso_dates_and_leading_zeros(ienv: Env) -> None:
+    college_file(ienv, "college_students_231.csv", STUDENTS_HEADER + "\n"
+                 '111,0000042,S,ABC1234,0012345678,"Ana, Maria",,Lopez,2005-03-04,F,90210,231\n'
+                 "111,0000043,S,,,Luis,,Diaz,20050102,M,,231\n")
+    [receipt] = run(ienv)
+    assert receipt.status == ReceiptStatus.ACCEPTED, receipt.errors
+    assert (receipt.kind, receipt.partner_org, receipt.period, receipt.rows) == (
+        "college_students", COLLEGE, "231", 2)
+    rows = ienv.con.execute("SELECT student_id, ssid, first_name, birth_date, line_no "
+                           "FROM staging.college_students ORDER BY line_no").fetchall()
+    assert [(r[0], r[1], r[2], str(r[3]), r[4]) for r in rows] == [
+        ("0000042", "0012345678", "Ana, Maria", "2005-03-04", 2),
+        ("0000043", None, "Luis", "2005-01-02", 3)]
+
+
+def test_column_map_renames_partner_headers(ienv: Env) -> None:
+    college_file(ienv, "college_awards_233.csv",
+                 "CollegeID,StuID,Term,TOP,AwardType,AwardDate,Extra\n"
+                 "111,0000042,233,0948.00,A,2023-05-20,zzz\n")
+    options = IngestOptions(column_maps={"college_awards": {
+        "CollegeID": "college_code", "StuID": "student_id", "Term": "term_id",
+        "TOP": "top_code", "AwardType": "award_type", "AwardDate": "award_date"}})
+    [receipt] = run(ienv, options)
+    assert receipt.status == ReceiptStatus.ACCEPTED, receipt.errors
+    assert any("'Extra'" in w for w in receipt.warnings)
+    assert ienv.scalar("SELECT award_type FROM staging.college_awards") == "A"
+
+
+def test_missing_required_column_rejected(ienv: Env) -> None:
+    college_file(ienv, "college_awards_233.csv", "college_code,term_id,award_type\n111,233,A\n")
+    [receipt] = run(ienv)
+    assert receipt.status == ReceiptStatus.REJECTED
+    assert (receipt.errors[0].rule, receipt.errors[0].field) == ("header_required_column",
+                                                                 "student_id")
+
+
+def test_bad_code_and_date_rejected_with_lines(ienv: Env) -> None:
+    college_file(ienv, "college_awards_233.csv",
+                 "college_code,student_id,term_id,top_code,award_type,award_date\n"
+                 "111,1,233,0948.00,A,2023-05-20\n"
+                 "111,2,233,0948.00,Q,2023-02-30\n")
+    [receipt] = run(ienv)
+    assert receipt.status == ReceiptStatus.REJECTED
+    assert [(e.line, e.field, e.value) for e in receipt.errors] == [
+        (3, "award_date", "9999-99-99"), (3, "award_type", "A")]  # shapes, not values
+    assert ienv.scalar("SELECT count(*) FROM staging.college_awards") == 0
+
+
+def test_semicolon_csv_is_a_wrong_delimiter(ienv: Env) -> None:
+    college_file(ienv, "college_awards_233.csv",
+                 "college_code;student_id;term_id;top_code;award_type;award_date\n1;2;3;4;A;\n")
+    [receipt] = run(ienv)
+    assert receipt.status == ReceiptStatus.REJECTED
+    assert (receipt.errors[0].rule, receipt.errors[0].value) == ("delimiter_comma", ";")
+
+
+def test_college_code_must_match_folder(ienv: Env) -> None:
+    college_file(ienv, "college_awards_233.csv",
+                 "college_code,student_id,term_id,top_code,award_type,award_date\n"
+                 "222,1,233,0948.00,A,2023-05-20\n")
+    [receipt] = run(ienv)
+    assert receipt.status == ReceiptStatus.REJECTED
+    assert receipt.errors[0].rule == "name_content_college"
+
+
+def test_ccgi_weekly_file_and_header_only_college_file(ienv: Env) -> None:
+    folder = ienv.land / "ccgi"
+    folder.mkdir()
+    header = ("ccgi_account_id,ssid,first_name,last_name,birth_date,gender,school_cds,grade_level,"
+              "account_created_date,cccapply_status,csu_apply_status,uc_apply_status,fafsa_status,"
+              "cadaa_status,ag_eligible,favorite_colleges,favorite_careers,favorite_majors,"
+              "career_assessments_completed,subgroups,activity_week")
+    (folder / "ccgi_activity_2023-01-02.csv").write_text(
+        header + "\nA1,0012345678,Ana,Lopez,2006-01-01,F,01123450000000,12,2021-09-01,started,,,"
+        "completed,,Y,a;b,,,2,foster,2023-01-02\n", encoding="utf-8")
+    college_file(ienv, "college_enrollments_231.csv",
+                 "college_code,student_id,term_id,section_id,course_id,top_code,sam_code,"
+                 "credit_status,units_earned,grade\n")
+    receipts = sorted(run(ienv), key=lambda r: r.kind or "")
+    assert [(r.kind, r.status, r.rows) for r in receipts] == [
+        ("ccgi_activity", ReceiptStatus.ACCEPTED, 1),
+        ("college_enrollments", ReceiptStatus.ACCEPTED, 0)]
+    assert receipts[0].partner_org == "CCGI" and receipts[0].period == "2023-01-02"

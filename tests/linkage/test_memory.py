@@ -1,0 +1,167 @@
+"""The link in bounded memory (issue 26): predict scored in slices gives the unsliced result,
+Splink's workspace lives in the warehouse's DuckDB instance (one memory limit), and a run
+that fails records its error and stage, with the operator told what to change."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+import linkage
+from core.errors import InternalError
+from core.settings import Settings
+from core.warehouse import connect_encrypted
+from linkage.backend import WORKSPACE
+from tests.link_fixtures import encrypted_home_with_staging, make_population, write_staging
+
+N = 300
+
+
+def _link(
+    home: Path, chunk_pairs: int | None = None
+) -> tuple[duckdb.DuckDBPyConnection, linkage.LinkRunSummary]:
+    home.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(home / "warehouse.duckdb"))
+    write_staging(con, make_population(N, seed=5, twins=4, second_ssid=4))
+    summary = linkage.run_annual_link(
+        con, settings=Settings(home=home, review_lower_threshold=0.01,
+                          link_predict_chunk_pairs=chunk_pairs),
+        run_id="y1", runs_dir=home / "runs")
+    return con, summary
+
+
+def _crosswalk(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str, str], str]:
+    rows = con.execute("SELECT source_system, partner_org, source_person_id, person_id "
+                       "FROM mdm.crosswalk").fetchall()
+    return {(a, b, c): d for a, b, c, d in rows}
+
+
+def _queue(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[float, str]]:
+    rows = con.execute("SELECT pair_id, match_probability, reason FROM mdm.review_queue "
+                       "").fetchall()
+    return {p: (round(m, 9), r) for p, m, r in rows}
+
+
+def test_predict_in_slices_gives_the_same_clusters_and_ids(tmp_path: Path) -> None:
+    whole_con, whole = _link(tmp_path / "whole")
+    # a few hundred candidate pairs per slice: the small world is scored in many slices
+    sliced_con, sliced = _link(tmp_path / "sliced", chunk_pairs=400)
+    assert whole.predict_chunks == 1
+    assert sliced.predict_chunks >= 4
+    assert sliced.pairs_scored == whole.pairs_scored > 0
+    assert sliced.pairs_above_lower_threshold == whole.pairs_above_lower_threshold
+    assert sliced.pairs_above_threshold == whole.pairs_above_threshold
+    assert [r["marginal_pairs"] for r in sliced.blocking_rules] == [
+        r["marginal_pairs"] for r in whole.blocking_rules]
+    assert sliced.clusters == whole.clusters
+    # same person id for every crosswalk unit, same review queue (pairs and probabilities)
+    assert _crosswalk(sliced_con) == _crosswalk(whole_con)
+    assert _queue(sliced_con) == _queue(whole_con)
+    assert sliced.id_changes == whole.id_changes
+
+
+def test_splink_works_in_the_warehouse_instance_and_leaves_nothing(tmp_path: Path) -> None:
+    con, summary = _link(tmp_path)
+    attached = {r[0] for r in con.execute("SELECT database_name FROM duckdb_databases()")
+                .fetchall()}
+    assert WORKSPACE not in attached  # detached when the run ended: its tables are freed
+    assert summary.predict_chunks == 1
+    assert not (tmp_path / "tmp" / "splink-y1").exists()
+
+
+def test_a_run_out_of_memory_records_the_error_and_the_stage(tmp_path: Path) -> None:
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    write_staging(con, make_population(150, seed=2))
+    con.execute("SET memory_limit = '20MB'")
+    con.execute(f"SET temp_directory = '{tmp_path / 'tmp'}'")
+    settings = Settings(home=tmp_path, duckdb_memory_limit="20MB")
+    with pytest.raises(InternalError) as raised:
+        linkage.run_annual_link(con, settings=settings, run_id="tiny", runs_dir=tmp_path / "r")
+    message = str(raised.value)
+    assert "failed in stage standardise" in message
+    assert "Out of Memory" in message and "raise it" in message
+    assert "C2C_DUCKDB_MEMORY_LIMIT=20MB" in message
+    status, stage, error = con.execute(
+        "SELECT status, failed_stage, error FROM mdm.link_runs WHERE run_id = 'tiny'"
+    ).fetchone() or (None, None, None)
+    assert (status, stage) == ("failed", "standardise")
+    assert error.startswith("OutOfMemoryException: Out of Memory Error")
+
+    # with memory enough, the next run goes through and the failed one stays on record
+    con.execute("SET memory_limit = '2GB'")
+    done = linkage.run_annual_link(con, settings=Settings(home=tmp_path), run_id="next",
+                                   runs_dir=tmp_path / "r")
+    assert done.clusters > 0
+    rows = con.execute("SELECT run_id, status, failed_stage FROM mdm.link_runs "
+                       "ORDER BY started_at").fetchall()
+    assert rows == [("tiny", "failed", "standardise"), ("next", "succeeded", None)]
+
+
+def test_failed_stage_names_the_model_step() -> None:
+    from linkage.run import failed_stage
+    assert failed_stage([]) == "standardise"
+    assert failed_stage(["standardise"]) == "train_predict: train_u"
+    assert failed_stage(["standardise", "train_u", "train_em_names", "train_em_dob"]) == (
+        "train_predict: predict")
+    assert failed_stage(["standardise", "train_u", "train_em_names", "train_em_dob",
+                         "predict", "train_predict", "artefacts"]) == "cluster"
+
+
+def test_failure_advice_for_a_full_temp_disk(tmp_path: Path) -> None:
+    from linkage.run import failure_advice
+    settings = Settings(home=tmp_path)
+    full = duckdb.IOException('Could not write file "x.block": No space left on device')
+    advice = failure_advice(full, settings, "train_predict: predict")
+    assert str(settings.tmp_dir) in advice and "free" in advice
+    oom = duckdb.OutOfMemoryException("Out of Memory Error: failed to pin block")
+    assert "C2C_LINK_PREDICT_CHUNK_PAIRS" in failure_advice(oom, settings,
+                                                           "train_predict: predict")
+    assert "C2C_LINK_PREDICT_CHUNK_PAIRS" not in failure_advice(oom, settings, "stable_ids")
+    assert failure_advice(ValueError("bad"), settings, "cluster") == ""
+
+
+@pytest.mark.slow
+def test_c2c_link_out_of_memory_says_what_to_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    settings, key = encrypted_home_with_staging(home, monkeypatch, make_population(150, seed=2))
+
+    # the operator's command, as a process: the console entry point renders the error
+    env = {**os.environ, "C2C_HOME": str(home), "C2C_DUCKDB_MEMORY_LIMIT": "20MB",
+           "COLUMNS": "400"}
+    entry = "import sys; from cli.main import main; sys.argv[0] = 'c2c'; main()"
+    failed = subprocess.run([sys.executable, "-c", entry, "link", "--run-id", "cli-oom"],
+                            env=env, capture_output=True, text=True, timeout=600)
+    said = " ".join(failed.stderr.split())
+    assert failed.returncode == 1, failed.stderr
+    assert "error: link run cli-oom failed in stage" in said
+    assert "raise it" in said and "C2C_DUCKDB_MEMORY_LIMIT=20MB" in said
+
+    con = connect_encrypted(settings.warehouse_path, key, temp_dir=settings.tmp_dir)
+    status, stage, error = con.execute(
+        "SELECT status, failed_stage, error FROM mdm.link_runs WHERE run_id = 'cli-oom'"
+    ).fetchone() or (None, None, None)
+    con.close()
+    assert status == "failed" and stage and "Out of Memory" in error
+
+
+def test_predict_slices_follow_the_memory_limit(tmp_path: Path) -> None:
+    from linkage.model import BlockingChoice, predict_chunks
+    from linkage.run import predict_chunk_pairs
+    four = Settings(home=tmp_path, duckdb_memory_limit="4GB")
+    assert four.duckdb_memory_limit_bytes == 4_000_000_000
+    binary = Settings(home=tmp_path, duckdb_memory_limit="4GiB")
+    assert binary.duckdb_memory_limit_bytes == 4 * 1024**3
+    assert predict_chunk_pairs(four) == 4_000_000
+    assert predict_chunk_pairs(Settings(home=tmp_path, link_predict_chunk_pairs=123)) == 123
+    # the kept rules' measured counts over the slice size; dropped rules do not count
+    choices = [BlockingChoice("a", 9_000_000, True), BlockingChoice("b", 50_000_000, False),
+               BlockingChoice("c", 3_000_000, True)]
+    assert predict_chunks(choices, 4_000_000) == 3
+    assert predict_chunks([BlockingChoice("a", 0, True)], 4_000_000) == 1

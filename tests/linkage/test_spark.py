@@ -1,0 +1,147 @@
+"""The same small population linked on DuckDB and on local Spark: same clusters, same match
+probabilities (1e-6) on the shared pairs, and no plaintext identifier in Spark's directories.
+
+One Spark run for the whole module (Spark starts slowly on 2 cores). Skipped, loudly, only
+when pyspark is not installed (the ``[spark]`` extra).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from tests.link_fixtures import make_population, write_staging
+
+pytest.importorskip(
+    "pyspark",
+    reason="SPARK BACKEND NOT TESTED: pyspark is missing; install the [spark] extra "
+           "(pip install 'c2c-link[spark]', Java 17) to run tests/linkage/test_spark.py",
+)
+
+import linkage  # noqa: E402
+from core.settings import Settings  # noqa: E402
+from linkage import model, spark_backend  # noqa: E402
+
+pytestmark = pytest.mark.slow
+N = 150
+
+
+def _partition(con: duckdb.DuckDBPyConnection) -> set[frozenset[tuple[str, str, str]]]:
+    groups: dict[str, set[tuple[str, str, str]]] = {}
+    for a, b, c, pid in con.execute("SELECT source_system, partner_org, source_person_id, "
+                                    "person_id FROM mdm.crosswalk").fetchall():
+        groups.setdefault(pid, set()).add((a, b, c))
+    return {frozenset(g) for g in groups.values()}
+
+
+def _needles(people: list[Any]) -> list[bytes]:
+    """Surnames (5+ letters, so no chance hit in binary) and birth dates of the population."""
+    words = {p.last for p in people if len(p.last) >= 5}
+    dates = {p.dob.isoformat() for p in people} | {p.dob.strftime("%Y%m%d") for p in people}
+    return sorted(w.encode() for w in words | dates)
+
+
+def _scan(root: Path, needles: list[bytes]) -> tuple[int, int, list[str]]:
+    files = size = 0
+    hits = []
+    for path in root.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            files += 1
+            size += len(data)
+            hits += [f"{path.relative_to(root)}: {n.decode()}" for n in needles if n in data]
+    return files, size, hits
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    people = make_population(N)
+    out: dict[str, Any] = {"people": people}
+    with pytest.MonkeyPatch.context() as mp:
+        edges: list[pa.Table] = []
+        real_edges = model.prediction_edges
+
+        def keep_edges(run: model.ModelRun) -> pa.Table:
+            table = real_edges(run)
+            edges.append(table)
+            return table
+
+        mp.setattr(model, "prediction_edges", keep_edges)
+        real_stop = spark_backend.stop_session
+
+        def scan_then_stop(spark: Any, settings: Settings, run_id: str) -> None:
+            # at the end of the run, before clean-up: what did Spark leave on disk?
+            conf = spark.sparkContext.getConf()
+            out["io_encryption"] = conf.get("spark.io.encryption.enabled")
+            out["scan"] = _scan(spark_backend.spark_work_dir(settings, run_id),
+                                _needles(people))
+            real_stop(spark, settings, run_id)
+
+        mp.setattr(spark_backend, "stop_session", scan_then_stop)
+        for backend in ("duckdb", "spark"):
+            home = tmp_path_factory.mktemp(backend)
+            con = duckdb.connect(str(home / "warehouse.duckdb"))
+            write_staging(con, people)
+            settings = Settings(home=home, linkage_backend=backend, review_lower_threshold=0.01,
+                                spark_shuffle_partitions=2)
+            summary = linkage.run_annual_link(con, settings=settings, run_id="y1",
+                                              runs_dir=home / "runs")
+            out[backend] = {"con": con, "summary": summary, "edges": edges[-1], "home": home,
+                            "settings": settings}
+    yield out
+    for backend in ("duckdb", "spark"):
+        out[backend]["con"].close()
+
+
+def test_same_clusters_on_both_backends(runs: dict[str, Any]) -> None:
+    duck, spark = runs["duckdb"], runs["spark"]
+    assert _partition(spark["con"]) == _partition(duck["con"])
+
+
+def test_same_summary_counts_on_both_backends(runs: dict[str, Any]) -> None:
+    duck, spark = runs["duckdb"], runs["spark"]
+    for key in ("records_by_source", "pairs_scored", "pairs_above_threshold", "clusters",
+                "review_queue_size", "blocking_rules", "id_changes", "match_rates"):
+        assert getattr(spark["summary"], key) == getattr(duck["summary"], key), key
+    # the summary says which backend ran (the operator and the spark wheel check read it)
+    assert (duck["summary"].backend, spark["summary"].backend) == ("duckdb", "spark")
+
+
+def test_same_match_probabilities_on_shared_pairs(runs: dict[str, Any]) -> None:
+    def probs(t: pa.Table) -> dict[tuple[int, int], float]:
+        return {(a, b): p for a, b, p in zip(t.column("unit_id_l").to_pylist(),
+                                            t.column("unit_id_r").to_pylist(),
+                                            t.column("match_probability").to_pylist(),
+                                            strict=True)}
+
+    duck, spark = probs(runs["duckdb"]["edges"]), probs(runs["spark"]["edges"])
+    shared = duck.keys() & spark.keys()
+    assert len(shared) > 50
+    worst = max(abs(duck[k] - spark[k]) for k in shared)
+    assert worst < 1e-6, worst
+    # a pair above the lower band on one backend only would be within 1e-6 of it
+    lower = runs["duckdb"]["settings"].review_lower_threshold
+    for k in duck.keys() ^ spark.keys():
+        assert abs(duck.get(k, spark.get(k, 0.0)) - lower) < 1e-6
+
+
+def test_spark_model_json_carries_spark_sql(runs: dict[str, Any]) -> None:
+    saved = json.loads((runs["spark"]["home"] / "runs" / "y1" / "model.json").read_text())
+    text = json.dumps(saved["comparisons"])
+    assert saved["sql_dialect"] == "spark"
+    assert "jaro_winkler(" in text.lower() and "jaro_winkler_similarity" not in text.lower()
+
+
+def test_no_plaintext_identifier_in_spark_dirs(runs: dict[str, Any]) -> None:
+    assert runs["io_encryption"] == "true"
+    files, size, hits = runs["scan"]
+    assert files > 0 and size > 0, "nothing scanned: Spark wrote no shuffle files?"
+    assert hits == []
+    settings = runs["spark"]["settings"]
+    assert not spark_backend.spark_work_dir(settings, "y1").exists()
