@@ -627,6 +627,7 @@ def test_checkers_see_the_output_reject_it_and_the_researcher_is_told(portal: Po
         expect(checker.locator("#out-h")).to_contain_text("drawn at random")
         expect(checker.locator("#disclosure-report")).to_contain_text("k (fewest people")
         expect(checker.locator("#disclosure-report")).to_contain_text("Identifier scan")
+        assert _overflowing(checker) == []
         p.check(checker, f"{who}-report")
         checker.get_by_label("Reject").check()
         checker.get_by_label("Reason").fill(why)

@@ -63,7 +63,8 @@ def grouped_errors(errors: Any) -> list[dict[str, Any]]:
 templates.env.filters["withhold"] = withhold
 templates.env.filters["grouped_errors"] = grouped_errors
 # A variable as people read it, with the code the API, the CSV and the docs use.
-templates.env.filters["named"] = lambda code: f"{variable_label(code)} ({code})"
+templates.env.filters["named"] = lambda code: (
+    code if variable_label(code) == code.replace("_", " ") else f"{variable_label(code)} ({code})")
 
 # Pages never load anything from elsewhere; inline SVG charts need no script or style.
 SECURITY_HEADERS = {
