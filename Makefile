@@ -14,22 +14,29 @@ CONSTRAINTS := constraints.txt
 DEMO_STAMP := $(VENV)/.installed-demo
 TEST_STAMP := $(VENV)/.installed-test
 
-# The pip that comes with Python 3.11 installs everything here (editable installs, constraints);
-# upgrading it first cost a network round trip and a few seconds on every fresh venv.
+# uv installs the locked versions: every download at once, no byte-compiling of modules the
+# demo never imports (Python compiles what it imports on first use). pip took 60-90 s for the
+# same set, most of it one package index look-up after another (docs/portal.md, "make demo").
+# uv itself comes from PyPI through the venv's own pip; when it cannot be had, pip installs.
+UV_VERSION := 0.13.9
+UV_INSTALL = $(BIN)/uv pip install --quiet --python $(BIN)/python -c $(CONSTRAINTS)
+PIP_INSTALL = $(BIN)/python -m pip install --quiet --disable-pip-version-check --progress-bar off -c $(CONSTRAINTS)
+
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 
-# --no-compile: pip byte-compiles all ~6,500 installed modules (about 18 s of CPU); the demo
-# imports about a third of them, and Python compiles those on first use (about 5 s).
-$(DEMO_STAMP): pyproject.toml $(CONSTRAINTS) | $(BIN)/python
-	@echo "installing c2c-link and what the demo needs into $(VENV) (under a minute on a fresh machine)"
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --progress-bar off --no-compile -c $(CONSTRAINTS) -e .
+$(BIN)/uv: | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION) || echo "uv not installed: pip installs instead (slower)"
+
+$(DEMO_STAMP): pyproject.toml $(CONSTRAINTS) | $(BIN)/uv
+	@echo "installing c2c-link and what the demo needs into $(VENV)"
+	$(UV_INSTALL) -e . || $(PIP_INSTALL) -e .
 	touch $(DEMO_STAMP)
 
-$(TEST_STAMP): pyproject.toml $(CONSTRAINTS) | $(BIN)/python
+$(TEST_STAMP): pyproject.toml $(CONSTRAINTS) | $(BIN)/uv
 	@echo "installing c2c-link with the dev and spark extras into $(VENV)"
-	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e '.[dev,spark]'  # spark: CI runs the cross-backend link test
+	$(UV_INSTALL) -e '.[dev,spark]' || $(PIP_INSTALL) -e '.[dev,spark]'  # spark: CI runs the cross-backend link test
 	touch $(DEMO_STAMP) $(TEST_STAMP)
 
 venv: $(TEST_STAMP)
