@@ -218,6 +218,21 @@ _VALUE_LABELS: dict[str, str] = {
 }
 
 
+# The catalog's other variables in words (outcomes use METRIC_LABELS, subgroups GROUP_LABELS).
+_OTHER_VARIABLE_LABELS: dict[str, str] = {
+    "person_id": "Person (pseudonym)", "academic_year": "Academic year",
+    "reporting_lea": "District or charter", "county_code": "County",
+    "school_code": "School", "grade_level": "Grade level", "birth_year": "Year of birth",
+    "hs_leaver": "Left high school this year",
+}
+
+
+def variable_label(name: str) -> str:
+    """A catalog variable in words, for pages that show it beside its code."""
+    return (METRIC_LABELS.get(name) or GROUP_LABELS.get(name)
+            or _OTHER_VARIABLE_LABELS.get(name) or name.replace("_", " "))
+
+
 def metric_label(name: str) -> str:
     return METRIC_LABELS.get(name, name.replace("_", " "))
 

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import object_session
 
 from core.data_use import Purpose
 from core.protection import MAX_TEXT, MIN_REASON
@@ -13,7 +14,7 @@ from core.requests import CohortFilter, RequestKind
 from governance.models import DataRequest, ExtractRecord, ProviderReview
 from governance.output_release import CheckerDecision, Release, ReleaseState
 from governance.provider_review import ReviewStatus, StewardDecision, effective_status
-from governance.request_facts import Stage
+from governance.request_facts import Stage, Withheld, withheld_variables
 from governance.request_facts import stage as stage_of
 from services.review_decision import RoutedRequest
 
@@ -55,15 +56,20 @@ class RequestSummary(BaseModel):
     review_due_at: datetime | None
     stage: Stage = Field(default=Stage.DRAFT, description="Where it stands, in the words every "
                          "page and e-mail uses (governance.request_facts.stage)")
+    withheld: list[Withheld] = Field(default_factory=list, description="requested variables "
+                                     "the output will not hold, with why "
+                                     "(governance.request_facts.withheld_variables)")
 
     @classmethod
     def of(cls, request: DataRequest) -> RequestSummary:
+        session = object_session(request)
+        withheld = withheld_variables(session, request) if session is not None else []
         return cls(id=request.id, kind=RequestKind(request.kind), title=request.title,
                    purpose=request.purpose, purpose_code=Purpose(request.purpose_code),
                    variables=list(request.variables), group_by=list(request.group_by),
                    cohort=CohortFilter.model_validate(request.cohort), status=request.status,
                    submitted_at=request.submitted_at, review_due_at=request.review_due_at,
-                   stage=stage_of(request))
+                   stage=stage_of(request), withheld=withheld)
 
 
 class StewardReviewOut(BaseModel):

@@ -113,7 +113,9 @@ def print_access(keys: dict[str, str], stewards: dict[str, str], names: dict[str
         "checker_2": "the second output checker (two approvals release)",
         "admin": "API and CLI only (users, keys, partners, audit)",
         "admin_2": "the second admin: every privileged grant needs two",
-        "reviewer": f"clerical review pairs: {bin_}c2c review list",
+        # the demo's home, or the command reads (and makes) ./.c2c
+        "reviewer": f"clerical review pairs: C2C_HOME={settings.resolved_home} "
+                    f"{bin_}c2c review list",
     }
     for role, key in keys.items():
         page = PORTAL_PAGE.get(role, "-")

@@ -224,37 +224,9 @@ def verify_extract(
     )
 
 
-class _HeadReceiver(_MemoryReceiver):
-    """For a checker's look: keep manifest.json and the first ``limit`` bytes of data.csv,
-    drop the rest (every byte is still decrypted, authenticated and hashed)."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__()
-        self.limit = limit
-
-    def begin(self, name: str) -> BinaryIO:
-        if name == MANIFEST:
-            return _MemoryFile(self, name)
-        if name == DATA_CSV:
-            return _HeadFile(self, name, self.limit)
-        return open(os.devnull, "wb")
-
-
-class _HeadFile(_MemoryFile):
-    def __init__(self, receiver: _MemoryReceiver, name: str, limit: int) -> None:
-        super().__init__(receiver, name)
-        self._room = limit
-
-    def write(self, data: Any) -> int:
-        kept = bytes(data[: max(self._room, 0)])
-        self._room -= len(kept)
-        super().write(kept)
-        return len(data)
-
-
 @dataclass(frozen=True)
 class ExtractHead:
-    """The first rows of a package's data.csv, and how many rows it holds in all."""
+    """Rows of a package's data.csv (``extract_sample``), and how many rows it holds in all."""
 
     request_id: str
     columns: list[str]
@@ -263,20 +235,82 @@ class ExtractHead:
     manifest: dict[str, Any]
 
 
-def extract_head(package: Path, *, keys: KeyProvider | None = None,
-                 data_key: bytes | None = None, rows: int = 50,
-                 max_bytes: int = 1 << 20) -> ExtractHead:
-    """What an output checker looks at before deciding: the first ``rows`` rows of the
-    package (authenticated like any opening; expiry not applied, as for ``verify_extract``)."""
-    import csv
+class _SampleFile(_MemoryFile):
+    """data.csv streamed through a seeded reservoir (Algorithm R): the header and ``size``
+    rows drawn uniformly from the whole file, whatever its length, in O(size) memory.
+    Extract values are codes, booleans and hex pseudonyms, never a quoted line break, so a
+    line is a row."""
 
-    receiver = _HeadReceiver(max_bytes)
+    def __init__(self, receiver: _MemoryReceiver, name: str, size: int, seed: int) -> None:
+        super().__init__(receiver, name)
+        import random
+
+        self._rng, self._size = random.Random(seed), size
+        self._pending, self._seen = b"", -1  # -1: the header is still to come
+        self.header = b""
+        self.kept: list[tuple[int, bytes]] = []
+
+    def write(self, data: Any) -> int:
+        lines = (self._pending + bytes(data)).split(b"\n")
+        self._pending = lines.pop()
+        for line in lines:
+            self._take(line)
+        return len(data)
+
+    def _take(self, line: bytes) -> None:
+        if self._seen < 0:
+            self.header, self._seen = line, 0
+            return
+        if len(self.kept) < self._size:
+            self.kept.append((self._seen, line))
+        else:
+            slot = self._rng.randrange(self._seen + 1)
+            if slot < self._size:
+                self.kept[slot] = (self._seen, line)
+        self._seen += 1
+
+    def close(self) -> None:
+        if not self.closed and self._pending:
+            self._take(self._pending)
+            self._pending = b""
+        kept = b"\n".join(line for _, line in sorted(self.kept))
+        super().write(self.header + b"\n" + kept if kept else self.header)
+        super().close()
+
+
+class _SampleReceiver(_MemoryReceiver):
+    """For a checker's look: manifest.json, and a seeded random sample of data.csv."""
+
+    def __init__(self, size: int, seed: int) -> None:
+        super().__init__()
+        self.size, self.seed = size, seed
+
+    def begin(self, name: str) -> BinaryIO:
+        if name == MANIFEST:
+            return _MemoryFile(self, name)
+        if name == DATA_CSV:
+            return _SampleFile(self, name, self.size, self.seed)
+        return open(os.devnull, "wb")
+
+
+def extract_sample(package: Path, *, keys: KeyProvider | None = None,
+                   data_key: bytes | None = None, rows: int = 50) -> ExtractHead:
+    """What an output checker looks at before deciding: ``rows`` rows drawn at random from the
+    whole extract (every row when it holds no more), in the extract's order. The draw is
+    seeded by the request id, so every checker of one output sees the same rows; the first
+    rows of a file sorted by pseudonym say little about the rest. Authenticated like any
+    opening; expiry not applied, as for ``verify_extract``."""
+    import csv
+    import hashlib
+
+    named = request_of_package(package.name) or package.name
+    seed = int.from_bytes(hashlib.sha256(f"checker-sample/{named}".encode()).digest()[:8],
+                          "big")
+    receiver = _SampleReceiver(rows, seed)
     header, manifest, _ = _open(package, keys, data_key, None, receiver)
-    lines = io.StringIO(receiver.read(DATA_CSV).decode("utf-8", errors="replace"))
-    parsed = list(csv.reader(lines))
-    complete = receiver.read(DATA_CSV).endswith(b"\n") or not parsed
-    body = parsed[1:] if complete else parsed[1:-1]  # a cut last line is not a row
+    parsed = list(csv.reader(io.StringIO(receiver.read(DATA_CSV).decode("utf-8",
+                                                                        errors="replace"))))
     total = manifest.get("rows")
     return ExtractHead(request_id=header.request_id, columns=parsed[0] if parsed else [],
-                       rows=body[:rows], total_rows=int(total) if total is not None else None,
+                       rows=parsed[1:], total_rows=int(total) if total is not None else None,
                        manifest=manifest)

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.errors import NotFound
+from core.gate import gate_figures, plain
 from core.keys import KeyProvider
-from deidentify.opening import ExtractHead, extract_head
+from deidentify.opening import ExtractHead, extract_sample
 from governance import output_release
 from governance.audit import audited
 from governance.models import DataRequest, ExtractRecord, OutputReview
@@ -68,15 +70,40 @@ def decide_output(*, session: Session, checker: Principal, request_id: str,
     return release
 
 
+# How many rows a checker sees: an aggregate table whole (its cells are what leaves), an
+# individual-level extract as a random sample (seeded by the request, so both checkers see
+# the same rows).
+SAMPLE_ROWS = 50
+TABLE_CELLS = 1000
+
+
+@dataclass(frozen=True)
+class OutputSample:
+    """What a checker looks at: rows of the output, whether they are a sample, and the
+    extract's disclosure report (what disclosure control did; counts through the gate)."""
+
+    rows: ExtractHead
+    sampled: bool
+    disclosure: dict[str, Any] | None
+
+
 def output_sample(*, session: Session, keys: KeyProvider, request_id: str,
-                  rows: int = 50) -> ExtractHead:
-    """What a checker looks at before deciding: the output's cells (an aggregate table) or
-    the extract's first rows, read from the built package itself (decrypted and authenticated
-    in memory, never written out)."""
+                  min_cell: int) -> OutputSample:
+    """The output as the requester would receive it, read from the built package itself
+    (decrypted and authenticated in memory, never written out): an aggregate table's cells,
+    or a seeded random sample of an extract's rows, with its disclosure report."""
     record = output_release.extract_record(session, request_id)
-    if record is None:
+    request = session.get(DataRequest, request_id)
+    if record is None or request is None:
         raise NotFound(f"no output of request {request_id!r} to check")
-    return extract_head(Path(record.package_path), keys=keys, rows=rows)
+    size = TABLE_CELLS if request.kind == "aggregate" else SAMPLE_ROWS
+    rows = extract_sample(Path(record.package_path), keys=keys, rows=size)
+    report = rows.manifest.get("disclosure")
+    disclosure = (plain(gate_figures(report, min_cell,
+                                     label=f"release-report/{request_id}/disclosure"))
+                  if isinstance(report, dict) and request.kind != "aggregate" else None)
+    return OutputSample(rows=rows, sampled=(rows.total_rows or 0) > len(rows.rows),
+                        disclosure=disclosure)
 
 
 def my_check(*, session: Session, request_id: str, checker_id: int) -> OutputReview | None:

@@ -5,7 +5,7 @@ and :func:`preview_stored_request`.
 
 It runs what fulfilment would run, on today's warehouse, without building or keeping anything:
 individual-level requests go through ``deidentify.plan_for_request`` (rows, the rung each
-quasi-identifier is generalised to or withheld at k, rows suppressed, also for the variables
+quasi-identifier is generalised to or masked (``*``) at k, rows suppressed, also for the variables
 shared with earlier extracts of other requests, which the caller reads from the governance
 store exactly as fulfilment does); aggregate requests go
 through ``analytics.aggregate_for_request`` (cells, and cells suppressed by the published
@@ -38,7 +38,9 @@ from governance import preview_budget
 from governance.audit import audited
 from governance.extract_registry import individual_extracts
 from governance.models import DataRequest
+from governance.request_facts import Withheld, withheld_variables
 from governance.request_inputs import check_group_by, check_variables
+from services.request_facts import withheld_before_submit
 
 
 class PreviewInput(BaseModel):
@@ -73,7 +75,13 @@ class Preview(BaseModel):
     persons: GatedBand | None = None
     generalised: dict[str, str] = Field(default_factory=dict,
                                         description="quasi-identifier -> rung it is released at")
-    withheld: list[str] = Field(default_factory=list)
+    withheld: list[Withheld] = Field(
+        default_factory=list, description="requested variables the output would not hold, "
+        "with why (governance.request_facts, as on the request's page): left out of every "
+        "figure here")
+    masked: list[str] = Field(
+        default_factory=list, description="quasi-identifiers released as '*' for everyone "
+        "(no finer value keeps every group at k); disclosure control, not an agreement")
     suppressed_rows: GatedBand | None = None
     linkage_variables: list[str] = Field(
         default_factory=list, description="variables an earlier individual-level extract of "
@@ -95,7 +103,7 @@ def preview_stored_request(*, settings: Settings, session: Session, request: Dat
                         cohort=CohortFilter.model_validate(request.cohort),
                         group_by=list(request.group_by))
     return preview(settings, data, individual_extracts(session, excluding=request.id),
-                   caller_chosen=False)
+                   caller_chosen=False, withheld=withheld_variables(session, request))
 
 
 def researcher_preview(*, settings: Settings, sessions: sessionmaker[Session], read: Session,
@@ -109,8 +117,12 @@ def researcher_preview(*, settings: Settings, sessions: sessionmaker[Session], r
                                         detail=preview_audit_detail(data)):
         preview_budget.spend(session, user_id=user_id, cohort=data.cohort)
     earlier = individual_extracts(read)
+    # The same function the request's page, the API answer and the release report use.
+    withheld = withheld_before_submit(session=read, variables=data.variables,
+                                      group_by=data.group_by, cohort=data.cohort,
+                                      purpose_code="research")
     read.rollback()
-    return preview(settings, data, earlier)
+    return preview(settings, data, earlier, withheld=withheld)
 
 
 def preview_audit_detail(data: PreviewInput) -> dict[str, object]:
@@ -122,12 +134,21 @@ def preview_audit_detail(data: PreviewInput) -> dict[str, object]:
 
 
 def preview(settings: Settings, data: PreviewInput, earlier_extracts: EarlierExtracts, *,
-            caller_chosen: bool = True) -> Preview:
+            caller_chosen: bool = True, withheld: list[Withheld] | None = None) -> Preview:
     """The preview for ``data``; ``Busy`` when the pipeline holds the warehouse.
     ``earlier_extracts``: ``governance.extract_registry.individual_extracts`` (excluding the request
-    previewed), the same input fulfilment gives the build."""
+    previewed), the same input fulfilment gives the build. ``withheld``: the variables the
+    output would not hold (``governance.request_facts.withheld_variables``): left out of every
+    figure, as fulfilment leaves them out of the output, and named with why."""
     if not data.variables:
         raise UserError("variables: choose at least one variable to preview")
+    withheld = withheld or []
+    dropped = {w.variable for w in withheld}
+    kept = [v for v in data.variables if v not in dropped]
+    if not kept:
+        raise UserError("variables: every variable chosen is withheld ("
+                        + "; ".join(f"{w.variable}: {w.reason}" for w in withheld)
+                        + "), so the output would hold nothing")
     # The board's preview of a submitted request is of a cohort it is judging, not one chosen
     # to probe the data; its answer is banded all the same.
     problem = preview_filter_problem(data.cohort) if caller_chosen else None
@@ -137,8 +158,10 @@ def preview(settings: Settings, data: PreviewInput, earlier_extracts: EarlierExt
         raise NotFound("no data has been linked yet, so there is nothing to preview")
     request = ApprovedRequest(
         request_id="preview", kind=data.kind, title="preview", purpose="preview",
-        variables=data.variables, cohort=data.cohort, group_by=data.group_by,
+        variables=kept, cohort=data.cohort,
+        group_by=[g for g in data.group_by if g not in dropped],
         expires_at=datetime.now(UTC) + timedelta(days=1), requester="preview",
+        withheld_variables=sorted(dropped),
     )
     try:
         # Previews only read: a person without a record key yet counts with key 0.
@@ -151,9 +174,10 @@ def preview(settings: Settings, data: PreviewInput, earlier_extracts: EarlierExt
                            "AND table_name = 'student_year'").fetchone()[0]:  # type: ignore[index]
             raise NotFound("no outcomes have been built yet (c2c outcomes), so there is "
                            "nothing to preview")
-        return _individual(con, request, settings, earlier_extracts) \
+        shown = _individual(con, request, settings, earlier_extracts) \
             if data.kind == RequestKind.INDIVIDUAL \
             else _aggregate(con, request, settings)
+        return shown.model_copy(update={"withheld": withheld})
     finally:
         con.close()
 
@@ -179,13 +203,13 @@ def _individual(con: duckdb.DuckDBPyConnection, request: ApprovedRequest,
     rows, rows_key, persons, persons_key = cohort_counts(con, request)
     key = _cohort_key(request)
     rungs = plan.rung_names()
-    withheld = [q for q, rung in rungs.items() if rung == "withheld"]
+    masked = [q for q, rung in rungs.items() if rung == "withheld"]
     generalised = {q: rung for q, rung in rungs.items() if rung != q and rung != "withheld"}
     notes = []
     if plan.rows == 0:
         notes.append("the cohort selects no rows: check the years, LEAs and filters")
-    if withheld:
-        notes.append(f"{', '.join(withheld)} would be replaced by '*' for everyone: with these "
+    if masked:
+        notes.append(f"{', '.join(masked)} would be replaced by '*' for everyone: with these "
                      f"variables no finer value keeps every group at {plan.k} or more people")
     shared = plan.cross.linkage_variables
     if plan.linkage_suppressed_rows:
@@ -197,7 +221,7 @@ def _individual(con: duckdb.DuckDBPyConnection, request: ApprovedRequest,
                    cohort_rows=gate_band(rows, rows_key, min_cell),
                    expected_rows=_band(plan.released_rows, min_cell, key, "released"),
                    persons=gate_band(persons, persons_key, min_cell),
-                   generalised=generalised, withheld=withheld,
+                   generalised=generalised, masked=masked,
                    suppressed_rows=_band(plan.suppressed_rows, min_cell, key, "suppressed"),
                    linkage_variables=shared,
                    linkage_suppressed_rows=_band(plan.linkage_suppressed_rows, min_cell, key,

@@ -48,8 +48,9 @@ def read(request_id: RequestId, request: Request, db: SessionDep, me: CheckerPag
     report = ReleaseReport.of(found.request, found.record, found.release)
     mine = my_check(session=db, request_id=request_id, checker_id=me.user_id)
     try:
-        sample, sample_error = output_sample(session=db, keys=services(request).keys,
-                                             request_id=request_id), None
+        sample, sample_error = output_sample(
+            session=db, keys=services(request).keys, request_id=request_id,
+            min_cell=services(request).settings.suppression_min_cell), None
     except C2CError as exc:  # a missing or damaged package: say so, never a blank table
         sample, sample_error = None, str(exc)
     return render(request, "checker_request.html", {

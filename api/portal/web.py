@@ -19,6 +19,7 @@ from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from analytics.metrics import variable_label
 from api.deps import SessionDep, require
 from api.portal.sessions import COOKIE, PortalSession, SessionStore, still_valid
 from core.errors import PermissionDenied
@@ -61,6 +62,9 @@ def grouped_errors(errors: Any) -> list[dict[str, Any]]:
 
 templates.env.filters["withhold"] = withhold
 templates.env.filters["grouped_errors"] = grouped_errors
+# A variable as people read it, with the code the API, the CSV and the docs use.
+templates.env.filters["named"] = lambda code: (
+    code if variable_label(code) == code.replace("_", " ") else f"{variable_label(code)} ({code})")
 
 # Pages never load anything from elsewhere; inline SVG charts need no script or style.
 SECURITY_HEADERS = {

@@ -35,6 +35,42 @@ def _download(base: str, path: str, key: str) -> bytes:
         return bytes(response.read())
 
 
+def _printed_commands_work(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, settings: Settings,
+                           base: str, keys: dict[str, str], stewards: dict[str, str],
+                           ids: list[str]) -> None:
+    """Every command the demo prints for the roles (curl, age, the reviewer's c2c line) runs
+    as printed, in a folder of its own, against the server it names (issue 27)."""
+    import io
+    import json
+
+    from rich.console import Console
+
+    from cli import demo_requests as printing
+
+    out = io.StringIO()
+    monkeypatch.setattr(printing, "console", Console(file=out, width=300))
+    port = int(base.rsplit(":", 1)[1])
+    printing.print_access(keys, stewards, {}, port, ids, True, settings)
+    printed = [line.strip() for line in out.getvalue().splitlines()]
+    commands = [line for line in printed if line.startswith(("curl ", "age "))]
+    assert len(commands) == 6, printed
+    folder = tmp_path / "as-printed"
+    folder.mkdir()
+    for command in commands:
+        if command.startswith("age ") and shutil.which("age") is None:
+            continue
+        done = subprocess.run(["bash", "-o", "pipefail", "-c", command], cwd=folder,
+                              capture_output=True, text=True, timeout=60, check=True)
+        if command.startswith("curl ") and " -o " not in command:
+            assert "error" not in json.loads(done.stdout) or "aggregates" in command, command
+    assert (folder / f"{ids[0]}.tar.age").stat().st_size > 0
+    if shutil.which("age") is not None:
+        assert (folder / "data.csv").exists()
+    # the reviewer's line names the demo's home: run bare, c2c would read (and make) ./.c2c
+    [reviewer] = [line for line in printed if "c2c review list" in line]
+    assert f"C2C_HOME={settings.resolved_home} " in reviewer
+
+
 @pytest.mark.slow
 def test_requests_over_http_fulfil_and_open_with_age(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -80,6 +116,8 @@ def test_requests_over_http_fulfil_and_open_with_age(
         release_output(client, demo_keys, request_id)  # two checkers release the file
         assert client.get(f"/v1/requests/{request_id}", demo_keys["researcher"])[
             "stage"] == "released"
+        _printed_commands_work(monkeypatch, tmp_path, settings, server.base_url, demo_keys,
+                               stewards, [request_id, aggregate_id, waiting])
         # the third request waits for its district's steward only (a cohort naming an LEA)
         routed = client.get(f"/v1/requests/{waiting}", demo_keys["researcher"])
         assert {r["org_code"] for r in routed["provider_reviews"]

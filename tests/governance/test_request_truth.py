@@ -29,6 +29,7 @@ BODY = {"kind": "aggregate", "title": "College going by gender",
         "variables": ["cte_completer", "cc_enrolled_within_1yr"], "group_by": ["gender"],
         "cohort": {"reporting_leas": [LEA]}}
 COLLEGE = "Foothill Ridge College (951)"  # the generated registry's college without agreement
+NAMED = "Enrolled in a community college within a year (cc_enrolled_within_1yr)"  # pages
 REASONS = ["sound design (board 1)", "sound design (board 2)", "rates too precise (checker 1)",
            "a cell can be differenced (checker 2)", "fits our agreement"]
 
@@ -81,7 +82,7 @@ def test_api_portal_log_and_mail_agree_on_a_rejected_output(world, tmp_path: Pat
     assert withheld["variable"] == "cc_enrolled_within_1yr"
     assert withheld["reason"] == f"{COLLEGE} has no active data-sharing agreement"
     page = _page(e, "researcher", f"/portal/researcher/requests/{rid}")
-    assert f"cc_enrolled_within_1yr: withheld because {withheld['reason']}" in _text(
+    assert f"{NAMED}: withheld because {withheld['reason']}" in _text(
         page, "withheld")
 
     # Submitted, reviewed, approved, built, then rejected by both checkers.
@@ -118,7 +119,7 @@ def test_api_portal_log_and_mail_agree_on_a_rejected_output(world, tmp_path: Pat
     # and no download offered.
     page = _page(e, "researcher", f"/portal/researcher/requests/{rid}")
     assert _text(page, "stage") == answer["stage"]
-    assert f"cc_enrolled_within_1yr: withheld because {withheld['reason']}" in _text(
+    assert f"{NAMED}: withheld because {withheld['reason']}" in _text(
         page, "withheld")
     reasons = _text(page, "reasons")
     assert all(r in reasons for r in REASONS)
@@ -130,10 +131,10 @@ def test_api_portal_log_and_mail_agree_on_a_rejected_output(world, tmp_path: Pat
     # The board's page and the checker's release report: same stage and withheld variable
     board = _page(e, "board", f"/portal/board/requests/{rid}")
     assert _text(board, "stage").startswith(answer["stage"] + " (")
-    assert f"cc_enrolled_within_1yr: withheld because {withheld['reason']}" in _text(
+    assert f"{NAMED}: withheld because {withheld['reason']}" in _text(
         board, "withheld")
     checker = _page(e, "checker_1", f"/portal/checker/requests/{rid}")
-    assert f"cc_enrolled_within_1yr: withheld because {withheld['reason']}" in " ".join(
+    assert f"{NAMED}: withheld because {withheld['reason']}" in " ".join(
         checker.split())
 
     # The public log (API and page)

@@ -61,10 +61,49 @@ def test_individual_preview_matches_the_built_extract(env: ApiEnv) -> None:
     assert in_band(shown["expected_rows"], built.rows)  # type: ignore[attr-defined]
     assert in_band(shown["suppressed_rows"], built.suppressed_rows)  # type: ignore[attr-defined]
     rungs = built.disclosure.generalisations  # type: ignore[attr-defined]
-    assert shown["withheld"] == [q for q, r in rungs.items() if r == "withheld"]
+    # a quasi-identifier released as '*' is "masked" (disclosure control); "withheld" is only
+    # what an agreement keeps out, as on the request's page
+    assert shown["masked"] == [q for q, r in rungs.items() if r == "withheld"]
+    assert shown["withheld"] == []
     assert shown["generalised"] == {q: r for q, r in rungs.items()
                                     if r not in (q, "withheld")}
-    assert shown["withheld"] or shown["generalised"]  # school_code cannot stay as it is
+    assert shown["masked"] or shown["generalised"]  # school_code cannot stay as it is
+
+
+COLLEGE = "Foothill Ridge College (951)"  # the generated registry's college without agreement
+
+
+def test_preview_names_withheld_variables_and_leaves_them_out_of_every_figure(
+        env: ApiEnv) -> None:
+    """A cc_* variable comes from a college without an agreement: the preview names it with
+    the reason the request's page gives and counts what fulfilment would build without it."""
+    e = env
+    _warehouse(e)
+    asked = {"kind": "aggregate", "variables": ["cte_completer", "cc_enrolled_within_1yr"],
+             "group_by": ["gender", "cc_award_earned"]}
+    shown = e.client.post("/v1/requests/preview", json=asked,
+                          headers=e.auth("researcher")).json()
+    reason = f"{COLLEGE} has no active data-sharing agreement"
+    assert shown["withheld"] == [{"variable": "cc_enrolled_within_1yr", "reason": reason},
+                                 {"variable": "cc_award_earned", "reason": reason}]
+    without = e.client.post("/v1/requests/preview", headers=e.auth("researcher"), json={
+        "kind": "aggregate", "variables": ["cte_completer"], "group_by": ["gender"]}).json()
+    for figure in ("cells", "suppressed_cells", "expected_rows", "cohort_rows"):
+        assert shown[figure] == without[figure], figure
+    # the same function the request's page uses: a draft of it says the same
+    rid = e.client.post("/v1/requests", headers=e.auth("researcher"), json={
+        **asked, "title": "Withheld check", "purpose": "Checking the preview's withheld list"}
+        ).json()["id"]
+    answer = e.client.get(f"/v1/requests/{rid}", headers=e.auth("researcher")).json()
+    assert answer["withheld"] == shown["withheld"]
+    # the board's preview of the stored request says the same
+    e.client.post(f"/v1/requests/{rid}/submit", headers=e.auth("researcher"))
+    board = e.client.get(f"/v1/board/requests/{rid}/preview", headers=e.auth("board")).json()
+    assert board["withheld"] == shown["withheld"] and board["cells"] == shown["cells"]
+    # nothing left once every variable chosen is withheld: said, not counted
+    only = e.client.post("/v1/requests/preview", headers=e.auth("researcher"), json={
+        "kind": "aggregate", "variables": ["cc_award_earned"]})
+    assert only.status_code == 422 and "every variable chosen is withheld" in only.text
 
 
 def test_aggregate_preview_counts_suppressed_cells(env: ApiEnv) -> None:

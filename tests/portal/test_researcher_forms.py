@@ -73,7 +73,8 @@ def test_withheld_variables_are_named_before_submit(env: ApiEnv) -> None:
     token = _signed_in(env)
     preview = html.unescape(env.client.post("/portal/researcher/new", data={
         **FORM, "action": "preview", "csrf_token": token}).text)
-    section = preview.split('id="withheld-before"', 1)[1].split("</section>", 1)[0]
-    assert ("cc_enrolled_within_1yr</strong>: withheld because Foothill Ridge College (951) "
+    section = preview.split('id="withheld-before"', 1)[1].split("</div>", 1)[0]
+    assert ("Enrolled in a community college within a year (cc_enrolled_within_1yr)"
+            "</strong>: withheld because Foothill Ridge College (951) "
             "has no active data-sharing agreement") in section
     assert "cte_completer" not in section  # only what is withheld is listed
