@@ -69,7 +69,8 @@ def released_quality_rows(con: duckdb.DuckDBPyConnection, min_cell: int
         shown_reviewed = gate_count(int(reviewed), label_key(f"{cell}/reviewed"), min_cell)
         hidden = shown_linked.hidden
         out.append((run, pair, dim, value, shown_linked.value, shown_reviewed.value,
-                    *([None] * 6 if hidden else figures), hidden,
+                    *([None] * 6 if hidden else [None if f is None else round(float(f), 4)
+                                                 for f in figures]), hidden,
                     shown_linked.reason if hidden else None))
     return out
 

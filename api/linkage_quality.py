@@ -19,9 +19,9 @@ COLUMNS = ("run_id", "source_pair", "dimension", "value", "linked_pairs", "revie
            "recall_high", "suppressed", "suppression_reason")
 METHOD = ("Estimated from a clerical sample of record pairs drawn by source pair and "
           "match-weight band, each pair decided by a reviewer (no truth file); 95% intervals "
-          "from Jeffreys Beta posteriors per stratum, 2,000 Monte Carlo draws. Pairs that "
-          "share no SSID, birth date or name with any other record are outside the sample's "
-          "frame: a true match among them is not counted as missed (docs/linkage.md).")
+          "from Jeffreys Beta posteriors per stratum, 2,000 Monte Carlo draws. A true match "
+          "whose records agree on fewer than two of SSID, birth date, first name and surname "
+          "is outside the sample's frame and is not counted as missed (docs/linkage.md).")
 
 
 class LinkQualityRow(BaseModel):

@@ -41,7 +41,11 @@ def print_quality(block: dict[str, Any], *, partners: bool = False) -> None:
     table = Table("source pair", "group", "linked pairs", "precision [95%]", "recall [95%]",
                   title="estimated linkage quality (" + str(block.get("method", "")) + ")")
     for row in block.get("estimates", []):
+        # the source pairs overall and the student groups overall; the groups within each
+        # source pair (and the partners) are in mdm.link_quality and on the public page
         if row["dimension"] == "partner" and not partners:
+            continue
+        if row["dimension"] != "all" and row["source_pair"] != "all":
             continue
         group = "all" if row["dimension"] == "all" else f"{row['dimension']}: {row['value']}"
         table.add_row(row["source_pair"], group, f"{row['linked_pairs']:,}",
