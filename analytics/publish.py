@@ -20,6 +20,7 @@ import duckdb
 from analytics import auditor
 from analytics.aggregates import TRUE_CELLS, build_true_cells
 from analytics.disclosure import release_select
+from analytics.link_quality import QUALITY_DDL, released_quality_rows
 from analytics.metrics import ALL, STATE, metric_descriptions
 from core import catalog, tables
 from core.errors import ReleaseHeld
@@ -34,6 +35,7 @@ SNAPSHOT_DDL: tuple[str, ...] = (
         published_at TIMESTAMP, run_id VARCHAR, min_cell INTEGER, cells INTEGER,
         suppressed_cells INTEGER)""",
     "CREATE TABLE metrics (metric VARCHAR, description VARCHAR)",
+    QUALITY_DDL,  # estimated linkage quality, gated (analytics/link_quality.py)
 )
 AGGREGATES_DDL = f"""CREATE OR REPLACE TABLE {tables.AGGREGATES} (
     academic_year VARCHAR, reporting_lea VARCHAR, subgroup VARCHAR, subgroup_value VARCHAR,
@@ -130,6 +132,10 @@ def publish(
                         f"{tables.AGGREGATES} ORDER BY academic_year, reporting_lea, metric, "
                         "subgroup, subgroup_value")
             con.executemany(f"INSERT INTO {alias}.metrics VALUES (?, ?)", metric_descriptions())
+            quality = released_quality_rows(con, min_cell)
+            if quality:
+                con.executemany(f"INSERT INTO {alias}.linkage_quality VALUES "
+                                f"({', '.join('?' * len(quality[0]))})", quality)
             con.execute(
                 f"INSERT INTO {alias}.snapshot_info VALUES (?, ?, ?, ?, ?)",
                 [datetime.now(UTC).replace(tzinfo=None), run_id, min_cell, cells, suppressed],

@@ -8,7 +8,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from analytics.link_quality import LinkQuality, QualityKey, band_domain, bias_band
 from api.choices import choices
+from api.linkage_quality import quality_figures
 from api.schemas import Page
 from api.serving import ServingSnapshot
 from core.gate import GatedCount, gate_published, public_reason
@@ -19,6 +21,9 @@ AGGREGATE_COLUMNS = (
     "academic_year", "reporting_lea", "subgroup", "subgroup_value", "metric", "numerator",
     "denominator", "rate", "suppressed", "suppression_reason", "run_id",
 )
+# The interval the rate's link errors imply (analytics/link_quality.py): not stored in the
+# snapshot, computed from the shown rate on the way out; in the CSV after the columns above.
+BAND_COLUMNS = ("link_band_low", "link_band_high")
 
 
 class AggregateRow(BaseModel):
@@ -33,13 +38,16 @@ class AggregateRow(BaseModel):
     suppressed: bool
     suppression_reason: str | None
     run_id: str | None
+    link_band_low: float | None = None
+    link_band_high: float | None = None
 
 
 class AggregatePage(Page[AggregateRow]):
     snapshot: dict[str, Any]
 
 
-def _row(values: tuple[Any, ...], min_cell: int) -> AggregateRow:
+def _row(values: tuple[Any, ...], min_cell: int,
+         quality: dict[QualityKey, LinkQuality]) -> AggregateRow:
     row = dict(zip(AGGREGATE_COLUMNS, values, strict=True))
     if row["suppressed"]:
         # Belt and braces: a suppressed cell never carries its numbers, whatever the file says.
@@ -63,6 +71,12 @@ def _row(values: tuple[Any, ...], min_cell: int) -> AggregateRow:
         row["rate"] = None
     elif not row["suppressed"]:
         row["rate"] = round(row["numerator"].value / row["denominator"].value, 4)
+    # the band comes from the rate as shown (None when suppressed), never from a true count
+    found = next((quality[k] for k in band_domain(row["metric"], row["reporting_lea"],
+                                                   row["subgroup"], row["subgroup_value"])
+                  if k in quality), None)
+    band = bias_band(None if row["suppressed"] else row["rate"], found)
+    row["link_band_low"], row["link_band_high"] = band if band else (None, None)
     return AggregateRow.model_validate(row)
 
 
@@ -91,7 +105,8 @@ def aggregate_page(snapshot: ServingSnapshot, academic_year: str | None = None,
                 f"SELECT rowid, {', '.join(AGGREGATE_COLUMNS)} FROM published_aggregates "
                 f"WHERE rowid IN ({', '.join(str(i) for i in ids)})").fetchall()
             by_id = {row[0]: row[1:] for row in rows}
-            data = [_row(by_id[i], min_cell) for i in ids]
+            quality = quality_figures(snapshot)
+            data = [_row(by_id[i], min_cell, quality) for i in ids]
         return AggregatePage(data=data, count=len(order), limit=limit, offset=offset,
                              snapshot=snapshot.info())
 

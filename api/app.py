@@ -23,6 +23,7 @@ from api.routes import (
     checker,
     partner,
     public,
+    quality,
     researcher,
     steward,
 )
@@ -114,7 +115,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(SecurityHeaders)  # outermost: refusals of BodyGuard carry them too
     for router in (public.router, admin.me_router, partner.router, researcher.router,
                    board.router, board.grants_router, steward.router, checker.router,
-                   admin.router, admin_grants.router, admin_registry.router):
+                   admin.router, admin_grants.router, admin_registry.router, quality.router):
         app.include_router(router)
     docs_offline.install(app)
     portal.install(app, settings)

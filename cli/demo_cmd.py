@@ -13,6 +13,7 @@ from rich.console import Console
 from cli.demo_report import (
     bin_prefix,
     print_link_report,
+    print_linkage_quality,
     print_next_steps,
     print_published,
     print_stage_metadata,
@@ -147,6 +148,8 @@ def demo(
         print_stage_metadata(run)
         print_submissions_summary(settings)
         print_link_report(settings, data / "truth.parquet")
+        print_linkage_quality(settings, resources, instance, data / "truth.parquet",
+                              server.base_url)
         print_published(settings)
 
         console.rule("4. Governed data requests over HTTP: submit, board quorum, extracts")

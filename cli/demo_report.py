@@ -63,6 +63,29 @@ def print_link_report(settings: Settings, truth: Path) -> None:
         print_evaluation(linkage.evaluate(con, truth))
 
 
+def print_linkage_quality(settings: Settings, resources: dict[str, Any],
+                          instance: Any, truth: Path, base_url: str) -> None:
+    """The link's clerical quality sample answered from the truth file (a stand-in reviewer:
+    generated data only), then ``linkage_quality_job`` estimates and republishes."""
+    from cli.quality_cmd import print_quality
+    from dagster_project.run import materialize_quality
+    from services.link_quality import (
+        TRUTH_REVIEWER,
+        estimate_link_quality,
+        review_sample_from_truth,
+    )
+
+    console.rule("Linkage quality without a truth file: the clerical sample")
+    n = review_sample_from_truth(settings=settings, truth=truth)
+    console.print(f"{n} sampled pair(s) decided by a stand-in reviewer ({TRUTH_REVIEWER}); on "
+                  "real data reviewers decide them with `c2c review list --sample` / "
+                  "`c2c review decide`", highlight=False, soft_wrap=True)
+    materialize_quality(resources, instance)  # linkage_quality_job: estimate, republish
+    print_quality(estimate_link_quality(settings=settings).summary())
+    console.print(f"public page: {base_url}/portal/public/linkage-quality (error bands beside "
+                  "college-going rates on the dashboard)", highlight=False, soft_wrap=True)
+
+
 def print_published(settings: Settings) -> None:
     from analytics import summary_table
 

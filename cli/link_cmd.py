@@ -46,6 +46,8 @@ def print_summary(summary: linkage.LinkRunSummary) -> None:
     console.print(groups)
     console.print(f"LEAs: {len(summary.subgroup_rates.get('lea', []))} "
                   "(per-LEA rates in mdm.link_runs.summary_json)")
+    from cli.quality_cmd import print_quality
+    print_quality(summary.quality)
     # fallbacks and Splink's own messages, summarised (linkage/training.py)
     from linkage.training import TrainingReport
     report = TrainingReport(**summary.training) if summary.training else TrainingReport()

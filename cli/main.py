@@ -38,6 +38,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("link_cmd", "Pairwise precision / recall / F1 and cluster metrics of the "
                              "current crosswalk."),
     "review": ("review_cmd", "Clerical review of uncertain pairs: list them, decide."),
+    "quality": ("quality_cmd", "Linkage quality from the clerical sample: estimate precision "
+                               "and recall with intervals."),
     "outcomes": ("publish_cmd", "Rebuild analytics.student_year (outcomes keyed by person_id; "
                                 "fails on identifiers)."),
     "publish": ("publish_cmd", "Write the serving snapshot (suppressed aggregates) atomically "

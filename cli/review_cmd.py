@@ -44,17 +44,21 @@ def list_cmd(
     api_key: str | None = typer.Option(
         None, envvar="C2C_API_KEY", show_envvar=True, show_default=False,
         help="Your API key (for --show-identities); prompted for when not set."),
+    sample: bool = typer.Option(
+        False, "--sample", help="The clerical quality sample of the last link run instead "
+        "(undecided pairs, in review order); `c2c quality estimate` uses the decisions."),
 ) -> None:
-    """The review queue: both records of each pair side by side."""
+    """The review queue (or the quality sample): both records of each pair side by side."""
     from governance.db import session_factory
     from services.clerical_review import review_queue
 
     settings = get_settings()
     token = (api_key or typer.prompt("API key", hide_input=True)) if show_identities else None
     queue = review_queue(settings=settings, sessions=session_factory(settings.governance_url),
-                         limit=limit, token=token)
+                         limit=limit, token=token, sample=sample)
     pairs, count, shown_to = queue.pairs, queue.count, queue.shown_to
-    console.print(f"review queue: {count} pair(s); showing {len(pairs)}"
+    what = "quality sample, undecided" if sample else "review queue"
+    console.print(f"{what}: {count} pair(s); showing {len(pairs)}"
                   + (f" with identities (shown to {shown_to}, audited)" if shown_to else
                      " (field agreement only; --show-identities for values)"),
                   highlight=False, soft_wrap=True)

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     # threshold regains recall at the precision target (docs/linkage.md section 7).
     link_match_threshold: float = Field(default=0.9, ge=0.0, le=1.0)
     review_lower_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    # Pairs in the clerical sample each link run draws to estimate precision and recall
+    # (linkage/quality.py, docs/linkage.md "Linkage quality without a truth file").
+    quality_sample_pairs: int = Field(default=400, ge=1, le=100_000)
 
     # Asset-check floors: share of the first source's people found in the second.
     match_rate_floors: dict[str, float] = Field(default_factory=lambda: {"ccgi->calpads": 0.9})

@@ -39,6 +39,9 @@ PERSON_LINEAGE = "mdm.person_lineage"
 REVIEW_QUEUE = "mdm.review_queue"
 REVIEW_DECISIONS = "mdm.review_decisions"
 RECORD_PERSON = "mdm.record_person"  # identity record -> person_id of the latest run
+QUALITY_SAMPLE = "mdm.quality_sample"  # clerical sample drawn by match weight, per run
+QUALITY_STRATA = "mdm.quality_strata"  # pairs in each stratum x domain, per run
+LINK_QUALITY = "mdm.link_quality"  # estimated precision / recall with intervals, per run
 
 # analytics.*: keyed by person_id only, no identifiers
 PERSON_OUTCOMES = "analytics.person_outcomes"

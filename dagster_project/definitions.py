@@ -15,7 +15,7 @@ from dagster_project.assets.ingest import (
     ccgi_staging,
     college_staging,
 )
-from dagster_project.assets.linkage import annual_link
+from dagster_project.assets.linkage import annual_link, linkage_quality
 from dagster_project.checks import ASSET_CHECKS
 from dagster_project.jobs import JOBS
 from dagster_project.resources import deployment_resources
@@ -24,7 +24,7 @@ from dagster_project.sensors import SENSORS
 
 ASSETS = [
     calpads_staging, college_staging, ccgi_staging, calpads_submission_report,
-    annual_link, student_outcomes, published_aggregates, research_extracts,
+    annual_link, linkage_quality, student_outcomes, published_aggregates, research_extracts,
 ]
 
 

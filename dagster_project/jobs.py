@@ -27,9 +27,14 @@ annual_link_job = dg.define_asset_job(
     description="The annual link (standardise, Splink, clusters, stable person ids), then "
                 "outcomes and the published, suppressed aggregates.",
 )
+linkage_quality_job = dg.define_asset_job(
+    "linkage_quality_job", selection=["linkage_quality", "published_aggregates"],
+    description="After the clerical sample is reviewed: estimate the last link's precision "
+                "and recall, and publish them (the public linkage-quality page, the error "
+                "bands beside cross-agency rates).")
 extract_job = dg.define_asset_job(
     "extract_job", selection=["research_extracts"],
     description="Build the encrypted extracts of approved requests (as `c2c fulfil` does).")
 
 JOBS = [calpads_ingest_job, college_ingest_job, ccgi_ingest_job, calpads_completeness_job,
-        annual_link_job, extract_job]
+        annual_link_job, linkage_quality_job, extract_job]

@@ -96,3 +96,11 @@ def materialize_extracts(resources: dict[str, Any], instance: dg.DagsterInstance
     run = PipelineRun()
     _collect(_job(resources, instance, "extract_job"), run)
     return run
+
+
+def materialize_quality(resources: dict[str, Any], instance: dg.DagsterInstance) -> PipelineRun:
+    """Estimate the last link's quality from its reviewed sample and republish
+    (``linkage_quality_job``)."""
+    run = PipelineRun()
+    _collect(_job(resources, instance, "linkage_quality_job"), run)
+    return run

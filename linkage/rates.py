@@ -44,8 +44,9 @@ def source_pair_rates(con: duckdb.DuckDBPyConnection) -> dict[str, float]:
     return {f"{a}->{b}": float(rate or 0.0) for a, b, rate in rows}
 
 
-def subgroup_rates(con: duckdb.DuckDBPyConnection) -> dict[str, list[dict[str, object]]]:
-    """{dimension: [{value, records, linked, rate}]} for CALPADS records."""
+def ethnicity_select(con: duckdb.DuckDBPyConnection) -> str:
+    """SELECT of ``partner_org, source_person_id, ethnicity`` for CALPADS units (the latest SINF
+    row of each), or an empty relation of that shape before any SINF is loaded."""
     sinf = tables.calpads_staging("SINF")
     if table_exists(con, sinf):
         ethnicity = f"""SELECT reporting_lea AS partner_org, ssid AS source_person_id,
@@ -63,6 +64,12 @@ def subgroup_rates(con: duckdb.DuckDBPyConnection) -> dict[str, list[dict[str, o
     else:
         ethnicity = ("SELECT NULL::VARCHAR AS partner_org, NULL::VARCHAR AS source_person_id, "
                      "NULL::VARCHAR AS ethnicity WHERE false")
+    return ethnicity
+
+
+def subgroup_rates(con: duckdb.DuckDBPyConnection) -> dict[str, list[dict[str, object]]]:
+    """{dimension: [{value, records, linked, rate}]} for CALPADS records."""
+    ethnicity = ethnicity_select(con)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _link_k12 AS
         WITH beyond AS (

@@ -14,6 +14,7 @@ import duckdb
 import pyarrow as pa
 
 from core import tables
+from core.duck import table_exists
 from core.errors import InputRejected, NotFound
 from linkage.schema import ensure_schema
 
@@ -36,13 +37,16 @@ def record_review_decision(
     if not reviewer.strip():
         raise InputRejected("reviewer is required")
     ensure_schema(con)
-    row = con.execute(
-        f"SELECT source_system_l, partner_org_l, source_person_id_l, source_system_r, "
-        f"partner_org_r, source_person_id_r FROM {tables.REVIEW_QUEUE} WHERE pair_id = ?",
-        [pair_id],
-    ).fetchone()
+    keys = ("source_system_l, partner_org_l, source_person_id_l, source_system_r, "
+            "partner_org_r, source_person_id_r")
+    row = con.execute(f"SELECT {keys} FROM {tables.REVIEW_QUEUE} WHERE pair_id = ?",
+                      [pair_id]).fetchone()
+    if row is None and table_exists(con, tables.QUALITY_SAMPLE):
+        # a pair of the clerical quality sample (linkage/quality.py) is decided the same way
+        row = con.execute(f"SELECT {keys} FROM {tables.QUALITY_SAMPLE} WHERE pair_id = ? "
+                          "LIMIT 1", [pair_id]).fetchone()
     if row is None:
-        raise NotFound(f"no pair {pair_id!r} in the review queue")
+        raise NotFound(f"no pair {pair_id!r} in the review queue or the quality sample")
     con.execute(
         f"INSERT INTO {tables.REVIEW_DECISIONS} (pair_id, source_system_l, partner_org_l, "
         f"source_person_id_l, source_system_r, partner_org_r, source_person_id_r, decision, "
@@ -120,33 +124,48 @@ REVIEW_FIELDS = ("first_name", "last_name", "dob", "gender", "ssid", "zip", "add
                  "city")
 
 
-def queued_pairs(con: duckdb.DuckDBPyConnection, limit: int | None = None,
-                 ) -> list[dict[str, object]]:
+def queued_pairs(con: duckdb.DuckDBPyConnection, limit: int | None = None, *,
+                 sample_run: str | None = None) -> list[dict[str, object]]:
     """The review queue, most uncertain first (probability nearest 0.5), each pair with both
     records side by side: ``{"pair_id", "match_probability", "reason", "left": {...},
     "right": {...}}`` where left/right hold the source keys and ``REVIEW_FIELDS``.
 
     The records hold identifiers: callers decide who may see them (see ``compare_fields``).
-    Read-only: before any link run (no queue or identities yet) the queue is empty."""
+    Read-only: before any link run (no queue or identities yet) the queue is empty.
+
+    ``sample_run``: the undecided pairs of that run's clerical quality sample instead, in the
+    sample's review order (linkage/quality.py), ``match_probability`` from their weight and
+    ``reason`` their stratum."""
     present = {r[0] for r in con.execute(
         "SELECT column_name FROM duckdb_columns() WHERE schema_name = ? AND table_name = ?",
         tables.IDENTITIES.split(".", 1)).fetchall()}
     fields = [f for f in REVIEW_FIELDS if f in present]
-    if not present or queue_size(con) == 0:
+    if sample_run is not None:
+        if not present or not table_exists(con, tables.QUALITY_SAMPLE):
+            return []
+        source = (f"(SELECT pair_id, coalesce(1 / (1 + pow(2, -match_weight)), 1.0) AS "
+                  f"match_probability, stratum AS reason, prn, source_system_l, partner_org_l,"
+                  f" source_person_id_l, source_system_r, partner_org_r, source_person_id_r "
+                  f"FROM {tables.QUALITY_SAMPLE} WHERE run_id = ? AND pair_id NOT IN "
+                  f"(SELECT pair_id FROM {tables.REVIEW_DECISIONS}))")
+        order, params = "q.prn", [sample_run]
+    elif not present or queue_size(con) == 0:
         return []
+    else:
+        source, order, params = tables.REVIEW_QUEUE, "abs(q.match_probability - 0.5)", []
     keys = ("source_system", "partner_org", "source_person_id", *fields)
     side = ", ".join("struct_pack(" + ", ".join(f"{k} := {a}.{k}" for k in keys) + ")"
                      for a in ("l", "r"))
     limit_sql = f"LIMIT {int(limit)}" if limit is not None else ""
     rows = con.execute(f"""
         SELECT q.pair_id, q.match_probability, q.reason, {side}
-        FROM {tables.REVIEW_QUEUE} q
+        FROM {source} q
         JOIN {tables.IDENTITIES} l ON l.source_system = q.source_system_l
              AND l.partner_org = q.partner_org_l AND l.source_person_id = q.source_person_id_l
         JOIN {tables.IDENTITIES} r ON r.source_system = q.source_system_r
              AND r.partner_org = q.partner_org_r AND r.source_person_id = q.source_person_id_r
-        ORDER BY abs(q.match_probability - 0.5), q.pair_id {limit_sql}
-    """).fetchall()
+        ORDER BY {order}, q.pair_id {limit_sql}
+    """, params).fetchall()
     return [{"pair_id": pid, "match_probability": float(p), "reason": reason,
              "left": dict(left), "right": dict(right)}
             for pid, p, reason, left, right in rows]

@@ -21,7 +21,7 @@ from core.duck import StageTimer, transaction
 from core.errors import Conflict, InputRejected, InternalError
 from core.protection import require_link_thresholds
 from core.settings import Settings
-from linkage import model, review
+from linkage import model, quality, review
 from linkage.birthdates import birth_date_conflicts
 from linkage.choose_backend import open_backend
 from linkage.clustering import cluster
@@ -35,7 +35,8 @@ from linkage.twins import twin_conflicts
 
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 # The run's stages in order; a failed run records the first one that had not finished.
-RUN_STAGES = ("standardise", "train_predict", "artefacts", "cluster", "stable_ids", "summary")
+RUN_STAGES = ("standardise", "train_predict", "artefacts", "cluster", "stable_ids",
+              "quality_sample", "summary")
 # Candidate pairs predict scores per slice for each GB of C2C_DUCKDB_MEMORY_LIMIT when
 # C2C_LINK_PREDICT_CHUNK_PAIRS is unset (measured, docs/scale.md).
 PREDICT_PAIRS_PER_GB = 1_000_000
@@ -64,6 +65,9 @@ class LinkRunSummary:
     stage_seconds: dict[str, float] = field(default_factory=dict)
     # what training estimated, what fell back to fixed values, Splink's messages (training.py)
     training: dict[str, Any] = field(default_factory=dict)
+    # the clerical quality sample drawn from this run and, once reviewed, precision and
+    # recall with intervals (linkage/quality.py); refreshed by `c2c quality estimate`
+    quality: dict[str, Any] = field(default_factory=dict)
     backend: str = "duckdb"  # the Splink backend that ran (C2C_LINKAGE_BACKEND)
     predict_chunks: int = 1  # slices predict scored the pairs in (linkage/model.py)
 
@@ -153,6 +157,11 @@ def run_annual_link(
             changes = assign_person_ids(con, run_id, result.cluster_of)
             queue_size = review.write_queue(con, run_id, queue_pairs)
         timer.lap("stable_ids")
+        drawn = quality.draw_sample(con, run_id, edges,
+                                    sample_pairs=settings.quality_sample_pairs)
+        estimated = quality.estimate(con, run_id)
+        quality.store_estimate(con, estimated)
+        timer.lap("quality_sample")
 
         prob = edges.column("match_probability").to_numpy()
         summary = LinkRunSummary(
@@ -178,6 +187,8 @@ def run_annual_link(
             training=fitted.training.to_dict(),
             backend=settings.linkage_backend,
             predict_chunks=fitted.predict_chunks,
+            quality={**estimated.summary(), "frame_pairs": drawn["frame_pairs"],
+                     "strata": drawn["strata"]},
         )
         timer.lap("summary")
         summary.seconds = round(time.perf_counter() - started, 3)

@@ -12,6 +12,8 @@ portal pages, CLI commands and Dagster assets parse, call one of them, and rende
 - :mod:`services.annual_link`: run the annual link.
 - :mod:`services.clerical_review`: the pairs the link was unsure about; a reviewer decides
   one (the next link uses it as a label).
+- :mod:`services.link_quality`: precision and recall estimated from the clerical quality
+  sample (no truth file), with intervals.
 - :mod:`services.publish`: rebuild the outcomes; publish the serving snapshot.
 - :mod:`services.data_request`: a researcher's request from draft to download.
 - :mod:`services.choices`: what exists to choose from, and the door checks against it.

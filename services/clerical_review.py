@@ -17,10 +17,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.errors import PermissionDenied
 from core.settings import Settings
+from core.tables import QUALITY_SAMPLE, REVIEW_QUEUE
 from core.warehouse import warehouse
 from governance import audit
 from governance.users import Principal, Role, authenticate
 from linkage import record_review_decision
+from linkage.quality import latest_sampled_run, sample_pairs
 from linkage.review import queue_size, queued_pairs
 
 ROLE = "reviewer"
@@ -49,17 +51,24 @@ class ReviewQueue:
 
 
 def review_queue(*, settings: Settings, sessions: sessionmaker[Session], limit: int,
-                 token: str | None = None) -> ReviewQueue:
-    """The queue; with a reviewer's ``token`` the viewing of identities is audited."""
-    with warehouse(settings, read_only=True) as con:
-        pairs = queued_pairs(con, limit)
-        count = queue_size(con)
+                 token: str | None = None, sample: bool = False) -> ReviewQueue:
+    """The queue; with a reviewer's ``token`` the viewing of identities is audited.
+    ``sample``: the undecided pairs of the latest link run's clerical quality sample instead
+    (decided the same way; linkage/quality.py estimates precision and recall from them)."""
+    with warehouse(settings, read_only=not sample) as con:
+        if sample:
+            run = latest_sampled_run(con)
+            pairs = queued_pairs(con, limit, sample_run=run)
+            count = len(sample_pairs(con, run))
+        else:
+            pairs = queued_pairs(con, limit)
+            count = queue_size(con)
     shown_to = None
     if token is not None:
         with sessions() as session:
             principal = reviewer(session, token)
             audit.append(session, actor=principal.name, role=ROLE, action="review.identities",
-                         target="mdm.review_queue",
+                         target=QUALITY_SAMPLE if sample else REVIEW_QUEUE,
                          detail={"pairs": [p["pair_id"] for p in pairs]})
             session.commit()
             shown_to = principal.name

@@ -17,6 +17,7 @@ import duckdb
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import sessionmaker
 
+from analytics.link_quality import QUALITY_DDL
 from api.app import create_app
 from core.keys import create_master_key
 from core.settings import Settings
@@ -61,8 +62,26 @@ def write_serving_snapshot(path: Path) -> int:
                 "TIMESTAMP '2026-11-01 12:00:00' AS published_at, 11 AS min_cell")
     con.execute("CREATE TABLE metrics (metric VARCHAR, description VARCHAR)")
     con.executemany("INSERT INTO metrics VALUES (?, ?)", [(m, f"share with {m}") for m in METRICS])
+    con.execute(QUALITY_DDL)
+    con.executemany(f"INSERT INTO linkage_quality VALUES ({', '.join('?' * 14)})",
+                    QUALITY_ROWS)
     con.close()
     return len(rows)
+
+
+# Linkage quality as ``c2c publish`` writes it (analytics/link_quality.py), plus an exact
+# count written under no rule (123: must leave gated) and a small domain (7 linked pairs).
+QUALITY_ROWS = [
+    ("link-1", "all", "all", "all", 2705, 400, 0.999, 0.99, 1.0, 0.995, 0.96, 0.998, False,
+     None),
+    ("link-1", "calpads-college", "all", "all", 580, 90, 0.998, 0.95, 1.0, 0.98, 0.90, 0.99,
+     False, None),
+    ("link-1", "calpads-college", "partner", LEAS[0], 123, 20, 0.99, 0.9, 1.0, 0.9, 0.8, 0.97,
+     False, None),
+    ("link-1", "all", "ethnicity", "hispanic_or_latino", 1245, 140, 1.0, 0.95, 1.0, 0.97,
+     0.9, 0.99, False, None),
+    ("link-1", "all", "partner", LEAS[1], 7, 3, 1.0, 0.5, 1.0, 1.0, 0.4, 1.0, False, None),
+]
 
 
 ROLE_USERS = {

@@ -20,6 +20,7 @@ from api.portal import (
     routes_checker,
     routes_partner,
     routes_public,
+    routes_quality,
     routes_researcher,
     routes_steward,
 )
@@ -27,8 +28,9 @@ from api.portal.sessions import SessionStore
 from api.portal.web import HERE, install_handlers
 from core.settings import Settings
 
-ROUTERS = tuple(m.router for m in (routes_auth, routes_public, routes_partner, routes_researcher,
-                                   routes_board, routes_steward, routes_checker))
+ROUTERS = tuple(m.router for m in (routes_auth, routes_public, routes_quality, routes_partner,
+                                   routes_researcher, routes_board, routes_steward,
+                                   routes_checker))
 
 
 def install(app: FastAPI, settings: Settings) -> None:

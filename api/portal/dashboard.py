@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from analytics.metrics import STATE, group_label, metric_label
-from api.aggregates import AGGREGATE_COLUMNS, AggregateRow, aggregate_page
+from api.aggregates import AGGREGATE_COLUMNS, BAND_COLUMNS, AggregateRow, aggregate_page
 from api.serving import ServingSnapshot
 from core.gate import plain
 from core.protection import MIN_CELL
@@ -151,10 +151,12 @@ def csv_text(rows: list[AggregateRow], snapshot: dict[str, Any]) -> str:
     min_cell = snapshot.get("min_cell", MIN_CELL)
     out.write(f"# c2c-link published outcomes; snapshot {snapshot.get('run_id', 'unknown')}; "
               f"{len(rows)} rows; counts under {min_cell} are suppressed (empty) and every "
-              "shown count is rounded to a multiple of 5 (docs/metrics.md)\n")
+              "shown count is rounded to a multiple of 5; link_band_low/high: the interval the "
+              "estimated link errors imply for a rate that needs a cross-agency link "
+              "(docs/metrics.md)\n")
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(AGGREGATE_COLUMNS)
+    writer.writerow(AGGREGATE_COLUMNS + BAND_COLUMNS)
     for r in rows:
-        values = [plain(getattr(r, c)) for c in AGGREGATE_COLUMNS]  # gated counts: value
+        values = [plain(getattr(r, c)) for c in AGGREGATE_COLUMNS + BAND_COLUMNS]
         writer.writerow(["" if v is None else v for v in values])
     return out.getvalue()

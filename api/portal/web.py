@@ -182,7 +182,8 @@ def redirect(request: Request, url: str, message: str | None = None) -> Response
 
 
 def _nav(s: PortalSession | None) -> list[tuple[str, str]]:
-    items = [("/portal/public", "Public dashboard"), ("/portal/public/requests", "Request log")]
+    items = [("/portal/public", "Public dashboard"), ("/portal/public/requests", "Request log"),
+             ("/portal/public/linkage-quality", "Linkage quality")]
     if s is not None and s.principal is not None:
         items += [(url, role.value.capitalize()) for role, url in HOME_FOR_ROLE.items()
                   if s.principal.has(role)]

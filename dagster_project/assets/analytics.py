@@ -24,7 +24,7 @@ def student_outcomes(deployment: DeploymentResource) -> dg.MaterializeResult:
         for k, v in summary_metadata(summary).items()})
 
 
-@dg.asset(group_name=GROUP, deps=[student_outcomes])
+@dg.asset(group_name=GROUP, deps=[student_outcomes, "linkage_quality"])
 def published_aggregates(
     context: dg.AssetExecutionContext, deployment: DeploymentResource
 ) -> dg.MaterializeResult:

@@ -10,6 +10,7 @@ from dagster_project.assets.ingest import calpads_staging, ccgi_staging, college
 from dagster_project.metadata import md_table
 from dagster_project.resources import DeploymentResource
 from services.annual_link import link_annual
+from services.link_quality import estimate_link_quality
 
 GROUP = "linkage"
 
@@ -52,8 +53,44 @@ def annual_link(config: LinkConfig, deployment: DeploymentResource
                                    if "." not in k])),
         # fallbacks to fixed parameters and Splink's own messages (linkage/training.py)
         "training": dg.MetadataValue.json(json.loads(json.dumps(summary.training))),
+        **quality_metadata(summary.quality),
     }
     return (
         dg.MaterializeResult(asset_key="mdm_identities", metadata=identities),
         dg.MaterializeResult(asset_key="mdm_crosswalk", metadata=crosswalk),
     )
+
+
+def quality_metadata(block: dict[str, Any]) -> dict[str, Any]:
+    """A run's linkage-quality block as metadata: the status, the sample, and the estimates
+    (source pairs and student groups; no per-partner row, no count of people: linked pairs
+    are left out, the rates are estimates from the clerical sample)."""
+    rows = [(r["source_pair"], "all" if r["dimension"] == "all"
+             else f"{r['dimension']}: {r['value']}", _interval(r, "precision"),
+             _interval(r, "recall"))
+            for r in block.get("estimates", []) if r["dimension"] != "partner"]
+    return {
+        "quality_status": str(block.get("status", "no_sample")),
+        "quality_sample_pairs": int(block.get("sample_pairs", 0)),
+        "quality_reviewed_pairs": int(block.get("reviewed_pairs", 0)),
+        "quality_estimates": dg.MetadataValue.md(md_table(
+            ("source pair", "group", "precision [95%]", "recall [95%]"), rows)
+            if rows else "awaiting clerical review of the sample (`c2c review list --sample`)"),
+    }
+
+
+def _interval(row: dict[str, Any], name: str) -> str:
+    if row[name] is None:
+        return "n/a"
+    return f"{row[name]:.4f} [{row[name + '_low']:.4f}, {row[name + '_high']:.4f}]"
+
+
+@dg.asset(group_name=GROUP, deps=["mdm_crosswalk"])
+def linkage_quality(deployment: DeploymentResource) -> dg.MaterializeResult:
+    """mdm.link_quality: precision and recall of the last link with 95% intervals, estimated
+    from its clerical sample as reviewed so far (linkage/quality.py); awaiting review until
+    every stratum has a decision. ``linkage_quality_job`` runs it again after review and
+    republishes."""
+    result = estimate_link_quality(settings=deployment.settings())
+    return dg.MaterializeResult(metadata={"run_id": result.run_id,
+                                          **quality_metadata(result.summary())})

@@ -19,6 +19,7 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None, str | None]] = [
     ("GET", "/health", None, None),
     ("GET", "/v1/aggregates", None, None),
     ("GET", "/v1/metrics", None, None),
+    ("GET", "/v1/linkage-quality", None, None),
     ("GET", "/v1/snapshot", None, None),
     ("GET", "/v1/catalog", None, None),
     ("GET", "/v1/public/requests", None, None),

@@ -40,6 +40,13 @@ NOT_PERSON_COUNTS = {
     "AggregatePage.count": "published cells matching the filters",
     "AggregatePage.limit": "paging", "AggregatePage.offset": "paging",
     "AggregateRow.rate": "the shown numerator over the shown denominator, both gated",
+    "AggregateRow.link_band_low": "an interval computed from the shown rate and the link's "
+    "estimated precision / recall, none on a suppressed rate (analytics/link_quality.py)",
+    "AggregateRow.link_band_high": "the same interval's upper end",
+    **{f"LinkQualityRow.{name}": "an estimate from the clerical sample, shown only when the "
+       "domain's linked pairs pass the gate (analytics/link_quality.py)"
+       for name in ("precision", "precision_low", "precision_high", "recall", "recall_low",
+                    "recall_high")},
     "PublicLogEntry.provider_review[]": "how many partners answered what",
     "ReleaseOut.approvals": "output checkers' decisions",
     "ReleaseOut.rejections": "output checkers' decisions",

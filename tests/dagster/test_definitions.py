@@ -13,8 +13,8 @@ from dagster_project import defs
 
 STAGES = {
     "calpads_staging", "college_staging", "ccgi_staging", "calpads_submission_report",
-    "mdm_identities", "mdm_crosswalk", "student_outcomes", "published_aggregates",
-    "research_extracts",
+    "mdm_identities", "mdm_crosswalk", "linkage_quality", "student_outcomes",
+    "published_aggregates", "research_extracts",
 }
 
 
@@ -31,7 +31,8 @@ def test_calpads_ingest_is_partitioned_by_academic_year() -> None:
 
 def test_jobs_schedules_and_sensors_resolve() -> None:
     for job in ("calpads_ingest_job", "ccgi_ingest_job", "college_ingest_job",
-                "calpads_completeness_job", "annual_link_job", "extract_job"):
+                "calpads_completeness_job", "annual_link_job", "linkage_quality_job",
+                "extract_job"):
         assert defs.resolve_job_def(job).name == job
     schedules = {s.name: s for s in defs.schedules or []}
     assert isinstance(schedules["ccgi_weekly"], dg.ScheduleDefinition)

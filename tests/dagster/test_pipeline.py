@@ -8,9 +8,10 @@ import dagster as dg
 import duckdb
 import pytest
 
-from dagster_project.run import materialize_extracts, materialize_pipeline
+from dagster_project.run import materialize_extracts, materialize_pipeline, materialize_quality
 from governance import request_lifecycle as gr
 from tests.dagster_support import make_deployment, submitted_request
+from services.link_quality import review_sample_from_truth
 
 
 @pytest.mark.slow
@@ -36,6 +37,23 @@ def test_full_graph_materialises_and_checks_pass(tmp_path: Path,
     try:
         row = serving.execute("SELECT count(*) FROM published_aggregates").fetchone()
         assert row is not None and row[0] == run.metadata["published_aggregates"]["cells"]
+    finally:
+        serving.close()
+
+    # linkage quality: the link drew its clerical sample and waits for review (no figures)
+    link = run.metadata["mdm_crosswalk"]
+    assert link["quality_status"] == "awaiting_review" and link["quality_sample_pairs"] > 0
+    assert run.metadata["linkage_quality"]["quality_status"] == "awaiting_review"
+    # reviewed (a stand-in reviewer answers from the truth file), estimated, republished
+    review_sample_from_truth(settings=dep.settings(), truth=tmp_path / "truth.parquet")
+    quality = materialize_quality(dep.resources, instance)
+    assert quality.metadata["linkage_quality"]["quality_status"] == "estimated"
+    assert "calpads-college" in str(quality.metadata["linkage_quality"]["quality_estimates"])
+    serving = duckdb.connect(str(dep.settings().serving_path), read_only=True)
+    try:
+        row = serving.execute("SELECT count(*) FROM linkage_quality WHERE source_pair = 'all' "
+                              "AND dimension = 'all' AND recall IS NOT NULL").fetchone()
+        assert row == (1,)
     finally:
         serving.close()
 

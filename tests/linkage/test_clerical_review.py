@@ -101,3 +101,23 @@ def test_review_list_decide_and_next_run_uses_the_decision(
         decisions = [e for e in session.scalars(select(AuditEntry))
                      if e.action == "review.decide"]
     assert [(e.actor, e.target) for e in decisions] == [("rita", f"pair:{pair['pair_id']}")]
+
+    # the run's clerical quality sample is worked through the same path (issue 28 item 2)
+    sample = runner.invoke(app, ["review", "list", "--sample", "--limit", "3",
+                                 "--show-identities"], env={"C2C_API_KEY": reviewer})
+    assert sample.exit_code == 0, sample.output
+    assert "quality sample, undecided" in sample.output and "shown to rita" in sample.output
+    with warehouse(settings) as con:
+        sampled = linkage.review.queued_pairs(con, 1, sample_run="r2")[0]
+    assert sampled["reason"].startswith(("calpads-", "college-", "ccgi-"))  # its stratum
+    decided = runner.invoke(app, ["review", "decide", str(sampled["pair_id"]), "match"],
+                            env={"C2C_API_KEY": reviewer})
+    assert decided.exit_code == 0, decided.output
+    estimate = runner.invoke(app, ["quality", "estimate"])
+    assert estimate.exit_code == 0, estimate.output
+    # one decision of a sample of many strata: no figures, and the command says what to do
+    assert "awaiting_review" in estimate.output and "c2c review list --sample" in estimate.output
+    with sessions() as session:
+        targets = [e.target for e in session.scalars(select(AuditEntry))
+                   if e.action == "review.identities" and e.actor == "rita"]
+    assert "mdm.quality_sample" in targets

@@ -1,0 +1,480 @@
+"""Linkage quality without a truth file: a clerical sample drawn by match weight.
+
+Real runs have no truth file, so precision and recall are estimated the way ONS publishes them
+for each linkage: every pair of crosswalk units that could be a match is put in a stratum by
+source pair and match-weight band, a sample is drawn from each stratum, a reviewer says
+match / non-match through the ordinary clerical review path (``mdm.review_decisions``), and
+the share of matches in each stratum is weighted up by the stratum's size.
+
+The pairs (the *frame*):
+
+- linked pairs: every two units given one person id (pairs joined only through other records
+  included), banded by the weight of their scored edge;
+- not-linked scored pairs: scored at or above the review band's lower threshold but left in
+  two persons (the review band, pairs a cannot-link refused);
+- near misses: pairs left in two persons and never kept by the scorer that share an SSID, a
+  birth date, a surname and birth year, a given and a surname token, or a given name token
+  and birth year, banded by how many of those fields agree. Splink issue #793: measured only
+  on blocked pairs, recall misses every true match blocking never compared; this frame is
+  wider than the blocking rules. A true match that shares none of these is outside the frame
+  and is not counted as missed (docs/linkage.md says so beside the figures).
+
+precision = sum over linked strata of N_h p_h / sum of N_h, recall = (matches among linked
+pairs) / (matches among linked pairs + matches among not-linked pairs). Per domain (a partner,
+a student group) the same sums run over the domain's pairs in each stratum, with the domain's
+own sample share where it has reviewed pairs in the stratum and the stratum's share where it
+has none (collapsed strata).
+
+Intervals: each stratum's (and domain cell's) match share gets a Jeffreys Beta(k + 1/2,
+n - k + 1/2) posterior; 2,000 Monte Carlo draws of the whole estimate give the 2.5 and 97.5
+percentiles. With no false link among the reviewed linked pairs the upper precision limit is
+1 (no false link observed), likewise for recall: the Jeffreys interval's own end-point rule
+(Brown, Cai & DasGupta 2001). numpy is already a dependency; scipy would add nothing here.
+
+The sample is drawn with a random number per pair that changes every run (a hash of the run
+id and the pair id), so next year's sample is not the pairs this year's decisions forced:
+decisions are labels for the next link (linkage/review.py), and an estimate made on the pairs
+the labels fixed would be too good. A pair sampled again keeps its earlier decision.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from core import tables
+from core.errors import InputRejected, NotFound
+from linkage.rates import ethnicity_select
+from linkage.review import DECISIONS
+from linkage.schema import ensure_schema
+
+STRONG_WEIGHT = 15.0  # linked pairs scored at least this are the surest band
+MIDDLE_WEIGHT = 5.0
+NEAR_STRONG = 3  # near misses with at least this many agreeing fields
+NEAR_MIN = 2  # fewer than this and a pair is left out of the frame (docs/linkage.md)
+# Fields of a near miss that agree, of four: SSID; birth date equal, one digit apart, or
+# day and month swapped; first names alike (Jaro-Winkler 0.85, a shared given-name token or
+# nickname); surnames alike (Jaro-Winkler 0.85 or a shared surname token). Pairs agreeing on
+# one field only (a shared birth date, a common first name and year) are almost never the
+# same person, and one such stratum of tens of thousands of pairs with no match in its sample
+# would put the recall interval's lower end near nothing.
+AGREEMENTS = """(coalesce(ua.ssid = ub.ssid, false)::INT
+    + coalesce(ua.dob = ub.dob OR levenshtein(ua.dob_str, ub.dob_str) <= 1
+               OR (year(ua.dob) = year(ub.dob) AND month(ua.dob) = day(ub.dob)
+                   AND day(ua.dob) = month(ub.dob)), false)::INT
+    + coalesce(jaro_winkler_similarity(ua.first_name, ub.first_name) >= 0.85
+               OR list_has_any(ua.given_tokens, ub.given_tokens)
+               OR list_has_any(ua.first_nick, ub.given_tokens)
+               OR list_has_any(ub.first_nick, ua.given_tokens), false)::INT
+    + coalesce(jaro_winkler_similarity(ua.last_name, ub.last_name) >= 0.85
+               OR list_has_any(ua.last_tokens, ub.last_tokens), false)::INT)"""
+DEFAULT_SAMPLE_PAIRS = 400
+DRAWS = 2000
+SEED = 20260
+METHOD = ("stratified clerical sample by source pair and match-weight band; 95% interval: "
+          "Monte Carlo over per-stratum Jeffreys Beta posteriors (2,000 draws)")
+ALL = "all"
+NO_K12 = "no_k12_record"
+SOURCE_ORDER = ("calpads", "college", "ccgi")
+
+SAMPLE_DDL = f"""CREATE TABLE IF NOT EXISTS {tables.QUALITY_SAMPLE} (
+    run_id VARCHAR NOT NULL, pair_id VARCHAR NOT NULL, stratum VARCHAR NOT NULL,
+    linked BOOLEAN NOT NULL, match_weight DOUBLE, prn VARCHAR NOT NULL,
+    source_system_l VARCHAR, partner_org_l VARCHAR, source_person_id_l VARCHAR,
+    source_system_r VARCHAR, partner_org_r VARCHAR, source_person_id_r VARCHAR,
+    source_pair VARCHAR NOT NULL, ethnicity VARCHAR NOT NULL, surname VARCHAR NOT NULL,
+    PRIMARY KEY (run_id, pair_id))"""
+STRATA_DDL = f"""CREATE TABLE IF NOT EXISTS {tables.QUALITY_STRATA} (
+    run_id VARCHAR NOT NULL, stratum VARCHAR NOT NULL, linked BOOLEAN NOT NULL,
+    domain_pair VARCHAR NOT NULL, dimension VARCHAR NOT NULL, value VARCHAR NOT NULL,
+    pairs BIGINT NOT NULL)"""
+QUALITY_DDL = f"""CREATE TABLE IF NOT EXISTS {tables.LINK_QUALITY} (
+    run_id VARCHAR NOT NULL, source_pair VARCHAR NOT NULL, dimension VARCHAR NOT NULL,
+    value VARCHAR NOT NULL, linked_pairs BIGINT NOT NULL, unlinked_frame_pairs BIGINT NOT NULL,
+    reviewed_pairs BIGINT NOT NULL, precision DOUBLE, precision_low DOUBLE,
+    precision_high DOUBLE, recall DOUBLE, recall_low DOUBLE, recall_high DOUBLE,
+    estimated_at TIMESTAMP NOT NULL DEFAULT current_timestamp)"""
+
+
+def ensure_quality_schema(con: duckdb.DuckDBPyConnection) -> None:
+    ensure_schema(con)
+    for ddl in (SAMPLE_DDL, STRATA_DDL, QUALITY_DDL):
+        con.execute(ddl)
+
+
+def _order(column: str) -> str:
+    return (f"CASE {column} " + " ".join(f"WHEN '{s}' THEN {i}" for i, s in
+                                         enumerate(SOURCE_ORDER)) + " ELSE 9 END")
+
+
+def _build_frame(con: duckdb.DuckDBPyConnection, edges: pa.Table) -> None:
+    """``_q_pairs``: every pair of the frame with its stratum and domain attributes."""
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _q_units AS
+        WITH eth AS ({ethnicity_select(con)})
+        SELECT i.unit_id, i.source_system, i.partner_org, i.source_person_id, x.person_id,
+               i.ssid, i.last1, i.dob, i.birth_year, i.dob_str, i.first_name, i.last_name,
+               coalesce(i.first_nick, []) AS first_nick,
+               coalesce(i.given_tokens, []) AS given_tokens,
+               coalesce(i.last_tokens, []) AS last_tokens,
+               {_order('i.source_system')} AS k,
+               CASE WHEN i.source_system = 'calpads' THEN coalesce(
+                   lower(replace(replace(e.ethnicity, 'Two or more races', 'two_or_more'),
+                   ' ', '_')), 'not_reported') END AS ethnicity,
+               (len(coalesce(i.last_tokens, [])) > 1
+                OR regexp_matches(coalesce(i.last_name, ''), '[ -]')) AS compound,
+               i.source_system || chr(31) || i.partner_org || chr(31)
+                   || i.source_person_id AS ukey
+        FROM {tables.IDENTITIES} i
+        JOIN {tables.CROSSWALK} x USING (source_system, partner_org, source_person_id)
+        LEFT JOIN eth e ON i.source_system = 'calpads' AND e.partner_org = i.partner_org
+             AND e.source_person_id = i.source_person_id
+    """)
+    con.execute("""CREATE OR REPLACE TEMP TABLE _q_tokens AS
+        SELECT unit_id, person_id, birth_year, g.t AS given, l.t AS last
+        FROM _q_units, unnest(given_tokens) AS g(t), unnest(last_tokens) AS l(t)""")
+    con.register("_q_edges_in", pa.table({
+        "a": edges.column("unit_id_l"), "b": edges.column("unit_id_r"),
+        "p": edges.column("match_probability")}))
+    near_rules = [
+        "FROM _q_units a JOIN _q_units b ON a.ssid = b.ssid",
+        "FROM _q_units a JOIN _q_units b ON a.dob = b.dob",
+        "FROM _q_units a JOIN _q_units b ON a.last1 = b.last1 AND a.birth_year = b.birth_year",
+        "FROM _q_tokens a JOIN _q_tokens b ON a.given = b.given AND a.last = b.last",
+        "FROM (SELECT DISTINCT unit_id, person_id, birth_year, given FROM _q_tokens) a "
+        "JOIN (SELECT DISTINCT unit_id, person_id, birth_year, given FROM _q_tokens) b "
+        "ON a.given = b.given AND a.birth_year = b.birth_year",
+    ]
+    near = " UNION ".join(f"SELECT a.unit_id AS a, b.unit_id AS b {rule} "
+                          "WHERE a.unit_id < b.unit_id AND a.person_id <> b.person_id"
+                          for rule in near_rules)
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _q_pairs AS
+        WITH e AS (SELECT least(a, b) AS a, greatest(a, b) AS b,
+                          max(p) AS p FROM _q_edges_in GROUP BY 1, 2),
+        linked AS (SELECT a.unit_id AS a, b.unit_id AS b, true AS linked FROM _q_units a
+                   JOIN _q_units b ON a.person_id = b.person_id AND a.unit_id < b.unit_id),
+        scored AS (SELECT e.a, e.b, false AS linked FROM e
+                   JOIN _q_units ua ON ua.unit_id = e.a JOIN _q_units ub ON ub.unit_id = e.b
+                   WHERE ua.person_id <> ub.person_id),
+        near AS (SELECT n.a, n.b, false AS linked FROM ({near}) n ANTI JOIN e USING (a, b)
+                 JOIN _q_units ua ON ua.unit_id = n.a JOIN _q_units ub ON ub.unit_id = n.b
+                 WHERE {AGREEMENTS} >= {NEAR_MIN}),
+        frame AS (SELECT * FROM linked UNION ALL SELECT * FROM scored
+                  UNION ALL SELECT * FROM near)
+        SELECT f.linked,
+               CASE WHEN e.p IS NULL THEN NULL WHEN e.p >= 1 THEN 60.0 WHEN e.p <= 0
+                    THEN -60.0 ELSE log2(e.p / (1 - e.p)) END AS match_weight,
+               {AGREEMENTS} AS agreements,
+               e.p IS NOT NULL AS scored,
+               CASE WHEN (ua.k, ua.source_system) <= (ub.k, ub.source_system)
+                    THEN ua.source_system || '-' || ub.source_system
+                    ELSE ub.source_system || '-' || ua.source_system END AS source_pair,
+               ua.partner_org AS partner_org_l, ub.partner_org AS partner_org_r,
+               coalesce(least(ua.ethnicity, ub.ethnicity), '{NO_K12}') AS ethnicity,
+               CASE WHEN ua.compound OR ub.compound THEN 'compound' ELSE 'single' END
+                   AS surname,
+               least(ua.ukey, ub.ukey) AS key_l, greatest(ua.ukey, ub.ukey) AS key_r
+        FROM frame f LEFT JOIN e USING (a, b)
+        JOIN _q_units ua ON ua.unit_id = f.a JOIN _q_units ub ON ub.unit_id = f.b
+    """)
+    con.unregister("_q_edges_in")
+    con.execute(f"""ALTER TABLE _q_pairs ADD COLUMN band VARCHAR;
+        UPDATE _q_pairs SET band = CASE
+            WHEN linked AND match_weight >= {STRONG_WEIGHT} THEN 'linked, weight {STRONG_WEIGHT:g}+'
+            WHEN linked AND match_weight >= {MIDDLE_WEIGHT}
+                THEN 'linked, weight {MIDDLE_WEIGHT:g}-{STRONG_WEIGHT:g}'
+            WHEN linked THEN 'linked, weight under {MIDDLE_WEIGHT:g} or through other records'
+            WHEN scored THEN 'not linked, scored in the review band'
+            WHEN agreements >= {NEAR_STRONG} THEN 'not linked, near miss, {NEAR_STRONG}+ fields'
+            ELSE 'not linked, near miss, {NEAR_MIN} fields' END;
+        ALTER TABLE _q_pairs ADD COLUMN stratum VARCHAR;
+        UPDATE _q_pairs SET stratum = source_pair || ': ' || band;
+        ALTER TABLE _q_pairs ADD COLUMN pair_id VARCHAR;
+        UPDATE _q_pairs SET pair_id = sha256(key_l || chr(31) || key_r)[:24]""")
+    con.execute("DROP TABLE _q_tokens")
+
+
+def _domains_sql(source: str) -> str:
+    """Each pair once per domain it belongs to: (domain_pair, dimension, value), where
+    domain_pair is ``all`` or the pair's source pair (bands per link need both)."""
+    base = f"(SELECT *, unnest(['{ALL}', source_pair]) AS domain_pair FROM {source})"
+    return " UNION ALL ".join([
+        f"SELECT *, '{ALL}' AS dimension, '{ALL}' AS value FROM {base}",
+        f"SELECT *, 'partner', partner_org_l FROM {base}",
+        f"SELECT *, 'partner', partner_org_r FROM {base} WHERE partner_org_r <> partner_org_l",
+        f"SELECT *, 'ethnicity', ethnicity FROM {base}",
+        f"SELECT *, 'surname', surname FROM {base}",
+    ])
+
+
+def _allocate(sizes: dict[str, int], total: int) -> dict[str, int]:
+    """Sample size per stratum in proportion to the square root of its size (what minimises
+    the sum of N_h / n_h, the term that widens an interval when a stratum's sample holds no
+    match or no non-match), capped at the stratum's size, at least two pairs where there are
+    two; what a capped stratum cannot use goes to the others."""
+    alloc = {s: min(n, 2) for s, n in sizes.items()}
+    left = total - sum(alloc.values())
+    while left > 0:
+        open_ = {s: n for s, n in sizes.items() if alloc[s] < n}
+        if not open_:
+            break
+        root = sum(n ** 0.5 for n in open_.values())
+        given = 0
+        for s, n in sorted(open_.items()):
+            take = min(n - alloc[s], max(1, int(left * n ** 0.5 / root)), left - given)
+            alloc[s] += take
+            given += take
+            if given >= left:
+                break
+        left -= given
+    return alloc
+
+
+def draw_sample(con: duckdb.DuckDBPyConnection, run_id: str, edges: pa.Table, *,
+                sample_pairs: int = DEFAULT_SAMPLE_PAIRS) -> dict[str, Any]:
+    """Build the frame of the run's crosswalk, store the stratum sizes per domain and draw
+    the clerical sample. Returns {strata, frame_pairs, sample_pairs}."""
+    if sample_pairs < 1:
+        raise InputRejected(f"quality sample size must be at least 1, not {sample_pairs}")
+    ensure_quality_schema(con)
+    _build_frame(con, edges)
+    con.execute(f"DELETE FROM {tables.QUALITY_STRATA} WHERE run_id = ?", [run_id])
+    con.execute(f"DELETE FROM {tables.QUALITY_SAMPLE} WHERE run_id = ?", [run_id])
+    con.execute(f"""INSERT INTO {tables.QUALITY_STRATA}
+        SELECT ?, stratum, linked, domain_pair, dimension, value, count(*)
+        FROM ({_domains_sql('_q_pairs')}) GROUP BY ALL""", [run_id])
+    sizes = {str(s): int(n) for s, n in con.execute(
+        "SELECT stratum, count(*) FROM _q_pairs GROUP BY 1 ORDER BY 1").fetchall()}
+    alloc = _allocate(sizes, sample_pairs)
+    con.register("_q_alloc", pa.table({"stratum": list(alloc), "n": list(alloc.values())}))
+    con.execute(f"""INSERT INTO {tables.QUALITY_SAMPLE}
+        SELECT ?, pair_id, stratum, linked, match_weight, prn,
+               split_part(key_l, chr(31), 1), split_part(key_l, chr(31), 2),
+               split_part(key_l, chr(31), 3), split_part(key_r, chr(31), 1),
+               split_part(key_r, chr(31), 2), split_part(key_r, chr(31), 3),
+               source_pair, ethnicity, surname
+        FROM (SELECT p.*, sha256(? || pair_id) AS prn,
+                     row_number() OVER (PARTITION BY p.stratum ORDER BY sha256(? || pair_id))
+                        AS rank
+              FROM _q_pairs p) s
+        JOIN _q_alloc a USING (stratum) WHERE s.rank <= a.n""", [run_id, run_id, run_id])
+    con.unregister("_q_alloc")
+    frame = sum(sizes.values())
+    con.execute("DROP TABLE _q_pairs")
+    con.execute("DROP TABLE _q_units")
+    return {"strata": len(sizes), "frame_pairs": frame, "sample_pairs": sum(alloc.values())}
+
+
+@dataclass
+class QualityRow:
+    source_pair: str  # "all" or e.g. "calpads-college"
+    dimension: str  # all | partner | ethnicity | surname
+    value: str
+    linked_pairs: int
+    unlinked_frame_pairs: int
+    reviewed_pairs: int
+    precision: float | None = None
+    precision_low: float | None = None
+    precision_high: float | None = None
+    recall: float | None = None
+    recall_low: float | None = None
+    recall_high: float | None = None
+
+
+@dataclass
+class QualityEstimate:
+    run_id: str
+    status: str  # estimated | awaiting_review | no_sample
+    sample_pairs: int
+    reviewed_pairs: int
+    waiting_strata: list[str] = field(default_factory=list)
+    method: str = METHOD
+    rows: list[QualityRow] = field(default_factory=list)
+
+    def row(self, source_pair: str = ALL, dimension: str = ALL, value: str = ALL
+            ) -> QualityRow | None:
+        return next((r for r in self.rows if (r.source_pair, r.dimension, r.value)
+                     == (source_pair, dimension, value)), None)
+
+    def summary(self) -> dict[str, Any]:
+        """The run summary's ``quality`` block: overall, per source pair and per student
+        group (per partner only in ``mdm.link_quality``: the run summary copy on disk holds
+        no per-LEA cells)."""
+        shown = [asdict(r) for r in self.rows if r.dimension != "partner"]
+        return {"status": self.status, "sample_pairs": self.sample_pairs,
+                "reviewed_pairs": self.reviewed_pairs, "waiting_strata": self.waiting_strata,
+                "method": self.method, "estimates": shown}
+
+
+def _latest_decisions_sql() -> str:
+    return (f"SELECT pair_id, decision FROM {tables.REVIEW_DECISIONS} QUALIFY row_number() "
+            "OVER (PARTITION BY pair_id ORDER BY decided_at DESC) = 1")
+
+
+def estimate(con: duckdb.DuckDBPyConnection, run_id: str, *, draws: int = DRAWS,
+             seed: int = SEED) -> QualityEstimate:
+    """Precision and recall with 95% intervals from the run's reviewed sample; status
+    ``awaiting_review`` (no figures) while a stratum has no reviewed pair: an unreviewed
+    stratum is missing evidence, never read as "all correct"."""
+    ensure_quality_schema(con)
+    sample = con.execute(f"SELECT count(*) FROM {tables.QUALITY_SAMPLE} WHERE run_id = ?",
+                         [run_id]).fetchone()
+    n_sample = int(sample[0]) if sample else 0
+    if n_sample == 0:
+        return QualityEstimate(run_id, "no_sample", 0, 0)
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _q_reviewed AS
+        SELECT s.*, d.decision = 'match' AS is_match FROM {tables.QUALITY_SAMPLE} s
+        JOIN ({_latest_decisions_sql()}) d USING (pair_id)
+        WHERE s.run_id = ? AND d.decision IN {DECISIONS}""", [run_id])
+    per_stratum = {str(s): (int(r), int(k)) for s, r, k in con.execute(
+        "SELECT stratum, count(*), count(*) FILTER (WHERE is_match) FROM _q_reviewed "
+        "GROUP BY 1").fetchall()}
+    strata = {str(s): bool(linked) for s, linked in con.execute(
+        f"SELECT DISTINCT stratum, linked FROM {tables.QUALITY_STRATA} WHERE run_id = ?",
+        [run_id]).fetchall()}
+    reviewed = sum(r for r, _ in per_stratum.values())
+    waiting = sorted(s for s in strata if s not in per_stratum)
+    if waiting:
+        con.execute("DROP TABLE _q_reviewed")
+        return QualityEstimate(run_id, "awaiting_review", n_sample, reviewed, waiting)
+    cells = con.execute(f"""
+        WITH pop AS (SELECT stratum, domain_pair, dimension, value, pairs
+                     FROM {tables.QUALITY_STRATA} WHERE run_id = ?),
+             rev AS (SELECT stratum, domain_pair, dimension, value, count(*) AS r,
+                            count(*) FILTER (WHERE is_match) AS k
+                     FROM ({_domains_sql('_q_reviewed')}) GROUP BY ALL)
+        SELECT pop.domain_pair, pop.dimension, pop.value, pop.stratum, pop.pairs,
+               coalesce(rev.r, 0), coalesce(rev.k, 0)
+        FROM pop LEFT JOIN rev USING (stratum, domain_pair, dimension, value)
+        ORDER BY 1, 2, 3, 4""", [run_id]).fetchall()
+    con.execute("DROP TABLE _q_reviewed")
+    rng = np.random.default_rng(seed)
+    names = sorted(strata)
+    index = {s: i for i, s in enumerate(names)}
+    r_h = np.array([per_stratum[s][0] for s in names], dtype=float)
+    k_h = np.array([per_stratum[s][1] for s in names], dtype=float)
+    stratum_draws = rng.beta(k_h[:, None] + 0.5, r_h[:, None] - k_h[:, None] + 0.5,
+                             size=(len(names), draws))
+    domains: dict[tuple[str, str, str], list[tuple[str, int, int, int]]] = {}
+    for pair, dim, value, stratum, n, r, k in cells:
+        domains.setdefault((str(pair), str(dim), str(value)), []).append(
+            (str(stratum), int(n), int(r), int(k)))
+    rows = [_domain_row(key, cells_of, strata, index, per_stratum, stratum_draws, rng)
+            for key, cells_of in domains.items()]
+    return QualityEstimate(run_id, "estimated", n_sample, reviewed, [], METHOD, rows)
+
+
+def _domain_row(key: tuple[str, str, str], cells: list[tuple[str, int, int, int]],
+                linked_of: dict[str, bool], index: dict[str, int],
+                per_stratum: dict[str, tuple[int, int]], stratum_draws: np.ndarray,
+                rng: np.random.Generator) -> QualityRow:
+    draws = stratum_draws.shape[1]
+    matched_l, matched_u = np.zeros(draws), np.zeros(draws)
+    point_l = point_u = 0.0
+    n_l = n_u = reviewed = 0
+    false_link_seen = miss_seen = False
+    for stratum, n, r, k in cells:
+        if r > 0:
+            share, p = k / r, rng.beta(k + 0.5, r - k + 0.5, size=draws)
+        else:  # collapsed: the domain has no reviewed pair here, take the stratum's share
+            sr, sk = per_stratum[stratum]
+            share, p = sk / sr, stratum_draws[index[stratum]]
+        reviewed += r
+        if linked_of[stratum]:
+            n_l += n
+            point_l += n * share
+            matched_l += n * p
+            false_link_seen |= share < 1.0
+        else:
+            n_u += n
+            point_u += n * share
+            matched_u += n * p
+            miss_seen |= share > 0.0
+    row = QualityRow(key[0], key[1], key[2], n_l, n_u, reviewed)
+    if n_l:
+        row.precision = point_l / n_l
+        lo, hi = np.percentile(matched_l / n_l, [2.5, 97.5])
+        row.precision_low = min(float(lo), row.precision)
+        row.precision_high = 1.0 if not false_link_seen else max(float(hi), row.precision)
+    if point_l + point_u > 0:
+        row.recall = point_l / (point_l + point_u)
+        total = matched_l + matched_u
+        ratio = np.divide(matched_l, total, out=np.ones(draws), where=total > 0)
+        lo, hi = np.percentile(ratio, [2.5, 97.5])
+        row.recall_low = min(float(lo), row.recall)
+        row.recall_high = 1.0 if not miss_seen else max(float(hi), row.recall)
+    return row
+
+
+def store_estimate(con: duckdb.DuckDBPyConnection, result: QualityEstimate) -> None:
+    """Replace the run's rows of ``mdm.link_quality`` (none while awaiting review)."""
+    ensure_quality_schema(con)
+    con.execute(f"DELETE FROM {tables.LINK_QUALITY} WHERE run_id = ?", [result.run_id])
+    if not result.rows:
+        return
+    names = [f for f in QualityRow.__dataclass_fields__]
+    data = {n: [getattr(r, n) for r in result.rows] for n in names}
+    con.register("_q_rows", pa.table({"run_id": [result.run_id] * len(result.rows), **data}))
+    con.execute(f"INSERT INTO {tables.LINK_QUALITY} (run_id, {', '.join(names)}) "
+                f"SELECT run_id, {', '.join(names)} FROM _q_rows")
+    con.unregister("_q_rows")
+
+
+def sample_pairs(con: duckdb.DuckDBPyConnection, run_id: str, *, undecided_only: bool = True
+                 ) -> list[tuple[str, str]]:
+    """(pair_id, stratum) of the run's sample in review order (the per-run random order, so
+    a reviewer who stops half-way leaves a random part undone, not a band)."""
+    ensure_quality_schema(con)
+    anti = (f"AND pair_id NOT IN (SELECT pair_id FROM {tables.REVIEW_DECISIONS})"
+            if undecided_only else "")
+    return [(str(p), str(s)) for p, s in con.execute(
+        f"SELECT pair_id, stratum FROM {tables.QUALITY_SAMPLE} WHERE run_id = ? {anti} "
+        "ORDER BY prn", [run_id]).fetchall()]
+
+
+def latest_sampled_run(con: duckdb.DuckDBPyConnection) -> str:
+    """The run whose sample is the newest (the last link run that drew one)."""
+    ensure_quality_schema(con)
+    row = con.execute(f"""SELECT s.run_id FROM (SELECT DISTINCT run_id FROM
+        {tables.QUALITY_SAMPLE}) s JOIN {tables.LINK_RUNS} r USING (run_id)
+        ORDER BY r.started_at DESC LIMIT 1""").fetchone()
+    if row is None:
+        raise NotFound("no link run has drawn a quality sample yet (run `c2c link`)")
+    return str(row[0])
+
+
+def answer_from_truth(con: duckdb.DuckDBPyConnection, run_id: str, truth_path: Path, *,
+                      reviewer: str) -> int:
+    """A stand-in reviewer for generated data (tests, the demo): decide every undecided
+    sampled pair from the generator's truth file. Never for real runs: real runs have no
+    truth file. Returns the decisions recorded."""
+    if not truth_path.exists():
+        raise NotFound(f"truth file {truth_path} not found")
+    ensure_quality_schema(con)
+    before = con.execute(f"SELECT count(*) FROM {tables.REVIEW_DECISIONS}").fetchone()
+    con.execute(f"""
+        INSERT INTO {tables.REVIEW_DECISIONS} (pair_id, source_system_l, partner_org_l,
+            source_person_id_l, source_system_r, partner_org_r, source_person_id_r, decision,
+            reviewer)
+        WITH t AS (SELECT CAST(source_system AS VARCHAR) AS s, CAST(partner_org AS VARCHAR)
+                          AS o, CAST(source_person_id AS VARCHAR) AS i,
+                          mode(CAST(true_person_id AS VARCHAR)) AS tp
+                   FROM read_parquet(?) GROUP BY 1, 2, 3)
+        SELECT q.pair_id, q.source_system_l, q.partner_org_l, q.source_person_id_l,
+               q.source_system_r, q.partner_org_r, q.source_person_id_r,
+               CASE WHEN tl.tp = tr.tp THEN 'match' ELSE 'non_match' END, ?
+        FROM {tables.QUALITY_SAMPLE} q
+        JOIN t tl ON tl.s = q.source_system_l AND tl.o = q.partner_org_l
+             AND tl.i = q.source_person_id_l
+        JOIN t tr ON tr.s = q.source_system_r AND tr.o = q.partner_org_r
+             AND tr.i = q.source_person_id_r
+        WHERE q.run_id = ? AND q.pair_id NOT IN (SELECT pair_id FROM {tables.REVIEW_DECISIONS})
+    """, [str(truth_path), reviewer, run_id])
+    after = con.execute(f"SELECT count(*) FROM {tables.REVIEW_DECISIONS}").fetchone()
+    return int(after[0] if after else 0) - int(before[0] if before else 0)

@@ -1,0 +1,134 @@
+"""Linkage quality without a truth file (issue 28 item 2): the clerical sample drawn by match
+weight, decided through the review path, and the estimator checked against the generator's
+truth: a stand-in reviewer answers the sample from truth.parquet and the estimated intervals
+must cover the precision and recall ``linkage.evaluate`` computes from the truth file."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+import linkage
+import synth
+from core.errors import NotFound
+from core.keys import KeyProvider, create_master_key
+from core.settings import Settings
+from ingest import ingest_files
+from ingest.partners import load_partners_csv
+from linkage import quality
+from linkage.review import record_review_decision
+
+STUDENTS = 1000
+CROSS_PAIRS = ("calpads-ccgi", "calpads-college", "college-ccgi")
+
+
+@pytest.fixture(scope="module")
+def linked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """Generated partner files (1,000 students, three years), ingested and linked once."""
+    home = tmp_path_factory.mktemp("quality")
+    landing = home / "landing"
+    synth.generate(landing, students=STUDENTS, seed=7)
+    settings = Settings(home=home / "c2c")
+    create_master_key(settings.master_key_path)
+    keys = KeyProvider(settings.master_key_path, settings.keyring_path)
+    con = duckdb.connect(str(home / "warehouse.duckdb"))
+    ingest_files(con, [landing / d for d in ("calpads", "college", "ccgi")], settings.raw_dir,
+                 keys.derive("raw-store"), load_partners_csv(landing / "partners.csv"))
+    summary = linkage.run_annual_link(con, settings=settings, run_id="q1",
+                                      runs_dir=settings.runs_dir)
+    yield {"con": con, "summary": summary, "truth": landing / "truth.parquet"}
+    con.close()
+
+
+def _covers(low: float | None, high: float | None, true: float | None) -> bool:
+    return low is not None and high is not None and true is not None \
+        and low - 1e-9 <= true <= high + 1e-9
+
+
+@pytest.mark.slow
+def test_a_link_run_draws_the_sample_and_waits_for_review(linked: dict[str, Any]) -> None:
+    summary, con = linked["summary"], linked["con"]
+    block = summary.quality
+    # no decision yet: no figures at all, never "100 % because nothing was found wrong"
+    assert block["status"] == "awaiting_review" and block["estimates"] == []
+    assert block["sample_pairs"] == 400 and block["waiting_strata"]
+    strata = con.execute("SELECT count(DISTINCT stratum), count(*) FILTER (WHERE linked), "
+                         "count(*) FILTER (WHERE NOT linked) FROM mdm.quality_sample "
+                         "WHERE run_id = 'q1'").fetchone()
+    assert strata is not None and strata[0] == block["strata"] and strata[1] and strata[2]
+    # every source pair of the run gets its own strata, linked and not linked
+    pairs = {r[0] for r in con.execute("SELECT DISTINCT source_pair FROM mdm.quality_sample")
+             .fetchall()}
+    assert set(CROSS_PAIRS) <= pairs
+
+
+@pytest.mark.slow
+def test_a_sample_pair_is_decided_through_the_review_path(linked: dict[str, Any]) -> None:
+    con = linked["con"]
+    pair_id, _ = quality.sample_pairs(con, "q1")[0]
+    before = quality.estimate(con, "q1")
+    record_review_decision(con, pair_id, "match", "alice")  # NotFound before: queue only
+    row = con.execute("SELECT reviewer FROM mdm.review_decisions WHERE pair_id = ?",
+                      [pair_id]).fetchone()
+    assert row == ("alice",)
+    after = quality.estimate(con, "q1")
+    assert after.reviewed_pairs == before.reviewed_pairs + 1
+    # one stratum still unreviewed: still no figures
+    assert after.status == "awaiting_review" and not after.rows
+    with pytest.raises(NotFound):
+        record_review_decision(con, "0" * 24, "match", "alice")
+    con.execute("DELETE FROM mdm.review_decisions WHERE pair_id = ?", [pair_id])
+
+
+@pytest.mark.slow
+def test_the_estimate_lands_near_the_truth(linked: dict[str, Any]) -> None:
+    con, truth = linked["con"], linked["truth"]
+    answered = quality.answer_from_truth(con, "q1", truth, reviewer="truth")
+    assert answered == 400
+    result = quality.estimate(con, "q1")
+    assert result.status == "estimated" and result.reviewed_pairs == 400
+    true = linkage.evaluate(con, truth)
+    overall = result.row()
+    assert overall is not None
+    figures: dict[str, tuple[float | None, float | None, float | None]] = {
+        "precision": (overall.precision_low, overall.precision_high, true.precision),
+               "recall": (overall.recall_low, overall.recall_high, true.recall)}
+    for pair in CROSS_PAIRS:
+        row = result.row(source_pair=pair)
+        assert row is not None, pair
+        figures[f"recall {pair}"] = (row.recall_low, row.recall_high,
+                                     true.recall_by_source_pair[pair])
+    for name, (low, high, value) in figures.items():
+        assert _covers(low, high, value), (name, low, high, value)
+    # near, not merely inside [0, 1]: the intervals say something
+    assert overall.precision_low is not None and overall.precision_low > 0.9
+    assert overall.recall_low is not None and overall.recall_low > 0.9
+    # per partner and per student group, with intervals
+    dimensions = {r.dimension for r in result.rows}
+    assert {"partner", "ethnicity", "surname"} <= dimensions
+    hispanic = result.row(dimension="ethnicity", value="hispanic_or_latino")
+    assert hispanic is not None and hispanic.recall_low is not None
+    quality.store_estimate(con, result)
+    stored = con.execute("SELECT count(*) FROM mdm.link_quality WHERE run_id = 'q1'"
+                         ).fetchone()
+    assert stored is not None and stored[0] == len(result.rows)
+
+
+def test_the_sample_allocation_is_capped_and_spent() -> None:
+    sizes = {"a": 1, "b": 10_000, "c": 100, "d": 0}
+    alloc = quality._allocate(sizes, 200)
+    assert alloc["a"] == 1 and alloc["d"] == 0 and sum(alloc.values()) == 200
+    assert alloc["b"] > alloc["c"] > 0  # square-root allocation
+    assert quality._allocate({"a": 3}, 50) == {"a": 3}
+
+
+def test_no_sample_is_no_figures(tmp_path: Path) -> None:
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    result = quality.estimate(con, "nothing")
+    assert result.status == "no_sample" and result.rows == []
+    with pytest.raises(NotFound):
+        quality.latest_sampled_run(con)
