@@ -158,7 +158,8 @@ def _add_copies(con: duckdb.DuckDBPyConnection, first: int, last: int) -> None:
         con.execute(f"""INSERT INTO {tables.CROSSWALK}
             SELECT source_system, partner_org,
                    CASE WHEN source_system = 'calpads' THEN {calpads} ELSE {other} END,
-                   person_id || '-{copy}', run_id FROM mdm.crosswalk_copy0""")
+                   person_id || '-{copy}', run_id FROM mdm.crosswalk_copy0
+            ON CONFLICT DO NOTHING""")  # a renumbered SSID may meet a real one: rare, kept
 
 
 def scale(students: int, seed: int, copies: list[int], work: Path) -> None:
