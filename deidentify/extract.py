@@ -419,8 +419,13 @@ def build_extract(
     k: int = K_ANONYMITY,
     now: datetime,
     max_suppression: float = MAX_SUPPRESSION,
+    on_released: Callable[[str], None] | None = None,
 ) -> ExtractResult:
     """Build the encrypted extract for an approved individual-level request.
+
+    ``on_released``, if given, is called with a query yielding the ``person_id`` of every
+    person the extract releases (while it can still be read), so the caller can record the
+    cohort: a later link run tells the holder how many of their ids changed.
 
     ``earlier_extracts``: every individual-level extract already built for another request
     (expired ones too: copies may be kept), as request id -> the variables it released, or
@@ -477,6 +482,8 @@ def build_extract(
         if wants_pseudonym:
             con.unregister(pseudo)
             del mapping
+        if on_released is not None:
+            on_released(f"SELECT person_id FROM {kept} WHERE {_VERDICT} = {RELEASED}")
         con.execute(f"DROP TABLE {kept}")
         lap("apply")
 

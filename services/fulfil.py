@@ -37,6 +37,7 @@ from governance.request_lifecycle import (
     queued_request_ids,
     to_approved,
 )
+from linkage.id_changes import record_extract_persons
 
 # Key of the automated output checks in a result's manifest and the extract record's detail
 # (governance.output_release reads them there).
@@ -62,8 +63,11 @@ def build_package(
     not be linkable on; unused for aggregate tables)."""
     now = now or datetime.now(UTC)
     if request.kind == RequestKind.INDIVIDUAL:
-        result = build_extract(con, request, keys, out_dir, k=k, now=now,
-                               earlier_extracts=earlier_extracts)
+        result = build_extract(
+            con, request, keys, out_dir, k=k, now=now, earlier_extracts=earlier_extracts,
+            # its people's ids, so a later link run can tell the holder how many changed
+            on_released=lambda persons: record_extract_persons(con, request.request_id,
+                                                               persons))
         # build_extract refuses to seal a package that is not k-anonymous or holds an
         # identifier, so reaching here is the pass of both checks.
         result.manifest[OUTPUT_CHECKS] = [
