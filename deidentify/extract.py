@@ -42,6 +42,7 @@ from core.errors import (
     Location,
 )
 from core.keys import KeyProvider
+from core.linkage_basis import linkage_basis
 from core.protection import K_ANONYMITY, MAX_SUPPRESSION, require_k, require_max_suppression
 from core.requests import ApprovedRequest, RequestKind
 from deidentify import generalise, scan
@@ -494,6 +495,7 @@ def build_extract(
 
         disclosure = _disclosure_report(protection, max_suppression)
         manifest = _base_manifest(request, now) | {
+            "linkage": linkage_basis(con),  # says whether any provisional link is used
             "variables": released_columns,
             "rows": released_rows,
             "suppressed_rows": suppressed_rows,
@@ -615,14 +617,17 @@ def package_table(
     keys: KeyProvider,
     out_dir: Path,
     now: datetime,
+    linkage: dict[str, Any] | None = None,
 ) -> ExtractResult:
-    """Package an aggregate table (already suppressed by analytics) for an aggregate request."""
+    """Package an aggregate table (already suppressed by analytics) for an aggregate request.
+    ``linkage``: what its person ids rest on (``core.linkage_basis``), for the manifest."""
     _check_request(request, now)
     if request.kind != RequestKind.AGGREGATE:
         raise Conflict(f"request {request.request_id} is {request.kind}: individual-level "
                        "extracts are built with build_extract")
     scan.require_clean(scan.scan_table(table), f"aggregate table for {request.request_id}")
     manifest = _base_manifest(request, now) | {
+        "linkage": linkage,
         "variables": list(table.column_names),
         "group_by": list(request.group_by),
         "rows": table.num_rows,

@@ -21,6 +21,7 @@ from analytics.output_checks import check_aggregate, record_release
 from core.errors import UserError
 from core.gate import gate_figures, gate_published, plain
 from core.keys import KeyProvider
+from core.linkage_basis import linkage_basis
 from core.requests import ApprovedRequest, RequestKind
 from core.settings import Settings
 from core.warehouse import warehouse
@@ -80,7 +81,7 @@ def build_package(
         return result
     table = aggregate_for_request(con, request, min_cell=min_cell)
     checks = check_aggregate(con, request, table, min_cell)
-    result = package_table(table, request, keys, out_dir, now)
+    result = package_table(table, request, keys, out_dir, now, linkage=linkage_basis(con))
     result.manifest[OUTPUT_CHECKS] = [c.as_dict() for c in checks]
     if all(c.passed for c in checks):
         record_release(con, request, table)
