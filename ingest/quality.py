@@ -91,7 +91,7 @@ class FailureGroup:
     field: str
     rule: str
     errors: int  # stored errors (each file stores at most ingest.validate.MAX_STORED_ERRORS)
-    reported: int  # errors the receipts counted (at least ``errors``)
+    capped: bool  # a file of the group had more errors than it stored: ``errors`` is a floor
     files: int
     example_lines: str
     message: str
@@ -183,21 +183,20 @@ def _failures(con: duckdb.DuckDBPyConnection, org: str) -> list[FailureGroup]:
                      FROM {tables.FILES} f WHERE {_OWN} AND f.status <> 'superseded'),
         errs AS (SELECT o.year, o.kind, coalesce(e.field, '-') AS field, e.rule, e.file_id,
                         e.line, e.message FROM {tables.LOAD_ERRORS} e JOIN own o USING (file_id)),
-        reported AS (SELECT o.year, o.kind, sum(r.error_count) AS n
-                     FROM {tables.RECEIPTS} r JOIN own o USING (file_id) GROUP BY ALL)
-        SELECT e.year, e.kind, e.field, e.rule, count(*), count(DISTINCT e.file_id),
-               string_agg(DISTINCT CAST(e.line AS VARCHAR), ', ' ORDER BY CAST(e.line AS VARCHAR))
-                   FILTER (WHERE e.line IS NOT NULL),
-               min(e.message), any_value(r.n)
-        FROM errs e LEFT JOIN reported r USING (year, kind)
-        GROUP BY e.year, e.kind, e.field, e.rule
-        ORDER BY e.year DESC, count(*) DESC, e.kind, e.field""", {"org": org}).fetchall()
+        capped AS (  -- files whose receipt counted more errors than were stored
+            SELECT r.file_id FROM {tables.RECEIPTS} r JOIN own o USING (file_id)
+            WHERE r.error_count > (SELECT count(*) FROM {tables.LOAD_ERRORS} e
+                                   WHERE e.file_id = r.file_id))
+        SELECT year, kind, field, rule, count(*), count(DISTINCT file_id),
+               string_agg(DISTINCT CAST(line AS VARCHAR), ', ') FILTER (WHERE line IS NOT NULL),
+               min(message), bool_or(file_id IN (SELECT file_id FROM capped))
+        FROM errs GROUP BY year, kind, field, rule
+        ORDER BY year DESC, count(*) DESC, kind, field""", {"org": org}).fetchall()
     out = []
-    for y, kind, fld, rule, n, files, lines, message, reported in rows:
-        shown = ", ".join((lines or "").split(", ")[:5])
-        out.append(FailureGroup(str(y), str(kind), str(fld), str(rule), int(n),
-                                max(int(n), int(reported or 0)), int(files), shown,
-                                str(message)))
+    for y, kind, fld, rule, n, files, lines, message, capped in rows:
+        first = sorted(int(x) for x in (lines or "").split(", ") if x)[:5]
+        out.append(FailureGroup(str(y), str(kind), str(fld), str(rule), int(n), bool(capped),
+                                int(files), ", ".join(str(x) for x in first), str(message)))
     return out
 
 

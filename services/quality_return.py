@@ -51,7 +51,9 @@ def quality_csv(result: QualityReturn) -> str:
                          "id_b": p.id_b, "rule": p.rule})
     for f in result.failures:
         writer.writerow({"section": "validation_failures", "year": f.year, "kind": f.kind,
-                         "measure": f.field, "value": f.errors, "rows": f.reported,
-                         "rule": f.rule, "file": f"{f.files} file(s)",
-                         "detail": f"lines {f.example_lines}: {f.message}"})
+                         "measure": f.field, "value": f.errors, "rule": f.rule,
+                         "file": f"{f.files} file(s)",
+                         "detail": ("at least: a file had more errors than it stored; "
+                                    if f.capped else "")
+                         + f"lines {f.example_lines}: {f.message}"})
     return out.getvalue()

@@ -56,7 +56,6 @@ NOT_PERSON_COUNTS = {
     "partner's own rows with a gap", "CompletenessOut.shares[]": "the same, as shares",
     "CompletenessOut.last_year_shares[]": "the partner's own rows, its previous year",
     "FailureOut.errors": "the partner's own rows that failed validation",
-    "FailureOut.reported": "the same, as its receipts counted them",
     "FailureOut.files": "the partner's own files",
 }
 # Untyped parts of answers (JSON objects of any shape), and why what they hold is safe.

@@ -111,6 +111,7 @@ def test_the_return_counts_gaps_pairs_and_grouped_failures(env: ApiEnv, tmp_path
     assert groups[("SINF", "birth_date")].errors == 2
     assert groups[("SINF", "birth_date")].example_lines == "1, 2"
     assert groups[("SINF", "ssid")].errors == 1
+    assert not any(f.capped for f in result.failures)  # every error of the file is listed
     assert all(f.year == "2023-24" for f in result.failures)
 
 

@@ -56,7 +56,7 @@ class FailureOut(BaseModel):
     field: str
     rule: str
     errors: int
-    reported: int
+    capped: bool
     files: int
     example_lines: str
     message: str
