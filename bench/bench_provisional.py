@@ -52,7 +52,7 @@ def _late(path: Path) -> bool:
     return name.startswith("college_") and name.endswith("_243.csv")
 
 
-def agreement(students: int, seed: int, work: Path) -> None:
+def agreement(students: int, seed: int, work: Path, defects: str | None = None) -> None:
     import duckdb
 
     import linkage
@@ -64,11 +64,13 @@ def agreement(students: int, seed: int, work: Path) -> None:
     from linkage.provisional import link_provisional, provisional_agreement
     shutil.rmtree(work, ignore_errors=True)
     landing = work / "landing"
-    synth.generate(landing, students=students, seed=seed, years=["2022-23", "2023-24"])
+    synth.generate(landing, students=students, seed=seed, years=["2022-23", "2023-24"],
+                   defects=defects)
     settings = Settings(home=work / "home")
     create_master_key(settings.master_key_path)
     files = expand_paths([landing / d for d in ("calpads", "college", "ccgi")])
     partners = load_partners_csv(landing / "partners.csv")
+    began = resource.getrusage(resource.RUSAGE_SELF)
     con = duckdb.connect(str(work / "warehouse.duckdb"))
     key = b"k" * 32
     ingest_files(con, [f for f in files if not _late(f)], work / "raw", key, partners)
@@ -80,7 +82,11 @@ def agreement(students: int, seed: int, work: Path) -> None:
     linkage.run_annual_link(con, settings=settings, run_id="y2", runs_dir=work / "runs")
     judged = provisional_agreement(con)
     con.close()
-    print(f"{students} students, seed {seed}: {len(late)} late files; provisional: "
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = used.ru_utime - began.ru_utime + used.ru_stime - began.ru_stime
+    print(f"{students} students, seed {seed}, defects {defects or 'none'}: {len(late)} late "
+          f"files; {cpu:.0f} CPU s in all, load average {__import__('os').getloadavg()[0]:.1f}; "
+          "provisional: "
           f"{summary.new_units} new units against {summary.mdm_units} MDM units, "
           f"{summary.linked_to_existing} linked to an existing person, {summary.new_persons} "
           f"provisional persons, {summary.seconds} s")
@@ -226,6 +232,8 @@ def scale(students: int, seed: int, copies: list[int], work: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("mode", choices=["agreement", "weekly", "scale"])
+    parser.add_argument("--defects", default=None, help="agreement: generator defect "
+                        "profiles (NAME,... or all)")
     parser.add_argument("--copies", default="1,10,25,50",
                         help="scale: MDM sizes as copies of the linked warehouse")
     parser.add_argument("--students", type=int, default=5000)
@@ -234,7 +242,7 @@ def main() -> None:
     parser.add_argument("--from", dest="source", type=Path, default=None)
     args = parser.parse_args()
     if args.mode == "agreement":
-        agreement(args.students, args.seed, args.work)
+        agreement(args.students, args.seed, args.work, args.defects)
     elif args.mode == "scale":
         scale(args.students, args.seed, [int(c) for c in args.copies.split(",")], args.work)
     else:
