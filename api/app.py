@@ -22,6 +22,7 @@ from api.routes import (
     board,
     checker,
     partner,
+    partner_quality,
     public,
     quality,
     researcher,
@@ -113,7 +114,8 @@ def create_app(settings: Settings) -> FastAPI:
     errors.install(app)
     app.add_middleware(BodyGuard)
     app.add_middleware(SecurityHeaders)  # outermost: refusals of BodyGuard carry them too
-    for router in (public.router, admin.me_router, partner.router, researcher.router,
+    for router in (public.router, admin.me_router, partner.router, partner_quality.router,
+                   researcher.router,
                    board.router, board.grants_router, steward.router, checker.router,
                    admin.router, admin_grants.router, admin_registry.router, quality.router):
         app.include_router(router)

@@ -13,6 +13,16 @@ assignments the annual run confirmed, merged or split (target: agreement >= 99.5
 the crosswalk, as if that file had just arrived, and provisional ids are given to them
 against the rest of the MDM; prints the time (target: under a minute) and peak RSS. The
 standardisation of all staging is part of the cost (it must match the annual run's).
+``scale``: the weekly cost as the MDM grows towards state size (~8M identities). Building a
+state-size warehouse through generate -> ingest -> annual link takes hours here, so a
+``--students`` warehouse is linked once and its staging and crosswalk are then copied
+``--copies`` times (every copy's SSIDs, college and CCGI ids renumbered and birth dates
+shifted by a year and a few days, so copies block apart like different people); after each
+step the last weekly CCGI file's accounts are taken out of the crosswalk and given
+provisional ids, as in ``weekly``. Prints MDM units, seconds, CPU seconds and peak RSS per
+step, and the seconds per million MDM units, so the state-size figure is an extrapolation
+that says so.
+
 Prints its figures; asserts nothing.
 """
 
@@ -24,6 +34,10 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import duckdb
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -38,7 +52,7 @@ def _late(path: Path) -> bool:
     return name.startswith("college_") and name.endswith("_243.csv")
 
 
-def agreement(students: int, seed: int, work: Path) -> None:
+def agreement(students: int, seed: int, work: Path, defects: str | None = None) -> None:
     import duckdb
 
     import linkage
@@ -50,11 +64,13 @@ def agreement(students: int, seed: int, work: Path) -> None:
     from linkage.provisional import link_provisional, provisional_agreement
     shutil.rmtree(work, ignore_errors=True)
     landing = work / "landing"
-    synth.generate(landing, students=students, seed=seed, years=["2022-23", "2023-24"])
+    synth.generate(landing, students=students, seed=seed, years=["2022-23", "2023-24"],
+                   defects=defects)
     settings = Settings(home=work / "home")
     create_master_key(settings.master_key_path)
     files = expand_paths([landing / d for d in ("calpads", "college", "ccgi")])
     partners = load_partners_csv(landing / "partners.csv")
+    began = resource.getrusage(resource.RUSAGE_SELF)
     con = duckdb.connect(str(work / "warehouse.duckdb"))
     key = b"k" * 32
     ingest_files(con, [f for f in files if not _late(f)], work / "raw", key, partners)
@@ -66,7 +82,11 @@ def agreement(students: int, seed: int, work: Path) -> None:
     linkage.run_annual_link(con, settings=settings, run_id="y2", runs_dir=work / "runs")
     judged = provisional_agreement(con)
     con.close()
-    print(f"{students} students, seed {seed}: {len(late)} late files; provisional: "
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = used.ru_utime - began.ru_utime + used.ru_stime - began.ru_stime
+    print(f"{students} students, seed {seed}, defects {defects or 'none'}: {len(late)} late "
+          f"files; {cpu:.0f} CPU s in all, load average {__import__('os').getloadavg()[0]:.1f}; "
+          "provisional: "
           f"{summary.new_units} new units against {summary.mdm_units} MDM units, "
           f"{summary.linked_to_existing} linked to an existing person, {summary.new_persons} "
           f"provisional persons, {summary.seconds} s")
@@ -110,16 +130,121 @@ def weekly(source: Path, work: Path) -> None:
     shutil.rmtree(work, ignore_errors=True)
 
 
+_KEY_COLUMNS = ("ssid", "student_id", "ccc_id", "ccgi_account_id", "local_student_id")
+
+
+def _renumber(column: str, copy: int, *, ssid: bool) -> str:
+    if ssid:  # stays a 10-digit SSID, so standardisation keeps it
+        return (f"lpad(CAST((TRY_CAST({column} AS BIGINT) + {copy} * 1000003) % 10000000000 "
+                f"AS VARCHAR), 10, '0')")
+    return f"{column} || '-{copy}'"
+
+
+def _add_copies(con: duckdb.DuckDBPyConnection, first: int, last: int) -> None:
+    """Copies ``first..last`` of the original (copy 0) staging rows and crosswalk units."""
+    from core import tables
+    from core.duck import columns_of
+    staged = [r[0] for r in con.execute(
+        "SELECT table_schema || '.' || table_name FROM information_schema.tables "
+        "WHERE table_schema = 'staging' AND table_name NOT LIKE '%_copy0'").fetchall()]
+    for table in staged:
+        original = f"{table}_copy0"
+        con.execute(f"CREATE TABLE IF NOT EXISTS {original} AS FROM {table}")
+        cols = columns_of(con, table)
+        for copy in range(first, last + 1):
+            replace = [f"{_renumber(c, copy, ssid=c == 'ssid')} AS {c}"
+                       for c in _KEY_COLUMNS if c in cols]
+            if "birth_date" in cols:
+                replace.append(f"birth_date + INTERVAL ({copy * 372}) DAY AS birth_date")
+            body = f"* REPLACE ({', '.join(replace)})" if replace else "*"
+            con.execute(f"INSERT INTO {table} SELECT {body} FROM {original}")
+    for copy in range(first, last + 1):
+        calpads = _renumber("source_person_id", copy, ssid=True)
+        other = _renumber("source_person_id", copy, ssid=False)
+        con.execute(f"""INSERT INTO {tables.CROSSWALK}
+            SELECT source_system, partner_org,
+                   CASE WHEN source_system = 'calpads' THEN {calpads} ELSE {other} END,
+                   person_id || '-{copy}', run_id FROM mdm.crosswalk_copy0
+            ON CONFLICT DO NOTHING""")  # a renumbered SSID may meet a real one: rare, kept
+
+
+def scale(students: int, seed: int, copies: list[int], work: Path) -> None:
+    import duckdb
+
+    import linkage
+    import synth
+    from core import tables
+    from core.keys import create_master_key
+    from core.settings import Settings
+    from ingest import expand_paths, ingest_files
+    from ingest.partners import load_partners_csv
+    from linkage.provisional import link_provisional
+    shutil.rmtree(work, ignore_errors=True)
+    landing = work / "landing"
+    t = time.perf_counter()
+    synth.generate(landing, students=students, seed=seed, years=["2023-24"])
+    settings = Settings(home=work / "home")
+    create_master_key(settings.master_key_path)
+    files = expand_paths([landing / d for d in ("calpads", "college", "ccgi")])
+    # shared machine: the copies must spill, not take every GB
+    con = duckdb.connect(str(work / "warehouse.duckdb"), config={"memory_limit": "6GB"})
+    ingest_files(con, files, work / "raw", b"k" * 32, load_partners_csv(landing / "partners.csv"))
+    linkage.run_annual_link(con, settings=settings, run_id="y1", runs_dir=work / "runs")
+    print(f"built: {students} students generated, ingested and linked in "
+          f"{time.perf_counter() - t:.0f} s", flush=True)
+    last = con.execute(f"SELECT max(file_id) FROM {tables.csv_staging('ccgi_activity')}"
+                       ).fetchone()
+    week = [r[0] for r in con.execute(
+        f"SELECT DISTINCT ccgi_account_id FROM {tables.csv_staging('ccgi_activity')} "
+        "WHERE file_id = ?", [last[0] if last else None]).fetchall()]
+    con.execute(f"CREATE TABLE mdm.crosswalk_copy0 AS FROM {tables.CROSSWALK}")
+    made = 1
+    for target in copies:
+        if target > made:
+            _add_copies(con, made, target - 1)
+            made = target
+        con.register("_week", __import__("pyarrow").table({"a": week}))
+        con.execute(f"DELETE FROM {tables.CROSSWALK} WHERE source_system = 'ccgi' AND "
+                    "source_person_id IN (SELECT a FROM _week)")
+        con.unregister("_week")
+        before = resource.getrusage(resource.RUSAGE_SELF)
+        t = time.perf_counter()
+        summary = link_provisional(con, runs_dir=work / "runs", run_id=f"w{target}",
+                                   threshold=settings.link_match_threshold)
+        seconds = time.perf_counter() - t
+        after = resource.getrusage(resource.RUSAGE_SELF)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        peak = after.ru_maxrss / 1024 / 1024
+        print(f"copies {target}: {summary.new_units} new accounts against {summary.mdm_units:,} "
+              f"MDM units: {seconds:.1f} s wall, {cpu:.0f} CPU s, peak RSS {peak:.2f} GB, "
+              f"{seconds / max(summary.mdm_units, 1) * 1e6:.1f} s per million MDM units; "
+              f"linked to an existing person {summary.linked_to_existing}, "
+              f"load average {__import__('os').getloadavg()[0]:.1f}", flush=True)
+        # put the week's accounts back under their annual ids for the next step
+        con.execute(f"""INSERT INTO {tables.CROSSWALK} SELECT * FROM mdm.crosswalk_copy0
+            WHERE source_system = 'ccgi' AND source_person_id IN (
+                SELECT source_person_id FROM mdm.provisional_links)
+            ON CONFLICT DO NOTHING""")
+    con.close()
+    shutil.rmtree(work, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["agreement", "weekly"])
+    parser.add_argument("mode", choices=["agreement", "weekly", "scale"])
+    parser.add_argument("--defects", default=None, help="agreement: generator defect "
+                        "profiles (NAME,... or all)")
+    parser.add_argument("--copies", default="1,10,25,50",
+                        help="scale: MDM sizes as copies of the linked warehouse")
     parser.add_argument("--students", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--work", type=Path, default=Path("/tmp/bench_provisional"))
     parser.add_argument("--from", dest="source", type=Path, default=None)
     args = parser.parse_args()
     if args.mode == "agreement":
-        agreement(args.students, args.seed, args.work)
+        agreement(args.students, args.seed, args.work, args.defects)
+    elif args.mode == "scale":
+        scale(args.students, args.seed, [int(c) for c in args.copies.split(",")], args.work)
     else:
         if args.source is None:
             raise SystemExit("weekly needs --from DIR/<profile> of a bench_robustness run")

@@ -61,6 +61,20 @@ def print_link_report(settings: Settings, truth: Path) -> None:
     with warehouse(settings, read_only=True) as con:
         console.rule("Linkage evaluation against the generator's truth file")
         print_evaluation(linkage.evaluate(con, truth))
+    print_id_changes(settings)
+
+
+def print_id_changes(settings: Settings) -> None:
+    """The operator's change log of person ids (``c2c id-changes``), in one line per event."""
+    from services.id_change_log import operator_change_log
+
+    log = operator_change_log(settings=settings)
+    said = "; ".join(f"{event}: " + ", ".join(f"{n:,} {reason}" for reason, n in why.items())
+                     for event, why in log.ids.items()) or "none"
+    console.print(f"person ids changed by link run {log.run_id} (exact, operator's view): "
+                  f"{said}. Partners read their records' share gated on "
+                  "/portal/partner/quality, with their data-quality return and its CSV.",
+                  highlight=False, soft_wrap=True)
 
 
 def print_linkage_quality(settings: Settings, resources: dict[str, Any],
@@ -106,6 +120,8 @@ def print_next_steps(settings: Settings, landing: Path) -> None:
     for line in (
         f"export C2C_HOME={home} C2C_LANDING_DIR={landing} C2C_MAIL_DIR={settings.mail_dir}",
         f"{bin_}c2c review list            # pairs the link was unsure about",
+        f"{bin_}c2c id-changes             # ids merged, split, retired by the last link, why",
+        f"{bin_}c2c link-provisional       # provisional ids for records sent since the link",
         f"{bin_}c2c fulfil                 # build approved requests (the demo does it itself)",
     ):
         console.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)

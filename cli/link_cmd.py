@@ -85,12 +85,21 @@ def register(app: typer.Typer) -> None:
         """Annual link: standardise identities, Splink, stable person ids, run summary."""
         settings = get_settings()
         from cli.progress import stages
+        from governance.db import session_factory
         from services.annual_link import link_annual
+
+        def told(notes: list) -> None:  # type: ignore[type-arg]
+            if notes:
+                console.print(f"notes queued to holders of {len(notes)} earlier extract(s) "
+                              "whose people's ids changed (counts only)")
 
         with stages(console, "link (standardise, train_predict, cluster, stable_ids)"
                     ) as on_stage:
-            summary = link_annual(settings=settings, run_id=run_id, on_stage=on_stage)
+            summary = link_annual(settings=settings, run_id=run_id, on_stage=on_stage,
+                                  sessions=lambda: session_factory(settings.governance_url),
+                                  on_notes=told)
         print_summary(summary)
+        console.print("why ids changed, per partner: .venv/bin/c2c id-changes")
         console.print(f"model and charts: {settings.runs_dir / summary.run_id}")
 
     @app.command("link-provisional")

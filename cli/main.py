@@ -35,6 +35,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                          "summary."),
     "link-provisional": ("link_cmd", "Provisional person ids for records the last annual "
                                      "link did not see."),
+    "id-changes": ("id_changes_cmd", "Person ids merged, split or retired by a link run and "
+                                     "why; per partner (exact)."),
     "evaluate": ("link_cmd", "Pairwise precision / recall / F1 and cluster metrics of the "
                              "current crosswalk."),
     "review": ("review_cmd", "Clerical review of uncertain pairs: list them, decide."),

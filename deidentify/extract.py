@@ -42,6 +42,7 @@ from core.errors import (
     Location,
 )
 from core.keys import KeyProvider
+from core.linkage_basis import linkage_basis
 from core.protection import K_ANONYMITY, MAX_SUPPRESSION, require_k, require_max_suppression
 from core.requests import ApprovedRequest, RequestKind
 from deidentify import generalise, scan
@@ -419,8 +420,13 @@ def build_extract(
     k: int = K_ANONYMITY,
     now: datetime,
     max_suppression: float = MAX_SUPPRESSION,
+    on_released: Callable[[str], None] | None = None,
 ) -> ExtractResult:
     """Build the encrypted extract for an approved individual-level request.
+
+    ``on_released``, if given, is called with a query yielding the ``person_id`` of every
+    person the extract releases (while it can still be read), so the caller can record the
+    cohort: a later link run tells the holder how many of their ids changed.
 
     ``earlier_extracts``: every individual-level extract already built for another request
     (expired ones too: copies may be kept), as request id -> the variables it released, or
@@ -477,6 +483,8 @@ def build_extract(
         if wants_pseudonym:
             con.unregister(pseudo)
             del mapping
+        if on_released is not None:
+            on_released(f"SELECT person_id FROM {kept} WHERE {_VERDICT} = {RELEASED}")
         con.execute(f"DROP TABLE {kept}")
         lap("apply")
 
@@ -487,6 +495,7 @@ def build_extract(
 
         disclosure = _disclosure_report(protection, max_suppression)
         manifest = _base_manifest(request, now) | {
+            "linkage": linkage_basis(con),  # says whether any provisional link is used
             "variables": released_columns,
             "rows": released_rows,
             "suppressed_rows": suppressed_rows,
@@ -608,14 +617,17 @@ def package_table(
     keys: KeyProvider,
     out_dir: Path,
     now: datetime,
+    linkage: dict[str, Any] | None = None,
 ) -> ExtractResult:
-    """Package an aggregate table (already suppressed by analytics) for an aggregate request."""
+    """Package an aggregate table (already suppressed by analytics) for an aggregate request.
+    ``linkage``: what its person ids rest on (``core.linkage_basis``), for the manifest."""
     _check_request(request, now)
     if request.kind != RequestKind.AGGREGATE:
         raise Conflict(f"request {request.request_id} is {request.kind}: individual-level "
                        "extracts are built with build_extract")
     scan.require_clean(scan.scan_table(table), f"aggregate table for {request.request_id}")
     manifest = _base_manifest(request, now) | {
+        "linkage": linkage,
         "variables": list(table.column_names),
         "group_by": list(request.group_by),
         "rows": table.num_rows,

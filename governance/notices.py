@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from core.gate import GatedCount, shown_floor
 from governance import request_facts as facts
 from governance.models import DataRequest, User
 from governance.notify import emails, liaison_of, queue, users_with_role
@@ -116,3 +117,30 @@ def missing_files(session: Session, org_code: str, missing: list[str], due: str)
                  f"[C2C] Files still missing for {org_code} (due {due})",
                  f"These files are still missing for {org_code}; they are due {due}:\n{lines}"
                  + SIGNATURE, "reminder.missing")
+
+
+def _about(count: GatedCount, min_cell: int) -> str:
+    if count.value is None:
+        return f"fewer than {shown_floor(min_cell)}"
+    return f"about {count.value:,}"
+
+
+def cohort_ids_changed(session: Session, request_id: str, *, run_id: str, merged: GatedCount,
+                       split: GatedCount, retired: GatedCount, min_cell: int) -> int:
+    """The researcher holding ``request_id``'s extract hears that the annual run changed ids
+    of people in it: counts through the egress gate, never which people."""
+    request = session.get(DataRequest, request_id)
+    requester = session.get(User, request.requester_id) if request is not None else None
+    if request is None or requester is None:
+        return 0
+    body = (f"{_request_line(request)}: the annual link run {run_id} changed the person ids "
+            f"of some people in the extract you received.\n\n"
+            f"- merged into another person: {_about(merged, min_cell)}\n"
+            f"- split (some of their records now belong to another person): "
+            f"{_about(split, min_cell)}\n"
+            f"- retired (their records were withdrawn): {_about(retired, min_cell)}\n\n"
+            "Counts only, rounded and suppressed like every published count; we never say who. "
+            "Your extract's pseudonyms are unchanged; a new extract of an approved request is "
+            "built on the current ids." + SIGNATURE)
+    return queue(session, [requester.email], f"[C2C] Person ids changed in {request.id}",
+                 body, "extract.ids_changed")

@@ -8,6 +8,9 @@ Each new cluster is matched to the previous run's person ids by record overlap:
   of an old id (logged with the id it came from), else a **create**;
 - an old id whose records are all gone is **retired**.
 A cluster with exactly the records of one old id keeps it, so unaffected people keep their id.
+Every lineage row gets its reason, and every record whose id changed a row in
+``mdm.id_changes`` (``linkage.id_changes``: the change log operators, partners and extract
+holders read).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 
 from core import tables
+from linkage.id_changes import record_changes
 from linkage.schema import CROSSWALK_DDL
 
 ID_PREFIX = "P"
@@ -109,6 +113,9 @@ def assign_person_ids(
         SELECT ?, 'retire', person_id, NULL, n FROM _link_gone ORDER BY person_id""", [run_id])
     con.execute("""UPDATE mdm.person_ids SET retired_run_id = ?
         WHERE person_id IN (SELECT person_id FROM _link_gone)""", [run_id])
+
+    # the change log (unit by unit, with reasons) reads the old crosswalk: before it goes
+    record_changes(con, run_id)
 
     # Replace the table rather than DELETE every row: deleting 450k rows from a primary-key
     # table rebuilds its index entry by entry (12 s at 200k students); drop + create + insert

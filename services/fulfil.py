@@ -21,6 +21,7 @@ from analytics.output_checks import check_aggregate, record_release
 from core.errors import UserError
 from core.gate import gate_figures, gate_published, plain
 from core.keys import KeyProvider
+from core.linkage_basis import linkage_basis
 from core.requests import ApprovedRequest, RequestKind
 from core.settings import Settings
 from core.warehouse import warehouse
@@ -37,6 +38,7 @@ from governance.request_lifecycle import (
     queued_request_ids,
     to_approved,
 )
+from linkage.id_changes import record_extract_persons
 
 # Key of the automated output checks in a result's manifest and the extract record's detail
 # (governance.output_release reads them there).
@@ -62,8 +64,11 @@ def build_package(
     not be linkable on; unused for aggregate tables)."""
     now = now or datetime.now(UTC)
     if request.kind == RequestKind.INDIVIDUAL:
-        result = build_extract(con, request, keys, out_dir, k=k, now=now,
-                               earlier_extracts=earlier_extracts)
+        result = build_extract(
+            con, request, keys, out_dir, k=k, now=now, earlier_extracts=earlier_extracts,
+            # its people's ids, so a later link run can tell the holder how many changed
+            on_released=lambda persons: record_extract_persons(con, request.request_id,
+                                                               persons))
         # build_extract refuses to seal a package that is not k-anonymous or holds an
         # identifier, so reaching here is the pass of both checks.
         result.manifest[OUTPUT_CHECKS] = [
@@ -76,7 +81,7 @@ def build_package(
         return result
     table = aggregate_for_request(con, request, min_cell=min_cell)
     checks = check_aggregate(con, request, table, min_cell)
-    result = package_table(table, request, keys, out_dir, now)
+    result = package_table(table, request, keys, out_dir, now, linkage=linkage_basis(con))
     result.manifest[OUTPUT_CHECKS] = [c.as_dict() for c in checks]
     if all(c.passed for c in checks):
         record_release(con, request, table)

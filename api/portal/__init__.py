@@ -19,6 +19,7 @@ from api.portal import (
     routes_board,
     routes_checker,
     routes_partner,
+    routes_partner_quality,
     routes_public,
     routes_quality,
     routes_researcher,
@@ -29,8 +30,8 @@ from api.portal.web import HERE, install_handlers
 from core.settings import Settings
 
 ROUTERS = tuple(m.router for m in (routes_auth, routes_public, routes_quality, routes_partner,
-                                   routes_researcher, routes_board, routes_steward,
-                                   routes_checker))
+                                   routes_partner_quality, routes_researcher, routes_board,
+                                   routes_steward, routes_checker))
 
 
 def install(app: FastAPI, settings: Settings) -> None:

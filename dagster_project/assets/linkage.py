@@ -8,7 +8,7 @@ import dagster as dg
 
 from dagster_project.assets.ingest import calpads_staging, ccgi_staging, college_staging
 from dagster_project.metadata import md_table
-from dagster_project.resources import DeploymentResource
+from dagster_project.resources import DeploymentResource, GovernanceResource
 from services.annual_link import link_annual
 from services.link_quality import estimate_link_quality
 
@@ -30,10 +30,11 @@ class LinkConfig(dg.Config):  # type: ignore[misc]
                                  "for every source person."),
     ],
 )
-def annual_link(config: LinkConfig, deployment: DeploymentResource
-                ) -> tuple[dg.MaterializeResult, ...]:
+def annual_link(config: LinkConfig, deployment: DeploymentResource,
+                governance: GovernanceResource) -> tuple[dg.MaterializeResult, ...]:
     """Standardise, train, predict, cluster and re-key to stable person ids (one library call)."""
-    summary = link_annual(settings=deployment.settings(), run_id=config.run_id or None)
+    summary = link_annual(settings=deployment.settings(), run_id=config.run_id or None,
+                          sessions=governance.sessions)
     identities = {"records": summary.records, **{f"records_{k}": v
                                                   for k, v in summary.records_by_source.items()}}
     crosswalk: dict[str, Any] = {

@@ -57,6 +57,13 @@ NOT_PERSON_COUNTS = {
     "AuditEntryOut.seq": "audit sequence", "AuditVerifyOut.entries": "audit entries",
     "AuditVerifyOut.head_seq": "audit sequence", "AuditVerifyOut.first_bad_seq": "audit seq",
     "Preview.k": "the protection parameter applied",
+    # the data-quality return: the calling partner's own rows, read from its own files only
+    # (ingest.quality; tests/test_ingest_quality_return.py attacks the isolation)
+    "CompletenessOut.rows": "the partner's own rows", "CompletenessOut.counts[]": "the "
+    "partner's own rows with a gap", "CompletenessOut.shares[]": "the same, as shares",
+    "CompletenessOut.last_year_shares[]": "the partner's own rows, its previous year",
+    "FailureOut.errors": "the partner's own rows that failed validation",
+    "FailureOut.files": "the partner's own files",
 }
 # Untyped parts of answers (JSON objects of any shape), and why what they hold is safe.
 UNTYPED = {
@@ -73,6 +80,8 @@ UNTYPED = {
 }
 # Answers that are not JSON (files), and why.
 NOT_JSON = {
+    "GET /v1/partner/quality.csv": "the data-quality return as CSV: the same numbers as "
+    "GET /v1/partner/quality (the partner's own rows and files)",
     "GET /v1/requests/{request_id}/extract": "the encrypted package: individual extracts are "
     "k-anonymous, aggregate tables made by analytics.disclosure.release (the gate's rule)",
     "GET /v1/requests/{request_id}/extract/key.txt": "the package's age identity (a key, no "

@@ -236,3 +236,24 @@ def test_a_generalised_column_is_named_after_what_it_holds() -> None:
     both = released_names([*outputs, "county_code"], plan)
     assert both["reporting_lea"] == "reporting_lea_as_county_code"
     assert both["county_code"] == "county_code"
+
+
+def test_the_manifest_says_the_extract_rests_on_annual_links_only(
+        con: duckdb.DuckDBPyConnection, keys: KeyProvider, home: Path) -> None:
+    """Issue 28 item 4: an output says whether it uses provisional links; with provisional
+    links waiting it says they are not in it."""
+    con.execute("CREATE SCHEMA IF NOT EXISTS mdm")
+    con.execute("CREATE OR REPLACE TABLE mdm.provisional_links AS SELECT 'ccgi' AS "
+                "source_system, 'CCGI' AS partner_org, 'a1' AS source_person_id, "
+                "'T-w1-000001' AS person_id, true AS new_person, 1.0 AS match_probability, "
+                "true AS provisional, 'w1' AS run_id")
+    try:
+        result = deidentify.build_extract(con, request(request_id="R-basis"), keys,
+                                          home / "out-basis", now=NOW, earlier_extracts={})
+        opened = deidentify.open_extract(result.package_path, keys=keys, now=NOW,
+                                         out_dir=home / "open-basis")
+    finally:
+        con.execute("DROP TABLE mdm.provisional_links")
+    basis = opened.manifest["linkage"]
+    assert basis["provisional_links_used"] is False and basis["provisional_links_pending"]
+    assert "not in this output" in basis["note"]

@@ -72,13 +72,29 @@ def test_new_records_get_provisional_ids_and_existing_ids_do_not_move(weekly) ->
         assert new_person == person.startswith("T")
 
 
+# Issue 28's target, asserted as it stands. The data are seeded, so the figure is fixed, and at
+# this size (a few dozen provisional units) one disagreement already drops below 99.5 %: the
+# test fails on the first provisional assignment the annual run overturns. A looser bound
+# (the 0.98 this test had) would let one or two through unseen.
+AGREEMENT_TARGET = 0.995
+
+
 def test_the_next_annual_run_agrees_with_the_provisional_links(weekly) -> None:  # type: ignore[no-untyped-def]
     con, root, settings, _, summary = weekly
     linkage.run_annual_link(con, settings=settings, run_id="y2", runs_dir=root / "runs")
     judged = provisional_agreement(con)
-    assert judged.units == summary.new_units
+    assert judged.units == summary.new_units and judged.units >= 20
     assert judged.confirmed + judged.merged + judged.split == judged.units
-    assert judged.agreement is not None and judged.agreement >= 0.98
+    # computed here from the two runs' tables, not taken from the judge's own ratio
+    confirmed = con.execute(f"""SELECT count(*) FROM {PROVISIONAL_LINKS} p
+        JOIN mdm.crosswalk x USING (source_system, partner_org, source_person_id)
+        WHERE NOT p.new_person AND p.person_id = x.person_id""").fetchone()[0]
+    fresh = con.execute(f"""SELECT count(*) FROM {PROVISIONAL_LINKS} p
+        JOIN mdm.crosswalk x USING (source_system, partner_org, source_person_id)
+        WHERE p.new_person AND x.person_id IN (SELECT person_id FROM mdm.person_ids
+                                               WHERE created_run_id = 'y2')""").fetchone()[0]
+    assert confirmed + fresh >= judged.confirmed  # the judge is no kinder than the tables
+    assert judged.agreement is not None and judged.agreement >= AGREEMENT_TARGET, judged
 
 
 def test_no_annual_run_no_provisional_ids(tmp_path: Path) -> None:
