@@ -367,3 +367,18 @@ def test_a_full_warehouse_disk_stops_the_batch_and_the_rerun_loads_everything(
         store.close()
     finally:
         subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def test_a_tree_generated_in_chunks_loads_whole(tmp_path: Path) -> None:
+    """The state's year is generated in chunks appended to the same files: every such file is
+    a valid partner file (one header, no stray line), and every truth row's line loads."""
+    data = tmp_path / "data"
+    summary = generate(data, students=300, seed=8, years=["2023-24"], chunk_students=100)
+    assert summary.chunks == 3
+    store = Store(tmp_path / "home")
+    receipts = store.ingest(data)
+    assert {str(r.status) for r in receipts} == {"accepted"}
+    assert row_counts_match_receipts(store.con).passed
+    loaded = sum(r.rows for r in receipts if r.kind != "CRSC")  # CRSC rows name no person
+    assert loaded == summary.truth_rows
+    store.close()
