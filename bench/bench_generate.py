@@ -52,7 +52,11 @@ def main() -> None:
         print(f"on disk         {on_disk:,} ({on_disk / 1e9:.2f} GB, allocated blocks)")
         print(f"chunks          {summary.chunks}")
         print(f"truth rows      {summary.truth_rows:,}")
-        print(f"stage seconds   {summary.stage_seconds}")
+        stages: dict[str, float] = {}  # summed over the chunks
+        for stage, seconds in summary.stage_seconds.items():
+            name = stage.split(" (chunk ")[0]
+            stages[name] = round(stages.get(name, 0.0) + seconds, 1)
+        print(f"stage seconds   {stages}")
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"peak RSS        {peak:,.0f} MiB ({summary.world} world)")
         with open("/proc/loadavg") as fh:
