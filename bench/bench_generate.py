@@ -25,6 +25,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--scale", choices=list(SCALES), default=None)
+    parser.add_argument("--chunk", type=int, default=None,
+                        help="students per chunk (default synth.generator.CHUNK_STUDENTS)")
     parser.add_argument("--years", default=None, help="comma separated (default: the "
                         "generator's three years; one, 2023-24, with --scale)")
     args = parser.parse_args()
@@ -34,9 +36,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="c2c-bench-gen-") as scratch:
         out = args.out or Path(scratch)
         began, cpu_began = time.perf_counter(), time.process_time()
-        summary = generate(out, students=students, seed=args.seed, years=years, world=world)
+        summary = generate(out, students=students, seed=args.seed, years=years, world=world,
+                           chunk_students=args.chunk)
         wall = time.perf_counter() - began
         cpu = time.process_time() - cpu_began
+        on_disk = sum(p.stat().st_blocks * 512 for p in out.rglob("*") if p.is_file())
         print(f"students        {summary.students:,}")
         print(f"people          {summary.people:,}")
         print(f"years           {', '.join(summary.years)}")
@@ -45,10 +49,18 @@ def main() -> None:
         print(f"students/s      {summary.students / wall:,.0f}")
         print(f"files           {summary.files:,} {summary.files_by_source}")
         print(f"bytes           {summary.bytes:,} ({summary.bytes / 1e6:.1f} MB)")
+        print(f"on disk         {on_disk:,} ({on_disk / 1e9:.2f} GB, allocated blocks)")
+        print(f"chunks          {summary.chunks}")
         print(f"truth rows      {summary.truth_rows:,}")
-        print(f"stage seconds   {summary.stage_seconds}")
+        stages: dict[str, float] = {}  # summed over the chunks
+        for stage, seconds in summary.stage_seconds.items():
+            name = stage.split(" (chunk ")[0]
+            stages[name] = round(stages.get(name, 0.0) + seconds, 1)
+        print(f"stage seconds   {stages}")
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"peak RSS        {peak:,.0f} MiB ({summary.world} world)")
+        with open("/proc/loadavg") as fh:
+            print(f"load average    {' '.join(fh.read().split()[:3])} (at the end)")
 
 
 if __name__ == "__main__":

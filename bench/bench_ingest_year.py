@@ -37,6 +37,15 @@ def _load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+def _du(folder: Path) -> int:
+    """Bytes a folder takes on disk (allocated blocks)."""
+    return _du_files([p for p in folder.rglob("*") if p.is_file()]) if folder.exists() else 0
+
+
+def _du_files(files: list[Path]) -> int:
+    return sum(p.stat().st_blocks * 512 for p in files)
+
+
 def _kind(path: Path) -> str:
     """The file kind a bare read groups by (CALPADS record type, CSV kind)."""
     name = path.name
@@ -77,7 +86,8 @@ def bare_read(files: list[Path], home: Path, memory_limit: str,
 
 def _bad_copy(data: Path, where: Path) -> Path:
     """A folder holding one malformed SENR file (its LEA's, its year's): line 3's birth date."""
-    source = next(iter(sorted((data / "calpads").rglob("SENR*"))))
+    source = next(p for p in sorted((data / "calpads").rglob("SENR*"))
+                  if p.read_bytes().count(b"\n") >= 3)
     target = where / "calpads" / source.relative_to(data / "calpads")
     target.parent.mkdir(parents=True)
     lines = source.read_bytes().split(b"\n")
@@ -181,6 +191,10 @@ def main() -> None:
                                  options=options)
             second = time.perf_counter() - began
             print(f"sent again ({len(again):,} receipts, all recognised): {second:.1f} s")
+        raw = _du(settings.raw_dir)
+        print(f"on disk: landing files {_du_files(files) / 1e9:.2f} GB, raw store "
+              f"{raw / 1e9:.2f} GB, warehouse {(_du(settings.home) - raw) / 1e9:.2f} GB, bare "
+              f"read's database {max(_du(work / f'bare{t}') for t in (1, 2)) / 1e9:.2f} GB")
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"peak RSS {peak:.0f} MiB; load average after: {_load()}")
     finally:

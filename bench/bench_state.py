@@ -1,7 +1,9 @@
 """Every stage at the statewide structure: time and peak memory, stage by stage.
 
 Generates the state world (2,376 LEAs, 116 colleges, CCGI; ``synth.world``) at a student count
-that fits here, then runs each stage in its own process (so each peak RSS is that stage's own):
+that fits here (``--scale`` 1%, 10% or 100% of California's students), then runs each stage in
+its own process (so each peak RSS and CPU figure is that stage's own, and the disk the stores
+take is measured after it):
 generate, partner import, ingest, link, outcomes, publish, submissions report, Dagster
 definitions load; then serves the API with uvicorn on 127.0.0.1 and times the list routes
 (partners, a partner's submissions, public aggregates), walking pages. Prints a table with the
@@ -9,6 +11,8 @@ targets of issue 13; asserts nothing.
 
     .venv/bin/python bench/bench_state.py [--students 20000] [--years 2022-23,2023-24]
         [--defects all] [--requests 200] [--keep DIR]
+    .venv/bin/python bench/bench_state.py --scale 10% --years 2023-24   (issue 26's pipeline)
+    .venv/bin/python bench/bench_state.py --scale 100% --years 2023-24 --until ingest
     .venv/bin/python bench/bench_state.py --keep DIR --only api [--requests 1000]
         (one stage, or the list routes, again on a world an earlier run kept)
 """
@@ -181,12 +185,25 @@ RUNNERS: dict[str, Callable[[Path, Path, argparse.Namespace], dict[str, object]]
 }
 
 
+def _cpu_s() -> float:
+    """CPU seconds (user + system) of this process, all its threads (DuckDB's included)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _disk_bytes(folder: Path) -> int:
+    """Bytes the folder takes on disk (allocated blocks)."""
+    return sum(p.stat().st_blocks * 512 for p in folder.rglob("*") if p.is_file()) \
+        if folder.exists() else 0
+
+
 def run_child(stage: str, home: Path, data: Path, args: argparse.Namespace) -> None:
-    """In the child: run one stage, print one JSON line (seconds, peak MB, details)."""
-    began = time.perf_counter()
+    """In the child: run one stage, print one JSON line (seconds, CPU, peak MB, details)."""
+    began, cpu = time.perf_counter(), _cpu_s()
     details = RUNNERS[stage](home, data, args)
     seconds = time.perf_counter() - began
-    print("RESULT " + json.dumps({"seconds": seconds, "peak_mb": _peak_mb(), **details}))
+    print("RESULT " + json.dumps({"seconds": seconds, "cpu_s": round(_cpu_s() - cpu, 1),
+                                  "peak_mb": _peak_mb(), **details}))
 
 
 def run_stage(stage: str, home: Path, data: Path, args: argparse.Namespace) -> dict[str, object]:
@@ -196,6 +213,8 @@ def run_stage(stage: str, home: Path, data: Path, args: argparse.Namespace) -> d
     command = [sys.executable, __file__, "--child", stage, "--home", str(home), "--data",
                str(data), "--students", str(args.students), "--seed", str(args.seed),
                "--years", args.years, "--defects", args.defects, "--world", args.world]
+    if args.scale:
+        command += ["--scale", args.scale]
     began = time.perf_counter()
     try:
         done = subprocess.run(command, env=env, capture_output=True, text=True, check=False,
@@ -210,6 +229,10 @@ def run_stage(stage: str, home: Path, data: Path, args: argparse.Namespace) -> d
         return {"seconds": wall, "error": " | ".join(tail)}
     result: dict[str, object] = json.loads(lines[-1][len("RESULT "):])
     result["process_s"] = wall  # with interpreter start and imports
+    result["home_GB"] = round(_disk_bytes(home) / 1e9, 2)  # what the stores hold after it
+    if stage == "generate":
+        result["data_GB"] = round(_disk_bytes(data) / 1e9, 2)
+    result["load"] = round(os.getloadavg()[0], 1)
     return result
 
 
@@ -301,6 +324,10 @@ def api_routes(home: Path, args: argparse.Namespace) -> list[tuple[str, dict[str
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--students", type=int, default=20000)
+    parser.add_argument("--scale", default=None, help="1%%, 10%% or 100%% of California's "
+                        "K-12 students (replaces --students)")
+    parser.add_argument("--until", default=STAGES[-1], choices=STAGES,
+                        help="stop after this stage (e.g. ingest, at the state's full size)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--years", default="2022-23,2023-24")
     parser.add_argument("--defects", default="")
@@ -318,6 +345,12 @@ def main() -> None:
     parser.add_argument("--home", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.scale:
+        from synth.world import SCALES
+
+        if args.scale not in SCALES:
+            parser.error(f"--scale is one of {', '.join(SCALES)}")
+        args.students = SCALES[args.scale]
     if args.child:
         run_child(args.child, args.home, args.data, args)
         return
@@ -336,17 +369,18 @@ def main() -> None:
         results += api_routes(home, args)
     elif args.only:
         results.append((args.only, run_stage(args.only, home, data, args)))
-    for stage in STAGES[STAGES.index(args.start):] if args.only is None else ():
+    last = STAGES.index(args.until) + 1
+    for stage in STAGES[STAGES.index(args.start):last] if args.only is None else ():
         result = run_stage(stage, home, data, args)
         results.append((stage, result))
         print(f"  {stage}: {json.dumps(result)}", flush=True)
         if "error" in result and stage in ("generate", "migrate", "partner import", "ingest"):
             break
     else:
-        if args.only is None:
+        if args.only is None and last == len(STAGES):
             results += api_routes(home, args)
     print()
-    print(f"{'stage':<42} {'seconds':>8} {'peak MB':>8}  target / details")
+    print(f"{'stage':<42} {'seconds':>8} {'CPU s':>8} {'peak MB':>8}  target / details")
     for stage, r in results:
         if "p99_ms" in r:
             ok = "ok" if float(str(r["p99_ms"])) < 100 else "MISSED"
@@ -363,9 +397,10 @@ def main() -> None:
         verdict = ""
         if target:
             verdict = f"{target[1]}: {'ok' if seconds < target[0] else 'MISSED'}; "
-        details = {k: v for k, v in r.items() if k not in ("seconds", "peak_mb", "process_s")}
-        print(f"{stage:<42} {seconds:>8.2f} {float(str(r['peak_mb'])):>8.0f}  {verdict}"
-              f"{details}")
+        details = {k: v for k, v in r.items()
+                   if k not in ("seconds", "cpu_s", "peak_mb", "process_s")}
+        print(f"{stage:<42} {seconds:>8.2f} {float(str(r.get('cpu_s', 0))):>8.1f} "
+              f"{float(str(r['peak_mb'])):>8.0f}  {verdict}{details}")
     print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     if args.keep is None:
         shutil.rmtree(work, ignore_errors=True)

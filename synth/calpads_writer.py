@@ -172,7 +172,8 @@ class CalpadsWriter:
     """Owns the CALPADS side: per-person profiles, per-LEA identities, files and truth rows."""
 
     def __init__(
-        self, out: Path, years: list[int], seed: int, rates: NoiseRates, truth: TruthRecorder,
+        self, out: Path, years: list[int], seed: int | str, rates: NoiseRates,
+        truth: TruthRecorder,
         defects: Defects | None = None, world: World = SMALL_WORLD,
     ) -> None:
         self.out = out
@@ -190,6 +191,16 @@ class CalpadsWriter:
         self.local_counter: dict[str, int] = {}
         self.files_written = 0
         self.bytes_written = 0
+        # A run in chunks (synth.generator) appends each chunk's rows to the LEA-year files
+        # and writes CRSC once at the end, from the sections every chunk's students used.
+        self.lines_in: dict[str, int] = {}  # file -> lines written so far
+        self.chunked = False
+        self.sections: dict[tuple[int, int], dict[tuple[str, str, str], tuple[Course, str]]] = {}
+
+    def new_chunk(self) -> None:
+        """Forget the per-person state of the last chunk (its people never come back)."""
+        self.profiles.clear()
+        self.identities.clear()
 
     # -- per-person state ----------------------------------------------------------------
     def profile(self, person: Person, lea_pos: int) -> Profile:
@@ -274,27 +285,53 @@ class CalpadsWriter:
         extract_day = year_end(lea, start_year) + timedelta(days=30)
         lines: dict[str, list[str]] = {ft: [] for ft in CURRENT_LAYOUT}
         owners: dict[str, list[tuple[int, str, int]]] = {ft: [] for ft in CURRENT_LAYOUT}
-        sections: dict[tuple[str, str, str], tuple[Course, str]] = {}
+        sections: dict[tuple[str, str, str], tuple[Course, str]] = (
+            self.sections.setdefault((y, lea_pos), {}) if self.chunked else {})
         seen: set[tuple[int, str]] = set()
         for stint in stints:
             self._stint_rows(stint, lea_pos, ayid, extract_day, lines, owners, sections, seen)
-        for (school, _local, section_id), (course, seid) in sorted(sections.items()):
-            lines["CRSC"].append(self._crsc(lea, school, ayid, course, section_id, seid,
-                                            extract_day))
+        if not self.chunked:
+            self._crsc_lines(lea, ayid, extract_day, sections, lines["CRSC"])
         tags = self.defects.calpads_lea_year(lea, y, lines, owners) if self.defects else {}
         for ft in CURRENT_LAYOUT:
             rel = f"calpads/{lea.code}/{label}/{ft} {label}.txt"
             self._write(rel, lines[ft], owners[ft], lea.code, tags.get(ft))
+
+    def _crsc_lines(self, lea: Lea, ayid: str, extract_day: date,
+                    sections: dict[tuple[str, str, str], tuple[Course, str]],
+                    out: list[str]) -> None:
+        for (school, _local, section_id), (course, seid) in sorted(sections.items()):
+            out.append(self._crsc(lea, school, ayid, course, section_id, seid, extract_day))
+
+    def finish(self) -> None:
+        """A chunked run: write every LEA-year's CRSC from the sections its chunks used."""
+        for (y, lea_pos), sections in sorted(self.sections.items()):
+            lea = self.world.leas[lea_pos]
+            start_year = self.years[y]
+            ayid = academic_year_id(f"{start_year}-{str(start_year + 1)[-2:]}")
+            label = short_year(ayid)
+            lines: list[str] = []
+            self._crsc_lines(lea, ayid, year_end(lea, start_year) + timedelta(days=30),
+                             sections, lines)
+            self._write(f"calpads/{lea.code}/{label}/CRSC {label}.txt", lines, [], lea.code)
+        self.sections.clear()
 
     def _write(self, rel: str, lines: list[str], owners: list[tuple[int, str, int]],
                partner: str, defects: list[str] | None = None) -> None:
         if not lines:
             return  # nothing to report (tiny runs only): an LEA uploads no empty file
         data = ("\r\n".join(lines) + "\r\n").encode("utf-8")
-        (self.out / rel).write_bytes(data)
-        self.files_written += 1
+        before = self.lines_in.get(rel)
+        if before is None:
+            (self.out / rel).write_bytes(data)
+            self.files_written += 1
+        else:  # a later chunk's rows for the same LEA-year
+            with (self.out / rel).open("ab") as fh:
+                fh.write(data)
+        self.lines_in[rel] = (before or 0) + len(lines)
         self.bytes_written += len(data)
-        self.truth.add_file(CALPADS, partner, rel, owners, first_line=1, defects=defects)
+        self.truth.add_file(CALPADS, partner, rel, owners, first_line=(before or 0) + 1,
+                            defects=defects)
 
     def _stint_rows(
         self, stint: Stint, lea_pos: int, ayid: str, extract_day: date,

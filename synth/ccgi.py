@@ -55,8 +55,9 @@ class Account:
 
 
 class CcgiWriter:
-    def __init__(self, out: Path, years: list[int], seed: int, rates: NoiseRates,
-                 truth: TruthRecorder, defects: Defects | None = None) -> None:
+    def __init__(self, out: Path, years: list[int], seed: int | str, rates: NoiseRates,
+                 truth: TruthRecorder, defects: Defects | None = None,
+                 account_range: tuple[int, int] = (10**8, 10**9)) -> None:
         self.out = out
         self.defects = defects
         self.years = years
@@ -67,11 +68,19 @@ class CcgiWriter:
         self.used_ids: set[str] = set()
         self.files_written = 0
         self.bytes_written = 0
+        # a chunked run gives each chunk its own account-number range (no clash between them)
+        self.account_range = account_range
+        self.lines_in: dict[str, int] = {}  # file -> data lines so far (a chunked run appends)
+
+    def new_chunk(self, account_range: tuple[int, int]) -> None:
+        """Forget the last chunk's accounts; mint the next chunk's from ``account_range``."""
+        self.used_ids.clear()
+        self.account_range = account_range
 
     def _new_account(self, person: Person, created: date) -> Account:
         rng = self.rng
         while True:
-            account_id = f"{rng.randrange(10**8, 10**9)}"
+            account_id = f"{rng.randrange(*self.account_range)}"
             if account_id not in self.used_ids:
                 self.used_ids.add(account_id)
                 break
@@ -183,10 +192,15 @@ class CcgiWriter:
         if self.defects is not None:
             tags = self.defects.ccgi_rows(CCGI_ACTIVITY.columns, rows)
         path = self.out / rel
-        with path.open("w", encoding="utf-8", newline="") as fh:
+        before = self.lines_in.get(rel)
+        with path.open("w" if before is None else "a", encoding="utf-8", newline="") as fh:
+            start = fh.tell()
             writer = csv.writer(fh, lineterminator="\n")
-            writer.writerow(CCGI_ACTIVITY.columns)
+            if before is None:
+                writer.writerow(CCGI_ACTIVITY.columns)
+                self.files_written += 1
             writer.writerows(rows)
-        self.files_written += 1
-        self.bytes_written += path.stat().st_size
-        self.truth.add_file(CCGI, "CCGI", rel, owners, first_line=2, defects=tags)
+            self.bytes_written += fh.tell() - start
+        self.lines_in[rel] = (before or 0) + len(rows)
+        self.truth.add_file(CCGI, "CCGI", rel, owners, first_line=2 + (before or 0),
+                            defects=tags)

@@ -81,7 +81,7 @@ class Enrolment:
 
 
 class CollegeWriter:
-    def __init__(self, out: Path, years: list[int], seed: int, rates: NoiseRates,
+    def __init__(self, out: Path, years: list[int], seed: int | str, rates: NoiseRates,
                  truth: TruthRecorder, defects: Defects | None = None,
                  world: World = SMALL_WORLD) -> None:
         self.out = out
@@ -108,6 +108,14 @@ class CollegeWriter:
         self.ids: dict[tuple[int, str], tuple[str, str, str, str, RecordedIdentity, int]] = {}
         self.counters: dict[str, int] = {}
         self.zips: dict[int, str] = {}
+        self.lines_in: dict[str, int] = {}  # file -> data lines so far (a chunked run appends)
+
+    def new_chunk(self) -> None:
+        """Forget the per-person state of the last chunk (its people never come back)."""
+        self.ssn.clear()
+        self.cccid.clear()
+        self.ids.clear()
+        self.zips.clear()
 
     def plan(self, k12: list[Person], stints: list[Stint], adults: list[Person]) -> list[Enrolment]:
         """Decide who enrols where and when."""
@@ -261,10 +269,15 @@ class CollegeWriter:
             kind = rel.rsplit("/", 1)[-1].rsplit("_", 1)[0]
             tags = self.defects.college_rows(partner, kind, header, rows)
         path = self.out / rel
-        with path.open("w", encoding="utf-8", newline="") as fh:
+        before = self.lines_in.get(rel)
+        with path.open("w" if before is None else "a", encoding="utf-8", newline="") as fh:
+            start = fh.tell()
             writer = csv.writer(fh, lineterminator="\n")
-            writer.writerow(header)
+            if before is None:
+                writer.writerow(header)
+                self.files_written += 1
             writer.writerows(rows)
-        self.files_written += 1
-        self.bytes_written += path.stat().st_size
-        self.truth.add_file(COLLEGE, partner, rel, owners, first_line=2, defects=tags)
+            self.bytes_written += fh.tell() - start
+        self.lines_in[rel] = (before or 0) + len(rows)
+        self.truth.add_file(COLLEGE, partner, rel, owners, first_line=2 + (before or 0),
+                            defects=tags)

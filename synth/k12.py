@@ -58,14 +58,19 @@ def serves(lea: Lea, grade: int) -> bool:
 
 
 @cache
-def _lea_choice(world: World, middle_school: bool, avoid: Lea | None) -> Weighted[Lea]:
-    options = [lea for lea in world.leas if lea is not avoid
-               and serves(lea, 8 if middle_school else 9)]
+def _serving(world: World, middle_school: bool) -> tuple[Lea, ...]:
+    return tuple(lea for lea in world.leas if serves(lea, 8 if middle_school else 9))
+
+
+@cache
+def _lea_choice(world: World, middle_school: bool, avoid: str | None) -> Weighted[Lea]:
+    # keyed by the avoided LEA's code: hashing a Lea hashes all its schools, on every pick
+    options = [lea for lea in _serving(world, middle_school) if lea.code != avoid]
     return Weighted(options, [lea.weight for lea in options])
 
 
 def _pick_lea(rng: random.Random, world: World, grade: int, avoid: Lea | None = None) -> Lea:
-    return _lea_choice(world, grade <= 8, avoid).pick(rng)
+    return _lea_choice(world, grade <= 8, avoid.code if avoid else None).pick(rng)
 
 
 def _random_day(rng: random.Random, first: date, last: date) -> date:

@@ -76,20 +76,29 @@ def _surnames(rng: random.Random, group: Group) -> tuple[str, str]:
 
 
 def make_k12_students(
-    rng: random.Random, pools: NamePools, count: int, years: list[int], rates: NoiseRates
+    rng: random.Random, pools: NamePools, count: int, years: list[int], rates: NoiseRates,
+    start_index: int = 0, ssid_range: tuple[int, int] = (0, 10**10),
 ) -> list[Person]:
-    """``count`` K-12 students with twins, name collisions and two-SSID cases at ``rates``."""
+    """``count`` K-12 students with twins, name collisions and two-SSID cases at ``rates``.
+
+    ``start_index``: index of the first person (a chunk of a larger run); ``ssid_range``: the
+    SSIDs it may mint, disjoint between chunks so no two chunks' students share one.
+    """
     people: list[Person] = []
     used_ssids: set[str] = set()
+    low, high = ssid_range
 
     def new_ssid() -> str:
         while True:
-            s = f"{rng.randrange(10**10):010d}"
+            s = f"{rng.randrange(low, high):010d}"
             if s not in used_ssids:
                 used_ssids.add(s)
                 return s
 
     pair_start = rates.twins / (2 - rates.twins) if rates.twins < 1 else 1.0
+    def index() -> int:
+        return start_index + len(people)
+
     while len(people) < count:
         group = pools.pick_group(rng)
         gender = _gender(rng)
@@ -119,13 +128,13 @@ def make_k12_students(
                         break
                 first = first2
             person = Person(
-                index=len(people),
-                person_id=f"P{len(people) + 1:07d}",
+                index=index(),
+                person_id=f"P{index() + 1:07d}",
                 group=group,
                 truth=TrueIdentity(first, middle, s1, s2, birth, gender),
                 k12=True,
                 is_twin=twins,
-                twin_of=len(people) - 1 if k == 1 else None,
+                twin_of=index() - 1 if k == 1 else None,
                 is_name_collision=collision,
                 has_second_ssid=rng.random() < rates.second_ssid,
                 grade_at_entry=grade,

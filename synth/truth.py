@@ -91,7 +91,16 @@ class TruthRecorder:
 
     def write(self, path: Path, people: list[Person]) -> int:
         """Write the Parquet file; returns its row count."""
-        person_idx = _int_array(self._person)
+        table = self.table(people)
+        pq.write_table(table, path, compression="zstd")
+        return table.num_rows
+
+    def table(self, people: list[Person], first_index: int = 0) -> pa.Table:
+        """The truth rows as a table; ``people[i]`` is the person of index ``first_index + i``
+        (a chunk of a larger run)."""
+        person_idx: pa.Array = _int_array(self._person)
+        if first_index:
+            person_idx = pc.subtract(person_idx, first_index)
 
         def person_col(values: list, kind: pa.DataType) -> pa.Array:
             return pc.take(pa.array(values, kind), person_idx)
@@ -116,5 +125,4 @@ class TruthRecorder:
         })
         if self.track_defects:
             table = table.append_column("defects", self.defect_tags.decode(self._defects))
-        pq.write_table(table, path, compression="zstd")
-        return table.num_rows
+        return table

@@ -332,3 +332,53 @@ def test_small_batches_and_files_over_the_byte_limit_load_the_same(
     assert cut.staging() == whole.staging()
     cut.close()
     whole.close()
+
+
+def test_a_full_warehouse_disk_stops_the_batch_and_the_rerun_loads_everything(
+        tree: Path, tmp_path: Path) -> None:
+    """The disk fills under the warehouse (the raw store has room): the load stops with the
+    service's error, no file is rejected for it, and once there is room the next run loads
+    every file exactly as a clean run does."""
+    disk = tmp_path / "disk"
+    if not _can_mount_tmpfs(disk):
+        pytest.skip("needs root and tmpfs mounts (CI runs as root)")
+    # room for the empty warehouse, not for the year's rows (its write-ahead log: ~370 KB)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=200k", "tmpfs", str(disk)], check=True)
+    try:
+        store = Store(disk / "home")
+        store.raw_dir = tmp_path / "raw"
+        with pytest.raises(InternalError, match="No space left on device|disk full"):
+            store.ingest(tree)
+        store.close()
+        subprocess.run(["mount", "-o", "remount,size=200m", str(disk)], check=True)
+        store = Store(disk / "home")
+        store.raw_dir = tmp_path / "raw"
+        assert store.con.execute(f"SELECT count(*) FROM {tables.RECEIPTS} "
+                                 "WHERE status = 'rejected'").fetchone() == (0,)
+        receipts = store.ingest(tree)
+        assert {str(r.status) for r in receipts} == {"accepted"}
+        assert len(receipts) == len(expand_paths([tree / d for d in FOLDERS]))
+        assert no_files_left_received(store.con).passed
+        assert row_counts_match_receipts(store.con).passed
+        clean = Store(tmp_path / "clean")
+        clean.ingest(tree)
+        assert store.staging() == clean.staging()
+        clean.close()
+        store.close()
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def test_a_tree_generated_in_chunks_loads_whole(tmp_path: Path) -> None:
+    """The state's year is generated in chunks appended to the same files: every such file is
+    a valid partner file (one header, no stray line), and every truth row's line loads."""
+    data = tmp_path / "data"
+    summary = generate(data, students=300, seed=8, years=["2023-24"], chunk_students=100)
+    assert summary.chunks == 3
+    store = Store(tmp_path / "home")
+    receipts = store.ingest(data)
+    assert {str(r.status) for r in receipts} == {"accepted"}
+    assert row_counts_match_receipts(store.con).passed
+    loaded = sum(r.rows for r in receipts if r.kind != "CRSC")  # CRSC rows name no person
+    assert loaded == summary.truth_rows
+    store.close()

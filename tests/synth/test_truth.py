@@ -13,10 +13,14 @@ from tests.synth_support import calpads_files, calpads_rows, csv_rows, truth
 PERSON_ID_FIELD = {"college": "student_id", "ccgi": "ccgi_account_id"}
 
 
-@pytest.fixture(scope="module")
-def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+@pytest.fixture(scope="module", params=[None, 250], ids=["one-run", "in-chunks"])
+def tree(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
+    """The same run whole and in three chunks (how the state's 5.85 million are generated:
+    each chunk's rows appended to the same files, the truth file streamed)."""
     out = tmp_path_factory.mktemp("truth")
-    generate(out, students=600, seed=3, years=["2021-22", "2022-23", "2023-24"])
+    summary = generate(out, students=600, seed=3, years=["2021-22", "2022-23", "2023-24"],
+                       chunk_students=request.param)
+    assert summary.chunks == (3 if request.param else 1)
     return out
 
 
