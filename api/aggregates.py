@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from api.choices import choices
-from api.schemas import Page
+from api.params import Page
 from api.serving import ServingSnapshot
 from core.gate import GatedCount, gate_published, public_reason
 from core.protection import MIN_CELL

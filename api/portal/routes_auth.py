@@ -9,18 +9,9 @@ from fastapi.responses import Response
 
 from api.deps import SessionDep, client_of
 from api.deps import get_services as services
-from api.portal.web import (
-    HOME_FOR_ROLE,
-    check_csrf,
-    check_signin_csrf,
-    peek,
-    redirect,
-    render,
-    safe_next,
-    set_session,
-    signin_token,
-    store,
-)
+from api.portal.access import safe_next
+from api.portal.csrf import check_csrf, check_signin_csrf, signin_token
+from api.portal.web import HOME_FOR_ROLE, peek, redirect, render, set_session, store
 from core.errors import NotAuthenticated, TooManyAttempts
 from governance import audit
 from governance.signin_guard import sign_in

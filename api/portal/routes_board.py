@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Form, Path, Request
+from fastapi import APIRouter, BackgroundTasks, Form, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from api.deps import SessionDep
 from api.deps import get_services as services
 from api.notifying import deliver_later
-from api.portal.web import BoardPage, check_csrf, redirect, render
+from api.params import RequestId
+from api.portal.access import BoardPage
+from api.portal.csrf import check_csrf
+from api.portal.web import redirect, render
 from core.errors import Busy, NotFound, UserError
 from core.protection import MAX_TEXT, MIN_REASON
 from governance import request_lifecycle as gr
@@ -28,7 +31,6 @@ from services.request_facts import partner_names, request_facts
 
 router = APIRouter(prefix="/portal/board", include_in_schema=False)
 ROLE = "board"
-RequestId = Annotated[str, Path(min_length=1, max_length=64)]
 
 
 @router.get("")

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Form, Path, Request
+from fastapi import APIRouter, BackgroundTasks, Form, Request
 from fastapi.responses import Response
 
 from api.deps import SessionDep
 from api.deps import get_services as services
 from api.notifying import deliver_later
-from api.portal.web import CheckerPage, check_csrf, redirect, render
+from api.params import RequestId
+from api.portal.access import CheckerPage
+from api.portal.csrf import check_csrf
+from api.portal.web import redirect, render
 from api.review_schemas import ReleaseReport
 from core.errors import C2CError, NotFound, UserError
 from core.protection import MAX_TEXT, MIN_REASON
@@ -31,7 +34,6 @@ from services.output_decision import (
 from services.request_facts import partner_names, request_facts_by_id
 
 router = APIRouter(prefix="/portal/checker", include_in_schema=False)
-RequestId = Annotated[str, Path(min_length=1, max_length=64)]
 
 
 @router.get("")

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Form, Path, Request
+from fastapi import APIRouter, BackgroundTasks, Form, Request
 from fastapi.responses import Response
 
 from api.deps import SessionDep
 from api.deps import get_services as services
 from api.notifying import deliver_later
-from api.portal.web import StewardPage, check_csrf, redirect, render
+from api.params import RequestId
+from api.portal.access import StewardPage
+from api.portal.csrf import check_csrf
+from api.portal.web import redirect, render
 from api.review_schemas import StewardReviewOut, UsageOut
 from core.protection import MAX_TEXT, MIN_REASON
 from governance.provider_review import StewardDecision
@@ -24,7 +27,6 @@ from services.request_facts import partner_names
 from services.review_decision import data_usage, decide_review, reviews_to_answer
 
 router = APIRouter(prefix="/portal/steward", include_in_schema=False)
-RequestId = Annotated[str, Path(min_length=1, max_length=64)]
 
 
 @router.get("")

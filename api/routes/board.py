@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, BackgroundTasks, Path
+from fastapi import APIRouter, BackgroundTasks
 
 from api.deps import BoardUser, ReadSessionDep, SessionDep, SessionsDep, SettingsDep
 from api.errors import COMMON_RESPONSES
 from api.notifying import deliver_later
-from api.schemas import DecisionIn, Limit, Offset, RequestOut
+from api.params import Limit, Offset, RequestId
+from api.request_schemas import DecisionIn, RequestOut
 from governance import grants as gg
 from governance import request_lifecycle as gr
 from governance.audit import audited
@@ -18,7 +17,6 @@ from services.preview import Preview, preview_stored_request
 
 router = APIRouter(prefix="/v1/board/requests", tags=["board"], responses=COMMON_RESPONSES)
 
-RequestId = Annotated[str, Path(min_length=1, max_length=64)]
 ROLE = "board"
 
 

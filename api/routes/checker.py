@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, BackgroundTasks, Path
+from fastapi import APIRouter, BackgroundTasks
 
 from api.deps import CheckerUser, SessionDep, SessionsDep, SettingsDep
 from api.errors import COMMON_RESPONSES
 from api.notifying import deliver_later
+from api.params import Limit, Offset, RequestId
 from api.review_schemas import CheckerDecisionIn, ReleaseOut, ReleaseReport
-from api.schemas import Limit, Offset
 from services.output_decision import decide_output, output_report, outputs_to_check
 
 router = APIRouter(prefix="/v1/checker/requests", tags=["checker"],
                    responses=COMMON_RESPONSES)
 
-RequestId = Annotated[str, Path(min_length=1, max_length=64)]
 ROLE = "checker"
 
 

@@ -3,25 +3,22 @@ who used them and what left (issue 19)."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, BackgroundTasks, Path
+from fastapi import APIRouter, BackgroundTasks
 
 from api.deps import SessionDep, SessionsDep, SettingsDep, StewardUser
 from api.errors import COMMON_RESPONSES
 from api.notifying import deliver_later
+from api.params import Limit, Offset, RequestId
 from api.review_schemas import (
     ProviderReviewOut,
     StewardDecisionIn,
     StewardReviewOut,
     UsageOut,
 )
-from api.schemas import Limit, Offset
 from services.review_decision import data_usage, decide_review, reviews_to_answer
 
 router = APIRouter(prefix="/v1/steward", tags=["steward"], responses=COMMON_RESPONSES)
 
-RequestId = Annotated[str, Path(min_length=1, max_length=64)]
 ROLE = "steward"
 
 
