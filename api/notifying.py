@@ -1,4 +1,5 @@
-"""Send queued notifications after the response (governance.notify keeps them in an outbox)."""
+"""Send queued notifications after the response (``services.notifications``; governance.notify
+keeps them in an outbox)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from fastapi import BackgroundTasks
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.settings import Settings
-from governance.notify import deliver, smtp_config
+from services.notifications import send_pending
 
 
 def deliver_later(background: BackgroundTasks, sessions: sessionmaker[Session],
@@ -19,4 +20,4 @@ def deliver_later(background: BackgroundTasks, sessions: sessionmaker[Session],
     transaction that would last until the session closes, which is after the delivery runs
     and needs that lock. Call this last, after the answer is built."""
     done.commit()
-    background.add_task(deliver, sessions, smtp_config(settings))
+    background.add_task(send_pending, settings=settings, sessions=sessions)

@@ -56,8 +56,8 @@ def build_loop(settings: Settings, stop: threading.Event, every_seconds: float =
     from core.errors import C2CError
     from core.keys import KeyProvider
     from governance.db import session_factory
-    from governance.notify import deliver, smtp_config
     from services.fulfil import fulfil_approved
+    from services.notifications import send_pending
 
     sessions = session_factory(settings.governance_url)
     keys = KeyProvider(settings.master_key_path, settings.keyring_path)
@@ -70,7 +70,7 @@ def build_loop(settings: Settings, stop: threading.Event, every_seconds: float =
             for failure in outcome.failed:
                 console.print(f"building {failure.request_id} failed: {failure.reason}",
                               highlight=False, markup=False, soft_wrap=True)
-            deliver(sessions, smtp_config(settings))
+            send_pending(settings=settings, sessions=sessions)
         except C2CError as exc:  # busy warehouse, a failed build: say so, try again later
             console.print(f"building approved requests failed for now ({exc}); retrying",
                           highlight=False, markup=False, soft_wrap=True)

@@ -19,8 +19,8 @@ from api.notifying import deliver_later
 from api.params import RequestId
 from api.portal.access import BoardPage
 from api.portal.csrf import check_csrf
-from api.portal.web import redirect, render
-from core.errors import Busy, NotFound, UserError
+from api.portal.web import redirect, refused, render
+from core.errors import Busy, UserError
 from core.protection import MAX_TEXT, MIN_REASON
 from governance import request_lifecycle as gr
 from governance.models import DataRequest
@@ -89,12 +89,10 @@ def decide(request_id: RequestId, request: Request, db: SessionDep, me: BoardPag
     try:
         out = decide_request(session=db, settings=svc.settings, member=me,
                              request_id=request_id, decision=decision, reason=reason)
-    except UserError as exc:  # the page says why, on the request, never a bare error page
-        if isinstance(exc, NotFound):  # no such request for you: the 404 page
-            raise
+    except UserError as exc:
         db.rollback()
-        return redirect(request, f"/portal/board/requests/{request_id}",
-                        f"Your decision was not recorded: {exc}")
+        return refused(request, exc, f"/portal/board/requests/{request_id}",
+                       "Your decision was not recorded")
     said = (f"Your decision ({decision.value}) is recorded; the request is now "
             f"{stage_of(out).value}.")
     deliver_later(background, svc.sessions, svc.settings, done=db)

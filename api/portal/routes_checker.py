@@ -19,9 +19,9 @@ from api.notifying import deliver_later
 from api.params import RequestId
 from api.portal.access import CheckerPage
 from api.portal.csrf import check_csrf
-from api.portal.web import redirect, render
+from api.portal.web import redirect, refused, render
 from api.review_schemas import ReleaseReport
-from core.errors import C2CError, NotFound, UserError
+from core.errors import C2CError, UserError
 from core.protection import MAX_TEXT, MIN_REASON
 from governance.output_release import CheckerDecision
 from services.output_decision import (
@@ -77,11 +77,9 @@ def decide(request_id: RequestId, request: Request, db: SessionDep, me: CheckerP
     try:
         release = decide_output(session=db, checker=me, request_id=request_id,
                                 decision=decision, reason=reason)
-    except UserError as exc:  # said on the page, never a bare error page
-        if isinstance(exc, NotFound):  # no such request for you: the 404 page
-            raise
-        return redirect(request, f"/portal/checker/requests/{request_id}",
-                        f"Your check was not recorded: {exc}")
+    except UserError as exc:
+        return refused(request, exc, f"/portal/checker/requests/{request_id}",
+                       "Your check was not recorded")
     deliver_later(background, svc.sessions, svc.settings, done=db)
     return redirect(request, f"/portal/checker/requests/{request_id}",
                     f"Your check ({decision.value}) is recorded; the output is now "

@@ -21,9 +21,9 @@ from api.portal.access import ResearcherPage
 from api.portal.csrf import check_csrf
 from api.portal.request_form_page import Texts
 from api.portal.requestform import catalog_rows
-from api.portal.web import redirect, render
+from api.portal.web import redirect, refused, render
 from api.review_schemas import RegroupIn
-from core.errors import NotFound, UserError
+from core.errors import UserError
 from governance import request_lifecycle as gr
 from services import data_request as requests
 from services.request_facts import partner_names, request_facts
@@ -78,11 +78,9 @@ def submit(request_id: RequestId, request: Request, db: SessionDep, me: Research
     try:
         requests.submit_request(session=db, settings=svc.settings, researcher=me,
                                 request_id=request_id)
-    except UserError as exc:  # said on the request's page, never a bare error page
-        if isinstance(exc, NotFound):  # no such request for you: the 404 page
-            raise
-        return redirect(request, f"/portal/researcher/requests/{request_id}",
-                        f"Not submitted: {exc}")
+    except UserError as exc:
+        return refused(request, exc, f"/portal/researcher/requests/{request_id}",
+                       "Not submitted")
     deliver_later(background, svc.sessions, svc.settings, done=db)
     return redirect(request, f"/portal/researcher/requests/{request_id}",
                     f"Request {request_id} submitted.")
@@ -95,10 +93,8 @@ def withdraw(request_id: RequestId, request: Request, db: SessionDep, me: Resear
     try:
         requests.withdraw_request(session=db, researcher=me, request_id=request_id)
     except UserError as exc:
-        if isinstance(exc, NotFound):
-            raise
-        return redirect(request, f"/portal/researcher/requests/{request_id}",
-                        f"Not withdrawn: {exc}")
+        return refused(request, exc, f"/portal/researcher/requests/{request_id}",
+                       "Not withdrawn")
     return redirect(request, f"/portal/researcher/requests/{request_id}",
                     f"Request {request_id} withdrawn.")
 

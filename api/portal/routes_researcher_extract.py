@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import FileResponse, PlainTextResponse, Response
 
 from api.deps import SessionDep
@@ -16,6 +16,7 @@ from api.portal.access import ResearcherPage
 from api.portal.csrf import check_csrf
 from api.portal.web import finish, render
 from services import data_request as requests
+from services.data_request import OwnerKey
 
 router = APIRouter(prefix="/portal/researcher", include_in_schema=False)
 
@@ -26,25 +27,28 @@ def download(request_id: RequestId, db: SessionDep, me: ResearcherPage) -> FileR
         session=db, researcher=me, request_id=request_id))
 
 
-@router.post("/requests/{request_id}/key")
-def key(request_id: RequestId, request: Request, db: SessionDep, me: ResearcherPage,
-        csrf_token: Annotated[str | None, Form(max_length=100)] = None) -> Response:
-    """The data key is shown only on a deliberate, CSRF-checked request (it opens the data)."""
+def _owner_key(request_id: RequestId, request: Request, db: SessionDep, me: ResearcherPage,
+               csrf_token: Annotated[str | None, Form(max_length=100)] = None) -> OwnerKey:
+    """The key opens the data: given only on a deliberate, CSRF-checked click (audited)."""
     check_csrf(request, csrf_token)
-    key = requests.extract_key(session=db, keys=services(request).keys, researcher=me,
-                               request_id=request_id)
+    return requests.extract_key(session=db, keys=services(request).keys, researcher=me,
+                                request_id=request_id)
+
+
+Key = Annotated[OwnerKey, Depends(_owner_key)]
+
+
+@router.post("/requests/{request_id}/key")
+def key(request_id: RequestId, request: Request, key: Key) -> Response:
+    """The data key shown on a page."""
     return render(request, "extract_key.html", {
         "title": f"Key for {request_id}", "rid": request_id, "expires": key.expires_at,
         "key": key})
 
 
 @router.post("/requests/{request_id}/key.txt")
-def key_file(request_id: RequestId, request: Request, db: SessionDep, me: ResearcherPage,
-             csrf_token: Annotated[str | None, Form(max_length=100)] = None) -> Response:
-    """The key as an age identity file (``age -d -i``), on a deliberate, CSRF-checked click."""
-    check_csrf(request, csrf_token)
-    key = requests.extract_key(session=db, keys=services(request).keys, researcher=me,
-                               request_id=request_id)
+def key_file(request: Request, key: Key) -> Response:
+    """The key as an age identity file (``age -d -i``)."""
     return finish(request, PlainTextResponse(key.key_file, headers={
         "Content-Disposition": f'attachment; filename="{key.file_name}"',
         "Cache-Control": "no-store"}))

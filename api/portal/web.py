@@ -16,6 +16,7 @@ from fastapi.templating import Jinja2Templates
 
 from api.portal.filters import grouped_errors, withhold
 from api.portal.sessions import COOKIE, PortalSession, SessionStore
+from core.errors import NotFound, UserError
 from governance.users import Role
 
 HERE = Path(__file__).parent
@@ -98,6 +99,14 @@ def redirect(request: Request, url: str, message: str | None = None) -> Response
     if message and s is not None:
         s.flash.append(message)
     return finish(request, RedirectResponse(url, status_code=303))
+
+
+def refused(request: Request, error: UserError, url: str, what: str) -> Response:
+    """A refused action is said on the page it came from (``what: why``), never a bare error
+    page; a ``NotFound`` stays the 404 page (no such request for you)."""
+    if isinstance(error, NotFound):
+        raise error
+    return redirect(request, url, f"{what}: {error}")
 
 
 def _nav(s: PortalSession | None) -> list[tuple[str, str]]:
