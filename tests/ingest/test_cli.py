@@ -13,7 +13,8 @@ import pytest
 from core.keys import KeyProvider, create_master_key
 from core.settings import Settings
 from core.warehouse import connect_encrypted
-from governance.db import upgrade
+from governance.db import session_factory, upgrade
+from governance.partners import import_partners_csv
 from tests.ingest_testdata import LEA, YEAR, calpads_text, write_calpads
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,7 +30,10 @@ def setup_home(tmp_path: Path) -> dict[str, str]:
     create_master_key(home / "master.key")
     upgrade(Settings(home=home).governance_url)  # the operator's `c2c migrate`
     (home / "partners.csv").write_text(PARTNERS, encoding="utf-8")
-    upgrade(Settings(home=home).governance_url)  # what `c2c migrate` does on a deployment
+    sessions = session_factory(Settings(home=home).governance_url)
+    with sessions.begin() as session:  # the operator's `c2c partners import`
+        import_partners_csv(session, home / "partners.csv")
+    sessions.kw["bind"].dispose()
     return {**os.environ, "C2C_HOME": str(home), "PYTHONPATH": str(ROOT)}
 
 
