@@ -73,6 +73,25 @@ def test_exit_codes_receipts_report_and_no_plaintext_at_rest(tmp_path: Path) -> 
 
 
 @pytest.mark.slow
+def test_a_partners_csv_left_in_the_home_registers_nobody(tmp_path: Path) -> None:
+    """``c2c ingest`` once fell back to ``$C2C_HOME/partners.csv`` when the governance store had
+    no partners, a registry nobody imported or audited. Now only the store (or an explicit
+    ``--partner-registry``) registers partners: the file is held, not accepted."""
+    home = tmp_path / "home"
+    home.mkdir()
+    create_master_key(home / "master.key")
+    upgrade(Settings(home=home).governance_url)
+    (home / "partners.csv").write_text(PARTNERS, encoding="utf-8")
+    env = {**os.environ, "C2C_HOME": str(home), "PYTHONPATH": str(ROOT)}
+    land = tmp_path / "land"
+    write_calpads(land, "SENR", 3)
+    done = c2c(env, "ingest", str(land))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "0 accepted, 1 held, 0 rejected" in done.stdout, done.stdout
+    named = c2c(env, "ingest", "--partner-registry", str(home / "partners.csv"), str(land))
+    assert named.returncode == 0, named.stdout + named.stderr
+
+
 def test_killed_mid_file_leaves_nothing_half_loaded_and_rerun_completes(tmp_path: Path) -> None:
     env = setup_home(tmp_path)
     folder = tmp_path / "land" / "calpads" / LEA / YEAR
