@@ -11,13 +11,12 @@ from pydantic import ValidationError
 
 from api.choices import choices
 from api.deps import get_services as services
+from api.portal.form_fields import Texts
 from api.portal.requestform import FormData, form_choices
 from api.portal.web import render
 from core.protection import MAX_TEXT
 from services.preview import Preview
 from services.request_facts import partner_names, withheld_before_submit
-
-Texts = Annotated[list[str], Form(max_length=64)]
 
 
 def _lea_names(db: Any) -> dict[str, str]:
@@ -73,7 +72,5 @@ def form_fields(kind: Annotated[str, Form(max_length=20)] = "aggregate",
 Fields = Annotated[FormData, Depends(form_fields)]
 
 
-Action = Annotated[str, Form(max_length=20)]
 
 
-Csrf = Annotated[str | None, Form(max_length=100)]

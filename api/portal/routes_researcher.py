@@ -9,17 +9,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Form, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from api.choices import choices, metric_years
 from api.deps import SessionDep
 from api.deps import get_services as services
-from api.notifying import deliver_later
+from api.notifying import OutboxDep
 from api.params import RequestId
 from api.portal.access import ResearcherPage
 from api.portal.csrf import check_csrf
-from api.portal.request_form_page import Texts
+from api.portal.form_fields import CsrfToken, Texts
 from api.portal.requestform import catalog_rows
 from api.portal.web import redirect, refused, render
 from api.review_schemas import RegroupIn
@@ -29,7 +29,6 @@ from services import data_request as requests
 from services.request_facts import partner_names, request_facts
 
 router = APIRouter(prefix="/portal/researcher", include_in_schema=False)
-ROLE = "researcher"
 PAGE = 50
 
 
@@ -71,8 +70,8 @@ def detail(request_id: RequestId, request: Request, db: SessionDep,
 
 @router.post("/requests/{request_id}/submit")
 def submit(request_id: RequestId, request: Request, db: SessionDep, me: ResearcherPage,
-           background: BackgroundTasks,
-           csrf_token: Annotated[str | None, Form(max_length=100)] = None) -> Response:
+           outbox: OutboxDep,
+           csrf_token: CsrfToken = None) -> Response:
     check_csrf(request, csrf_token)
     svc = services(request)
     try:
@@ -81,14 +80,14 @@ def submit(request_id: RequestId, request: Request, db: SessionDep, me: Research
     except UserError as exc:
         return refused(request, exc, f"/portal/researcher/requests/{request_id}",
                        "Not submitted")
-    deliver_later(background, svc.sessions, svc.settings, done=db)
+    outbox.send_after(db)
     return redirect(request, f"/portal/researcher/requests/{request_id}",
                     f"Request {request_id} submitted.")
 
 
 @router.post("/requests/{request_id}/withdraw")
 def withdraw(request_id: RequestId, request: Request, db: SessionDep, me: ResearcherPage,
-             csrf_token: Annotated[str | None, Form(max_length=100)] = None) -> Response:
+             csrf_token: CsrfToken = None) -> Response:
     check_csrf(request, csrf_token)
     try:
         requests.withdraw_request(session=db, researcher=me, request_id=request_id)
@@ -101,16 +100,15 @@ def withdraw(request_id: RequestId, request: Request, db: SessionDep, me: Resear
 
 @router.post("/requests/{request_id}/regroup")
 def regroup(request_id: RequestId, request: Request, db: SessionDep, me: ResearcherPage,
-            background: BackgroundTasks,
+            outbox: OutboxDep,
             keep: Texts = [],  # noqa: B006 (FastAPI copies defaults)
-            csrf_token: Annotated[str | None, Form(max_length=100)] = None) -> Response:
+            csrf_token: CsrfToken = None) -> Response:
     """After failed output checks: keep only the ticked grouping variables (never add any)."""
     check_csrf(request, csrf_token)
-    svc = services(request)
     # The API's use case: only dropping approved variables, audit, old package gone.
     requests.regroup_request(session=db, researcher=me, request_id=request_id,
                              group_by=RegroupIn(group_by=keep).group_by)
-    deliver_later(background, svc.sessions, svc.settings, done=db)
+    outbox.send_after(db)
     return redirect(request, f"/portal/researcher/requests/{request_id}")
 
 

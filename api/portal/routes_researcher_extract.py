@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, PlainTextResponse, Response
 
 from api.deps import SessionDep
@@ -14,6 +14,7 @@ from api.extracts import package_response
 from api.params import RequestId
 from api.portal.access import ResearcherPage
 from api.portal.csrf import check_csrf
+from api.portal.form_fields import CsrfToken
 from api.portal.web import finish, render
 from services import data_request as requests
 from services.data_request import OwnerKey
@@ -28,7 +29,7 @@ def download(request_id: RequestId, db: SessionDep, me: ResearcherPage) -> FileR
 
 
 def _owner_key(request_id: RequestId, request: Request, db: SessionDep, me: ResearcherPage,
-               csrf_token: Annotated[str | None, Form(max_length=100)] = None) -> OwnerKey:
+               csrf_token: CsrfToken = None) -> OwnerKey:
     """The key opens the data: given only on a deliberate, CSRF-checked click (audited)."""
     check_csrf(request, csrf_token)
     return requests.extract_key(session=db, keys=services(request).keys, researcher=me,

@@ -10,18 +10,19 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from fastapi import APIRouter, BackgroundTasks, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
 from api.choices import choices
 from api.deps import SessionDep
 from api.deps import get_services as services
-from api.notifying import deliver_later
+from api.notifying import Outbox, OutboxDep
 from api.params import RequestId
 from api.portal.access import ResearcherPage
 from api.portal.csrf import check_csrf
-from api.portal.request_form_page import Action, Csrf, Fields, render_form
+from api.portal.form_fields import Action, CsrfToken
+from api.portal.request_form_page import Fields, render_form
 from api.portal.requestform import FormData, problems_of
 from api.portal.web import redirect
 from core.errors import Busy, NotFound, UserError
@@ -40,7 +41,7 @@ def new(request: Request, db: SessionDep, me: ResearcherPage) -> Response:
     return render_form(request, db, FormData())
 
 
-def _save(request: Request, db: Any, me: Any, background: BackgroundTasks, form: FormData,
+def _save(request: Request, db: Any, me: Any, outbox: Outbox, form: FormData,
           action: str, editing: str | None) -> Response:
     """Preview, save or submit what the form holds (a new request, or the draft ``editing``).
     A Submit that would be refused creates and changes nothing and keeps the form."""
@@ -88,7 +89,7 @@ def _save(request: Request, db: Any, me: Any, background: BackgroundTasks, form:
         if action == "submit":
             requests.submit_request(session=db, settings=svc.settings, researcher=me,
                                     request_id=rid)
-            deliver_later(background, svc.sessions, svc.settings, done=db)
+            outbox.send_after(db)
     except UserError as exc:
         if isinstance(exc, NotFound):  # no such request for you: the 404 page
             raise
@@ -99,10 +100,10 @@ def _save(request: Request, db: Any, me: Any, background: BackgroundTasks, form:
 
 
 @router.post("/new")
-def create(request: Request, db: SessionDep, me: ResearcherPage, background: BackgroundTasks,
-           form: Fields, action: Action = "preview", csrf_token: Csrf = None) -> Response:
+def create(request: Request, db: SessionDep, me: ResearcherPage, outbox: OutboxDep,
+           form: Fields, action: Action = "preview", csrf_token: CsrfToken = None) -> Response:
     check_csrf(request, csrf_token)
-    return _save(request, db, me, background, form, action, None)
+    return _save(request, db, me, outbox, form, action, None)
 
 
 @router.get("/requests/{request_id}/edit")
@@ -119,7 +120,7 @@ def edit_form(request_id: RequestId, request: Request, db: SessionDep,
 
 @router.post("/requests/{request_id}/edit")
 def edit(request_id: RequestId, request: Request, db: SessionDep, me: ResearcherPage,
-         background: BackgroundTasks, form: Fields, action: Action = "preview",
-         csrf_token: Csrf = None) -> Response:
+         outbox: OutboxDep, form: Fields, action: Action = "preview",
+         csrf_token: CsrfToken = None) -> Response:
     check_csrf(request, csrf_token)
-    return _save(request, db, me, background, form, action, request_id)
+    return _save(request, db, me, outbox, form, action, request_id)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, BackgroundTasks
+from fastapi import APIRouter
 
-from api.deps import BoardUser, ReadSessionDep, SessionDep, SessionsDep, SettingsDep
+from api.deps import BoardUser, ReadSessionDep, SessionDep, SettingsDep
 from api.errors import COMMON_RESPONSES
-from api.notifying import deliver_later
+from api.notifying import OutboxDep
 from api.params import Limit, Offset, RequestId
 from api.request_schemas import DecisionIn, RequestOut
 from governance import grants as gg
@@ -52,12 +52,12 @@ def preview_request(request_id: RequestId, session: ReadSessionDep, settings: Se
 
 @router.post("/{request_id}/decisions", response_model=RequestOut)
 def decide(request_id: RequestId, body: DecisionIn, session: SessionDep, settings: SettingsDep,
-           caller: BoardUser, background: BackgroundTasks, sessions: SessionsDep) -> RequestOut:
+           caller: BoardUser, outbox: OutboxDep) -> RequestOut:
     """Approve or deny with a written reason. Quorum approves; one denial ends the request."""
     request = decide_request(session=session, settings=settings, member=caller,
                              request_id=request_id, decision=body.decision, reason=body.reason)
     out = RequestOut.of(request, for_board=True)
-    deliver_later(background, sessions, settings, done=session)
+    outbox.send_after(session)
     return out
 
 

@@ -5,7 +5,7 @@ Another researcher's request answers 404 exactly like a missing one (no existenc
 
 from __future__ import annotations
 
-from fastapi import APIRouter, BackgroundTasks
+from fastapi import APIRouter
 
 from api.choices import choices
 from api.deps import (
@@ -17,7 +17,7 @@ from api.deps import (
     SettingsDep,
 )
 from api.errors import COMMON_RESPONSES
-from api.notifying import deliver_later
+from api.notifying import OutboxDep
 from api.params import Limit, Offset, Page, RequestId
 from api.request_schemas import RequestOut
 from api.review_schemas import RegroupIn
@@ -28,7 +28,6 @@ from services.preview import Preview, PreviewInput, researcher_preview
 
 router = APIRouter(prefix="/v1/requests", tags=["researcher"], responses=COMMON_RESPONSES)
 
-ROLE = "researcher"
 
 
 @router.post("", status_code=201, response_model=RequestOut)
@@ -82,14 +81,13 @@ def edit(request_id: RequestId, body: RequestPatch, serving: ServingDep, session
 
 @router.post("/{request_id}/submit", response_model=RequestOut)
 def submit(request_id: RequestId, session: SessionDep, settings: SettingsDep,
-           caller: ResearcherUser, background: BackgroundTasks,
-           sessions: SessionsDep) -> RequestOut:
+           caller: ResearcherUser, outbox: OutboxDep) -> RequestOut:
     """Submit a draft to the governance board and to the data stewards of every partner whose
     records it would use (provider review)."""
     request = requests.submit_request(session=session, settings=settings, researcher=caller,
                                       request_id=request_id)
     out = RequestOut.of(request)
-    deliver_later(background, sessions, settings, done=session)
+    outbox.send_after(session)
     return out
 
 
@@ -102,14 +100,13 @@ def withdraw(request_id: RequestId, session: SessionDep, caller: ResearcherUser)
 
 @router.post("/{request_id}/regroup", response_model=RequestOut)
 def regroup(request_id: RequestId, body: RegroupIn, session: SessionDep,
-            caller: ResearcherUser, background: BackgroundTasks, sessions: SessionsDep,
-            settings: SettingsDep) -> RequestOut:
+            caller: ResearcherUser, outbox: OutboxDep) -> RequestOut:
     """After the output failed its checks, drop grouping or outcome variables (never add any);
     the request goes back to fulfilment with the coarser table."""
     updated = requests.regroup_request(session=session, researcher=caller, request_id=request_id,
                                        group_by=body.group_by, variables=body.variables)
     out = RequestOut.of(updated)
-    deliver_later(background, sessions, settings, done=session)
+    outbox.send_after(session)
     return out
 
 
