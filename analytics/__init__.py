@@ -5,17 +5,17 @@ Library functions take a DuckDB connection (the warehouse) and return small resu
 
 from __future__ import annotations
 
-from analytics.checks import (
+from analytics.disclosure import Cell, suppress
+from analytics.outcomes import OutcomeSummary, build_outcomes
+from analytics.publish import PublishSummary, publish, summary_table
+from analytics.request_tables import aggregate_for_request
+from analytics.warehouse_checks import (
     CheckResult,
     Finding,
     no_identifiers,
     scan_for_identifiers,
     suppression_applied,
 )
-from analytics.disclosure import Cell, suppress
-from analytics.outcomes import OutcomeSummary, build_outcomes
-from analytics.publish import PublishSummary, publish, summary_table
-from analytics.requests import aggregate_for_request
 
 __all__ = [
     "Cell",

@@ -1,7 +1,7 @@
 """The standing attacker: before each release, attack everything released so far.
 
 Runs before every snapshot publish (``analytics.publish``), before every aggregate request
-table leaves (an automated output check, ``analytics.output_checks``) and as a Dagster asset
+table leaves (an automated output check, ``analytics.request_table_checks``) and as a Dagster asset
 check. It is the LP attacker of ``tests/analytics/test_disclosure.py`` pointed at the service's
 own releases (docs/metrics.md, "The standing attacker"):
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import duckdb
 
 from analytics import metrics
-from analytics.checks import scan_for_identifiers
+from analytics.warehouse_checks import scan_for_identifiers
 from core import calpads, catalog, tables
 from core.duck import table_exists, transaction
 from core.errors import InternalError

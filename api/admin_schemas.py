@@ -93,3 +93,10 @@ class AuditVerifyOut(BaseModel):
     head_hash: str
     first_bad_seq: int | None
     problems: list[str]
+
+
+class Me(BaseModel):
+    name: str
+    roles: list[Role]
+    org_code: str | None
+    key_id: str

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from analytics.link_quality import LinkQuality, QualityKey, band_domain, bias_band
 from api.choices import choices
 from api.linkage_quality import quality_figures
-from api.schemas import Page
+from api.params import Page
 from api.serving import ServingSnapshot
 from core.gate import GatedCount, gate_published, public_reason
 from core.protection import MIN_CELL

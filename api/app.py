@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager, contextmanager
 from fastapi import FastAPI
 from sqlalchemy.orm import sessionmaker
 
-from api import docs_offline, errors, portal
+from api import docs_offline, error_handlers, portal
 from api.deps import Services
 from api.extracts import sweep_expired
 from api.headers import SecurityHeaders
@@ -26,6 +26,7 @@ from api.routes import (
     public,
     quality,
     researcher,
+    researcher_extract,
     steward,
 )
 from api.serving import ServingSnapshot
@@ -111,11 +112,11 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="c2c-link API", version="1", description=DESCRIPTION, lifespan=lifespan,
                   docs_url=None, redoc_url=None)  # served offline by api.docs_offline
     app.state.services = services  # read only by api.deps.get_services
-    errors.install(app)
+    error_handlers.install(app)
     app.add_middleware(BodyGuard)
     app.add_middleware(SecurityHeaders)  # outermost: refusals of BodyGuard carry them too
     for router in (public.router, admin.me_router, partner.router, partner_quality.router,
-                   researcher.router,
+                   researcher.router, researcher_extract.router,
                    board.router, board.grants_router, steward.router, checker.router,
                    admin.router, admin_grants.router, admin_registry.router, quality.router):
         app.include_router(router)

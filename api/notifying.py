@@ -1,12 +1,16 @@
-"""Send queued notifications after the response (governance.notify keeps them in an outbox)."""
+"""Send queued notifications after the response (``services.notifications``; governance.notify
+keeps them in an outbox)."""
 
 from __future__ import annotations
 
-from fastapi import BackgroundTasks
+from typing import Annotated
+
+from fastapi import BackgroundTasks, Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.deps import get_services
 from core.settings import Settings
-from governance.notify import deliver, smtp_config
+from services.notifications import send_pending
 
 
 def deliver_later(background: BackgroundTasks, sessions: sessionmaker[Session],
@@ -19,4 +23,25 @@ def deliver_later(background: BackgroundTasks, sessions: sessionmaker[Session],
     transaction that would last until the session closes, which is after the delivery runs
     and needs that lock. Call this last, after the answer is built."""
     done.commit()
-    background.add_task(deliver, sessions, smtp_config(settings))
+    background.add_task(send_pending, settings=settings, sessions=sessions)
+
+
+class Outbox:
+    """The notifications an action queued, sent after its response: one dependency for every
+    route and page that decides something (``deliver_later``)."""
+
+    def __init__(self, background: BackgroundTasks, sessions: sessionmaker[Session],
+                 settings: Settings) -> None:
+        self._background, self._sessions, self._settings = background, sessions, settings
+
+    def send_after(self, done: Session) -> None:
+        """Call last, after the answer is built (see ``deliver_later``)."""
+        deliver_later(self._background, self._sessions, self._settings, done=done)
+
+
+def outbox(request: Request, background: BackgroundTasks) -> Outbox:
+    svc = get_services(request)
+    return Outbox(background, svc.sessions, svc.settings)
+
+
+OutboxDep = Annotated[Outbox, Depends(outbox)]

@@ -9,7 +9,7 @@ from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.schemas import UploadResult
+from api.partner_schemas import UploadResult
 from api.uploads import receive_upload
 from core.keys import KeyProvider
 from core.settings import Settings

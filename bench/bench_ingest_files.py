@@ -40,10 +40,10 @@ PARTS: dict[str, list[tuple[str, str]]] = {
         ("ingest.manifest", "get_file"), ("ingest.manifest", "files_where"),
         ("ingest.manifest", "insert_file"), ("ingest.manifest", "update_file"),
         ("ingest.manifest", "write_receipt"), ("ingest.manifest", "read_receipt")],
-    "load plan check (EXPLAIN)": [("ingest.load", "_require_ordered_append")],
-    "staging load (read_csv, type, rules)": [("ingest.loading", "load_calpads"),
-                                             ("ingest.loading", "load_csv")],
-    "supersession": [("ingest.loading", "supersede"), ("ingest.pipeline", "newer_current")],
+    "load plan check (EXPLAIN)": [("ingest.load_sql", "_require_ordered_append")],
+    "staging load (read_csv, type, rules)": [("ingest.fileload", "load_calpads"),
+                                             ("ingest.fileload", "load_csv")],
+    "supersession": [("ingest.fileload", "supersede"), ("ingest.pipeline", "newer_current")],
     "commit (DuckDB WAL)": [("core.duck", "Transaction.commit")],
 }
 
@@ -103,7 +103,7 @@ def main() -> None:
     from core.settings import Settings
     from core.warehouse import warehouse
     from ingest import IngestOptions, expand_paths, ingest_files
-    from ingest.partners import load_partners_csv
+    from ingest.partners_csv import load_partners_csv
     from synth import generate
 
     work = Path(tempfile.mkdtemp(prefix="c2c-bench-files-"))

@@ -117,8 +117,8 @@ def main() -> None:
     from core.settings import Settings
     from core.warehouse import warehouse
     from ingest import IngestOptions, expand_paths, ingest_files
-    from ingest.checks import no_files_left_received, row_counts_match_receipts
-    from ingest.partners import load_partners_csv
+    from ingest.partners_csv import load_partners_csv
+    from ingest.staging_checks import no_files_left_received, row_counts_match_receipts
 
     work = Path(tempfile.mkdtemp(prefix="c2c-bench-year-", dir=args.work))
     try:

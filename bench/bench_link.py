@@ -55,7 +55,7 @@ def prepare(work: Path, students: int, seed: int, years: list[str] | None) -> No
     import synth
     from core.keys import RAW_STORE_PURPOSE
     from ingest import ingest_files
-    from ingest.partners import load_partners_csv
+    from ingest.partners_csv import load_partners_csv
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     t = time.perf_counter()

@@ -76,7 +76,7 @@ def prepare(work: Path, students: int, seed: int, profile: str) -> None:
         return
     import synth
     from ingest import ingest_files
-    from ingest.partners import load_partners_csv
+    from ingest.partners_csv import load_partners_csv
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     landing = work / "landing"

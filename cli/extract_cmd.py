@@ -10,7 +10,6 @@ file the API hands to the request's owner), needing no keyring or warehouse ther
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
@@ -21,8 +20,6 @@ from cli.extract_app import extract_app, key_provider
 from core.errors import InputRejected, Location
 from core.requests import ApprovedRequest
 from core.settings import get_settings
-from core.warehouse import open_warehouse
-from deidentify import build_extract
 
 
 def load_request(path: Path) -> ApprovedRequest:
@@ -60,29 +57,12 @@ def build_cmd(
     request = load_request(request_file)
     keys = key_provider(settings)
     from cli.progress import stages
-    from governance.db import session_factory
-    from governance.extract_registry import individual_extracts
-
-    # No store, or one not migrated, stops here (``c2c migrate``): without it the earlier
-    # extracts are unknown, and unknown must never count as "none".
-    sessions = session_factory(settings.governance_url)
-    try:
-        with sessions() as session:
-            earlier = individual_extracts(session, excluding=request.request_id)
-    finally:
-        sessions.kw["bind"].dispose()
+    from services.extract_build import build_one_extract
 
     console = Console(soft_wrap=True)
-    con = open_warehouse(settings, read_only=True)
-    try:
-        with stages(console, f"extract for {request.request_id} (select, generalise, "
-                             "suppress, scan, encrypt)"):
-            result = build_extract(
-                con, request, keys, out or settings.extracts_dir, k=settings.k_anonymity,
-                now=datetime.now(UTC), earlier_extracts=earlier,
-            )
-    finally:
-        con.close()
+    with stages(console, f"extract for {request.request_id} (select, generalise, "
+                         "suppress, scan, encrypt)"):
+        result = build_one_extract(settings=settings, keys=keys, request=request, out=out)
     console.print(f"extract {result.package_path} ({result.package_bytes:,} bytes, "
                   f"sha256 {result.package_sha256})", highlight=False)
     console.print(f"rows released {result.rows:,}, suppressed {result.suppressed_rows:,}; "

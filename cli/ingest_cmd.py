@@ -33,9 +33,9 @@ def key_provider(settings: Settings) -> KeyProvider:
 
 
 def load_partner_registry(settings: Settings, registry: Path | None) -> list[Partner]:
-    """The partner registry: a CSV when named, else the governance store, else the legacy
-    ``$C2C_HOME/partners.csv``."""
-    from ingest.partners import load_partners_csv
+    """The partner registry: a CSV when named, else the governance store (``c2c partners
+    import``)."""
+    from ingest.partners_csv import load_partners_csv
 
     if registry is not None:
         return load_partners_csv(registry)
@@ -43,12 +43,8 @@ def load_partner_registry(settings: Settings, registry: Path | None) -> list[Par
     from services.ingest_batch import registered_partners
 
     # Read only: a busy governance store (a long write elsewhere) never stalls an ingest.
-    partners = registered_partners(sessions=session_factory(settings.governance_url,
-                                                            read_only=True))
-    legacy = settings.resolved_home / "partners.csv"
-    if not partners and legacy.exists():
-        return load_partners_csv(legacy)
-    return partners
+    return registered_partners(sessions=session_factory(settings.governance_url,
+                                                        read_only=True))
 
 
 def _column_maps(path: Path | None) -> dict[str, dict[str, str]]:

@@ -3,7 +3,7 @@ commands so ``c2c --help`` stays fast."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 import typer
 from rich.console import Console
@@ -17,12 +17,11 @@ def send_cmd() -> None:
     """Send every pending notification (retries ones that failed before)."""
     from core.settings import get_settings
     from governance.db import session_factory
-    from governance.notify import deliver, smtp_config
+    from services.notifications import mail_enabled, send_pending
 
     settings = get_settings()
-    config = smtp_config(settings)
-    sent = deliver(session_factory(settings.governance_url), config)
-    if config is None:
+    sent = send_pending(settings=settings, sessions=session_factory(settings.governance_url))
+    if not mail_enabled(settings):
         Console().print("notifications are off (set C2C_SMTP_HOST); pending messages were "
                         "marked not sent", highlight=False)
     else:
@@ -38,39 +37,16 @@ def reminders_cmd(
     """Tell each partner's liaison which files its funding rounds still need, before the
     deadline (1 November for CALPADS), then send."""
     from core.settings import get_settings
-    from core.warehouse import open_warehouse
-    from governance import notices
     from governance.db import session_factory
-    from governance.notify import deliver, smtp_config
-    from governance.partners import list_partners
-    from ingest.submissions import submission_report
+    from services.notifications import remind_missing_files
 
     settings = get_settings()
     today = date.fromisoformat(as_of) if as_of else date.today()
-    sessions = session_factory(settings.governance_url)
-    with sessions() as session:
-        partners = list_partners(session)
-    con = open_warehouse(settings)
-    try:
-        rows = submission_report(con, partners, today)
-    finally:
-        con.close()
-    horizon = today + timedelta(days=days_before)
-    due: dict[str, list[str]] = {}
-    deadlines: dict[str, date] = {}
-    for row in rows:
-        if row.missing and row.deadline and today <= row.deadline <= horizon:
-            due.setdefault(row.org_code, []).extend(
-                f"{row.academic_year} {file_type}" for file_type in row.missing)
-            deadlines[row.org_code] = min(row.deadline, deadlines.get(row.org_code, row.deadline))
-    queued = 0
-    with sessions.begin() as session:
-        for org_code, missing in sorted(due.items()):
-            queued += notices.missing_files(session, org_code, missing,
-                                            deadlines[org_code].isoformat())
-    sent = deliver(sessions, smtp_config(settings))
-    Console().print(f"{len(due)} partner(s) with files due by {horizon}: {queued} reminder(s) "
-                    f"queued, {sent} sent", highlight=False)
+    done = remind_missing_files(settings=settings,
+                                sessions=session_factory(settings.governance_url),
+                                today=today, days_before=days_before)
+    Console().print(f"{done.partners} partner(s) with files due by {done.horizon}: "
+                    f"{done.queued} reminder(s) queued, {done.sent} sent", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

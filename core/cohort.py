@@ -1,8 +1,8 @@
 """A request's cohort filter as SQL over ``analytics.student_year``: one validation, one builder.
 
-Both request builders (``deidentify`` for individual-level extracts, ``analytics.requests`` for
-aggregate tables) select their rows with ``cohort_where``, so a cohort means the same rows
-and is refused with the same error in both.
+Both request builders (``deidentify`` for individual-level extracts,
+``analytics.request_tables`` for aggregate tables) select their rows with ``cohort_where``, so a
+cohort means the same rows and is refused with the same error in both.
 
 Values always travel as bound parameters; only column names, checked against the variable
 catalog, are written into the SQL.

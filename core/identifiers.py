@@ -1,19 +1,20 @@
 """What a direct identifier looks like: one set of rules for every scanner (issue 17).
 
 Two scanners apply these rules: ``deidentify.scan`` on an extract about to be packaged (pyarrow,
-on each column's distinct values) and ``analytics.checks`` on every table of ``analytics.*``
-(DuckDB SQL, counting rows). Before this module each had its own list and they disagreed (one
-checked e-mail, phone and address values, the other flagged ``city``, ``tin`` and ``ccc_id``);
-the lists below are the union of both, so each scanner now flags what either flagged.
+on each column's distinct values) and ``analytics.warehouse_checks`` on every table of
+``analytics.*`` (DuckDB SQL, counting rows). Before this module each had its own list and they
+disagreed (one checked e-mail, phone and address values, the other flagged ``city``, ``tin`` and
+``ccc_id``); the lists below are the union of both, so each scanner now flags what either
+flagged.
 
 Rules are data: a kind (what the column would leak) and an RE2 pattern. pyarrow
 (``match_substring_regex``) and DuckDB (``regexp_matches``) both use RE2 with search
 semantics, so one pattern string means the same in both; whole-value rules anchor with
 ``^...$``. Values are trimmed before matching.
 
-Evidence a scanner can only have where it runs stays there: ``analytics.checks`` also looks up
-names and ids seen in ``staging.*`` (it has the warehouse); ``deidentify.scan`` also applies the
-name-shape heuristic with the lexicon of common names (it sees only the extract).
+Evidence a scanner can only have where it runs stays there: ``analytics.warehouse_checks`` also
+looks up names and ids seen in ``staging.*`` (it has the warehouse); ``deidentify.scan`` also
+applies the name-shape heuristic with the lexicon of common names (it sees only the extract).
 
 Findings carry counts, never the values themselves: the values would be the identifiers.
 """

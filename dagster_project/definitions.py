@@ -7,6 +7,7 @@ from typing import Any
 import dagster as dg
 
 from core.private_files import restrict_umask
+from dagster_project.asset_checks import ASSET_CHECKS
 from dagster_project.assets.analytics import published_aggregates, student_outcomes
 from dagster_project.assets.extracts import research_extracts
 from dagster_project.assets.ingest import (
@@ -16,7 +17,6 @@ from dagster_project.assets.ingest import (
     college_staging,
 )
 from dagster_project.assets.linkage import annual_link, linkage_quality
-from dagster_project.checks import ASSET_CHECKS
 from dagster_project.jobs import JOBS
 from dagster_project.resources import deployment_resources
 from dagster_project.schedules import SCHEDULES

@@ -6,8 +6,8 @@ partner registry as arguments; no global state):
 - :func:`ingest_files` / :func:`ingest_file` -> ``list[Receipt]``
 - :func:`release_held` -> ``list[Receipt]``
 - :func:`get_receipts`
-- :mod:`ingest.submissions` (submission report), :mod:`ingest.checks` (asset-check validators),
-  :mod:`ingest.partners` (partners CSV loader).
+- :mod:`ingest.submissions` (submission report), :mod:`ingest.staging_checks` (asset-check
+  validators), :mod:`ingest.partners_csv` (partners CSV loader).
 """
 
 from ingest.models import FileError, Receipt, ReceiptStatus

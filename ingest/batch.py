@@ -50,9 +50,9 @@ from ingest.classify import Identified, identify_file
 from ingest.context import Run
 from ingest.dedup import files_for_sender
 from ingest.faults import PARTNER_FAULTS, service_fault
+from ingest.fileload import load_file
 from ingest.holds import hold_reason
-from ingest.load import DiagnoseNeeded, insertion_order_kept
-from ingest.loading import load_file
+from ingest.load_sql import DiagnoseNeeded, insertion_order_kept
 from ingest.manifest import FileRow
 from ingest.models import Receipt, ReceiptStatus
 from ingest.plaintext import first_line, first_value, opener

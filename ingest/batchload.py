@@ -4,10 +4,10 @@ Each file is read through a ``c2craw://`` path that carries what the rules pin p
 (:func:`batch_path`): its manifest id, the academic year its name gives and the partner that
 sent it. ``read_csv(..., filename = true)`` hands the path to every row, so the per-file rules
 compare a row with its own file's values without a join (a join would make DuckDB drop the
-insertion order the line numbers come from; ``ingest.load``).
+insertion order the line numbers come from; ``ingest.load_sql``).
 
 A batch either loads clean, every file, or raises :class:`BatchNeedsSplit` and the caller
-rolls back and splits it: the per-file path (``ingest.loading``) then names every bad value of
+rolls back and splits it: the per-file path (``ingest.fileload``) then names every bad value of
 a bad file. A clean batch is read once.
 """
 
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import duckdb
 
 from core import tables
-from ingest.load import (
+from ingest.load_sql import (
     BAD_VALUE_MARK,
     LOAD_TABLE,
     CalpadsShape,

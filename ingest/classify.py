@@ -13,7 +13,7 @@ from core.calpads import FILE_TYPES, academic_year_id, short_year
 from core.errors import InputRejected, Location
 from core.partner_formats import CSV_FORMATS
 from ingest.identify import NameInfo, identify_name, year_is_consistent
-from ingest.load import CalpadsShape, CsvShape, sniff_calpads, sniff_csv
+from ingest.load_sql import CalpadsShape, CsvShape, sniff_calpads, sniff_csv
 from ingest.manifest import FileRow
 from ingest.plaintext import decode
 

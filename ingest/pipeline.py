@@ -30,8 +30,8 @@ from ingest.batch import FINAL_STATUS, ingest_batch, triage
 from ingest.context import IngestOptions, Run
 from ingest.dedup import file_for_sender
 from ingest.faults import service_fault
+from ingest.fileload import load_file
 from ingest.identify import parse_part
-from ingest.loading import load_file
 from ingest.manifest import FileRow
 from ingest.models import Receipt
 from ingest.parts import receive_part

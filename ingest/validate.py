@@ -32,7 +32,7 @@ def not_one_of(column: str, values: frozenset[str]) -> str:
 
     ``list_contains`` rather than ``NOT IN (...)``: DuckDB rewrites an IN list of five or more
     constants into a join, and a join in the fast path's insert makes DuckDB drop insertion
-    order, which its line numbering relies on (``ingest.load``).
+    order, which its line numbering relies on (``ingest.load_sql``).
     """
     return f"({column} IS NOT NULL AND NOT list_contains([{in_list(values)}], {column}))"
 

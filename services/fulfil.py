@@ -17,7 +17,7 @@ import duckdb
 from sqlalchemy.orm import Session, sessionmaker
 
 from analytics import aggregate_for_request
-from analytics.output_checks import check_aggregate, record_release
+from analytics.request_table_checks import check_aggregate, record_release
 from core.errors import UserError
 from core.gate import gate_figures, gate_published, plain
 from core.keys import KeyProvider

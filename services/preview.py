@@ -26,7 +26,7 @@ import duckdb
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy.orm import Session, sessionmaker
 
-from analytics.requests import cohort_counts
+from analytics.request_tables import cohort_counts
 from core.cohort import preview_filter_problem
 from core.errors import Busy, InputRejected, NotFound, UserError
 from core.gate import GatedBand, gate_band, label_key
@@ -231,7 +231,7 @@ def _individual(con: duckdb.DuckDBPyConnection, request: ApprovedRequest,
 
 def _aggregate(con: duckdb.DuckDBPyConnection, request: ApprovedRequest,
                settings: Settings) -> Preview:
-    from analytics.requests import aggregate_for_request
+    from analytics.request_tables import aggregate_for_request
 
     min_cell = settings.suppression_min_cell
     table = aggregate_for_request(con, request, min_cell=min_cell, read_only=True)

@@ -182,3 +182,14 @@ def encrypted_home_with_staging(
     write_staging(con, people)
     con.close()
     return settings, key
+
+
+def crosswalk_partition(con: duckdb.DuckDBPyConnection
+                        ) -> set[frozenset[tuple[str, str, str]]]:
+    """The crosswalk as a partition of source records (each person's set of records): two
+    links agree when their partitions are equal, whatever ids they gave."""
+    groups: dict[str, set[tuple[str, str, str]]] = {}
+    for a, b, c, pid in con.execute("SELECT source_system, partner_org, source_person_id, "
+                                    "person_id FROM mdm.crosswalk").fetchall():
+        groups.setdefault(pid, set()).add((a, b, c))
+    return {frozenset(g) for g in groups.values()}

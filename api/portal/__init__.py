@@ -23,20 +23,24 @@ from api.portal import (
     routes_public,
     routes_quality,
     routes_researcher,
+    routes_researcher_extract,
+    routes_researcher_form,
     routes_steward,
 )
+from api.portal.access import install_handlers
 from api.portal.sessions import SessionStore
-from api.portal.web import HERE, install_handlers
+from api.portal.web import HERE
 from core.settings import Settings
 
 ROUTERS = tuple(m.router for m in (routes_auth, routes_public, routes_quality, routes_partner,
-                                   routes_partner_quality, routes_researcher, routes_board,
-                                   routes_steward, routes_checker))
+                                   routes_partner_quality, routes_researcher,
+                                   routes_researcher_form, routes_researcher_extract,
+                                   routes_board, routes_steward, routes_checker))
 
 
 def install(app: FastAPI, settings: Settings) -> None:
     app.state.portal_sessions = SessionStore(idle_seconds=settings.portal_idle_minutes * 60)
-    # Signs the sign-in form's nonce (api.portal.web.signin_token); a restart changes it, which
+    # Signs the sign-in form's nonce (api.portal.csrf.signin_token); a restart changes it, which
     # only asks an open sign-in form to be reloaded.
     app.state.portal_signin_secret = secrets.token_bytes(32)
     install_handlers(app)

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from analytics.metrics import BOOLEAN_VALUES, METRIC_BY_NAME, SUBGROUP_DOMAINS
-from analytics.requests import GROUPABLE
+from analytics.request_tables import GROUPABLE
 from core.catalog import VARIABLES
 from core.requests import CohortFilter, RequestKind
 from governance.request_inputs import RequestInput

@@ -9,18 +9,10 @@ from fastapi.responses import Response
 
 from api.deps import SessionDep, client_of
 from api.deps import get_services as services
-from api.portal.web import (
-    HOME_FOR_ROLE,
-    check_csrf,
-    check_signin_csrf,
-    peek,
-    redirect,
-    render,
-    safe_next,
-    set_session,
-    signin_token,
-    store,
-)
+from api.portal.access import safe_next
+from api.portal.csrf import check_csrf, check_signin_csrf, signin_token
+from api.portal.form_fields import CsrfToken
+from api.portal.web import HOME_FOR_ROLE, peek, redirect, render, set_session, store
 from core.errors import NotAuthenticated, TooManyAttempts
 from governance import audit
 from governance.signin_guard import sign_in
@@ -56,7 +48,7 @@ def _form(request: Request, next: str | None, *, error: str | None = None,  # no
 
 @router.post("/signin")
 def signin(request: Request, db: SessionDep, api_key: Annotated[str, Form(max_length=300)],
-           csrf_token: Annotated[str | None, Form(max_length=100)] = None,
+           csrf_token: CsrfToken = None,
            next: Annotated[str | None, Form(max_length=300)] = None) -> Response:  # noqa: A002
     check_signin_csrf(request, csrf_token)
     try:
@@ -90,7 +82,7 @@ def next_home(principal: Principal) -> str:
 
 @router.post("/signout")
 def signout(request: Request, db: SessionDep,
-            csrf_token: Annotated[str | None, Form(max_length=100)] = None) -> Response:
+            csrf_token: CsrfToken = None) -> Response:
     check_csrf(request, csrf_token)
     s = peek(request)
     if s is not None and s.principal is not None:

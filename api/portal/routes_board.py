@@ -9,16 +9,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Form, Path, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from api.deps import SessionDep
 from api.deps import get_services as services
-from api.notifying import deliver_later
-from api.portal.web import BoardPage, check_csrf, redirect, render
-from core.errors import Busy, NotFound, UserError
-from core.protection import MAX_TEXT, MIN_REASON
+from api.notifying import OutboxDep
+from api.params import RequestId
+from api.portal.access import BoardPage
+from api.portal.csrf import check_csrf
+from api.portal.form_fields import CsrfToken, Reason
+from api.portal.web import redirect, refused, render
+from core.errors import Busy, UserError
 from governance import request_lifecycle as gr
 from governance.models import DataRequest
 from governance.request_facts import stage as stage_of
@@ -27,8 +30,6 @@ from services.preview import Preview, preview_stored_request
 from services.request_facts import partner_names, request_facts
 
 router = APIRouter(prefix="/portal/board", include_in_schema=False)
-ROLE = "board"
-RequestId = Annotated[str, Path(min_length=1, max_length=64)]
 
 
 @router.get("")
@@ -77,23 +78,21 @@ def read(request_id: RequestId, request: Request, db: SessionDep, me: BoardPage)
 
 @router.post("/requests/{request_id}/decide")
 def decide(request_id: RequestId, request: Request, db: SessionDep, me: BoardPage,
-           background: BackgroundTasks,
+           outbox: OutboxDep,
            decision: Annotated[gr.Decision, Form()],
-           reason: Annotated[str, Form(min_length=MIN_REASON, max_length=MAX_TEXT)],
-           csrf_token: Annotated[str | None, Form(max_length=100)] = None) -> Response:
+           reason: Reason,
+           csrf_token: CsrfToken = None) -> Response:
     check_csrf(request, csrf_token)
     svc = services(request)
     # The API's use case: quorum, self-approval rule, audit; then the notifications.
     try:
         out = decide_request(session=db, settings=svc.settings, member=me,
                              request_id=request_id, decision=decision, reason=reason)
-    except UserError as exc:  # the page says why, on the request, never a bare error page
-        if isinstance(exc, NotFound):  # no such request for you: the 404 page
-            raise
+    except UserError as exc:
         db.rollback()
-        return redirect(request, f"/portal/board/requests/{request_id}",
-                        f"Your decision was not recorded: {exc}")
+        return refused(request, exc, f"/portal/board/requests/{request_id}",
+                       "Your decision was not recorded")
     said = (f"Your decision ({decision.value}) is recorded; the request is now "
             f"{stage_of(out).value}.")
-    deliver_later(background, svc.sessions, svc.settings, done=db)
+    outbox.send_after(db)
     return redirect(request, f"/portal/board/requests/{request_id}", said)

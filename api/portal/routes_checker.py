@@ -10,16 +10,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Form, Path, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
 from api.deps import SessionDep
 from api.deps import get_services as services
-from api.notifying import deliver_later
-from api.portal.web import CheckerPage, check_csrf, redirect, render
+from api.notifying import OutboxDep
+from api.params import RequestId
+from api.portal.access import CheckerPage
+from api.portal.csrf import check_csrf
+from api.portal.form_fields import CsrfToken, Reason
+from api.portal.web import redirect, refused, render
 from api.review_schemas import ReleaseReport
-from core.errors import C2CError, NotFound, UserError
-from core.protection import MAX_TEXT, MIN_REASON
+from core.errors import C2CError, UserError
 from governance.output_release import CheckerDecision
 from services.output_decision import (
     decide_output,
@@ -31,7 +34,6 @@ from services.output_decision import (
 from services.request_facts import partner_names, request_facts_by_id
 
 router = APIRouter(prefix="/portal/checker", include_in_schema=False)
-RequestId = Annotated[str, Path(min_length=1, max_length=64)]
 
 
 @router.get("")
@@ -66,22 +68,19 @@ def read(request_id: RequestId, request: Request, db: SessionDep, me: CheckerPag
 
 @router.post("/requests/{request_id}/decide")
 def decide(request_id: RequestId, request: Request, db: SessionDep, me: CheckerPage,
-           background: BackgroundTasks,
+           outbox: OutboxDep,
            decision: Annotated[CheckerDecision, Form()],
-           reason: Annotated[str, Form(min_length=MIN_REASON, max_length=MAX_TEXT)],
-           csrf_token: Annotated[str | None, Form(max_length=100)] = None) -> Response:
+           reason: Reason,
+           csrf_token: CsrfToken = None) -> Response:
     check_csrf(request, csrf_token)
-    svc = services(request)
     # The API's use case: own-request refusal, one vote each, audit; then the notifications.
     try:
         release = decide_output(session=db, checker=me, request_id=request_id,
                                 decision=decision, reason=reason)
-    except UserError as exc:  # said on the page, never a bare error page
-        if isinstance(exc, NotFound):  # no such request for you: the 404 page
-            raise
-        return redirect(request, f"/portal/checker/requests/{request_id}",
-                        f"Your check was not recorded: {exc}")
-    deliver_later(background, svc.sessions, svc.settings, done=db)
+    except UserError as exc:
+        return refused(request, exc, f"/portal/checker/requests/{request_id}",
+                       "Your check was not recorded")
+    outbox.send_after(db)
     return redirect(request, f"/portal/checker/requests/{request_id}",
                     f"Your check ({decision.value}) is recorded; the output is now "
                     f"{release.state.value.replace('_', ' ')}.")

@@ -15,7 +15,9 @@ from fastapi.responses import Response
 from api.deps import SessionDep
 from api.deps import get_services as services
 from api.partner_upload import receive_and_ingest
-from api.portal.web import PartnerPage, check_csrf, render
+from api.portal.access import PartnerPage
+from api.portal.csrf import check_csrf
+from api.portal.web import render
 from core.calpads import FILE_TYPES
 from core.errors import Busy, PermissionDenied
 from governance import submissions as gs

@@ -21,6 +21,7 @@ from api.deps import SessionDep
 from api.deps import get_services as services
 from api.portal import dashboard as dash
 from api.portal.charts import Bar, bar_chart
+from api.portal.dashboard_filters import EVERY, Chosen, choose
 from api.portal.web import finish, render
 from core.errors import NotFound, UserError
 from core.protection import MIN_CELL, ROUNDING_BASE
@@ -48,10 +49,10 @@ def _lea_labels(db: Any, c: Choices) -> dict[str, str]:
 
 
 def _chosen(request: Request, db: Any, year: str | None, lea: str | None, group: str | None,
-            metric: str | None, find: str | None) -> tuple[dash.Chosen, dict[str, str]]:
+            metric: str | None, find: str | None) -> tuple[Chosen, dict[str, str]]:
     c = choices(services(request).serving)
     labels = _lea_labels(db, c)
-    return dash.choose(c, labels, year=_blank(year), lea=_blank(lea), group=_blank(group),
+    return choose(c, labels, year=_blank(year), lea=_blank(lea), group=_blank(group),
                        metric=_blank(metric), find=find), labels
 
 
@@ -96,11 +97,11 @@ def dashboard(request: Request, db: SessionDep, year: Filter = None, lea: Filter
         trend_chart = Markup(bar_chart(  # noqa: S704
             f"{what}, {group_label(f.subgroup, f.value)}: {district} against the state, "
             "by year", trend_bars, legend=[district, "California (state)"]))
-    groups = [("all:all", "All students"), (dash.EVERY, "Every group (each one its own row)")]
+    groups = [("all:all", "All students"), (EVERY, "Every group (each one its own row)")]
     for g, vs in c.subgroups.items():
         if g == "all":
             continue
-        groups.append((f"{g}:{dash.EVERY}", f"{group_label(g, None).split(':')[0]}: every "
+        groups.append((f"{g}:{EVERY}", f"{group_label(g, None).split(':')[0]}: every "
                                             "group side by side"))
         groups += [(f"{g}:{v}", group_label(g, v)) for v in vs]
     query = urlencode({k: v for k, v in chosen.form.items() if v})

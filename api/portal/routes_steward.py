@@ -10,21 +10,22 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Form, Path, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
 from api.deps import SessionDep
-from api.deps import get_services as services
-from api.notifying import deliver_later
-from api.portal.web import StewardPage, check_csrf, redirect, render
+from api.notifying import OutboxDep
+from api.params import RequestId
+from api.portal.access import StewardPage
+from api.portal.csrf import check_csrf
+from api.portal.form_fields import CsrfToken, Reason
+from api.portal.web import redirect, render
 from api.review_schemas import StewardReviewOut, UsageOut
-from core.protection import MAX_TEXT, MIN_REASON
 from governance.provider_review import StewardDecision
 from services.request_facts import partner_names
 from services.review_decision import data_usage, decide_review, reviews_to_answer
 
 router = APIRouter(prefix="/portal/steward", include_in_schema=False)
-RequestId = Annotated[str, Path(min_length=1, max_length=64)]
 
 
 @router.get("")
@@ -40,14 +41,13 @@ def home(request: Request, db: SessionDep, me: StewardPage) -> Response:
 
 @router.post("/reviews/{request_id}")
 def decide(request_id: RequestId, request: Request, db: SessionDep, me: StewardPage,
-           background: BackgroundTasks,
+           outbox: OutboxDep,
            decision: Annotated[StewardDecision, Form()],
-           reason: Annotated[str, Form(min_length=MIN_REASON, max_length=MAX_TEXT)],
-           csrf_token: Annotated[str | None, Form(max_length=100)] = None) -> Response:
+           reason: Reason,
+           csrf_token: CsrfToken = None) -> Response:
     check_csrf(request, csrf_token)
-    svc = services(request)
     # The API's use case: review window, organisation check, audit; then the notifications.
     decide_review(session=db, steward=me, request_id=request_id, decision=decision,
                   reason=reason)
-    deliver_later(background, svc.sessions, svc.settings, done=db)
+    outbox.send_after(db)
     return redirect(request, "/portal/steward")

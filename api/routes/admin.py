@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Query
 
 from api.admin_schemas import (
     KeyOut,
+    Me,
     NewKey,
     UserCreated,
     UserIn,
@@ -16,7 +17,6 @@ from api.admin_schemas import (
 )
 from api.deps import AdminUser, CurrentUser, ReadSessionDep, SessionDep
 from api.errors import COMMON_RESPONSES
-from api.schemas import Me
 from governance import grants as gg
 from governance import users as gu
 from governance.audit import audited

@@ -14,7 +14,7 @@ from api.admin_schemas import (
 )
 from api.deps import AdminUser, ReadSessionDep, SessionDep
 from api.errors import COMMON_RESPONSES
-from api.schemas import Page
+from api.params import Page
 from core.errors import UserError
 from core.partners import Partner, org_code_problem
 from governance import audit as gaudit

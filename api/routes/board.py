@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter
 
-from fastapi import APIRouter, BackgroundTasks, Path
-
-from api.deps import BoardUser, ReadSessionDep, SessionDep, SessionsDep, SettingsDep
+from api.deps import BoardUser, ReadSessionDep, SessionDep, SettingsDep
 from api.errors import COMMON_RESPONSES
-from api.notifying import deliver_later
-from api.schemas import DecisionIn, Limit, Offset, RequestOut
+from api.notifying import OutboxDep
+from api.params import Limit, Offset, RequestId
+from api.request_schemas import DecisionIn, RequestOut
 from governance import grants as gg
 from governance import request_lifecycle as gr
 from governance.audit import audited
@@ -18,7 +17,6 @@ from services.preview import Preview, preview_stored_request
 
 router = APIRouter(prefix="/v1/board/requests", tags=["board"], responses=COMMON_RESPONSES)
 
-RequestId = Annotated[str, Path(min_length=1, max_length=64)]
 ROLE = "board"
 
 
@@ -54,12 +52,12 @@ def preview_request(request_id: RequestId, session: ReadSessionDep, settings: Se
 
 @router.post("/{request_id}/decisions", response_model=RequestOut)
 def decide(request_id: RequestId, body: DecisionIn, session: SessionDep, settings: SettingsDep,
-           caller: BoardUser, background: BackgroundTasks, sessions: SessionsDep) -> RequestOut:
+           caller: BoardUser, outbox: OutboxDep) -> RequestOut:
     """Approve or deny with a written reason. Quorum approves; one denial ends the request."""
     request = decide_request(session=session, settings=settings, member=caller,
                              request_id=request_id, decision=body.decision, reason=body.reason)
     out = RequestOut.of(request, for_board=True)
-    deliver_later(background, sessions, settings, done=session)
+    outbox.send_after(session)
     return out
 
 

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter
 
-from fastapi import APIRouter, BackgroundTasks, Path
-
-from api.deps import CheckerUser, SessionDep, SessionsDep, SettingsDep
+from api.deps import CheckerUser, SessionDep
 from api.errors import COMMON_RESPONSES
-from api.notifying import deliver_later
+from api.notifying import OutboxDep
+from api.params import Limit, Offset, RequestId
 from api.review_schemas import CheckerDecisionIn, ReleaseOut, ReleaseReport
-from api.schemas import Limit, Offset
 from services.output_decision import decide_output, output_report, outputs_to_check
 
 router = APIRouter(prefix="/v1/checker/requests", tags=["checker"],
                    responses=COMMON_RESPONSES)
 
-RequestId = Annotated[str, Path(min_length=1, max_length=64)]
-ROLE = "checker"
 
 
 @router.get("", response_model=list[ReleaseReport])
@@ -39,11 +35,10 @@ def read(request_id: RequestId, session: SessionDep, caller: CheckerUser) -> Rel
 
 @router.post("/{request_id}/decisions", response_model=ReleaseOut)
 def decide(request_id: RequestId, body: CheckerDecisionIn, session: SessionDep,
-           caller: CheckerUser, background: BackgroundTasks, sessions: SessionsDep,
-           settings: SettingsDep) -> ReleaseOut:
+           caller: CheckerUser, outbox: OutboxDep) -> ReleaseOut:
     """Approve or reject with a reason. Two approvals release; a split needs a third checker."""
     release = decide_output(session=session, checker=caller, request_id=request_id,
                             decision=body.decision, reason=body.reason)
     out = ReleaseOut.of(release)
-    deliver_later(background, sessions, settings, done=session)
+    outbox.send_after(session)
     return out

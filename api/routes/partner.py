@@ -10,8 +10,9 @@ from fastapi.responses import JSONResponse
 
 from api.deps import KeysDep, PartnerUser, ReadSessionDep, SessionsDep, SettingsDep
 from api.errors import COMMON_RESPONSES, ErrorBody
+from api.params import Page
+from api.partner_schemas import SubmissionOut, UploadResult
 from api.partner_upload import UPLOAD_SCHEMA, receive_and_ingest
-from api.schemas import Page, SubmissionOut, UploadResult
 from core.errors import PermissionDenied
 from governance import submissions as gs
 from governance.audit import audited

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from api.aggregates import AggregatePage, aggregate_page_json
 from api.deps import ReadSessionDep, ServingDep
-from api.schemas import Page
+from api.params import Page
 from api.serving import records
 from core.catalog import VARIABLES
 from core.errors import NotFound

@@ -5,14 +5,10 @@ Another researcher's request answers 404 exactly like a missing one (no existenc
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, BackgroundTasks, Path
-from fastapi.responses import FileResponse, PlainTextResponse
+from fastapi import APIRouter
 
 from api.choices import choices
 from api.deps import (
-    KeysDep,
     ReadSessionDep,
     ResearcherUser,
     ServingDep,
@@ -21,10 +17,10 @@ from api.deps import (
     SettingsDep,
 )
 from api.errors import COMMON_RESPONSES
-from api.extracts import package_response
-from api.notifying import deliver_later
+from api.notifying import OutboxDep
+from api.params import Limit, Offset, Page, RequestId
+from api.request_schemas import RequestOut
 from api.review_schemas import RegroupIn
-from api.schemas import ExtractKey, Limit, Offset, Page, RequestOut
 from governance.request_inputs import RequestInput, RequestPatch
 from services import data_request as requests
 from services.choices import check_cohort
@@ -32,8 +28,6 @@ from services.preview import Preview, PreviewInput, researcher_preview
 
 router = APIRouter(prefix="/v1/requests", tags=["researcher"], responses=COMMON_RESPONSES)
 
-RequestId = Annotated[str, Path(min_length=1, max_length=64)]
-ROLE = "researcher"
 
 
 @router.post("", status_code=201, response_model=RequestOut)
@@ -87,14 +81,13 @@ def edit(request_id: RequestId, body: RequestPatch, serving: ServingDep, session
 
 @router.post("/{request_id}/submit", response_model=RequestOut)
 def submit(request_id: RequestId, session: SessionDep, settings: SettingsDep,
-           caller: ResearcherUser, background: BackgroundTasks,
-           sessions: SessionsDep) -> RequestOut:
+           caller: ResearcherUser, outbox: OutboxDep) -> RequestOut:
     """Submit a draft to the governance board and to the data stewards of every partner whose
     records it would use (provider review)."""
     request = requests.submit_request(session=session, settings=settings, researcher=caller,
                                       request_id=request_id)
     out = RequestOut.of(request)
-    deliver_later(background, sessions, settings, done=session)
+    outbox.send_after(session)
     return out
 
 
@@ -107,48 +100,13 @@ def withdraw(request_id: RequestId, session: SessionDep, caller: ResearcherUser)
 
 @router.post("/{request_id}/regroup", response_model=RequestOut)
 def regroup(request_id: RequestId, body: RegroupIn, session: SessionDep,
-            caller: ResearcherUser, background: BackgroundTasks, sessions: SessionsDep,
-            settings: SettingsDep) -> RequestOut:
+            caller: ResearcherUser, outbox: OutboxDep) -> RequestOut:
     """After the output failed its checks, drop grouping or outcome variables (never add any);
     the request goes back to fulfilment with the coarser table."""
     updated = requests.regroup_request(session=session, researcher=caller, request_id=request_id,
                                        group_by=body.group_by, variables=body.variables)
     out = RequestOut.of(updated)
-    deliver_later(background, sessions, settings, done=session)
+    outbox.send_after(session)
     return out
 
 
-@router.get("/{request_id}/extract", response_class=FileResponse,
-            responses={200: {"content": {"application/octet-stream": {}},
-                             "description": "The encrypted extract package"},
-                       404: {"description": "No such request of yours"},
-                       409: {"description": "Not fulfilled yet"},
-                       410: {"description": "The extract expired"}})
-def download(request_id: RequestId, session: SessionDep, caller: ResearcherUser) -> FileResponse:
-    """Download the encrypted extract of your fulfilled request, before it expires."""
-    return package_response(request_id, requests.extract_package(
-        session=session, researcher=caller, request_id=request_id))
-
-
-@router.get("/{request_id}/extract/key", response_model=ExtractKey)
-def extract_key(request_id: RequestId, session: SessionDep, keys: KeysDep,
-                caller: ResearcherUser) -> ExtractKey:
-    """The age identity that opens your extract package, and the command to run (audited;
-    keep it secret). ``.../extract/key.txt`` gives the same key as a file for ``age -i``."""
-    key = requests.extract_key(session=session, keys=keys, researcher=caller,
-                               request_id=request_id)
-    return ExtractKey(request_id=request_id, age_identity=key.identity,
-                      key_file_name=key.file_name, command=key.command,
-                      expires_at=key.expires_at)
-
-
-@router.get("/{request_id}/extract/key.txt", response_class=PlainTextResponse,
-            responses={200: {"content": {"text/plain": {}}}})
-def extract_key_file(request_id: RequestId, session: SessionDep, keys: KeysDep,
-                     caller: ResearcherUser) -> PlainTextResponse:
-    """The same key as an age identity file: ``age -d -i KEY.txt REQUEST.tar.age | tar -x``."""
-    key = requests.extract_key(session=session, keys=keys, researcher=caller,
-                               request_id=request_id)
-    return PlainTextResponse(key.key_file, headers={
-        "Content-Disposition": f'attachment; filename="{key.file_name}"',
-        "Cache-Control": "no-store"})

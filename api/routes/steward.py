@@ -3,26 +3,22 @@ who used them and what left (issue 19)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter
 
-from fastapi import APIRouter, BackgroundTasks, Path
-
-from api.deps import SessionDep, SessionsDep, SettingsDep, StewardUser
+from api.deps import SessionDep, StewardUser
 from api.errors import COMMON_RESPONSES
-from api.notifying import deliver_later
+from api.notifying import OutboxDep
+from api.params import Limit, Offset, RequestId
 from api.review_schemas import (
     ProviderReviewOut,
     StewardDecisionIn,
     StewardReviewOut,
     UsageOut,
 )
-from api.schemas import Limit, Offset
 from services.review_decision import data_usage, decide_review, reviews_to_answer
 
 router = APIRouter(prefix="/v1/steward", tags=["steward"], responses=COMMON_RESPONSES)
 
-RequestId = Annotated[str, Path(min_length=1, max_length=64)]
-ROLE = "steward"
 
 
 @router.get("/reviews", response_model=list[StewardReviewOut])
@@ -36,13 +32,12 @@ def reviews(session: SessionDep, caller: StewardUser, limit: Limit = 100,
 
 @router.post("/reviews/{request_id}", response_model=ProviderReviewOut)
 def decide(request_id: RequestId, body: StewardDecisionIn, session: SessionDep,
-           caller: StewardUser, background: BackgroundTasks, sessions: SessionsDep,
-           settings: SettingsDep) -> ProviderReviewOut:
+           caller: StewardUser, outbox: OutboxDep) -> ProviderReviewOut:
     """Approve, or object with a reason, for your organisation, inside the review window."""
     review = decide_review(session=session, steward=caller, request_id=request_id,
                            decision=body.decision, reason=body.reason)
     out = ProviderReviewOut.of(review, with_reason=True)
-    deliver_later(background, sessions, settings, done=session)
+    outbox.send_after(session)
     return out
 
 

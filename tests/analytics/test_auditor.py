@@ -21,14 +21,14 @@ import pytest
 
 from analytics.auditor import audit, audit_warehouse
 from analytics.disclosure import ensure_record_keys
-from analytics.output_checks import (
+from analytics.publish import publish
+from analytics.request_table_checks import (
     check_aggregate,
     differencing_releases,
     differencing_snapshot,
     record_release,
 )
-from analytics.publish import publish
-from analytics.requests import aggregate_for_request
+from analytics.request_tables import aggregate_for_request
 from core import catalog
 from core.errors import ReleaseHeld
 from core.requests import ApprovedRequest, CohortFilter, RequestKind

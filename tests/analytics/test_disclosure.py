@@ -42,7 +42,7 @@ from analytics.disclosure import (
 )
 from analytics.metrics import ALL, METRIC_BY_NAME, RACE_VALUES, STATE, SUBGROUP_DOMAINS
 from analytics.publish import publish
-from analytics.requests import aggregate_for_request
+from analytics.request_tables import aggregate_for_request
 from core import catalog
 from core.errors import InternalError
 from core.requests import ApprovedRequest, CohortFilter, RequestKind

@@ -208,7 +208,7 @@ def test_cli_publish_on_the_encrypted_warehouse(
 def test_group_by_limit_one_below_at_and_above(
     warehouse: duckdb.DuckDBPyConnection, columns: int, ok: bool
 ) -> None:
-    import analytics.requests as ar
+    import analytics.request_tables as ar
 
     assert ar.MAX_GROUP_BY == 4
     group_by = ["gender", "homeless", "english_learner", "socioeconomically_disadvantaged",
@@ -228,7 +228,7 @@ def test_a_request_needs_an_outcome(warehouse: duckdb.DuckDBPyConnection) -> Non
 def test_cell_limit_one_below_at_and_above(
     warehouse: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import analytics.requests as ar
+    import analytics.request_tables as ar
 
     # gender: 4 values + all = 5 keys; two metrics: 10 cells
     cells = aggregate_for_request(warehouse, request(group_by=["gender"])).num_rows
@@ -248,7 +248,7 @@ def test_rounded_request_tables_pass_the_automated_cell_checks(
     """Cell-key rounding keeps every true count and complement >= min_cell, but a shown
     complement (rounded denominator - rounded numerator) may be a few under it: the automated
     output check must not call that a failure."""
-    from analytics.output_checks import dominance, minimum_cell
+    from analytics.request_table_checks import dominance, minimum_cell
 
     table = aggregate_for_request(warehouse, request(group_by=["gender", "english_learner"]))
     assert minimum_cell(table, 11).passed

@@ -4,6 +4,8 @@ core <- {synth, ingest, linkage, deidentify, analytics, governance} <- services
    <- {api, dagster_project} <- cli
 Libraries never import each other; services import core and libraries (never a front door);
 api and dagster_project never import each other; cli launches both (`c2c serve`, `c2c demo`).
+No module imports itself back through others (no import cycle), and every front-door module
+(api, cli, dagster_project) stays under 150 lines: a door parses, calls a service, renders.
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ def test_checker_sees_a_forbidden_import(tmp_path: Path) -> None:
 
 def test_checker_sees_a_service_reaching_up_to_a_front_door(tmp_path: Path) -> None:
     sample = tmp_path / "x.py"
-    sample.write_text("from api.schemas import UploadResult\nimport governance\n",
+    sample.write_text("from api.partner_schemas import UploadResult\nimport governance\n",
                       encoding="utf-8")
     assert imported_packages(sample) - ALLOWED["services"] == {"api"}
 
@@ -152,3 +154,32 @@ def test_the_house_has_no_import_cycle() -> None:
 def test_cycle_finder_sees_a_function_local_cycle() -> None:
     assert find_cycle({"a": {"b"}, "b": {"a"}}) == ["a", "b", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) == []
+
+
+FRONT_DOORS = ("api", "cli", "dagster_project")
+MAX_FRONT_DOOR_LINES = 150
+
+
+def long_modules(root: Path, packages: tuple[str, ...] = FRONT_DOORS) -> list[str]:
+    """The modules of ``packages`` with ``MAX_FRONT_DOOR_LINES`` lines or more."""
+    found = []
+    for package in packages:
+        for path in sorted((root / package).rglob("*.py")):
+            lines = len(path.read_text(encoding="utf-8").splitlines())
+            if lines >= MAX_FRONT_DOOR_LINES:
+                found.append(f"{path.relative_to(root)}: {lines} lines")
+    return found
+
+
+def test_every_front_door_module_is_under_150_lines() -> None:
+    """A longer one holds a use case or a second job: move the use case to services/, split
+    the jobs (one module per page group or schema family)."""
+    offences = long_modules(ROOT)
+    assert not offences, "front-door modules too long:\n" + "\n".join(offences)
+
+
+def test_size_check_sees_a_long_module(tmp_path: Path) -> None:
+    (tmp_path / "api").mkdir()
+    (tmp_path / "api" / "short.py").write_text("x = 1\n" * 149, encoding="utf-8")
+    (tmp_path / "api" / "long.py").write_text("x = 1\n" * 150, encoding="utf-8")
+    assert long_modules(tmp_path, ("api",)) == ["api/long.py: 150 lines"]

@@ -11,7 +11,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from api.errors import install, status_for
+from api.error_handlers import install
+from api.errors import status_for
 from cli.errors import EXIT_INTERNAL, EXIT_REJECTED, exit_code_for
 from core.errors import (
     Busy,

@@ -23,9 +23,9 @@ from core.errors import InternalError
 from core.partners import AgreementStatus
 from core.warehouse import connect_encrypted
 from ingest import IngestOptions, ReceiptStatus, expand_paths, ingest_files, release_held
-from ingest.checks import no_files_left_received, row_counts_match_receipts
-from ingest.partners import load_partners_csv
+from ingest.partners_csv import load_partners_csv
 from ingest.rawstore import raw_path, read_all
+from ingest.staging_checks import no_files_left_received, row_counts_match_receipts
 from synth import generate
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -230,7 +230,7 @@ _CHILD = textwrap.dedent("""
     sys.path.insert(0, {root!r})
     from core.warehouse import connect_encrypted
     from ingest import IngestOptions, ingest_files
-    from ingest.partners import load_partners_csv
+    from ingest.partners_csv import load_partners_csv
     home, data = Path(sys.argv[1]), Path(sys.argv[2])
     con = connect_encrypted(home / "warehouse.duckdb", "22" * 32, temp_dir=home / "tmp")
     options = IngestOptions(batch_files=7, on_event=lambda text: print(text, flush=True))

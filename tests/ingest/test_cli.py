@@ -13,7 +13,8 @@ import pytest
 from core.keys import KeyProvider, create_master_key
 from core.settings import Settings
 from core.warehouse import connect_encrypted
-from governance.db import upgrade
+from governance.db import session_factory, upgrade
+from governance.partners import import_partners_csv
 from tests.ingest_testdata import LEA, YEAR, calpads_text, write_calpads
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,7 +30,10 @@ def setup_home(tmp_path: Path) -> dict[str, str]:
     create_master_key(home / "master.key")
     upgrade(Settings(home=home).governance_url)  # the operator's `c2c migrate`
     (home / "partners.csv").write_text(PARTNERS, encoding="utf-8")
-    upgrade(Settings(home=home).governance_url)  # what `c2c migrate` does on a deployment
+    sessions = session_factory(Settings(home=home).governance_url)
+    with sessions.begin() as session:  # the operator's `c2c partners import`
+        import_partners_csv(session, home / "partners.csv")
+    sessions.kw["bind"].dispose()
     return {**os.environ, "C2C_HOME": str(home), "PYTHONPATH": str(ROOT)}
 
 
@@ -69,6 +73,25 @@ def test_exit_codes_receipts_report_and_no_plaintext_at_rest(tmp_path: Path) -> 
 
 
 @pytest.mark.slow
+def test_a_partners_csv_left_in_the_home_registers_nobody(tmp_path: Path) -> None:
+    """``c2c ingest`` once fell back to ``$C2C_HOME/partners.csv`` when the governance store had
+    no partners, a registry nobody imported or audited. Now only the store (or an explicit
+    ``--partner-registry``) registers partners: the file is held, not accepted."""
+    home = tmp_path / "home"
+    home.mkdir()
+    create_master_key(home / "master.key")
+    upgrade(Settings(home=home).governance_url)
+    (home / "partners.csv").write_text(PARTNERS, encoding="utf-8")
+    env = {**os.environ, "C2C_HOME": str(home), "PYTHONPATH": str(ROOT)}
+    land = tmp_path / "land"
+    write_calpads(land, "SENR", 3)
+    done = c2c(env, "ingest", str(land))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "0 accepted, 1 held, 0 rejected" in done.stdout, done.stdout
+    named = c2c(env, "ingest", "--partner-registry", str(home / "partners.csv"), str(land))
+    assert named.returncode == 0, named.stdout + named.stderr
+
+
 def test_killed_mid_file_leaves_nothing_half_loaded_and_rerun_completes(tmp_path: Path) -> None:
     env = setup_home(tmp_path)
     folder = tmp_path / "land" / "calpads" / LEA / YEAR

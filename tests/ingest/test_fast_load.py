@@ -14,8 +14,8 @@ import pytest
 
 from core.errors import IntegrityError_, InternalError
 from core.partners import AgreementStatus
-from ingest import ReceiptStatus, ingest_files, loading, rawfs, release_held
-from ingest.load import _calpads_rules, _execute_load, _guard_rules, sniff_calpads, trimmed
+from ingest import ReceiptStatus, fileload, ingest_files, rawfs, release_held
+from ingest.load_sql import _calpads_rules, _execute_load, _guard_rules, sniff_calpads, trimmed
 from ingest.rawstore import CHUNK, HEADER_LEN, TAG, raw_path, store_file
 from ingest.stream import NotUtf8
 from tests.ingest_testdata import LEA, YEAR, Env, calpads_text, partner, write_calpads, zip_of
@@ -46,7 +46,7 @@ def no_fifo(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("the FIFO was used")
 
-    monkeypatch.setattr(loading, "fifo_feed", refuse)
+    monkeypatch.setattr(fileload, "fifo_feed", refuse)
     yield
 
 

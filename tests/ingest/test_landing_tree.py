@@ -7,8 +7,8 @@ from pathlib import Path
 
 from core.calpads import FILE_TYPES
 from ingest import ReceiptStatus, ingest_files
-from ingest.checks import no_files_left_received, row_counts_match_receipts
-from ingest.partners import load_partners_csv
+from ingest.partners_csv import load_partners_csv
+from ingest.staging_checks import no_files_left_received, row_counts_match_receipts
 from ingest.submissions import submission_report
 from synth.generator import generate_small
 from tests.ingest_testdata import Env

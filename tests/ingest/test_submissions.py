@@ -11,8 +11,8 @@ import pytest
 from core.errors import InputRejected
 from core.partners import AgreementStatus
 from ingest import IngestOptions, ingest_files
-from ingest.checks import no_files_left_received, row_counts_match_receipts
-from ingest.partners import load_partners_csv
+from ingest.partners_csv import load_partners_csv
+from ingest.staging_checks import no_files_left_received, row_counts_match_receipts
 from ingest.submissions import CSV_COLUMNS, load_rounds, submission_report, write_csv
 from tests.ingest_testdata import LEA, OTHER_LEA, Env, partner, write_calpads
 

@@ -23,7 +23,7 @@ import linkage
 import synth
 from core.settings import Settings
 from ingest import expand_paths, ingest_files
-from ingest.partners import load_partners_csv
+from ingest.partners_csv import load_partners_csv
 from synth.defects import PROFILES
 
 STUDENTS = 300

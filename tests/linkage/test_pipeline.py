@@ -11,7 +11,7 @@ import pytest
 import linkage
 from core.errors import InputRejected, NotFound
 from core.settings import Settings
-from linkage.checks import match_rate_floors
+from linkage.match_rate_checks import match_rate_floors
 from tests.link_fixtures import make_population, truth_table, write_staging
 
 N = 300

@@ -14,7 +14,7 @@ import synth
 from core.errors import NotFound
 from core.settings import Settings
 from ingest import expand_paths, ingest_files
-from ingest.partners import load_partners_csv
+from ingest.partners_csv import load_partners_csv
 from linkage.provisional import (
     PROVISIONAL_LINKS,
     link_provisional,

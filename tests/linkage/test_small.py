@@ -18,7 +18,7 @@ from core.keys import KeyProvider, create_master_key
 from core.settings import Settings
 from core.warehouse import connect_encrypted
 from ingest import ingest_files
-from ingest.partners import load_partners_csv
+from ingest.partners_csv import load_partners_csv
 from linkage import training
 from linkage.training import TrainingReport, captured_splink_messages, summarise_message
 

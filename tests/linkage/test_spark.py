@@ -16,7 +16,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from tests.link_fixtures import make_population, write_staging
+from tests.link_fixtures import crosswalk_partition, make_population, write_staging
 
 pytest.importorskip(
     "pyspark",
@@ -30,14 +30,6 @@ from linkage import model, spark_backend  # noqa: E402
 
 pytestmark = pytest.mark.slow
 N = 150
-
-
-def _partition(con: duckdb.DuckDBPyConnection) -> set[frozenset[tuple[str, str, str]]]:
-    groups: dict[str, set[tuple[str, str, str]]] = {}
-    for a, b, c, pid in con.execute("SELECT source_system, partner_org, source_person_id, "
-                                    "person_id FROM mdm.crosswalk").fetchall():
-        groups.setdefault(pid, set()).add((a, b, c))
-    return {frozenset(g) for g in groups.values()}
 
 
 def _needles(people: list[Any]) -> list[bytes]:
@@ -101,7 +93,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 
 def test_same_clusters_on_both_backends(runs: dict[str, Any]) -> None:
     duck, spark = runs["duckdb"], runs["spark"]
-    assert _partition(spark["con"]) == _partition(duck["con"])
+    assert crosswalk_partition(spark["con"]) == crosswalk_partition(duck["con"])
 
 
 def test_same_summary_counts_on_both_backends(runs: dict[str, Any]) -> None:

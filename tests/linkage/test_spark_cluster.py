@@ -20,7 +20,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from tests.link_fixtures import make_population, write_staging
+from tests.link_fixtures import crosswalk_partition, make_population, write_staging
 
 pytest.importorskip(
     "pyspark",
@@ -36,14 +36,6 @@ from tests.spark_cluster import LOOPBACK, running_cluster, secure_defaults, writ
 pytestmark = pytest.mark.slow
 N = 60
 SECRET = "c2c-test-secret-7f3a9e"
-
-
-def _partition(con: duckdb.DuckDBPyConnection) -> set[frozenset[tuple[str, str, str]]]:
-    groups: dict[str, set[tuple[str, str, str]]] = {}
-    for a, b, c, pid in con.execute("SELECT source_system, partner_org, source_person_id, "
-                                    "person_id FROM mdm.crosswalk").fetchall():
-        groups.setdefault(pid, set()).add((a, b, c))
-    return {frozenset(g) for g in groups.values()}
 
 
 def _probabilities(t: pa.Table) -> dict[tuple[int, int], float]:
@@ -108,7 +100,7 @@ def test_link_on_a_standalone_cluster(tmp_path: Path, edges: list[pa.Table],
         assert all(n >= 1 for n in ran_on), ran_on
 
         # same clusters, same probabilities (1e-6) as DuckDB
-        assert _partition(spark_con) == _partition(duck_con)
+        assert crosswalk_partition(spark_con) == crosswalk_partition(duck_con)
         duck, spark = _probabilities(edges[0]), _probabilities(edges[1])
         assert len(duck.keys() & spark.keys()) > 10
         assert max(abs(duck[k] - spark[k]) for k in duck.keys() & spark.keys()) < 1e-6
@@ -140,7 +132,7 @@ def test_link_on_a_standalone_cluster(tmp_path: Path, edges: list[pa.Table],
             assert con.execute("SELECT status FROM mdm.link_runs").fetchone() == ("failed",)
             assert con.execute("SELECT count(*) FROM mdm.crosswalk").fetchone() == (0,)
         else:
-            assert _partition(con) == _partition(duck_con)
+            assert crosswalk_partition(con) == crosswalk_partition(duck_con)
         assert not spark_backend.spark_work_dir(killed, "y1").exists()
 
 

@@ -13,7 +13,7 @@ import pytest
 from core.calpads import CURRENT_LAYOUT, SENR_V2019
 from core.errors import InputRejected
 from ingest import ReceiptStatus, ingest_files
-from ingest.partners import load_partners_csv
+from ingest.partners_csv import load_partners_csv
 from synth import GenerationSummary, generate
 from synth.defects import PROFILES, parse_defects
 from tests.ingest_testdata import Env

@@ -21,7 +21,7 @@ from core.errors import InputRejected, Location
 from ingest import manifest, rawfs
 from ingest.classify import Identified
 from ingest.faults import PARTNER_FAULTS, service_fault
-from ingest.load import DiagnoseNeeded, LoadResult, insertion_order_kept, load_calpads, load_csv
+from ingest.load_sql import DiagnoseNeeded, LoadResult, insertion_order_kept, load_calpads, load_csv
 from ingest.manifest import FileRow
 from ingest.models import FileError, Receipt, ReceiptStatus
 from ingest.plaintext import opener

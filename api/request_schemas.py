@@ -1,11 +1,10 @@
-"""Response (and a few input) models: the store's rows are never serialised directly."""
+"""The data request's models: the request as the API answers it, a board decision, the key."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Any
 
-from fastapi import Query
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import object_session
 
@@ -14,36 +13,11 @@ from core.data_use import Purpose
 from core.protection import MAX_TEXT, MIN_REASON
 from core.requests import CohortFilter, RequestKind
 from governance import request_facts as facts
-from governance.models import DataRequest, Submission
+from governance.models import DataRequest
 from governance.output_release import release_of
 from governance.request_facts import Stage
 from governance.request_lifecycle import Decision, RequestStatus
-from governance.users import Role
-from services.receive_upload import UploadOutcome
 
-T = TypeVar("T")
-
-
-# Paging of every list route (a list without paging once answered 20 MiB).
-Limit = Annotated[int, Query(ge=1, le=1000, description="Page size")]
-Offset = Annotated[int, Query(ge=0, le=10_000_000, description="Rows to skip")]
-
-
-class Page(BaseModel, Generic[T]):
-    data: list[T]
-    count: int = Field(description="Rows matching the filters, over all pages")
-    limit: int
-    offset: int
-
-
-class Me(BaseModel):
-    name: str
-    roles: list[Role]
-    org_code: str | None
-    key_id: str
-
-
-# ---- requests -------------------------------------------------------------------------------
 
 class DecisionOut(BaseModel):
     decision: Decision
@@ -162,36 +136,3 @@ class ExtractKey(BaseModel):
                                "under this name")
     command: str = Field(description="The one command that opens the package: age, then tar")
     expires_at: datetime
-
-
-# ---- partners -------------------------------------------------------------------------------
-
-class SubmissionOut(BaseModel):
-    id: int
-    filename: str
-    size_bytes: int
-    sha256: str | None
-    status: str
-    received_at: datetime
-    receipt: dict[str, Any]
-
-    @classmethod
-    def of(cls, row: Submission) -> SubmissionOut:
-        return cls(id=row.id, filename=row.filename, size_bytes=row.size_bytes,
-                   sha256=row.sha256, status=row.status, received_at=row.received_at,
-                   receipt=dict(row.receipt))
-
-
-class UploadResult(BaseModel):
-    status: str = Field(description="accepted | held | rejected (the worst over the files)")
-    submissions: list[SubmissionOut]
-
-    @classmethod
-    def of(cls, outcome: UploadOutcome) -> UploadResult:
-        return cls(status=outcome.status,
-                   submissions=[SubmissionOut.of(row) for row in outcome.submissions])
-
-    def all_duplicates(self) -> bool:
-        """Every receipt says its file was received before: nothing new arrived."""
-        receipts = [r for s in self.submissions for r in s.receipt.get("receipts", [])]
-        return bool(receipts) and all("duplicate" in r for r in receipts)

@@ -6,13 +6,13 @@ from typing import Any
 import dagster as dg
 
 from analytics.auditor import audit_warehouse
-from analytics.checks import no_identifiers, suppression_applied
+from analytics.warehouse_checks import no_identifiers, suppression_applied
 from dagster_project.assets.analytics import published_aggregates, student_outcomes
 from dagster_project.assets.ingest import calpads_staging, ccgi_staging, college_staging
 from dagster_project.metadata import md_table
 from dagster_project.resources import DeploymentResource, WarehouseResource
-from ingest.checks import no_files_left_received, row_counts_match_receipts
-from linkage.checks import match_rate_floors
+from ingest.staging_checks import no_files_left_received, row_counts_match_receipts
+from linkage.match_rate_checks import match_rate_floors
 
 
 def _result(passed: bool, description: str, metadata: dict[str, Any]) -> dg.AssetCheckResult:

@@ -1,4 +1,5 @@
-"""Partner registry from a CSV file (until the governance store supplies the records).
+"""The partner registry read from a CSV file (``c2c ingest --partner-registry``, tests and
+benchmarks); the service's registry is the governance store (``c2c partners import``).
 
 Columns: org_code, name, kind, charter, agreement_status, agreement_start, agreement_end,
 liaison_contact, data_security_contact, swp_rounds (``1;3``).

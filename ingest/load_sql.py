@@ -178,7 +178,7 @@ def _require_ordered_append(con: duckdb.DuckDBPyConnection, sql: str) -> None:
     plan = "".join(str(row[1]) for row in con.execute(f"EXPLAIN {sql}").fetchall())
     if "BATCH_INSERT" not in plan and "BATCH_CREATE_TABLE_AS" not in plan:
         raise InternalError("ingest load plan does not keep insertion order, so line numbers "
-                            "would be wrong (see ingest.load._require_ordered_append)")
+                            "would be wrong (see ingest.load_sql._require_ordered_append)")
     if len(_ORDERED_SHAPES) >= 1024:  # bounded: column maps could make many shapes
         _ORDERED_SHAPES.clear()
     _ORDERED_SHAPES.add(shape)
