@@ -30,7 +30,7 @@ from core.keys import KeyProvider, create_master_key
 from core.settings import Settings
 from core.warehouse import warehouse
 from ingest import ingest_files
-from ingest.partners import load_partners_csv
+from ingest.partners_csv import load_partners_csv
 home, folder, partners = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
 settings = Settings(home=home)
 create_master_key(settings.master_key_path)

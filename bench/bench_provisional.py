@@ -177,7 +177,7 @@ def scale(students: int, seed: int, copies: list[int], work: Path) -> None:
     from core.keys import create_master_key
     from core.settings import Settings
     from ingest import expand_paths, ingest_files
-    from ingest.partners import load_partners_csv
+    from ingest.partners_csv import load_partners_csv
     from linkage.provisional import link_provisional
     shutil.rmtree(work, ignore_errors=True)
     landing = work / "landing"

@@ -12,7 +12,8 @@ from fastapi.responses import Response
 
 from api.deps import SessionDep
 from api.deps import get_services as services
-from api.portal.web import PartnerPage, render
+from api.portal.access import PartnerPage
+from api.portal.web import render
 from core.errors import Busy, NotFound, PermissionDenied
 from core.gate import shown_floor
 from governance.audit import audited

@@ -58,7 +58,7 @@ NOT_PERSON_COUNTS = {
     "AuditVerifyOut.head_seq": "audit sequence", "AuditVerifyOut.first_bad_seq": "audit seq",
     "Preview.k": "the protection parameter applied",
     # the data-quality return: the calling partner's own rows, read from its own files only
-    # (ingest.quality; tests/test_ingest_quality_return.py attacks the isolation)
+    # (ingest.quality; tests/ingest/test_quality_return.py attacks the isolation)
     "CompletenessOut.rows": "the partner's own rows", "CompletenessOut.counts[]": "the "
     "partner's own rows with a gap", "CompletenessOut.shares[]": "the same, as shares",
     "CompletenessOut.last_year_shares[]": "the partner's own rows, its previous year",

@@ -10,8 +10,8 @@ import pytest
 
 from dagster_project.run import materialize_extracts, materialize_pipeline, materialize_quality
 from governance import request_lifecycle as gr
-from tests.dagster_support import make_deployment, submitted_request
 from services.link_quality import review_sample_from_truth
+from tests.dagster_support import make_deployment, submitted_request
 
 
 @pytest.mark.slow

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from deid_support import NOW, make_keys, request
 
 import deidentify
 from core.keys import KeyProvider
 from core.requests import RequestKind
 from deidentify.opening import extract_sample, open_extract
+from tests.deid_support import NOW, make_keys, request
 
 
 @pytest.fixture(scope="module")

@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 
 from ingest import ingest_files
-from ingest.partners import load_partners_csv
+from ingest.partners_csv import load_partners_csv
 from ingest.rawstore import CHUNK, EncryptedReader, read_all
 from synth import generate
 from synth.inflate import inflate
-from tests.test_ingest_batch import Store
+from tests.ingest.test_batch import Store
 
 SIZE = 40_000_000
 DUCKDB_BUFFER = 32 * 1024 * 1024  # read_csv's buffer: 16 x its 2 MiB max line size

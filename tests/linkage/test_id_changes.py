@@ -10,7 +10,6 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pytest
-from api_support import LEA, ApiEnv
 
 from core import tables
 from core.warehouse import open_warehouse
@@ -19,6 +18,7 @@ from linkage.id_changes import cohort_counts, operator_log, partner_counts, reco
 from linkage.schema import ensure_schema
 from linkage.stable_ids import assign_person_ids
 from services.id_change_log import tell_extract_holders
+from tests.api_support import LEA, ApiEnv
 
 COLLEGE = "C001"
 # unit_id -> (source_system, partner_org, source_person_id)

@@ -18,7 +18,7 @@ from core.errors import NotFound
 from core.keys import KeyProvider, create_master_key
 from core.settings import Settings
 from ingest import ingest_files
-from ingest.partners import load_partners_csv
+from ingest.partners_csv import load_partners_csv
 from linkage import quality
 from linkage.review import record_review_decision
 

@@ -12,14 +12,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from api_support import LEA, OTHER_LEA, ApiEnv
-from ingest_testdata import record
-
 from core.calpads import CURRENT_LAYOUT
 from core.warehouse import open_warehouse
 from governance.partners import list_partners
 from ingest import ingest_files
 from ingest.quality import quality_return
+from tests.api_support import LEA, OTHER_LEA, ApiEnv
+from tests.ingest_testdata import record
 
 SENR = CURRENT_LAYOUT["SENR"]
 SINF = CURRENT_LAYOUT["SINF"]

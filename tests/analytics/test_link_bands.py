@@ -10,7 +10,6 @@ import io
 
 import duckdb
 import pytest
-from api_support import LEAS, ApiEnv
 
 from analytics.link_quality import (
     LinkQuality,
@@ -19,6 +18,7 @@ from analytics.link_quality import (
     released_quality_rows,
 )
 from core.tables import LINK_QUALITY
+from tests.api_support import LEAS, ApiEnv
 
 Q = LinkQuality(0.99, 0.97, 1.0, 0.95, 0.90, 0.98)
 
