@@ -8,9 +8,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from analytics.link_quality import LinkQuality, QualityKey, band_domain, bias_band
+from analytics.link_quality import LinkQuality, QualityKey
 from api.choices import choices
-from api.linkage_quality import quality_figures
+from api.linkage_quality import link_band, quality_figures
 from api.params import Page
 from api.serving import ServingSnapshot
 from core.gate import GatedCount, gate_published, public_reason
@@ -71,12 +71,7 @@ def _row(values: tuple[Any, ...], min_cell: int,
         row["rate"] = None
     elif not row["suppressed"]:
         row["rate"] = round(row["numerator"].value / row["denominator"].value, 4)
-    # the band comes from the rate as shown (None when suppressed), never from a true count
-    found = next((quality[k] for k in band_domain(row["metric"], row["reporting_lea"],
-                                                   row["subgroup"], row["subgroup_value"])
-                  if k in quality), None)
-    band = bias_band(None if row["suppressed"] else row["rate"], found)
-    row["link_band_low"], row["link_band_high"] = band if band else (None, None)
+    row["link_band_low"], row["link_band_high"] = link_band(row, quality)
     return AggregateRow.model_validate(row)
 
 

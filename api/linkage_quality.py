@@ -9,7 +9,13 @@ from typing import Any
 import duckdb
 from pydantic import BaseModel
 
-from analytics.link_quality import LinkQuality, QualityKey, quality_lookup
+from analytics.link_quality import (
+    LinkQuality,
+    QualityKey,
+    band_domain,
+    bias_band,
+    quality_lookup,
+)
 from api.serving import ServingSnapshot
 from core.gate import GatedCount, gate_published
 from core.protection import MIN_CELL
@@ -80,3 +86,14 @@ def quality_figures(snapshot: ServingSnapshot) -> dict[QualityKey, LinkQuality]:
     """(source pair, dimension, value) -> shown estimates, for the aggregates' bands."""
     return snapshot.cached(("linkage quality lookup",),
                            lambda cursor: quality_lookup(_rows(cursor)))
+
+
+def link_band(row: dict[str, Any], quality: dict[QualityKey, LinkQuality]
+              ) -> tuple[float | None, float | None]:
+    """The interval a published rate's link errors imply. It comes from the rate as shown
+    (none when suppressed), never from a true count."""
+    found = next((quality[k] for k in band_domain(row["metric"], row["reporting_lea"],
+                                                   row["subgroup"], row["subgroup_value"])
+                  if k in quality), None)
+    band = bias_band(None if row["suppressed"] else row["rate"], found)
+    return band if band else (None, None)

@@ -34,7 +34,7 @@ def test_overview_lines_match_each_commands_own_help() -> None:
     for name, (module, line) in COMMANDS.items():
         command = _module_commands(module)[name]
         own = (command.help or "").strip().splitlines()[0]
-        assert own == line, f"cli/main.py COMMANDS[{name!r}] drifted from its docstring"
+        assert own == line, f"cli/commands.py COMMANDS[{name!r}] drifted from its docstring"
 
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))
