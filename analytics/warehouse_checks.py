@@ -15,6 +15,7 @@ import duckdb
 
 from analytics.metrics import CATEGORY_VALUES
 from core import tables
+from core.gate import shown_floor
 from core.identifiers import (
     ANALYTICS_ALLOWED_COLUMNS,
     BY_COLUMN_NAME,
@@ -32,7 +33,7 @@ from core.identifiers import (
     Finding,
     column_name_kind,
 )
-from core.protection import MIN_CELL
+from core.protection import MIN_CELL, ROUNDING_BASE
 
 __all__ = ["CheckResult", "Finding", "no_identifiers", "scan_for_identifiers",
            "suppression_applied"]
@@ -145,6 +146,23 @@ def no_identifiers(con: duckdb.DuckDBPyConnection) -> CheckResult:
     )
 
 
+def audit_quality(con: duckdb.DuckDBPyConnection, min_cell: int) -> int:
+    """Rows of the snapshot's ``linkage_quality`` that break the standard: a shown count of
+    pairs below the floor or not a multiple of 5, or a figure on a suppressed domain (0 for a
+    snapshot without the table)."""
+    try:
+        row = con.execute(f"""SELECT count(*) FROM linkage_quality WHERE
+            (linked_pairs IS NOT NULL AND (linked_pairs % {ROUNDING_BASE} <> 0
+                                           OR linked_pairs < {shown_floor(min_cell)}))
+            OR (reviewed_pairs IS NOT NULL AND (reviewed_pairs % {ROUNDING_BASE} <> 0
+                                                OR reviewed_pairs < {shown_floor(min_cell)}))
+            OR (suppressed AND (linked_pairs IS NOT NULL OR precision IS NOT NULL
+                                OR recall IS NOT NULL))""").fetchone()
+    except duckdb.CatalogException:
+        return 0
+    return int(row[0]) if row else 0
+
+
 def suppression_applied(serving_path: Path) -> CheckResult:
     """Dagster asset check on the serving snapshot: every row obeys the disclosure standard.
 
@@ -159,6 +177,7 @@ def suppression_applied(serving_path: Path) -> CheckResult:
         # a snapshot without its info row is checked against the policy's threshold
         min_cell = int(info[0]) if info else MIN_CELL
         found = audit_snapshot(con, "published_aggregates", min_cell)
+        found["linkage_quality_bad"] = audit_quality(con, min_cell)
         rows = con.execute("SELECT count(*) FROM published_aggregates").fetchone()
     finally:
         con.close()

@@ -28,8 +28,10 @@ has none (collapsed strata).
 Intervals: each stratum's (and domain cell's) match share gets a Jeffreys Beta(k + 1/2,
 n - k + 1/2) posterior; 2,000 Monte Carlo draws of the whole estimate give the 2.5 and 97.5
 percentiles. With no false link among the reviewed linked pairs the upper precision limit is
-1 (no false link observed), likewise for recall: the Jeffreys interval's own end-point rule
-(Brown, Cai & DasGupta 2001). numpy is already a dependency; scipy would add nothing here.
+1 (no false link observed), likewise for recall, and per stratum the upper limits treat a
+stratum whose sample showed no error as having none: the Jeffreys interval's end-point rule
+(Brown, Cai & DasGupta 2001) applied stratum by stratum. numpy is already a dependency;
+scipy would add nothing here.
 
 The sample is drawn with a random number per pair that changes every run (a hash of the run
 id and the pair id), so next year's sample is not the pairs this year's decisions forced:
@@ -374,11 +376,17 @@ def _domain_row(key: tuple[str, str, str], cells: list[tuple[str, int, int, int]
                 linked_of: dict[str, bool], index: dict[str, int],
                 per_stratum: dict[str, tuple[int, int]], stratum_draws: np.ndarray,
                 rng: np.random.Generator) -> QualityRow:
+    """One domain's estimate. Lower limits come from the Jeffreys draws of every stratum;
+    upper limits from draws in which a stratum whose sample showed no error (no false link
+    among its linked pairs, no match among its not-linked ones) has none: the Jeffreys
+    end-point rule, stratum by stratum. Without it, many error-free strata each drawn a
+    little above zero add up to an error the sample never saw, and the upper limit fell below
+    the truth (measured: 3 of 25 intervals over five seeds missed from above)."""
     draws = stratum_draws.shape[1]
     matched_l, matched_u = np.zeros(draws), np.zeros(draws)
+    best_l, best_u = np.zeros(draws), np.zeros(draws)  # the upper limits' draws
     point_l = point_u = 0.0
     n_l = n_u = reviewed = 0
-    false_link_seen = miss_seen = False
     for stratum, n, r, k in cells:
         if r > 0:
             share, p = k / r, rng.beta(k + 0.5, r - k + 0.5, size=draws)
@@ -390,26 +398,28 @@ def _domain_row(key: tuple[str, str, str], cells: list[tuple[str, int, int, int]
             n_l += n
             point_l += n * share
             matched_l += n * p
-            false_link_seen |= share < 1.0
+            best_l += n * (1.0 if share == 1.0 else p)
         else:
             n_u += n
             point_u += n * share
             matched_u += n * p
-            miss_seen |= share > 0.0
+            best_u += 0.0 if share == 0.0 else n * p
     row = QualityRow(key[0], key[1], key[2], n_l, n_u, reviewed)
     if n_l:
         row.precision = point_l / n_l
-        lo, hi = np.percentile(matched_l / n_l, [2.5, 97.5])
-        row.precision_low = min(float(lo), row.precision)
-        row.precision_high = 1.0 if not false_link_seen else max(float(hi), row.precision)
+        row.precision_low = min(float(np.percentile(matched_l / n_l, 2.5)), row.precision)
+        row.precision_high = max(float(np.percentile(best_l / n_l, 97.5)), row.precision)
     if point_l + point_u > 0:
         row.recall = point_l / (point_l + point_u)
-        total = matched_l + matched_u
-        ratio = np.divide(matched_l, total, out=np.ones(draws), where=total > 0)
-        lo, hi = np.percentile(ratio, [2.5, 97.5])
-        row.recall_low = min(float(lo), row.recall)
-        row.recall_high = 1.0 if not miss_seen else max(float(hi), row.recall)
+        row.recall_low = min(float(np.percentile(_ratio(matched_l, matched_u), 2.5)),
+                             row.recall)
+        row.recall_high = max(float(np.percentile(_ratio(best_l, best_u), 97.5)), row.recall)
     return row
+
+
+def _ratio(linked: np.ndarray, missed: np.ndarray) -> np.ndarray:
+    total = linked + missed
+    return np.divide(linked, total, out=np.ones_like(total), where=total > 0)
 
 
 def store_estimate(con: duckdb.DuckDBPyConnection, result: QualityEstimate) -> None:

@@ -11,7 +11,9 @@ import io
 import duckdb
 import pytest
 
+from analytics.checks import audit_quality
 from analytics.link_quality import (
+    QUALITY_DDL,
     LinkQuality,
     band_domain,
     bias_band,
@@ -116,3 +118,21 @@ def test_a_snapshot_without_quality_has_no_bands(env: ApiEnv) -> None:
     rows = env.client.get("/v1/aggregates?limit=1000").json()["data"]
     assert rows and all(r["link_band_low"] is None for r in rows)
     assert env.client.get("/v1/linkage-quality").json()["data"] == []
+
+
+def test_the_snapshot_check_audits_the_quality_table() -> None:
+    con = duckdb.connect()
+    assert audit_quality(con, 11) == 0  # a snapshot from before linkage quality
+    con.execute(QUALITY_DDL)
+    ok = ("r", "all", "all", "all", 2705, 400, 1.0, .95, 1.0, .99, .95, 1.0, False, None)
+    hidden = ("r", "all", "partner", "X", None, None, None, None, None, None, None, None,
+              True, "count_below_min")
+    con.executemany(f"INSERT INTO linkage_quality VALUES ({', '.join('?' * 14)})",
+                    [ok, hidden])
+    assert audit_quality(con, 11) == 0
+    exact = ("r", "all", "partner", "Y", 7, 3, 1.0, .5, 1.0, 1.0, .4, 1.0, False, None)
+    leaky = ("r", "all", "partner", "Z", None, None, 1.0, .5, 1.0, 1.0, .4, 1.0, True,
+             "count_below_min")
+    con.executemany(f"INSERT INTO linkage_quality VALUES ({', '.join('?' * 14)})",
+                    [exact, leaky])
+    assert audit_quality(con, 11) == 2

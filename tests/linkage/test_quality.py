@@ -31,14 +31,17 @@ def linked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     """Generated partner files (1,000 students, three years), ingested and linked once."""
     home = tmp_path_factory.mktemp("quality")
     landing = home / "landing"
-    synth.generate(landing, students=STUDENTS, seed=7)
+    # seed 2, run r1 (the sample depends on the run id): the truth's recall is just above
+    # the estimate, where upper limits drawn without the per-stratum end-point rule fell
+    # short of it (linkage/quality.py, _domain_row)
+    synth.generate(landing, students=STUDENTS, seed=2)
     settings = Settings(home=home / "c2c")
     create_master_key(settings.master_key_path)
     keys = KeyProvider(settings.master_key_path, settings.keyring_path)
     con = duckdb.connect(str(home / "warehouse.duckdb"))
     ingest_files(con, [landing / d for d in ("calpads", "college", "ccgi")], settings.raw_dir,
                  keys.derive("raw-store"), load_partners_csv(landing / "partners.csv"))
-    summary = linkage.run_annual_link(con, settings=settings, run_id="q1",
+    summary = linkage.run_annual_link(con, settings=settings, run_id="r1",
                                       runs_dir=settings.runs_dir)
     yield {"con": con, "summary": summary, "truth": landing / "truth.parquet"}
     con.close()
@@ -58,7 +61,7 @@ def test_a_link_run_draws_the_sample_and_waits_for_review(linked: dict[str, Any]
     assert block["sample_pairs"] == 400 and block["waiting_strata"]
     strata = con.execute("SELECT count(DISTINCT stratum), count(*) FILTER (WHERE linked), "
                          "count(*) FILTER (WHERE NOT linked) FROM mdm.quality_sample "
-                         "WHERE run_id = 'q1'").fetchone()
+                         "WHERE run_id = 'r1'").fetchone()
     assert strata is not None and strata[0] == block["strata"] and strata[1] and strata[2]
     # every source pair of the run gets its own strata, linked and not linked
     pairs = {r[0] for r in con.execute("SELECT DISTINCT source_pair FROM mdm.quality_sample")
@@ -69,13 +72,13 @@ def test_a_link_run_draws_the_sample_and_waits_for_review(linked: dict[str, Any]
 @pytest.mark.slow
 def test_a_sample_pair_is_decided_through_the_review_path(linked: dict[str, Any]) -> None:
     con = linked["con"]
-    pair_id, _ = quality.sample_pairs(con, "q1")[0]
-    before = quality.estimate(con, "q1")
+    pair_id, _ = quality.sample_pairs(con, "r1")[0]
+    before = quality.estimate(con, "r1")
     record_review_decision(con, pair_id, "match", "alice")  # NotFound before: queue only
     row = con.execute("SELECT reviewer FROM mdm.review_decisions WHERE pair_id = ?",
                       [pair_id]).fetchone()
     assert row == ("alice",)
-    after = quality.estimate(con, "q1")
+    after = quality.estimate(con, "r1")
     assert after.reviewed_pairs == before.reviewed_pairs + 1
     # one stratum still unreviewed: still no figures
     assert after.status == "awaiting_review" and not after.rows
@@ -87,9 +90,9 @@ def test_a_sample_pair_is_decided_through_the_review_path(linked: dict[str, Any]
 @pytest.mark.slow
 def test_the_estimate_lands_near_the_truth(linked: dict[str, Any]) -> None:
     con, truth = linked["con"], linked["truth"]
-    answered = quality.answer_from_truth(con, "q1", truth, reviewer="truth")
+    answered = quality.answer_from_truth(con, "r1", truth, reviewer="truth")
     assert answered == 400
-    result = quality.estimate(con, "q1")
+    result = quality.estimate(con, "r1")
     assert result.status == "estimated" and result.reviewed_pairs == 400
     true = linkage.evaluate(con, truth)
     overall = result.row()
@@ -113,7 +116,7 @@ def test_the_estimate_lands_near_the_truth(linked: dict[str, Any]) -> None:
     hispanic = result.row(dimension="ethnicity", value="hispanic_or_latino")
     assert hispanic is not None and hispanic.recall_low is not None
     quality.store_estimate(con, result)
-    stored = con.execute("SELECT count(*) FROM mdm.link_quality WHERE run_id = 'q1'"
+    stored = con.execute("SELECT count(*) FROM mdm.link_quality WHERE run_id = 'r1'"
                          ).fetchone()
     assert stored is not None and stored[0] == len(result.rows)
 
