@@ -11,7 +11,6 @@ import io
 import duckdb
 import pytest
 
-from analytics.checks import audit_quality
 from analytics.link_quality import (
     QUALITY_DDL,
     LinkQuality,
@@ -19,6 +18,7 @@ from analytics.link_quality import (
     bias_band,
     released_quality_rows,
 )
+from analytics.warehouse_checks import audit_quality
 from core.tables import LINK_QUALITY
 from tests.api_support import LEAS, ApiEnv
 
