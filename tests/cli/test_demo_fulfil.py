@@ -45,7 +45,7 @@ def _printed_commands_work(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, sett
 
     from rich.console import Console
 
-    from cli import demo_requests as printing
+    from cli import demo_access as printing
 
     out = io.StringIO()
     monkeypatch.setattr(printing, "console", Console(file=out, width=300))
