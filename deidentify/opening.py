@@ -270,9 +270,10 @@ class _SampleFile(_MemoryFile):
         self._seen += 1
 
     def close(self) -> None:
-        if not self.closed and self._pending:
+        if self.closed:
+            return
+        if self._pending:  # a last line without its line break
             self._take(self._pending)
-            self._pending = b""
         kept = b"\n".join(line for _, line in sorted(self.kept))
         super().write(self.header + b"\n" + kept if kept else self.header)
         super().close()

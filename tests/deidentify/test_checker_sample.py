@@ -15,6 +15,7 @@ from core.keys import KeyProvider
 from core.requests import RequestKind
 from deidentify.opening import extract_sample, open_extract
 from tests.deid_support import NOW, make_keys, request
+from deidentify.opening import _SampleReceiver, extract_sample, open_extract
 
 
 @pytest.fixture(scope="module")
@@ -59,3 +60,15 @@ def test_an_output_no_larger_than_the_sample_is_shown_whole(keys: KeyProvider,
     empty = _package(keys, tmp_path / "empty", 0, request_id="R-empty")
     got = extract_sample(empty, keys=keys, rows=50)
     assert got.rows == [] and got.columns == ["county_code", "students"]
+
+
+def test_rows_cut_across_writes_and_a_last_line_without_its_break_are_kept_whole() -> None:
+    """The package streams data.csv in chunks that end anywhere in a line."""
+    receiver = _SampleReceiver(size=5, seed=1)
+    sink = receiver.begin("data.csv")
+    data = b"county_code,students\n01,40\n02,55\n03,61"
+    for i in range(len(data)):
+        sink.write(data[i:i + 1])
+    sink.close()
+    sink.close()  # closing twice changes nothing
+    assert receiver.read("data.csv") == data
