@@ -56,6 +56,16 @@ def register(app: typer.Typer) -> None:
             tasks: dict[str, TaskID] = {}
 
             def progress(stage: str, done: int, total: int) -> None:
+                if " (chunk " in stage:  # a state-size run: one bar over its chunks
+                    name, _, part = stage.partition(" (chunk ")
+                    number, _, count = part.rstrip(")").partition("/")
+                    if "chunks" not in tasks:
+                        tasks["chunks"] = bar.add_task("chunks", total=int(count))
+                    finished = int(number) - (0 if name == "truth file" and done >= total
+                                              else 1)
+                    bar.update(tasks["chunks"], completed=finished,
+                               description=f"chunk {number}/{count}: {name}")
+                    return
                 if stage not in tasks:
                     tasks[stage] = bar.add_task(stage, total=max(total, 1))
                 bar.update(tasks[stage], completed=done, total=max(total, 1))

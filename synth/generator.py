@@ -111,6 +111,12 @@ def generate(
     orgs = get_world(world)
     starts = parse_years(list(years or DEFAULT_YEARS))
     labels = tuple(f"{y}-{(y + 1) % 100:02d}" for y in starts)
+    chunks = _chunks(students, chunk_students)
+    if len(chunks) > 1 and defect_names:  # checked before the old tree is emptied
+        raise InputRejected(
+            f"defect profiles need one chunk: at most {chunk_students:,} students", Location(
+                file="arguments", field="defects", value=",".join(defect_names),
+                rule="students <= chunk size"))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for sub in ("calpads", "college", "ccgi"):
@@ -129,12 +135,6 @@ def generate(
             stage_seconds[stage] = round(stage_seconds.get(stage, 0.0) + now - stage_began[0], 3)
             stage_began[0] = now
 
-    chunks = _chunks(students, chunk_students)
-    if len(chunks) > 1 and defect_names:
-        raise InputRejected(
-            f"defect profiles need one chunk: at most {chunk_students:,} students", Location(
-                file="arguments", field="defects", value=",".join(defect_names),
-                rule="students <= chunk size"))
     pools = load_pools()
     truth = TruthRecorder(track_defects=bool(defect_names))
     chosen = None

@@ -92,3 +92,17 @@ def test_a_run_in_chunks_is_deterministic_and_mints_no_id_twice(tmp_path: Path) 
                     (row["school_of_course_delivery"], row["course_section_id"]))
     for folder, keys in used.items():  # one CRSC per LEA-year covers every chunk's sections
         assert keys <= sections[folder], folder
+
+
+def test_defect_profiles_past_one_chunk_stop_with_an_error_naming_the_limit(
+        tmp_path: Path) -> None:
+    import pytest
+
+    from core.errors import InputRejected
+
+    generate(tmp_path, students=50, seed=1, years=["2023-24"])
+    before = _digest(tmp_path)
+    with pytest.raises(InputRejected, match="at most 100 students"):
+        generate(tmp_path, students=300, seed=1, years=["2023-24"], defects="all",
+                 chunk_students=100)
+    assert _digest(tmp_path) == before  # the tree that was there is left as it was
