@@ -176,6 +176,8 @@ SEED = 20_240_601
 # m of the birth-date keying-error levels (year one off, one digit): see comparisons()
 DOB_SLIP_M = 0.01
 PREDICTIONS_TABLE = "c2c_predictions_above_lower"
+# One slice of the blocked pairs, registered with Splink for scoring
+PAIRS_SLICE_TABLE = "c2c_blocked_pairs_slice"
 # The steps of train_and_predict, in order (train_u includes choosing the rules and the prior).
 STEPS = ("train_u", "train_em_names", "train_em_dob", "predict")
 INPUT_TABLE = "c2c_identities_input"
@@ -611,8 +613,8 @@ def predict_chunks(choices: list[BlockingChoice], chunk_pairs: int) -> int:
     records, every comparison evaluated) held a whole run's pairs pinned at once: at 8M
     identities it failed under a 4 GB limit ("failed to pin block"). The kept rules' own
     counts (measured, an upper bound on the distinct pairs) over ``chunk_pairs`` gives the
-    slices; Splink cuts them by a hash of the left record's id, so each pair falls in
-    exactly one and the union is the unchunked result."""
+    slices; :func:`_score_in_chunks` cuts the blocked pairs by a hash of the left record's
+    id, so each pair falls in exactly one and the union is the unchunked result."""
     candidate = sum(c.pairs for c in choices if c.kept)
     return max(1, math.ceil(candidate / max(1, chunk_pairs)))
 
@@ -622,24 +624,61 @@ def _score_in_chunks(
 ) -> dict[int, int]:
     """Score each slice, keep its pairs at or above the lower band in ``PREDICTIONS_TABLE``
     and drop the rest: the pairs scored per rule (Splink's ``match_key``, the first rule
-    that generated the pair) are counted slice by slice, not kept."""
-    marginal: Counter[int] = Counter()
-    for i in range(1, chunks + 1):
+    that generated the pair) are counted slice by slice, not kept.
+
+    On DuckDB the blocking runs once: its output is two ids and a rule number per candidate
+    pair (a table DuckDB spills like any other), cut into slices by a hash of the left id.
+    Splink's ``predict_chunk`` re-ran every blocking join over all identities for each
+    slice, so the blocking cost grew with slices x identities (docs/scale.md). Each slice is
+    then registered as the blocked pairs Splink scores (its DuckDB path reads only the
+    records those pairs name). Spark scores in one slice: its shuffle spills on its own."""
+    if engine.name == "spark":
         scored = linker.inference.predict_chunk(
-            left_chunk=(i, chunks), right_chunk=(1, 1), threshold_match_probability=None,
-            warning_mode="auto" if i == 1 else "never")
-        for key, n in engine.query(f"SELECT CAST(match_key AS INTEGER), count(*) "
-                                   f"FROM {scored.physical_name} GROUP BY 1"):
-            marginal[int(key)] += int(n)
-        kept = (f"SELECT unique_id_l, unique_id_r, match_weight, match_probability "
-                f"FROM {scored.physical_name} "
-                f"WHERE match_probability >= {float(lower_threshold)!r}")
-        if i == 1:
-            engine.materialise(PREDICTIONS_TABLE, kept)
-        else:  # DuckDB only (Spark scores in one slice)
-            engine.query(f"INSERT INTO {PREDICTIONS_TABLE} {kept}")
-        scored.drop_table_from_database_and_remove_from_cache()
+            left_chunk=(1, 1), right_chunk=(1, 1), threshold_match_probability=None)
+        try:
+            return _keep_scored(engine, scored.physical_name, lower_threshold, first=True)
+        finally:
+            scored.drop_table_from_database_and_remove_from_cache()
+    blocked = linker.inference.compute_blocked_pairs_for_predict()
+    marginal: Counter[int] = Counter()
+    try:
+        for i in range(chunks):
+            engine.materialise(PAIRS_SLICE_TABLE, (
+                f"SELECT * FROM {blocked.physical_name}" if chunks == 1 else
+                f"SELECT * FROM {blocked.physical_name} "
+                f"WHERE hash(join_key_l) % {chunks} = {i}"))
+            linker.table_management.register_blocked_pairs_for_predict(
+                engine.db_api.register(PAIRS_SLICE_TABLE))
+            scored = linker.inference.predict(
+                threshold_match_probability=None,
+                warning_mode="auto" if i == 0 else "never")
+            try:
+                marginal.update(_keep_scored(engine, scored.physical_name, lower_threshold,
+                                             first=i == 0))
+            finally:
+                scored.drop_table_from_database_and_remove_from_cache()
+    finally:
+        engine.query(f"DROP TABLE IF EXISTS {PAIRS_SLICE_TABLE}")
+        blocked.drop_table_from_database_and_remove_from_cache()
     return dict(marginal)
+
+
+def _keep_scored(
+    engine: LinkBackend, scored: str, lower_threshold: float, *, first: bool
+) -> Counter[int]:
+    """Pairs of ``scored`` at or above the lower band into ``PREDICTIONS_TABLE``; the count of
+    every scored pair per blocking rule."""
+    counts: Counter[int] = Counter()
+    for key, n in engine.query(f"SELECT CAST(match_key AS INTEGER), count(*) "
+                               f"FROM {scored} GROUP BY 1"):
+        counts[int(key)] += int(n)
+    kept = (f"SELECT unique_id_l, unique_id_r, match_weight, match_probability "
+            f"FROM {scored} WHERE match_probability >= {float(lower_threshold)!r}")
+    if first:
+        engine.materialise(PREDICTIONS_TABLE, kept)
+    else:  # DuckDB only (Spark scores in one slice)
+        engine.query(f"INSERT INTO {PREDICTIONS_TABLE} {kept}")
+    return counts
 
 
 def copy_parameters(source: Linker, target: Linker) -> None:
