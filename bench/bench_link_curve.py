@@ -26,6 +26,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 PERSONS = ROOT / "bench" / "bench_link_persons.py"
+STAGES = (("standardise", "standardis"), ("model.train_u", "train_u"),
+          ("model.train_em_names", "em_names"), ("model.train_em_dob", "em_dob"),
+          ("model.predict", "predict"), ("cluster", "cluster"), ("stable_ids", "stable_ids"),
+          ("summary", "summary"))
 
 
 def run_one(work: Path, limit: str) -> dict[str, Any]:
@@ -73,6 +77,13 @@ def main() -> None:
         print(f"{identities:>11,} {r['memory_limit']:>6} {r['wall']:8.1f} {r['cpu']:8.1f} "
               f"{float(r['peak_mb']) / 1024:11.2f} {int(r['temp_peak_bytes']) / 1e9:8.2f} "
               f"{r['predict_chunks']:>6} {r['pairs_scored']:>13,} {r['load']:5.1f}")
+    # where the wall time went, stage by stage (train_u includes choosing the rules, the
+    # prior and copying the identities into Splink's workspace)
+    print("\nstage wall seconds: " + " ".join(f"{name:>10}" for _, name in STAGES))
+    for identities, r in rows:
+        if "failed" not in r:
+            print(f"{identities:>11,} {r['memory_limit']:>6} " + " ".join(
+                f"{float(r['stages'].get(key, 0.0)):10.1f}" for key, _ in STAGES))
 
 
 if __name__ == "__main__":

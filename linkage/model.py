@@ -176,6 +176,9 @@ SEED = 20_240_601
 # m of the birth-date keying-error levels (year one off, one digit): see comparisons()
 DOB_SLIP_M = 0.01
 PREDICTIONS_TABLE = "c2c_predictions_above_lower"
+# One slice of the blocked pairs, registered with Splink for scoring
+PAIRS_SLICE_TABLE = "c2c_blocked_pairs_slice"
+BLOCKED_PAIRS_TABLE = "c2c_blocked_pairs"
 # The steps of train_and_predict, in order (train_u includes choosing the rules and the prior).
 STEPS = ("train_u", "train_em_names", "train_em_dob", "predict")
 INPUT_TABLE = "c2c_identities_input"
@@ -594,7 +597,8 @@ def train_and_predict(
             lap("register")
         # Spark scores in one slice: its shuffle spills on its own, and each slice is a job
         chunks = 1 if engine.name == "spark" else predict_chunks(choices, chunk_pairs)
-        marginal = _score_in_chunks(linker, engine, chunks, lower_threshold)
+        kept_rules = [r for r, c in zip(CANDIDATE_RULES, choices, strict=True) if c.kept]
+        marginal = _score_in_chunks(linker, engine, kept_rules, chunks, lower_threshold)
     lap("predict")
     for key, choice in enumerate(c for c in choices if c.kept):
         choice.marginal_pairs = int(marginal.get(key, 0))
@@ -611,35 +615,94 @@ def predict_chunks(choices: list[BlockingChoice], chunk_pairs: int) -> int:
     records, every comparison evaluated) held a whole run's pairs pinned at once: at 8M
     identities it failed under a 4 GB limit ("failed to pin block"). The kept rules' own
     counts (measured, an upper bound on the distinct pairs) over ``chunk_pairs`` gives the
-    slices; Splink cuts them by a hash of the left record's id, so each pair falls in
-    exactly one and the union is the unchunked result."""
+    slices; :func:`_score_in_chunks` cuts the blocked pairs by a hash of the left record's
+    id, so each pair falls in exactly one and the union is the unchunked result."""
     candidate = sum(c.pairs for c in choices if c.kept)
     return max(1, math.ceil(candidate / max(1, chunk_pairs)))
 
 
 def _score_in_chunks(
-    linker: Linker, engine: LinkBackend, chunks: int, lower_threshold: float
+    linker: Linker, engine: LinkBackend, rules: list[Rule], chunks: int, lower_threshold: float
 ) -> dict[int, int]:
     """Score each slice, keep its pairs at or above the lower band in ``PREDICTIONS_TABLE``
     and drop the rest: the pairs scored per rule (Splink's ``match_key``, the first rule
-    that generated the pair) are counted slice by slice, not kept."""
-    marginal: Counter[int] = Counter()
-    for i in range(1, chunks + 1):
+    that generated the pair) are counted slice by slice, not kept.
+
+    On DuckDB the blocking runs once (:func:`blocked_pairs_sql`): its output is two ids and a
+    rule number per candidate pair (a table DuckDB spills like any other), cut into slices by
+    a hash of the left id. Splink's ``predict_chunk`` re-ran every blocking join over all
+    identities for each slice, so the blocking cost grew with slices x identities
+    (docs/scale.md). Each slice is then registered as the blocked pairs Splink scores (its
+    DuckDB path reads only the records those pairs name). Spark scores in one slice with
+    Splink's own blocking: its shuffle spills on its own."""
+    if engine.name == "spark":
         scored = linker.inference.predict_chunk(
-            left_chunk=(i, chunks), right_chunk=(1, 1), threshold_match_probability=None,
-            warning_mode="auto" if i == 1 else "never")
-        for key, n in engine.query(f"SELECT CAST(match_key AS INTEGER), count(*) "
-                                   f"FROM {scored.physical_name} GROUP BY 1"):
-            marginal[int(key)] += int(n)
-        kept = (f"SELECT unique_id_l, unique_id_r, match_weight, match_probability "
-                f"FROM {scored.physical_name} "
-                f"WHERE match_probability >= {float(lower_threshold)!r}")
-        if i == 1:
-            engine.materialise(PREDICTIONS_TABLE, kept)
-        else:  # DuckDB only (Spark scores in one slice)
-            engine.query(f"INSERT INTO {PREDICTIONS_TABLE} {kept}")
-        scored.drop_table_from_database_and_remove_from_cache()
+            left_chunk=(1, 1), right_chunk=(1, 1), threshold_match_probability=None)
+        try:
+            return _keep_scored(engine, scored.physical_name, lower_threshold, first=True)
+        finally:
+            scored.drop_table_from_database_and_remove_from_cache()
+    source = next(iter(linker._input_tables_dict.values())).physical_name
+    engine.materialise(BLOCKED_PAIRS_TABLE, blocked_pairs_sql(rules, source))
+    marginal: Counter[int] = Counter()
+    try:
+        for i in range(chunks):
+            engine.materialise(PAIRS_SLICE_TABLE, (
+                f"SELECT * FROM {BLOCKED_PAIRS_TABLE}" if chunks == 1 else
+                f"SELECT * FROM {BLOCKED_PAIRS_TABLE} "
+                f"WHERE hash(join_key_l) % {chunks} = {i}"))
+            linker.table_management.register_blocked_pairs_for_predict(
+                engine.db_api.register(PAIRS_SLICE_TABLE))
+            scored = linker.inference.predict(
+                threshold_match_probability=None,
+                warning_mode="auto" if i == 0 else "never")
+            try:
+                marginal.update(_keep_scored(engine, scored.physical_name, lower_threshold,
+                                             first=i == 0))
+            finally:
+                scored.drop_table_from_database_and_remove_from_cache()
+    finally:
+        engine.query(f"DROP TABLE IF EXISTS {PAIRS_SLICE_TABLE}")
+        engine.query(f"DROP TABLE IF EXISTS {BLOCKED_PAIRS_TABLE}")
     return dict(marginal)
+
+
+def blocked_pairs_sql(rules: list[Rule], table: str) -> str:
+    """The candidate pairs of ``rules`` on ``table`` (``unique_id``), each once, with the
+    first rule that generates it (``match_key``): what Splink's blocking makes, computed
+    another way.
+
+    Splink keeps a pair out of rule k by testing every earlier rule's condition on each of
+    rule k's pairs (``AND NOT (r1 OR r2 ...)``): a cost of pairs x rules, most of the
+    blocking time at 2M identities. Here each rule's join runs bare and one GROUP BY on the
+    two ids keeps the lowest rule (10.6 CPU s against 22 at 1M identities, the same pairs
+    and keys). The conditions are Splink's own SQL for each rule."""
+    joins = "\nUNION ALL\n".join(
+        f"SELECT {key} AS match_key, l.unique_id AS join_key_l, r.unique_id AS join_key_r "
+        f"FROM {table} l JOIN {table} r "
+        f"ON ({rule.creator().get_blocking_rule('duckdb').blocking_rule_sql}) "
+        "AND l.unique_id < r.unique_id"
+        for key, rule in enumerate(rules))
+    return (f"SELECT CAST(min(match_key) AS VARCHAR) AS match_key, join_key_l, join_key_r "
+            f"FROM ({joins}) GROUP BY join_key_l, join_key_r")
+
+
+def _keep_scored(
+    engine: LinkBackend, scored: str, lower_threshold: float, *, first: bool
+) -> Counter[int]:
+    """Pairs of ``scored`` at or above the lower band into ``PREDICTIONS_TABLE``; the count of
+    every scored pair per blocking rule."""
+    counts: Counter[int] = Counter()
+    for key, n in engine.query(f"SELECT CAST(match_key AS INTEGER), count(*) "
+                               f"FROM {scored} GROUP BY 1"):
+        counts[int(key)] += int(n)
+    kept = (f"SELECT unique_id_l, unique_id_r, match_weight, match_probability "
+            f"FROM {scored} WHERE match_probability >= {float(lower_threshold)!r}")
+    if first:
+        engine.materialise(PREDICTIONS_TABLE, kept)
+    else:  # DuckDB only (Spark scores in one slice)
+        engine.query(f"INSERT INTO {PREDICTIONS_TABLE} {kept}")
+    return counts
 
 
 def copy_parameters(source: Linker, target: Linker) -> None:
