@@ -45,10 +45,11 @@ venv: $(TEST_STAMP)
 demo: $(DEMO_STAMP)
 	$(BIN)/c2c demo $(DEMO_ARGS)
 
+# Whole test files per worker, longest first (the order is set in tests/conftest.py).
 test: $(TEST_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy .
-	$(BIN)/python -m pytest -q -n 2
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check .

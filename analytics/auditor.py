@@ -145,12 +145,20 @@ def released_request_cells(con: duckdb.DuckDBPyConnection) -> list[RequestCell]:
 
 
 class _LP:
-    """Linear constraints over unknown true counts (all >= 0); ranges by LP (HiGHS)."""
+    """Linear constraints over unknown true counts (all >= 0); ranges by LP (HiGHS).
+
+    Every LP's optimum is a vector of true counts the knowledge allows (a witness). A target
+    that two witnesses already spread by ``enough`` has a range of at least that, so its two
+    LPs are skipped: one optimum usually moves many counts at once, and the verdict (range
+    under the bound or not) stays exact, because any target still narrower is solved."""
 
     def __init__(self) -> None:
         self.index: dict[tuple[str, ...], int] = {}
         self.eq: list[dict[int, float]] = []
         self.ub: list[tuple[dict[int, float], float]] = []
+        self.solved = 0  # LPs run
+        self._witnesses: list[np.ndarray] = []
+        self._problem: tuple[tuple[int, int, int], dict[str, Any]] | None = None
 
     def var(self, name: tuple[str, ...]) -> int:
         return self.index.setdefault(name, len(self.index))
@@ -168,21 +176,36 @@ class _LP:
                 v.append(x)
         return coo_matrix((v, (r, c)), shape=(len(rows), len(self.index))).tocsr()
 
-    def width(self, target: int) -> float:
-        a_eq = self._matrix(self.eq) if self.eq else None
-        b_eq = np.zeros(len(self.eq)) if self.eq else None
-        a_ub = self._matrix([t for t, _ in self.ub]) if self.ub else None
-        b_ub = np.array([b for _, b in self.ub]) if self.ub else None
+    def _constraints(self) -> dict[str, Any]:
+        """The constraint matrices, built once for as long as no constraint is added."""
+        shape = (len(self.index), len(self.eq), len(self.ub))
+        if self._problem is None or self._problem[0] != shape:
+            self._witnesses = []  # optima of other constraints prove nothing here
+            self._problem = (shape, {
+                "A_eq": self._matrix(self.eq) if self.eq else None,
+                "b_eq": np.zeros(len(self.eq)) if self.eq else None,
+                "A_ub": self._matrix([t for t, _ in self.ub]) if self.ub else None,
+                "b_ub": np.array([b for _, b in self.ub]) if self.ub else None,
+            })
+        return self._problem[1]
+
+    def width(self, target: int, enough: float | None = None) -> float:
+        """max - min of the target; with ``enough``, possibly a lower bound >= ``enough``."""
+        constraints = self._constraints()
+        if enough is not None and len(self._witnesses) > 1:
+            values = [w[target] for w in self._witnesses]
+            if max(values) - min(values) >= enough:
+                return float(max(values) - min(values))
         c = np.zeros(len(self.index))
         c[target] = 1.0
-        lo = linprog(c, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq, bounds=(0, None),
-                     method="highs")
-        hi = linprog(-c, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq, bounds=(0, None),
-                     method="highs")
+        self.solved += 2
+        lo = linprog(c, bounds=(0, None), method="highs", **constraints)
+        hi = linprog(-c, bounds=(0, None), method="highs", **constraints)
         if lo.status != 0 or hi.status != 0:
             # Infeasible means the released values contradict the standard's own bounds:
             # a fault to look at, and not evidence that the count is safe.
             return 0.0
+        self._witnesses += [lo.x, hi.x]
         return float(-hi.fun - lo.fun)
 
 
@@ -238,8 +261,7 @@ def audit(snapshot: Cells, requests: list[RequestCell], *, min_cell: int,
                 if value is not None:
                     continue
                 result.targets += 1
-                result.lps += 2
-                width = lp.width(lp.var((part, *key[1:4])))
+                width = lp.width(lp.var((part, *key[1:4])), enough=min_range - 1e-6)
                 if width >= min_range - 1e-6:
                     continue
                 where = (f"{'numerator' if part == 'n' else 'denominator'} of {metric} "
@@ -247,11 +269,12 @@ def audit(snapshot: Cells, requests: list[RequestCell], *, min_cell: int,
                 if new and any(c in new for c in cells):
                     before = before or _build(frame, [c for c in cells if c not in new], leas,
                                               min_cell)
-                    result.lps += 2
-                    if before.width(before.var((part, *key[1:4]))) < min_range - 1e-6:
+                    if before.width(before.var((part, *key[1:4])),
+                                    enough=min_range - 1e-6) < min_range - 1e-6:
                         result.earlier.append(f"{where} (already narrow before this table)")
                         continue
                 result.findings.append(f"{where} (range {width:.1f})")
+        result.lps += lp.solved + (before.solved if before else 0)
     result.held = bool(result.findings)
     result.seconds = time.perf_counter() - started
     return result

@@ -239,8 +239,18 @@ def record_release(con: duckdb.DuckDBPyConnection, request: ApprovedRequest,
     con.execute(RELEASES_DDL)
     leas = _cohort_leas(con, request)
     con.execute(f"DELETE FROM {RELEASES} WHERE request_id = ?", [request.request_id])
-    rows = [(request.request_id, _cohort_key(request), leas,
-             _cell_key(row, list(request.group_by)), row["numerator"], row["denominator"])
-            for row in _rows(table)]
+    rows = list(_rows(table))
     if rows:
-        con.executemany(f"INSERT INTO {RELEASES} VALUES (?, ?, ?, ?, ?, ?)", rows)
+        # one Arrow table, not executemany (DuckDB binds executemany's values one by one)
+        cells = pa.table({
+            "request_id": [request.request_id] * len(rows),
+            "cohort_key": [_cohort_key(request)] * len(rows),
+            "leas": pa.array([leas] * len(rows), pa.list_(pa.string())),
+            "cell_key": [_cell_key(row, list(request.group_by)) for row in rows],
+            "numerator": pa.array([row["numerator"] for row in rows], pa.int64()),
+            "denominator": pa.array([row["denominator"] for row in rows], pa.int64())})
+        con.register("_released_cells", cells)
+        try:
+            con.execute(f"INSERT INTO {RELEASES} BY NAME SELECT * FROM _released_cells")
+        finally:
+            con.unregister("_released_cells")

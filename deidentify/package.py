@@ -113,7 +113,11 @@ def identity_key(text: str) -> bytes:
     data = [_BECH32.index(c) for c in rest]
     if _polymod(_hrp_expand(hrp) + data) != 1:
         raise ValueError("the age identity's checksum does not match (mistyped or cut)")
-    key = bytes(_regroup(data[:-6], 5, 8, pad=False))
+    try:
+        key = bytes(_regroup(data[:-6], 5, 8, pad=False))
+    except ValueError:
+        raise ValueError("the age identity has left-over bits (a character added, dropped or "
+                         "changed before the checksum was made); age refuses it too") from None
     if len(key) != KEY_BYTES:
         raise ValueError("the age identity does not hold a 32-byte key")
     return key
@@ -170,7 +174,8 @@ class FileDigest:
 
 
 class _HashingSink:
-    """Passes writes on to a file while hashing them (the package's own SHA-256, one pass)."""
+    """Passes writes on to a file while hashing them (the package's own SHA-256, one pass).
+    pyrage's ``encrypt_io`` only calls ``write``; the caller flushes the file itself."""
 
     def __init__(self, handle: BinaryIO) -> None:
         self._handle = handle
@@ -181,9 +186,6 @@ class _HashingSink:
         self.hash.update(data)
         self.size += len(data)
         return self._handle.write(data)
-
-    def flush(self) -> None:
-        self._handle.flush()
 
 
 class _Worker:

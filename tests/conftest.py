@@ -92,3 +92,23 @@ def ienv(tmp_path: Path) -> Iterator[Env]:
     environment = Env(tmp_path)
     yield environment
     environment.con.close()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Test files with the most test functions marked ``slow`` run first, each file's tests
+    together.
+
+    ``make test`` hands whole files to its two workers in this order (``--dist loadfile
+    --no-loadscope-reorder``): the two Spark files and the other long ones start at once, one
+    per worker, and the many short files fill in behind them, instead of a long file starting
+    last while the other worker sits idle. A file's tests stay together and in their order,
+    so its module-scoped fixtures are built once. (Parametrised cases count once: they share
+    their function's set-up.)
+    """
+    slow: dict[Path, set[str]] = {}
+    first: dict[Path, int] = {}
+    for index, item in enumerate(items):
+        first.setdefault(item.path, index)
+        if item.get_closest_marker("slow") is not None:
+            slow.setdefault(item.path, set()).add(getattr(item, "originalname", item.name))
+    items.sort(key=lambda item: (-len(slow.get(item.path, ())), first[item.path]))

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import shutil
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -79,15 +81,27 @@ def _overlapping() -> list[list[str]]:
     return out
 
 
-@pytest.fixture
-def published(tmp_path: Path) -> duckdb.DuckDBPyConnection:
-    con = _warehouse(tmp_path / "w.duckdb")
-    publish(con, tmp_path / "serving.duckdb", min_cell=11)
+@pytest.fixture(scope="module")
+def published_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The warehouse and its published snapshot, built once; each test gets a copy."""
+    folder = tmp_path_factory.mktemp("published")
+    con = _warehouse(folder / "w.duckdb")
+    publish(con, folder / "serving.duckdb", min_cell=11)
     hidden = con.execute("SELECT count(*) FROM analytics.aggregates WHERE reporting_lea = 'L5' "
                          "AND subgroup = 'all' AND metric = ? AND suppressed",
                          [METRIC]).fetchone()
     assert hidden is not None and hidden[0] == 1  # the small LEA's cell is hidden
-    return con
+    con.close()
+    return folder
+
+
+@pytest.fixture
+def published(published_files: Path, tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    for name in ("w.duckdb", "serving.duckdb"):
+        shutil.copyfile(published_files / name, tmp_path / name)
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    yield con
+    con.close()
 
 
 def test_overlapping_tables_pin_a_hidden_count_unless_the_auditor_holds_one(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import resource
 import secrets
 import shutil
 import subprocess
@@ -18,7 +19,7 @@ import pyrage
 import pytest
 
 import deidentify
-from core.errors import Expired, InputRejected, IntegrityError_, NotFound
+from core.errors import Expired, InputRejected, IntegrityError_, KeyError_, NotFound
 from core.keys import KeyProvider, extract_key_name
 from core.requests import RequestKind
 from deidentify.package import (
@@ -232,6 +233,10 @@ CSV = ("a.csv", tarfile.REGTYPE, b"x")
     ("repeated name", [INFO, CSV, CSV], "names a file it may not"),
     ("a link", [INFO, ("a.csv", tarfile.SYMTYPE, b"")], "names a file it may not"),
     ("unreadable package.json", [(PACKAGE_INFO, tarfile.REGTYPE, b"{")], "package.json"),
+    ("package.json of format 1", [(PACKAGE_INFO, tarfile.REGTYPE, json.dumps(
+        {**json.loads(INFO[2]), "version": 1}).encode())], "no readable package.json"),
+    ("package.json of another format", [(PACKAGE_INFO, tarfile.REGTYPE, json.dumps(
+        {**json.loads(INFO[2]), "format": "other"}).encode())], "no readable package.json"),
 ])
 def test_authenticated_but_malformed_archives_are_refused(
     label: str, members: list[tuple[str, bytes, bytes]], message: str, tmp_path: Path
@@ -329,3 +334,106 @@ def test_a_received_file_may_be_closed_twice() -> None:
     handle.close()
     handle.close()
     assert receiver.read("data.csv") == b"a,b\n"
+
+
+# ------------------------------------------------------------------ what age itself refuses
+def _bech32(hrp: str, groups: list[int]) -> str:
+    """BIP 173 encoding with a valid checksum over any 5-bit groups, written apart from the
+    package module: a key file whose checksum matches but whose contents age refuses."""
+    def polymod(values: list[int]) -> int:
+        check = 1
+        for value in values:
+            top, check = check >> 25, (check & 0x1FFFFFF) << 5 ^ value
+            for i, g in enumerate((0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)):
+                check ^= g if (top >> i) & 1 else 0
+        return check
+
+    expanded = [ord(c) >> 5 for c in hrp] + [0] + [ord(c) & 31 for c in hrp]
+    check = polymod(expanded + groups + [0] * 6) ^ 1
+    groups = groups + [(check >> 5 * (5 - i)) & 31 for i in range(6)]
+    return (hrp + "1" + "".join("qpzry9x8gf2tvdw0s3jn54khce6mua7l"[g] for g in groups)).upper()
+
+
+def _groups(data: bytes) -> list[int]:
+    bits = "".join(f"{b:08b}" for b in data)
+    bits += "0" * (-len(bits) % 5)
+    return [int(bits[i:i + 5], 2) for i in range(0, len(bits), 5)]
+
+
+@pytest.mark.parametrize(("label", "groups", "message"), [
+    ("padding bits set", [*_groups(KEY)[:-1], _groups(KEY)[-1] | 1], "left-over bits"),
+    ("a character dropped", _groups(KEY)[:-1], "left-over bits"),
+    ("a 16-byte key", _groups(KEY[:16]), "does not hold a 32-byte key"),
+])
+def test_identities_age_refuses_are_refused_with_the_reason(
+    label: str, groups: list[int], message: str, tmp_path: Path
+) -> None:
+    """Checksum right, key wrong: refused by the key-file reader, as by age itself."""
+    from deidentify import read_key_file
+
+    identity = _bech32("age-secret-key-", groups)
+    with pytest.raises(ValueError, match=message):
+        identity_key(identity)
+    (tmp_path / "key.txt").write_text(identity + "\n")
+    with pytest.raises(InputRejected, match=message) as caught:
+        read_key_file(tmp_path / "key.txt")
+    assert "key.txt" in str(caught.value)  # the file is named
+    if shutil.which("age"):  # the researcher's tool agrees
+        refused = subprocess.run(["age", "-d", "-i", str(tmp_path / "key.txt"), "/dev/null"],
+                                 capture_output=True, text=True)
+        assert refused.returncode != 0 and "malformed secret key" in refused.stderr, label
+    assert identity_key(_bech32("age-secret-key-", _groups(KEY))) == KEY  # the writer is right
+
+
+def test_a_data_key_of_another_length_has_no_identity() -> None:
+    for wrong in (KEY[:16], KEY + b"\x00", b""):
+        with pytest.raises(KeyError_, match="32 bytes"):
+            age_identity(wrong)
+
+
+# ------------------------------------------------------- the encrypting side failing midway
+@pytest.mark.parametrize("size", [100, 3 * 64 * 1024])
+def test_a_write_that_fails_on_disk_is_reported_and_leaves_nothing(tmp_path: Path,
+                                                                  size: int) -> None:
+    """The file may not grow past 1 KiB (as on a full disk): age's thread fails writing.
+    A small package fails when it is finished (the thread writes at the end), a large one
+    while the tar side is still writing into the pipe; either way the error says what
+    failed and no partial file is left."""
+    header = PackageHeader.new("R-full", NOW, NOW + timedelta(days=1))
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1024, hard))  # CPython ignores SIGXFSZ
+    try:
+        with pytest.raises(KeyError_, match="encrypting the extract package failed"), \
+                write_package(tmp_path / "R-full.tar.age", KEY, header) as writer:
+            writer.add_bytes("data.bin", secrets.token_bytes(size))
+            writer.add_bytes("manifest.json", b"{}")
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    assert list(tmp_path.iterdir()) == []
+
+
+# ------------------------------------------------------- reading authenticates to the end
+def _with_trailer(tmp_path: Path) -> Path:
+    """A package whose tar ends in age's first 64 KiB chunk, followed by a second chunk of
+    zero records (a tar written with a larger blocking factor): authenticated like the rest."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for member, _kind, data in (INFO, CSV):
+            info = tarfile.TarInfo(member)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    plain = raw.getvalue() + bytes(70 * 1024)
+    recipient = pyrage.x25519.Identity.from_str(age_identity(KEY)).to_public()
+    return _write(tmp_path, pyrage.encrypt(plain, [recipient]), "R-rec.tar.age")
+
+
+def test_bytes_after_the_archive_are_read_and_authenticated(tmp_path: Path) -> None:
+    path = _with_trailer(tmp_path)
+    with pytest.raises(IntegrityError_, match="no readable manifest.json"):
+        deidentify.open_extract(path, data_key=KEY, now=NOW)  # it decrypts; no manifest
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0x01  # the second chunk's tag: every file was read before it fails
+    damaged = _write(tmp_path, bytes(data), "R-rec.tar.age")
+    with pytest.raises(IntegrityError_, match="did not decrypt"):
+        deidentify.open_extract(damaged, data_key=KEY, now=NOW, out_dir=tmp_path / "out")
+    assert list((tmp_path / "out").iterdir()) == []
