@@ -13,9 +13,8 @@ import pytest
 import deidentify
 from core.keys import KeyProvider
 from core.requests import RequestKind
-from deidentify.opening import extract_sample, open_extract
-from tests.deid_support import NOW, make_keys, request
 from deidentify.opening import _SampleReceiver, extract_sample, open_extract
+from tests.deid_support import NOW, make_keys, request
 
 
 @pytest.fixture(scope="module")
