@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from analytics.auditor import audit, audit_warehouse
+from analytics.auditor import audit, audit_warehouse, released_request_cells, snapshot_cells
 from analytics.disclosure import ensure_record_keys
 from analytics.publish import publish
 from analytics.request_table_checks import (
@@ -33,6 +33,7 @@ from analytics.request_table_checks import (
 from analytics.request_tables import aggregate_for_request
 from core import catalog
 from core.errors import ReleaseHeld
+from core.protection import AUDIT_MIN_RANGE
 from core.requests import ApprovedRequest, CohortFilter, RequestKind
 
 YEAR = "2022-23"
@@ -192,3 +193,26 @@ def test_earlier_releases_are_matched_whatever_the_grouping_order(
     rows = con.execute("SELECT DISTINCT cohort_key FROM analytics.released_request_cells"
                        ).fetchall()
     assert json.loads(rows[0][0])["group_by"] == ["gender", "race_ethnicity"]
+
+
+def test_skipping_targets_already_wide_gives_the_verdict_of_every_lp(
+        published: duckdb.DuckDBPyConnection) -> None:
+    """The auditor skips the two LPs of a hidden count that earlier optima already spread by
+    the bound. With a bound no range reaches, nothing is skipped and every range is solved:
+    the counts held with the real bound are exactly those of that full list under it."""
+    con = published
+    for i, leas in enumerate(_overlapping()):
+        request = _request(f"R{i}", leas, group_by=["gender"])
+        record_release(con, request, aggregate_for_request(con, request, min_cell=11))
+    snapshot, released = snapshot_cells(con), released_request_cells(con)
+    full = audit(snapshot, released, min_cell=11, min_range=10_000)
+    assert full.lps == 2 * full.targets and len(full.findings) == full.targets
+    widths = {f.rsplit(" (range ", 1)[0]: float(f.rsplit(" (range ", 1)[1].rstrip(")"))
+              for f in full.findings}
+    held = audit(snapshot, released, min_cell=11)
+    assert held.targets == full.targets and held.lps < full.lps
+    found = {f.rsplit(" (range ", 1)[0] for f in held.findings}
+    assert found  # the overlapping tables do pin some count
+    for where, width in widths.items():  # widths are printed to 0.1
+        assert where in found if width < AUDIT_MIN_RANGE - 0.05 else (
+            where not in found or width < AUDIT_MIN_RANGE + 0.05), (where, width)
