@@ -194,6 +194,7 @@ class CalpadsWriter:
         # A run in chunks (synth.generator) appends each chunk's rows to the LEA-year files
         # and writes CRSC once at the end, from the sections every chunk's students used.
         self.lines_in: dict[str, int] = {}  # file -> lines written so far
+        self.folders: set[Path] = set()
         self.chunked = False
         self.sections: dict[tuple[int, int], dict[tuple[str, str, str], tuple[Course, str]]] = {}
 
@@ -281,7 +282,9 @@ class CalpadsWriter:
         ayid = academic_year_id(f"{start_year}-{str(start_year + 1)[-2:]}")
         label = short_year(ayid)
         folder = self.out / "calpads" / lea.code / label
-        folder.mkdir(parents=True, exist_ok=True)
+        if folder not in self.folders:  # a chunked run comes back to every LEA-year
+            folder.mkdir(parents=True, exist_ok=True)
+            self.folders.add(folder)
         extract_day = year_end(lea, start_year) + timedelta(days=30)
         lines: dict[str, list[str]] = {ft: [] for ft in CURRENT_LAYOUT}
         owners: dict[str, list[tuple[int, str, int]]] = {ft: [] for ft in CURRENT_LAYOUT}
