@@ -16,7 +16,8 @@ TEST_STAMP := $(VENV)/.installed-test
 
 # uv installs the locked versions: every download at once, no byte-compiling of modules the
 # demo never imports (Python compiles what it imports on first use). pip took 60-90 s for the
-# same set, most of it one package index look-up after another (docs/portal.md, "make demo").
+# same set, most of it one package index look-up after another (docs/portal.md, "How long make
+# demo takes").
 # uv itself comes from PyPI through the venv's own pip; when it cannot be had, pip installs.
 UV_VERSION := 0.13.9
 UV_INSTALL = $(BIN)/uv pip install --quiet --python $(BIN)/python -c $(CONSTRAINTS)
