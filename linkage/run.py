@@ -249,6 +249,11 @@ def failure_advice(exc: BaseException, settings: Settings, stage: str) -> str:
         return (f"DuckDB ran out of memory under C2C_DUCKDB_MEMORY_LIMIT="
                 f"{settings.duckdb_memory_limit}: raise it (leave about 2 GB of the machine "
                 f"for Python){slices}, then run the link again")
+    if "checkpoint_rdd_block_id_not_found" in text or "executorlostfailure" in text:
+        # a Spark worker (or executor) died mid-run: its checkpointed blocks went with it
+        return ("A Spark executor was lost during the run (a worker died or was stopped) and "
+                "its blocks with it; nothing was written. Check that every worker is alive "
+                "(the master's web UI), then run the link again")
     return ""
 
 

@@ -217,3 +217,16 @@ def test_no_spark_defaults_for_a_standalone_master_is_refused(tmp_path: Path) ->
     # local mode and managers that generate their own secret need no file
     for master in ("local[2]", "yarn", "k8s://https://h:443"):
         spark_backend.check_cluster_conf(master, {"SPARK_CONF_DIR": str(tmp_path)})
+
+
+def test_a_lost_worker_gets_advice(tmp_path: Path) -> None:
+    """The error Spark raised when a worker JVM was killed mid-link (tests/
+    test_link_spark_cluster.py) names what to do, not only a Java stack."""
+    from linkage.run import failure_advice
+
+    lost = RuntimeError(
+        "An error occurred while calling o693.localCheckpoint.\n: org.apache.spark."
+        "SparkException: [CHECKPOINT_RDD_BLOCK_ID_NOT_FOUND] Checkpoint block rdd_279_1 "
+        "not found!")
+    advice = failure_advice(lost, Settings(home=tmp_path), "train_predict: predict")
+    assert "A Spark executor was lost" in advice and "run the link again" in advice
