@@ -48,7 +48,6 @@ pytestmark = pytest.mark.slow
 N = 60
 SECRET = "c2c-test-secret-7f3a9e"
 
-Partition = set[frozenset[tuple[str, str, str]]]
 
 
 
