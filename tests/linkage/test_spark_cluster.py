@@ -49,8 +49,6 @@ N = 60
 SECRET = "c2c-test-secret-7f3a9e"
 
 
-
-
 def _crosswalk(con: duckdb.DuckDBPyConnection) -> list[tuple[Any, ...]]:
     return con.execute("SELECT * FROM mdm.crosswalk ORDER BY ALL").fetchall()
 
