@@ -290,6 +290,21 @@ def _can_mount_tmpfs(where: Path) -> bool:
     return done.returncode == 0
 
 
+def _rerun_loads_everything(store: Store, tree: Path, tmp_path: Path) -> None:
+    """After a fault, the next run accepts every file and stages exactly what a clean run
+    does; nothing is left half received."""
+    receipts = store.ingest(tree)
+    assert {str(r.status) for r in receipts} == {"accepted"}
+    assert len(receipts) == len(expand_paths([tree / d for d in FOLDERS]))
+    assert no_files_left_received(store.con).passed
+    assert row_counts_match_receipts(store.con).passed
+    clean = Store(tmp_path / "clean")
+    clean.ingest(tree)
+    assert store.staging() == clean.staging()
+    clean.close()
+    store.close()
+
+
 def test_full_disk_stops_with_a_service_error_and_loses_nothing(
         tree: Path, tmp_path: Path) -> None:
     disk = tmp_path / "disk"
@@ -307,15 +322,7 @@ def test_full_disk_stops_with_a_service_error_and_loses_nothing(
         store.close()
         subprocess.run(["mount", "-o", f"remount,size={size * 20}", str(disk)], check=True)
         store = Store(disk / "home")
-        receipts = store.ingest(tree)
-        assert {str(r.status) for r in receipts} == {"accepted"}
-        assert no_files_left_received(store.con).passed
-        assert row_counts_match_receipts(store.con).passed
-        clean = Store(tmp_path / "clean")
-        clean.ingest(tree)
-        assert store.staging() == clean.staging()
-        clean.close()
-        store.close()
+        _rerun_loads_everything(store, tree, tmp_path)
     finally:
         subprocess.run(["umount", "-l", str(disk)], check=False)
 
@@ -355,16 +362,7 @@ def test_a_full_warehouse_disk_stops_the_batch_and_the_rerun_loads_everything(
         store.raw_dir = tmp_path / "raw"
         assert store.con.execute(f"SELECT count(*) FROM {tables.RECEIPTS} "
                                  "WHERE status = 'rejected'").fetchone() == (0,)
-        receipts = store.ingest(tree)
-        assert {str(r.status) for r in receipts} == {"accepted"}
-        assert len(receipts) == len(expand_paths([tree / d for d in FOLDERS]))
-        assert no_files_left_received(store.con).passed
-        assert row_counts_match_receipts(store.con).passed
-        clean = Store(tmp_path / "clean")
-        clean.ingest(tree)
-        assert store.staging() == clean.staging()
-        clean.close()
-        store.close()
+        _rerun_loads_everything(store, tree, tmp_path)
     finally:
         subprocess.run(["umount", "-l", str(disk)], check=False)
 
