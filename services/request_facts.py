@@ -85,6 +85,17 @@ def withheld_before_submit(*, session: Session, variables: list[str], group_by: 
     return facts.withheld_variables(session, draft)
 
 
+def withheld_if_chosen(*, session: Session, candidates: list[str], cohort: CohortFilter,
+                       purpose_code: str) -> dict[str, str]:
+    """The request form's marks, before anything is ticked: each of ``candidates`` the output
+    would not hold if it were requested, with why (``withheld_before_submit`` of all of them).
+    Asking about all at once answers for each alone: a refusing partner withholds every
+    variable its source system feeds, whatever else the request names."""
+    return {w.variable: w.reason for w in withheld_before_submit(
+        session=session, variables=candidates, group_by=[], cohort=cohort,
+        purpose_code=purpose_code)}
+
+
 def partner_names(*, session: Session) -> dict[str, str]:
     """Organisation names by code, so pages show "Name (code)" rather than a bare code."""
     return {p.org_code: p.name for p in list_partners(session)}

@@ -1,4 +1,5 @@
-"""Template filters of the portal: receipts without identifier values, errors grouped by rule."""
+"""Template filters of the portal: receipts without identifier values, errors grouped by rule,
+withheld variables by name."""
 
 from __future__ import annotations
 
@@ -34,3 +35,14 @@ def grouped_errors(errors: Any) -> list[dict[str, Any]]:
         group["where"] = (f"{lines[0]} to {lines[-1]}" if consecutive else
                           ", ".join(str(n) for n in lines[:5]) + (" …" if len(lines) > 5 else ""))
     return list(groups.values())
+
+
+def withheld_why(withheld: Any) -> dict[str, str]:
+    """Why each withheld variable is withheld, by variable: ``withheld`` is the one list
+    ``governance.request_facts.withheld_variables`` gives (objects or the API's dicts), so a
+    page's variables row and its withheld row cannot say different things."""
+    out: dict[str, str] = {}
+    for w in withheld or []:
+        get = w.get if isinstance(w, dict) else lambda k, w=w: getattr(w, k)
+        out[str(get("variable"))] = str(get("reason"))
+    return out

@@ -15,8 +15,9 @@ from api.portal.form_fields import Texts
 from api.portal.requestform import FormData, form_choices
 from api.portal.web import render
 from core.protection import MAX_TEXT
+from core.requests import CohortFilter
 from services.preview import Preview
-from services.request_facts import partner_names, withheld_before_submit
+from services.request_facts import partner_names, withheld_before_submit, withheld_if_chosen
 
 
 def _lea_names(db: Any) -> dict[str, str]:
@@ -37,21 +38,28 @@ def render_form(request: Request, db: Any, form: FormData, *, problems: list[str
                 shown: Preview | None = None, preview_error: str | None = None,
                 status: int = 200, editing: str | None = None) -> Response:
     c = choices(services(request).serving)
+    try:
+        cohort = form.cohort()
+    except ValidationError:
+        cohort = None  # the form's own problems are listed
     withheld = []
-    if form.variables:
-        try:
-            withheld = withheld_before_submit(
-                session=db, variables=form.variables, cohort=form.cohort(),
-                group_by=form.group_by if form.kind == "aggregate" else [],
-                purpose_code="research")
-        except ValidationError:
-            withheld = []  # the form's own problems are listed; nothing to say about agreements
+    if form.variables and cohort is not None:
+        withheld = withheld_before_submit(
+            session=db, variables=form.variables, cohort=cohort,
+            group_by=form.group_by if form.kind == "aggregate" else [], purpose_code="research")
+    offered = form_choices(c, {})
+    # Beside each checkbox, before it is ticked: what the same function would withhold (a
+    # cohort decides which LEAs are asked, never which variable is withheld).
+    would_withhold = withheld_if_chosen(
+        session=db, cohort=cohort or CohortFilter(), purpose_code="research",
+        candidates=[v.name for v in offered["variables"]] + list(offered["groupable"]))
+    choices_ = form_choices(c, _lea_names(db))  # its rollback ends the page's reads
     return render(request, "request_form.html", {
         "title": f"Edit draft {editing}" if editing else "New data request", "form": form,
         "problems": problems or [], "preview": shown, "preview_error": preview_error,
-        "withheld": withheld,
+        "withheld": withheld, "would_withhold": would_withhold,
         "form_action": f"/portal/researcher/requests/{editing}/edit" if editing
-        else "/portal/researcher/new", **form_choices(c, _lea_names(db))}, status=status)
+        else "/portal/researcher/new", **choices_}, status=status)
 
 
 def form_fields(kind: Annotated[str, Form(max_length=20)] = "aggregate",

@@ -32,11 +32,13 @@ router = APIRouter(prefix="/portal/steward", include_in_schema=False)
 def home(request: Request, db: SessionDep, me: StewardPage) -> Response:
     reviews = [StewardReviewOut.of(r) for r in reviews_to_answer(session=db, steward=me)]
     usage = [UsageOut.of(r) for r in data_usage(session=db, steward=me)]
+    names = partner_names(session=db)
+    org = f"{names[me.org_code]} ({me.org_code})" if me.org_code in names else me.org_code
     return render(request, "steward.html", {
-        "title": f"Data steward: requests using {me.org_code}'s records",
+        "title": f"Data steward: requests using the records of {org}",
         "pending": [r for r in reviews if r.review.status == "pending"],
         "history": [r for r in reviews if r.review.status != "pending"],
-        "usage": usage, "names": partner_names(session=db)})
+        "usage": usage, "names": names})
 
 
 @router.post("/reviews/{request_id}")

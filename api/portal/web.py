@@ -15,7 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from analytics.metrics import variable_label
-from api.portal.filters import grouped_errors, withhold
+from api.portal.filters import grouped_errors, withheld_why, withhold
 from api.portal.sessions import COOKIE, PortalSession, SessionStore
 from core.errors import NotFound, UserError
 from governance.users import Role
@@ -24,6 +24,7 @@ HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.filters["withhold"] = withhold
 templates.env.filters["grouped_errors"] = grouped_errors
+templates.env.filters["withheld_why"] = withheld_why
 # A variable as people read it, with the code the API, the CSV and the docs use.
 templates.env.filters["named"] = lambda code: (
     code if variable_label(code) == code.replace("_", " ") else f"{variable_label(code)} ({code})")

@@ -126,7 +126,7 @@ def test_researcher_regroups_after_failed_checks(env: ApiEnv, tmp_path: Path) ->
     assert "3 cells below 11 by gender" in page and 'name="keep" value="gender"' in page
     # what was asked, as the board's page shows it too (_request_facts.html)
     assert "<dt>Cohort LEAs</dt><dd>all</dd>" in page
-    assert "<dt>Group by</dt><dd>Gender (gender)</dd>" in page
+    assert '<dt>Group by</dt><dd><ul class="variables"><li>Gender (gender)</li></ul></dd>' in page
     _sign_in(e, "board")
     board_page = e.client.get(f"/portal/board/requests/{rid}").text
     assert "<dt>Cohort LEAs</dt><dd>all</dd>" in board_page
