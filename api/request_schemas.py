@@ -62,7 +62,7 @@ class RequestOut(BaseModel):
     purpose_code: Purpose = Purpose.RESEARCH
     review_due_at: datetime | None = None
     provider_reviews: list[ProviderReviewOut] = Field(
-        default_factory=list, description="Each partner's review; reasons shown to the board")
+        default_factory=list, description="Each partner's review, with the steward's reason")
     release: ReleaseOut | None = Field(
         default=None, description="Output checking of the built output, once fulfilled")
     build_failure: str | None = Field(
@@ -98,7 +98,9 @@ class RequestOut(BaseModel):
             ],
             requester=request.requester.name if for_board else None,
             purpose_code=Purpose(request.purpose_code), review_due_at=request.review_due_at,
-            provider_reviews=[ProviderReviewOut.of(r, with_reason=for_board,
+            # a steward's reason is written "for the board and the requester", and is in
+            # ``reasons`` below: the review says it too, never null beside it
+            provider_reviews=[ProviderReviewOut.of(r, with_reason=True,
                                                    due_at=request.review_due_at)
                               for r in request.provider_reviews],
             release=(ReleaseOut.of(release_of(request, request.extract))

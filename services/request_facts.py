@@ -19,7 +19,20 @@ from governance import output_release
 from governance import request_facts as facts
 from governance.models import DataRequest
 from governance.partners import list_partners
+from governance.provider_review import ReviewStatus, effective_status
 from governance.request_facts import Reason, Stage, Withheld
+
+
+@dataclass(frozen=True)
+class PartnerReview:
+    """One partner's review as every page shows it: a review whose window closed unanswered
+    counts as its agreement says (``effective_status``, as the API and the public log show),
+    never "pending"."""
+
+    org_code: str
+    name: str  # "Name (code)"
+    status: ReviewStatus
+    reason: str | None
 
 
 @dataclass(frozen=True)
@@ -30,14 +43,28 @@ class RequestFacts:
     next_step: str
     downloadable: bool
     failed_checks: list[dict[str, Any]] = field(default_factory=list)
+    reviews: list[PartnerReview] = field(default_factory=list)
+
+    @property
+    def review_open(self) -> bool:
+        """A partner may still answer (the board approves only once none may)."""
+        return any(r.status == ReviewStatus.PENDING for r in self.reviews)
 
 
-def _next_step(r: DataRequest, stage: Stage, quorum: int) -> str:
+def partner_reviews(session: Session, r: DataRequest) -> list[PartnerReview]:
+    names = partner_names(session=session)
+    return [PartnerReview(p.org_code, f"{names[p.org_code]} ({p.org_code})"
+                          if p.org_code in names else p.org_code,
+                          effective_status(p, r.review_due_at), p.reason)
+            for p in r.provider_reviews]
+
+
+def _next_step(r: DataRequest, stage: Stage, quorum: int, reviews: list[PartnerReview]) -> str:
     """What happens next and who acts, in words."""
     approvals = sum(1 for d in r.decisions if d.decision == "approve")
-    pending = [p.org_code for p in r.provider_reviews if p.status == "pending"]
+    pending = [p.name for p in reviews if p.status == ReviewStatus.PENDING]
     if stage == Stage.AWAITING_REVIEW and pending:
-        return (f"The data stewards of {', '.join(pending)}: they review the use of their "
+        return (f"The data stewards of {'; '.join(pending)}: they review the use of their "
                 f"records first; then the board ({approvals} of {quorum} approvals so far).")
     return {
         Stage.DRAFT: "You: check the preview and submit the request to the board.",
@@ -64,10 +91,12 @@ def request_facts(*, session: Session, request: DataRequest, quorum: int) -> Req
     stage = facts.stage(request)
     failed = (output_release.release_of(request, request.extract).failed_checks
               if stage == Stage.BUILT else [])
+    reviews = partner_reviews(session, request)
     return RequestFacts(stage=stage, withheld=facts.withheld_variables(session, request),
                         reasons=facts.reasons(session, request),
-                        next_step=_next_step(request, stage, quorum),
-                        downloadable=stage in facts.DOWNLOADABLE, failed_checks=failed)
+                        next_step=_next_step(request, stage, quorum, reviews),
+                        downloadable=stage in facts.DOWNLOADABLE, failed_checks=failed,
+                        reviews=reviews)
 
 
 def request_facts_by_id(*, session: Session, request_id: str, quorum: int) -> RequestFacts | None:

@@ -59,21 +59,19 @@ def read(request_id: RequestId, request: Request, db: SessionDep, me: BoardPage)
     view = read_request(session=db, member=me, request_id=request_id)
     r, org = view.request, view.organisation
     decisions = [(d.board_member.name, d.decision, d.reason, d.decided_at) for d in r.decisions]
-    reviews = [(p.org_code, p.status, p.reason) for p in r.provider_reviews]
     own = r.requester_id == me.user_id
     mine = next(((d.decision, d.reason, d.decided_at) for d in r.decisions
                  if d.board_member_id == me.user_id), None)
-    review_open = any(p.status == "pending" for p in r.provider_reviews)
     shown, problem = request_preview(request, db, r) if r.status in ("submitted", "approved") \
         else (None, None)
+    facts = request_facts(session=db, request=r, quorum=settings.board_quorum)
     return render(request, "board_request.html", {
         "title": f"Request {r.id}: {r.title}", "r": r, "requester": r.requester,
-        "org_name": org.name if org else None, "earlier": view.earlier, "extract": view.extract,
+        "org_name": org.name if org else None, "extract": view.extract,
+        "earlier": [(e.id, e.title, stage_of(e).value) for e in view.earlier],
         "decisions": decisions, "approvals": gr.approvals(r), "quorum": settings.board_quorum,
-        "own": own, "mine": mine, "review_open": review_open, "preview": shown,
-        "preview_error": problem, "reviews": reviews,
-        "facts": request_facts(session=db, request=r, quorum=settings.board_quorum),
-        "names": partner_names(session=db)})
+        "own": own, "mine": mine, "review_open": facts.review_open, "preview": shown,
+        "preview_error": problem, "facts": facts, "names": partner_names(session=db)})
 
 
 @router.post("/requests/{request_id}/decide")

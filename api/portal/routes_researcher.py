@@ -63,8 +63,7 @@ def detail(request_id: RequestId, request: Request, db: SessionDep,
     ctx = {"title": f"Request {r.id}: {r.title}", "r": r, "approvals": gr.approvals(r),
            "quorum": quorum, "problems": view.problems,
            "facts": request_facts(session=db, request=r, quorum=quorum),
-           "names": partner_names(session=db),
-           "reviews": [(p.org_code, p.status) for p in r.provider_reviews]}
+           "names": partner_names(session=db)}
     return render(request, "request_detail.html", ctx)
 
 

@@ -260,9 +260,15 @@ def test_provider_review_output_checking_and_mail_end_to_end(
         assert reviews[COLLEGE]["status"] == "silent_consent"
         assert reviews[LEA2]["status"] == "objected"
         assert reviews[LEA2]["reason"] == "our families were not told of this use"
-        # the researcher sees the decisions but not the stewards' reasons; nobody is named
+        # the researcher reads each steward's reason (issue 27), the same in the review as in
+        # ``reasons``; nobody is named
         _, mine = w.call("GET", f"/v1/requests/{rid}", "res")
-        assert all(r["reason"] is None for r in mine["provider_reviews"])
+        said = {r["org_code"]: r["reason"] for r in mine["provider_reviews"]}
+        assert said[LEA2] == "our families were not told of this use"
+        assert sorted(r["reason"] for r in mine["reasons"]
+                      if r["who"].startswith("data steward")) == sorted(
+            why for why in said.values() if why)
+        assert "st1" not in str(mine) and "st2" not in str(mine)
         _, log = w.call("GET", "/v1/public/requests", "res")
         entry = next(e for e in log["data"] if e["request_id"] == rid)
         assert entry["provider_review"] == {"approved": 1, "objected": 1, "silent_consent": 1}

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from core.keys import KeyProvider
 from core.warehouse import open_warehouse
@@ -156,3 +158,43 @@ def test_every_variables_row_says_what_the_api_says_is_withheld(world: ApiEnv) -
     assert "cte_completer" in cells and CC not in cells
     [row] = _row(board, "Variables")
     assert row.endswith(f"(cc_enrolled_within_1yr): withheld because {_api_withheld(e, rid)[CC]}")
+
+
+def _reviews_row(page: str) -> dict[str, str]:
+    """The researcher's "Partners' review" row as {code: status}."""
+    [row] = _row(page, "Partners' review")
+    return {m.group(1): m.group(2) for m in re.finditer(r"\((\w+)\): ([a-z ]+?)(?:;|$)", row)}
+
+
+def test_a_closed_review_window_reads_the_same_on_every_page_and_in_the_api(
+        world: ApiEnv) -> None:
+    """After the window closes unanswered, the API says silent_objection; the pages said
+    "pending", the board's Approve stayed disabled and "what happens next" still waited on
+    the stewards (named by bare codes) while the variables row said why it was withheld."""
+    e = world
+    body = {**REQUEST, "cohort": {"reporting_leas": [LEA]}}
+    rid = str(e.client.post("/v1/requests", json=body, headers=e.auth("researcher")).json()["id"])
+    assert e.client.post(f"/v1/requests/{rid}/submit",
+                         headers=e.auth("researcher")).status_code == 200
+    researcher = f"/portal/researcher/requests/{rid}"
+    [step] = _row(_page(e, "researcher", researcher), "What happens next")
+    assert "Central Valley Unified School District (1062166)" in step  # names with codes
+    with e.sessions.begin() as s:  # the window passes (business days are not waited for)
+        s.execute(sa.text("UPDATE data_requests SET review_due_at = :t WHERE id = :id"),
+                  {"t": (datetime.now(UTC) - timedelta(minutes=1)).replace(tzinfo=None),
+                   "id": rid})
+    got = e.client.get(f"/v1/requests/{rid}", headers=e.auth("researcher")).json()
+    api = {r["org_code"]: r["status"].replace("_", " ") for r in got["provider_reviews"]}
+    assert "silent objection" in api.values() and "pending" not in api.values()
+    page = _page(e, "researcher", researcher)
+    assert _reviews_row(page) == api
+    [step] = _row(page, "What happens next")
+    assert "review the use of their records first" not in step
+    [variables] = _row(page, "Variables")
+    assert variables.endswith(f"withheld because {_api_withheld(e, rid)[CC]}")
+    assert "did not answer in the review window" in variables
+    board = _page(e, "board", f"/portal/board/requests/{rid}")
+    shown = dict(re.findall(r"<li>[^<]*\((\w+)\): ([a-z ]+)", board.split('id="prov-h"')[1]))
+    assert shown == api
+    assert 'id="review-open"' not in board
+    assert not re.search(r'value="approve"[^>]*disabled', board)  # the API would accept it
