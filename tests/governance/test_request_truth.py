@@ -144,7 +144,7 @@ def test_api_portal_log_and_mail_agree_on_a_rejected_output(world, tmp_path: Pat
     assert entry["withheld"] == [f"cc_enrolled_within_1yr: {withheld['reason']}"]
     log = html.unescape(e.client.get("/portal/public/requests").text)
     assert re.search(rf'{rid}</td>.*?<td class="stage">{answer["stage"]}</td>', log, re.S)
-    assert f"cc_enrolled_within_1yr: {withheld['reason']}" in log
+    assert f"{NAMED}: withheld because {withheld['reason']}" in log  # as on every page
 
     # The e-mail the researcher got at the rejection says the same stage, withheld variable
     # and reasons.
