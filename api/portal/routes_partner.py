@@ -81,7 +81,7 @@ def overview(request: Request, db: SessionDep, me: PartnerPage,
             busy, report, receipts = str(exc), [], []
     shown, matching, pages = receipts_page(receipts, find, page)
     return render(request, "partner.html", {
-        "title": f"Partner: {partner.name if partner else org}", "org": org,
+        "title": f"Partner: {partner.name} ({org})" if partner else f"Partner: {org}", "org": org,
         "report": report, "receipts": shown, "receipt_total": len(receipts),
         "receipt_matching": matching, "receipt_pages": pages, "receipt_page": min(page, pages),
         "find": find, "uploads": uploads, "upload_total": total,
