@@ -42,7 +42,7 @@ def home(request: Request, db: SessionDep, me: ResearcherPage,
             for r in page]
     return render(request, "researcher.html", {
         "title": "Your data requests", "rows": rows, "total": total, "offset": offset,
-        "page": PAGE})
+        "page": PAGE, "quorum": quorum})
 
 
 @router.get("/catalog")
