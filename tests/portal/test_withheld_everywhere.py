@@ -46,11 +46,12 @@ def world(env: ApiEnv) -> ApiEnv:
     return env
 
 
-def _page(e: ApiEnv, who: str, path: str) -> str:
-    """``path`` as ``who`` sees it in the portal, unescaped, tags kept."""
+def _page(e: ApiEnv, who: str | None, path: str) -> str:
+    """``path`` as ``who`` (None: the public) sees it in the portal, unescaped, tags kept."""
     e.client.cookies.clear()
-    token = TOKEN.search(e.client.get("/portal/signin").text).group(1)  # type: ignore[union-attr]
-    e.client.post("/portal/signin", data={"api_key": e.keys[who], "csrf_token": token})
+    if who is not None:
+        token = TOKEN.search(e.client.get("/portal/signin").text).group(1)  # type: ignore[union-attr]
+        e.client.post("/portal/signin", data={"api_key": e.keys[who], "csrf_token": token})
     got = e.client.get(path)
     assert got.status_code == 200, (path, got.status_code)
     return html.unescape(got.text)
@@ -158,6 +159,19 @@ def test_every_variables_row_says_what_the_api_says_is_withheld(world: ApiEnv) -
     assert "cte_completer" in cells and CC not in cells
     [row] = _row(board, "Variables")
     assert row.endswith(f"(cc_enrolled_within_1yr): withheld because {_api_withheld(e, rid)[CC]}")
+    # the board reads the requester's earlier request in the stage words (its record says
+    # "fulfilled" for every built output), as the public log does
+    later = e.client.post("/v1/requests", json={**REQUEST, "title": "Later"},
+                          headers=e.auth("researcher")).json()["id"]
+    assert e.client.post(f"/v1/requests/{later}/submit",
+                         headers=e.auth("researcher")).status_code == 200
+    stage = e.client.get(f"/v1/requests/{rid}", headers=e.auth("researcher")).json()["stage"]
+    assert stage == "awaiting checks"
+    earlier = _page(e, "board", f"/portal/board/requests/{later}")
+    assert f"<li>{rid}: College going by gender ({stage})</li>" in earlier
+    log = _page(e, None, "/portal/public/requests")
+    assert re.search(rf'{rid}</td>.*?<td class="stage">{stage}</td>', log, re.S)
+    assert "<th scope=\"col\">Fulfilled</th>" not in log  # built is not delivered
 
 
 def _reviews_row(page: str) -> dict[str, str]:
