@@ -169,6 +169,10 @@ def test_every_variables_row_says_what_the_api_says_is_withheld(world: ApiEnv) -
     assert stage == "awaiting checks"
     earlier = _page(e, "board", f"/portal/board/requests/{later}")
     assert f"<li>{rid}: College going by gender ({stage})</li>" in earlier
+    # the checker's pages say the same stage word, not the release state's own words
+    assert _row(checker, "Status") == [stage]
+    queue = _page(e, "checker", "/portal/checker")
+    assert re.search(rf'{rid}</a></td>.*?<td class="stage">{stage}</td>', queue, re.S)
     log = _page(e, None, "/portal/public/requests")
     assert re.search(rf'{rid}</td>.*?<td class="stage">{stage}</td>', log, re.S)
     assert "<th scope=\"col\">Fulfilled</th>" not in log  # built is not delivered
