@@ -19,7 +19,7 @@ from governance import output_release
 from governance import request_facts as facts
 from governance.models import DataRequest
 from governance.partners import list_partners
-from governance.provider_review import ReviewStatus, effective_status
+from governance.provider_review import ReviewStatus, effective_status, exclusions
 from governance.request_facts import Reason, Stage, Withheld
 
 
@@ -44,6 +44,9 @@ class RequestFacts:
     downloadable: bool
     failed_checks: list[dict[str, Any]] = field(default_factory=list)
     reviews: list[PartnerReview] = field(default_factory=list)
+    # LEAs whose students' rows the output will not hold (their review refused): what the
+    # build removes (``provider_review.exclusions``), so "Cohort LEAs: all" is never all
+    kept_out: list[PartnerReview] = field(default_factory=list)
 
     @property
     def review_open(self) -> bool:
@@ -92,11 +95,13 @@ def request_facts(*, session: Session, request: DataRequest, quorum: int) -> Req
     failed = (output_release.release_of(request, request.extract).failed_checks
               if stage == Stage.BUILT else [])
     reviews = partner_reviews(session, request)
+    leas = set(exclusions(request).leas)
     return RequestFacts(stage=stage, withheld=facts.withheld_variables(session, request),
                         reasons=facts.reasons(session, request),
                         next_step=_next_step(request, stage, quorum, reviews),
                         downloadable=stage in facts.DOWNLOADABLE, failed_checks=failed,
-                        reviews=reviews)
+                        reviews=reviews,
+                        kept_out=[p for p in reviews if p.org_code in leas])
 
 
 def request_facts_by_id(*, session: Session, request_id: str, quorum: int) -> RequestFacts | None:

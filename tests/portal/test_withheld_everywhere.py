@@ -138,6 +138,14 @@ def test_every_variables_row_says_what_the_api_says_is_withheld(world: ApiEnv) -
         assert rows[0].endswith(said) and "cte_completer)" in rows[0], (who, rows[0])
         assert rows[0].count("withheld") == 1, (who, rows[0])  # cte_completer is delivered
 
+    # "Cohort LEAs: all", yet the LEAs without an agreement are kept out: the page says so
+    [kept_out] = _row(_page(e, "researcher", researcher), "Records kept out")
+    refused = {r["org_code"] for r in e.client.get(f"/v1/requests/{rid}", headers=e.auth(
+        "researcher")).json()["provider_reviews"] if r["status"] == "no_agreement"}
+    assert {"4369369", "5472462"} <= refused  # LEAs of the generated registry
+    said_out = set(re.findall(r"\((\w+)\): no agreement", kept_out))
+    assert said_out == {"4369369", "5472462"}  # the college withholds variables, not rows
+
     with e.sessions.begin() as s:
         clear_provider_review(s, rid)
     for who in ("board", "board_2"):
@@ -153,6 +161,8 @@ def test_every_variables_row_says_what_the_api_says_is_withheld(world: ApiEnv) -
         assert _row(checker, label) == _row(board, label), label
     [withheld_row] = _row(checker, "Withheld by an agreement (not in the output at all)")
     assert withheld_row.endswith(f"withheld because {_api_withheld(e, rid)[CC]}")
+    [built_out] = _row(checker, "Partners whose records were kept out")
+    assert said_out <= set(re.findall(r"\((\w+)\)", built_out))  # as the build did
     [columns] = _row(checker, "Columns of the table (data.csv)")
     assert columns.startswith("Gender (gender), metric, ") and CC not in columns
     cells = _text(checker.split('id="output-table"', 1)[1].split("</table>", 1)[0])
