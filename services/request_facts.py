@@ -2,7 +2,9 @@
 
 Each fact is computed once, in ``governance.request_facts`` (the stage word, the withheld
 variables with their reasons, the written reasons); this module adds what the pages need on
-top (who acts next, whether the output may be downloaded, partner names) so the researcher's,
+top (who acts next, whether the output may be downloaded, partner names, each partner's review
+as of now, the LEAs whose records are kept out, the request form's per-variable marks) so the
+researcher's,
 the board's and the checker's pages, ``GET /v1/requests/{id}`` and the public log cannot
 disagree.
 """
@@ -45,7 +47,7 @@ class RequestFacts:
     failed_checks: list[dict[str, Any]] = field(default_factory=list)
     reviews: list[PartnerReview] = field(default_factory=list)
     # LEAs whose students' rows the output will not hold (their review refused): what the
-    # build removes (``provider_review.exclusions``), so "Cohort LEAs: all" is never all
+    # build removes (``provider_review.exclusions``): a cohort of "all" LEAs says which are out
     kept_out: list[PartnerReview] = field(default_factory=list)
 
     @property
