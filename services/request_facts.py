@@ -4,9 +4,8 @@ Each fact is computed once, in ``governance.request_facts`` (the stage word, the
 variables with their reasons, the written reasons); this module adds what the pages need on
 top (who acts next, whether the output may be downloaded, partner names, each partner's review
 as of now, the LEAs whose records are kept out, the request form's per-variable marks) so the
-researcher's,
-the board's and the checker's pages, ``GET /v1/requests/{id}`` and the public log cannot
-disagree.
+researcher's, the board's and the checker's pages, ``GET /v1/requests/{id}`` and the public log
+cannot disagree.
 """
 
 from __future__ import annotations
