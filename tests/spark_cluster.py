@@ -26,6 +26,13 @@ import pyspark
 SPARK_CLASS = Path(pyspark.__file__).parent / "bin" / "spark-class"
 START_TIMEOUT = 180.0  # JVM start-up on a loaded 2-core machine
 
+# Every JVM a test starts (driver, master, workers, executors: the java launcher reads this
+# variable) lives for seconds on a few hundred records: compiling hot code a second time with
+# C2 costs more CPU than it ever saves there, and one GC thread is enough. Measured on a local
+# session that starts and runs one job: 15.4 CPU s without these, 8.7 with. Results do not
+# change (the JIT tier and the collector do not change what the code computes).
+TEST_JVM_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+
 
 def secure_defaults(secret: str) -> dict[str, str]:
     """What a production cluster's spark-defaults.conf sets (README, Spark cluster)."""
@@ -91,7 +98,7 @@ def _get_json(port: int) -> dict[str, Any]:
 def _spawn(cluster: Cluster, name: str, args: list[str]) -> None:
     env = {**os.environ, "SPARK_CONF_DIR": str(cluster.conf_dir), "SPARK_LOCAL_IP": "127.0.0.1",
            "SPARK_LOG_DIR": str(cluster.root / "logs"), "PYSPARK_PYTHON": sys.executable,
-           "SPARK_HOME": str(SPARK_CLASS.parent.parent)}
+           "SPARK_HOME": str(SPARK_CLASS.parent.parent), "JDK_JAVA_OPTIONS": TEST_JVM_OPTIONS}
     log = (cluster.root / f"{name}.log").open("wb")
     # spark-class execs the JVM: the pid is the JVM's; its own session holds its executors
     cluster.procs[name] = subprocess.Popen(  # noqa: S603 (pyspark's own launcher)

@@ -105,6 +105,7 @@ def published(published_files: Path, tmp_path: Path) -> Iterator[duckdb.DuckDBPy
     con.close()
 
 
+@pytest.mark.slow
 def test_overlapping_tables_pin_a_hidden_count_unless_the_auditor_holds_one(
         published: duckdb.DuckDBPyConnection) -> None:
     con = published

@@ -51,6 +51,7 @@ def _call(port: int, method: str, path: str, token: str,
         return int(error.code)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_concurrent_readers_and_writers_all_succeed_and_the_chain_holds(
     backend: str, tmp_path: Path, generated: Path  # noqa: F811

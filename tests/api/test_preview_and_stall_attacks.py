@@ -114,6 +114,7 @@ def test_the_preview_audit_entry_holds_the_cohort(env: ApiEnv) -> None:
     assert "2020-21" in entry.detail
 
 
+@pytest.mark.slow
 def test_attack_query_budget_per_researcher_and_per_cohort(env: ApiEnv) -> None:
     """Thousands of previews were free. Now a cohort population (years x LEAs) gets 30 a day
     whoever asks, and a researcher 100."""

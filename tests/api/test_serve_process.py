@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 from sqlalchemy.orm import sessionmaker
 
 from core.keys import create_master_key
@@ -73,6 +74,7 @@ def serving(env: dict[str, str], port: int) -> Iterator[subprocess.Popen[bytes]]
         proc.wait(timeout=30)
 
 
+@pytest.mark.slow
 def test_kill_9_mid_upload_leaves_no_plaintext_after_restart(
     tmp_path: Path, generated: Path  # noqa: F811
 ) -> None:

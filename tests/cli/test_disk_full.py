@@ -8,6 +8,8 @@ import signal
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.ingest.test_cli import C2C, ROOT, c2c, setup_home
 from tests.ingest_testdata import write_calpads
 
@@ -24,6 +26,7 @@ def _c2c_with_file_limit(env: dict[str, str], limit: int, *args: str) -> \
                           timeout=300, preexec_fn=limited)
 
 
+@pytest.mark.slow
 def test_disk_full_during_load_or_raw_store_is_exit_1_not_a_rejection(tmp_path: Path) -> None:
     env = setup_home(tmp_path)
     first = tmp_path / "first"

@@ -8,10 +8,13 @@ import stat
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.ingest.test_cli import C2C, PARTNERS, ROOT
 from tests.ingest_testdata import write_calpads
 
 
+@pytest.mark.slow
 def test_stores_are_owner_only_under_umask_022(tmp_path: Path) -> None:
     home = tmp_path / "home"
     env = {**os.environ, "C2C_HOME": str(home), "PYTHONPATH": str(ROOT)}

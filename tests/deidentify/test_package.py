@@ -101,6 +101,7 @@ def _write(tmp_path: Path, data: bytes, name: str = "R-tamper.tar.age") -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_flipping_any_single_bit_fails_loudly(package: Path, keys: KeyProvider,
                                               tmp_path: Path) -> None:
     original = package.read_bytes()

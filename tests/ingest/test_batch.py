@@ -242,6 +242,7 @@ _CHILD = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_kill_9_at_any_point_then_the_next_run_resumes_and_loses_nothing(
         tree: Path, tmp_path: Path) -> None:
     clean = Store(tmp_path / "clean")

@@ -49,6 +49,7 @@ def open_warehouse(env: dict[str, str]):  # type: ignore[no-untyped-def]
                              temp_dir=settings.tmp_dir)
 
 
+@pytest.mark.slow
 def test_exit_codes_receipts_report_and_no_plaintext_at_rest(tmp_path: Path) -> None:
     env = setup_home(tmp_path)
     land = tmp_path / "land"

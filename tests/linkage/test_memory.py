@@ -47,6 +47,7 @@ def _queue(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[float, str]]:
     return {p: (round(m, 9), r) for p, m, r in rows}
 
 
+@pytest.mark.slow
 def test_predict_in_slices_gives_the_same_clusters_and_ids(tmp_path: Path) -> None:
     whole_con, whole = _link(tmp_path / "whole")
     # a few hundred candidate pairs per slice: the small world is scored in many slices

@@ -45,6 +45,7 @@ def linked(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped
     con.close()
 
 
+@pytest.mark.slow
 def test_twins_are_never_merged(linked) -> None:  # type: ignore[no-untyped-def]
     con, people, *_ = linked
     ids = _person_ids(con)

@@ -53,6 +53,7 @@ def weekly(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped
     con.close()
 
 
+@pytest.mark.slow
 def test_new_records_get_provisional_ids_and_existing_ids_do_not_move(weekly) -> None:  # type: ignore[no-untyped-def]
     con, _, _, before, summary = weekly
     assert summary.model_run_id == "y1" and summary.new_units > 20

@@ -27,6 +27,7 @@ pytest.importorskip(
 import linkage  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from linkage import model, spark_backend  # noqa: E402
+from tests.spark_cluster import TEST_JVM_OPTIONS  # noqa: E402
 
 pytestmark = pytest.mark.slow
 N = 150
@@ -65,6 +66,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             return table
 
         mp.setattr(model, "prediction_edges", keep_edges)
+        mp.setenv("JDK_JAVA_OPTIONS", TEST_JVM_OPTIONS)  # the local driver's JVM
         real_stop = spark_backend.stop_session
 
         def scan_then_stop(spark: Any, settings: Settings, run_id: str) -> None:

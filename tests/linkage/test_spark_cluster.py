@@ -38,6 +38,7 @@ from core.settings import Settings  # noqa: E402
 from linkage import model, spark_backend  # noqa: E402
 from tests.spark_cluster import (  # noqa: E402
     LOOPBACK,
+    TEST_JVM_OPTIONS,
     Cluster,
     running_cluster,
     secure_defaults,
@@ -100,6 +101,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 
         mp.setattr(model, "prediction_edges", keep)
         mp.setenv("SPARK_LOCAL_IP", "127.0.0.1")
+        mp.setenv("JDK_JAVA_OPTIONS", TEST_JVM_OPTIONS)  # the driver's JVM too
         # spark-defaults.conf is read when the driver JVM starts: a JVM left by an earlier
         # local-mode test in this worker never saw the cluster's SPARK_CONF_DIR, so start one
         # afresh (once: every test here shares it)

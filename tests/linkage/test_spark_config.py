@@ -140,6 +140,7 @@ def test_unreachable_master_fails_the_run_before_spark_starts(tmp_path: Path) ->
     assert not (tmp_path / "tmp" / "spark-r1").exists()
 
 
+@pytest.mark.slow
 def test_spark_jaro_winkler_batch_is_duckdbs() -> None:
     # the Spark UDF's batch function must score exactly as DuckDB's jaro_winkler_similarity
     # does in SQL: names of the fixture, one-letter deletions and swaps, nulls, empties

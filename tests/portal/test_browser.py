@@ -28,7 +28,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +45,7 @@ if not Path(CHROMIUM).exists() and shutil.which("chromium"):
 
 try:
     from axe_playwright_python.sync_playwright import Axe
-    from playwright.sync_api import Browser, Page, expect, sync_playwright
+    from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 except ImportError as exc:  # pragma: no cover - depends on the machine
     pytest.skip(f"BROWSER TESTS SKIPPED: {exc}; pip install playwright==1.65.2 "
                 "axe-playwright-python==0.1.8", allow_module_level=True)
@@ -68,10 +68,14 @@ class Portal:
     browser: Browser
     violations: dict[str, list[str]]
     axe: Any
+    contexts: list[BrowserContext] = field(default_factory=list)
 
-    def page(self) -> Page:
-        # A fresh context per person: nobody shares cookies with anybody else.
-        return self.browser.new_context(bypass_csp=False, accept_downloads=True).new_page()
+    def page(self, **options: Any) -> Page:
+        """A page in a fresh context: nobody shares cookies with anybody else, nor with an
+        earlier test (the module shares one Chromium; each test closes its contexts)."""
+        context = self.browser.new_context(bypass_csp=False, accept_downloads=True, **options)
+        self.contexts.append(context)
+        return context.new_page()
 
     def check(self, page: Page, name: str) -> None:
         """Screenshot and axe-core scan of the page as it is now."""
@@ -92,7 +96,7 @@ class Portal:
     def on_phone(self, who: str | None, paths: list[str]) -> None:
         """The role's pages 375 px wide: no table wider than its container, no page wider
         than the screen; each screenshotted and scanned."""
-        phone = self.browser.new_context(viewport={"width": 375, "height": 812}).new_page()
+        phone = self.page(viewport={"width": 375, "height": 812})
         if who:
             self.sign_in(phone, who)
         for n, path in enumerate(paths):
@@ -121,8 +125,20 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """One Chromium for the module's walks (starting it is a good part of a short walk's
+    cost); each test gets its own server, store and browser contexts."""
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM,
+                                      args=["--no-sandbox", "--disable-dev-shm-usage"])
+        yield chromium
+        chromium.close()
+
+
 @pytest.fixture
-def portal(tmp_path: Path, generated: Path, request: pytest.FixtureRequest) -> Iterator[Portal]:
+def portal(tmp_path: Path, generated: Path, browser: Browser,
+           request: pytest.FixtureRequest) -> Iterator[Portal]:
     import uvicorn
     from sqlalchemy.orm import sessionmaker
 
@@ -168,14 +184,13 @@ def portal(tmp_path: Path, generated: Path, request: pytest.FixtureRequest) -> I
     root = os.environ.get("C2C_SCREENSHOT_DIR")
     shots = (Path(root) if root else tmp_path / "screenshots") / request.node.name
     shots.mkdir(parents=True, exist_ok=True)
+    portal = Portal(f"http://127.0.0.1:{port}", keys, settings, sessions, shots, browser, {},
+                    Axe())
     try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM,
-                                         args=["--no-sandbox", "--disable-dev-shm-usage"])
-            yield Portal(f"http://127.0.0.1:{port}", keys, settings, sessions, shots, browser,
-                         {}, Axe())
-            browser.close()
+        yield portal
     finally:
+        for context in portal.contexts:
+            context.close()
         server.should_exit = True
         thread.join(timeout=10)
         engine.dispose()
@@ -302,7 +317,7 @@ def _overflowing(page: Page) -> list[str]:
 
 def test_at_375_px_no_table_overflows_and_chart_text_is_readable(portal: Portal) -> None:
     p = portal
-    phone = p.browser.new_context(viewport={"width": 375, "height": 812}).new_page()
+    phone = p.page(viewport={"width": 375, "height": 812})
     pages = ["/portal/public?year=2022-23", "/portal/public", f"/portal/public?lea={LEA}",
              "/portal/public/requests"]
     for path in pages:

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from synth import generate, generate_small
 
 
@@ -57,6 +59,7 @@ def test_identical_across_processes_with_different_hash_seeds(tmp_path: Path) ->
     assert _digest(tmp_path / "a") == _digest(tmp_path / "b")
 
 
+@pytest.mark.slow
 def test_a_run_in_chunks_is_deterministic_and_mints_no_id_twice(tmp_path: Path) -> None:
     """The state's 5.85 million students are generated in chunks (bounded memory): the chunks
     append to the same files, and no SSID, account or person is minted by two chunks."""
