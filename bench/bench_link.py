@@ -16,6 +16,7 @@ import argparse
 import contextlib
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -106,33 +107,53 @@ class TempWatch:
 
 def _partition_digest(con) -> str:  # type: ignore[no-untyped-def]
     """One hash of the clusters (which source records share a person id), for comparing two
-    backends' results without comparing the ids themselves."""
-    row = con.execute(
-        "SELECT md5(string_agg(g, '|' ORDER BY g)) FROM (SELECT string_agg(source_system || ':' "
-        "|| partner_org || ':' || source_person_id, ',' ORDER BY source_system, partner_org, "
-        "source_person_id) AS g FROM mdm.crosswalk GROUP BY person_id)").fetchone()
+    backends' results without comparing the ids themselves.
+
+    md5 over the persons' member lists, each sorted by (system, partner, id), in order. An
+    ordered ``string_agg`` per person does not spill (out of memory at 8M identities under a
+    4 GB limit): each list is an unordered ``list`` sorted afterwards, kept in a table, then
+    hashed in one ordered pass; the same digest as the one-statement form."""
+    con.execute("""CREATE OR REPLACE TEMP TABLE _bench_persons AS
+        SELECT array_to_string(list_transform(list_sort(list({'s': source_system,
+                   'p': partner_org, 'id': source_person_id})),
+                   u -> u.s || ':' || u.p || ':' || u.id), ',') AS g
+        FROM mdm.crosswalk GROUP BY person_id""")
+    row = con.execute("SELECT md5(string_agg(g, '|' ORDER BY g)) FROM _bench_persons").fetchone()
+    con.execute("DROP TABLE _bench_persons")
     return str(row[0])
+
+
+def skip_quality_sample() -> None:
+    """``C2C_BENCH_SKIP_QUALITY_SAMPLE=1``: the run draws no clerical quality sample (its
+    estimate then says ``no_sample``). The sample's frame (linkage/quality.py) joins every
+    pair sharing a birth date, a surname and year, or a given name and year: quadratic in
+    the input (810 s of a 957 s link at 1M identities, docs/scale.md), so a bench of the
+    rest of the link at the state's size leaves it out, and says so."""
+    from linkage import quality
+
+    def no_sample(*_args: object, **_kwargs: object) -> dict[str, Any]:
+        return {"strata": 0, "frame_pairs": 0, "sample_pairs": 0}
+
+    quality.draw_sample = no_sample  # type: ignore[assignment]
+    print("quality sample: skipped (C2C_BENCH_SKIP_QUALITY_SAMPLE)")
 
 
 def link(work: Path, run_id: str) -> None:
     import linkage
+    if os.environ.get("C2C_BENCH_SKIP_QUALITY_SAMPLE") == "1":
+        skip_quality_sample()
     con, _, s = _connect(work)
-    import resource
     usage = resource.getrusage(resource.RUSAGE_SELF)
     cpu_before = usage.ru_utime + usage.ru_stime
     t = time.perf_counter()
     with TempWatch(s.tmp_dir) as spill:
         summary = linkage.run_annual_link(con, settings=s, run_id=run_id, runs_dir=s.runs_dir)
     wall = time.perf_counter() - t
-    ev = linkage.evaluate(con, work / "landing" / "truth.parquet")
-    partition = _partition_digest(con)
-    con.close()
     jvm_mb = jvm_cpu = 0.0
     if s.linkage_backend == "spark":
         from linkage import spark_backend
         jvm_mb, jvm_cpu = spark_backend.LAST_JVM_PEAK_MB, spark_backend.LAST_JVM_CPU_SECONDS
         print(f"Spark jobs in the run: {spark_backend.LAST_JOB_COUNT}")
-    import resource
     # CPU seconds of the link (this process, plus the Spark JVM): on a shared machine the
     # wall time swings with the load, the CPU time much less
     own = resource.getrusage(resource.RUSAGE_SELF)
@@ -145,20 +166,28 @@ def link(work: Path, run_id: str) -> None:
           + (f" + Spark JVM {jvm_mb / 1024:.2f} GB" if jvm_mb else "")
           + f"; C2C_DUCKDB_MEMORY_LIMIT {s.duckdb_memory_limit}; peak temp (spilled) "
           f"{spill.peak / 1e9:.2f} GB; predict in {summary.predict_chunks} slice(s)")
-    print("BENCH_JSON " + json.dumps({
-        "backend": s.linkage_backend, "wall": wall, "cpu": cpu,
-        "peak_mb": summary.peak_memory_mb + jvm_mb, "temp_peak_bytes": spill.peak,
-        "memory_limit": s.duckdb_memory_limit, "predict_chunks": summary.predict_chunks,
-        "records": summary.records, "load": load, "stages": summary.stage_seconds,
-        "precision": ev.precision, "recall": ev.recall, "f1": ev.f1,
-        "pairs_scored": summary.pairs_scored, "clusters": summary.clusters,
-        "partition": partition}))
     print(f"pairs scored {summary.pairs_scored:,}; >= threshold "
           f"{summary.pairs_above_threshold:,}; clusters {summary.clusters:,}; "
           f"review queue {summary.review_queue_size:,}")
     for rule in summary.blocking_rules:
         print(f"  rule [{rule['rule']}] pairs {rule['pairs']:,} marginal "
               f"{rule['marginal_pairs']} kept {rule['kept']}")
+    figures: dict[str, Any] = {
+        "backend": s.linkage_backend, "wall": wall, "cpu": cpu,
+        "peak_mb": summary.peak_memory_mb + jvm_mb, "temp_peak_bytes": spill.peak,
+        "memory_limit": s.duckdb_memory_limit, "predict_chunks": summary.predict_chunks,
+        "records": summary.records, "load": load, "stages": summary.stage_seconds,
+        "pairs_scored": summary.pairs_scored, "clusters": summary.clusters,
+        "quality_sample_skipped": os.environ.get("C2C_BENCH_SKIP_QUALITY_SAMPLE") == "1"}
+    # the link's own figures first: the accuracy step below runs after the link (and outside
+    # its wall), so a failure there must not lose them
+    print("BENCH_JSON " + json.dumps(figures), flush=True)
+    ev = linkage.evaluate(con, work / "landing" / "truth.parquet")
+    partition = _partition_digest(con)
+    con.close()
+    print("BENCH_JSON " + json.dumps({
+        **figures, "precision": ev.precision, "recall": ev.recall, "f1": ev.f1,
+        "partition": partition}))
     print(f"precision {ev.precision:.5f} recall {ev.recall:.5f} F1 {ev.f1:.5f} "
           f"(true pairs {ev.true_pairs:,}, predicted {ev.predicted_pairs:,})")
     print(f"clusters exact {ev.exact_cluster_rate:.4f} pure {ev.pure_cluster_rate:.4f}; "

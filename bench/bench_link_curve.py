@@ -29,18 +29,21 @@ PERSONS = ROOT / "bench" / "bench_link_persons.py"
 STAGES = (("standardise", "standardis"), ("model.train_u", "train_u"),
           ("model.train_em_names", "em_names"), ("model.train_em_dob", "em_dob"),
           ("model.predict", "predict"), ("cluster", "cluster"), ("stable_ids", "stable_ids"),
-          ("summary", "summary"))
+          ("quality_sample", "quality"), ("summary", "summary"))
 
 
 def run_one(work: Path, limit: str) -> dict[str, Any]:
     env = {**os.environ, "C2C_DUCKDB_MEMORY_LIMIT": limit, "C2C_LINKAGE_BACKEND": "duckdb"}
     done = subprocess.run([sys.executable, str(PERSONS), "--phase", "link", "--work", str(work)],
                           env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
+    lines = [x for x in done.stdout.splitlines() if x.startswith("BENCH_JSON ")]
+    last = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
+    if not lines:
         return {"memory_limit": limit, "failed": last[:300]}
-    line = [x for x in done.stdout.splitlines() if x.startswith("BENCH_JSON ")][-1]
-    result: dict[str, Any] = json.loads(line.removeprefix("BENCH_JSON "))
+    # the link's figures are printed before its accuracy step: keep them when that fails
+    result: dict[str, Any] = json.loads(lines[-1].removeprefix("BENCH_JSON "))
+    if done.returncode != 0:
+        result["accuracy_failed"] = last[:300]
     return result
 
 
@@ -77,6 +80,11 @@ def main() -> None:
         print(f"{identities:>11,} {r['memory_limit']:>6} {r['wall']:8.1f} {r['cpu']:8.1f} "
               f"{float(r['peak_mb']) / 1024:11.2f} {int(r['temp_peak_bytes']) / 1e9:8.2f} "
               f"{r['predict_chunks']:>6} {r['pairs_scored']:>13,} {r['load']:5.1f}")
+        if "partition" in r:
+            print(f"{'':>11} precision {r['precision']:.5f} recall {r['recall']:.5f} "
+                  f"partition {r['partition']}")
+        else:
+            print(f"{'':>11} accuracy step failed: {r.get('accuracy_failed', '?')}")
     # where the wall time went, stage by stage (train_u includes choosing the rules, the
     # prior and copying the identities into Splink's workspace)
     print("\nstage wall seconds: " + " ".join(f"{name:>10}" for _, name in STAGES))

@@ -179,6 +179,8 @@ PREDICTIONS_TABLE = "c2c_predictions_above_lower"
 # One slice of the blocked pairs, registered with Splink for scoring
 PAIRS_SLICE_TABLE = "c2c_blocked_pairs_slice"
 BLOCKED_PAIRS_TABLE = "c2c_blocked_pairs"
+# The custom rules' pairs, kept from measuring them for the blocking (measure_rules)
+RULE_PAIRS_TABLE = "c2c_rule_pairs"
 # The steps of train_and_predict, in order (train_u includes choosing the rules and the prior).
 STEPS = ("train_u", "train_em_names", "train_em_dob", "predict")
 INPUT_TABLE = "c2c_identities_input"
@@ -500,21 +502,48 @@ def array_columns(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [r[0] for r in rows]
 
 
-def measure_rules(con: duckdb.DuckDBPyConnection, records: int) -> list[BlockingChoice]:
+def measure_rules(
+    con: duckdb.DuckDBPyConnection, records: int, engine: LinkBackend | None = None
+) -> list[BlockingChoice]:
     """Exact pair count of each candidate rule (nulls never block together).
 
-    Cheap GROUP BY counts on the warehouse, so the choice is made from measured figures on the
-    data being linked, not from a guess.
+    Cheap GROUP BY counts on the warehouse for equality rules, so the choice is made from
+    measured figures on the data being linked, not from a guess. A custom rule is a
+    self-join: with a DuckDB workspace in the warehouse's instance (``engine``), each custom
+    rule's join runs once, its pairs are kept in ``RULE_PAIRS_TABLE`` and counted there, and
+    :func:`blocked_pairs_sql` reads them back instead of joining a second time
+    (docs/scale.md: the count cost as much as the blocking itself).
     """
+    source = engine.input_source(con, tables.IDENTITIES) if engine is not None else None
+    stored: dict[int, int] = {}
+    if engine is not None and source is not None:
+        engine.materialise(RULE_PAIRS_TABLE, rule_pairs_sql(source))
+        stored = {int(k): int(n) for k, n in engine.query(
+            f"SELECT rule, count(*) FROM {RULE_PAIRS_TABLE} GROUP BY rule")}
     choices = []
     cap = max(1_000_000, MAX_PAIRS_PER_RECORD * records)
-    for rule in CANDIDATE_RULES:
-        row = con.execute(rule.count_sql()).fetchone()
-        pairs = int(row[0]) if row else 0
+    for index, rule in enumerate(CANDIDATE_RULES):
+        if rule.condition is not None and source is not None:
+            pairs = stored.get(index, 0)
+        else:
+            row = con.execute(rule.count_sql()).fetchone()
+            pairs = int(row[0]) if row else 0
         choices.append(BlockingChoice(
             rule=rule.name, pairs=pairs, kept=rule.name in ALWAYS_KEEP or pairs <= cap
         ))
     return choices
+
+
+def rule_pairs_sql(table: str) -> str:
+    """Every custom candidate rule's pairs on ``table`` (``unit_id``): the rule's index in
+    ``CANDIDATE_RULES`` and the two ids, lower first. The conditions are Splink's own SQL for
+    each rule, as :func:`blocked_pairs_sql` joins them."""
+    return "\nUNION ALL\n".join(
+        f"SELECT CAST({index} AS SMALLINT) AS rule, l.unit_id AS join_key_l, "
+        f"r.unit_id AS join_key_r FROM {table} l JOIN {table} r "
+        f"ON ({rule.creator().get_blocking_rule('duckdb').blocking_rule_sql}) "
+        "AND l.unit_id < r.unit_id"
+        for index, rule in enumerate(CANDIDATE_RULES) if rule.condition is not None)
 
 
 def _register_inputs(con: duckdb.DuckDBPyConnection, engine: LinkBackend) -> SplinkDataFrame:
@@ -574,7 +603,10 @@ def train_and_predict(
     timer = StageTimer(on_lap=on_step)
     lap, stages = timer.lap, timer.stages
 
-    choices = measure_rules(con, records)
+    # a DuckDB workspace in the warehouse's instance keeps the custom rules' pairs from
+    # measuring them for the blocking (measure_rules)
+    keeps = engine.name == "duckdb" and engine.input_source(con, tables.IDENTITIES) is not None
+    choices = measure_rules(con, records, engine if keeps else None)
     kept: list[BlockingRuleCreator | dict[str, Any]] = [
         rule.creator() for rule, c in zip(CANDIDATE_RULES, choices, strict=True) if c.kept
     ]
@@ -598,7 +630,8 @@ def train_and_predict(
         # Spark scores in one slice: its shuffle spills on its own, and each slice is a job
         chunks = 1 if engine.name == "spark" else predict_chunks(choices, chunk_pairs)
         kept_rules = [r for r, c in zip(CANDIDATE_RULES, choices, strict=True) if c.kept]
-        marginal = _score_in_chunks(linker, engine, kept_rules, chunks, lower_threshold)
+        marginal = _score_in_chunks(linker, engine, kept_rules, chunks, lower_threshold,
+                                    RULE_PAIRS_TABLE if keeps else None)
     lap("predict")
     for key, choice in enumerate(c for c in choices if c.kept):
         choice.marginal_pairs = int(marginal.get(key, 0))
@@ -622,7 +655,8 @@ def predict_chunks(choices: list[BlockingChoice], chunk_pairs: int) -> int:
 
 
 def _score_in_chunks(
-    linker: Linker, engine: LinkBackend, rules: list[Rule], chunks: int, lower_threshold: float
+    linker: Linker, engine: LinkBackend, rules: list[Rule], chunks: int, lower_threshold: float,
+    stored: str | None = None,
 ) -> dict[int, int]:
     """Score each slice, keep its pairs at or above the lower band in ``PREDICTIONS_TABLE``
     and drop the rest: the pairs scored per rule (Splink's ``match_key``, the first rule
@@ -643,7 +677,8 @@ def _score_in_chunks(
         finally:
             scored.drop_table_from_database_and_remove_from_cache()
     source = next(iter(linker._input_tables_dict.values())).physical_name
-    engine.materialise(BLOCKED_PAIRS_TABLE, blocked_pairs_sql(rules, source))
+    engine.materialise(BLOCKED_PAIRS_TABLE, blocked_pairs_sql(rules, source, stored))
+    engine.query(f"DROP TABLE IF EXISTS {RULE_PAIRS_TABLE}")
     marginal: Counter[int] = Counter()
     try:
         for i in range(chunks):
@@ -653,12 +688,16 @@ def _score_in_chunks(
                 f"WHERE hash(join_key_l) % {chunks} = {i}"))
             linker.table_management.register_blocked_pairs_for_predict(
                 engine.db_api.register(PAIRS_SLICE_TABLE))
+            # every pair of the slice is scored once: count them here, and let Splink keep
+            # only the pairs near or above the band instead of writing every scored pair
+            for key, n in engine.query(f"SELECT CAST(match_key AS INTEGER), count(*) "
+                                       f"FROM {PAIRS_SLICE_TABLE} GROUP BY 1"):
+                marginal[int(key)] += int(n)
             scored = linker.inference.predict(
-                threshold_match_probability=None,
+                threshold_match_weight=prefilter_weight(lower_threshold),
                 warning_mode="auto" if i == 0 else "never")
             try:
-                marginal.update(_keep_scored(engine, scored.physical_name, lower_threshold,
-                                             first=i == 0))
+                _keep_scored(engine, scored.physical_name, lower_threshold, first=i == 0)
             finally:
                 scored.drop_table_from_database_and_remove_from_cache()
     finally:
@@ -667,7 +706,19 @@ def _score_in_chunks(
     return dict(marginal)
 
 
-def blocked_pairs_sql(rules: list[Rule], table: str) -> str:
+# Splink filters predictions on the match weight: the band's lower threshold as a weight,
+# less this margin, keeps every pair the exact probability test (_keep_scored) then keeps.
+PREFILTER_MARGIN = 0.5
+
+
+def prefilter_weight(lower_threshold: float) -> float | None:
+    """A match weight below the band's lower threshold (None: no prefilter possible)."""
+    if not 0.0 < lower_threshold < 1.0:
+        return None
+    return math.log2(lower_threshold / (1.0 - lower_threshold)) - PREFILTER_MARGIN
+
+
+def blocked_pairs_sql(rules: list[Rule], table: str, stored: str | None = None) -> str:
     """The candidate pairs of ``rules`` on ``table`` (``unique_id``), each once, with the
     first rule that generates it (``match_key``): what Splink's blocking makes, computed
     another way.
@@ -676,13 +727,17 @@ def blocked_pairs_sql(rules: list[Rule], table: str) -> str:
     rule k's pairs (``AND NOT (r1 OR r2 ...)``): a cost of pairs x rules, most of the
     blocking time at 2M identities. Here each rule's join runs bare and one GROUP BY on the
     two ids keeps the lowest rule (10.6 CPU s against 22 at 1M identities, the same pairs
-    and keys). The conditions are Splink's own SQL for each rule."""
-    joins = "\nUNION ALL\n".join(
-        f"SELECT {key} AS match_key, l.unique_id AS join_key_l, r.unique_id AS join_key_r "
-        f"FROM {table} l JOIN {table} r "
-        f"ON ({rule.creator().get_blocking_rule('duckdb').blocking_rule_sql}) "
-        "AND l.unique_id < r.unique_id"
-        for key, rule in enumerate(rules))
+    and keys). The conditions are Splink's own SQL for each rule. A custom rule whose pairs
+    measuring kept (``stored``, :func:`rule_pairs_sql`) is read from there, not joined."""
+    def pairs(key: int, rule: Rule) -> str:
+        if stored is not None and rule.condition is not None and rule in CANDIDATE_RULES:
+            return (f"SELECT {key} AS match_key, join_key_l, join_key_r FROM {stored} "
+                    f"WHERE rule = {CANDIDATE_RULES.index(rule)}")
+        return (f"SELECT {key} AS match_key, l.unique_id AS join_key_l, "
+                f"r.unique_id AS join_key_r FROM {table} l JOIN {table} r "
+                f"ON ({rule.creator().get_blocking_rule('duckdb').blocking_rule_sql}) "
+                "AND l.unique_id < r.unique_id")
+    joins = "\nUNION ALL\n".join(pairs(key, rule) for key, rule in enumerate(rules))
     return (f"SELECT CAST(min(match_key) AS VARCHAR) AS match_key, join_key_l, join_key_r "
             f"FROM ({joins}) GROUP BY join_key_l, join_key_r")
 

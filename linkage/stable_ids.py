@@ -87,7 +87,7 @@ def assign_person_ids(
     # registry and lineage
     con.execute(f"""INSERT INTO mdm.person_ids (person_id, seq, created_run_id)
         SELECT '{ID_PREFIX}' || lpad(CAST(seq AS VARCHAR), {ID_DIGITS}, '0'), seq, ?
-        FROM _link_minted""", [run_id])
+        FROM _link_minted ORDER BY seq""", [run_id])
     con.execute(f"""INSERT INTO {tables.PERSON_LINEAGE}
             (run_id, event, person_id, related_person_id, records)
         SELECT ?, CASE WHEN split_from IS NULL THEN 'create' ELSE 'split' END,
@@ -119,12 +119,14 @@ def assign_person_ids(
 
     # Replace the table rather than DELETE every row: deleting 450k rows from a primary-key
     # table rebuilds its index entry by entry (12 s at 200k students); drop + create + insert
-    # takes ~2 s and is just as transactional.
+    # takes ~2 s and is just as transactional. Rows go in in key order: the primary key's
+    # index is built half as fast from unsorted keys (6.9 against 3.1 CPU s for 2M rows).
     con.execute(f"DROP TABLE {tables.CROSSWALK}")
     con.execute(CROSSWALK_DDL)
     con.execute(f"""INSERT INTO {tables.CROSSWALK}
         SELECT c.source_system, c.partner_org, c.source_person_id, a.person_id, ?
-        FROM _link_clusters c JOIN _link_assigned a USING (cluster_id)""", [run_id])
+        FROM _link_clusters c JOIN _link_assigned a USING (cluster_id)
+        ORDER BY c.source_system, c.partner_org, c.source_person_id""", [run_id])
 
     counts = dict(con.execute(
         f"SELECT event, count(*) FROM {tables.PERSON_LINEAGE} WHERE run_id = ? GROUP BY 1",

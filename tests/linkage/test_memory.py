@@ -193,3 +193,53 @@ def test_blocking_gives_splinks_pairs_and_first_rules(tmp_path: Path) -> None:
     assert len(expected) > N  # many rules generate pairs in this world
     assert len({key for key, *_ in expected}) >= 5
     assert sorted(ours) == sorted(expected)
+
+
+def test_measuring_keeps_the_custom_rules_pairs_for_the_blocking(tmp_path: Path) -> None:
+    """Each custom rule's self-join runs once (measured and kept for the blocking, not joined a
+    second time): the counts equal each rule's own count query, and the blocking from the kept
+    pairs equals the blocking that joins every rule."""
+    from linkage import model
+    from linkage.backend import DuckDBBackend
+    from linkage.identity_extras import identity_extras
+    from linkage.standardise import build_identities
+
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    write_staging(con, make_population(N, seed=5, twins=4, second_ssid=4))
+    records = sum(build_identities(con, "b1", extras=identity_extras(con)).values())
+    engine = DuckDBBackend(Settings(home=tmp_path), "b1", warehouse=con)
+    try:
+        counted = model.measure_rules(con, records)
+        kept = model.measure_rules(con, records, engine)
+        stored = engine.query(f"SELECT count(*) FROM {model.RULE_PAIRS_TABLE}")[0][0]
+        rules = list(model.CANDIDATE_RULES)
+        model._linker(con, engine, [r.creator() for r in rules])
+        select = "SELECT CAST(match_key AS INTEGER), join_key_l, join_key_r FROM "
+        joined = engine.query(select + f"({model.blocked_pairs_sql(rules, model.INPUT_TABLE)})")
+        from_kept = model.blocked_pairs_sql(rules, model.INPUT_TABLE, model.RULE_PAIRS_TABLE)
+        read_back = engine.query(select + f"({from_kept})")
+    finally:
+        engine.close()
+    assert [(c.rule, c.pairs, c.kept) for c in kept] == [
+        (c.rule, c.pairs, c.kept) for c in counted]
+    custom = [c.pairs for c, r in zip(counted, model.CANDIDATE_RULES, strict=True)
+              if r.condition is not None]
+    assert stored == sum(custom) and sum(1 for n in custom if n) >= 3
+    assert len(joined) > N
+    assert sorted(read_back) == sorted(joined)
+
+
+def test_predict_prefilter_keeps_every_pair_of_the_band() -> None:
+    """Splink filters scored pairs on the match weight before they are written: the prefilter
+    sits below the band's lower threshold, so the exact probability test after it keeps the
+    same pairs; with no threshold inside (0, 1) there is no prefilter."""
+    import math
+
+    from linkage.model import prefilter_weight
+    for lower in (1e-6, 0.01, 0.5, 0.9, 0.999999):
+        weight = prefilter_weight(lower)
+        assert weight is not None
+        probability = 2 ** weight / (1 + 2 ** weight)
+        assert probability < lower
+        assert math.log2(lower / (1 - lower)) - weight >= 0.5
+    assert prefilter_weight(0.0) is None and prefilter_weight(1.0) is None
