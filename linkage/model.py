@@ -36,7 +36,7 @@ MODEL_COLUMNS = (
     "unit_id", "ssid", "first_name", "first_nick", "given_tokens", "last_name", "last_tokens",
     "last1", "last2", "dob", "dob_str", "dob_sym", "birth_year", "gender", "zip", "address",
     "city", "enrol_start", "enrol_end", "enrol_proven_end", "enrolled_schools",
-    "reported_schools", "guardian_tokens", "college_start",
+    "reported_schools", "guardian_tokens", "college_start", "class_of",
 )
 
 @dataclass(frozen=True)
@@ -175,6 +175,8 @@ U_MAX_PAIRS = 500_000
 SEED = 20_240_601
 # m of the birth-date keying-error levels (year one off, one digit): see comparisons()
 DOB_SLIP_M = 0.01
+# m of the birth-date level "within 31 days" (a date keyed weeks off): see comparisons()
+DOB_WEEKS_OFF_M = 0.002
 PREDICTIONS_TABLE = "c2c_predictions_above_lower"
 # One slice of the blocked pairs, registered with Splink for scoring
 PAIRS_SLICE_TABLE = "c2c_blocked_pairs_slice"
@@ -260,6 +262,54 @@ def age_consistency_comparison() -> Any:
                 label_for_charts="a birth date outside the ages the other's schooling allows",
                 m_probability=0.003, fix_m_probability=True),
             cll.ElseLevel(),
+        ],
+    )
+
+
+# m of "another graduating class": a student held back (or started a year late or early), or
+# a grade keyed wrong, in one of the two systems. Fixed, as for the other slips: EM sees few
+# true pairs there and would make it a veto. An assumption: about 5 % of students are a year
+# older than their class (the generator's rate, synth/population.py); no published figure.
+CLASS_OF_DIFFERS_M = 0.05
+# California's kindergarten cut-off is 1 September: a child born September to December
+# starts school the next year, so graduates a year later.
+_CUTOFF_MONTH = 9
+
+
+def _cohort_of_dob(side: str) -> str:
+    """SQL: the graduating class a birth date makes typical (born January-August 2006: 2024)."""
+    return (f'(year("dob_{side}") + 18 + CASE WHEN month("dob_{side}") >= {_CUTOFF_MONTH} '
+            "THEN 1 ELSE 0 END)")
+
+
+def class_of_comparison() -> Any:
+    """Birth-cohort evidence for a pair in which one record has **no birth date**: the
+    graduating class K-12 grades name (linkage/cohorts.py) on both records, or on the one
+    without a date against the class the other's birth date makes typical. A CCGI account or
+    a CALPADS unit without a birth date otherwise meets every namesake on names alone.
+
+    Null (neutral) when both records have a birth date (the dob comparison weighs them; this
+    one would count the same evidence twice), and when the record without a date names no
+    grade (a college record: absence is no evidence)."""
+    both = '"class_of_l" IS NOT NULL AND "class_of_r" IS NOT NULL'
+    l_dated = '"class_of_l" IS NULL AND "dob_l" IS NOT NULL AND "class_of_r" IS NOT NULL'
+    r_dated = '"class_of_r" IS NULL AND "dob_r" IS NOT NULL AND "class_of_l" IS NOT NULL'
+    return cl.CustomComparison(
+        output_column_name="class_of",
+        comparison_levels=[
+            cll.CustomLevel(
+                f'("dob_l" IS NOT NULL AND "dob_r" IS NOT NULL) '
+                f"OR NOT (({both}) OR ({l_dated}) OR ({r_dated}))").configure(
+                is_null_level=True,
+                label_for_charts="both birth dates known, or no class to compare"),
+            cll.CustomLevel(
+                f'(({both}) AND list_has_any("class_of_l", "class_of_r")) '
+                f'OR (({l_dated}) AND list_contains("class_of_r", {_cohort_of_dob("l")})) '
+                f'OR (({r_dated}) AND list_contains("class_of_l", {_cohort_of_dob("r")}))',
+                label_for_charts="same graduating class (grades, or a birth date's cohort)"),
+            cll.ElseLevel().configure(
+                label_for_charts="another graduating class",
+                m_probability=CLASS_OF_DIFFERS_M, fix_m_probability=True),
         ],
     )
 
@@ -360,6 +410,16 @@ def comparisons() -> list[Any]:
                 'OR list_has_any("last_tokens_r", "given_tokens_l")',
                 label_for_charts="surname found in the other's given names (names swapped)",
             ),
+            # one keystroke apart (a letter dropped, added, changed, or two swapped): LIU /
+            # LUI, BUI / BI, HWANG / HWAMG. Jaro-Winkler weighs one slip by the length and
+            # position, and a short surname with one slip fell below 0.92 into the weak
+            # levels (-7 bits: ANGELA LIU / LUI, same birth date, stayed apart). Lengths
+            # first: the costly edit distance runs only on pairs one letter apart in length.
+            cll.CustomLevel(
+                'CASE WHEN abs(length("last_name_l") - length("last_name_r")) > 1 '
+                'OR greatest(length("last_name_l"), length("last_name_r")) < 3 THEN false '
+                'ELSE damerau_levenshtein("last_name_l", "last_name_r") <= 1 END',
+                label_for_charts="surname one keystroke apart (Damerau-Levenshtein 1)"),
             cll.JaroWinklerLevel("last_name", 0.92),
             cll.JaroWinklerLevel("last_name", 0.8),
             cll.ElseLevel(),
@@ -392,6 +452,14 @@ def comparisons() -> list[Any]:
                 'AND abs(year("dob_l") - year("dob_r")) = 1').configure(
                 label_for_charts="birth year one off, month and day equal",
                 m_probability=DOB_SLIP_M, fix_m_probability=True),
+            # the same year and month, one day the 15th: the middle of the month keyed when
+            # the day was unknown or unreadable (a default, not a slip of one digit: 01 / 15,
+            # 29 / 15). Otherwise "within 31 days", where two namesakes born weeks apart sit,
+            # and at 50k such pairs were 51 of the 258 calpads-college misses. EM weighs it.
+            cll.CustomLevel(
+                'year("dob_l") = year("dob_r") AND month("dob_l") = month("dob_r") '
+                'AND (day("dob_l") = 15 OR day("dob_r") = 15)',
+                label_for_charts="same year and month, one day the 15th (a default day)"),
             # hamming <= 2 first: cheap, and true of every one-digit typo or transposition of
             # an 8-digit date, so the costly Damerau-Levenshtein runs on few pairs (CASE, not
             # AND, makes DuckDB skip it: 2.3 s -> 0.03 s per 1M pairs)
@@ -400,10 +468,14 @@ def comparisons() -> list[Any]:
                 'THEN damerau_levenshtein("dob_str_l", "dob_str_r") <= 1 ELSE false END'
             ).configure(label_for_charts="one digit typo or transposition",
                         m_probability=DOB_SLIP_M, fix_m_probability=True),
+            # m fixed: with one-day slips and defaulted days in levels of their own, EM sees
+            # almost no true pair left here and drove m to 3e-12 at 10k (-32 bits), a veto
+            # of a date keyed weeks off; 0.002 keeps it the -3 to -4 bits EM gave it before
+            # (an assumption: one record in 500 with a date keyed a few weeks off)
             cll.CustomLevel(
                 'abs(date_diff(\'day\', "dob_l", "dob_r")) <= 31',
-                label_for_charts="within 31 days",
-            ),
+            ).configure(label_for_charts="within 31 days", m_probability=DOB_WEEKS_OFF_M,
+                        fix_m_probability=True),
             cll.ElseLevel(),
         ],
     )
@@ -487,6 +559,7 @@ def comparisons() -> list[Any]:
         # proven dates is two students. NULL outside CALPADS.
         enrolment_comparison(),
         age_consistency_comparison(),
+        class_of_comparison(),
     ]
 
 
