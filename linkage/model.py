@@ -148,6 +148,14 @@ CANDIDATE_RULES: tuple[Rule, ...] = (
     Rule("dob, first and last initials", condition=(
         "l.dob = r.dob AND substr(l.first_name, 1, 1) = substr(r.first_name, 1, 1) "
         f"AND substr(l.last_name, 1, 1) = substr(r.last_name, 1, 1) AND {_NAMES_DIFFER}")),
+    # first and last name swapped in one record while one of them also changed (CASTRO
+    # ASHLEY / ASH CASTRO, TYLER SANFORD / SAFORD TYLER, ROMEROGONZALEZ / ROMERO GONZALEZ):
+    # the swap rules above need both names equal. The initials crossed, with the birth date:
+    # as few pairs as the initials rule; pairs whose four initials agree came from it.
+    Rule("dob, first and last initials crossed", condition=(
+        "l.dob = r.dob AND substr(l.first_name, 1, 1) = substr(r.last_name, 1, 1) "
+        "AND substr(l.last_name, 1, 1) = substr(r.first_name, 1, 1) "
+        "AND substr(l.first_name, 1, 1) <> substr(l.last_name, 1, 1)")),
     # the surname's first two letters typed in the wrong order (aCmpbell) while the first
     # name differs too (MITCH / MITCHELL): the initials rule above cannot see it
     Rule("dob, surname's first two letters swapped", condition=(
@@ -212,6 +220,15 @@ def _joined_part(short: str, long: str) -> str:
     b = f"replace(\"last_name_{long}\", ' ', '')"
     return (f"(length({a}) >= 4 AND length({b}) >= length({a}) + 4 "
             f"AND (starts_with({b}, {a}) OR suffix({b}, {a})))")
+
+def _swap_crossing(x: str, y: str) -> str:
+    """SQL: record ``x`` has the names swapped against ``y``: its first name is one of
+    ``y``'s surname tokens, and its surname is near ``y``'s first name."""
+    return (f'list_contains("last_tokens_{y}", "first_name_{x}") AND ('
+            f'list_has_any("last_tokens_{x}", "given_tokens_{y}") '
+            f'OR list_contains("first_nick_{y}", "last_name_{x}") '
+            f'OR jaro_winkler_similarity("last_name_{x}", "first_name_{y}") >= 0.88)')
+
 
 # A unit's schools: CALPADS enrolments or the school its CCGI account names (never both).
 _SCHOOLS = 'coalesce("reported_schools_{s}", "enrolled_schools_{s}")'
@@ -405,9 +422,16 @@ def comparisons() -> list[Any]:
                 'OR list_has_any("last_tokens_r", "guardian_tokens_l")',
                 label_for_charts="surname is a guardian's surname on the other record",
             ),
+            # names swapped in one record: one crossing exact (this first name is the other's
+            # surname: the first-name level weighs that) and the *other* crossing near (this
+            # surname against the other's first name: equal, a nickname, or Jaro-Winkler
+            # >= 0.88: SAFORD TYLER / TYLER SANFORD, CASTRO ASHLEY / ASH CASTRO). Until
+            # 2026-12-06 this level asked only that a surname be among the other's given
+            # names, which a swapped record meets through the very token the first-name
+            # level had counted: MACKENZIE SYDNEY (a twin's CCGI record, swapped) scored that
+            # one token twice against her sister SAMANTHA MACKENZIE.
             cll.CustomLevel(
-                'list_has_any("last_tokens_l", "given_tokens_r") '
-                'OR list_has_any("last_tokens_r", "given_tokens_l")',
+                f"({_swap_crossing('l', 'r')}) OR ({_swap_crossing('r', 'l')})",
                 label_for_charts="surname found in the other's given names (names swapped)",
             ),
             # one keystroke apart (a letter dropped, added, changed, or two swapped): LIU /

@@ -53,7 +53,8 @@ def test_a_surname_one_keystroke_off_has_its_own_level(left: str, right: str) ->
 
     def side(surname: str) -> dict[str, Any]:
         return {"last_name": surname, "last_tokens": [surname], "last1": surname,
-                "last2": surname, "given_tokens": ["ANGELA"], "guardian_tokens": None}
+                "last2": surname, "given_tokens": ["ANGELA"], "guardian_tokens": None,
+                "first_name": "ANGELA", "first_nick": ["ANGELA"]}
 
     assert level_of(con, "last_name", side(left), side(right)) == ONE_KEYSTROKE
     assert level_of(con, "last_name", side(right), side(left)) == ONE_KEYSTROKE
@@ -69,7 +70,8 @@ def test_other_surname_pairs_are_not_one_keystroke(left: str, right: str) -> Non
 
     def side(surname: str) -> dict[str, Any]:
         return {"last_name": surname, "last_tokens": [surname], "last1": surname,
-                "last2": surname, "given_tokens": ["HANH"], "guardian_tokens": None}
+                "last2": surname, "given_tokens": ["HANH"], "guardian_tokens": None,
+                "first_name": "HANH", "first_nick": ["HANH"]}
 
     assert level_of(con, "last_name", side(left), side(right)) != ONE_KEYSTROKE
 
@@ -222,3 +224,47 @@ def test_a_date_weeks_off_is_weighed_never_a_veto() -> None:
     from linkage.model import DOB_WEEKS_OFF_M
     level = _level("dob", "within 31 days")
     assert level.m_probability == DOB_WEEKS_OFF_M and level._fix_m_probability
+
+
+# -- names swapped in one record, with a nickname or a typo ----------------------------------
+
+SWAPPED = "surname found in the other's given names (names swapped)"
+
+
+def _names(first: str, last: str, nick: tuple[str, ...] = ()) -> dict[str, Any]:
+    return {"first_name": first, "given_tokens": [first], "first_nick": [first, *nick],
+            "last_name": last, "last_tokens": [last], "last1": last, "last2": last,
+            "guardian_tokens": None}
+
+
+def test_a_swap_counts_the_second_crossing_not_the_first_twice() -> None:
+    con = duckdb.connect()
+    # a twin's CCGI record typed swapped against her sister: MACKENZIE is the one token in
+    # common, and the first-name level counts it; SYDNEY / SAMANTHA is no second crossing
+    swapped_twin, sister = _names("MACKENZIE", "SYDNEY"), _names("SAMANTHA", "MACKENZIE")
+    assert level_of(con, "first_name", swapped_twin, sister) == (
+        "first name found in the other's surname (names swapped)")
+    assert level_of(con, "last_name", swapped_twin, sister) != SWAPPED
+    assert level_of(con, "last_name", sister, swapped_twin) != SWAPPED
+    # the same person swapped, with a typo or a nickname on the other crossing
+    assert level_of(con, "last_name", _names("SAFORD", "TYLER"),
+                    _names("TYLER", "SANFORD")) == SWAPPED
+    assert level_of(con, "last_name", _names("ASH", "CASTRO"),
+                    _names("CASTRO", "ASHLEY")) == SWAPPED
+    assert level_of(con, "last_name", _names("CASTRO", "ASHLEY"),
+                    _names("ASH", "CASTRO", ("ASHLEY",))) == SWAPPED
+
+
+def test_a_swap_with_a_changed_name_is_blocked_by_the_crossed_initials() -> None:
+    from linkage.model import CANDIDATE_RULES
+    con = duckdb.connect()
+    con.execute("""CREATE TABLE ids AS SELECT * FROM (VALUES
+        (1, 'CASTRO', 'ASHLEY', DATE '2005-02-27'), (2, 'ASH', 'CASTRO', DATE '2005-02-27'),
+        (3, 'TYLER', 'SANFORD', DATE '2008-02-16'), (4, 'SAFORD', 'TYLER', DATE '2008-02-16'),
+        (5, 'ANA', 'ARCE', DATE '2008-02-16'), (6, 'ANA', 'ARCE', DATE '2008-02-16'))
+        AS t(unit_id, first_name, last_name, dob)""")
+    rule = next(r for r in CANDIDATE_RULES if r.name == "dob, first and last initials crossed")
+    found = set(con.execute(f"SELECT l.unit_id, r.unit_id FROM ids l JOIN ids r "
+                            f"ON {rule.condition} AND l.unit_id < r.unit_id").fetchall())
+    # ANA ARCE twice: equal initials, the plain initials rule's pair
+    assert found == {(1, 2), (3, 4)}
