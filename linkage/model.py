@@ -361,6 +361,16 @@ def comparisons() -> list[Any]:
                 'OR list_contains("last_tokens_l", "first_name_r")',
                 label_for_charts="first name found in the other's surname (names swapped)",
             ),
+            # the first two letters typed in the wrong order (UJAN / JUAN, OJHN / JOHN): a
+            # hand-typed application's slip (issue 28). Jaro-Winkler gives a short name so
+            # typed 0.917, under 0.92, and no prefix bonus: at 50k such pairs sat at -1.8 bits.
+            # Only that exact slip (the rest equal), so MARIA / MARIO, other people, stay out.
+            cll.CustomLevel(
+                '"first_name_l" <> "first_name_r" AND length("first_name_l") >= 3 '
+                'AND left("first_name_l", 1) = substr("first_name_r", 2, 1) '
+                'AND substr("first_name_l", 2, 1) = left("first_name_r", 1) '
+                'AND substr("first_name_l", 3) = substr("first_name_r", 3)',
+                label_for_charts="first two letters swapped (UJAN / JUAN)"),
             cll.JaroWinklerLevel("first_name", 0.92),
             cll.CustomLevel(
                 'list_has_any("given_tokens_l", "given_tokens_r")',

@@ -268,3 +268,17 @@ def test_a_swap_with_a_changed_name_is_blocked_by_the_crossed_initials() -> None
                             f"ON {rule.condition} AND l.unit_id < r.unit_id").fetchall())
     # ANA ARCE twice: equal initials, the plain initials rule's pair
     assert found == {(1, 2), (3, 4)}
+
+
+def test_a_first_name_with_its_first_two_letters_swapped_has_its_own_level() -> None:
+    # UJAN / JUAN ANTONIO CARDENAS, same birth date (50k, profile all): Jaro-Winkler 0.917
+    con = duckdb.connect()
+    swapped = "first two letters swapped (UJAN / JUAN)"
+    for typed, legal in (("UJAN", "JUAN"), ("OJHN", "JOHN"), ("HCRISTIAN", "CHRISTIAN")):
+        assert level_of(con, "first_name", _names(typed, "CARDENAS"),
+                        _names(legal, "CARDENAS")) == swapped
+    # another name, not a slip: MARIA / MARIO, JOSE / JOSUE
+    assert level_of(con, "first_name", _names("MARIA", "CRUZ"), _names("MARIO", "CRUZ")) != (
+        swapped)
+    assert level_of(con, "first_name", _names("JOSE", "CRUZ"), _names("JOSUE", "CRUZ")) != (
+        swapped)
