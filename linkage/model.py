@@ -36,7 +36,7 @@ MODEL_COLUMNS = (
     "unit_id", "ssid", "first_name", "first_nick", "given_tokens", "last_name", "last_tokens",
     "last1", "last2", "dob", "dob_str", "dob_sym", "birth_year", "gender", "zip", "address",
     "city", "enrol_start", "enrol_end", "enrol_proven_end", "enrolled_schools",
-    "reported_schools", "guardian_tokens", "college_start",
+    "reported_schools", "guardian_tokens", "college_start", "class_of",
 )
 
 @dataclass(frozen=True)
@@ -148,6 +148,14 @@ CANDIDATE_RULES: tuple[Rule, ...] = (
     Rule("dob, first and last initials", condition=(
         "l.dob = r.dob AND substr(l.first_name, 1, 1) = substr(r.first_name, 1, 1) "
         f"AND substr(l.last_name, 1, 1) = substr(r.last_name, 1, 1) AND {_NAMES_DIFFER}")),
+    # first and last name swapped in one record while one of them also changed (CASTRO
+    # ASHLEY / ASH CASTRO, TYLER SANFORD / SAFORD TYLER, ROMEROGONZALEZ / ROMERO GONZALEZ):
+    # the swap rules above need both names equal. The initials crossed, with the birth date:
+    # as few pairs as the initials rule; pairs whose four initials agree came from it.
+    Rule("dob, first and last initials crossed", condition=(
+        "l.dob = r.dob AND substr(l.first_name, 1, 1) = substr(r.last_name, 1, 1) "
+        "AND substr(l.last_name, 1, 1) = substr(r.first_name, 1, 1) "
+        "AND substr(l.first_name, 1, 1) <> substr(l.last_name, 1, 1)")),
     # the surname's first two letters typed in the wrong order (aCmpbell) while the first
     # name differs too (MITCH / MITCHELL): the initials rule above cannot see it
     Rule("dob, surname's first two letters swapped", condition=(
@@ -175,6 +183,8 @@ U_MAX_PAIRS = 500_000
 SEED = 20_240_601
 # m of the birth-date keying-error levels (year one off, one digit): see comparisons()
 DOB_SLIP_M = 0.01
+# m of the birth-date level "within 31 days" (a date keyed weeks off): see comparisons()
+DOB_WEEKS_OFF_M = 0.002
 PREDICTIONS_TABLE = "c2c_predictions_above_lower"
 # One slice of the blocked pairs, registered with Splink for scoring
 PAIRS_SLICE_TABLE = "c2c_blocked_pairs_slice"
@@ -212,6 +222,15 @@ def _joined_part(short: str, long: str) -> str:
     b = f"replace(\"last_name_{long}\", ' ', '')"
     return (f"(length({a}) >= 4 AND length({b}) >= length({a}) + 4 "
             f"AND (starts_with({b}, {a}) OR suffix({b}, {a})))")
+
+def _swap_crossing(x: str, y: str) -> str:
+    """SQL: record ``x`` has the names swapped against ``y``: its first name is one of
+    ``y``'s surname tokens, and its surname is near ``y``'s first name."""
+    return (f'list_contains("last_tokens_{y}", "first_name_{x}") AND ('
+            f'list_has_any("last_tokens_{x}", "given_tokens_{y}") '
+            f'OR list_contains("first_nick_{y}", "last_name_{x}") '
+            f'OR jaro_winkler_similarity("last_name_{x}", "first_name_{y}") >= 0.88)')
+
 
 # A unit's schools: CALPADS enrolments or the school its CCGI account names (never both).
 _SCHOOLS = 'coalesce("reported_schools_{s}", "enrolled_schools_{s}")'
@@ -266,6 +285,54 @@ def age_consistency_comparison() -> Any:
     )
 
 
+# m of "another graduating class": a student held back (or started a year late or early), or
+# a grade keyed wrong, in one of the two systems. Fixed, as for the other slips: EM sees few
+# true pairs there and would make it a veto. An assumption: about 5 % of students are a year
+# older than their class (the generator's rate, synth/population.py); no published figure.
+CLASS_OF_DIFFERS_M = 0.05
+# California's kindergarten cut-off is 1 September: a child born September to December
+# starts school the next year, so graduates a year later.
+_CUTOFF_MONTH = 9
+
+
+def _cohort_of_dob(side: str) -> str:
+    """SQL: the graduating class a birth date makes typical (born January-August 2006: 2024)."""
+    return (f'(year("dob_{side}") + 18 + CASE WHEN month("dob_{side}") >= {_CUTOFF_MONTH} '
+            "THEN 1 ELSE 0 END)")
+
+
+def class_of_comparison() -> Any:
+    """Birth-cohort evidence for a pair in which one record has **no birth date**: the
+    graduating class K-12 grades name (linkage/cohorts.py) on both records, or on the one
+    without a date against the class the other's birth date makes typical. A CCGI account or
+    a CALPADS unit without a birth date otherwise meets every namesake on names alone.
+
+    Null (neutral) when both records have a birth date (the dob comparison weighs them; this
+    one would count the same evidence twice), and when the record without a date names no
+    grade (a college record: absence is no evidence)."""
+    both = '"class_of_l" IS NOT NULL AND "class_of_r" IS NOT NULL'
+    l_dated = '"class_of_l" IS NULL AND "dob_l" IS NOT NULL AND "class_of_r" IS NOT NULL'
+    r_dated = '"class_of_r" IS NULL AND "dob_r" IS NOT NULL AND "class_of_l" IS NOT NULL'
+    return cl.CustomComparison(
+        output_column_name="class_of",
+        comparison_levels=[
+            cll.CustomLevel(
+                f'("dob_l" IS NOT NULL AND "dob_r" IS NOT NULL) '
+                f"OR NOT (({both}) OR ({l_dated}) OR ({r_dated}))").configure(
+                is_null_level=True,
+                label_for_charts="both birth dates known, or no class to compare"),
+            cll.CustomLevel(
+                f'(({both}) AND list_has_any("class_of_l", "class_of_r")) '
+                f'OR (({l_dated}) AND list_contains("class_of_r", {_cohort_of_dob("l")})) '
+                f'OR (({r_dated}) AND list_contains("class_of_l", {_cohort_of_dob("r")}))',
+                label_for_charts="same graduating class (grades, or a birth date's cohort)"),
+            cll.ElseLevel().configure(
+                label_for_charts="another graduating class",
+                m_probability=CLASS_OF_DIFFERS_M, fix_m_probability=True),
+        ],
+    )
+
+
 def comparisons() -> list[Any]:
     """Fellegi-Sunter comparisons. Names carry term-frequency adjustments on exact levels."""
     first = cl.CustomComparison(
@@ -296,6 +363,16 @@ def comparisons() -> list[Any]:
                 'OR list_contains("last_tokens_l", "first_name_r")',
                 label_for_charts="first name found in the other's surname (names swapped)",
             ),
+            # the first two letters typed in the wrong order (UJAN / JUAN, OJHN / JOHN): a
+            # hand-typed application's slip (issue 28). Jaro-Winkler gives a short name so
+            # typed 0.917, under 0.92, and no prefix bonus: at 50k such pairs sat at -1.8 bits.
+            # Only that exact slip (the rest equal), so MARIA / MARIO, other people, stay out.
+            cll.CustomLevel(
+                '"first_name_l" <> "first_name_r" AND length("first_name_l") >= 3 '
+                'AND left("first_name_l", 1) = substr("first_name_r", 2, 1) '
+                'AND substr("first_name_l", 2, 1) = left("first_name_r", 1) '
+                'AND substr("first_name_l", 3) = substr("first_name_r", 3)',
+                label_for_charts="first two letters swapped (UJAN / JUAN)"),
             cll.JaroWinklerLevel("first_name", 0.92),
             cll.CustomLevel(
                 'list_has_any("given_tokens_l", "given_tokens_r")',
@@ -357,11 +434,28 @@ def comparisons() -> list[Any]:
                 'OR list_has_any("last_tokens_r", "guardian_tokens_l")',
                 label_for_charts="surname is a guardian's surname on the other record",
             ),
+            # names swapped in one record: one crossing exact (this first name is the other's
+            # surname: the first-name level weighs that) and the *other* crossing near (this
+            # surname against the other's first name: equal, a nickname, or Jaro-Winkler
+            # >= 0.88: SAFORD TYLER / TYLER SANFORD, CASTRO ASHLEY / ASH CASTRO). Until
+            # 2026-12-06 this level asked only that a surname be among the other's given
+            # names, which a swapped record meets through the very token the first-name
+            # level had counted: MACKENZIE SYDNEY (a twin's CCGI record, swapped) scored that
+            # one token twice against her sister SAMANTHA MACKENZIE.
             cll.CustomLevel(
-                'list_has_any("last_tokens_l", "given_tokens_r") '
-                'OR list_has_any("last_tokens_r", "given_tokens_l")',
+                f"({_swap_crossing('l', 'r')}) OR ({_swap_crossing('r', 'l')})",
                 label_for_charts="surname found in the other's given names (names swapped)",
             ),
+            # one keystroke apart (a letter dropped, added, changed, or two swapped): LIU /
+            # LUI, BUI / BI, HWANG / HWAMG. Jaro-Winkler weighs one slip by the length and
+            # position, and a short surname with one slip fell below 0.92 into the weak
+            # levels (-7 bits: ANGELA LIU / LUI, same birth date, stayed apart). Lengths
+            # first: the costly edit distance runs only on pairs one letter apart in length.
+            cll.CustomLevel(
+                'CASE WHEN abs(length("last_name_l") - length("last_name_r")) > 1 '
+                'OR greatest(length("last_name_l"), length("last_name_r")) < 3 THEN false '
+                'ELSE damerau_levenshtein("last_name_l", "last_name_r") <= 1 END',
+                label_for_charts="surname one keystroke apart (Damerau-Levenshtein 1)"),
             cll.JaroWinklerLevel("last_name", 0.92),
             cll.JaroWinklerLevel("last_name", 0.8),
             cll.ElseLevel(),
@@ -394,6 +488,14 @@ def comparisons() -> list[Any]:
                 'AND abs(year("dob_l") - year("dob_r")) = 1').configure(
                 label_for_charts="birth year one off, month and day equal",
                 m_probability=DOB_SLIP_M, fix_m_probability=True),
+            # the same year and month, one day the 15th: the middle of the month keyed when
+            # the day was unknown or unreadable (a default, not a slip of one digit: 01 / 15,
+            # 29 / 15). Otherwise "within 31 days", where two namesakes born weeks apart sit,
+            # and at 50k such pairs were 51 of the 258 calpads-college misses. EM weighs it.
+            cll.CustomLevel(
+                'year("dob_l") = year("dob_r") AND month("dob_l") = month("dob_r") '
+                'AND (day("dob_l") = 15 OR day("dob_r") = 15)',
+                label_for_charts="same year and month, one day the 15th (a default day)"),
             # hamming <= 2 first: cheap, and true of every one-digit typo or transposition of
             # an 8-digit date, so the costly Damerau-Levenshtein runs on few pairs (CASE, not
             # AND, makes DuckDB skip it: 2.3 s -> 0.03 s per 1M pairs)
@@ -402,10 +504,14 @@ def comparisons() -> list[Any]:
                 'THEN damerau_levenshtein("dob_str_l", "dob_str_r") <= 1 ELSE false END'
             ).configure(label_for_charts="one digit typo or transposition",
                         m_probability=DOB_SLIP_M, fix_m_probability=True),
+            # m fixed: with one-day slips and defaulted days in levels of their own, EM sees
+            # almost no true pair left here and drove m to 3e-12 at 10k (-32 bits), a veto
+            # of a date keyed weeks off; 0.002 keeps it the -3 to -4 bits EM gave it before
+            # (an assumption: one record in 500 with a date keyed a few weeks off)
             cll.CustomLevel(
                 'abs(date_diff(\'day\', "dob_l", "dob_r")) <= 31',
-                label_for_charts="within 31 days",
-            ),
+            ).configure(label_for_charts="within 31 days", m_probability=DOB_WEEKS_OFF_M,
+                        fix_m_probability=True),
             cll.ElseLevel(),
         ],
     )
@@ -489,6 +595,7 @@ def comparisons() -> list[Any]:
         # proven dates is two students. NULL outside CALPADS.
         enrolment_comparison(),
         age_consistency_comparison(),
+        class_of_comparison(),
     ]
 
 
