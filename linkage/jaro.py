@@ -9,11 +9,12 @@ faster on Spark than a row-at-a-time Python port of the algorithm (docs/scale.md
 Executors need pyarrow and duckdb in their Python (the project's environment).
 
 Each batch runs on a cursor of DuckDB's default in-memory connection, not on a database of
-its own: ``duckdb.connect()`` costs 35-50 ms (a new database and its thread pool), 14x the
-batch's own work (3.7 ms for 10,000 pairs), and predict calls this once per batch for each of
-the model's seven Jaro-Winkler expressions: about 390 CPU s at 1M + 1M records (9M pairs)
-against 23 s. A cursor is a connection of its own to that database (0.06 ms), so concurrent
-batches in one process never share one.
+its own: ``duckdb.connect()`` was 52 ms of a 62 ms batch of 10,000 pairs (3.7 ms on a reused
+connection; measured under load 16), and predict calls this once per batch for each of the
+model's seven Jaro-Winkler expressions: about 330 CPU s at 1M + 1M records (8.95M pairs)
+against 23 s (projection from the per-batch figures, docs/scale.md). A cursor is a
+connection of its own to that database (0.06 ms), so concurrent batches in one process
+never share one.
 """
 
 from __future__ import annotations
