@@ -774,16 +774,16 @@ def _score_in_chunks(
     a hash of the left id. Splink's ``predict_chunk`` re-ran every blocking join over all
     identities for each slice, so the blocking cost grew with slices x identities
     (docs/scale.md). Each slice is then registered as the blocked pairs Splink scores (its
-    DuckDB path reads only the records those pairs name). Spark scores in one slice with
-    Splink's own blocking: its shuffle spills on its own."""
-    if engine.name == "spark":
-        scored = linker.inference.predict_chunk(
-            left_chunk=(1, 1), right_chunk=(1, 1), threshold_match_probability=None)
-        try:
-            return _keep_scored(engine, scored.physical_name, lower_threshold, first=True)
-        finally:
-            scored.drop_table_from_database_and_remove_from_cache()
+    DuckDB path reads only the records those pairs name). Spark blocks the same way and
+    scores in one slice (its shuffle spills on its own): Splink's own blocking tested every
+    earlier rule's condition on each candidate pair of a rule (``AND NOT (r1 OR r2 ...)``),
+    a per-pair cost of up to 21 conditions, where the GROUP BY is one shuffle of three
+    columns (docs/scale.md, Spark)."""
     source = next(iter(linker._input_tables_dict.values())).physical_name
+    if engine.name == "spark":
+        return _score_on_spark(
+            linker, engine, blocked_pairs_sql(rules, source, sql_dialect="spark"),
+            lower_threshold)
     engine.materialise(BLOCKED_PAIRS_TABLE, blocked_pairs_sql(rules, source, stored))
     engine.query(f"DROP TABLE IF EXISTS {RULE_PAIRS_TABLE}")
     marginal: Counter[int] = Counter()
@@ -825,7 +825,27 @@ def prefilter_weight(lower_threshold: float) -> float | None:
     return math.log2(lower_threshold / (1.0 - lower_threshold)) - PREFILTER_MARGIN
 
 
-def blocked_pairs_sql(rules: list[Rule], table: str, stored: str | None = None) -> str:
+def _score_on_spark(
+    linker: Linker, engine: LinkBackend, blocked_sql: str, lower_threshold: float
+) -> dict[int, int]:
+    """The blocked pairs materialised once on the executors (a local checkpoint), registered
+    as the pairs Splink scores, scored in one slice."""
+    engine.materialise(BLOCKED_PAIRS_TABLE, blocked_sql)
+    try:
+        linker.table_management.register_blocked_pairs_for_predict(
+            engine.db_api.table_to_splink_dataframe(BLOCKED_PAIRS_TABLE, BLOCKED_PAIRS_TABLE))
+        scored = linker.inference.predict(threshold_match_probability=None)
+        try:
+            return dict(_keep_scored(engine, scored.physical_name, lower_threshold, first=True))
+        finally:
+            scored.drop_table_from_database_and_remove_from_cache()
+    finally:
+        engine.query(f"DROP VIEW IF EXISTS {BLOCKED_PAIRS_TABLE}")
+
+
+def blocked_pairs_sql(
+    rules: list[Rule], table: str, stored: str | None = None, sql_dialect: str = "duckdb"
+) -> str:
     """The candidate pairs of ``rules`` on ``table`` (``unique_id``), each once, with the
     first rule that generates it (``match_key``): what Splink's blocking makes, computed
     another way.
@@ -834,18 +854,20 @@ def blocked_pairs_sql(rules: list[Rule], table: str, stored: str | None = None) 
     rule k's pairs (``AND NOT (r1 OR r2 ...)``): a cost of pairs x rules, most of the
     blocking time at 2M identities. Here each rule's join runs bare and one GROUP BY on the
     two ids keeps the lowest rule (10.6 CPU s against 22 at 1M identities, the same pairs
-    and keys). The conditions are Splink's own SQL for each rule. A custom rule whose pairs
-    measuring kept (``stored``, :func:`rule_pairs_sql`) is read from there, not joined."""
+    and keys). The conditions are Splink's own SQL for each rule (in ``sql_dialect``). A
+    custom rule whose pairs measuring kept (``stored``, :func:`rule_pairs_sql`, DuckDB only)
+    is read from there, not joined."""
     def pairs(key: int, rule: Rule) -> str:
         if stored is not None and rule.condition is not None and rule in CANDIDATE_RULES:
             return (f"SELECT {key} AS match_key, join_key_l, join_key_r FROM {stored} "
                     f"WHERE rule = {CANDIDATE_RULES.index(rule)}")
         return (f"SELECT {key} AS match_key, l.unique_id AS join_key_l, "
                 f"r.unique_id AS join_key_r FROM {table} l JOIN {table} r "
-                f"ON ({rule.creator().get_blocking_rule('duckdb').blocking_rule_sql}) "
+                f"ON ({rule.creator().get_blocking_rule(sql_dialect).blocking_rule_sql}) "
                 "AND l.unique_id < r.unique_id")
     joins = "\nUNION ALL\n".join(pairs(key, rule) for key, rule in enumerate(rules))
-    return (f"SELECT CAST(min(match_key) AS VARCHAR) AS match_key, join_key_l, join_key_r "
+    text = "STRING" if sql_dialect == "spark" else "VARCHAR"
+    return (f"SELECT CAST(min(match_key) AS {text}) AS match_key, join_key_l, join_key_r "
             f"FROM ({joins}) GROUP BY join_key_l, join_key_r")
 
 

@@ -1,0 +1,140 @@
+"""Spark's scoring path, piece by piece: the Jaro-Winkler batches and the blocking.
+
+- Each Arrow batch of the Jaro-Winkler UDF runs on a cursor of DuckDB's default connection:
+  a new database per batch (``duckdb.connect()``, 35-50 ms) cost 14x the batch's own work,
+  seven times per batch of predict (docs/scale.md, Spark).
+- Spark blocks once, as DuckDB does (:func:`linkage.model.blocked_pairs_sql` in Spark SQL):
+  the same pairs and the same first rule per pair on both engines, on identities made so
+  that every kind of rule condition (equality, ``//`` halves, list membership, date parts,
+  inequalities with NULLs) meets pairs it must keep and pairs it must drop.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Iterator, Sequence
+from datetime import date, timedelta
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from linkage import model
+from linkage.jaro import jaro_winkler_batch
+
+NAMES = ["ANA", "ANNA", "JOSE", "JOSUE", "MARIA", "MARIO", "LI", "LEE", "GARCIA", "GRACIA"]
+
+
+def _duckdb_jw(left: Sequence[str | None], right: Sequence[str | None]) -> list[float | None]:
+    con = duckdb.connect()
+    try:
+        return [r[0] for r in con.execute(
+            "SELECT jaro_winkler_similarity(a, b) FROM (SELECT unnest(?) AS a, unnest(?) AS b)",
+            [left, right]).fetchall()]
+    finally:
+        con.close()
+
+
+def test_jaro_winkler_batches_open_no_database(monkeypatch: pytest.MonkeyPatch) -> None:
+    left = [a for a in NAMES for _ in NAMES] + [None, "A"]
+    right = [b for _ in NAMES for b in NAMES] + ["A", None]
+    want = _duckdb_jw(left, right)
+
+    def no_new_database(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("a Jaro-Winkler batch opened a DuckDB database of its own")
+
+    monkeypatch.setattr(duckdb, "connect", no_new_database)
+    got = jaro_winkler_batch(pa.array(left, pa.string()), pa.array(right, pa.string()))
+    assert got.to_pylist() == want
+
+
+def test_jaro_winkler_batches_in_threads_do_not_mix() -> None:
+    # a Python worker may evaluate batches on more than one thread: each batch's cursor is a
+    # connection of its own, so one batch never reads another's pairs
+    rng = random.Random(3)
+    batches = [([rng.choice(NAMES) for _ in range(500)], [rng.choice(NAMES) for _ in range(500)])
+               for _ in range(8)]
+    want = [_duckdb_jw(a, b) for a, b in batches]
+    got: list[list[float | None]] = [[] for _ in batches]
+
+    def run(i: int) -> None:
+        for _ in range(5):
+            a, b = batches[i]
+            got[i] = jaro_winkler_batch(pa.array(a, pa.string()), pa.array(b, pa.string())
+                                        ).to_pylist()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(batches))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert got == want
+
+
+def _identities(n: int) -> pa.Table:
+    """Identities with the columns the blocking rules read, few distinct values (so that
+    rules meet), some NULLs, compound surnames and swapped names."""
+    rng = random.Random(11)
+    rows: dict[str, list[Any]] = {k: [] for k in (
+        "unique_id", "ssid", "first_name", "last_name", "last1", "last2", "last_tokens",
+        "dob", "dob_sym", "birth_year", "zip", "address")}
+    for i in range(n):
+        first = rng.choice(NAMES)
+        tokens = rng.sample(NAMES, rng.choice((1, 1, 2)))
+        if rng.random() < 0.05:  # swapped first and last name
+            first, tokens = tokens[0], [first]
+        dob = None if rng.random() < 0.1 else date(2005, 1, 1) + timedelta(rng.randrange(60))
+        ssid = None if rng.random() < 0.5 else str(rng.randrange(100, 130)) + str(
+            rng.randrange(100, 104))
+        rows["unique_id"].append(i)
+        rows["ssid"].append(ssid)
+        rows["first_name"].append(first)
+        rows["last_name"].append(" ".join(tokens))
+        rows["last1"].append(tokens[0])
+        rows["last2"].append(tokens[-1] if len(tokens) > 1 else None)
+        rows["last_tokens"].append(tokens)
+        rows["dob"].append(dob)
+        rows["dob_sym"].append(None if dob is None else
+                               f"{dob.year}{min(dob.month, dob.day):02d}"
+                               f"{max(dob.month, dob.day):02d}")
+        rows["birth_year"].append(None if dob is None else dob.year + rng.choice((0, 0, 1)))
+        rows["zip"].append(rng.choice(["95814", "95815", None]))
+        rows["address"].append(rng.choice(["1 MAIN ST", None, None]))
+    return pa.table({**rows, "dob": pa.array(rows["dob"], pa.date32()),
+                     "last_tokens": pa.array(rows["last_tokens"], pa.list_(pa.string()))})
+
+
+@pytest.fixture(scope="module")
+def spark() -> Iterator[Any]:
+    pytest.importorskip(
+        "pyspark", reason="SPARK BACKEND NOT TESTED: pyspark is missing; install the [spark] "
+                          "extra to run tests/linkage/test_spark_scoring.py")
+    from pyspark.sql import SparkSession
+
+    session = (SparkSession.builder.master("local[1]").appName("c2c-blocking-test")
+               .config("spark.ui.enabled", "false")
+               .config("spark.sql.shuffle.partitions", "2")
+               .config("spark.sql.session.timeZone", "UTC").getOrCreate())
+    try:
+        yield session
+    finally:
+        # the link run refuses a context it did not start: leave none to later tests
+        session.stop()
+
+
+@pytest.mark.slow
+def test_spark_blocks_once_with_duckdbs_pairs_and_rules(spark: Any) -> None:
+    table = _identities(400)
+    rules = list(model.CANDIDATE_RULES)
+    con = duckdb.connect()
+    con.register("ids", table)
+    want = set(con.execute(model.blocked_pairs_sql(rules, "ids")).fetchall())
+    spark.createDataFrame(table).createOrReplaceTempView("ids")
+    got = {tuple(r) for r in spark.sql(model.blocked_pairs_sql(rules, "ids", sql_dialect="spark"))
+           .collect()}
+    assert got == want
+    # the identities make most kinds of rule meet pairs (the comparison is not vacuous)
+    keys = {int(k) for k, _, _ in want}
+    assert len(want) > 500 and len(keys) >= 8, (len(want), sorted(keys))
