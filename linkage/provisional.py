@@ -32,6 +32,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -127,10 +128,15 @@ def _unit_key(source: str, partner: str, person: str) -> str:
 
 
 def _find_new_units(con: duckdb.DuckDBPyConnection,
-                    units: list[tuple[str, str, str, str, bool]]) -> None:
-    """``_prov_new_keys``: the units in staging that the crosswalk does not hold. One pass
-    over the key columns of staging; nothing is standardised."""
-    selects = [f"SELECT DISTINCT {_unit_key(source, partner, person)} FROM {table} t"
+                    units: list[tuple[str, str, str, str, bool]],
+                    files: Sequence[str] | None) -> None:
+    """``_prov_new_keys``: the units in staging (in the rows of ``files`` when given) that the
+    crosswalk does not hold. One pass over key columns; nothing is standardised."""
+    where = ""
+    if files is not None:
+        where = " WHERE t.file_id IN ({})".format(
+            ", ".join("'" + f.replace("'", "''") + "'" for f in files) or "NULL")
+    selects = [f"SELECT DISTINCT {_unit_key(source, partner, person)} FROM {table} t{where}"
                for table, source, partner, person, identity in units if identity]
     body = " UNION ".join(selects) if selects else (
         "SELECT NULL::VARCHAR AS source_system, NULL::VARCHAR AS partner_org, "
@@ -140,12 +146,13 @@ def _find_new_units(con: duckdb.DuckDBPyConnection,
         WHERE nullif(s.source_person_id, '') IS NOT NULL AND s.partner_org IS NOT NULL""")
 
 
-def _new_identities(con: duckdb.DuckDBPyConnection, run_id: str) -> pa.Table:
+def _new_identities(con: duckdb.DuckDBPyConnection, run_id: str,
+                    files: Sequence[str] | None) -> pa.Table:
     """The new units' identities, standardised by the annual run's code over their own staging
     rows only, with the MDM's names as the vocabulary (``build_identities`` with a
     ``Vocabulary``): the existing units' rows are neither read nor standardised again."""
     units = _unit_tables(con)
-    _find_new_units(con, units)
+    _find_new_units(con, units, files)
     sources = {r[0] for r in con.execute(f"SELECT DISTINCT source_system FROM {_NEW_KEYS}"
                                          ).fetchall()}
     mem = duckdb.connect()
@@ -207,12 +214,16 @@ def _term_frequencies(con: duckdb.DuckDBPyConnection, column: str) -> pa.Table:
 
 
 def link_provisional(
-    con: duckdb.DuckDBPyConnection, *, runs_dir: Path, run_id: str, threshold: float
+    con: duckdb.DuckDBPyConnection, *, runs_dir: Path, run_id: str, threshold: float,
+    files: Sequence[str] | None = None,
 ) -> ProvisionalSummary:
-    """Give every unit the last annual run did not see a provisional person id (module doc)."""
+    """Give every unit the last annual run did not see a provisional person id (module doc).
+    ``files``: the ids of the files just loaded (a weekly CCGI file): only their rows are
+    searched for such units, instead of every staging row; all rows of a unit found are
+    standardised either way."""
     began = time.perf_counter()
     model_run, model_path = _latest_model(con, runs_dir)
-    identities = _new_identities(con, run_id)
+    identities = _new_identities(con, run_id, files)
     # unit ids clear of the MDM's: both sides meet in one id space when pairs are assigned
     top = con.execute(f"SELECT coalesce(max(unit_id), 0) FROM {tables.IDENTITIES}").fetchone()
     offset = int(top[0]) if top else 0
