@@ -4,12 +4,19 @@ CCGI sends every week and colleges every term; the annual link runs once a year.
 ``link_provisional`` gives every crosswalk unit that the last annual run did not see a
 **provisional** person id, without changing any existing id:
 
-1. all staging is standardised exactly as the annual run does (same code, same extras) into
-   ``mdm.provisional_identities``; the units already in ``mdm.crosswalk`` are the MDM side,
-   the others are new;
+1. the units in staging that ``mdm.crosswalk`` does not hold are the new ones (looked for in
+   the rows of the files just loaded when the caller names them, else in all staging: one
+   pass over key columns); only **their** staging rows are standardised, by the annual run's
+   own code and identity columns (``build_identities``, ``identity_extras``), with the names
+   of the MDM's identities (``mdm.identities``, the last annual run's) counted in as the
+   vocabulary, so a new record comes out as a build over all staging makes it; the existing
+   units are not standardised again: their identities are the annual run's;
 2. the last annual run's saved model (``model.json``: same comparisons, same trained m and u,
    same blocking rules) scores new records against the MDM (Splink's ``predict_between``)
-   and against each other (``predict_within``), term frequencies taken from the MDM;
+   and against each other (``predict_within``). The MDM side is only the units the model's
+   blocking rules pair with a new record (one DuckDB join per rule of ``mdm.identities``
+   with the new records), which makes the same pairs as the whole MDM would; term
+   frequencies are the whole MDM's;
 3. a new record joins the existing person of its most probable pair at or above the link
    threshold; new records linked to no existing person are grouped by their own pairs at or
    above it and get a provisional id ``T...`` (never a registered person id).
@@ -23,8 +30,9 @@ it (a unit that went to another person than provisionally given). Anything built
 provisional link must say so: the table's ``provisional`` column is always true, and the
 rows are separate from ``mdm.crosswalk``, which only annual runs write.
 
-Missing evidence: with no annual run yet (no crosswalk, or no saved model) there is nothing
-to score against and the call is refused (``NotFound``), never guessed.
+Missing evidence: with no annual run yet (no crosswalk, no saved model, or its identities
+gone) there is nothing to score against and the call is refused (``NotFound``), never
+guessed.
 """
 
 from __future__ import annotations
