@@ -130,6 +130,20 @@ def _key_expr(partner: str) -> str:
     return partner if partner.startswith("'") else f"trim(CAST(t.{partner} AS VARCHAR))"
 
 
+def _keys_of(source: str, partner: str) -> str:
+    """The new keys of one source, a constant partner (CCGI) filtered here: a join condition
+    that is only ``k.partner_org = 'CCGI'`` makes DuckDB join block by block, not by hash
+    (1,393 new accounts against 1M MDM units: a minute)."""
+    where = f" AND partner_org = {partner}" if partner.startswith("'") else ""
+    return (f"(SELECT partner_org, source_person_id FROM {_NEW_KEYS} "
+            f"WHERE source_system = '{source}'{where})")
+
+
+def _key_match(partner: str, person: str) -> str:
+    match = f"k.source_person_id = trim(CAST(t.{person} AS VARCHAR))"
+    return match if partner.startswith("'") else f"{match} AND k.partner_org = {_key_expr(partner)}"
+
+
 def _unit_key(source: str, partner: str, person: str) -> str:
     return (f"'{source}' AS source_system, {_key_expr(partner)} AS partner_org, "
             f"trim(CAST(t.{person} AS VARCHAR)) AS source_person_id")
@@ -170,9 +184,8 @@ def _new_identities(con: duckdb.DuckDBPyConnection, run_id: str,
             # a table of a source with no new unit: its columns only (the build reads them)
             rows = con.execute(
                 f"SELECT * FROM {table} LIMIT 0" if source not in sources else
-                f"SELECT t.* FROM {table} t SEMI JOIN {_NEW_KEYS} k "
-                f"ON k.source_system = '{source}' AND k.partner_org = {_key_expr(partner)} "
-                f"AND k.source_person_id = trim(CAST(t.{person} AS VARCHAR))"
+                f"SELECT t.* FROM {table} t SEMI JOIN {_keys_of(source, partner)} k "
+                f"ON {_key_match(partner, person)}"
             ).fetch_arrow_table()
             mem.register("_prov_rows", rows)
             mem.execute(f"CREATE TABLE {table} AS FROM _prov_rows")
