@@ -23,6 +23,10 @@ weekly CCGI file's accounts are taken out of the crosswalk and given provisional
 ``weekly``, twice, each run in a process of its own (``step``): new units looked for in that
 file's rows, then in all staging (what ``c2c link-provisional`` does). Prints MDM units,
 seconds, CPU seconds, the process's peak RSS and the load average per run.
+``grow``: ``scale``'s warehouse at ``--copies C`` copies, the last weekly CCGI file's accounts of
+every copy taken out of the crosswalk, then only ``mdm.identities`` and ``mdm.crosswalk``
+grown by SQL copies to each of ``--identities`` (staging stays at C copies): one weekly
+provisional run (``files=`` that file) timed at each size, in its own process.
 
 Prints its figures; asserts nothing.
 """
@@ -234,6 +238,91 @@ def scale(students: int, seed: int, copies: list[int], work: Path) -> None:
     shutil.rmtree(work, ignore_errors=True)
 
 
+def _renumbered(k: int) -> str:
+    """A crosswalk key of grown copy ``k`` (SSIDs stay 10 digits, clear of ``_add_copies``)."""
+    ssid = (f"lpad(CAST((TRY_CAST(source_person_id AS BIGINT) + {k * 10 + 100} * 1000003) "
+            "% 10000000000 AS VARCHAR), 10, '0')")
+    return (f"CASE WHEN source_system = 'calpads' THEN {ssid} "
+            f"ELSE source_person_id || '-x{k}' END")
+
+
+def grow(students: int, seed: int, copies: int, sizes: list[int], work: Path) -> None:
+    """``scale``'s warehouse at ``copies`` copies, then only ``mdm.identities`` and
+    ``mdm.crosswalk`` grown by SQL copies to each of ``sizes`` (keys renumbered, birth dates
+    shifted: far cheaper than copying staging and rebuilding identities at 8M)."""
+    import subprocess
+
+    import duckdb
+
+    import linkage
+    import synth
+    from core import tables
+    from core.keys import create_master_key
+    from core.settings import Settings
+    from ingest import expand_paths, ingest_files
+    from ingest.partners_csv import load_partners_csv
+    from linkage.identity_extras import identity_extras
+    from linkage.standardise import build_identities
+    shutil.rmtree(work, ignore_errors=True)
+    landing = work / "landing"
+    synth.generate(landing, students=students, seed=seed, years=["2023-24"])
+    settings = Settings(home=work / "home")
+    create_master_key(settings.master_key_path)
+    files = expand_paths([landing / d for d in ("calpads", "college", "ccgi")])
+    con = duckdb.connect(str(work / "warehouse.duckdb"), config={"memory_limit": "2GB"})
+    ingest_files(con, files, work / "raw", b"k" * 32, load_partners_csv(landing / "partners.csv"))
+    linkage.run_annual_link(con, settings=settings, run_id="y1", runs_dir=work / "runs")
+    shutil.rmtree(landing, ignore_errors=True)
+    shutil.rmtree(work / "raw", ignore_errors=True)
+    last = con.execute(f"SELECT max(file_id) FROM {tables.csv_staging('ccgi_activity')}"
+                       ).fetchone()
+    last_file = str(last[0]) if last else ""
+    con.execute(f"CREATE TABLE mdm.crosswalk_copy0 AS FROM {tables.CROSSWALK}")
+    if copies > 1:
+        _add_copies(con, 1, copies - 1)
+        build_identities(con, "y1", extras=identity_extras(con))
+    # the last weekly file's accounts in every staging copy arrive as new
+    con.execute(f"""DELETE FROM {tables.CROSSWALK} WHERE source_system = 'ccgi' AND
+        source_person_id IN (SELECT DISTINCT ccgi_account_id
+                             FROM {tables.csv_staging('ccgi_activity')} WHERE file_id = ?)""",
+                [last_file])
+    con.execute(f"CREATE TABLE mdm.identities_base AS FROM {tables.IDENTITIES}")
+    con.execute(f"CREATE TABLE mdm.crosswalk_base AS FROM {tables.CROSSWALK}")
+    top = con.execute("SELECT max(unit_id) FROM mdm.identities_base").fetchone()
+    k = 1
+
+    def identities() -> int:
+        row = con.execute(f"SELECT count(*) FROM {tables.IDENTITIES}").fetchone()
+        return int(row[0]) if row else 0
+
+    for size in sizes:
+        t = time.perf_counter()
+        while identities() < size:
+            moved = f"dob + INTERVAL ({(k + 6) * 372}) DAY"
+            con.execute(f"""INSERT INTO {tables.IDENTITIES} SELECT * REPLACE (
+                unit_id + {k} * {top[0] if top else 0} AS unit_id,
+                {_renumbered(k)} AS source_person_id,
+                lpad(CAST((TRY_CAST(ssid AS BIGINT) + {k * 10 + 100} * 1000003) % 10000000000
+                     AS VARCHAR), 10, '0') AS ssid,
+                {moved} AS dob, strftime({moved}, '%Y%m%d') AS dob_str,
+                CAST(year({moved}) AS INTEGER) AS birth_year,
+                strftime({moved}, '%Y') || lpad(CAST(least(month(dob), day(dob)) AS VARCHAR),
+                    2, '0') || lpad(CAST(greatest(month(dob), day(dob)) AS VARCHAR), 2, '0')
+                    AS dob_sym)
+                FROM mdm.identities_base""")
+            con.execute(f"""INSERT INTO {tables.CROSSWALK} SELECT source_system, partner_org,
+                {_renumbered(k)}, person_id || '-x{k}', run_id FROM mdm.crosswalk_base
+                ON CONFLICT DO NOTHING""")
+            k += 1
+        print(f"MDM grown to {size:,}+ identities in {time.perf_counter() - t:.0f} s", flush=True)
+        con.close()
+        subprocess.run([sys.executable, __file__, "step", "--work", str(work),
+                        "--file", last_file, "--copies", f"grown-{size}"], check=True)
+        con = duckdb.connect(str(work / "warehouse.duckdb"), config={"memory_limit": "2GB"})
+    con.close()
+    shutil.rmtree(work, ignore_errors=True)
+
+
 def step(work: Path, file_id: str, copies: str) -> None:
     """One provisional run on the ``scale`` warehouse, alone in this process."""
     import os
@@ -243,7 +332,7 @@ def step(work: Path, file_id: str, copies: str) -> None:
     from core.settings import Settings
     from linkage.provisional import link_provisional
     load = os.getloadavg()[0]
-    con = duckdb.connect(str(work / "warehouse.duckdb"), config={"memory_limit": "6GB"})
+    con = duckdb.connect(str(work / "warehouse.duckdb"), config={"memory_limit": "2GB"})
     settings = Settings(home=work / "home")
     before = resource.getrusage(resource.RUSAGE_SELF)
     t = time.perf_counter()
@@ -267,7 +356,9 @@ def step(work: Path, file_id: str, copies: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["agreement", "weekly", "scale", "step"])
+    parser.add_argument("mode", choices=["agreement", "weekly", "scale", "grow", "step"])
+    parser.add_argument("--identities", default="1000000,2000000,4000000,8000000",
+                        help="grow: MDM sizes (identities) to time a weekly file at")
     parser.add_argument("--defects", default=None, help="agreement: generator defect "
                         "profiles (NAME,... or all)")
     parser.add_argument("--copies", default="1,10,25,50",
@@ -280,6 +371,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.mode == "agreement":
         agreement(args.students, args.seed, args.work, args.defects)
+    elif args.mode == "grow":
+        grow(args.students, args.seed, int(args.copies.split(",")[0]),
+             [int(n) for n in args.identities.split(",")], args.work)
     elif args.mode == "step":
         step(args.work, args.file, args.copies)
     elif args.mode == "scale":
