@@ -11,17 +11,22 @@ assignments the annual run confirmed, merged or split (target: agreement >= 99.5
 ``weekly``: on a copy of a warehouse the robustness matrix linked (bench_robustness.py
 --work DIR; DIR/<profile>/home), the CCGI accounts of the last weekly file are taken out of
 the crosswalk, as if that file had just arrived, and provisional ids are given to them
-against the rest of the MDM; prints the time (target: under a minute) and peak RSS. The
-standardisation of all staging is part of the cost (it must match the annual run's).
+against the rest of the MDM (only that file's rows are searched for them); prints the time
+(target: under a minute) and peak RSS.
 ``scale``: the weekly cost as the MDM grows towards state size (~8M identities). Building a
 state-size warehouse through generate -> ingest -> annual link takes hours here, so a
 ``--students`` warehouse is linked once and its staging and crosswalk are then copied
 ``--copies`` times (every copy's SSIDs, college and CCGI ids renumbered and birth dates
-shifted by a year and a few days, so copies block apart like different people); after each
-step the last weekly CCGI file's accounts are taken out of the crosswalk and given
-provisional ids, as in ``weekly``. Prints MDM units, seconds, CPU seconds and peak RSS per
-step, and the seconds per million MDM units, so the state-size figure is an extrapolation
-that says so.
+shifted by a year and a few days, so copies block apart like different people) and
+``mdm.identities`` rebuilt over all of it, as the annual run would; after each step the last
+weekly CCGI file's accounts are taken out of the crosswalk and given provisional ids, as in
+``weekly``, twice, each run in a process of its own (``step``): new units looked for in that
+file's rows, then in all staging (what ``c2c link-provisional`` does). Prints MDM units,
+seconds, CPU seconds, the process's peak RSS and the load average per run.
+``grow``: ``scale``'s warehouse at ``--copies C`` copies, the last weekly CCGI file's accounts of
+every copy taken out of the crosswalk, then only ``mdm.identities`` and ``mdm.crosswalk``
+grown by SQL copies to each of ``--identities`` (staging stays at C copies): one weekly
+provisional run (``files=`` that file) timed at each size, in its own process.
 
 Prints its figures; asserts nothing.
 """
@@ -119,7 +124,7 @@ def weekly(source: Path, work: Path) -> None:
                           [last[0]]).fetchone()
     t = time.perf_counter()
     summary = link_provisional(con, runs_dir=s.runs_dir, run_id="weekly",
-                               threshold=s.link_match_threshold)
+                               threshold=s.link_match_threshold, files=[str(last[0])])
     seconds = time.perf_counter() - t
     con.close()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
@@ -169,6 +174,8 @@ def _add_copies(con: duckdb.DuckDBPyConnection, first: int, last: int) -> None:
 
 
 def scale(students: int, seed: int, copies: list[int], work: Path) -> None:
+    import subprocess
+
     import duckdb
 
     import linkage
@@ -178,7 +185,8 @@ def scale(students: int, seed: int, copies: list[int], work: Path) -> None:
     from core.settings import Settings
     from ingest import expand_paths, ingest_files
     from ingest.partners_csv import load_partners_csv
-    from linkage.provisional import link_provisional
+    from linkage.identity_extras import identity_extras
+    from linkage.standardise import build_identities
     shutil.rmtree(work, ignore_errors=True)
     landing = work / "landing"
     t = time.perf_counter()
@@ -190,36 +198,37 @@ def scale(students: int, seed: int, copies: list[int], work: Path) -> None:
     con = duckdb.connect(str(work / "warehouse.duckdb"), config={"memory_limit": "6GB"})
     ingest_files(con, files, work / "raw", b"k" * 32, load_partners_csv(landing / "partners.csv"))
     linkage.run_annual_link(con, settings=settings, run_id="y1", runs_dir=work / "runs")
+    shutil.rmtree(landing, ignore_errors=True)
+    shutil.rmtree(work / "raw", ignore_errors=True)
     print(f"built: {students} students generated, ingested and linked in "
           f"{time.perf_counter() - t:.0f} s", flush=True)
     last = con.execute(f"SELECT max(file_id) FROM {tables.csv_staging('ccgi_activity')}"
                        ).fetchone()
+    last_file = str(last[0]) if last else ""
     week = [r[0] for r in con.execute(
         f"SELECT DISTINCT ccgi_account_id FROM {tables.csv_staging('ccgi_activity')} "
-        "WHERE file_id = ?", [last[0] if last else None]).fetchall()]
+        "WHERE file_id = ?", [last_file]).fetchall()]
     con.execute(f"CREATE TABLE mdm.crosswalk_copy0 AS FROM {tables.CROSSWALK}")
     made = 1
     for target in copies:
         if target > made:
+            t = time.perf_counter()
             _add_copies(con, made, target - 1)
             made = target
+            # the MDM's identities are what the annual run over all the copies would write
+            build_identities(con, "y1", extras=identity_extras(con))
+            print(f"copies {target}: staging copied and mdm.identities rebuilt in "
+                  f"{time.perf_counter() - t:.0f} s", flush=True)
         con.register("_week", __import__("pyarrow").table({"a": week}))
         con.execute(f"DELETE FROM {tables.CROSSWALK} WHERE source_system = 'ccgi' AND "
                     "source_person_id IN (SELECT a FROM _week)")
         con.unregister("_week")
-        before = resource.getrusage(resource.RUSAGE_SELF)
-        t = time.perf_counter()
-        summary = link_provisional(con, runs_dir=work / "runs", run_id=f"w{target}",
-                                   threshold=settings.link_match_threshold)
-        seconds = time.perf_counter() - t
-        after = resource.getrusage(resource.RUSAGE_SELF)
-        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-        peak = after.ru_maxrss / 1024 / 1024
-        print(f"copies {target}: {summary.new_units} new accounts against {summary.mdm_units:,} "
-              f"MDM units: {seconds:.1f} s wall, {cpu:.0f} CPU s, peak RSS {peak:.2f} GB, "
-              f"{seconds / max(summary.mdm_units, 1) * 1e6:.1f} s per million MDM units; "
-              f"linked to an existing person {summary.linked_to_existing}, "
-              f"load average {__import__('os').getloadavg()[0]:.1f}", flush=True)
+        con.close()
+        # each provisional run in its own process: its CPU seconds and peak RSS are its own
+        for scope in (last_file, ""):
+            subprocess.run([sys.executable, __file__, "step", "--work", str(work),
+                            "--file", scope, "--copies", str(target)], check=True)
+        con = duckdb.connect(str(work / "warehouse.duckdb"), config={"memory_limit": "6GB"})
         # put the week's accounts back under their annual ids for the next step
         con.execute(f"""INSERT INTO {tables.CROSSWALK} SELECT * FROM mdm.crosswalk_copy0
             WHERE source_system = 'ccgi' AND source_person_id IN (
@@ -229,9 +238,127 @@ def scale(students: int, seed: int, copies: list[int], work: Path) -> None:
     shutil.rmtree(work, ignore_errors=True)
 
 
+def _renumbered(k: int) -> str:
+    """A crosswalk key of grown copy ``k`` (SSIDs stay 10 digits, clear of ``_add_copies``)."""
+    ssid = (f"lpad(CAST((TRY_CAST(source_person_id AS BIGINT) + {k * 10 + 100} * 1000003) "
+            "% 10000000000 AS VARCHAR), 10, '0')")
+    return (f"CASE WHEN source_system = 'calpads' THEN {ssid} "
+            f"ELSE source_person_id || '-x{k}' END")
+
+
+def grow(students: int, seed: int, copies: int, sizes: list[int], work: Path) -> None:
+    """``scale``'s warehouse at ``copies`` copies, then only ``mdm.identities`` and
+    ``mdm.crosswalk`` grown by SQL copies to each of ``sizes`` (keys renumbered, birth dates
+    shifted: far cheaper than copying staging and rebuilding identities at 8M)."""
+    import subprocess
+
+    import duckdb
+
+    import linkage
+    import synth
+    from core import tables
+    from core.keys import create_master_key
+    from core.settings import Settings
+    from ingest import expand_paths, ingest_files
+    from ingest.partners_csv import load_partners_csv
+    from linkage.identity_extras import identity_extras
+    from linkage.standardise import build_identities
+    shutil.rmtree(work, ignore_errors=True)
+    landing = work / "landing"
+    synth.generate(landing, students=students, seed=seed, years=["2023-24"])
+    settings = Settings(home=work / "home")
+    create_master_key(settings.master_key_path)
+    files = expand_paths([landing / d for d in ("calpads", "college", "ccgi")])
+    con = duckdb.connect(str(work / "warehouse.duckdb"), config={"memory_limit": "2GB"})
+    ingest_files(con, files, work / "raw", b"k" * 32, load_partners_csv(landing / "partners.csv"))
+    linkage.run_annual_link(con, settings=settings, run_id="y1", runs_dir=work / "runs")
+    shutil.rmtree(landing, ignore_errors=True)
+    shutil.rmtree(work / "raw", ignore_errors=True)
+    last = con.execute(f"SELECT max(file_id) FROM {tables.csv_staging('ccgi_activity')}"
+                       ).fetchone()
+    last_file = str(last[0]) if last else ""
+    con.execute(f"CREATE TABLE mdm.crosswalk_copy0 AS FROM {tables.CROSSWALK}")
+    if copies > 1:
+        _add_copies(con, 1, copies - 1)
+        build_identities(con, "y1", extras=identity_extras(con))
+    # the last weekly file's accounts in every staging copy arrive as new
+    con.execute(f"""DELETE FROM {tables.CROSSWALK} WHERE source_system = 'ccgi' AND
+        source_person_id IN (SELECT DISTINCT ccgi_account_id
+                             FROM {tables.csv_staging('ccgi_activity')} WHERE file_id = ?)""",
+                [last_file])
+    con.execute(f"CREATE TABLE mdm.identities_base AS FROM {tables.IDENTITIES}")
+    con.execute(f"CREATE TABLE mdm.crosswalk_base AS FROM {tables.CROSSWALK}")
+    top = con.execute("SELECT max(unit_id) FROM mdm.identities_base").fetchone()
+    k = 1
+
+    def identities() -> int:
+        row = con.execute(f"SELECT count(*) FROM {tables.IDENTITIES}").fetchone()
+        return int(row[0]) if row else 0
+
+    for size in sizes:
+        t = time.perf_counter()
+        while identities() < size:
+            moved = f"dob + INTERVAL ({(k + 6) * 372}) DAY"
+            con.execute(f"""INSERT INTO {tables.IDENTITIES} SELECT * REPLACE (
+                unit_id + {k} * {top[0] if top else 0} AS unit_id,
+                {_renumbered(k)} AS source_person_id,
+                lpad(CAST((TRY_CAST(ssid AS BIGINT) + {k * 10 + 100} * 1000003) % 10000000000
+                     AS VARCHAR), 10, '0') AS ssid,
+                {moved} AS dob, strftime({moved}, '%Y%m%d') AS dob_str,
+                CAST(year({moved}) AS INTEGER) AS birth_year,
+                strftime({moved}, '%Y') || lpad(CAST(least(month(dob), day(dob)) AS VARCHAR),
+                    2, '0') || lpad(CAST(greatest(month(dob), day(dob)) AS VARCHAR), 2, '0')
+                    AS dob_sym)
+                FROM mdm.identities_base""")
+            con.execute(f"""INSERT INTO {tables.CROSSWALK} SELECT source_system, partner_org,
+                {_renumbered(k)}, person_id || '-x{k}', run_id FROM mdm.crosswalk_base
+                ON CONFLICT DO NOTHING""")
+            k += 1
+        print(f"MDM grown to {size:,}+ identities in {time.perf_counter() - t:.0f} s", flush=True)
+        con.close()
+        subprocess.run([sys.executable, __file__, "step", "--work", str(work),
+                        "--file", last_file, "--copies", f"grown-{size}"], check=True)
+        con = duckdb.connect(str(work / "warehouse.duckdb"), config={"memory_limit": "2GB"})
+    con.close()
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def step(work: Path, file_id: str, copies: str) -> None:
+    """One provisional run on the ``scale`` warehouse, alone in this process."""
+    import os
+
+    import duckdb
+
+    from core.settings import Settings
+    from linkage.provisional import link_provisional
+    load = os.getloadavg()[0]
+    con = duckdb.connect(str(work / "warehouse.duckdb"), config={"memory_limit": "2GB"})
+    settings = Settings(home=work / "home")
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    t = time.perf_counter()
+    summary = link_provisional(con, runs_dir=work / "runs", run_id=f"w{copies}",
+                               threshold=settings.link_match_threshold,
+                               files=[file_id] if file_id else None)
+    seconds = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    con.close()
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    scope = "the weekly file's rows" if file_id else "all staging"
+    print(f"copies {copies}, new units looked for in {scope}: {summary.new_units} new accounts "
+          f"against {summary.mdm_units:,} MDM units ({summary.mdm_candidates:,} sharing a "
+          f"blocking key): {seconds:.1f} s wall, {cpu:.0f} CPU s, peak RSS "
+          f"{after.ru_maxrss / 1024 / 1024:.2f} GB (process), "
+          f"{seconds / max(summary.mdm_units, 1) * 1e6:.2f} s per million MDM units; "
+          f"linked to an existing person {summary.linked_to_existing}, provisional persons "
+          f"{summary.new_persons}; load average {load:.1f} before, "
+          f"{os.getloadavg()[0]:.1f} after", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["agreement", "weekly", "scale"])
+    parser.add_argument("mode", choices=["agreement", "weekly", "scale", "grow", "step"])
+    parser.add_argument("--identities", default="1000000,2000000,4000000,8000000",
+                        help="grow: MDM sizes (identities) to time a weekly file at")
     parser.add_argument("--defects", default=None, help="agreement: generator defect "
                         "profiles (NAME,... or all)")
     parser.add_argument("--copies", default="1,10,25,50",
@@ -240,9 +367,15 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--work", type=Path, default=Path("/tmp/bench_provisional"))
     parser.add_argument("--from", dest="source", type=Path, default=None)
+    parser.add_argument("--file", default="", help="step (used by scale): the weekly file id")
     args = parser.parse_args()
     if args.mode == "agreement":
         agreement(args.students, args.seed, args.work, args.defects)
+    elif args.mode == "grow":
+        grow(args.students, args.seed, int(args.copies.split(",")[0]),
+             [int(n) for n in args.identities.split(",")], args.work)
+    elif args.mode == "step":
+        step(args.work, args.file, args.copies)
     elif args.mode == "scale":
         scale(args.students, args.seed, [int(c) for c in args.copies.split(",")], args.work)
     else:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import duckdb
 import pyarrow as pa
@@ -106,7 +107,41 @@ def _partner_selects(con: duckdb.DuckDBPyConnection) -> list[str]:
     return selects
 
 
-def _name_lookup(con: duckdb.DuckDBPyConnection) -> None:
+@dataclass(frozen=True)
+class Vocabulary:
+    """Name counts of identities standardised before, added to the run's own: what lets a
+    build over a few new records (linkage/provisional.py) read their names against the same
+    vocabulary as a build over everything (first-name slips, joined and split surnames)."""
+
+    first_names: Counter[str] = field(default_factory=Counter)  # first token -> identities
+    surname_tokens: Counter[str] = field(default_factory=Counter)  # token -> identities
+    joined_surnames: frozenset[str] = frozenset()  # surnames, spaces removed
+
+
+def vocabulary_of(con: duckdb.DuckDBPyConnection, identities_sql: str) -> Vocabulary:
+    """The vocabulary of built identities (rows of ``identities_sql``: ``target`` columns).
+
+    ``first_name`` is the first token of the cleaned raw name, and the surname functions give
+    the same tokens and joined form from ``last_name`` (standardised) as from the raw value,
+    so the counts are the ones a build over their staging would take. One exception: a
+    surname a build read back from the middle-name field counts in its joined form, not as
+    the last-name field held it (rare: ``_join_split_surnames``)."""
+    firsts = con.execute(f"SELECT first_name, count(*) FROM ({identities_sql}) "
+                         "WHERE first_name IS NOT NULL GROUP BY 1").fetchall()
+    token_units: Counter[str] = Counter()
+    joined: set[str] = set()
+    for last, units in con.execute(f"SELECT last_name, count(*) FROM ({identities_sql}) "
+                                   "WHERE last_name IS NOT NULL GROUP BY 1").fetchall():
+        for token in set(names.surname_tokens(last)):
+            token_units[token] += units
+        whole = names.joined_surname(last)
+        if whole:
+            joined.add(whole)
+    return Vocabulary(Counter({str(f): int(n) for f, n in firsts}), token_units,
+                      frozenset(joined))
+
+
+def _name_lookup(con: duckdb.DuckDBPyConnection, vocabulary: Vocabulary) -> None:
     """Standardise each distinct raw name once in Python; join back in SQL."""
     firsts = [r[0] for r in con.execute(
         "SELECT DISTINCT first_name FROM _link_rep WHERE first_name IS NOT NULL "
@@ -129,6 +164,7 @@ def _name_lookup(con: duckdb.DuckDBPyConnection) -> None:
         token = token_of.get(raw)
         if token:
             first_counts[token] += units
+    first_counts.update(vocabulary.first_names)
     slips = names.slip_corrections(first_counts)
     given = pa.table({
         "raw": pa.array(firsts, pa.string()),
@@ -142,6 +178,7 @@ def _name_lookup(con: duckdb.DuckDBPyConnection) -> None:
     for found, (_, units) in zip(tokens, last_rows, strict=True):
         for token in set(found):
             token_units[token] += units
+    token_units.update(vocabulary.surname_tokens)
     tokens = [names.split_joined(found, token_units) for found in tokens]
     surname = pa.table({
         "raw": pa.array(lasts, pa.string()),
@@ -156,7 +193,7 @@ def _name_lookup(con: duckdb.DuckDBPyConnection) -> None:
     con.unregister("_link_surname_arrow")
 
 
-def _join_split_surnames(con: duckdb.DuckDBPyConnection) -> None:
+def _join_split_surnames(con: duckdb.DuckDBPyConnection, vocabulary: Vocabulary) -> None:
     """A compound surname typed across the middle- and last-name fields (middle DE, last
     LA CRUZ; middle TORRES, last LEAL) is read back as one surname, middle emptied.
 
@@ -174,6 +211,7 @@ def _join_split_surnames(con: duckdb.DuckDBPyConnection) -> None:
     known = {r[0] for r in con.execute(
         "SELECT DISTINCT last_name FROM _link_rep WHERE last_name IS NOT NULL").fetchall()}
     surnames = {j for j in (names.joined_surname(v) for v in known) if j}
+    surnames |= vocabulary.joined_surnames
     moved = [(m, last) for m, last in pairs if names.surname_split_across(m, last, surnames)]
     if not moved:
         return
@@ -208,10 +246,12 @@ def _extra_sql(extras: Sequence[IdentityColumns]) -> tuple[str, str]:
 
 def build_identities(
     con: duckdb.DuckDBPyConnection, run_id: str, extras: Sequence[IdentityColumns] = (),
-    target: str = tables.IDENTITIES,
+    target: str = tables.IDENTITIES, vocabulary: Vocabulary | None = None,
 ) -> dict[str, int]:
     """(Re)write ``target`` (``mdm.identities``: the annual link's input) from staging, with
-    the ``extras`` columns joined in (one CREATE TABLE); returns units per source system."""
+    the ``extras`` columns joined in (one CREATE TABLE); returns units per source system.
+    ``vocabulary``: name counts of identities built before, read as if their staging were
+    here too (provisional links: a few new records against the MDM)."""
     selects = _calpads_selects(con) + _partner_selects(con)
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {tables.MDM}")
     if not selects:
@@ -286,8 +326,8 @@ def build_identities(
         LEFT JOIN addresses a USING (source_system, partner_org, source_person_id)
         WHERE r.rk = 1
     """)
-    _join_split_surnames(con)
-    _name_lookup(con)
+    _join_split_surnames(con, vocabulary or Vocabulary())
+    _name_lookup(con, vocabulary or Vocabulary())
     extra_columns, extra_joins = _extra_sql(extras)
     con.execute(f"""
         CREATE OR REPLACE TABLE {target} AS

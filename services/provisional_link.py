@@ -7,6 +7,7 @@ provisional links against the annual run that followed them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from core.settings import Settings
@@ -19,13 +20,15 @@ from linkage.provisional import (
 )
 
 
-def link_new_records(*, settings: Settings, run_id: str | None = None) -> ProvisionalSummary:
-    """Provisional ids for every unit the last annual run did not see."""
+def link_new_records(*, settings: Settings, run_id: str | None = None,
+                     files: Sequence[str] | None = None) -> ProvisionalSummary:
+    """Provisional ids for every unit the last annual run did not see (in ``files``' rows,
+    the file ids just loaded, when given; else in all staging)."""
     with warehouse(settings) as con:
         return link_provisional(
             con, runs_dir=settings.runs_dir,
             run_id=run_id or f"prov-{datetime.now(UTC):%Y%m%dT%H%M%S}",
-            threshold=settings.link_match_threshold)
+            threshold=settings.link_match_threshold, files=files)
 
 
 def judge_provisional(*, settings: Settings) -> Agreement:
