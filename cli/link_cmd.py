@@ -68,6 +68,9 @@ def register(app: typer.Typer) -> None:
         agreement: bool = typer.Option(
             False, "--agreement",
             help="Judge the provisional links against the annual run that followed them."),
+        file_ids: list[str] | None = typer.Option(
+            None, "--file", help="A file id from the receipt of a file just loaded (repeat): "
+            "look for new records in its rows only. Default: all staging."),
     ) -> None:
         """Provisional person ids for records the last annual link did not see."""
         settings = get_settings()
@@ -80,7 +83,7 @@ def register(app: typer.Typer) -> None:
                           f"{judged.confirmed:,}, merged {judged.merged:,}, split "
                           f"{judged.split:,}; agreement {shown}")
             return
-        summary = link_new_records(settings=settings, run_id=run_id)
+        summary = link_new_records(settings=settings, run_id=run_id, files=file_ids)
         console.print(f"[bold]provisional run {summary.run_id}[/] against annual run "
                       f"{summary.model_run_id} in {summary.seconds:.1f} s: {summary.new_units:,}"
                       f" new records, {summary.linked_to_existing:,} given an existing person,"

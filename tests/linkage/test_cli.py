@@ -35,6 +35,9 @@ def test_link_evaluate_export_on_encrypted_warehouse(
     provisional = runner.invoke(app, ["link-provisional", "--run-id", "w1"])
     assert provisional.exit_code == 0, provisional.output
     assert "0 new records" in provisional.output and "PROVISIONAL" in provisional.output
+    # --file keeps the search to the rows of the files named (here a file that sent nothing)
+    scoped = runner.invoke(app, ["link-provisional", "--run-id", "w2", "--file", "none-such"])
+    assert scoped.exit_code == 0 and "0 new records" in scoped.output, scoped.output
     judged = runner.invoke(app, ["link-provisional", "--agreement"])
     assert judged.exit_code == 0 and "judged 0" in judged.output, judged.output
 
