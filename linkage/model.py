@@ -61,7 +61,6 @@ class Narrowing:
 GENDER = Narrowing("gender", "{s}gender")
 GENDER_FIRST_INITIAL = Narrowing("gender + first initial", "{s}gender || left({s}first_name, 1)")
 GENDER_LAST_INITIAL = Narrowing("gender + surname initial", "{s}gender || left({s}last_name, 1)")
-GENDER_BIRTH_YEAR = Narrowing("gender + birth year", "{s}gender || {s}birth_year")
 
 
 @dataclass(frozen=True)
