@@ -40,32 +40,91 @@ MODEL_COLUMNS = (
 )
 
 @dataclass(frozen=True)
+class Narrowing:
+    """One more field two records must share, used to narrow a rule too wide for the cap.
+
+    ``key`` is SQL over one record with ``{s}`` where its alias goes (``{s}gender``). A record
+    whose key is null still pairs with every record of the rule's block: a missing gender
+    says nothing either way, so it never keeps a pair out (absence is not evidence)."""
+
+    name: str
+    key: str
+
+    def side(self, alias: str) -> str:
+        return self.key.format(s=f"{alias}." if alias else "")
+
+    def condition(self) -> str:
+        left, right = self.side("l"), self.side("r")
+        return f"({left} = {right} OR {left} IS NULL OR {right} IS NULL)"
+
+
+GENDER = Narrowing("gender", "{s}gender")
+GENDER_FIRST_INITIAL = Narrowing("gender + first initial", "{s}gender || left({s}first_name, 1)")
+GENDER_LAST_INITIAL = Narrowing("gender + surname initial", "{s}gender || left({s}last_name, 1)")
+
+
+@dataclass(frozen=True)
 class Rule:
     """A candidate prediction blocking rule: equality on ``columns`` (SQL expressions), or a
-    custom ``condition`` over ``l.`` / ``r.`` (used when the rule is not a plain equality)."""
+    custom ``condition`` over ``l.`` / ``r.`` (used when the rule is not a plain equality).
+
+    ``narrow``: narrowings to try, in order, when the rule alone generates more pairs than the
+    cap (:func:`measure_rules`); ``narrowed_by`` is the one a narrowed rule carries."""
 
     name: str
     columns: tuple[str, ...] = ()
     condition: str | None = None
+    narrow: tuple[Narrowing, ...] = ()
+    narrowed_by: Narrowing | None = None
+
+    def _condition(self) -> str:
+        """The rule's own condition over ``l.`` / ``r.`` (Splink's SQL for equality rules)."""
+        if self.condition is not None:
+            return self.condition
+        return str(block_on(*self.columns).get_blocking_rule("duckdb").blocking_rule_sql)
 
     def creator(self) -> BlockingRuleCreator:
+        if self.narrowed_by is not None:
+            return CustomRule(f"{self._condition()} AND {self.narrowed_by.condition()}",
+                              sql_dialect="duckdb")
         if self.condition is not None:
             return CustomRule(self.condition, sql_dialect="duckdb")
         return block_on(*self.columns)
 
+    def narrowed(self, by: Narrowing) -> Rule:
+        return Rule(f"{self.name} [narrowed: {by.name}]", self.columns, self.condition,
+                    narrowed_by=by)
+
     def count_sql(self) -> str:
         """Exact pair count on ``mdm.identities``: sum of n(n-1)/2 over blocks for equality
-        rules, a self-join count (selective conditions only) for custom ones."""
+        rules (narrowed ones too, see below), a self-join count (selective conditions only)
+        for custom ones."""
         if self.condition is not None:
+            narrowing = f" AND {self.narrowed_by.condition()}" if self.narrowed_by else ""
             return (f"SELECT count(*) FROM {tables.IDENTITIES} l JOIN {tables.IDENTITIES} r "
-                    f"ON {self.condition} AND l.unit_id < r.unit_id")
+                    f"ON {self.condition}{narrowing} AND l.unit_id < r.unit_id")
         not_null = " AND ".join(f"({c}) IS NOT NULL" for c in self.columns)
-        return (f"SELECT coalesce(sum(n * (n - 1) / 2), 0) FROM (SELECT count(*) AS n "
-                f"FROM {tables.IDENTITIES} WHERE {not_null} GROUP BY {', '.join(self.columns)})")
+        blocks = ", ".join(self.columns)
+        if self.narrowed_by is None:
+            return (f"SELECT coalesce(sum(n * (n - 1) / 2), 0) FROM (SELECT count(*) AS n "
+                    f"FROM {tables.IDENTITIES} WHERE {not_null} GROUP BY {blocks})")
+        # per block: pairs whose keys agree, plus every pair with a null key on either side
+        # (all pairs of the block minus the pairs of its records that have a key)
+        key = self.narrowed_by.side("")
+        aliases = [f"b{i}" for i in range(len(self.columns))]
+        keyed_blocks = ", ".join(f"{c} AS {a}" for c, a in zip(self.columns, aliases,
+                                                                strict=True))
+        return f"""SELECT coalesce(sum(agree + n * (n - 1) // 2 - keyed * (keyed - 1) // 2), 0)
+            FROM (SELECT coalesce(sum(k_n * (k_n - 1) // 2) FILTER (WHERE k IS NOT NULL), 0)
+                             AS agree, sum(k_n) AS n,
+                         coalesce(sum(k_n) FILTER (WHERE k IS NOT NULL), 0) AS keyed
+                  FROM (SELECT {keyed_blocks}, {key} AS k, count(*) AS k_n
+                        FROM {tables.IDENTITIES} WHERE {not_null} GROUP BY ALL)
+                  GROUP BY {", ".join(aliases)})"""
 
 
-def _eq(*columns: str) -> Rule:
-    return Rule(", ".join(columns), columns=columns)
+def _eq(*columns: str, narrow: tuple[Narrowing, ...] = ()) -> Rule:
+    return Rule(", ".join(columns), columns=columns, narrow=narrow)
 
 
 # Candidate prediction blocking rules, in order. ``dob_sym`` is year + sorted(month, day), so a
@@ -109,15 +168,17 @@ CANDIDATE_RULES: tuple[Rule, ...] = (
     Rule("last1, month + day, birth year one off", condition=(
         "l.last1 = r.last1 AND substr(l.dob_sym, 5, 4) = substr(r.dob_sym, 5, 4) "
         "AND abs(l.birth_year - r.birth_year) = 1 "
-        "AND coalesce(l.first_name <> r.first_name OR l.last_name <> r.last_name, true)")),
+        "AND coalesce(l.first_name <> r.first_name OR l.last_name <> r.last_name, true)"),
+        narrow=(GENDER, GENDER_FIRST_INITIAL)),
     Rule("first_name, last_name, one dob missing", condition=(
         "l.first_name = r.first_name AND l.last_name = r.last_name "
-        "AND (l.dob IS NULL OR r.dob IS NULL)")),
+        "AND (l.dob IS NULL OR r.dob IS NULL)"), narrow=(GENDER,)),
     # ... and a misspelt surname when one side has no birth date: the first name and the
     # surname's first three letters
     Rule("first_name, surname prefix (3), one dob missing", condition=(
         "l.first_name = r.first_name AND left(l.last_name, 3) = left(r.last_name, 3) "
-        "AND l.last_name <> r.last_name AND (l.dob IS NULL OR r.dob IS NULL)")),
+        "AND l.last_name <> r.last_name AND (l.dob IS NULL OR r.dob IS NULL)"),
+        narrow=(GENDER,)),
     # first and last name swapped between the two records, same birth year or ZIP (the
     # filter after the equi-join keeps the scored pairs few: common names swap both ways)
     Rule("first_name = last_name swapped, birth_year or zip", condition=(
@@ -132,22 +193,25 @@ CANDIDATE_RULES: tuple[Rule, ...] = (
     Rule("last1 = first_name swapped with a surname token, dob_sym", condition=(
         "l.last1 = r.first_name AND l.dob_sym = r.dob_sym "
         "AND list_contains(r.last_tokens, l.first_name)")),
-    _eq("last1", "dob_sym"),
+    _eq("last1", "dob_sym", narrow=(GENDER, GENDER_FIRST_INITIAL)),
     # the second surname token: only pairs whose first tokens differ (compound surnames)
     Rule("last2, dob_sym", condition=(
-        "l.last2 = r.last2 AND l.dob_sym = r.dob_sym AND coalesce(l.last1 <> r.last1, true)")),
+        "l.last2 = r.last2 AND l.dob_sym = r.dob_sym AND coalesce(l.last1 <> r.last1, true)"),
+        narrow=(GENDER, GENDER_FIRST_INITIAL)),
     # a compound written joined meets its parts (MORALESJIMENEZ / MORALES, DIAZRAMIREZ /
     # DIAZ RAMIREZ) when the first names differ too (PEPE / JOSE): same first four letters
     # of the surname with spaces removed; pairs sharing the first token came from last1
     Rule("surname prefix (4, spaces removed), dob_sym", condition=(
         f"{_PREFIX.format(s='l')} = {_PREFIX.format(s='r')} AND l.dob_sym = r.dob_sym "
-        "AND coalesce(l.last1 <> r.last1, true)")),
+        "AND coalesce(l.last1 <> r.last1, true)"), narrow=(GENDER,)),
     Rule("first_name, dob_sym", condition=(
         "l.first_name = r.first_name AND l.dob_sym = r.dob_sym "
-        "AND coalesce(l.last1 <> r.last1, true) AND coalesce(l.last2 <> r.last2, true)")),
+        "AND coalesce(l.last1 <> r.last1, true) AND coalesce(l.last2 <> r.last2, true)"),
+        narrow=(GENDER, GENDER_LAST_INITIAL)),
     Rule("dob, first and last initials", condition=(
         "l.dob = r.dob AND substr(l.first_name, 1, 1) = substr(r.first_name, 1, 1) "
-        f"AND substr(l.last_name, 1, 1) = substr(r.last_name, 1, 1) AND {_NAMES_DIFFER}")),
+        f"AND substr(l.last_name, 1, 1) = substr(r.last_name, 1, 1) AND {_NAMES_DIFFER}"),
+        narrow=(GENDER,)),
     # first and last name swapped in one record while one of them also changed (CASTRO
     # ASHLEY / ASH CASTRO, TYLER SANFORD / SAFORD TYLER, ROMEROGONZALEZ / ROMERO GONZALEZ):
     # the swap rules above need both names equal. The initials crossed, with the birth date:
@@ -155,7 +219,7 @@ CANDIDATE_RULES: tuple[Rule, ...] = (
     Rule("dob, first and last initials crossed", condition=(
         "l.dob = r.dob AND substr(l.first_name, 1, 1) = substr(r.last_name, 1, 1) "
         "AND substr(l.last_name, 1, 1) = substr(r.first_name, 1, 1) "
-        "AND substr(l.first_name, 1, 1) <> substr(l.last_name, 1, 1)")),
+        "AND substr(l.first_name, 1, 1) <> substr(l.last_name, 1, 1)"), narrow=(GENDER,)),
     # the surname's first two letters typed in the wrong order (aCmpbell) while the first
     # name differs too (MITCH / MITCHELL): the initials rule above cannot see it
     Rule("dob, surname's first two letters swapped", condition=(
@@ -164,17 +228,22 @@ CANDIDATE_RULES: tuple[Rule, ...] = (
         "AND substr(l.last_name, 3, 3) = substr(r.last_name, 3, 3) "
         "AND left(l.last_name, 1) <> left(r.last_name, 1)")),
     # both names changed or misspelt: same birth date and ZIP
-    Rule("dob, zip", condition=f"l.dob = r.dob AND l.zip = r.zip AND {_NAMES_DIFFER}"),
+    Rule("dob, zip", condition=f"l.dob = r.dob AND l.zip = r.zip AND {_NAMES_DIFFER}",
+         narrow=(GENDER,)),
     # same street line and ZIP (where a layout carries addresses): any birth-date error
     _eq("address", "zip"),
     # a name and the ZIP: birth date and the other name both wrong. Cheap in a register with
     # many ZIPs; on data with few ZIPs (the synthetic students) the measured count drops them.
-    _eq("last_name", "zip"),
-    _eq("first_name", "zip"),
+    _eq("last_name", "zip", narrow=(GENDER, GENDER_FIRST_INITIAL)),
+    _eq("first_name", "zip", narrow=(GENDER, GENDER_LAST_INITIAL)),
 )
 ALWAYS_KEEP = {"ssid", "first_name, last_name, birth_year, month(dob)"}
-# A rule is dropped when it alone would generate more than this many pairs per record.
+# A rule that alone would generate more than this many pairs per record (and more than
+# MIN_CAP_PAIRS) is narrowed by its ``narrow`` fields, the first that brings it under; dropped
+# only when none does. Most rules' pairs grow with the square of the records (a block of one
+# surname and birth date holds more people in a larger state), the cap only linearly.
 MAX_PAIRS_PER_RECORD = 3
+MIN_CAP_PAIRS = 1_000_000
 # Training caps: u from 500k random pairs (common levels are stable; the rare ones, exact
 # SSID / DOB, are a few hits either way and barely move the weights); EM sessions are
 # record-sampled by Splink to about this many pairs.
@@ -202,6 +271,9 @@ class BlockingChoice:
     pairs: int  # comparisons this rule generates on its own (exact, from GROUP BY counts)
     kept: bool
     marginal_pairs: int | None = None  # new pairs it adds after the rules before it
+    # a rule over the cap kept narrowed: the narrowing, and the pairs of the rule unnarrowed
+    narrowed_by: str | None = None
+    wide_pairs: int | None = None
 
 
 @dataclass
@@ -609,17 +681,31 @@ def array_columns(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [r[0] for r in rows]
 
 
+def rule_cap(records: int) -> int:
+    return max(MIN_CAP_PAIRS, MAX_PAIRS_PER_RECORD * records)
+
+
+def _count(con: duckdb.DuckDBPyConnection, rule: Rule) -> int:
+    row = con.execute(rule.count_sql()).fetchone()
+    return int(row[0]) if row else 0
+
+
 def measure_rules(
     con: duckdb.DuckDBPyConnection, records: int, engine: LinkBackend | None = None
-) -> list[BlockingChoice]:
-    """Exact pair count of each candidate rule (nulls never block together).
+) -> list[tuple[Rule, BlockingChoice]]:
+    """Each candidate rule as it will block (itself, narrowed, or dropped) with its exact pair
+    count (nulls never block together).
 
-    Cheap GROUP BY counts on the warehouse for equality rules, so the choice is made from
-    measured figures on the data being linked, not from a guess. A custom rule is a
-    self-join: with a DuckDB workspace in the warehouse's instance (``engine``), each custom
-    rule's join runs once, its pairs are kept in ``RULE_PAIRS_TABLE`` and counted there, and
-    :func:`blocked_pairs_sql` reads them back instead of joining a second time
-    (docs/scale.md: the count cost as much as the blocking itself).
+    Cheap GROUP BY counts on the warehouse, so the choice is made from measured figures on the
+    data being linked, not from a guess. A custom rule is a self-join: with a DuckDB workspace
+    in the warehouse's instance (``engine``), each custom rule's join runs once, its pairs are
+    kept in ``RULE_PAIRS_TABLE`` and counted there, and :func:`blocked_pairs_sql` reads them
+    back instead of joining a second time (docs/scale.md: the count cost as much as the
+    blocking itself). A rule over the cap is narrowed rather than dropped: at 1 % of the state
+    the rules all fit; at 100 % ``last1, dob_sym`` (the only rule that finds a nickname or a
+    misspelt first name on a college application) would be dropped, and with it about 4 % of
+    the true pairs (docs/linkage.md, "Blocking at the state's size"). A narrowed custom rule
+    is counted and blocked by its own join (it is not among the kept pairs).
     """
     source = engine.input_source(con, tables.IDENTITIES) if engine is not None else None
     stored: dict[int, int] = {}
@@ -627,18 +713,27 @@ def measure_rules(
         engine.materialise(RULE_PAIRS_TABLE, rule_pairs_sql(source))
         stored = {int(k): int(n) for k, n in engine.query(
             f"SELECT rule, count(*) FROM {RULE_PAIRS_TABLE} GROUP BY rule")}
-    choices = []
-    cap = max(1_000_000, MAX_PAIRS_PER_RECORD * records)
+    cap = rule_cap(records)
+    chosen = []
     for index, rule in enumerate(CANDIDATE_RULES):
         if rule.condition is not None and source is not None:
             pairs = stored.get(index, 0)
         else:
-            row = con.execute(rule.count_sql()).fetchone()
-            pairs = int(row[0]) if row else 0
-        choices.append(BlockingChoice(
-            rule=rule.name, pairs=pairs, kept=rule.name in ALWAYS_KEEP or pairs <= cap
-        ))
-    return choices
+            pairs = _count(con, rule)
+        if rule.name in ALWAYS_KEEP or pairs <= cap:
+            chosen.append((rule, BlockingChoice(rule=rule.name, pairs=pairs, kept=True)))
+            continue
+        for narrowing in rule.narrow:
+            narrow = rule.narrowed(narrowing)
+            narrow_pairs = _count(con, narrow)
+            if narrow_pairs <= cap:
+                chosen.append((narrow, BlockingChoice(
+                    rule=narrow.name, pairs=narrow_pairs, kept=True,
+                    narrowed_by=narrowing.name, wide_pairs=pairs)))
+                break
+        else:
+            chosen.append((rule, BlockingChoice(rule=rule.name, pairs=pairs, kept=False)))
+    return chosen
 
 
 def rule_pairs_sql(table: str) -> str:
@@ -713,10 +808,10 @@ def train_and_predict(
     # a DuckDB workspace in the warehouse's instance keeps the custom rules' pairs from
     # measuring them for the blocking (measure_rules)
     keeps = engine.name == "duckdb" and engine.input_source(con, tables.IDENTITIES) is not None
-    choices = measure_rules(con, records, engine if keeps else None)
-    kept: list[BlockingRuleCreator | dict[str, Any]] = [
-        rule.creator() for rule, c in zip(CANDIDATE_RULES, choices, strict=True) if c.kept
-    ]
+    measured = measure_rules(con, records, engine if keeps else None)
+    choices = [c for _, c in measured]
+    kept_rules = [rule for rule, c in measured if c.kept]
+    kept: list[BlockingRuleCreator | dict[str, Any]] = [rule.creator() for rule in kept_rules]
     report = TrainingReport()
     # Splink's own log lines go into the run summary (training.py), not to stderr
     with captured_splink_messages(report):
@@ -736,7 +831,6 @@ def train_and_predict(
             lap("register")
         # Spark scores in one slice: its shuffle spills on its own, and each slice is a job
         chunks = 1 if engine.name == "spark" else predict_chunks(choices, chunk_pairs)
-        kept_rules = [r for r, c in zip(CANDIDATE_RULES, choices, strict=True) if c.kept]
         marginal = _score_in_chunks(linker, engine, kept_rules, chunks, lower_threshold,
                                     RULE_PAIRS_TABLE if keeps else None)
     lap("predict")

@@ -121,6 +121,7 @@ def _build_frame(con: duckdb.DuckDBPyConnection, edges: pa.Table) -> None:
         WITH eth AS ({ethnicity_select(con)})
         SELECT i.unit_id, i.source_system, i.partner_org, i.source_person_id, x.person_id,
                i.ssid, i.last1, i.dob, i.birth_year, i.dob_str, i.first_name, i.last_name,
+               substr(i.dob_sym, 5, 4) AS month_day,
                coalesce(i.first_nick, []) AS first_nick,
                coalesce(i.given_tokens, []) AS given_tokens,
                coalesce(i.last_tokens, []) AS last_tokens,
@@ -134,27 +135,48 @@ def _build_frame(con: duckdb.DuckDBPyConnection, edges: pa.Table) -> None:
                    || i.source_person_id AS ukey
         FROM {tables.IDENTITIES} i
         JOIN {tables.CROSSWALK} x USING (source_system, partner_org, source_person_id)
-        LEFT JOIN eth e ON i.source_system = 'calpads' AND e.partner_org = i.partner_org
+        -- equality keys only: with the source_system test in the ON clause as well, DuckDB
+        -- left the hash join and this statement took 28.7 of 52 CPU s at 121k records (the
+        -- CASE above keeps the ethnicity to CALPADS units; eth has one row per key)
+        LEFT JOIN eth e ON e.partner_org = i.partner_org
              AND e.source_person_id = i.source_person_id
     """)
     con.execute("""CREATE OR REPLACE TEMP TABLE _q_tokens AS
-        SELECT unit_id, person_id, birth_year, g.t AS given, l.t AS last
+        SELECT DISTINCT unit_id, person_id, dob, birth_year, month_day, g.t AS given,
+               l.t AS last
         FROM _q_units, unnest(given_tokens) AS g(t), unnest(last_tokens) AS l(t)""")
     con.register("_q_edges_in", pa.table({
         "a": edges.column("unit_id_l"), "b": edges.column("unit_id_r"),
         "p": edges.column("match_probability")}))
+    # Each net joins on two of the fields at once (SSID alone is already one person's key):
+    # a net on one field (a birth date, a given name and year) grows with the square of the
+    # records. At 1 % of the state (121k records) those nets made 25M pairs to test and the
+    # frame took 184 of the link's 213 s; at 10 % they would make about 2 billion.
+    given = "(SELECT DISTINCT unit_id, person_id, dob, given FROM _q_tokens)"
+    last = "(SELECT DISTINCT unit_id, person_id, dob, last FROM _q_tokens)"
+    ordered = ("SELECT a.unit_id AS a, b.unit_id AS b {0} "
+               "WHERE a.unit_id < b.unit_id AND a.person_id <> b.person_id")
     near_rules = [
-        "FROM _q_units a JOIN _q_units b ON a.ssid = b.ssid",
-        "FROM _q_units a JOIN _q_units b ON a.dob = b.dob",
-        "FROM _q_units a JOIN _q_units b ON a.last1 = b.last1 AND a.birth_year = b.birth_year",
-        "FROM _q_tokens a JOIN _q_tokens b ON a.given = b.given AND a.last = b.last",
-        "FROM (SELECT DISTINCT unit_id, person_id, birth_year, given FROM _q_tokens) a "
-        "JOIN (SELECT DISTINCT unit_id, person_id, birth_year, given FROM _q_tokens) b "
-        "ON a.given = b.given AND a.birth_year = b.birth_year",
+        ordered.format("FROM _q_units a JOIN _q_units b ON a.ssid = b.ssid"),
+        ordered.format(f"FROM {given} a JOIN {given} b ON a.dob = b.dob AND a.given = b.given"),
+        ordered.format(f"FROM {last} a JOIN {last} b ON a.dob = b.dob AND a.last = b.last"),
+        # the same given and surname tokens, and the birth year with the month (the day
+        # typed wrong) or with the day (the month), or the month and day (the year), or one
+        # side without a birth date. Names and year alone would grow with the square again
+        # (330k pairs at 121k records, 2.6M at 364k)
+        ordered.format("FROM _q_tokens a JOIN _q_tokens b ON a.given = b.given "
+                       "AND a.last = b.last AND a.birth_year = b.birth_year "
+                       "AND month(a.dob) = month(b.dob)"),
+        ordered.format("FROM _q_tokens a JOIN _q_tokens b ON a.given = b.given "
+                       "AND a.last = b.last AND a.birth_year = b.birth_year "
+                       "AND day(a.dob) = day(b.dob)"),
+        ordered.format("FROM _q_tokens a JOIN _q_tokens b ON a.given = b.given "
+                       "AND a.last = b.last AND a.month_day = b.month_day"),
+        "SELECT least(a.unit_id, b.unit_id) AS a, greatest(a.unit_id, b.unit_id) AS b "
+        "FROM (SELECT * FROM _q_tokens WHERE dob IS NULL) a JOIN _q_tokens b "
+        "ON a.given = b.given AND a.last = b.last WHERE a.person_id <> b.person_id",
     ]
-    near = " UNION ".join(f"SELECT a.unit_id AS a, b.unit_id AS b {rule} "
-                          "WHERE a.unit_id < b.unit_id AND a.person_id <> b.person_id"
-                          for rule in near_rules)
+    near = " UNION ".join(f"SELECT n.a, n.b FROM ({rule}) n" for rule in near_rules)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _q_pairs AS
         WITH e AS (SELECT least(a, b) AS a, greatest(a, b) AS b,

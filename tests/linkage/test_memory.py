@@ -209,8 +209,8 @@ def test_measuring_keeps_the_custom_rules_pairs_for_the_blocking(tmp_path: Path)
     records = sum(build_identities(con, "b1", extras=identity_extras(con)).values())
     engine = DuckDBBackend(Settings(home=tmp_path), "b1", warehouse=con)
     try:
-        counted = model.measure_rules(con, records)
-        kept = model.measure_rules(con, records, engine)
+        counted = [c for _, c in model.measure_rules(con, records)]
+        kept = [c for _, c in model.measure_rules(con, records, engine)]
         stored = engine.query(f"SELECT count(*) FROM {model.RULE_PAIRS_TABLE}")[0][0]
         rules = list(model.CANDIDATE_RULES)
         model._linker(con, engine, [r.creator() for r in rules])

@@ -1,0 +1,115 @@
+"""The blocking-rule cap at the state's size: a rule too wide for the cap is narrowed, not
+dropped, so the true pairs only it finds are still scored.
+
+Most rules' pairs grow with the square of the records, the cap (3 pairs per record) only
+linearly: at 100 % of the state ``last1, dob_sym``, the one rule that finds a college
+application's nickname (BILL / WILLIAM, same surname and birth date, no SSID), is over the cap.
+Here a small world is given a cap that rule does not fit.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from linkage import model
+from linkage.identity_extras import identity_extras
+from linkage.standardise import build_identities
+from tests.link_fixtures import NICK, make_population, truth_table, write_staging
+from tests.link_support import stage_table
+
+WIDE = "last1, dob_sym"
+
+
+def _identities(n: int = 400) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    people = make_population(n, seed=3)
+    write_staging(con, people)
+    con.register("_truth", truth_table(people))
+    con.execute("CREATE TABLE truth AS SELECT source_system, source_person_id, true_person_id "
+                "FROM _truth")
+    build_identities(con, "cap", extras=identity_extras(con))
+    return con
+
+
+def _blocked(con: duckdb.DuckDBPyConnection, rules: list[model.Rule]) -> set[tuple[str, str]]:
+    """(source_person_id, source_person_id) of every pair the rules block."""
+    con.execute("CREATE OR REPLACE VIEW _cap_input AS "
+                "SELECT unit_id AS unique_id, * FROM mdm.identities")
+    rows = con.execute(f"""
+        SELECT l.source_person_id, r.source_person_id
+        FROM ({model.blocked_pairs_sql(rules, '_cap_input')}) b
+        JOIN mdm.identities l ON l.unit_id = b.join_key_l
+        JOIN mdm.identities r ON r.unit_id = b.join_key_r""").fetchall()
+    return {(str(a), str(b)) for a, b in rows} | {(str(b), str(a)) for a, b in rows}
+
+
+def _nickname_pairs(con: duckdb.DuckDBPyConnection) -> set[tuple[str, str]]:
+    """(CALPADS SSID, college id) of the college records that carry a nickname and no SSID."""
+    nicks = ", ".join(f"'{v}'" for v in NICK.values())
+    rows = con.execute(f"""
+        SELECT k.source_person_id, c.source_person_id
+        FROM mdm.identities c JOIN truth tc USING (source_system, source_person_id)
+        JOIN truth tk ON tk.true_person_id = tc.true_person_id
+        JOIN mdm.identities k ON k.source_system = tk.source_system
+         AND k.source_person_id = tk.source_person_id
+        WHERE c.source_system = 'college' AND k.source_system = 'calpads'
+          AND c.ssid IS NULL AND c.first_name IN ({nicks}) AND k.first_name <> c.first_name
+          AND k.last_name = c.last_name AND k.dob = c.dob""").fetchall()
+    return {(str(a), str(b)) for a, b in rows}
+
+
+def _cap_between(monkeypatch: pytest.MonkeyPatch, con: duckdb.DuckDBPyConnection,
+                 records: int) -> tuple[int, int]:
+    """A cap under ``last1, dob_sym``'s own pairs and over its gender-narrowed pairs."""
+    rule = next(r for r in model.CANDIDATE_RULES if r.name == WIDE)
+    wide = model._count(con, rule)
+    narrow = model._count(con, rule.narrowed(model.GENDER))
+    assert narrow < wide
+    monkeypatch.setattr(model, "MIN_CAP_PAIRS", 0)
+    monkeypatch.setattr(model, "MAX_PAIRS_PER_RECORD", (wide + narrow) / 2 / records)
+    return wide, narrow
+
+
+def test_a_rule_over_the_cap_is_narrowed_and_its_pairs_still_blocked(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    con = _identities()
+    records = int(con.execute("SELECT count(*) FROM mdm.identities").fetchone()[0])  # type: ignore[index]
+    wanted = _nickname_pairs(con)
+    assert len(wanted) >= 5  # the fixture writes nicknames on college records
+    all_rules = _blocked(con, list(model.CANDIDATE_RULES))
+    assert wanted <= all_rules  # uncapped, the rules find every one
+    wide, narrow = _cap_between(monkeypatch, con, records)
+
+    chosen = model.measure_rules(con, records)
+    choice = next(c for _, c in chosen if c.rule.startswith(WIDE + " "))
+    assert choice.kept and choice.narrowed_by == "gender"
+    assert (choice.pairs, choice.wide_pairs) == (narrow, wide)
+    kept = [rule for rule, c in chosen if c.kept]
+    # what dropping every rule over the cap blocked (the code before): none of them, since
+    # last1, dob_sym is the only rule that finds a nickname pair
+    without = _blocked(con, [r for r in model.CANDIDATE_RULES
+                             if r.name in {k.name for k in kept}])
+    assert not wanted & without
+    assert wanted <= _blocked(con, kept)
+
+
+def test_a_missing_gender_never_keeps_a_pair_out_of_a_narrowed_rule() -> None:
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA staging")
+    stage_table(con, "college_students", {
+        "college_code": ["061"] * 3, "student_id": ["C0", "C1", "C2"], "ssid": [None] * 3,
+        "first_name": ["Bill", "William", "Will"], "middle_name": [None] * 3,
+        "last_name": ["Garcia"] * 3,
+        "birth_date": pa.array([date(2005, 8, 31)] * 3, pa.date32()),
+        "gender": ["M", None, "F"], "zip_code": ["94110"] * 3,
+        "file_id": ["f"] * 3, "line_no": [2, 3, 4]})
+    build_identities(con, "g1")
+    rule = next(r for r in model.CANDIDATE_RULES if r.name == WIDE).narrowed(model.GENDER)
+    # C0 (M) and C2 (F) differ; C1 has no gender and pairs with both
+    assert _blocked(con, [rule]) >= {("C0", "C1"), ("C1", "C2")}
+    assert ("C0", "C2") not in _blocked(con, [rule])
+    assert model._count(con, rule) == 2  # the GROUP BY count agrees with the join
