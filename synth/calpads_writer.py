@@ -189,6 +189,7 @@ class CalpadsWriter:
         self.profiles: dict[int, Profile] = {}
         self.identities: dict[tuple[int, str], tuple[RecordedIdentity, int]] = {}
         self.local_counter: dict[str, int] = {}
+        self.local_id_base = 0  # a chunk of a larger run numbers from its own range
         self.files_written = 0
         self.bytes_written = 0
         # A run in chunks (synth.generator) appends each chunk's rows to the LEA-year files
@@ -198,12 +199,6 @@ class CalpadsWriter:
         self.chunked = False
         self.sections: dict[tuple[int, int], dict[tuple[str, str, str], tuple[Course, str]]] = {}
 
-    def new_chunk(self) -> None:
-        """Forget the per-person state of the last chunk (its people never come back)."""
-        self.profiles.clear()
-        self.identities.clear()
-
-    # -- per-person state ----------------------------------------------------------------
     def profile(self, person: Person, lea_pos: int) -> Profile:
         found = self.profiles.get(person.index)
         if found is not None:
@@ -262,7 +257,7 @@ class CalpadsWriter:
         if found is None:
             n = self.local_counter.get(lea.code, 0) + 1
             self.local_counter[lea.code] = n
-            found = prof.local_ids[lea.code] = f"{lea_pos:02d}{n:07d}"
+            found = prof.local_ids[lea.code] = f"{lea_pos:02d}{self.local_id_base + n:07d}"
         return found
 
     def address(self, prof: Profile, lea: Lea) -> tuple[str, str]:

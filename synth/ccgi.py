@@ -72,11 +72,6 @@ class CcgiWriter:
         self.account_range = account_range
         self.lines_in: dict[str, int] = {}  # file -> data lines so far (a chunked run appends)
 
-    def new_chunk(self, account_range: tuple[int, int]) -> None:
-        """Forget the last chunk's accounts; mint the next chunk's from ``account_range``."""
-        self.used_ids.clear()
-        self.account_range = account_range
-
     def _new_account(self, person: Person, created: date) -> Account:
         rng = self.rng
         while True:

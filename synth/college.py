@@ -107,15 +107,9 @@ class CollegeWriter:
         self.cccid: dict[int, str] = {}
         self.ids: dict[tuple[int, str], tuple[str, str, str, str, RecordedIdentity, int]] = {}
         self.counters: dict[str, int] = {}
+        self.id_base = 0  # a chunk of a larger run numbers from its own range
         self.zips: dict[int, str] = {}
         self.lines_in: dict[str, int] = {}  # file -> data lines so far (a chunked run appends)
-
-    def new_chunk(self) -> None:
-        """Forget the per-person state of the last chunk (its people never come back)."""
-        self.ssn.clear()
-        self.cccid.clear()
-        self.ids.clear()
-        self.zips.clear()
 
     def plan(self, k12: list[Person], stints: list[Stint], adults: list[Person]) -> list[Enrolment]:
         """Decide who enrols where and when."""
@@ -178,6 +172,7 @@ class CollegeWriter:
         else:
             n = self.counters.get(college.code, 0) + 1
             self.counters[college.code] = n
+            n += self.id_base
             student_id, status = f"{college.id_prefix}{n + 1000000 * (person.index % 7):08d}", "C"
         if person.index not in self.cccid or rng.random() < DUPLICATE_CCCID_RATE:
             # a second OpenCCC account (duplicate CCCID) shows up at the next college
