@@ -46,14 +46,27 @@ class RowBuilder:
         self.template[0] = f"{file_type}-R"
 
     def line(self, values: dict[str, str]) -> str:
+        return "^".join(self.row(values))
+
+    def row(self, values: dict[str, str]) -> list[str]:
+        """The fields of one line: a caller that writes many lines differing in a few fields
+        fills the rest once and sets those few by :meth:`slot` on a copy."""
         row = self.template.copy()
         position = self.position
         for name, value in values.items():
             row[position[name]] = value
-        return "^".join(row)
+        return row
+
+    def slot(self, name: str) -> int:
+        return self.position[name]
 
 
 BUILDERS = {ft: RowBuilder(ft) for ft in CURRENT_LAYOUT}
+# SCSC is about half of all CALPADS lines: its per-course fields are set by position
+_SCSC_COURSE, _SCSC_SECTION, _SCSC_EARNED, _SCSC_GRADE, _SCSC_AG = (
+    BUILDERS["SCSC"].slot(name) for name in ("local_course_id", "course_section_id",
+                                             "credits_earned", "final_grade",
+                                             "uc_csu_admission_code"))
 
 
 @cache
@@ -462,6 +475,11 @@ class CalpadsWriter:
         }
         updated = d8(extract_day - timedelta(days=20))
         cte_grade = ""
+        stint_row = BUILDERS["SCSC"].row({
+            **ident, "academic_term_code": "FY", "credits_attempted": "10.00",
+            "marking_period_code": "FY", "upload_date": updated, "last_date_updated": updated,
+        })
+        scsc_lines, scsc_owners = lines["SCSC"], owners["SCSC"]
         for course in courses:
             section_id = f"{course.local_id}-{int(rng.random() * n_sections) + 1:02d}"
             key = (school, course.local_id, section_id)
@@ -470,14 +488,14 @@ class CalpadsWriter:
             grade = COURSE_GRADES.pick(rng)
             if course is cte_course:
                 cte_grade = grade
-            lines["SCSC"].append(BUILDERS["SCSC"].line({
-                **ident, "local_course_id": course.local_id, "course_section_id": section_id,
-                "academic_term_code": "FY", "credits_attempted": "10.00",
-                "credits_earned": "0.00" if grade == "F" else "10.00", "final_grade": grade,
-                "uc_csu_admission_code": course.a_g, "marking_period_code": "FY",
-                "upload_date": updated, "last_date_updated": updated,
-            }))
-            owners["SCSC"].append(owner)
+            row = stint_row.copy()
+            row[_SCSC_COURSE] = course.local_id
+            row[_SCSC_SECTION] = section_id
+            row[_SCSC_EARNED] = "0.00" if grade == "F" else "10.00"
+            row[_SCSC_GRADE] = grade
+            row[_SCSC_AG] = course.a_g
+            scsc_lines.append("^".join(row))
+            scsc_owners.append(owner)
         if cte_course is not None and pathway is not None:
             completed = cte_course is pathway.capstone and cte_grade in PASSING_CTE
             if completed:

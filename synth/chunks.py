@@ -165,6 +165,20 @@ def run_chunks(
     return merged
 
 
+def _append(source: Path, target: Path, header: bool) -> None:
+    """Append ``source`` to ``target`` in the kernel (sendfile), without its CSV header line."""
+    # not opened for appending: sendfile refuses an O_APPEND target; it writes at the position
+    with source.open("rb") as src, target.open("r+b") as dst:
+        dst.seek(0, os.SEEK_END)
+        offset = len(src.readline()) if header else 0  # the target already has the header
+        size = os.fstat(src.fileno()).st_size
+        while offset < size:
+            sent = os.sendfile(dst.fileno(), src.fileno(), offset, size - offset)
+            if sent == 0:
+                raise OSError(f"could not append {source} to {target}")
+            offset += sent
+
+
 def _merge(out: Path, result: ChunkResult, merged: Merged) -> pa.Table:
     """Move or append one chunk's files into ``out``; its truth rows with final line numbers."""
     offsets: dict[str, int] = {}
@@ -176,10 +190,7 @@ def _merge(out: Path, result: ChunkResult, merged: Merged) -> pa.Table:
             os.replace(source, target)
         else:
             offsets[rel] = before
-            with source.open("rb") as src, target.open("ab") as dst:
-                if not rel.startswith("calpads/"):
-                    src.readline()  # the CSV header: the file already has it
-                shutil.copyfileobj(src, dst, 1 << 20)
+            _append(source, target, header=not rel.startswith("calpads/"))
         merged.lines[rel] = (before or 0) + count
     for key, sections in result.sections.items():
         into = merged.sections.setdefault(key, {})

@@ -13,8 +13,8 @@ from pathlib import Path
 from core.errors import InputRejected, Location
 from synth import k12
 from synth.calpads_writer import CalpadsWriter, write_all
-from synth.chunks import STAGING, ChunkJob, run_chunks
 from synth.ccgi import CcgiWriter
+from synth.chunks import STAGING, ChunkJob, run_chunks
 from synth.college import CollegeWriter
 from synth.defects import Defects, parse_defects
 from synth.names import load_pools
