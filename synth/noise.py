@@ -114,6 +114,7 @@ def _nicknamer() -> NickNamer:
 _SHORT_NICKNAMES = frozenset({"al", "ed", "jo", "bo", "di", "vi", "cy", "mo", "ty"})
 
 
+@lru_cache(maxsize=65536)  # asked per recorded copy; the given names are a few thousand
 def nicknames_for(first: str) -> tuple[str, ...]:
     """Nicknames of a given name, capitalised, in a fixed order (deterministic choices)."""
     key = unidecode(first).lower()
