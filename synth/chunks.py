@@ -199,7 +199,8 @@ def _merge(out: Path, result: ChunkResult, merged: Merged) -> pa.Table:
     merged.people += result.people
     for stage, seconds in result.stage_seconds.items():
         merged.stage_seconds[stage] = round(merged.stage_seconds.get(stage, 0.0) + seconds, 3)
-    table = feather.read_table(result.stage / "truth.arrow", memory_map=False)
+    # mapped, not copied: the parent stays small (the file may be unlinked while mapped)
+    table = feather.read_table(result.stage / "truth.arrow", memory_map=True)
     shutil.rmtree(result.stage, ignore_errors=True)
     if offsets:
         files = table.column("file").combine_chunks().dictionary_encode()
