@@ -14,6 +14,7 @@ from functools import cache
 from pathlib import Path
 
 from core.calpads import CURRENT_LAYOUT, academic_year_id, short_year
+from synth.blob import Blob
 from synth.courses import (
     CORE,
     ELECTIVES,
@@ -203,6 +204,7 @@ class CalpadsWriter:
         self.identities: dict[tuple[int, str], tuple[RecordedIdentity, int]] = {}
         self.local_counter: dict[str, int] = {}
         self.local_id_base = 0  # a chunk of a larger run numbers from its own range
+        self.blob: Blob | None = None  # a chunk of a larger run writes here (synth.chunks)
         self.files_written = 0
         self.bytes_written = 0
         # A run in chunks (synth.generator) appends each chunk's rows to the LEA-year files
@@ -290,7 +292,7 @@ class CalpadsWriter:
         ayid = academic_year_id(f"{start_year}-{str(start_year + 1)[-2:]}")
         label = short_year(ayid)
         folder = self.out / "calpads" / lea.code / label
-        if folder not in self.folders:  # a chunked run comes back to every LEA-year
+        if self.blob is None and folder not in self.folders:
             folder.mkdir(parents=True, exist_ok=True)
             self.folders.add(folder)
         extract_day = year_end(lea, start_year) + timedelta(days=30)
@@ -333,7 +335,9 @@ class CalpadsWriter:
             return  # nothing to report (tiny runs only): an LEA uploads no empty file
         data = ("\r\n".join(lines) + "\r\n").encode("utf-8")
         before = self.lines_in.get(rel)
-        if before is None:
+        if self.blob is not None:  # a chunk of a larger run: into its one staging file
+            self.blob.add(rel, data, header=0)
+        elif before is None:
             (self.out / rel).write_bytes(data)
             self.files_written += 1
         else:  # a later chunk's rows for the same LEA-year

@@ -2,12 +2,12 @@
 
 Each chunk is a pure function of (seed, chunk number, chunk sizes): its own random streams,
 SSID / CCGI account ranges, and ranges of the per-LEA local ids and per-college student ids,
-so it never needs another chunk's state. A worker writes its chunk's files into a staging
-folder ``out/.chunks/NNN`` (same relative paths as the final tree) with its truth rows; the
-parent merges the chunks **in chunk order**: a file seen first is moved into place, a later
-chunk's part is appended (a CSV without its header line) and its truth line numbers are shifted
-by the lines already there. So the bytes do not depend on the number of worker processes, nor
-on which chunk finished first. CRSC is written once at the end from the course sections every
+so it never needs another chunk's state. A worker writes its chunk's files into one staging
+file ``out/.chunks/NNN/files.bin`` with an index (synth.blob) and its truth rows; the parent
+merges the chunks **in chunk order**: a file seen first is created, a later chunk's part is
+appended (a CSV without its header line) and its truth line numbers are shifted by the lines
+already there. So the bytes do not depend on the number of worker processes, nor on which
+chunk finished first. CRSC is written once at the end from the course sections every
 chunk used (the first chunk to use a section gives its SEID).
 """
 
@@ -28,6 +28,7 @@ import pyarrow.feather as feather
 import pyarrow.parquet as pq
 
 from synth import k12
+from synth.blob import Blob
 from synth.calpads_writer import CalpadsWriter, write_all
 from synth.ccgi import CcgiWriter
 from synth.college import CollegeWriter
@@ -65,6 +66,7 @@ class ChunkResult:
     stage: Path
     people: int
     lines: dict[str, int]  # relative file -> data lines written by this chunk
+    parts: dict[str, list[tuple[int, int, int]]]  # relative file -> its parts in files.bin
     sections: Sections
     stage_seconds: dict[str, float] = field(default_factory=dict)
 
@@ -91,6 +93,7 @@ def run_chunk(job: ChunkJob) -> ChunkResult:
         clock[0] = now
 
     truth = TruthRecorder()
+    blob = Blob(job.stage / "files.bin")
     calpads = CalpadsWriter(job.stage, starts, cseed, job.rates, truth, None, job.world)
     calpads.chunked = True
     calpads.local_id_base = share(0, LOCAL_ID_SPACE, k, n)[0]
@@ -98,6 +101,7 @@ def run_chunk(job: ChunkJob) -> ChunkResult:
     college.id_base = share(0, COLLEGE_ID_SPACE, k, n)[0]
     ccgi = CcgiWriter(job.stage, starts, cseed, job.rates, truth, None,
                       account_range=share(10**8, 10**9, k, n))
+    calpads.blob = college.blob = ccgi.blob = blob
     pools = load_pools()
     people = make_k12_students(random.Random(f"{cseed}:people"), pools, job.count, starts,
                                job.rates, start_index=job.first_index,
@@ -112,12 +116,14 @@ def run_chunk(job: ChunkJob) -> ChunkResult:
     college.write(college.plan(people, stints, adults))
     lap("college files")
     ccgi.write(stints)
+    blob.close()
     lap("CCGI weekly files")
     feather.write_feather(truth.table(people + adults, first_index=job.first_index),
                           job.stage / "truth.arrow", compression="uncompressed")
     lap("truth file")
     lines = {**calpads.lines_in, **college.lines_in, **ccgi.lines_in}
-    return ChunkResult(k, job.stage, len(people) + len(adults), lines, calpads.sections, seconds)
+    return ChunkResult(k, job.stage, len(people) + len(adults), lines, blob.index,
+                       calpads.sections, seconds)
 
 
 def _results(jobs: list[ChunkJob], workers: int) -> Iterator[ChunkResult]:
@@ -165,33 +171,37 @@ def run_chunks(
     return merged
 
 
-def _append(source: Path, target: Path, header: bool) -> None:
-    """Append ``source`` to ``target`` in the kernel (sendfile), without its CSV header line."""
-    # not opened for appending: sendfile refuses an O_APPEND target; it writes at the position
-    with source.open("rb") as src, target.open("r+b") as dst:
-        dst.seek(0, os.SEEK_END)
-        offset = len(src.readline()) if header else 0  # the target already has the header
-        size = os.fstat(src.fileno()).st_size
-        while offset < size:
-            sent = os.sendfile(dst.fileno(), src.fileno(), offset, size - offset)
-            if sent == 0:
-                raise OSError(f"could not append {source} to {target}")
-            offset += sent
+def _copy(src: int, dst: int, offset: int, length: int) -> None:
+    """``length`` bytes of ``src`` from ``offset`` to ``dst``'s position, in the kernel."""
+    end = offset + length
+    while offset < end:
+        sent = os.sendfile(dst, src, offset, end - offset)
+        if sent == 0:
+            raise OSError("the staging file ended early")
+        offset += sent
 
 
 def _merge(out: Path, result: ChunkResult, merged: Merged) -> pa.Table:
-    """Move or append one chunk's files into ``out``; its truth rows with final line numbers."""
+    """Copy one chunk's files into ``out`` (new or appended to); its truth rows with final
+    line numbers."""
     offsets: dict[str, int] = {}
-    for rel, count in sorted(result.lines.items()):
-        before = merged.lines.get(rel)
-        source, target = result.stage / rel, out / rel
-        if before is None:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(source, target)
-        else:
-            offsets[rel] = before
-            _append(source, target, header=not rel.startswith("calpads/"))
-        merged.lines[rel] = (before or 0) + count
+    made: set[Path] = set()
+    with (result.stage / "files.bin").open("rb") as blob:
+        for rel, parts in sorted(result.parts.items()):
+            before = merged.lines.get(rel)
+            target = out / rel
+            if before is None and target.parent not in made:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                made.add(target.parent)
+            # not opened for appending: sendfile refuses an O_APPEND target
+            with target.open("wb" if before is None else "r+b") as dst:
+                dst.seek(0, os.SEEK_END)
+                for n, (offset, length, header) in enumerate(parts):
+                    skip = header if (before is not None or n) else 0  # one header a file
+                    _copy(blob.fileno(), dst.fileno(), offset + skip, length - skip)
+            if before is not None:
+                offsets[rel] = before
+            merged.lines[rel] = (before or 0) + result.lines.get(rel, 0)
     for key, sections in result.sections.items():
         into = merged.sections.setdefault(key, {})
         for section, value in sections.items():

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.partner_formats import COLLEGE_AWARDS, COLLEGE_ENROLLMENTS, COLLEGE_STUDENTS
+from synth.blob import Blob
 from synth.defects import Defects
 from synth.k12 import Stint
 from synth.noise import (
@@ -108,6 +109,7 @@ class CollegeWriter:
         self.ids: dict[tuple[int, str], tuple[str, str, str, str, RecordedIdentity, int]] = {}
         self.counters: dict[str, int] = {}
         self.id_base = 0  # a chunk of a larger run numbers from its own range
+        self.blob: Blob | None = None  # a chunk of a larger run writes here (synth.chunks)
         self.zips: dict[int, str] = {}
         self.lines_in: dict[str, int] = {}  # file -> data lines so far (a chunked run appends)
 
@@ -263,16 +265,22 @@ class CollegeWriter:
         if self.defects is not None:
             kind = rel.rsplit("/", 1)[-1].rsplit("_", 1)[0]
             tags = self.defects.college_rows(partner, kind, header, rows)
-        path = self.out / rel
         before = self.lines_in.get(rel)
-        with path.open("w" if before is None else "a", encoding="utf-8", newline="") as fh:
+        if self.blob is not None:  # a chunk of a larger run: into its one staging file
+            self.blob.add_csv(rel, header, rows)
+        else:
+            self._append(rel, header, rows, before is None)
+        self.lines_in[rel] = (before or 0) + len(rows)
+        self.truth.add_file(COLLEGE, partner, rel, owners, first_line=2 + (before or 0),
+                            defects=tags)
+
+    def _append(self, rel: str, header: tuple[str, ...], rows: list[list[str]],
+                new: bool) -> None:
+        with (self.out / rel).open("w" if new else "a", encoding="utf-8", newline="") as fh:
             start = fh.tell()
             writer = csv.writer(fh, lineterminator="\n")
-            if before is None:
+            if new:
                 writer.writerow(header)
                 self.files_written += 1
             writer.writerows(rows)
             self.bytes_written += fh.tell() - start
-        self.lines_in[rel] = (before or 0) + len(rows)
-        self.truth.add_file(COLLEGE, partner, rel, owners, first_line=2 + (before or 0),
-                            defects=tags)
