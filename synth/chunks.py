@@ -131,9 +131,10 @@ def _results(jobs: list[ChunkJob], workers: int) -> Iterator[ChunkResult]:
     if workers <= 1:
         yield from map(run_chunk, jobs)
         return
-    # fork: the workers inherit the world and name pools; one task per process returns each
-    # chunk's memory to the system when it ends
-    with multiprocessing.get_context("fork").Pool(workers, maxtasksperchild=1) as pool:
+    # fork: the workers inherit the world and name pools. They are forked once, here, before
+    # the parent uses Arrow (its threads); a worker keeps running chunks one after another, as
+    # the one process before did (its peak stayed one chunk's).
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
         yield from pool.imap(run_chunk, jobs)
         pool.close()
         pool.join()
