@@ -14,6 +14,7 @@ from functools import cache
 from pathlib import Path
 
 from core.calpads import CURRENT_LAYOUT, academic_year_id, short_year
+from synth.blob import Blob
 from synth.courses import (
     CORE,
     ELECTIVES,
@@ -46,14 +47,27 @@ class RowBuilder:
         self.template[0] = f"{file_type}-R"
 
     def line(self, values: dict[str, str]) -> str:
+        return "^".join(self.row(values))
+
+    def row(self, values: dict[str, str]) -> list[str]:
+        """The fields of one line: a caller that writes many lines differing in a few fields
+        fills the rest once and sets those few by :meth:`slot` on a copy."""
         row = self.template.copy()
         position = self.position
         for name, value in values.items():
             row[position[name]] = value
-        return "^".join(row)
+        return row
+
+    def slot(self, name: str) -> int:
+        return self.position[name]
 
 
 BUILDERS = {ft: RowBuilder(ft) for ft in CURRENT_LAYOUT}
+# SCSC is about half of all CALPADS lines: its per-course fields are set by position
+_SCSC_COURSE, _SCSC_SECTION, _SCSC_EARNED, _SCSC_GRADE, _SCSC_AG = (
+    BUILDERS["SCSC"].slot(name) for name in ("local_course_id", "course_section_id",
+                                             "credits_earned", "final_grade",
+                                             "uc_csu_admission_code"))
 
 
 @cache
@@ -189,6 +203,8 @@ class CalpadsWriter:
         self.profiles: dict[int, Profile] = {}
         self.identities: dict[tuple[int, str], tuple[RecordedIdentity, int]] = {}
         self.local_counter: dict[str, int] = {}
+        self.local_id_base = 0  # a chunk of a larger run numbers from its own range
+        self.blob: Blob | None = None  # a chunk of a larger run writes here (synth.chunks)
         self.files_written = 0
         self.bytes_written = 0
         # A run in chunks (synth.generator) appends each chunk's rows to the LEA-year files
@@ -198,12 +214,6 @@ class CalpadsWriter:
         self.chunked = False
         self.sections: dict[tuple[int, int], dict[tuple[str, str, str], tuple[Course, str]]] = {}
 
-    def new_chunk(self) -> None:
-        """Forget the per-person state of the last chunk (its people never come back)."""
-        self.profiles.clear()
-        self.identities.clear()
-
-    # -- per-person state ----------------------------------------------------------------
     def profile(self, person: Person, lea_pos: int) -> Profile:
         found = self.profiles.get(person.index)
         if found is not None:
@@ -262,7 +272,7 @@ class CalpadsWriter:
         if found is None:
             n = self.local_counter.get(lea.code, 0) + 1
             self.local_counter[lea.code] = n
-            found = prof.local_ids[lea.code] = f"{lea_pos:02d}{n:07d}"
+            found = prof.local_ids[lea.code] = f"{lea_pos:02d}{self.local_id_base + n:07d}"
         return found
 
     def address(self, prof: Profile, lea: Lea) -> tuple[str, str]:
@@ -282,7 +292,7 @@ class CalpadsWriter:
         ayid = academic_year_id(f"{start_year}-{str(start_year + 1)[-2:]}")
         label = short_year(ayid)
         folder = self.out / "calpads" / lea.code / label
-        if folder not in self.folders:  # a chunked run comes back to every LEA-year
+        if self.blob is None and folder not in self.folders:
             folder.mkdir(parents=True, exist_ok=True)
             self.folders.add(folder)
         extract_day = year_end(lea, start_year) + timedelta(days=30)
@@ -325,7 +335,9 @@ class CalpadsWriter:
             return  # nothing to report (tiny runs only): an LEA uploads no empty file
         data = ("\r\n".join(lines) + "\r\n").encode("utf-8")
         before = self.lines_in.get(rel)
-        if before is None:
+        if self.blob is not None:  # a chunk of a larger run: into its one staging file
+            self.blob.add(rel, data, header=0)
+        elif before is None:
             (self.out / rel).write_bytes(data)
             self.files_written += 1
         else:  # a later chunk's rows for the same LEA-year
@@ -467,6 +479,11 @@ class CalpadsWriter:
         }
         updated = d8(extract_day - timedelta(days=20))
         cte_grade = ""
+        stint_row = BUILDERS["SCSC"].row({
+            **ident, "academic_term_code": "FY", "credits_attempted": "10.00",
+            "marking_period_code": "FY", "upload_date": updated, "last_date_updated": updated,
+        })
+        scsc_lines, scsc_owners = lines["SCSC"], owners["SCSC"]
         for course in courses:
             section_id = f"{course.local_id}-{int(rng.random() * n_sections) + 1:02d}"
             key = (school, course.local_id, section_id)
@@ -475,14 +492,14 @@ class CalpadsWriter:
             grade = COURSE_GRADES.pick(rng)
             if course is cte_course:
                 cte_grade = grade
-            lines["SCSC"].append(BUILDERS["SCSC"].line({
-                **ident, "local_course_id": course.local_id, "course_section_id": section_id,
-                "academic_term_code": "FY", "credits_attempted": "10.00",
-                "credits_earned": "0.00" if grade == "F" else "10.00", "final_grade": grade,
-                "uc_csu_admission_code": course.a_g, "marking_period_code": "FY",
-                "upload_date": updated, "last_date_updated": updated,
-            }))
-            owners["SCSC"].append(owner)
+            row = stint_row.copy()
+            row[_SCSC_COURSE] = course.local_id
+            row[_SCSC_SECTION] = section_id
+            row[_SCSC_EARNED] = "0.00" if grade == "F" else "10.00"
+            row[_SCSC_GRADE] = grade
+            row[_SCSC_AG] = course.a_g
+            scsc_lines.append("^".join(row))
+            scsc_owners.append(owner)
         if cte_course is not None and pathway is not None:
             completed = cte_course is pathway.capstone and cte_grade in PASSING_CTE
             if completed:

@@ -13,6 +13,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from core.partner_formats import CCGI_ACTIVITY
+from synth.blob import Blob
 from synth.college import iso
 from synth.defects import Defects
 from synth.k12 import Stint
@@ -71,11 +72,7 @@ class CcgiWriter:
         # a chunked run gives each chunk its own account-number range (no clash between them)
         self.account_range = account_range
         self.lines_in: dict[str, int] = {}  # file -> data lines so far (a chunked run appends)
-
-    def new_chunk(self, account_range: tuple[int, int]) -> None:
-        """Forget the last chunk's accounts; mint the next chunk's from ``account_range``."""
-        self.used_ids.clear()
-        self.account_range = account_range
+        self.blob: Blob | None = None  # a chunk of a larger run writes here (synth.chunks)
 
     def _new_account(self, person: Person, created: date) -> Account:
         rng = self.rng
@@ -193,14 +190,18 @@ class CcgiWriter:
             tags = self.defects.ccgi_rows(CCGI_ACTIVITY.columns, rows)
         path = self.out / rel
         before = self.lines_in.get(rel)
-        with path.open("w" if before is None else "a", encoding="utf-8", newline="") as fh:
-            start = fh.tell()
-            writer = csv.writer(fh, lineterminator="\n")
-            if before is None:
-                writer.writerow(CCGI_ACTIVITY.columns)
-                self.files_written += 1
-            writer.writerows(rows)
-            self.bytes_written += fh.tell() - start
+        if self.blob is not None:  # a chunk of a larger run: into its one staging file
+            self.blob.add_csv(rel, CCGI_ACTIVITY.columns, rows)
+        else:
+            with path.open("w" if before is None else "a", encoding="utf-8",
+                           newline="") as fh:
+                start = fh.tell()
+                writer = csv.writer(fh, lineterminator="\n")
+                if before is None:
+                    writer.writerow(CCGI_ACTIVITY.columns)
+                    self.files_written += 1
+                writer.writerows(rows)
+                self.bytes_written += fh.tell() - start
         self.lines_in[rel] = (before or 0) + len(rows)
         self.truth.add_file(CCGI, "CCGI", rel, owners, first_line=2 + (before or 0),
                             defects=tags)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.partner_formats import COLLEGE_AWARDS, COLLEGE_ENROLLMENTS, COLLEGE_STUDENTS
+from synth.blob import Blob
 from synth.defects import Defects
 from synth.k12 import Stint
 from synth.noise import (
@@ -107,15 +108,10 @@ class CollegeWriter:
         self.cccid: dict[int, str] = {}
         self.ids: dict[tuple[int, str], tuple[str, str, str, str, RecordedIdentity, int]] = {}
         self.counters: dict[str, int] = {}
+        self.id_base = 0  # a chunk of a larger run numbers from its own range
+        self.blob: Blob | None = None  # a chunk of a larger run writes here (synth.chunks)
         self.zips: dict[int, str] = {}
         self.lines_in: dict[str, int] = {}  # file -> data lines so far (a chunked run appends)
-
-    def new_chunk(self) -> None:
-        """Forget the per-person state of the last chunk (its people never come back)."""
-        self.ssn.clear()
-        self.cccid.clear()
-        self.ids.clear()
-        self.zips.clear()
 
     def plan(self, k12: list[Person], stints: list[Stint], adults: list[Person]) -> list[Enrolment]:
         """Decide who enrols where and when."""
@@ -178,6 +174,7 @@ class CollegeWriter:
         else:
             n = self.counters.get(college.code, 0) + 1
             self.counters[college.code] = n
+            n += self.id_base
             student_id, status = f"{college.id_prefix}{n + 1000000 * (person.index % 7):08d}", "C"
         if person.index not in self.cccid or rng.random() < DUPLICATE_CCCID_RATE:
             # a second OpenCCC account (duplicate CCCID) shows up at the next college
@@ -268,16 +265,22 @@ class CollegeWriter:
         if self.defects is not None:
             kind = rel.rsplit("/", 1)[-1].rsplit("_", 1)[0]
             tags = self.defects.college_rows(partner, kind, header, rows)
-        path = self.out / rel
         before = self.lines_in.get(rel)
-        with path.open("w" if before is None else "a", encoding="utf-8", newline="") as fh:
+        if self.blob is not None:  # a chunk of a larger run: into its one staging file
+            self.blob.add_csv(rel, header, rows)
+        else:
+            self._append(rel, header, rows, before is None)
+        self.lines_in[rel] = (before or 0) + len(rows)
+        self.truth.add_file(COLLEGE, partner, rel, owners, first_line=2 + (before or 0),
+                            defects=tags)
+
+    def _append(self, rel: str, header: tuple[str, ...], rows: list[list[str]],
+                new: bool) -> None:
+        with (self.out / rel).open("w" if new else "a", encoding="utf-8", newline="") as fh:
             start = fh.tell()
             writer = csv.writer(fh, lineterminator="\n")
-            if before is None:
+            if new:
                 writer.writerow(header)
                 self.files_written += 1
             writer.writerows(rows)
             self.bytes_written += fh.tell() - start
-        self.lines_in[rel] = (before or 0) + len(rows)
-        self.truth.add_file(COLLEGE, partner, rel, owners, first_line=2 + (before or 0),
-                            defects=tags)

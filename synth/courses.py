@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ PATHWAYS: tuple[Pathway, ...] = (
 )
 
 
+@cache  # asked for every stint: the answer depends on the LEA's position alone
 def pathways_offered(lea_position: int) -> tuple[Pathway, ...]:
     """Each LEA offers five of the eight pathways (a fixed, LEA-specific subset)."""
     return tuple(PATHWAYS[(lea_position * 3 + k) % len(PATHWAYS)] for k in range(5))

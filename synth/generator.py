@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import shutil
 import time
@@ -9,12 +10,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pyarrow.parquet as pq
-
 from core.errors import InputRejected, Location
 from synth import k12
 from synth.calpads_writer import CalpadsWriter, write_all
 from synth.ccgi import CcgiWriter
+from synth.chunks import STAGING, ChunkJob, run_chunks
 from synth.college import CollegeWriter
 from synth.defects import Defects, parse_defects
 from synth.names import load_pools
@@ -22,7 +22,7 @@ from synth.noise import NoiseRates
 from synth.orgs import write_partners
 from synth.population import make_adults, make_k12_students
 from synth.truth import TruthRecorder
-from synth.world import WORLDS, get_world
+from synth.world import WORLDS, World, get_world
 
 DEFAULT_YEARS: tuple[str, ...] = ("2021-22", "2022-23", "2023-24")
 ADULT_SHARE = 0.2  # college-only people, as a share of the K-12 students
@@ -83,6 +83,7 @@ def generate(
     defects: str | Sequence[str] | None = None,
     world: str = "small",
     chunk_students: int | None = None,
+    workers: int | None = None,
 ) -> GenerationSummary:
     """Write a complete landing tree for ``students`` K-12 students under ``out_dir``.
 
@@ -94,9 +95,11 @@ def generate(
     colleges; the default) or ``"state"`` (California's organisational shape, synth.world).
 
     Memory is bounded: past ``chunk_students`` (default :data:`CHUNK_STUDENTS`) students the
-    run goes in chunks of people, each simulated and written (appended to the same LEA, college
-    and week files) before the next is drawn, and the truth file is streamed. A run of one
-    chunk gives the files it always gave; a chunked run is as deterministic, with other draws.
+    run goes in chunks of people (synth.chunks), ``workers`` chunks at a time in their own
+    processes (default :func:`chunk_workers`), merged in chunk order into the same LEA, college
+    and week files; the truth file is streamed. A run of one chunk gives the files it always
+    gave; a chunked run is as deterministic (the same bytes whatever ``workers``), with other
+    draws than one chunk of the same size.
     """
     chunk_students = chunk_students or CHUNK_STUDENTS
     began = time.perf_counter()
@@ -122,6 +125,10 @@ def generate(
     for sub in ("calpads", "college", "ccgi"):
         shutil.rmtree(out / sub, ignore_errors=True)
 
+    if len(chunks) > 1:
+        return _generate_chunked(out, students, seed, starts, labels, rates, orgs, chunks,
+                                 chunk_workers(workers), progress, began, world)
+
     stage_seconds: dict[str, float] = {}
     stage_began = [time.perf_counter()]
     finished: set[str] = set()
@@ -141,74 +148,39 @@ def generate(
     if defect_names:
         chosen = Defects(defect_names, seed, starts, orgs.leas, orgs.colleges)
     calpads = CalpadsWriter(out, starts, seed, rates, truth, chosen, orgs)
-    calpads.chunked = len(chunks) > 1
     college = CollegeWriter(out, starts, seed, rates, truth, chosen, orgs)
     ccgi = CcgiWriter(out, starts, seed, rates, truth, chosen)
     truth_path = out / "truth.parquet"
     truth_path.unlink(missing_ok=True)
-    parquet: pq.ParquetWriter | None = None
-    truth_rows = people_count = 0
-    next_index = 0
-    try:
-        for k, count in enumerate(chunks):
-            # one chunk: the run as it always was; more: each chunk draws from its own streams
-            # and its own SSID / account ranges, so chunks never share a person or an id
-            cseed: int | str = seed if len(chunks) == 1 else f"{seed}.{k}"
-            phase = "" if len(chunks) == 1 else f" (chunk {k + 1}/{len(chunks)})"
-            ssids = _share(0, 10**10, k, len(chunks))
-            if k:
-                truth = TruthRecorder(track_defects=bool(defect_names))
-                calpads.new_chunk()
-                college.new_chunk()
-                ccgi.new_chunk(_share(10**8, 10**9, k, len(chunks)))
-                calpads.truth = college.truth = ccgi.truth = truth
-            elif len(chunks) > 1:
-                ccgi.new_chunk(_share(10**8, 10**9, k, len(chunks)))
-            first = next_index
-            tick("people" + phase, 0, count)
-            people = make_k12_students(random.Random(f"{cseed}:people"), pools, count, starts,
-                                       rates, start_index=first, ssid_range=ssids)
-            adults = make_adults(random.Random(f"{cseed}:adults"), pools,
-                                 int(count * ADULT_SHARE), first + len(people))
-            next_index = first + len(people) + len(adults)
-            people_count += len(people) + len(adults)
-            tick("people" + phase, count, count)
-            stints = k12.simulate(random.Random(f"{cseed}:k12"), people, starts, orgs)
-            tick("school histories" + phase, 1, 1)
-            if chosen is not None:
-                chosen.prepare(stints)
-            total = len(stints)
-            done = 0
+    count = chunks[0]
+    tick("people", 0, count)
+    people = make_k12_students(random.Random(f"{seed}:people"), pools, count, starts, rates)
+    adults = make_adults(random.Random(f"{seed}:adults"), pools, int(count * ADULT_SHARE),
+                         len(people))
+    tick("people", count, count)
+    stints = k12.simulate(random.Random(f"{seed}:k12"), people, starts, orgs)
+    tick("school histories", 1, 1)
+    if chosen is not None:
+        chosen.prepare(stints)
+    total = len(stints)
+    done = 0
 
-            def calpads_tick(n: int, phase: str = phase, total: int = total) -> None:
-                nonlocal done
-                done += n
-                tick("CALPADS extracts" + phase, done, total)
+    def calpads_tick(n: int) -> None:
+        nonlocal done
+        done += n
+        tick("CALPADS extracts", done, total)
 
-            write_all(calpads, stints, calpads_tick)
-            tick("CALPADS extracts" + phase, total, total)
-            tick("college files" + phase, 0, 1)
-            college.write(college.plan(people, stints, adults))
-            tick("college files" + phase, 1, 1)
-            tick("CCGI weekly files" + phase, 0, 1)
-            ccgi.write(stints)
-            tick("CCGI weekly files" + phase, 1, 1)
-            tick("truth file" + phase, 0, 1)
-            if len(chunks) == 1:
-                truth_rows = truth.write(truth_path, people + adults)
-            else:  # streamed: the truth of 5.85 million students is never in memory at once
-                table = truth.table(people + adults, first_index=first)
-                if parquet is None:
-                    parquet = pq.ParquetWriter(truth_path, table.schema, compression="zstd")
-                parquet.write_table(table)
-                truth_rows += table.num_rows
-            tick("truth file" + phase, 1, 1)
-            del people, adults, stints
-        if calpads.chunked:
-            calpads.finish()
-    finally:
-        if parquet is not None:
-            parquet.close()
+    write_all(calpads, stints, calpads_tick)
+    tick("CALPADS extracts", total, total)
+    tick("college files", 0, 1)
+    college.write(college.plan(people, stints, adults))
+    tick("college files", 1, 1)
+    tick("CCGI weekly files", 0, 1)
+    ccgi.write(stints)
+    tick("CCGI weekly files", 1, 1)
+    tick("truth file", 0, 1)
+    truth_rows = truth.write(truth_path, people + adults)
+    tick("truth file", 1, 1)
     write_partners(out / "partners.csv", orgs.leas, orgs.colleges, orgs.silent,
                    years=list(labels))
     extra_bytes = (out / "partners.csv").stat().st_size + truth_path.stat().st_size
@@ -216,7 +188,7 @@ def generate(
     return GenerationSummary(
         out_dir=out,
         students=students,
-        people=people_count,
+        people=len(people) + len(adults),
         years=labels,
         files=files,
         bytes=calpads.bytes_written + college.bytes_written + ccgi.bytes_written + extra_bytes,
@@ -228,7 +200,51 @@ def generate(
         defects=defect_names,
         defect_partners=chosen.partners() if chosen else {},
         world=world,
-        chunks=len(chunks),
+    )
+
+
+def chunk_workers(workers: int | None) -> int:
+    """Processes for a chunked run: ``workers``, else ``C2C_GENERATE_WORKERS``, else 2 (the
+    cores this machine has; each holds one chunk, about 1.6 GiB at the peak)."""
+    if workers is None:
+        text = os.environ.get("C2C_GENERATE_WORKERS", "").strip()
+        workers = int(text) if text.isdigit() else min(2, os.cpu_count() or 1)
+    return max(1, workers)
+
+
+def _generate_chunked(
+    out: Path, students: int, seed: int, starts: list[int], labels: tuple[str, ...],
+    rates: NoiseRates, orgs: World, chunks: list[int], workers: int,
+    progress: ProgressFn | None, began: float, world: str,
+) -> GenerationSummary:
+    """The run in chunks of people (synth.chunks): each chunk simulated and written on its own,
+    ``workers`` at a time, merged in chunk order; CRSC last, from every chunk's sections."""
+    jobs: list[ChunkJob] = []
+    first = 0
+    for k, count in enumerate(chunks):
+        jobs.append(ChunkJob(k, len(chunks), count, first, seed, tuple(starts), rates, orgs,
+                             out / STAGING / f"{k:03d}", ADULT_SHARE))
+        first += count + int(count * ADULT_SHARE)
+    truth_path = out / "truth.parquet"
+    truth_path.unlink(missing_ok=True)
+    merged = run_chunks(out, jobs, workers, truth_path, progress)
+    crsc = CalpadsWriter(out, starts, seed, rates, TruthRecorder(), None, orgs)
+    crsc.chunked = True
+    crsc.sections = merged.sections
+    crsc.finish()
+    write_partners(out / "partners.csv", orgs.leas, orgs.colleges, orgs.silent,
+                   years=list(labels))
+    by_source = {"calpads": crsc.files_written, "college": 0, "ccgi": 0}
+    for rel in merged.lines:
+        by_source[rel.split("/", 1)[0]] += 1
+    written = [out / rel for rel in merged.lines] + [out / "partners.csv", truth_path]
+    return GenerationSummary(
+        out_dir=out, students=students, people=merged.people, years=labels,
+        files=sum(by_source.values()) + 2,
+        bytes=sum(p.stat().st_size for p in written) + crsc.bytes_written,
+        truth_rows=merged.truth_rows, seconds=time.perf_counter() - began,
+        files_by_source={**by_source, "registry": 1, "truth": 1},
+        stage_seconds=merged.stage_seconds, world=world, chunks=len(chunks),
     )
 
 
@@ -236,12 +252,6 @@ def _chunks(students: int, size: int) -> list[int]:
     """Students per chunk: as equal as can be, none over ``size``."""
     n = max(1, -(-students // max(1, size)))
     return [students // n + (1 if k < students % n else 0) for k in range(n)]
-
-
-def _share(low: int, high: int, k: int, n: int) -> tuple[int, int]:
-    """Chunk ``k`` of ``n``'s part of the id range [low, high)."""
-    span = (high - low) // n
-    return low + k * span, (high if k == n - 1 else low + (k + 1) * span)
 
 
 def generate_small(out_dir: Path, seed: int = 7) -> GenerationSummary:

@@ -53,8 +53,29 @@ _LEAVE_PICK = Weighted([c for c, _ in LEAVE_EXITS], [w for _, w in LEAVE_EXITS])
 def serves(lea: Lea, grade: int) -> bool:
     """Whether the LEA has a school for ``grade`` (elementary districts stop at 8, high
     districts start at 9)."""
-    level = "MS" if grade <= 8 else "HS"
-    return any(s.level == level for s in lea.schools)
+    levels = _levels(lea)
+    return levels[0] if grade <= 8 else levels[1]
+
+
+def _schools_for(lea: Lea, grade: int) -> tuple[School, ...]:
+    """``lea.schools_for(grade)``, remembered: it is asked every year of every student."""
+    levels = _levels(lea)
+    return levels[2] if grade <= 8 else levels[3]
+
+
+_LEVELS: dict[int, tuple[Lea, tuple[bool, bool, tuple[School, ...], tuple[School, ...]]]] = {}
+
+
+def _levels(lea: Lea) -> tuple[bool, bool, tuple[School, ...], tuple[School, ...]]:
+    # keyed by identity (hashing a Lea hashes all its schools); the Lea is kept with its entry
+    # so its id cannot be reused by another object while the entry lives
+    found = _LEVELS.get(id(lea))
+    if found is None or found[0] is not lea:
+        levels = (any(s.level == "MS" for s in lea.schools),
+                  any(s.level == "HS" for s in lea.schools),
+                  lea.schools_for(8), lea.schools_for(9))
+        found = _LEVELS[id(lea)] = (lea, levels)
+    return found[1]
 
 
 @cache
@@ -82,11 +103,13 @@ def simulate(rng: random.Random, people: list[Person], years: list[int],
     """School histories for K-12 ``people`` across ``years`` (start years of academic years)."""
     stints: list[Stint] = []
     state = rng.getstate()
-    for person in people:
+    for i, person in enumerate(people):
         if person.twin_of is not None:
             # twins: same LEAs, schools and dates as the elder twin (replay the same draws)
             rng.setstate(state)
-        state = rng.getstate()
+        # the state is kept only before an elder twin (copying it costs ~6 us a person)
+        if i + 1 < len(people) and people[i + 1].twin_of is not None:
+            state = rng.getstate()
         stints.extend(_history(rng, person, years, world))
     return stints
 
@@ -95,7 +118,7 @@ def _history(rng: random.Random, person: Person, years: list[int], world: World)
     out: list[Stint] = []
     grade = person.grade_at_entry
     lea = _pick_lea(rng, world, grade)
-    school = rng.choice(lea.schools_for(grade))
+    school = rng.choice(_schools_for(lea, grade))
     ssid = person.ssid
     # A two-SSID student changes LEA once, in a chosen year; the new LEA mints a second SSID.
     years_left = min(len(years) - person.entry_year, 13 - grade)
@@ -115,7 +138,8 @@ def _history(rng: random.Random, person: Person, years: list[int], world: World)
         if y == person.entry_year and y > 0 and rng.random() < 0.5:
             start = _random_day(rng, start, date(start_year + 1, 3, 1))  # arrived mid-year
         end = year_end(lea, start_year)
-        school = school if school in lea.schools_for(grade) else rng.choice(lea.schools_for(grade))
+        here = _schools_for(lea, grade)
+        school = school if school in here else rng.choice(here)
         person.last_k12_year = y
         if y == mid_year or (mid_year < 0 and rng.random() < MOVE_MIDYEAR_RATE):
             leave = _random_day(rng, max(start + timedelta(days=20), date(start_year, 10, 1)),
@@ -123,7 +147,7 @@ def _history(rng: random.Random, person: Person, years: list[int], world: World)
             out.append(Stint(person, y, lea, school, grade, ssid, start, leave, "T160",
                              full_year=False))
             lea = _pick_lea(rng, world, grade, avoid=lea)
-            school = rng.choice(lea.schools_for(grade))
+            school = rng.choice(_schools_for(lea, grade))
             if y == mid_year:
                 ssid, used_second = person.ssid2, True
             start = leave + timedelta(days=rng.randrange(1, 15))
@@ -158,7 +182,7 @@ def _history(rng: random.Random, person: Person, years: list[int], world: World)
         if grade <= 11 and rng.random() < MOVE_SUMMER_RATE and y + 1 < len(years):
             out.append(Stint(person, y, lea, school, grade, ssid, start, end, "T160"))
             lea = _pick_lea(rng, world, grade + 1, avoid=lea)
-            school = rng.choice(lea.schools_for(grade + 1))
+            school = rng.choice(_schools_for(lea, grade + 1))
         else:
             reason = "E155"
             out.append(Stint(person, y, lea, school, grade, ssid, start, end, reason))

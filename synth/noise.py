@@ -114,6 +114,7 @@ def _nicknamer() -> NickNamer:
 _SHORT_NICKNAMES = frozenset({"al", "ed", "jo", "bo", "di", "vi", "cy", "mo", "ty"})
 
 
+@lru_cache(maxsize=65536)  # asked per recorded copy; the given names are a few thousand
 def nicknames_for(first: str) -> tuple[str, ...]:
     """Nicknames of a given name, capitalised, in a fixed order (deterministic choices)."""
     key = unidecode(first).lower()
@@ -122,6 +123,10 @@ def nicknames_for(first: str) -> tuple[str, ...]:
     result = {n.capitalize() for n in found if len(n) > 2 or n in _SHORT_NICKNAMES}
     result.update(v.capitalize() for v in variants_of(key.upper()))
     return tuple(sorted(result))
+
+
+# unidecode is pure and slow (~20 us a name); the names recorded are a few thousand distinct
+_plain = lru_cache(maxsize=65536)(unidecode)
 
 
 def _typo(name: str, rng: random.Random) -> str:
@@ -186,9 +191,9 @@ def record(
         tags.append("compound_given_joined")
     full = first + middle + last
     if not full.isascii() and rng.random() < rates.accent_dropped:
-        first, middle, last = unidecode(first), unidecode(middle), unidecode(last)
+        first, middle, last = _plain(first), _plain(middle), _plain(last)
         tags.append("accent_dropped")
-    if any(c in full for c in "'-.") and rng.random() < rates.punctuation_dropped:
+    if ("'" in full or "-" in full or "." in full) and rng.random() < rates.punctuation_dropped:
         first, middle, last = _drop_punctuation(first), _drop_punctuation(middle), (
             _drop_punctuation(last)
         )
@@ -250,7 +255,7 @@ def self_reported(
         first, middle = f"{first} {middle}", ""
         tags.append("given_names_in_first")
     if not swapped and rng.random() < rates.surname_split_fields:
-        plain = unidecode(last).lower()
+        plain = _plain(last).lower()
         parts = last.replace("-", " ").split(" ")
         particle = next((p for p in _PARTICLES if plain.startswith(p.lower())
                          and len(last) > len(p)), None)
