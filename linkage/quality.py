@@ -191,36 +191,43 @@ def _build_frame(con: duckdb.DuckDBPyConnection, edges: pa.Table) -> None:
                  WHERE {AGREEMENTS} >= {NEAR_MIN}),
         frame AS (SELECT * FROM linked UNION ALL SELECT * FROM scored
                   UNION ALL SELECT * FROM near)
-        SELECT f.linked,
-               CASE WHEN e.p IS NULL THEN NULL WHEN e.p >= 1 THEN 60.0 WHEN e.p <= 0
-                    THEN -60.0 ELSE log2(e.p / (1 - e.p)) END AS match_weight,
-               {AGREEMENTS} AS agreements,
-               e.p IS NOT NULL AS scored,
-               CASE WHEN (ua.k, ua.source_system) <= (ub.k, ub.source_system)
-                    THEN ua.source_system || '-' || ub.source_system
-                    ELSE ub.source_system || '-' || ua.source_system END AS source_pair,
-               ua.partner_org AS partner_org_l, ub.partner_org AS partner_org_r,
-               coalesce(least(ua.ethnicity, ub.ethnicity), '{NO_K12}') AS ethnicity,
-               CASE WHEN ua.compound OR ub.compound THEN 'compound' ELSE 'single' END
-                   AS surname,
-               least(ua.ukey, ub.ukey) AS key_l, greatest(ua.ukey, ub.ukey) AS key_r
-        FROM frame f LEFT JOIN e USING (a, b)
-        JOIN _q_units ua ON ua.unit_id = f.a JOIN _q_units ub ON ub.unit_id = f.b
+        , pairs AS (
+            SELECT f.linked,
+                   CASE WHEN e.p IS NULL THEN NULL WHEN e.p >= 1 THEN 60.0 WHEN e.p <= 0
+                        THEN -60.0 ELSE log2(e.p / (1 - e.p)) END AS match_weight,
+                   {AGREEMENTS} AS agreements,
+                   e.p IS NOT NULL AS scored,
+                   CASE WHEN (ua.k, ua.source_system) <= (ub.k, ub.source_system)
+                        THEN ua.source_system || '-' || ub.source_system
+                        ELSE ub.source_system || '-' || ua.source_system END AS source_pair,
+                   ua.partner_org AS partner_org_l, ub.partner_org AS partner_org_r,
+                   coalesce(least(ua.ethnicity, ub.ethnicity), '{NO_K12}') AS ethnicity,
+                   CASE WHEN ua.compound OR ub.compound THEN 'compound' ELSE 'single' END
+                       AS surname,
+                   least(ua.ukey, ub.ukey) AS key_l, greatest(ua.ukey, ub.ukey) AS key_r
+            FROM frame f LEFT JOIN e USING (a, b)
+            JOIN _q_units ua ON ua.unit_id = f.a JOIN _q_units ub ON ub.unit_id = f.b
+        ), banded AS (
+            SELECT *, CASE
+                WHEN linked AND match_weight >= {STRONG_WEIGHT}
+                    THEN 'linked, weight {STRONG_WEIGHT:g}+'
+                WHEN linked AND match_weight >= {MIDDLE_WEIGHT}
+                    THEN 'linked, weight {MIDDLE_WEIGHT:g}-{STRONG_WEIGHT:g}'
+                WHEN linked
+                    THEN 'linked, weight under {MIDDLE_WEIGHT:g} or through other records'
+                WHEN scored THEN 'not linked, scored in the review band'
+                WHEN agreements >= {NEAR_STRONG}
+                    THEN 'not linked, near miss, {NEAR_STRONG}+ fields'
+                ELSE 'not linked, near miss, {NEAR_MIN} fields' END AS band
+            FROM pairs)
+        SELECT *, source_pair || ': ' || band AS stratum,
+               sha256(key_l || chr(31) || key_r)[:24] AS pair_id
+        FROM banded
     """)
+    # band, stratum and pair id in the same statement, not ALTER TABLE and three UPDATEs of
+    # the whole frame: an UPDATE keeps each row's old version until it commits, the suspect
+    # of the stage's out-of-memory failure at 8M identities under 4 GB (docs/scale.md)
     con.unregister("_q_edges_in")
-    con.execute(f"""ALTER TABLE _q_pairs ADD COLUMN band VARCHAR;
-        UPDATE _q_pairs SET band = CASE
-            WHEN linked AND match_weight >= {STRONG_WEIGHT} THEN 'linked, weight {STRONG_WEIGHT:g}+'
-            WHEN linked AND match_weight >= {MIDDLE_WEIGHT}
-                THEN 'linked, weight {MIDDLE_WEIGHT:g}-{STRONG_WEIGHT:g}'
-            WHEN linked THEN 'linked, weight under {MIDDLE_WEIGHT:g} or through other records'
-            WHEN scored THEN 'not linked, scored in the review band'
-            WHEN agreements >= {NEAR_STRONG} THEN 'not linked, near miss, {NEAR_STRONG}+ fields'
-            ELSE 'not linked, near miss, {NEAR_MIN} fields' END;
-        ALTER TABLE _q_pairs ADD COLUMN stratum VARCHAR;
-        UPDATE _q_pairs SET stratum = source_pair || ': ' || band;
-        ALTER TABLE _q_pairs ADD COLUMN pair_id VARCHAR;
-        UPDATE _q_pairs SET pair_id = sha256(key_l || chr(31) || key_r)[:24]""")
     con.execute("DROP TABLE _q_tokens")
 
 
