@@ -131,10 +131,12 @@ def _results(jobs: list[ChunkJob], workers: int) -> Iterator[ChunkResult]:
     if workers <= 1:
         yield from map(run_chunk, jobs)
         return
-    # fork: the workers inherit the world and name pools. They are forked once, here, before
-    # the parent uses Arrow (its threads); a worker keeps running chunks one after another, as
-    # the one process before did (its peak stayed one chunk's).
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
+    # spawn, not fork: forking a process that runs other threads (Arrow's, DuckDB's, a Spark
+    # gateway's, a test runner's) can copy a lock held by one of them into the child. Under
+    # `make test` a forked pool hung for good that way; spawned workers import synth afresh
+    # (each chunk depends only on the seed and its number, so the bytes are the same). A
+    # worker keeps running chunks one after another (its peak stays one chunk's).
+    with multiprocessing.get_context("spawn").Pool(workers) as pool:
         yield from pool.imap(run_chunk, jobs)
         pool.close()
         pool.join()
