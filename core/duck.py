@@ -13,6 +13,13 @@ from contextlib import contextmanager
 import duckdb
 
 
+def memory_only() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB that never spills: with no temp directory set, an in-memory database
+    spills to ``.tmp`` in the working directory, unencrypted. Work on identifiers here fails
+    with DuckDB's out-of-memory error instead of writing them to disk."""
+    return duckdb.connect(config={"temp_directory": ""})
+
+
 def _split(qualified: str) -> tuple[str, str]:
     schema, _, name = qualified.partition(".")
     return (schema, name) if name else ("main", schema)

@@ -53,7 +53,7 @@ from splink.internals.blocking import ExplodingBlockingRule
 
 from core import tables
 from core.calpads import FILE_TYPES
-from core.duck import columns_of, table_exists
+from core.duck import columns_of, memory_only, table_exists
 from core.errors import NotFound
 from linkage.identity_extras import identity_extras
 from linkage.model import MODEL_COLUMNS
@@ -177,7 +177,7 @@ def _new_identities(con: duckdb.DuckDBPyConnection, run_id: str,
     _find_new_units(con, units, files)
     sources = {r[0] for r in con.execute(f"SELECT DISTINCT source_system FROM {_NEW_KEYS}"
                                          ).fetchall()}
-    mem = duckdb.connect()
+    mem = memory_only()
     try:
         mem.execute(f"CREATE SCHEMA {tables.STAGING}")
         for table, source, partner, person, _ in units:
@@ -258,7 +258,7 @@ def link_provisional(
                            "person_id": pa.array([], pa.string())})
     if identities.num_rows:
         con.register(_NEW, identities)
-        mem = duckdb.connect()
+        mem = memory_only()
         try:
             db_api = DuckDBAPI(mem)
             new_df = db_api.register(_frame(identities), dataset_display_name="new_units")

@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from core.duck import StageTimer, columns_of, table_exists, transaction
+from core.duck import StageTimer, columns_of, memory_only, table_exists, transaction
 
 
 def test_catalog_lookups_see_only_the_current_database(tmp_path: Path) -> None:
@@ -46,3 +46,20 @@ def test_stage_timer_closes_each_stage_at_the_next_lap() -> None:
     timer.lap("two")
     assert list(timer.stages) == ["one", "two"]
     assert all(seconds >= 0 for seconds in timer.stages.values())
+
+
+def test_an_in_memory_connection_for_identifiers_never_spills_to_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An in-memory DuckDB spills to ``.tmp`` in the working directory, unencrypted, by
+    default; the provisional link's in-memory work on new records' names must fail instead."""
+    monkeypatch.chdir(tmp_path)
+    con = memory_only()
+    try:
+        con.execute("SET memory_limit = '40MB'")
+        with pytest.raises(duckdb.OutOfMemoryException):
+            con.execute("CREATE TABLE t AS SELECT i, repeat('SMITH', 30) || i AS last_name "
+                        "FROM range(3000000) r(i) ORDER BY last_name DESC")
+    finally:
+        con.close()
+    assert not any(tmp_path.iterdir())  # no .tmp folder: nothing written at rest
