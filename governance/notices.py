@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from core.gate import GatedCount, shown_floor
+from core.labels import variable_named
 from governance import request_facts as facts
 from governance.models import DataRequest, User
 from governance.notify import emails, liaison_of, queue, users_with_role
@@ -72,7 +73,7 @@ def status_changed(session: Session, request: DataRequest, detail: str = "") -> 
     withheld = facts.withheld_variables(session, request)
     if withheld:
         lines.append("\nWithheld from the output:")
-        lines += [f"- {w.variable}: {w.reason}" for w in withheld]
+        lines += [f"- {variable_named(w.variable)}: {w.reason}" for w in withheld]
     said = facts.reasons(session, request)
     if said:
         lines.append("\nReasons given:")

@@ -14,11 +14,12 @@ import io
 from collections.abc import Iterator
 from typing import Any
 
-from analytics.metrics import STATE, group_label, metric_label
+from analytics.metrics import STATE
 from api.aggregates import AGGREGATE_COLUMNS, BAND_COLUMNS, AggregateRow, aggregate_page
 from api.portal.dashboard_filters import Filters
 from api.serving import ServingSnapshot
 from core.gate import plain
+from core.labels import group_label, metric_label
 from core.protection import MIN_CELL
 
 PAGE_ROWS = 100

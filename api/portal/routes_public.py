@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from markupsafe import Markup
 
-from analytics.metrics import STATE, group_label, metric_label
+from analytics.metrics import STATE
 from api.aggregates import AggregateRow
 from api.choices import choices
 from api.deps import SessionDep
@@ -24,6 +24,7 @@ from api.portal.charts import Bar, bar_chart
 from api.portal.dashboard_filters import EVERY, Chosen, choose
 from api.portal.web import finish, render
 from core.errors import NotFound, UserError
+from core.labels import group_label, metric_label
 from core.protection import MIN_CELL, ROUNDING_BASE
 from governance.partners import list_partners
 from governance.public_log import public_log

@@ -9,12 +9,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from analytics.metrics import group_label
 from api.deps import SessionDep
 from api.deps import get_services as services
 from api.linkage_quality import LinkQualityRow, quality_page
 from api.portal.web import render
 from core.errors import NotFound
+from core.labels import group_label
 from governance.partners import list_partners
 
 router = APIRouter(prefix="/portal/public", include_in_schema=False)

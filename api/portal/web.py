@@ -14,10 +14,10 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from analytics.metrics import variable_label
 from api.portal.filters import grouped_errors, withheld_why, withhold
 from api.portal.sessions import COOKIE, PortalSession, SessionStore
 from core.errors import NotFound, UserError
+from core.labels import variable_named
 from governance.users import Role
 
 HERE = Path(__file__).parent
@@ -26,8 +26,7 @@ templates.env.filters["withhold"] = withhold
 templates.env.filters["grouped_errors"] = grouped_errors
 templates.env.filters["withheld_why"] = withheld_why
 # A variable as people read it, with the code the API, the CSV and the docs use.
-templates.env.filters["named"] = lambda code: (
-    code if variable_label(code) == code.replace("_", " ") else f"{variable_label(code)} ({code})")
+templates.env.filters["named"] = variable_named
 
 # Pages never load anything from elsewhere; inline SVG charts need no script or style.
 SECURITY_HEADERS = {

@@ -152,5 +152,6 @@ def test_api_portal_log_and_mail_agree_on_a_rejected_output(world, tmp_path: Pat
               if m["Subject"] == f"[C2C] {rid} is now: {answer['stage']}"]
     body = last.get_content()  # type: ignore[attr-defined]
     assert f"is now: {answer['stage']}." in body
-    assert f"- cc_enrolled_within_1yr: {withheld['reason']}" in body
+    # named as on the pages, words and code (the code alone told a researcher little)
+    assert f"- {NAMED}: {withheld['reason']}" in body
     assert all(r in body for r in REASONS)
