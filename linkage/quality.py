@@ -76,6 +76,8 @@ AGREEMENTS = """(coalesce(ua.ssid = ub.ssid, false)::INT
     + coalesce(jaro_winkler_similarity(ua.last_name, ub.last_name) >= 0.85
                OR list_has_any(ua.last_tokens, ub.last_tokens), false)::INT)"""
 DEFAULT_SAMPLE_PAIRS = 400
+SPARE = 4  # pairs ranked per pair drawn, about (see _insert_sample)
+_UKEY = "source_system || chr(31) || partner_org || chr(31) || source_person_id"
 DRAWS = 2000
 SEED = 20260
 METHOD = ("stratified clerical sample by source pair and match-weight band; 95% interval: "
@@ -115,13 +117,15 @@ def _order(column: str) -> str:
 
 
 def _build_frame(con: duckdb.DuckDBPyConnection, edges: pa.Table) -> None:
-    """``_q_pairs``: every pair of the frame with its stratum and domain attributes."""
+    """``_q_pairs``: every pair of the frame (two unit ids) with its stratum and domain
+    attributes. The pair id (a hash of the two records' keys) is made for the sampled pairs
+    only, in ``draw_sample``."""
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _q_units AS
         WITH eth AS ({ethnicity_select(con)})
-        SELECT i.unit_id, i.source_system, i.partner_org, i.source_person_id, x.person_id,
-               i.ssid, i.last1, i.dob, i.birth_year, i.dob_str, i.first_name, i.last_name,
-               substr(i.dob_sym, 5, 4) AS month_day,
+        SELECT i.unit_id, p.seq AS person, i.source_system, i.partner_org,
+               i.source_person_id, i.ssid, i.dob, i.birth_year, i.dob_str, i.first_name,
+               i.last_name, substr(i.dob_sym, 5, 4) AS month_day,
                coalesce(i.first_nick, []) AS first_nick,
                coalesce(i.given_tokens, []) AS given_tokens,
                coalesce(i.last_tokens, []) AS last_tokens,
@@ -130,82 +134,96 @@ def _build_frame(con: duckdb.DuckDBPyConnection, edges: pa.Table) -> None:
                    lower(replace(replace(e.ethnicity, 'Two or more races', 'two_or_more'),
                    ' ', '_')), 'not_reported') END AS ethnicity,
                (len(coalesce(i.last_tokens, [])) > 1
-                OR regexp_matches(coalesce(i.last_name, ''), '[ -]')) AS compound,
-               i.source_system || chr(31) || i.partner_org || chr(31)
-                   || i.source_person_id AS ukey
+                OR regexp_matches(coalesce(i.last_name, ''), '[ -]')) AS compound
         FROM {tables.IDENTITIES} i
         JOIN {tables.CROSSWALK} x USING (source_system, partner_org, source_person_id)
+        -- the person as a number: the nets below compare persons on every candidate pair
+        JOIN mdm.person_ids p ON p.person_id = x.person_id
         -- equality keys only: with the source_system test in the ON clause as well, DuckDB
         -- left the hash join and this statement took 28.7 of 52 CPU s at 121k records (the
         -- CASE above keeps the ethnicity to CALPADS units; eth has one row per key)
         LEFT JOIN eth e ON e.partner_org = i.partner_org
              AND e.source_person_id = i.source_person_id
     """)
-    con.execute("""CREATE OR REPLACE TEMP TABLE _q_tokens AS
-        SELECT DISTINCT unit_id, person_id, dob, birth_year, month_day, g.t AS given,
-               l.t AS last
-        FROM _q_units, unnest(given_tokens) AS g(t), unnest(last_tokens) AS l(t)""")
     con.register("_q_edges_in", pa.table({
         "a": edges.column("unit_id_l"), "b": edges.column("unit_id_r"),
         "p": edges.column("match_probability")}))
-    # Each net joins on two of the fields at once (SSID alone is already one person's key):
-    # a net on one field (a birth date, a given name and year) grows with the square of the
-    # records. At 1 % of the state (121k records) those nets made 25M pairs to test and the
-    # frame took 184 of the link's 213 s; at 10 % they would make about 2 billion.
-    given = "(SELECT DISTINCT unit_id, person_id, dob, given FROM _q_tokens)"
-    last = "(SELECT DISTINCT unit_id, person_id, dob, last FROM _q_tokens)"
-    ordered = ("SELECT a.unit_id AS a, b.unit_id AS b {0} "
-               "WHERE a.unit_id < b.unit_id AND a.person_id <> b.person_id")
-    near_rules = [
-        ordered.format("FROM _q_units a JOIN _q_units b ON a.ssid = b.ssid"),
-        ordered.format(f"FROM {given} a JOIN {given} b ON a.dob = b.dob AND a.given = b.given"),
-        ordered.format(f"FROM {last} a JOIN {last} b ON a.dob = b.dob AND a.last = b.last"),
-        # the same given and surname tokens, and the birth year with the month (the day
-        # typed wrong) or with the day (the month), or the month and day (the year), or one
-        # side without a birth date. Names and year alone would grow with the square again
-        # (330k pairs at 121k records, 2.6M at 364k)
-        ordered.format("FROM _q_tokens a JOIN _q_tokens b ON a.given = b.given "
-                       "AND a.last = b.last AND a.birth_year = b.birth_year "
-                       "AND month(a.dob) = month(b.dob)"),
-        ordered.format("FROM _q_tokens a JOIN _q_tokens b ON a.given = b.given "
-                       "AND a.last = b.last AND a.birth_year = b.birth_year "
-                       "AND day(a.dob) = day(b.dob)"),
-        ordered.format("FROM _q_tokens a JOIN _q_tokens b ON a.given = b.given "
-                       "AND a.last = b.last AND a.month_day = b.month_day"),
-        "SELECT least(a.unit_id, b.unit_id) AS a, greatest(a.unit_id, b.unit_id) AS b "
-        "FROM (SELECT * FROM _q_tokens WHERE dob IS NULL) a JOIN _q_tokens b "
-        "ON a.given = b.given AND a.last = b.last WHERE a.person_id <> b.person_id",
-    ]
-    near = " UNION ".join(f"SELECT n.a, n.b FROM ({rule}) n" for rule in near_rules)
+    con.execute("""CREATE OR REPLACE TEMP TABLE _q_edges AS
+        SELECT least(a, b) AS a, greatest(a, b) AS b, max(p) AS p FROM _q_edges_in
+        GROUP BY 1, 2""")
+    con.unregister("_q_edges_in")
+    # Tokens are unnested in the select list, one list at a time: two lateral unnests in the
+    # FROM clause (``FROM u, unnest(a), unnest(b)``) cost 5.9 CPU s for 1.5M rows at 1M
+    # identities against 0.04 s this way (DuckDB 1.4 plans them as correlated joins).
+    # The near-miss nets, each a key of two or more fields hashed to one number, all in one
+    # table joined with itself once (seven joins on strings and dates cost most of this stage:
+    # 232 of a 596 s link at 8M identities). Each net joins on two of the fields at once (SSID
+    # alone is already one person's key): a net on one field (a birth date, a given name and
+    # year) grows with the square of the records; at 1 % of the state (121k records) such nets
+    # made 25M pairs to test. A hash collision only adds a candidate, which must still agree
+    # on two fields below.
+    con.execute("""CREATE OR REPLACE TEMP TABLE _q_keys AS
+        WITH g2 AS (SELECT unit_id, person, dob, birth_year, month_day, last_tokens,
+                           unnest(given_tokens) AS given FROM _q_units),
+        g AS (SELECT unit_id, person, dob, given FROM g2),
+        l AS (SELECT unit_id, person, dob, unnest(last_tokens) AS last FROM _q_units),
+        gl AS (SELECT unit_id, person, dob, birth_year, month_day, given,
+                      unnest(last_tokens) AS last FROM g2)
+        SELECT unit_id, person, hash(0, ssid) AS key FROM _q_units WHERE ssid IS NOT NULL
+        UNION ALL SELECT unit_id, person, hash(1, dob, given) FROM g WHERE dob IS NOT NULL
+        UNION ALL SELECT unit_id, person, hash(2, dob, last) FROM l WHERE dob IS NOT NULL
+        -- the same given and surname tokens, and the birth year with the month (the day
+        -- typed wrong) or with the day (the month), or the month and day (the year). Names
+        -- and year alone would grow with the square again (330k pairs at 121k records, 2.6M
+        -- at 364k)
+        UNION ALL SELECT unit_id, person, hash(3, given, last, birth_year, month(dob))
+            FROM gl WHERE dob IS NOT NULL
+        UNION ALL SELECT unit_id, person, hash(4, given, last, birth_year, day(dob))
+            FROM gl WHERE dob IS NOT NULL
+        UNION ALL SELECT unit_id, person, hash(5, given, last, month_day)
+            FROM gl WHERE month_day IS NOT NULL""")
+    # one side without a birth date: its given and surname tokens against anyone's
+    con.execute("""CREATE OR REPLACE TEMP TABLE _q_near AS
+        WITH gl AS (SELECT unit_id, person, dob, hash(given, unnest(last_tokens)) AS name
+                    FROM (SELECT unit_id, person, dob, last_tokens,
+                                 unnest(given_tokens) AS given FROM _q_units)),
+        candidates AS (
+            SELECT DISTINCT a.unit_id AS a, b.unit_id AS b FROM _q_keys a
+            JOIN _q_keys b ON a.key = b.key
+            WHERE a.unit_id < b.unit_id AND a.person <> b.person
+            UNION
+            SELECT least(a.unit_id, b.unit_id), greatest(a.unit_id, b.unit_id)
+            FROM (SELECT * FROM gl WHERE dob IS NULL) a JOIN gl b ON a.name = b.name
+            WHERE a.person <> b.person)
+        SELECT c.a, c.b, """ + AGREEMENTS + """ AS agreements
+        FROM candidates c ANTI JOIN _q_edges e USING (a, b)
+        JOIN _q_units ua ON ua.unit_id = c.a JOIN _q_units ub ON ub.unit_id = c.b
+        WHERE """ + AGREEMENTS + f""" >= {NEAR_MIN}""")
+    con.execute("DROP TABLE _q_keys")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _q_pairs AS
-        WITH e AS (SELECT least(a, b) AS a, greatest(a, b) AS b,
-                          max(p) AS p FROM _q_edges_in GROUP BY 1, 2),
-        linked AS (SELECT a.unit_id AS a, b.unit_id AS b, true AS linked FROM _q_units a
-                   JOIN _q_units b ON a.person_id = b.person_id AND a.unit_id < b.unit_id),
-        scored AS (SELECT e.a, e.b, false AS linked FROM e
+        WITH linked AS (SELECT a.unit_id AS a, b.unit_id AS b, true AS linked,
+                               NULL::INT AS agreements
+                        FROM _q_units a JOIN _q_units b
+                        ON a.person = b.person AND a.unit_id < b.unit_id),
+        scored AS (SELECT e.a, e.b, false AS linked, NULL::INT AS agreements FROM _q_edges e
                    JOIN _q_units ua ON ua.unit_id = e.a JOIN _q_units ub ON ub.unit_id = e.b
-                   WHERE ua.person_id <> ub.person_id),
-        near AS (SELECT n.a, n.b, false AS linked FROM ({near}) n ANTI JOIN e USING (a, b)
-                 JOIN _q_units ua ON ua.unit_id = n.a JOIN _q_units ub ON ub.unit_id = n.b
-                 WHERE {AGREEMENTS} >= {NEAR_MIN}),
+                   WHERE ua.person <> ub.person),
         frame AS (SELECT * FROM linked UNION ALL SELECT * FROM scored
-                  UNION ALL SELECT * FROM near)
+                  UNION ALL SELECT a, b, false, agreements FROM _q_near)
         , pairs AS (
-            SELECT f.linked,
+            SELECT f.a, f.b, f.linked,
                    CASE WHEN e.p IS NULL THEN NULL WHEN e.p >= 1 THEN 60.0 WHEN e.p <= 0
                         THEN -60.0 ELSE log2(e.p / (1 - e.p)) END AS match_weight,
-                   {AGREEMENTS} AS agreements,
-                   e.p IS NOT NULL AS scored,
+                   f.agreements, e.p IS NOT NULL AS scored,
                    CASE WHEN (ua.k, ua.source_system) <= (ub.k, ub.source_system)
                         THEN ua.source_system || '-' || ub.source_system
                         ELSE ub.source_system || '-' || ua.source_system END AS source_pair,
                    ua.partner_org AS partner_org_l, ub.partner_org AS partner_org_r,
                    coalesce(least(ua.ethnicity, ub.ethnicity), '{NO_K12}') AS ethnicity,
                    CASE WHEN ua.compound OR ub.compound THEN 'compound' ELSE 'single' END
-                       AS surname,
-                   least(ua.ukey, ub.ukey) AS key_l, greatest(ua.ukey, ub.ukey) AS key_r
-            FROM frame f LEFT JOIN e USING (a, b)
+                       AS surname
+            FROM frame f LEFT JOIN _q_edges e USING (a, b)
             JOIN _q_units ua ON ua.unit_id = f.a JOIN _q_units ub ON ub.unit_id = f.b
         ), banded AS (
             SELECT *, CASE
@@ -220,15 +238,14 @@ def _build_frame(con: duckdb.DuckDBPyConnection, edges: pa.Table) -> None:
                     THEN 'not linked, near miss, {NEAR_STRONG}+ fields'
                 ELSE 'not linked, near miss, {NEAR_MIN} fields' END AS band
             FROM pairs)
-        SELECT *, source_pair || ': ' || band AS stratum,
-               sha256(key_l || chr(31) || key_r)[:24] AS pair_id
+        SELECT * EXCLUDE (agreements, scored), source_pair || ': ' || band AS stratum
         FROM banded
     """)
-    # band, stratum and pair id in the same statement, not ALTER TABLE and three UPDATEs of
-    # the whole frame: an UPDATE keeps each row's old version until it commits, the suspect
-    # of the stage's out-of-memory failure at 8M identities under 4 GB (docs/scale.md)
-    con.unregister("_q_edges_in")
-    con.execute("DROP TABLE _q_tokens")
+    # band and stratum in the same statement, not ALTER TABLE and UPDATEs of the whole
+    # frame: an UPDATE keeps each row's old version until it commits, the suspect of the
+    # stage's out-of-memory failure at 8M identities under 4 GB (docs/scale.md)
+    con.execute("DROP TABLE _q_near")
+    con.execute("DROP TABLE _q_edges")
 
 
 def _domains_sql(source: str) -> str:
@@ -277,29 +294,64 @@ def draw_sample(con: duckdb.DuckDBPyConnection, run_id: str, edges: pa.Table, *,
     _build_frame(con, edges)
     con.execute(f"DELETE FROM {tables.QUALITY_STRATA} WHERE run_id = ?", [run_id])
     con.execute(f"DELETE FROM {tables.QUALITY_SAMPLE} WHERE run_id = ?", [run_id])
+    # counted per stratum and domain attributes first, then spread over the domains: the
+    # frame is tens of millions of pairs at the state's size, the counts a few thousand rows
+    counts = ("(SELECT stratum, linked, source_pair, partner_org_l, partner_org_r, ethnicity, "
+              "surname, count(*) AS n FROM _q_pairs GROUP BY ALL)")
     con.execute(f"""INSERT INTO {tables.QUALITY_STRATA}
-        SELECT ?, stratum, linked, domain_pair, dimension, value, count(*)
-        FROM ({_domains_sql('_q_pairs')}) GROUP BY ALL""", [run_id])
+        SELECT ?, stratum, linked, domain_pair, dimension, value, sum(n)
+        FROM ({_domains_sql(counts)}) GROUP BY ALL""", [run_id])
     sizes = {str(s): int(n) for s, n in con.execute(
         "SELECT stratum, count(*) FROM _q_pairs GROUP BY 1 ORDER BY 1").fetchall()}
     alloc = _allocate(sizes, sample_pairs)
-    con.register("_q_alloc", pa.table({"stratum": list(alloc), "n": list(alloc.values())}))
+    _insert_sample(con, run_id, sizes, alloc, spare=SPARE)
+    drawn = dict(con.execute(f"SELECT stratum, count(*) FROM {tables.QUALITY_SAMPLE} "
+                             "WHERE run_id = ? GROUP BY 1", [run_id]).fetchall())
+    if any(drawn.get(s, 0) < n for s, n in alloc.items()):  # the hash cut left too few
+        con.execute(f"DELETE FROM {tables.QUALITY_SAMPLE} WHERE run_id = ?", [run_id])
+        _insert_sample(con, run_id, sizes, alloc, spare=None)
+    frame = sum(sizes.values())
+    con.execute("DROP TABLE _q_pairs")
+    con.execute("DROP TABLE _q_units")
+    return {"strata": len(sizes), "frame_pairs": frame, "sample_pairs": sum(alloc.values())}
+
+
+def _insert_sample(con: duckdb.DuckDBPyConnection, run_id: str, sizes: dict[str, int],
+                   alloc: dict[str, int], *, spare: int | None) -> None:
+    """Per stratum, the ``alloc`` pairs first in the run's random order (sha256 of the run id
+    and the pair id). Only pairs that pass a cheap hash cut keeping about ``spare`` times the
+    stratum's share are ranked (ranking the whole frame by sha256 sorted tens of millions of
+    pairs at the state's size); the cut is itself random, so the pairs drawn are still a
+    simple random sample of the stratum. ``spare=None`` ranks every pair."""
+    top = 2**64 - 1
+    cut = {s: top if spare is None else min(top, int(top * (spare * n + 64) / sizes[s]))
+           for s, n in alloc.items()}
+    con.register("_q_alloc", pa.table({
+        "stratum": list(alloc), "n": list(alloc.values()),
+        "cut": pa.array([cut[s] for s in alloc], pa.uint64())}))
     con.execute(f"""INSERT INTO {tables.QUALITY_SAMPLE}
+        WITH kept AS (
+            SELECT p.* FROM _q_pairs p JOIN _q_alloc a USING (stratum)
+            WHERE hash(?, p.a, p.b) <= a.cut),
+        keyed AS (
+            SELECT k.*, least(ua.ukey, ub.ukey) AS key_l, greatest(ua.ukey, ub.ukey) AS key_r
+            FROM kept k JOIN (SELECT unit_id, {_UKEY} AS ukey FROM _q_units) ua
+                ON ua.unit_id = k.a
+            JOIN (SELECT unit_id, {_UKEY} AS ukey FROM _q_units) ub ON ub.unit_id = k.b),
+        identified AS (SELECT *, sha256(key_l || chr(31) || key_r)[:24] AS pair_id FROM keyed),
+        ranked AS (
+            SELECT *, sha256(? || pair_id) AS prn,
+                   row_number() OVER (PARTITION BY stratum ORDER BY sha256(? || pair_id))
+                       AS rank
+            FROM identified)
         SELECT ?, pair_id, stratum, linked, match_weight, prn,
                split_part(key_l, chr(31), 1), split_part(key_l, chr(31), 2),
                split_part(key_l, chr(31), 3), split_part(key_r, chr(31), 1),
                split_part(key_r, chr(31), 2), split_part(key_r, chr(31), 3),
                source_pair, ethnicity, surname
-        FROM (SELECT p.*, sha256(? || pair_id) AS prn,
-                     row_number() OVER (PARTITION BY p.stratum ORDER BY sha256(? || pair_id))
-                        AS rank
-              FROM _q_pairs p) s
-        JOIN _q_alloc a USING (stratum) WHERE s.rank <= a.n""", [run_id, run_id, run_id])
+        FROM ranked r JOIN _q_alloc a USING (stratum) WHERE r.rank <= a.n""",
+                [run_id, run_id, run_id, run_id])
     con.unregister("_q_alloc")
-    frame = sum(sizes.values())
-    con.execute("DROP TABLE _q_pairs")
-    con.execute("DROP TABLE _q_units")
-    return {"strata": len(sizes), "frame_pairs": frame, "sample_pairs": sum(alloc.values())}
 
 
 @dataclass
