@@ -40,6 +40,9 @@ RUN_STAGES = ("standardise", "train_predict", "artefacts", "cluster", "stable_id
 # Candidate pairs predict scores per slice for each GB of C2C_DUCKDB_MEMORY_LIMIT when
 # C2C_LINK_PREDICT_CHUNK_PAIRS is unset (measured, docs/scale.md).
 PREDICT_PAIRS_PER_GB = 1_000_000
+# Grouped staging rows standardise ranks per slice for each GB of the limit: the state's
+# year (about 10M units) ran out of memory under 4 GB in one statement (docs/scale.md).
+STANDARDISE_ROWS_PER_GB = 750_000
 
 
 @dataclass
@@ -119,7 +122,8 @@ def run_annual_link(
     try:
         timer = StageTimer(on_lap=finished)
         stages = timer.stages
-        by_source = build_identities(con, run_id, extras=identity_extras(con))
+        by_source = build_identities(con, run_id, extras=identity_extras(con),
+                                     slice_rows=standardise_slice_rows(settings))
         records = sum(by_source.values())
         if records == 0:
             raise InputRejected("no identity records in staging: ingest files before linking")
@@ -213,6 +217,12 @@ def run_annual_link(
         raise InternalError(
             f"link run {run_id} failed in stage {stage}: {first_line}"
             + (f". {advice}" if advice else "") + recorded) from exc
+
+
+def standardise_slice_rows(settings: Settings) -> int:
+    """Grouped staging rows per slice of standardise's representative values: about
+    STANDARDISE_ROWS_PER_GB for each GB of C2C_DUCKDB_MEMORY_LIMIT."""
+    return max(100_000, int(STANDARDISE_ROWS_PER_GB * settings.duckdb_memory_limit_bytes / 1e9))
 
 
 def predict_chunk_pairs(settings: Settings) -> int:

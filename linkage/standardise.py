@@ -244,14 +244,54 @@ def _extra_sql(extras: Sequence[IdentityColumns]) -> tuple[str, str]:
     return columns, joins
 
 
+_REP_SQL = """
+        WITH tuples AS (
+            SELECT source_system, partner_org, source_person_id, first_name, middle_name,
+                   last_name, birth_date, gender, min(pri) AS pri, sum(n) AS n,
+                   max(latest) AS latest, max(ssid) AS ssid
+            FROM {raw}
+            GROUP BY ALL
+        ), ranked AS (
+            SELECT *, row_number() OVER (
+                PARTITION BY source_system, partner_org, source_person_id
+                ORDER BY pri, n DESC, latest DESC) AS rk,
+                sum(n) OVER (PARTITION BY source_system, partner_org, source_person_id) AS n_rows
+            FROM tuples
+        ), zips AS (
+            SELECT source_system, partner_org, source_person_id,
+                   arg_max(zip, {'n': n, 'zip': zip}) AS zip
+            FROM (SELECT source_system, partner_org, source_person_id, zip, sum(n) AS n
+                  FROM {raw} WHERE zip IS NOT NULL GROUP BY ALL)
+            GROUP BY ALL
+        ), addresses AS (
+            SELECT source_system, partner_org, source_person_id,
+                   arg_max(address, {'n': n, 'a': address, 'c': city}) AS address,
+                   arg_max(city, {'n': n, 'a': address, 'c': city}) AS city
+            FROM (SELECT source_system, partner_org, source_person_id, address, city,
+                         sum(n) AS n
+                  FROM {raw} WHERE address IS NOT NULL OR city IS NOT NULL GROUP BY ALL)
+            GROUP BY ALL
+        )
+        SELECT r.source_system, r.partner_org, r.source_person_id, r.ssid, r.first_name,
+               r.middle_name, r.last_name, r.birth_date, r.gender, z.zip, a.address, a.city,
+               r.n_rows
+        FROM ranked r LEFT JOIN zips z USING (source_system, partner_org, source_person_id)
+        LEFT JOIN addresses a USING (source_system, partner_org, source_person_id)
+        WHERE r.rk = 1
+"""
+
+
 def build_identities(
     con: duckdb.DuckDBPyConnection, run_id: str, extras: Sequence[IdentityColumns] = (),
     target: str = tables.IDENTITIES, vocabulary: Vocabulary | None = None,
+    slice_rows: int | None = None,
 ) -> dict[str, int]:
     """(Re)write ``target`` (``mdm.identities``: the annual link's input) from staging, with
     the ``extras`` columns joined in (one CREATE TABLE); returns units per source system.
     ``vocabulary``: name counts of identities built before, read as if their staging were
-    here too (provisional links: a few new records against the MDM)."""
+    here too (provisional links: a few new records against the MDM). ``slice_rows``: choose
+    the units' representative values in slices of about this many grouped rows (the link
+    gives one from its memory limit); None: in one statement."""
     selects = _calpads_selects(con) + _partner_selects(con)
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {tables.MDM}")
     if not selects:
@@ -290,42 +330,17 @@ def build_identities(
         FROM grouped
         WHERE nullif(trim(CAST(source_person_id AS VARCHAR)), '') IS NOT NULL
     """)
-    con.execute("""
-        CREATE OR REPLACE TEMP TABLE _link_rep AS
-        WITH tuples AS (
-            SELECT source_system, partner_org, source_person_id, first_name, middle_name,
-                   last_name, birth_date, gender, min(pri) AS pri, sum(n) AS n,
-                   max(latest) AS latest, max(ssid) AS ssid
-            FROM _link_raw
-            GROUP BY ALL
-        ), ranked AS (
-            SELECT *, row_number() OVER (
-                PARTITION BY source_system, partner_org, source_person_id
-                ORDER BY pri, n DESC, latest DESC) AS rk,
-                sum(n) OVER (PARTITION BY source_system, partner_org, source_person_id) AS n_rows
-            FROM tuples
-        ), zips AS (
-            SELECT source_system, partner_org, source_person_id,
-                   arg_max(zip, {'n': n, 'zip': zip}) AS zip
-            FROM (SELECT source_system, partner_org, source_person_id, zip, sum(n) AS n
-                  FROM _link_raw WHERE zip IS NOT NULL GROUP BY ALL)
-            GROUP BY ALL
-        ), addresses AS (
-            SELECT source_system, partner_org, source_person_id,
-                   arg_max(address, {'n': n, 'a': address, 'c': city}) AS address,
-                   arg_max(city, {'n': n, 'a': address, 'c': city}) AS city
-            FROM (SELECT source_system, partner_org, source_person_id, address, city,
-                         sum(n) AS n
-                  FROM _link_raw WHERE address IS NOT NULL OR city IS NOT NULL GROUP BY ALL)
-            GROUP BY ALL
-        )
-        SELECT r.source_system, r.partner_org, r.source_person_id, r.ssid, r.first_name,
-               r.middle_name, r.last_name, r.birth_date, r.gender, z.zip, a.address, a.city,
-               r.n_rows
-        FROM ranked r LEFT JOIN zips z USING (source_system, partner_org, source_person_id)
-        LEFT JOIN addresses a USING (source_system, partner_org, source_person_id)
-        WHERE r.rk = 1
-    """)
+    rows_raw = con.execute("SELECT count(*) FROM _link_raw").fetchone()
+    slices = 1 if not slice_rows or not rows_raw else max(1, -(-int(rows_raw[0]) // slice_rows))
+    for i in range(slices):
+        # each unit's rows fall in one slice (the slice is a hash of the unit's key): the
+        # representative values' window and arg_max states do not spill, and at the state's
+        # size (about 10M units) they ran out of memory under a 4 GB limit in one statement
+        raw = ("_link_raw" if slices == 1 else
+               f"(SELECT * FROM _link_raw WHERE hash(source_system, partner_org, "
+               f"source_person_id) % {slices} = {i})")
+        start = "CREATE OR REPLACE TEMP TABLE _link_rep AS " if i == 0 else "INSERT INTO _link_rep "
+        con.execute(start + _REP_SQL.replace("{raw}", raw))
     _join_split_surnames(con, vocabulary or Vocabulary())
     _name_lookup(con, vocabulary or Vocabulary())
     extra_columns, extra_joins = _extra_sql(extras)

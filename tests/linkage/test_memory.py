@@ -243,3 +243,26 @@ def test_predict_prefilter_keeps_every_pair_of_the_band() -> None:
         assert probability < lower
         assert math.log2(lower / (1 - lower)) - weight >= 0.5
     assert prefilter_weight(0.0) is None and prefilter_weight(1.0) is None
+
+
+def test_standardise_in_slices_gives_the_same_identities(tmp_path: Path) -> None:
+    """The units' representative values chosen in slices (the state's year ran out of memory
+    under 4 GB choosing them in one statement) are the values chosen in one statement, and
+    the link derives the slice from its memory limit."""
+    from linkage.identity_extras import identity_extras
+    from linkage.run import standardise_slice_rows
+    from linkage.standardise import build_identities
+
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    write_staging(con, make_population(N, seed=5, twins=4, second_ssid=4))
+    whole = build_identities(con, "s1", extras=identity_extras(con))
+    expected = con.execute("SELECT * EXCLUDE (run_id) FROM mdm.identities ORDER BY unit_id"
+                           ).fetchall()
+    sliced = build_identities(con, "s1", extras=identity_extras(con), slice_rows=40)
+    got = con.execute("SELECT * EXCLUDE (run_id) FROM mdm.identities ORDER BY unit_id"
+                      ).fetchall()
+    assert sum(whole.values()) > 400  # more than ten slices of 40 grouped rows
+    assert sliced == whole and got == expected
+    small = Settings(home=tmp_path, duckdb_memory_limit="1GB")
+    assert standardise_slice_rows(small) * 4 == standardise_slice_rows(
+        Settings(home=tmp_path, duckdb_memory_limit="4GB"))
