@@ -228,8 +228,20 @@ def _join_split_surnames(con: duckdb.DuckDBPyConnection, vocabulary: Vocabulary)
         con.unregister("_link_moved_arrow")
 
 
+def _extra_tables(con: duckdb.DuckDBPyConnection,
+                  extras: Sequence[IdentityColumns]) -> list[str]:
+    """Each extra's keyed select as the temp table ``_link_x<index>``; returns their names."""
+    made = []
+    for index, extra in enumerate(extras):
+        if extra.keyed_select:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _link_x{index} AS {extra.keyed_select}")
+            made.append(f"_link_x{index}")
+    return made
+
+
 def _extra_sql(extras: Sequence[IdentityColumns]) -> tuple[str, str]:
-    """The select-list tail and the LEFT JOINs that bring the ``extras`` columns in."""
+    """The select-list tail and the LEFT JOINs that bring the ``extras`` columns in (from
+    ``_link_x<index>``, each extra's keyed select made a table by ``_extra_tables``)."""
     columns, joins = "", ""
     for index, extra in enumerate(extras):
         alias = f"x{index}"
@@ -237,7 +249,7 @@ def _extra_sql(extras: Sequence[IdentityColumns]) -> tuple[str, str]:
             value = f"{alias}.{name}" if extra.keyed_select else "NULL"
             columns += f",\n               CAST({value} AS {sql_type}) AS {name}"
         if extra.keyed_select:
-            joins += (f"\n        LEFT JOIN ({extra.keyed_select}) {alias} "
+            joins += (f"\n        LEFT JOIN _link_{alias} {alias} "
                       f"ON {alias}.source_system = r.source_system "
                       f"AND {alias}.partner_org = r.partner_org "
                       f"AND {alias}.source_person_id = r.source_person_id")
@@ -344,11 +356,20 @@ def build_identities(
     _join_split_surnames(con, vocabulary or Vocabulary())
     _name_lookup(con, vocabulary or Vocabulary())
     extra_columns, extra_joins = _extra_sql(extras)
+    # One statement at a time, each able to spill: every extra's select made a table, the
+    # unit ids numbered on the keys alone, then the wide rows joined and sorted. As one
+    # statement (the extras' subqueries and a window over the wide rows) it ran out of memory
+    # at the state's year under a 10 GB limit.
+    extra_tables = _extra_tables(con, extras)
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE _link_units AS
+        SELECT source_system, partner_org, source_person_id,
+               CAST(row_number() OVER (ORDER BY source_system, partner_org, source_person_id)
+                    AS BIGINT) AS unit_id
+        FROM _link_rep""")
     con.execute(f"""
         CREATE OR REPLACE TABLE {target} AS
-        SELECT CAST(row_number() OVER (
-                   ORDER BY r.source_system, r.partner_org, r.source_person_id) AS BIGINT)
-                   AS unit_id,
+        SELECT u.unit_id,
                r.source_system, r.partner_org, r.source_person_id,
                -- an SSID that is the unit's own key (CALPADS) or carried by a partner record
                r.ssid,
@@ -375,11 +396,14 @@ def build_identities(
                r.n_rows,
                '{run_id}' AS run_id{extra_columns}
         FROM _link_rep r
+        JOIN _link_units u USING (source_system, partner_org, source_person_id)
         LEFT JOIN _link_given f ON f.raw = r.first_name
         LEFT JOIN _link_given m ON m.raw = r.middle_name
         LEFT JOIN _link_surname s ON s.raw = r.last_name{extra_joins}
+        ORDER BY u.unit_id
     """)
-    temps = ["_link_raw", "_link_rep", "_link_given", "_link_surname", "_link_person_units"]
+    temps = ["_link_raw", "_link_rep", "_link_given", "_link_surname", "_link_person_units",
+             "_link_units", *extra_tables]
     for extra in extras:
         temps.extend(extra.temp_tables)
     for temp in temps:
