@@ -179,11 +179,23 @@ CANDIDATE_RULES: tuple[Rule, ...] = (
         "l.first_name = r.first_name AND left(l.last_name, 3) = left(r.last_name, 3) "
         "AND l.last_name <> r.last_name AND (l.dob IS NULL OR r.dob IS NULL)"),
         narrow=(GENDER,)),
-    # first and last name swapped between the two records, same birth year or ZIP (the
-    # filter after the equi-join keeps the scored pairs few: common names swap both ways)
-    Rule("first_name = last_name swapped, birth_year or zip", condition=(
+    # first and last name swapped between the two records, same birth year, ZIP, or month
+    # and day (a birth year typed one off as well: RAMIREZ MARIA 2005-04-05 / MARIA RAMIREZ
+    # 2004-04-05); the filter after the equi-join keeps the scored pairs few: common names
+    # swap both ways
+    Rule("first_name = last_name swapped, birth_year, zip or month + day", condition=(
         "l.first_name = r.last_name AND l.last_name = r.first_name "
-        "AND (l.birth_year = r.birth_year OR l.zip = r.zip)")),
+        "AND (l.birth_year = r.birth_year OR l.zip = r.zip "
+        "OR substr(l.dob_sym, 5, 4) = substr(r.dob_sym, 5, 4))")),
+    # the names swapped in one record while the other name changed too (MEDINA ASHLEY / LEE
+    # MEDINA, 13.9 match weight at 50k students, never blocked): one name crossed, with the
+    # birth date; one rule per direction (Splink pairs l < r), each an equi-join
+    Rule("first_name = last_name crossed, dob", condition=(
+        "l.first_name = r.last_name AND l.dob = r.dob "
+        "AND coalesce(l.last_name <> r.first_name, true)")),
+    Rule("last_name = first_name crossed, dob", condition=(
+        "l.last_name = r.first_name AND l.dob = r.dob "
+        "AND coalesce(l.first_name <> r.last_name, true)")),
     # ... and swapped in a record with a compound surname (FRANCISCO LOPEZ AGUILAR / LOPEZ
     # FRANCISCO): the swapped record's surname field holds the given name, its first-name
     # field one of the other's surname tokens; one rule per direction (Splink pairs l < r)
