@@ -374,7 +374,10 @@ def main() -> None:
         result = run_stage(stage, home, data, args)
         results.append((stage, result))
         print(f"  {stage}: {json.dumps(result)}", flush=True)
-        if "error" in result and stage in ("generate", "migrate", "partner import", "ingest"):
+        # a failed stage leaves the later ones nothing to measure (a failed link: outcomes
+        # over no persons)
+        if "error" in result and stage in ("generate", "migrate", "partner import", "ingest",
+                                           "link", "outcomes"):
             break
     else:
         if args.only is None and last == len(STAGES):
