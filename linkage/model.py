@@ -76,6 +76,11 @@ class Rule:
     condition: str | None = None
     narrow: tuple[Narrowing, ...] = ()
     narrowed_by: Narrowing | None = None
+    # a custom rule's equi-join part: SQL over one record (``{s}`` where its alias goes), the
+    # left record's and (when it differs, a crossing) the right record's. What the join costs
+    # before the rule's other conditions filter it (:meth:`join_rows_sql`).
+    keys: tuple[str, ...] = ()
+    keys_r: tuple[str, ...] = ()
 
     def _condition(self) -> str:
         """The rule's own condition over ``l.`` / ``r.`` (Splink's SQL for equality rules)."""
@@ -94,6 +99,22 @@ class Rule:
     def narrowed(self, by: Narrowing) -> Rule:
         return Rule(f"{self.name} [narrowed: {by.name}]", self.columns, self.condition,
                     narrowed_by=by)
+
+    def join_rows_sql(self) -> str | None:
+        """Rows the custom rule's equi-join makes before its filters (ordered pairs of
+        records sharing the keys): its cost, from GROUP BY counts without the join. None for
+        an equality rule (its count is exact and as cheap) or a rule without keys."""
+        if self.condition is None or not self.keys:
+            return None
+
+        def grouped(keys: tuple[str, ...]) -> str:
+            values = ", ".join(f"{k.format(s='')} AS k{i}" for i, k in enumerate(keys))
+            known = " AND ".join(f"({k.format(s='')}) IS NOT NULL" for k in keys)
+            return (f"SELECT {values}, count(*) AS n FROM {tables.IDENTITIES} "
+                    f"WHERE {known} GROUP BY ALL")
+        on = " AND ".join(f"a.k{i} = b.k{i}" for i in range(len(self.keys)))
+        return (f"SELECT CAST(coalesce(sum(a.n * b.n), 0) AS HUGEINT) FROM "
+                f"({grouped(self.keys)}) a JOIN ({grouped(self.keys_r or self.keys)}) b ON {on}")
 
     def count_sql(self) -> str:
         """Exact pair count on ``mdm.identities``: sum of n(n-1)/2 over blocks for equality
@@ -138,6 +159,9 @@ _NAMES_DIFFER = ("coalesce(l.first_name <> r.first_name, true) "
 _PREFIX = "left(replace({s}.last_name, ' ', ''), 4)"
 _HALF_1 = "substr({s}.ssid, 1, length({s}.ssid) // 2)"
 _HALF_2 = "substr({s}.ssid, length({s}.ssid) // 2 + 1)"
+# key parts of the custom rules (Rule.keys: SQL over one record, ``{s}`` its alias)
+_INITIAL_F, _INITIAL_L = "left({s}first_name, 1)", "left({s}last_name, 1)"
+_SECOND_L, _THIRD_L = "substr({s}last_name, 2, 1)", "substr({s}last_name, 3, 3)"
 
 CANDIDATE_RULES: tuple[Rule, ...] = (
     _eq("ssid"),
@@ -145,10 +169,12 @@ CANDIDATE_RULES: tuple[Rule, ...] = (
     # birth date (day/month order free); pairs with the same SSID are the rule above's
     Rule("ssid first half, dob_sym", condition=(
         f"{_HALF_1.format(s='l')} = {_HALF_1.format(s='r')} AND l.dob_sym = r.dob_sym "
-        "AND l.ssid <> r.ssid")),
+        "AND l.ssid <> r.ssid"),
+        keys=("substr({s}ssid, 1, length({s}ssid) // 2)", "{s}dob_sym")),
     Rule("ssid second half, dob_sym", condition=(
         f"{_HALF_2.format(s='l')} = {_HALF_2.format(s='r')} AND l.dob_sym = r.dob_sym "
-        f"AND {_HALF_1.format(s='l')} <> {_HALF_1.format(s='r')}")),
+        f"AND {_HALF_1.format(s='l')} <> {_HALF_1.format(s='r')}"),
+        keys=("substr({s}ssid, length({s}ssid) // 2 + 1)", "{s}dob_sym")),
     # first + last name with two of the three birth-date parts: a DOB error in any one part
     # (year, month or day) keeps one of these. Plain first + last name is quadratic in common
     # names (JOSE GARCIA): 2M pairs at 50k students, ~30M at 200k; first + last + birth year
@@ -157,11 +183,13 @@ CANDIDATE_RULES: tuple[Rule, ...] = (
     Rule("first_name, last_name, birth_year, day(dob)", condition=(
         "l.first_name = r.first_name AND l.last_name = r.last_name "
         "AND l.birth_year = r.birth_year AND day(l.dob) = day(r.dob) "
-        "AND month(l.dob) <> month(r.dob)")),
+        "AND month(l.dob) <> month(r.dob)"),
+        keys=("{s}first_name", "{s}last_name", "{s}birth_year", "day({s}dob)")),
     Rule("first_name, last_name, month + day", condition=(
         "l.first_name = r.first_name AND l.last_name = r.last_name "
         "AND substr(l.dob_sym, 5, 4) = substr(r.dob_sym, 5, 4) "
-        "AND l.birth_year <> r.birth_year")),
+        "AND l.birth_year <> r.birth_year"),
+        keys=("{s}first_name", "{s}last_name", "substr({s}dob_sym, 5, 4)")),
     # ... and the same names when one side has no birth date at all
     # a birth year typed one off (self-reported college applications) with a first-name
     # variant too: the surname and the month and day; pairs with equal names came above
@@ -169,16 +197,19 @@ CANDIDATE_RULES: tuple[Rule, ...] = (
         "l.last1 = r.last1 AND substr(l.dob_sym, 5, 4) = substr(r.dob_sym, 5, 4) "
         "AND abs(l.birth_year - r.birth_year) = 1 "
         "AND coalesce(l.first_name <> r.first_name OR l.last_name <> r.last_name, true)"),
-        narrow=(GENDER, GENDER_FIRST_INITIAL)),
+        narrow=(GENDER, GENDER_FIRST_INITIAL),
+        keys=("{s}last1", "substr({s}dob_sym, 5, 4)")),
     Rule("first_name, last_name, one dob missing", condition=(
         "l.first_name = r.first_name AND l.last_name = r.last_name "
-        "AND (l.dob IS NULL OR r.dob IS NULL)"), narrow=(GENDER,)),
+        "AND (l.dob IS NULL OR r.dob IS NULL)"), narrow=(GENDER,),
+        keys=("{s}first_name", "{s}last_name")),
     # ... and a misspelt surname when one side has no birth date: the first name and the
     # surname's first three letters
     Rule("first_name, surname prefix (3), one dob missing", condition=(
         "l.first_name = r.first_name AND left(l.last_name, 3) = left(r.last_name, 3) "
         "AND l.last_name <> r.last_name AND (l.dob IS NULL OR r.dob IS NULL)"),
-        narrow=(GENDER,)),
+        narrow=(GENDER,),
+        keys=("{s}first_name", "left({s}last_name, 3)")),
     # first and last name swapped between the two records, same birth year, ZIP, or month
     # and day (a birth year typed one off as well: RAMIREZ MARIA 2005-04-05 / MARIA RAMIREZ
     # 2004-04-05); the filter after the equi-join keeps the scored pairs few: common names
@@ -186,44 +217,53 @@ CANDIDATE_RULES: tuple[Rule, ...] = (
     Rule("first_name = last_name swapped, birth_year, zip or month + day", condition=(
         "l.first_name = r.last_name AND l.last_name = r.first_name "
         "AND (l.birth_year = r.birth_year OR l.zip = r.zip "
-        "OR substr(l.dob_sym, 5, 4) = substr(r.dob_sym, 5, 4))")),
+        "OR substr(l.dob_sym, 5, 4) = substr(r.dob_sym, 5, 4))"),
+        keys=("{s}first_name", "{s}last_name"), keys_r=("{s}last_name", "{s}first_name")),
     # the names swapped in one record while the other name changed too (MEDINA ASHLEY / LEE
     # MEDINA, 13.9 match weight at 50k students, never blocked): one name crossed, with the
     # birth date; one rule per direction (Splink pairs l < r), each an equi-join
     Rule("first_name = last_name crossed, dob", condition=(
         "l.first_name = r.last_name AND l.dob = r.dob "
-        "AND coalesce(l.last_name <> r.first_name, true)")),
+        "AND coalesce(l.last_name <> r.first_name, true)"),
+        keys=("{s}first_name", "{s}dob"), keys_r=("{s}last_name", "{s}dob")),
     Rule("last_name = first_name crossed, dob", condition=(
         "l.last_name = r.first_name AND l.dob = r.dob "
-        "AND coalesce(l.first_name <> r.last_name, true)")),
+        "AND coalesce(l.first_name <> r.last_name, true)"),
+        keys=("{s}last_name", "{s}dob"), keys_r=("{s}first_name", "{s}dob")),
     # ... and swapped in a record with a compound surname (FRANCISCO LOPEZ AGUILAR / LOPEZ
     # FRANCISCO): the swapped record's surname field holds the given name, its first-name
     # field one of the other's surname tokens; one rule per direction (Splink pairs l < r)
     Rule("first_name = last1 swapped with a surname token, dob_sym", condition=(
         "l.first_name = r.last1 AND l.dob_sym = r.dob_sym "
-        "AND list_contains(l.last_tokens, r.first_name)")),
+        "AND list_contains(l.last_tokens, r.first_name)"),
+        keys=("{s}first_name", "{s}dob_sym"), keys_r=("{s}last1", "{s}dob_sym")),
     Rule("last1 = first_name swapped with a surname token, dob_sym", condition=(
         "l.last1 = r.first_name AND l.dob_sym = r.dob_sym "
-        "AND list_contains(r.last_tokens, l.first_name)")),
+        "AND list_contains(r.last_tokens, l.first_name)"),
+        keys=("{s}last1", "{s}dob_sym"), keys_r=("{s}first_name", "{s}dob_sym")),
     _eq("last1", "dob_sym", narrow=(GENDER, GENDER_FIRST_INITIAL)),
     # the second surname token: only pairs whose first tokens differ (compound surnames)
     Rule("last2, dob_sym", condition=(
         "l.last2 = r.last2 AND l.dob_sym = r.dob_sym AND coalesce(l.last1 <> r.last1, true)"),
-        narrow=(GENDER, GENDER_FIRST_INITIAL)),
+        narrow=(GENDER, GENDER_FIRST_INITIAL),
+        keys=("{s}last2", "{s}dob_sym")),
     # a compound written joined meets its parts (MORALESJIMENEZ / MORALES, DIAZRAMIREZ /
     # DIAZ RAMIREZ) when the first names differ too (PEPE / JOSE): same first four letters
     # of the surname with spaces removed; pairs sharing the first token came from last1
     Rule("surname prefix (4, spaces removed), dob_sym", condition=(
         f"{_PREFIX.format(s='l')} = {_PREFIX.format(s='r')} AND l.dob_sym = r.dob_sym "
-        "AND coalesce(l.last1 <> r.last1, true)"), narrow=(GENDER,)),
+        "AND coalesce(l.last1 <> r.last1, true)"), narrow=(GENDER,),
+        keys=("left(replace({s}last_name, ' ', ''), 4)", '{s}dob_sym')),
     Rule("first_name, dob_sym", condition=(
         "l.first_name = r.first_name AND l.dob_sym = r.dob_sym "
         "AND coalesce(l.last1 <> r.last1, true) AND coalesce(l.last2 <> r.last2, true)"),
-        narrow=(GENDER, GENDER_LAST_INITIAL)),
+        narrow=(GENDER, GENDER_LAST_INITIAL),
+        keys=("{s}first_name", "{s}dob_sym")),
     Rule("dob, first and last initials", condition=(
         "l.dob = r.dob AND substr(l.first_name, 1, 1) = substr(r.first_name, 1, 1) "
         f"AND substr(l.last_name, 1, 1) = substr(r.last_name, 1, 1) AND {_NAMES_DIFFER}"),
-        narrow=(GENDER,)),
+        narrow=(GENDER,),
+        keys=("{s}dob", _INITIAL_F, _INITIAL_L)),
     # first and last name swapped in one record while one of them also changed (CASTRO
     # ASHLEY / ASH CASTRO, TYLER SANFORD / SAFORD TYLER, ROMEROGONZALEZ / ROMERO GONZALEZ):
     # the swap rules above need both names equal. The initials crossed, with the birth date:
@@ -231,17 +271,21 @@ CANDIDATE_RULES: tuple[Rule, ...] = (
     Rule("dob, first and last initials crossed", condition=(
         "l.dob = r.dob AND substr(l.first_name, 1, 1) = substr(r.last_name, 1, 1) "
         "AND substr(l.last_name, 1, 1) = substr(r.first_name, 1, 1) "
-        "AND substr(l.first_name, 1, 1) <> substr(l.last_name, 1, 1)"), narrow=(GENDER,)),
+        "AND substr(l.first_name, 1, 1) <> substr(l.last_name, 1, 1)"), narrow=(GENDER,),
+        keys=("{s}dob", _INITIAL_F, _INITIAL_L), keys_r=("{s}dob", _INITIAL_L, _INITIAL_F)),
     # the surname's first two letters typed in the wrong order (aCmpbell) while the first
     # name differs too (MITCH / MITCHELL): the initials rule above cannot see it
     Rule("dob, surname's first two letters swapped", condition=(
         "l.dob = r.dob AND left(l.last_name, 1) = substr(r.last_name, 2, 1) "
         "AND substr(l.last_name, 2, 1) = left(r.last_name, 1) "
         "AND substr(l.last_name, 3, 3) = substr(r.last_name, 3, 3) "
-        "AND left(l.last_name, 1) <> left(r.last_name, 1)")),
+        "AND left(l.last_name, 1) <> left(r.last_name, 1)"),
+        keys=("{s}dob", _INITIAL_L, _SECOND_L, _THIRD_L),
+        keys_r=("{s}dob", _SECOND_L, _INITIAL_L, _THIRD_L)),
     # both names changed or misspelt: same birth date and ZIP
     Rule("dob, zip", condition=f"l.dob = r.dob AND l.zip = r.zip AND {_NAMES_DIFFER}",
-         narrow=(GENDER,)),
+         narrow=(GENDER,),
+        keys=("{s}dob", "{s}zip")),
     # same street line and ZIP (where a layout carries addresses): any birth-date error
     _eq("address", "zip"),
     # a name and the ZIP: birth date and the other name both wrong. Cheap in a register with
@@ -256,6 +300,13 @@ ALWAYS_KEEP = {"ssid", "first_name, last_name, birth_year, month(dob)"}
 # surname and birth date holds more people in a larger state), the cap only linearly.
 MAX_PAIRS_PER_RECORD = 3
 MIN_CAP_PAIRS = 1_000_000
+# A custom rule is a join on its keys, then a filter: the join's rows are its cost, however
+# few pairs pass the filter. At the state's shape (10.6M records, 13 birth years, common
+# surnames) three rules' joins would make 2.3, 8.8 and 14.7 billion rows (217 to 1,382 per
+# record; the link spent over 30 minutes materialising them and spilled 18 GB); on the 1M
+# register the largest makes 17 per record. A rule over this many rows per record is dropped
+# without running it (its pairs unknown), measured from GROUP BY counts (Rule.join_rows_sql).
+MAX_JOIN_ROWS_PER_RECORD = 200
 # Training caps: u from 500k random pairs (common levels are stable; the rare ones, exact
 # SSID / DOB, are a few hits either way and barely move the weights); EM sessions are
 # record-sampled by Splink to about this many pairs.
@@ -286,6 +337,9 @@ class BlockingChoice:
     # a rule over the cap kept narrowed: the narrowing, and the pairs of the rule unnarrowed
     narrowed_by: str | None = None
     wide_pairs: int | None = None
+    # a custom rule whose join would make more rows than MAX_JOIN_ROWS_PER_RECORD allows:
+    # the rows, and the rule dropped without running it (``pairs`` 0: not measured)
+    join_rows: int | None = None
 
 
 @dataclass
@@ -720,14 +774,19 @@ def measure_rules(
     is counted and blocked by its own join (it is not among the kept pairs).
     """
     source = engine.input_source(con, tables.IDENTITIES) if engine is not None else None
+    too_costly = _costly_rules(con, records)
     stored: dict[int, int] = {}
     if engine is not None and source is not None:
-        engine.materialise(RULE_PAIRS_TABLE, rule_pairs_sql(source))
+        engine.materialise(RULE_PAIRS_TABLE, rule_pairs_sql(source, skip=set(too_costly)))
         stored = {int(k): int(n) for k, n in engine.query(
             f"SELECT rule, count(*) FROM {RULE_PAIRS_TABLE} GROUP BY rule")}
     cap = rule_cap(records)
     chosen = []
     for index, rule in enumerate(CANDIDATE_RULES):
+        if index in too_costly:
+            chosen.append((rule, BlockingChoice(rule=rule.name, pairs=0, kept=False,
+                                                join_rows=too_costly[index])))
+            continue
         if rule.condition is not None and source is not None:
             pairs = stored.get(index, 0)
         else:
@@ -748,16 +807,35 @@ def measure_rules(
     return chosen
 
 
-def rule_pairs_sql(table: str) -> str:
+def _costly_rules(con: duckdb.DuckDBPyConnection, records: int) -> dict[int, int]:
+    """The custom rules (index in ``CANDIDATE_RULES``) whose join would make more than
+    MAX_JOIN_ROWS_PER_RECORD rows per record, with those rows. A narrowing is no help: it
+    filters after the join (a null key pairs with any), so the join costs the same."""
+    limit = MAX_JOIN_ROWS_PER_RECORD * max(records, 1)
+    costly = {}
+    for index, rule in enumerate(CANDIDATE_RULES):
+        sql = rule.join_rows_sql()
+        row = con.execute(sql).fetchone() if sql else None
+        if row and int(row[0]) > limit:
+            costly[index] = int(row[0])
+    return costly
+
+
+def rule_pairs_sql(table: str, skip: set[int] | None = None) -> str:
     """Every custom candidate rule's pairs on ``table`` (``unit_id``): the rule's index in
     ``CANDIDATE_RULES`` and the two ids, lower first. The conditions are Splink's own SQL for
-    each rule, as :func:`blocked_pairs_sql` joins them."""
-    return "\nUNION ALL\n".join(
+    each rule, as :func:`blocked_pairs_sql` joins them. ``skip``: rules left out."""
+    skip = skip or set()
+    parts = [
         f"SELECT CAST({index} AS SMALLINT) AS rule, l.unit_id AS join_key_l, "
         f"r.unit_id AS join_key_r FROM {table} l JOIN {table} r "
         f"ON ({rule.creator().get_blocking_rule('duckdb').blocking_rule_sql}) "
         "AND l.unit_id < r.unit_id"
-        for index, rule in enumerate(CANDIDATE_RULES) if rule.condition is not None)
+        for index, rule in enumerate(CANDIDATE_RULES)
+        if rule.condition is not None and index not in skip]
+    return ("\nUNION ALL\n".join(parts) if parts else
+            "SELECT CAST(NULL AS SMALLINT) AS rule, CAST(NULL AS BIGINT) AS join_key_l, "
+            "CAST(NULL AS BIGINT) AS join_key_r LIMIT 0")
 
 
 def _register_inputs(con: duckdb.DuckDBPyConnection, engine: LinkBackend) -> SplinkDataFrame:

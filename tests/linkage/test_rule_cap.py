@@ -113,3 +113,35 @@ def test_a_missing_gender_never_keeps_a_pair_out_of_a_narrowed_rule() -> None:
     assert _blocked(con, [rule]) >= {("C0", "C1"), ("C1", "C2")}
     assert ("C0", "C2") not in _blocked(con, [rule])
     assert model._count(con, rule) == 2  # the GROUP BY count agrees with the join
+
+
+def test_a_custom_rule_whose_join_is_too_large_is_dropped_without_running_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """At the state's shape three custom rules' joins make billions of rows before their
+    filters (the link spent over 30 minutes materialising them): the join's rows, counted
+    from GROUP BY counts, decide before any join runs. The rows equal what the join makes."""
+    con = _identities()
+    records = int(con.execute("SELECT count(*) FROM mdm.identities").fetchone()[0])  # type: ignore[index]
+    rule = next(r for r in model.CANDIDATE_RULES
+                if r.name == "first_name, surname prefix (3), one dob missing")
+    sql = rule.join_rows_sql()
+    assert sql is not None
+    rows = int(con.execute(sql).fetchone()[0])  # type: ignore[index]
+    keys = " AND ".join(f"{k.format(s='l.')} = {k.format(s='r.')}" for k in rule.keys)
+    joined = int(con.execute(f"SELECT count(*) FROM mdm.identities l JOIN mdm.identities r "
+                             f"ON {keys}").fetchone()[0])  # type: ignore[index]
+    assert rows == joined > records
+    # a limit the rule exceeds and the other custom rules meet: it alone is dropped, unrun
+    others = [int(con.execute(q).fetchone()[0]) for q in  # type: ignore[index]
+              (r.join_rows_sql() for r in model.CANDIDATE_RULES if r is not rule) if q]
+    assert max(others) < rows
+    monkeypatch.setattr(model, "MAX_JOIN_ROWS_PER_RECORD", (max(others) + 1) / records)
+    ran: list[str] = []
+    monkeypatch.setattr(model, "_count", lambda c, r: ran.append(r.name) or 0)
+    chosen = dict((r.name, c) for r, c in model.measure_rules(con, records))
+    dropped = chosen[rule.name]
+    assert (dropped.kept, dropped.pairs, dropped.join_rows) == (False, 0, rows)
+    assert rule.name not in ran
+    assert all(c.join_rows is None for name, c in chosen.items() if name != rule.name)
+    # every custom rule has its join keys (a rule without them could never be bounded)
+    assert all(r.keys for r in model.CANDIDATE_RULES if r.condition is not None)
