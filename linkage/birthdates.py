@@ -26,7 +26,7 @@ import numpy as np
 import pyarrow as pa
 
 from core import tables
-from linkage.clustering import confident_graph
+from linkage.clustering import ConfidentGraph
 
 # The same agreement levels the model's birth-date comparison has (linkage/model.py): anything
 # inside them is a possible keying error of one date, never a conflict.
@@ -44,16 +44,15 @@ _CONFLICT_SQL = f"""
 
 
 def birth_date_conflicts(
-    con: duckdb.DuckDBPyConnection, max_unit_id: int, edges: pa.Table, threshold: float
+    con: duckdb.DuckDBPyConnection, graph: ConfidentGraph | None
 ) -> list[tuple[int, int]]:
     """Cannot-link pairs: records whose known birth dates conflict, in one component of the
-    edges at or above ``threshold``, that no such edge links directly."""
-    graph = confident_graph(max_unit_id, edges, threshold)
+    confident ``graph``, that no edge of it links directly."""
     if graph is None:
         return []
     labels, nodes = graph.labels, graph.nodes
     # a two-record component is one direct edge: nothing transitive to stop
-    sizes = np.bincount(labels[nodes], minlength=max_unit_id + 1)
+    sizes = np.bincount(labels[nodes], minlength=len(labels))
     nodes = nodes[sizes[labels[nodes]] >= 3]
     if len(nodes) == 0:
         return []

@@ -97,13 +97,22 @@ class ConfidentGraph:
     nodes: np.ndarray  # unit ids that have at least one confident edge
 
 
-def confident_graph(max_unit_id: int, edges: pa.Table, threshold: float) -> ConfidentGraph | None:
-    """Components of the edges at or above ``threshold`` (None when there is none): what the
-    rules beside the model (enrolment overlap, birth-date bridges) check pairs within."""
+def confident_graph(
+    max_unit_id: int, edges: pa.Table, threshold: float,
+    must_link: Iterable[tuple[int, int]] = (),
+) -> ConfidentGraph | None:
+    """Components of the edges at or above ``threshold`` and the clerical must-links (None
+    when there is none): what the rules beside the model (twins, enrolment overlap,
+    birth-date bridges) check pairs within. A cannot-link pair in two different components
+    can never clash in ``cluster``, so no rule needs to look outside one."""
     prob = edges.column("match_probability").to_numpy()
     keep = prob >= threshold
-    left = edges.column("unit_id_l").to_numpy().astype(np.int64)[keep]
-    right = edges.column("unit_id_r").to_numpy().astype(np.int64)[keep]
+    must = np.array(sorted({(min(a, b), max(a, b)) for a, b in must_link}),
+                    dtype=np.int64).reshape(-1, 2)
+    left = np.concatenate([edges.column("unit_id_l").to_numpy().astype(np.int64)[keep],
+                           must[:, 0]])
+    right = np.concatenate([edges.column("unit_id_r").to_numpy().astype(np.int64)[keep],
+                            must[:, 1]])
     if len(left) == 0:
         return None
     labels = components(max_unit_id + 1, left, right)
@@ -129,9 +138,10 @@ def cluster(
     students).
     """
     size = max_unit_id + 1
-    must = sorted({(min(a, b), max(a, b)) for a, b in must_link})
+    must_pairs = {(min(a, b), max(a, b)) for a, b in must_link}
+    must = sorted(must_pairs)
     cannot = [(a, b) for a, b in ((min(x, y), max(x, y)) for x, y in cannot_link)
-              if (a, b) not in set(must)]
+              if (a, b) not in must_pairs]
 
     prob = edges.column("match_probability").to_numpy()
     keep = prob >= threshold

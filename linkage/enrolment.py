@@ -49,7 +49,7 @@ import splink.comparison_library as cl
 
 from core import tables
 from core.duck import columns_of, table_exists
-from linkage.clustering import confident_graph
+from linkage.clustering import ConfidentGraph
 from linkage.schema import IdentityColumns
 
 # An exit recorded up to about three months after the next LEA's start is common (late
@@ -171,19 +171,14 @@ def enrolment_comparison() -> Any:
 
 def enrolment_conflicts(
     con: duckdb.DuckDBPyConnection,
-    max_unit_id: int,
-    edges: pa.Table,
-    threshold: float,
+    graph: ConfidentGraph | None,
     *,
     tolerance_days: int = OVERLAP_TOLERANCE_DAYS,
 ) -> list[tuple[int, int]]:
     """Cannot-link pairs of CALPADS units with different SSIDs whose *proven* primary
-    enrolments overlap by more than ``tolerance_days``, among the units the edges at or above
-    ``threshold`` connect."""
-    if not _has_enrolment_dates(con):
-        return []
-    graph = confident_graph(max_unit_id, edges, threshold)
-    if graph is None:
+    enrolments overlap by more than ``tolerance_days``, within one component of the confident
+    ``graph``."""
+    if graph is None or not _has_enrolment_dates(con):
         return []
     nodes = graph.nodes
     con.register("_link_enrol_nodes", pa.table({"unit_id": nodes, "label": graph.labels[nodes]}))

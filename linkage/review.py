@@ -76,46 +76,44 @@ def decision_links(
     return must, cannot
 
 
-def write_queue(
-    con: duckdb.DuckDBPyConnection,
-    run_id: str,
-    pairs: list[tuple[int, int, float, str]],
-) -> int:
-    """Replace the queue with this run's uncertain pairs (unit_l, unit_r, probability, reason),
-    leaving out pairs that already carry a decision. Returns the queue size."""
+def write_queue(con: duckdb.DuckDBPyConnection, run_id: str, pairs: pa.Table) -> int:
+    """Replace the queue with this run's uncertain pairs (columns unit_l, unit_r, p, reason),
+    leaving out pairs that already carry a decision. Returns the queue size.
+
+    All in SQL: at the state's size the band holds millions of pairs, too many to key and hash
+    in Python. The pair id is ``pair_id`` of the two sorted unit keys; a pair listed twice
+    keeps its last row (a refused confident pair after the band)."""
     con.execute(f"DELETE FROM {tables.REVIEW_QUEUE}")
-    if not pairs:
+    if pairs.num_rows == 0:
         return 0
-    unit_l, unit_r, prob, reasons = zip(*pairs, strict=True)
-    con.register("_link_review", pa.table({
-        "unit_l": pa.array(unit_l, pa.int64()), "unit_r": pa.array(unit_r, pa.int64()),
-        "p": pa.array(prob, pa.float64()), "reason": pa.array(reasons, pa.string()),
-    }))
-    keyed = con.execute(f"""
-        SELECT l.source_system, l.partner_org, l.source_person_id,
-               r.source_system, r.partner_org, r.source_person_id, q.p, q.reason
-        FROM _link_review q
-        JOIN {tables.IDENTITIES} l ON l.unit_id = q.unit_l
-        JOIN {tables.IDENTITIES} r ON r.unit_id = q.unit_r
-    """).fetchall()
-    decided = {r[0] for r in con.execute(
-        f"SELECT DISTINCT pair_id FROM {tables.REVIEW_DECISIONS}").fetchall()}
-    rows = {}
-    for sl, ol, il, sr, orr, ir, p, reason in keyed:
-        a, b = sorted(((sl, ol, il), (sr, orr, ir)))
-        pid = pair_id(a, b)
-        if pid not in decided:
-            rows[pid] = (pid, run_id, *a, *b, p, reason)
-    con.unregister("_link_review")
-    if rows:
-        columns = list(zip(*rows.values(), strict=True))
-        names = ["pair_id", "run_id", "source_system_l", "partner_org_l", "source_person_id_l",
-                 "source_system_r", "partner_org_r", "source_person_id_r", "match_probability",
-                 "reason"]
-        con.register("_link_queue", pa.table(dict(zip(names, columns, strict=True))))
-        con.execute(f"INSERT INTO {tables.REVIEW_QUEUE} SELECT * FROM _link_queue")
-        con.unregister("_link_queue")
-    return len(rows)
+    con.register("_link_review", pairs.append_column(
+        "ord", pa.array(range(pairs.num_rows), pa.int64())))
+    try:
+        con.execute(f"""INSERT INTO {tables.REVIEW_QUEUE}
+            WITH keyed AS (
+                SELECT q.ord, q.p, q.reason,
+                       [l.source_system, l.partner_org, l.source_person_id] AS kl,
+                       [r.source_system, r.partner_org, r.source_person_id] AS kr
+                FROM _link_review q
+                JOIN {tables.IDENTITIES} l ON l.unit_id = q.unit_l
+                JOIN {tables.IDENTITIES} r ON r.unit_id = q.unit_r
+            ), sorted AS (
+                SELECT ord, p, reason, CASE WHEN kl <= kr THEN kl ELSE kr END AS a,
+                       CASE WHEN kl <= kr THEN kr ELSE kl END AS b
+                FROM keyed
+            ), identified AS (
+                SELECT *, sha256(array_to_string(list_concat(a, b), chr(31)))[:24] AS pair_id
+                FROM sorted
+            )
+            SELECT pair_id, ?, a[1], a[2], a[3], b[1], b[2], b[3], p, reason
+            FROM identified
+            WHERE pair_id NOT IN (SELECT pair_id FROM {tables.REVIEW_DECISIONS})
+            QUALIFY row_number() OVER (PARTITION BY pair_id ORDER BY ord DESC) = 1
+            ORDER BY ord""", [run_id])
+    finally:
+        con.unregister("_link_review")
+    counted = con.execute(f"SELECT count(*) FROM {tables.REVIEW_QUEUE}").fetchone()
+    return int(counted[0]) if counted else 0
 
 
 # Fields an operator compares when reviewing a pair, in display order (those present in

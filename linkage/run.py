@@ -24,7 +24,7 @@ from core.settings import Settings
 from linkage import model, quality, review
 from linkage.birthdates import birth_date_conflicts
 from linkage.choose_backend import open_backend
-from linkage.clustering import cluster
+from linkage.clustering import cluster, confident_graph
 from linkage.enrolment import enrolment_conflicts
 from linkage.identity_extras import identity_extras
 from linkage.rates import source_pair_rates, subgroup_rates
@@ -146,10 +146,12 @@ def run_annual_link(
         finally:
             engine.close()
 
-        twins = twin_conflicts(con)
-        enrolled = enrolment_conflicts(con, max_unit, edges, settings.link_match_threshold)
-        dated = birth_date_conflicts(con, max_unit, edges, settings.link_match_threshold)
         must, cannot = review.decision_links(con)
+        graph = confident_graph(max_unit, edges, settings.link_match_threshold, must_link=must)
+        twins = twin_conflicts(con, graph)
+        enrolled = enrolment_conflicts(con, graph)
+        dated = birth_date_conflicts(con, graph)
+        del graph
         result = cluster(
             max_unit, edges, settings.link_match_threshold,
             cannot_link=twins + enrolled + dated + cannot, must_link=must,
@@ -277,17 +279,21 @@ def _without_leas(summary: dict[str, Any]) -> dict[str, Any]:
 
 def _review_pairs(
     edges: pa.Table, refused: list[tuple[int, int, float]], settings: Settings
-) -> list[tuple[int, int, float, str]]:
+) -> pa.Table:
     """Uncertain band [lower, threshold) plus confident pairs a cannot-link refused (twin
-    rule, overlapping enrolments, a clerical non-match)."""
+    rule, overlapping enrolments, a clerical non-match): unit_l, unit_r, p, reason."""
     prob = edges.column("match_probability").to_numpy()
     band = (prob >= settings.review_lower_threshold) & (prob < settings.link_match_threshold)
-    left = edges.column("unit_id_l").to_numpy()[band]
-    right = edges.column("unit_id_r").to_numpy()[band]
-    pairs = [(int(a), int(b), float(p), "uncertain_band")
-             for a, b, p in zip(left, right, prob[band], strict=True)]
-    pairs += [(a, b, p, "cannot_link") for a, b, p in refused if p < 1.0]
-    return pairs
+    kept = [(a, b, p) for a, b, p in refused if p < 1.0]
+    return pa.table({
+        "unit_l": np.concatenate([edges.column("unit_id_l").to_numpy()[band].astype(np.int64),
+                                  np.array([a for a, _, _ in kept], dtype=np.int64)]),
+        "unit_r": np.concatenate([edges.column("unit_id_r").to_numpy()[band].astype(np.int64),
+                                  np.array([b for _, b, _ in kept], dtype=np.int64)]),
+        "p": np.concatenate([prob[band].astype(np.float64),
+                             np.array([p for _, _, p in kept], dtype=np.float64)]),
+        "reason": pa.array(["uncertain_band"] * int(band.sum()) + ["cannot_link"] * len(kept)),
+    })
 
 
 def _mark_abandoned(con: duckdb.DuckDBPyConnection, now: datetime) -> None:

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pytest
 
 from linkage.birthdates import MAX_DAYS_APART, birth_date_conflicts
-from linkage.clustering import cluster
+from linkage.clustering import cluster, confident_graph
 
 THRESHOLD = 0.9
 
@@ -36,10 +36,14 @@ def _edges(*scored: tuple[int, int, float]) -> pa.Table:
                      "match_probability": [p for _, _, p in scored]})
 
 
+def _dated(con: duckdb.DuckDBPyConnection, units: int, edges: pa.Table) -> list[tuple[int, int]]:
+    return birth_date_conflicts(con, confident_graph(units, edges, THRESHOLD))
+
+
 def test_a_record_without_birth_date_no_longer_bridges_two_people() -> None:
     con = _warehouse({1: date(2006, 7, 5), 2: None, 3: date(1995, 8, 29)})
     edges = _edges((1, 2, 0.999), (2, 3, 0.95))  # 1-3 scored below the threshold (or never)
-    conflicts = birth_date_conflicts(con, 3, edges, THRESHOLD)
+    conflicts = _dated(con, 3, edges)
     assert conflicts == [(1, 3)]
 
     plain = cluster(3, edges, THRESHOLD)
@@ -59,7 +63,7 @@ def test_a_record_without_birth_date_no_longer_bridges_two_people() -> None:
 def test_dates_one_keying_error_apart_do_not_conflict(other: date, why: str) -> None:
     con = _warehouse({1: date(2006, 7, 5), 2: None, 3: other})
     edges = _edges((1, 2, 0.99), (2, 3, 0.99))
-    assert birth_date_conflicts(con, 3, edges, THRESHOLD) == [], why
+    assert _dated(con, 3, edges) == [], why
 
 
 def test_days_apart_boundary() -> None:
@@ -70,7 +74,7 @@ def test_days_apart_boundary() -> None:
     def conflicts(days: int) -> list[tuple[int, int]]:
         other = date.fromordinal(base.toordinal() + days)
         con = _warehouse({1: base, 2: None, 3: other})
-        return birth_date_conflicts(con, 3, _edges((1, 2, 0.99), (2, 3, 0.99)), THRESHOLD)
+        return _dated(con, 3, _edges((1, 2, 0.99), (2, 3, 0.99)))
 
     assert conflicts(MAX_DAYS_APART - 1) == []
     assert conflicts(MAX_DAYS_APART) == []
@@ -79,26 +83,26 @@ def test_days_apart_boundary() -> None:
 
 def test_missing_birth_dates_are_never_a_conflict() -> None:
     con = _warehouse({1: date(2006, 7, 5), 2: None, 3: None})
-    assert birth_date_conflicts(con, 3, _edges((1, 2, 0.99), (2, 3, 0.99)), THRESHOLD) == []
+    assert _dated(con, 3, _edges((1, 2, 0.99), (2, 3, 0.99))) == []
 
 
 def test_a_direct_confident_link_overrides_the_dates() -> None:
     # the model linked 1 and 3 themselves (say, the same SSID): the dates do not veto that
     con = _warehouse({1: date(2006, 7, 5), 2: None, 3: date(1995, 8, 29)})
     edges = _edges((1, 2, 0.99), (2, 3, 0.95), (1, 3, 0.97))
-    assert birth_date_conflicts(con, 3, edges, THRESHOLD) == []
+    assert _dated(con, 3, edges) == []
 
 
 def test_only_edges_at_or_above_the_threshold_connect() -> None:
     con = _warehouse({1: date(2006, 7, 5), 2: None, 3: date(1995, 8, 29)})
     below = _edges((1, 2, 0.99), (2, 3, THRESHOLD - 0.01))
-    assert birth_date_conflicts(con, 3, below, THRESHOLD) == []
+    assert _dated(con, 3, below) == []
     at = _edges((1, 2, 0.99), (2, 3, THRESHOLD))
-    assert birth_date_conflicts(con, 3, at, THRESHOLD) == [(1, 3)]
-    assert birth_date_conflicts(con, 3, _edges(), THRESHOLD) == []
+    assert _dated(con, 3, at) == [(1, 3)]
+    assert _dated(con, 3, _edges()) == []
 
 
 def test_two_record_components_are_left_to_the_model() -> None:
     con = _warehouse({1: date(2006, 7, 5), 2: date(1995, 8, 29)})
-    assert birth_date_conflicts(con, 2, _edges((1, 2, 0.95)), THRESHOLD) == []
+    assert _dated(con, 2, _edges((1, 2, 0.95))) == []
     assert np.array_equal(cluster(2, _edges((1, 2, 0.95)), THRESHOLD).cluster_of[1:], [1, 1])

@@ -121,3 +121,37 @@ def test_review_list_decide_and_next_run_uses_the_decision(
         targets = [e.target for e in session.scalars(select(AuditEntry))
                    if e.action == "review.identities" and e.actor == "rita"]
     assert "mdm.quality_sample" in targets
+
+
+def test_the_queue_is_keyed_in_sql_as_pair_id_keys_it_in_python() -> None:
+    """The queue is written in SQL (millions of pairs at the state's size): each pair's id is
+    the one ``pair_id`` gives the sorted unit keys, a decided pair stays out, and a pair listed
+    twice keeps its last row."""
+    import duckdb
+    import pyarrow as pa
+
+    from linkage.review import pair_id, write_queue
+    from linkage.schema import ensure_schema
+
+    con = duckdb.connect()
+    ensure_schema(con)
+    con.execute("CREATE TABLE mdm.identities (unit_id BIGINT, source_system VARCHAR, "
+                "partner_org VARCHAR, source_person_id VARCHAR)")
+    units = {1: ("calpads", "0110017", "2000000001"), 2: ("college", "061", "A77"),
+             3: ("ccgi", "CCGI", "ü-9"), 4: ("calpads", "0110017", "2000000002")}
+    con.executemany("INSERT INTO mdm.identities VALUES (?, ?, ?, ?)",
+                    [(u, *k) for u, k in units.items()])
+    decided = pair_id(units[1], units[4])
+    con.execute("INSERT INTO mdm.review_decisions (pair_id, decision, reviewer) "
+                "VALUES (?, 'match', 'r')", [decided])
+    pairs = pa.table({"unit_l": [2, 3, 1, 3], "unit_r": [1, 2, 4, 2],
+                      "p": [0.5, 0.6, 0.7, 0.95],
+                      "reason": ["uncertain_band", "uncertain_band", "uncertain_band",
+                                 "cannot_link"]})
+    assert write_queue(con, "run-1", pairs) == 2
+    queued = con.execute("SELECT pair_id, source_system_l, source_person_id_r, "
+                         "match_probability, reason FROM mdm.review_queue ORDER BY 2").fetchall()
+    assert queued == [
+        (pair_id(units[1], units[2]), "calpads", "A77", 0.5, "uncertain_band"),
+        (pair_id(units[2], units[3]), "ccgi", "A77", 0.95, "cannot_link"),
+    ]

@@ -12,6 +12,7 @@ import pyarrow as pa
 
 import linkage
 from core.settings import Settings
+from linkage.clustering import confident_graph
 from linkage.enrolment import (
     OVERLAP_TOLERANCE_DAYS,
     enrolment_conflicts,
@@ -74,7 +75,7 @@ def test_without_enrolment_dates_no_constraint(tmp_path: Path) -> None:
     con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
     write_staging(con, people)  # SENR without enrolment dates (an older layout)
     edges = pa.table({"unit_id_l": [1], "unit_id_r": [2], "match_probability": [0.99]})
-    assert enrolment_conflicts(con, 2, edges, 0.9) == []
+    assert enrolment_conflicts(con, confident_graph(2, edges, 0.9)) == []
     con.close()
 
 
@@ -103,7 +104,7 @@ def _senr_rows(con: duckdb.DuckDBPyConnection,
 def _conflicts(con: duckdb.DuckDBPyConnection, units: int) -> list[tuple[int, int]]:
     edges = pa.table({"unit_id_l": list(range(1, units)), "unit_id_r": list(range(2, units + 1)),
                       "match_probability": [0.99] * (units - 1)})
-    return enrolment_conflicts(con, units, edges, 0.9)
+    return enrolment_conflicts(con, confident_graph(units, edges, 0.9))
 
 
 def test_a_missing_exit_is_not_proof_of_two_students() -> None:
