@@ -76,6 +76,12 @@ AGREEMENTS = """(coalesce(ua.ssid = ub.ssid, false)::INT
     + coalesce(jaro_winkler_similarity(ua.last_name, ub.last_name) >= 0.85
                OR list_has_any(ua.last_tokens, ub.last_tokens), false)::INT)"""
 DEFAULT_SAMPLE_PAIRS = 400
+# The near-miss nets join records sharing a birth date and a name token: the pairs grow with
+# the square of the records (namesakes born the same day). Past this many join rows the nets
+# keep a random share of their pairs (a hash of the pair), each standing for 1/share pairs
+# of its stratum: at 10.6M records the full nets spilled 35 GB and ran past 20 minutes.
+NEAR_JOIN_ROWS = 20_000_000
+NEAR_SEED = 7919
 SPARE = 4  # pairs ranked per pair drawn, about (see _insert_sample)
 _UKEY = "source_system || chr(31) || partner_org || chr(31) || source_person_id"
 DRAWS = 2000
@@ -116,10 +122,11 @@ def _order(column: str) -> str:
                                          enumerate(SOURCE_ORDER)) + " ELSE 9 END")
 
 
-def _build_frame(con: duckdb.DuckDBPyConnection, edges: pa.Table) -> None:
-    """``_q_pairs``: every pair of the frame (two unit ids) with its stratum and domain
-    attributes. The pair id (a hash of the two records' keys) is made for the sampled pairs
-    only, in ``draw_sample``."""
+def _build_frame(con: duckdb.DuckDBPyConnection, edges: pa.Table, near_join_rows: int) -> float:
+    """``_q_pairs``: every pair of the frame (two unit ids) with its stratum, domain
+    attributes and ``weight`` (the pairs it stands for). The pair id (a hash of the two
+    records' keys) is made for the sampled pairs only, in ``draw_sample``. Returns the share
+    of near-miss pairs kept (1.0: all; :data:`NEAR_JOIN_ROWS`)."""
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _q_units AS
         WITH eth AS ({ethnicity_select(con)})
@@ -183,36 +190,44 @@ def _build_frame(con: duckdb.DuckDBPyConnection, edges: pa.Table) -> None:
         UNION ALL SELECT unit_id, person, hash(5, given, last, month_day)
             FROM gl WHERE month_day IS NOT NULL""")
     # one side without a birth date: its given and surname tokens against anyone's
-    con.execute("""CREATE OR REPLACE TEMP TABLE _q_near AS
-        WITH gl AS (SELECT unit_id, person, dob, hash(given, unnest(last_tokens)) AS name
-                    FROM (SELECT unit_id, person, dob, last_tokens,
-                                 unnest(given_tokens) AS given FROM _q_units)),
-        candidates AS (
+    con.execute("""CREATE OR REPLACE TEMP TABLE _q_names AS
+        SELECT unit_id, person, dob, hash(given, unnest(last_tokens)) AS name
+        FROM (SELECT unit_id, person, dob, last_tokens, unnest(given_tokens) AS given
+              FROM _q_units)""")
+    share = _near_share(con, near_join_rows)
+    # the same cut in both joins: a pair is kept or left by its own hash, whichever net finds it
+    cut = f"hash({NEAR_SEED}, least(a.unit_id, b.unit_id), greatest(a.unit_id, b.unit_id)) " \
+          f"<= {min(2**64 - 1, int(share * (2**64 - 1)))}::UBIGINT"
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _q_near AS
+        WITH candidates AS (
             SELECT DISTINCT a.unit_id AS a, b.unit_id AS b FROM _q_keys a
             JOIN _q_keys b ON a.key = b.key
-            WHERE a.unit_id < b.unit_id AND a.person <> b.person
+            WHERE a.unit_id < b.unit_id AND a.person <> b.person AND {cut}
             UNION
             SELECT least(a.unit_id, b.unit_id), greatest(a.unit_id, b.unit_id)
-            FROM (SELECT * FROM gl WHERE dob IS NULL) a JOIN gl b ON a.name = b.name
-            WHERE a.person <> b.person)
+            FROM (SELECT * FROM _q_names WHERE dob IS NULL) a JOIN _q_names b
+                ON a.name = b.name
+            WHERE a.person <> b.person AND {cut})
         SELECT c.a, c.b, """ + AGREEMENTS + """ AS agreements
         FROM candidates c ANTI JOIN _q_edges e USING (a, b)
         JOIN _q_units ua ON ua.unit_id = c.a JOIN _q_units ub ON ub.unit_id = c.b
         WHERE """ + AGREEMENTS + f""" >= {NEAR_MIN}""")
     con.execute("DROP TABLE _q_keys")
+    con.execute("DROP TABLE _q_names")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _q_pairs AS
         WITH linked AS (SELECT a.unit_id AS a, b.unit_id AS b, true AS linked,
-                               NULL::INT AS agreements
+                               NULL::INT AS agreements, 1.0::DOUBLE AS weight
                         FROM _q_units a JOIN _q_units b
                         ON a.person = b.person AND a.unit_id < b.unit_id),
-        scored AS (SELECT e.a, e.b, false AS linked, NULL::INT AS agreements FROM _q_edges e
+        scored AS (SELECT e.a, e.b, false AS linked, NULL::INT AS agreements,
+                          1.0::DOUBLE AS weight FROM _q_edges e
                    JOIN _q_units ua ON ua.unit_id = e.a JOIN _q_units ub ON ub.unit_id = e.b
                    WHERE ua.person <> ub.person),
         frame AS (SELECT * FROM linked UNION ALL SELECT * FROM scored
-                  UNION ALL SELECT a, b, false, agreements FROM _q_near)
+                  UNION ALL SELECT a, b, false, agreements, {1.0 / share!r} FROM _q_near)
         , pairs AS (
-            SELECT f.a, f.b, f.linked,
+            SELECT f.a, f.b, f.linked, f.weight,
                    CASE WHEN e.p IS NULL THEN NULL WHEN e.p >= 1 THEN 60.0 WHEN e.p <= 0
                         THEN -60.0 ELSE log2(e.p / (1 - e.p)) END AS match_weight,
                    f.agreements, e.p IS NOT NULL AS scored,
@@ -246,6 +261,22 @@ def _build_frame(con: duckdb.DuckDBPyConnection, edges: pa.Table) -> None:
     # stage's out-of-memory failure at 8M identities under 4 GB (docs/scale.md)
     con.execute("DROP TABLE _q_near")
     con.execute("DROP TABLE _q_edges")
+    return share
+
+
+def _near_share(con: duckdb.DuckDBPyConnection, near_join_rows: int) -> float:
+    """The share of near-miss pairs to keep: 1.0 while the nets' join rows (counted from the
+    keys, an upper bound: same-person pairs included) stay within ``near_join_rows``."""
+    counted = con.execute("""
+        SELECT (SELECT coalesce(sum(n * n), 0) FROM (
+                    SELECT count(*) AS n FROM _q_keys GROUP BY key))
+             + (SELECT coalesce(sum(u.n * g.n), 0)
+                FROM (SELECT name, count(*) AS n FROM _q_names WHERE dob IS NULL
+                      GROUP BY name) u
+                JOIN (SELECT name, count(*) AS n FROM _q_names GROUP BY name) g
+                    USING (name))""").fetchone()
+    rows = int(counted[0]) if counted and counted[0] is not None else 0
+    return 1.0 if rows <= near_join_rows else near_join_rows / rows
 
 
 def _domains_sql(source: str) -> str:
@@ -285,35 +316,43 @@ def _allocate(sizes: dict[str, int], total: int) -> dict[str, int]:
 
 
 def draw_sample(con: duckdb.DuckDBPyConnection, run_id: str, edges: pa.Table, *,
-                sample_pairs: int = DEFAULT_SAMPLE_PAIRS) -> dict[str, Any]:
+                sample_pairs: int = DEFAULT_SAMPLE_PAIRS,
+                near_join_rows: int = NEAR_JOIN_ROWS) -> dict[str, Any]:
     """Build the frame of the run's crosswalk, store the stratum sizes per domain and draw
-    the clerical sample. Returns {strata, frame_pairs, sample_pairs}."""
+    the clerical sample. Returns {strata, frame_pairs, sample_pairs, near_share}.
+
+    Where the near-miss nets kept a share of their pairs, a near-miss stratum's size is the
+    pairs kept over the share (a random share of the stratum, so the sample drawn from the
+    kept pairs is still a simple random sample of it); with millions kept the size's own
+    error is a small fraction of a percent, which the intervals leave out."""
     if sample_pairs < 1:
         raise InputRejected(f"quality sample size must be at least 1, not {sample_pairs}")
     ensure_quality_schema(con)
-    _build_frame(con, edges)
+    share = _build_frame(con, edges, near_join_rows)
     con.execute(f"DELETE FROM {tables.QUALITY_STRATA} WHERE run_id = ?", [run_id])
     con.execute(f"DELETE FROM {tables.QUALITY_SAMPLE} WHERE run_id = ?", [run_id])
     # counted per stratum and domain attributes first, then spread over the domains: the
     # frame is tens of millions of pairs at the state's size, the counts a few thousand rows
     counts = ("(SELECT stratum, linked, source_pair, partner_org_l, partner_org_r, ethnicity, "
-              "surname, count(*) AS n FROM _q_pairs GROUP BY ALL)")
+              "surname, sum(weight) AS n FROM _q_pairs GROUP BY ALL)")
     con.execute(f"""INSERT INTO {tables.QUALITY_STRATA}
-        SELECT ?, stratum, linked, domain_pair, dimension, value, sum(n)
+        SELECT ?, stratum, linked, domain_pair, dimension, value, round(sum(n))
         FROM ({_domains_sql(counts)}) GROUP BY ALL""", [run_id])
-    sizes = {str(s): int(n) for s, n in con.execute(
-        "SELECT stratum, count(*) FROM _q_pairs GROUP BY 1 ORDER BY 1").fetchall()}
-    alloc = _allocate(sizes, sample_pairs)
-    _insert_sample(con, run_id, sizes, alloc, spare=SPARE)
+    present = {str(s): (int(n), round(float(w))) for s, n, w in con.execute(
+        "SELECT stratum, count(*), sum(weight) FROM _q_pairs GROUP BY 1 ORDER BY 1").fetchall()}
+    rows = {s: n for s, (n, _) in present.items()}
+    alloc = _allocate(rows, sample_pairs)
+    _insert_sample(con, run_id, rows, alloc, spare=SPARE)
     drawn = dict(con.execute(f"SELECT stratum, count(*) FROM {tables.QUALITY_SAMPLE} "
                              "WHERE run_id = ? GROUP BY 1", [run_id]).fetchall())
     if any(drawn.get(s, 0) < n for s, n in alloc.items()):  # the hash cut left too few
         con.execute(f"DELETE FROM {tables.QUALITY_SAMPLE} WHERE run_id = ?", [run_id])
-        _insert_sample(con, run_id, sizes, alloc, spare=None)
-    frame = sum(sizes.values())
+        _insert_sample(con, run_id, rows, alloc, spare=None)
+    frame = sum(w for _, w in present.values())
     con.execute("DROP TABLE _q_pairs")
     con.execute("DROP TABLE _q_units")
-    return {"strata": len(sizes), "frame_pairs": frame, "sample_pairs": sum(alloc.values())}
+    return {"strata": len(present), "frame_pairs": frame, "sample_pairs": sum(alloc.values()),
+            "near_share": share}
 
 
 def _insert_sample(con: duckdb.DuckDBPyConnection, run_id: str, sizes: dict[str, int],

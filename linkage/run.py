@@ -194,7 +194,7 @@ def run_annual_link(
             backend=settings.linkage_backend,
             predict_chunks=fitted.predict_chunks,
             quality={**estimated.summary(), "frame_pairs": drawn["frame_pairs"],
-                     "strata": drawn["strata"]},
+                     "strata": drawn["strata"], "near_share": drawn["near_share"]},
         )
         timer.lap("summary")
         summary.seconds = round(time.perf_counter() - started, 3)

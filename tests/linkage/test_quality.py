@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 import pytest
 
 import linkage
@@ -119,6 +120,45 @@ def test_the_estimate_lands_near_the_truth(linked: dict[str, Any]) -> None:
     stored = con.execute("SELECT count(*) FROM mdm.link_quality WHERE run_id = 'r1'"
                          ).fetchone()
     assert stored is not None and stored[0] == len(result.rows)
+
+
+@pytest.mark.slow
+def test_near_miss_nets_past_their_cap_keep_a_share_standing_for_the_whole(
+    linked: dict[str, Any]
+) -> None:
+    """At the state's size the near-miss nets (namesakes born the same day) grow with the
+    square of the records: past ``near_join_rows`` they keep a random share of their pairs,
+    and each near-miss stratum's size is the pairs kept over the share."""
+    con = linked["con"]
+    edges = pa.table({"unit_id_l": pa.array([], pa.int64()),
+                      "unit_id_r": pa.array([], pa.int64()),
+                      "match_probability": pa.array([], pa.float64())})
+    full = quality.draw_sample(con, "full", edges)
+    assert full["near_share"] == 1.0
+    cut = quality.draw_sample(con, "cut", edges, near_join_rows=16_000)
+    assert 0.2 < cut["near_share"] < 0.8, cut
+
+    def sizes(run: str) -> dict[str, int]:
+        return dict(con.execute(
+            "SELECT stratum, pairs FROM mdm.quality_strata WHERE run_id = ? "
+            "AND domain_pair = 'all' AND dimension = 'all'", [run]).fetchall())
+
+    exact, estimated = sizes("full"), sizes("cut")
+    assert set(estimated) <= set(exact)
+    for stratum in exact:
+        if "near miss" not in stratum:  # linked and scored pairs are never cut
+            assert estimated[stratum] == exact[stratum], stratum
+    # a binomial share of the near misses: within four standard errors of the whole
+    n = sum(v for k, v in exact.items() if "near miss" in k)
+    q = cut["near_share"]
+    kept = sum(v for k, v in estimated.items() if "near miss" in k)
+    assert n >= 100 and abs(kept - n) <= 4 * (n * (1 - q) / q) ** 0.5, (n, kept, q)
+    assert full["frame_pairs"] - n == cut["frame_pairs"] - kept
+    # the sample is drawn from the kept pairs, the allocation spent as before
+    assert cut["sample_pairs"] == full["sample_pairs"] == 400
+    for run in ("full", "cut"):
+        con.execute("DELETE FROM mdm.quality_sample WHERE run_id = ?", [run])
+        con.execute("DELETE FROM mdm.quality_strata WHERE run_id = ?", [run])
 
 
 def test_the_sample_allocation_is_capped_and_spent() -> None:
