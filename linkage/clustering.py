@@ -148,9 +148,8 @@ def cluster(
     left = edges.column("unit_id_l").to_numpy().astype(np.int64)[keep]
     right = edges.column("unit_id_r").to_numpy().astype(np.int64)[keep]
     prob = prob[keep]
-    must_arr = np.array(must, dtype=np.int64).reshape(-1, 2)
-    labels = components(size, np.concatenate([left, must_arr[:, 0]]),
-                         np.concatenate([right, must_arr[:, 1]]))
+    graph = confident_graph(max_unit_id, edges, threshold, must_link=must)
+    labels = graph.labels if graph is not None else np.arange(size, dtype=np.int64)
 
     cannot_arr = np.array(cannot, dtype=np.int64).reshape(-1, 2)
     clash = labels[cannot_arr[:, 0]] == labels[cannot_arr[:, 1]]
