@@ -8,13 +8,16 @@ change log's notes to holders of earlier extracts (``services.id_change_log``).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.settings import Settings
 from core.warehouse import warehouse
-from linkage import LinkRunSummary, run_annual_link
 from services.id_change_log import CohortNote, tell_extract_holders
+
+if TYPE_CHECKING:
+    from linkage.run import LinkRunSummary
 
 
 def link_annual(*, settings: Settings, run_id: str | None = None,
@@ -27,6 +30,9 @@ def link_annual(*, settings: Settings, run_id: str | None = None,
     so a deployment with no extracts needs no store), researchers whose earlier extracts hold people
     whose ids the run changed get a note (counts only: ``services.id_change_log``);
     ``on_notes`` hears which extracts were noted."""
+    # Splink on first use: the Dagster definitions import this module (0.5 s of their 5 s)
+    from linkage.run import run_annual_link
+
     with warehouse(settings) as con:
         summary = run_annual_link(con, settings=settings, run_id=run_id,
                                   runs_dir=settings.runs_dir, on_stage=on_stage)
