@@ -61,6 +61,14 @@ class Narrowing:
 GENDER = Narrowing("gender", "{s}gender")
 GENDER_FIRST_INITIAL = Narrowing("gender + first initial", "{s}gender || left({s}first_name, 1)")
 GENDER_LAST_INITIAL = Narrowing("gender + surname initial", "{s}gender || left({s}last_name, 1)")
+# the next steps when one letter is not enough at the state's size (10.6M records)
+GENDER_FIRST2 = Narrowing("gender + first name's first two letters",
+                          "{s}gender || left({s}first_name, 2)")
+GENDER_SURNAME2 = Narrowing("gender + surname's first two letters",
+                            "{s}gender || left({s}last_name, 2)")
+# a record without a birth date: the ZIP region (three digits) of a college application
+# is mostly the K-12 one, where the full ZIP is not (docs/linkage.md)
+GENDER_ZIP3 = Narrowing("gender + ZIP's first three digits", "{s}gender || left({s}zip, 3)")
 
 
 @dataclass(frozen=True)
@@ -81,6 +89,11 @@ class Rule:
     # before the rule's other conditions filter it (:meth:`join_rows_sql`).
     keys: tuple[str, ...] = ()
     keys_r: tuple[str, ...] = ()
+    # SQL over one record (``{s}``) true of at least one record of every pair the rule makes
+    # (``{s}dob IS NULL`` for "one birth date missing"): the join starts from those records,
+    # so it costs their count times the block, not the block squared (a plain self-join of
+    # first and last name was 8.8 billion rows at the state's size, and the rule was dropped)
+    sparse: str = ""
 
     def _condition(self) -> str:
         """The rule's own condition over ``l.`` / ``r.`` (Splink's SQL for equality rules)."""
@@ -98,7 +111,22 @@ class Rule:
 
     def narrowed(self, by: Narrowing) -> Rule:
         return Rule(f"{self.name} [narrowed: {by.name}]", self.columns, self.condition,
-                    narrowed_by=by)
+                    narrowed_by=by, keys=self.keys, keys_r=self.keys_r, sparse=self.sparse)
+
+    def pairs_sql(self, select: str, table: str, condition: str, id_column: str) -> str:
+        """``SELECT {select}`` over the rule's pairs (aliases ``l`` and ``r``, ``l`` the lower
+        id) on ``table``, joined on ``condition``. A ``sparse`` rule joins its sparse records
+        to all, once for each side (the second leaves out pairs whose lower side is sparse
+        too: the first has them), so no pair comes twice."""
+        lower = f"l.{id_column} < r.{id_column}"
+        if not self.sparse:
+            return (f"SELECT {select} FROM {table} l JOIN {table} r "
+                    f"ON ({condition}) AND {lower}")
+        only = f"(SELECT * FROM {table} WHERE {self.sparse.format(s='')})"
+        return (f"SELECT {select} FROM {only} l JOIN {table} r ON ({condition}) AND {lower}"
+                f"\nUNION ALL\nSELECT {select} FROM {table} l JOIN {only} r "
+                f"ON ({condition}) AND {lower} AND NOT coalesce({self.sparse.format(s='l.')}, "
+                "false)")
 
     def join_rows_sql(self) -> str | None:
         """Rows the custom rule's equi-join makes before its filters (ordered pairs of
@@ -107,14 +135,19 @@ class Rule:
         if self.condition is None or not self.keys:
             return None
 
-        def grouped(keys: tuple[str, ...]) -> str:
+        def grouped(keys: tuple[str, ...], sparse_only: bool = False) -> str:
             values = ", ".join(f"{k.format(s='')} AS k{i}" for i, k in enumerate(keys))
-            known = " AND ".join(f"({k.format(s='')}) IS NOT NULL" for k in keys)
+            known = [f"({k.format(s='')}) IS NOT NULL" for k in keys]
+            if sparse_only:
+                known.append(f"coalesce({self.sparse.format(s='')}, false)")
             return (f"SELECT {values}, count(*) AS n FROM {tables.IDENTITIES} "
-                    f"WHERE {known} GROUP BY ALL")
+                    f"WHERE {' AND '.join(known)} GROUP BY ALL")
         on = " AND ".join(f"a.k{i} = b.k{i}" for i in range(len(self.keys)))
-        return (f"SELECT CAST(coalesce(sum(a.n * b.n), 0) AS HUGEINT) FROM "
-                f"({grouped(self.keys)}) a JOIN ({grouped(self.keys_r or self.keys)}) b ON {on}")
+        # a sparse rule joins its sparse records to all, once from each side (pairs_sql)
+        sides = 2 if self.sparse else 1
+        return (f"SELECT CAST(coalesce(sum(a.n * b.n), 0) AS HUGEINT) * {sides} FROM "
+                f"({grouped(self.keys, bool(self.sparse))}) a "
+                f"JOIN ({grouped(self.keys_r or self.keys)}) b ON {on}")
 
     def count_sql(self) -> str:
         """Exact pair count on ``mdm.identities``: sum of n(n-1)/2 over blocks for equality
@@ -122,8 +155,9 @@ class Rule:
         for custom ones."""
         if self.condition is not None:
             narrowing = f" AND {self.narrowed_by.condition()}" if self.narrowed_by else ""
-            return (f"SELECT count(*) FROM {tables.IDENTITIES} l JOIN {tables.IDENTITIES} r "
-                    f"ON {self.condition}{narrowing} AND l.unit_id < r.unit_id")
+            pairs = self.pairs_sql("1", tables.IDENTITIES, f"{self.condition}{narrowing}",
+                                   "unit_id")
+            return f"SELECT count(*) FROM ({pairs})"
         not_null = " AND ".join(f"({c}) IS NOT NULL" for c in self.columns)
         blocks = ", ".join(self.columns)
         if self.narrowed_by is None:
@@ -193,23 +227,34 @@ CANDIDATE_RULES: tuple[Rule, ...] = (
     # ... and the same names when one side has no birth date at all
     # a birth year typed one off (self-reported college applications) with a first-name
     # variant too: the surname and the month and day; pairs with equal names came above
-    Rule("last1, month + day, birth year one off", condition=(
+    # (one rule per direction, each an equi-join on the birth year: one rule with
+    # ``abs(year difference) = 1`` joined on the surname and the month and day alone, 2.3
+    # billion rows at the state's size, and was dropped)
+    Rule("last1, month + day, birth year one later", condition=(
         "l.last1 = r.last1 AND substr(l.dob_sym, 5, 4) = substr(r.dob_sym, 5, 4) "
-        "AND abs(l.birth_year - r.birth_year) = 1 "
+        "AND r.birth_year = l.birth_year + 1 "
         "AND coalesce(l.first_name <> r.first_name OR l.last_name <> r.last_name, true)"),
         narrow=(GENDER, GENDER_FIRST_INITIAL),
-        keys=("{s}last1", "substr({s}dob_sym, 5, 4)")),
+        keys=("{s}last1", "substr({s}dob_sym, 5, 4)", "{s}birth_year + 1"),
+        keys_r=("{s}last1", "substr({s}dob_sym, 5, 4)", "{s}birth_year")),
+    Rule("last1, month + day, birth year one earlier", condition=(
+        "l.last1 = r.last1 AND substr(l.dob_sym, 5, 4) = substr(r.dob_sym, 5, 4) "
+        "AND l.birth_year = r.birth_year + 1 "
+        "AND coalesce(l.first_name <> r.first_name OR l.last_name <> r.last_name, true)"),
+        narrow=(GENDER, GENDER_FIRST_INITIAL),
+        keys=("{s}last1", "substr({s}dob_sym, 5, 4)", "{s}birth_year"),
+        keys_r=("{s}last1", "substr({s}dob_sym, 5, 4)", "{s}birth_year + 1")),
     Rule("first_name, last_name, one dob missing", condition=(
         "l.first_name = r.first_name AND l.last_name = r.last_name "
-        "AND (l.dob IS NULL OR r.dob IS NULL)"), narrow=(GENDER,),
-        keys=("{s}first_name", "{s}last_name")),
+        "AND (l.dob IS NULL OR r.dob IS NULL)"), narrow=(GENDER, GENDER_ZIP3),
+        keys=("{s}first_name", "{s}last_name"), sparse="{s}dob IS NULL"),
     # ... and a misspelt surname when one side has no birth date: the first name and the
     # surname's first three letters
     Rule("first_name, surname prefix (3), one dob missing", condition=(
         "l.first_name = r.first_name AND left(l.last_name, 3) = left(r.last_name, 3) "
         "AND l.last_name <> r.last_name AND (l.dob IS NULL OR r.dob IS NULL)"),
-        narrow=(GENDER,),
-        keys=("{s}first_name", "left({s}last_name, 3)")),
+        narrow=(GENDER, GENDER_ZIP3),
+        keys=("{s}first_name", "left({s}last_name, 3)"), sparse="{s}dob IS NULL"),
     # first and last name swapped between the two records, same birth year, ZIP, or month
     # and day (a birth year typed one off as well: RAMIREZ MARIA 2005-04-05 / MARIA RAMIREZ
     # 2004-04-05); the filter after the equi-join keeps the scored pairs few: common names
@@ -262,7 +307,7 @@ CANDIDATE_RULES: tuple[Rule, ...] = (
     Rule("dob, first and last initials", condition=(
         "l.dob = r.dob AND substr(l.first_name, 1, 1) = substr(r.first_name, 1, 1) "
         f"AND substr(l.last_name, 1, 1) = substr(r.last_name, 1, 1) AND {_NAMES_DIFFER}"),
-        narrow=(GENDER,),
+        narrow=(GENDER, GENDER_SURNAME2),
         keys=("{s}dob", _INITIAL_F, _INITIAL_L)),
     # first and last name swapped in one record while one of them also changed (CASTRO
     # ASHLEY / ASH CASTRO, TYLER SANFORD / SAFORD TYLER, ROMEROGONZALEZ / ROMERO GONZALEZ):
@@ -284,14 +329,14 @@ CANDIDATE_RULES: tuple[Rule, ...] = (
         keys_r=("{s}dob", _SECOND_L, _INITIAL_L, _THIRD_L)),
     # both names changed or misspelt: same birth date and ZIP
     Rule("dob, zip", condition=f"l.dob = r.dob AND l.zip = r.zip AND {_NAMES_DIFFER}",
-         narrow=(GENDER,),
+         narrow=(GENDER, GENDER_LAST_INITIAL, GENDER_FIRST_INITIAL),
         keys=("{s}dob", "{s}zip")),
     # same street line and ZIP (where a layout carries addresses): any birth-date error
     _eq("address", "zip"),
     # a name and the ZIP: birth date and the other name both wrong. Cheap in a register with
     # many ZIPs; on data with few ZIPs (the synthetic students) the measured count drops them.
-    _eq("last_name", "zip", narrow=(GENDER, GENDER_FIRST_INITIAL)),
-    _eq("first_name", "zip", narrow=(GENDER, GENDER_LAST_INITIAL)),
+    _eq("last_name", "zip", narrow=(GENDER, GENDER_FIRST_INITIAL, GENDER_FIRST2)),
+    _eq("first_name", "zip", narrow=(GENDER, GENDER_LAST_INITIAL, GENDER_SURNAME2)),
 )
 ALWAYS_KEEP = {"ssid", "first_name, last_name, birth_year, month(dob)"}
 # A rule that alone would generate more than this many pairs per record (and more than
@@ -827,10 +872,9 @@ def rule_pairs_sql(table: str, skip: set[int] | None = None) -> str:
     each rule, as :func:`blocked_pairs_sql` joins them. ``skip``: rules left out."""
     skip = skip or set()
     parts = [
-        f"SELECT CAST({index} AS SMALLINT) AS rule, l.unit_id AS join_key_l, "
-        f"r.unit_id AS join_key_r FROM {table} l JOIN {table} r "
-        f"ON ({rule.creator().get_blocking_rule('duckdb').blocking_rule_sql}) "
-        "AND l.unit_id < r.unit_id"
+        rule.pairs_sql(f"CAST({index} AS SMALLINT) AS rule, l.unit_id AS join_key_l, "
+                       "r.unit_id AS join_key_r", table,
+                       rule.creator().get_blocking_rule("duckdb").blocking_rule_sql, "unit_id")
         for index, rule in enumerate(CANDIDATE_RULES)
         if rule.condition is not None and index not in skip]
     return ("\nUNION ALL\n".join(parts) if parts else
@@ -1045,10 +1089,9 @@ def blocked_pairs_sql(
         if stored is not None and rule.condition is not None and rule in CANDIDATE_RULES:
             return (f"SELECT {key} AS match_key, join_key_l, join_key_r FROM {stored} "
                     f"WHERE rule = {CANDIDATE_RULES.index(rule)}")
-        return (f"SELECT {key} AS match_key, l.unique_id AS join_key_l, "
-                f"r.unique_id AS join_key_r FROM {table} l JOIN {table} r "
-                f"ON ({rule.creator().get_blocking_rule(sql_dialect).blocking_rule_sql}) "
-                "AND l.unique_id < r.unique_id")
+        return rule.pairs_sql(
+            f"{key} AS match_key, l.unique_id AS join_key_l, r.unique_id AS join_key_r", table,
+            rule.creator().get_blocking_rule(sql_dialect).blocking_rule_sql, "unique_id")
     joins = "\nUNION ALL\n".join(pairs(key, rule) for key, rule in enumerate(rules))
     text = "STRING" if sql_dialect == "spark" else "VARCHAR"
     return (f"SELECT CAST(min(match_key) AS {text}) AS match_key, join_key_l, join_key_r "

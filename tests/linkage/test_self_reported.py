@@ -99,7 +99,8 @@ def test_birth_year_one_off_with_a_nickname_is_blocked_and_is_no_date_conflict()
     con = _staged([{"first": "Lucia", "last": "Sanchez", "dob": date(2003, 3, 9)},
                    {"first": "Lucy", "last": "Sanchez", "dob": date(2004, 3, 9)},
                    {"first": "Lucy", "last": "Sanchez", "dob": date(1995, 3, 9)}])
-    assert _pairs(con, "last1, month + day, birth year one off") == {("C0", "C1")}
+    assert (_pairs(con, "last1, month + day, birth year one later")
+            | _pairs(con, "last1, month + day, birth year one earlier")) == {("C0", "C1")}
     conflicts = con.execute(
         f"SELECT a.source_person_id, b.source_person_id FROM mdm.identities a "
         f"JOIN mdm.identities b ON a.unit_id < b.unit_id WHERE {birthdates._CONFLICT_SQL}"
