@@ -127,8 +127,15 @@ def stage_link(home: Path, data: Path, args: argparse.Namespace) -> dict[str, ob
     with warehouse(settings) as con:
         summary = linkage.run_annual_link(con, settings=settings, runs_dir=settings.runs_dir)
         evaluation = linkage.evaluate(con, data / "truth.parquet")
+    dropped = [b["rule"] for b in summary.blocking_rules if not b["kept"]]
     return {"records": getattr(summary, "records", ""), "F1": round(evaluation.f1, 4),
-            "precision": round(evaluation.precision, 4), "recall": round(evaluation.recall, 4)}
+            "precision": round(evaluation.precision, 4), "recall": round(evaluation.recall, 4),
+            # where recall is lost at the state's size: the cross-agency pairs, and the
+            # blocking rules over the pair cap that no narrowing brought under it
+            "recall_by_source_pair": {k: v if v is None else round(v, 4)
+                                      for k, v in evaluation.recall_by_source_pair.items()},
+            "college_only_tied_to_k12": evaluation.college_only_tied_to_k12,
+            "pairs_scored": summary.pairs_scored, "rules_dropped": dropped}
 
 
 def stage_outcomes(home: Path, data: Path, args: argparse.Namespace) -> dict[str, object]:

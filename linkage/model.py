@@ -94,6 +94,12 @@ class Rule:
     # so it costs their count times the block, not the block squared (a plain self-join of
     # first and last name was 8.8 billion rows at the state's size, and the rule was dropped)
     sparse: str = ""
+    # with ``sparse``: only sparse records whose block (records sharing the rule's keys) holds
+    # at most this many. A cost bound, not evidence: without a birth date a name shared by
+    # thousands of records cannot be told apart on the name (at the state's size 57k of the
+    # 107k undated records sit in blocks over 250 and made 86M of the rule's 88M pairs);
+    # those records still meet others through the ZIP, address and SSID rules
+    max_block: int | None = None
 
     def _condition(self) -> str:
         """The rule's own condition over ``l.`` / ``r.`` (Splink's SQL for equality rules)."""
@@ -111,7 +117,20 @@ class Rule:
 
     def narrowed(self, by: Narrowing) -> Rule:
         return Rule(f"{self.name} [narrowed: {by.name}]", self.columns, self.condition,
-                    narrowed_by=by, keys=self.keys, keys_r=self.keys_r, sparse=self.sparse)
+                    narrowed_by=by, keys=self.keys, keys_r=self.keys_r, sparse=self.sparse,
+                    max_block=self.max_block)
+
+    def _sparse_records(self, table: str) -> str:
+        """The records a sparse rule joins from: sparse, in a block of at most
+        ``max_block`` records when it has one."""
+        where = f"WHERE {self.sparse.format(s='s.')}"
+        if self.max_block is None:
+            return f"(SELECT s.* FROM {table} s {where})"
+        keys = ", ".join(f"{k.format(s='')} AS k{i}" for i, k in enumerate(self.keys))
+        on = " AND ".join(f"{k.format(s='s.')} = b.k{i}" for i, k in enumerate(self.keys))
+        return (f"(SELECT s.* FROM {table} s JOIN (SELECT {keys} FROM {table} GROUP BY "
+                f"{', '.join(f'k{i}' for i in range(len(self.keys)))} "
+                f"HAVING count(*) <= {int(self.max_block)}) b ON {on} {where})")
 
     def pairs_sql(self, select: str, table: str, condition: str, id_column: str) -> str:
         """``SELECT {select}`` over the rule's pairs (aliases ``l`` and ``r``, ``l`` the lower
@@ -122,7 +141,7 @@ class Rule:
         if not self.sparse:
             return (f"SELECT {select} FROM {table} l JOIN {table} r "
                     f"ON ({condition}) AND {lower}")
-        only = f"(SELECT * FROM {table} WHERE {self.sparse.format(s='')})"
+        only = self._sparse_records(table)
         return (f"SELECT {select} FROM {only} l JOIN {table} r ON ({condition}) AND {lower}"
                 f"\nUNION ALL\nSELECT {select} FROM {table} l JOIN {only} r "
                 f"ON ({condition}) AND {lower} AND NOT coalesce({self.sparse.format(s='l.')}, "
@@ -143,8 +162,11 @@ class Rule:
             return (f"SELECT {values}, count(*) AS n FROM {tables.IDENTITIES} "
                     f"WHERE {' AND '.join(known)} GROUP BY ALL")
         on = " AND ".join(f"a.k{i} = b.k{i}" for i in range(len(self.keys)))
-        # a sparse rule joins its sparse records to all, once from each side (pairs_sql)
+        # a sparse rule joins its sparse records to all, once from each side (pairs_sql),
+        # those in blocks of at most max_block records
         sides = 2 if self.sparse else 1
+        if self.sparse and self.max_block is not None:
+            on += f" AND b.n <= {int(self.max_block)}"
         return (f"SELECT CAST(coalesce(sum(a.n * b.n), 0) AS HUGEINT) * {sides} FROM "
                 f"({grouped(self.keys, bool(self.sparse))}) a "
                 f"JOIN ({grouped(self.keys_r or self.keys)}) b ON {on}")
@@ -197,6 +219,14 @@ _HALF_2 = "substr({s}.ssid, length({s}.ssid) // 2 + 1)"
 _INITIAL_F, _INITIAL_L = "left({s}first_name, 1)", "left({s}last_name, 1)"
 _SECOND_L, _THIRD_L = "substr({s}last_name, 2, 1)", "substr({s}last_name, 3, 3)"
 
+# The largest block of namesakes a record without a birth date is blocked in (Rule.max_block).
+# Measured at the state's size (10.6M records, 107k undated, 78,945 true pairs with an undated
+# side): blocks up to 1,000 keep 43,511 of the 60,515 true pairs with both names equal for
+# about 20M pairs (all blocks: 88M pairs); the surname-prefix rule yields far less (2,612 true
+# pairs for 21.6M at 1,000; 1,026 for 2.8M at 250). docs/linkage.md.
+UNDATED_MAX_BLOCK = 1_000
+UNDATED_PREFIX_MAX_BLOCK = 250
+
 CANDIDATE_RULES: tuple[Rule, ...] = (
     _eq("ssid"),
     # either half of the SSID (a one-digit keying error leaves the other half intact) with the
@@ -247,14 +277,16 @@ CANDIDATE_RULES: tuple[Rule, ...] = (
     Rule("first_name, last_name, one dob missing", condition=(
         "l.first_name = r.first_name AND l.last_name = r.last_name "
         "AND (l.dob IS NULL OR r.dob IS NULL)"), narrow=(GENDER, GENDER_ZIP3),
-        keys=("{s}first_name", "{s}last_name"), sparse="{s}dob IS NULL"),
+        keys=("{s}first_name", "{s}last_name"), sparse="{s}dob IS NULL",
+        max_block=UNDATED_MAX_BLOCK),
     # ... and a misspelt surname when one side has no birth date: the first name and the
     # surname's first three letters
     Rule("first_name, surname prefix (3), one dob missing", condition=(
         "l.first_name = r.first_name AND left(l.last_name, 3) = left(r.last_name, 3) "
         "AND l.last_name <> r.last_name AND (l.dob IS NULL OR r.dob IS NULL)"),
         narrow=(GENDER, GENDER_ZIP3),
-        keys=("{s}first_name", "left({s}last_name, 3)"), sparse="{s}dob IS NULL"),
+        keys=("{s}first_name", "left({s}last_name, 3)"), sparse="{s}dob IS NULL",
+        max_block=UNDATED_PREFIX_MAX_BLOCK),
     # first and last name swapped between the two records, same birth year, ZIP, or month
     # and day (a birth year typed one off as well: RAMIREZ MARIA 2005-04-05 / MARIA RAMIREZ
     # 2004-04-05); the filter after the equi-join keeps the scored pairs few: common names
