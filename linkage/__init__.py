@@ -7,27 +7,25 @@ Entry points (all take a DuckDB warehouse connection and return small results):
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from linkage.evaluate import Evaluation, evaluate
-    from linkage.export import export_crosswalk
-    from linkage.review import record_review_decision
-    from linkage.run import LinkRunSummary, run_annual_link
+from linkage.evaluate import Evaluation, evaluate
+from linkage.export import export_crosswalk
+from linkage.review import record_review_decision
 
-# Loaded on first use (PEP 562): importing any module of the package (``linkage.rates`` for
-# a check, ``linkage.id_changes`` for an extract) loaded Splink with it, 0.5 s of the Dagster
-# definitions' 5 s budget
-_HOME = {"Evaluation": "linkage.evaluate", "evaluate": "linkage.evaluate",
-         "export_crosswalk": "linkage.export", "record_review_decision": "linkage.review",
-         "LinkRunSummary": "linkage.run", "run_annual_link": "linkage.run"}
+if TYPE_CHECKING:
+    from linkage.run import LinkRunSummary, run_annual_link
 
 
 def __getattr__(name: str) -> Any:
-    if name not in _HOME:
-        raise AttributeError(f"module 'linkage' has no attribute {name!r}")
-    return getattr(importlib.import_module(_HOME[name]), name)
+    """The run on first use (PEP 562): it loads Splink, and importing any module of the
+    package (``linkage.rates`` for a check, ``linkage.id_changes`` for an extract) loaded it
+    too, 0.5 s of the Dagster definitions' 5 s budget."""
+    if name in ("LinkRunSummary", "run_annual_link"):
+        from linkage import run
+
+        return getattr(run, name)
+    raise AttributeError(f"module 'linkage' has no attribute {name!r}")
 
 
 __all__ = [
