@@ -50,6 +50,7 @@ from core.errors import ConfigError
 from core.settings import Settings
 from linkage.backend import DuckDBBackend, LinkBackend, release_folder
 from linkage.dialect import JARO_WINKLER_UDF
+from linkage.udf_jar import CLASS_NAME, build_udf_jar, find_javac
 
 if TYPE_CHECKING:
     import duckdb
@@ -74,6 +75,9 @@ SECRET_KEYS = ("spark.authenticate.secret", "spark.authenticate.secret.file")
 LAST_JVM_PEAK_MB = 0.0
 LAST_JVM_CPU_SECONDS = 0.0
 LAST_JOB_COUNT = 0  # Spark jobs the last run started (the per-job overhead, docs/scale.md)
+UDF_JAR = "c2c-udf.jar"
+# Which Jaro-Winkler the last run scored with: "jvm" (udf_jar.py) or "python" (no JDK)
+LAST_JARO_WINKLER = ""
 INSTALL_HINT = "install the extra: pip install 'c2c-link[spark]' (see README, Spark backend)"
 
 
@@ -83,6 +87,7 @@ class SparkRuntime:
     java_major: int
     spark_version: str
     jar: Path
+    javac: str | None = None  # the JDK's compiler for the Jaro-Winkler jar (udf_jar.py)
 
 
 def spark_work_dir(settings: Settings, run_id: str) -> Path:
@@ -314,18 +319,20 @@ def check_runtime(settings: Settings, env: dict[str, str]) -> SparkRuntime:
     from splink.backends.spark import similarity_jar_location
 
     jar = check_jar(similarity_jar_location())
-    return SparkRuntime(java, major, pyspark.__version__, jar)
+    return SparkRuntime(java, major, pyspark.__version__, jar, find_javac(java))
 
 
-def session_conf(settings: Settings, run_id: str, jar: Path) -> dict[str, str]:
+def session_conf(settings: Settings, run_id: str, jar: Path,
+                 udf_jar: Path | None = None) -> dict[str, str]:
     """The Spark configuration of one link run (all of it set before the session starts)."""
     work = spark_work_dir(settings, run_id)
     parts = str(settings.spark_shuffle_partitions)
     return {
         "spark.master": settings.spark_master,
         "spark.app.name": f"c2c-link-{run_id}",
-        # Splink's Scala UDFs (jaro_winkler, damerau_levenshtein...): before the session starts
-        "spark.jars": str(jar),
+        # Splink's Scala UDFs (jaro_winkler, damerau_levenshtein...) and DuckDB's
+        # Jaro-Winkler for the JVM (udf_jar.py): before the session starts
+        "spark.jars": ",".join(str(p) for p in (jar, udf_jar) if p is not None),
         "spark.io.encryption.enabled": "true",
         "spark.io.encryption.keySizeBits": "256",
         # ... and the keys and blocks between driver and executors encrypted on the wire
@@ -364,10 +371,11 @@ def start_session(settings: Settings, run_id: str, runtime: SparkRuntime,
     work = spark_work_dir(settings, run_id)
     for sub in ("local", "checkpoints"):
         (work / sub).mkdir(parents=True, exist_ok=True)
+    udf_jar = build_udf_jar(runtime.javac, work / "udf" / UDF_JAR) if runtime.javac else None
     # spark-defaults.conf as spark-submit would read it (also when this process started its
     # JVM earlier under another SPARK_CONF_DIR), then this run's own settings on top
     values = {**read_defaults(spark_conf_dir(env) / "spark-defaults.conf"),
-              **session_conf(settings, run_id, runtime.jar)}
+              **session_conf(settings, run_id, runtime.jar, udf_jar)}
     conf = SparkConf()
     for key, value in values.items():
         if key != "spark.authenticate.secret":
@@ -468,8 +476,18 @@ def _jvm_usage(spark: Any) -> tuple[float, float]:
 
 
 def _register_jaro_winkler(spark: Any) -> None:
-    """DuckDB's Jaro-Winkler as a vectorised (Arrow) Spark SQL function, linkage/jaro.py.
-    Shipped by value, so executors need pyarrow and duckdb but not this package."""
+    """DuckDB's Jaro-Winkler as a Spark SQL function: the JVM one when the session carries
+    its jar (linkage/udf_jar.py), else a vectorised (Arrow) Python UDF running DuckDB itself
+    (linkage/jaro.py), shipped by value, so executors need pyarrow and duckdb but not this
+    package. Both score exactly as DuckDB."""
+    global LAST_JARO_WINKLER
+    if UDF_JAR in spark.sparkContext.getConf().get("spark.jars", ""):
+        from pyspark.sql.types import DoubleType
+
+        spark.udf.registerJavaFunction(JARO_WINKLER_UDF, CLASS_NAME, DoubleType())
+        LAST_JARO_WINKLER = "jvm"
+        return
+    LAST_JARO_WINKLER = "python"
     from pyspark import cloudpickle
     from pyspark.sql.functions import arrow_udf
 
