@@ -204,6 +204,24 @@ def _eq(*columns: str, narrow: tuple[Narrowing, ...] = ()) -> Rule:
     return Rule(", ".join(columns), columns=columns, narrow=narrow)
 
 
+def _year_one_off(*, later: bool) -> Rule:
+    """The surname and the month and day, the right record's birth year one later (or
+    earlier) than the left's. One rule per direction, each an equi-join on the year: one rule
+    with ``abs(year difference) = 1`` joined on the surname and the month and day alone made
+    2.3 billion rows at the state's size, and was dropped."""
+    year, year_r = ("{s}birth_year + 1", "{s}birth_year") if later else (
+        "{s}birth_year", "{s}birth_year + 1")
+    step = "r.birth_year = l.birth_year + 1" if later else "l.birth_year = r.birth_year + 1"
+    return Rule(
+        f"last1, month + day, birth year one {'later' if later else 'earlier'}", condition=(
+            "l.last1 = r.last1 AND substr(l.dob_sym, 5, 4) = substr(r.dob_sym, 5, 4) "
+            f"AND {step} "
+            "AND coalesce(l.first_name <> r.first_name OR l.last_name <> r.last_name, true)"),
+        narrow=(GENDER, GENDER_FIRST_INITIAL),
+        keys=("{s}last1", "substr({s}dob_sym, 5, 4)", year),
+        keys_r=("{s}last1", "substr({s}dob_sym, 5, 4)", year_r))
+
+
 # Candidate prediction blocking rules, in order. ``dob_sym`` is year + sorted(month, day), so a
 # day/month-swapped date lands in the same block. last1/last2 are the first and last surname
 # tokens: "GARCIA LOPEZ" meets "LOPEZ" through last2 and "GARCIA" through last1.
@@ -254,26 +272,11 @@ CANDIDATE_RULES: tuple[Rule, ...] = (
         "AND substr(l.dob_sym, 5, 4) = substr(r.dob_sym, 5, 4) "
         "AND l.birth_year <> r.birth_year"),
         keys=("{s}first_name", "{s}last_name", "substr({s}dob_sym, 5, 4)")),
-    # ... and the same names when one side has no birth date at all
     # a birth year typed one off (self-reported college applications) with a first-name
     # variant too: the surname and the month and day; pairs with equal names came above
-    # (one rule per direction, each an equi-join on the birth year: one rule with
-    # ``abs(year difference) = 1`` joined on the surname and the month and day alone, 2.3
-    # billion rows at the state's size, and was dropped)
-    Rule("last1, month + day, birth year one later", condition=(
-        "l.last1 = r.last1 AND substr(l.dob_sym, 5, 4) = substr(r.dob_sym, 5, 4) "
-        "AND r.birth_year = l.birth_year + 1 "
-        "AND coalesce(l.first_name <> r.first_name OR l.last_name <> r.last_name, true)"),
-        narrow=(GENDER, GENDER_FIRST_INITIAL),
-        keys=("{s}last1", "substr({s}dob_sym, 5, 4)", "{s}birth_year + 1"),
-        keys_r=("{s}last1", "substr({s}dob_sym, 5, 4)", "{s}birth_year")),
-    Rule("last1, month + day, birth year one earlier", condition=(
-        "l.last1 = r.last1 AND substr(l.dob_sym, 5, 4) = substr(r.dob_sym, 5, 4) "
-        "AND l.birth_year = r.birth_year + 1 "
-        "AND coalesce(l.first_name <> r.first_name OR l.last_name <> r.last_name, true)"),
-        narrow=(GENDER, GENDER_FIRST_INITIAL),
-        keys=("{s}last1", "substr({s}dob_sym, 5, 4)", "{s}birth_year"),
-        keys_r=("{s}last1", "substr({s}dob_sym, 5, 4)", "{s}birth_year + 1")),
+    _year_one_off(later=True),
+    _year_one_off(later=False),
+    # ... and the same names when one side has no birth date at all
     Rule("first_name, last_name, one dob missing", condition=(
         "l.first_name = r.first_name AND l.last_name = r.last_name "
         "AND (l.dob IS NULL OR r.dob IS NULL)"), narrow=(GENDER, GENDER_ZIP3),
