@@ -126,8 +126,12 @@ def cluster(
     *,
     cannot_link: Iterable[tuple[int, int]] = (),
     must_link: Iterable[tuple[int, int]] = (),
+    graph: ConfidentGraph | None = None,
 ) -> ClusterResult:
     """Cluster units 1..max_unit_id from scored edges (unit_id_l, unit_id_r, match_probability).
+
+    ``graph``: :func:`confident_graph` of these edges, threshold and must-links when the
+    caller has built it already (the run does, for the rules that make the cannot-links).
 
     Must-links (clerical "match") are applied first and override a cannot-link on the same
     pair; then edges >= threshold, most probable first (ties by unit ids, deterministic).
@@ -148,7 +152,8 @@ def cluster(
     left = edges.column("unit_id_l").to_numpy().astype(np.int64)[keep]
     right = edges.column("unit_id_r").to_numpy().astype(np.int64)[keep]
     prob = prob[keep]
-    graph = confident_graph(max_unit_id, edges, threshold, must_link=must)
+    if graph is None:
+        graph = confident_graph(max_unit_id, edges, threshold, must_link=must)
     labels = graph.labels if graph is not None else np.arange(size, dtype=np.int64)
 
     cannot_arr = np.array(cannot, dtype=np.int64).reshape(-1, 2)

@@ -151,11 +151,11 @@ def run_annual_link(
         twins = twin_conflicts(con, graph)
         enrolled = enrolment_conflicts(con, graph)
         dated = birth_date_conflicts(con, graph)
-        del graph
         result = cluster(
             max_unit, edges, settings.link_match_threshold,
-            cannot_link=twins + enrolled + dated + cannot, must_link=must,
+            cannot_link=twins + enrolled + dated + cannot, must_link=must, graph=graph,
         )
+        del graph
         timer.lap("cluster")
 
         queue_pairs = _review_pairs(edges, result.refused, settings)
