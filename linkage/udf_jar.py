@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -39,19 +38,20 @@ def pyspark_jars() -> Path:
 
 
 def build_udf_jar(javac: str, target: Path) -> Path:
-    """Compile ``java/`` against pyspark's jars into the jar ``target``."""
+    """Compile ``java/`` against pyspark's jars into the jar ``target`` (the classes beside
+    it, in the run's own Spark folder, removed with it)."""
     sources = sorted(str(p) for p in SOURCE_DIR.rglob("*.java"))
-    with tempfile.TemporaryDirectory(prefix="c2c-udf-") as classes:
-        done = subprocess.run(  # noqa: S603 (the JDK beside the configured java)
-            [javac, "--release", "17", "-nowarn", "-encoding", "UTF-8",
-             "-cp", str(pyspark_jars() / "*"), "-d", classes, *sources],
-            capture_output=True, text=True, timeout=300, check=False)
-        if done.returncode != 0:
-            raise ConfigError(f"compiling {SOURCE_DIR} with {javac} failed: "
-                              f"{(done.stderr or done.stdout).strip()[:500]}")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as jar:
-            jar.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\r\n\r\n")
-            for path in sorted(Path(classes).rglob("*.class")):
-                jar.write(path, path.relative_to(classes).as_posix())
+    classes = target.parent / "classes"
+    classes.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(  # noqa: S603 (the JDK beside the configured java)
+        [javac, "--release", "17", "-nowarn", "-encoding", "UTF-8",
+         "-cp", str(pyspark_jars() / "*"), "-d", str(classes), *sources],
+        capture_output=True, text=True, timeout=300, check=False)
+    if done.returncode != 0:
+        raise ConfigError(f"compiling {SOURCE_DIR} with {javac} failed: "
+                          f"{(done.stderr or done.stdout).strip()[:500]}")
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as jar:
+        jar.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\r\n\r\n")
+        for path in sorted(classes.rglob("*.class")):
+            jar.write(path, path.relative_to(classes).as_posix())
     return target

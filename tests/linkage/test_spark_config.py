@@ -4,6 +4,7 @@ early with a ConfigError that names the fix (no Java, wrong Spark, no jar, no ma
 
 from __future__ import annotations
 
+import shutil
 import socket
 import stat
 from pathlib import Path
@@ -231,3 +232,26 @@ def test_a_lost_worker_gets_advice(tmp_path: Path) -> None:
         "not found!")
     advice = failure_advice(lost, Settings(home=tmp_path), "train_predict: predict")
     assert "A Spark executor was lost" in advice and "run the link again" in advice
+
+
+def test_the_jvm_jaro_winkler_builds_into_a_jar_and_a_broken_compiler_is_a_config_error(
+        tmp_path: Path) -> None:
+    """The jar is built from ``linkage/java`` by the JDK beside the configured java; a
+    compiler that fails stops the run before Spark starts, saying which and why."""
+    import zipfile
+
+    from linkage import udf_jar
+
+    pytest.importorskip("pyspark")
+    javac = udf_jar.find_javac(shutil.which("java") or "/nonexistent/java")
+    if javac is None:
+        pytest.skip("SPARK JVM JARO-WINKLER NOT BUILT: no javac (a JDK: apt-get install "
+                    "openjdk-17-jdk-headless)")
+    jar = udf_jar.build_udf_jar(javac, tmp_path / "ok" / "c2c-udf.jar")
+    assert "c2c/JaroWinkler.class" in zipfile.ZipFile(jar).namelist()
+    broken = tmp_path / "javac"
+    broken.write_text("#!/bin/sh\necho 'error: no space left on device' >&2\nexit 1\n")
+    broken.chmod(0o755)
+    with pytest.raises(ConfigError, match="no space left on device"):
+        udf_jar.build_udf_jar(str(broken), tmp_path / "bad" / "c2c-udf.jar")
+    assert not (tmp_path / "bad" / "c2c-udf.jar").exists()
