@@ -39,7 +39,7 @@ COLLEGE_STUDENTS = CsvFormat(
     columns=(
         "college_code", "student_id", "student_id_status", "ccc_id", "ssid",
         "first_name", "middle_name", "last_name", "birth_date", "gender", "zip_code",
-        "first_term_id",
+        "first_term_id", "high_school_cds",
     ),
     required=("college_code", "student_id", "last_name"),
     date_columns=("birth_date",),

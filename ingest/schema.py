@@ -97,4 +97,10 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
         table = tables.calpads_staging(file_type)
         con.execute(_staging_ddl(table, calpads_column_types(file_type)))
     for kind in CSV_FORMATS:
-        con.execute(_staging_ddl(tables.csv_staging(kind), csv_column_types(kind)))
+        table = tables.csv_staging(kind)
+        types = csv_column_types(kind)
+        con.execute(_staging_ddl(table, types))
+        # a warehouse made before a layout gained an optional column (college_students'
+        # high_school_cds, 2026-12-07) gets it, empty for the rows loaded before
+        for column, sql_type in types.items():
+            con.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {sql_type}")

@@ -791,9 +791,10 @@ def comparisons() -> list[Any]:
             ],
         ),
         cl.ExactMatch("city"),
-        # Schools (linkage/schools.py): the high school a CCGI account names against the
-        # schools of CALPADS enrolments (or of another CCGI account). Neutral for college
-        # records (no school) and for two CALPADS units (a second SSID comes from a move).
+        # Schools (linkage/schools.py): the high school a CCGI account or a college record
+        # names against the schools of CALPADS enrolments (or the school another such record
+        # names). Neutral when a record names none, and for two CALPADS units (a second SSID
+        # comes from a move).
         cl.CustomComparison(
             output_column_name="school",
             comparison_levels=[
@@ -801,10 +802,10 @@ def comparisons() -> list[Any]:
                     f"{_SCHOOLS.format(s='l')} IS NULL OR {_SCHOOLS.format(s='r')} IS NULL "
                     'OR ("reported_schools_l" IS NULL AND "reported_schools_r" IS NULL)'
                 ).configure(is_null_level=True,
-                            label_for_charts="no school to compare (college, two CALPADS units)"),
+                            label_for_charts="no school to compare (none named, two CALPADS units)"),
                 cll.CustomLevel(
                     f"list_has_any({_SCHOOLS.format(s='l')}, {_SCHOOLS.format(s='r')})",
-                    label_for_charts="school named by CCGI is one the other attended"),
+                    label_for_charts="school a record names (CCGI, college) is one the other attended"),
                 cll.ElseLevel(),
             ],
         ),

@@ -12,11 +12,16 @@ School code ``0000000`` (the district office, no school) and ``0000001`` (nonpub
 schools and are left out. Two records naming a school in common is
 evidence for one student, and it is the only identity evidence beyond name and birth date
 that CCGI carries: it lifts a CALPADS / CCGI pair whose surnames differ in form (one of two
-surnames kept, a joined compound) over the threshold. College records name no school, so
-for them the comparison is neutral (NULL). So is a pair of two CALPADS units: one student's
-two SSIDs come from a move to another LEA, so their schools differ by nature.
+surnames kept, a joined compound) over the threshold. A college record names the high
+school last attended when the college keeps CCCApply's high-school fields
+(``high_school_cds``, self-reported): for a college record without an SSID and a common name,
+at the state's size, it is the evidence names and a birth date cannot give. A record that
+names no school is neutral (NULL): absence is not evidence. So is a pair of two CALPADS
+units: one student's two SSIDs come from a move to another LEA, so their schools differ by
+nature.
 
-A unit gets ``enrolled_schools`` (CALPADS) or ``reported_schools`` (CCGI), never both.
+A unit gets ``enrolled_schools`` (CALPADS) or ``reported_schools`` (CCGI, college), never
+both.
 """
 
 from __future__ import annotations
@@ -48,6 +53,13 @@ def _school_selects(con: duckdb.DuckDBPyConnection) -> list[str]:
             f"ccgi_account_id AS source_person_id, CASE WHEN length(trim(school_cds)) = "
             f"{CDS_DIGITS} THEN right(trim(school_cds), {SCHOOL_DIGITS}) END AS school "
             f"FROM {ccgi}")
+    college = tables.csv_staging("college_students")
+    if table_exists(con, college) and "high_school_cds" in columns_of(con, college):
+        selects.append(
+            f"SELECT 'college' AS source_system, college_code AS partner_org, "
+            f"student_id AS source_person_id, CASE WHEN length(trim(high_school_cds)) = "
+            f"{CDS_DIGITS} THEN right(trim(high_school_cds), {SCHOOL_DIGITS}) END AS school "
+            f"FROM {college}")
     return selects
 
 
@@ -61,7 +73,7 @@ def school_columns(con: duckdb.DuckDBPyConnection) -> IdentityColumns:
     return IdentityColumns(columns, f"""
         SELECT source_system, partner_org, source_person_id,
                CASE WHEN source_system = 'calpads' THEN schools END AS enrolled_schools,
-               CASE WHEN source_system = 'ccgi' THEN schools END AS reported_schools
+               CASE WHEN source_system <> 'calpads' THEN schools END AS reported_schools
         FROM (SELECT source_system, trim(partner_org) AS partner_org,
                      trim(source_person_id) AS source_person_id,
                      list_sort(list(DISTINCT school)) AS schools

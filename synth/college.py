@@ -42,6 +42,14 @@ DUPLICATE_CCCID_RATE = 0.05  # a student's record at another college carries a n
 SECOND_COLLEGE_RATE = 0.08  # students who later also enrol at another college
 CONTINUE_RATE = 0.8  # chance to enrol again next term
 AWARD_RATE = 0.15  # students with three or more terms who earn an award in a spring term
+# The high school last attended, as the applicant picks it in CCCApply (its CDS code; the
+# application's high-school fields). Self-reported, so: left blank or "not listed", an
+# earlier school of a student who moved, now and then another school of the list. No
+# published rates: assumptions, and the model learns its own m from the data.
+HIGH_SCHOOL_BLANK_RATE = 0.15
+HIGH_SCHOOL_EARLIER_RATE = 0.3  # of those who attended more than one high school
+HIGH_SCHOOL_WRONG_RATE = 0.02  # another high school of the world
+ADULT_HIGH_SCHOOL_RATE = 0.3  # adults (no K-12 record here) naming a school from before
 
 # (course id, TOP code, SAM code, vocational award TOP?)
 _COURSES: tuple[tuple[str, str, str], ...] = (
@@ -111,6 +119,13 @@ class CollegeWriter:
         self.id_base = 0  # a chunk of a larger run numbers from its own range
         self.blob: Blob | None = None  # a chunk of a larger run writes here (synth.chunks)
         self.zips: dict[int, str] = {}
+        # high schools attended (CDS codes, oldest first) of the planned K-12 students, and
+        # the one each college record names: its own stream, so no other value moved
+        self.high_schools: dict[int, list[str]] = {}
+        self.reported_school: dict[tuple[int, str], tuple[str, str]] = {}
+        self.school_rng = random.Random(f"{seed}:noise:college:high-school")
+        self.all_high_schools = [lea.cd_code + school.code for lea in world.leas
+                                 for school in lea.schools if school.level == "HS"]
         self.lines_in: dict[str, int] = {}  # file -> data lines so far (a chunked run appends)
 
     def plan(self, k12: list[Person], stints: list[Stint], adults: list[Person]) -> list[Enrolment]:
@@ -125,6 +140,12 @@ class CollegeWriter:
         dual_years: dict[int, list[int]] = {}
         for s in stints:
             last_lea[s.person.index] = s.lea.code
+            if s.school.level == "HS":
+                attended = self.high_schools.setdefault(s.person.index, [])
+                cds = s.lea.cd_code + s.school.code
+                if cds in attended:
+                    attended.remove(cds)
+                attended.append(cds)
             if s.grade >= 11 and s.full_year:
                 dual_years.setdefault(s.person.index, []).append(s.year)
         plans: list[Enrolment] = []
@@ -190,8 +211,32 @@ class CollegeWriter:
         noise = ident.noise
         if ssid and self.noise_rng.random() < self.rates.ssid_typo:
             ssid, noise = transpose_digits(ssid, self.noise_rng), with_tag(noise, "ssid_typo")
+        school_tag = self._high_school(person, college)[1]
+        if school_tag:
+            noise = with_tag(noise, school_tag)
         found = (student_id, status, ccc_id, ssid, ident, self.truth.noises(noise))
         self.ids[key] = found
+        return found
+
+    def _high_school(self, person: Person, college: College) -> tuple[str, str]:
+        """The CDS code of the high school the record names ("" for none), and its noise tag."""
+        key = (person.index, college.code)
+        found = self.reported_school.get(key)
+        if found is not None:
+            return found
+        rng = self.school_rng
+        attended = self.high_schools.get(person.index)
+        school, tag = "", ""
+        if not attended:
+            if rng.random() < ADULT_HIGH_SCHOOL_RATE and self.all_high_schools:
+                school = rng.choice(self.all_high_schools)
+        elif rng.random() >= HIGH_SCHOOL_BLANK_RATE:
+            school = attended[-1]
+            if len(attended) > 1 and rng.random() < HIGH_SCHOOL_EARLIER_RATE:
+                school, tag = rng.choice(attended[:-1]), "high_school_earlier"
+            elif rng.random() < HIGH_SCHOOL_WRONG_RATE and self.all_high_schools:
+                school, tag = rng.choice(self.all_high_schools), "high_school_wrong"
+        found = self.reported_school[key] = (school, tag)
         return found
 
     def _zip(self, person: Person, college: College) -> str:
@@ -227,11 +272,13 @@ class CollegeWriter:
                     person = p.person
                     seen.add(person.index)
                     student_id, status, ccc_id, ssid, ident, noise = self._student(person, college)
+                    high_school = self._high_school(person, college)[0]
                     owner = (person.index, student_id, noise)
                     zip_code = self._zip(person, college)
                     students.append([college.code, student_id, status, ccc_id, ssid,
                                      ident.first, ident.middle, ident.last, iso(ident.birth),
-                                     ident.gender, zip_code, self.terms[first_term[person.index]]])
+                                     ident.gender, zip_code, self.terms[first_term[person.index]],
+                                     high_school])
                     s_owner.append(owner)
                     count = 1 if p.dual else rng.randrange(2, 5)
                     for k in range(count):

@@ -83,6 +83,11 @@ PROFILES: dict[str, DefectProfile] = {p.name: p for p in (
         "the CCCApply lookup, and a college SIS need not store it; share assumed",
         "the college's student files never carry the SSID"),
     DefectProfile(
+        "college_no_high_school", "college", 0.3, "colleges (at least one)",
+        "assumption: the high school last attended comes from CCCApply's high-school fields "
+        "(reference: college-ccgi-linkage-practice), and a college SIS need not keep them",
+        "the college's student files never name the high school"),
+    DefectProfile(
         "ccgi_county_no_ssid", "ccgi", 1.0, "county (one, weighted by students)",
         "assumption: CCGI receives SSIDs through district SIS integrations; a county whose "
         "districts do not send them leaves every account there without one",
@@ -337,6 +342,13 @@ class Defects:
                 if row[at]:
                     row[at] = ""
                     tags[i] = "college_no_ssid"
+        if kind == "college_students" and self.college_has("college_no_high_school", college):
+            at = col["high_school_cds"]
+            for i, row in enumerate(rows):
+                if row[at]:
+                    row[at] = ""
+                    tags[i] = f"{tags[i]};college_no_high_school" if tags[i] else (
+                        "college_no_high_school")
         if self.college_has("other_date_format", college):
             dated = [col[n] for n in ("birth_date", "award_date") if n in col]
             for i, row in enumerate(rows):

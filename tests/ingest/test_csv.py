@@ -42,6 +42,35 @@ def test_college_students_load_with_iso_dates_and_leading_zeros(ienv: Env) -> No
         ("0000043", None, "Luis", "2005-01-02", 3)]
 
 
+def test_a_warehouse_from_before_the_high_school_column_gains_it(ienv: Env) -> None:
+    """``high_school_cds`` joined the college layout on 2026-12-07: a warehouse whose staging
+    table predates it gets the column (empty for its old rows) and loads files that send it."""
+    old_columns = STUDENTS_HEADER.split(",")
+    ienv.con.execute("CREATE SCHEMA IF NOT EXISTS staging")
+    body = ", ".join(f"{c} {'DATE' if c == 'birth_date' else 'VARCHAR'}" for c in old_columns)
+    ienv.con.execute(f"CREATE TABLE staging.college_students ({body}, file_id VARCHAR NOT NULL, "
+                     "line_no BIGINT NOT NULL)")
+    ienv.con.execute("INSERT INTO staging.college_students (college_code, student_id, last_name, "
+                     "file_id, line_no) VALUES ('111', '0000001', 'Old', 'f0', 2)")
+    college_file(ienv, "college_students_231.csv", STUDENTS_HEADER + ",high_school_cds\n"
+                 "111,0000042,S,,,Ana,,Lopez,2005-03-04,F,90210,231,19642121931054\n")
+    [receipt] = run(ienv)
+    assert receipt.status == ReceiptStatus.ACCEPTED, receipt.errors
+    assert not any("not sent" in w for w in receipt.warnings)
+    rows = ienv.con.execute("SELECT student_id, high_school_cds FROM staging.college_students "
+                            "ORDER BY student_id").fetchall()
+    assert rows == [("0000001", None), ("0000042", "19642121931054")]
+
+
+def test_a_college_file_without_the_high_school_column_loads_with_a_warning(ienv: Env) -> None:
+    college_file(ienv, "college_students_231.csv", STUDENTS_HEADER + "\n"
+                 "111,0000042,S,,,Ana,,Lopez,2005-03-04,F,90210,231\n")
+    [receipt] = run(ienv)
+    assert receipt.status == ReceiptStatus.ACCEPTED, receipt.errors
+    assert any("optional column(s) not sent: high_school_cds" in w for w in receipt.warnings)
+    assert ienv.scalar("SELECT high_school_cds FROM staging.college_students") is None
+
+
 def test_column_map_renames_partner_headers(ienv: Env) -> None:
     college_file(ienv, "college_awards_233.csv",
                  "CollegeID,StuID,Term,TOP,AwardType,AwardDate,Extra\n"

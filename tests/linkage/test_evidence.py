@@ -44,11 +44,13 @@ def staged() -> duckdb.DuckDBPyConnection:
         "ccgi_account_id": ["G1"], "ssid": [None], "first_name": ["Ana"],
         "last_name": ["Gonzalez"], "birth_date": [date(2006, 3, 4)], "gender": ["F"],
         "school_cds": [SCHOOL], "file_id": ["f3"], "line_no": [2]})
+    # C1 leaves the high school blank; C2 names the school of the first CALPADS unit
     stage_table(con, "college_students", {
-        "college_code": ["061"], "student_id": ["C1"], "ssid": [None], "first_name": ["Ana"],
-        "middle_name": [None], "last_name": ["Gonzalez Zuniga"],
-        "birth_date": [date(2006, 3, 4)], "gender": ["F"], "zip_code": ["94606"],
-        "file_id": ["f4"], "line_no": [2]})
+        "college_code": ["061", "061"], "student_id": ["C1", "C2"], "ssid": [None, None],
+        "first_name": ["Ana", "Luis"], "middle_name": [None, None],
+        "last_name": ["Gonzalez Zuniga", "Lopez"], "birth_date": [date(2006, 3, 4)] * 2,
+        "gender": ["F", "M"], "zip_code": ["94606"] * 2, "high_school_cds": [None, SCHOOL],
+        "file_id": ["f4"] * 2, "line_no": [2, 3]})
     build_identities(con, "t1", extras=[school_columns(con), guardian_columns(con)])
     return con
 
@@ -60,6 +62,20 @@ def test_schools_come_from_enrolments_and_the_ccgi_account(staged) -> None:  # t
     assert ccgi["reported_schools"] == [SCHOOL_CODE] and ccgi["enrolled_schools"] is None
     college = identity_of(staged, "college", "C1")
     assert college["enrolled_schools"] is None and college["reported_schools"] is None
+    named = identity_of(staged, "college", "C2")  # CCCApply's high school last attended
+    assert named["reported_schools"] == [SCHOOL_CODE] and named["enrolled_schools"] is None
+
+
+def test_a_college_file_without_the_high_school_column_names_no_school() -> None:
+    """An older college layout (no ``high_school_cds``): its records are neutral, not apart."""
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA staging")
+    stage_table(con, "college_students", {
+        "college_code": ["061"], "student_id": ["C1"], "ssid": [None], "first_name": ["Ana"],
+        "middle_name": [None], "last_name": ["Lopez"], "birth_date": [date(2006, 3, 4)],
+        "gender": ["F"], "zip_code": ["94606"], "file_id": ["f4"], "line_no": [2]})
+    build_identities(con, "t1", extras=[school_columns(con)])
+    assert identity_of(con, "college", "C1")["reported_schools"] is None
 
 
 def test_a_charter_school_meets_its_cds_code() -> None:
@@ -125,11 +141,30 @@ def test_school_level_is_neutral_for_two_calpads_units(staged) -> None:  # type:
     b = _pick(identity_of(staged, "calpads", "1000000002"), columns)
     ccgi = _pick(identity_of(staged, "ccgi", "G1"), columns)
     college = _pick(identity_of(staged, "college", "C1"), columns)
-    assert level_of(staged, "school", a, ccgi) == "school named by CCGI is one the other attended"
+    assert level_of(staged, "school", a, ccgi) == (
+        "school a record names (CCGI, college) is one the other attended")
     assert level_of(staged, "school", ccgi, b) == "All other comparisons"
-    neutral = "no school to compare (college, two CALPADS units)"
+    neutral = "no school to compare (none named, two CALPADS units)"
     assert level_of(staged, "school", a, b) == neutral  # a move is how a second SSID comes
     assert level_of(staged, "school", ccgi, college) == neutral
+
+
+def test_the_high_school_a_college_record_names_is_evidence(staged) -> None:  # type: ignore[no-untyped-def]
+    """A college record naming a school weighs it against CALPADS enrolments and against the
+    school a CCGI account names; a college record that names none stays neutral."""
+    columns = ("enrolled_schools", "reported_schools")
+    named = _pick(identity_of(staged, "college", "C2"), columns)
+    blank = _pick(identity_of(staged, "college", "C1"), columns)
+    a = _pick(identity_of(staged, "calpads", "1000000001"), columns)
+    b = _pick(identity_of(staged, "calpads", "1000000002"), columns)
+    ccgi = _pick(identity_of(staged, "ccgi", "G1"), columns)
+    shared = "school a record names (CCGI, college) is one the other attended"
+    assert level_of(staged, "school", named, a) == shared
+    assert level_of(staged, "school", b, named) == "All other comparisons"
+    assert level_of(staged, "school", named, ccgi) == shared
+    neutral = "no school to compare (none named, two CALPADS units)"
+    assert level_of(staged, "school", blank, a) == neutral  # absence is not evidence
+    assert level_of(staged, "school", blank, named) == neutral
 
 
 def test_swapped_names_with_a_compound_surname_are_blocked_together() -> None:

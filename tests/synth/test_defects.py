@@ -191,6 +191,15 @@ def test_college_and_ccgi_profiles(defective: tuple[Path, GenerationSummary]) ->
     for college in parts["college_no_ssid"]:
         for path in (out / "college" / college).glob("college_students_*.csv"):
             assert all(not row["ssid"] for _, row in csv_rows(path))
+    assert parts["college_no_high_school"]
+    for college in parts["college_no_high_school"]:
+        for path in (out / "college" / college).glob("college_students_*.csv"):
+            assert all(not row["high_school_cds"] for _, row in csv_rows(path))
+    others = [c.name for c in (out / "college").iterdir()
+              if c.name not in parts["college_no_high_school"]]
+    assert any(row["high_school_cds"] for c in others
+               for path in (out / "college" / c).glob("college_students_*.csv")
+               for _, row in csv_rows(path))
     for college in parts["other_date_format"]:
         births = [row["birth_date"] for path in (out / "college" / college).glob(
             "college_students_*.csv") for _, row in csv_rows(path) if row["birth_date"]]

@@ -13,7 +13,7 @@ from core.partner_formats import CCGI_ACTIVITY, COLLEGE_AWARDS, COLLEGE_ENROLLME
 from core.partners import AgreementStatus, Partner, PartnerKind
 from synth import generate
 from synth.orgs import COLLEGES, LEAS
-from tests.synth_support import csv_rows
+from tests.synth_support import calpads_rows, csv_rows, truth
 
 
 def _date(text: str) -> date | None:
@@ -73,6 +73,41 @@ def test_college_identity_fields(tree: Path) -> None:
     assert statuses["S"] > 0 and statuses["C"] > 0
     assert 0.1 < with_ssid / total < 0.6  # SSID populated for a fraction only
     assert upper_seen
+
+
+def test_the_high_school_a_college_record_names(tree: Path) -> None:
+    """CCCApply's high school last attended: a school the student attended (SENR), unless
+    the truth tags it misreported; blank for some; adults with no K-12 record here name a
+    school now and then."""
+    owner = {(r["file"], r["line_no"]): r for r in truth(tree)}
+    attended: dict[object, set[str]] = {}
+    for path in sorted((tree / "calpads").glob("*/*/SENR *.txt")):
+        rel = path.relative_to(tree).as_posix()
+        for line_no, row in calpads_rows(path):
+            person = owner[(rel, line_no)]["true_person_id"]
+            attended.setdefault(person, set()).add(row["school_of_attendance"])
+    named = blank = misreported = adults_named = adults = 0
+    for path in sorted((tree / "college").glob("*/college_students_*.csv")):
+        rel = path.relative_to(tree).as_posix()
+        for line_no, row in csv_rows(path):
+            record = owner[(rel, line_no)]
+            tags = str(record["noise"]).split(";")
+            cds = row["high_school_cds"]
+            assert cds == "" or re.fullmatch(r"\d{14}", cds), (rel, line_no, cds)
+            schools = attended.get(record["true_person_id"])
+            if schools is None:
+                adults += 1
+                adults_named += bool(cds)
+            elif not cds:
+                blank += 1
+            elif "high_school_wrong" in tags:
+                misreported += 1
+            else:
+                named += 1
+                assert cds[7:] in schools, (rel, line_no, cds, schools)
+    assert named > 300 and 0.05 < blank / (named + blank + misreported) < 0.3
+    assert misreported < named / 10
+    assert 0 < adults_named < adults
 
 
 def test_enrollments_have_vocational_sam_codes_and_awards_have_sp02_codes(tree: Path) -> None:
