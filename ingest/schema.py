@@ -6,6 +6,7 @@ import duckdb
 
 from core import tables
 from core.calpads import FILE_TYPES, LAYOUTS, ODS_TRAILING_FIELDS, staging_columns
+from core.duck import columns_of
 from core.partner_formats import CSV_FORMATS
 
 FILES_DDL = f"""
@@ -102,5 +103,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(_staging_ddl(table, types))
         # a warehouse made before a layout gained an optional column (college_students'
         # high_school_cds, 2026-12-07) gets it, empty for the rows loaded before
+        present = columns_of(con, table)
         for column, sql_type in types.items():
-            con.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {sql_type}")
+            if column not in present:
+                con.execute(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}")
