@@ -801,11 +801,13 @@ def comparisons() -> list[Any]:
                 cll.CustomLevel(
                     f"{_SCHOOLS.format(s='l')} IS NULL OR {_SCHOOLS.format(s='r')} IS NULL "
                     'OR ("reported_schools_l" IS NULL AND "reported_schools_r" IS NULL)'
-                ).configure(is_null_level=True,
-                            label_for_charts="no school to compare (none named, two CALPADS units)"),
+                ).configure(
+                    is_null_level=True,
+                    label_for_charts="no school to compare (none named, two CALPADS units)"),
                 cll.CustomLevel(
                     f"list_has_any({_SCHOOLS.format(s='l')}, {_SCHOOLS.format(s='r')})",
-                    label_for_charts="school a record names (CCGI, college) is one the other attended"),
+                    label_for_charts=(
+                        "school a record names (CCGI, college) is one the other attended")),
                 cll.ElseLevel(),
             ],
         ),
