@@ -46,20 +46,17 @@ def _school_selects(con: duckdb.DuckDBPyConnection) -> list[str]:
         selects.append(
             f"SELECT 'calpads' AS source_system, reporting_lea AS partner_org, "
             f"ssid AS source_person_id, trim(school_of_attendance) AS school FROM {senr}")
-    ccgi = tables.csv_staging("ccgi_activity")
-    if table_exists(con, ccgi) and "school_cds" in columns_of(con, ccgi):
-        selects.append(
-            f"SELECT 'ccgi' AS source_system, 'CCGI' AS partner_org, "
-            f"ccgi_account_id AS source_person_id, CASE WHEN length(trim(school_cds)) = "
-            f"{CDS_DIGITS} THEN right(trim(school_cds), {SCHOOL_DIGITS}) END AS school "
-            f"FROM {ccgi}")
-    college = tables.csv_staging("college_students")
-    if table_exists(con, college) and "high_school_cds" in columns_of(con, college):
-        selects.append(
-            f"SELECT 'college' AS source_system, college_code AS partner_org, "
-            f"student_id AS source_person_id, CASE WHEN length(trim(high_school_cds)) = "
-            f"{CDS_DIGITS} THEN right(trim(high_school_cds), {SCHOOL_DIGITS}) END AS school "
-            f"FROM {college}")
+    # a CDS code a record names: the school code is its last seven of fourteen digits
+    named = (("ccgi", "'CCGI'", "ccgi_account_id", "ccgi_activity", "school_cds"),
+             ("college", "college_code", "student_id", "college_students", "high_school_cds"))
+    for source, partner, person_id, kind, cds in named:
+        table = tables.csv_staging(kind)
+        if table_exists(con, table) and cds in columns_of(con, table):
+            selects.append(
+                f"SELECT '{source}' AS source_system, {partner} AS partner_org, "
+                f"{person_id} AS source_person_id, CASE WHEN length(trim({cds})) = "
+                f"{CDS_DIGITS} THEN right(trim({cds}), {SCHOOL_DIGITS}) END AS school "
+                f"FROM {table}")
     return selects
 
 
