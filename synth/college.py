@@ -114,15 +114,16 @@ class CollegeWriter:
         self.bytes_written = 0
         self.ssn: dict[int, str] = {}
         self.cccid: dict[int, str] = {}
-        self.ids: dict[tuple[int, str], tuple[str, str, str, str, RecordedIdentity, int]] = {}
+        # (student id, id status, CCC id, SSID, identity, noise code, high school named)
+        self.ids: dict[tuple[int, str],
+                       tuple[str, str, str, str, RecordedIdentity, int, str]] = {}
         self.counters: dict[str, int] = {}
         self.id_base = 0  # a chunk of a larger run numbers from its own range
         self.blob: Blob | None = None  # a chunk of a larger run writes here (synth.chunks)
         self.zips: dict[int, str] = {}
-        # high schools attended (CDS codes, oldest first) of the planned K-12 students, and
-        # the one each college record names: its own stream, so no other value moved
+        # high schools attended (CDS codes, oldest first) of the planned K-12 students; the
+        # one a college record names is drawn from its own stream, so no other value moved
         self.high_schools: dict[int, list[str]] = {}
-        self.reported_school: dict[tuple[int, str], tuple[str, str]] = {}
         self.school_rng = random.Random(f"{seed}:noise:college:high-school")
         self.all_high_schools = [lea.cd_code + school.code for lea in world.leas
                                  for school in lea.schools if school.level == "HS"]
@@ -179,7 +180,7 @@ class CollegeWriter:
         return plans
 
     def _student(self, person: Person, college: College) -> tuple[str, str, str, str,
-                                                                    RecordedIdentity, int]:
+                                                                    RecordedIdentity, int, str]:
         key = (person.index, college.code)
         found = self.ids.get(key)
         if found is not None:
@@ -211,19 +212,16 @@ class CollegeWriter:
         noise = ident.noise
         if ssid and self.noise_rng.random() < self.rates.ssid_typo:
             ssid, noise = transpose_digits(ssid, self.noise_rng), with_tag(noise, "ssid_typo")
-        school_tag = self._high_school(person, college)[1]
+        high_school, school_tag = self._high_school(person)
         if school_tag:
             noise = with_tag(noise, school_tag)
-        found = (student_id, status, ccc_id, ssid, ident, self.truth.noises(noise))
+        found = (student_id, status, ccc_id, ssid, ident, self.truth.noises(noise), high_school)
         self.ids[key] = found
         return found
 
-    def _high_school(self, person: Person, college: College) -> tuple[str, str]:
-        """The CDS code of the high school the record names ("" for none), and its noise tag."""
-        key = (person.index, college.code)
-        found = self.reported_school.get(key)
-        if found is not None:
-            return found
+    def _high_school(self, person: Person) -> tuple[str, str]:
+        """The CDS code of the high school a new college record names ("" for none), and its
+        noise tag (called once per student and college: :meth:`_student` caches it)."""
         rng = self.school_rng
         attended = self.high_schools.get(person.index)
         school, tag = "", ""
@@ -236,8 +234,7 @@ class CollegeWriter:
                 school, tag = rng.choice(attended[:-1]), "high_school_earlier"
             elif rng.random() < HIGH_SCHOOL_WRONG_RATE and self.all_high_schools:
                 school, tag = rng.choice(self.all_high_schools), "high_school_wrong"
-        found = self.reported_school[key] = (school, tag)
-        return found
+        return school, tag
 
     def _zip(self, person: Person, college: College) -> str:
         found = self.zips.get(person.index)
@@ -271,8 +268,8 @@ class CollegeWriter:
                         continue
                     person = p.person
                     seen.add(person.index)
-                    student_id, status, ccc_id, ssid, ident, noise = self._student(person, college)
-                    high_school = self._high_school(person, college)[0]
+                    student_id, status, ccc_id, ssid, ident, noise, high_school = (
+                        self._student(person, college))
                     owner = (person.index, student_id, noise)
                     zip_code = self._zip(person, college)
                     students.append([college.code, student_id, status, ccc_id, ssid,

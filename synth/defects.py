@@ -336,19 +336,16 @@ class Defects:
         """Apply the college profiles to one file's rows (in place); the tags per row."""
         tags = [""] * len(rows)
         col = {n: i for i, n in enumerate(header)}
-        if kind == "college_students" and self.college_has("college_no_ssid", college):
-            at = col["ssid"]
+        # profiles that blank one column of a college's student files
+        blanked = (("college_no_ssid", "ssid"), ("college_no_high_school", "high_school_cds"))
+        for profile, column in blanked:
+            if kind != "college_students" or not self.college_has(profile, college):
+                continue
+            at = col[column]
             for i, row in enumerate(rows):
                 if row[at]:
                     row[at] = ""
-                    tags[i] = "college_no_ssid"
-        if kind == "college_students" and self.college_has("college_no_high_school", college):
-            at = col["high_school_cds"]
-            for i, row in enumerate(rows):
-                if row[at]:
-                    row[at] = ""
-                    tags[i] = f"{tags[i]};college_no_high_school" if tags[i] else (
-                        "college_no_high_school")
+                    tags[i] = f"{tags[i]};{profile}" if tags[i] else profile
         if self.college_has("other_date_format", college):
             dated = [col[n] for n in ("birth_date", "award_date") if n in col]
             for i, row in enumerate(rows):
