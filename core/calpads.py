@@ -244,6 +244,29 @@ COMPLETION_STANDARD_DIPLOMA = "100"
 EXIT_COMPLETER = "E230"
 
 
+# A CDS code is county (2) + district (5) + school (7) digits. School code 0000000 is the
+# district office and 0000001 nonpublic schools: neither is a school a student attended.
+CDS_DIGITS = 14
+SCHOOL_DIGITS = 7
+NOT_A_SCHOOL = ("0000000", "0000001")
+
+
+def school_code_sql(school: str) -> str:
+    """SQL for the 7-digit school code in ``school`` (a SQL expression holding a school code),
+    NULL when it names no school: the one rule the link (linkage/schools.py) and the partner's
+    data-quality return (ingest/quality.py) share."""
+    return (f"CASE WHEN regexp_full_match(trim({school}), '[0-9]{{{SCHOOL_DIGITS}}}') "
+            f"AND trim({school}) NOT IN {NOT_A_SCHOOL!r} THEN trim({school}) END")
+
+
+def cds_school_sql(cds: str) -> str:
+    """SQL for the school code of the 14-digit CDS code in ``cds`` (its last seven digits),
+    NULL when it is not a CDS code or names no school."""
+    return school_code_sql(
+        f"CASE WHEN regexp_full_match(trim({cds}), '[0-9]{{{CDS_DIGITS}}}') "
+        f"THEN right(trim({cds}), {SCHOOL_DIGITS}) END")
+
+
 def academic_year_id(short: str) -> str:
     """``2022-23`` -> ``2022-2023`` (the CALPADS Academic Year ID form)."""
     start = int(short[:4])

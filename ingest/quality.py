@@ -4,7 +4,10 @@ Per year (CALPADS academic year, college term, CCGI academic year) and per file,
 partner's accepted files only:
 
 - **completeness** against the partner's own previous year: rows with no birth date, no exit
-  date (CALPADS enrolments), no SSID, and names written all in capitals;
+  date (CALPADS enrolments), no SSID, names written all in capitals, and no high school
+  (college records that carry the optional ``high_school_cds`` column: the one piece of
+  evidence beyond names and a birth date that a college record without an SSID gives the
+  link, docs/linkage.md);
 - **possible multiple identifiers**: pairs of the partner's own ids (SSIDs; a college's
   student ids; CCGI account ids) whose records look like one student (the CALPADS
   multiple-identifier report's idea), found **in the partner's own rows only**: never from
@@ -23,6 +26,7 @@ from dataclasses import dataclass, field
 import duckdb
 
 from core import tables
+from core.calpads import cds_school_sql
 from core.duck import columns_of, table_exists
 
 
@@ -49,7 +53,8 @@ SOURCES = (
     _Source("ccgi_activity", tables.csv_staging("ccgi_activity"), "ccgi_account_id",
             "CCGI account id", None, _CCGI_YEAR),
 )
-MEASURES = ("missing_birth_date", "missing_exit", "missing_ssid", "names_in_capitals")
+MEASURES = ("missing_birth_date", "missing_exit", "missing_ssid", "names_in_capitals",
+            "missing_high_school")
 # Files the partner sent or that are filed under it, accepted and current.
 _OWN = "(f.partner_org = $org OR f.submitted_by = $org)"
 _CAPITALS = ("(regexp_matches(coalesce(first_name, '') || coalesce(last_name, ''), '[A-Z]') "
@@ -118,8 +123,10 @@ def _measures(source: _Source, cols: set[str]) -> str:
     ssid = col("ssid", "nullif(trim(CAST(ssid AS VARCHAR)), '') IS NULL")
     capitals = (f"count(*) FILTER (WHERE {_CAPITALS})"
                 if {"first_name", "last_name"} <= cols else "NULL::BIGINT")
+    # blank, or a code that names no school: either way nothing the link can use
+    high_school = col("high_school_cds", f"{cds_school_sql('high_school_cds')} IS NULL")
     return (f"count(*), {col('birth_date', 'birth_date IS NULL')}, {exit_expr}, {ssid}, "
-            f"{capitals}")
+            f"{capitals}, {high_school}")
 
 
 def _completeness(con: duckdb.DuckDBPyConnection, source: _Source, org: str

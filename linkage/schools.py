@@ -29,12 +29,10 @@ from __future__ import annotations
 import duckdb
 
 from core import tables
+from core.calpads import cds_school_sql, school_code_sql
 from core.duck import columns_of, table_exists
 from linkage.schema import IdentityColumns
 
-CDS_DIGITS = 14
-SCHOOL_DIGITS = 7
-NOT_A_SCHOOL = ("0000000", "0000001")
 
 
 def _school_selects(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -45,7 +43,8 @@ def _school_selects(con: duckdb.DuckDBPyConnection) -> list[str]:
             columns_of(con, senr)):
         selects.append(
             f"SELECT 'calpads' AS source_system, reporting_lea AS partner_org, "
-            f"ssid AS source_person_id, trim(school_of_attendance) AS school FROM {senr}")
+            f"ssid AS source_person_id, {school_code_sql('school_of_attendance')} AS school "
+            f"FROM {senr}")
     # a CDS code a record names: the school code is its last seven of fourteen digits
     named = (("ccgi", "'CCGI'", "ccgi_account_id", "ccgi_activity", "school_cds"),
              ("college", "college_code", "student_id", "college_students", "high_school_cds"))
@@ -54,8 +53,7 @@ def _school_selects(con: duckdb.DuckDBPyConnection) -> list[str]:
         if table_exists(con, table) and cds in columns_of(con, table):
             selects.append(
                 f"SELECT '{source}' AS source_system, {partner} AS partner_org, "
-                f"{person_id} AS source_person_id, CASE WHEN length(trim({cds})) = "
-                f"{CDS_DIGITS} THEN right(trim({cds}), {SCHOOL_DIGITS}) END AS school "
+                f"{person_id} AS source_person_id, {cds_school_sql(cds)} AS school "
                 f"FROM {table}")
     return selects
 
@@ -75,6 +73,5 @@ def school_columns(con: duckdb.DuckDBPyConnection) -> IdentityColumns:
                      trim(source_person_id) AS source_person_id,
                      list_sort(list(DISTINCT school)) AS schools
               FROM ({' UNION ALL '.join(selects)})
-              WHERE regexp_full_match(school, '[0-9]{{{SCHOOL_DIGITS}}}')
-                AND school NOT IN {NOT_A_SCHOOL!r}
+              WHERE school IS NOT NULL
               GROUP BY ALL)""")

@@ -25,7 +25,8 @@ from services.quality_return import partner_quality, quality_csv
 router = APIRouter(prefix="/portal/partner", include_in_schema=False)
 ROLE = "partner"
 MEASURE_WORDS = {"missing_birth_date": "no birth date", "missing_exit": "no exit date",
-                 "missing_ssid": "no SSID", "names_in_capitals": "names all in capitals"}
+                 "missing_ssid": "no SSID", "names_in_capitals": "names all in capitals",
+                 "missing_high_school": "no high school (college)"}
 
 
 def _org(principal: Principal) -> str:

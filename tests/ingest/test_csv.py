@@ -6,6 +6,8 @@ from pathlib import Path
 
 from core.partners import PartnerKind
 from ingest import IngestOptions, ReceiptStatus, ingest_files
+from ingest.quality import quality_return
+from linkage.schools import school_columns
 from tests.ingest_testdata import Env, partner
 
 COLLEGE = "111"
@@ -69,6 +71,30 @@ def test_a_college_file_without_the_high_school_column_loads_with_a_warning(ienv
     assert receipt.status == ReceiptStatus.ACCEPTED, receipt.errors
     assert any("optional column(s) not sent: high_school_cds" in w for w in receipt.warnings)
     assert ienv.scalar("SELECT high_school_cds FROM staging.college_students") is None
+
+
+def test_a_high_school_the_link_cannot_use_counts_as_missing_in_the_quality_return(
+        ienv: Env) -> None:
+    """A malformed ``high_school_cds`` is self-reported, so it does not reject the row; the
+    link ignores it (linkage/schools.py) and the college's data-quality return counts it with
+    the blank ones, so the college sees it. One rule for both (core.calpads.cds_school_sql)."""
+    rows = [("0000041", "19642121931054"),  # a school: usable
+            ("0000042", ""),  # blank
+            ("0000043", "1964212193105"),  # 13 digits
+            ("0000044", "1964212193105X"),  # not digits
+            ("0000045", "19642120000000")]  # the district office, not a school
+    college_file(ienv, "college_students_231.csv", STUDENTS_HEADER + ",high_school_cds\n" + "".join(
+        f"111,{sid},S,,,Ana,,Lopez,2005-03-04,F,90210,231,{cds}\n" for sid, cds in rows))
+    [receipt] = run(ienv)
+    assert receipt.status == ReceiptStatus.ACCEPTED, receipt.errors
+    [total] = [c for c in quality_return(ienv.con, COLLEGE).completeness if c.file is None]
+    assert (total.kind, total.rows) == ("college_students", 5)
+    assert total.counts["missing_high_school"] == 4
+    assert total.counts["missing_exit"] is None  # enrolments only
+    schools = dict(ienv.con.execute(
+        f"SELECT source_person_id, reported_schools FROM ({school_columns(ienv.con).keyed_select})"
+    ).fetchall())
+    assert schools == {"0000041": ["1931054"]}
 
 
 def test_column_map_renames_partner_headers(ienv: Env) -> None:

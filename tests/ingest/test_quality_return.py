@@ -97,7 +97,7 @@ def test_the_return_counts_gaps_pairs_and_grouped_failures(env: ApiEnv, tmp_path
     this, last = totals["2023-24"], totals["2022-23"]
     assert (this.rows, last.rows) == (4, 4)
     assert this.counts == {"missing_birth_date": 1, "missing_exit": 2, "missing_ssid": 0,
-                           "names_in_capitals": 1}
+                           "names_in_capitals": 1, "missing_high_school": None}
     assert last.counts["missing_exit"] == 1 and last.counts["names_in_capitals"] == 0
     assert this.last_year == "2022-23" and this.last_year_share["missing_exit"] == 0.25
     assert this.share("missing_exit") == 0.5
