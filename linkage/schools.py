@@ -34,7 +34,6 @@ from core.duck import columns_of, table_exists
 from linkage.schema import IdentityColumns
 
 
-
 def _school_selects(con: duckdb.DuckDBPyConnection) -> list[str]:
     """SELECTs of (source_system, partner_org, source_person_id, school) from staging."""
     selects = []
