@@ -149,11 +149,10 @@ def link(work: Path, run_id: str) -> None:
     with TempWatch(s.tmp_dir) as spill:
         summary = linkage.run_annual_link(con, settings=s, run_id=run_id, runs_dir=s.runs_dir)
     wall = time.perf_counter() - t
-    jvm_mb = jvm_cpu = 0.0
-    if s.linkage_backend == "spark":
-        from linkage import spark_backend
-        jvm_mb, jvm_cpu = spark_backend.LAST_JVM_PEAK_MB, spark_backend.LAST_JVM_CPU_SECONDS
-        print(f"Spark jobs in the run: {spark_backend.LAST_JOB_COUNT}")
+    jvm_mb = float(summary.engine.get("jvm_peak_mb", 0.0))
+    jvm_cpu = float(summary.engine.get("jvm_cpu_seconds", 0.0))
+    if "spark_jobs" in summary.engine:
+        print(f"Spark jobs in the run: {summary.engine['spark_jobs']}")
     # CPU seconds of the link (this process, plus the Spark JVM): on a shared machine the
     # wall time swings with the load, the CPU time much less
     own = resource.getrusage(resource.RUSAGE_SELF)

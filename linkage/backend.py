@@ -49,6 +49,9 @@ class LinkBackend(Protocol):
 
     name: str
     db_api: DatabaseAPISubClass
+    # what the engine says of the run, complete once closed (Spark: the driver JVM's peak
+    # memory and CPU, its job count, which Jaro-Winkler scored); the run summary's ``engine``
+    facts: dict[str, Any]
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
         """Rows of ``sql`` run on the workspace."""
@@ -82,6 +85,7 @@ class DuckDBBackend:
             release_folder(self.held, self.tmp_dir)
             raise
         self.db_api: DatabaseAPISubClass = DuckDBAPI(connection=self.con)
+        self.facts: dict[str, Any] = {}  # DuckDB's cost is this process's (the run summary's)
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
         return self.con.execute(sql).fetchall()

@@ -73,6 +73,7 @@ class LinkRunSummary:
     quality: dict[str, Any] = field(default_factory=dict)
     backend: str = "duckdb"  # the Splink backend that ran (C2C_LINKAGE_BACKEND)
     predict_chunks: int = 1  # slices predict scored the pairs in (linkage/model.py)
+    engine: dict[str, Any] = field(default_factory=dict)  # LinkBackend.facts
 
     @property
     def records(self) -> int:
@@ -145,6 +146,7 @@ def run_annual_link(
             timer.lap("artefacts")
         finally:
             engine.close()
+        engine_facts = dict(engine.facts)
 
         must, cannot = review.decision_links(con)
         graph = confident_graph(max_unit, edges, settings.link_match_threshold, must_link=must)
@@ -193,6 +195,7 @@ def run_annual_link(
             training=fitted.training.to_dict(),
             backend=settings.linkage_backend,
             predict_chunks=fitted.predict_chunks,
+            engine=engine_facts,
             quality={**estimated.summary(), "frame_pairs": drawn["frame_pairs"],
                      "strata": drawn["strata"], "near_share": drawn["near_share"]},
         )

@@ -71,13 +71,7 @@ CLUSTER_SECURITY = {
     "spark.io.encryption.enabled": "true",
 }
 SECRET_KEYS = ("spark.authenticate.secret", "spark.authenticate.secret.file")
-# Peak RSS of the last run's driver JVM in MB (read by bench/bench_link.py).
-LAST_JVM_PEAK_MB = 0.0
-LAST_JVM_CPU_SECONDS = 0.0
-LAST_JOB_COUNT = 0  # Spark jobs the last run started (the per-job overhead, docs/scale.md)
 UDF_JAR = "c2c-udf.jar"
-# Which Jaro-Winkler the last run scored with: "jvm" (udf_jar.py) or "python" (no JDK)
-LAST_JARO_WINKLER = ""
 INSTALL_HINT = "install the extra: pip install 'c2c-link[spark]' (see README, Spark backend)"
 
 
@@ -424,6 +418,7 @@ class SparkBackend:
         api_class = _api_class()
         self.db_api = api_class(spark_session=self.spark, break_lineage_method="persist",
                                 num_partitions_on_repartition=settings.spark_shuffle_partitions)
+        self.facts: dict[str, Any] = {"jaro_winkler": _jaro_winkler_kind(self.spark)}
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
         return [tuple(r) for r in self.spark.sql(sql).collect()]
@@ -443,21 +438,24 @@ class SparkBackend:
 
     def close(self) -> None:
         try:
-            stop_session(self.spark, self.settings, self.run_id)
+            self.facts.update(stop_session(self.spark, self.settings, self.run_id))
         finally:
             release_folder(self.held, spark_work_dir(self.settings, self.run_id))
 
 
-def stop_session(spark: Any, settings: Settings, run_id: str) -> None:
-    global LAST_JVM_PEAK_MB, LAST_JVM_CPU_SECONDS, LAST_JOB_COUNT
-    LAST_JVM_PEAK_MB, LAST_JVM_CPU_SECONDS = _jvm_usage(spark)
+def stop_session(spark: Any, settings: Settings, run_id: str) -> dict[str, Any]:
+    """Stop the session and remove its files; returns what the run cost the driver JVM (for
+    the run summary's ``engine``; docs/scale.md reads them)."""
+    peak_mb, cpu_seconds = _jvm_usage(spark)
     try:
-        LAST_JOB_COUNT = len(spark.sparkContext.statusTracker().getJobIdsForGroup())
+        jobs = len(spark.sparkContext.statusTracker().getJobIdsForGroup())
     except Exception:  # a figure for the benchmarks, never a reason to fail the clean-up
-        LAST_JOB_COUNT = 0
+        jobs = 0
     spark.catalog.clearCache()
     spark.stop()
     shutil.rmtree(spark_work_dir(settings, run_id), ignore_errors=True)
+    return {"jvm_peak_mb": round(peak_mb, 1), "jvm_cpu_seconds": round(cpu_seconds, 1),
+            "spark_jobs": jobs}
 
 
 def _jvm_usage(spark: Any) -> tuple[float, float]:
@@ -475,19 +473,21 @@ def _jvm_usage(spark: Any) -> tuple[float, float]:
     return (int(match.group(1)) / 1024 if match else 0.0), cpu
 
 
+def _jaro_winkler_kind(spark: Any) -> str:
+    """``jvm`` when the session carries the compiled jar (udf_jar.py), else ``python``."""
+    return "jvm" if UDF_JAR in spark.sparkContext.getConf().get("spark.jars", "") else "python"
+
+
 def _register_jaro_winkler(spark: Any) -> None:
     """DuckDB's Jaro-Winkler as a Spark SQL function: the JVM one when the session carries
     its jar (linkage/udf_jar.py), else a vectorised (Arrow) Python UDF running DuckDB itself
     (linkage/jaro.py), shipped by value, so executors need pyarrow and duckdb but not this
     package. Both score exactly as DuckDB."""
-    global LAST_JARO_WINKLER
-    if UDF_JAR in spark.sparkContext.getConf().get("spark.jars", ""):
+    if _jaro_winkler_kind(spark) == "jvm":
         from pyspark.sql.types import DoubleType
 
         spark.udf.registerJavaFunction(JARO_WINKLER_UDF, CLASS_NAME, DoubleType())
-        LAST_JARO_WINKLER = "jvm"
         return
-    LAST_JARO_WINKLER = "python"
     from pyspark import cloudpickle
     from pyspark.sql.functions import arrow_udf
 

@@ -74,7 +74,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         mp.setenv("JDK_JAVA_OPTIONS", TEST_JVM_OPTIONS)  # the local driver's JVM
         real_stop = spark_backend.stop_session
 
-        def scan_then_stop(spark: Any, settings: Settings, run_id: str) -> None:
+        def scan_then_stop(spark: Any, settings: Settings, run_id: str) -> dict[str, Any]:
             # at the end of the run, before clean-up: what did Spark leave on disk?
             conf = spark.sparkContext.getConf()
             out["io_encryption"] = conf.get("spark.io.encryption.enabled")
@@ -85,8 +85,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             pairs = spark.createDataFrame(JW_PAIRS, "a string, b string")
             out["jw"] = [r[0] for r in pairs.selectExpr(
                 f"{JARO_WINKLER_UDF}(a, b)").collect()]
-            out["jw_kind"] = spark_backend.LAST_JARO_WINKLER
-            real_stop(spark, settings, run_id)
+            return real_stop(spark, settings, run_id)
 
         mp.setattr(spark_backend, "stop_session", scan_then_stop)
         for backend in ("duckdb", "spark"):
@@ -165,7 +164,10 @@ def test_spark_scores_jaro_winkler_in_the_jvm_exactly_as_duckdb(runs: dict[str, 
     """The Python UDF sent every pair of predict to a Python worker and back (355 s of
     predict against DuckDB's 32 s at 1M + 1M); the JVM function must give DuckDB's result
     bit for bit, or the backends' probabilities part (test above)."""
-    if runs["jw_kind"] != "jvm":
+    engine = runs["spark"]["summary"].engine
+    assert engine["jvm_cpu_seconds"] > 0 and engine["spark_jobs"] > 0  # the run's own cost
+    assert runs["duckdb"]["summary"].engine == {}
+    if engine["jaro_winkler"] != "jvm":
         pytest.skip("SPARK JVM JARO-WINKLER NOT TESTED: no javac beside java (a runtime, not a "
                     "JDK: apt-get install openjdk-17-jdk-headless); the Python function ran")
     con = duckdb.connect()
