@@ -8,6 +8,7 @@ when pyspark is not installed (the ``[spark]`` extra).
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -170,8 +171,30 @@ def test_spark_scores_jaro_winkler_in_the_jvm_exactly_as_duckdb(runs: dict[str, 
     if engine["jaro_winkler"] != "jvm":
         pytest.skip("SPARK JVM JARO-WINKLER NOT TESTED: no javac beside java (a runtime, not a "
                     "JDK: apt-get install openjdk-17-jdk-headless); the Python function ran")
+    assert runs["jw"] == _duckdb_jaro_winkler()
+
+
+def _duckdb_jaro_winkler() -> list[float | None]:
     con = duckdb.connect()
-    want = [r[0] for r in con.execute(
+    return [r[0] for r in con.execute(
         "SELECT jaro_winkler_similarity(a, b) FROM (SELECT unnest(?) AS a, unnest(?) AS b)",
         [[a for a, _ in JW_PAIRS], [b for _, b in JW_PAIRS]]).fetchall()]
-    assert runs["jw"] == want
+
+
+def test_without_a_jdk_the_python_jaro_winkler_scores_exactly_as_duckdb(
+        runs: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A machine with a Java runtime but no JDK cannot compile the JVM function: the session
+    registers the Arrow UDF instead (executors run DuckDB in Python), and it must score as
+    DuckDB too. ``runs`` first: one SparkContext per process, so after the module's runs."""
+    monkeypatch.setattr(spark_backend, "find_javac", lambda java: None)
+    monkeypatch.setenv("JDK_JAVA_OPTIONS", TEST_JVM_OPTIONS)
+    settings = Settings(home=tmp_path, linkage_backend="spark", spark_shuffle_partitions=2)
+    backend = spark_backend.SparkBackend(settings, "no-jdk", dict(os.environ))
+    try:
+        assert backend.facts["jaro_winkler"] == "python"
+        pairs = backend.spark.createDataFrame(JW_PAIRS, "a string, b string")
+        scored = [r[0] for r in pairs.selectExpr(f"{JARO_WINKLER_UDF}(a, b)").collect()]
+    finally:
+        backend.close()
+    assert scored == _duckdb_jaro_winkler()
+    assert not spark_backend.spark_work_dir(settings, "no-jdk").exists()
