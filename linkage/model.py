@@ -397,6 +397,14 @@ SEED = 20_240_601
 DOB_SLIP_M = 0.01
 # m of the birth-date level "within 31 days" (a date keyed weeks off): see comparisons()
 DOB_WEEKS_OFF_M = 0.002
+# m of "the school a record names is not one the other attended": one true pair in ten (a
+# self-reported earlier school, a typo, a move the records do not show; an assumption, no
+# published rate; at 50k students EM found about -3 bits, this is -3.3). Fixed because at the
+# state's size EM saw no true pair at that level and drove m to 1.7e-14 (-45.8 bits): with
+# the SSID, both names and the birth date equal, 2,563 college records were kept apart from
+# their CALPADS student for naming another school. A veto, which absence of evidence of a
+# match (EM's empty sample) must never become.
+SCHOOL_DIFFERS_M = 0.1
 PREDICTIONS_TABLE = "c2c_predictions_above_lower"
 # One slice of the blocked pairs, registered with Splink for scoring
 PAIRS_SLICE_TABLE = "c2c_blocked_pairs_slice"
@@ -709,11 +717,14 @@ def comparisons() -> list[Any]:
             # the same year and month, one day the 15th: the middle of the month keyed when
             # the day was unknown or unreadable (a default, not a slip of one digit: 01 / 15,
             # 29 / 15). Otherwise "within 31 days", where two namesakes born weeks apart sit,
-            # and at 50k such pairs were 51 of the 258 calpads-college misses. EM weighs it.
+            # and at 50k such pairs were 51 of the 258 calpads-college misses.
+            # m fixed as a slip's: EM weighed it at 50k, but at the state's size drove m to
+            # 1.6e-26 (-75 bits), a veto of every defaulted day
             cll.CustomLevel(
                 'year("dob_l") = year("dob_r") AND month("dob_l") = month("dob_r") '
                 'AND (day("dob_l") = 15 OR day("dob_r") = 15)',
-                label_for_charts="same year and month, one day the 15th (a default day)"),
+            ).configure(label_for_charts="same year and month, one day the 15th (a default day)",
+                        m_probability=DOB_SLIP_M, fix_m_probability=True),
             # hamming <= 2 first: cheap, and true of every one-digit typo or transposition of
             # an 8-digit date, so the costly Damerau-Levenshtein runs on few pairs (CASE, not
             # AND, makes DuckDB skip it: 2.3 s -> 0.03 s per 1M pairs)
@@ -808,7 +819,7 @@ def comparisons() -> list[Any]:
                     f"list_has_any({_SCHOOLS.format(s='l')}, {_SCHOOLS.format(s='r')})",
                     label_for_charts=(
                         "school a record names (CCGI, college) is one the other attended")),
-                cll.ElseLevel(),
+                cll.ElseLevel().configure(m_probability=SCHOOL_DIFFERS_M, fix_m_probability=True),
             ],
         ),
         # Primary-enrolment spans of two CALPADS units (linkage/enrolment.py): a move between

@@ -13,6 +13,13 @@ never ends the run. Instead:
   (the medians of a model trained on 50,000 generated students, see docs/linkage.md); a level
   that table does not know is made **neutral** (m = u: it moves no pair either way), since an
   untrained level is an absence of evidence, not evidence;
+- a level whose m EM drives below ``M_FLOOR`` **saw no true pair**, and is treated as
+  untrained (fallback or neutral, as above). At the state's size (10.6M records, a prior of
+  1e-7) EM's samples of the name and birth-date blocks hold a few hundred true pairs among
+  500k, and EM drove the m of every level those few did not reach towards zero: a surname
+  one keystroke off weighed -148 bits, an equal city -220, a school named but not attended
+  -46. Those are vetoes made of absence. At 50,000 students the smallest m EM gives is 6e-6
+  (a birth date wholly different), so the floor leaves that model as it was;
 - a prior that cannot be estimated (no comparisons, no deterministic match, or every pair)
   falls back to ``1 / records``: about one other record per person.
 
@@ -42,6 +49,9 @@ from core import tables
 # session is skipped and its levels fall back.
 EM_MIN_PAIRS = 300
 EM_RULES: tuple[tuple[str, ...], ...] = (("first_name", "last_name"), ("dob",))
+# Below this an EM-trained m says EM saw no true pair at the level, not that true pairs never
+# land there (module docstring): one in a million.
+M_FLOOR = 1e-6
 FALLBACK_FILE = "fallback_parameters.json"
 # Training steps fail on odd data in these ways (Splink's own errors, an m or u below 1e-300,
 # a division by zero pairs); anything else is a defect and propagates.
@@ -57,6 +67,8 @@ class TrainingReport:
     steps_failed: list[str] = field(default_factory=list)
     sessions_skipped: list[str] = field(default_factory=list)
     fallback_levels: list[str] = field(default_factory=list)  # "comparison / level: m, u"
+    # levels whose EM m fell under M_FLOOR (then filled as untrained): "comparison / level: m"
+    collapsed_levels: list[str] = field(default_factory=list)
     neutral_levels: list[str] = field(default_factory=list)
     splink_messages: dict[str, int] = field(default_factory=dict)
 
@@ -70,6 +82,11 @@ class TrainingReport:
             out.append(f"prior: fixed fallback {self.prior:.3g} (could not be estimated)")
         out += [f"training step failed: {s}" for s in self.steps_failed]
         out += [f"EM session skipped: {s}" for s in self.sessions_skipped]
+        if self.collapsed_levels:
+            out.append(f"{len(self.collapsed_levels)} level(s) EM drove under m {M_FLOOR:g} "
+                       "(no true pair seen), filled as untrained: "
+                       + "; ".join(self.collapsed_levels[:6])
+                       + (" ..." if len(self.collapsed_levels) > 6 else ""))
         if self.fallback_levels:
             out.append(f"{len(self.fallback_levels)} level(s) use documented fixed values: "
                        + "; ".join(self.fallback_levels[:6])
@@ -209,8 +226,8 @@ def train(
 
 
 def fill_untrained(linker: Linker, report: TrainingReport) -> None:
-    """Give every level without a trained (or fixed) m or u its documented fallback value, or
-    make it neutral when the table has none."""
+    """Give every level without a trained (or fixed) m or u, or whose EM m collapsed under
+    ``M_FLOOR``, its documented fallback value, or make it neutral when the table has none."""
     table = _fallback_table()
     for comparison in linker._settings_obj.comparisons:
         known = table.get(comparison.output_column_name, {})
@@ -218,7 +235,11 @@ def fill_untrained(linker: Linker, report: TrainingReport) -> None:
             label = level.label_for_charts
             where = f"{comparison.output_column_name} / {label}"
             fixed = known.get(label)
-            need_m = not level._m_is_trained and not level._fix_m_probability
+            collapsed = (level._m_is_trained and not level._fix_m_probability
+                         and level.m_probability is not None and level.m_probability < M_FLOOR)
+            if collapsed:
+                report.collapsed_levels.append(f"{where}: {level.m_probability:.2g}")
+            need_m = (collapsed or not level._m_is_trained) and not level._fix_m_probability
             need_u = not level._u_is_trained and not level._fix_u_probability
             if not (need_m or need_u):
                 continue

@@ -6,6 +6,7 @@ model weighs (their weights are trained each run).
 
 from __future__ import annotations
 
+import math
 from datetime import date
 from typing import Any
 
@@ -17,7 +18,7 @@ from linkage import birthdates, names
 from linkage.clustering import ConfidentGraph, confident_graph
 from linkage.college_terms import college_start_columns
 from linkage.guardians import guardian_columns
-from linkage.model import CANDIDATE_RULES, DOB_SLIP_M, comparisons
+from linkage.model import CANDIDATE_RULES, DOB_SLIP_M, SCHOOL_DIFFERS_M, comparisons
 from linkage.standardise import build_identities
 from linkage.twins import twin_conflicts
 from tests.link_support import identity_of, level_of, stage_table
@@ -90,9 +91,20 @@ def test_birth_year_one_off_is_its_own_level_not_a_digit_typo() -> None:
 
 
 def test_birth_date_slip_levels_cannot_be_trained_into_a_veto() -> None:
-    # EM drove the digit-typo level's m to 8e-11 once year-one-off pairs left it: a veto
-    for label in ("birth year one off, month and day equal", "one digit typo or transposition"):
+    # EM drove the digit-typo level's m to 8e-11 once year-one-off pairs left it, and the
+    # defaulted day's to 1.6e-26 at the state's size: vetoes
+    for label in ("birth year one off, month and day equal", "one digit typo or transposition",
+                  "same year and month, one day the 15th (a default day)"):
         assert _level_config("dob", label) == {"m": DOB_SLIP_M, "fixed": True}
+
+
+def test_a_school_that_differs_is_weighed_never_a_veto() -> None:
+    """At the state's size EM drove m of the school's "else" level to 1.7e-14 (-45.8 bits):
+    a college record naming another high school than the CALPADS record's, with the SSID,
+    names and birth date equal, stayed apart. Fixed, its weight is a few bits whatever u."""
+    config = _level_config("school", "All other comparisons")
+    assert config == {"m": SCHOOL_DIFFERS_M, "fixed": True}
+    assert math.log2(SCHOOL_DIFFERS_M / 1.0) > -4  # u <= 1: never worse than about -3.3 bits
 
 
 def test_birth_year_one_off_with_a_nickname_is_blocked_and_is_no_date_conflict() -> None:

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import logging
+from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -99,3 +101,41 @@ def test_splink_log_lines_are_captured_and_summarised() -> None:
     assert summarise_message("WARNING: Deterministic matching rules led to no observed "
                              "matches!\nmore") == ("Deterministic matching rules led to no "
                                                    "observed matches!")
+
+
+def test_a_level_em_drove_to_zero_takes_its_fallback_not_a_veto() -> None:
+    """At the state's size EM's name and birth-date samples hold few true pairs, and it drove
+    m of the levels those missed towards zero: a surname one keystroke off at -148 bits, an
+    equal city at -220. Absence of true pairs in a sample is not evidence: such a level is
+    filled as untrained (the 50k model's value), and the run summary says which."""
+    from types import SimpleNamespace
+
+    from linkage.model import comparisons
+    from linkage.training import M_FLOOR, fill_untrained
+
+    built = [c.get_comparison("duckdb") for c in comparisons()]
+    by_name = {c.output_column_name: c for c in built}
+
+    def level(comparison: str, label: str) -> Any:
+        return next(lv for lv in by_name[comparison].comparison_levels
+                    if lv.label_for_charts == label)
+
+    typo = level("last_name", "surname one keystroke apart (Damerau-Levenshtein 1)")
+    city = level("city", "Exact match on city")
+    kept = level("last_name", "Jaro-Winkler distance of last_name >= 0.92")
+    for lv, m in ((typo, 1.5e-48), (city, 6.4e-69), (kept, 0.02)):
+        lv.m_probability, lv.u_probability = m, 0.001
+    linker = SimpleNamespace(_settings_obj=SimpleNamespace(comparisons=built))
+    report = TrainingReport()
+    fill_untrained(linker, report)  # type: ignore[arg-type]
+    fallback = json.loads(resources.files("linkage").joinpath(
+        "data", "fallback_parameters.json").read_text(encoding="utf-8"))["comparisons"]
+    for lv, comparison in ((typo, "last_name"), (city, "city")):
+        # the 50k model's value, or neutral (m = u) for a level the table does not know
+        want = fallback.get(comparison, {}).get(lv.label_for_charts, {}).get("m", 0.001)
+        assert lv.m_probability == want > M_FLOOR
+    assert kept.m_probability == 0.02  # a trained m above the floor stays EM's
+    assert [c.split(":")[0] for c in report.collapsed_levels] == [
+        "last_name / surname one keystroke apart (Damerau-Levenshtein 1)",
+        "city / Exact match on city"]
+    assert any("no true pair seen" in line for line in report.lines())
