@@ -28,7 +28,7 @@ from core.errors import InternalError
 from linkage import dialect
 from linkage.backend import LinkBackend
 from linkage.enrolment import enrolment_comparison
-from linkage.training import TrainingReport, captured_splink_messages, train
+from linkage.training import EM_FIRST_NAME, TrainingReport, captured_splink_messages, train
 
 # Columns handed to Splink (identities minus the crosswalk keys: Splink never sees who is who
 # at a partner, only the standardised identity).
@@ -405,6 +405,13 @@ DOB_WEEKS_OFF_M = 0.002
 # their CALPADS student for naming another school. A veto, which absence of evidence of a
 # match (EM's empty sample) must never become.
 SCHOOL_DIFFERS_M = 0.1
+# The two swapped-names levels (first name in the other's surname, surname in the other's
+# given names): each EM block holds a name equal, which a swap breaks, so EM never sees a
+# swapped true pair and drove the first-name level from +6 to -2 bits at 50k once the birth
+# date alone was no longer a block (linkage/training.py EM_SESSIONS). The values are what EM
+# found on the birth-date block at 50k students (0.0234 and 0.0127), rounded.
+SWAP_FIRST_M = 0.02
+SWAP_SURNAME_M = 0.01
 PREDICTIONS_TABLE = "c2c_predictions_above_lower"
 # One slice of the blocked pairs, registered with Splink for scoring
 PAIRS_SLICE_TABLE = "c2c_blocked_pairs_slice"
@@ -584,11 +591,15 @@ def comparisons() -> list[Any]:
             cll.CustomLevel('list_has_any("first_nick_l", "first_nick_r")').configure(
                 label_for_charts="nickname-equivalent (nicknames table)",
                 tf_adjustment_column="first_name"),
+            # m fixed, as for the surname's swap level: EM's blocks each hold a name equal,
+            # which a swap breaks, so no block sees swapped true pairs. The value is what EM
+            # found at 50k students on the birth date alone (0.023).
             cll.CustomLevel(
                 'list_contains("last_tokens_r", "first_name_l") '
                 'OR list_contains("last_tokens_l", "first_name_r")',
+            ).configure(
                 label_for_charts="first name found in the other's surname (names swapped)",
-            ),
+                m_probability=SWAP_FIRST_M, fix_m_probability=True),
             # the first two letters typed in the wrong order (UJAN / JUAN, OJHN / JOHN): a
             # hand-typed application's slip (issue 28). Jaro-Winkler gives a short name so
             # typed 0.917, under 0.92, and no prefix bonus: at 50k such pairs sat at -1.8 bits.
@@ -670,8 +681,9 @@ def comparisons() -> list[Any]:
             # one token twice against her sister SAMANTHA MACKENZIE.
             cll.CustomLevel(
                 f"({_swap_crossing('l', 'r')}) OR ({_swap_crossing('r', 'l')})",
+            ).configure(
                 label_for_charts="surname found in the other's given names (names swapped)",
-            ),
+                m_probability=SWAP_SURNAME_M, fix_m_probability=True),
             # one keystroke apart (a letter dropped, added, changed, or two swapped): LIU /
             # LUI, BUI / BI, HWANG / HWAMG. Jaro-Winkler weighs one slip by the length and
             # position, and a short surname with one slip fell below 0.92 into the weak
@@ -942,16 +954,16 @@ def _register_inputs(con: duckdb.DuckDBPyConnection, engine: LinkBackend) -> Spl
     A DuckDB workspace in the warehouse's instance copies the identities table to table
     (DuckDB spills it like any other); otherwise (Spark) they go over as Arrow.
     """
-    cols = ", ".join(MODEL_COLUMNS)
+    cols = ", ".join(MODEL_COLUMNS) + f", first_name AS {EM_FIRST_NAME}"
     source = engine.input_source(con, tables.IDENTITIES)
     if source is not None:
         engine.query(f"CREATE TABLE {INPUT_TABLE} AS SELECT unit_id AS unique_id, "
-                     f"{', '.join(MODEL_COLUMNS[1:])} FROM {source} ORDER BY unit_id")
+                     f"{cols.split(', ', 1)[1]} FROM {source} ORDER BY unit_id")
         # display names are put in SQL unquoted: keep them plain identifiers
         return engine.db_api.register(INPUT_TABLE, dataset_display_name="identities")
     arrow: pa.Table = con.execute(
         f"SELECT {cols} FROM {tables.IDENTITIES} ORDER BY unit_id").fetch_arrow_table()
-    arrow = arrow.rename_columns(["unique_id", *MODEL_COLUMNS[1:]])
+    arrow = arrow.rename_columns(["unique_id", *MODEL_COLUMNS[1:], EM_FIRST_NAME])
     # display names are put in SQL unquoted: keep them plain identifiers
     return engine.db_api.register(arrow, dataset_display_name="identities")
 
@@ -981,7 +993,7 @@ def train_and_predict(
     chunk_pairs: int,
     on_step: Callable[[str, float], None] | None = None,
 ) -> ModelRun:
-    """Train u (random sampling) and m (EM on two blocking rules) on the backend's training
+    """Train u (random sampling) and m (EM, training.EM_SESSIONS) on the backend's training
     workspace, then score blocked pairs on the backend itself (on DuckDB in chunks of about
     ``chunk_pairs`` candidate pairs, :func:`predict_chunks`; Spark in one slice).
     ``on_step(name, seconds)`` is called as each of ``STEPS`` ends."""

@@ -1,9 +1,9 @@
 """Training the Splink model without crashing on small or odd data, and saying what it did.
 
-Each run estimates the prior (deterministic rules), u (random sampling) and m (EM on two
-blocking rules). On one small LEA's first year any of these can fail: an EM block with no
-pairs, or an m that EM drives below what a float can hold (Splink then raises). A failure
-never ends the run. Instead:
+Each run estimates the prior (deterministic rules), u (random sampling) and m (EM on three
+blocking rules: the names, and the birth date with each name; ``EM_SESSIONS``). On one small
+LEA's first year any of these can fail: an EM block with no pairs, or an m that EM drives
+below what a float can hold (Splink then raises). A failure never ends the run. Instead:
 
 - a training step that fails is skipped and named in the run summary (``training``);
 - an EM session whose block holds fewer than ``EM_MIN_PAIRS`` pairs is not run at all
@@ -48,7 +48,24 @@ from core import tables
 # EM needs a few hundred pairs to say anything (Splink's documentation); below this the
 # session is skipped and its levels fall back.
 EM_MIN_PAIRS = 300
-EM_RULES: tuple[tuple[str, ...], ...] = (("first_name", "last_name"), ("dob",))
+# EM's sessions, by the stage that times them. A level takes the median of the m values the
+# sessions that can see it estimate (Splink's rule), so a level seen by three sessions keeps
+# its value when one of them goes wrong. The birth date is paired with a name, not used alone:
+# at the state's size a birth date is shared by ~1,500 records, so a sample of that block
+# holds a true pair in ~2,000 pairs (a few hundred in EM's 500k) and EM trained every name
+# level those few did not reach into a veto. With a surname or a first name beside it the
+# block is a few hundred times denser at every size, as the 50k world's birth-date block is.
+# The name each block holds is trained in the other one. Splink leaves out of a session
+# every comparison that reads a column of its block, and the surname's swap level reads the
+# first name, so the second block reads the first name under a column of its own.
+EM_FIRST_NAME = "first_name_em"
+EM_SESSIONS: tuple[tuple[str, tuple[tuple[str, ...], ...]], ...] = (
+    ("train_em_names", (("first_name", "last_name"),)),
+    ("train_em_dob", (("last_name", "dob"), (EM_FIRST_NAME, "dob"))),
+)
+# A world too small for the dense blocks (a small LEA's first year) trains on the birth date
+# alone, as before: there the block is not sparse.
+EM_SPARSE_FALLBACK: tuple[str, ...] = ("dob",)
 # Below this an EM-trained m says EM saw no true pair at the level, not that true pairs never
 # land there (module docstring): one in a million.
 M_FLOOR = 1e-6
@@ -69,6 +86,8 @@ class TrainingReport:
     fallback_levels: list[str] = field(default_factory=list)  # "comparison / level: m, u"
     # levels whose EM m fell under M_FLOOR (then filled as untrained): "comparison / level: m"
     collapsed_levels: list[str] = field(default_factory=list)
+    # each EM session run: "block: pairs, trains comparison, ..." (what it could estimate)
+    em_sessions: list[str] = field(default_factory=list)
     neutral_levels: list[str] = field(default_factory=list)
     splink_messages: dict[str, int] = field(default_factory=dict)
 
@@ -156,6 +175,8 @@ def _fallback_table() -> dict[str, dict[str, dict[str, float]]]:
 
 
 def _block_pairs(con: duckdb.DuckDBPyConnection, columns: tuple[str, ...]) -> int:
+    # counted on the identities table, where the EM-only copy is the first name itself
+    columns = tuple("first_name" if c == EM_FIRST_NAME else c for c in columns)
     not_null = " AND ".join(f"{c} IS NOT NULL" for c in columns)
     row = con.execute(
         f"SELECT coalesce(sum(n * (n - 1) / 2), 0) FROM (SELECT count(*) AS n FROM "
@@ -205,24 +226,39 @@ def train(
           max_pairs=u_max_pairs, seed=seed, min_count_per_level=None, num_chunks=1)
     if lap:
         lap("train_u")
-    # EM cannot train a comparison used in its own blocking rule: two sessions cover all.
+    # EM cannot train a comparison used in its own blocking rule: the sessions between them
+    # cover every comparison.
     # Term frequencies are left out of the EM iterations (much faster; they still apply when
     # scoring); the prior is held fixed (left free, EM drifted on an adult register).
-    for columns, stage in zip(EM_RULES, ("train_em_names", "train_em_dob"), strict=True):
-        name = ", ".join(columns)
-        pairs = _block_pairs(con, columns)
-        if pairs < EM_MIN_PAIRS:
-            report.sessions_skipped.append(f"EM on {name}: {pairs} pairs (< {EM_MIN_PAIRS})")
-        else:
-            _step(report, f"EM on {name}",
-                  training.estimate_parameters_using_expectation_maximisation,
-                  block_on(*columns), max_pairs=em_max_pairs,
-                  estimate_without_term_frequencies=True,
-                  fix_probability_two_random_records_match=True)
+    for stage, blocks in EM_SESSIONS:
+        counted = [(columns, _block_pairs(con, columns)) for columns in blocks]
+        if len(blocks) > 1 and any(pairs < EM_MIN_PAIRS for _, pairs in counted):
+            counted = [(EM_SPARSE_FALLBACK, _block_pairs(con, EM_SPARSE_FALLBACK))]
+        for columns, pairs in counted:
+            _em_session(training, report, columns, pairs, em_max_pairs)
         if lap:
             lap(stage)
     fill_untrained(linker, report)
     return report
+
+
+def _em_session(training: Any, report: TrainingReport, columns: tuple[str, ...], pairs: int,
+                em_max_pairs: int) -> None:
+    name = ", ".join(columns)
+    if pairs < EM_MIN_PAIRS:
+        report.sessions_skipped.append(f"EM on {name}: {pairs} pairs (< {EM_MIN_PAIRS})")
+        return
+    try:
+        session = training.estimate_parameters_using_expectation_maximisation(
+            block_on(*columns), max_pairs=em_max_pairs, estimate_without_term_frequencies=True,
+            fix_probability_two_random_records_match=True)
+    except _TRAINING_ERRORS as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        report.steps_failed.append(f"EM on {name}: {type(exc).__name__}: {first[:160]}")
+        return
+    # Splink keeps in the session only the comparisons that read no column of the block
+    trains = [c.output_column_name for c in session.core_model_settings.comparisons]
+    report.em_sessions.append(f"{name}: {pairs} pairs, trains {', '.join(trains)}")
 
 
 def fill_untrained(linker: Linker, report: TrainingReport) -> None:

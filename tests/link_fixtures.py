@@ -51,8 +51,10 @@ class Person:
     hispanic: bool = False
 
 
-def make_population(n: int, seed: int = 7, *, twins: int = 5, second_ssid: int = 5
-                    ) -> list[Person]:
+def make_population(n: int, seed: int = 7, *, twins: int = 5, second_ssid: int = 5,
+                    birth_days: int = 3 * 365) -> list[Person]:
+    """``n`` people born over ``birth_days`` days (few days: a birth date shared by as many
+    records as at the state's size)."""
     rng = random.Random(seed)
     people: list[Person] = []
     for pid in range(n):
@@ -61,7 +63,7 @@ def make_population(n: int, seed: int = 7, *, twins: int = 5, second_ssid: int =
             last = f"{last}-{rng.choice(LAST)}"
         people.append(Person(
             pid=pid, first=rng.choice(FIRST), middle=rng.choice(MIDDLE), last=last,
-            dob=date(2004, 1, 1) + timedelta(days=rng.randrange(3 * 365)),
+            dob=date(2004, 1, 1) + timedelta(days=rng.randrange(birth_days)),
             gender=rng.choice("MF"), ssids=[f"{1_000_000_000 + pid * 7:010d}"],
             lea=rng.choice(LEAS), college=rng.random() < 0.6, ccgi=rng.random() < 0.5,
             hispanic=rng.random() < 0.4,

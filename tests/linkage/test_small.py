@@ -66,9 +66,12 @@ def test_link_on_sixty_students_one_year_succeeds_and_says_what_fell_back(
 def test_em_that_fails_on_tiny_data_falls_back_instead_of_crashing(
     pilot: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # run EM however few pairs there are: on this data it drives an m below 1e-300, which
-    # Splink refuses with a ValueError; the run goes on with the documented values
+    # run EM however few pairs there are, on the birth date alone: on this data it drives an
+    # m below 1e-300, which Splink refuses with a ValueError; the run goes on with the
+    # documented values
     monkeypatch.setattr(training, "EM_MIN_PAIRS", 0)
+    monkeypatch.setattr(training, "EM_SESSIONS", (
+        ("train_em_names", (("first_name", "last_name"),)), ("train_em_dob", (("dob",),))))
     keys = KeyProvider(pilot.master_key_path, pilot.keyring_path)
     con = connect_encrypted(pilot.warehouse_path, keys.warehouse_key_hex(),
                             temp_dir=pilot.tmp_dir)
@@ -139,3 +142,52 @@ def test_a_level_em_drove_to_zero_takes_its_fallback_not_a_veto() -> None:
         "last_name / surname one keystroke apart (Damerau-Levenshtein 1)",
         "city / Exact match on city"]
     assert any("no true pair seen" in line for line in report.lines())
+
+
+@pytest.mark.slow
+def test_em_trains_the_names_on_dense_blocks_when_a_birth_date_is_shared_by_hundreds(
+    tmp_path: Path,
+) -> None:
+    """At the state's size a birth date is shared by ~1,500 records: EM's sample of that block
+    held a few hundred true pairs among 500k, and its "match" class filled with strangers or
+    missed whole levels (a surname one keystroke off at -148 bits). Here 1,500 people share
+    two birth dates, about as sparse. On the birth date alone EM gave a wholly different
+    first name m 0.43 (strangers counted as matches) and a dropped second surname -6 bits
+    (it is the fixture's commonest college variant). The names are now trained on the birth
+    date with the other name beside it, a block hundreds of times denser."""
+    import duckdb
+
+    from core.settings import Settings
+    from linkage.choose_backend import open_backend
+    from linkage.identity_extras import identity_extras
+    from linkage.model import EM_MAX_PAIRS, SEED, U_MAX_PAIRS, _linker
+    from linkage.standardise import build_identities
+    from linkage.training import EM_FIRST_NAME, train
+    from tests.link_fixtures import make_population, write_staging
+
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    write_staging(con, make_population(1500, birth_days=2))
+    records = sum(build_identities(con, "sparse", extras=identity_extras(con)).values())
+    engine = open_backend(Settings(home=tmp_path / "home"), "sparse", warehouse=con)
+    report = TrainingReport()
+    try:
+        with captured_splink_messages(report):
+            linker = _linker(con, engine, [])
+            train(linker, con, report, records=records, u_max_pairs=U_MAX_PAIRS,
+                  em_max_pairs=EM_MAX_PAIRS, seed=SEED)
+    finally:
+        engine.close()
+    sessions = {line.split(":")[0]: line.split("trains ")[1].split(", ")
+                for line in report.em_sessions}
+    assert set(sessions) == {"first_name, last_name", "last_name, dob", f"{EM_FIRST_NAME}, dob"}
+    assert "first_name" in sessions["last_name, dob"]
+    assert "last_name" in sessions[f"{EM_FIRST_NAME}, dob"]
+    m = {(c.output_column_name, lv.label_for_charts): lv.m_probability
+         for c in linker._settings_obj.comparisons
+         for lv in c._comparison_levels_excluding_null}
+    # EM's match class holds the same people: a wholly different name is rare among them
+    assert m[("first_name", "All other comparisons")] < 0.1
+    assert m[("last_name", "All other comparisons")] < 0.1
+    # the fixture's college variants, seen and weighed as evidence for a match
+    assert m[("last_name", "one record keeps only the first surname of the other's two")] > 0.01
+    assert m[("first_name", "nickname-equivalent (nicknames table)")] > 0.03
