@@ -12,8 +12,14 @@ model's "all other" level: not equal, not day and month swapped, not the year on
 month and day equal, not one digit or one transposition apart, more than 31 days apart)
 become a cannot-link pair, unless the model itself linked that pair directly at or above
 the threshold (strong evidence such as the same SSID overrides the dates; the rule only stops
-*transitive* merges). The constrained clustering then keeps the most probable edges and
-refuses the bridge, which goes to clerical review.
+*transitive* merges), or a record with a birth date links to both directly and its date is
+one keying error from each. That record is not a bridge: its date explains both. JONATHAN
+LIN's CALPADS unit (2006-10-08) linked to his CCGI account (2006-08-10, day and month
+swapped) and his college record (2006-10-09, a digit off) with the same SSID. The CCGI and
+college dates are two errors apart, and the rule kept the college record out of his
+person (at 50,000 students with every defect profile, 10 of the 136 missed college
+records). The constrained clustering then keeps the most probable edges and refuses the
+bridge, which goes to clerical review.
 
 Missing evidence: a record without a birth date takes part in no conflict (absence is never
 read as a disagreement); it can still join either side on its own evidence.
@@ -31,15 +37,19 @@ from linkage.clustering import ConfidentGraph
 # The same agreement levels the model's birth-date comparison has (linkage/model.py): anything
 # inside them is a possible keying error of one date, never a conflict.
 MAX_DAYS_APART = 31
-_CONFLICT_SQL = f"""
-    a.dob <> b.dob
-    AND NOT (year(a.dob) = year(b.dob) AND month(a.dob) = day(b.dob)
-             AND day(a.dob) = month(b.dob))
-    AND abs(date_diff('day', a.dob, b.dob)) > {MAX_DAYS_APART}
-    AND NOT (month(a.dob) = month(b.dob) AND day(a.dob) = day(b.dob)
-             AND abs(year(a.dob) - year(b.dob)) = 1)
-    AND NOT (hamming(a.dob_str, b.dob_str) <= 2
-             AND damerau_levenshtein(a.dob_str, b.dob_str) <= 1)
+
+
+def _conflict_sql(a: str, b: str) -> str:
+    """SQL: the birth dates of rows ``a`` and ``b`` (both known) conflict."""
+    return f"""
+    {a}.dob <> {b}.dob
+    AND NOT (year({a}.dob) = year({b}.dob) AND month({a}.dob) = day({b}.dob)
+             AND day({a}.dob) = month({b}.dob))
+    AND abs(date_diff('day', {a}.dob, {b}.dob)) > {MAX_DAYS_APART}
+    AND NOT (month({a}.dob) = month({b}.dob) AND day({a}.dob) = day({b}.dob)
+             AND abs(year({a}.dob) - year({b}.dob)) = 1)
+    AND NOT (hamming({a}.dob_str, {b}.dob_str) <= 2
+             AND damerau_levenshtein({a}.dob_str, {b}.dob_str) <= 1)
 """
 
 
@@ -66,11 +76,25 @@ def birth_date_conflicts(
                 FROM _link_dob_nodes n JOIN {tables.IDENTITIES} i USING (unit_id)
                 WHERE i.dob IS NOT NULL
             )
-            SELECT a.unit_id, b.unit_id
-            FROM u a JOIN u b ON a.label = b.label AND a.unit_id < b.unit_id
-            WHERE {_CONFLICT_SQL}
-              AND NOT EXISTS (SELECT 1 FROM _link_dob_edges e
-                              WHERE e.ua = a.unit_id AND e.ub = b.unit_id)
+            , conflicts AS (
+                SELECT a.unit_id AS ua, b.unit_id AS ub
+                FROM u a JOIN u b ON a.label = b.label AND a.unit_id < b.unit_id
+                WHERE {_conflict_sql("a", "b")}
+                  AND NOT EXISTS (SELECT 1 FROM _link_dob_edges e
+                                  WHERE e.ua = a.unit_id AND e.ub = b.unit_id)
+            ), near AS (
+                SELECT ua AS unit_id, ub AS other FROM _link_dob_edges
+                UNION ALL SELECT ub, ua FROM _link_dob_edges
+            )
+            SELECT c.ua, c.ub FROM conflicts c
+            -- explained through a dated record both link to directly, whose date is one
+            -- keying error from each: not a bridge
+            WHERE NOT EXISTS (
+                SELECT 1 FROM near na JOIN near nb ON na.other = nb.other
+                JOIN u m ON m.unit_id = na.other
+                JOIN u a ON a.unit_id = c.ua JOIN u b ON b.unit_id = c.ub
+                WHERE na.unit_id = c.ua AND nb.unit_id = c.ub
+                  AND NOT ({_conflict_sql("a", "m")}) AND NOT ({_conflict_sql("b", "m")}))
         """).fetchall()
     finally:
         con.unregister("_link_dob_nodes")

@@ -106,3 +106,22 @@ def test_two_record_components_are_left_to_the_model() -> None:
     con = _warehouse({1: date(2006, 7, 5), 2: date(1995, 8, 29)})
     assert _dated(con, 2, _edges((1, 2, 0.95))) == []
     assert np.array_equal(cluster(2, _edges((1, 2, 0.95)), THRESHOLD).cluster_of[1:], [1, 1])
+
+
+def test_two_slips_explained_by_a_dated_record_both_link_to_are_no_conflict() -> None:
+    """JONATHAN LIN (50k, every defect profile): CALPADS 2006-10-08, CCGI 2006-08-10 (day and
+    month swapped), college 2006-10-09 (a digit off), each linked to the CALPADS unit with
+    the same SSID. CCGI and college are two slips apart; the CALPADS date explains both, so
+    the college record is not a bridge and joins its person."""
+    con = _warehouse({1: date(2006, 10, 8), 2: date(2006, 8, 10), 3: date(2006, 10, 9)})
+    edges = _edges((1, 2, 0.9999), (1, 3, 0.99999), (2, 3, 0.69))
+    assert _dated(con, 3, edges) == []
+    kept = cluster(3, edges, THRESHOLD, cannot_link=_dated(con, 3, edges))
+    assert kept.cluster_of[1] == kept.cluster_of[2] == kept.cluster_of[3]
+
+
+def test_a_record_whose_date_explains_only_one_side_still_bridges_nothing() -> None:
+    # the middle record's date is a slip of one side's only: the other side still conflicts
+    con = _warehouse({1: date(2006, 7, 5), 2: date(2006, 7, 6), 3: date(1995, 8, 29)})
+    edges = _edges((1, 2, 0.999), (2, 3, 0.95))
+    assert _dated(con, 3, edges) == [(1, 3)]

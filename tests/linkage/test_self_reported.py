@@ -115,7 +115,7 @@ def test_birth_year_one_off_with_a_nickname_is_blocked_and_is_no_date_conflict()
             | _pairs(con, "last1, month + day, birth year one earlier")) == {("C0", "C1")}
     conflicts = con.execute(
         f"SELECT a.source_person_id, b.source_person_id FROM mdm.identities a "
-        f"JOIN mdm.identities b ON a.unit_id < b.unit_id WHERE {birthdates._CONFLICT_SQL}"
+        f"JOIN mdm.identities b ON a.unit_id < b.unit_id WHERE {birthdates._conflict_sql('a', 'b')}"
     ).fetchall()
     # eight years apart is a conflict; one year off is a slip
     assert sorted(conflicts) == [("C0", "C2"), ("C1", "C2")]
