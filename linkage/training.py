@@ -100,6 +100,7 @@ class TrainingReport:
         if self.prior_source != "estimated":
             out.append(f"prior: fixed fallback {self.prior:.3g} (could not be estimated)")
         out += [f"training step failed: {s}" for s in self.steps_failed]
+        out += [f"EM on {s}" for s in self.em_sessions]
         out += [f"EM session skipped: {s}" for s in self.sessions_skipped]
         if self.collapsed_levels:
             out.append(f"{len(self.collapsed_levels)} level(s) EM drove under m {M_FLOOR:g} "

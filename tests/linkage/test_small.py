@@ -182,6 +182,8 @@ def test_em_trains_the_names_on_dense_blocks_when_a_birth_date_is_shared_by_hund
     assert set(sessions) == {"first_name, last_name", "last_name, dob", f"{EM_FIRST_NAME}, dob"}
     assert "first_name" in sessions["last_name, dob"]
     assert "last_name" in sessions[f"{EM_FIRST_NAME}, dob"]
+    # the operator's `c2c link` prints each session
+    assert any(line.startswith("EM on last_name, dob: ") for line in report.lines())
     m = {(c.output_column_name, lv.label_for_charts): lv.m_probability
          for c in linker._settings_obj.comparisons
          for lv in c._comparison_levels_excluding_null}
