@@ -591,9 +591,7 @@ def comparisons() -> list[Any]:
             cll.CustomLevel('list_has_any("first_nick_l", "first_nick_r")').configure(
                 label_for_charts="nickname-equivalent (nicknames table)",
                 tf_adjustment_column="first_name"),
-            # m fixed, as for the surname's swap level: EM's blocks each hold a name equal,
-            # which a swap breaks, so no block sees swapped true pairs. The value is what EM
-            # found at 50k students on the birth date alone (0.023).
+            # m fixed: no EM block sees swapped true pairs (SWAP_FIRST_M)
             cll.CustomLevel(
                 'list_contains("last_tokens_r", "first_name_l") '
                 'OR list_contains("last_tokens_l", "first_name_r")',
@@ -954,11 +952,15 @@ def _register_inputs(con: duckdb.DuckDBPyConnection, engine: LinkBackend) -> Spl
     A DuckDB workspace in the warehouse's instance copies the identities table to table
     (DuckDB spills it like any other); otherwise (Spark) they go over as Arrow.
     """
-    cols = ", ".join(MODEL_COLUMNS) + f", first_name AS {EM_FIRST_NAME}"
+    # EM's birth-date-and-first-name block reads the first name under a name of its own
+    # (training.EM_FIRST_NAME)
+    em_copy = f"first_name AS {EM_FIRST_NAME}"
+    cols = ", ".join([*MODEL_COLUMNS, em_copy])
     source = engine.input_source(con, tables.IDENTITIES)
     if source is not None:
         engine.query(f"CREATE TABLE {INPUT_TABLE} AS SELECT unit_id AS unique_id, "
-                     f"{cols.split(', ', 1)[1]} FROM {source} ORDER BY unit_id")
+                     f"{', '.join([*MODEL_COLUMNS[1:], em_copy])} FROM {source} "
+                     "ORDER BY unit_id")
         # display names are put in SQL unquoted: keep them plain identifiers
         return engine.db_api.register(INPUT_TABLE, dataset_display_name="identities")
     arrow: pa.Table = con.execute(

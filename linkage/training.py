@@ -185,13 +185,17 @@ def _block_pairs(con: duckdb.DuckDBPyConnection, columns: tuple[str, ...]) -> in
     return int(row[0]) if row else 0
 
 
+def _failed(report: TrainingReport, name: str, exc: Exception) -> None:
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    report.steps_failed.append(f"{name}: {type(exc).__name__}: {first[:160]}")
+
+
 def _step(report: TrainingReport, name: str, fn: Any, *args: Any, **kwargs: Any) -> bool:
     try:
         fn(*args, **kwargs)
         return True
     except _TRAINING_ERRORS as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        report.steps_failed.append(f"{name}: {type(exc).__name__}: {first[:160]}")
+        _failed(report, name, exc)
         return False
 
 
@@ -254,8 +258,7 @@ def _em_session(training: Any, report: TrainingReport, columns: tuple[str, ...],
             block_on(*columns), max_pairs=em_max_pairs, estimate_without_term_frequencies=True,
             fix_probability_two_random_records_match=True)
     except _TRAINING_ERRORS as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        report.steps_failed.append(f"EM on {name}: {type(exc).__name__}: {first[:160]}")
+        _failed(report, f"EM on {name}", exc)
         return
     # Splink keeps in the session only the comparisons that read no column of the block
     trains = [c.output_column_name for c in session.core_model_settings.comparisons]
