@@ -4,10 +4,12 @@ that fails records its error and stage, with the operator told what to change.""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -266,3 +268,57 @@ def test_standardise_in_slices_gives_the_same_identities(tmp_path: Path) -> None
     small = Settings(home=tmp_path, duckdb_memory_limit="1GB")
     assert standardise_slice_rows(small) * 4 == standardise_slice_rows(
         Settings(home=tmp_path, duckdb_memory_limit="4GB"))
+
+
+def test_splinks_whole_input_is_read_in_place_not_copied_per_query(tmp_path: Path) -> None:
+    """DuckDB 1.4 materialises a CTE a query reads more than once, and Splink's queries read
+    ``__splink__df_concat`` (every record, every model column) two to four times: at 8M
+    identities the term-frequency tables, the prior and each EM session copied the whole
+    input first (about 80 s of the link). The run's DuckDB API marks those CTEs NOT
+    MATERIALIZED: the plans the link runs hold no CTE over the whole input."""
+    from splink import Linker, SettingsCreator
+    from splink import comparison_library as cl
+
+    from linkage.backend import InlinedInputsDuckDBAPI
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE people AS SELECT i AS unique_id, 'N' || (i % 7) AS first_name, "
+                "'S' || (i % 11) AS last_name FROM range(200) t(i)")
+
+    def ctes(select: str) -> list[str]:
+        """The names of the CTEs DuckDB's plan for ``select`` materialises."""
+        found: list[str] = []
+
+        def walk(node: dict[str, Any]) -> None:
+            if node.get("name", "").strip() == "CTE":
+                found.append(str(node.get("extra_info", {}).get("CTE Name", "")))
+            for child in node.get("children", []):
+                walk(child)
+        for root in json.loads(con.execute("EXPLAIN (FORMAT JSON) " + select).fetchall()[0][1]):
+            walk(root)
+        return found
+
+    plans: list[list[str]] = []
+
+    class Spy(InlinedInputsDuckDBAPI):
+        def _execute_sql_against_backend(self, final_sql: str) -> duckdb.DuckDBPyRelation:
+            rewritten = linkage.backend.inline_input_ctes(final_sql)
+            if rewritten.lstrip().upper().startswith("CREATE TABLE"):
+                plans.append(ctes(rewritten.split(" AS\n", 1)[1]))
+            return super()._execute_sql_against_backend(final_sql)
+
+    db_api = Spy(connection=con)
+    linker = Linker(db_api.register("people"), SettingsCreator(
+        link_type="dedupe_only", comparisons=[
+            cl.ExactMatch("first_name").configure(term_frequency_adjustments=True),
+            cl.ExactMatch("last_name")]))
+    linker.table_management.compute_tf_table("first_name")
+    linker.training.estimate_probability_two_random_records_match(
+        ["l.first_name = r.first_name AND l.last_name = r.last_name"], recall=0.9)
+    assert len(plans) >= 2
+    assert not [p for p in plans if "__splink__df_concat" in p]
+    # the same SQL as Splink writes it: DuckDB copies the whole input into a CTE
+    sql = "WITH\n\n__splink__df_concat as (\nSELECT * FROM people\n)\n" \
+          "SELECT count(*) FROM __splink__df_concat a JOIN __splink__df_concat b USING (unique_id)"
+    assert ctes(sql) == ["__splink__df_concat"]
+    assert ctes(linkage.backend.inline_input_ctes(sql)) == []
