@@ -1077,7 +1077,7 @@ def predict_chunks(choices: list[BlockingChoice], chunk_pairs: int) -> int:
     records, every comparison evaluated) held a whole run's pairs pinned at once: at 8M
     identities it failed under a 4 GB limit ("failed to pin block"). The kept rules' own
     counts (measured, an upper bound on the distinct pairs) over ``chunk_pairs`` gives the
-    slices; :func:`_score_in_chunks` cuts the blocked pairs by a hash of the left record's
+    slices; :func:`_score_in_chunks` cuts the blocked pairs into ranges of the left record's
     id, so each pair falls in exactly one and the union is the unchunked result."""
     candidate = sum(c.pairs for c in choices if c.kept)
     return max(1, math.ceil(candidate / max(1, chunk_pairs)))
@@ -1093,14 +1093,14 @@ def _score_in_chunks(
 
     On DuckDB the blocking runs once (:func:`blocked_pairs_sql`): its output is two ids and a
     rule number per candidate pair (a table DuckDB spills like any other), cut into slices by
-    a hash of the left id. Splink's ``predict_chunk`` re-ran every blocking join over all
-    identities for each slice, so the blocking cost grew with slices x identities
-    (docs/scale.md). Each slice is then registered as the blocked pairs Splink scores (its
-    DuckDB path reads only the records those pairs name). Spark blocks the same way and
+    ranges of the left id (:func:`_slice_conditions`). Splink's ``predict_chunk`` re-ran every
+    blocking join over all identities for each slice, so the blocking cost grew with slices x
+    identities (docs/scale.md). Each slice is then registered as the blocked pairs Splink scores
+    (its DuckDB path reads only the records those pairs name). Spark blocks the same way and
     scores in one slice (its shuffle spills on its own): Splink's own blocking tested every
-    earlier rule's condition on each candidate pair of a rule (``AND NOT (r1 OR r2 ...)``),
-    a per-pair cost of up to 21 conditions, where the GROUP BY is one shuffle of three
-    columns (docs/scale.md, Spark)."""
+    earlier rule's condition on each candidate pair of a rule (``AND NOT (r1 OR r2 ...)``), a
+    per-pair cost of up to 21 conditions, where the GROUP BY is one shuffle of three columns
+    (docs/scale.md, Spark)."""
     source = next(iter(linker._input_tables_dict.values())).physical_name
     if engine.name == "spark":
         return _score_on_spark(
@@ -1110,11 +1110,9 @@ def _score_in_chunks(
     engine.query(f"DROP TABLE IF EXISTS {RULE_PAIRS_TABLE}")
     marginal: Counter[int] = Counter()
     try:
-        for i in range(chunks):
-            engine.materialise(PAIRS_SLICE_TABLE, (
-                f"SELECT * FROM {BLOCKED_PAIRS_TABLE}" if chunks == 1 else
-                f"SELECT * FROM {BLOCKED_PAIRS_TABLE} "
-                f"WHERE hash(join_key_l) % {chunks} = {i}"))
+        for i, where in enumerate(_slice_conditions(engine, chunks)):
+            engine.materialise(PAIRS_SLICE_TABLE,
+                               f"SELECT * FROM {BLOCKED_PAIRS_TABLE} WHERE {where}")
             linker.table_management.register_blocked_pairs_for_predict(
                 engine.db_api.register(PAIRS_SLICE_TABLE))
             # every pair of the slice is scored once: count them here, and let Splink keep
@@ -1133,6 +1131,24 @@ def _score_in_chunks(
         engine.query(f"DROP TABLE IF EXISTS {PAIRS_SLICE_TABLE}")
         engine.query(f"DROP TABLE IF EXISTS {BLOCKED_PAIRS_TABLE}")
     return dict(marginal)
+
+
+def _slice_conditions(engine: LinkBackend, chunks: int) -> list[str]:
+    """The slices' conditions on the blocked pairs: ranges of the left record's id holding
+    about as many pairs each (approximate quantiles; equal bounds are merged, so a slice is
+    never empty by construction). A range, not a hash: Splink reads each slice's left
+    records from the input (ordered by id) with the slice's id range pushed into the scan,
+    so a slice reads its own part of the input, not all of it (at 8M identities the two
+    reads of each of 14 slices were 4.7 s against 7.5 s of scoring)."""
+    if chunks <= 1:
+        return ["true"]
+    cuts = ", ".join(str(i / chunks) for i in range(1, chunks))
+    row = engine.query(f"SELECT approx_quantile(join_key_l, [{cuts}]) FROM {BLOCKED_PAIRS_TABLE}")
+    bounds = sorted({int(b) for b in (row[0][0] or []) if b is not None}) if row else []
+    edges: list[int | None] = [None, *bounds, None]
+    return [" AND ".join(part for part in (
+        f"join_key_l > {lo}" if lo is not None else "", f"join_key_l <= {hi}" if hi is not None
+        else "") if part) or "true" for lo, hi in zip(edges, edges[1:], strict=False)]
 
 
 # Splink filters predictions on the match weight: the band's lower threshold as a weight,
