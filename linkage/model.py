@@ -1091,9 +1091,10 @@ def _score_in_chunks(
     and drop the rest: the pairs scored per rule (Splink's ``match_key``, the first rule
     that generated the pair) are counted slice by slice, not kept.
 
-    On DuckDB the blocking runs once (:func:`blocked_pairs_sql`): its output is two ids and a
-    rule number per candidate pair (a table DuckDB spills like any other), cut into slices by
-    ranges of the left id (:func:`_slice_conditions`). Splink's ``predict_chunk`` re-ran every
+    On DuckDB each rule's join runs once (:func:`rule_union_sql`): two ids and a rule number
+    per pair and rule (a table DuckDB spills like any other), cut into slices by ranges of the
+    left id (:func:`_slice_conditions`); a slice keeps each pair once, with its first rule
+    (:func:`first_rule_sql`). Splink's ``predict_chunk`` re-ran every
     blocking join over all identities for each slice, so the blocking cost grew with slices x
     identities (docs/scale.md). Each slice is then registered as the blocked pairs Splink scores
     (its DuckDB path reads only the records those pairs name). Spark blocks the same way and
@@ -1106,13 +1107,15 @@ def _score_in_chunks(
         return _score_on_spark(
             linker, engine, blocked_pairs_sql(rules, source, sql_dialect="spark"),
             lower_threshold)
-    engine.materialise(BLOCKED_PAIRS_TABLE, blocked_pairs_sql(rules, source, stored))
+    # every rule's pairs, a pair once per rule; each slice keeps a pair's first rule. One
+    # GROUP BY of all of them spilled at 8M identities (30.6 s); a slice's fits in memory.
+    engine.materialise(BLOCKED_PAIRS_TABLE, rule_union_sql(rules, source, stored))
     engine.query(f"DROP TABLE IF EXISTS {RULE_PAIRS_TABLE}")
     marginal: Counter[int] = Counter()
     try:
         for i, where in enumerate(_slice_conditions(engine, chunks)):
-            engine.materialise(PAIRS_SLICE_TABLE,
-                               f"SELECT * FROM {BLOCKED_PAIRS_TABLE} WHERE {where}")
+            engine.materialise(PAIRS_SLICE_TABLE, first_rule_sql(
+                f"SELECT * FROM {BLOCKED_PAIRS_TABLE} WHERE {where}"))
             linker.table_management.register_blocked_pairs_for_predict(
                 engine.db_api.register(PAIRS_SLICE_TABLE))
             # every pair of the slice is scored once: count them here, and let Splink keep
@@ -1190,11 +1193,21 @@ def blocked_pairs_sql(
 
     Splink keeps a pair out of rule k by testing every earlier rule's condition on each of
     rule k's pairs (``AND NOT (r1 OR r2 ...)``): a cost of pairs x rules, most of the
-    blocking time at 2M identities. Here each rule's join runs bare and one GROUP BY on the
-    two ids keeps the lowest rule (10.6 CPU s against 22 at 1M identities, the same pairs
-    and keys). The conditions are Splink's own SQL for each rule (in ``sql_dialect``). A
-    custom rule whose pairs measuring kept (``stored``, :func:`rule_pairs_sql`, DuckDB only)
-    is read from there, not joined."""
+    blocking time at 2M identities. Here each rule's join runs bare
+    (:func:`rule_union_sql`) and one GROUP BY on the two ids keeps the lowest rule
+    (:func:`first_rule_sql`; 10.6 CPU s against 22 at 1M identities, the same pairs and
+    keys)."""
+    return first_rule_sql(rule_union_sql(rules, table, stored, sql_dialect), sql_dialect)
+
+
+def rule_union_sql(
+    rules: list[Rule], table: str, stored: str | None = None, sql_dialect: str = "duckdb"
+) -> str:
+    """Every rule's pairs on ``table`` (``unique_id``), a pair once per rule that makes it:
+    ``match_key`` (the rule's place in ``rules``), ``join_key_l``, ``join_key_r``. The
+    conditions are Splink's own SQL for each rule (in ``sql_dialect``). A custom rule whose
+    pairs measuring kept (``stored``, :func:`rule_pairs_sql`, DuckDB only) is read from
+    there, not joined."""
     def pairs(key: int, rule: Rule) -> str:
         if stored is not None and rule.condition is not None and rule in CANDIDATE_RULES:
             return (f"SELECT {key} AS match_key, join_key_l, join_key_r FROM {stored} "
@@ -1202,10 +1215,15 @@ def blocked_pairs_sql(
         return rule.pairs_sql(
             f"{key} AS match_key, l.unique_id AS join_key_l, r.unique_id AS join_key_r", table,
             rule.creator().get_blocking_rule(sql_dialect).blocking_rule_sql, "unique_id")
-    joins = "\nUNION ALL\n".join(pairs(key, rule) for key, rule in enumerate(rules))
+    return "\nUNION ALL\n".join(pairs(key, rule) for key, rule in enumerate(rules))
+
+
+def first_rule_sql(union: str, sql_dialect: str = "duckdb") -> str:
+    """Each pair of ``union`` (:func:`rule_union_sql`) once, with its lowest ``match_key`` as
+    text (Splink's column)."""
     text = "STRING" if sql_dialect == "spark" else "VARCHAR"
     return (f"SELECT CAST(min(match_key) AS {text}) AS match_key, join_key_l, join_key_r "
-            f"FROM ({joins}) GROUP BY join_key_l, join_key_r")
+            f"FROM ({union}) GROUP BY join_key_l, join_key_r")
 
 
 def _keep_scored(

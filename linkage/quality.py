@@ -80,7 +80,10 @@ DEFAULT_SAMPLE_PAIRS = 400
 # the square of the records (namesakes born the same day). Past this many join rows the nets
 # keep a random share of their pairs (a hash of the pair), each standing for 1/share pairs
 # of its stratum: at 10.6M records the full nets spilled 35 GB and ran past 20 minutes.
-NEAR_JOIN_ROWS = 20_000_000
+# Five million kept pairs size a stratum to a fraction of a per mille (the clerical sample
+# drawn from them is 400 pairs); at 8M identities (105M join rows) 20M kept pairs cost about
+# 15 s more of the link for nothing the estimate could show.
+NEAR_JOIN_ROWS = 5_000_000
 NEAR_SEED = 7919
 SPARE = 4  # pairs ranked per pair drawn, about (see _insert_sample)
 _UKEY = "source_system || chr(31) || partner_org || chr(31) || source_person_id"
