@@ -41,6 +41,7 @@ the labels fixed would be too good. A pair sampled again keeps its earlier decis
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,13 +79,17 @@ AGREEMENTS = """(coalesce(ua.ssid = ub.ssid, false)::INT
 DEFAULT_SAMPLE_PAIRS = 400
 # The near-miss nets join records sharing a birth date and a name token: the pairs grow with
 # the square of the records (namesakes born the same day). Past this many join rows the nets
-# keep a random share of their pairs (a hash of the pair), each standing for 1/share pairs
-# of its stratum: at 10.6M records the full nets spilled 35 GB and ran past 20 minutes.
+# keep a random share of their pairs (a hash of each unit, _build_frame), each standing for
+# 1/share pairs of its stratum: at 10.6M records the full nets spilled 35 GB and ran past 20 minutes.
 # Five million kept pairs size a stratum to a fraction of a per mille (the clerical sample
 # drawn from them is 400 pairs); at 8M identities (105M join rows) 20M kept pairs cost about
 # 15 s more of the link for nothing the estimate could show.
 NEAR_JOIN_ROWS = 5_000_000
 NEAR_SEED = 7919
+# The nets' join rows are counted on one unit in NEAR_PRICE_SAMPLE from this many units
+# (_near_share)
+NEAR_PRICE_SAMPLED_FROM = 1_000_000
+NEAR_PRICE_SAMPLE = 8
 SPARE = 4  # pairs ranked per pair drawn, about (see _insert_sample)
 _UKEY = "source_system || chr(31) || partner_org || chr(31) || source_person_id"
 DRAWS = 2000
@@ -198,9 +203,15 @@ def _build_frame(con: duckdb.DuckDBPyConnection, edges: pa.Table, near_join_rows
         FROM (SELECT unit_id, person, dob, last_tokens, unnest(given_tokens) AS given
               FROM _q_units)""")
     share = _near_share(con, near_join_rows)
-    # the same cut in both joins: a pair is kept or left by its own hash, whichever net finds it
-    cut = f"hash({NEAR_SEED}, least(a.unit_id, b.unit_id), greatest(a.unit_id, b.unit_id)) " \
-          f"<= {min(2**64 - 1, int(share * (2**64 - 1)))}::UBIGINT"
+    # Each unit is kept with chance sqrt(share) (a hash of the unit), so each pair with chance
+    # share, whichever net finds it. The cut is on each side's units, before the nets join:
+    # a cut on the pair's own hash came after the join, which at 8M identities still made
+    # all 105M join rows to keep 5M (26 s). Pairs sharing a unit are kept together more
+    # often than by chance; with millions kept, a stratum's size is still known to well
+    # under a per mille.
+    unit_cut = min(2**64 - 1, int(math.sqrt(share) * (2**64 - 1)))
+    cut = " AND ".join(f"hash({NEAR_SEED}, {side}.unit_id) <= {unit_cut}::UBIGINT"
+                       for side in ("a", "b"))
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _q_near AS
         WITH candidates AS (
             SELECT DISTINCT a.unit_id AS a, b.unit_id AS b FROM _q_keys a
@@ -269,14 +280,22 @@ def _build_frame(con: duckdb.DuckDBPyConnection, edges: pa.Table, near_join_rows
 
 def _near_share(con: duckdb.DuckDBPyConnection, near_join_rows: int) -> float:
     """The share of near-miss pairs to keep: 1.0 while the nets' join rows (counted from the
-    keys, an upper bound: same-person pairs included) stay within ``near_join_rows``."""
-    counted = con.execute("""
-        SELECT (SELECT coalesce(sum(n * n), 0) FROM (
-                    SELECT count(*) AS n FROM _q_keys GROUP BY key))
-             + (SELECT coalesce(sum(u.n * g.n), 0)
-                FROM (SELECT name, count(*) AS n FROM _q_names WHERE dob IS NULL
-                      GROUP BY name) u
-                JOIN (SELECT name, count(*) AS n FROM _q_names GROUP BY name) g
+    keys, an upper bound: same-person pairs included) stay within ``near_join_rows``.
+
+    From NEAR_PRICE_SAMPLED_FROM units the rows are counted on one unit in
+    NEAR_PRICE_SAMPLE and scaled up (two units both kept with chance 1/sample², a unit with
+    itself 1/sample): the share only sets how many pairs are kept, and each kept pair stands
+    for 1/share whatever the count was (9.4 s of the link at 8M identities, exact)."""
+    units = con.execute("SELECT count(*) FROM _q_units").fetchone()
+    sample = NEAR_PRICE_SAMPLE if units and int(units[0]) >= NEAR_PRICE_SAMPLED_FROM else 1
+    kept = f"hash(unit_id) % {sample} = 0" if sample > 1 else "true"
+    counted = con.execute(f"""
+        SELECT (SELECT coalesce(sum(n * (n - 1)) * {sample ** 2} + sum(n) * {sample}, 0)
+                FROM (SELECT count(*) AS n FROM _q_keys WHERE {kept} GROUP BY key))
+             + (SELECT coalesce(sum(u.n * g.n), 0) * {sample ** 2}
+                FROM (SELECT name, count(*) AS n FROM _q_names
+                      WHERE dob IS NULL AND {kept} GROUP BY name) u
+                JOIN (SELECT name, count(*) AS n FROM _q_names WHERE {kept} GROUP BY name) g
                     USING (name))""").fetchone()
     rows = int(counted[0]) if counted and counted[0] is not None else 0
     return 1.0 if rows <= near_join_rows else near_join_rows / rows

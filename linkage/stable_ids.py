@@ -121,12 +121,14 @@ def assign_person_ids(
     # table rebuilds its index entry by entry (12 s at 200k students); drop + create + insert
     # takes ~2 s and is just as transactional. Rows go in in key order: the primary key's
     # index is built half as fast from unsorted keys (6.9 against 3.1 CPU s for 2M rows).
+    # The unit ids number the units in that order (linkage/standardise.py), and one integer
+    # sorts faster than three strings.
     con.execute(f"DROP TABLE {tables.CROSSWALK}")
     con.execute(CROSSWALK_DDL)
     con.execute(f"""INSERT INTO {tables.CROSSWALK}
         SELECT c.source_system, c.partner_org, c.source_person_id, a.person_id, ?
         FROM _link_clusters c JOIN _link_assigned a USING (cluster_id)
-        ORDER BY c.source_system, c.partner_org, c.source_person_id""", [run_id])
+        ORDER BY c.unit_id""", [run_id])
 
     counts = dict(con.execute(
         f"SELECT event, count(*) FROM {tables.PERSON_LINEAGE} WHERE run_id = ? GROUP BY 1",
