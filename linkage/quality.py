@@ -80,7 +80,8 @@ DEFAULT_SAMPLE_PAIRS = 400
 # The near-miss nets join records sharing a birth date and a name token: the pairs grow with
 # the square of the records (namesakes born the same day). Past this many join rows the nets
 # keep a random share of their pairs (a hash of each unit, _build_frame), each standing for
-# 1/share pairs of its stratum: at 10.6M records the full nets spilled 35 GB and ran past 20 minutes.
+# 1/share pairs of its stratum: at 10.6M records the full nets spilled 35 GB and ran past
+# 20 minutes.
 # Five million kept pairs size a stratum to a fraction of a per mille (the clerical sample
 # drawn from them is 400 pairs); at 8M identities (105M join rows) 20M kept pairs cost about
 # 15 s more of the link for nothing the estimate could show.
