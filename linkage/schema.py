@@ -22,6 +22,15 @@ CROSSWALK_DDL = f"""CREATE TABLE IF NOT EXISTS {tables.CROSSWALK} (
         PRIMARY KEY (source_system, partner_org, source_person_id)
     )"""
 
+REVIEW_QUEUE_DDL = f"""CREATE TABLE IF NOT EXISTS {tables.REVIEW_QUEUE} (
+        pair_id VARCHAR PRIMARY KEY,     -- stable across runs: hash of the two unit keys
+        run_id VARCHAR NOT NULL,
+        source_system_l VARCHAR, partner_org_l VARCHAR, source_person_id_l VARCHAR,
+        source_system_r VARCHAR, partner_org_r VARCHAR, source_person_id_r VARCHAR,
+        match_probability DOUBLE NOT NULL,
+        reason VARCHAR NOT NULL          -- uncertain_band | cannot_link
+    )"""
+
 DDL: tuple[str, ...] = (
     f"CREATE SCHEMA IF NOT EXISTS {tables.MDM}",
     CROSSWALK_DDL,
@@ -41,14 +50,7 @@ DDL: tuple[str, ...] = (
         records INTEGER NOT NULL,        -- crosswalk units involved
         recorded_at TIMESTAMP NOT NULL DEFAULT current_timestamp
     )""",
-    f"""CREATE TABLE IF NOT EXISTS {tables.REVIEW_QUEUE} (
-        pair_id VARCHAR PRIMARY KEY,     -- stable across runs: hash of the two unit keys
-        run_id VARCHAR NOT NULL,
-        source_system_l VARCHAR, partner_org_l VARCHAR, source_person_id_l VARCHAR,
-        source_system_r VARCHAR, partner_org_r VARCHAR, source_person_id_r VARCHAR,
-        match_probability DOUBLE NOT NULL,
-        reason VARCHAR NOT NULL          -- uncertain_band | cannot_link
-    )""",
+    REVIEW_QUEUE_DDL,
     f"""CREATE TABLE IF NOT EXISTS {tables.REVIEW_DECISIONS} (
         pair_id VARCHAR NOT NULL,
         source_system_l VARCHAR, partner_org_l VARCHAR, source_person_id_l VARCHAR,
