@@ -25,7 +25,7 @@ from splink.internals.splink_dataframe import SplinkDataFrame
 from core import tables
 from core.duck import StageTimer
 from core.errors import InternalError
-from linkage import dialect
+from linkage import cost_sample, dialect
 from linkage.backend import LinkBackend
 from linkage.enrolment import enrolment_comparison
 from linkage.training import EM_FIRST_NAME, TrainingReport, captured_splink_messages, train
@@ -415,11 +415,7 @@ MIN_CAP_PAIRS = 1_000_000
 # register the largest makes 17 per record. A rule over this many rows per record is dropped
 # without running it (its pairs unknown), measured from GROUP BY counts (Rule.join_rows_sql).
 MAX_JOIN_ROWS_PER_RECORD = 200
-# From this many records the joins are priced on one record in JOIN_PRICE_SAMPLE (the price's
-# error, well under a percent at 2M, is nothing beside the factor between a rule that fits and
-# one that does not: 17 against 217 rows per record); below it exactly, which is cheap.
-JOIN_PRICE_SAMPLED_FROM = 1_000_000
-JOIN_PRICE_SAMPLE = 8
+# the joins are priced on a sample of records from 1M (linkage/cost_sample.py)
 # the columns the custom rules' keys read (Rule.keys)
 PRICE_COLUMNS = ("unit_id, ssid, first_name, last_name, last1, last2, dob, dob_sym, "
                  "birth_year, zip")
@@ -952,7 +948,7 @@ def _costly_rules(con: duckdb.DuckDBPyConnection, records: int) -> dict[int, int
     MAX_JOIN_ROWS_PER_RECORD rows per record, with those rows. A narrowing is no help: it
     filters after the join (a null key pairs with any), so the join costs the same."""
     limit = MAX_JOIN_ROWS_PER_RECORD * max(records, 1)
-    sample = JOIN_PRICE_SAMPLE if records >= JOIN_PRICE_SAMPLED_FROM else 1
+    sample = cost_sample.sample_for(records)
     table = tables.IDENTITIES
     if sample > 1:
         # the sampled rows once, with the columns the rules' keys read: each rule's price

@@ -52,6 +52,7 @@ import pyarrow as pa
 
 from core import tables
 from core.errors import InputRejected, NotFound
+from linkage import cost_sample
 from linkage.rates import ethnicity_select
 from linkage.review import DECISIONS
 from linkage.schema import ensure_schema
@@ -87,10 +88,6 @@ DEFAULT_SAMPLE_PAIRS = 400
 # 15 s more of the link for nothing the estimate could show.
 NEAR_JOIN_ROWS = 5_000_000
 NEAR_SEED = 7919
-# The nets' join rows are counted on one unit in NEAR_PRICE_SAMPLE from this many units
-# (_near_share)
-NEAR_PRICE_SAMPLED_FROM = 1_000_000
-NEAR_PRICE_SAMPLE = 8
 SPARE = 4  # pairs ranked per pair drawn, about (see _insert_sample)
 _UKEY = "source_system || chr(31) || partner_org || chr(31) || source_person_id"
 DRAWS = 2000
@@ -283,12 +280,12 @@ def _near_share(con: duckdb.DuckDBPyConnection, near_join_rows: int) -> float:
     """The share of near-miss pairs to keep: 1.0 while the nets' join rows (counted from the
     keys, an upper bound: same-person pairs included) stay within ``near_join_rows``.
 
-    From NEAR_PRICE_SAMPLED_FROM units the rows are counted on one unit in
-    NEAR_PRICE_SAMPLE and scaled up (two units both kept with chance 1/sample², a unit with
+    From 1M units the rows are counted on a sample of units (linkage/cost_sample.py) and
+    scaled up (two units both kept with chance 1/sample², a unit with
     itself 1/sample): the share only sets how many pairs are kept, and each kept pair stands
     for 1/share whatever the count was (9.4 s of the link at 8M identities, exact)."""
     units = con.execute("SELECT count(*) FROM _q_units").fetchone()
-    sample = NEAR_PRICE_SAMPLE if units and int(units[0]) >= NEAR_PRICE_SAMPLED_FROM else 1
+    sample = cost_sample.sample_for(int(units[0]) if units else 0)
     kept = f"hash(unit_id) % {sample} = 0" if sample > 1 else "true"
     counted = con.execute(f"""
         SELECT (SELECT coalesce(sum(n * (n - 1)) * {sample ** 2} + sum(n) * {sample}, 0)

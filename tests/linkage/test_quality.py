@@ -20,7 +20,7 @@ from core.keys import KeyProvider, create_master_key
 from core.settings import Settings
 from ingest import ingest_files
 from ingest.partners_csv import load_partners_csv
-from linkage import quality
+from linkage import cost_sample, quality
 from linkage.review import record_review_decision
 
 STUDENTS = 1000
@@ -180,7 +180,7 @@ def test_no_sample_is_no_figures(tmp_path: Path) -> None:
 def test_the_nets_rows_are_counted_on_a_sample_of_units_at_the_state_size(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Counting the near-miss nets' join rows exactly cost 9.4 s at 8M identities; from
-    NEAR_PRICE_SAMPLED_FROM units one unit in NEAR_PRICE_SAMPLE counts them, and the share of
+    cost_sample.SAMPLED_FROM units one unit in cost_sample.SAMPLE counts them, and the share of
     pairs kept comes out within a few percent of the exact count's."""
     con = duckdb.connect()
     units = 200_000
@@ -194,9 +194,9 @@ def test_the_nets_rows_are_counted_on_a_sample_of_units_at_the_state_size(
         SELECT unit_id, unit_id AS person,
                CASE WHEN unit_id % 10 = 0 THEN NULL ELSE DATE '2005-01-01' END AS dob,
                hash(unit_id, 99) % 20000 AS name FROM _q_units""")
-    monkeypatch.setattr(quality, "NEAR_PRICE_SAMPLED_FROM", units + 1)
+    monkeypatch.setattr(cost_sample, "SAMPLED_FROM", units + 1)
     exact = quality._near_share(con, 1_000_000)
-    monkeypatch.setattr(quality, "NEAR_PRICE_SAMPLED_FROM", units)
+    monkeypatch.setattr(cost_sample, "SAMPLED_FROM", units)
     sampled = quality._near_share(con, 1_000_000)
     assert 0 < exact < 0.5  # the bound is reached: a share is kept
     assert abs(sampled - exact) <= 0.05 * exact, (sampled, exact)

@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from linkage import model
+from linkage import cost_sample, model
 from linkage.identity_extras import identity_extras
 from linkage.standardise import build_identities
 from tests.link_fixtures import NICK, make_population, truth_table, write_staging
@@ -277,11 +277,11 @@ def test_joins_are_priced_from_a_sample_of_records_at_the_state_size(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Pricing every custom rule's join exactly cost 17 s at 2M records (a GROUP BY per side
     over near-unique keys), for a guard that only asks whether a join is past hundreds of rows
-    per record. From JOIN_PRICE_SAMPLED_FROM records one record in JOIN_PRICE_SAMPLE prices
+    per record. From cost_sample.SAMPLED_FROM records one record in cost_sample.SAMPLE prices
     it: within a few percent of the exact rows."""
     records = 200_000
     con = _register_of(records)
-    sample = model.JOIN_PRICE_SAMPLE
+    sample = cost_sample.SAMPLE
     priced = 0
     for rule in model.CANDIDATE_RULES:
         if rule.join_rows_sql() is None or rule.sparse:
@@ -291,14 +291,14 @@ def test_joins_are_priced_from_a_sample_of_records_at_the_state_size(
         assert abs(sampled - exact) <= 0.05 * exact, rule.name
         priced += exact > 0
     assert priced >= 12  # crossings and the wide rules among them
-    # the guard reads the sampled prices from JOIN_PRICE_SAMPLED_FROM records on
+    # the guard reads the sampled prices from cost_sample.SAMPLED_FROM records on
     monkeypatch.setattr(model, "MAX_JOIN_ROWS_PER_RECORD", 0)
-    monkeypatch.setattr(model, "JOIN_PRICE_SAMPLED_FROM", records)
+    monkeypatch.setattr(cost_sample, "SAMPLED_FROM", records)
     costly = model._costly_rules(con, records)
     for index, rows in costly.items():
         rule = model.CANDIDATE_RULES[index]
         want = rule.join_rows_sql(1 if rule.sparse else sample)
         assert rows == int(con.execute(want or "").fetchone()[0]), rule.name  # type: ignore[index]
-    monkeypatch.setattr(model, "JOIN_PRICE_SAMPLED_FROM", records + 1)
+    monkeypatch.setattr(cost_sample, "SAMPLED_FROM", records + 1)
     exact_costly = model._costly_rules(con, records)
     assert set(exact_costly) == set(costly) and exact_costly != costly
