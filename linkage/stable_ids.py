@@ -22,8 +22,8 @@ import numpy as np
 import pyarrow as pa
 
 from core import tables
-from linkage.id_changes import record_changes
-from linkage.schema import CROSSWALK_DDL
+from linkage.id_changes import CREATE_REASON, RETIRE_REASON, ensure_change_log, record_changes
+from linkage.schema import CROSSWALK_KEY_DDL, CROSSWALK_UNKEYED_DDL
 
 ID_PREFIX = "P"
 ID_DIGITS = 10
@@ -45,6 +45,7 @@ def assign_person_ids(
 
     ``cluster_of[unit_id]`` is the cluster of each identity. Call inside a transaction.
     """
+    ensure_change_log(con)  # lineage rows are written with their reason
     unit_ids = np.arange(1, len(cluster_of), dtype=np.int64)
     con.register("_link_clusters_arrow", pa.table({
         "unit_id": unit_ids, "cluster_id": cluster_of[1:].astype(np.int64)}))
@@ -89,9 +90,10 @@ def assign_person_ids(
         SELECT '{ID_PREFIX}' || lpad(CAST(seq AS VARCHAR), {ID_DIGITS}, '0'), seq, ?
         FROM _link_minted ORDER BY seq""", [run_id])
     con.execute(f"""INSERT INTO {tables.PERSON_LINEAGE}
-            (run_id, event, person_id, related_person_id, records)
+            (run_id, event, person_id, related_person_id, records, reason)
         SELECT ?, CASE WHEN split_from IS NULL THEN 'create' ELSE 'split' END,
-               '{ID_PREFIX}' || lpad(CAST(seq AS VARCHAR), {ID_DIGITS}, '0'), split_from, records
+               '{ID_PREFIX}' || lpad(CAST(seq AS VARCHAR), {ID_DIGITS}, '0'), split_from, records,
+               CASE WHEN split_from IS NULL THEN '{CREATE_REASON}' END
         FROM _link_minted m ORDER BY seq""", [run_id])
     con.execute(f"""INSERT INTO {tables.PERSON_LINEAGE}
             (run_id, event, person_id, related_person_id, records)
@@ -109,8 +111,9 @@ def assign_person_ids(
         WHERE person_id NOT IN (SELECT person_id FROM _link_overlap)
         GROUP BY person_id""")
     con.execute(f"""INSERT INTO {tables.PERSON_LINEAGE}
-            (run_id, event, person_id, related_person_id, records)
-        SELECT ?, 'retire', person_id, NULL, n FROM _link_gone ORDER BY person_id""", [run_id])
+            (run_id, event, person_id, related_person_id, records, reason)
+        SELECT ?, 'retire', person_id, NULL, n, '{RETIRE_REASON}'
+        FROM _link_gone ORDER BY person_id""", [run_id])
     con.execute("""UPDATE mdm.person_ids SET retired_run_id = ?
         WHERE person_id IN (SELECT person_id FROM _link_gone)""", [run_id])
 
@@ -119,16 +122,16 @@ def assign_person_ids(
 
     # Replace the table rather than DELETE every row: deleting 450k rows from a primary-key
     # table rebuilds its index entry by entry (12 s at 200k students); drop + create + insert
-    # takes ~2 s and is just as transactional. Rows go in in key order: the primary key's
-    # index is built half as fast from unsorted keys (6.9 against 3.1 CPU s for 2M rows).
-    # The unit ids number the units in that order (linkage/standardise.py), and one integer
-    # sorts faster than three strings.
+    # is just as transactional. The key is added once the rows are in (linkage/schema.py).
+    # Rows go in unit id order: the unit ids number the units in key order
+    # (linkage/standardise.py), and one integer sorts faster than three strings.
     con.execute(f"DROP TABLE {tables.CROSSWALK}")
-    con.execute(CROSSWALK_DDL)
+    con.execute(CROSSWALK_UNKEYED_DDL)
     con.execute(f"""INSERT INTO {tables.CROSSWALK}
         SELECT c.source_system, c.partner_org, c.source_person_id, a.person_id, ?
         FROM _link_clusters c JOIN _link_assigned a USING (cluster_id)
         ORDER BY c.unit_id""", [run_id])
+    con.execute(CROSSWALK_KEY_DDL)
 
     counts = dict(con.execute(
         f"SELECT event, count(*) FROM {tables.PERSON_LINEAGE} WHERE run_id = ? GROUP BY 1",

@@ -80,6 +80,12 @@ def test_merge_split_retire_create_are_logged_and_oldest_id_survives() -> None:
     successor = con.execute("SELECT successor_person_id FROM mdm.person_ids "
                             "WHERE person_id = 'P0000000002'").fetchone()
     assert successor == ("P0000000001",)
+    reasons = dict(con.execute("SELECT event, reason FROM mdm.person_lineage").fetchall())
+    assert reasons["create"] == "new_records" and reasons["retire"] == "records_withdrawn"
+    assert reasons["merge"] is not None and reasons["split"] is not None
+    # the crosswalk is rebuilt without its key and keyed after: the key must be back
+    with pytest.raises(duckdb.ConstraintException):
+        con.execute("INSERT INTO mdm.crosswalk VALUES ('calpads', '0000001', 'S1', 'P9', 'x')")
 
 
 def test_evaluation_metrics_on_hand_built_truth(tmp_path: Path) -> None:
