@@ -102,6 +102,8 @@ def record_changes(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
     ``_link_carried``, ``_link_survivor``, ``_link_minted``) and the old ``mdm.crosswalk``.
     """
     ensure_change_log(con)
+    if not con.execute(f"SELECT 1 FROM {tables.CROSSWALK} LIMIT 1").fetchone():
+        return  # no earlier ids, so no change to log (the joins took 10 s at 8M to find none)
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _chg_units AS
         SELECT c.source_system, c.partner_org, c.source_person_id, c.cluster_id,
                x.person_id AS old_person_id, a.person_id AS new_person_id

@@ -28,6 +28,19 @@ CROSSWALK_DDL = (
 CROSSWALK_UNKEYED_DDL = f"CREATE TABLE {tables.CROSSWALK} ({_CROSSWALK_COLUMNS})"
 CROSSWALK_KEY_DDL = f"ALTER TABLE {tables.CROSSWALK} ADD {_CROSSWALK_KEY}"
 
+# Registry of every person_id ever minted; ``seq`` orders ids by age (merges keep the oldest).
+_PERSON_IDS_COLUMNS = """
+        person_id VARCHAR NOT NULL,
+        seq BIGINT NOT NULL,
+        created_run_id VARCHAR NOT NULL,
+        retired_run_id VARCHAR,
+        successor_person_id VARCHAR"""
+PERSON_IDS_DDL = (
+    f"CREATE TABLE IF NOT EXISTS mdm.person_ids ({_PERSON_IDS_COLUMNS}, PRIMARY KEY (person_id))")
+# The first run fills an empty registry in one pass, keyed after (as the crosswalk)
+PERSON_IDS_UNKEYED_DDL = f"CREATE TABLE mdm.person_ids ({_PERSON_IDS_COLUMNS})"
+PERSON_IDS_KEY_DDL = "ALTER TABLE mdm.person_ids ADD PRIMARY KEY (person_id)"
+
 REVIEW_QUEUE_DDL = f"""CREATE TABLE IF NOT EXISTS {tables.REVIEW_QUEUE} (
         pair_id VARCHAR PRIMARY KEY,     -- stable across runs: hash of the two unit keys
         run_id VARCHAR NOT NULL,
@@ -40,14 +53,7 @@ REVIEW_QUEUE_DDL = f"""CREATE TABLE IF NOT EXISTS {tables.REVIEW_QUEUE} (
 DDL: tuple[str, ...] = (
     f"CREATE SCHEMA IF NOT EXISTS {tables.MDM}",
     CROSSWALK_DDL,
-    # Registry of every person_id ever minted; ``seq`` orders ids by age (merges keep the oldest).
-    """CREATE TABLE IF NOT EXISTS mdm.person_ids (
-        person_id VARCHAR PRIMARY KEY,
-        seq BIGINT NOT NULL,
-        created_run_id VARCHAR NOT NULL,
-        retired_run_id VARCHAR,
-        successor_person_id VARCHAR
-    )""",
+    PERSON_IDS_DDL,
     f"""CREATE TABLE IF NOT EXISTS {tables.PERSON_LINEAGE} (
         run_id VARCHAR NOT NULL,
         event VARCHAR NOT NULL,          -- create | merge | split | retire

@@ -23,7 +23,12 @@ import pyarrow as pa
 
 from core import tables
 from linkage.id_changes import CREATE_REASON, RETIRE_REASON, ensure_change_log, record_changes
-from linkage.schema import CROSSWALK_KEY_DDL, CROSSWALK_UNKEYED_DDL
+from linkage.schema import (
+    CROSSWALK_KEY_DDL,
+    CROSSWALK_UNKEYED_DDL,
+    PERSON_IDS_KEY_DDL,
+    PERSON_IDS_UNKEYED_DDL,
+)
 
 ID_PREFIX = "P"
 ID_DIGITS = 10
@@ -86,9 +91,14 @@ def assign_person_ids(
         FROM _link_minted""")
 
     # registry and lineage
+    if max_seq == 0:  # an empty registry (the first run) is keyed once its rows are in
+        con.execute("DROP TABLE mdm.person_ids")
+        con.execute(PERSON_IDS_UNKEYED_DDL)
     con.execute(f"""INSERT INTO mdm.person_ids (person_id, seq, created_run_id)
         SELECT '{ID_PREFIX}' || lpad(CAST(seq AS VARCHAR), {ID_DIGITS}, '0'), seq, ?
         FROM _link_minted ORDER BY seq""", [run_id])
+    if max_seq == 0:
+        con.execute(PERSON_IDS_KEY_DDL)
     con.execute(f"""INSERT INTO {tables.PERSON_LINEAGE}
             (run_id, event, person_id, related_person_id, records, reason)
         SELECT ?, CASE WHEN split_from IS NULL THEN 'create' ELSE 'split' END,
@@ -123,8 +133,8 @@ def assign_person_ids(
     # Replace the table rather than DELETE every row: deleting 450k rows from a primary-key
     # table rebuilds its index entry by entry (12 s at 200k students); drop + create + insert
     # is just as transactional. The key is added once the rows are in (linkage/schema.py).
-    # Rows go in unit id order: the unit ids number the units in key order
-    # (linkage/standardise.py), and one integer sorts faster than three strings.
+    # Rows go in key order (the unit ids number the units in key order, linkage/standardise.py,
+    # and one integer sorts faster than three strings): 6.4 s at 8M against 9.7 s unsorted.
     con.execute(f"DROP TABLE {tables.CROSSWALK}")
     con.execute(CROSSWALK_UNKEYED_DDL)
     con.execute(f"""INSERT INTO {tables.CROSSWALK}

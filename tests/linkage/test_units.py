@@ -158,3 +158,26 @@ def test_joined_compound_surnames_are_split_only_when_both_parts_are_common() ->
     assert names.split_joined(["RUIZPAZ"], units) == ["RUIZPAZ"]  # too short to hold two
     assert names.split_joined(["GARCIA", "LOPEZ"], units) == ["GARCIA", "LOPEZ"]
     assert names.split_joined(["MONTGOMERY"], units) == ["MONTGOMERY"]  # unknown parts
+
+
+def test_a_first_run_fills_and_keys_an_empty_registry() -> None:
+    con = duckdb.connect()
+    ensure_schema(con)
+    con.execute("CREATE TABLE mdm.identities (unit_id BIGINT, source_system VARCHAR, "
+                "partner_org VARCHAR, source_person_id VARCHAR)")
+    con.executemany("INSERT INTO mdm.identities VALUES (?, ?, ?, ?)",
+                    [(u, *_keys(u)) for u in (1, 2, 3)])
+    changes = assign_person_ids(con, "first", np.array([0, 1, 1, 3]))
+    assert (changes.created, changes.merged, changes.split, changes.retired) == (2, 0, 0, 0)
+    assert con.execute("SELECT count(*) FROM mdm.id_changes").fetchone() == (0,)
+    assert set(con.execute("SELECT event, reason FROM mdm.person_lineage").fetchall()) == {
+        ("create", "new_records")}
+    # the registry and the crosswalk were filled without their keys: both keys are back
+    with pytest.raises(duckdb.ConstraintException):
+        con.execute("INSERT INTO mdm.person_ids VALUES ('P0000000001', 9, 'x', NULL, NULL)")
+    with pytest.raises(duckdb.ConstraintException):
+        con.execute("INSERT INTO mdm.crosswalk VALUES ('calpads', '0000001', 'S2', 'P9', 'x')")
+    # a second run appends to the keyed registry
+    again = assign_person_ids(con, "second", np.array([0, 1, 2, 3]))
+    assert (again.created, again.split) == (0, 1)  # unit 2 leaves its id: a split
+    assert con.execute("SELECT count(*) FROM mdm.person_ids").fetchone() == (3,)
