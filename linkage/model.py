@@ -1291,6 +1291,11 @@ def prediction_edges(run: ModelRun) -> pa.Table:
     })
 
 
+def prior_of(run: ModelRun) -> float:
+    """The trained prior: the probability that two random records match."""
+    return float(run.linker._settings_obj._probability_two_random_records_match)
+
+
 def save_artefacts(run: ModelRun, run_dir: Path) -> list[str]:
     """Model JSON and offline charts (vega bundled inline, no CDN).
 

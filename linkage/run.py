@@ -28,6 +28,7 @@ from linkage.clustering import cluster, confident_graph
 from linkage.enrolment import enrolment_conflicts
 from linkage.identity_extras import identity_extras
 from linkage.rates import source_pair_rates, subgroup_rates
+from linkage.rivals import unit_strata, weigh_rivals
 from linkage.schema import ensure_schema
 from linkage.stable_ids import assign_person_ids
 from linkage.standardise import build_identities
@@ -74,6 +75,7 @@ class LinkRunSummary:
     backend: str = "duckdb"  # the Splink backend that ran (C2C_LINKAGE_BACKEND)
     predict_chunks: int = 1  # slices predict scored the pairs in (linkage/model.py)
     engine: dict[str, Any] = field(default_factory=dict)  # LinkBackend.facts
+    rivals: dict[str, Any] = field(default_factory=dict)  # linkage/rivals.py's RivalsReport
 
     @property
     def records(self) -> int:
@@ -147,6 +149,9 @@ def run_annual_link(
         finally:
             engine.close()
         engine_facts = dict(engine.facts)
+        edges, rivals = weigh_rivals(edges, unit_strata(con, max_unit), model.prior_of(fitted),
+                                     settings.link_match_threshold)
+        timer.lap("rivals")
 
         must, cannot = review.decision_links(con)
         graph = confident_graph(max_unit, edges, settings.link_match_threshold, must_link=must)
@@ -196,6 +201,7 @@ def run_annual_link(
             backend=settings.linkage_backend,
             predict_chunks=fitted.predict_chunks,
             engine=engine_facts,
+            rivals=asdict(rivals),
             quality={**estimated.summary(), "frame_pairs": drawn["frame_pairs"],
                      "strata": drawn["strata"], "near_share": drawn["near_share"]},
         )

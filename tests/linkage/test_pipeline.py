@@ -76,6 +76,13 @@ def test_summary_and_artefacts(linked) -> None:  # type: ignore[no-untyped-def]
     assert 0 < summary.match_rates["college->calpads"] <= 1
     assert {"ethnicity", "gender", "lea"} <= set(summary.subgroup_rates)
     assert all(r["marginal_pairs"] is not None for r in summary.blocking_rules if r["kept"])
+    # rivals: pi measured per stratum of the college and CCGI records that name a school
+    college_school = con.execute("""SELECT count(*) FROM mdm.identities
+        WHERE source_system = 'college' AND len(reported_schools) > 0""").fetchone()[0]
+    strata = summary.rivals["strata"]
+    assert sum(v["records"] for k, v in strata.items() if k.startswith("college")) == \
+        college_school
+    assert all(0 <= v["pi"] <= 0.95 for v in strata.values())
     stored = con.execute("SELECT status, clusters FROM mdm.link_runs WHERE run_id = 'y1'"
                          ).fetchone()
     assert stored == ("succeeded", summary.clusters)

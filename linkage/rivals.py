@@ -1,0 +1,177 @@
+"""One K-12 person per college or CCGI record: each pair weighed against the record's rivals.
+
+Splink scores a pair on its own. A college record and a K-12 student who share a common name
+and a birth date one day apart get the same probability whether that student is the record's
+only candidate or one of five namesakes. But a college or CCGI record belongs to at most one
+K-12 person (who may hold several K-12 records, joined by SSID). Given the pair scores, the
+probability that record ``i`` is K-12 person ``C``'s (Bayes, with at most one match):
+
+    P(i is C's) = w_C / ((1 - pi) + sum_k w_k),    w_k = (pi / N) * BF_k
+
+- ``BF_k``: the Bayes factor of the best-scored pair between ``i`` and person ``k`` (the
+  match probability's odds divided by the prior's odds: the model's evidence, prior removed);
+- ``N``: the K-12 persons (K-12 records joined by the confident K-12 pairs);
+- ``pi``: the chance that a record of this source has a K-12 person at all, estimated as the
+  share of the source's records with a confident pair to a K-12 record (an underestimate when
+  recall is short, which errs towards leaving pairs as scored), capped at ``PI_MAX``: the
+  blocking never guarantees the true person is among the candidates, so no source is taken as
+  certain to have one.
+
+A lone candidate rises (the record has to be someone's, and nobody else fits); rivals lower
+each other (two namesakes with the same birth date share the evidence). Each pair between the
+record and one person gets that person's probability.
+
+Missing evidence changes nothing: a source with no confident pair to a K-12 record (``pi``
+unknown) or a run without K-12 records keeps its pairs as scored, and a record's rivals are
+only those scored at or above the lower threshold (a rival under it would have lowered the
+others a little: the one direction this errs in is towards linking, bounded by the cap).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from core import tables
+from linkage.clustering import components
+
+K12 = "calpads"
+OTHER_SOURCES = ("college", "ccgi")
+PI_MAX = 0.95
+_P_MAX = 1.0 - 1e-15  # a probability of exactly 1 has no finite odds
+
+
+@dataclass
+class UnitStrata:
+    """Per unit id: its source system and the stratum its ``pi`` is measured in."""
+
+    sources: np.ndarray
+    strata: np.ndarray
+
+
+@dataclass
+class RivalsReport:
+    """What weighing rivals did, per source (the run summary's ``rivals``)."""
+
+    k12_persons: int = 0
+    strata: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+def unit_strata(con: duckdb.DuckDBPyConnection, max_unit_id: int) -> UnitStrata:
+    """Source system and ``pi`` stratum of every unit id (``""`` for ids no identity holds).
+
+    Only a college or CCGI record that names a school it came from has a stratum: its
+    source and whether its birth year lies within the K-12 records' (adults who never were
+    in K-12 sit outside it; ``born ?`` without a birth date), each stratum's ``pi`` measured on
+    its own records. A record that names no school is left as scored: nothing on it says it
+    was in a school here, and at 50k students four in fourteen of the lone candidates such
+    records would have been raised to were college-only adults (against ten in 150 overall)."""
+    span = con.execute(f"""SELECT min(birth_year), max(birth_year) FROM {tables.IDENTITIES}
+        WHERE source_system = '{K12}'""").fetchone()
+    low, high = (span[0], span[1]) if span and span[0] is not None else (None, None)
+    rows = con.execute(f"""SELECT unit_id, source_system,
+            CASE WHEN source_system = '{K12}' OR coalesce(len(reported_schools), 0) = 0 THEN ''
+                 ELSE source_system
+                      || CASE WHEN birth_year IS NULL OR ?::INTEGER IS NULL THEN ' born ?'
+                              WHEN birth_year BETWEEN ? AND ? THEN ' born within K-12'
+                              ELSE ' born outside K-12' END END AS stratum
+        FROM {tables.IDENTITIES}""", [low, low, high]).fetchnumpy()
+    units = rows["unit_id"].astype(np.int64)
+    sources = np.full(max_unit_id + 1, "", dtype=object)
+    sources[units] = rows["source_system"]
+    strata = np.full(max_unit_id + 1, "", dtype=object)
+    strata[units] = rows["stratum"]
+    return UnitStrata(sources, strata)
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-300, _P_MAX)
+    return np.log(p) - np.log1p(-p)
+
+
+def _group_starts(keys: list[np.ndarray]) -> np.ndarray:
+    """Start positions of the runs of equal keys in arrays already sorted by them."""
+    change = np.zeros(len(keys[0]), dtype=bool)
+    change[0] = True
+    for key in keys:
+        change[1:] |= key[1:] != key[:-1]
+    return np.flatnonzero(change)
+
+
+def person_probabilities(record: np.ndarray, person: np.ndarray, log_w: np.ndarray,
+                         pi: np.ndarray) -> np.ndarray:
+    """P(record is person's) for each pair, given each pair's log weight (module doc)."""
+    if len(record) == 0:
+        return np.empty(0, dtype=np.float64)
+    order = np.lexsort((person, record))
+    rec_s, per_s, w_s, pi_s = record[order], person[order], log_w[order], pi[order]
+    groups = _group_starts([rec_s, per_s])
+    best = np.maximum.reduceat(w_s, groups)  # each (record, person): its best pair
+    group_rec = rec_s[groups]
+    records = _group_starts([group_rec])
+    top = np.maximum.reduceat(best, records)
+    top_of_group = np.repeat(top, np.diff(np.append(records, len(groups))))
+    total = np.add.reduceat(np.exp(best - top_of_group), records)
+    # log((1 - pi) + sum w), with sum w = e^top * total
+    record_pi = pi_s[groups[records]]
+    log_denominator = np.logaddexp(np.log1p(-record_pi), top + np.log(total))
+    group_p = np.exp(best - np.repeat(log_denominator, np.diff(np.append(records, len(groups)))))
+    sorted_p = np.repeat(group_p, np.diff(np.append(groups, len(order))))
+    result = np.empty(len(order), dtype=np.float64)
+    result[order] = sorted_p
+    return result
+
+
+def weigh_rivals(edges: pa.Table, units: UnitStrata, prior: float,
+                 threshold: float) -> tuple[pa.Table, RivalsReport]:
+    """``edges`` with each college-K-12 and CCGI-K-12 pair's probability raised to what its
+    rivals allow (module doc); never lowered."""
+    report = RivalsReport()
+    if edges.num_rows == 0 or not 0.0 < prior < 1.0:
+        return edges, report
+    left = edges.column("unit_id_l").to_numpy().astype(np.int64)
+    right = edges.column("unit_id_r").to_numpy().astype(np.int64)
+    prob = edges.column("match_probability").to_numpy().astype(np.float64)
+    is_k12 = units.sources == K12
+    is_other = np.isin(units.sources, OTHER_SOURCES)
+    left_is, right_is = is_other[left] & is_k12[right], is_other[right] & is_k12[left]
+    rows = np.flatnonzero(left_is | right_is)
+    if len(rows) == 0:
+        return edges, report
+    confident_k12 = (prob >= threshold) & is_k12[left] & is_k12[right]
+    person = components(len(units.sources), left[confident_k12], right[confident_k12])
+    n_persons = int(len(np.unique(person[is_k12])))
+    report.k12_persons = n_persons
+    record = np.where(left_is[rows], left[rows], right[rows])
+    k12_unit = np.where(left_is[rows], right[rows], left[rows])
+    before = prob[rows]
+    # pi per stratum: the share of its records with a confident pair to a K-12 record
+    names, code = np.unique(units.strata, return_inverse=True)
+    linked = np.zeros(len(code), dtype=bool)
+    linked[record[before >= threshold]] = True
+    sizes = np.bincount(code, minlength=len(names))
+    per_stratum = np.bincount(code, weights=linked, minlength=len(names)) / np.maximum(sizes, 1)
+    stratum_pi = np.minimum(PI_MAX, per_stratum)
+    stratum_pi[names == ""] = 0.0  # no stratum: left as scored
+    pi = stratum_pi[code[record]]
+    # a stratum without any confident pair says nothing about how many have a K-12 person
+    weighed = np.flatnonzero(pi > 0)
+    log_w = (np.log(pi[weighed] / n_persons) + _logit(before[weighed])
+             - float(_logit(np.array([prior]))[0]))
+    after = before.copy()
+    after[weighed] = np.maximum(before[weighed], person_probabilities(
+        record[weighed], person[k12_unit[weighed]], log_w, pi[weighed]))
+    raised = np.bincount(code[record], weights=(before < threshold) & (after >= threshold),
+                         minlength=len(names))
+    report.strata = {str(names[c]): {"records": int(sizes[c]),
+                                     "pi": round(float(stratum_pi[c]), 4),
+                                     "raised": int(raised[c])}
+                     for c in range(len(names)) if names[c] != ""}
+    adjusted = prob.copy()
+    adjusted[rows] = after
+    column = pa.array(adjusted, type=edges.schema.field("match_probability").type)
+    return edges.set_column(edges.schema.get_field_index("match_probability"),
+                            "match_probability", column), report

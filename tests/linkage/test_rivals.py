@@ -1,0 +1,94 @@
+"""A college or CCGI record has at most one K-12 person: pairs weighed against their rivals."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from linkage.rivals import PI_MAX, UnitStrata, person_probabilities, weigh_rivals
+
+STRATUM = "college born within K-12"
+PRIOR = 1e-3  # odds 1/999: a pair at 0.8 carries a Bayes factor of about 4,000
+THRESHOLD = 0.9
+
+
+def _units(k12: int, college: int, stratum: str = STRATUM) -> UnitStrata:
+    """Unit ids 1..k12 are K-12 records, the next ``college`` ids college records."""
+    size = k12 + college + 1
+    sources = np.array([""] + ["calpads"] * k12 + ["college"] * college, dtype=object)
+    strata = np.array([""] * (k12 + 1) + [stratum] * college, dtype=object)
+    assert len(sources) == len(strata) == size
+    return UnitStrata(sources, strata)
+
+
+def _edges(pairs: list[tuple[int, int, float]]) -> pa.Table:
+    return pa.table({"unit_id_l": [a for a, _, _ in pairs], "unit_id_r": [b for _, b, _ in pairs],
+                     "match_probability": [p for _, _, p in pairs]})
+
+
+def _probabilities(table: pa.Table) -> dict[tuple[int, int], float]:
+    rows = table.to_pylist()
+    return {(r["unit_id_l"], r["unit_id_r"]): r["match_probability"] for r in rows}
+
+
+def _world(extra: list[tuple[int, int, float]]) -> list[tuple[int, int, float]]:
+    """100 K-12 records; college records 101-108 confidently linked (pi = 8/10 of the 10)."""
+    return [(k, 100 + k, 0.99) for k in range(1, 9)] + extra
+
+
+def test_a_lone_candidate_rises_and_namesakes_do_not() -> None:
+    edges = _edges(_world([(9, 109, 0.8), (10, 110, 0.8), (11, 110, 0.8)]))
+    weighed, report = weigh_rivals(edges, _units(100, 10), PRIOR, THRESHOLD)
+    p = _probabilities(weighed)
+    # w = pi / N * BF = 0.8 / 100 * 3,996 = 32: P = 32 / (0.2 + 32)
+    assert p[(9, 109)] == pytest.approx(32 / 32.2, rel=1e-2)
+    # two equally good namesakes share the evidence: 32 / (0.2 + 64) < 0.8, kept as scored
+    assert p[(10, 110)] == p[(11, 110)] == 0.8
+    assert report.strata[STRATUM] == {"records": 10, "pi": 0.8, "raised": 1}
+    assert all(p[(k, 100 + k)] >= 0.99 for k in range(1, 9))  # lone as well: risen, never lower
+
+
+def test_records_of_one_k12_person_are_not_rivals() -> None:
+    # K-12 records 10 and 11 are one person (a confident K-12 pair): no rivalry
+    edges = _edges(_world([(10, 11, 0.99), (10, 110, 0.8), (11, 110, 0.7)]))
+    p = _probabilities(weigh_rivals(edges, _units(100, 10), PRIOR, THRESHOLD)[0])
+    assert p[(10, 110)] > THRESHOLD and p[(11, 110)] > THRESHOLD  # both carry the person's
+
+
+def test_without_evidence_of_pi_nothing_changes() -> None:
+    # a stratum none of whose records has a confident K-12 pair: pi unknown, pairs as scored
+    edges = _edges([(9, 109, 0.8)])
+    weighed, report = weigh_rivals(edges, _units(100, 10), PRIOR, THRESHOLD)
+    assert _probabilities(weighed) == {(9, 109): 0.8}
+    assert report.strata[STRATUM]["pi"] == 0.0
+    # a record with no stratum (it names no school) is left as scored even when others rise
+    units = _units(100, 10)
+    units.strata[109] = ""
+    p = _probabilities(weigh_rivals(_edges(_world([(9, 109, 0.8)])), units, PRIOR,
+                                    THRESHOLD)[0])
+    assert p[(9, 109)] == 0.8
+
+
+def test_rivals_never_lower_a_pair_and_pi_is_capped() -> None:
+    edges = _edges(_world([(9, 109, 0.95), (10, 109, 0.95)]))
+    p = _probabilities(weigh_rivals(edges, _units(100, 10), PRIOR, THRESHOLD)[0])
+    assert p[(9, 109)] == p[(10, 109)] == 0.95
+    # every record linked: pi would be 1 and any lone candidate certain; the cap keeps 5 %
+    certain = [(k, 100 + k, 0.99) for k in range(1, 11)]
+    weighed, report = weigh_rivals(_edges(certain), _units(100, 10), PRIOR, THRESHOLD)
+    assert report.strata[STRATUM]["pi"] == PI_MAX
+
+
+def test_person_probabilities_sum_to_at_most_one_per_record() -> None:
+    rng = np.random.default_rng(3)
+    record = rng.integers(0, 50, 400)
+    person = rng.integers(0, 30, 400)
+    log_w = rng.normal(0, 3, 400)
+    p = person_probabilities(record, person, log_w, np.full(400, 0.7))
+    for r in np.unique(record):
+        rows = record == r
+        _, first = np.unique(person[rows], return_index=True)
+        assert p[rows][first].sum() <= 1.0 + 1e-9
+    assert len(person_probabilities(np.array([], dtype=np.int64), np.array([], dtype=np.int64),
+                                    np.array([]), np.array([]))) == 0
