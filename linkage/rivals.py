@@ -40,28 +40,32 @@ from linkage.clustering import components
 
 K12 = "calpads"
 OTHER_SOURCES = ("college", "ccgi")
+SOURCES = ("", K12, *OTHER_SOURCES)  # a unit's source code is its index here
+_BIRTH = ("born within K-12", "born outside K-12", "born ?")
+# a unit's stratum code is its index here; 0: no stratum (left as scored)
+STRATUM_NAMES = ("", *(f"{s} {b}" for s in OTHER_SOURCES for b in _BIRTH))
 PI_MAX = 0.95
 _P_MAX = 1.0 - 1e-15  # a probability of exactly 1 has no finite odds
 
 
 @dataclass
 class UnitStrata:
-    """Per unit id: its source system and the stratum its ``pi`` is measured in."""
+    """Per unit id: its source code (``SOURCES``) and stratum code (``STRATUM_NAMES``)."""
 
-    sources: np.ndarray
-    strata: np.ndarray
+    source: np.ndarray
+    stratum: np.ndarray
 
 
 @dataclass
 class RivalsReport:
-    """What weighing rivals did, per source (the run summary's ``rivals``)."""
+    """What weighing rivals did, per stratum (the run summary's ``rivals``)."""
 
     k12_persons: int = 0
     strata: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 def unit_strata(con: duckdb.DuckDBPyConnection, max_unit_id: int) -> UnitStrata:
-    """Source system and ``pi`` stratum of every unit id (``""`` for ids no identity holds).
+    """Source and ``pi`` stratum of every unit id (0 for ids no identity holds).
 
     Only a college or CCGI record that names a school it came from has a stratum: its
     source and whether its birth year lies within the K-12 records' (adults who never were
@@ -72,19 +76,25 @@ def unit_strata(con: duckdb.DuckDBPyConnection, max_unit_id: int) -> UnitStrata:
     span = con.execute(f"""SELECT min(birth_year), max(birth_year) FROM {tables.IDENTITIES}
         WHERE source_system = '{K12}'""").fetchone()
     low, high = (span[0], span[1]) if span and span[0] is not None else (None, None)
-    rows = con.execute(f"""SELECT unit_id, source_system,
-            CASE WHEN source_system = '{K12}' OR coalesce(len(reported_schools), 0) = 0 THEN ''
-                 ELSE source_system
-                      || CASE WHEN birth_year IS NULL OR ?::INTEGER IS NULL THEN ' born ?'
-                              WHEN birth_year BETWEEN ? AND ? THEN ' born within K-12'
-                              ELSE ' born outside K-12' END END AS stratum
-        FROM {tables.IDENTITIES}""", [low, low, high]).fetchnumpy()
+    source_code = " ".join(f"WHEN '{name}' THEN {code}"
+                           for code, name in enumerate(SOURCES) if name)
+    rows = con.execute(f"""
+        WITH coded AS (
+            SELECT unit_id, CASE source_system {source_code} ELSE 0 END AS source,
+                   coalesce(len(reported_schools), 0) > 0 AS names_school,
+                   CASE WHEN birth_year IS NULL OR ?::INTEGER IS NULL THEN 2
+                        WHEN birth_year BETWEEN ? AND ? THEN 0 ELSE 1 END AS birth
+            FROM {tables.IDENTITIES})
+        SELECT unit_id, source,
+               CASE WHEN source >= 2 AND names_school
+                    THEN (source - 2) * {len(_BIRTH)} + birth + 1 ELSE 0 END AS stratum
+        FROM coded""", [low, low, high]).fetchnumpy()
     units = rows["unit_id"].astype(np.int64)
-    sources = np.full(max_unit_id + 1, "", dtype=object)
-    sources[units] = rows["source_system"]
-    strata = np.full(max_unit_id + 1, "", dtype=object)
-    strata[units] = rows["stratum"]
-    return UnitStrata(sources, strata)
+    source = np.zeros(max_unit_id + 1, dtype=np.int8)
+    source[units] = rows["source"]
+    stratum = np.zeros(max_unit_id + 1, dtype=np.int16)
+    stratum[units] = rows["stratum"]
+    return UnitStrata(source, stratum)
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -135,27 +145,27 @@ def weigh_rivals(edges: pa.Table, units: UnitStrata, prior: float,
     left = edges.column("unit_id_l").to_numpy().astype(np.int64)
     right = edges.column("unit_id_r").to_numpy().astype(np.int64)
     prob = edges.column("match_probability").to_numpy().astype(np.float64)
-    is_k12 = units.sources == K12
-    is_other = np.isin(units.sources, OTHER_SOURCES)
+    is_k12 = units.source == SOURCES.index(K12)
+    is_other = np.isin(units.source, [SOURCES.index(s) for s in OTHER_SOURCES])
     left_is, right_is = is_other[left] & is_k12[right], is_other[right] & is_k12[left]
     rows = np.flatnonzero(left_is | right_is)
     if len(rows) == 0:
         return edges, report
     confident_k12 = (prob >= threshold) & is_k12[left] & is_k12[right]
-    person = components(len(units.sources), left[confident_k12], right[confident_k12])
+    person = components(len(units.source), left[confident_k12], right[confident_k12])
     n_persons = int(len(np.unique(person[is_k12])))
     report.k12_persons = n_persons
     record = np.where(left_is[rows], left[rows], right[rows])
     k12_unit = np.where(left_is[rows], right[rows], left[rows])
     before = prob[rows]
     # pi per stratum: the share of its records with a confident pair to a K-12 record
-    names, code = np.unique(units.strata, return_inverse=True)
+    names, code = STRATUM_NAMES, units.stratum.astype(np.int64)
     linked = np.zeros(len(code), dtype=bool)
     linked[record[before >= threshold]] = True
     sizes = np.bincount(code, minlength=len(names))
     per_stratum = np.bincount(code, weights=linked, minlength=len(names)) / np.maximum(sizes, 1)
     stratum_pi = np.minimum(PI_MAX, per_stratum)
-    stratum_pi[names == ""] = 0.0  # no stratum: left as scored
+    stratum_pi[0] = 0.0  # no stratum: left as scored
     pi = stratum_pi[code[record]]
     # a stratum without any confident pair says nothing about how many have a K-12 person
     weighed = np.flatnonzero(pi > 0)
@@ -166,10 +176,9 @@ def weigh_rivals(edges: pa.Table, units: UnitStrata, prior: float,
         record[weighed], person[k12_unit[weighed]], log_w, pi[weighed]))
     raised = np.bincount(code[record], weights=(before < threshold) & (after >= threshold),
                          minlength=len(names))
-    report.strata = {str(names[c]): {"records": int(sizes[c]),
-                                     "pi": round(float(stratum_pi[c]), 4),
-                                     "raised": int(raised[c])}
-                     for c in range(len(names)) if names[c] != ""}
+    report.strata = {names[c]: {"records": int(sizes[c]), "pi": round(float(stratum_pi[c]), 4),
+                                "raised": int(raised[c])}
+                     for c in range(1, len(names)) if sizes[c]}
     adjusted = prob.copy()
     adjusted[rows] = after
     column = pa.array(adjusted, type=edges.schema.field("match_probability").type)

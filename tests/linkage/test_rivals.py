@@ -6,20 +6,27 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from linkage.rivals import PI_MAX, UnitStrata, person_probabilities, weigh_rivals
+from linkage.rivals import (
+    PI_MAX,
+    SOURCES,
+    STRATUM_NAMES,
+    UnitStrata,
+    person_probabilities,
+    weigh_rivals,
+)
 
 STRATUM = "college born within K-12"
 PRIOR = 1e-3  # odds 1/999: a pair at 0.8 carries a Bayes factor of about 4,000
 THRESHOLD = 0.9
 
 
-def _units(k12: int, college: int, stratum: str = STRATUM) -> UnitStrata:
+def _units(k12: int, college: int) -> UnitStrata:
     """Unit ids 1..k12 are K-12 records, the next ``college`` ids college records."""
-    size = k12 + college + 1
-    sources = np.array([""] + ["calpads"] * k12 + ["college"] * college, dtype=object)
-    strata = np.array([""] * (k12 + 1) + [stratum] * college, dtype=object)
-    assert len(sources) == len(strata) == size
-    return UnitStrata(sources, strata)
+    source = np.array([0] + [SOURCES.index("calpads")] * k12
+                      + [SOURCES.index("college")] * college, dtype=np.int8)
+    stratum = np.array([0] * (k12 + 1) + [STRATUM_NAMES.index(STRATUM)] * college,
+                       dtype=np.int16)
+    return UnitStrata(source, stratum)
 
 
 def _edges(pairs: list[tuple[int, int, float]]) -> pa.Table:
@@ -64,7 +71,7 @@ def test_without_evidence_of_pi_nothing_changes() -> None:
     assert report.strata[STRATUM]["pi"] == 0.0
     # a record with no stratum (it names no school) is left as scored even when others rise
     units = _units(100, 10)
-    units.strata[109] = ""
+    units.stratum[109] = 0
     p = _probabilities(weigh_rivals(_edges(_world([(9, 109, 0.8)])), units, PRIOR,
                                     THRESHOLD)[0])
     assert p[(9, 109)] == 0.8
