@@ -64,6 +64,12 @@ class RivalsReport:
     strata: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
+def has_rivals(records_by_source: dict[str, int]) -> bool:
+    """Whether a run holds K-12 records and records of a source weighed against them."""
+    return bool(records_by_source.get(K12)) and any(
+        records_by_source.get(source) for source in OTHER_SOURCES)
+
+
 def unit_strata(con: duckdb.DuckDBPyConnection, max_unit_id: int) -> UnitStrata:
     """Source and ``pi`` stratum of every unit id (0 for ids no identity holds).
 

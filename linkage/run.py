@@ -28,7 +28,7 @@ from linkage.clustering import cluster, confident_graph
 from linkage.enrolment import enrolment_conflicts
 from linkage.identity_extras import identity_extras
 from linkage.rates import source_pair_rates, subgroup_rates
-from linkage.rivals import unit_strata, weigh_rivals
+from linkage.rivals import RivalsReport, has_rivals, unit_strata, weigh_rivals
 from linkage.schema import ensure_schema
 from linkage.stable_ids import assign_person_ids
 from linkage.standardise import build_identities
@@ -149,8 +149,10 @@ def run_annual_link(
         finally:
             engine.close()
         engine_facts = dict(engine.facts)
-        edges, rivals = weigh_rivals(edges, unit_strata(con, max_unit), model.prior_of(fitted),
-                                     settings.link_match_threshold)
+        rivals = RivalsReport()
+        if has_rivals(by_source):  # else nothing to weigh (2 s at 8M to find that out)
+            edges, rivals = weigh_rivals(edges, unit_strata(con, max_unit),
+                                         model.prior_of(fitted), settings.link_match_threshold)
         timer.lap("rivals")
 
         must, cannot = review.decision_links(con)

@@ -11,6 +11,7 @@ from linkage.rivals import (
     SOURCES,
     STRATUM_NAMES,
     UnitStrata,
+    has_rivals,
     person_probabilities,
     weigh_rivals,
 )
@@ -99,3 +100,9 @@ def test_person_probabilities_sum_to_at_most_one_per_record() -> None:
         assert p[rows][first].sum() <= 1.0 + 1e-9
     assert len(person_probabilities(np.array([], dtype=np.int64), np.array([], dtype=np.int64),
                                     np.array([]), np.array([]))) == 0
+
+
+def test_a_run_without_k12_or_without_partners_has_no_rivals() -> None:
+    assert has_rivals({"calpads": 10, "college": 3})
+    assert not has_rivals({"college": 8_000_000})
+    assert not has_rivals({"calpads": 10, "ccgi": 0})
