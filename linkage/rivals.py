@@ -11,20 +11,25 @@ probability that record ``i`` is K-12 person ``C``'s (Bayes, with at most one ma
 - ``BF_k``: the Bayes factor of the best-scored pair between ``i`` and person ``k`` (the
   match probability's odds divided by the prior's odds: the model's evidence, prior removed);
 - ``N``: the K-12 persons (K-12 records joined by the confident K-12 pairs);
-- ``pi``: the chance that a record of this source has a K-12 person at all, estimated as the
-  share of the source's records with a confident pair to a K-12 record (an underestimate when
+- ``pi``: the chance that a record of its stratum has a K-12 person at all, estimated as the
+  share of the stratum's records with a confident pair to a K-12 record (an underestimate when
   recall is short, which errs towards leaving pairs as scored), capped at ``PI_MAX``: the
-  blocking never guarantees the true person is among the candidates, so no source is taken as
-  certain to have one.
+  blocking never guarantees the true person is among the candidates, so no record is taken
+  as certain to have one. Strata: :func:`unit_strata`.
 
-A lone candidate rises (the record has to be someone's, and nobody else fits); rivals lower
-each other (two namesakes with the same birth date share the evidence). Each pair between the
-record and one person gets that person's probability.
+A lone candidate rises (the record has to be someone's, and nobody else fits as well); rivals
+hold each other down (two namesakes with the same birth date share the evidence). Each pair
+between the record and one person may rise to that person's probability. **No pair is
+lowered:** rivals lowering each other split students with two SSIDs (two K-12 "persons"
+until a college record bridges them): at 50k, second-SSID recall 0.992 -> 0.987 and twins
+apart 99.86 % -> 99.61 %.
 
-Missing evidence changes nothing: a source with no confident pair to a K-12 record (``pi``
-unknown) or a run without K-12 records keeps its pairs as scored, and a record's rivals are
-only those scored at or above the lower threshold (a rival under it would have lowered the
-others a little: the one direction this errs in is towards linking, bounded by the cap).
+Missing evidence changes nothing: a stratum with no confident pair to a K-12 record (``pi``
+unknown), a record without a stratum (it names no school) and a run without K-12 records keep
+their pairs as scored. A record's rivals are the pairs the model kept (at or above the review
+band's lower bound): a rival under it would have held the others down a little, so this errs
+towards linking, bounded by the cap (scoring down to 0.05 for more rivals changed nothing
+measurable at 50k).
 """
 
 from __future__ import annotations
