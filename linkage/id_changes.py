@@ -72,12 +72,6 @@ CREATE_REASON = "new_records"
 RETIRE_REASON = "records_withdrawn"
 
 
-def ensure_change_log(con: duckdb.DuckDBPyConnection) -> None:
-    """The change log's tables and the lineage's ``reason`` column (a warehouse made before
-    reasons were recorded gains it, empty for its old rows)."""
-    for statement in DDL:
-        con.execute(statement)
-
 _KEYS = "source_system, partner_org, source_person_id"
 
 
@@ -101,7 +95,6 @@ def record_changes(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
     crosswalk is replaced: reads its temp tables (``_link_clusters``, ``_link_assigned``,
     ``_link_carried``, ``_link_survivor``, ``_link_minted``) and the old ``mdm.crosswalk``.
     """
-    ensure_change_log(con)
     if not con.execute(f"SELECT 1 FROM {tables.CROSSWALK} LIMIT 1").fetchone():
         return  # no earlier ids, so no change to log (the joins took 10 s at 8M to find none)
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _chg_units AS

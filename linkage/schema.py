@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import duckdb
 
 from core import tables
+from linkage.id_changes import DDL as CHANGE_LOG_DDL
 
 _CROSSWALK_COLUMNS = """
         source_system VARCHAR NOT NULL,
@@ -93,8 +94,8 @@ DDL: tuple[str, ...] = (
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the mdm tables if missing (idempotent)."""
-    for statement in DDL:
+    """Create the mdm tables if missing (idempotent), the change log's among them."""
+    for statement in (*DDL, *CHANGE_LOG_DDL):
         con.execute(statement)
     # identity record -> person_id of the latest run (the name core.tables reserves)
     con.execute(

@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 
 from core import tables
-from linkage.id_changes import CREATE_REASON, RETIRE_REASON, ensure_change_log, record_changes
+from linkage.id_changes import CREATE_REASON, RETIRE_REASON, record_changes
 from linkage.schema import (
     CROSSWALK_KEY_DDL,
     CROSSWALK_UNKEYED_DDL,
@@ -48,9 +48,9 @@ def assign_person_ids(
 ) -> IdChanges:
     """Write ``mdm.crosswalk`` for this run and log changes in ``mdm.person_lineage``.
 
-    ``cluster_of[unit_id]`` is the cluster of each identity. Call inside a transaction.
+    ``cluster_of[unit_id]`` is the cluster of each identity. Call inside a transaction, on a
+    warehouse ``linkage.schema.ensure_schema`` has made (the lineage's ``reason`` column).
     """
-    ensure_change_log(con)  # lineage rows are written with their reason
     unit_ids = np.arange(1, len(cluster_of), dtype=np.int64)
     con.register("_link_clusters_arrow", pa.table({
         "unit_id": unit_ids, "cluster_id": cluster_of[1:].astype(np.int64)}))
