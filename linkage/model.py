@@ -100,6 +100,10 @@ class Rule:
     # 107k undated records sit in blocks over 250 and made 86M of the rule's 88M pairs);
     # those records still meet others through the ZIP, address and SSID rules
     max_block: int | None = None
+    # SQL list over one record (``{s}``): the rule pairs records whose lists share an
+    # element (besides its condition), joined on the element, each list exploded to rows
+    # (the schools a record names: a list, so no equi-join on the column itself)
+    explode: str | None = None
 
     def _condition(self) -> str:
         """The rule's own condition over ``l.`` / ``r.`` (Splink's SQL for equality rules)."""
@@ -118,7 +122,16 @@ class Rule:
     def narrowed(self, by: Narrowing) -> Rule:
         return Rule(f"{self.name} [narrowed: {by.name}]", self.columns, self.condition,
                     narrowed_by=by, keys=self.keys, keys_r=self.keys_r, sparse=self.sparse,
-                    max_block=self.max_block)
+                    max_block=self.max_block, explode=self.explode)
+
+    def _exploded(self, rows: str, sql_dialect: str = "duckdb") -> str:
+        """``rows`` (a table or a subquery), a row per element of the ``explode`` list (a
+        record without one has no row: a null list never blocks)."""
+        if self.explode is None:
+            return rows
+        unnest = "explode" if sql_dialect == "spark" else "unnest"
+        return (f"(SELECT x.*, {unnest}({self.explode.format(s='x.')}) AS {EXPLODED_KEY} "
+                f"FROM {rows} x)")
 
     def _sparse_records(self, table: str) -> str:
         """The records a sparse rule joins from: sparse, in a block of at most
@@ -132,18 +145,24 @@ class Rule:
                 f"{', '.join(f'k{i}' for i in range(len(self.keys)))} "
                 f"HAVING count(*) <= {int(self.max_block)}) b ON {on} {where})")
 
-    def pairs_sql(self, select: str, table: str, condition: str, id_column: str) -> str:
+    def pairs_sql(self, select: str, table: str, condition: str, id_column: str,
+                  sql_dialect: str = "duckdb") -> str:
         """``SELECT {select}`` over the rule's pairs (aliases ``l`` and ``r``, ``l`` the lower
         id) on ``table``, joined on ``condition``. A ``sparse`` rule joins its sparse records
         to all, once for each side (the second leaves out pairs whose lower side is sparse
-        too: the first has them), so no pair comes twice."""
+        too: the first has them), so no pair comes twice. An ``explode`` rule joins on the
+        lists' elements too: a pair sharing two comes twice (the blocked pairs' GROUP BY
+        keeps one, :func:`first_rule_sql`)."""
         lower = f"l.{id_column} < r.{id_column}"
+        if self.explode is not None:
+            lower += f" AND l.{EXPLODED_KEY} = r.{EXPLODED_KEY}"
+        every = self._exploded(table, sql_dialect)
         if not self.sparse:
-            return (f"SELECT {select} FROM {table} l JOIN {table} r "
+            return (f"SELECT {select} FROM {every} l JOIN {every} r "
                     f"ON ({condition}) AND {lower}")
-        only = self._sparse_records(table)
-        return (f"SELECT {select} FROM {only} l JOIN {table} r ON ({condition}) AND {lower}"
-                f"\nUNION ALL\nSELECT {select} FROM {table} l JOIN {only} r "
+        only = self._exploded(self._sparse_records(table), sql_dialect)
+        return (f"SELECT {select} FROM {only} l JOIN {every} r ON ({condition}) AND {lower}"
+                f"\nUNION ALL\nSELECT {select} FROM {every} l JOIN {only} r "
                 f"ON ({condition}) AND {lower} AND NOT coalesce({self.sparse.format(s='l.')}, "
                 "false)")
 
@@ -162,8 +181,11 @@ class Rule:
         its sampled rows, :func:`_costly_rules`)."""
         if self.condition is None or not self.keys:
             return None
-        sampled = sample > 1 and not self.sparse
-        source = table if sampled else tables.IDENTITIES
+        # an exploded rule reads the lists, which the sample table leaves out
+        sampled = sample > 1 and not self.sparse and self.explode is None
+        source = table if sampled else self._exploded(tables.IDENTITIES)
+        element = (EXPLODED_KEY,) if self.explode is not None else ()
+        keys_l, keys_r = (*self.keys, *element), (*(self.keys_r or self.keys), *element)
 
         def grouped(keys: tuple[str, ...], sparse_only: bool = False) -> str:
             values = ", ".join(f"{k.format(s='')} AS k{i}" for i, k in enumerate(keys))
@@ -178,16 +200,16 @@ class Rule:
             # one grouping, no join: a block joined with itself is n² rows, n of them a
             # record with itself (with sample 1, sum(n²))
             return (f"SELECT CAST(coalesce(sum(n * (n - 1)) * {int(sample) ** 2} "
-                    f"+ sum(n) * {int(sample)}, 0) AS HUGEINT) FROM ({grouped(self.keys)})")
-        on = " AND ".join(f"a.k{i} = b.k{i}" for i in range(len(self.keys)))
+                    f"+ sum(n) * {int(sample)}, 0) AS HUGEINT) FROM ({grouped(keys_l)})")
+        on = " AND ".join(f"a.k{i} = b.k{i}" for i in range(len(keys_l)))
         # a sparse rule joins its sparse records to all, once from each side (pairs_sql),
         # those in blocks of at most max_block records
         sides = 2 if self.sparse else 1
         if self.sparse and self.max_block is not None:
             on += f" AND b.n <= {int(self.max_block)}"
         rows = (f"SELECT CAST(coalesce(sum(a.n * b.n), 0) AS HUGEINT) FROM "
-                f"({grouped(self.keys, bool(self.sparse))}) a "
-                f"JOIN ({grouped(self.keys_r or self.keys)}) b ON {on}")
+                f"({grouped(keys_l, bool(self.sparse))}) a "
+                f"JOIN ({grouped(keys_r)}) b ON {on}")
         if not sampled:
             return f"SELECT ({rows}) * {sides}"
         # a crossing pairs a record with itself where its keys equal its crossed keys (an
@@ -264,6 +286,16 @@ _HALF_2 = "substr({s}.ssid, length({s}.ssid) // 2 + 1)"
 # key parts of the custom rules (Rule.keys: SQL over one record, ``{s}`` its alias)
 _INITIAL_F, _INITIAL_L = "left({s}first_name, 1)", "left({s}last_name, 1)"
 _SECOND_L, _THIRD_L = "substr({s}last_name, 2, 1)", "substr({s}last_name, 3, 3)"
+
+# A record's schools (linkage/schools.py), one per row, in an ``explode`` rule's join
+EXPLODED_KEY = "_c2c_element"
+_SCHOOLS_OF = "coalesce({s}reported_schools, {s}enrolled_schools)"
+# a college or CCGI record (it names a school); two CALPADS units never pair on a school
+_NAMES_SCHOOL = "{s}reported_schools IS NOT NULL"
+# birth dates that may be one person's: one missing, a few days apart (a day keyed wrong),
+# or the month and day kept (either order) in another year
+_DOB_NEAR = ("(l.dob IS NULL OR r.dob IS NULL OR abs(date_diff('day', l.dob, r.dob)) <= 3 "
+             "OR substr(l.dob_sym, 5, 4) = substr(r.dob_sym, 5, 4))")
 
 # The largest block of namesakes a record without a birth date is blocked in (Rule.max_block).
 # Measured at the state's size (10.6M records, 107k undated, 78,945 true pairs with an undated
@@ -390,6 +422,17 @@ CANDIDATE_RULES: tuple[Rule, ...] = (
         "AND left(l.last_name, 1) <> left(r.last_name, 1)"),
         keys=("{s}dob", _INITIAL_L, _SECOND_L, _THIRD_L),
         keys_r=("{s}dob", _SECOND_L, _INITIAL_L, _THIRD_L)),
+    # a college or CCGI record and a record naming the same school, one name the same and
+    # a birth date near or missing: a nickname the table lacks, a misspelt first name, a
+    # compound surname each side kept a different part of (CCCApply is self-reported),
+    # where the rules on the birth date do not reach. A school is shared by a few thousand
+    # students, so the name narrows it to a handful.
+    Rule("school in common, last_name, dob near or missing",
+         condition=f"l.last_name = r.last_name AND {_DOB_NEAR}",
+         keys=("{s}last_name",), sparse=_NAMES_SCHOOL, explode=_SCHOOLS_OF),
+    Rule("school in common, first_name, dob near or missing",
+         condition=f"l.first_name = r.first_name AND {_DOB_NEAR}",
+         keys=("{s}first_name",), sparse=_NAMES_SCHOOL, explode=_SCHOOLS_OF),
     # both names changed or misspelt: same birth date and ZIP
     Rule("dob, zip", condition=f"l.dob = r.dob AND l.zip = r.zip AND {_NAMES_DIFFER}",
          narrow=(GENDER, GENDER_LAST_INITIAL, GENDER_FIRST_INITIAL),
@@ -1230,7 +1273,8 @@ def rule_union_sql(
                     f"WHERE rule = {CANDIDATE_RULES.index(rule)}")
         return rule.pairs_sql(
             f"{key} AS match_key, l.unique_id AS join_key_l, r.unique_id AS join_key_r", table,
-            rule.creator().get_blocking_rule(sql_dialect).blocking_rule_sql, "unique_id")
+            rule.creator().get_blocking_rule(sql_dialect).blocking_rule_sql, "unique_id",
+            sql_dialect)
     return "\nUNION ALL\n".join(pairs(key, rule) for key, rule in enumerate(rules))
 
 

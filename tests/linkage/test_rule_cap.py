@@ -268,7 +268,8 @@ def _register_of(records: int) -> duckdb.DuckDBPyConnection:
                CAST(year(dob) AS INTEGER) AS birth_year,
                strftime(dob, '%Y') || lpad(CAST(least(month(dob), day(dob)) AS VARCHAR), 2, '0')
                    || lpad(CAST(greatest(month(dob), day(dob)) AS VARCHAR), 2, '0') AS dob_sym,
-               NULL::VARCHAR AS ssid, zip, NULL::VARCHAR AS address
+               NULL::VARCHAR AS ssid, zip, NULL::VARCHAR AS address,
+               NULL::VARCHAR[] AS enrolled_schools, NULL::VARCHAR[] AS reported_schools
         FROM base""")
     return con
 
@@ -302,3 +303,85 @@ def test_joins_are_priced_from_a_sample_of_records_at_the_state_size(
     monkeypatch.setattr(cost_sample, "SAMPLED_FROM", records + 1)
     exact_costly = model._costly_rules(con, records)
     assert set(exact_costly) == set(costly) and exact_costly != costly
+
+
+def _with_schools(con: duckdb.DuckDBPyConnection) -> None:
+    """Schools by person: a CALPADS unit enrolled at a high school and a middle school, a
+    college or CCGI record naming the high school; one record in five names none."""
+    con.execute("""
+        UPDATE mdm.identities i SET
+            enrolled_schools = CASE WHEN i.source_system = 'calpads'
+                THEN ['H' || hash(t.true_person_id) % 4, 'M' || hash(t.true_person_id) % 3] END,
+            reported_schools = CASE WHEN i.source_system <> 'calpads'
+                THEN ['H' || hash(t.true_person_id) % 4] END
+        FROM truth t
+        WHERE t.source_system = i.source_system AND t.source_person_id = i.source_person_id
+          AND i.unit_id % 5 <> 0""")
+
+
+@pytest.mark.parametrize("name", ["school in common, last_name, dob near or missing",
+                                  "school in common, first_name, dob near or missing"])
+def test_a_school_rule_pairs_a_college_or_ccgi_record_with_the_records_naming_its_school(
+        name: str) -> None:
+    """The schools are lists (a CALPADS unit's enrolments), so the rule joins on each school
+    a record names, from the college and CCGI records only: two CALPADS units never pair on
+    a school (one student's two SSIDs come from a move), and their join would cost every
+    school's namesakes squared."""
+    con = _identities()
+    _with_schools(con)
+    con.execute("UPDATE mdm.identities SET dob = NULL WHERE unit_id % 6 = 0")
+    rule = next(r for r in model.CANDIDATE_RULES if r.name == name)
+    assert rule.condition is not None and rule.explode is not None
+    made = _rule_pairs(con, rule)
+    assert len(made) == len(set(made))  # one school named: no pair twice
+    shared = ("list_has_any(coalesce(l.reported_schools, l.enrolled_schools), "
+              "coalesce(r.reported_schools, r.enrolled_schools)) "
+              "AND (l.reported_schools IS NOT NULL OR r.reported_schools IS NOT NULL)")
+    assert set(made) == _plain_pairs(con, f"{rule.condition} AND {shared}")
+    sources = dict(con.execute("SELECT unit_id, source_system FROM mdm.identities").fetchall())
+    assert {sources[a] for a, b in made} | {sources[b] for a, b in made} >= {"calpads", "college"}
+    assert not [p for p in made if sources[p[0]] == sources[p[1]] == "calpads"]
+    assert model._count(con, rule) == len(made)
+    # priced as its join runs: each college or CCGI record's schools against every
+    # record's schools with the same name, both ways
+    exploded = ("(SELECT *, unnest(coalesce(reported_schools, enrolled_schools)) AS s "
+                "FROM mdm.identities)")
+    key = rule.keys[0].format(s="")
+    want = con.execute(f"SELECT 2 * count(*) FROM {exploded} l JOIN {exploded} r "
+                       f"ON l.s = r.s AND l.{key} = r.{key} "
+                       "WHERE l.reported_schools IS NOT NULL").fetchone()
+    assert want is not None and want[0] > 0
+    assert int(con.execute(rule.join_rows_sql() or "").fetchone()[0]) == want[0]  # type: ignore[index]
+
+
+def test_a_nickname_without_a_birth_date_meets_its_student_through_the_school() -> None:
+    """A college record with a nickname no table knows and no birth date or SSID, beside its
+    student's CALPADS record: no name-and-birth-date rule pairs them; the school does."""
+    con = _identities()
+    _with_schools(con)
+    row = con.execute("""
+        SELECT c.unit_id, k.unit_id FROM mdm.identities c
+        JOIN truth tc ON tc.source_system = c.source_system
+         AND tc.source_person_id = c.source_person_id
+        JOIN truth tk ON tk.true_person_id = tc.true_person_id
+        JOIN mdm.identities k ON k.source_system = tk.source_system
+         AND k.source_person_id = tk.source_person_id
+        WHERE c.source_system = 'college' AND k.source_system = 'calpads'
+          AND c.reported_schools IS NOT NULL AND k.enrolled_schools IS NOT NULL
+          AND c.last_name = k.last_name
+        LIMIT 1""").fetchone()
+    assert row is not None
+    college, k12 = int(row[0]), int(row[1])
+    con.execute(f"UPDATE mdm.identities SET first_name = 'ZEB', first_nick = NULL, ssid = NULL, "
+                f"dob = NULL, dob_sym = NULL, birth_year = NULL, zip = NULL, address = NULL "
+                f"WHERE unit_id = {college}")
+    con.execute("CREATE OR REPLACE VIEW _cap_input AS "
+                "SELECT unit_id AS unique_id, * FROM mdm.identities")
+    pair = (min(college, k12), max(college, k12))
+
+    def blocked(rules: list[model.Rule]) -> bool:
+        return pair in {(int(a), int(b)) for _, a, b in con.execute(
+            model.blocked_pairs_sql(rules, "_cap_input")).fetchall()}
+    without = [r for r in model.CANDIDATE_RULES if r.explode is None]
+    assert not blocked(without)
+    assert blocked(list(model.CANDIDATE_RULES))

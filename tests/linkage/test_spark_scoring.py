@@ -79,7 +79,8 @@ def _identities(n: int) -> pa.Table:
     rng = random.Random(11)
     rows: dict[str, list[Any]] = {k: [] for k in (
         "unique_id", "ssid", "first_name", "last_name", "last1", "last2", "last_tokens",
-        "dob", "dob_sym", "birth_year", "zip", "address")}
+        "dob", "dob_sym", "birth_year", "zip", "address", "enrolled_schools",
+        "reported_schools")}
     for i in range(n):
         first = rng.choice(NAMES)
         tokens = rng.sample(NAMES, rng.choice((1, 1, 2)))
@@ -102,8 +103,14 @@ def _identities(n: int) -> pa.Table:
         rows["birth_year"].append(None if dob is None else dob.year + rng.choice((0, 0, 1)))
         rows["zip"].append(rng.choice(["95814", "95815", None]))
         rows["address"].append(rng.choice(["1 MAIN ST", None, None]))
+        # a CALPADS unit's enrolments, or the school a college or CCGI record names
+        schools, kind = rng.sample(["0100001", "0100002", "0100003"], 2), rng.random()
+        rows["enrolled_schools"].append(schools if kind < 0.4 else None)
+        rows["reported_schools"].append(schools[:1] if 0.4 <= kind < 0.8 else None)
     return pa.table({**rows, "dob": pa.array(rows["dob"], pa.date32()),
-                     "last_tokens": pa.array(rows["last_tokens"], pa.list_(pa.string()))})
+                     "last_tokens": pa.array(rows["last_tokens"], pa.list_(pa.string())),
+                     "enrolled_schools": pa.array(rows["enrolled_schools"], pa.list_(pa.string())),
+                     "reported_schools": pa.array(rows["reported_schools"], pa.list_(pa.string()))})
 
 
 @pytest.fixture(scope="module")
@@ -138,3 +145,6 @@ def test_spark_blocks_once_with_duckdbs_pairs_and_rules(spark: Any) -> None:
     # the identities make most kinds of rule meet pairs (the comparison is not vacuous)
     keys = {int(k) for k, _, _ in want}
     assert len(want) > 500 and len(keys) >= 8, (len(want), sorted(keys))
+    # the rules on a list of schools (exploded) make pairs of their own on both
+    exploded = {i for i, rule in enumerate(rules) if rule.explode is not None}
+    assert exploded and exploded <= keys
