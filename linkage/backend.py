@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import duckdb
+import pyarrow as pa
 from splink import DuckDBAPI
 from splink.internals.database_api import DatabaseAPISubClass
 
@@ -79,6 +80,9 @@ class LinkBackend(Protocol):
     def materialise(self, name: str, select_sql: str) -> None:
         """Table ``name`` := ``select_sql`` on the workspace, computed now."""
 
+    def receive(self, name: str, batches: pa.RecordBatchReader) -> None:
+        """Table ``name`` := the rows of ``batches``, read a batch at a time."""
+
     def open_training(self) -> LinkBackend:
         """The backend the model is trained on (``self``, or a new one the caller closes)."""
 
@@ -112,6 +116,13 @@ class DuckDBBackend:
 
     def materialise(self, name: str, select_sql: str) -> None:
         self.con.execute(f"CREATE OR REPLACE TABLE {name} AS {select_sql}")
+
+    def receive(self, name: str, batches: pa.RecordBatchReader) -> None:
+        self.con.register("_c2c_received", batches)
+        try:
+            self.con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _c2c_received")
+        finally:
+            self.con.unregister("_c2c_received")
 
     def open_training(self) -> LinkBackend:
         return self

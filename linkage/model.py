@@ -1119,7 +1119,7 @@ def train_and_predict(
         # Spark scores in one slice: its shuffle spills on its own, and each slice is a job
         chunks = 1 if engine.name == "spark" else predict_chunks(choices, chunk_pairs)
         marginal = _score_in_chunks(linker, engine, kept_rules, chunks, lower_threshold,
-                                    RULE_PAIRS_TABLE if keeps else None)
+                                    RULE_PAIRS_TABLE if keeps else None, warehouse=con)
     lap("predict")
     for key, choice in enumerate(c for c in choices if c.kept):
         choice.marginal_pairs = int(marginal.get(key, 0))
@@ -1144,7 +1144,7 @@ def predict_chunks(choices: list[BlockingChoice], chunk_pairs: int) -> int:
 
 def _score_in_chunks(
     linker: Linker, engine: LinkBackend, rules: list[Rule], chunks: int, lower_threshold: float,
-    stored: str | None = None,
+    stored: str | None = None, *, warehouse: duckdb.DuckDBPyConnection | None = None,
 ) -> dict[int, int]:
     """Score each slice, keep its pairs at or above the lower band in ``PREDICTIONS_TABLE``
     and drop the rest: the pairs scored per rule (Splink's ``match_key``, the first rule
@@ -1160,12 +1160,16 @@ def _score_in_chunks(
     scores in one slice (its shuffle spills on its own): Splink's own blocking tested every
     earlier rule's condition on each candidate pair of a rule (``AND NOT (r1 OR r2 ...)``), a
     per-pair cost of up to 21 conditions, where the GROUP BY is one shuffle of three columns
-    (docs/scale.md, Spark)."""
+    (docs/scale.md, Spark). With the ``warehouse`` at hand, Spark's pairs are made there
+    (:func:`blocked_pairs_to`), where the identities are."""
     source = next(iter(linker._input_tables_dict.values())).physical_name
     if engine.name == "spark":
-        return _score_on_spark(
-            linker, engine, blocked_pairs_sql(rules, source, sql_dialect="spark"),
-            lower_threshold)
+        if warehouse is not None:
+            blocked_pairs_to(engine, warehouse, rules)
+        else:
+            engine.materialise(BLOCKED_PAIRS_TABLE,
+                               blocked_pairs_sql(rules, source, sql_dialect="spark"))
+        return _score_on_spark(linker, engine, lower_threshold)
     # every rule's pairs, a pair once per rule; each slice keeps a pair's first rule. One
     # GROUP BY of all of them spilled at 8M identities (30.6 s); a slice's fits in memory.
     engine.materialise(BLOCKED_PAIRS_TABLE, rule_union_sql(rules, source, stored))
@@ -1225,12 +1229,37 @@ def prefilter_weight(lower_threshold: float) -> float | None:
     return math.log2(lower_threshold / (1.0 - lower_threshold)) - PREFILTER_MARGIN
 
 
+# Blocked pairs per Arrow batch handed from the warehouse to Spark (three columns: about
+# 25 bytes a pair, so 50 MB a batch in the driver)
+PAIRS_BATCH_ROWS = 2_000_000
+_BY_UNIQUE_ID = "_c2c_identities_by_unique_id"
+
+
+def blocked_pairs_to(
+    engine: LinkBackend, warehouse: duckdb.DuckDBPyConnection, rules: list[Rule]
+) -> None:
+    """``BLOCKED_PAIRS_TABLE`` on ``engine``: the blocked pairs made on the warehouse's
+    identities and handed over in Arrow batches.
+
+    Spark made them itself (the same SQL, :func:`blocked_pairs_sql` in Spark SQL): at 1M + 1M
+    that was 213 of the JVM's 488 CPU seconds, each rule a sort-merge join of two shuffled
+    sides, where DuckDB's hash joins on the warehouse take seconds (docs/scale.md, Spark).
+    The pairs are three columns of integers, the ids Spark's input carries too."""
+    warehouse.execute(f"CREATE OR REPLACE TEMP VIEW {_BY_UNIQUE_ID} AS "
+                      f"SELECT unit_id AS unique_id, * FROM {tables.IDENTITIES}")
+    try:
+        reader = warehouse.execute(blocked_pairs_sql(rules, _BY_UNIQUE_ID)).fetch_record_batch(
+            PAIRS_BATCH_ROWS)
+        engine.receive(BLOCKED_PAIRS_TABLE, reader)
+    finally:
+        warehouse.execute(f"DROP VIEW IF EXISTS {_BY_UNIQUE_ID}")
+
+
 def _score_on_spark(
-    linker: Linker, engine: LinkBackend, blocked_sql: str, lower_threshold: float
+    linker: Linker, engine: LinkBackend, lower_threshold: float
 ) -> dict[int, int]:
-    """The blocked pairs materialised once on the executors (a local checkpoint), registered
-    as the pairs Splink scores, scored in one slice."""
-    engine.materialise(BLOCKED_PAIRS_TABLE, blocked_sql)
+    """The blocked pairs (``BLOCKED_PAIRS_TABLE``, on the executors), registered as the pairs
+    Splink scores, scored in one slice."""
     try:
         linker.table_management.register_blocked_pairs_for_predict(
             engine.db_api.table_to_splink_dataframe(BLOCKED_PAIRS_TABLE, BLOCKED_PAIRS_TABLE))

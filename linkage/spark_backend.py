@@ -33,6 +33,7 @@ each a Spark job of a second or more, against milliseconds on DuckDB.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -44,6 +45,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+
+import pyarrow as pa
 
 from core import scratch
 from core.errors import ConfigError
@@ -426,6 +429,17 @@ class SparkBackend:
     def materialise(self, name: str, select_sql: str) -> None:
         """``name`` as a checkpointed view of ``select_sql`` (memory, encrypted spill)."""
         self.spark.sql(select_sql).localCheckpoint(eager=True).createOrReplaceTempView(name)
+
+    def receive(self, name: str, batches: pa.RecordBatchReader) -> None:
+        """``name`` as a checkpointed view of the rows of ``batches``: each batch goes to the
+        executors on its own (the driver holds one at a time), then one repartition."""
+        frames = [self.spark.createDataFrame(pa.Table.from_batches([batch])).localCheckpoint(
+            eager=True) for batch in batches if batch.num_rows]
+        if not frames:
+            frames = [self.spark.createDataFrame(batches.schema.empty_table())]
+        whole = functools.reduce(lambda a, b: a.unionAll(b), frames)
+        whole.repartition(self.settings.spark_shuffle_partitions).localCheckpoint(
+            eager=True).createOrReplaceTempView(name)
 
     def open_training(self) -> LinkBackend:
         # Training is hundreds of small queries on a sample (u: 500k pairs, EM: 500k pairs
