@@ -292,6 +292,10 @@ EXPLODED_KEY = "_c2c_element"
 _SCHOOLS_OF = "coalesce({s}reported_schools, {s}enrolled_schools)"
 # a college or CCGI record (it names a school); two CALPADS units never pair on a school
 _NAMES_SCHOOL = "{s}reported_schools IS NOT NULL"
+# the school rules' pairs as a condition over ``l.`` / ``r.`` (what Splink's own blocking
+# would test; the exploded join makes exactly these, tests/linkage/test_memory.py)
+_SHARE_SCHOOL = (f"list_has_any({_SCHOOLS_OF.format(s='l.')}, {_SCHOOLS_OF.format(s='r.')}) "
+                 f"AND ({_NAMES_SCHOOL.format(s='l.')} OR {_NAMES_SCHOOL.format(s='r.')})")
 # birth dates that may be one person's: one missing, a few days apart (a day keyed wrong),
 # or the month and day kept (either order) in another year
 _DOB_NEAR = ("(l.dob IS NULL OR r.dob IS NULL OR abs(date_diff('day', l.dob, r.dob)) <= 3 "
@@ -428,10 +432,10 @@ CANDIDATE_RULES: tuple[Rule, ...] = (
     # where the rules on the birth date do not reach. A school is shared by a few thousand
     # students, so the name narrows it to a handful.
     Rule("school in common, last_name, dob near or missing",
-         condition=f"l.last_name = r.last_name AND {_DOB_NEAR}",
+         condition=f"l.last_name = r.last_name AND {_DOB_NEAR} AND {_SHARE_SCHOOL}",
          keys=("{s}last_name",), sparse=_NAMES_SCHOOL, explode=_SCHOOLS_OF),
     Rule("school in common, first_name, dob near or missing",
-         condition=f"l.first_name = r.first_name AND {_DOB_NEAR}",
+         condition=f"l.first_name = r.first_name AND {_DOB_NEAR} AND {_SHARE_SCHOOL}",
          keys=("{s}first_name",), sparse=_NAMES_SCHOOL, explode=_SCHOOLS_OF),
     # both names changed or misspelt: same birth date and ZIP
     Rule("dob, zip", condition=f"l.dob = r.dob AND l.zip = r.zip AND {_NAMES_DIFFER}",
@@ -1300,10 +1304,13 @@ def rule_union_sql(
         if stored is not None and rule.condition is not None and rule in CANDIDATE_RULES:
             return (f"SELECT {key} AS match_key, join_key_l, join_key_r FROM {stored} "
                     f"WHERE rule = {CANDIDATE_RULES.index(rule)}")
+        condition = rule.creator().get_blocking_rule("duckdb").blocking_rule_sql
+        if sql_dialect == "spark":
+            # sqlglot alone writes list_has_any as "&&" (linkage/dialect.py)
+            condition = dialect.to_spark(condition, ())
         return rule.pairs_sql(
             f"{key} AS match_key, l.unique_id AS join_key_l, r.unique_id AS join_key_r", table,
-            rule.creator().get_blocking_rule(sql_dialect).blocking_rule_sql, "unique_id",
-            sql_dialect)
+            condition, "unique_id", sql_dialect)
     return "\nUNION ALL\n".join(pairs(key, rule) for key, rule in enumerate(rules))
 
 
