@@ -19,6 +19,7 @@ from linkage.clustering import ConfidentGraph, confident_graph
 from linkage.college_terms import college_start_columns
 from linkage.guardians import guardian_columns
 from linkage.model import CANDIDATE_RULES, DOB_SLIP_M, SCHOOL_DIFFERS_M, comparisons
+from linkage.schools import school_columns
 from linkage.standardise import build_identities
 from linkage.twins import twin_conflicts
 from tests.link_support import identity_of, level_of, stage_table
@@ -53,7 +54,8 @@ def _staged(rows: list[dict[str, Any]]) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     con.execute("CREATE SCHEMA staging")
     _college(con, rows)
-    build_identities(con, "t1", extras=[college_start_columns(con), guardian_columns(con)])
+    build_identities(con, "t1", extras=[college_start_columns(con), guardian_columns(con),
+                                        school_columns(con)])
     return con
 
 
