@@ -352,3 +352,25 @@ def test_predict_slices_are_ranges_of_the_left_id_that_cover_each_pair_once() ->
     once = " + ".join(f"({c})::INT" for c in conditions)
     assert engine.query(f"SELECT count(*) FROM {model.BLOCKED_PAIRS_TABLE} "
                         f"WHERE {once} = 1")[0][0] == total
+
+
+def test_a_duckdb_workspace_receives_rows_a_batch_at_a_time(tmp_path: Path) -> None:
+    """The backends' common ``receive`` (Spark's takes the warehouse's blocked pairs): every
+    row of every batch, an empty stream giving an empty table with its columns."""
+    import pyarrow as pa
+
+    from linkage.backend import DuckDBBackend
+
+    table = pa.table({"match_key": [str(i % 3) for i in range(1000)],
+                      "join_key_l": list(range(1000)), "join_key_r": list(range(1, 1001))})
+    engine = DuckDBBackend(Settings(home=tmp_path), "r1")
+    try:
+        engine.receive("got", pa.RecordBatchReader.from_batches(
+            table.schema, table.to_batches(max_chunksize=97)))
+        assert sorted(engine.query("SELECT * FROM got")) == sorted(
+            zip(*(table.column(c).to_pylist() for c in table.column_names), strict=True))
+        engine.receive("none", pa.RecordBatchReader.from_batches(table.schema, []))
+        assert engine.query("SELECT count(*) FROM none") == [(0,)]
+        assert [r[0] for r in engine.query("DESCRIBE none")] == table.column_names
+    finally:
+        engine.close()
