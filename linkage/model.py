@@ -124,13 +124,12 @@ class Rule:
                     narrowed_by=by, keys=self.keys, keys_r=self.keys_r, sparse=self.sparse,
                     max_block=self.max_block, explode=self.explode)
 
-    def _exploded(self, rows: str, sql_dialect: str = "duckdb") -> str:
+    def _exploded(self, rows: str) -> str:
         """``rows`` (a table or a subquery), a row per element of the ``explode`` list (a
         record without one has no row: a null list never blocks)."""
         if self.explode is None:
             return rows
-        unnest = "explode" if sql_dialect == "spark" else "unnest"
-        return (f"(SELECT x.*, {unnest}({self.explode.format(s='x.')}) AS {EXPLODED_KEY} "
+        return (f"(SELECT x.*, unnest({self.explode.format(s='x.')}) AS {EXPLODED_KEY} "
                 f"FROM {rows} x)")
 
     def _sparse_records(self, table: str) -> str:
@@ -145,8 +144,7 @@ class Rule:
                 f"{', '.join(f'k{i}' for i in range(len(self.keys)))} "
                 f"HAVING count(*) <= {int(self.max_block)}) b ON {on} {where})")
 
-    def pairs_sql(self, select: str, table: str, condition: str, id_column: str,
-                  sql_dialect: str = "duckdb") -> str:
+    def pairs_sql(self, select: str, table: str, condition: str, id_column: str) -> str:
         """``SELECT {select}`` over the rule's pairs (aliases ``l`` and ``r``, ``l`` the lower
         id) on ``table``, joined on ``condition``. A ``sparse`` rule joins its sparse records
         to all, once for each side (the second leaves out pairs whose lower side is sparse
@@ -156,11 +154,11 @@ class Rule:
         lower = f"l.{id_column} < r.{id_column}"
         if self.explode is not None:
             lower += f" AND l.{EXPLODED_KEY} = r.{EXPLODED_KEY}"
-        every = self._exploded(table, sql_dialect)
+        every = self._exploded(table)
         if not self.sparse:
             return (f"SELECT {select} FROM {every} l JOIN {every} r "
                     f"ON ({condition}) AND {lower}")
-        only = self._exploded(self._sparse_records(table), sql_dialect)
+        only = self._exploded(self._sparse_records(table))
         return (f"SELECT {select} FROM {only} l JOIN {every} r ON ({condition}) AND {lower}"
                 f"\nUNION ALL\nSELECT {select} FROM {every} l JOIN {only} r "
                 f"ON ({condition}) AND {lower} AND NOT coalesce({self.sparse.format(s='l.')}, "
@@ -1148,7 +1146,7 @@ def predict_chunks(choices: list[BlockingChoice], chunk_pairs: int) -> int:
 
 def _score_in_chunks(
     linker: Linker, engine: LinkBackend, rules: list[Rule], chunks: int, lower_threshold: float,
-    stored: str | None = None, *, warehouse: duckdb.DuckDBPyConnection | None = None,
+    stored: str | None = None, *, warehouse: duckdb.DuckDBPyConnection,
 ) -> dict[int, int]:
     """Score each slice, keep its pairs at or above the lower band in ``PREDICTIONS_TABLE``
     and drop the rest: the pairs scored per rule (Splink's ``match_key``, the first rule
@@ -1160,20 +1158,13 @@ def _score_in_chunks(
     (:func:`first_rule_sql`). Splink's ``predict_chunk`` re-ran every
     blocking join over all identities for each slice, so the blocking cost grew with slices x
     identities (docs/scale.md). Each slice is then registered as the blocked pairs Splink scores
-    (its DuckDB path reads only the records those pairs name). Spark blocks the same way and
-    scores in one slice (its shuffle spills on its own): Splink's own blocking tested every
-    earlier rule's condition on each candidate pair of a rule (``AND NOT (r1 OR r2 ...)``), a
-    per-pair cost of up to 21 conditions, where the GROUP BY is one shuffle of three columns
-    (docs/scale.md, Spark). With the ``warehouse`` at hand, Spark's pairs are made there
-    (:func:`blocked_pairs_to`), where the identities are."""
-    source = next(iter(linker._input_tables_dict.values())).physical_name
+    (its DuckDB path reads only the records those pairs name). Spark scores in one slice (its
+    shuffle spills on its own) the pairs the same blocking made on the ``warehouse``, where
+    the identities are (:func:`blocked_pairs_to`; docs/scale.md, Spark)."""
     if engine.name == "spark":
-        if warehouse is not None:
-            blocked_pairs_to(engine, warehouse, rules)
-        else:
-            engine.materialise(BLOCKED_PAIRS_TABLE,
-                               blocked_pairs_sql(rules, source, sql_dialect="spark"))
+        blocked_pairs_to(engine, warehouse, rules)
         return _score_on_spark(linker, engine, lower_threshold)
+    source = next(iter(linker._input_tables_dict.values())).physical_name
     # every rule's pairs, a pair once per rule; each slice keeps a pair's first rule. One
     # GROUP BY of all of them spilled at 8M identities (30.6 s); a slice's fits in memory.
     engine.materialise(BLOCKED_PAIRS_TABLE, rule_union_sql(rules, source, stored))
@@ -1245,9 +1236,9 @@ def blocked_pairs_to(
     """``BLOCKED_PAIRS_TABLE`` on ``engine``: the blocked pairs made on the warehouse's
     identities and handed over in Arrow batches.
 
-    Spark made them itself (the same SQL, :func:`blocked_pairs_sql` in Spark SQL): at 1M + 1M
-    that was 213 of the JVM's 488 CPU seconds, each rule a sort-merge join of two shuffled
-    sides, where DuckDB's hash joins on the warehouse take seconds (docs/scale.md, Spark).
+    Spark made them itself until 2026-12-07 (the same SQL in Spark SQL): at 1M + 1M that was
+    213 of the JVM's 488 CPU seconds, each rule a sort-merge join of two shuffled sides,
+    where DuckDB's hash joins on the warehouse take seconds (docs/scale.md, Spark).
     The pairs are three columns of integers, the ids Spark's input carries too."""
     warehouse.execute(f"CREATE OR REPLACE TEMP VIEW {_BY_UNIQUE_ID} AS "
                       f"SELECT unit_id AS unique_id, * FROM {tables.IDENTITIES}")
@@ -1276,9 +1267,7 @@ def _score_on_spark(
         engine.query(f"DROP VIEW IF EXISTS {BLOCKED_PAIRS_TABLE}")
 
 
-def blocked_pairs_sql(
-    rules: list[Rule], table: str, stored: str | None = None, sql_dialect: str = "duckdb"
-) -> str:
+def blocked_pairs_sql(rules: list[Rule], table: str, stored: str | None = None) -> str:
     """The candidate pairs of ``rules`` on ``table`` (``unique_id``), each once, with the
     first rule that generates it (``match_key``): what Splink's blocking makes, computed
     another way.
@@ -1289,36 +1278,28 @@ def blocked_pairs_sql(
     (:func:`rule_union_sql`) and one GROUP BY on the two ids keeps the lowest rule
     (:func:`first_rule_sql`; 10.6 CPU s against 22 at 1M identities, the same pairs and
     keys)."""
-    return first_rule_sql(rule_union_sql(rules, table, stored, sql_dialect), sql_dialect)
+    return first_rule_sql(rule_union_sql(rules, table, stored))
 
 
-def rule_union_sql(
-    rules: list[Rule], table: str, stored: str | None = None, sql_dialect: str = "duckdb"
-) -> str:
+def rule_union_sql(rules: list[Rule], table: str, stored: str | None = None) -> str:
     """Every rule's pairs on ``table`` (``unique_id``), a pair once per rule that makes it:
     ``match_key`` (the rule's place in ``rules``), ``join_key_l``, ``join_key_r``. The
-    conditions are Splink's own SQL for each rule (in ``sql_dialect``). A custom rule whose
-    pairs measuring kept (``stored``, :func:`rule_pairs_sql`, DuckDB only) is read from
-    there, not joined."""
+    conditions are Splink's own SQL for each rule. A custom rule whose pairs measuring kept
+    (``stored``, :func:`rule_pairs_sql`) is read from there, not joined."""
     def pairs(key: int, rule: Rule) -> str:
         if stored is not None and rule.condition is not None and rule in CANDIDATE_RULES:
             return (f"SELECT {key} AS match_key, join_key_l, join_key_r FROM {stored} "
                     f"WHERE rule = {CANDIDATE_RULES.index(rule)}")
-        condition = rule.creator().get_blocking_rule("duckdb").blocking_rule_sql
-        if sql_dialect == "spark":
-            # sqlglot alone writes list_has_any as "&&" (linkage/dialect.py)
-            condition = dialect.to_spark(condition, ())
         return rule.pairs_sql(
             f"{key} AS match_key, l.unique_id AS join_key_l, r.unique_id AS join_key_r", table,
-            condition, "unique_id", sql_dialect)
+            rule.creator().get_blocking_rule("duckdb").blocking_rule_sql, "unique_id")
     return "\nUNION ALL\n".join(pairs(key, rule) for key, rule in enumerate(rules))
 
 
-def first_rule_sql(union: str, sql_dialect: str = "duckdb") -> str:
+def first_rule_sql(union: str) -> str:
     """Each pair of ``union`` (:func:`rule_union_sql`) once, with its lowest ``match_key`` as
     text (Splink's column)."""
-    text = "STRING" if sql_dialect == "spark" else "VARCHAR"
-    return (f"SELECT CAST(min(match_key) AS {text}) AS match_key, join_key_l, join_key_r "
+    return (f"SELECT CAST(min(match_key) AS VARCHAR) AS match_key, join_key_l, join_key_r "
             f"FROM ({union}) GROUP BY join_key_l, join_key_r")
 
 
