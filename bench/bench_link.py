@@ -233,7 +233,7 @@ def run_link_phases(script: str, work: Path, size_args: list[str], backend: str)
 def _link_process(script: str, work: Path, size_args: list[str],
                   env: dict[str, str]) -> dict[str, Any]:
     done = subprocess.run([sys.executable, script, "--phase", "link", "--work", str(work),
-                           *size_args], check=True, env=env, capture_output=True, text=True)
+                           *size_args], check=True, env=env, stdout=subprocess.PIPE, text=True)
     print(done.stdout, end="")
     line = [x for x in done.stdout.splitlines() if x.startswith("BENCH_JSON ")][-1]
     result: dict[str, Any] = json.loads(line.removeprefix("BENCH_JSON "))

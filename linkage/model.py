@@ -1178,9 +1178,7 @@ def _score_in_chunks(
                 engine.db_api.register(PAIRS_SLICE_TABLE))
             # every pair of the slice is scored once: count them here, and let Splink keep
             # only the pairs near or above the band instead of writing every scored pair
-            for key, n in engine.query(f"SELECT CAST(match_key AS INTEGER), count(*) "
-                                       f"FROM {PAIRS_SLICE_TABLE} GROUP BY 1"):
-                marginal[int(key)] += int(n)
+            marginal.update(_pairs_per_rule(engine, PAIRS_SLICE_TABLE))
             scored = linker.inference.predict(
                 threshold_match_weight=prefilter_weight(lower_threshold),
                 warning_mode="auto" if i == 0 else "never")
@@ -1254,13 +1252,21 @@ def _score_on_spark(
     linker: Linker, engine: LinkBackend, lower_threshold: float
 ) -> dict[int, int]:
     """The blocked pairs (``BLOCKED_PAIRS_TABLE``, on the executors), registered as the pairs
-    Splink scores, scored in one slice."""
+    Splink scores, scored in one slice.
+
+    As on DuckDB the pairs are counted per rule before scoring and Splink keeps only the
+    pairs near or above the band: until 2026-12-07 Spark's predict kept every scored pair
+    with all its comparison columns (9.1M wide rows at 1M + 1M, checkpointed and spilled)
+    to count them and filter afterwards."""
     try:
+        marginal = _pairs_per_rule(engine, BLOCKED_PAIRS_TABLE)
         linker.table_management.register_blocked_pairs_for_predict(
             engine.db_api.table_to_splink_dataframe(BLOCKED_PAIRS_TABLE, BLOCKED_PAIRS_TABLE))
-        scored = linker.inference.predict(threshold_match_probability=None)
+        scored = linker.inference.predict(
+            threshold_match_weight=prefilter_weight(lower_threshold))
         try:
-            return dict(_keep_scored(engine, scored.physical_name, lower_threshold, first=True))
+            _keep_scored(engine, scored.physical_name, lower_threshold, first=True)
+            return dict(marginal)
         finally:
             scored.drop_table_from_database_and_remove_from_cache()
     finally:
@@ -1303,22 +1309,21 @@ def first_rule_sql(union: str) -> str:
             f"FROM ({union}) GROUP BY join_key_l, join_key_r")
 
 
-def _keep_scored(
-    engine: LinkBackend, scored: str, lower_threshold: float, *, first: bool
-) -> Counter[int]:
-    """Pairs of ``scored`` at or above the lower band into ``PREDICTIONS_TABLE``; the count of
-    every scored pair per blocking rule."""
-    counts: Counter[int] = Counter()
-    for key, n in engine.query(f"SELECT CAST(match_key AS INTEGER), count(*) "
-                               f"FROM {scored} GROUP BY 1"):
-        counts[int(key)] += int(n)
+def _pairs_per_rule(engine: LinkBackend, pairs: str) -> Counter[int]:
+    """The blocked pairs of ``pairs`` per rule (``match_key``, the first rule making a pair):
+    counted before scoring, since Splink keeps only the pairs near or above the band."""
+    return Counter({int(key): int(n) for key, n in engine.query(
+        f"SELECT CAST(match_key AS INTEGER), count(*) FROM {pairs} GROUP BY 1")})
+
+
+def _keep_scored(engine: LinkBackend, scored: str, lower_threshold: float, *, first: bool) -> None:
+    """Pairs of ``scored`` at or above the lower band into ``PREDICTIONS_TABLE``."""
     kept = (f"SELECT unique_id_l, unique_id_r, match_weight, match_probability "
             f"FROM {scored} WHERE match_probability >= {float(lower_threshold)!r}")
     if first:
         engine.materialise(PREDICTIONS_TABLE, kept)
     else:  # DuckDB only (Spark scores in one slice)
         engine.query(f"INSERT INTO {PREDICTIONS_TABLE} {kept}")
-    return counts
 
 
 def copy_parameters(source: Linker, target: Linker) -> None:
