@@ -18,11 +18,16 @@ probability that record ``i`` is K-12 person ``C``'s (Bayes, with at most one ma
   as certain to have one. Strata: :func:`unit_strata`.
 
 A lone candidate rises (the record has to be someone's, and nobody else fits as well); rivals
-hold each other down (two namesakes with the same birth date share the evidence). Each pair
-between the record and one person may rise to that person's probability. **No pair is
-lowered:** rivals lowering each other split students with two SSIDs (two K-12 "persons"
-until a college record bridges them): at 50k, second-SSID recall 0.992 -> 0.987 and twins
-apart 99.86 % -> 99.61 %.
+hold each other down (two namesakes with the same birth date share the evidence). The pair
+carrying the record's best evidence for a person may rise to that person's probability; the
+record's other pairs with the person keep their own score, and clustering joins their K-12
+records through the person's own K-12 pairs. Raising those too manufactured evidence where
+the "person" was two namesakes born the same day, joined by a confident K-12 pair that the
+enrolment rules then split (50k, profile ``all``: a CCGI record carrying one FRANCISCO
+ROMERO's SSID rose to 1.0 with the other's three K-12 records, was clustered with them first
+and refused its own). **No pair is lowered:** rivals lowering each other split students
+with two SSIDs (two K-12 "persons" until a college record bridges them): at 50k,
+second-SSID recall 0.992 -> 0.987 and twins apart 99.86 % -> 99.61 %.
 
 Missing evidence changes nothing: a stratum with no confident pair to a K-12 record (``pi``
 unknown), a record without a stratum (it names no school) and a run without K-12 records keep
@@ -124,7 +129,9 @@ def _group_starts(keys: list[np.ndarray]) -> np.ndarray:
 
 def person_probabilities(record: np.ndarray, person: np.ndarray, log_w: np.ndarray,
                          pi: np.ndarray) -> np.ndarray:
-    """P(record is person's) for each pair, given each pair's log weight (module doc)."""
+    """P(record is person's) on the pair carrying the person's best evidence (each pair at
+    the best log weight of its record and person), 0 on the record's other pairs with that
+    person: the probability a pair may rise to (module doc)."""
     if len(record) == 0:
         return np.empty(0, dtype=np.float64)
     order = np.lexsort((person, record))
@@ -140,7 +147,8 @@ def person_probabilities(record: np.ndarray, person: np.ndarray, log_w: np.ndarr
     record_pi = pi_s[groups[records]]
     log_denominator = np.logaddexp(np.log1p(-record_pi), top + np.log(total))
     group_p = np.exp(best - np.repeat(log_denominator, np.diff(np.append(records, len(groups)))))
-    sorted_p = np.repeat(group_p, np.diff(np.append(groups, len(order))))
+    sizes = np.diff(np.append(groups, len(order)))
+    sorted_p = np.where(w_s == np.repeat(best, sizes), np.repeat(group_p, sizes), 0.0)
     result = np.empty(len(order), dtype=np.float64)
     result[order] = sorted_p
     return result

@@ -58,10 +58,24 @@ def test_a_lone_candidate_rises_and_namesakes_do_not() -> None:
 
 
 def test_records_of_one_k12_person_are_not_rivals() -> None:
-    # K-12 records 10 and 11 are one person (a confident K-12 pair): no rivalry
+    # K-12 records 10 and 11 are one person (a confident K-12 pair): no rivalry. The pair
+    # with the person's best evidence rises; clustering reaches 11 through the pair 10-11
     edges = _edges(_world([(10, 11, 0.99), (10, 110, 0.8), (11, 110, 0.7)]))
     p = _probabilities(weigh_rivals(edges, _units(100, 10), PRIOR, THRESHOLD)[0])
-    assert p[(10, 110)] > THRESHOLD and p[(11, 110)] > THRESHOLD  # both carry the person's
+    assert p[(10, 110)] > THRESHOLD
+    assert p[(11, 110)] == 0.7
+
+
+def test_a_pair_does_not_borrow_evidence_from_another_record_of_the_person() -> None:
+    """Two namesakes born the same day (K-12 records 10 and 11, different SSIDs) joined by a
+    confident K-12 pair that the enrolment rules later split: a college record carrying 10's
+    SSID (0.999999) and only the name and birth date of 11 (0.8). Its pair with 11 keeps 0.8;
+    raised to the person's probability it was clustered with 11 first (greedy, most probable
+    first) and refused its own record (50k, profile ``all``)."""
+    edges = _edges(_world([(10, 11, 0.95), (10, 110, 0.999999), (11, 110, 0.8)]))
+    p = _probabilities(weigh_rivals(edges, _units(100, 10), PRIOR, THRESHOLD)[0])
+    assert p[(10, 110)] >= 0.999999
+    assert p[(11, 110)] == 0.8
 
 
 def test_without_evidence_of_pi_nothing_changes() -> None:
