@@ -110,8 +110,13 @@ def test_person_probabilities_sum_to_at_most_one_per_record() -> None:
     p = person_probabilities(record, person, log_w, np.full(400, 0.7))
     for r in np.unique(record):
         rows = record == r
-        _, first = np.unique(person[rows], return_index=True)
-        assert p[rows][first].sum() <= 1.0 + 1e-9
+        # each person's probability sits on its best pair (the rest carry 0)
+        per_person = [p[rows][person[rows] == k].max() for k in np.unique(person[rows])]
+        assert 0.0 < sum(per_person) <= 1.0 + 1e-9
+        for k in np.unique(person[rows]):
+            mine = rows & (person == k)
+            best = log_w[mine] == log_w[mine].max()
+            assert (p[mine][best] > 0).all() and (p[mine][~best] == 0).all()
     assert len(person_probabilities(np.array([], dtype=np.int64), np.array([], dtype=np.int64),
                                     np.array([]), np.array([]))) == 0
 
