@@ -10,6 +10,9 @@ at 50,000 students such typed slips were 13 of the 30 pairs the rule refused wro
 that carry the same SSID are exempt (the state id says they are one student), and so are
 records whose SSIDs are one keying error apart (a transposition, or one wrong digit that is
 not the last: consecutive ids given to twins enrolled together differ in the last digit).
+Nor are two names that are each one keystroke from the first name of a third record in
+their component (MARIS and MAIA, with MARIA's own record there): two slips of one name, as
+the birth-date rule does not bridge two dates a third record explains.
 The pairs found become cannot-links for the clustering (a clerical "match" decision overrides one).
 
 Only pairs inside one component of the confident graph are looked for: a pair in two
@@ -43,13 +46,19 @@ def _slip_of_start(short: str, long: str) -> str:
 
 
 _TWINS_SQL = f"""
-        WITH t AS (
+        WITH named AS (
+            SELECT n.label, i.unit_id, i.first_name
+            FROM _link_twin_nodes n JOIN {tables.IDENTITIES} i USING (unit_id)
+            WHERE i.first_name IS NOT NULL
+        ), t AS (
             SELECT n.label, i.unit_id, i.dob, unnest(i.last_tokens) AS token, i.first_name,
                    i.first_nick, i.given_tokens, i.ssid
             FROM _link_twin_nodes n JOIN {tables.IDENTITIES} i USING (unit_id)
             WHERE i.dob IS NOT NULL AND i.first_name IS NOT NULL
         )
-        SELECT DISTINCT a.unit_id, b.unit_id
+        , found AS (
+        SELECT DISTINCT a.label, a.unit_id AS a_id, b.unit_id AS b_id,
+               a.first_name AS a_first, b.first_name AS b_first
         FROM t a JOIN t b ON a.label = b.label AND a.dob = b.dob AND a.token = b.token
                          AND a.unit_id < b.unit_id
         WHERE a.first_name <> b.first_name
@@ -71,6 +80,15 @@ _TWINS_SQL = f"""
               -- how consecutive ids handed to twins enrolled together differ
               damerau_levenshtein(a.ssid, b.ssid) = 1
               AND left(a.ssid, -1) <> left(b.ssid, -1))))
+        )
+        SELECT f.a_id, f.b_id FROM found f
+        -- two slips of one name that a third record of the component carries (MARIS and
+        -- MAIA, with MARIA): each is one keystroke from it, so they are not two children
+        WHERE NOT EXISTS (
+            SELECT 1 FROM named c
+            WHERE c.label = f.label AND c.unit_id <> f.a_id AND c.unit_id <> f.b_id
+              AND damerau_levenshtein(c.first_name, f.a_first) <= 1
+              AND damerau_levenshtein(c.first_name, f.b_first) <= 1)
 """
 
 
