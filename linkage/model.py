@@ -324,6 +324,12 @@ CANDIDATE_RULES: tuple[Rule, ...] = (
     # names (JOSE GARCIA): 2M pairs at 50k students, ~30M at 200k; first + last + birth year
     # alone was 1.4M at 200k.
     _eq("first_name", "last_name", "birth_year", "month(dob)"),
+    # ... and with the first surname alone: a compound surname written whole in one record and
+    # cut to its first part in the other (OSCAR ZEPEDA / OSCAR ZEPEDA CARDENAS), with a day off
+    Rule("first_name, last1, birth_year, month(dob)", condition=(
+        "l.first_name = r.first_name AND l.last1 = r.last1 AND l.last_name <> r.last_name "
+        "AND l.birth_year = r.birth_year AND month(l.dob) = month(r.dob)"),
+        keys=("{s}first_name", "{s}last1", "{s}birth_year", "month({s}dob)")),
     Rule("first_name, last_name, birth_year, day(dob)", condition=(
         "l.first_name = r.first_name AND l.last_name = r.last_name "
         "AND l.birth_year = r.birth_year AND day(l.dob) = day(r.dob) "

@@ -371,3 +371,24 @@ def test_a_swap_with_a_year_slip_or_one_name_crossed_is_blocked() -> None:
     assert {(1, 2), (3, 4)} <= found
     # LEE ANA born another day and year: a swap with nothing else in common is no candidate
     assert (5, 6) not in found
+
+
+def test_a_compound_surname_cut_to_its_first_part_with_a_day_off_is_blocked() -> None:
+    """Never blocked at 50k students (profile all): OSCAR ZEPEDA / OSCAR ZEPEDA CARDENAS born
+    a day apart (the first-and-last-name rules wanted the whole surname equal, the surname
+    rules the month and day)."""
+    from linkage.model import CANDIDATE_RULES
+    con = duckdb.connect()
+    con.execute("""CREATE TABLE ids AS SELECT *, year(dob) AS birth_year,
+            string_split(last_name, ' ')[1] AS last1 FROM (VALUES
+        (1, 'OSCAR', 'ZEPEDA', DATE '2004-06-27'),
+        (2, 'OSCAR', 'ZEPEDA CARDENAS', DATE '2004-06-26'),
+        (3, 'ANGEL', 'CARDENAS', DATE '2003-09-07'), (4, 'ANGEL', 'CARDENAS', DATE '2003-09-06'),
+        (5, 'OSCAR', 'ZEPEDA LUNA', DATE '2004-07-27'))
+        AS t(unit_id, first_name, last_name, dob)""")
+    rule = next(r for r in CANDIDATE_RULES if r.name == "first_name, last1, birth_year, month(dob)")
+    found = set(con.execute(f"SELECT l.unit_id, r.unit_id FROM ids l JOIN ids r "
+                            f"ON {rule.condition} AND l.unit_id < r.unit_id").fetchall())
+    # ANGEL CARDENAS twice: equal surnames, the whole-surname rule's pair; OSCAR ZEPEDA LUNA
+    # born in another month: no candidate
+    assert found == {(1, 2)}
