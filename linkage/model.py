@@ -649,61 +649,6 @@ def class_of_comparison() -> Any:
     )
 
 
-def _college_undated(s: str, o: str) -> str:
-    """SQL: side ``s`` is a college record without a birth date or grade but with a first
-    term, and side ``o`` names a graduating class (K-12 grades)."""
-    return (f'"college_start_{s}" IS NOT NULL AND "dob_{s}" IS NULL AND "class_of_{s}" IS NULL '
-            f'AND "class_of_{o}" IS NOT NULL')
-
-
-def _starts_after_class(s: str, o: str) -> str:
-    """SQL: side ``s``'s first college term falls between June of a year side ``o``'s grades
-    name as its graduating class and the end of the next year."""
-    start = f'"college_start_{s}"'
-    return (f'((month({start}) >= 6 AND list_contains("class_of_{o}", year({start}))) '
-            f'OR list_contains("class_of_{o}", year({start}) - 1))')
-
-
-# m of "first college term at another time", among pairs of a college record without a birth
-# date and a record whose grades name a class: a student who waited more than a year, or whose
-# first term was dual enrolment in high school. Fixed: EM sees few such true pairs and would
-# make the level a veto. An assumption, not a published figure: about a third of California
-# high-school students who reach a community college start outside the 18 months after their
-# class graduates, dual enrolment included.
-COLLEGE_START_OTHER_M = 0.3
-
-
-def college_start_comparison() -> Any:
-    """The cohort evidence of a college record **without a birth date**: its first term
-    (linkage/college_terms.py) against the graduating class the other record's grades name
-    (linkage/cohorts.py). Most students who go from a California high school to a community
-    college start in the fall after their class graduates or within the year after; a college
-    record with no SSID, no birth date and a common name otherwise meets every namesake on
-    names alone (issue 28).
-
-    Null (neutral) for every other pair: a college record with a birth date (the dob and
-    age comparisons weigh it), no first term, or another record naming no class. Its own
-    comparison, not levels of ``class_of``: a level's m is its share of all true pairs of the
-    comparison, and the college pairs are a sliver of those, so a fixed m among them would
-    have meant nothing there."""
-    l_college, r_college = _college_undated("l", "r"), _college_undated("r", "l")
-    return cl.CustomComparison(
-        output_column_name="college_start",
-        comparison_levels=[
-            cll.CustomLevel(f"NOT (({l_college}) OR ({r_college}))").configure(
-                is_null_level=True,
-                label_for_charts="not a college record without a birth date against a class"),
-            cll.CustomLevel(
-                f"(({l_college}) AND {_starts_after_class('l', 'r')}) "
-                f"OR (({r_college}) AND {_starts_after_class('r', 'l')})",
-                label_for_charts="first college term in the 18 months after the class graduates"),
-            cll.ElseLevel().configure(
-                label_for_charts="first college term at another time",
-                m_probability=COLLEGE_START_OTHER_M, fix_m_probability=True),
-        ],
-    )
-
-
 def comparisons() -> list[Any]:
     """Fellegi-Sunter comparisons. Names carry term-frequency adjustments on exact levels."""
     first = cl.CustomComparison(
@@ -976,7 +921,6 @@ def comparisons() -> list[Any]:
         enrolment_comparison(),
         age_consistency_comparison(),
         class_of_comparison(),
-        college_start_comparison(),
     ]
 
 

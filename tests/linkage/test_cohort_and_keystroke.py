@@ -16,7 +16,7 @@ import pyarrow as pa
 import pytest
 
 from linkage.cohorts import class_of_columns
-from linkage.model import CLASS_OF_DIFFERS_M, COLLEGE_START_OTHER_M, comparisons
+from linkage.model import CLASS_OF_DIFFERS_M, comparisons
 from linkage.standardise import build_identities
 from tests.link_support import identity_of, level_of, stage_table
 
@@ -194,70 +194,6 @@ def test_another_class_is_weighed_never_a_veto() -> None:
     level = _level("class_of", OTHER_CLASS)
     assert level.m_probability == CLASS_OF_DIFFERS_M and level._fix_m_probability
     assert CLASS_OF_DIFFERS_M > 0
-
-
-# -- a college record's first term against the class K-12 grades name -----------------------
-
-AFTER_CLASS = "first college term in the 18 months after the class graduates"
-OTHER_TIME = "first college term at another time"
-NOT_COLLEGE = "not a college record without a birth date against a class"
-START_TYPES = {"dob": pa.date32(), "class_of": pa.list_(pa.int32()),
-               "college_start": pa.date32()}
-
-
-def _start_level(con: duckdb.DuckDBPyConnection, left: dict[str, Any],
-                 right: dict[str, Any]) -> str:
-    return level_of(con, "college_start", left, right, START_TYPES)
-
-
-def _college(start: date | None, dob: date | None = None) -> dict[str, Any]:
-    """A college record: no grade; a first term (the first day of its month) and maybe a
-    birth date."""
-    return {"college_start": start, "dob": dob, "class_of": None}
-
-
-# the class of 2024 (CALPADS grade 12 in 2023-24, or a CCGI account's grade)
-SENIOR = {"college_start": None, "dob": date(2006, 3, 1), "class_of": [2024]}
-
-
-@pytest.mark.parametrize(("start", "expected"), [
-    (date(2024, 8, 1), AFTER_CLASS),  # the fall after graduating (COMIS term 247)
-    (date(2024, 6, 1), AFTER_CLASS),  # the summer after
-    (date(2025, 1, 1), AFTER_CLASS),  # the spring after
-    (date(2025, 9, 1), AFTER_CLASS),  # a year later
-    (date(2027, 8, 1), OTHER_TIME),  # three years later
-    (date(2023, 8, 1), OTHER_TIME),  # dual enrolment in grade 12
-    (date(2024, 1, 1), OTHER_TIME),  # the spring of the senior year
-])
-def test_a_college_record_without_a_birth_date_is_weighed_by_its_first_term(
-        start: date, expected: str) -> None:
-    """Issue 28: a college record with no SSID, no birth date and a common name met every
-    namesake on names alone; its first term is cohort evidence against a K-12 class."""
-    con = duckdb.connect()
-    assert _start_level(con, _college(start), SENIOR) == expected
-    assert _start_level(con, SENIOR, _college(start)) == expected
-    # a CCGI account without a birth date names its class too
-    assert _start_level(con, _college(start), {**SENIOR, "dob": None}) == expected
-
-
-def test_the_first_term_adds_nothing_where_other_evidence_speaks_or_nothing_is_known() -> None:
-    con = duckdb.connect()
-    fall = date(2024, 8, 1)
-    # a college record with a birth date: the dob and age comparisons weigh it
-    assert _start_level(con, _college(fall, date(2006, 3, 1)), SENIOR) == NOT_COLLEGE
-    # no first term (a term id that is not YYT), or another record naming no class
-    assert _start_level(con, _college(None), SENIOR) == NOT_COLLEGE
-    assert _start_level(con, _college(fall), _college(fall, date(2006, 3, 1))) == NOT_COLLEGE
-    assert _start_level(con, _college(fall), {**SENIOR, "class_of": None}) == NOT_COLLEGE
-    assert _start_level(con, _college(fall), _college(fall)) == NOT_COLLEGE
-    assert _level("college_start", NOT_COLLEGE).is_null_level
-
-
-def test_a_first_term_at_another_time_is_weighed_never_a_veto() -> None:
-    # a gap year or dual enrolment puts true pairs there; EM, seeing few, would make it a veto
-    level = _level("college_start", OTHER_TIME)
-    assert level.m_probability == COLLEGE_START_OTHER_M and level._fix_m_probability
-    assert 0 < COLLEGE_START_OTHER_M < 1
 
 
 # -- a birth day defaulted to the 15th -------------------------------------------------------
