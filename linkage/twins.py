@@ -47,14 +47,14 @@ def _slip_of_start(short: str, long: str) -> str:
 
 _TWINS_SQL = f"""
         WITH named AS (
-            SELECT n.label, i.unit_id, i.first_name
+            SELECT n.label, i.unit_id, i.dob, i.last_tokens, i.first_name, i.first_nick,
+                   i.given_tokens, i.ssid
             FROM _link_twin_nodes n JOIN {tables.IDENTITIES} i USING (unit_id)
             WHERE i.first_name IS NOT NULL
         ), t AS (
-            SELECT n.label, i.unit_id, i.dob, unnest(i.last_tokens) AS token, i.first_name,
-                   i.first_nick, i.given_tokens, i.ssid
-            FROM _link_twin_nodes n JOIN {tables.IDENTITIES} i USING (unit_id)
-            WHERE i.dob IS NOT NULL AND i.first_name IS NOT NULL
+            SELECT label, unit_id, dob, unnest(last_tokens) AS token, first_name, first_nick,
+                   given_tokens, ssid
+            FROM named WHERE dob IS NOT NULL
         )
         , found AS (
         SELECT DISTINCT a.label, a.unit_id AS a_id, b.unit_id AS b_id,
