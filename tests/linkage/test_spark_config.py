@@ -150,12 +150,15 @@ def test_spark_jaro_winkler_batch_is_duckdbs() -> None:
     from linkage.jaro import jaro_winkler_batch
     from tests.link_fixtures import FIRST, LAST
 
-    words = set(FIRST[:12] + LAST[:12])
-    for w in list(words):
-        words |= {w[:i] + w[i + 1:] for i in range(len(w))}
-        words |= {w[:i] + w[i + 1] + w[i] + w[i + 2:] for i in range(len(w) - 1)}
+    # each name against its own one-letter deletions and swaps (the near pairs whose scores
+    # the prefix bonus and transpositions decide), and the names against each other
+    names = sorted(set(FIRST[:12] + LAST[:12]))
     pairs: list[tuple[str | None, str | None]] = [
-        (a, b) for a in sorted(words) for b in sorted(words) if a < b]
+        (a, b) for a in names for b in names if a < b]
+    for w in names:
+        near = sorted({w} | {w[:i] + w[i + 1:] for i in range(len(w))}
+                      | {w[:i] + w[i + 1] + w[i] + w[i + 2:] for i in range(len(w) - 1)})
+        pairs += [(a, b) for a in near for b in near if a < b]
     pairs += [("", ""), ("", "A"), ("A", "A"), ("AB", "BA"), ("123 MAIN ST", "123 MIAN ST"),
               (None, "A"), ("A", None)]
     left, right = [p[0] for p in pairs], [p[1] for p in pairs]
