@@ -31,10 +31,17 @@ second-SSID recall 0.992 -> 0.987 and twins apart 99.86 % -> 99.61 %.
 
 Missing evidence changes nothing: a stratum with no confident pair to a K-12 record (``pi``
 unknown), a record without a stratum (it names no school) and a run without K-12 records keep
-their pairs as scored. A record's rivals are the pairs the model kept (at or above the review
-band's lower bound): a rival under it would have held the others down a little, so this errs
-towards linking, bounded by the cap (scoring down to 0.05 for more rivals changed nothing
-measurable at 50k).
+their pairs as scored. A record with a candidate in the review band is weighed over its pairs
+in the band and above: a rival under the band would have held the others down a little, so
+this errs towards linking, bounded by the cap. A record with **no** candidate in the band is
+weighed over its pairs down to ``RIVALS_FLOOR``, its rivals down there included: a compound
+surname of which each source kept a different part (IVAN PEREZ / IVAN HERNANDEZ, same birth
+date, same high school) scores 0.2-0.5 on its own and was never weighed. At 50k students
+(profile ``all``) the best pair of such a record, naming a school and with one K-12 person
+among its candidates down to 0.01, was the true one in 23 of 23 pairs scored 0.2-0.5. Weighing
+every record down to the floor instead (the band's lower bound lowered to 0.05) gained as many
+pairs and lost 11: a band candidate's rivals under the band, which the model scores far above
+their true rate (pairs scored 0.2-0.3 were 3 % true there), held it under the threshold.
 """
 
 from __future__ import annotations
@@ -55,6 +62,10 @@ _BIRTH = ("born within K-12", "born outside K-12", "born ?")
 # a unit's stratum code is its index here; 0: no stratum (left as scored)
 STRATUM_NAMES = ("", *(f"{s} {b}" for s in OTHER_SOURCES for b in _BIRTH))
 PI_MAX = 0.95
+# the lowest pair a record with no candidate in the review band is weighed over (module doc):
+# a lone candidate rises to the threshold 0.9 from about 0.2 (pi 0.95, 50,000 K-12 persons,
+# the model's prior), so pairs under 0.05 could not rise and would only be held down
+RIVALS_FLOOR = 0.05
 _P_MAX = 1.0 - 1e-15  # a probability of exactly 1 has no finite odds
 
 
@@ -154,10 +165,26 @@ def person_probabilities(record: np.ndarray, person: np.ndarray, log_w: np.ndarr
     return result
 
 
-def weigh_rivals(edges: pa.Table, units: UnitStrata, prior: float,
-                 threshold: float) -> tuple[pa.Table, RivalsReport]:
+def scoring_floor(review_lower: float, weighed: bool) -> float:
+    """The lowest probability the model keeps a pair at: the review band's lower bound, or
+    ``RIVALS_FLOOR`` when rivals are weighed and it is lower (module doc)."""
+    return min(review_lower, RIVALS_FLOOR) if weighed else review_lower
+
+
+def _weighed_rows(prob: np.ndarray, record: np.ndarray, band: float, size: int) -> np.ndarray:
+    """Of a record's pairs with K-12 units, those weighed: in the band and above, or every
+    one if none is (module doc). Positions into ``prob``."""
+    best = np.zeros(size, dtype=np.float64)
+    np.maximum.at(best, record, prob)
+    return np.flatnonzero((prob >= band) | (best[record] < band))
+
+
+def weigh_rivals(edges: pa.Table, units: UnitStrata, prior: float, threshold: float,
+                 band: float | None = None) -> tuple[pa.Table, RivalsReport]:
     """``edges`` with each college-K-12 and CCGI-K-12 pair's probability raised to what its
-    rivals allow (module doc); never lowered."""
+    rivals allow (module doc); never lowered. ``band``: the review band's lower bound (None:
+    every pair of ``edges`` is weighed); pairs under it count only for records with no pair
+    at or above it."""
     report = RivalsReport()
     if edges.num_rows == 0 or not 0.0 < prior < 1.0:
         return edges, report
@@ -168,6 +195,9 @@ def weigh_rivals(edges: pa.Table, units: UnitStrata, prior: float,
     is_other = np.isin(units.source, [SOURCES.index(s) for s in OTHER_SOURCES])
     left_is, right_is = is_other[left] & is_k12[right], is_other[right] & is_k12[left]
     rows = np.flatnonzero(left_is | right_is)
+    if band is not None and len(rows):
+        own = np.where(left_is[rows], left[rows], right[rows])
+        rows = rows[_weighed_rows(prob[rows], own, band, len(units.source))]
     if len(rows) == 0:
         return edges, report
     confident_k12 = (prob >= threshold) & is_k12[left] & is_k12[right]
@@ -203,3 +233,12 @@ def weigh_rivals(edges: pa.Table, units: UnitStrata, prior: float,
     column = pa.array(adjusted, type=edges.schema.field("match_probability").type)
     return edges.set_column(edges.schema.get_field_index("match_probability"),
                             "match_probability", column), report
+
+
+def in_band_or_above(edges: pa.Table, band: float) -> pa.Table:
+    """The pairs at or above the review band's lower bound: what the clustering, the review
+    queue and the quality sample see (pairs under it were kept for rivals only)."""
+    prob = edges.column("match_probability").to_numpy()
+    if len(prob) == 0 or prob.min() >= band:
+        return edges
+    return edges.filter(pa.array(prob >= band))

@@ -28,7 +28,14 @@ from linkage.clustering import cluster, confident_graph
 from linkage.enrolment import enrolment_conflicts
 from linkage.identity_extras import identity_extras
 from linkage.rates import source_pair_rates, subgroup_rates
-from linkage.rivals import RivalsReport, has_rivals, unit_strata, weigh_rivals
+from linkage.rivals import (
+    RivalsReport,
+    has_rivals,
+    in_band_or_above,
+    scoring_floor,
+    unit_strata,
+    weigh_rivals,
+)
 from linkage.schema import ensure_schema
 from linkage.stable_ids import assign_person_ids
 from linkage.standardise import build_identities
@@ -134,10 +141,12 @@ def run_annual_link(
         max_unit = int(max_unit_row[0]) if max_unit_row else 0
         timer.lap("standardise")
 
+        weighed = has_rivals(by_source)  # else nothing to weigh (2 s at 8M to find that out)
         engine = open_backend(settings, run_id, warehouse=con)
         try:
             fitted = model.train_and_predict(
-                con, engine, records=records, lower_threshold=settings.review_lower_threshold,
+                con, engine, records=records,
+                lower_threshold=scoring_floor(settings.review_lower_threshold, weighed),
                 chunk_pairs=predict_chunk_pairs(settings),
                 on_step=lambda name, _seconds: done.append(name),
             )
@@ -150,9 +159,11 @@ def run_annual_link(
             engine.close()
         engine_facts = dict(engine.facts)
         rivals = RivalsReport()
-        if has_rivals(by_source):  # else nothing to weigh (2 s at 8M to find that out)
+        if weighed:
             edges, rivals = weigh_rivals(edges, unit_strata(con, max_unit),
-                                         model.prior_of(fitted), settings.link_match_threshold)
+                                         model.prior_of(fitted), settings.link_match_threshold,
+                                         band=settings.review_lower_threshold)
+            edges = in_band_or_above(edges, settings.review_lower_threshold)
         timer.lap("rivals")
 
         must, cannot = review.decision_links(con)

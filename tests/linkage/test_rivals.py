@@ -8,11 +8,14 @@ import pytest
 
 from linkage.rivals import (
     PI_MAX,
+    RIVALS_FLOOR,
     SOURCES,
     STRATUM_NAMES,
     UnitStrata,
     has_rivals,
+    in_band_or_above,
     person_probabilities,
+    scoring_floor,
     weigh_rivals,
 )
 
@@ -55,6 +58,30 @@ def test_a_lone_candidate_rises_and_namesakes_do_not() -> None:
     assert p[(10, 110)] == p[(11, 110)] == 0.8
     assert report.strata[STRATUM] == {"records": 10, "pi": 0.8, "raised": 1}
     assert all(p[(k, 100 + k)] >= 0.99 for k in range(1, 9))  # lone as well: risen, never lower
+
+
+def test_a_record_with_no_candidate_in_the_band_is_weighed_below_it() -> None:
+    """Record 109's only candidate scores 0.3 (a compound surname each source kept a different
+    part of): weighed, it rises. Record 110 has a candidate in the band (0.8): its rival at 0.4,
+    under the band, is not counted against it."""
+    edges = _edges(_world([(9, 109, 0.3), (10, 110, 0.8), (11, 110, 0.4)]))
+    p = _probabilities(weigh_rivals(edges, _units(100, 10), PRIOR, THRESHOLD, band=0.5)[0])
+    # w = 0.8 / 100 * (0.3 / 0.7) / (1 / 999) = 3.42: P = 3.42 / (0.2 + 3.42)
+    assert p[(9, 109)] == pytest.approx(3.42 / 3.62, rel=1e-2) and p[(9, 109)] > THRESHOLD
+    assert p[(10, 110)] == pytest.approx(32 / 32.2, rel=1e-2)
+    assert p[(11, 110)] == 0.4
+    # counted, the rival under the band (w = 5.3) holds the band candidate under the threshold
+    every = _probabilities(weigh_rivals(edges, _units(100, 10), PRIOR, THRESHOLD)[0])
+    assert every[(10, 110)] < THRESHOLD and every[(9, 109)] > THRESHOLD
+
+
+def test_pairs_under_the_band_are_kept_only_for_rivals() -> None:
+    assert scoring_floor(0.5, weighed=True) == RIVALS_FLOOR < 0.5
+    assert scoring_floor(0.5, weighed=False) == 0.5  # no rivals: nothing under the band kept
+    assert scoring_floor(0.01, weighed=True) == 0.01
+    edges = _edges([(1, 101, 0.3), (2, 102, 0.5), (3, 103, 0.95)])
+    assert sorted(_probabilities(in_band_or_above(edges, 0.5)).values()) == [0.5, 0.95]
+    assert in_band_or_above(edges, 0.3) is edges
 
 
 def test_records_of_one_k12_person_are_not_rivals() -> None:
