@@ -38,8 +38,8 @@ weighed over its pairs down to ``RIVALS_FLOOR``, its rivals down there included:
 surname of which each source kept a different part (IVAN PEREZ / IVAN HERNANDEZ, same birth
 date, same high school) scores 0.2-0.5 on its own and was never weighed. At 50k students
 (profile ``all``) the best pair of such a record, naming a school and with one K-12 person
-among its candidates down to 0.01, was the true one in 23 of 23 pairs scored 0.2-0.5. Weighing
-every record down to the floor instead (the band's lower bound lowered to 0.05) gained as many
+among its candidates down to 0.01, was the true one in 22 of 23 pairs scored 0.2-0.5. Weighing
+every record down to the floor instead (the band's lower bound lowered to 0.05) gained 15
 pairs and lost 11: a band candidate's rivals under the band, which the model scores far above
 their true rate (pairs scored 0.2-0.3 were 3 % true there), held it under the threshold.
 """
