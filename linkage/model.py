@@ -1095,7 +1095,9 @@ def train_and_predict(
 ) -> ModelRun:
     """Train u (random sampling) and m (EM, training.EM_SESSIONS) on the backend's training
     workspace, then score blocked pairs on the backend itself (on DuckDB in chunks of about
-    ``chunk_pairs`` candidate pairs, :func:`predict_chunks`; Spark in one slice).
+    ``chunk_pairs`` candidate pairs, :func:`predict_chunks`; Spark in one slice), keeping
+    the pairs at or above ``lower_threshold`` (the run passes the review band's lower bound,
+    or the rivals' floor under it: linkage/rivals.py ``scoring_floor``).
     ``on_step(name, seconds)`` is called as each of ``STEPS`` ends."""
     timer = StageTimer(on_lap=on_step)
     lap, stages = timer.lap, timer.stages
@@ -1154,7 +1156,7 @@ def _score_in_chunks(
     linker: Linker, engine: LinkBackend, rules: list[Rule], chunks: int, lower_threshold: float,
     stored: str | None = None, *, warehouse: duckdb.DuckDBPyConnection,
 ) -> dict[int, int]:
-    """Score each slice, keep its pairs at or above the lower band in ``PREDICTIONS_TABLE``
+    """Score each slice, keep its pairs at or above ``lower_threshold`` in ``PREDICTIONS_TABLE``
     and drop the rest: the pairs scored per rule (Splink's ``match_key``, the first rule
     that generated the pair) are counted slice by slice, not kept.
 
@@ -1323,7 +1325,7 @@ def _pairs_per_rule(engine: LinkBackend, pairs: str) -> Counter[int]:
 
 
 def _keep_scored(engine: LinkBackend, scored: str, lower_threshold: float, *, first: bool) -> None:
-    """Pairs of ``scored`` at or above the lower band into ``PREDICTIONS_TABLE``."""
+    """Pairs of ``scored`` at or above ``lower_threshold`` into ``PREDICTIONS_TABLE``."""
     kept = (f"SELECT unique_id_l, unique_id_r, match_weight, match_probability "
             f"FROM {scored} WHERE match_probability >= {float(lower_threshold)!r}")
     if first:

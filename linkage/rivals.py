@@ -195,16 +195,16 @@ def weigh_rivals(edges: pa.Table, units: UnitStrata, prior: float, threshold: fl
     is_other = np.isin(units.source, [SOURCES.index(s) for s in OTHER_SOURCES])
     left_is, right_is = is_other[left] & is_k12[right], is_other[right] & is_k12[left]
     rows = np.flatnonzero(left_is | right_is)
+    record = np.where(left_is[rows], left[rows], right[rows])
     if band is not None and len(rows):
-        own = np.where(left_is[rows], left[rows], right[rows])
-        rows = rows[_weighed_rows(prob[rows], own, band, len(units.source))]
+        kept = _weighed_rows(prob[rows], record, band, len(units.source))
+        rows, record = rows[kept], record[kept]
     if len(rows) == 0:
         return edges, report
     confident_k12 = (prob >= threshold) & is_k12[left] & is_k12[right]
     person = components(len(units.source), left[confident_k12], right[confident_k12])
     n_persons = int(len(np.unique(person[is_k12])))
     report.k12_persons = n_persons
-    record = np.where(left_is[rows], left[rows], right[rows])
     k12_unit = np.where(left_is[rows], right[rows], left[rows])
     before = prob[rows]
     # pi per stratum: the share of its records with a confident pair to a K-12 record
